@@ -1,0 +1,102 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// LimitBody caps every request body at max bytes; reading past it fails
+// with *http.MaxBytesError, which Decode answers with 413.
+func LimitBody(max int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > max {
+			Write(c, tooLarge(max))
+			return
+		}
+		if c.Request.Body != nil {
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
+		}
+		c.Next()
+	}
+}
+
+func tooLarge(max int64) *Problem {
+	return Newf(http.StatusRequestEntityTooLarge, "body_too_large", "the request body is larger than %d bytes", max)
+}
+
+// Decode reads the request's JSON body into dst, a pointer to a struct.
+// Unknown fields, wrong types, trailing data, a missing body or another
+// media type are refused with a *Problem naming what is wrong, so a value
+// such as {"$ne": ""} can never reach a query where a string was expected.
+func Decode(c *gin.Context, dst any) error {
+	ct := c.GetHeader("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return New(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
+	}
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeProblem(err)
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge(mbe.Limit)
+		}
+		return New(http.StatusBadRequest, "malformed_json", "the body must hold exactly one JSON value")
+	}
+	return nil
+}
+
+func decodeProblem(err error) *Problem {
+	var (
+		mbe *http.MaxBytesError
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge(mbe.Limit)
+	case errors.Is(err, io.EOF):
+		return New(http.StatusBadRequest, "malformed_json", "the request body is empty")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return New(http.StatusBadRequest, "malformed_json", "the request body ends in the middle of a JSON value")
+	case errors.As(err, &syn):
+		return Newf(http.StatusBadRequest, "malformed_json", "malformed JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return Newf(http.StatusBadRequest, "malformed_json", "the body must be a JSON object, not %s", typ.Value)
+		}
+		return Invalid(FieldError{Field: field, Message: "must be " + jsonType(typ.Type.Kind().String()) + ", not " + typ.Value})
+	}
+	// encoding/json reports an unknown field only in its message.
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return Invalid(FieldError{Field: strings.Trim(name, `"`), Message: "unknown field"})
+	}
+	return New(http.StatusBadRequest, "malformed_json", "the body is not valid JSON for this request")
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct", "ptr":
+		return "an object"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+		return "a number"
+	}
+	return "a " + kind
+}
