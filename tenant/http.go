@@ -1,0 +1,320 @@
+package tenant
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/chorushq/chorus/tenant/api"
+)
+
+// HandlerFunc serves a signed-in member's request; sc is their instance.
+type HandlerFunc func(c *gin.Context, sc Scope, me Member) error
+
+// Member adapts h to Gin: the request must carry a live session (else 401)
+// of a member holding one of roles (else 403; no roles means any member).
+// Errors h returns go through mapErr, then tenant's own mapping.
+func (s *Service) Member(mapErr func(error) *api.Problem, h HandlerFunc, roles ...Role) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		secret, _ := c.Cookie(s.cookie.name)
+		sc, me, err := s.Authenticate(c.Request.Context(), secret)
+		if err != nil {
+			api.Respond(c, s.Log, err, ProblemOf)
+			return
+		}
+		c.Request = c.Request.WithContext(withLogIDs(c.Request.Context(), sc, me))
+		if len(roles) > 0 && !me.Allows(roles...) {
+			api.Write(c, api.ErrForbidden)
+			return
+		}
+		if err := h(c, sc, me); err != nil {
+			api.Respond(c, s.Log, err, func(err error) *api.Problem {
+				if mapErr != nil {
+					if p := mapErr(err); p != nil {
+						return p
+					}
+				}
+				return ProblemOf(err)
+			})
+		}
+	}
+}
+
+// Public adapts a handler that needs no session.
+func (s *Service) Public(h func(c *gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			api.Respond(c, s.Log, err, ProblemOf)
+		}
+	}
+}
+
+// ProblemOf maps tenant's errors to problems; nil for anything else.
+func ProblemOf(err error) *api.Problem {
+	var (
+		de  *DomainError
+		rle *RateLimitError
+		ve  *ValidationError
+		ves ValidationErrors
+	)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return api.ErrNotFound
+	case errors.Is(err, ErrNoSession):
+		return api.ErrUnauthenticated
+	case errors.Is(err, ErrForbidden):
+		return api.ErrForbidden
+	case errors.Is(err, ErrLastAdmin):
+		return api.New(http.StatusConflict, "last_admin", "the instance needs at least one admin: make someone else admin first")
+	case errors.Is(err, ErrConflict):
+		return api.New(http.StatusConflict, "conflict", "the object changed at the same time: reload and try again")
+	case errors.Is(err, ErrInvalidToken):
+		return api.New(http.StatusBadRequest, "invalid_token", "this sign-in link is unknown, used or expired: ask for a new one")
+	case errors.Is(err, ErrMalformedEmail):
+		return api.Invalid(api.FieldError{Field: "email", Message: "must be a plain email address such as alice@example.com"})
+	case errors.As(err, &de):
+		return api.Newf(http.StatusUnprocessableEntity, "invalid_email_domain", "%s addresses cannot be used for a company instance: %s", de.Domain, domainReasonText(de.Reason))
+	case errors.As(err, &rle):
+		p := api.Newf(http.StatusTooManyRequests, "rate_limited", "too many %s; try again later", rle.What)
+		p.RetryAfter = rle.RetryAfter
+		return p
+	case errors.As(err, &ve):
+		return api.Invalid(api.FieldError{Field: ve.Field, Message: ve.Reason})
+	case errors.As(err, &ves):
+		fes := make([]api.FieldError, len(ves))
+		for i, v := range ves {
+			fes[i] = api.FieldError{Field: v.Field, Message: v.Reason}
+		}
+		return api.Invalid(fes...)
+	}
+	return nil
+}
+
+func domainReasonText(r DomainReason) string {
+	switch r {
+	case ReasonFreemail:
+		return "it is a free email provider, use your work address"
+	case ReasonDisposable:
+		return "it is a disposable email provider"
+	case ReasonPublicSuffix:
+		return "it is a public suffix, not a company's domain"
+	case ReasonIPLiteral:
+		return "an IP address is not a domain"
+	case ReasonMixedScript:
+		return "it mixes scripts like a lookalike domain"
+	}
+	return "it is not a valid domain"
+}
+
+// Routes mounts sign-in, the member's own views, the instance and its
+// members under r (the /api/v1 group).
+func (s *Service) Routes(r gin.IRouter) {
+	r.POST("/auth/email", s.Public(s.postEmailSignIn))
+	r.GET("/auth/email/callback", s.Public(s.getEmailCallback))
+	r.POST("/auth/logout", s.Member(nil, s.postLogout))
+	r.GET("/me", s.Member(nil, s.getMe))
+	r.GET("/instance", s.Member(nil, s.getInstance))
+	r.PATCH("/instance/settings", s.Member(nil, s.patchSettings, RoleAdmin))
+	r.GET("/members", s.Member(nil, s.listMembers))
+	r.PATCH("/members/me", s.Member(nil, s.patchMe))
+	r.GET("/members/:id", s.Member(nil, s.getMember))
+	if s.DevMailbox != nil {
+		r.GET("/dev/mail", s.Public(s.getDevMail))
+	}
+}
+
+func (s *Service) postEmailSignIn(c *gin.Context) error {
+	var in struct {
+		Email string `json:"email"`
+	}
+	if err := api.Decode(c, &in); err != nil {
+		return err
+	}
+	ip, _ := netip.ParseAddr(c.ClientIP())
+	if err := s.RequestEmailLink(c.Request.Context(), in.Email, ip); err != nil {
+		return err
+	}
+	c.JSON(http.StatusAccepted, gin.H{"status": "sent", "detail": "if the address can sign in, a sign-in link is on its way"})
+	return nil
+}
+
+func (s *Service) getEmailCallback(c *gin.Context) error {
+	old, _ := c.Cookie(s.cookie.name)
+	secret, err := s.SignInWithEmailLink(c.Request.Context(), c.Query("token"), old)
+	if err != nil {
+		return err
+	}
+	s.setCookie(c, secret, int(SessionTTL.Seconds()))
+	c.Header("Cache-Control", "no-store")
+	c.Header("Referrer-Policy", "no-referrer")
+	c.Redirect(http.StatusSeeOther, s.BaseURL.JoinPath("/").String())
+	return nil
+}
+
+func (s *Service) setCookie(c *gin.Context, value string, maxAge int) {
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name:     s.cookie.name,
+		Value:    value,
+		Path:     "/",
+		MaxAge:   maxAge,
+		Secure:   s.cookie.secure,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (s *Service) postLogout(c *gin.Context, _ Scope, _ Member) error {
+	secret, _ := c.Cookie(s.cookie.name)
+	if err := s.SignOut(c.Request.Context(), secret); err != nil {
+		return err
+	}
+	s.setCookie(c, "", -1)
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// memberView is a member as colleagues see them; admins also see emails.
+type memberView struct {
+	ID     string   `json:"id"`
+	Email  string   `json:"email,omitempty"`
+	Name   string   `json:"name"`
+	Role   Role     `json:"role"`
+	Title  string   `json:"title"`
+	Topics []string `json:"topics"`
+}
+
+func viewOf(m Member, withEmail bool) memberView {
+	v := memberView{ID: m.ID, Name: m.Name, Role: m.Role, Title: m.Title, Topics: m.Topics}
+	if v.Topics == nil {
+		v.Topics = []string{}
+	}
+	if withEmail {
+		v.Email = m.Email
+	}
+	return v
+}
+
+type instanceView struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Domains  []string `json:"domains"`
+	Verified bool     `json:"verified"`
+	Settings Settings `json:"settings"`
+}
+
+func instanceViewOf(inst Instance) instanceView {
+	return instanceView{ID: inst.ID, Name: inst.Name, Domains: inst.Domains, Verified: inst.Verified, Settings: inst.Settings}
+}
+
+func (s *Service) getMe(c *gin.Context, sc Scope, me Member) error {
+	inst := sc.Instance()
+	c.JSON(http.StatusOK, gin.H{
+		"member": viewOf(me, true),
+		"instance": gin.H{
+			"id": inst.ID, "name": inst.Name, "domains": inst.Domains, "verified": inst.Verified,
+		},
+	})
+	return nil
+}
+
+func (s *Service) getInstance(c *gin.Context, sc Scope, _ Member) error {
+	c.JSON(http.StatusOK, instanceViewOf(sc.Instance()))
+	return nil
+}
+
+func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
+	var in struct {
+		Name              *string     `json:"name"`
+		InvitationMessage *string     `json:"invitation_message"`
+		RetentionDays     *int        `json:"retention_days"`
+		JoinPolicy        *JoinPolicy `json:"join_policy"`
+	}
+	if err := api.Decode(c, &in); err != nil {
+		return err
+	}
+	inst, err := s.UpdateSettings(c.Request.Context(), sc, SettingsUpdate{
+		Name: in.Name, InvitationMessage: in.InvitationMessage, RetentionDays: in.RetentionDays, JoinPolicy: in.JoinPolicy,
+	})
+	if err != nil {
+		return err
+	}
+	s.Log.InfoContext(c.Request.Context(), "instance settings changed", "by", me.ID)
+	c.JSON(http.StatusOK, instanceViewOf(inst))
+	return nil
+}
+
+func (s *Service) listMembers(c *gin.Context, sc Scope, me Member) error {
+	limit, err := api.Limit(c)
+	if err != nil {
+		return err
+	}
+	after, err := decodeCursor(c.Query("cursor"))
+	if err != nil {
+		return err
+	}
+	ms, err := sc.Members(c.Request.Context(), after, limit+1)
+	if err != nil {
+		return err
+	}
+	out := api.List[memberView]{Items: []memberView{}}
+	for i, m := range ms {
+		if i == limit {
+			next := encodeCursor(ms[i-1].ID)
+			out.NextCursor = &next
+			break
+		}
+		out.Items = append(out.Items, viewOf(m, me.Role == RoleAdmin))
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+// Member list cursors are the last ID seen, opaque to clients.
+func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte("m:" + id)) }
+
+func decodeCursor(cur string) (string, error) {
+	if cur == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(cur)
+	id, ok := strings.CutPrefix(string(b), "m:")
+	if err != nil || !ok || !validID(id) {
+		return "", api.Invalid(api.FieldError{Field: "cursor", Message: "is not a cursor this list handed out"})
+	}
+	return id, nil
+}
+
+func (s *Service) getMember(c *gin.Context, sc Scope, me Member) error {
+	m, err := sc.Member(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, viewOf(m, me.Role == RoleAdmin || m.ID == me.ID))
+	return nil
+}
+
+func (s *Service) patchMe(c *gin.Context, sc Scope, me Member) error {
+	var in struct {
+		Name  *string `json:"name"`
+		Title *string `json:"title"`
+	}
+	if err := api.Decode(c, &in); err != nil {
+		return err
+	}
+	m, err := sc.UpdateProfile(c.Request.Context(), me.ID, ProfileUpdate{Name: in.Name, Title: in.Title})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, viewOf(m, true))
+	return nil
+}
+
+func (s *Service) getDevMail(c *gin.Context) error {
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"items": s.DevMailbox.List(strings.ToLower(strings.TrimSpace(c.Query("to"))))})
+	return nil
+}

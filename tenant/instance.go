@@ -1,0 +1,178 @@
+// Package tenant owns company instances and everything that decides who is
+// who: email domains, members and their roles, sign-in (email links; OIDC
+// later), sessions, and the tenant-scoped store — the only route to any
+// instance's data.
+package tenant
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// Instance is one company's isolated space.
+type Instance struct {
+	ID      string   `bson:"_id" json:"id"`
+	Name    string   `bson:"name" json:"name"`
+	Domains []string `bson:"domains" json:"domains"`
+	// Verified is true once one of the domains passed DNS verification;
+	// until then the instance is pending and admin powers are limited.
+	Verified  bool      `bson:"verified" json:"verified"`
+	Settings  Settings  `bson:"settings" json:"settings"`
+	Placement Placement `bson:"placement" json:"-"`
+	// FounderEmail is the first verified address of the instance; its
+	// member is the admin-to-be.
+	FounderEmail string    `bson:"founder_email" json:"-"`
+	CreatedAt    time.Time `bson:"created_at" json:"created_at"`
+}
+
+// Settings are what an instance's admins configure.
+type Settings struct {
+	// Subdomain selects the instance's login page (acme.<base domain>).
+	Subdomain         string     `bson:"subdomain,omitempty" json:"subdomain,omitempty"`
+	InvitationMessage string     `bson:"invitation_message" json:"invitation_message"`
+	RetentionDays     int        `bson:"retention_days" json:"retention_days"`
+	JoinPolicy        JoinPolicy `bson:"join_policy" json:"join_policy"`
+}
+
+// JoinPolicy says who may join an instance.
+type JoinPolicy string
+
+// Join policies.
+const (
+	JoinOpen   JoinPolicy = "open"   // anyone with a verified address on a domain
+	JoinInvite JoinPolicy = "invite" // invited addresses only
+	JoinSSO    JoinPolicy = "sso"    // through the instance's identity provider only
+)
+
+// Placement says where an instance's data lives, so instances can be
+// spread over clusters and pinned to a region.
+type Placement struct {
+	Cluster string `bson:"cluster"`
+	Region  string `bson:"region"`
+}
+
+// Default settings of a new instance.
+const (
+	DefaultRetentionDays     = 395
+	DefaultInvitationMessage = "Join us on Chorus to find and share news from our company."
+)
+
+// domainClaim records which instance owns a domain; _id is the domain, so
+// a domain can be claimed once.
+type domainClaim struct {
+	Domain     string    `bson:"_id"`
+	InstanceID string    `bson:"instance_id"`
+	Verified   bool      `bson:"verified"`
+	Token      string    `bson:"token"`
+	CreatedAt  time.Time `bson:"created_at"`
+}
+
+// newID returns a random opaque ID: 128 bits, lower-case base32.
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// validID reports whether s could be an ID made by newID; anything else is
+// not looked up at all.
+func validID(s string) bool {
+	if len(s) != 26 {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '2' || r > '7') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) instance(ctx context.Context, id string) (Instance, error) {
+	if !validID(id) {
+		return Instance{}, ErrNotFound
+	}
+	var inst Instance
+	err := s.db.Collection(collInstances).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&inst)
+	return inst, storeErr(err)
+}
+
+// instanceForDomain returns the instance owning domain, creating a pending
+// one with founder as admin-to-be if there is none. Two first users racing
+// end up in the same instance: the domain claim is unique.
+func (s *Store) instanceForDomain(ctx context.Context, domain, founder string) (Instance, error) {
+	var claim domainClaim
+	err := s.db.Collection(collDomains).FindOne(ctx, bson.D{{Key: "_id", Value: domain}}).Decode(&claim)
+	switch err := storeErr(err); {
+	case err == nil:
+		return s.instance(ctx, claim.InstanceID)
+	case !errors.Is(err, ErrNotFound):
+		return Instance{}, fmt.Errorf("look up domain %s: %w", domain, err)
+	}
+
+	now := s.now().UTC().Truncate(time.Millisecond)
+	inst := Instance{
+		ID:      newID(),
+		Name:    domain,
+		Domains: []string{domain},
+		Settings: Settings{
+			InvitationMessage: DefaultInvitationMessage,
+			RetentionDays:     DefaultRetentionDays,
+			JoinPolicy:        JoinOpen,
+		},
+		FounderEmail: founder,
+		CreatedAt:    now,
+	}
+	// The instance's collections and record exist before the domain points
+	// at it, so nobody ever lands in a half-made instance.
+	if err := s.ensureTenantIndexes(ctx, inst.ID); err != nil {
+		return Instance{}, err
+	}
+	if _, err := s.db.Collection(collInstances).InsertOne(ctx, inst); err != nil {
+		return Instance{}, fmt.Errorf("create instance for %s: %w", domain, storeErr(err))
+	}
+	claim = domainClaim{Domain: domain, InstanceID: inst.ID, Token: newID(), CreatedAt: now}
+	_, err = s.db.Collection(collDomains).InsertOne(ctx, claim)
+	if err := storeErr(err); err != nil {
+		s.dropInstance(context.WithoutCancel(ctx), inst.ID)
+		if errors.Is(err, ErrDuplicate) {
+			// Someone else claimed the domain a moment ago: join theirs.
+			return s.instanceForDomain(ctx, domain, founder)
+		}
+		return Instance{}, fmt.Errorf("claim domain %s: %w", domain, err)
+	}
+	s.log.InfoContext(ctx, "instance created", "tenant_id", inst.ID, "domain", domain)
+	return inst, nil
+}
+
+// dropInstance removes an instance's record and collections.
+func (s *Store) dropInstance(ctx context.Context, id string) {
+	for name := range s.kinds {
+		if err := s.db.Collection(collectionName(id, name)).Drop(ctx); err != nil {
+			s.log.WarnContext(ctx, "drop collection", "tenant_id", id, "kind", name, "err", storeErr(err))
+		}
+	}
+	if _, err := s.db.Collection(collInstances).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+		s.log.WarnContext(ctx, "drop instance", "tenant_id", id, "err", storeErr(err))
+	}
+}
+
+// updateInstance stores the name and settings of the scope's instance and
+// returns the instance as stored.
+func (s *Store) updateInstance(ctx context.Context, sc Scope, name string, st Settings) (Instance, error) {
+	_, err := s.db.Collection(collInstances).UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: sc.inst.ID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "name", Value: name}, {Key: "settings", Value: st}}}},
+	)
+	if err != nil {
+		return Instance{}, storeErr(err)
+	}
+	return s.instance(ctx, sc.inst.ID)
+}

@@ -1,0 +1,233 @@
+package tenant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Role is what a member may do in their instance.
+type Role string
+
+// Roles.
+const (
+	RoleEmployee Role = "employee"
+	RoleCurator  Role = "curator"
+	RoleAnalyst  Role = "analyst"
+	RoleAdmin    Role = "admin"
+)
+
+// Roles lists every role.
+var Roles = []Role{RoleEmployee, RoleCurator, RoleAnalyst, RoleAdmin}
+
+// Member is a person in an instance.
+type Member struct {
+	ID    string `bson:"_id" json:"id"`
+	Email string `bson:"email" json:"email"`
+	Name  string `bson:"name" json:"name"`
+	Title string `bson:"title" json:"title"`
+	Role  Role   `bson:"role" json:"role"`
+	// Topics are the topics the member follows.
+	Topics []string `bson:"topics" json:"topics"`
+	// Identities are the verified sign-in identities of the member.
+	Identities []Identity `bson:"identities" json:"-"`
+	CreatedAt  time.Time  `bson:"created_at" json:"created_at"`
+	LastSignIn time.Time  `bson:"last_sign_in" json:"-"`
+}
+
+// Identity is a sign-in identity: an OIDC issuer and subject, or the
+// email-link issuer and the verified address.
+type Identity struct {
+	Issuer  string `bson:"issuer"`
+	Subject string `bson:"subject"`
+}
+
+// EmailIssuer is the issuer of identities proven by a one-time email link.
+const EmailIssuer = "chorus:email"
+
+var memberKind = Kind{
+	Name: "members",
+	Indexes: []Index{
+		{Keys: bson.D{{Key: "email", Value: 1}}, Unique: true},
+		{Keys: bson.D{{Key: "identities.issuer", Value: 1}, {Key: "identities.subject", Value: 1}}},
+	},
+}
+
+// ownKinds are the tenant kinds this package keeps.
+func ownKinds() []Kind { return []Kind{memberKind} }
+
+// Member returns a member of the scope's instance; ErrNotFound for an
+// unknown ID or another instance's member.
+func (sc Scope) Member(ctx context.Context, id string) (Member, error) {
+	if !validID(id) {
+		return Member{}, ErrNotFound
+	}
+	var m Member
+	err := sc.Collection(memberKind).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, &m)
+	return m, err
+}
+
+// Members returns up to limit members whose IDs follow after (an ID, or ""
+// for the first page), in ID order.
+func (sc Scope) Members(ctx context.Context, after string, limit int) ([]Member, error) {
+	f := bson.D{}
+	if after != "" {
+		f = bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}}
+	}
+	var ms []Member
+	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit))
+	if err := sc.Collection(memberKind).Find(ctx, f, &ms, opts); err != nil {
+		return nil, err
+	}
+	return ms, nil
+}
+
+// memberByEmail returns the member with a verified address of this instance.
+func (sc Scope) memberByEmail(ctx context.Context, email string) (Member, error) {
+	var m Member
+	err := sc.Collection(memberKind).FindOne(ctx, bson.D{{Key: "email", Value: email}}, &m)
+	return m, err
+}
+
+// joinByEmail returns the member signing in with a verified email address,
+// adding them to the instance on their first sign-in. The instance's founder
+// becomes its admin; everyone else starts as an employee.
+func (sc Scope) joinByEmail(ctx context.Context, email string, now time.Time) (Member, error) {
+	m, err := sc.memberByEmail(ctx, email)
+	if err == nil {
+		return m, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return Member{}, err
+	}
+	role := RoleEmployee
+	if email == sc.inst.FounderEmail {
+		role = RoleAdmin
+	}
+	local, _, _ := strings.Cut(email, "@")
+	m = Member{
+		ID:         newID(),
+		Email:      email,
+		Name:       local,
+		Role:       role,
+		Topics:     []string{},
+		Identities: []Identity{{Issuer: EmailIssuer, Subject: email}},
+		CreatedAt:  now,
+		LastSignIn: now,
+	}
+	switch err := sc.Collection(memberKind).Insert(ctx, m); {
+	case errors.Is(err, ErrDuplicate):
+		// The same person finished two sign-ins at once.
+		return sc.memberByEmail(ctx, email)
+	case err != nil:
+		return Member{}, fmt.Errorf("add member: %w", err)
+	}
+	return m, nil
+}
+
+// touchSignIn records a sign-in.
+func (sc Scope) touchSignIn(ctx context.Context, id string, now time.Time) error {
+	_, err := sc.Collection(memberKind).Update(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "last_sign_in", Value: now}}}})
+	return err
+}
+
+// ProfileUpdate is a member's change to their own profile; nil fields stay.
+type ProfileUpdate struct {
+	Name  *string
+	Title *string
+}
+
+// Profile limits.
+const (
+	maxNameLen  = 100
+	maxTitleLen = 100
+)
+
+// UpdateProfile changes a member's own name and title.
+func (sc Scope) UpdateProfile(ctx context.Context, id string, u ProfileUpdate) (Member, error) {
+	set := bson.D{}
+	var verr ValidationErrors
+	if u.Name != nil {
+		name := strings.TrimSpace(*u.Name)
+		switch n := len([]rune(name)); {
+		case n == 0:
+			verr = append(verr, &ValidationError{Field: "name", Reason: "must not be empty"})
+		case n > maxNameLen:
+			verr = append(verr, &ValidationError{Field: "name", Reason: fmt.Sprintf("must be at most %d characters", maxNameLen)})
+		}
+		set = append(set, bson.E{Key: "name", Value: name})
+	}
+	if u.Title != nil {
+		title := strings.TrimSpace(*u.Title)
+		if len([]rune(title)) > maxTitleLen {
+			verr = append(verr, &ValidationError{Field: "title", Reason: fmt.Sprintf("must be at most %d characters", maxTitleLen)})
+		}
+		set = append(set, bson.E{Key: "title", Value: title})
+	}
+	if len(verr) > 0 {
+		return Member{}, verr
+	}
+	if len(set) > 0 {
+		found, err := sc.Collection(memberKind).Update(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: set}})
+		if err != nil {
+			return Member{}, err
+		}
+		if !found {
+			return Member{}, ErrNotFound
+		}
+	}
+	return sc.Member(ctx, id)
+}
+
+// Allows reports whether the member's role is one of roles.
+func (m Member) Allows(roles ...Role) bool {
+	return slices.Contains(roles, m.Role)
+}
+
+// ErrLastAdmin: the change would leave the instance without an admin.
+var ErrLastAdmin = errors.New("an instance needs at least one admin")
+
+// SetRole gives a member of the scope's instance a new role. Only admins
+// may call it. It refuses to demote the last admin (ErrLastAdmin) and
+// returns ErrNotFound for another instance's member.
+func (sc Scope) SetRole(ctx context.Context, id string, role Role) (Member, error) {
+	if !slices.Contains(Roles, role) {
+		return Member{}, &ValidationError{Field: "role", Reason: "must be employee, curator, analyst or admin"}
+	}
+	m, err := sc.Member(ctx, id)
+	if err != nil {
+		return Member{}, err
+	}
+	if m.Role == role {
+		return m, nil
+	}
+	if m.Role == RoleAdmin {
+		n, err := sc.Collection(memberKind).Count(ctx, bson.D{{Key: "role", Value: RoleAdmin}})
+		if err != nil {
+			return Member{}, err
+		}
+		if n <= 1 {
+			return Member{}, ErrLastAdmin
+		}
+	}
+	// Conditional on the role read above, so two concurrent changes cannot
+	// both pass the last-admin check on stale data.
+	ok, err := sc.Collection(memberKind).Update(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "role", Value: m.Role}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "role", Value: role}}}})
+	if err != nil {
+		return Member{}, err
+	}
+	if !ok {
+		return Member{}, fmt.Errorf("set role of %s: %w", id, ErrConflict)
+	}
+	m.Role = role
+	return m, nil
+}

@@ -1,0 +1,101 @@
+package tenant
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// SessionTTL is how long a session lives without a new sign-in.
+const SessionTTL = 14 * 24 * time.Hour
+
+// session is stored under the hash of its secret: a database dump holds no
+// usable cookie.
+type session struct {
+	Hash       string    `bson:"_id"`
+	InstanceID string    `bson:"instance_id"`
+	MemberID   string    `bson:"member_id"`
+	CreatedAt  time.Time `bson:"created_at"`
+	ExpiresAt  time.Time `bson:"expires_at"`
+}
+
+// newSecret returns 256 random bits, URL-safe.
+func newSecret() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func hashSecret(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(h[:])
+}
+
+// createSession starts a session for a member and returns its secret.
+func (s *Store) createSession(ctx context.Context, instanceID, memberID string) (string, error) {
+	secret := newSecret()
+	now := s.now().UTC()
+	_, err := s.db.Collection(collSessions).InsertOne(ctx, session{
+		Hash:       hashSecret(secret),
+		InstanceID: instanceID,
+		MemberID:   memberID,
+		CreatedAt:  now,
+		ExpiresAt:  now.Add(SessionTTL),
+	})
+	if err != nil {
+		return "", fmt.Errorf("create session: %w", storeErr(err))
+	}
+	return secret, nil
+}
+
+// liveSession returns the unexpired session behind a cookie's secret, or
+// ErrNoSession.
+func (s *Store) liveSession(ctx context.Context, secret string) (session, error) {
+	if secret == "" || len(secret) > 100 {
+		return session{}, ErrNoSession
+	}
+	var ses session
+	err := s.db.Collection(collSessions).FindOne(ctx, bson.D{
+		{Key: "_id", Value: hashSecret(secret)},
+		{Key: "expires_at", Value: bson.D{{Key: "$gt", Value: s.now().UTC()}}},
+	}).Decode(&ses)
+	switch err := storeErr(err); err {
+	case nil:
+		return ses, nil
+	case ErrNotFound:
+		return session{}, ErrNoSession
+	default:
+		return session{}, err
+	}
+}
+
+// endSession deletes the session behind secret; ending an unknown session
+// is not an error.
+func (s *Store) endSession(ctx context.Context, secret string) error {
+	if secret == "" {
+		return nil
+	}
+	_, err := s.db.Collection(collSessions).DeleteOne(ctx, bson.D{{Key: "_id", Value: hashSecret(secret)}})
+	return storeErr(err)
+}
+
+// SweepExpired deletes expired sessions, sign-in tokens and rate-limit
+// windows; the embedded server has no TTL indexes, so a job calls this.
+func (s *Store) SweepExpired(ctx context.Context) (int64, error) {
+	var total int64
+	now := s.now().UTC()
+	for _, coll := range []string{collSessions, collSignIn, collRateLimits} {
+		res, err := s.db.Collection(coll).DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: now}}}})
+		if err != nil {
+			return total, fmt.Errorf("sweep %s: %w", coll, storeErr(err))
+		}
+		total += res.DeletedCount
+	}
+	return total, nil
+}

@@ -1,0 +1,66 @@
+package tenant
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// SettingsUpdate changes an instance's name and settings; nil fields stay.
+type SettingsUpdate struct {
+	Name              *string
+	InvitationMessage *string
+	RetentionDays     *int
+	JoinPolicy        *JoinPolicy
+}
+
+// Settings limits.
+const (
+	maxInstanceName      = 100
+	maxInvitationMessage = 2000
+	minRetentionDays     = 1
+	maxRetentionDays     = 3650
+)
+
+// UpdateSettings validates and stores u for the scope's instance; only
+// admins may call it. It returns the instance as stored, or
+// ValidationErrors naming every bad field.
+func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate) (Instance, error) {
+	inst := sc.Instance()
+	name, st := inst.Name, inst.Settings
+	var verr ValidationErrors
+	if u.Name != nil {
+		name = strings.TrimSpace(*u.Name)
+		if n := len([]rune(name)); n == 0 || n > maxInstanceName {
+			verr = append(verr, &ValidationError{Field: "name", Reason: fmt.Sprintf("must be 1 to %d characters", maxInstanceName)})
+		}
+	}
+	if u.InvitationMessage != nil {
+		st.InvitationMessage = strings.TrimSpace(*u.InvitationMessage)
+		if len([]rune(st.InvitationMessage)) > maxInvitationMessage {
+			verr = append(verr, &ValidationError{Field: "invitation_message", Reason: fmt.Sprintf("must be at most %d characters", maxInvitationMessage)})
+		}
+	}
+	if u.RetentionDays != nil {
+		st.RetentionDays = *u.RetentionDays
+		if st.RetentionDays < minRetentionDays || st.RetentionDays > maxRetentionDays {
+			verr = append(verr, &ValidationError{Field: "retention_days", Reason: fmt.Sprintf("must be from %d to %d", minRetentionDays, maxRetentionDays)})
+		}
+	}
+	if u.JoinPolicy != nil {
+		st.JoinPolicy = *u.JoinPolicy
+		switch st.JoinPolicy {
+		case JoinOpen:
+		case JoinInvite, JoinSSO:
+			// Refused until invitations and instance IdPs exist: a policy
+			// nothing enforces would only lock people out or mislead.
+			verr = append(verr, &ValidationError{Field: "join_policy", Reason: "only open is available until invitations and single sign-on are configured"})
+		default:
+			verr = append(verr, &ValidationError{Field: "join_policy", Reason: "must be open, invite or sso"})
+		}
+	}
+	if len(verr) > 0 {
+		return Instance{}, verr
+	}
+	return s.Store.updateInstance(ctx, sc, name, st)
+}
