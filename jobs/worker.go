@@ -1,0 +1,167 @@
+// Package jobs runs Chorus's background work on Asynq: the task handlers,
+// the periodic scheduler and (later) the reconciler.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chorushq/chorus/jobs/task"
+	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/api"
+)
+
+// Config configures a Worker.
+type Config struct {
+	Redis       asynq.RedisConnOpt
+	Store       *tenant.Store
+	Log         *slog.Logger
+	Metrics     prometheus.Registerer
+	Concurrency int // default 10
+	Now         func() time.Time
+}
+
+// Worker processes tasks and enqueues the periodic ones.
+type Worker struct {
+	cfg       Config
+	heartbeat prometheus.Gauge
+	processed *prometheus.CounterVec
+}
+
+// NewWorker returns a Worker; Run starts it.
+func NewWorker(cfg Config) (*Worker, error) {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 10
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	w := &Worker{
+		cfg: cfg,
+		heartbeat: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chorus_worker_health_ping_timestamp_seconds",
+			Help: "When the worker last processed a health:ping task.",
+		}),
+		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chorus_tasks_processed_total",
+			Help: "Tasks processed, by type and outcome.",
+		}, []string{"type", "outcome"}),
+	}
+	if cfg.Metrics != nil {
+		for _, c := range []prometheus.Collector{w.heartbeat, w.processed} {
+			if err := cfg.Metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("register worker metrics: %w", err)
+			}
+		}
+	}
+	return w, nil
+}
+
+// Handler returns the task mux; tests drive it directly.
+func (w *Worker) Handler() asynq.Handler {
+	mux := asynq.NewServeMux()
+	mux.Use(w.observe)
+	mux.HandleFunc(task.TypeHealthPing, func(ctx context.Context, _ *asynq.Task) error {
+		w.heartbeat.Set(float64(w.cfg.Now().Unix()))
+		return nil
+	})
+	mux.HandleFunc(task.TypeSweepExpired, func(ctx context.Context, _ *asynq.Task) error {
+		n, err := w.cfg.Store.SweepExpired(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			w.cfg.Log.InfoContext(ctx, "expired records swept", "count", n)
+		}
+		return nil
+	})
+	return mux
+}
+
+// observe adds the task ID to logs and counts outcomes.
+func (w *Worker) observe(next asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		id, _ := asynq.GetTaskID(ctx)
+		ctx = api.WithLogAttrs(ctx, slog.String("task_id", id), slog.String("task_type", t.Type()))
+		err := next.ProcessTask(ctx, t)
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+		}
+		w.processed.WithLabelValues(t.Type(), outcome).Inc()
+		return err
+	})
+}
+
+// periodic are the scheduler's entries.
+var periodic = []struct {
+	spec string
+	task func() *asynq.Task
+	opts []asynq.Option
+}{
+	{"@every 1m", task.HealthPing, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(50 * time.Second)}},
+	{"@every 10m", task.SweepExpired, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(9 * time.Minute)}},
+}
+
+// Run processes tasks and runs the scheduler until ctx is done, then shuts
+// both down, letting running tasks finish.
+func (w *Worker) Run(ctx context.Context) error {
+	log := w.cfg.Log
+	srv := asynq.NewServer(w.cfg.Redis, asynq.Config{
+		Concurrency: w.cfg.Concurrency,
+		Queues:      map[string]int{task.QueueCritical: 6, task.QueueDefault: 3, task.QueueLow: 1},
+		Logger:      asynqLogger{log},
+		LogLevel:    asynq.WarnLevel,
+		BaseContext: func() context.Context { return context.WithoutCancel(ctx) },
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			id, _ := asynq.GetTaskID(ctx)
+			log.ErrorContext(ctx, "task failed", "task_id", id, "task_type", t.Type(), "err", err)
+		}),
+		ShutdownTimeout: 20 * time.Second,
+	})
+	sched := asynq.NewScheduler(w.cfg.Redis, &asynq.SchedulerOpts{
+		Location: time.UTC,
+		Logger:   asynqLogger{log},
+		LogLevel: asynq.WarnLevel,
+		PostEnqueueFunc: func(info *asynq.TaskInfo, err error) {
+			if err != nil && !errors.Is(err, asynq.ErrDuplicateTask) {
+				log.Warn("periodic task not enqueued", "err", err)
+			}
+		},
+	})
+	for _, p := range periodic {
+		if _, err := sched.Register(p.spec, p.task(), p.opts...); err != nil {
+			return fmt.Errorf("schedule %s: %w", p.task().Type(), err)
+		}
+	}
+	if err := srv.Start(w.Handler()); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	if err := sched.Start(); err != nil {
+		srv.Shutdown()
+		return fmt.Errorf("start scheduler: %w", err)
+	}
+	log.Info("worker started", "concurrency", w.cfg.Concurrency)
+	<-ctx.Done()
+	sched.Shutdown()
+	srv.Shutdown()
+	log.Info("worker stopped")
+	return nil
+}
+
+// asynqLogger sends Asynq's own log lines to slog.
+type asynqLogger struct{ log *slog.Logger }
+
+func (l asynqLogger) Debug(args ...any) { l.log.Debug(fmt.Sprint(args...), "component", "asynq") }
+func (l asynqLogger) Info(args ...any)  { l.log.Info(fmt.Sprint(args...), "component", "asynq") }
+func (l asynqLogger) Warn(args ...any)  { l.log.Warn(fmt.Sprint(args...), "component", "asynq") }
+func (l asynqLogger) Error(args ...any) { l.log.Error(fmt.Sprint(args...), "component", "asynq") }
+func (l asynqLogger) Fatal(args ...any) {
+	l.log.Error(fmt.Sprint(args...), "component", "asynq", "fatal", true)
+}
