@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chorushq/chorus/jobs/jobstest"
+	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/tenanttest"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	os.Exit(m.Run())
+}
+
+// testApp is the real engine on a real MongoDB-compatible server and a
+// real Redis, served by httptest on 127.0.0.1:0.
+type testApp struct {
+	*app
+	srv   *httptest.Server
+	clock *tenanttest.Clock
+	store *tenant.Store
+}
+
+// newTestApp builds the app as cmd does, from configuration parsed from
+// env (defaults otherwise), with the dev mailbox on.
+func newTestApp(t *testing.T, env map[string]string) *testApp {
+	t.Helper()
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		if k == "CHORUS_DEV_MAILBOX" {
+			return "1"
+		}
+		return ""
+	}
+	cfg, err := parseConfig("serve", nil, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := tenanttest.NewClock(time.Now().UTC())
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	uri, db := tenanttest.Mongo(t)
+	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db, Log: log, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close(t.Context()) })
+	rdb := jobstest.Redis(t).MakeRedisClient().(redis.UniversalClient)
+	t.Cleanup(func() { rdb.Close() })
+
+	srv := httptest.NewUnstartedServer(nil)
+	base, _ := url.Parse("http://" + srv.Listener.Addr().String())
+	a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(), baseURL: base, now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = a.handler
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &testApp{app: a, srv: srv, clock: clock, store: store}
+}
+
+// testWriter sends logs to t.Log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// client is a browser-like client: a cookie jar and no redirects followed.
+type client struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+func (a *testApp) client(t *testing.T) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, base: a.srv.URL, http: &http.Client{
+		Jar:           jar,
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// response is a finished request.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// problem decodes a problem document, failing unless it is one.
+func (r response) problem(t *testing.T) problemDoc {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type = %q, want application/problem+json; body %s", ct, r.body)
+	}
+	var p problemDoc
+	r.json(t, &p)
+	return p
+}
+
+type problemDoc struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+	Errors []struct {
+		Field   string `json:"field"`
+		Message string `json:"message"`
+	} `json:"errors"`
+}
+
+// do sends a request; body may be nil, a string (sent as is) or a value
+// (sent as JSON). Headers are name, value pairs.
+func (c *client) do(method, path string, body any, headers ...string) response {
+	c.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequestWithContext(c.t.Context(), method, c.base+path, r)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// signInLink asks for a sign-in mail and returns the link from the dev
+// mailbox.
+func (c *client) signInLink(email string) string {
+	c.t.Helper()
+	if res := c.do("POST", "/api/v1/auth/email", map[string]string{"email": email}); res.status != http.StatusAccepted {
+		c.t.Fatalf("POST /auth/email %s: %d %s", email, res.status, res.body)
+	}
+	res := c.do("GET", "/api/v1/dev/mail?to="+url.QueryEscape(email), nil)
+	var box struct {
+		Items []struct {
+			To, Subject, Text, Link string
+		} `json:"items"`
+	}
+	res.json(c.t, &box)
+	if len(box.Items) == 0 {
+		c.t.Fatalf("no mail for %s", email)
+	}
+	if !strings.Contains(box.Items[0].Text, box.Items[0].Link) {
+		c.t.Errorf("mail text does not contain its link")
+	}
+	return box.Items[0].Link
+}
+
+// signIn signs email in through the dev mailbox and returns the member.
+func (c *client) signIn(email string) me {
+	c.t.Helper()
+	link := c.signInLink(email)
+	u, err := url.Parse(link)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	res := c.do("GET", u.RequestURI(), nil)
+	if res.status != http.StatusSeeOther {
+		c.t.Fatalf("sign-in link: %d %s", res.status, res.body)
+	}
+	var m me
+	c.do("GET", "/api/v1/me", nil).json(c.t, &m)
+	if m.Member.ID == "" {
+		c.t.Fatalf("no member after signing in %s", email)
+	}
+	return m
+}
+
+type me struct {
+	Member struct {
+		ID     string   `json:"id"`
+		Email  string   `json:"email"`
+		Name   string   `json:"name"`
+		Role   string   `json:"role"`
+		Topics []string `json:"topics"`
+	} `json:"member"`
+	Instance struct {
+		ID       string   `json:"id"`
+		Name     string   `json:"name"`
+		Domains  []string `json:"domains"`
+		Verified bool     `json:"verified"`
+	} `json:"instance"`
+}

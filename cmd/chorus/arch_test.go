@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/chorushq/chorus"
+
+// allowedImports lists, per package of ours, the packages of ours it may
+// import directly (STYLE.md: cmd → jobs → social → content → tenant;
+// jobs/task is a leaf every domain may use to enqueue). A package missing
+// here fails the test until its place is decided.
+var allowedImports = map[string][]string{
+	"tenant/api":        {},
+	"tenant/embedded":   {},
+	"tenant/tenanttest": {"tenant/embedded"},
+	"tenant":            {"tenant/api"},
+	"frontend":          {},
+	"jobs/task":         {},
+	"jobs/redisserver":  {},
+	"jobs/jobstest":     {"jobs/redisserver"},
+	"content":           {"tenant", "tenant/api", "jobs/task"},
+	"social":            {"content", "tenant", "tenant/api", "jobs/task"},
+	"jobs":              {"jobs/task", "social", "content", "tenant", "tenant/api"},
+	"cmd/chorus":        {"*"},
+}
+
+// mongoAllowed may hold a raw *mongo.Client or *mongo.Database.
+var mongoAllowed = []string{"tenant", "tenant/tenanttest", "tenant/embedded", "cmd/chorus"}
+
+type listedPackage struct {
+	ImportPath string
+	Dir        string
+	GoFiles    []string
+	Imports    []string
+}
+
+func listPackages(t *testing.T) []listedPackage {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json", module+"/...")
+	cmd.Dir = "../.."
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.String())
+	}
+	var pkgs []listedPackage
+	dec := json.NewDecoder(&out)
+	for {
+		var p listedPackage
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+func rel(path string) string { return strings.TrimPrefix(strings.TrimPrefix(path, module), "/") }
+
+func TestImportDirection(t *testing.T) {
+	for _, p := range listPackages(t) {
+		name := rel(p.ImportPath)
+		allowed, known := allowedImports[name]
+		if !known {
+			// Connector subpackages live under social/ and follow its rule.
+			if strings.HasPrefix(name, "social/") {
+				allowed, known = allowedImports["social"], true
+			}
+		}
+		if !known {
+			t.Errorf("package %s has no place in the dependency rules (allowedImports)", name)
+			continue
+		}
+		for _, imp := range p.Imports {
+			if !strings.HasPrefix(imp, module) {
+				continue
+			}
+			dep := rel(imp)
+			if strings.HasPrefix(dep, "cmd") {
+				t.Errorf("%s imports %s: nothing imports cmd", name, dep)
+			}
+			if !slices.Contains(allowed, "*") && !slices.Contains(allowed, dep) &&
+				!(strings.HasPrefix(dep, "social/") && name == "cmd/chorus") {
+				t.Errorf("%s must not import %s", name, dep)
+			}
+		}
+	}
+}
+
+func TestMongoClientStaysInTenant(t *testing.T) {
+	for _, p := range listPackages(t) {
+		name := rel(p.ImportPath)
+		if slices.Contains(mongoAllowed, name) {
+			continue
+		}
+		for _, f := range p.GoFiles {
+			path := filepath.Join(p.Dir, f)
+			file, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			local := ""
+			for _, imp := range file.Imports {
+				if strings.Trim(imp.Path.Value, `"`) == "go.mongodb.org/mongo-driver/v2/mongo" {
+					local = "mongo"
+					if imp.Name != nil {
+						local = imp.Name.Name
+					}
+				}
+			}
+			if local == "" {
+				continue
+			}
+			ast.Inspect(file, func(n ast.Node) bool {
+				sel, ok := n.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				if id, ok := sel.X.(*ast.Ident); ok && id.Name == local &&
+					(sel.Sel.Name == "Client" || sel.Sel.Name == "Database" || sel.Sel.Name == "Connect") {
+					t.Errorf("%s uses mongo.%s: only tenant may hold the MongoDB client", path, sel.Sel.Name)
+				}
+				return true
+			})
+		}
+	}
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/chorushq/chorus/tenant"
+)
+
+// config is every setting of chorus serve/worker/all. Each comes from a
+// flag or, failing that, from its CHORUS_* environment variable.
+type config struct {
+	Addr             string
+	BaseURL          string // empty: http://<listen address>
+	DataDir          string
+	MongoURI         string
+	MongoDatabase    string
+	RedisURL         string
+	DevMailbox       bool
+	OperatorToken    string
+	TokenKeys        string
+	SMTPURL          string
+	MailFrom         string
+	TrustedProxies   []string
+	MaxBodyBytes     int64
+	LogLevel         slog.Level
+	LogFormat        string
+	SignInPerAddress int
+	SignInPerIP      int
+	BlockedDomains   []string
+	Concurrency      int
+}
+
+// setting describes one config entry for flags, environment and help.
+type setting struct {
+	flag, env, def, help string
+	secret               bool
+}
+
+var settings = []setting{
+	{"addr", "CHORUS_ADDR", "127.0.0.1:8080", "listen address of the HTTP server", false},
+	{"base-url", "CHORUS_BASE_URL", "", "public URL used in links and OAuth redirects (default http://<addr>; must be https unless localhost)", false},
+	{"data-dir", "CHORUS_DATA_DIR", "./data", "data of the embedded MongoDB-compatible and Redis servers", false},
+	{"mongo-uri", "CHORUS_MONGO_URI", "", "MongoDB URI; empty starts the embedded FerretDB under the data dir", true},
+	{"mongo-database", "CHORUS_MONGO_DATABASE", "chorus", "MongoDB database name", false},
+	{"redis-url", "CHORUS_REDIS_URL", "", "Redis URL for Asynq (redis://, rediss://, redis-socket://, redis-sentinel://); empty starts redis-server from PATH, else an in-process Redis", true},
+	{"dev-mailbox", "CHORUS_DEV_MAILBOX", "0", "1 keeps mail in memory, serves it at /api/v1/dev/mail and logs links (development only)", false},
+	{"operator-token", "CHORUS_OPERATOR_TOKEN", "", "bearer token of the operator API /ops/v1 (empty: off)", true},
+	{"token-keys", "CHORUS_TOKEN_KEYS", "", "keyring encrypting social network tokens", true},
+	{"smtp-url", "CHORUS_SMTP_URL", "", "SMTP server: smtp://user:pass@host:587 (STARTTLS), smtps://…:465, ?tls=none for a local catcher", true},
+	{"mail-from", "CHORUS_MAIL_FROM", "", "sender address of mails (default no-reply@<base URL host>)", false},
+	{"trusted-proxies", "CHORUS_TRUSTED_PROXIES", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed (default: none)", false},
+	{"max-body-bytes", "CHORUS_MAX_BODY_BYTES", "1048576", "largest request body accepted", false},
+	{"log-level", "CHORUS_LOG_LEVEL", "info", "debug, info, warn or error", false},
+	{"log-format", "CHORUS_LOG_FORMAT", "json", "json or text", false},
+	{"signin-limit-address", "CHORUS_SIGNIN_LIMIT_ADDRESS", "10", "sign-in mails per address per hour", false},
+	{"signin-limit-ip", "CHORUS_SIGNIN_LIMIT_IP", "30", "sign-in requests per client IP (IPv6 /64) per hour", false},
+	{"blocked-domains", "CHORUS_BLOCKED_DOMAINS", "", "comma-separated extra email domains that may not sign in", false},
+	{"concurrency", "CHORUS_WORKER_CONCURRENCY", "10", "tasks the worker runs at once", false},
+}
+
+// parseConfig reads flags (args) over environment over defaults and
+// validates the result with messages that say what to change.
+func parseConfig(cmd string, args []string, getenv func(string) string, out io.Writer) (config, error) {
+	fs := flag.NewFlagSet("chorus "+cmd, flag.ContinueOnError)
+	fs.SetOutput(out)
+	vals := map[string]*string{}
+	for _, s := range settings {
+		def := s.def
+		if v := getenv(s.env); v != "" {
+			def = v
+		}
+		vals[s.flag] = fs.String(s.flag, def, s.help+" ["+s.env+"]")
+	}
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	get := func(name string) string { return strings.TrimSpace(*vals[name]) }
+
+	var errs []error
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
+	}
+	atoi := func(name, env string, min int) int {
+		n, err := strconv.Atoi(get(name))
+		if err != nil || n < min {
+			bad(env, "must be a whole number ≥ %d, not %q", min, get(name))
+		}
+		return n
+	}
+	c := config{
+		Addr:             get("addr"),
+		BaseURL:          get("base-url"),
+		DataDir:          get("data-dir"),
+		MongoURI:         get("mongo-uri"),
+		MongoDatabase:    get("mongo-database"),
+		RedisURL:         get("redis-url"),
+		OperatorToken:    get("operator-token"),
+		TokenKeys:        get("token-keys"),
+		SMTPURL:          get("smtp-url"),
+		MailFrom:         get("mail-from"),
+		TrustedProxies:   splitList(get("trusted-proxies")),
+		LogFormat:        get("log-format"),
+		SignInPerAddress: atoi("signin-limit-address", "CHORUS_SIGNIN_LIMIT_ADDRESS", 0),
+		SignInPerIP:      atoi("signin-limit-ip", "CHORUS_SIGNIN_LIMIT_IP", 0),
+		BlockedDomains:   splitList(get("blocked-domains")),
+		Concurrency:      atoi("concurrency", "CHORUS_WORKER_CONCURRENCY", 1),
+	}
+	c.MaxBodyBytes = int64(atoi("max-body-bytes", "CHORUS_MAX_BODY_BYTES", 1024))
+
+	switch v := get("dev-mailbox"); v {
+	case "1", "true":
+		c.DevMailbox = true
+	case "0", "false", "":
+	default:
+		bad("CHORUS_DEV_MAILBOX", "must be 1 or 0, not %q", v)
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("CHORUS_ADDR", "must be host:port such as 127.0.0.1:8080 (%v)", err)
+	}
+	if c.BaseURL != "" {
+		if err := checkBaseURL(c.BaseURL); err != nil {
+			bad("CHORUS_BASE_URL", "%v", err)
+		}
+	}
+	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
+		bad("CHORUS_MONGO_URI", "must start with mongodb:// or mongodb+srv://")
+	}
+	if c.MongoDatabase == "" {
+		bad("CHORUS_MONGO_DATABASE", "must not be empty")
+	}
+	if c.DataDir == "" && (c.MongoURI == "" || c.RedisURL == "") {
+		bad("CHORUS_DATA_DIR", "must be set when an embedded server is used")
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad("CHORUS_TRUSTED_PROXIES", "%q is neither an IP address nor a CIDR prefix", p)
+			}
+		}
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("log-level"))); err != nil {
+		bad("CHORUS_LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		bad("CHORUS_LOG_FORMAT", "must be json or text")
+	}
+	if c.SMTPURL == "" && !c.DevMailbox && cmd != "worker" {
+		bad("CHORUS_SMTP_URL", "set an SMTP server, or CHORUS_DEV_MAILBOX=1 for development: sign-in links must reach people")
+	}
+	for _, d := range c.BlockedDomains {
+		if _, err := tenant.NormalizeDomain(d); err != nil {
+			bad("CHORUS_BLOCKED_DOMAINS", "%q: %v", d, err)
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// checkBaseURL accepts an absolute http(s) URL with no query or fragment;
+// plain http only for localhost.
+func checkBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
+		return fmt.Errorf("must be an absolute http(s) URL such as https://chorus.example.com")
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return fmt.Errorf("must not have a query, fragment or user info")
+	case u.Scheme == "http" && !tenant.IsLoopbackHost(u.Hostname()):
+		return fmt.Errorf("must use https unless the host is localhost (session cookies are Secure)")
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// masked returns the settings as printable lines, secrets hidden.
+func (c config) masked() []string {
+	show := func(secret bool, v string) string {
+		switch {
+		case v == "":
+			return "(unset)"
+		case !secret:
+			return v
+		}
+		if u, err := url.Parse(v); err == nil && u.Scheme != "" && u.Host != "" {
+			return u.Redacted()
+		}
+		return "(set, hidden)"
+	}
+	vals := map[string]string{
+		"CHORUS_ADDR": c.Addr, "CHORUS_BASE_URL": c.BaseURL, "CHORUS_DATA_DIR": c.DataDir,
+		"CHORUS_MONGO_URI": c.MongoURI, "CHORUS_MONGO_DATABASE": c.MongoDatabase, "CHORUS_REDIS_URL": c.RedisURL,
+		"CHORUS_DEV_MAILBOX": strconv.FormatBool(c.DevMailbox), "CHORUS_OPERATOR_TOKEN": c.OperatorToken,
+		"CHORUS_TOKEN_KEYS": c.TokenKeys, "CHORUS_SMTP_URL": c.SMTPURL, "CHORUS_MAIL_FROM": c.MailFrom,
+		"CHORUS_TRUSTED_PROXIES": strings.Join(c.TrustedProxies, ","), "CHORUS_MAX_BODY_BYTES": strconv.FormatInt(c.MaxBodyBytes, 10),
+		"CHORUS_LOG_LEVEL": c.LogLevel.String(), "CHORUS_LOG_FORMAT": c.LogFormat,
+		"CHORUS_SIGNIN_LIMIT_ADDRESS": strconv.Itoa(c.SignInPerAddress), "CHORUS_SIGNIN_LIMIT_IP": strconv.Itoa(c.SignInPerIP),
+		"CHORUS_BLOCKED_DOMAINS": strings.Join(c.BlockedDomains, ","), "CHORUS_WORKER_CONCURRENCY": strconv.Itoa(c.Concurrency),
+	}
+	lines := make([]string, 0, len(settings))
+	for _, s := range settings {
+		lines = append(lines, s.env+"="+show(s.secret, vals[s.env]))
+	}
+	return lines
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chorushq/chorus/frontend"
+	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/api"
+)
+
+//go:embed openapi.yaml
+var openAPIDoc []byte
+
+// appDeps is what the HTTP side of Chorus is built from.
+type appDeps struct {
+	cfg     config
+	log     *slog.Logger
+	store   *tenant.Store
+	redis   redis.UniversalClient
+	metrics *prometheus.Registry
+	baseURL *url.URL
+	now     func() time.Time
+	// mailer overrides the configured mailer (tests).
+	mailer tenant.Mailer
+}
+
+// app is the HTTP side of Chorus: the Gin engine with every route, and the
+// handler the server runs (the engine behind cross-origin protection).
+type app struct {
+	engine  *gin.Engine
+	handler http.Handler
+	auth    *tenant.Service
+}
+
+// newApp builds the one engine that cmd serves and tests drive.
+func newApp(d appDeps) (*app, error) {
+	if d.now == nil {
+		d.now = time.Now
+	}
+	policy, err := tenant.NewDomainPolicy(d.cfg.BlockedDomains...)
+	if err != nil {
+		return nil, err
+	}
+	var devBox *tenant.DevMailbox
+	mailer := d.mailer
+	if d.cfg.DevMailbox {
+		devBox = tenant.NewDevMailbox(1000, d.log, d.now)
+		if mailer == nil {
+			mailer = devBox
+		}
+	}
+	if mailer == nil {
+		from := d.cfg.MailFrom
+		if from == "" {
+			from = "Chorus <no-reply@" + d.baseURL.Hostname() + ">"
+		}
+		if mailer, err = tenant.NewSMTPMailer(d.cfg.SMTPURL, from); err != nil {
+			return nil, fmt.Errorf("CHORUS_SMTP_URL: %w", err)
+		}
+	}
+	auth := tenant.NewService(tenant.Config{
+		Store:        d.store,
+		Policy:       policy,
+		Mailer:       mailer,
+		BaseURL:      d.baseURL,
+		Log:          d.log,
+		Now:          d.now,
+		AddressLimit: tenant.Limit{Max: d.cfg.SignInPerAddress, Window: time.Hour},
+		IPLimit:      tenant.Limit{Max: d.cfg.SignInPerIP, Window: time.Hour},
+		DevMailbox:   devBox,
+	})
+
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.RemoveExtraSlash = false
+	if err := e.SetTrustedProxies(d.cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("CHORUS_TRUSTED_PROXIES: %w", err)
+	}
+	e.Use(
+		gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, v any) {
+			d.log.ErrorContext(c.Request.Context(), "panic", "route", c.FullPath(), "panic", fmt.Sprint(v))
+			api.Write(c, api.Internal)
+		}),
+		api.RequestIDs(),
+		observe(d.log, d.metrics),
+		securityHeaders,
+		api.LimitBody(d.cfg.MaxBodyBytes),
+	)
+	e.NoRoute(func(c *gin.Context) { api.Write(c, api.New(http.StatusNotFound, "not_found", "no such resource")) })
+	e.NoMethod(func(c *gin.Context) {
+		api.Write(c, api.New(http.StatusMethodNotAllowed, "method_not_allowed", "this resource does not accept "+c.Request.Method))
+	})
+
+	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/readyz", readyz(d))
+	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{})))
+
+	v1 := e.Group("/api/v1")
+	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDoc) })
+	auth.Routes(v1)
+
+	web := frontend.Handler()
+	e.GET("/", gin.WrapH(web))
+	e.GET("/assets/*file", gin.WrapH(web))
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, `{"type":%q,"title":"Forbidden","status":403,"detail":"cross-site requests cannot change anything","code":"cross_origin_request"}`+"\n", api.TypePrefix+"cross_origin_request")
+	}))
+	return &app{engine: e, handler: cop.Handler(e), auth: auth}, nil
+}
+
+// readyz answers 200 when MongoDB and Redis both answer.
+func readyz(d appDeps) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+		defer cancel()
+		checks := gin.H{"mongo": "ok", "redis": "ok"}
+		status := http.StatusOK
+		if err := d.store.Ping(ctx); err != nil {
+			checks["mongo"], status = "unavailable", http.StatusServiceUnavailable
+			d.log.WarnContext(ctx, "readyz: mongo", "err", err)
+		}
+		if err := d.redis.Ping(ctx).Err(); err != nil {
+			checks["redis"], status = "unavailable", http.StatusServiceUnavailable
+			d.log.WarnContext(ctx, "readyz: redis", "err", err)
+		}
+		c.Header("Cache-Control", "no-store")
+		c.JSON(status, checks)
+	}
+}
+
+// securityHeaders are sent with every answer.
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	h.Set("X-Frame-Options", "DENY")
+	c.Next()
+}
+
+// observe counts and times requests by route template and logs each one.
+func observe(log *slog.Logger, reg prometheus.Registerer) gin.HandlerFunc {
+	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "chorus_http_requests_total", Help: "HTTP requests by method, route and status.",
+	}, []string{"method", "route", "status"})
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "chorus_http_request_duration_seconds", Help: "HTTP request duration by method and route.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"method", "route"})
+	reg.MustRegister(reqs, dur)
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		d := time.Since(start)
+		status := c.Writer.Status()
+		reqs.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
+		dur.WithLabelValues(c.Request.Method, route).Observe(d.Seconds())
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		log.Log(c.Request.Context(), level, "request", "method", c.Request.Method, "route", route,
+			"status", status, "duration_ms", d.Milliseconds(), "bytes", c.Writer.Size())
+	}
+}

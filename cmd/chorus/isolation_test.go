@@ -1,0 +1,149 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/chorushq/chorus/tenant"
+)
+
+// isoFixture is three instances, each with a member of every role, and
+// canary strings in instance A's data that must never show elsewhere.
+type isoFixture struct {
+	app     *testApp
+	members map[string]map[tenant.Role]*isoMember // instance letter → role
+	canary  []string
+}
+
+type isoMember struct {
+	c  *client
+	id string
+}
+
+func newIsoFixture(t *testing.T) *isoFixture {
+	t.Helper()
+	a := newTestApp(t, nil)
+	f := &isoFixture{app: a, members: map[string]map[tenant.Role]*isoMember{}}
+	for _, inst := range []string{"A", "B", "C"} {
+		domain := strings.ToLower(inst) + "-corp.example"
+		f.members[inst] = map[tenant.Role]*isoMember{}
+		var instanceID string
+		for _, role := range []tenant.Role{tenant.RoleAdmin, tenant.RoleEmployee, tenant.RoleCurator, tenant.RoleAnalyst} {
+			c := a.client(t)
+			m := c.signIn(string(role) + "@" + domain)
+			instanceID = m.Instance.ID
+			f.members[inst][role] = &isoMember{c: c, id: m.Member.ID}
+		}
+		sc, err := a.store.Open(t.Context(), instanceID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for role, m := range f.members[inst] {
+			if _, err := sc.SetRole(t.Context(), m.id, role); err != nil {
+				t.Fatal(err)
+			}
+			if inst == "A" {
+				name := fmt.Sprintf("canary-%s-%s", role, m.id[:6])
+				f.canary = append(f.canary, name, m.id, string(role)+"@"+domain)
+				if res := m.c.do("PATCH", "/api/v1/members/me", map[string]string{"name": name, "title": "canary title"}); res.status != 200 {
+					t.Fatalf("set canary name: %d %s", res.status, res.body)
+				}
+			}
+		}
+		if inst == "A" {
+			res := f.members["A"][tenant.RoleAdmin].c.do("PATCH", "/api/v1/instance/settings", map[string]string{"name": "canary-instance-A"})
+			if res.status != 200 {
+				t.Fatalf("set canary instance name: %d %s", res.status, res.body)
+			}
+			f.canary = append(f.canary, "canary-instance-A", instanceID)
+		}
+	}
+	return f
+}
+
+// isoRoute says which of instance A's IDs to put into a route's path
+// parameters, and which roles may use the route at all (nil: every role).
+type isoRoute struct {
+	ids   func(f *isoFixture) []map[string]string
+	roles []tenant.Role
+}
+
+// isolationMatrix covers every route with a path parameter. A new route
+// with a parameter fails TestIsolationMatrix until it is added here (or to
+// publicRoutes, for routes that carry no instance data).
+var isolationMatrix = map[string]isoRoute{
+	"GET /api/v1/members/:id": {ids: func(f *isoFixture) []map[string]string {
+		var out []map[string]string
+		for _, m := range f.members["A"] {
+			out = append(out, map[string]string{"id": m.id})
+		}
+		return out
+	}},
+}
+
+// publicRoutes have path parameters but no instance data behind them.
+var publicRoutes = []string{
+	"GET /assets/*file", // the web app's static files
+}
+
+func TestIsolationMatrix(t *testing.T) {
+	f := newIsoFixture(t)
+	for _, r := range f.app.engine.Routes() {
+		key := r.Method + " " + r.Path
+		if !strings.ContainsAny(r.Path, ":*") || slices.Contains(publicRoutes, key) {
+			continue
+		}
+		spec, ok := isolationMatrix[key]
+		if !ok {
+			t.Errorf("route %s has path parameters but is not in the isolation matrix", key)
+			continue
+		}
+		t.Run(key, func(t *testing.T) {
+			for _, ids := range spec.ids(f) {
+				path := r.Path
+				for name, v := range ids {
+					path = strings.ReplaceAll(path, ":"+name, v)
+				}
+				for _, inst := range []string{"B", "C"} {
+					for role, m := range f.members[inst] {
+						var body any
+						if r.Method != http.MethodGet && r.Method != http.MethodDelete {
+							body = map[string]any{}
+						}
+						res := m.c.do(r.Method, path, body)
+						allowed := spec.roles == nil || slices.Contains(spec.roles, role)
+						if res.status != http.StatusNotFound && (allowed || res.status != http.StatusForbidden) {
+							t.Errorf("%s of %s: %s %s = %d, want 404", role, inst, r.Method, path, res.status)
+						}
+						for _, c := range f.canary {
+							if strings.Contains(string(res.body), c) {
+								t.Errorf("%s of %s: %s %s leaks %q: %s", role, inst, r.Method, path, c, res.body)
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+	// The list routes show no canary to the other instances either.
+	for _, inst := range []string{"B", "C"} {
+		for role, m := range f.members[inst] {
+			for _, path := range []string{"/api/v1/members?limit=100", "/api/v1/me", "/api/v1/instance"} {
+				res := m.c.do("GET", path, nil)
+				for _, c := range f.canary {
+					if strings.Contains(string(res.body), c) {
+						t.Errorf("%s of %s: GET %s leaks %q", role, inst, path, c)
+					}
+				}
+			}
+		}
+	}
+	// And A's own members do see them: the canaries are real.
+	res := f.members["A"][tenant.RoleEmployee].c.do("GET", "/api/v1/members?limit=100", nil)
+	if !strings.Contains(string(res.body), "canary-admin") {
+		t.Errorf("A's employee does not see A's canaries: %s", res.body)
+	}
+}

@@ -1,0 +1,72 @@
+// Command chorus runs the Chorus platform: the HTTP API and web app
+// (serve), the background workers (worker), or both (all).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "chorus:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// errUsage means the usage was already printed.
+var errUsage = errors.New("usage")
+
+// run is the whole program: tests call it with their own arguments,
+// environment and output, on :0 ports, and stop it by cancelling ctx.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 {
+		printHelp(stdout)
+		return errUsage
+	}
+	switch cmd := args[0]; cmd {
+	case "serve", "worker", "all":
+		cfg, err := parseConfig(cmd, args[1:], getenv, stdout)
+		if err != nil {
+			return fmt.Errorf("configuration:\n%w", err)
+		}
+		return runPlatform(ctx, cmd, cfg, stdout)
+	case "help", "-h", "--help":
+		printHelp(stdout)
+		return nil
+	default:
+		printHelp(stdout)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprint(w, `Chorus — employee advocacy, self-hosted.
+
+Usage: chorus <command> [flags]
+
+Commands:
+  serve    the HTTP API, web app, tracked links, /healthz /readyz /metrics
+  worker   the background workers (Asynq) and the scheduler
+  all      serve and worker in one process (what make run starts)
+  help     this text
+
+Every flag can also be set through its environment variable:
+`)
+	for _, s := range settings {
+		fmt.Fprintf(w, "  --%-22s %-28s %s", s.flag, s.env, s.help)
+		if s.def != "" {
+			fmt.Fprintf(w, " (default %s)", s.def)
+		}
+		fmt.Fprintln(w)
+	}
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/chorushq/chorus/jobs"
+	"github.com/chorushq/chorus/jobs/redisserver"
+	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/embedded"
+)
+
+// runPlatform starts what cmd needs — embedded servers when no external
+// ones are configured, the HTTP server, the worker — and stops everything
+// in reverse order once ctx is done.
+func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) (err error) {
+	log := newLogger(cfg, stdout)
+	log.Info("starting", "command", cmd, "config", cfg.masked())
+	// Cleanups run on a context of their own: ctx is already done then.
+	stopCtx := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	}
+
+	mongoURI := cfg.MongoURI
+	if mongoURI == "" {
+		m, merr := embedded.StartMongo(ctx, filepath.Join(cfg.DataDir, "mongo"), log)
+		if merr != nil {
+			return fmt.Errorf("embedded MongoDB-compatible server: %w", merr)
+		}
+		defer func() {
+			c, cancel := stopCtx()
+			defer cancel()
+			err = errors.Join(err, m.Stop(c))
+		}()
+		mongoURI = m.URI()
+		log.Info("using the embedded FerretDB (SQLite) under the data dir; set CHORUS_MONGO_URI for MongoDB", "dir", filepath.Join(cfg.DataDir, "mongo"))
+	}
+
+	var redisOpt asynq.RedisConnOpt
+	if cfg.RedisURL != "" {
+		redisOpt, err = asynq.ParseRedisURI(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("CHORUS_REDIS_URL: %w", err)
+		}
+	} else {
+		rs, rerr := redisserver.Start(ctx, filepath.Join(cfg.DataDir, "redis"), true, log)
+		if rerr != nil {
+			return fmt.Errorf("embedded Redis: %w", rerr)
+		}
+		defer func() {
+			c, cancel := stopCtx()
+			defer cancel()
+			err = errors.Join(err, rs.Stop(c))
+		}()
+		redisOpt = rs.Opt()
+	}
+	rdb, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return errors.New("redis client of unexpected type")
+	}
+	defer rdb.Close()
+
+	store, err := tenant.OpenStore(ctx, tenant.StoreConfig{URI: mongoURI, Database: cfg.MongoDatabase, Log: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		c, cancel := stopCtx()
+		defer cancel()
+		err = errors.Join(err, store.Close(c))
+	}()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	g, gctx := errgroup.WithContext(ctx)
+	if cmd == "serve" || cmd == "all" {
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("listen on CHORUS_ADDR %s: %w", cfg.Addr, err)
+		}
+		base := cfg.BaseURL
+		if base == "" {
+			base = "http://" + ln.Addr().String()
+		}
+		baseURL, err := url.Parse(base)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("CHORUS_BASE_URL: %w", err)
+		}
+		a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg, baseURL: baseURL})
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		srv := &http.Server{
+			Handler:           a.handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(gctx) },
+		}
+		g.Go(func() error {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("HTTP server: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			c, cancel := stopCtx()
+			defer cancel()
+			return srv.Shutdown(c)
+		})
+		log.Info("Chorus is running", "url", baseURL.String(), "listen", ln.Addr().String())
+	}
+	if cmd == "worker" || cmd == "all" {
+		w, err := jobs.NewWorker(jobs.Config{Redis: redisOpt, Store: store, Log: log, Metrics: reg, Concurrency: cfg.Concurrency})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return w.Run(gctx) })
+	}
+	err = g.Wait()
+	log.Info("stopping")
+	return err
+}
+
+// newLogger writes JSON (or text) records to out; every record carries the
+// request, tenant, member and task IDs of its context.
+func newLogger(cfg config, out io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewJSONHandler(out, opts)
+	if cfg.LogFormat == "text" {
+		h = slog.NewTextHandler(out, opts)
+	}
+	return slog.New(api.LogHandler(h))
+}

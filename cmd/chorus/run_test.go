@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chorushq/chorus/tenant/tenanttest"
+)
+
+// startRun runs the whole program as main does, on 127.0.0.1:0, and
+// returns its URL and a function that stops it and returns run's error.
+func startRun(t *testing.T, env map[string]string) (string, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"all"}, func(k string) string { return env[k] }, pw)
+		pw.CloseWithError(io.EOF)
+		done <- err
+	}()
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var rec struct {
+				Msg string `json:"msg"`
+				URL string `json:"url"`
+			}
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "Chorus is running" {
+				urls <- rec.URL
+			}
+			if testing.Verbose() {
+				t.Log(sc.Text())
+			}
+		}
+	}()
+	stop := func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(60 * time.Second):
+			t.Fatal("run did not stop within 60 s of cancellation")
+			return nil
+		}
+	}
+	select {
+	case u := <-urls:
+		return u, stop
+	case err := <-done:
+		cancel()
+		t.Fatalf("run ended before serving: %v", err)
+	case <-time.After(60 * time.Second):
+		stop()
+		t.Fatal("run did not start within 60 s")
+	}
+	return "", nil
+}
+
+func TestRunAllEmbedded(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Log("no redis-server on PATH: run uses its in-process fallback")
+	}
+	dir := t.TempDir()
+	env := map[string]string{
+		"CHORUS_ADDR":        "127.0.0.1:0",
+		"CHORUS_DATA_DIR":    dir,
+		"CHORUS_DEV_MAILBOX": "1",
+		"CHORUS_LOG_LEVEL":   "info",
+	}
+	base, stop := startRun(t, env)
+	jar, _ := cookiejar.New(nil)
+	c := &client{t: t, base: base, http: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	if res := c.do("GET", "/readyz", nil); res.status != http.StatusOK {
+		t.Fatalf("readyz: %d %s", res.status, res.body)
+	}
+	alice := c.signIn("alice@acme.example")
+	if alice.Member.Role != "admin" {
+		t.Errorf("alice = %+v", alice.Member)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("run returned %v after a graceful stop", err)
+	}
+
+	// The data survives a restart on the same data dir.
+	base, stop = startRun(t, env)
+	c.base = base
+	if res := c.do("GET", "/api/v1/me", nil); res.status != http.StatusOK || !strings.Contains(string(res.body), alice.Member.ID) {
+		t.Errorf("after restart /me = %d %s", res.status, res.body)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("second run returned %v", err)
+	}
+}
+
+func TestRunWithExternalMongo(t *testing.T) {
+	uri, db := tenanttest.Mongo(t)
+	base, stop := startRun(t, map[string]string{
+		"CHORUS_ADDR":           "127.0.0.1:0",
+		"CHORUS_DATA_DIR":       t.TempDir(),
+		"CHORUS_DEV_MAILBOX":    "1",
+		"CHORUS_MONGO_URI":      uri,
+		"CHORUS_MONGO_DATABASE": db,
+	})
+	defer stop()
+	res, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("readyz = %d", res.StatusCode)
+	}
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no mail", map[string]string{}, "CHORUS_SMTP_URL"},
+		{"http base URL", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_BASE_URL": "http://chorus.example.com"}, "CHORUS_BASE_URL: must use https"},
+		{"bad address", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_ADDR": "8080"}, "CHORUS_ADDR"},
+		{"bad proxy", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_TRUSTED_PROXIES": "10.0.0.0/99"}, "CHORUS_TRUSTED_PROXIES"},
+		{"bad mongo", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_MONGO_URI": "postgres://x"}, "CHORUS_MONGO_URI"},
+		{"bad level", map[string]string{"CHORUS_DEV_MAILBOX": "yes"}, "CHORUS_DEV_MAILBOX"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(t.Context(), []string{"serve"}, func(k string) string { return tt.env[k] }, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("run error = %v, want one mentioning %q", err, tt.want)
+			}
+		})
+	}
+	if err := run(t.Context(), []string{"frobnicate"}, func(string) string { return "" }, io.Discard); err == nil {
+		t.Error("an unknown command ran")
+	}
+}
+
+func TestConfigMasksSecrets(t *testing.T) {
+	env := map[string]string{
+		"CHORUS_DEV_MAILBOX":    "1",
+		"CHORUS_OPERATOR_TOKEN": "op-secret-123",
+		"CHORUS_SMTP_URL":       "smtp://user:smtp-secret-456@mail.example:587",
+		"CHORUS_MONGO_URI":      "mongodb://admin:mongo-secret-789@db.example:27017",
+		"CHORUS_REDIS_URL":      "redis://:redis-secret-000@cache.example:6379/0",
+	}
+	cfg, err := parseConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Join(cfg.masked(), "\n")
+	for _, secret := range []string{"op-secret-123", "smtp-secret-456", "mongo-secret-789", "redis-secret-000"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("masked config shows %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "db.example") {
+		t.Errorf("masked config hides the Mongo host too:\n%s", out)
+	}
+}
+
+func TestFlagsOverrideEnvironment(t *testing.T) {
+	cfg, err := parseConfig("serve", []string{"--addr", "127.0.0.1:9999"}, func(k string) string {
+		return map[string]string{"CHORUS_ADDR": "127.0.0.1:7777", "CHORUS_DEV_MAILBOX": "1"}[k]
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:9999" {
+		t.Errorf("Addr = %s, want the flag's 127.0.0.1:9999", cfg.Addr)
+	}
+}
