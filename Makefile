@@ -14,7 +14,7 @@ run: build
 	CHORUS_DEV_MAILBOX=$${CHORUS_DEV_MAILBOX:-1} CHORUS_LOG_FORMAT=$${CHORUS_LOG_FORMAT:-text} ./$(BIN) all
 
 build:
-	$(GO) build -tags $(TAGS) -trimpath -o $(BIN) ./cmd/chorus
+	$(GO) build -tags $(TAGS) -trimpath -ldflags='-s -w' -o $(BIN) ./cmd/chorus
 
 ## test: everything: vet, staticcheck, the race-enabled tests on real servers, govulncheck
 test: deps lint test-go vulncheck

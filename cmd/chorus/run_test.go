@@ -8,7 +8,10 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"os/exec"
+	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +21,12 @@ import (
 // startRun runs the whole program as main does, on 127.0.0.1:0, and
 // returns its URL and a function that stops it and returns run's error.
 func startRun(t *testing.T, env map[string]string) (string, func() error) {
+	u, stop, _ := startRunLogged(t, env)
+	return u, stop
+}
+
+// startRunLogged is startRun that also returns the log lines so far.
+func startRunLogged(t *testing.T, env map[string]string) (string, func() error, func() []string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -28,10 +37,22 @@ func startRun(t *testing.T, env map[string]string) (string, func() error) {
 		done <- err
 	}()
 	urls := make(chan string, 1)
+	var (
+		mu    sync.Mutex
+		lines []string
+	)
+	logs := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(lines)
+	}
 	go func() {
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
+			mu.Lock()
+			lines = append(lines, sc.Text())
+			mu.Unlock()
 			var rec struct {
 				Msg string `json:"msg"`
 				URL string `json:"url"`
@@ -56,7 +77,7 @@ func startRun(t *testing.T, env map[string]string) (string, func() error) {
 	}
 	select {
 	case u := <-urls:
-		return u, stop
+		return u, stop, logs
 	case err := <-done:
 		cancel()
 		t.Fatalf("run ended before serving: %v", err)
@@ -64,7 +85,7 @@ func startRun(t *testing.T, env map[string]string) (string, func() error) {
 		stop()
 		t.Fatal("run did not start within 60 s")
 	}
-	return "", nil
+	return "", nil, nil
 }
 
 func TestRunAllEmbedded(t *testing.T) {
@@ -78,7 +99,7 @@ func TestRunAllEmbedded(t *testing.T) {
 		"CHORUS_DEV_MAILBOX": "1",
 		"CHORUS_LOG_LEVEL":   "info",
 	}
-	base, stop := startRun(t, env)
+	base, stop, logs := startRunLogged(t, env)
 	jar, _ := cookiejar.New(nil)
 	c := &client{t: t, base: base, http: &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
@@ -88,6 +109,26 @@ func TestRunAllEmbedded(t *testing.T) {
 	alice := c.signIn("alice@acme.example")
 	if alice.Member.Role != "admin" {
 		t.Errorf("alice = %+v", alice.Member)
+	}
+	// Request logs carry the request, tenant and member IDs; no record
+	// holds the session cookie.
+	var found bool
+	for _, line := range logs() {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		if rec["msg"] == "request" && rec["route"] == "/api/v1/me" {
+			found = rec["tenant_id"] == alice.Instance.ID && rec["member_id"] == alice.Member.ID && rec["request_id"] != ""
+		}
+		for _, ck := range c.http.Jar.Cookies(mustParseURL(t, base)) {
+			if strings.Contains(line, ck.Value) {
+				t.Errorf("a log record holds the session cookie: %s", line)
+			}
+		}
+	}
+	if !found {
+		t.Error("no request record for /api/v1/me with tenant_id, member_id and request_id")
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("run returned %v after a graceful stop", err)
@@ -183,4 +224,13 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 	if cfg.Addr != "127.0.0.1:9999" {
 		t.Errorf("Addr = %s, want the flag's 127.0.0.1:9999", cfg.Addr)
 	}
+}
+
+func mustParseURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
