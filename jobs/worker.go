@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
@@ -21,6 +22,7 @@ import (
 type Config struct {
 	Redis       asynq.RedisConnOpt
 	Store       *tenant.Store
+	Content     *content.Service
 	Log         *slog.Logger
 	Metrics     prometheus.Registerer
 	Concurrency int // default 10
@@ -80,6 +82,24 @@ func (w *Worker) Handler() asynq.Handler {
 			w.cfg.Log.InfoContext(ctx, "expired records swept", "count", n)
 		}
 		return nil
+	})
+	mux.HandleFunc(task.TypePreview, func(ctx context.Context, t *asynq.Task) error {
+		ref, err := task.ParseRef(t)
+		if err != nil {
+			return err
+		}
+		sc, err := w.cfg.Store.Open(ctx, ref.TenantID)
+		if errors.Is(err, tenant.ErrNotFound) {
+			return fmt.Errorf("instance %s is gone: %w", ref.TenantID, asynq.SkipRetry)
+		} else if err != nil {
+			return err
+		}
+		switch err := w.cfg.Content.RefreshPreview(ctx, sc, ref.ID); {
+		case errors.Is(err, tenant.ErrNotFound):
+			return fmt.Errorf("post %s not in instance %s: %w", ref.ID, ref.TenantID, asynq.SkipRetry)
+		default:
+			return err
+		}
 	})
 	return mux
 }

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/chorushq/chorus/content"
+	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/jobs/jobstest"
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/tenant"
@@ -62,5 +65,67 @@ func TestWorkerProcessesTasksOnRealRedis(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the worker did not stop within 30 s")
+	}
+}
+
+// fixedPage serves one preview for every URL.
+type fixedPage struct{}
+
+func (fixedPage) Fetch(context.Context, string) (preview.Preview, error) {
+	return preview.Preview{Title: "Fetched"}, nil
+}
+
+func TestPreviewTaskStaysInItsInstance(t *testing.T) {
+	uri, db := tenanttest.Mongo(t)
+	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db, Kinds: content.Kinds()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close(context.Background())
+	open := func(domain string) tenant.Scope {
+		inst, err := store.EnsureInstance(t.Context(), domain, "a@"+domain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := store.Open(t.Context(), inst.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sc
+	}
+	a, b := open("acme.example"), open("globex.example")
+	svc := content.NewService(content.Config{})
+	p, err := svc.Create(t.Context(), a, tenant.Member{ID: "m", Role: tenant.RoleCurator}, content.Draft{URL: new("https://news.example/x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewWorker(Config{Store: store, Content: content.NewService(content.Config{Fetcher: fixedPage{}}), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		task     *asynq.Task
+		wantSkip bool
+	}{
+		{"A's post in B's name", task.Preview(b.InstanceID(), p.ID), true},
+		{"unknown instance", task.Preview("nosuchinstance", p.ID), true},
+		{"malformed payload", asynq.NewTask(task.TypePreview, []byte(`{"tenant_id":{"$ne":""}}`)), true},
+		{"A's post in A's name", task.Preview(a.InstanceID(), p.ID), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := w.Handler().ProcessTask(t.Context(), tt.task)
+			if got := errors.Is(err, asynq.SkipRetry); got != tt.wantSkip {
+				t.Errorf("err = %v, want SkipRetry %v", err, tt.wantSkip)
+			}
+			if !tt.wantSkip && err != nil {
+				t.Errorf("err = %v", err)
+			}
+		})
+	}
+	got, err := svc.Get(t.Context(), a, p.ID)
+	if err != nil || got.Preview.Title != "Fetched" {
+		t.Errorf("A's post after its own task: %+v, %v", got.Preview, err)
 	}
 }

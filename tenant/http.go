@@ -232,12 +232,14 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 		InvitationMessage *string     `json:"invitation_message"`
 		RetentionDays     *int        `json:"retention_days"`
 		JoinPolicy        *JoinPolicy `json:"join_policy"`
+		NeedApproval      *bool       `json:"suggestions_need_approval"`
 	}
 	if err := api.Decode(c, &in); err != nil {
 		return err
 	}
 	inst, err := s.UpdateSettings(c.Request.Context(), sc, SettingsUpdate{
 		Name: in.Name, InvitationMessage: in.InvitationMessage, RetentionDays: in.RetentionDays, JoinPolicy: in.JoinPolicy,
+		SuggestionsNeedApproval: in.NeedApproval,
 	})
 	if err != nil {
 		return err
@@ -299,13 +301,24 @@ func (s *Service) getMember(c *gin.Context, sc Scope, me Member) error {
 
 func (s *Service) patchMe(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
-		Name  *string `json:"name"`
-		Title *string `json:"title"`
+		Name   *string   `json:"name"`
+		Title  *string   `json:"title"`
+		Topics *[]string `json:"topics"`
 	}
 	if err := api.Decode(c, &in); err != nil {
 		return err
 	}
-	m, err := sc.UpdateProfile(c.Request.Context(), me.ID, ProfileUpdate{Name: in.Name, Title: in.Title})
+	if in.Topics != nil {
+		if s.CheckTopics == nil {
+			return &ValidationError{Field: "topics", Reason: "this instance has no topics"}
+		}
+		topics, err := s.CheckTopics(c.Request.Context(), sc, *in.Topics)
+		if err != nil {
+			return err
+		}
+		in.Topics = &topics
+	}
+	m, err := sc.UpdateProfile(c.Request.Context(), me.ID, ProfileUpdate{Name: in.Name, Title: in.Title, Topics: in.Topics})
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,14 @@ type Settings struct {
 	InvitationMessage string     `bson:"invitation_message" json:"invitation_message"`
 	RetentionDays     int        `bson:"retention_days" json:"retention_days"`
 	JoinPolicy        JoinPolicy `bson:"join_policy" json:"join_policy"`
+	// SuggestionsNeedApproval, when false, publishes members' suggestions
+	// without review. Unset means true.
+	SuggestionsNeedApproval *bool `bson:"suggestions_need_approval,omitempty" json:"suggestions_need_approval"`
+}
+
+// NeedsApproval reports whether members' suggestions wait for review.
+func (s Settings) NeedsApproval() bool {
+	return s.SuggestionsNeedApproval == nil || *s.SuggestionsNeedApproval
 }
 
 // JoinPolicy says who may join an instance.
@@ -104,6 +112,17 @@ func (s *Store) instance(ctx context.Context, id string) (Instance, error) {
 	return inst, storeErr(err)
 }
 
+// EnsureInstance returns the instance owning a normalised domain, creating
+// a pending one whose admin-to-be is founder if there is none. Operators'
+// tools and tests call it; people reach it by signing in.
+func (s *Store) EnsureInstance(ctx context.Context, domain, founder string) (Instance, error) {
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return Instance{}, err
+	}
+	return s.instanceForDomain(ctx, d, founder)
+}
+
 // instanceForDomain returns the instance owning domain, creating a pending
 // one with founder as admin-to-be if there is none. Two first users racing
 // end up in the same instance: the domain claim is unique.
@@ -123,9 +142,10 @@ func (s *Store) instanceForDomain(ctx context.Context, domain, founder string) (
 		Name:    domain,
 		Domains: []string{domain},
 		Settings: Settings{
-			InvitationMessage: DefaultInvitationMessage,
-			RetentionDays:     DefaultRetentionDays,
-			JoinPolicy:        JoinOpen,
+			InvitationMessage:       DefaultInvitationMessage,
+			RetentionDays:           DefaultRetentionDays,
+			JoinPolicy:              JoinOpen,
+			SuggestionsNeedApproval: new(true),
 		},
 		FounderEmail: founder,
 		CreatedAt:    now,

@@ -142,6 +142,8 @@ func (sc Scope) touchSignIn(ctx context.Context, id string, now time.Time) error
 type ProfileUpdate struct {
 	Name  *string
 	Title *string
+	// Topics must have been validated by Config.CheckTopics.
+	Topics *[]string
 }
 
 // Profile limits.
@@ -170,6 +172,9 @@ func (sc Scope) UpdateProfile(ctx context.Context, id string, u ProfileUpdate) (
 			verr = append(verr, &ValidationError{Field: "title", Reason: fmt.Sprintf("must be at most %d characters", maxTitleLen)})
 		}
 		set = append(set, bson.E{Key: "title", Value: title})
+	}
+	if u.Topics != nil {
+		set = append(set, bson.E{Key: "topics", Value: *u.Topics})
 	}
 	if len(verr) > 0 {
 		return Member{}, verr

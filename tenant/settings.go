@@ -12,6 +12,8 @@ type SettingsUpdate struct {
 	InvitationMessage *string
 	RetentionDays     *int
 	JoinPolicy        *JoinPolicy
+	// SuggestionsNeedApproval: false publishes suggestions without review.
+	SuggestionsNeedApproval *bool
 }
 
 // Settings limits.
@@ -58,6 +60,9 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate
 		default:
 			verr = append(verr, &ValidationError{Field: "join_policy", Reason: "must be open, invite or sso"})
 		}
+	}
+	if u.SuggestionsNeedApproval != nil {
+		st.SuggestionsNeedApproval = new(*u.SuggestionsNeedApproval)
 	}
 	if len(verr) > 0 {
 		return Instance{}, verr

@@ -33,6 +33,10 @@ type Config struct {
 	IPLimit      Limit
 	// DevMailbox, when set, is served at /api/v1/dev/mail.
 	DevMailbox *DevMailbox
+	// CheckTopics validates the topics a member follows and returns them
+	// cleaned; content provides it (tenant knows no topics). Nil refuses
+	// any topic.
+	CheckTopics func(ctx context.Context, sc Scope, topics []string) ([]string, error)
 }
 
 // Service signs people in and resolves requests to their member and

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
@@ -35,6 +36,9 @@ type testApp struct {
 	srv   *httptest.Server
 	clock *tenanttest.Clock
 	store *tenant.Store
+	// pages is a web server whose pages content links to.
+	pages *testPages
+	queue asynq.RedisConnOpt
 }
 
 // newTestApp builds the app as cmd does, from configuration parsed from
@@ -57,24 +61,30 @@ func newTestApp(t *testing.T, env map[string]string) *testApp {
 	clock := tenanttest.NewClock(time.Now().UTC())
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	uri, db := tenanttest.Mongo(t)
-	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db, Log: log, Now: clock.Now})
+	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db, Kinds: storeKinds(), Log: log, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close(t.Context()) })
-	rdb := jobstest.Redis(t).MakeRedisClient().(redis.UniversalClient)
+	redisOpt := jobstest.Redis(t)
+	rdb := redisOpt.MakeRedisClient().(redis.UniversalClient)
 	t.Cleanup(func() { rdb.Close() })
+	queue := asynq.NewClient(redisOpt)
+	t.Cleanup(func() { queue.Close() })
+	pages := newTestPages(t)
 
 	srv := httptest.NewUnstartedServer(nil)
 	base, _ := url.Parse("http://" + srv.Listener.Addr().String())
-	a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(), baseURL: base, now: clock.Now})
+	contentSvc := newContentService(log, clock.Now, pages.fetcher, queue)
+	a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(),
+		baseURL: base, now: clock.Now, content: contentSvc})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = a.handler
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &testApp{app: a, srv: srv, clock: clock, store: store}
+	return &testApp{app: a, srv: srv, clock: clock, store: store, pages: pages, queue: redisOpt}
 }
 
 // testWriter sends logs to t.Log.

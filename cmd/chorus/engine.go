@@ -11,11 +11,14 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/frontend"
+	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
 )
@@ -32,8 +35,27 @@ type appDeps struct {
 	metrics *prometheus.Registry
 	baseURL *url.URL
 	now     func() time.Time
+	content *content.Service
 	// mailer overrides the configured mailer (tests).
 	mailer tenant.Mailer
+}
+
+// storeKinds are the tenant kinds of every domain, created per instance.
+func storeKinds() []tenant.Kind { return content.Kinds() }
+
+// newContentService builds the content service; a failed link preview is
+// retried by a content:preview task.
+func newContentService(log *slog.Logger, now func() time.Time, fetcher content.Fetcher, queue *asynq.Client) *content.Service {
+	return content.NewService(content.Config{
+		Fetcher: fetcher,
+		Log:     log,
+		Now:     now,
+		RetryPreview: func(ctx context.Context, sc tenant.Scope, postID string) error {
+			_, err := queue.EnqueueContext(ctx, task.Preview(sc.InstanceID(), postID),
+				asynq.Queue(task.QueueLow), asynq.MaxRetry(5), asynq.Timeout(30*time.Second))
+			return err
+		},
+	})
 }
 
 // app is the HTTP side of Chorus: the Gin engine with every route, and the
@@ -80,6 +102,7 @@ func newApp(d appDeps) (*app, error) {
 		AddressLimit: tenant.Limit{Max: d.cfg.SignInPerAddress, Window: time.Hour},
 		IPLimit:      tenant.Limit{Max: d.cfg.SignInPerIP, Window: time.Hour},
 		DevMailbox:   devBox,
+		CheckTopics:  d.content.CheckTopics,
 	})
 
 	e := gin.New()
@@ -110,6 +133,7 @@ func newApp(d appDeps) (*app, error) {
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDoc) })
 	auth.Routes(v1)
+	content.NewHandlers(d.content, auth, d.log).Routes(v1)
 
 	web := frontend.Handler()
 	e.GET("/", gin.WrapH(web))

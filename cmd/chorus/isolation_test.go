@@ -16,6 +16,9 @@ type isoFixture struct {
 	app     *testApp
 	members map[string]map[tenant.Role]*isoMember // instance letter → role
 	canary  []string
+	// A's objects by kind.
+	posts  []string
+	topics []string
 }
 
 type isoMember struct {
@@ -61,7 +64,52 @@ func newIsoFixture(t *testing.T) *isoFixture {
 			f.canary = append(f.canary, "canary-instance-A", instanceID)
 		}
 	}
+	f.seedA(t)
 	return f
+}
+
+// seedA gives instance A content of every state and a topic, all canaries.
+func (f *isoFixture) seedA(t *testing.T) {
+	t.Helper()
+	admin, curator, employee := f.members["A"][tenant.RoleAdmin].c, f.members["A"][tenant.RoleCurator].c, f.members["A"][tenant.RoleEmployee].c
+	var topic struct{ ID string }
+	if res := admin.do("POST", "/api/v1/topics", map[string]string{"name": "canary topic A"}); res.status != 201 {
+		t.Fatalf("topic: %d %s", res.status, res.body)
+	} else {
+		res.json(t, &topic)
+	}
+	f.topics = append(f.topics, topic.ID)
+	f.canary = append(f.canary, "canary-topic-a")
+	for i, body := range []map[string]any{
+		{"url": f.app.pages.url("/canary-published"), "title": "canary-post-published", "topics": []string{topic.ID}},
+		{"url": f.app.pages.url("/canary-draft"), "title": "canary-post-draft", "draft": true},
+		{"url": f.app.pages.url("/canary-scheduled"), "title": "canary-post-scheduled", "publish_at": "2099-01-01T00:00:00Z"},
+	} {
+		res := curator.do("POST", "/api/v1/content", body)
+		if res.status != 201 {
+			t.Fatalf("post %d: %d %s", i, res.status, res.body)
+		}
+		var p struct{ ID string }
+		res.json(t, &p)
+		f.posts = append(f.posts, p.ID)
+		f.canary = append(f.canary, p.ID, body["title"].(string))
+	}
+	res := employee.do("POST", "/api/v1/suggestions", map[string]any{"url": f.app.pages.url("/canary-suggestion"), "commentary": "canary-suggestion"})
+	if res.status != 201 {
+		t.Fatalf("suggestion: %d %s", res.status, res.body)
+	}
+	var p struct{ ID string }
+	res.json(t, &p)
+	f.posts = append(f.posts, p.ID)
+	f.canary = append(f.canary, p.ID, "canary-suggestion")
+}
+
+func (f *isoFixture) postIDs() []map[string]string {
+	var out []map[string]string
+	for _, id := range f.posts {
+		out = append(out, map[string]string{"id": id})
+	}
+	return out
 }
 
 // isoRoute says which of instance A's IDs to put into a route's path
@@ -82,6 +130,14 @@ var isolationMatrix = map[string]isoRoute{
 		}
 		return out
 	}},
+	"GET /api/v1/content/:id":          {ids: (*isoFixture).postIDs},
+	"PATCH /api/v1/content/:id":        {ids: (*isoFixture).postIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
+	"DELETE /api/v1/content/:id":       {ids: (*isoFixture).postIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
+	"POST /api/v1/content/:id/approve": {ids: (*isoFixture).postIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
+	"POST /api/v1/content/:id/reject":  {ids: (*isoFixture).postIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
+	"DELETE /api/v1/topics/:id": {ids: func(f *isoFixture) []map[string]string {
+		return []map[string]string{{"id": f.topics[0]}}
+	}, roles: []tenant.Role{tenant.RoleAdmin}},
 }
 
 // publicRoutes have path parameters but no instance data behind them.
@@ -131,7 +187,8 @@ func TestIsolationMatrix(t *testing.T) {
 	// The list routes show no canary to the other instances either.
 	for _, inst := range []string{"B", "C"} {
 		for role, m := range f.members[inst] {
-			for _, path := range []string{"/api/v1/members?limit=100", "/api/v1/me", "/api/v1/instance"} {
+			for _, path := range []string{"/api/v1/members?limit=100", "/api/v1/me", "/api/v1/instance",
+				"/api/v1/content?limit=100", "/api/v1/topics", "/api/v1/suggestions"} {
 				res := m.c.do("GET", path, nil)
 				for _, c := range f.canary {
 					if strings.Contains(string(res.body), c) {
@@ -141,9 +198,24 @@ func TestIsolationMatrix(t *testing.T) {
 			}
 		}
 	}
+	// Curators of B and C asking for every state see none of A's content.
+	for _, inst := range []string{"B", "C"} {
+		for _, st := range []string{"draft", "scheduled", "pending", "archived"} {
+			res := f.members[inst][tenant.RoleCurator].c.do("GET", "/api/v1/content?state="+st, nil)
+			for _, c := range f.canary {
+				if strings.Contains(string(res.body), c) {
+					t.Errorf("curator of %s: GET content?state=%s leaks %q", inst, st, c)
+				}
+			}
+		}
+	}
 	// And A's own members do see them: the canaries are real.
 	res := f.members["A"][tenant.RoleEmployee].c.do("GET", "/api/v1/members?limit=100", nil)
 	if !strings.Contains(string(res.body), "canary-admin") {
 		t.Errorf("A's employee does not see A's canaries: %s", res.body)
+	}
+	res = f.members["A"][tenant.RoleCurator].c.do("GET", "/api/v1/content?state=pending", nil)
+	if !strings.Contains(string(res.body), "canary-suggestion") {
+		t.Errorf("A's curator does not see A's suggestion: %s", res.body)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/redisserver"
 	"github.com/chorushq/chorus/tenant"
@@ -75,7 +76,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	}
 	defer rdb.Close()
 
-	store, err := tenant.OpenStore(ctx, tenant.StoreConfig{URI: mongoURI, Database: cfg.MongoDatabase, Log: log})
+	store, err := tenant.OpenStore(ctx, tenant.StoreConfig{URI: mongoURI, Database: cfg.MongoDatabase, Kinds: storeKinds(), Log: log})
 	if err != nil {
 		return err
 	}
@@ -84,6 +85,10 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		defer cancel()
 		err = errors.Join(err, store.Close(c))
 	}()
+
+	queue := asynq.NewClient(redisOpt)
+	defer queue.Close()
+	contentSvc := newContentService(log, time.Now, preview.New(preview.Config{}), queue)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -103,7 +108,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 			ln.Close()
 			return fmt.Errorf("CHORUS_BASE_URL: %w", err)
 		}
-		a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg, baseURL: baseURL})
+		a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg, baseURL: baseURL, content: contentSvc})
 		if err != nil {
 			ln.Close()
 			return err
@@ -133,7 +138,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		log.Info("Chorus is running", "url", baseURL.String(), "listen", ln.Addr().String())
 	}
 	if cmd == "worker" || cmd == "all" {
-		w, err := jobs.NewWorker(jobs.Config{Redis: redisOpt, Store: store, Log: log, Metrics: reg, Concurrency: cfg.Concurrency})
+		w, err := jobs.NewWorker(jobs.Config{Redis: redisOpt, Store: store, Content: contentSvc, Log: log, Metrics: reg, Concurrency: cfg.Concurrency})
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,12 @@
 // store.
 package task
 
-import "github.com/hibiken/asynq"
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+)
 
 // Task types, domain:action.
 const (
@@ -14,6 +19,8 @@ const (
 	// TypeSweepExpired deletes expired sessions, sign-in links and
 	// rate-limit windows.
 	TypeSweepExpired = "tenant:sweep_expired"
+	// TypePreview fetches a post's link preview again after a failure.
+	TypePreview = "content:preview"
 )
 
 // Queues, highest priority first.
@@ -28,3 +35,27 @@ func HealthPing() *asynq.Task { return asynq.NewTask(TypeHealthPing, nil) }
 
 // SweepExpired returns a tenant:sweep_expired task.
 func SweepExpired() *asynq.Task { return asynq.NewTask(TypeSweepExpired, nil) }
+
+// Ref names one object of one instance: all a payload carries. Handlers
+// reload the object through the scope of TenantID, so a payload naming
+// another instance's object finds nothing.
+type Ref struct {
+	TenantID string `json:"tenant_id"`
+	ID       string `json:"id"`
+}
+
+// Preview returns a content:preview task for a post.
+func Preview(tenantID, postID string) *asynq.Task {
+	b, _ := json.Marshal(Ref{TenantID: tenantID, ID: postID})
+	return asynq.NewTask(TypePreview, b)
+}
+
+// ParseRef reads a payload made for a Ref; a malformed one is a permanent
+// failure (asynq.SkipRetry).
+func ParseRef(t *asynq.Task) (Ref, error) {
+	var r Ref
+	if err := json.Unmarshal(t.Payload(), &r); err != nil || r.TenantID == "" || r.ID == "" {
+		return Ref{}, fmt.Errorf("%s: malformed payload: %w", t.Type(), asynq.SkipRetry)
+	}
+	return r, nil
+}

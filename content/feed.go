@@ -1,0 +1,116 @@
+package content
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/chorushq/chorus/tenant"
+)
+
+// Query selects a page of posts.
+type Query struct {
+	// State is "" or published for the feed; other states are for
+	// curators and admins.
+	State State
+	Topic string
+	// Followed restricts to the member's followed topics.
+	Followed bool
+	// MineSuggested lists the member's own suggestions, in every state.
+	MineSuggested bool
+	After         *Cursor
+	Limit         int
+}
+
+// Cursor is a position in a list ordered by publish time, then ID, both
+// descending: stable while posts are added.
+type Cursor struct {
+	PublishAt time.Time `json:"t"`
+	ID        string    `json:"id"`
+}
+
+// Encode returns the cursor's opaque form.
+func (c Cursor) Encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ParseCursor reads a cursor made by Encode; anything else is a
+// validation error on the cursor field.
+func ParseCursor(s string) (*Cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	bad := &tenant.ValidationError{Field: "cursor", Reason: "is not a cursor this list handed out"}
+	if len(s) > 200 {
+		return nil, bad
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, bad
+	}
+	var c Cursor
+	if err := json.Unmarshal(b, &c); err != nil || !validID(c.ID) || c.PublishAt.IsZero() {
+		return nil, bad
+	}
+	c.PublishAt = c.PublishAt.UTC()
+	return &c, nil
+}
+
+// List returns a page of posts for the member and the cursor of the next
+// page (nil at the end). Members other than curators and admins see only
+// the feed and their own suggestions; asking for more is ErrForbidden.
+func (s *Service) List(ctx context.Context, sc tenant.Scope, me tenant.Member, q Query) ([]Post, *Cursor, error) {
+	now := s.now().UTC()
+	var and bson.A
+	switch {
+	case q.MineSuggested:
+		and = append(and, bson.D{{Key: "author_id", Value: me.ID}, {Key: "suggested", Value: true}})
+	case q.State == "" || q.State == StatePublished:
+		and = append(and,
+			bson.D{{Key: "state", Value: StatePublished}, {Key: "publish_at", Value: bson.D{{Key: "$lte", Value: now}}}},
+			bson.D{{Key: "$or", Value: bson.A{
+				bson.D{{Key: "expires_at", Value: bson.D{{Key: "$exists", Value: false}}}},
+				bson.D{{Key: "expires_at", Value: bson.D{{Key: "$gt", Value: now}}}},
+			}}})
+	case !isCurator(me):
+		return nil, nil, tenant.ErrForbidden
+	case q.State == StateScheduled:
+		and = append(and, bson.D{{Key: "state", Value: StatePublished}, {Key: "publish_at", Value: bson.D{{Key: "$gt", Value: now}}}})
+	case q.State == StateExpired:
+		and = append(and, bson.D{{Key: "state", Value: StatePublished}, {Key: "expires_at", Value: bson.D{{Key: "$lte", Value: now}}}})
+	case q.State == StateDraft, q.State == StatePending, q.State == StateRejected, q.State == StateArchived:
+		and = append(and, bson.D{{Key: "state", Value: q.State}})
+	default:
+		return nil, nil, &tenant.ValidationError{Field: "state", Reason: "must be draft, scheduled, published, pending, rejected, archived or expired"}
+	}
+	if q.Topic != "" {
+		and = append(and, bson.D{{Key: "topics", Value: q.Topic}})
+	}
+	if q.Followed {
+		and = append(and, bson.D{{Key: "topics", Value: bson.D{{Key: "$in", Value: append([]string{}, me.Topics...)}}}})
+	}
+	if c := q.After; c != nil {
+		and = append(and, bson.D{{Key: "$or", Value: bson.A{
+			bson.D{{Key: "publish_at", Value: bson.D{{Key: "$lt", Value: c.PublishAt}}}},
+			bson.D{{Key: "publish_at", Value: c.PublishAt}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: c.ID}}}},
+		}}})
+	}
+	opts := options.Find().
+		SetSort(bson.D{{Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}).
+		SetLimit(int64(q.Limit + 1))
+	var posts []Post
+	if err := sc.Collection(postKind).Find(ctx, bson.D{{Key: "$and", Value: and}}, &posts, opts); err != nil {
+		return nil, nil, err
+	}
+	if len(posts) <= q.Limit {
+		return posts, nil, nil
+	}
+	posts = posts[:q.Limit]
+	last := posts[len(posts)-1]
+	return posts, &Cursor{PublishAt: last.PublishAt, ID: last.ID}, nil
+}

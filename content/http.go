@@ -1,0 +1,354 @@
+package content
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/api"
+)
+
+// Handlers serves content's routes.
+type Handlers struct {
+	svc  *Service
+	auth *tenant.Service
+	log  *slog.Logger
+}
+
+// NewHandlers returns content's HTTP handlers.
+func NewHandlers(svc *Service, auth *tenant.Service, log *slog.Logger) *Handlers {
+	return &Handlers{svc: svc, auth: auth, log: log}
+}
+
+// statusOf maps content's errors to problems.
+func statusOf(err error) *api.Problem {
+	switch {
+	case errors.Is(err, ErrWrongState):
+		return api.New(http.StatusConflict, "wrong_state", err.Error()+": reload it")
+	case errors.Is(err, ErrTopicExists):
+		return api.New(http.StatusConflict, "topic_exists", err.Error())
+	case errors.Is(err, ErrNotShareable):
+		return api.New(http.StatusConflict, "not_shareable", "this content is not published, not due yet, or expired")
+	}
+	return nil
+}
+
+var curators = []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}
+
+// Routes mounts content's routes under r (the /api/v1 group).
+func (h *Handlers) Routes(r gin.IRouter) {
+	m := func(f tenant.HandlerFunc, roles ...tenant.Role) gin.HandlerFunc {
+		return h.auth.Member(statusOf, f, roles...)
+	}
+	r.POST("/content", m(h.create, curators...))
+	r.GET("/content", m(h.list))
+	r.GET("/content/:id", m(h.get))
+	r.PATCH("/content/:id", m(h.edit, curators...))
+	r.DELETE("/content/:id", m(h.archive, curators...))
+	r.POST("/content/:id/approve", m(h.approve, curators...))
+	r.POST("/content/:id/reject", m(h.reject, curators...))
+	r.POST("/suggestions", m(h.suggest))
+	r.GET("/suggestions", m(h.mySuggestions))
+	r.GET("/topics", m(h.topics))
+	r.POST("/topics", m(h.createTopic, tenant.RoleAdmin))
+	r.DELETE("/topics/:id", m(h.deleteTopic, tenant.RoleAdmin))
+}
+
+// postView is a post as the API shows it.
+type postView struct {
+	ID         string            `json:"id"`
+	State      State             `json:"state"`
+	URL        string            `json:"url"`
+	Title      string            `json:"title"`
+	Commentary string            `json:"commentary"`
+	ShareTexts map[string]string `json:"share_texts"`
+	Topics     []string          `json:"topics"`
+	ImageURL   string            `json:"image_url"`
+	Language   string            `json:"language"`
+	PublishAt  time.Time         `json:"publish_at"`
+	ExpiresAt  *time.Time        `json:"expires_at"`
+	AuthorID   string            `json:"author_id"`
+	Suggested  bool              `json:"suggested"`
+	Reason     string            `json:"reason,omitempty"`
+	Preview    Preview           `json:"preview"`
+	// SharedTo lists the networks the member shared this post to.
+	SharedTo  []string  `json:"shared_to"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func (h *Handlers) view(p Post) postView {
+	v := postView{ID: p.ID, State: p.StateAt(h.svc.now()), URL: p.URL, Title: p.Title, Commentary: p.Commentary,
+		ShareTexts: p.ShareTexts, Topics: p.Topics, ImageURL: p.ImageURL, Language: p.Language,
+		PublishAt: p.PublishAt, ExpiresAt: p.ExpiresAt, AuthorID: p.AuthorID, Suggested: p.Suggested,
+		Reason: p.Reason, Preview: p.Preview, SharedTo: []string{}, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+	if v.ShareTexts == nil {
+		v.ShareTexts = map[string]string{}
+	}
+	if v.Topics == nil {
+		v.Topics = []string{}
+	}
+	return v
+}
+
+// draftIn is the JSON of a new or edited post. Times are strings so a bad
+// one is reported with its field.
+type draftIn struct {
+	URL        *string           `json:"url"`
+	Title      *string           `json:"title"`
+	Commentary *string           `json:"commentary"`
+	ShareTexts map[string]string `json:"share_texts"`
+	Topics     *[]string         `json:"topics"`
+	ImageURL   *string           `json:"image_url"`
+	Language   *string           `json:"language"`
+	PublishAt  *string           `json:"publish_at"`
+	ExpiresAt  *string           `json:"expires_at"`
+	// Draft (create only) keeps a new post unpublished; State (edit only)
+	// moves a post between draft and published.
+	Draft *bool  `json:"draft"`
+	State *State `json:"state"`
+}
+
+// only refuses the fields an endpoint does not take.
+func (in draftIn) only(draft, state bool) error {
+	var errs []api.FieldError
+	if in.Draft != nil && !draft {
+		errs = append(errs, api.FieldError{Field: "draft", Message: "unknown field"})
+	}
+	if in.State != nil && !state {
+		errs = append(errs, api.FieldError{Field: "state", Message: "unknown field"})
+	}
+	if len(errs) > 0 {
+		return api.Invalid(errs...)
+	}
+	return nil
+}
+
+func (in draftIn) draft() (Draft, error) {
+	d := Draft{URL: in.URL, Title: in.Title, Commentary: in.Commentary, ShareTexts: in.ShareTexts,
+		Topics: in.Topics, ImageURL: in.ImageURL, Language: in.Language}
+	d.AsDraft = in.Draft != nil && *in.Draft
+	var errs []api.FieldError
+	parse := func(field string, s *string) *time.Time {
+		if s == nil {
+			return nil
+		}
+		t, err := time.Parse(time.RFC3339, *s)
+		if err != nil {
+			errs = append(errs, api.FieldError{Field: field, Message: "must be an RFC 3339 time such as 2026-12-01T09:00:00Z"})
+			return nil
+		}
+		return &t
+	}
+	d.PublishAt = parse("publish_at", in.PublishAt)
+	d.ExpiresAt = parse("expires_at", in.ExpiresAt)
+	if len(errs) > 0 {
+		return Draft{}, api.Invalid(errs...)
+	}
+	return d, nil
+}
+
+func (h *Handlers) create(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	var in draftIn
+	if err := api.Decode(c, &in); err != nil {
+		return err
+	}
+	if err := in.only(true, false); err != nil {
+		return err
+	}
+	d, err := in.draft()
+	if err != nil {
+		return err
+	}
+	p, err := h.svc.Create(c.Request.Context(), sc, me, d)
+	if err != nil {
+		return err
+	}
+	h.log.InfoContext(c.Request.Context(), "content created", "post_id", p.ID, "state", p.State)
+	c.JSON(http.StatusCreated, h.view(p))
+	return nil
+}
+
+func (h *Handlers) suggest(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	var in struct {
+		URL        string   `json:"url"`
+		Commentary string   `json:"commentary"`
+		Topics     []string `json:"topics"`
+	}
+	if err := api.Decode(c, &in); err != nil {
+		return err
+	}
+	p, err := h.svc.Suggest(c.Request.Context(), sc, me, in.URL, in.Commentary, in.Topics)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusCreated, h.view(p))
+	return nil
+}
+
+func (h *Handlers) list(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	q, err := h.query(c)
+	if err != nil {
+		return err
+	}
+	q.State = State(c.Query("state"))
+	q.Topic = c.Query("topic")
+	switch f := c.Query("followed"); f {
+	case "", "0", "false":
+	case "1", "true":
+		q.Followed = true
+	default:
+		return api.Invalid(api.FieldError{Field: "followed", Message: "must be 1 or 0"})
+	}
+	return h.page(c, sc, me, q)
+}
+
+func (h *Handlers) mySuggestions(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	q, err := h.query(c)
+	if err != nil {
+		return err
+	}
+	q.MineSuggested = true
+	return h.page(c, sc, me, q)
+}
+
+func (h *Handlers) query(c *gin.Context) (Query, error) {
+	limit, err := api.Limit(c)
+	if err != nil {
+		return Query{}, err
+	}
+	after, err := ParseCursor(c.Query("cursor"))
+	if err != nil {
+		return Query{}, err
+	}
+	return Query{Limit: limit, After: after}, nil
+}
+
+func (h *Handlers) page(c *gin.Context, sc tenant.Scope, me tenant.Member, q Query) error {
+	posts, next, err := h.svc.List(c.Request.Context(), sc, me, q)
+	if err != nil {
+		return err
+	}
+	out := api.List[postView]{Items: make([]postView, 0, len(posts))}
+	for _, p := range posts {
+		out.Items = append(out.Items, h.view(p))
+	}
+	if next != nil {
+		s := next.Encode()
+		out.NextCursor = &s
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+func (h *Handlers) get(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	p, err := h.svc.Visible(c.Request.Context(), sc, me, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, h.view(p))
+	return nil
+}
+
+func (h *Handlers) edit(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	var in draftIn
+	if err := api.Decode(c, &in); err != nil {
+		return err
+	}
+	if err := in.only(false, true); err != nil {
+		return err
+	}
+	d, err := in.draft()
+	if err != nil {
+		return err
+	}
+	p, err := h.svc.Edit(c.Request.Context(), sc, c.Param("id"), d, in.State)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, h.view(p))
+	return nil
+}
+
+func (h *Handlers) archive(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	if err := h.svc.Archive(c.Request.Context(), sc, c.Param("id")); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handlers) approve(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	var in draftIn
+	// The body is optional: approving as is sends none.
+	if c.Request.ContentLength != 0 {
+		if err := api.Decode(c, &in); err != nil {
+			return err
+		}
+		if err := in.only(false, false); err != nil {
+			return err
+		}
+	}
+	d, err := in.draft()
+	if err != nil {
+		return err
+	}
+	p, err := h.svc.Approve(c.Request.Context(), sc, me, c.Param("id"), d)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, h.view(p))
+	return nil
+}
+
+func (h *Handlers) reject(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := api.Decode(c, &in); err != nil {
+		return err
+	}
+	p, err := h.svc.Reject(c.Request.Context(), sc, me, c.Param("id"), in.Reason)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, h.view(p))
+	return nil
+}
+
+func (h *Handlers) topics(c *gin.Context, sc tenant.Scope, _ tenant.Member) error {
+	ts, err := h.svc.Topics(c.Request.Context(), sc)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, api.List[Topic]{Items: ts})
+	return nil
+}
+
+func (h *Handlers) createTopic(c *gin.Context, sc tenant.Scope, _ tenant.Member) error {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := api.Decode(c, &in); err != nil {
+		return err
+	}
+	t, err := h.svc.CreateTopic(c.Request.Context(), sc, in.Name)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusCreated, t)
+	return nil
+}
+
+func (h *Handlers) deleteTopic(c *gin.Context, sc tenant.Scope, _ tenant.Member) error {
+	if err := h.svc.DeleteTopic(c.Request.Context(), sc, strings.TrimSpace(c.Param("id"))); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
+	return nil
+}

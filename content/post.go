@@ -1,0 +1,130 @@
+// Package content owns what employees are asked to share: curated posts
+// with their link previews and suggested share texts, employee suggestions
+// and their review, the instance's topics, and the feed.
+package content
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/chorushq/chorus/tenant"
+)
+
+// State is where a post stands. Stored states are draft, published,
+// pending, rejected and archived; scheduled and expired are published
+// posts seen from a point in time (before publish_at, after expires_at).
+type State string
+
+// States.
+const (
+	StateDraft     State = "draft"
+	StateScheduled State = "scheduled"
+	StatePublished State = "published"
+	StatePending   State = "pending"
+	StateRejected  State = "rejected"
+	StateArchived  State = "archived"
+	StateExpired   State = "expired"
+)
+
+// Post is a piece of content: curated by a curator, or suggested by an
+// employee.
+type Post struct {
+	ID         string            `bson:"_id"`
+	State      State             `bson:"state"`
+	URL        string            `bson:"url"`
+	Title      string            `bson:"title"`
+	Commentary string            `bson:"commentary"`
+	ShareTexts map[string]string `bson:"share_texts"`
+	Topics     []string          `bson:"topics"`
+	ImageURL   string            `bson:"image_url"`
+	Language   string            `bson:"language"`
+	// PublishAt orders the feed; for posts not published yet it is their
+	// creation time.
+	PublishAt time.Time  `bson:"publish_at"`
+	ExpiresAt *time.Time `bson:"expires_at,omitempty"`
+	AuthorID  string     `bson:"author_id"`
+	// Suggested marks a post that an employee suggested.
+	Suggested  bool      `bson:"suggested"`
+	Reason     string    `bson:"reason,omitempty"`
+	ReviewerID string    `bson:"reviewer_id,omitempty"`
+	Preview    Preview   `bson:"preview"`
+	CreatedAt  time.Time `bson:"created_at"`
+	UpdatedAt  time.Time `bson:"updated_at"`
+}
+
+// Preview is what the link's page says about itself.
+type Preview struct {
+	Title        string    `bson:"title" json:"title"`
+	Description  string    `bson:"description" json:"description"`
+	ImageURL     string    `bson:"image_url" json:"image_url"`
+	CanonicalURL string    `bson:"canonical_url" json:"canonical_url"`
+	SiteName     string    `bson:"site_name" json:"site_name"`
+	Status       string    `bson:"status" json:"status"` // pending, ok or failed
+	FetchedAt    time.Time `bson:"fetched_at,omitempty" json:"fetched_at,omitzero"`
+}
+
+// StateAt is the post's state as seen at now.
+func (p Post) StateAt(now time.Time) State {
+	if p.State != StatePublished {
+		return p.State
+	}
+	switch {
+	case p.PublishAt.After(now):
+		return StateScheduled
+	case p.ExpiresAt != nil && !p.ExpiresAt.After(now):
+		return StateExpired
+	}
+	return StatePublished
+}
+
+var postKind = tenant.Kind{
+	Name: "posts",
+	Indexes: []tenant.Index{
+		{Keys: bson.D{{Key: "state", Value: 1}, {Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}},
+		{Keys: bson.D{{Key: "author_id", Value: 1}, {Key: "publish_at", Value: -1}}},
+	},
+}
+
+// Limits of a post's fields.
+const (
+	maxURLLen        = 2048
+	maxTitleLen      = 300
+	maxCommentaryLen = 5000
+	maxTopics        = 10
+	maxImageURLLen   = 2048
+)
+
+// checkURL validates a link to share: absolute http(s), at most 2 KB,
+// without credentials. Where it points is checked only when it is fetched.
+func checkURL(field, raw string) (string, *tenant.ValidationError) {
+	raw = strings.TrimSpace(raw)
+	bad := func(reason string) (string, *tenant.ValidationError) {
+		return "", &tenant.ValidationError{Field: field, Reason: reason}
+	}
+	if raw == "" {
+		return bad("is required")
+	}
+	if len(raw) > maxURLLen {
+		return bad(fmt.Sprintf("must be at most %d bytes", maxURLLen))
+	}
+	if !utf8.ValidString(raw) || strings.ContainsFunc(raw, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return bad("must not contain control characters")
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return bad("is not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return bad("must be an http or https URL")
+	case u.Host == "" || u.Hostname() == "":
+		return bad("must be an absolute URL with a host")
+	case u.User != nil:
+		return bad("must not contain a user name or password")
+	}
+	return u.String(), nil
+}

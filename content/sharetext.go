@@ -1,0 +1,123 @@
+package content
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/rivo/uniseg"
+
+	"github.com/chorushq/chorus/tenant"
+)
+
+// A network's text limit, and how it counts. The share's link is added to
+// the text on X and Mastodon (both count any URL as 23 characters); on
+// Bluesky, LinkedIn and Facebook it travels as a link card, outside the text.
+type textLimit struct {
+	max   int
+	count func(string) int
+	// link is what the appended link costs, separator included.
+	link int
+	unit string
+}
+
+// Networks whose share texts Chorus knows how to check.
+var textLimits = map[string]textLimit{
+	"x":        {max: 280, count: xLength, link: 1 + urlWeight, unit: "weighted characters (most non-Latin characters and emoji count twice)"},
+	"mastodon": {max: 500, count: mastodonLength, link: 1 + urlWeight, unit: "characters"},
+	"bluesky":  {max: 300, count: uniseg.GraphemeClusterCount, unit: "graphemes"},
+	"linkedin": {max: 3000, count: utf8.RuneCountInString, unit: "characters"},
+	"facebook": {max: 63206, count: utf8.RuneCountInString, unit: "characters"},
+}
+
+// Networks lists the networks share texts may be written for.
+func Networks() []string {
+	ns := make([]string, 0, len(textLimits))
+	for n := range textLimits {
+		ns = append(ns, n)
+	}
+	slices.Sort(ns)
+	return ns
+}
+
+// urlWeight is what X and Mastodon count for any URL (t.co wrapping).
+const urlWeight = 23
+
+var urlPattern = regexp.MustCompile(`https?://[^\s]+`)
+
+// withURLsWeighed returns s with each URL replaced by urlWeight ASCII
+// characters, and so counts URLs as both networks do.
+func withURLsWeighed(s string) string {
+	return urlPattern.ReplaceAllLiteralString(s, strings.Repeat("x", urlWeight))
+}
+
+func mastodonLength(s string) int { return utf8.RuneCountInString(withURLsWeighed(s)) }
+
+// xLength is twitter-text's weighted length (configuration v3): code
+// points in the ranges below weigh 1, all others 2, emoji sequences 2,
+// text NFC-normalised by X before counting (callers send NFC text).
+func xLength(s string) int {
+	n := 0
+	state := -1
+	rest := withURLsWeighed(s)
+	for len(rest) > 0 {
+		var cluster string
+		cluster, rest, _, state = uniseg.FirstGraphemeClusterInString(rest, state)
+		if isEmoji(cluster) {
+			n += 2
+			continue
+		}
+		for _, r := range cluster {
+			n += xWeight(r)
+		}
+	}
+	return n
+}
+
+func xWeight(r rune) int {
+	switch {
+	case r <= 4351, r >= 8192 && r <= 8205, r >= 8208 && r <= 8223, r >= 8242 && r <= 8247:
+		return 1
+	}
+	return 2
+}
+
+// isEmoji reports whether a grapheme cluster is an emoji presentation.
+func isEmoji(cluster string) bool {
+	r, _ := utf8.DecodeRuneInString(cluster)
+	return r >= 0x1F000 || (r >= 0x2600 && r <= 0x27BF) || strings.ContainsRune(cluster, 0xFE0F)
+}
+
+// checkShareTexts validates suggested texts per network against each
+// network's limit, naming the field of every text that does not fit.
+func checkShareTexts(texts map[string]string) (map[string]string, tenant.ValidationErrors) {
+	var errs tenant.ValidationErrors
+	out := make(map[string]string, len(texts))
+	for network, text := range texts {
+		field := "share_texts." + network
+		lim, ok := textLimits[network]
+		if !ok {
+			errs = append(errs, &tenant.ValidationError{Field: field, Reason: "is not a network Chorus posts to (" + strings.Join(Networks(), ", ") + ")"})
+			continue
+		}
+		text = strings.TrimSpace(text)
+		if !utf8.ValidString(text) {
+			errs = append(errs, &tenant.ValidationError{Field: field, Reason: "must be valid UTF-8"})
+			continue
+		}
+		if n := lim.count(text) + lim.link; n > lim.max {
+			msg := fmt.Sprintf("is %d %s long, at most %d fit", n, lim.unit, lim.max)
+			if lim.link > 0 {
+				msg = fmt.Sprintf("is %d %s long with the link (%d), at most %d fit", n, lim.unit, lim.link, lim.max)
+			}
+			errs = append(errs, &tenant.ValidationError{Field: field, Reason: msg})
+			continue
+		}
+		if text != "" {
+			out[network] = text
+		}
+	}
+	return out, errs
+}
