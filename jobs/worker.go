@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -20,9 +21,11 @@ import (
 
 // Config configures a Worker.
 type Config struct {
-	Redis       asynq.RedisConnOpt
-	Store       *tenant.Store
-	Content     *content.Service
+	Redis   asynq.RedisConnOpt
+	Store   *tenant.Store
+	Content *content.Service
+	// Resolver looks up domains' TXT records (nil: the system's).
+	Resolver    tenant.TXTResolver
 	Log         *slog.Logger
 	Metrics     prometheus.Registerer
 	Concurrency int // default 10
@@ -83,6 +86,17 @@ func (w *Worker) Handler() asynq.Handler {
 		}
 		return nil
 	})
+	mux.HandleFunc(task.TypeRecheckDomains, func(ctx context.Context, _ *asynq.Task) error {
+		r := w.cfg.Resolver
+		if r == nil {
+			r = net.DefaultResolver
+		}
+		checked, missing, err := w.cfg.Store.RecheckDomains(ctx, r)
+		if missing > 0 {
+			w.cfg.Log.WarnContext(ctx, "verification records missing", "checked", checked, "missing", missing)
+		}
+		return err
+	})
 	mux.HandleFunc(task.TypePreview, func(ctx context.Context, t *asynq.Task) error {
 		ref, err := task.ParseRef(t)
 		if err != nil {
@@ -127,6 +141,7 @@ var periodic = []struct {
 }{
 	{"@every 1m", task.HealthPing, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(50 * time.Second)}},
 	{"@every 10m", task.SweepExpired, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(9 * time.Minute)}},
+	{"@every 6h", task.RecheckDomains, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(5 * time.Hour)}},
 }
 
 // Run processes tasks and runs the scheduler until ctx is done, then shuts

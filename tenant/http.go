@@ -60,6 +60,7 @@ func ProblemOf(err error) *api.Problem {
 		rle *RateLimitError
 		ve  *ValidationError
 		ves ValidationErrors
+		ie  *InviteError
 	)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -68,6 +69,16 @@ func ProblemOf(err error) *api.Problem {
 		return api.ErrUnauthenticated
 	case errors.Is(err, ErrForbidden):
 		return api.ErrForbidden
+	case errors.Is(err, ErrDomainUnverified):
+		return api.New(http.StatusForbidden, "domain_unverified", "verify your company's domain first (Admin → Domains: publish the TXT record, then verify)")
+	case errors.Is(err, ErrDomainTaken):
+		return api.New(http.StatusConflict, "domain_taken", "this domain belongs to another company instance")
+	case errors.Is(err, ErrRecordMissing):
+		return api.New(http.StatusUnprocessableEntity, "verification_failed", err.Error())
+	case errors.Is(err, ErrNotInvited):
+		return api.New(http.StatusForbidden, "not_invited", err.Error())
+	case errors.Is(err, ErrInvitationClosed):
+		return api.New(http.StatusConflict, "invitation_closed", "this invitation was revoked, accepted or has expired")
 	case errors.Is(err, ErrLastAdmin):
 		return api.New(http.StatusConflict, "last_admin", "the instance needs at least one admin: make someone else admin first")
 	case errors.Is(err, ErrConflict):
@@ -82,16 +93,24 @@ func ProblemOf(err error) *api.Problem {
 		p := api.Newf(http.StatusTooManyRequests, "rate_limited", "too many %s; try again later", rle.What)
 		p.RetryAfter = rle.RetryAfter
 		return p
+	case errors.As(err, &ie):
+		p := api.New(http.StatusUnprocessableEntity, "invalid_email_domain", "some addresses cannot be invited; nobody was invited")
+		p.Errors = fieldErrors(ie.Errors)
+		return p
 	case errors.As(err, &ve):
 		return api.Invalid(api.FieldError{Field: ve.Field, Message: ve.Reason})
 	case errors.As(err, &ves):
-		fes := make([]api.FieldError, len(ves))
-		for i, v := range ves {
-			fes[i] = api.FieldError{Field: v.Field, Message: v.Reason}
-		}
-		return api.Invalid(fes...)
+		return api.Invalid(fieldErrors(ves)...)
 	}
 	return nil
+}
+
+func fieldErrors(ves ValidationErrors) []api.FieldError {
+	fes := make([]api.FieldError, len(ves))
+	for i, v := range ves {
+		fes[i] = api.FieldError{Field: v.Field, Message: v.Reason}
+	}
+	return fes
 }
 
 func domainReasonText(r DomainReason) string {
@@ -122,6 +141,16 @@ func (s *Service) Routes(r gin.IRouter) {
 	r.GET("/members", s.Member(nil, s.listMembers))
 	r.PATCH("/members/me", s.Member(nil, s.patchMe))
 	r.GET("/members/:id", s.Member(nil, s.getMember))
+	r.PATCH("/members/:id", s.Member(nil, s.patchMember, RoleAdmin))
+	r.DELETE("/members/:id", s.Member(nil, s.deleteMember, RoleAdmin))
+	r.GET("/instance/domains", s.Member(nil, s.getDomains, RoleAdmin))
+	r.POST("/instance/domains", s.Member(nil, s.postDomain, RoleAdmin))
+	r.POST("/instance/domains/:domain/verify", s.Member(nil, s.postVerifyDomain, RoleAdmin))
+	r.GET("/invitations", s.Member(nil, s.getInvitations, RoleAdmin))
+	r.POST("/invitations", s.Member(nil, s.postInvitations, RoleAdmin))
+	r.DELETE("/invitations/:id", s.Member(nil, s.deleteInvitation, RoleAdmin))
+	r.POST("/invitations/:id/resend", s.Member(nil, s.postResend, RoleAdmin))
+	r.GET("/audit", s.Member(nil, s.getAudit, RoleAdmin))
 	if s.DevMailbox != nil {
 		r.GET("/dev/mail", s.Public(s.getDevMail))
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // Instance is one company's isolated space.
@@ -75,11 +76,15 @@ const (
 // domainClaim records which instance owns a domain; _id is the domain, so
 // a domain can be claimed once.
 type domainClaim struct {
-	Domain     string    `bson:"_id"`
-	InstanceID string    `bson:"instance_id"`
-	Verified   bool      `bson:"verified"`
-	Token      string    `bson:"token"`
-	CreatedAt  time.Time `bson:"created_at"`
+	Domain     string     `bson:"_id"`
+	InstanceID string     `bson:"instance_id"`
+	Verified   bool       `bson:"verified"`
+	Token      string     `bson:"token"`
+	CreatedAt  time.Time  `bson:"created_at"`
+	VerifiedAt *time.Time `bson:"verified_at,omitempty"`
+	CheckedAt  *time.Time `bson:"checked_at,omitempty"`
+	// Missing: the record was gone at the last periodic check.
+	Missing bool `bson:"missing"`
 }
 
 // newID returns a random opaque ID: 128 bits, lower-case base32.
@@ -195,4 +200,15 @@ func (s *Store) updateInstance(ctx context.Context, sc Scope, name string, st Se
 		return Instance{}, storeErr(err)
 	}
 	return s.instance(ctx, sc.inst.ID)
+}
+
+// Instances lists every instance (operators), oldest first, without any
+// instance's data.
+func (s *Store) Instances(ctx context.Context) ([]Instance, error) {
+	cur, err := s.db.Collection(collInstances).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}}))
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	insts := []Instance{}
+	return insts, storeErr(cur.All(ctx, &insts))
 }

@@ -60,7 +60,7 @@ var memberKind = Kind{
 }
 
 // ownKinds are the tenant kinds this package keeps.
-func ownKinds() []Kind { return []Kind{memberKind} }
+func ownKinds() []Kind { return []Kind{memberKind, auditKind, invitationKind} }
 
 // Member returns a member of the scope's instance; ErrNotFound for an
 // unknown ID or another instance's member.
@@ -235,4 +235,33 @@ func (sc Scope) SetRole(ctx context.Context, id string, role Role) (Member, erro
 	}
 	m.Role = role
 	return m, nil
+}
+
+// RemoveMember takes a member out of the instance (admins): their profile
+// goes and their sessions end. The last admin cannot be removed.
+func (s *Service) RemoveMember(ctx context.Context, sc Scope, by Member, id string) error {
+	m, err := sc.Member(ctx, id)
+	if err != nil {
+		return err
+	}
+	if m.Role == RoleAdmin {
+		n, err := sc.Collection(memberKind).Count(ctx, bson.D{{Key: "role", Value: RoleAdmin}})
+		if err != nil {
+			return err
+		}
+		if n <= 1 {
+			return ErrLastAdmin
+		}
+	}
+	ok, err := sc.Collection(memberKind).Delete(ctx, bson.D{{Key: "_id", Value: id}, {Key: "role", Value: m.Role}})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("remove %s: %w", id, ErrConflict)
+	}
+	if err := s.Store.endMemberSessions(ctx, sc.InstanceID(), id); err != nil {
+		return err
+	}
+	return sc.Audit(ctx, MemberActor(by), "member.removed", id, map[string]string{"role": string(m.Role)})
 }

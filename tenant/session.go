@@ -85,6 +85,12 @@ func (s *Store) endSession(ctx context.Context, secret string) error {
 	return storeErr(err)
 }
 
+// endMemberSessions ends every session of a member.
+func (s *Store) endMemberSessions(ctx context.Context, instanceID, memberID string) error {
+	_, err := s.db.Collection(collSessions).DeleteMany(ctx, bson.D{{Key: "instance_id", Value: instanceID}, {Key: "member_id", Value: memberID}})
+	return storeErr(err)
+}
+
 // SweepExpired deletes expired sessions, sign-in tokens and rate-limit
 // windows; the embedded server has no TTL indexes, so a job calls this.
 func (s *Store) SweepExpired(ctx context.Context) (int64, error) {

@@ -52,11 +52,11 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate
 	if u.JoinPolicy != nil {
 		st.JoinPolicy = *u.JoinPolicy
 		switch st.JoinPolicy {
-		case JoinOpen:
-		case JoinInvite, JoinSSO:
-			// Refused until invitations and instance IdPs exist: a policy
-			// nothing enforces would only lock people out or mislead.
-			verr = append(verr, &ValidationError{Field: "join_policy", Reason: "only open is available until invitations and single sign-on are configured"})
+		case JoinOpen, JoinInvite:
+		case JoinSSO:
+			// Refused until instances can configure their own identity
+			// provider: a policy nothing enforces would lock people out.
+			verr = append(verr, &ValidationError{Field: "join_policy", Reason: "sso needs the instance's own identity provider, which cannot be configured yet"})
 		default:
 			verr = append(verr, &ValidationError{Field: "join_policy", Reason: "must be open, invite or sso"})
 		}

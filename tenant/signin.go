@@ -37,6 +37,11 @@ type Config struct {
 	// cleaned; content provides it (tenant knows no topics). Nil refuses
 	// any topic.
 	CheckTopics func(ctx context.Context, sc Scope, topics []string) ([]string, error)
+	// Resolver looks up domains' TXT records for verification; nil uses
+	// the system resolver.
+	Resolver TXTResolver
+	// OperatorToken authorises the operator API (/ops/v1); empty turns it off.
+	OperatorToken string
 }
 
 // Service signs people in and resolves requests to their member and
@@ -54,6 +59,9 @@ func NewService(cfg Config) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Resolver == nil {
+		cfg.Resolver = net.DefaultResolver
+	}
 	return &Service{Config: cfg, cookie: cookieFor(cfg.BaseURL)}
 }
 
@@ -64,6 +72,9 @@ type signInToken struct {
 	Used      bool      `bson:"used"`
 	CreatedAt time.Time `bson:"created_at"`
 	ExpiresAt time.Time `bson:"expires_at"`
+	// InstanceID and InvitationID are set on an invitation's link.
+	InstanceID   string `bson:"instance_id,omitempty"`
+	InvitationID string `bson:"invitation_id,omitempty"`
 }
 
 // RequestEmailLink mails a one-time sign-in link to email. It answers the
@@ -152,11 +163,14 @@ func (s *Service) SignInWithEmailLink(ctx context.Context, token, oldSecret stri
 	if err != nil {
 		return "", err
 	}
-	inst, err := s.Store.instanceForDomain(ctx, domain, addr)
+	sc, err := s.instanceOf(ctx, tok, domain, addr)
 	if err != nil {
 		return "", err
 	}
-	sc := Scope{store: s.Store, inst: inst}
+	if err := s.admit(ctx, sc, tok, addr, now); err != nil {
+		return "", err
+	}
+	inst := sc.Instance()
 	m, err := sc.joinByEmail(ctx, addr, now)
 	if err != nil {
 		return "", err
@@ -173,6 +187,53 @@ func (s *Service) SignInWithEmailLink(ctx context.Context, token, oldSecret stri
 	}
 	s.Log.InfoContext(ctx, "signed in", "tenant_id", inst.ID, "member_id", m.ID, "method", "email")
 	return secret, nil
+}
+
+// instanceOf returns the instance a sign-in lands in: the inviting one for
+// an invitation's link (while it still owns the verified domain), else the
+// domain's, created pending for a new domain.
+func (s *Service) instanceOf(ctx context.Context, tok signInToken, domain, addr string) (Scope, error) {
+	if tok.InstanceID == "" {
+		inst, err := s.Store.instanceForDomain(ctx, domain, addr)
+		if err != nil {
+			return Scope{}, err
+		}
+		return Scope{store: s.Store, inst: inst}, nil
+	}
+	sc, err := s.Store.Open(ctx, tok.InstanceID)
+	if err != nil {
+		return Scope{}, ErrInvitationClosed
+	}
+	if c, err := s.Store.claimOf(ctx, sc, domain); err != nil || !c.Verified {
+		return Scope{}, ErrInvitationClosed
+	}
+	return sc, nil
+}
+
+// admit applies the instance's join policy to a person signing in: an
+// invitation's link accepts it; under the invite policy a newcomer needs
+// an open invitation.
+func (s *Service) admit(ctx context.Context, sc Scope, tok signInToken, addr string, now time.Time) error {
+	if tok.InvitationID != "" {
+		return sc.acceptInvitation(ctx, tok.InvitationID)
+	}
+	if sc.Instance().Settings.JoinPolicy != JoinInvite {
+		return nil
+	}
+	switch _, err := sc.memberByEmail(ctx, addr); {
+	case err == nil:
+		return nil
+	case !errors.Is(err, ErrNotFound):
+		return err
+	}
+	ok, err := sc.invited(ctx, addr, now)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotInvited
+	}
+	return nil
 }
 
 // Authenticate resolves a session secret to the member's scope and

@@ -39,7 +39,11 @@ type testApp struct {
 	// pages is a web server whose pages content links to.
 	pages *testPages
 	queue asynq.RedisConnOpt
+	// The test's database, for commands run against it.
+	mongoURI, mongoDB string
 }
+
+func (a *testApp) mongo() (string, string) { return a.mongoURI, a.mongoDB }
 
 // newTestApp builds the app as cmd does, from configuration parsed from
 // env (defaults otherwise), with the dev mailbox on.
@@ -61,6 +65,7 @@ func newTestApp(t *testing.T, env map[string]string) *testApp {
 	clock := tenanttest.NewClock(time.Now().UTC())
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	uri, db := tenanttest.Mongo(t)
+	mongoURI, mongoDB := uri, db
 	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db, Kinds: storeKinds(), Log: log, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +89,7 @@ func newTestApp(t *testing.T, env map[string]string) *testApp {
 	srv.Config.Handler = a.handler
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &testApp{app: a, srv: srv, clock: clock, store: store, pages: pages, queue: redisOpt}
+	return &testApp{app: a, srv: srv, clock: clock, store: store, pages: pages, queue: redisOpt, mongoURI: mongoURI, mongoDB: mongoDB}
 }
 
 // testWriter sends logs to t.Log.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,6 +38,7 @@ type config struct {
 	SignInPerIP      int
 	BlockedDomains   []string
 	Concurrency      int
+	DNSResolver      string
 }
 
 // setting describes one config entry for flags, environment and help.
@@ -65,6 +67,7 @@ var settings = []setting{
 	{"signin-limit-ip", "CHORUS_SIGNIN_LIMIT_IP", "30", "sign-in requests per client IP (IPv6 /64) per hour", false},
 	{"blocked-domains", "CHORUS_BLOCKED_DOMAINS", "", "comma-separated extra email domains that may not sign in", false},
 	{"concurrency", "CHORUS_WORKER_CONCURRENCY", "10", "tasks the worker runs at once", false},
+	{"dns-resolver", "CHORUS_DNS_RESOLVER", "", "host:port of the DNS server that checks domain verification records (default: the system's)", false},
 }
 
 // parseConfig reads flags (args) over environment over defaults and
@@ -116,6 +119,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 		SignInPerIP:      atoi("signin-limit-ip", "CHORUS_SIGNIN_LIMIT_IP", 0),
 		BlockedDomains:   splitList(get("blocked-domains")),
 		Concurrency:      atoi("concurrency", "CHORUS_WORKER_CONCURRENCY", 1),
+		DNSResolver:      get("dns-resolver"),
 	}
 	c.MaxBodyBytes = int64(atoi("max-body-bytes", "CHORUS_MAX_BODY_BYTES", 1024))
 
@@ -136,6 +140,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 	}
 	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
 		bad("CHORUS_MONGO_URI", "must start with mongodb:// or mongodb+srv://")
+	}
+	if c.DNSResolver != "" {
+		if _, _, err := net.SplitHostPort(c.DNSResolver); err != nil {
+			bad("CHORUS_DNS_RESOLVER", "must be host:port such as 127.0.0.1:53 (%v)", err)
+		}
 	}
 	if c.MongoDatabase == "" {
 		bad("CHORUS_MONGO_DATABASE", "must not be empty")
@@ -217,10 +226,22 @@ func (c config) masked() []string {
 		"CHORUS_LOG_LEVEL": c.LogLevel.String(), "CHORUS_LOG_FORMAT": c.LogFormat,
 		"CHORUS_SIGNIN_LIMIT_ADDRESS": strconv.Itoa(c.SignInPerAddress), "CHORUS_SIGNIN_LIMIT_IP": strconv.Itoa(c.SignInPerIP),
 		"CHORUS_BLOCKED_DOMAINS": strings.Join(c.BlockedDomains, ","), "CHORUS_WORKER_CONCURRENCY": strconv.Itoa(c.Concurrency),
+		"CHORUS_DNS_RESOLVER": c.DNSResolver,
 	}
 	lines := make([]string, 0, len(settings))
 	for _, s := range settings {
 		lines = append(lines, s.env+"="+show(s.secret, vals[s.env]))
 	}
 	return lines
+}
+
+// resolver returns the DNS resolver for verification records.
+func (c config) resolver() *net.Resolver {
+	if c.DNSResolver == "" {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, c.DNSResolver)
+	}}
 }

@@ -36,6 +36,8 @@ type appDeps struct {
 	baseURL *url.URL
 	now     func() time.Time
 	content *content.Service
+	// resolver looks up domain verification records.
+	resolver tenant.TXTResolver
 	// mailer overrides the configured mailer (tests).
 	mailer tenant.Mailer
 }
@@ -71,6 +73,9 @@ func newApp(d appDeps) (*app, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
+	if d.resolver == nil {
+		d.resolver = d.cfg.resolver()
+	}
 	policy, err := tenant.NewDomainPolicy(d.cfg.BlockedDomains...)
 	if err != nil {
 		return nil, err
@@ -93,16 +98,18 @@ func newApp(d appDeps) (*app, error) {
 		}
 	}
 	auth := tenant.NewService(tenant.Config{
-		Store:        d.store,
-		Policy:       policy,
-		Mailer:       mailer,
-		BaseURL:      d.baseURL,
-		Log:          d.log,
-		Now:          d.now,
-		AddressLimit: tenant.Limit{Max: d.cfg.SignInPerAddress, Window: time.Hour},
-		IPLimit:      tenant.Limit{Max: d.cfg.SignInPerIP, Window: time.Hour},
-		DevMailbox:   devBox,
-		CheckTopics:  d.content.CheckTopics,
+		Store:         d.store,
+		Policy:        policy,
+		Mailer:        mailer,
+		BaseURL:       d.baseURL,
+		Log:           d.log,
+		Now:           d.now,
+		AddressLimit:  tenant.Limit{Max: d.cfg.SignInPerAddress, Window: time.Hour},
+		IPLimit:       tenant.Limit{Max: d.cfg.SignInPerIP, Window: time.Hour},
+		DevMailbox:    devBox,
+		CheckTopics:   d.content.CheckTopics,
+		Resolver:      d.resolver,
+		OperatorToken: d.cfg.OperatorToken,
 	})
 
 	e := gin.New()
@@ -134,6 +141,7 @@ func newApp(d appDeps) (*app, error) {
 	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDoc) })
 	auth.Routes(v1)
 	content.NewHandlers(d.content, auth, d.log).Routes(v1)
+	auth.OpsRoutes(e.Group("/ops/v1"))
 
 	web := frontend.Handler()
 	e.GET("/", gin.WrapH(web))

@@ -17,8 +17,10 @@ type isoFixture struct {
 	members map[string]map[tenant.Role]*isoMember // instance letter → role
 	canary  []string
 	// A's objects by kind.
-	posts  []string
-	topics []string
+	posts       []string
+	topics      []string
+	invitations []string
+	domain      string
 }
 
 type isoMember struct {
@@ -72,6 +74,18 @@ func newIsoFixture(t *testing.T) *isoFixture {
 func (f *isoFixture) seedA(t *testing.T) {
 	t.Helper()
 	admin, curator, employee := f.members["A"][tenant.RoleAdmin].c, f.members["A"][tenant.RoleCurator].c, f.members["A"][tenant.RoleEmployee].c
+	f.domain = "a-corp.example"
+	if _, err := tenant.NewService(tenant.Config{Store: f.app.store}).ForceVerify(t.Context(), f.domain, "fixture"); err != nil {
+		t.Fatal(err)
+	}
+	var invs struct{ Items []struct{ ID string } }
+	if res := admin.do("POST", "/api/v1/invitations", map[string]any{"emails": []string{"canary-invitee@a-corp.example"}}); res.status != 201 {
+		t.Fatalf("invite: %d %s", res.status, res.body)
+	} else {
+		res.json(t, &invs)
+	}
+	f.invitations = append(f.invitations, invs.Items[0].ID)
+	f.canary = append(f.canary, "canary-invitee", invs.Items[0].ID)
 	var topic struct{ ID string }
 	if res := admin.do("POST", "/api/v1/topics", map[string]string{"name": "canary topic A"}); res.status != 201 {
 		t.Fatalf("topic: %d %s", res.status, res.body)
@@ -104,6 +118,18 @@ func (f *isoFixture) seedA(t *testing.T) {
 	f.canary = append(f.canary, p.ID, "canary-suggestion")
 }
 
+func (f *isoFixture) memberIDs() []map[string]string {
+	var out []map[string]string
+	for _, m := range f.members["A"] {
+		out = append(out, map[string]string{"id": m.id})
+	}
+	return out
+}
+
+func (f *isoFixture) invitationIDs() []map[string]string {
+	return []map[string]string{{"id": f.invitations[0]}}
+}
+
 func (f *isoFixture) postIDs() []map[string]string {
 	var out []map[string]string
 	for _, id := range f.posts {
@@ -123,18 +149,19 @@ type isoRoute struct {
 // with a parameter fails TestIsolationMatrix until it is added here (or to
 // publicRoutes, for routes that carry no instance data).
 var isolationMatrix = map[string]isoRoute{
-	"GET /api/v1/members/:id": {ids: func(f *isoFixture) []map[string]string {
-		var out []map[string]string
-		for _, m := range f.members["A"] {
-			out = append(out, map[string]string{"id": m.id})
-		}
-		return out
-	}},
+	"GET /api/v1/members/:id":          {ids: (*isoFixture).memberIDs},
 	"GET /api/v1/content/:id":          {ids: (*isoFixture).postIDs},
 	"PATCH /api/v1/content/:id":        {ids: (*isoFixture).postIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
 	"DELETE /api/v1/content/:id":       {ids: (*isoFixture).postIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
 	"POST /api/v1/content/:id/approve": {ids: (*isoFixture).postIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
 	"POST /api/v1/content/:id/reject":  {ids: (*isoFixture).postIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
+	"PATCH /api/v1/members/:id":        {ids: (*isoFixture).memberIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"DELETE /api/v1/members/:id":       {ids: (*isoFixture).memberIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"POST /api/v1/instance/domains/:domain/verify": {ids: func(f *isoFixture) []map[string]string {
+		return []map[string]string{{"domain": f.domain}}
+	}, roles: []tenant.Role{tenant.RoleAdmin}},
+	"DELETE /api/v1/invitations/:id":      {ids: (*isoFixture).invitationIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"POST /api/v1/invitations/:id/resend": {ids: (*isoFixture).invitationIDs, roles: []tenant.Role{tenant.RoleAdmin}},
 	"DELETE /api/v1/topics/:id": {ids: func(f *isoFixture) []map[string]string {
 		return []map[string]string{{"id": f.topics[0]}}
 	}, roles: []tenant.Role{tenant.RoleAdmin}},
@@ -188,7 +215,8 @@ func TestIsolationMatrix(t *testing.T) {
 	for _, inst := range []string{"B", "C"} {
 		for role, m := range f.members[inst] {
 			for _, path := range []string{"/api/v1/members?limit=100", "/api/v1/me", "/api/v1/instance",
-				"/api/v1/content?limit=100", "/api/v1/topics", "/api/v1/suggestions"} {
+				"/api/v1/content?limit=100", "/api/v1/topics", "/api/v1/suggestions",
+				"/api/v1/instance/domains", "/api/v1/invitations", "/api/v1/audit?limit=100"} {
 				res := m.c.do("GET", path, nil)
 				for _, c := range f.canary {
 					if strings.Contains(string(res.body), c) {

@@ -43,6 +43,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return fmt.Errorf("configuration:\n%w", err)
 		}
 		return runPlatform(ctx, cmd, cfg, stdout)
+	case "domain":
+		return runDomain(ctx, args[1:], getenv, stdout)
 	case "help", "-h", "--help":
 		printHelp(stdout)
 		return nil
@@ -61,6 +63,8 @@ Commands:
   serve    the HTTP API, web app, tracked links, /healthz /readyz /metrics
   worker   the background workers (Asynq) and the scheduler
   all      serve and worker in one process (what make run starts)
+  domain verify <domain> --reason "…"
+           verify a domain without DNS (operators, on-prem); audited
   help     this text
 
 Every flag can also be set through its environment variable:

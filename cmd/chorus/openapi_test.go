@@ -20,7 +20,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	if err := doc.Validate(t.Context()); err != nil {
 		t.Fatalf("the OpenAPI document is invalid: %v", err)
 	}
-	a := newTestApp(t, nil)
+	a := newTestApp(t, map[string]string{"CHORUS_OPERATOR_TOKEN": "t"})
 	param := regexp.MustCompile(`[:*]([A-Za-z_]+)`)
 	seen := map[string]bool{}
 	for _, r := range a.engine.Routes() {

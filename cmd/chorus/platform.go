@@ -37,20 +37,15 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	}
 
-	mongoURI := cfg.MongoURI
-	if mongoURI == "" {
-		m, merr := embedded.StartMongo(ctx, filepath.Join(cfg.DataDir, "mongo"), log)
-		if merr != nil {
-			return fmt.Errorf("embedded MongoDB-compatible server: %w", merr)
-		}
-		defer func() {
-			c, cancel := stopCtx()
-			defer cancel()
-			err = errors.Join(err, m.Stop(c))
-		}()
-		mongoURI = m.URI()
-		log.Info("using the embedded FerretDB (SQLite) under the data dir; set CHORUS_MONGO_URI for MongoDB", "dir", filepath.Join(cfg.DataDir, "mongo"))
+	mongoURI, stopMongo, err := mongoServer(ctx, cfg, log)
+	if err != nil {
+		return err
 	}
+	defer func() {
+		c, cancel := stopCtx()
+		defer cancel()
+		err = errors.Join(err, stopMongo(c))
+	}()
 
 	var redisOpt asynq.RedisConnOpt
 	if cfg.RedisURL != "" {
@@ -138,7 +133,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		log.Info("Chorus is running", "url", baseURL.String(), "listen", ln.Addr().String())
 	}
 	if cmd == "worker" || cmd == "all" {
-		w, err := jobs.NewWorker(jobs.Config{Redis: redisOpt, Store: store, Content: contentSvc, Log: log, Metrics: reg, Concurrency: cfg.Concurrency})
+		w, err := jobs.NewWorker(jobs.Config{Redis: redisOpt, Store: store, Content: contentSvc, Resolver: cfg.resolver(), Log: log, Metrics: reg, Concurrency: cfg.Concurrency})
 		if err != nil {
 			return err
 		}
@@ -147,6 +142,27 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	err = g.Wait()
 	log.Info("stopping")
 	return err
+}
+
+// mongoServer returns the MongoDB URI to use: CHORUS_MONGO_URI, or the
+// embedded server of another Chorus process on the same data dir, or a new
+// embedded server, which the returned function stops.
+func mongoServer(ctx context.Context, cfg config, log *slog.Logger) (string, func(context.Context) error, error) {
+	noop := func(context.Context) error { return nil }
+	if cfg.MongoURI != "" {
+		return cfg.MongoURI, noop, nil
+	}
+	dir := filepath.Join(cfg.DataDir, "mongo")
+	if uri, ok := embedded.RunningURI(ctx, dir); ok {
+		log.Info("using the embedded FerretDB of the Chorus process already running on the data dir", "dir", dir)
+		return uri, noop, nil
+	}
+	m, err := embedded.StartMongo(ctx, dir, log)
+	if err != nil {
+		return "", nil, fmt.Errorf("embedded MongoDB-compatible server: %w", err)
+	}
+	log.Info("using the embedded FerretDB (SQLite) under the data dir; set CHORUS_MONGO_URI for MongoDB", "dir", dir)
+	return m.URI(), m.Stop, nil
 }
 
 // newLogger writes JSON (or text) records to out; every record carries the

@@ -19,6 +19,8 @@ const (
 	// TypeSweepExpired deletes expired sessions, sign-in links and
 	// rate-limit windows.
 	TypeSweepExpired = "tenant:sweep_expired"
+	// TypeRecheckDomains checks verified domains' TXT records again.
+	TypeRecheckDomains = "tenant:recheck_domains"
 	// TypePreview fetches a post's link preview again after a failure.
 	TypePreview = "content:preview"
 )
@@ -35,6 +37,9 @@ func HealthPing() *asynq.Task { return asynq.NewTask(TypeHealthPing, nil) }
 
 // SweepExpired returns a tenant:sweep_expired task.
 func SweepExpired() *asynq.Task { return asynq.NewTask(TypeSweepExpired, nil) }
+
+// RecheckDomains returns a tenant:recheck_domains task.
+func RecheckDomains() *asynq.Task { return asynq.NewTask(TypeRecheckDomains, nil) }
 
 // Ref names one object of one instance: all a payload carries. Handlers
 // reload the object through the scope of TenantID, so a payload naming

@@ -209,3 +209,23 @@ func (q quiet) Handle(ctx context.Context, r slog.Record) error {
 func (q quiet) WithAttrs(as []slog.Attr) slog.Handler { return quiet{q.h.WithAttrs(as)} }
 
 func (q quiet) WithGroup(name string) slog.Handler { return quiet{q.h.WithGroup(name)} }
+
+// RunningURI returns the URI of an embedded server already serving dir
+// (another Chorus process on the same data dir), if one answers.
+func RunningURI(ctx context.Context, dir string) (string, bool) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", false
+	}
+	sock := filepath.Join(dir, socketName)
+	if _, err := os.Stat(sock); err != nil {
+		return "", false
+	}
+	uri := "mongodb://" + url.QueryEscape(sock)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := ping(ctx, uri); err != nil {
+		return "", false
+	}
+	return uri, true
+}

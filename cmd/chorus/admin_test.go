@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/chorushq/chorus/tenant"
+)
+
+// testDNS is a real DNS server on 127.0.0.1 answering TXT queries from a
+// table the test edits.
+type testDNS struct {
+	addr string
+	mu   sync.Mutex
+	txt  map[string][]string
+}
+
+func newTestDNS(t *testing.T) *testDNS {
+	t.Helper()
+	d := &testDNS{txt: map[string][]string{}}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.addr = pc.LocalAddr().String()
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		d.mu.Lock()
+		for _, q := range r.Question {
+			recs, ok := d.txt[strings.TrimSuffix(strings.ToLower(q.Name), ".")]
+			if !ok {
+				m.Rcode = dns.RcodeNameError
+			}
+			if q.Qtype == dns.TypeTXT {
+				for _, v := range recs {
+					m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60}, Txt: []string{v}})
+				}
+			}
+		}
+		d.mu.Unlock()
+		w.WriteMsg(m)
+	})}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
+	return d
+}
+
+func (d *testDNS) set(name string, values ...string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if values == nil {
+		delete(d.txt, name)
+		return
+	}
+	d.txt[name] = values
+}
+
+type domainDoc struct {
+	Domain        string `json:"domain"`
+	Verified      bool   `json:"verified"`
+	RecordMissing bool   `json:"record_missing"`
+	TXT           struct {
+		Name, Type, Value string
+	} `json:"txt"`
+}
+
+func TestDomainVerificationAndAdminPowers(t *testing.T) {
+	dnsSrv := newTestDNS(t)
+	a := newTestApp(t, map[string]string{"CHORUS_DNS_RESOLVER": dnsSrv.addr, "CHORUS_OPERATOR_TOKEN": "op-token-for-tests"})
+	admin := a.client(t)
+	alice := admin.signIn("alice@acme.example")
+
+	// A pending instance has no admin powers yet.
+	res := admin.do("POST", "/api/v1/invitations", map[string]any{"emails": []string{"carol@acme.example"}})
+	if res.status != http.StatusForbidden || res.problem(t).Code != "domain_unverified" {
+		t.Fatalf("invite while pending: %d %s, want 403 domain_unverified", res.status, res.body)
+	}
+	var domains struct{ Items []domainDoc }
+	admin.do("GET", "/api/v1/instance/domains", nil).json(t, &domains)
+	if len(domains.Items) != 1 || domains.Items[0].Verified || !strings.HasPrefix(domains.Items[0].TXT.Value, "chorus-verification=") {
+		t.Fatalf("domains = %+v", domains.Items)
+	}
+	record := domains.Items[0].TXT.Value
+
+	res = admin.do("POST", "/api/v1/instance/domains/acme.example/verify", nil)
+	if res.status != http.StatusUnprocessableEntity || res.problem(t).Code != "verification_failed" {
+		t.Fatalf("verify without a record: %d %s, want 422", res.status, res.body)
+	}
+	dnsSrv.set("acme.example", "v=spf1 -all", "chorus-verification=wrong")
+	if res := admin.do("POST", "/api/v1/instance/domains/acme.example/verify", nil); res.status != http.StatusUnprocessableEntity {
+		t.Errorf("verify with a wrong record: %d, want 422", res.status)
+	}
+	dnsSrv.set("acme.example", "v=spf1 -all", record)
+	if res := admin.do("POST", "/api/v1/instance/domains/ACME.example./verify", nil); res.status != http.StatusOK {
+		t.Fatalf("verify: %d %s", res.status, res.body)
+	}
+	var m me
+	admin.do("GET", "/api/v1/me", nil).json(t, &m)
+	if !m.Instance.Verified {
+		t.Error("instance not verified after its domain was")
+	}
+
+	// Another instance's domain is not found; a domain it owns is taken.
+	bob := a.client(t)
+	bob.signIn("bob@globex.example")
+	if res := bob.do("POST", "/api/v1/instance/domains/acme.example/verify", nil); res.status != http.StatusNotFound {
+		t.Errorf("bob verifying acme.example: %d, want 404", res.status)
+	}
+	if res := admin.do("POST", "/api/v1/instance/domains", map[string]string{"domain": "globex.example"}); res.status != http.StatusConflict || res.problem(t).Code != "domain_taken" {
+		t.Errorf("adding globex.example to acme: %d %s, want 409 domain_taken", res.status, res.body)
+	}
+	if res := admin.do("POST", "/api/v1/instance/domains", map[string]string{"domain": "gmail.com"}); res.status != http.StatusUnprocessableEntity {
+		t.Errorf("adding gmail.com: %d, want 422", res.status)
+	}
+	res = admin.do("POST", "/api/v1/instance/domains", map[string]string{"domain": "bücher.example"})
+	var added domainDoc
+	res.json(t, &added)
+	if res.status != http.StatusCreated || added.Domain != "xn--bcher-kva.example" || added.Verified {
+		t.Errorf("adding an IDN domain: %d %s, want it pending as punycode", res.status, res.body)
+	}
+
+	// The periodic re-check flags a vanished record but keeps the domain verified.
+	dnsSrv.set("acme.example")
+	checked, missing, err := a.store.RecheckDomains(t.Context(), configWithResolver(dnsSrv.addr).resolver())
+	if err != nil || checked != 1 || missing != 1 {
+		t.Errorf("RecheckDomains = %d checked, %d missing, %v; want 1, 1", checked, missing, err)
+	}
+	admin.do("GET", "/api/v1/instance/domains", nil).json(t, &domains)
+	if d := domains.Items[0]; !d.Verified || !d.RecordMissing {
+		t.Errorf("after the record vanished: %+v, want verified and record_missing", d)
+	}
+
+	// Operators verify by token, audited in the instance.
+	if res := bob.do("POST", "/ops/v1/domains/globex.example/verify", map[string]string{"reason": "on-prem"}); res.status != http.StatusUnauthorized {
+		t.Errorf("ops without the token: %d, want 401", res.status)
+	}
+	res = bob.do("POST", "/ops/v1/domains/globex.example/verify", map[string]string{"reason": "on-prem install, ticket 42"}, "Authorization", "Bearer op-token-for-tests")
+	if res.status != http.StatusOK {
+		t.Errorf("ops verify: %d %s", res.status, res.body)
+	}
+	if res := bob.do("GET", "/api/v1/audit", nil); !strings.Contains(string(res.body), `"operator"`) || !strings.Contains(string(res.body), "ticket 42") {
+		t.Errorf("globex's audit log lacks the operator's verification: %s", res.body)
+	}
+	res = admin.do("GET", "/api/v1/audit", nil)
+	for _, want := range []string{"domain.verified", "domain.added", "domain.record_missing", alice.Member.ID} {
+		if !strings.Contains(string(res.body), want) {
+			t.Errorf("acme's audit log lacks %q: %s", want, res.body)
+		}
+	}
+	if strings.Contains(string(res.body), "globex") {
+		t.Errorf("acme's audit log shows globex: %s", res.body)
+	}
+}
+
+func configWithResolver(addr string) config { return config{DNSResolver: addr} }
+
+// verifiedAdmin signs in the admin of domain and verifies it by operator.
+func verifiedAdmin(t *testing.T, a *testApp, email string) (*client, me) {
+	t.Helper()
+	c := a.client(t)
+	m := c.signIn(email)
+	if _, err := tenant.NewService(tenant.Config{Store: a.store}).ForceVerify(t.Context(), m.Instance.Domains[0], "test"); err != nil {
+		t.Fatal(err)
+	}
+	return c, m
+}
+
+func TestInvitations(t *testing.T) {
+	a := newTestApp(t, nil)
+	admin, _ := verifiedAdmin(t, a, "alice@acme.example")
+
+	res := admin.do("POST", "/api/v1/invitations", map[string]any{"emails": []string{"carol@acme.example", "eve@globex.example", "x@gmail.com"}})
+	p := res.problem(t)
+	if res.status != http.StatusUnprocessableEntity || len(p.Errors) != 2 || p.Errors[0].Field != "emails[1]" || p.Errors[1].Field != "emails[2]" {
+		t.Fatalf("foreign addresses: %d %s, want 422 naming emails[1] and emails[2]", res.status, res.body)
+	}
+	if box := admin.do("GET", "/api/v1/dev/mail?to=carol@acme.example", nil); strings.Contains(string(box.body), "invited") {
+		t.Errorf("carol was invited although the request failed: %s", box.body)
+	}
+
+	if res := admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"join_policy": "invite", "invitation_message": "Welcome to Acme's Chorus!"}); res.status != http.StatusOK {
+		t.Fatalf("settings: %d %s", res.status, res.body)
+	}
+	// Under the invite policy, nobody uninvited gets in.
+	dave := a.client(t)
+	link, _ := url.Parse(dave.signInLink("dave@acme.example"))
+	if res := dave.do("GET", link.RequestURI(), nil); res.status != http.StatusForbidden || res.problem(t).Code != "not_invited" {
+		t.Errorf("uninvited sign-in: %d %s, want 403 not_invited", res.status, res.body)
+	}
+
+	var invs struct {
+		Items []struct{ ID, Email, State string }
+	}
+	res = admin.do("POST", "/api/v1/invitations", map[string]any{"emails": []string{"Carol@Acme.example", "frank@acme.example"}})
+	res.json(t, &invs)
+	if res.status != http.StatusCreated || len(invs.Items) != 2 || invs.Items[0].Email != "carol@acme.example" {
+		t.Fatalf("invite: %d %s", res.status, res.body)
+	}
+	carol := a.client(t)
+	var box struct {
+		Items []struct{ Text, Link string }
+	}
+	carol.do("GET", "/api/v1/dev/mail?to=carol@acme.example", nil).json(t, &box)
+	if len(box.Items) != 1 || !strings.Contains(box.Items[0].Text, "Welcome to Acme's Chorus!") {
+		t.Fatalf("carol's invitation mail: %+v", box.Items)
+	}
+	inviteLink, _ := url.Parse(box.Items[0].Link)
+	if res := carol.do("GET", inviteLink.RequestURI(), nil); res.status != http.StatusSeeOther {
+		t.Fatalf("accepting: %d %s", res.status, res.body)
+	}
+	var cm me
+	carol.do("GET", "/api/v1/me", nil).json(t, &cm)
+	if cm.Member.Role != "employee" || cm.Instance.Domains[0] != "acme.example" {
+		t.Errorf("carol = %+v", cm)
+	}
+
+	// A revoked invitation's link no longer works; resending is limited.
+	frankID := invs.Items[1].ID
+	for i := range 3 {
+		if res := admin.do("POST", "/api/v1/invitations/"+frankID+"/resend", nil); res.status != http.StatusOK {
+			t.Fatalf("resend %d: %d %s", i+1, res.status, res.body)
+		}
+	}
+	if res := admin.do("POST", "/api/v1/invitations/"+frankID+"/resend", nil); res.status != http.StatusTooManyRequests {
+		t.Errorf("4th resend: %d, want 429", res.status)
+	}
+	frank := a.client(t)
+	frank.do("GET", "/api/v1/dev/mail?to=frank@acme.example", nil).json(t, &box)
+	oldest, _ := url.Parse(box.Items[len(box.Items)-1].Link)
+	newest, _ := url.Parse(box.Items[0].Link)
+	if res := frank.do("GET", oldest.RequestURI(), nil); res.status != http.StatusBadRequest {
+		t.Errorf("a superseded invitation link: %d, want 400", res.status)
+	}
+	if res := admin.do("DELETE", "/api/v1/invitations/"+frankID, nil); res.status != http.StatusNoContent {
+		t.Fatalf("revoke: %d %s", res.status, res.body)
+	}
+	if res := frank.do("GET", newest.RequestURI(), nil); res.status != http.StatusBadRequest || res.problem(t).Code != "invalid_token" {
+		t.Errorf("a revoked invitation's link: %d %s, want 400 invalid_token", res.status, res.body)
+	}
+	if res := admin.do("DELETE", "/api/v1/invitations/"+frankID, nil); res.status != http.StatusConflict {
+		t.Errorf("revoking twice: %d, want 409", res.status)
+	}
+}
+
+func TestRolesAndRemoval(t *testing.T) {
+	a := newTestApp(t, nil)
+	admin := a.client(t)
+	alice := admin.signIn("alice@acme.example")
+	carolc := a.client(t)
+	carol := carolc.signIn("carol@acme.example")
+
+	if res := carolc.do("PATCH", "/api/v1/members/"+alice.Member.ID, map[string]string{"role": "employee"}); res.status != http.StatusForbidden {
+		t.Errorf("employee changing a role: %d, want 403", res.status)
+	}
+	if res := admin.do("PATCH", "/api/v1/members/"+alice.Member.ID, map[string]string{"role": "employee"}); res.status != http.StatusConflict || res.problem(t).Code != "last_admin" {
+		t.Errorf("last admin demoting themselves: %d %s, want 409 last_admin", res.status, res.body)
+	}
+	if res := admin.do("DELETE", "/api/v1/members/"+alice.Member.ID, nil); res.status != http.StatusConflict {
+		t.Errorf("last admin removing themselves: %d, want 409", res.status)
+	}
+	if res := admin.do("PATCH", "/api/v1/members/"+carol.Member.ID, map[string]string{"role": "owner"}); res.status != http.StatusBadRequest {
+		t.Errorf("unknown role: %d, want 400", res.status)
+	}
+	res := admin.do("PATCH", "/api/v1/members/"+carol.Member.ID, map[string]string{"role": "curator"})
+	if res.status != http.StatusOK || !strings.Contains(string(res.body), `"curator"`) {
+		t.Fatalf("make carol curator: %d %s", res.status, res.body)
+	}
+	res = admin.do("GET", "/api/v1/audit", nil)
+	if !strings.Contains(string(res.body), "member.role_changed") || !strings.Contains(string(res.body), `"to":"curator"`) {
+		t.Errorf("audit log lacks the role change: %s", res.body)
+	}
+	if res := admin.do("DELETE", "/api/v1/members/"+carol.Member.ID, nil); res.status != http.StatusNoContent {
+		t.Fatalf("remove carol: %d %s", res.status, res.body)
+	}
+	if res := carolc.do("GET", "/api/v1/me", nil); res.status != http.StatusUnauthorized {
+		t.Errorf("removed member's session: %d, want 401", res.status)
+	}
+	if res := admin.do("GET", "/api/v1/members/"+carol.Member.ID, nil); res.status != http.StatusNotFound {
+		t.Errorf("removed member: %d, want 404", res.status)
+	}
+}
+
+func TestDomainVerifyCommand(t *testing.T) {
+	a := newTestApp(t, nil)
+	c := a.client(t)
+	m := c.signIn("alice@initech.example")
+	uri, db := a.mongo()
+	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db}
+	var out strings.Builder
+	err := run(context.Background(), []string{"domain", "verify", "initech.example", "--reason", "on-prem"}, func(k string) string { return env[k] }, &out)
+	if err != nil {
+		t.Fatalf("chorus domain verify: %v", err)
+	}
+	c.do("GET", "/api/v1/me", nil).json(t, &m)
+	if !m.Instance.Verified {
+		t.Errorf("not verified after the command (%s)", out.String())
+	}
+	if err := run(context.Background(), []string{"domain", "verify", "nobody.example", "--reason", "x"}, func(k string) string { return env[k] }, &out); err == nil {
+		t.Error("verifying a domain nobody owns succeeded")
+	}
+	if err := run(context.Background(), []string{"domain", "verify", "initech.example"}, func(k string) string { return env[k] }, &out); err == nil {
+		t.Error("verifying without a reason succeeded")
+	}
+}

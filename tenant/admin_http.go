@@ -1,0 +1,204 @@
+package tenant
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/chorushq/chorus/tenant/api"
+)
+
+// Handlers of the admin console: roles, domains, invitations, audit, and
+// the operator API.
+
+func (s *Service) patchMember(c *gin.Context, sc Scope, me Member) error {
+	var in struct {
+		Role Role `json:"role"`
+	}
+	if err := api.Decode(c, &in); err != nil {
+		return err
+	}
+	before, err := sc.Member(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	m, err := sc.SetRole(c.Request.Context(), before.ID, in.Role)
+	if err != nil {
+		return err
+	}
+	if before.Role != m.Role {
+		if err := sc.Audit(c.Request.Context(), MemberActor(me), "member.role_changed", m.ID,
+			map[string]string{"from": string(before.Role), "to": string(m.Role)}); err != nil {
+			return err
+		}
+	}
+	c.JSON(http.StatusOK, viewOf(m, true))
+	return nil
+}
+
+func (s *Service) deleteMember(c *gin.Context, sc Scope, me Member) error {
+	if err := s.RemoveMember(c.Request.Context(), sc, me, c.Param("id")); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+func (s *Service) getDomains(c *gin.Context, sc Scope, _ Member) error {
+	ds, err := s.Domains(c.Request.Context(), sc)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, api.List[Domain]{Items: ds})
+	return nil
+}
+
+func (s *Service) postDomain(c *gin.Context, sc Scope, me Member) error {
+	var in struct {
+		Domain string `json:"domain"`
+	}
+	if err := api.Decode(c, &in); err != nil {
+		return err
+	}
+	d, err := s.AddDomain(c.Request.Context(), sc, me, in.Domain)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusCreated, d)
+	return nil
+}
+
+func (s *Service) postVerifyDomain(c *gin.Context, sc Scope, me Member) error {
+	d, err := s.VerifyDomain(c.Request.Context(), sc, me, c.Param("domain"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, d)
+	return nil
+}
+
+func (s *Service) getInvitations(c *gin.Context, sc Scope, _ Member) error {
+	invs, err := s.Invitations(c.Request.Context(), sc)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, api.List[Invitation]{Items: invs})
+	return nil
+}
+
+func (s *Service) postInvitations(c *gin.Context, sc Scope, me Member) error {
+	var in struct {
+		Emails  []string `json:"emails"`
+		Message *string  `json:"message"`
+	}
+	if err := api.Decode(c, &in); err != nil {
+		return err
+	}
+	invs, err := s.Invite(c.Request.Context(), sc, me, in.Emails, in.Message)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusCreated, api.List[Invitation]{Items: invs})
+	return nil
+}
+
+func (s *Service) deleteInvitation(c *gin.Context, sc Scope, me Member) error {
+	if err := s.RevokeInvitation(c.Request.Context(), sc, me, c.Param("id")); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+func (s *Service) postResend(c *gin.Context, sc Scope, me Member) error {
+	inv, err := s.ResendInvitation(c.Request.Context(), sc, me, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, inv)
+	return nil
+}
+
+// Audit cursors are the time of the last entry seen.
+func (s *Service) getAudit(c *gin.Context, sc Scope, _ Member) error {
+	limit, err := api.Limit(c)
+	if err != nil {
+		return err
+	}
+	var before time.Time
+	if cur := c.Query("cursor"); cur != "" {
+		before, err = time.Parse(time.RFC3339Nano, cur)
+		if err != nil {
+			return api.Invalid(api.FieldError{Field: "cursor", Message: "is not a cursor this list handed out"})
+		}
+	}
+	es, err := sc.AuditLog(c.Request.Context(), before, limit+1)
+	if err != nil {
+		return err
+	}
+	out := api.List[AuditEntry]{Items: es}
+	if len(es) > limit {
+		out.Items = es[:limit]
+		next := es[limit-1].At.Format(time.RFC3339Nano)
+		out.NextCursor = &next
+	}
+	if out.Items == nil {
+		out.Items = []AuditEntry{}
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+// OpsRoutes mounts the operator API under r (/ops/v1) when an operator
+// token is configured; every call needs it as a bearer token.
+func (s *Service) OpsRoutes(r gin.IRouter) {
+	if s.OperatorToken == "" {
+		return
+	}
+	g := r.Group("", s.requireOperator)
+	g.GET("/instances", s.Public(s.opsInstances))
+	g.POST("/domains/:domain/verify", s.Public(s.opsVerifyDomain))
+}
+
+func (s *Service) requireOperator(c *gin.Context) {
+	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.OperatorToken)) != 1 {
+		api.Write(c, api.New(http.StatusUnauthorized, "unauthenticated", "the operator API needs the operator token as a bearer token"))
+		return
+	}
+	c.Next()
+}
+
+func (s *Service) opsInstances(c *gin.Context) error {
+	insts, err := s.Store.Instances(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]instanceView, len(insts))
+	for i, inst := range insts {
+		out[i] = instanceViewOf(inst)
+	}
+	c.JSON(http.StatusOK, api.List[instanceView]{Items: out})
+	return nil
+}
+
+func (s *Service) opsVerifyDomain(c *gin.Context) error {
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := api.Decode(c, &in); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.Reason) == "" {
+		return api.Invalid(api.FieldError{Field: "reason", Message: "say why the domain is verified without DNS (it goes into the instance's audit log)"})
+	}
+	d, err := s.ForceVerify(c.Request.Context(), c.Param("domain"), in.Reason)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, d)
+	return nil
+}

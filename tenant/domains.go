@@ -1,0 +1,262 @@
+package tenant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// TXTResolver looks up TXT records; *net.Resolver is one.
+type TXTResolver interface {
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+}
+
+// Domain ownership errors.
+var (
+	// ErrDomainUnverified: the action needs a verified domain (admin
+	// powers of a pending instance).
+	ErrDomainUnverified = errors.New("verify your company's domain first")
+	// ErrDomainTaken: another instance owns the domain.
+	ErrDomainTaken = errors.New("the domain belongs to another instance")
+	// ErrRecordMissing: the verification TXT record was not found.
+	ErrRecordMissing = errors.New("verification record not found")
+)
+
+// TXTPrefix starts the value of a verification record.
+const TXTPrefix = "chorus-verification="
+
+// Domain is one of an instance's domains as its admins see it.
+type Domain struct {
+	// Domain is the ASCII (punycode) form.
+	Domain        string     `json:"domain"`
+	Verified      bool       `json:"verified"`
+	VerifiedAt    *time.Time `json:"verified_at"`
+	LastCheckedAt *time.Time `json:"last_checked_at"`
+	// RecordMissing: the record was gone at the last periodic check. The
+	// domain stays verified; admins should publish the record again.
+	RecordMissing bool      `json:"record_missing"`
+	TXT           TXTRecord `json:"txt"`
+}
+
+// TXTRecord is the DNS record that proves ownership.
+type TXTRecord struct {
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+func (c domainClaim) view() Domain {
+	return Domain{Domain: c.Domain, Verified: c.Verified, VerifiedAt: c.VerifiedAt, LastCheckedAt: c.CheckedAt,
+		RecordMissing: c.Missing, TXT: TXTRecord{Name: c.Domain, Type: "TXT", Value: TXTPrefix + c.Token}}
+}
+
+// Domains lists the scope's domains with their state and records.
+func (s *Service) Domains(ctx context.Context, sc Scope) ([]Domain, error) {
+	claims, err := s.Store.claims(ctx, bson.D{{Key: "instance_id", Value: sc.InstanceID()}})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Domain, len(claims))
+	for i, c := range claims {
+		out[i] = c.view()
+	}
+	return out, nil
+}
+
+func (s *Store) claims(ctx context.Context, f bson.D) ([]domainClaim, error) {
+	cur, err := s.db.Collection(collDomains).Find(ctx, f)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	var cs []domainClaim
+	if err := cur.All(ctx, &cs); err != nil {
+		return nil, storeErr(err)
+	}
+	return cs, nil
+}
+
+// claimOf returns the claim of a domain owned by the scope's instance;
+// another instance's domain is ErrNotFound.
+func (s *Store) claimOf(ctx context.Context, sc Scope, domain string) (domainClaim, error) {
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return domainClaim{}, ErrNotFound
+	}
+	var c domainClaim
+	err = s.db.Collection(collDomains).FindOne(ctx, bson.D{{Key: "_id", Value: d}, {Key: "instance_id", Value: sc.InstanceID()}}).Decode(&c)
+	return c, storeErr(err)
+}
+
+// hasRecord looks for the claim's TXT record at the domain.
+func hasRecord(ctx context.Context, r TXTResolver, c domainClaim) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	txts, err := r.LookupTXT(ctx, c.Domain)
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("look up TXT records of %s: %w", c.Domain, err)
+	}
+	want := TXTPrefix + c.Token
+	for _, t := range txts {
+		if strings.TrimSpace(t) == want {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// VerifyDomain checks the domain's TXT record now (admins). Found, the
+// domain and its instance become verified; not found is ErrRecordMissing.
+func (s *Service) VerifyDomain(ctx context.Context, sc Scope, by Member, domain string) (Domain, error) {
+	c, err := s.Store.claimOf(ctx, sc, domain)
+	if err != nil {
+		return Domain{}, err
+	}
+	ok, err := hasRecord(ctx, s.Resolver, c)
+	if err != nil {
+		return Domain{}, err
+	}
+	now := s.Now().UTC().Truncate(time.Millisecond)
+	if !ok {
+		if err := s.Store.setChecked(ctx, c.Domain, now, c.Verified); err != nil {
+			return Domain{}, err
+		}
+		return Domain{}, fmt.Errorf("%w: publish a TXT record %q at %s and try again (DNS changes can take a while)", ErrRecordMissing, TXTPrefix+c.Token, c.Domain)
+	}
+	if err := s.Store.markVerified(ctx, sc.InstanceID(), c.Domain, now); err != nil {
+		return Domain{}, err
+	}
+	if err := sc.Audit(ctx, MemberActor(by), "domain.verified", c.Domain, map[string]string{"method": "dns"}); err != nil {
+		return Domain{}, err
+	}
+	c, err = s.Store.claimOf(ctx, sc, c.Domain)
+	return c.view(), err
+}
+
+// ForceVerify verifies a domain without DNS, for operators of on-prem
+// installs; the instance's audit log records it. It returns ErrNotFound
+// for a domain no instance owns.
+func (s *Service) ForceVerify(ctx context.Context, domain, reason string) (Domain, error) {
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return Domain{}, ErrNotFound
+	}
+	var c domainClaim
+	if err := storeErr(s.Store.db.Collection(collDomains).FindOne(ctx, bson.D{{Key: "_id", Value: d}}).Decode(&c)); err != nil {
+		return Domain{}, err
+	}
+	sc, err := s.Store.Open(ctx, c.InstanceID)
+	if err != nil {
+		return Domain{}, err
+	}
+	now := s.Now().UTC().Truncate(time.Millisecond)
+	if err := s.Store.markVerified(ctx, c.InstanceID, d, now); err != nil {
+		return Domain{}, err
+	}
+	if err := sc.Audit(ctx, OperatorActor, "domain.verified", d, map[string]string{"method": "operator", "reason": reason}); err != nil {
+		return Domain{}, err
+	}
+	c, err = s.Store.claimOf(ctx, sc, d)
+	return c.view(), err
+}
+
+func (s *Store) markVerified(ctx context.Context, instanceID, domain string, now time.Time) error {
+	_, err := s.db.Collection(collDomains).UpdateOne(ctx, bson.D{{Key: "_id", Value: domain}, {Key: "instance_id", Value: instanceID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "verified", Value: true}, {Key: "verified_at", Value: now},
+			{Key: "checked_at", Value: now}, {Key: "missing", Value: false}}}})
+	if err != nil {
+		return storeErr(err)
+	}
+	_, err = s.db.Collection(collInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: instanceID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "verified", Value: true}}}})
+	return storeErr(err)
+}
+
+func (s *Store) setChecked(ctx context.Context, domain string, now time.Time, missing bool) error {
+	_, err := s.db.Collection(collDomains).UpdateOne(ctx, bson.D{{Key: "_id", Value: domain}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "checked_at", Value: now}, {Key: "missing", Value: missing}}}})
+	return storeErr(err)
+}
+
+// AddDomain claims another domain for the scope's instance (admins of a
+// verified instance); it is pending until verified. A domain another
+// instance owns is ErrDomainTaken.
+func (s *Service) AddDomain(ctx context.Context, sc Scope, by Member, domain string) (Domain, error) {
+	if !sc.Instance().Verified {
+		return Domain{}, ErrDomainUnverified
+	}
+	d, err := s.Policy.CheckDomain(domain)
+	if err != nil {
+		return Domain{}, err
+	}
+	c := domainClaim{Domain: d, InstanceID: sc.InstanceID(), Token: newID(), CreatedAt: s.Now().UTC().Truncate(time.Millisecond)}
+	_, err = s.Store.db.Collection(collDomains).InsertOne(ctx, c)
+	switch err := storeErr(err); {
+	case errors.Is(err, ErrDuplicate):
+		if owned, _ := s.Store.claimOf(ctx, sc, d); owned.Domain != "" {
+			return owned.view(), nil // already ours: idempotent
+		}
+		return Domain{}, ErrDomainTaken
+	case err != nil:
+		return Domain{}, err
+	}
+	if _, err := s.Store.db.Collection(collInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: sc.InstanceID()}},
+		bson.D{{Key: "$addToSet", Value: bson.D{{Key: "domains", Value: d}}}}); err != nil {
+		return Domain{}, storeErr(err)
+	}
+	if err := sc.Audit(ctx, MemberActor(by), "domain.added", d, nil); err != nil {
+		return Domain{}, err
+	}
+	return c.view(), nil
+}
+
+// RecheckDomains checks every verified domain's record again (a periodic
+// job). A missing record flags the domain, never unverifies it, and is
+// written to the instance's audit log for its admins.
+func (s *Store) RecheckDomains(ctx context.Context, r TXTResolver) (checked, missing int, err error) {
+	claims, err := s.claims(ctx, bson.D{{Key: "verified", Value: true}})
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, c := range claims {
+		if c.Token == "" {
+			continue
+		}
+		ok, err := hasRecord(ctx, r, c)
+		if err != nil {
+			s.log.WarnContext(ctx, "domain re-check failed", "domain", c.Domain, "err", err)
+			continue
+		}
+		checked++
+		now := s.now().UTC().Truncate(time.Millisecond)
+		if err := s.setChecked(ctx, c.Domain, now, !ok); err != nil {
+			return checked, missing, err
+		}
+		if ok || c.Missing {
+			continue
+		}
+		missing++
+		if sc, err := s.Open(ctx, c.InstanceID); err == nil {
+			if err := sc.Audit(ctx, SystemActor, "domain.record_missing", c.Domain, nil); err != nil {
+				return checked, missing, err
+			}
+		}
+	}
+	return checked, missing, nil
+}
+
+// RequireVerified returns ErrDomainUnverified for a pending instance.
+func RequireVerified(sc Scope) error {
+	if !sc.Instance().Verified {
+		return ErrDomainUnverified
+	}
+	return nil
+}
