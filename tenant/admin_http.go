@@ -3,8 +3,8 @@ package tenant
 import (
 	"crypto/subtle"
 	"net/http"
+	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -122,16 +122,16 @@ func (s *Service) postResend(c *gin.Context, sc Scope, me Member) error {
 	return nil
 }
 
-// Audit cursors are the time of the last entry seen.
+// Audit cursors are the sequence number of the last entry seen.
 func (s *Service) getAudit(c *gin.Context, sc Scope, _ Member) error {
 	limit, err := api.Limit(c)
 	if err != nil {
 		return err
 	}
-	var before time.Time
+	var before int64
 	if cur := c.Query("cursor"); cur != "" {
-		before, err = time.Parse(time.RFC3339Nano, cur)
-		if err != nil {
+		before, err = strconv.ParseInt(cur, 10, 64)
+		if err != nil || before < 1 {
 			return api.Invalid(api.FieldError{Field: "cursor", Message: "is not a cursor this list handed out"})
 		}
 	}
@@ -142,7 +142,7 @@ func (s *Service) getAudit(c *gin.Context, sc Scope, _ Member) error {
 	out := api.List[AuditEntry]{Items: es}
 	if len(es) > limit {
 		out.Items = es[:limit]
-		next := es[limit-1].At.Format(time.RFC3339Nano)
+		next := strconv.FormatInt(es[limit-1].Seq, 10)
 		out.NextCursor = &next
 	}
 	if out.Items == nil {

@@ -103,7 +103,7 @@ func (s *Service) Invite(ctx context.Context, sc Scope, by Member, emails []stri
 		if err := s.sendInvitation(ctx, sc, &inv); err != nil {
 			return out, err
 		}
-		if err := sc.Audit(ctx, MemberActor(by), "invitation.sent", inv.ID, map[string]string{"email": addr}); err != nil {
+		if err := sc.Audit(ctx, MemberActor(by), "invitation.sent", inv.ID, nil); err != nil {
 			return out, err
 		}
 		out = append(out, inv)
@@ -181,7 +181,7 @@ func (s *Service) RevokeInvitation(ctx context.Context, sc Scope, by Member, id 
 		bson.D{{Key: "$set", Value: bson.D{{Key: "used", Value: true}}}}); err != nil {
 		return storeErr(err)
 	}
-	return sc.Audit(ctx, MemberActor(by), "invitation.revoked", id, map[string]string{"email": inv.Email})
+	return sc.Audit(ctx, MemberActor(by), "invitation.revoked", id, nil)
 }
 
 // ResendInvitation mails a fresh link (the old one stops working), at most

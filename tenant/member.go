@@ -60,7 +60,7 @@ var memberKind = Kind{
 }
 
 // ownKinds are the tenant kinds this package keeps.
-func ownKinds() []Kind { return []Kind{memberKind, auditKind, invitationKind} }
+func ownKinds() []Kind { return []Kind{memberKind, auditKind, invitationKind, consentKind} }
 
 // Member returns a member of the scope's instance; ErrNotFound for an
 // unknown ID or another instance's member.

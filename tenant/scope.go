@@ -242,3 +242,16 @@ func (c *Collection) Aggregate(ctx context.Context, pipeline mongo.Pipeline, out
 	}
 	return storeErr(cur.All(ctx, out))
 }
+
+// UpdateMany applies update to every match of filter and returns how many
+// matched.
+func (c *Collection) UpdateMany(ctx context.Context, filter, update bson.D) (int64, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	res, err := c.c.UpdateMany(ctx, c.filter(filter), c.update(update))
+	if err != nil {
+		return 0, storeErr(err)
+	}
+	return res.MatchedCount, nil
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -88,6 +89,34 @@ func (s *Store) endSession(ctx context.Context, secret string) error {
 // endMemberSessions ends every session of a member.
 func (s *Store) endMemberSessions(ctx context.Context, instanceID, memberID string) error {
 	_, err := s.db.Collection(collSessions).DeleteMany(ctx, bson.D{{Key: "instance_id", Value: instanceID}, {Key: "member_id", Value: memberID}})
+	return storeErr(err)
+}
+
+// sessionInfo is a session as its member may see it: no secret.
+type sessionInfo struct {
+	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+	ExpiresAt time.Time `bson:"expires_at" json:"expires_at"`
+}
+
+// memberSessions lists a member's sessions.
+func (s *Store) memberSessions(ctx context.Context, instanceID, memberID string) ([]sessionInfo, error) {
+	cur, err := s.db.Collection(collSessions).Find(ctx, bson.D{{Key: "instance_id", Value: instanceID}, {Key: "member_id", Value: memberID}})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	out := []sessionInfo{}
+	return out, storeErr(cur.All(ctx, &out))
+}
+
+// forgetAddress deletes the sign-in links and rate-limit counters of an
+// email address.
+func (s *Store) forgetAddress(ctx context.Context, email string) error {
+	if _, err := s.db.Collection(collSignIn).DeleteMany(ctx, bson.D{{Key: "email", Value: email}}); err != nil {
+		return storeErr(err)
+	}
+	prefix := "signin-email:" + hashSecret(email) + "|"
+	_, err := s.db.Collection(collRateLimits).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{
+		{Key: "$regex", Value: "^" + regexp.QuoteMeta(prefix)}}}})
 	return storeErr(err)
 }
 

@@ -159,6 +159,12 @@ func (s *Store) ensureGlobalIndexes(ctx context.Context) error {
 	return nil
 }
 
+// ledger is the erasure ledger. It lives in a database of its own, so that
+// restoring the main database from a backup leaves it in place.
+func (s *Store) ledger() *mongo.Collection {
+	return s.client.Database(s.db.Name() + "_ledger").Collection("erasures")
+}
+
 // ensureTenantIndexes creates the collections' indexes of a new instance.
 func (s *Store) ensureTenantIndexes(ctx context.Context, instanceID string) error {
 	for _, k := range s.kinds {

@@ -24,6 +24,7 @@ var allowedImports = map[string][]string{
 	"tenant/api":        {},
 	"tenant/embedded":   {},
 	"tenant/tenanttest": {"tenant/embedded"},
+	"tenant/oidctest":   {"tenant/tenanttest"},
 	"tenant":            {"tenant/api"},
 	"frontend":          {},
 	"jobs/task":         {},

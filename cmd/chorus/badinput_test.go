@@ -36,7 +36,7 @@ func TestBadBodies(t *testing.T) {
 		{"bad limit", "GET", "/api/v1/members?limit=1000", ``, nil, 400, "validation_failed", "limit"},
 		{"forged cursor", "GET", "/api/v1/members?cursor=eyIkbmUiOiIifQ", ``, nil, 400, "validation_failed", "cursor"},
 		{"unknown route", "GET", "/api/v1/nothing-here", ``, nil, 404, "not_found", ""},
-		{"wrong method", "DELETE", "/api/v1/me", ``, nil, 405, "method_not_allowed", ""},
+		{"wrong method", "PUT", "/api/v1/me", ``, nil, 405, "method_not_allowed", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,6 +42,16 @@ type appDeps struct {
 	mailer tenant.Mailer
 }
 
+// privacyOf builds the privacy service over every domain's data; content
+// may be nil for commands, which then use a content service without a
+// fetcher (erasure needs none).
+func privacyOf(auth *tenant.Service, c *content.Service) *tenant.Privacy {
+	if c == nil {
+		c = content.NewService(content.Config{})
+	}
+	return tenant.NewPrivacy(auth, c.PrivacySource())
+}
+
 // storeKinds are the tenant kinds of every domain, created per instance.
 func storeKinds() []tenant.Kind { return content.Kinds() }
 
@@ -141,6 +151,7 @@ func newApp(d appDeps) (*app, error) {
 	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDoc) })
 	auth.Routes(v1)
 	content.NewHandlers(d.content, auth, d.log).Routes(v1)
+	privacyOf(auth, d.content).Routes(v1)
 	auth.OpsRoutes(e.Group("/ops/v1"))
 
 	web := frontend.Handler()

@@ -45,6 +45,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runPlatform(ctx, cmd, cfg, stdout)
 	case "domain":
 		return runDomain(ctx, args[1:], getenv, stdout)
+	case "privacy":
+		return runPrivacy(ctx, args[1:], getenv, stdout)
+	case "audit":
+		return runAudit(ctx, args[1:], getenv, stdout)
 	case "help", "-h", "--help":
 		printHelp(stdout)
 		return nil
@@ -65,6 +69,10 @@ Commands:
   all      serve and worker in one process (what make run starts)
   domain verify <domain> --reason "…"
            verify a domain without DNS (operators, on-prem); audited
+  privacy replay-erasures
+           after a backup restore, erase again everyone in the erasure ledger
+  audit verify <instance ID>
+           check an instance's audit hash chain
   help     this text
 
 Every flag can also be set through its environment variable:

@@ -40,11 +40,27 @@ func runDomain(ctx context.Context, args []string, getenv func(string) string, s
 	if *reason == "" {
 		return errors.New("--reason is required: it goes into the instance's audit log")
 	}
+	return withStore(ctx, getenv, stdout, func(store *tenant.Store) error {
+		d, err := tenant.NewService(tenant.Config{Store: store}).ForceVerify(ctx, domain, *reason)
+		if errors.Is(err, tenant.ErrNotFound) {
+			return fmt.Errorf("no instance owns %s: its first user must sign in first", domain)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s is verified (audited as an operator action)\n", d.Domain)
+		return nil
+	})
+}
+
+// withStore runs f with the configured store (CHORUS_MONGO_URI, the
+// running process's embedded server on the data dir, or a new one).
+func withStore(ctx context.Context, getenv func(string) string, stdout io.Writer, f func(*tenant.Store) error) (err error) {
 	cfg, err := parseConfig("worker", nil, getenv, stdout)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	uri, stop, err := mongoServer(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -55,13 +71,41 @@ func runDomain(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer store.Close(context.WithoutCancel(ctx))
-	d, err := tenant.NewService(tenant.Config{Store: store, Log: log}).ForceVerify(ctx, domain, *reason)
-	if errors.Is(err, tenant.ErrNotFound) {
-		return fmt.Errorf("no instance owns %s: its first user must sign in first", domain)
+	return f(store)
+}
+
+// runPrivacy is `chorus privacy replay-erasures`: after restoring a
+// backup, erase again everyone the erasure ledger lists.
+func runPrivacy(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) != 1 || args[0] != "replay-erasures" {
+		return errors.New("usage: chorus privacy replay-erasures")
 	}
-	if err != nil {
-		return err
+	return withStore(ctx, getenv, stdout, func(store *tenant.Store) error {
+		n, err := privacyOf(tenant.NewService(tenant.Config{Store: store}), nil).ReplayErasures(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "erased again: %d people whose data had come back\n", n)
+		return nil
+	})
+}
+
+// runAudit is `chorus audit verify <instance ID>`: checks the instance's
+// audit hash chain.
+func runAudit(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) != 2 || args[0] != "verify" {
+		return errors.New("usage: chorus audit verify <instance ID>")
 	}
-	fmt.Fprintf(stdout, "%s is verified (audited as an operator action)\n", d.Domain)
-	return nil
+	return withStore(ctx, getenv, stdout, func(store *tenant.Store) error {
+		sc, err := store.Open(ctx, args[1])
+		if err != nil {
+			return fmt.Errorf("instance %s: %w", args[1], err)
+		}
+		n, err := sc.VerifyAudit(ctx)
+		if err != nil {
+			return fmt.Errorf("after %d good entries: %w", n, err)
+		}
+		fmt.Fprintf(stdout, "audit log of %s verifies: %d entries\n", args[1], n)
+		return nil
+	})
 }

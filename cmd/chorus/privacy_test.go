@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/chorushq/chorus/tenant"
+)
+
+// privacyFixture: Alice (the subject) with canaries in every kind of data
+// she has, Carol (a colleague) and Bob (another instance) with their own.
+type privacyFixture struct {
+	a                   *testApp
+	admin, alice, carol *client
+	aliceID             string
+	aliceCanary         []string
+	otherCanary         []string
+}
+
+func newPrivacyFixture(t *testing.T) *privacyFixture {
+	t.Helper()
+	a := newTestApp(t, nil)
+	f := &privacyFixture{a: a}
+	var admin me
+	f.admin, admin = verifiedAdmin(t, a, "admin@acme.example")
+	f.alice = a.client(t)
+	alice := f.alice.signIn("alice@acme.example")
+	f.aliceID = alice.Member.ID
+	f.carol = a.client(t)
+	f.carol.signIn("carol@acme.example")
+	bob := a.client(t)
+	bob.signIn("bob@globex.example")
+
+	must := func(res response, want int) {
+		t.Helper()
+		if res.status != want {
+			t.Fatalf("%d %s, want %d", res.status, res.body, want)
+		}
+	}
+	must(f.alice.do("PATCH", "/api/v1/members/me", map[string]string{"name": "canary-alice-name", "title": "canary-alice-title"}), 200)
+	must(f.alice.do("PUT", "/api/v1/me/consents/tracking", map[string]any{"granted": true, "text_version": "canary-consent-v1"}), 200)
+	must(f.alice.do("POST", "/api/v1/suggestions", map[string]any{"url": a.pages.url("/canary-alice-link"), "commentary": "canary-alice-suggestion"}), 201)
+	must(f.admin.do("PATCH", "/api/v1/members/"+alice.Member.ID, map[string]string{"role": "curator"}), 200)
+	must(f.alice.do("POST", "/api/v1/content", map[string]any{"url": a.pages.url("/canary-alice-post"), "title": "canary-alice-post"}), 201)
+	// The post Alice published as a curator is the company's and stays
+	// (de-identified); it is not among her canaries.
+	f.aliceCanary = []string{"canary-alice-name", "canary-alice-title", "canary-consent-v1", "canary-alice-suggestion", "alice@acme.example"}
+
+	must(f.carol.do("PATCH", "/api/v1/members/me", map[string]string{"name": "canary-carol-name"}), 200)
+	must(f.carol.do("POST", "/api/v1/suggestions", map[string]any{"url": a.pages.url("/carol"), "commentary": "canary-carol-suggestion"}), 201)
+	must(bob.do("PATCH", "/api/v1/members/me", map[string]string{"name": "canary-bob-name"}), 200)
+	f.otherCanary = []string{"canary-carol-name", "canary-carol-suggestion", "canary-bob-name", "carol@acme.example", "bob@globex.example"}
+	_ = admin
+	return f
+}
+
+func TestExportHoldsEverythingAndNothingElse(t *testing.T) {
+	f := newPrivacyFixture(t)
+	res := f.alice.do("GET", "/api/v1/me/export", nil)
+	if res.status != http.StatusOK || !strings.Contains(res.header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("export: %d %v", res.status, res.header)
+	}
+	for _, c := range f.aliceCanary {
+		if !strings.Contains(string(res.body), c) {
+			t.Errorf("the export lacks %q", c)
+		}
+	}
+	for _, c := range f.otherCanary {
+		if strings.Contains(string(res.body), c) {
+			t.Errorf("the export holds someone else's %q", c)
+		}
+	}
+	var ex struct {
+		Manifest []string       `json:"manifest"`
+		Data     map[string]any `json:"data"`
+	}
+	res.json(t, &ex)
+	for _, kind := range []string{"members", "consents", "invitations", "audit", "sessions", "posts"} {
+		if !strings.Contains(strings.Join(ex.Manifest, ","), kind) {
+			t.Errorf("manifest %v lacks %s", ex.Manifest, kind)
+		}
+	}
+	// Admins get the same document for a person on request; audited.
+	res = f.admin.do("GET", "/api/v1/privacy/subjects?email="+url.QueryEscape("Alice@acme.example"), nil)
+	if res.status != http.StatusOK || !strings.Contains(string(res.body), "canary-alice-suggestion") {
+		t.Errorf("admin subject lookup: %d %.300s", res.status, res.body)
+	}
+	if res := f.alice.do("GET", "/api/v1/privacy/subjects?email=carol@acme.example", nil); res.status != http.StatusForbidden {
+		t.Errorf("non-admin subject lookup: %d, want 403", res.status)
+	}
+	if res := f.admin.do("GET", "/api/v1/privacy/subjects?email=bob@globex.example", nil); res.status != http.StatusNotFound {
+		t.Errorf("another instance's person: %d, want 404", res.status)
+	}
+}
+
+// scanAll returns every collection's documents of the test database as
+// JSON text, and of its erasure ledger.
+func scanAll(t *testing.T, a *testApp) string { return scan(t, a, false) }
+
+// scan is scanAll, optionally without the audit logs and the erasure
+// ledger: those keep a member's opaque ID by design (the hash-chained log
+// cannot change; the ledger is how a restore is cleaned again).
+func scan(t *testing.T, a *testApp, skipKept bool) string {
+	t.Helper()
+	uri, db := a.mongo()
+	c, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(context.Background())
+	var b strings.Builder
+	for _, name := range []string{db, db + "_ledger"} {
+		if skipKept && name != db {
+			continue
+		}
+		colls, err := c.Database(name).ListCollectionNames(t.Context(), bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, coll := range colls {
+			if skipKept && strings.HasSuffix(coll, "_audit") {
+				continue
+			}
+			cur, err := c.Database(name).Collection(coll).Find(t.Context(), bson.D{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var docs []bson.M
+			if err := cur.All(t.Context(), &docs); err != nil {
+				t.Fatal(err)
+			}
+			j, _ := json.Marshal(docs)
+			b.WriteString(coll + ": ")
+			b.Write(j)
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+func TestErasureLeavesNothing(t *testing.T) {
+	f := newPrivacyFixture(t)
+	before := scanAll(t, f.a)
+	for _, c := range f.aliceCanary {
+		if !strings.Contains(before, c) {
+			t.Fatalf("canary %q not stored before erasure: the test would prove nothing", c)
+		}
+	}
+	if res := f.alice.do("DELETE", "/api/v1/me", nil); res.status != http.StatusNoContent {
+		t.Fatalf("erase me: %d %s", res.status, res.body)
+	}
+	after := scanAll(t, f.a)
+	for _, c := range f.aliceCanary {
+		if strings.Contains(after, c) {
+			t.Errorf("%q is still stored after erasure", c)
+		}
+	}
+	if strings.Contains(scan(t, f.a, true), f.aliceID) {
+		t.Errorf("Alice's member ID is still stored outside the audit log and the ledger")
+	}
+	for _, c := range f.otherCanary {
+		if !strings.Contains(after, c) {
+			t.Errorf("someone else's %q went with the erasure", c)
+		}
+	}
+	if res := f.alice.do("GET", "/api/v1/me", nil); res.status != http.StatusUnauthorized {
+		t.Errorf("erased member's session: %d, want 401", res.status)
+	}
+	// The published post stays, de-identified.
+	if !strings.Contains(after, "canary-alice-post") {
+		t.Error("the published post went too; it belongs to the company")
+	}
+}
+
+func TestErasureSurvivesBackupRestore(t *testing.T) {
+	f := newPrivacyFixture(t)
+	uri, db := f.a.mongo()
+	c, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(context.Background())
+	copyDB := func(from, to string) {
+		t.Helper()
+		if err := c.Database(to).Drop(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		colls, err := c.Database(from).ListCollectionNames(t.Context(), bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, coll := range colls {
+			cur, err := c.Database(from).Collection(coll).Find(t.Context(), bson.D{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var docs []any
+			if err := cur.All(t.Context(), &docs); err != nil {
+				t.Fatal(err)
+			}
+			if len(docs) > 0 {
+				if _, err := c.Database(to).Collection(coll).InsertMany(t.Context(), docs); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	backup := db + "_backup"
+	t.Cleanup(func() { c.Database(backup).Drop(context.Background()) })
+	copyDB(db, backup) // the nightly dump, taken before the erasure
+
+	if res := f.admin.do("POST", "/api/v1/privacy/subjects/erase", map[string]string{"email": "alice@acme.example"}); res.status != http.StatusNoContent {
+		t.Fatalf("admin erase: %d %s", res.status, res.body)
+	}
+	copyDB(backup, db) // disaster: restore the dump
+	if !strings.Contains(scanAll(t, f.a), "canary-alice-name") {
+		t.Fatal("the restore did not bring Alice back: the test would prove nothing")
+	}
+	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db}
+	var out strings.Builder
+	if err := run(t.Context(), []string{"privacy", "replay-erasures"}, func(k string) string { return env[k] }, &out); err != nil {
+		t.Fatalf("replay-erasures: %v", err)
+	}
+	after := scanAll(t, f.a)
+	for _, canary := range f.aliceCanary {
+		if strings.Contains(after, canary) {
+			t.Errorf("%q is back after restore + replay (%s)", canary, out.String())
+		}
+	}
+}
+
+func TestConsentsAndLastAdmin(t *testing.T) {
+	f := newPrivacyFixture(t)
+	if res := f.carol.do("PUT", "/api/v1/me/consents/mind_reading", map[string]any{"granted": true}); res.status != http.StatusNotFound {
+		t.Errorf("unknown purpose: %d, want 404", res.status)
+	}
+	if res := f.carol.do("PUT", "/api/v1/me/consents/tracking", map[string]any{}); res.status != http.StatusBadRequest {
+		t.Errorf("consent without granted: %d, want 400", res.status)
+	}
+	f.carol.do("PUT", "/api/v1/me/consents/tracking", map[string]any{"granted": true, "text_version": "v1"})
+	f.carol.do("PUT", "/api/v1/me/consents/tracking", map[string]any{"granted": false, "text_version": "v1"})
+	var got struct {
+		Current map[string]bool `json:"current"`
+		Ledger  []struct {
+			Purpose string `json:"purpose"`
+			Granted bool   `json:"granted"`
+		} `json:"ledger"`
+	}
+	f.carol.do("GET", "/api/v1/me/consents", nil).json(t, &got)
+	if got.Current["tracking"] || !got.Current["analytics_attribution"] || len(got.Ledger) != 2 {
+		t.Errorf("consents = %+v: want tracking withdrawn, attribution on by default, a ledger of 2", got)
+	}
+	if res := f.admin.do("DELETE", "/api/v1/me", nil); res.status != http.StatusConflict {
+		t.Errorf("the last admin erasing themselves: %d, want 409", res.status)
+	}
+	_ = tenant.RoleAdmin
+}

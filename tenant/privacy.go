@@ -1,0 +1,348 @@
+package tenant
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Subject is a person whose data is exported or erased: a member, or
+// someone known to the instance by email only (an invitee).
+type Subject struct {
+	MemberID string // "" when the person is not a member
+	Email    string
+}
+
+// PrivacySource is a domain's part of data-subject requests: content,
+// social connections, shares… register one each, so an export misses no
+// kind of data and an erasure leaves none behind.
+type PrivacySource interface {
+	// Export returns what the domain stores about the subject, and the
+	// collections (kinds) it searched, for the export's manifest.
+	Export(ctx context.Context, sc Scope, s Subject) (kinds []string, data map[string]any, err error)
+	// Erase deletes or de-identifies the subject's data, replacing their
+	// member ID with pseudonym where records must stay (published posts,
+	// counted shares). It must be idempotent: a replay after a backup
+	// restore runs it again.
+	Erase(ctx context.Context, sc Scope, s Subject, pseudonym string) error
+}
+
+// Privacy answers data-subject requests: access and portability (export),
+// erasure, consent, and keeps the erasure ledger.
+type Privacy struct {
+	svc     *Service
+	sources []PrivacySource
+	log     *slog.Logger
+}
+
+// NewPrivacy returns the privacy service over tenant's own data and the
+// given domains' sources.
+func NewPrivacy(svc *Service, sources ...PrivacySource) *Privacy {
+	return &Privacy{svc: svc, sources: sources, log: svc.Log}
+}
+
+// Consent purposes. Tracking (view pixels, non-essential cookies) is off
+// until granted; analytics attribution and digest mails are on until the
+// member objects.
+const (
+	PurposeTracking             = "tracking"
+	PurposeAnalyticsAttribution = "analytics_attribution"
+	PurposeDigestMail           = "digest_mail"
+)
+
+var purposeDefaults = map[string]bool{
+	PurposeTracking:             false,
+	PurposeAnalyticsAttribution: true,
+	PurposeDigestMail:           true,
+}
+
+// ConsentRecord is one grant or withdrawal, kept as a ledger.
+type ConsentRecord struct {
+	ID       string `bson:"_id" json:"id"`
+	MemberID string `bson:"member_id" json:"-"`
+	// Seq orders one member's records, even within one millisecond.
+	Seq         int64     `bson:"seq" json:"seq"`
+	Purpose     string    `bson:"purpose" json:"purpose"`
+	Granted     bool      `bson:"granted" json:"granted"`
+	TextVersion string    `bson:"text_version" json:"text_version"`
+	At          time.Time `bson:"at" json:"at"`
+}
+
+var consentKind = Kind{
+	Name:    "consents",
+	Indexes: []Index{{Keys: bson.D{{Key: "member_id", Value: 1}, {Key: "seq", Value: 1}}, Unique: true}},
+}
+
+// SetConsent records a grant or withdrawal of purpose by a member.
+func (p *Privacy) SetConsent(ctx context.Context, sc Scope, m Member, purpose string, granted bool, textVersion string) (ConsentRecord, error) {
+	if _, ok := purposeDefaults[purpose]; !ok {
+		return ConsentRecord{}, ErrNotFound
+	}
+	if len(textVersion) > 40 {
+		return ConsentRecord{}, &ValidationError{Field: "text_version", Reason: "must be at most 40 characters"}
+	}
+	coll := sc.Collection(consentKind)
+	for range 10 {
+		n, err := coll.Count(ctx, bson.D{{Key: "member_id", Value: m.ID}})
+		if err != nil {
+			return ConsentRecord{}, err
+		}
+		r := ConsentRecord{ID: newID(), MemberID: m.ID, Seq: n + 1, Purpose: purpose, Granted: granted,
+			TextVersion: textVersion, At: p.svc.Now().UTC().Truncate(time.Millisecond)}
+		switch err := coll.Insert(ctx, r); {
+		case errors.Is(err, ErrDuplicate):
+			continue // a concurrent change took the number
+		case err != nil:
+			return ConsentRecord{}, err
+		}
+		return r, nil
+	}
+	return ConsentRecord{}, ErrConflict
+}
+
+// Consents returns the member's current choice per purpose and the ledger.
+func (p *Privacy) Consents(ctx context.Context, sc Scope, memberID string) (map[string]bool, []ConsentRecord, error) {
+	var recs []ConsentRecord
+	err := sc.Collection(consentKind).Find(ctx, bson.D{{Key: "member_id", Value: memberID}}, &recs,
+		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}))
+	if err != nil {
+		return nil, nil, err
+	}
+	now := map[string]bool{}
+	for k, v := range purposeDefaults {
+		now[k] = v
+	}
+	for _, r := range recs {
+		now[r.Purpose] = r.Granted
+	}
+	if recs == nil {
+		recs = []ConsentRecord{}
+	}
+	return now, recs, nil
+}
+
+// Export is everything stored about a person in one instance.
+type Export struct {
+	GeneratedAt time.Time `json:"generated_at"`
+	Instance    struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"instance"`
+	// Manifest lists every collection searched, found or not.
+	Manifest []string       `json:"manifest"`
+	Data     map[string]any `json:"data"`
+}
+
+// Export gathers everything about s in the scope's instance.
+func (p *Privacy) Export(ctx context.Context, sc Scope, s Subject) (Export, error) {
+	ex := Export{GeneratedAt: p.svc.Now().UTC(), Data: map[string]any{}}
+	ex.Instance.ID, ex.Instance.Name = sc.InstanceID(), sc.Instance().Name
+	ex.Manifest = []string{memberKind.Name, consentKind.Name, invitationKind.Name, auditKind.Name, collSessions}
+
+	if s.MemberID != "" {
+		m, err := sc.Member(ctx, s.MemberID)
+		if err != nil {
+			return Export{}, err
+		}
+		ex.Data["profile"] = map[string]any{
+			"id": m.ID, "email": m.Email, "name": m.Name, "title": m.Title, "role": m.Role,
+			"topics": m.Topics, "created_at": m.CreatedAt, "last_sign_in": m.LastSignIn,
+		}
+		ids := make([]map[string]string, len(m.Identities))
+		for i, id := range m.Identities {
+			ids[i] = map[string]string{"issuer": id.Issuer, "subject": id.Subject}
+		}
+		ex.Data["identities"] = ids
+		current, ledger, err := p.Consents(ctx, sc, m.ID)
+		if err != nil {
+			return Export{}, err
+		}
+		ex.Data["consents"] = map[string]any{"current": current, "ledger": ledger}
+		sessions, err := p.svc.Store.memberSessions(ctx, sc.InstanceID(), m.ID)
+		if err != nil {
+			return Export{}, err
+		}
+		ex.Data["sessions"] = sessions
+		var audit []AuditEntry
+		if err := sc.Collection(auditKind).Find(ctx, bson.D{{Key: "$or", Value: bson.A{
+			bson.D{{Key: "actor.id", Value: m.ID}}, bson.D{{Key: "target", Value: m.ID}},
+		}}}, &audit, options.Find().SetSort(bson.D{{Key: "seq", Value: 1}})); err != nil {
+			return Export{}, err
+		}
+		ex.Data["audit_entries"] = nonNil(audit)
+	}
+	var invs []Invitation
+	if err := sc.Collection(invitationKind).Find(ctx, bson.D{{Key: "email", Value: s.Email}}, &invs); err != nil {
+		return Export{}, err
+	}
+	ex.Data["invitations"] = nonNil(invs)
+	for _, src := range p.sources {
+		kinds, data, err := src.Export(ctx, sc, s)
+		if err != nil {
+			return Export{}, err
+		}
+		ex.Manifest = append(ex.Manifest, kinds...)
+		for k, v := range data {
+			ex.Data[k] = v
+		}
+	}
+	return ex, nil
+}
+
+func nonNil[T any](xs []T) []T {
+	if xs == nil {
+		return []T{}
+	}
+	return xs
+}
+
+// SubjectByEmail finds a person known to the instance by address: a
+// member, or an invitee. Unknown is ErrNotFound.
+func (p *Privacy) SubjectByEmail(ctx context.Context, sc Scope, email string) (Subject, error) {
+	addr, _, err := p.svc.Policy.ParseEmail(email)
+	var de *DomainError
+	if errors.As(err, &de) {
+		addr, err = email, nil // freemail suggesters may appear in content later
+	}
+	if err != nil {
+		return Subject{}, &ValidationError{Field: "email", Reason: "must be an email address"}
+	}
+	s := Subject{Email: addr}
+	if m, err := sc.memberByEmail(ctx, addr); err == nil {
+		s.MemberID = m.ID
+		return s, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return Subject{}, err
+	}
+	n, err := sc.Collection(invitationKind).Count(ctx, bson.D{{Key: "email", Value: addr}})
+	if err != nil {
+		return Subject{}, err
+	}
+	if n == 0 {
+		return Subject{}, ErrNotFound
+	}
+	return s, nil
+}
+
+// erasure is one erased person in the ledger: only their member ID (an
+// opaque random value) and the pseudonym that replaced it.
+type erasure struct {
+	ID         string    `bson:"_id"` // instance ID + member ID
+	InstanceID string    `bson:"instance_id"`
+	MemberID   string    `bson:"member_id"`
+	Pseudonym  string    `bson:"pseudonym"`
+	ErasedAt   time.Time `bson:"erased_at"`
+}
+
+// Erase erases a person from the instance: sessions killed, every domain's
+// data deleted or de-identified under a fresh pseudonym (not derivable
+// from the person), consents and invitations deleted, the profile last;
+// the ledger keeps the member ID so a backup restore can be cleaned again
+// (ReplayErasures). The last admin cannot be erased.
+func (p *Privacy) Erase(ctx context.Context, sc Scope, by Actor, s Subject) error {
+	pseudonym := "erased-" + randomHex(8)
+	if s.MemberID != "" {
+		m, err := sc.Member(ctx, s.MemberID)
+		if err != nil {
+			return err
+		}
+		if m.Role == RoleAdmin {
+			n, err := sc.Collection(memberKind).Count(ctx, bson.D{{Key: "role", Value: RoleAdmin}})
+			if err != nil {
+				return err
+			}
+			if n <= 1 {
+				return ErrLastAdmin
+			}
+		}
+		// The ledger first: if anything below fails, a replay finishes it.
+		e := erasure{ID: sc.InstanceID() + ":" + m.ID, InstanceID: sc.InstanceID(), MemberID: m.ID, Pseudonym: pseudonym,
+			ErasedAt: p.svc.Now().UTC().Truncate(time.Millisecond)}
+		if _, err := p.svc.Store.ledger().InsertOne(ctx, e); err != nil && !errors.Is(storeErr(err), ErrDuplicate) {
+			return fmt.Errorf("erasure ledger: %w", storeErr(err))
+		}
+	}
+	if err := p.erase(ctx, sc, s, pseudonym); err != nil {
+		return err
+	}
+	return sc.Audit(ctx, by, "privacy.erased", pseudonym, nil)
+}
+
+func (p *Privacy) erase(ctx context.Context, sc Scope, s Subject, pseudonym string) error {
+	if s.MemberID != "" {
+		if err := p.svc.Store.endMemberSessions(ctx, sc.InstanceID(), s.MemberID); err != nil {
+			return err
+		}
+	}
+	for _, src := range p.sources {
+		if err := src.Erase(ctx, sc, s, pseudonym); err != nil {
+			return err
+		}
+	}
+	if s.MemberID != "" {
+		if _, err := sc.Collection(consentKind).DeleteMany(ctx, bson.D{{Key: "member_id", Value: s.MemberID}}); err != nil {
+			return err
+		}
+	}
+	if s.Email != "" {
+		if _, err := sc.Collection(invitationKind).DeleteMany(ctx, bson.D{{Key: "email", Value: s.Email}}); err != nil {
+			return err
+		}
+		if err := p.svc.Store.forgetAddress(ctx, s.Email); err != nil {
+			return err
+		}
+	}
+	if s.MemberID != "" {
+		if _, err := sc.Collection(memberKind).Delete(ctx, bson.D{{Key: "_id", Value: s.MemberID}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReplayErasures erases again, in every instance, each person in the
+// ledger whose data came back (a backup restore). It returns how many it
+// found and erased again.
+func (p *Privacy) ReplayErasures(ctx context.Context) (int, error) {
+	cur, err := p.svc.Store.ledger().Find(ctx, bson.D{})
+	if err != nil {
+		return 0, storeErr(err)
+	}
+	var es []erasure
+	if err := cur.All(ctx, &es); err != nil {
+		return 0, storeErr(err)
+	}
+	n := 0
+	for _, e := range es {
+		sc, err := p.svc.Store.Open(ctx, e.InstanceID)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return n, err
+		}
+		m, err := sc.Member(ctx, e.MemberID)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return n, err
+		}
+		if err := p.erase(ctx, sc, Subject{MemberID: m.ID, Email: m.Email}, e.Pseudonym); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
