@@ -161,6 +161,7 @@ func (s *Service) OpsRoutes(r gin.IRouter) {
 	g := r.Group("", s.requireOperator)
 	g.GET("/instances", s.Public(s.opsInstances))
 	g.POST("/domains/:domain/verify", s.Public(s.opsVerifyDomain))
+	g.GET("/instances/:id/members", s.Public(s.opsMembers))
 }
 
 func (s *Service) requireOperator(c *gin.Context) {

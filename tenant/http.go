@@ -79,6 +79,8 @@ func ProblemOf(err error) *api.Problem {
 		return api.New(http.StatusForbidden, "not_invited", err.Error())
 	case errors.Is(err, ErrInvitationClosed):
 		return api.New(http.StatusConflict, "invitation_closed", "this invitation was revoked, accepted or has expired")
+	case errors.Is(err, ErrNoSupportGrant):
+		return api.New(http.StatusForbidden, "support_grant_required", "operators read an instance's data only under a live support grant its admins gave (X-Support-Grant)")
 	case errors.Is(err, ErrLastAdmin):
 		return api.New(http.StatusConflict, "last_admin", "the instance needs at least one admin: make someone else admin first")
 	case errors.Is(err, ErrConflict):
@@ -138,6 +140,7 @@ func (s *Service) Routes(r gin.IRouter) {
 	r.GET("/me", s.Member(nil, s.getMe))
 	r.GET("/instance", s.Member(nil, s.getInstance))
 	r.PATCH("/instance/settings", s.Member(nil, s.patchSettings, RoleAdmin))
+	r.DELETE("/instance", s.Member(nil, s.deleteInstance, RoleAdmin))
 	r.GET("/members", s.Member(nil, s.listMembers))
 	r.PATCH("/members/me", s.Member(nil, s.patchMe))
 	r.GET("/members/:id", s.Member(nil, s.getMember))
@@ -151,6 +154,9 @@ func (s *Service) Routes(r gin.IRouter) {
 	r.DELETE("/invitations/:id", s.Member(nil, s.deleteInvitation, RoleAdmin))
 	r.POST("/invitations/:id/resend", s.Member(nil, s.postResend, RoleAdmin))
 	r.GET("/audit", s.Member(nil, s.getAudit, RoleAdmin))
+	r.POST("/instance/support-grants", s.Member(nil, s.postSupportGrant, RoleAdmin))
+	r.GET("/instance/support-grants", s.Member(nil, s.getSupportGrants, RoleAdmin))
+	r.DELETE("/instance/support-grants/:id", s.Member(nil, s.deleteSupportGrant, RoleAdmin))
 	if s.DevMailbox != nil {
 		r.GET("/dev/mail", s.Public(s.getDevMail))
 	}

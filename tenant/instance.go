@@ -177,7 +177,8 @@ func (s *Store) instanceForDomain(ctx context.Context, domain, founder string) (
 	return inst, nil
 }
 
-// dropInstance removes an instance's record and collections.
+// dropInstance removes an instance's record and collections; it logs what
+// it cannot drop and goes on, so a retry finishes the job.
 func (s *Store) dropInstance(ctx context.Context, id string) {
 	for name := range s.kinds {
 		if err := s.db.Collection(collectionName(id, name)).Drop(ctx); err != nil {

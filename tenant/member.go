@@ -60,7 +60,7 @@ var memberKind = Kind{
 }
 
 // ownKinds are the tenant kinds this package keeps.
-func ownKinds() []Kind { return []Kind{memberKind, auditKind, invitationKind, consentKind} }
+func ownKinds() []Kind { return []Kind{memberKind, auditKind, invitationKind, consentKind, grantKind} }
 
 // Member returns a member of the scope's instance; ErrNotFound for an
 // unknown ID or another instance's member.

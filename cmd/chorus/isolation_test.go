@@ -21,6 +21,7 @@ type isoFixture struct {
 	topics      []string
 	invitations []string
 	domain      string
+	grant       string
 }
 
 type isoMember struct {
@@ -85,6 +86,14 @@ func (f *isoFixture) seedA(t *testing.T) {
 		res.json(t, &invs)
 	}
 	f.invitations = append(f.invitations, invs.Items[0].ID)
+	var g struct{ ID string }
+	if res := admin.do("POST", "/api/v1/instance/support-grants", map[string]any{"hours": 1, "reason": "canary-grant-reason"}); res.status != 201 {
+		t.Fatalf("grant: %d %s", res.status, res.body)
+	} else {
+		res.json(t, &g)
+	}
+	f.grant = g.ID
+	f.canary = append(f.canary, "canary-grant-reason", g.ID)
 	f.canary = append(f.canary, "canary-invitee", invs.Items[0].ID)
 	var topic struct{ ID string }
 	if res := admin.do("POST", "/api/v1/topics", map[string]string{"name": "canary topic A"}); res.status != 201 {
@@ -160,7 +169,10 @@ var isolationMatrix = map[string]isoRoute{
 	"POST /api/v1/instance/domains/:domain/verify": {ids: func(f *isoFixture) []map[string]string {
 		return []map[string]string{{"domain": f.domain}}
 	}, roles: []tenant.Role{tenant.RoleAdmin}},
-	"DELETE /api/v1/invitations/:id":      {ids: (*isoFixture).invitationIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"DELETE /api/v1/invitations/:id": {ids: (*isoFixture).invitationIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"DELETE /api/v1/instance/support-grants/:id": {ids: func(f *isoFixture) []map[string]string {
+		return []map[string]string{{"id": f.grant}}
+	}, roles: []tenant.Role{tenant.RoleAdmin}},
 	"POST /api/v1/invitations/:id/resend": {ids: (*isoFixture).invitationIDs, roles: []tenant.Role{tenant.RoleAdmin}},
 	"DELETE /api/v1/topics/:id": {ids: func(f *isoFixture) []map[string]string {
 		return []map[string]string{{"id": f.topics[0]}}
@@ -171,6 +183,8 @@ var isolationMatrix = map[string]isoRoute{
 var publicRoutes = []string{
 	"GET /assets/*file",                // the web app's static files
 	"PUT /api/v1/me/consents/:purpose", // a purpose name; the member's own record
+	// Operator API: the operator token and a live grant of that instance.
+	"GET /ops/v1/instances/:id/members",
 }
 
 func TestIsolationMatrix(t *testing.T) {
@@ -217,7 +231,8 @@ func TestIsolationMatrix(t *testing.T) {
 		for role, m := range f.members[inst] {
 			for _, path := range []string{"/api/v1/members?limit=100", "/api/v1/me", "/api/v1/instance",
 				"/api/v1/content?limit=100", "/api/v1/topics", "/api/v1/suggestions",
-				"/api/v1/instance/domains", "/api/v1/invitations", "/api/v1/audit?limit=100"} {
+				"/api/v1/instance/domains", "/api/v1/invitations", "/api/v1/audit?limit=100",
+				"/api/v1/instance/support-grants", "/api/v1/me/export", "/api/v1/me/consents"} {
 				res := m.c.do("GET", path, nil)
 				for _, c := range f.canary {
 					if strings.Contains(string(res.body), c) {

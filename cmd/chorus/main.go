@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runPrivacy(ctx, args[1:], getenv, stdout)
 	case "audit":
 		return runAudit(ctx, args[1:], getenv, stdout)
+	case "instance":
+		return runInstance(ctx, args[1:], getenv, stdout)
 	case "help", "-h", "--help":
 		printHelp(stdout)
 		return nil
@@ -73,6 +75,8 @@ Commands:
            after a backup restore, erase again everyone in the erasure ledger
   audit verify <instance ID>
            check an instance's audit hash chain
+  instance delete <instance ID> --reason "…"
+           offboard an instance: drop its data, keep a ledger entry
   help     this text
 
 Every flag can also be set through its environment variable:

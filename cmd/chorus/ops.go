@@ -109,3 +109,29 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 		return nil
 	})
 }
+
+// runInstance is `chorus instance delete <id> --reason "…"`: offboards an
+// instance (its collections, domains, sessions and record go; a ledger
+// entry stays).
+func runInstance(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	usage := errors.New(`usage: chorus instance delete <instance ID> --reason "why"`)
+	if len(args) < 2 || args[0] != "delete" || strings.HasPrefix(args[1], "-") {
+		return usage
+	}
+	fs := flag.NewFlagSet("chorus instance delete", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	reason := fs.String("reason", "", "why (kept in the offboarding ledger)")
+	if err := fs.Parse(args[2:]); err != nil {
+		return err
+	}
+	if *reason == "" || fs.NArg() > 0 {
+		return usage
+	}
+	return withStore(ctx, getenv, stdout, func(store *tenant.Store) error {
+		if err := store.DeleteInstance(ctx, args[1], "operator", *reason); err != nil {
+			return fmt.Errorf("instance %s: %w", args[1], err)
+		}
+		fmt.Fprintf(stdout, "instance %s deleted\n", args[1])
+		return nil
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -262,4 +263,115 @@ func TestConsentsAndLastAdmin(t *testing.T) {
 		t.Errorf("the last admin erasing themselves: %d, want 409", res.status)
 	}
 	_ = tenant.RoleAdmin
+}
+
+func TestOperatorReadsNeedAGrant(t *testing.T) {
+	a := newTestApp(t, map[string]string{"CHORUS_OPERATOR_TOKEN": "op-token"})
+	admin := a.client(t)
+	alice := admin.signIn("alice@acme.example")
+	op := a.client(t)
+	path := "/ops/v1/instances/" + alice.Instance.ID + "/members"
+	bearer := []string{"Authorization", "Bearer op-token"}
+
+	if res := op.do("GET", path, nil, bearer...); res.status != http.StatusForbidden || res.problem(t).Code != "support_grant_required" {
+		t.Fatalf("operator read without a grant: %d %s, want 403", res.status, res.body)
+	}
+	res := admin.do("POST", "/api/v1/instance/support-grants", map[string]any{"hours": 100, "reason": "x"})
+	if res.status != http.StatusBadRequest {
+		t.Errorf("a 100-hour grant: %d, want 400", res.status)
+	}
+	var g struct{ ID string }
+	res = admin.do("POST", "/api/v1/instance/support-grants", map[string]any{"hours": 2, "reason": "ticket 7: sign-in trouble"})
+	res.json(t, &g)
+	if res.status != http.StatusCreated {
+		t.Fatalf("grant: %d %s", res.status, res.body)
+	}
+	withGrant := append(bearer, "X-Support-Grant", g.ID)
+	if res := op.do("GET", path, nil, "X-Support-Grant", g.ID); res.status != http.StatusUnauthorized {
+		t.Errorf("grant without the operator token: %d, want 401", res.status)
+	}
+	res = op.do("GET", path, nil, withGrant...)
+	if res.status != http.StatusOK || !strings.Contains(string(res.body), "alice@acme.example") {
+		t.Fatalf("operator read with a grant: %d %s", res.status, res.body)
+	}
+	// The grant opens only its own instance.
+	bob := a.client(t).signIn("bob@globex.example")
+	if res := op.do("GET", "/ops/v1/instances/"+bob.Instance.ID+"/members", nil, withGrant...); res.status != http.StatusForbidden {
+		t.Errorf("acme's grant on globex: %d, want 403", res.status)
+	}
+	audit := admin.do("GET", "/api/v1/audit", nil)
+	if !strings.Contains(string(audit.body), "support.read") || !strings.Contains(string(audit.body), "ticket 7") {
+		t.Errorf("the operator's read is not in the audit log: %s", audit.body)
+	}
+	// Expired and revoked grants open nothing.
+	a.clock.Add(3 * time.Hour)
+	if res := op.do("GET", path, nil, withGrant...); res.status != http.StatusForbidden {
+		t.Errorf("expired grant: %d, want 403", res.status)
+	}
+	a.clock.Add(-3 * time.Hour)
+	if res := admin.do("DELETE", "/api/v1/instance/support-grants/"+g.ID, nil); res.status != http.StatusNoContent {
+		t.Fatalf("revoke: %d", res.status)
+	}
+	if res := op.do("GET", path, nil, withGrant...); res.status != http.StatusForbidden {
+		t.Errorf("revoked grant: %d, want 403", res.status)
+	}
+}
+
+func TestOffboarding(t *testing.T) {
+	a := newTestApp(t, nil)
+	admin := a.client(t)
+	alice := admin.signIn("alice@acme.example")
+	admin.do("PATCH", "/api/v1/members/me", map[string]string{"name": "canary-offboard"})
+	bobc := a.client(t)
+	bobc.signIn("bob@globex.example")
+	if res := admin.do("DELETE", "/api/v1/instance", map[string]string{"confirm": "yes"}); res.status != http.StatusBadRequest {
+		t.Errorf("offboarding without repeating the ID: %d, want 400", res.status)
+	}
+	if res := admin.do("DELETE", "/api/v1/instance", map[string]string{"confirm": alice.Instance.ID}); res.status != http.StatusNoContent {
+		t.Fatalf("offboard: %d %s", res.status, res.body)
+	}
+	all := scanAll(t, a)
+	for _, gone := range []string{"canary-offboard", "acme.example", "t_" + alice.Instance.ID} {
+		if strings.Contains(all, gone) {
+			t.Errorf("%q survives offboarding", gone)
+		}
+	}
+	if !strings.Contains(all, alice.Instance.ID) {
+		t.Error("no ledger entry for the offboarded instance")
+	}
+	if res := bobc.do("GET", "/api/v1/me", nil); res.status != http.StatusOK {
+		t.Errorf("another instance after offboarding: %d", res.status)
+	}
+	// The domain is free again: a new first user starts a new instance.
+	again := a.client(t).signIn("alice@acme.example")
+	if again.Instance.ID == alice.Instance.ID {
+		t.Error("the deleted instance came back")
+	}
+	// The operator command does the same.
+	uri, db := a.mongo()
+	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db}
+	var out strings.Builder
+	if err := run(t.Context(), []string{"instance", "delete", again.Instance.ID, "--reason", "contract ended"}, func(k string) string { return env[k] }, &out); err != nil {
+		t.Fatalf("chorus instance delete: %v", err)
+	}
+	if err := run(t.Context(), []string{"audit", "verify", again.Instance.ID}, func(k string) string { return env[k] }, &out); err == nil {
+		t.Error("the deleted instance's audit log still verifies")
+	}
+}
+
+func TestAuditVerifyCommand(t *testing.T) {
+	a := newTestApp(t, nil)
+	admin := a.client(t)
+	alice := admin.signIn("alice@acme.example")
+	carol := a.client(t).signIn("carol@acme.example")
+	admin.do("PATCH", "/api/v1/members/"+carol.Member.ID, map[string]string{"role": "curator"})
+	uri, db := a.mongo()
+	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db}
+	var out strings.Builder
+	if err := run(t.Context(), []string{"audit", "verify", alice.Instance.ID}, func(k string) string { return env[k] }, &out); err != nil {
+		t.Fatalf("chorus audit verify: %v", err)
+	}
+	if !strings.Contains(out.String(), "1 entries") {
+		t.Errorf("output %q", out.String())
+	}
 }
