@@ -24,6 +24,7 @@ type Config struct {
 	Redis   asynq.RedisConnOpt
 	Store   *tenant.Store
 	Content *content.Service
+	Privacy *tenant.Privacy
 	// Resolver looks up domains' TXT records (nil: the system's).
 	Resolver    tenant.TXTResolver
 	Log         *slog.Logger
@@ -97,7 +98,25 @@ func (w *Worker) Handler() asynq.Handler {
 		}
 		return err
 	})
-	mux.HandleFunc(task.TypePreview, func(ctx context.Context, t *asynq.Task) error {
+	mux.HandleFunc(task.TypePreview, w.scoped(func(ctx context.Context, sc tenant.Scope, id string) error {
+		return w.cfg.Content.RefreshPreview(ctx, sc, id)
+	}))
+	mux.HandleFunc(task.TypeExport, w.scoped(func(ctx context.Context, sc tenant.Scope, id string) error {
+		return w.cfg.Privacy.PrepareExport(ctx, sc, id)
+	}))
+	mux.HandleFunc(task.TypeSweepExports, func(ctx context.Context, _ *asynq.Task) error {
+		_, err := w.cfg.Store.SweepExports(ctx)
+		return err
+	})
+	return mux
+}
+
+// scoped adapts a handler of one object of one instance: the payload's
+// instance is opened through the tenant-scoped store and the object looked
+// up in it, so a payload naming another instance's object finds nothing
+// and fails for good (asynq.SkipRetry), as does an instance that is gone.
+func (w *Worker) scoped(h func(ctx context.Context, sc tenant.Scope, id string) error) asynq.HandlerFunc {
+	return func(ctx context.Context, t *asynq.Task) error {
 		ref, err := task.ParseRef(t)
 		if err != nil {
 			return err
@@ -108,14 +127,12 @@ func (w *Worker) Handler() asynq.Handler {
 		} else if err != nil {
 			return err
 		}
-		switch err := w.cfg.Content.RefreshPreview(ctx, sc, ref.ID); {
-		case errors.Is(err, tenant.ErrNotFound):
-			return fmt.Errorf("post %s not in instance %s: %w", ref.ID, ref.TenantID, asynq.SkipRetry)
-		default:
-			return err
+		err = h(api.WithLogAttrs(ctx, slog.String("tenant_id", ref.TenantID)), sc, ref.ID)
+		if errors.Is(err, tenant.ErrNotFound) {
+			return fmt.Errorf("%s %s not in instance %s: %w", t.Type(), ref.ID, ref.TenantID, asynq.SkipRetry)
 		}
-	})
-	return mux
+		return err
+	}
 }
 
 // observe adds the task ID to logs and counts outcomes.
@@ -141,6 +158,7 @@ var periodic = []struct {
 }{
 	{"@every 1m", task.HealthPing, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(50 * time.Second)}},
 	{"@every 10m", task.SweepExpired, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(9 * time.Minute)}},
+	{"@every 1h", task.SweepExports, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(50 * time.Minute)}},
 	{"@every 6h", task.RecheckDomains, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(5 * time.Hour)}},
 }
 

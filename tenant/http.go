@@ -136,6 +136,7 @@ func domainReasonText(r DomainReason) string {
 func (s *Service) Routes(r gin.IRouter) {
 	r.POST("/auth/email", s.Public(s.postEmailSignIn))
 	r.GET("/auth/email/callback", s.Public(s.getEmailCallback))
+	s.OIDCRoutes(r)
 	r.POST("/auth/logout", s.Member(nil, s.postLogout))
 	r.GET("/me", s.Member(nil, s.getMe))
 	r.GET("/instance", s.Member(nil, s.getInstance))

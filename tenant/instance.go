@@ -1,7 +1,7 @@
 // Package tenant owns company instances and everything that decides who is
-// who: email domains, members and their roles, sign-in (email links; OIDC
-// later), sessions, and the tenant-scoped store — the only route to any
-// instance's data.
+// who: email domains, members and their roles, sign-in (email links and
+// OIDC), sessions, invitations, the audit log, data-subject requests, and
+// the tenant-scoped store — the only route to any instance's data.
 package tenant
 
 import (

@@ -60,7 +60,9 @@ var memberKind = Kind{
 }
 
 // ownKinds are the tenant kinds this package keeps.
-func ownKinds() []Kind { return []Kind{memberKind, auditKind, invitationKind, consentKind, grantKind} }
+func ownKinds() []Kind {
+	return []Kind{memberKind, auditKind, invitationKind, consentKind, grantKind, exportKind}
+}
 
 // Member returns a member of the scope's instance; ErrNotFound for an
 // unknown ID or another instance's member.

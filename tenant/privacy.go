@@ -144,7 +144,7 @@ type Export struct {
 func (p *Privacy) Export(ctx context.Context, sc Scope, s Subject) (Export, error) {
 	ex := Export{GeneratedAt: p.svc.Now().UTC(), Data: map[string]any{}}
 	ex.Instance.ID, ex.Instance.Name = sc.InstanceID(), sc.Instance().Name
-	ex.Manifest = []string{memberKind.Name, consentKind.Name, invitationKind.Name, auditKind.Name, collSessions}
+	ex.Manifest = []string{memberKind.Name, consentKind.Name, invitationKind.Name, auditKind.Name, exportKind.Name, collSessions}
 
 	if s.MemberID != "" {
 		m, err := sc.Member(ctx, s.MemberID)
@@ -288,6 +288,9 @@ func (p *Privacy) erase(ctx context.Context, sc Scope, s Subject, pseudonym stri
 	}
 	if s.MemberID != "" {
 		if _, err := sc.Collection(consentKind).DeleteMany(ctx, bson.D{{Key: "member_id", Value: s.MemberID}}); err != nil {
+			return err
+		}
+		if _, err := sc.Collection(exportKind).DeleteMany(ctx, bson.D{{Key: "member_id", Value: s.MemberID}}); err != nil {
 			return err
 		}
 	}

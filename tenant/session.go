@@ -125,7 +125,7 @@ func (s *Store) forgetAddress(ctx context.Context, email string) error {
 func (s *Store) SweepExpired(ctx context.Context) (int64, error) {
 	var total int64
 	now := s.now().UTC()
-	for _, coll := range []string{collSessions, collSignIn, collRateLimits} {
+	for _, coll := range []string{collSessions, collSignIn, collRateLimits, collOIDCStates} {
 		res, err := s.db.Collection(coll).DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: now}}}})
 		if err != nil {
 			return total, fmt.Errorf("sweep %s: %w", coll, storeErr(err))

@@ -31,6 +31,9 @@ type Config struct {
 	// Limits on sign-in mails per address and per client IP (IPv6 by /64).
 	AddressLimit Limit
 	IPLimit      Limit
+	// OIDCStartLimit limits OIDC sign-in starts per client IP (IPv6 by
+	// /64); each start stores a state for OIDCStateTTL.
+	OIDCStartLimit Limit
 	// DevMailbox, when set, is served at /api/v1/dev/mail.
 	DevMailbox *DevMailbox
 	// CheckTopics validates the topics a member follows and returns them
@@ -49,6 +52,8 @@ type Config struct {
 type Service struct {
 	Config
 	cookie cookieSpec
+	// oidc is the global identity provider, once EnableOIDC has run.
+	oidc oidcSlot
 }
 
 // NewService returns a Service; the zero limits mean unlimited.

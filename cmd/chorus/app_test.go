@@ -82,7 +82,7 @@ func newTestApp(t *testing.T, env map[string]string) *testApp {
 	base, _ := url.Parse("http://" + srv.Listener.Addr().String())
 	contentSvc := newContentService(log, clock.Now, pages.fetcher, queue)
 	a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(),
-		baseURL: base, now: clock.Now, content: contentSvc})
+		baseURL: base, now: clock.Now, content: contentSvc, queue: queue})
 	if err != nil {
 		t.Fatal(err)
 	}

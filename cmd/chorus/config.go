@@ -39,6 +39,8 @@ type config struct {
 	BlockedDomains   []string
 	Concurrency      int
 	DNSResolver      string
+	OIDC             tenant.OIDCProvider
+	OIDCPerIP        int
 }
 
 // setting describes one config entry for flags, environment and help.
@@ -67,6 +69,10 @@ var settings = []setting{
 	{"signin-limit-ip", "CHORUS_SIGNIN_LIMIT_IP", "30", "sign-in requests per client IP (IPv6 /64) per hour", false},
 	{"blocked-domains", "CHORUS_BLOCKED_DOMAINS", "", "comma-separated extra email domains that may not sign in", false},
 	{"concurrency", "CHORUS_WORKER_CONCURRENCY", "10", "tasks the worker runs at once", false},
+	{"oidc-issuer", "CHORUS_OIDC_ISSUER", "", "issuer URL of the global OpenID Connect provider (empty: OIDC sign-in off)", false},
+	{"oidc-client-id", "CHORUS_OIDC_CLIENT_ID", "", "client ID registered at the OIDC provider", false},
+	{"oidc-client-secret", "CHORUS_OIDC_CLIENT_SECRET", "", "client secret registered at the OIDC provider", true},
+	{"oidc-limit-ip", "CHORUS_OIDC_LIMIT_IP", "60", "OIDC sign-in starts per client IP (IPv6 /64) per hour", false},
 	{"dns-resolver", "CHORUS_DNS_RESOLVER", "", "host:port of the DNS server that checks domain verification records (default: the system's)", false},
 }
 
@@ -120,6 +126,8 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 		BlockedDomains:   splitList(get("blocked-domains")),
 		Concurrency:      atoi("concurrency", "CHORUS_WORKER_CONCURRENCY", 1),
 		DNSResolver:      get("dns-resolver"),
+		OIDC:             tenant.OIDCProvider{Issuer: get("oidc-issuer"), ClientID: get("oidc-client-id"), ClientSecret: get("oidc-client-secret")},
+		OIDCPerIP:        atoi("oidc-limit-ip", "CHORUS_OIDC_LIMIT_IP", 0),
 	}
 	c.MaxBodyBytes = int64(atoi("max-body-bytes", "CHORUS_MAX_BODY_BYTES", 1024))
 
@@ -144,6 +152,13 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 	if c.DNSResolver != "" {
 		if _, _, err := net.SplitHostPort(c.DNSResolver); err != nil {
 			bad("CHORUS_DNS_RESOLVER", "must be host:port such as 127.0.0.1:53 (%v)", err)
+		}
+	}
+	if o := c.OIDC; (o.Issuer == "") != (o.ClientID == "") || (o.Issuer == "") != (o.ClientSecret == "") {
+		bad("CHORUS_OIDC_ISSUER", "set CHORUS_OIDC_ISSUER, CHORUS_OIDC_CLIENT_ID and CHORUS_OIDC_CLIENT_SECRET together, or none")
+	} else if o.Issuer != "" {
+		if u, err := url.Parse(o.Issuer); err != nil || u.Scheme != "https" && !(u.Scheme == "http" && tenant.IsLoopbackHost(u.Hostname())) {
+			bad("CHORUS_OIDC_ISSUER", "must be an https URL (http only on localhost)")
 		}
 	}
 	if c.MongoDatabase == "" {
@@ -227,6 +242,8 @@ func (c config) masked() []string {
 		"CHORUS_SIGNIN_LIMIT_ADDRESS": strconv.Itoa(c.SignInPerAddress), "CHORUS_SIGNIN_LIMIT_IP": strconv.Itoa(c.SignInPerIP),
 		"CHORUS_BLOCKED_DOMAINS": strings.Join(c.BlockedDomains, ","), "CHORUS_WORKER_CONCURRENCY": strconv.Itoa(c.Concurrency),
 		"CHORUS_DNS_RESOLVER": c.DNSResolver,
+		"CHORUS_OIDC_ISSUER":  c.OIDC.Issuer, "CHORUS_OIDC_CLIENT_ID": c.OIDC.ClientID,
+		"CHORUS_OIDC_CLIENT_SECRET": c.OIDC.ClientSecret, "CHORUS_OIDC_LIMIT_IP": strconv.Itoa(c.OIDCPerIP),
 	}
 	lines := make([]string, 0, len(settings))
 	for _, s := range settings {

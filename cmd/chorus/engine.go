@@ -36,6 +36,7 @@ type appDeps struct {
 	baseURL *url.URL
 	now     func() time.Time
 	content *content.Service
+	queue   *asynq.Client
 	// resolver looks up domain verification records.
 	resolver tenant.TXTResolver
 	// mailer overrides the configured mailer (tests).
@@ -108,19 +109,27 @@ func newApp(d appDeps) (*app, error) {
 		}
 	}
 	auth := tenant.NewService(tenant.Config{
-		Store:         d.store,
-		Policy:        policy,
-		Mailer:        mailer,
-		BaseURL:       d.baseURL,
-		Log:           d.log,
-		Now:           d.now,
-		AddressLimit:  tenant.Limit{Max: d.cfg.SignInPerAddress, Window: time.Hour},
-		IPLimit:       tenant.Limit{Max: d.cfg.SignInPerIP, Window: time.Hour},
-		DevMailbox:    devBox,
-		CheckTopics:   d.content.CheckTopics,
-		Resolver:      d.resolver,
-		OperatorToken: d.cfg.OperatorToken,
+		Store:          d.store,
+		Policy:         policy,
+		Mailer:         mailer,
+		BaseURL:        d.baseURL,
+		Log:            d.log,
+		Now:            d.now,
+		AddressLimit:   tenant.Limit{Max: d.cfg.SignInPerAddress, Window: time.Hour},
+		IPLimit:        tenant.Limit{Max: d.cfg.SignInPerIP, Window: time.Hour},
+		DevMailbox:     devBox,
+		CheckTopics:    d.content.CheckTopics,
+		Resolver:       d.resolver,
+		OperatorToken:  d.cfg.OperatorToken,
+		OIDCStartLimit: tenant.Limit{Max: d.cfg.OIDCPerIP, Window: time.Hour},
 	})
+	if d.cfg.OIDC.Issuer != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := auth.EnableOIDC(ctx, d.cfg.OIDC); err != nil {
+			return nil, fmt.Errorf("CHORUS_OIDC_ISSUER: %w", err)
+		}
+	}
 
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
@@ -151,7 +160,12 @@ func newApp(d appDeps) (*app, error) {
 	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDoc) })
 	auth.Routes(v1)
 	content.NewHandlers(d.content, auth, d.log).Routes(v1)
-	privacyOf(auth, d.content).Routes(v1)
+	privacy := privacyOf(auth, d.content)
+	privacy.Routes(v1)
+	privacy.ExportRoutes(v1, func(ctx context.Context, sc tenant.Scope, id string) error {
+		_, err := d.queue.EnqueueContext(ctx, task.Export(sc.InstanceID(), id), asynq.Queue(task.QueueDefault), asynq.MaxRetry(5))
+		return err
+	})
 	auth.OpsRoutes(e.Group("/ops/v1"))
 
 	web := frontend.Handler()

@@ -22,6 +22,7 @@ type isoFixture struct {
 	invitations []string
 	domain      string
 	grant       string
+	export      string
 }
 
 type isoMember struct {
@@ -93,6 +94,13 @@ func (f *isoFixture) seedA(t *testing.T) {
 		res.json(t, &g)
 	}
 	f.grant = g.ID
+	var ex struct{ ID string }
+	if res := employee.do("POST", "/api/v1/me/exports", nil); res.status != 202 {
+		t.Fatalf("export: %d %s", res.status, res.body)
+	} else {
+		res.json(t, &ex)
+	}
+	f.export = ex.ID
 	f.canary = append(f.canary, "canary-grant-reason", g.ID)
 	f.canary = append(f.canary, "canary-invitee", invs.Items[0].ID)
 	var topic struct{ ID string }
@@ -135,6 +143,10 @@ func (f *isoFixture) memberIDs() []map[string]string {
 	return out
 }
 
+func (f *isoFixture) exportIDs() []map[string]string {
+	return []map[string]string{{"id": f.export}}
+}
+
 func (f *isoFixture) invitationIDs() []map[string]string {
 	return []map[string]string{{"id": f.invitations[0]}}
 }
@@ -169,7 +181,9 @@ var isolationMatrix = map[string]isoRoute{
 	"POST /api/v1/instance/domains/:domain/verify": {ids: func(f *isoFixture) []map[string]string {
 		return []map[string]string{{"domain": f.domain}}
 	}, roles: []tenant.Role{tenant.RoleAdmin}},
-	"DELETE /api/v1/invitations/:id": {ids: (*isoFixture).invitationIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"DELETE /api/v1/invitations/:id":      {ids: (*isoFixture).invitationIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"GET /api/v1/me/exports/:id":          {ids: (*isoFixture).exportIDs},
+	"GET /api/v1/me/exports/:id/download": {ids: (*isoFixture).exportIDs},
 	"DELETE /api/v1/instance/support-grants/:id": {ids: func(f *isoFixture) []map[string]string {
 		return []map[string]string{{"id": f.grant}}
 	}, roles: []tenant.Role{tenant.RoleAdmin}},

@@ -9,10 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/chorushq/chorus/jobs"
+	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/tenant"
 )
 
@@ -373,5 +376,49 @@ func TestAuditVerifyCommand(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "1 entries") {
 		t.Errorf("output %q", out.String())
+	}
+}
+
+func TestExportJob(t *testing.T) {
+	f := newPrivacyFixture(t)
+	var job struct{ ID, State string }
+	res := f.alice.do("POST", "/api/v1/me/exports", nil)
+	res.json(t, &job)
+	if res.status != http.StatusAccepted || job.State != "pending" {
+		t.Fatalf("request export: %d %s", res.status, res.body)
+	}
+	if res := f.alice.do("GET", "/api/v1/me/exports/"+job.ID+"/download", nil); res.status != http.StatusConflict {
+		t.Errorf("download before ready: %d, want 409", res.status)
+	}
+	if res := f.carol.do("GET", "/api/v1/me/exports/"+job.ID, nil); res.status != http.StatusNotFound {
+		t.Errorf("carol reading alice's export: %d, want 404", res.status)
+	}
+	// Run the queued job as the worker would: only IDs in the payload.
+	insp := asynq.NewInspector(f.a.queue)
+	defer insp.Close()
+	tasks, err := insp.ListPendingTasks(task.QueueDefault)
+	if err != nil || len(tasks) != 1 || tasks[0].Type != task.TypeExport {
+		t.Fatalf("queued: %+v, %v", tasks, err)
+	}
+	if strings.Contains(string(tasks[0].Payload), "alice") {
+		t.Errorf("the payload carries personal data: %s", tasks[0].Payload)
+	}
+	w, err := jobs.NewWorker(jobs.Config{Store: f.a.store, Privacy: privacyOf(tenant.NewService(tenant.Config{Store: f.a.store}), nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Handler().ProcessTask(t.Context(), asynq.NewTask(tasks[0].Type, tasks[0].Payload)); err != nil {
+		t.Fatalf("export job: %v", err)
+	}
+	f.alice.do("GET", "/api/v1/me/exports/"+job.ID, nil).json(t, &job)
+	if job.State != "ready" {
+		t.Fatalf("state after the job: %s", job.State)
+	}
+	res = f.alice.do("GET", "/api/v1/me/exports/"+job.ID+"/download", nil)
+	if res.status != http.StatusOK || !strings.Contains(string(res.body), "canary-alice-suggestion") {
+		t.Errorf("download: %d %.200s", res.status, res.body)
+	}
+	if res := f.alice.do("GET", "/api/v1/me/exports/"+job.ID+"/download", nil); res.status != http.StatusConflict {
+		t.Errorf("second download: %d, want 409 (once only)", res.status)
 	}
 }

@@ -21,6 +21,10 @@ const (
 	TypeSweepExpired = "tenant:sweep_expired"
 	// TypeRecheckDomains checks verified domains' TXT records again.
 	TypeRecheckDomains = "tenant:recheck_domains"
+	// TypeExport prepares a member's data export.
+	TypeExport = "privacy:export"
+	// TypeSweepExports deletes exports past their 7 days.
+	TypeSweepExports = "privacy:sweep_exports"
 	// TypePreview fetches a post's link preview again after a failure.
 	TypePreview = "content:preview"
 )
@@ -40,6 +44,15 @@ func SweepExpired() *asynq.Task { return asynq.NewTask(TypeSweepExpired, nil) }
 
 // RecheckDomains returns a tenant:recheck_domains task.
 func RecheckDomains() *asynq.Task { return asynq.NewTask(TypeRecheckDomains, nil) }
+
+// Export returns a privacy:export task for an export job.
+func Export(tenantID, exportID string) *asynq.Task {
+	b, _ := json.Marshal(Ref{TenantID: tenantID, ID: exportID})
+	return asynq.NewTask(TypeExport, b)
+}
+
+// SweepExports returns a privacy:sweep_exports task.
+func SweepExports() *asynq.Task { return asynq.NewTask(TypeSweepExports, nil) }
 
 // Ref names one object of one instance: all a payload carries. Handlers
 // reload the object through the scope of TenantID, so a payload naming

@@ -1,0 +1,174 @@
+package tenant
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/chorushq/chorus/tenant/api"
+)
+
+// Exports for people with much data run as a job: the member asks, a job
+// builds the document, the member downloads it once within 7 days.
+
+// ExportTTL is how long a prepared export waits for its download.
+const ExportTTL = 7 * 24 * time.Hour
+
+// maxExportBytes keeps a prepared export within one MongoDB document.
+const maxExportBytes = 12 << 20
+
+// ErrExportNotReady: the export is still being prepared, or failed.
+var ErrExportNotReady = errors.New("the export is not ready")
+
+// ExportJob is a requested export and its state.
+type ExportJob struct {
+	ID          string     `bson:"_id" json:"id"`
+	MemberID    string     `bson:"member_id" json:"-"`
+	State       string     `bson:"state" json:"state"` // pending, ready, downloaded, failed
+	RequestedAt time.Time  `bson:"requested_at" json:"requested_at"`
+	ReadyAt     *time.Time `bson:"ready_at,omitempty" json:"ready_at,omitempty"`
+	ExpiresAt   time.Time  `bson:"expires_at" json:"expires_at"`
+	Data        []byte     `bson:"data,omitempty" json:"-"`
+}
+
+var exportKind = Kind{Name: "exports", Indexes: []Index{{Keys: bson.D{{Key: "member_id", Value: 1}}}}}
+
+// RequestExport records an export request; enqueue runs the job that
+// prepares it (its payload carries the instance and export IDs only).
+func (p *Privacy) RequestExport(ctx context.Context, sc Scope, m Member, enqueue func(ctx context.Context, sc Scope, id string) error) (ExportJob, error) {
+	now := p.svc.Now().UTC().Truncate(time.Millisecond)
+	j := ExportJob{ID: newID(), MemberID: m.ID, State: "pending", RequestedAt: now, ExpiresAt: now.Add(ExportTTL)}
+	if err := sc.Collection(exportKind).Insert(ctx, j); err != nil {
+		return ExportJob{}, err
+	}
+	if err := enqueue(ctx, sc, j.ID); err != nil {
+		return ExportJob{}, fmt.Errorf("queue export: %w", err)
+	}
+	return j, nil
+}
+
+// PrepareExport builds a requested export (the privacy:export job). It is
+// idempotent: a ready export is left alone.
+func (p *Privacy) PrepareExport(ctx context.Context, sc Scope, id string) error {
+	var j ExportJob
+	if err := sc.Collection(exportKind).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, &j); err != nil {
+		return err
+	}
+	if j.State != "pending" {
+		return nil
+	}
+	m, err := sc.Member(ctx, j.MemberID)
+	if err != nil {
+		return err
+	}
+	ex, err := p.Export(ctx, sc, Subject{MemberID: m.ID, Email: m.Email})
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(ex)
+	if err != nil {
+		return err
+	}
+	state, ready := "ready", p.svc.Now().UTC().Truncate(time.Millisecond)
+	if len(data) > maxExportBytes {
+		state, data = "failed", nil
+		p.log.ErrorContext(ctx, "export too large for one document", "export_id", id, "bytes", len(data))
+	}
+	_, err = sc.Collection(exportKind).Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: "pending"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: state}, {Key: "data", Value: data}, {Key: "ready_at", Value: ready}}}})
+	return err
+}
+
+// exportOf returns one of the member's own export jobs.
+func exportOf(ctx context.Context, sc Scope, m Member, id string) (ExportJob, error) {
+	if !validID(id) {
+		return ExportJob{}, ErrNotFound
+	}
+	var j ExportJob
+	err := sc.Collection(exportKind).FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "member_id", Value: m.ID}}, &j)
+	return j, err
+}
+
+// postExports is POST /me/exports.
+func (p *Privacy) postExports(enqueue func(ctx context.Context, sc Scope, id string) error) HandlerFunc {
+	return func(c *gin.Context, sc Scope, me Member) error {
+		j, err := p.RequestExport(c.Request.Context(), sc, me, enqueue)
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusAccepted, j)
+		return nil
+	}
+}
+
+func (p *Privacy) getExportJob(c *gin.Context, sc Scope, me Member) error {
+	j, err := exportOf(c.Request.Context(), sc, me, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, j)
+	return nil
+}
+
+// downloadExport hands a ready export over once, then deletes its data.
+func (p *Privacy) downloadExport(c *gin.Context, sc Scope, me Member) error {
+	ctx := c.Request.Context()
+	j, err := exportOf(ctx, sc, me, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if j.State != "ready" || !j.ExpiresAt.After(p.svc.Now()) {
+		return ErrExportNotReady
+	}
+	ok, err := sc.Collection(exportKind).Update(ctx, bson.D{{Key: "_id", Value: j.ID}, {Key: "state", Value: "ready"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: "downloaded"}, {Key: "data", Value: nil}}}})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrExportNotReady
+	}
+	c.Header("Content-Disposition", `attachment; filename="chorus-export.json"`)
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "application/json", j.Data)
+	return nil
+}
+
+// ExportRoutes mounts the export jobs under r; enqueue queues the job.
+func (p *Privacy) ExportRoutes(r gin.IRouter, enqueue func(ctx context.Context, sc Scope, id string) error) {
+	r.POST("/me/exports", p.svc.Member(exportProblem, p.postExports(enqueue)))
+	r.GET("/me/exports/:id", p.svc.Member(exportProblem, p.getExportJob))
+	r.GET("/me/exports/:id/download", p.svc.Member(exportProblem, p.downloadExport))
+}
+
+func exportProblem(err error) *api.Problem {
+	if errors.Is(err, ErrExportNotReady) {
+		return api.New(http.StatusConflict, "export_not_ready", "the export is being prepared, was downloaded already, failed or expired")
+	}
+	return nil
+}
+
+// SweepExports deletes every instance's exports past their expiry (a
+// periodic job); it returns how many it deleted.
+func (s *Store) SweepExports(ctx context.Context) (int64, error) {
+	insts, err := s.Instances(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, inst := range insts {
+		sc := Scope{store: s, inst: inst}
+		d, err := sc.Collection(exportKind).DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: s.now().UTC()}}}})
+		if err != nil {
+			return n, err
+		}
+		n += d
+	}
+	return n, nil
+}
