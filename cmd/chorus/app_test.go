@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -19,7 +21,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/jobs/jobstest"
+	"github.com/chorushq/chorus/social"
+	"github.com/chorushq/chorus/social/mastodon/mastodontest"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
@@ -41,6 +46,10 @@ type testApp struct {
 	queue asynq.RedisConnOpt
 	// The test's database, for commands run against it.
 	mongoURI, mongoDB string
+	content           *content.Service
+	social            *social.Service
+	// mastodon is a contract fake of a Mastodon server on loopback.
+	mastodon *mastodontest.Server
 }
 
 func (a *testApp) mongo() (string, string) { return a.mongoURI, a.mongoDB }
@@ -81,15 +90,28 @@ func newTestApp(t *testing.T, env map[string]string) *testApp {
 	srv := httptest.NewUnstartedServer(nil)
 	base, _ := url.Parse("http://" + srv.Listener.Addr().String())
 	contentSvc := newContentService(log, clock.Now, pages.fetcher, queue)
+	fake := mastodontest.New(t, mastodontest.Options{})
+	fakeAddr := netip.MustParseAddrPort(fake.Listener.Addr().String())
+	keys, err := social.ParseKeyring("test:" + base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	socialSvc, err := newSocialService(base, keys, log, clock.Now, networkOptions{
+		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: []int{int(fakeAddr.Port())}, allowHTTP: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(),
-		baseURL: base, now: clock.Now, content: contentSvc, queue: queue})
+		baseURL: base, now: clock.Now, content: contentSvc, social: socialSvc, queue: queue})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = a.handler
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &testApp{app: a, srv: srv, clock: clock, store: store, pages: pages, queue: redisOpt, mongoURI: mongoURI, mongoDB: mongoDB}
+	return &testApp{app: a, srv: srv, clock: clock, store: store, pages: pages, queue: redisOpt, mongoURI: mongoURI, mongoDB: mongoDB,
+		content: contentSvc, social: socialSvc, mastodon: fake}
 }
 
 // testWriter sends logs to t.Log.

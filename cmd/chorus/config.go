@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
 )
 
@@ -58,7 +59,7 @@ var settings = []setting{
 	{"redis-url", "CHORUS_REDIS_URL", "", "Redis URL for Asynq (redis://, rediss://, redis-socket://, redis-sentinel://); empty starts redis-server from PATH, else an in-process Redis", true},
 	{"dev-mailbox", "CHORUS_DEV_MAILBOX", "0", "1 keeps mail in memory, serves it at /api/v1/dev/mail and logs links (development only)", false},
 	{"operator-token", "CHORUS_OPERATOR_TOKEN", "", "bearer token of the operator API /ops/v1 (empty: off)", true},
-	{"token-keys", "CHORUS_TOKEN_KEYS", "", "keyring encrypting social network tokens", true},
+	{"token-keys", "CHORUS_TOKEN_KEYS", "", "keyring encrypting social network tokens: id:base64key,… (newest first; openssl rand -base64 32); with the dev mailbox a development key is kept in the data dir", true},
 	{"smtp-url", "CHORUS_SMTP_URL", "", "SMTP server: smtp://user:pass@host:587 (STARTTLS), smtps://…:465, ?tls=none for a local catcher", true},
 	{"mail-from", "CHORUS_MAIL_FROM", "", "sender address of mails (default no-reply@<base URL host>)", false},
 	{"trusted-proxies", "CHORUS_TRUSTED_PROXIES", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed (default: none)", false},
@@ -148,6 +149,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 	}
 	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
 		bad("CHORUS_MONGO_URI", "must start with mongodb:// or mongodb+srv://")
+	}
+	if c.TokenKeys != "" {
+		if _, err := social.ParseKeyring(c.TokenKeys); err != nil {
+			bad("CHORUS_TOKEN_KEYS", "%v", err)
+		}
 	}
 	if c.DNSResolver != "" {
 		if _, _, err := net.SplitHostPort(c.DNSResolver); err != nil {

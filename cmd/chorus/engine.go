@@ -19,6 +19,7 @@ import (
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/frontend"
 	"github.com/chorushq/chorus/jobs/task"
+	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
 )
@@ -36,6 +37,7 @@ type appDeps struct {
 	baseURL *url.URL
 	now     func() time.Time
 	content *content.Service
+	social  *social.Service
 	queue   *asynq.Client
 	// resolver looks up domain verification records.
 	resolver tenant.TXTResolver
@@ -43,18 +45,13 @@ type appDeps struct {
 	mailer tenant.Mailer
 }
 
-// privacyOf builds the privacy service over every domain's data; content
-// may be nil for commands, which then use a content service without a
-// fetcher (erasure needs none).
-func privacyOf(auth *tenant.Service, c *content.Service) *tenant.Privacy {
-	if c == nil {
-		c = content.NewService(content.Config{})
-	}
-	return tenant.NewPrivacy(auth, c.PrivacySource())
+// privacyOf builds the privacy service over every domain's data.
+func privacyOf(auth *tenant.Service, c *content.Service, so *social.Service) *tenant.Privacy {
+	return tenant.NewPrivacy(auth, c.PrivacySource(), so.PrivacySource())
 }
 
 // storeKinds are the tenant kinds of every domain, created per instance.
-func storeKinds() []tenant.Kind { return content.Kinds() }
+func storeKinds() []tenant.Kind { return append(content.Kinds(), social.Kinds()...) }
 
 // newContentService builds the content service; a failed link preview is
 // retried by a content:preview task.
@@ -160,7 +157,8 @@ func newApp(d appDeps) (*app, error) {
 	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDoc) })
 	auth.Routes(v1)
 	content.NewHandlers(d.content, auth, d.log).Routes(v1)
-	privacy := privacyOf(auth, d.content)
+	social.NewHandlers(d.social, auth, d.log).Routes(v1)
+	privacy := privacyOf(auth, d.content, d.social)
 	privacy.Routes(v1)
 	privacy.ExportRoutes(v1, func(ctx context.Context, sc tenant.Scope, id string) error {
 		_, err := d.queue.EnqueueContext(ctx, task.Export(sc.InstanceID(), id), asynq.Queue(task.QueueDefault), asynq.MaxRetry(5))

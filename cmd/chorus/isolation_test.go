@@ -23,6 +23,7 @@ type isoFixture struct {
 	domain      string
 	grant       string
 	export      string
+	connection  string
 }
 
 type isoMember struct {
@@ -101,6 +102,11 @@ func (f *isoFixture) seedA(t *testing.T) {
 		res.json(t, &ex)
 	}
 	f.export = ex.ID
+	if res := admin.do("PUT", "/api/v1/networks/mastodon", nil); res.status != 200 {
+		t.Fatalf("whitelist: %d %s", res.status, res.body)
+	}
+	f.connection = f.app.connectMastodon(t, employee)
+	f.canary = append(f.canary, f.connection)
 	f.canary = append(f.canary, "canary-grant-reason", g.ID)
 	f.canary = append(f.canary, "canary-invitee", invs.Items[0].ID)
 	var topic struct{ ID string }
@@ -181,8 +187,11 @@ var isolationMatrix = map[string]isoRoute{
 	"POST /api/v1/instance/domains/:domain/verify": {ids: func(f *isoFixture) []map[string]string {
 		return []map[string]string{{"domain": f.domain}}
 	}, roles: []tenant.Role{tenant.RoleAdmin}},
-	"DELETE /api/v1/invitations/:id":      {ids: (*isoFixture).invitationIDs, roles: []tenant.Role{tenant.RoleAdmin}},
-	"GET /api/v1/me/exports/:id":          {ids: (*isoFixture).exportIDs},
+	"DELETE /api/v1/invitations/:id": {ids: (*isoFixture).invitationIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"GET /api/v1/me/exports/:id":     {ids: (*isoFixture).exportIDs},
+	"DELETE /api/v1/connections/:id": {ids: func(f *isoFixture) []map[string]string {
+		return []map[string]string{{"id": f.connection}}
+	}},
 	"GET /api/v1/me/exports/:id/download": {ids: (*isoFixture).exportIDs},
 	"DELETE /api/v1/instance/support-grants/:id": {ids: func(f *isoFixture) []map[string]string {
 		return []map[string]string{{"id": f.grant}}
@@ -199,6 +208,12 @@ var publicRoutes = []string{
 	"PUT /api/v1/me/consents/:purpose", // a purpose name; the member's own record
 	// Operator API: the operator token and a live grant of that instance.
 	"GET /ops/v1/instances/:id/members",
+	// A network's name: the caller's own instance's whitelist and
+	// connections (their answers are checked for canaries below).
+	"PUT /api/v1/networks/:network",
+	"DELETE /api/v1/networks/:network",
+	"POST /api/v1/connections/:network/start",
+	"GET /api/v1/connections/:network/callback",
 }
 
 func TestIsolationMatrix(t *testing.T) {
@@ -246,7 +261,8 @@ func TestIsolationMatrix(t *testing.T) {
 			for _, path := range []string{"/api/v1/members?limit=100", "/api/v1/me", "/api/v1/instance",
 				"/api/v1/content?limit=100", "/api/v1/topics", "/api/v1/suggestions",
 				"/api/v1/instance/domains", "/api/v1/invitations", "/api/v1/audit?limit=100",
-				"/api/v1/instance/support-grants", "/api/v1/me/export", "/api/v1/me/consents"} {
+				"/api/v1/instance/support-grants", "/api/v1/me/export", "/api/v1/me/consents",
+				"/api/v1/networks", "/api/v1/connections"} {
 				res := m.c.do("GET", path, nil)
 				for _, c := range f.canary {
 					if strings.Contains(string(res.body), c) {

@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strings"
+	"time"
 
+	"github.com/chorushq/chorus/content"
+	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
 )
 
@@ -81,7 +85,15 @@ func runPrivacy(ctx context.Context, args []string, getenv func(string) string, 
 		return errors.New("usage: chorus privacy replay-erasures")
 	}
 	return withStore(ctx, getenv, stdout, func(store *tenant.Store) error {
-		n, err := privacyOf(tenant.NewService(tenant.Config{Store: store}), nil).ReplayErasures(ctx)
+		// Tokens restored with the data were revoked at the erasure;
+		// replaying only has to delete them again, so no keyring is needed.
+		keys, _ := social.ParseKeyring(getenv("CHORUS_TOKEN_KEYS"))
+		base, _ := url.Parse("http://127.0.0.1")
+		so, err := newSocialService(base, keys, slog.New(slog.DiscardHandler), time.Now, networkOptions{})
+		if err != nil {
+			return err
+		}
+		n, err := privacyOf(tenant.NewService(tenant.Config{Store: store}), content.NewService(content.Config{}), so).ReplayErasures(ctx)
 		if err != nil {
 			return err
 		}

@@ -85,6 +85,11 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	defer queue.Close()
 	contentSvc := newContentService(log, time.Now, preview.New(preview.Config{}), queue)
 
+	keys, err := tokenKeys(cfg, log)
+	if err != nil {
+		return err
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -103,7 +108,13 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 			ln.Close()
 			return fmt.Errorf("CHORUS_BASE_URL: %w", err)
 		}
-		a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg, baseURL: baseURL, content: contentSvc, queue: queue})
+		socialSvc, err := newSocialService(baseURL, keys, log, time.Now, networkOptions{})
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg, baseURL: baseURL,
+			content: contentSvc, social: socialSvc, queue: queue})
 		if err != nil {
 			ln.Close()
 			return err
@@ -133,8 +144,16 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		log.Info("Chorus is running", "url", baseURL.String(), "listen", ln.Addr().String())
 	}
 	if cmd == "worker" || cmd == "all" {
+		base, _ := url.Parse(cfg.BaseURL)
+		if cfg.BaseURL == "" {
+			base, _ = url.Parse("http://" + cfg.Addr)
+		}
+		socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{})
+		if err != nil {
+			return err
+		}
 		w, err := jobs.NewWorker(jobs.Config{Redis: redisOpt, Store: store, Content: contentSvc,
-			Privacy: privacyOf(tenant.NewService(tenant.Config{Store: store, Log: log}), contentSvc), Resolver: cfg.resolver(), Log: log, Metrics: reg, Concurrency: cfg.Concurrency})
+			Privacy: privacyOf(tenant.NewService(tenant.Config{Store: store, Log: log}), contentSvc, socialSvc), Resolver: cfg.resolver(), Log: log, Metrics: reg, Concurrency: cfg.Concurrency})
 		if err != nil {
 			return err
 		}

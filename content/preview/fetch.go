@@ -123,6 +123,16 @@ func New(cfg Config) *Fetcher {
 	return f
 }
 
+// Client returns an HTTP client with the Fetcher's outbound guard — every
+// address checked when dialed, every redirect held to the URL policy, no
+// proxy — and its timeout per request, for other calls to servers that
+// people name (a member's Mastodon server, for one).
+func (f *Fetcher) Client() *http.Client {
+	c := *f.client
+	c.Timeout = f.timeout
+	return &c
+}
+
 // Fetch GETs rawURL, following redirects, and parses the preview of the HTML
 // page it lands on (see Parse; relative URLs resolve against the final URL).
 //

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// connectMastodon connects c's account on the app's Mastodon fake (the
+// network must be whitelisted) and returns the connection ID.
+func (a *testApp) connectMastodon(t *testing.T, c *client) string {
+	t.Helper()
+	res := c.do("POST", "/api/v1/connections/mastodon/start", map[string]string{"instance_url": a.mastodon.URL})
+	var out struct {
+		AuthorizeURL string `json:"authorize_url"`
+	}
+	res.json(t, &out)
+	if res.status != http.StatusOK {
+		t.Fatalf("start: %d %s", res.status, res.body)
+	}
+	// The member approves at the server, which sends the browser back.
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r, err := browser.Get(out.AuthorizeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	loc, err := url.Parse(r.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := c.do("GET", loc.RequestURI(), nil); res.status != http.StatusSeeOther {
+		t.Fatalf("callback: %d %s", res.status, res.body)
+	}
+	var conns struct{ Items []struct{ ID string } }
+	c.do("GET", "/api/v1/connections", nil).json(t, &conns)
+	if len(conns.Items) == 0 {
+		t.Fatal("no connection after the callback")
+	}
+	return conns.Items[len(conns.Items)-1].ID
+}
+
+func TestSocialConnectionsThroughTheApp(t *testing.T) {
+	a := newTestApp(t, nil)
+	admin, _ := verifiedAdmin(t, a, "admin@acme.example")
+	employee := a.client(t)
+	employee.signIn("carol@acme.example")
+
+	if res := employee.do("POST", "/api/v1/connections/mastodon/start", map[string]string{"instance_url": a.mastodon.URL}); res.status != http.StatusForbidden || res.problem(t).Code != "network_not_allowed" {
+		t.Fatalf("start before whitelisting: %d %s, want 403 network_not_allowed", res.status, res.body)
+	}
+	if res := employee.do("PUT", "/api/v1/networks/mastodon", nil); res.status != http.StatusForbidden {
+		t.Errorf("employee whitelisting: %d, want 403", res.status)
+	}
+	if res := admin.do("PUT", "/api/v1/networks/mastodon", nil); res.status != http.StatusOK {
+		t.Fatalf("whitelist: %d %s", res.status, res.body)
+	}
+	id := a.connectMastodon(t, employee)
+	res := employee.do("GET", "/api/v1/connections", nil)
+	if !strings.Contains(string(res.body), `"status":"active"`) || strings.Contains(strings.ToLower(string(res.body)), "token") {
+		t.Errorf("connections: %s", res.body)
+	}
+	// Un-whitelisting disables the connection.
+	if res := admin.do("DELETE", "/api/v1/networks/mastodon", nil); res.status != http.StatusNoContent {
+		t.Fatalf("un-whitelist: %d %s", res.status, res.body)
+	}
+	if res := employee.do("GET", "/api/v1/connections", nil); !strings.Contains(string(res.body), `"status":"disabled"`) {
+		t.Errorf("after un-whitelisting: %s", res.body)
+	}
+	// Erasing the member revokes the token at the network and deletes it.
+	admin.do("PUT", "/api/v1/networks/mastodon", nil)
+	if res := employee.do("DELETE", "/api/v1/me", nil); res.status != http.StatusNoContent {
+		t.Fatalf("erase: %d %s", res.status, res.body)
+	}
+	if n := a.mastodon.Calls("POST /oauth/revoke"); n != 1 {
+		t.Errorf("revocations at the network = %d, want 1", n)
+	}
+	if strings.Contains(scanAll(t, a), id) {
+		t.Error("the erased member's connection is still stored")
+	}
+}

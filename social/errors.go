@@ -1,0 +1,86 @@
+package social
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chorushq/chorus/tenant"
+)
+
+// Classes of network failures. Connectors return *Error; callers branch
+// with errors.Is on these sentinels, and read RetryAfter with errors.As.
+var (
+	// ErrRetryLater: the network is rate limiting or unavailable; the same
+	// request may succeed after Error.RetryAfter (zero: back off).
+	ErrRetryLater = errors.New("network busy, retry later")
+	// ErrPermanent: the network refused the request as it is (validation,
+	// forbidden, not found); retrying the same request cannot succeed.
+	ErrPermanent = errors.New("network refused the request")
+	// ErrReconnect: the account's authorisation is gone (token invalid,
+	// revoked, invalid_grant); the member must connect it again.
+	ErrReconnect = errors.New("the account must be connected again")
+	// ErrAmbiguous: the request was sent but no answer came back; the
+	// network may have acted on it. A publish must not be repeated blindly.
+	ErrAmbiguous = errors.New("request sent, outcome unknown")
+)
+
+// Error is a failed call to a network, classified by Class (one of the
+// sentinels above).
+type Error struct {
+	Network string
+	Op      string // profile, publish, delete, revoke, register, token
+	Class   error
+	// Status is the HTTP status the network answered, 0 if none.
+	Status int
+	// RetryAfter is when to try again (ErrRetryLater), 0 if unknown.
+	RetryAfter time.Duration
+	// Message is the network's own explanation, safe to show the member.
+	Message string
+	// Err is the underlying transport error, if any.
+	Err error
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("%s %s: %v", e.Network, e.Op, e.Class)
+	if e.Status != 0 {
+		s += fmt.Sprintf(" (HTTP %d)", e.Status)
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Is matches the class sentinel.
+func (e *Error) Is(target error) bool { return target == e.Class }
+
+// Unwrap returns the transport error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errors of the social service.
+var (
+	// ErrNotFound: no such connection (or another member's or instance's).
+	ErrNotFound = tenant.ErrNotFound
+	// ErrUnknownNetwork: the network is not served by this deployment.
+	ErrUnknownNetwork = fmt.Errorf("unknown network: %w", tenant.ErrNotFound)
+	// ErrNetworkNotAllowed: the instance's admins have not whitelisted the
+	// network.
+	ErrNetworkNotAllowed = errors.New("your company has not approved this network")
+	// ErrServerNotAllowed: the Mastodon server is not on the admins' list.
+	ErrServerNotAllowed = errors.New("your company has not approved this server")
+	// ErrInvalidState: an OAuth callback whose state is unknown, used,
+	// expired or someone else's.
+	ErrInvalidState = errors.New("invalid or expired OAuth state")
+	// ErrBroken: the connection's tokens cannot be decrypted (a key is
+	// missing or the ciphertext was tampered with); it was marked broken
+	// and nothing was sent to the network.
+	ErrBroken = errors.New("the connection's tokens cannot be read; connect the account again")
+	// ErrNeedsReconnect: the connection needs the member to connect again.
+	ErrNeedsReconnect = errors.New("the account must be connected again")
+	// ErrDisabled: the connection's network is no longer whitelisted.
+	ErrDisabled = errors.New("the connection is disabled")
+)

@@ -1,0 +1,4 @@
+package social
+
+// ConnectionKind lets the external tests tamper with stored connections.
+var ConnectionKind = connectionKind

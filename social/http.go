@@ -1,0 +1,199 @@
+package social
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/api"
+)
+
+// Handlers serves social's routes.
+type Handlers struct {
+	svc  *Service
+	auth *tenant.Service
+	log  *slog.Logger
+}
+
+// NewHandlers returns social's HTTP handlers.
+func NewHandlers(svc *Service, auth *tenant.Service, log *slog.Logger) *Handlers {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Handlers{svc: svc, auth: auth, log: log}
+}
+
+// statusOf maps social's errors to problems.
+func statusOf(err error) *api.Problem {
+	var ne *Error
+	switch {
+	case errors.Is(err, ErrNetworkNotAllowed):
+		return api.New(http.StatusForbidden, "network_not_allowed", "your company's admins have not approved this network")
+	case errors.Is(err, ErrServerNotAllowed):
+		return api.New(http.StatusForbidden, "instance_not_allowed", "your company's admins have not approved this server; ask them to add it")
+	case errors.Is(err, ErrInvalidState):
+		return api.New(http.StatusBadRequest, "invalid_state", "this connection attempt is unknown, used or expired: start again")
+	case errors.Is(err, ErrNeedsReconnect), errors.Is(err, ErrReconnect):
+		return api.New(http.StatusConflict, "needs_reconnect", "the network no longer accepts this connection: connect the account again")
+	case errors.Is(err, ErrBroken):
+		return api.New(http.StatusConflict, "connection_broken", ErrBroken.Error())
+	case errors.Is(err, ErrDisabled):
+		return api.New(http.StatusConflict, "connection_disabled", "your company's admins no longer allow this network")
+	case errors.As(err, &ne):
+		switch ne.Class {
+		case ErrRetryLater:
+			p := api.New(http.StatusServiceUnavailable, "network_unavailable", "the network is busy or unavailable: try again later")
+			p.RetryAfter = ne.RetryAfter
+			return p
+		case ErrPermanent:
+			msg := "the network refused the request"
+			if ne.Message != "" {
+				msg += ": " + ne.Message
+			}
+			return api.New(http.StatusBadGateway, "network_refused", msg)
+		}
+		return api.New(http.StatusBadGateway, "network_error", "the network did not answer")
+	}
+	return nil
+}
+
+// Routes mounts social's routes under r (the /api/v1 group).
+func (h *Handlers) Routes(r gin.IRouter) {
+	m := func(f tenant.HandlerFunc, roles ...tenant.Role) gin.HandlerFunc {
+		return h.auth.Member(statusOf, f, roles...)
+	}
+	r.GET("/networks", m(h.networks))
+	r.PUT("/networks/:network", m(h.allow, tenant.RoleAdmin))
+	r.DELETE("/networks/:network", m(h.disallow, tenant.RoleAdmin))
+	r.GET("/connections", m(h.connections))
+	r.POST("/connections/:network/start", m(h.start))
+	r.GET("/connections/:network/callback", m(h.callback))
+	r.DELETE("/connections/:id", m(h.disconnect))
+}
+
+func (h *Handlers) networks(c *gin.Context, sc tenant.Scope, _ tenant.Member) error {
+	ns, err := h.svc.Networks(c.Request.Context(), sc)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, api.List[NetworkState]{Items: ns})
+	return nil
+}
+
+func (h *Handlers) allow(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	var in struct {
+		Config *NetworkConfig `json:"config"`
+	}
+	// The body is optional: PUT with none allows the network as it is.
+	if c.Request.ContentLength != 0 {
+		if err := api.Decode(c, &in); err != nil {
+			return err
+		}
+	}
+	var cfg NetworkConfig
+	if in.Config != nil {
+		cfg = *in.Config
+	}
+	st, err := h.svc.Allow(c.Request.Context(), sc, me, c.Param("network"), cfg)
+	if err != nil {
+		return err
+	}
+	h.log.InfoContext(c.Request.Context(), "network allowed", "network", st.Name)
+	c.JSON(http.StatusOK, st)
+	return nil
+}
+
+func (h *Handlers) disallow(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	if err := h.svc.Disallow(c.Request.Context(), sc, me, c.Param("network")); err != nil {
+		return err
+	}
+	h.log.InfoContext(c.Request.Context(), "network disallowed", "network", c.Param("network"))
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// connectionView is a connection as its member sees it: never its tokens.
+type connectionView struct {
+	ID          string     `json:"id"`
+	Network     string     `json:"network"`
+	Handle      string     `json:"handle"`
+	DisplayName string     `json:"display_name"`
+	ProfileURL  string     `json:"profile_url"`
+	Status      Status     `json:"status"`
+	Followers   int64      `json:"followers"`
+	InstanceURL string     `json:"instance_url,omitempty"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+}
+
+func viewOf(c Connection) connectionView {
+	return connectionView{ID: c.ID, Network: c.Network, Handle: c.Handle, DisplayName: c.DisplayName,
+		ProfileURL: c.ProfileURL, Status: c.Status, Followers: c.Followers, InstanceURL: c.InstanceURL,
+		ExpiresAt: c.ExpiresAt, CreatedAt: c.CreatedAt}
+}
+
+func (h *Handlers) connections(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	cs, err := h.svc.Connections(c.Request.Context(), sc, me)
+	if err != nil {
+		return err
+	}
+	out := api.List[connectionView]{Items: make([]connectionView, 0, len(cs))}
+	for _, conn := range cs {
+		out.Items = append(out.Items, viewOf(conn))
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+func (h *Handlers) start(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	var in struct {
+		InstanceURL string `json:"instance_url"`
+	}
+	if c.Request.ContentLength != 0 {
+		if err := api.Decode(c, &in); err != nil {
+			return err
+		}
+	}
+	u, err := h.svc.Start(c.Request.Context(), sc, me, c.Param("network"), in.InstanceURL)
+	if err != nil {
+		return err
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"authorize_url": u})
+	return nil
+}
+
+// callback is where the network sends the member's browser back. Success
+// and a declined authorisation both go back to the app; an invalid state
+// is a 400 problem, never a redirect.
+func (h *Handlers) callback(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	network := c.Param("network")
+	conn, err := h.svc.Callback(c.Request.Context(), sc, me, network, CallbackParams{
+		Code: c.Query("code"), State: c.Query("state"), Error: c.Query("error"),
+	})
+	c.Header("Cache-Control", "no-store")
+	c.Header("Referrer-Policy", "no-referrer")
+	if errors.Is(err, ErrDeclined) {
+		c.Redirect(http.StatusSeeOther, h.svc.AppURL(url.Values{"connect_error": {"declined"}, "network": {network}}.Encode()))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	h.log.InfoContext(c.Request.Context(), "account connected", "connection_id", conn.ID, "network", network)
+	c.Redirect(http.StatusSeeOther, h.svc.AppURL(url.Values{"connected": {network}}.Encode()))
+	return nil
+}
+
+func (h *Handlers) disconnect(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	if err := h.svc.Disconnect(c.Request.Context(), sc, me, c.Param("id")); err != nil {
+		return err
+	}
+	c.Status(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,294 @@
+// Package mastodon connects Chorus to Mastodon servers: app registration
+// per server, OAuth with client credentials in the form body and PKCE,
+// the account's profile, posting and deleting statuses, and revocation.
+package mastodon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/chorushq/chorus/social"
+)
+
+// Scopes Chorus asks for: read the profile, post and delete statuses.
+var Scopes = []string{"read:accounts", "write:statuses"}
+
+// Options configure the connector.
+type Options struct {
+	// HTTPClient talks to the servers; nil is a client with a 30 s timeout.
+	HTTPClient *http.Client
+	// UserAgent identifies Chorus to servers (Mastodon refuses requests
+	// without one); default "Chorus".
+	UserAgent string
+	// AppName and Website are shown to members on the server's
+	// authorisation page.
+	AppName, Website string
+	// AllowHTTP accepts http:// servers: for tests on loopback only.
+	AllowHTTP bool
+	Now       func() time.Time
+}
+
+// Network is the Mastodon connector, a social.Federated.
+type Network struct {
+	opts Options
+}
+
+var _ social.Federated = (*Network)(nil)
+
+// New returns the connector.
+func New(opts Options) *Network {
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "Chorus"
+	}
+	if opts.AppName == "" {
+		opts.AppName = "Chorus"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Network{opts: opts}
+}
+
+// Name is social.Mastodon.
+func (*Network) Name() string { return social.Mastodon }
+
+// Server accepts "mastodon.social" or "https://mastodon.social/" and
+// returns "https://mastodon.social". Only https is accepted (http with
+// AllowHTTP), without credentials, path, query or fragment.
+func (n *Network) Server(raw string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if !strings.Contains(raw, "://") {
+		raw = "https://" + raw
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || u.Hostname() == "":
+		return "", errors.New("must be the address of a Mastodon server, such as https://mastodon.social")
+	case u.Scheme != "https" && !(u.Scheme == "http" && n.opts.AllowHTTP):
+		return "", errors.New("must be an https address")
+	case u.User != nil:
+		return "", errors.New("must not contain a user name or password")
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		return "", errors.New("must be the server's address only, without a path")
+	}
+	return u.Scheme + "://" + strings.ToLower(strings.TrimSuffix(u.Host, ".")), nil
+}
+
+// OAuth returns the server's endpoints; Mastodon takes the client
+// credentials in the form body and supports S256 PKCE (4.3 and later;
+// older servers ignore the challenge).
+func (n *Network) OAuth(server string, app social.App) social.OAuth {
+	return social.OAuth{
+		Endpoint: oauth2.Endpoint{AuthURL: server + "/oauth/authorize", TokenURL: server + "/oauth/token",
+			AuthStyle: oauth2.AuthStyleInParams},
+		Scopes: Scopes, PKCE: true, ClientID: app.ClientID, ClientSecret: app.ClientSecret,
+	}
+}
+
+// RegisterApp registers Chorus on server (POST /api/v1/apps).
+func (n *Network) RegisterApp(ctx context.Context, server, redirectURL string) (social.App, error) {
+	form := url.Values{"client_name": {n.opts.AppName}, "redirect_uris": {redirectURL}, "scopes": {strings.Join(Scopes, " ")}}
+	if n.opts.Website != "" {
+		form.Set("website", n.opts.Website)
+	}
+	var out struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := n.call(ctx, "register", http.MethodPost, server+"/api/v1/apps", "", form, nil, &out); err != nil {
+		return social.App{}, err
+	}
+	if out.ClientID == "" || out.ClientSecret == "" {
+		return social.App{}, &social.Error{Network: social.Mastodon, Op: "register", Class: social.ErrPermanent, Message: "the server returned no client credentials"}
+	}
+	return social.App{ClientID: out.ClientID, ClientSecret: social.Secret(out.ClientSecret)}, nil
+}
+
+// account is the part of Mastodon's Account entity Chorus reads.
+type account struct {
+	ID             string `json:"id"`
+	Username       string `json:"username"`
+	Acct           string `json:"acct"`
+	DisplayName    string `json:"display_name"`
+	URL            string `json:"url"`
+	FollowersCount int64  `json:"followers_count"`
+}
+
+// Profile reads GET /api/v1/accounts/verify_credentials.
+func (n *Network) Profile(ctx context.Context, a social.Account) (social.Profile, error) {
+	var acc account
+	if err := n.call(ctx, "profile", http.MethodGet, a.Server+"/api/v1/accounts/verify_credentials", a.AccessToken.Reveal(), nil, nil, &acc); err != nil {
+		return social.Profile{}, err
+	}
+	host := a.Server
+	if u, err := url.Parse(a.Server); err == nil {
+		host = u.Host
+	}
+	return social.Profile{RemoteID: acc.ID, Handle: "@" + acc.Username + "@" + host, DisplayName: acc.DisplayName,
+		URL: acc.URL, Followers: acc.FollowersCount}, nil
+}
+
+// status is the part of Mastodon's Status entity Chorus reads.
+type status struct {
+	ID        string    `json:"id"`
+	URL       string    `json:"url"`
+	URI       string    `json:"uri"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Publish posts a public status (POST /api/v1/statuses) with the link
+// appended unless the text holds it, deduplicated by Idempotency-Key.
+func (n *Network) Publish(ctx context.Context, a social.Account, p social.Post) (social.Published, error) {
+	text := p.Text
+	if p.Link != "" && !strings.Contains(text, p.Link) {
+		if text != "" {
+			text += "\n\n"
+		}
+		text += p.Link
+	}
+	h := http.Header{}
+	if p.IdempotencyKey != "" {
+		h.Set("Idempotency-Key", p.IdempotencyKey)
+	}
+	var st status
+	err := n.call(ctx, "publish", http.MethodPost, a.Server+"/api/v1/statuses", a.AccessToken.Reveal(),
+		url.Values{"status": {text}, "visibility": {"public"}}, h, &st)
+	if err != nil {
+		return social.Published{}, err
+	}
+	u := st.URL
+	if u == "" {
+		u = st.URI
+	}
+	return social.Published{RemoteID: st.ID, URL: u, At: st.CreatedAt}, nil
+}
+
+// Delete deletes a status (DELETE /api/v1/statuses/:id); one already gone
+// is not an error.
+func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string) error {
+	err := n.call(ctx, "delete", http.MethodDelete, a.Server+"/api/v1/statuses/"+url.PathEscape(remoteID), a.AccessToken.Reveal(), nil, nil, nil)
+	var e *social.Error
+	if errors.As(err, &e) && e.Status == http.StatusNotFound {
+		return nil
+	}
+	return err
+}
+
+// Revoke revokes the access token (POST /oauth/revoke).
+func (n *Network) Revoke(ctx context.Context, a social.Account) error {
+	form := url.Values{"client_id": {a.App.ClientID}, "client_secret": {a.App.ClientSecret.Reveal()}, "token": {a.AccessToken.Reveal()}}
+	return n.call(ctx, "revoke", http.MethodPost, a.Server+"/oauth/revoke", "", form, nil, nil)
+}
+
+// maxBody bounds what Chorus reads of an answer.
+const maxBody = 1 << 20
+
+// call sends one request and classifies its failure.
+func (n *Network) call(ctx context.Context, op, method, rawURL, token string, form url.Values, h http.Header, out any) error {
+	fail := func(class error, status int, msg string, err error) error {
+		return &social.Error{Network: social.Mastodon, Op: op, Class: class, Status: status, Message: msg, Err: err}
+	}
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	// wrote records whether the request left: a failure after that may
+	// have reached the server.
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }})
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
+	if err != nil {
+		return fail(social.ErrPermanent, 0, "bad request URL", err)
+	}
+	for k, vs := range h {
+		req.Header[k] = vs
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", n.opts.UserAgent)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := n.opts.HTTPClient.Do(req)
+	if err != nil {
+		if wrote.Load() && method != http.MethodGet {
+			return fail(social.ErrAmbiguous, 0, "", err)
+		}
+		return fail(social.ErrRetryLater, 0, "", err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	if err != nil {
+		if method != http.MethodGet && res.StatusCode < 300 {
+			return fail(social.ErrAmbiguous, res.StatusCode, "", err)
+		}
+		return fail(social.ErrRetryLater, res.StatusCode, "", err)
+	}
+	if res.StatusCode >= 300 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		json.Unmarshal(b, &e)
+		msg := e.Error
+		switch s := res.StatusCode; {
+		case s == http.StatusUnauthorized:
+			return fail(social.ErrReconnect, s, msg, nil)
+		case s == http.StatusTooManyRequests:
+			err := fail(social.ErrRetryLater, s, msg, nil).(*social.Error)
+			err.RetryAfter = retryAfter(res.Header, n.opts.Now())
+			return err
+		case s >= 500 || s == http.StatusRequestTimeout:
+			// A 5xx after the request was sent: Mastodon's Idempotency-Key
+			// makes a retry of a publish safe, so this is retry-later.
+			err := fail(social.ErrRetryLater, s, msg, nil).(*social.Error)
+			err.RetryAfter = retryAfter(res.Header, n.opts.Now())
+			return err
+		}
+		return fail(social.ErrPermanent, res.StatusCode, msg, nil)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			class := social.ErrRetryLater
+			if method != http.MethodGet {
+				class = social.ErrAmbiguous
+			}
+			return fail(class, res.StatusCode, "unreadable answer", err)
+		}
+	}
+	return nil
+}
+
+// retryAfter reads Retry-After (seconds or a date), else Mastodon's
+// X-RateLimit-Reset (an ISO 8601 time); zero if neither says.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	if v := h.Get("Retry-After"); v != "" {
+		if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
+			return time.Duration(secs) * time.Second
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return max(t.Sub(now), 0)
+		}
+	}
+	if v := h.Get("X-RateLimit-Reset"); v != "" {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return max(t.Sub(now), 0)
+		}
+	}
+	return 0
+}

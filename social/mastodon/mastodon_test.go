@@ -1,0 +1,203 @@
+package mastodon_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/chorushq/chorus/social"
+	"github.com/chorushq/chorus/social/mastodon"
+	"github.com/chorushq/chorus/social/mastodon/mastodontest"
+)
+
+func TestServer(t *testing.T) {
+	strict := mastodon.New(mastodon.Options{})
+	loose := mastodon.New(mastodon.Options{AllowHTTP: true})
+	for _, tc := range []struct {
+		n    *mastodon.Network
+		in   string
+		want string // "" means an error
+	}{
+		{strict, "mastodon.social", "https://mastodon.social"},
+		{strict, "https://Mastodon.Social/", "https://mastodon.social"},
+		{strict, "https://fosstodon.org:8443", "https://fosstodon.org:8443"},
+		{strict, "http://mastodon.social", ""},
+		{loose, "http://127.0.0.1:4000", "http://127.0.0.1:4000"},
+		{strict, "https://user:pw@mastodon.social", ""},
+		{strict, "https://mastodon.social/@alice", ""},
+		{strict, "https://mastodon.social/?x=1", ""},
+		{strict, "ftp://mastodon.social", ""},
+		{strict, "", ""},
+	} {
+		got, err := tc.n.Server(tc.in)
+		if tc.want == "" && err == nil {
+			t.Errorf("Server(%q) = %q, want an error", tc.in, got)
+		}
+		if tc.want != "" && (err != nil || got != tc.want) {
+			t.Errorf("Server(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// connect runs the OAuth flow against the fake as a browser would and
+// returns a connected account.
+func connect(t *testing.T, n *mastodon.Network, fake *mastodontest.Server) social.Account {
+	t.Helper()
+	ctx := t.Context()
+	redirect := "http://127.0.0.1:1/api/v1/connections/mastodon/callback"
+	app, err := n.RegisterApp(ctx, fake.URL, redirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := n.OAuth(fake.URL, app)
+	if o.Endpoint.AuthStyle != oauth2.AuthStyleInParams || !o.PKCE {
+		t.Errorf("OAuth = %+v, want credentials in params and PKCE", o)
+	}
+	cfg := o.Config(redirect)
+	verifier := oauth2.GenerateVerifier()
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := browser.Get(cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	if loc.Query().Get("state") != "st" {
+		t.Fatalf("authorize redirect %q lacks the state", loc)
+	}
+	tok, err := cfg.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tok.Expiry.IsZero() || tok.RefreshToken != "" {
+		t.Errorf("token expires %v with refresh %t; Mastodon tokens do not expire", tok.Expiry, tok.RefreshToken != "")
+	}
+	return social.Account{Server: fake.URL, AccessToken: social.Secret(tok.AccessToken), App: app}
+}
+
+func TestConnectPublishDelete(t *testing.T) {
+	fake := mastodontest.New(t, mastodontest.Options{Username: "alice", Followers: 321})
+	n := mastodon.New(mastodon.Options{AllowHTTP: true, UserAgent: "Chorus-test"})
+	a := connect(t, n, fake)
+	ctx := t.Context()
+	prof, err := n.Profile(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(fake.URL, "http://")
+	if prof.Handle != "@alice@"+host || prof.Followers != 321 || prof.RemoteID != fake.AccountID() {
+		t.Errorf("Profile = %+v", prof)
+	}
+	post := social.Post{Text: "Worth a read", Link: "https://news.example/a", IdempotencyKey: "share-1"}
+	pub, err := n.Publish(ctx, a, post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := n.Publish(ctx, a, post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.RemoteID != pub.RemoteID || pub.URL == "" {
+		t.Errorf("retried publish = %+v, first %+v; want the same post", again, pub)
+	}
+	sts := fake.Statuses()
+	if len(sts) != 1 || sts[0].Text != "Worth a read\n\nhttps://news.example/a" || sts[0].IdempotencyKey != "share-1" {
+		t.Errorf("statuses = %+v, want one with text and link", sts)
+	}
+	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
+		t.Errorf("deleting a deleted status: %v, want nil", err)
+	}
+	if err := n.Revoke(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if !fake.Revoked(a.AccessToken.Reveal()) {
+		t.Error("token not revoked")
+	}
+	_, err = n.Profile(ctx, a)
+	if !errors.Is(err, social.ErrReconnect) {
+		t.Errorf("profile with a revoked token: %v, want ErrReconnect", err)
+	}
+}
+
+func TestErrorsAreClassified(t *testing.T) {
+	fake := mastodontest.New(t, mastodontest.Options{})
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	n := mastodon.New(mastodon.Options{AllowHTTP: true, UserAgent: "Chorus-test", Now: func() time.Time { return now }})
+	a := connect(t, n, fake)
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name       string
+		setup      func()
+		acct       social.Account
+		net        *mastodon.Network
+		text       string
+		class      error
+		status     int
+		retryAfter time.Duration
+		message    string
+	}{
+		{name: "too long", text: strings.Repeat("x", mastodontest.MaxChars+1), class: social.ErrPermanent, status: 422,
+			message: "Validation failed: Text character limit of 500 exceeded"},
+		{name: "rate limited", setup: func() { fake.RateLimit(1, now.Add(90*time.Second), false) }, class: social.ErrRetryLater, status: 429, retryAfter: 90 * time.Second},
+		{name: "invalid token", acct: social.Account{Server: fake.URL, AccessToken: "forged"}, class: social.ErrReconnect, status: 401,
+			message: "The access token is invalid"},
+		{name: "no user agent", net: mastodon.New(mastodon.Options{AllowHTTP: true, UserAgent: " "}), class: social.ErrPermanent, status: 418},
+		{name: "server down", acct: social.Account{Server: "http://127.0.0.1:1", AccessToken: "x"}, class: social.ErrRetryLater},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.setup != nil {
+				tc.setup()
+			}
+			acct, net, text := a, n, tc.text
+			if tc.acct.Server != "" {
+				acct = tc.acct
+			}
+			if tc.net != nil {
+				net = tc.net
+			}
+			if text == "" {
+				text = "hello"
+			}
+			_, err := net.Publish(ctx, acct, social.Post{Text: text})
+			var e *social.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Publish error = %v, want *social.Error", err)
+			}
+			if !errors.Is(err, tc.class) || e.Status != tc.status || e.RetryAfter != tc.retryAfter ||
+				(tc.message != "" && e.Message != tc.message) {
+				t.Errorf("Publish error = %+v, want class %v, status %d, retry after %v, message %q", e, tc.class, tc.status, tc.retryAfter, tc.message)
+			}
+		})
+	}
+}
+
+func TestRetryAfterHeaderWins(t *testing.T) {
+	fake := mastodontest.New(t, mastodontest.Options{})
+	n := mastodon.New(mastodon.Options{AllowHTTP: true, UserAgent: "Chorus-test"})
+	a := connect(t, n, fake)
+	fake.RateLimit(1, time.Now().Add(30*time.Second), true)
+	_, err := n.Publish(t.Context(), a, social.Post{Text: "hi"})
+	var e *social.Error
+	if !errors.As(err, &e) || !errors.Is(err, social.ErrRetryLater) || e.RetryAfter < 29*time.Second || e.RetryAfter > 31*time.Second {
+		t.Errorf("Publish error = %v, want retry later after about 30s", err)
+	}
+}
+
+func TestAmbiguousWhenSentWithoutAnswer(t *testing.T) {
+	// A server that reads the request and hangs up: the post may exist.
+	srv := newHangingServer(t)
+	n := mastodon.New(mastodon.Options{AllowHTTP: true, UserAgent: "Chorus-test"})
+	_, err := n.Publish(context.Background(), social.Account{Server: srv, AccessToken: "t"}, social.Post{Text: "hi"})
+	if !errors.Is(err, social.ErrAmbiguous) {
+		t.Errorf("Publish error = %v, want ErrAmbiguous", err)
+	}
+}

@@ -1,0 +1,479 @@
+// Package mastodontest is a contract fake of a Mastodon server on
+// 127.0.0.1 for tests. It follows Mastodon's documented API and errors for
+// what Chorus uses: POST /api/v1/apps, /oauth/authorize (approving at once,
+// as if the member clicked Authorize), /oauth/token, /oauth/revoke,
+// GET /api/v1/accounts/verify_credentials, POST and DELETE
+// /api/v1/statuses. Like Mastodon it answers 401 {"error":"The access token
+// is invalid"}, 422 {"error":"Validation failed: …"}, 429 with
+// X-RateLimit-* headers, 418 to a request without User-Agent, and issues
+// tokens that never expire (unless Options.ExpiringTokens says otherwise).
+package mastodontest
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// MaxChars is the server's status length limit.
+const MaxChars = 500
+
+// Options configure the fake.
+type Options struct {
+	// Username and Followers describe the account that authorises Chorus.
+	Username  string
+	Followers int64
+	// ExpiringTokens, when positive, issues access tokens that expire after
+	// it with a refresh token, and accepts grant_type=refresh_token once per
+	// refresh token (a used one is invalid_grant), rotating both. Mastodon
+	// itself does not expire tokens; this exercises Chorus's generic
+	// refresh path.
+	ExpiringTokens time.Duration
+	// Now is the fake's clock for token expiry; default time.Now.
+	Now func() time.Time
+}
+
+// Server is a fake Mastodon server.
+type Server struct {
+	*httptest.Server
+	opts Options
+
+	mu        sync.Mutex
+	apps      map[string]app
+	codes     map[string]grant
+	tokens    map[string]*token
+	refreshes map[string]*refresh
+	statuses  map[string]Status
+	idem      map[string]string // access token + key → status ID
+	calls     map[string]int
+	nextID    int
+	limited   int // the next limited POST /api/v1/statuses get 429
+	limitAt   time.Time
+	retryHdr  bool
+	deny      bool
+}
+
+type app struct{ secret, redirect, scopes string }
+
+type grant struct {
+	clientID, redirect, challenge, method, scopes string
+	expires                                       time.Time
+}
+
+type token struct {
+	clientID string
+	scopes   string
+	expires  time.Time
+	revoked  bool
+}
+
+type refresh struct {
+	clientID, scopes string
+	used             bool
+}
+
+// Status is a status posted to the fake.
+type Status struct {
+	ID             string
+	Text           string
+	Visibility     string
+	IdempotencyKey string
+	Deleted        bool
+}
+
+// New starts a fake on 127.0.0.1, closed when the test ends.
+func New(t testing.TB, opts Options) *Server {
+	t.Helper()
+	if opts.Username == "" {
+		opts.Username = "alice"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts, apps: map[string]app{}, codes: map[string]grant{}, tokens: map[string]*token{},
+		refreshes: map[string]*refresh{}, statuses: map[string]Status{}, idem: map[string]string{}, calls: map[string]int{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/apps", s.postApp)
+	mux.HandleFunc("GET /oauth/authorize", s.authorize)
+	mux.HandleFunc("POST /oauth/token", s.token)
+	mux.HandleFunc("POST /oauth/revoke", s.revoke)
+	mux.HandleFunc("GET /api/v1/accounts/verify_credentials", s.verifyCredentials)
+	mux.HandleFunc("POST /api/v1/statuses", s.postStatus)
+	mux.HandleFunc("DELETE /api/v1/statuses/{id}", s.deleteStatus)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Method + " " + r.URL.Path
+		if r.URL.Path == "/oauth/token" {
+			r.ParseForm()
+			key += " " + r.PostForm.Get("grant_type")
+		}
+		s.mu.Lock()
+		s.calls[key]++
+		s.mu.Unlock()
+		if r.UserAgent() == "" {
+			writeError(w, http.StatusTeapot, "This server requires a User-Agent")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Calls counts the requests to method and path; for /oauth/token the key
+// ends in the grant type ("POST /oauth/token refresh_token").
+func (s *Server) Calls(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[key]
+}
+
+// Statuses returns every status posted, deleted ones flagged.
+func (s *Server) Statuses() []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Status, 0, len(s.statuses))
+	for i := 1; i <= s.nextID; i++ {
+		if st, ok := s.statuses[strconv.Itoa(i)]; ok {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// RateLimit makes the next n status posts fail with 429, their
+// X-RateLimit-Reset at reset; withRetryAfter adds a Retry-After header.
+func (s *Server) RateLimit(n int, reset time.Time, withRetryAfter bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limited, s.limitAt, s.retryHdr = n, reset, withRetryAfter
+}
+
+// Deny makes the authorisation page answer as if the member declined.
+func (s *Server) Deny(deny bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deny = deny
+}
+
+// Revoked reports whether the access token was revoked.
+func (s *Server) Revoked(access string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tokens[access]
+	return t != nil && t.revoked
+}
+
+// RevokeAll invalidates every access token, as a member revoking Chorus
+// in their settings would.
+func (s *Server) RevokeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.tokens {
+		t.revoked = true
+	}
+}
+
+// AccountID is the fake account's ID.
+func (s *Server) AccountID() string { return "10942" }
+
+func random() string {
+	var b [24]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// oauthError is Doorkeeper's error body.
+func oauthError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+// params reads a form or JSON body, as Mastodon accepts both.
+func params(r *http.Request) url.Values {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt == "application/json" {
+		var m map[string]any
+		json.NewDecoder(r.Body).Decode(&m)
+		v := url.Values{}
+		for k, x := range m {
+			v.Set(k, fmt.Sprint(x))
+		}
+		return v
+	}
+	r.ParseForm()
+	return r.PostForm
+}
+
+func (s *Server) postApp(w http.ResponseWriter, r *http.Request) {
+	p := params(r)
+	if p.Get("client_name") == "" {
+		writeError(w, http.StatusUnprocessableEntity, "Validation failed: Application name can't be blank")
+		return
+	}
+	redirect := p.Get("redirect_uris")
+	if _, err := url.ParseRequestURI(redirect); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "Validation failed: Redirect URI must be an absolute URI.")
+		return
+	}
+	scopes := p.Get("scopes")
+	if scopes == "" {
+		scopes = "read"
+	}
+	id, secret := random(), random()
+	s.mu.Lock()
+	s.apps[id] = app{secret: secret, redirect: redirect, scopes: scopes}
+	s.nextID++
+	n := s.nextID
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": strconv.Itoa(n), "name": p.Get("client_name"), "website": p.Get("website"), "scopes": strings.Fields(scopes),
+		"redirect_uri": redirect, "redirect_uris": []string{redirect}, "client_id": id, "client_secret": secret,
+		"client_secret_expires_at": 0, "vapid_key": "",
+	})
+}
+
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	s.mu.Lock()
+	a, ok := s.apps[q.Get("client_id")]
+	deny := s.deny
+	s.mu.Unlock()
+	if !ok || q.Get("redirect_uri") != a.redirect || q.Get("response_type") != "code" {
+		http.Error(w, "The client is unknown or the redirect URI does not match.", http.StatusBadRequest)
+		return
+	}
+	if m := q.Get("code_challenge_method"); q.Get("code_challenge") != "" && m != "S256" {
+		http.Error(w, "Only S256 code challenges are supported.", http.StatusBadRequest)
+		return
+	}
+	u, _ := url.Parse(a.redirect)
+	v := u.Query()
+	v.Set("state", q.Get("state"))
+	if deny {
+		v.Set("error", "access_denied")
+		v.Set("error_description", "The resource owner or authorization server denied the request.")
+	} else {
+		code := random()
+		s.mu.Lock()
+		s.codes[code] = grant{clientID: q.Get("client_id"), redirect: a.redirect, challenge: q.Get("code_challenge"),
+			method: q.Get("code_challenge_method"), scopes: q.Get("scope"), expires: time.Now().Add(10 * time.Minute)}
+		s.mu.Unlock()
+		v.Set("code", code)
+	}
+	u.RawQuery = v.Encode()
+	http.Redirect(w, r, u.String(), http.StatusFound)
+}
+
+const invalidGrant = "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client."
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	p := params(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Chorus sends the client credentials in the form body
+	// (AuthStyleInParams); the fake insists, so a change of style shows.
+	a, ok := s.apps[p.Get("client_id")]
+	if !ok || p.Get("client_secret") != a.secret {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.")
+		return
+	}
+	var scopes string
+	switch p.Get("grant_type") {
+	case "authorization_code":
+		g, ok := s.codes[p.Get("code")]
+		delete(s.codes, p.Get("code"))
+		if !ok || g.clientID != p.Get("client_id") || g.redirect != p.Get("redirect_uri") || time.Now().After(g.expires) {
+			oauthError(w, http.StatusBadRequest, "invalid_grant", invalidGrant)
+			return
+		}
+		if g.challenge != "" {
+			sum := sha256.Sum256([]byte(p.Get("code_verifier")))
+			if base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
+				oauthError(w, http.StatusBadRequest, "invalid_grant", invalidGrant)
+				return
+			}
+		}
+		scopes = g.scopes
+	case "refresh_token":
+		rt, ok := s.refreshes[p.Get("refresh_token")]
+		if s.opts.ExpiringTokens <= 0 || !ok || rt.used || rt.clientID != p.Get("client_id") {
+			oauthError(w, http.StatusBadRequest, "invalid_grant", invalidGrant)
+			return
+		}
+		rt.used = true
+		scopes = rt.scopes
+	case "client_credentials":
+		scopes = "read"
+	default:
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "The authorization grant type is not supported by the authorization server.")
+		return
+	}
+	access := random()
+	t := &token{clientID: p.Get("client_id"), scopes: scopes}
+	out := map[string]any{"access_token": access, "token_type": "Bearer", "scope": scopes, "created_at": time.Now().Unix()}
+	if s.opts.ExpiringTokens > 0 {
+		t.expires = s.opts.Now().Add(s.opts.ExpiringTokens)
+		rt := random()
+		s.refreshes[rt] = &refresh{clientID: t.clientID, scopes: scopes}
+		out["refresh_token"] = rt
+		out["expires_in"] = int(s.opts.ExpiringTokens.Seconds())
+	}
+	s.tokens[access] = t
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
+	p := params(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.apps[p.Get("client_id")]
+	if !ok || p.Get("client_secret") != a.secret {
+		oauthError(w, http.StatusForbidden, "unauthorized_client", "You are not authorized to revoke this token")
+		return
+	}
+	if t := s.tokens[p.Get("token")]; t != nil && t.clientID == p.Get("client_id") {
+		t.revoked = true
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+// authed returns the request's valid token, or answers 401.
+func (s *Server) authed(w http.ResponseWriter, r *http.Request) (string, bool) {
+	access, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	s.mu.Lock()
+	t := s.tokens[access]
+	valid := ok && t != nil && !t.revoked && (t.expires.IsZero() || s.opts.Now().Before(t.expires))
+	s.mu.Unlock()
+	if !valid {
+		writeError(w, http.StatusUnauthorized, "The access token is invalid")
+		return "", false
+	}
+	return access, true
+}
+
+func (s *Server) verifyCredentials(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authed(w, r); !ok {
+		return
+	}
+	host := r.Host
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": s.AccountID(), "username": s.opts.Username, "acct": s.opts.Username,
+		"display_name": strings.ToUpper(s.opts.Username[:1]) + s.opts.Username[1:],
+		"url":          "http://" + host + "/@" + s.opts.Username, "followers_count": s.opts.Followers,
+		"following_count": 12, "statuses_count": 3, "locked": false, "bot": false,
+		"created_at": "2022-11-07T00:00:00.000Z", "note": "", "avatar": "", "header": "",
+		"source": map[string]any{"privacy": "public", "sensitive": false, "language": "", "note": "", "fields": []any{}},
+	})
+}
+
+func (s *Server) statusJSON(r *http.Request, st Status) map[string]any {
+	u := "http://" + r.Host + "/@" + s.opts.Username + "/" + st.ID
+	return map[string]any{"id": st.ID, "uri": "http://" + r.Host + "/users/" + s.opts.Username + "/statuses/" + st.ID,
+		"url": u, "created_at": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), "content": "<p>" + st.Text + "</p>",
+		"visibility": st.Visibility, "account": map[string]any{"id": s.AccountID(), "username": s.opts.Username}}
+}
+
+func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
+	access, ok := s.authed(w, r)
+	if !ok {
+		return
+	}
+	p := params(r)
+	s.mu.Lock()
+	if s.limited > 0 {
+		s.limited--
+		reset := s.limitAt
+		retry := s.retryHdr
+		s.mu.Unlock()
+		w.Header().Set("X-RateLimit-Limit", "300")
+		w.Header().Set("X-RateLimit-Remaining", "0")
+		w.Header().Set("X-RateLimit-Reset", reset.UTC().Format("2006-01-02T15:04:05.000000Z"))
+		if retry {
+			w.Header().Set("Retry-After", strconv.Itoa(int(time.Until(reset).Seconds()+0.5)))
+		}
+		writeError(w, http.StatusTooManyRequests, "Too many requests")
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if id, ok := s.idem[access+"\x00"+key]; ok && key != "" {
+		st := s.statuses[id]
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, s.statusJSON(r, st))
+		return
+	}
+	s.mu.Unlock()
+	text := p.Get("status")
+	switch {
+	case strings.TrimSpace(text) == "":
+		writeError(w, http.StatusUnprocessableEntity, "Validation failed: Text can't be blank")
+		return
+	case utf8.RuneCountInString(text) > MaxChars:
+		writeError(w, http.StatusUnprocessableEntity, fmt.Sprintf("Validation failed: Text character limit of %d exceeded", MaxChars))
+		return
+	}
+	vis := p.Get("visibility")
+	if vis == "" {
+		vis = "public"
+	}
+	s.mu.Lock()
+	s.nextID++
+	st := Status{ID: strconv.Itoa(s.nextID), Text: text, Visibility: vis, IdempotencyKey: key}
+	s.statuses[st.ID] = st
+	if key != "" {
+		s.idem[access+"\x00"+key] = st.ID
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, s.statusJSON(r, st))
+}
+
+func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authed(w, r); !ok {
+		return
+	}
+	s.mu.Lock()
+	st, ok := s.statuses[r.PathValue("id")]
+	gone := !ok || st.Deleted
+	if !gone {
+		st.Deleted = true
+		s.statuses[st.ID] = st
+	}
+	s.mu.Unlock()
+	if gone {
+		writeError(w, http.StatusNotFound, "Record not found")
+		return
+	}
+	out := s.statusJSON(r, st)
+	out["text"] = st.Text
+	writeJSON(w, http.StatusOK, out)
+}
+
+// InvalidateRefreshTokens makes every refresh token issued so far invalid
+// (invalid_grant), as a server does after the member revokes access.
+func (s *Server) InvalidateRefreshTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.refreshes {
+		r.used = true
+	}
+}

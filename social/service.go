@@ -1,0 +1,106 @@
+package social
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/chorushq/chorus/tenant"
+)
+
+// Service manages the whitelist, connections and their tokens.
+type Service struct {
+	networks   *Registry
+	keys       *Keyring
+	baseURL    *url.URL
+	client     *http.Client
+	log        *slog.Logger
+	now        func() time.Time
+	onDisallow func(ctx context.Context, sc tenant.Scope, network string) error
+	// refreshes runs one token refresh per connection in this process; a
+	// lease on the connection document serialises processes.
+	refreshes singleflight.Group
+}
+
+// Config configures a Service.
+type Config struct {
+	// Networks are the networks this deployment serves.
+	Networks *Registry
+	// Keys encrypt tokens at rest (CHORUS_TOKEN_KEYS).
+	Keys *Keyring
+	// BaseURL is the public URL of the deployment: OAuth redirects come
+	// back to it, and the callback sends the member to its app.
+	BaseURL *url.URL
+	// HTTPClient makes the OAuth token requests; nil is a client with a
+	// 30-second timeout.
+	HTTPClient *http.Client
+	Log        *slog.Logger
+	Now        func() time.Time
+	// OnNetworkDisallowed runs when admins un-whitelist a network, after its
+	// connections were disabled. The publishing code sets it to cancel the
+	// instance's pending shares to that network.
+	OnNetworkDisallowed func(ctx context.Context, sc tenant.Scope, network string) error
+}
+
+// NewService returns a Service.
+func NewService(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.Networks == nil {
+		cfg.Networks = &Registry{}
+	}
+	return &Service{networks: cfg.Networks, keys: cfg.Keys, baseURL: cfg.BaseURL, client: cfg.HTTPClient,
+		log: cfg.Log, now: cfg.Now, onDisallow: cfg.OnNetworkDisallowed}
+}
+
+// Kinds are the tenant kinds social keeps, for tenant.StoreConfig:
+// networks (the whitelist), connections, oauth_states (pending OAuth
+// flows, 10 minutes) and oauth_apps (Chorus's app registered on each
+// Mastodon server this instance's members use).
+func Kinds() []tenant.Kind { return []tenant.Kind{networkKind, connectionKind, stateKind, appKind} }
+
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+func validID(s string) bool {
+	if len(s) != 26 {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '2' || r > '7') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Service) network(name string) (Network, error) {
+	n, ok := s.networks.Get(name)
+	if !ok {
+		return nil, ErrUnknownNetwork
+	}
+	return n, nil
+}
+
+func (s *Service) timestamp() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// isNotFound reports tenant's not-found.
+func isNotFound(err error) bool { return errors.Is(err, tenant.ErrNotFound) }

@@ -1,0 +1,231 @@
+package social
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/chorushq/chorus/tenant"
+)
+
+// NetworkConfig is what admins configure about a whitelisted network.
+type NetworkConfig struct {
+	// AllowedInstances, for a federated network (Mastodon), limits members
+	// to these server hosts (mastodon.social); empty allows any server.
+	AllowedInstances []string `bson:"allowed_instances" json:"allowed_instances"`
+}
+
+// NetworkState is a network as an instance sees it.
+type NetworkState struct {
+	Name      string        `json:"name"`
+	Allowed   bool          `json:"allowed"`
+	Federated bool          `json:"federated"`
+	Config    NetworkConfig `json:"config"`
+}
+
+// networkDoc is an instance's whitelist entry of one network; _id is the
+// network name.
+type networkDoc struct {
+	Name      string        `bson:"_id"`
+	Allowed   bool          `bson:"allowed"`
+	Config    NetworkConfig `bson:"config"`
+	UpdatedAt time.Time     `bson:"updated_at"`
+	UpdatedBy string        `bson:"updated_by"`
+}
+
+var networkKind = tenant.Kind{Name: "networks"}
+
+// Networks lists every network this deployment serves with whether the
+// scope's instance allows it. Any member may call it.
+func (s *Service) Networks(ctx context.Context, sc tenant.Scope) ([]NetworkState, error) {
+	var docs []networkDoc
+	if err := sc.Collection(networkKind).Find(ctx, bson.D{}, &docs); err != nil {
+		return nil, err
+	}
+	out := []NetworkState{}
+	for _, name := range s.networks.Names() {
+		n, _ := s.networks.Get(name)
+		_, fed := n.(Federated)
+		st := NetworkState{Name: name, Federated: fed, Config: NetworkConfig{AllowedInstances: []string{}}}
+		for _, d := range docs {
+			if d.Name == name {
+				st.Allowed = d.Allowed
+				if d.Config.AllowedInstances != nil {
+					st.Config = d.Config
+				}
+			}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// whitelisted returns the network's entry if the instance allows it, else
+// ErrNetworkNotAllowed.
+func (s *Service) whitelisted(ctx context.Context, sc tenant.Scope, name string) (networkDoc, error) {
+	var d networkDoc
+	err := sc.Collection(networkKind).FindOne(ctx, bson.D{{Key: "_id", Value: name}, {Key: "allowed", Value: true}}, &d)
+	if isNotFound(err) {
+		return networkDoc{}, ErrNetworkNotAllowed
+	}
+	return d, err
+}
+
+// Allow whitelists a network for the scope's instance with cfg, or updates
+// its cfg (admins of a verified instance: ErrDomainUnverified otherwise).
+// Connections disabled by an earlier Disallow become active again. It is
+// idempotent and audited.
+func (s *Service) Allow(ctx context.Context, sc tenant.Scope, by tenant.Member, name string, cfg NetworkConfig) (NetworkState, error) {
+	n, err := s.network(name)
+	if err != nil {
+		return NetworkState{}, err
+	}
+	if err := tenant.RequireVerified(sc); err != nil {
+		return NetworkState{}, err
+	}
+	_, fed := n.(Federated)
+	cfg, err = cleanConfig(cfg, fed)
+	if err != nil {
+		return NetworkState{}, err
+	}
+	err = sc.Collection(networkKind).Upsert(ctx, bson.D{{Key: "_id", Value: name}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "allowed", Value: true}, {Key: "config", Value: cfg},
+			{Key: "updated_at", Value: s.timestamp()}, {Key: "updated_by", Value: by.ID}}}})
+	if err != nil {
+		return NetworkState{}, fmt.Errorf("allow %s: %w", name, err)
+	}
+	if _, err := s.setStatuses(ctx, sc, name, StatusDisabled, StatusActive, disabledByWhitelist); err != nil {
+		return NetworkState{}, err
+	}
+	details := map[string]string{}
+	if len(cfg.AllowedInstances) > 0 {
+		details["allowed_instances"] = strings.Join(cfg.AllowedInstances, " ")
+	}
+	if err := sc.Audit(ctx, tenant.MemberActor(by), "network.allowed", name, details); err != nil {
+		return NetworkState{}, err
+	}
+	return NetworkState{Name: name, Allowed: true, Federated: fed, Config: cfg}, nil
+}
+
+// Disallow removes a network from the whitelist (admins): its connections
+// become disabled and OnNetworkDisallowed runs (cancelling pending shares).
+// Disallowing a network that is not allowed is not an error. It is audited.
+func (s *Service) Disallow(ctx context.Context, sc tenant.Scope, by tenant.Member, name string) error {
+	if _, err := s.network(name); err != nil {
+		return err
+	}
+	err := sc.Collection(networkKind).Upsert(ctx, bson.D{{Key: "_id", Value: name}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "allowed", Value: false},
+			{Key: "updated_at", Value: s.timestamp()}, {Key: "updated_by", Value: by.ID}}}})
+	if err != nil {
+		return fmt.Errorf("disallow %s: %w", name, err)
+	}
+	// Whitelist first, then connections: a crash in between leaves
+	// connections that Start and publishing refuse anyway (they check the
+	// whitelist), and a retried DELETE finishes the job.
+	disabled, err := s.setStatuses(ctx, sc, name, StatusActive, StatusDisabled, disabledByWhitelist)
+	if err != nil {
+		return err
+	}
+	// Hook for the publishing issue: cancel the instance's queued and
+	// scheduled shares to this network.
+	if s.onDisallow != nil {
+		if err := s.onDisallow(ctx, sc, name); err != nil {
+			return fmt.Errorf("disallow %s: cancel pending shares: %w", name, err)
+		}
+	}
+	return sc.Audit(ctx, tenant.MemberActor(by), "network.disallowed", name,
+		map[string]string{"connections_disabled": fmt.Sprint(disabled)})
+}
+
+const disabledByWhitelist = "whitelist"
+
+// setStatuses moves the network's connections from one status to another,
+// one conditional update each (the store has no updateMany), and returns
+// how many moved. Connections disabled for another reason stay disabled.
+func (s *Service) setStatuses(ctx context.Context, sc tenant.Scope, network string, from, to Status, reason string) (int, error) {
+	var conns []Connection
+	f := bson.D{{Key: "network", Value: network}, {Key: "status", Value: from}}
+	if from == StatusDisabled {
+		f = append(f, bson.E{Key: "disabled_by", Value: reason})
+	}
+	if err := sc.Collection(connectionKind).Find(ctx, f, &conns); err != nil {
+		return 0, err
+	}
+	set := bson.D{{Key: "status", Value: to}, {Key: "updated_at", Value: s.timestamp()}}
+	if to == StatusDisabled {
+		set = append(set, bson.E{Key: "disabled_by", Value: reason})
+	}
+	n := 0
+	for _, c := range conns {
+		ok, err := sc.Collection(connectionKind).Update(ctx, bson.D{{Key: "_id", Value: c.ID}, {Key: "status", Value: from}},
+			bson.D{{Key: "$set", Value: set}})
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+const maxAllowedInstances = 100
+
+// cleanConfig validates and normalises an admin's configuration.
+func cleanConfig(cfg NetworkConfig, federated bool) (NetworkConfig, error) {
+	out := NetworkConfig{AllowedInstances: []string{}}
+	if len(cfg.AllowedInstances) > 0 && !federated {
+		return out, &tenant.ValidationError{Field: "config.allowed_instances", Reason: "applies to federated networks (Mastodon) only"}
+	}
+	if len(cfg.AllowedInstances) > maxAllowedInstances {
+		return out, &tenant.ValidationError{Field: "config.allowed_instances", Reason: fmt.Sprintf("at most %d servers", maxAllowedInstances)}
+	}
+	for _, raw := range cfg.AllowedInstances {
+		h, ok := serverHost(raw)
+		if !ok {
+			return out, &tenant.ValidationError{Field: "config.allowed_instances", Reason: fmt.Sprintf("%q is not a host name such as mastodon.social", raw)}
+		}
+		out.AllowedInstances = append(out.AllowedInstances, h)
+	}
+	slices.Sort(out.AllowedInstances)
+	out.AllowedInstances = slices.Compact(out.AllowedInstances)
+	return out, nil
+}
+
+// serverHost reduces "mastodon.social", "https://Mastodon.Social/" or
+// "host:port" to its lower-case host[:port].
+func serverHost(raw string) (string, bool) {
+	raw = strings.TrimSpace(raw)
+	if !strings.Contains(raw, "://") {
+		raw = "https://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", false
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if host == "" || strings.ContainsAny(host, " /\\@") {
+		return "", false
+	}
+	if p := u.Port(); p != "" {
+		return net.JoinHostPort(host, p), true
+	}
+	return host, true
+}
+
+// serverAllowed reports whether a normalised server URL is on the list
+// (an empty list allows every server).
+func (c NetworkConfig) serverAllowed(server string) bool {
+	if len(c.AllowedInstances) == 0 {
+		return true
+	}
+	h, ok := serverHost(server)
+	return ok && slices.Contains(c.AllowedInstances, h)
+}
