@@ -121,3 +121,13 @@ func checkShareTexts(texts map[string]string) (map[string]string, tenant.Validat
 	}
 	return out, errs
 }
+
+// CheckShareText validates a share's text for one network (the link is
+// added as the network counts it); the error is a field error on "text".
+func CheckShareText(network, text string) error {
+	_, errs := checkShareTexts(map[string]string{network: text})
+	if len(errs) > 0 {
+		return &tenant.ValidationError{Field: "text", Reason: errs[0].Reason}
+	}
+	return nil
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/jobs/task"
+	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
 )
@@ -25,6 +26,7 @@ type Config struct {
 	Store   *tenant.Store
 	Content *content.Service
 	Privacy *tenant.Privacy
+	Social  *social.Service
 	// Resolver looks up domains' TXT records (nil: the system's).
 	Resolver    tenant.TXTResolver
 	Log         *slog.Logger
@@ -104,6 +106,29 @@ func (w *Worker) Handler() asynq.Handler {
 	mux.HandleFunc(task.TypeExport, w.scoped(func(ctx context.Context, sc tenant.Scope, id string) error {
 		return w.cfg.Privacy.PrepareExport(ctx, sc, id)
 	}))
+	mux.HandleFunc(task.TypePublish, w.scoped(func(ctx context.Context, sc tenant.Scope, id string) error {
+		return w.cfg.Social.PublishShare(ctx, sc, id)
+	}))
+	mux.HandleFunc(task.TypeReconcile, func(ctx context.Context, _ *asynq.Task) error {
+		insts, err := w.cfg.Store.Instances(ctx)
+		if err != nil {
+			return err
+		}
+		for _, inst := range insts {
+			sc, err := w.cfg.Store.Open(ctx, inst.ID)
+			if err != nil {
+				return err
+			}
+			requeued, unconfirmed, err := w.cfg.Social.Reconcile(ctx, sc, 2*time.Minute)
+			if err != nil {
+				return err
+			}
+			if requeued+unconfirmed > 0 {
+				w.cfg.Log.InfoContext(ctx, "shares reconciled", "tenant_id", inst.ID, "requeued", requeued, "unconfirmed", unconfirmed)
+			}
+		}
+		return nil
+	})
 	mux.HandleFunc(task.TypeSweepExports, func(ctx context.Context, _ *asynq.Task) error {
 		_, err := w.cfg.Store.SweepExports(ctx)
 		return err
@@ -156,6 +181,7 @@ var periodic = []struct {
 	task func() *asynq.Task
 	opts []asynq.Option
 }{
+	{"@every 1m", task.Reconcile, []asynq.Option{asynq.Queue(task.QueueDefault), asynq.Unique(50 * time.Second)}},
 	{"@every 1m", task.HealthPing, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(50 * time.Second)}},
 	{"@every 10m", task.SweepExpired, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(9 * time.Minute)}},
 	{"@every 1h", task.SweepExports, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(50 * time.Minute)}},
@@ -177,6 +203,18 @@ func (w *Worker) Run(ctx context.Context) error {
 			log.ErrorContext(ctx, "task failed", "task_id", id, "task_type", t.Type(), "err", err)
 		}),
 		ShutdownTimeout: 20 * time.Second,
+		// A network's "wait" is not a failure: retry when it said.
+		RetryDelayFunc: func(n int, err error, t *asynq.Task) time.Duration {
+			var re *social.RetryError
+			if errors.As(err, &re) && re.Delay > 0 {
+				return re.Delay
+			}
+			return asynq.DefaultRetryDelayFunc(n, err, t)
+		},
+		IsFailure: func(err error) bool {
+			var re *social.RetryError
+			return !errors.As(err, &re)
+		},
 	})
 	sched := asynq.NewScheduler(w.cfg.Redis, &asynq.SchedulerOpts{
 		Location: time.UTC,

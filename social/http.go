@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
 )
@@ -32,6 +34,12 @@ func NewHandlers(svc *Service, auth *tenant.Service, log *slog.Logger) *Handlers
 func statusOf(err error) *api.Problem {
 	var ne *Error
 	switch {
+	case errors.Is(err, content.ErrNotShareable):
+		return api.New(http.StatusConflict, "not_shareable", "this content is not published, not due yet, or expired")
+	case errors.Is(err, ErrShareState):
+		return api.New(http.StatusConflict, "wrong_state", "the share is no longer queued or scheduled")
+	case errors.Is(err, ErrKeyReused):
+		return api.New(http.StatusUnprocessableEntity, "idempotency_key_reused", ErrKeyReused.Error())
 	case errors.Is(err, ErrNetworkNotAllowed):
 		return api.New(http.StatusForbidden, "network_not_allowed", "your company's admins have not approved this network")
 	case errors.Is(err, ErrServerNotAllowed):
@@ -74,6 +82,10 @@ func (h *Handlers) Routes(r gin.IRouter) {
 	r.POST("/connections/:network/start", m(h.start))
 	r.GET("/connections/:network/callback", m(h.callback))
 	r.DELETE("/connections/:id", m(h.disconnect))
+	r.POST("/content/:id/shares", m(h.share))
+	r.GET("/shares", m(h.shares))
+	r.GET("/shares/:id", m(h.getShare))
+	r.POST("/shares/:id/cancel", m(h.cancelShare))
 }
 
 func (h *Handlers) networks(c *gin.Context, sc tenant.Scope, _ tenant.Member) error {
@@ -195,5 +207,72 @@ func (h *Handlers) disconnect(c *gin.Context, sc tenant.Scope, me tenant.Member)
 		return err
 	}
 	c.Status(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handlers) share(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	var in struct {
+		Connections []string `json:"connections"`
+		Text        *string  `json:"text"`
+		PublishAt   *string  `json:"publish_at"`
+	}
+	if err := api.Decode(c, &in); err != nil {
+		return err
+	}
+	req := ShareRequest{Connections: in.Connections, Text: in.Text, Key: strings.TrimSpace(c.GetHeader("Idempotency-Key"))}
+	if len(req.Key) > 200 {
+		return api.Invalid(api.FieldError{Field: "Idempotency-Key", Message: "must be at most 200 characters"})
+	}
+	if in.PublishAt != nil {
+		t, err := time.Parse(time.RFC3339, *in.PublishAt)
+		if err != nil {
+			return api.Invalid(api.FieldError{Field: "publish_at", Message: "must be an RFC 3339 time such as 2026-12-01T09:00:00Z"})
+		}
+		req.PublishAt = &t
+	}
+	post, err := h.svc.content.Shareable(c.Request.Context(), sc, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	shares, err := h.svc.CreateShares(c.Request.Context(), sc, me, post, req)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusAccepted, api.List[Share]{Items: shares})
+	return nil
+}
+
+func (h *Handlers) shares(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	all := c.Query("all") == "1"
+	if all && !me.Allows(tenant.RoleAdmin, tenant.RoleAnalyst) {
+		return tenant.ErrForbidden
+	}
+	limit, err := api.Limit(c)
+	if err != nil {
+		return err
+	}
+	shares, err := h.svc.Shares(c.Request.Context(), sc, me, all, limit)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, api.List[Share]{Items: shares})
+	return nil
+}
+
+func (h *Handlers) getShare(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	sh, err := h.svc.GetShare(c.Request.Context(), sc, me, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, sh)
+	return nil
+}
+
+func (h *Handlers) cancelShare(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	sh, err := h.svc.CancelShare(c.Request.Context(), sc, me, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, sh)
 	return nil
 }

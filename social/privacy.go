@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/chorushq/chorus/tenant"
 )
 
@@ -26,14 +28,32 @@ func (p privacySource) Export(ctx context.Context, sc tenant.Scope, s tenant.Sub
 			views = append(views, viewOf(c))
 		}
 	}
-	return []string{connectionKind.Name, stateKind.Name}, map[string]any{"connections": views}, nil
+	shares := []Share{}
+	if s.MemberID != "" {
+		if err := sc.Collection(shareKind).Find(ctx, bson.D{{Key: "member_id", Value: s.MemberID}}, &shares); err != nil {
+			return nil, nil, err
+		}
+	}
+	return []string{connectionKind.Name, stateKind.Name, shareKind.Name}, map[string]any{"connections": views, "shares": shares}, nil
 }
 
 // Erase revokes the subject's tokens at each network where it can, then
 // deletes the connections (Disconnect), so nothing can post for them.
-func (p privacySource) Erase(ctx context.Context, sc tenant.Scope, s tenant.Subject, _ string) error {
+func (p privacySource) Erase(ctx context.Context, sc tenant.Scope, s tenant.Subject, pseudonym string) error {
 	if s.MemberID == "" {
 		return nil
+	}
+	// Shares not posted yet are cancelled (their tasks then do nothing);
+	// the rest stay for the company's numbers under the pseudonym.
+	shares := sc.Collection(shareKind)
+	if _, err := shares.UpdateMany(ctx, bson.D{{Key: "member_id", Value: s.MemberID},
+		{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: "the member was erased"}}}}); err != nil {
+		return err
+	}
+	if _, err := shares.UpdateMany(ctx, bson.D{{Key: "member_id", Value: s.MemberID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "member_id", Value: pseudonym}, {Key: "text", Value: ""}}}}); err != nil {
+		return err
 	}
 	me := tenant.Member{ID: s.MemberID}
 	conns, err := p.svc.Connections(ctx, sc, me)

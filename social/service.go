@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/tenant"
 )
 
@@ -25,6 +26,8 @@ type Service struct {
 	log        *slog.Logger
 	now        func() time.Time
 	onDisallow func(ctx context.Context, sc tenant.Scope, network string) error
+	content    *content.Service
+	enqueue    func(ctx context.Context, sc tenant.Scope, shareID string, at time.Time) error
 	// refreshes runs one token refresh per connection in this process; a
 	// lease on the connection document serialises processes.
 	refreshes singleflight.Group
@@ -48,6 +51,11 @@ type Config struct {
 	// connections were disabled. The publishing code sets it to cancel the
 	// instance's pending shares to that network.
 	OnNetworkDisallowed func(ctx context.Context, sc tenant.Scope, network string) error
+	// Content checks that shared content is still shareable.
+	Content *content.Service
+	// Enqueue queues a share's publication at a time, deduplicated by the
+	// share's ID (cmd: an Asynq task whose TaskID is the share ID).
+	Enqueue func(ctx context.Context, sc tenant.Scope, shareID string, at time.Time) error
 }
 
 // NewService returns a Service.
@@ -65,14 +73,16 @@ func NewService(cfg Config) *Service {
 		cfg.Networks = &Registry{}
 	}
 	return &Service{networks: cfg.Networks, keys: cfg.Keys, baseURL: cfg.BaseURL, client: cfg.HTTPClient,
-		log: cfg.Log, now: cfg.Now, onDisallow: cfg.OnNetworkDisallowed}
+		log: cfg.Log, now: cfg.Now, onDisallow: cfg.OnNetworkDisallowed, content: cfg.Content, enqueue: cfg.Enqueue}
 }
 
 // Kinds are the tenant kinds social keeps, for tenant.StoreConfig:
 // networks (the whitelist), connections, oauth_states (pending OAuth
 // flows, 10 minutes) and oauth_apps (Chorus's app registered on each
 // Mastodon server this instance's members use).
-func Kinds() []tenant.Kind { return []tenant.Kind{networkKind, connectionKind, stateKind, appKind} }
+func Kinds() []tenant.Kind {
+	return []tenant.Kind{networkKind, connectionKind, stateKind, appKind, shareKind, clickKind}
+}
 
 func newID() string {
 	var b [16]byte

@@ -255,3 +255,20 @@ func (c *Collection) UpdateMany(ctx context.Context, filter, update bson.D) (int
 	}
 	return res.MatchedCount, nil
 }
+
+// InsertMany stores new documents (each gets the tenant's ID).
+func (c *Collection) InsertMany(ctx context.Context, vs []any) error {
+	if c.err != nil {
+		return c.err
+	}
+	docs := make([]any, len(vs))
+	for i, v := range vs {
+		d, err := c.doc(v)
+		if err != nil {
+			return err
+		}
+		docs[i] = d
+	}
+	_, err := c.c.InsertMany(ctx, docs)
+	return storeErr(err)
+}

@@ -150,6 +150,7 @@ func (s *Store) ensureGlobalIndexes(ctx context.Context) error {
 		collInstances: {{Keys: bson.D{{Key: "settings.subdomain", Value: 1}}}},
 		collDomains:   {{Keys: bson.D{{Key: "instance_id", Value: 1}}}},
 		collSessions:  {{Keys: bson.D{{Key: "instance_id", Value: 1}, {Key: "member_id", Value: 1}}}},
+		collLinks:     {{Keys: bson.D{{Key: "instance_id", Value: 1}, {Key: "share_id", Value: 1}}}},
 	}
 	for coll, models := range idx {
 		if _, err := s.db.Collection(coll).Indexes().CreateMany(ctx, models); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -98,7 +99,7 @@ func newTestApp(t *testing.T, env map[string]string) *testApp {
 	}
 	socialSvc, err := newSocialService(base, keys, log, clock.Now, networkOptions{
 		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: []int{int(fakeAddr.Port())}, allowHTTP: true,
-	})
+	}, contentSvc, queue)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +111,7 @@ func newTestApp(t *testing.T, env map[string]string) *testApp {
 	srv.Config.Handler = a.handler
 	srv.Start()
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { a.redirector.Close(context.Background()) })
 	return &testApp{app: a, srv: srv, clock: clock, store: store, pages: pages, queue: redisOpt, mongoURI: mongoURI, mongoDB: mongoDB,
 		content: contentSvc, social: socialSvc, mastodon: fake}
 }

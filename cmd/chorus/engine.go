@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -71,9 +72,10 @@ func newContentService(log *slog.Logger, now func() time.Time, fetcher content.F
 // app is the HTTP side of Chorus: the Gin engine with every route, and the
 // handler the server runs (the engine behind cross-origin protection).
 type app struct {
-	engine  *gin.Engine
-	handler http.Handler
-	auth    *tenant.Service
+	engine     *gin.Engine
+	handler    http.Handler
+	auth       *tenant.Service
+	redirector *social.Redirector
 }
 
 // newApp builds the one engine that cmd serves and tests drive.
@@ -144,11 +146,22 @@ func newApp(d appDeps) (*app, error) {
 		securityHeaders,
 		api.LimitBody(d.cfg.MaxBodyBytes),
 	)
-	e.NoRoute(func(c *gin.Context) { api.Write(c, api.New(http.StatusNotFound, "not_found", "no such resource")) })
+	web := frontend.Handler()
+	e.NoRoute(func(c *gin.Context) {
+		p := c.Request.URL.Path
+		if (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) &&
+			!strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/ops/") && !strings.HasPrefix(p, "/r/") {
+			web.ServeHTTP(c.Writer, c.Request) // the app's own URLs (/feed, /admin …) get index.html
+			return
+		}
+		api.Write(c, api.New(http.StatusNotFound, "not_found", "no such resource"))
+	})
 	e.NoMethod(func(c *gin.Context) {
 		api.Write(c, api.New(http.StatusMethodNotAllowed, "method_not_allowed", "this resource does not accept "+c.Request.Method))
 	})
 
+	redirector := social.NewRedirector(d.store, d.log, d.now)
+	e.GET("/r/:code", redirector.Handle)
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", readyz(d))
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{})))
@@ -166,7 +179,6 @@ func newApp(d appDeps) (*app, error) {
 	})
 	auth.OpsRoutes(e.Group("/ops/v1"))
 
-	web := frontend.Handler()
 	e.GET("/", gin.WrapH(web))
 	e.GET("/assets/*file", gin.WrapH(web))
 
@@ -176,7 +188,7 @@ func newApp(d appDeps) (*app, error) {
 		w.WriteHeader(http.StatusForbidden)
 		fmt.Fprintf(w, `{"type":%q,"title":"Forbidden","status":403,"detail":"cross-site requests cannot change anything","code":"cross_origin_request"}`+"\n", api.TypePrefix+"cross_origin_request")
 	}))
-	return &app{engine: e, handler: cop.Handler(e), auth: auth}, nil
+	return &app{engine: e, handler: cop.Handler(e), auth: auth, redirector: redirector}, nil
 }
 
 // readyz answers 200 when MongoDB and Redis both answer.

@@ -24,6 +24,7 @@ type isoFixture struct {
 	grant       string
 	export      string
 	connection  string
+	share       string
 }
 
 type isoMember struct {
@@ -139,6 +140,17 @@ func (f *isoFixture) seedA(t *testing.T) {
 	res.json(t, &p)
 	f.posts = append(f.posts, p.ID)
 	f.canary = append(f.canary, p.ID, "canary-suggestion")
+	var shares struct {
+		Items []struct{ ID, TrackedURL string }
+	}
+	if res := employee.do("POST", "/api/v1/content/"+f.posts[0]+"/shares", map[string]any{"connections": []string{f.connection},
+		"text": "canary-share-text", "publish_at": "2099-01-01T00:00:00Z"}); res.status != 202 {
+		t.Fatalf("share: %d %s", res.status, res.body)
+	} else {
+		res.json(t, &shares)
+	}
+	f.share = shares.Items[0].ID
+	f.canary = append(f.canary, f.share, "canary-share-text")
 }
 
 func (f *isoFixture) memberIDs() []map[string]string {
@@ -147,6 +159,10 @@ func (f *isoFixture) memberIDs() []map[string]string {
 		out = append(out, map[string]string{"id": m.id})
 	}
 	return out
+}
+
+func (f *isoFixture) shareIDs() []map[string]string {
+	return []map[string]string{{"id": f.share}}
 }
 
 func (f *isoFixture) exportIDs() []map[string]string {
@@ -187,8 +203,11 @@ var isolationMatrix = map[string]isoRoute{
 	"POST /api/v1/instance/domains/:domain/verify": {ids: func(f *isoFixture) []map[string]string {
 		return []map[string]string{{"domain": f.domain}}
 	}, roles: []tenant.Role{tenant.RoleAdmin}},
-	"DELETE /api/v1/invitations/:id": {ids: (*isoFixture).invitationIDs, roles: []tenant.Role{tenant.RoleAdmin}},
-	"GET /api/v1/me/exports/:id":     {ids: (*isoFixture).exportIDs},
+	"DELETE /api/v1/invitations/:id":  {ids: (*isoFixture).invitationIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"GET /api/v1/me/exports/:id":      {ids: (*isoFixture).exportIDs},
+	"POST /api/v1/content/:id/shares": {ids: (*isoFixture).postIDs},
+	"GET /api/v1/shares/:id":          {ids: (*isoFixture).shareIDs},
+	"POST /api/v1/shares/:id/cancel":  {ids: (*isoFixture).shareIDs},
 	"DELETE /api/v1/connections/:id": {ids: func(f *isoFixture) []map[string]string {
 		return []map[string]string{{"id": f.connection}}
 	}},
@@ -214,6 +233,8 @@ var publicRoutes = []string{
 	"DELETE /api/v1/networks/:network",
 	"POST /api/v1/connections/:network/start",
 	"GET /api/v1/connections/:network/callback",
+	// Tracked links: public by design; the code is the capability.
+	"GET /r/:code",
 }
 
 func TestIsolationMatrix(t *testing.T) {
@@ -262,7 +283,7 @@ func TestIsolationMatrix(t *testing.T) {
 				"/api/v1/content?limit=100", "/api/v1/topics", "/api/v1/suggestions",
 				"/api/v1/instance/domains", "/api/v1/invitations", "/api/v1/audit?limit=100",
 				"/api/v1/instance/support-grants", "/api/v1/me/export", "/api/v1/me/consents",
-				"/api/v1/networks", "/api/v1/connections"} {
+				"/api/v1/networks", "/api/v1/connections", "/api/v1/shares", "/api/v1/shares?all=1"} {
 				res := m.c.do("GET", path, nil)
 				for _, c := range f.canary {
 					if strings.Contains(string(res.body), c) {

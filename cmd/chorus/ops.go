@@ -89,7 +89,7 @@ func runPrivacy(ctx context.Context, args []string, getenv func(string) string, 
 		// replaying only has to delete them again, so no keyring is needed.
 		keys, _ := social.ParseKeyring(getenv("CHORUS_TOKEN_KEYS"))
 		base, _ := url.Parse("http://127.0.0.1")
-		so, err := newSocialService(base, keys, slog.New(slog.DiscardHandler), time.Now, networkOptions{})
+		so, err := newSocialService(base, keys, slog.New(slog.DiscardHandler), time.Now, networkOptions{}, nil, nil)
 		if err != nil {
 			return err
 		}

@@ -108,7 +108,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 			ln.Close()
 			return fmt.Errorf("CHORUS_BASE_URL: %w", err)
 		}
-		socialSvc, err := newSocialService(baseURL, keys, log, time.Now, networkOptions{})
+		socialSvc, err := newSocialService(baseURL, keys, log, time.Now, networkOptions{}, contentSvc, queue)
 		if err != nil {
 			ln.Close()
 			return err
@@ -139,7 +139,9 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 			<-gctx.Done()
 			c, cancel := stopCtx()
 			defer cancel()
-			return srv.Shutdown(c)
+			err := srv.Shutdown(c)
+			// After the last request: every queued click is written.
+			return errors.Join(err, a.redirector.Close(c))
 		})
 		log.Info("Chorus is running", "url", baseURL.String(), "listen", ln.Addr().String())
 	}
@@ -148,11 +150,11 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		if cfg.BaseURL == "" {
 			base, _ = url.Parse("http://" + cfg.Addr)
 		}
-		socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{})
+		socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{}, contentSvc, queue)
 		if err != nil {
 			return err
 		}
-		w, err := jobs.NewWorker(jobs.Config{Redis: redisOpt, Store: store, Content: contentSvc,
+		w, err := jobs.NewWorker(jobs.Config{Redis: redisOpt, Store: store, Content: contentSvc, Social: socialSvc,
 			Privacy: privacyOf(tenant.NewService(tenant.Config{Store: store, Log: log}), contentSvc, socialSvc), Resolver: cfg.resolver(), Log: log, Metrics: reg, Concurrency: cfg.Concurrency})
 		if err != nil {
 			return err

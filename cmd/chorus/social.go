@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -13,9 +14,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hibiken/asynq"
+
+	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/content/preview"
+	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/mastodon"
+	"github.com/chorushq/chorus/tenant"
 )
 
 // tokenKeys returns the keyring of CHORUS_TOKEN_KEYS. In development (the
@@ -58,7 +64,8 @@ type networkOptions struct {
 // newSocialService builds the registry of the networks Chorus serves and
 // the social service. Calls to servers that members name go through the
 // same guarded client as link previews: no private or loopback address.
-func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now func() time.Time, o networkOptions) (*social.Service, error) {
+func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now func() time.Time, o networkOptions,
+	contentSvc *content.Service, queue *asynq.Client) (*social.Service, error) {
 	ports := o.ports
 	if len(ports) == 0 {
 		ports = []int{443}
@@ -75,5 +82,17 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 	if err != nil {
 		return nil, err
 	}
-	return social.NewService(social.Config{Networks: reg, Keys: keys, BaseURL: base, HTTPClient: client, Log: log, Now: now}), nil
+	var enqueue func(ctx context.Context, sc tenant.Scope, id string, at time.Time) error
+	if queue != nil {
+		enqueue = func(ctx context.Context, sc tenant.Scope, id string, at time.Time) error {
+			_, err := queue.EnqueueContext(ctx, task.Publish(sc.InstanceID(), id), asynq.TaskID(id),
+				asynq.Queue(task.QueueCritical), asynq.ProcessAt(at), asynq.MaxRetry(20), asynq.Retention(24*time.Hour))
+			if errors.Is(err, asynq.ErrTaskIDConflict) {
+				return nil // queued already: the share's ID is the task's
+			}
+			return err
+		}
+	}
+	return social.NewService(social.Config{Networks: reg, Keys: keys, BaseURL: base, HTTPClient: client, Log: log, Now: now,
+		Content: contentSvc, Enqueue: enqueue}), nil
 }

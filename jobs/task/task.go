@@ -21,6 +21,11 @@ const (
 	TypeSweepExpired = "tenant:sweep_expired"
 	// TypeRecheckDomains checks verified domains' TXT records again.
 	TypeRecheckDomains = "tenant:recheck_domains"
+	// TypePublish publishes one share (TaskID = the share's ID).
+	TypePublish = "share:publish"
+	// TypeReconcile re-queues shares whose task was lost and marks shares
+	// whose publishing was interrupted unconfirmed.
+	TypeReconcile = "share:reconcile"
 	// TypeExport prepares a member's data export.
 	TypeExport = "privacy:export"
 	// TypeSweepExports deletes exports past their 7 days.
@@ -50,6 +55,15 @@ func Export(tenantID, exportID string) *asynq.Task {
 	b, _ := json.Marshal(Ref{TenantID: tenantID, ID: exportID})
 	return asynq.NewTask(TypeExport, b)
 }
+
+// Publish returns a share:publish task.
+func Publish(tenantID, shareID string) *asynq.Task {
+	b, _ := json.Marshal(Ref{TenantID: tenantID, ID: shareID})
+	return asynq.NewTask(TypePublish, b)
+}
+
+// Reconcile returns a share:reconcile task.
+func Reconcile() *asynq.Task { return asynq.NewTask(TypeReconcile, nil) }
 
 // SweepExports returns a privacy:sweep_exports task.
 func SweepExports() *asynq.Task { return asynq.NewTask(TypeSweepExports, nil) }

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/chorushq/chorus/jobs"
+	"github.com/chorushq/chorus/jobs/task"
+)
+
+type shareDoc struct {
+	ID, State, Network, Error string
+	TrackedURL                string `json:"tracked_url"`
+	PostURL                   string `json:"post_url"`
+}
+
+// shareSetup: a verified instance with Mastodon allowed, an employee with
+// a connection, a published post.
+func shareSetup(t *testing.T) (a *testApp, employee *client, connID, postID string) {
+	t.Helper()
+	a = newTestApp(t, nil)
+	admin, _ := verifiedAdmin(t, a, "admin@acme.example")
+	if res := admin.do("PUT", "/api/v1/networks/mastodon", nil); res.status != http.StatusOK {
+		t.Fatalf("whitelist: %d %s", res.status, res.body)
+	}
+	employee = a.client(t)
+	employee.signIn("carol@acme.example")
+	connID = a.connectMastodon(t, employee)
+	var p struct{ ID string }
+	admin.do("POST", "/api/v1/content", map[string]any{"url": a.pages.url("/launch?ref=site"), "title": "Launch",
+		"share_texts": map[string]string{"mastodon": "We launched!"}}).json(t, &p)
+	return a, employee, connID, p.ID
+}
+
+// runPublishTasks runs the queued share:publish tasks as the worker would.
+func runPublishTasks(t *testing.T, a *testApp) int {
+	t.Helper()
+	insp := asynq.NewInspector(a.queue)
+	defer insp.Close()
+	tasks, err := insp.ListPendingTasks(task.QueueCritical)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := jobs.NewWorker(jobs.Config{Store: a.store, Social: a.social})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range tasks {
+		if err := w.Handler().ProcessTask(context.Background(), asynq.NewTask(tk.Type, tk.Payload)); err != nil {
+			t.Fatalf("publish task: %v", err)
+		}
+	}
+	return len(tasks)
+}
+
+func TestShareToMastodonAndTrackedLink(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	res := employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}, "Idempotency-Key", "k1")
+	var out struct{ Items []shareDoc }
+	res.json(t, &out)
+	if res.status != http.StatusAccepted || len(out.Items) != 1 || out.Items[0].State != "queued" || !strings.Contains(out.Items[0].TrackedURL, "/r/") {
+		t.Fatalf("share: %d %s", res.status, res.body)
+	}
+	// The same request with the same key: the same share, not a second one.
+	var again struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}, "Idempotency-Key", "k1").json(t, &again)
+	if len(again.Items) != 1 || again.Items[0].ID != out.Items[0].ID {
+		t.Errorf("a repeated request made another share: %+v", again.Items)
+	}
+	if res := employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "text": "other"}, "Idempotency-Key", "k1"); res.status != http.StatusUnprocessableEntity {
+		t.Errorf("the key with another body: %d, want 422", res.status)
+	}
+	if n := runPublishTasks(t, a); n != 1 {
+		t.Fatalf("%d tasks queued, want 1", n)
+	}
+	// A duplicate delivery of the task posts nothing more.
+	w, _ := jobs.NewWorker(jobs.Config{Store: a.store, Social: a.social})
+	if err := w.Handler().ProcessTask(t.Context(), task.Publish(a.mustInstance(t, employee), out.Items[0].ID)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(a.mastodon.Statuses()); n != 1 {
+		t.Fatalf("%d posts at the network, want exactly 1", n)
+	}
+	if st := a.mastodon.Statuses()[0]; !strings.Contains(st.Text, out.Items[0].TrackedURL) || !strings.Contains(st.Text, "We launched!") {
+		t.Errorf("posted %q: want the curators' text and the tracked link", st.Text)
+	}
+	var sh shareDoc
+	employee.do("GET", "/api/v1/shares/"+out.Items[0].ID, nil).json(t, &sh)
+	if sh.State != "published" || sh.PostURL == "" {
+		t.Errorf("share after publishing: %+v", sh)
+	}
+	if res := employee.do("POST", "/api/v1/shares/"+sh.ID+"/cancel", nil); res.status != http.StatusConflict {
+		t.Errorf("cancelling a published share: %d, want 409", res.status)
+	}
+
+	// The tracked link: 302 to the stored destination with UTM added, the
+	// destination's own parameters kept; nothing from the request counts.
+	u, _ := url.Parse(sh.TrackedURL)
+	visitor := a.client(t)
+	for _, path := range []string{u.Path, u.Path + "?url=https://evil.example", u.Path + "?next=//evil.example"} {
+		res := visitor.do("GET", path, nil, "User-Agent", "Mozilla/5.0")
+		loc, _ := url.Parse(res.header.Get("Location"))
+		if res.status != http.StatusFound || loc.Host != strings.TrimPrefix(a.pages.srv.URL, "http://") ||
+			loc.Query().Get("ref") != "site" || loc.Query().Get("utm_source") != "mastodon" ||
+			loc.Query().Get("utm_medium") != "employee_advocacy" || loc.Query().Get("utm_campaign") != postID {
+			t.Errorf("GET %s: %d Location %q", path, res.status, res.header.Get("Location"))
+		}
+		if res.header.Get("Set-Cookie") != "" {
+			t.Errorf("the redirect set a cookie")
+		}
+	}
+	visitor.do("GET", u.Path, nil, "User-Agent", "LinkedInBot/1.0")
+	for _, bad := range []string{"/r/AAAAAAAAAAAAAAAA", "/r/javascript:alert(1)", "/r/%0d%0aSet-Cookie:x=1", "/r/" + strings.Repeat("a", 100)} {
+		if res := visitor.do("GET", bad, nil); res.status != http.StatusNotFound || res.header.Get("Location") != "" {
+			t.Errorf("GET %s: %d %q, want 404", bad, res.status, res.header.Get("Location"))
+		}
+	}
+	if err := a.redirector.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.redirector.Stored(); got != 3 {
+		t.Errorf("clicks stored = %d, want 3 (the bot not counted)", got)
+	}
+	all := scanAll(t, a)
+	if strings.Contains(all, `"127.0.0.1"`) || !strings.Contains(all, `127.0.0.0/24`) {
+		t.Error("click IPs are not truncated to /24")
+	}
+}
+
+func TestShareRefusals(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	other := a.client(t)
+	other.signIn("dave@acme.example")
+	if res := other.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}); res.status != http.StatusBadRequest {
+		t.Errorf("sharing through someone else's connection: %d, want 400", res.status)
+	}
+	long := strings.Repeat("x", 600)
+	if res := employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "text": long}); res.status != http.StatusBadRequest {
+		t.Errorf("too long for Mastodon: %d, want 400", res.status)
+	}
+	// Scheduled, then cancelled: the task later does nothing.
+	var out struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "publish_at": "2099-01-01T00:00:00Z"}).json(t, &out)
+	if len(out.Items) != 1 || out.Items[0].State != "scheduled" {
+		t.Fatalf("scheduled share: %+v", out.Items)
+	}
+	if res := employee.do("POST", "/api/v1/shares/"+out.Items[0].ID+"/cancel", nil); res.status != http.StatusOK {
+		t.Fatalf("cancel: %d %s", res.status, res.body)
+	}
+	// Un-whitelisting between share and publish: nothing is posted.
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &out)
+	var admin *client
+	admin = a.client(t)
+	admin.signIn("admin@acme.example")
+	if res := admin.do("DELETE", "/api/v1/networks/mastodon", nil); res.status != http.StatusNoContent {
+		t.Fatalf("un-whitelist: %d", res.status)
+	}
+	w, _ := jobs.NewWorker(jobs.Config{Store: a.store, Social: a.social})
+	if err := w.Handler().ProcessTask(t.Context(), task.Publish(a.mustInstance(t, employee), out.Items[0].ID)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(a.mastodon.Statuses()); n != 0 {
+		t.Errorf("%d posts after un-whitelisting, want 0", n)
+	}
+	var sh shareDoc
+	employee.do("GET", "/api/v1/shares/"+out.Items[0].ID, nil).json(t, &sh)
+	if sh.State != "cancelled" || sh.Error == "" {
+		t.Errorf("share after un-whitelisting: %+v", sh)
+	}
+	// Another instance's task payload naming this share: refused, no effect.
+	bob := a.client(t).signIn("bob@globex.example")
+	if err := w.Handler().ProcessTask(t.Context(), task.Publish(bob.Instance.ID, out.Items[0].ID)); err == nil || !strings.Contains(err.Error(), "not in instance") {
+		t.Errorf("cross-instance payload: %v", err)
+	}
+}
+
+// mustInstance returns c's instance ID.
+func (a *testApp) mustInstance(t *testing.T, c *client) string {
+	t.Helper()
+	var m me
+	c.do("GET", "/api/v1/me", nil).json(t, &m)
+	return m.Instance.ID
+}

@@ -1,0 +1,282 @@
+package social
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/api"
+)
+
+// Click is one counted visit of a tracked link. The IP is truncated at
+// ingest (/24, /48) and no cookie is set or read.
+type Click struct {
+	ID        string    `bson:"_id"`
+	ShareID   string    `bson:"share_id"`
+	ContentID string    `bson:"content_id"`
+	Network   string    `bson:"network"`
+	At        time.Time `bson:"at"`
+	IPPrefix  string    `bson:"ip_prefix"`
+	Referrer  string    `bson:"referrer_host,omitempty"`
+}
+
+var clickKind = tenant.Kind{Name: "clicks", Indexes: []tenant.Index{{Keys: bson.D{{Key: "at", Value: 1}}}}}
+
+// Redirector serves GET /r/{code}: a 302 to the stored destination with
+// UTM parameters, never shaped by the request. Clicks are recorded off the
+// request path in batches; when the recorder falls behind, clicks are
+// dropped and counted, the redirect never waits.
+type Redirector struct {
+	store   *tenant.Store
+	log     *slog.Logger
+	now     func() time.Time
+	mu      sync.Mutex
+	cache   map[string]tenant.Link
+	clicks  chan pending
+	dropped atomic.Int64
+	stored  atomic.Int64
+	done    chan struct{}
+	// closing guards the queue: senders hold it for reading, Close for
+	// writing, so nothing is sent on a closed channel.
+	closing sync.RWMutex
+	closed  bool
+}
+
+type pending struct {
+	link  tenant.Link
+	click Click
+}
+
+const (
+	cacheSize  = 100000
+	clickQueue = 10000
+	batchSize  = 500
+)
+
+// NewRedirector starts the click recorder; Close flushes it.
+func NewRedirector(store *tenant.Store, log *slog.Logger, now func() time.Time) *Redirector {
+	if now == nil {
+		now = time.Now
+	}
+	r := &Redirector{store: store, log: log, now: now, cache: map[string]tenant.Link{},
+		clicks: make(chan pending, clickQueue), done: make(chan struct{})}
+	go r.record()
+	return r
+}
+
+// Dropped and Stored count clicks lost to a full queue and clicks written.
+func (r *Redirector) Dropped() int64 { return r.dropped.Load() }
+
+// Stored counts clicks written.
+func (r *Redirector) Stored() int64 { return r.stored.Load() }
+
+// validCode reports whether s can be a code made by newCode.
+func validCode(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Redirector) resolve(ctx context.Context, code string) (tenant.Link, error) {
+	r.mu.Lock()
+	l, ok := r.cache[code]
+	r.mu.Unlock()
+	if ok {
+		return l, nil
+	}
+	l, err := r.store.ResolveLink(ctx, code)
+	if err != nil {
+		return tenant.Link{}, err
+	}
+	r.mu.Lock()
+	if len(r.cache) >= cacheSize {
+		for k := range r.cache { // evict one arbitrary entry
+			delete(r.cache, k)
+			break
+		}
+	}
+	r.cache[code] = l
+	r.mu.Unlock()
+	return l, nil
+}
+
+// Handle is the gin handler of GET /r/:code.
+func (r *Redirector) Handle(c *gin.Context) {
+	code := c.Param("code")
+	if !validCode(code) {
+		api.Write(c, api.ErrNotFound)
+		return
+	}
+	l, err := r.resolve(c.Request.Context(), code)
+	if err != nil {
+		if !errors.Is(err, tenant.ErrNotFound) {
+			r.log.ErrorContext(c.Request.Context(), "resolve tracked link", "err", err)
+			api.Write(c, api.Internal)
+			return
+		}
+		api.Write(c, api.ErrNotFound)
+		return
+	}
+	dest, err := withUTM(l)
+	if err != nil {
+		api.Write(c, api.ErrNotFound)
+		return
+	}
+	if !isBot(c.Request.UserAgent()) {
+		r.enqueue(l, c.Request)
+	}
+	c.Header("Cache-Control", "private, no-store")
+	c.Header("Referrer-Policy", "no-referrer-when-downgrade")
+	c.Redirect(http.StatusFound, dest)
+}
+
+// withUTM adds the campaign parameters to the stored destination; the
+// destination's own parameters are kept.
+func withUTM(l tenant.Link) (string, error) {
+	u, err := url.Parse(l.Destination)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", errors.New("bad destination")
+	}
+	q := u.Query()
+	for k, v := range map[string]string{"utm_source": l.Network, "utm_medium": "employee_advocacy", "utm_campaign": l.ContentID} {
+		if q.Get(k) == "" {
+			q.Set(k, v)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// bots are link-preview and crawler user agents; their visits are not
+// clicks.
+var bots = []string{"linkedinbot", "twitterbot", "facebookexternalhit", "facebot", "slackbot", "mastodon/",
+	"bluesky", "discordbot", "telegrambot", "whatsapp", "googlebot", "bingbot", "applebot", "skypeuripreview",
+	"redditbot", "embedly", "iframely", "pinterestbot", "vkshare"}
+
+func isBot(ua string) bool {
+	ua = strings.ToLower(ua)
+	for _, b := range bots {
+		if strings.Contains(ua, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// truncateIP keeps the network part: /24 of IPv4, /48 of IPv6.
+func truncateIP(remote string) string {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return ""
+	}
+	ip = ip.Unmap()
+	bits := 48
+	if ip.Is4() {
+		bits = 24
+	}
+	p, _ := ip.Prefix(bits)
+	return p.String()
+}
+
+func (r *Redirector) enqueue(l tenant.Link, req *http.Request) {
+	click := Click{ID: newID(), ShareID: l.ShareID, ContentID: l.ContentID, Network: l.Network,
+		At: r.now().UTC().Truncate(time.Millisecond), IPPrefix: truncateIP(req.RemoteAddr)}
+	if ref, err := url.Parse(req.Referer()); err == nil {
+		click.Referrer = ref.Hostname()
+	}
+	r.closing.RLock()
+	defer r.closing.RUnlock()
+	if r.closed {
+		r.dropped.Add(1)
+		return
+	}
+	select {
+	case r.clicks <- pending{link: l, click: click}:
+	default:
+		r.dropped.Add(1)
+	}
+}
+
+// record writes clicks in batches per instance until Close.
+func (r *Redirector) record() {
+	defer close(r.done)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	batch := map[string][]any{}
+	links := map[string]tenant.Link{}
+	n := 0
+	flush := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for inst, clicks := range batch {
+			sc, err := r.store.OpenLink(ctx, links[inst])
+			if err == nil {
+				err = sc.Collection(clickKind).InsertMany(ctx, clicks)
+			}
+			if err != nil {
+				r.log.Error("clicks not recorded", "tenant_id", inst, "count", len(clicks), "err", err)
+				continue
+			}
+			r.stored.Add(int64(len(clicks)))
+		}
+		clear(batch)
+		n = 0
+	}
+	for {
+		select {
+		case p, ok := <-r.clicks:
+			if !ok {
+				flush()
+				return
+			}
+			batch[p.link.InstanceID] = append(batch[p.link.InstanceID], p.click)
+			links[p.link.InstanceID] = p.link
+			if n++; n >= batchSize {
+				flush()
+			}
+		case <-tick.C:
+			if n > 0 {
+				flush()
+			}
+		}
+	}
+}
+
+// Close stops taking clicks and waits until every queued one is written
+// (or ctx ends).
+func (r *Redirector) Close(ctx context.Context) error {
+	r.closing.Lock()
+	if !r.closed {
+		r.closed = true
+		close(r.clicks)
+	}
+	r.closing.Unlock()
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,405 @@
+package social
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/chorushq/chorus/content"
+	"github.com/chorushq/chorus/tenant"
+)
+
+// ShareState is where a share stands. Every transition is a conditional
+// update on the state it leaves, so two workers, or a worker and a cancel,
+// never both win.
+type ShareState string
+
+// Share states.
+const (
+	ShareScheduled   ShareState = "scheduled"
+	ShareQueued      ShareState = "queued"
+	SharePublishing  ShareState = "publishing"
+	SharePublished   ShareState = "published"
+	ShareFailed      ShareState = "failed"
+	ShareUnconfirmed ShareState = "unconfirmed" // may have reached the network: never re-posted automatically
+	ShareCancelled   ShareState = "cancelled"
+)
+
+// Share is one post of one content to one connection: at most one post at
+// the network, whatever fails.
+type Share struct {
+	ID           string     `bson:"_id" json:"id"`
+	ContentID    string     `bson:"content_id" json:"content_id"`
+	ConnectionID string     `bson:"connection_id" json:"connection_id"`
+	MemberID     string     `bson:"member_id" json:"-"`
+	Network      string     `bson:"network" json:"network"`
+	Text         string     `bson:"text" json:"text"`
+	State        ShareState `bson:"state" json:"state"`
+	TrackedURL   string     `bson:"tracked_url" json:"tracked_url"`
+	Destination  string     `bson:"destination" json:"-"`
+	PublishAt    time.Time  `bson:"publish_at" json:"publish_at"`
+	AttemptID    string     `bson:"attempt_id,omitempty" json:"-"`
+	LeaseUntil   *time.Time `bson:"lease_until,omitempty" json:"-"`
+	Attempts     int        `bson:"attempts" json:"attempts"`
+	RemoteID     string     `bson:"remote_id,omitempty" json:"-"`
+	PostURL      string     `bson:"post_url,omitempty" json:"post_url,omitempty"`
+	PublishedAt  *time.Time `bson:"published_at,omitempty" json:"published_at,omitempty"`
+	Error        string     `bson:"error,omitempty" json:"error,omitempty"`
+	// RequestKey and RequestHash make POST …/shares idempotent.
+	RequestKey  string    `bson:"request_key,omitempty" json:"-"`
+	RequestHash string    `bson:"request_hash,omitempty" json:"-"`
+	CreatedAt   time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt   time.Time `bson:"updated_at" json:"updated_at"`
+}
+
+var shareKind = tenant.Kind{
+	Name: "shares",
+	Indexes: []tenant.Index{
+		{Keys: bson.D{{Key: "member_id", Value: 1}, {Key: "created_at", Value: -1}}},
+		{Keys: bson.D{{Key: "state", Value: 1}, {Key: "updated_at", Value: 1}}},
+	},
+}
+
+// Share errors.
+var (
+	// ErrShareState: the share is no longer in a state that allows this.
+	ErrShareState = errors.New("the share is not in a state that allows this")
+	// ErrKeyReused: an Idempotency-Key came back with another request.
+	ErrKeyReused = errors.New("this Idempotency-Key was used for another request")
+)
+
+// ShareRequest is a member's request to share a content.
+type ShareRequest struct {
+	Connections []string
+	Text        *string
+	PublishAt   *time.Time
+	// Key is the request's Idempotency-Key ("" for none).
+	Key string
+}
+
+// leaseTime bounds one publishing attempt; past it, a share still
+// "publishing" is taken to have crashed mid-call (unconfirmed).
+const leaseTime = 2 * time.Minute
+
+// CreateShares writes one share per connection, then asks Enqueue to
+// queue each: the database is the outbox, so a share whose enqueue failed
+// is still there for the reconciler. The content must be shareable, each
+// connection the member's own, active and on a whitelisted network, and
+// the text must fit the network.
+func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.Member, post content.Post, req ShareRequest) ([]Share, error) {
+	hash := req.hash(post.ID)
+	if req.Key != "" {
+		var prev []Share
+		if err := sc.Collection(shareKind).Find(ctx, bson.D{{Key: "member_id", Value: me.ID}, {Key: "request_key", Value: req.Key}}, &prev); err != nil {
+			return nil, err
+		}
+		if len(prev) > 0 {
+			if prev[0].RequestHash != hash {
+				return nil, ErrKeyReused
+			}
+			return prev, nil
+		}
+	}
+	if len(req.Connections) == 0 || len(req.Connections) > 20 {
+		return nil, &tenant.ValidationError{Field: "connections", Reason: "must list 1 to 20 of your connections"}
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	at := now
+	if req.PublishAt != nil {
+		at = req.PublishAt.UTC().Truncate(time.Millisecond)
+		if at.Before(now.Add(-time.Minute)) {
+			return nil, &tenant.ValidationError{Field: "publish_at", Reason: "must not be in the past"}
+		}
+		if post.ExpiresAt != nil && !at.Before(*post.ExpiresAt) {
+			return nil, &tenant.ValidationError{Field: "publish_at", Reason: "must be before the content expires"}
+		}
+	}
+	var shares []Share
+	for i, id := range slices.Compact(slices.Clone(req.Connections)) {
+		c, err := s.Connection(ctx, sc, me, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil, &tenant.ValidationError{Field: fmt.Sprintf("connections[%d]", i), Reason: "is not one of your connections"}
+		} else if err != nil {
+			return nil, err
+		}
+		if c.Status != StatusActive {
+			return nil, &tenant.ValidationError{Field: fmt.Sprintf("connections[%d]", i), Reason: "is " + string(c.Status) + ": reconnect it first"}
+		}
+		if _, err := s.whitelisted(ctx, sc, c.Network); err != nil {
+			return nil, err
+		}
+		text := defaultText(post, c.Network)
+		if req.Text != nil {
+			text = strings.TrimSpace(*req.Text)
+		}
+		if err := content.CheckShareText(c.Network, text); err != nil {
+			return nil, err
+		}
+		state := ShareQueued
+		if at.After(now) {
+			state = ShareScheduled
+		}
+		shares = append(shares, Share{ID: newID(), ContentID: post.ID, ConnectionID: c.ID, MemberID: me.ID,
+			Network: c.Network, Text: text, State: state, Destination: post.URL, PublishAt: at,
+			RequestKey: req.Key, RequestHash: hash, CreatedAt: now, UpdatedAt: now})
+	}
+	for i := range shares {
+		code := newCode()
+		shares[i].TrackedURL = s.baseURL.JoinPath("/r/" + code).String()
+		if err := sc.CreateLink(ctx, tenant.Link{Code: code, ShareID: shares[i].ID, ContentID: post.ID,
+			Network: shares[i].Network, Destination: post.URL}); err != nil {
+			return nil, err
+		}
+		if err := sc.Collection(shareKind).Insert(ctx, shares[i]); err != nil {
+			return nil, err
+		}
+	}
+	for _, sh := range shares {
+		if s.enqueue == nil {
+			continue
+		}
+		if err := s.enqueue(ctx, sc, sh.ID, sh.PublishAt); err != nil {
+			// The share stands; the reconciler queues it again.
+			s.log.WarnContext(ctx, "share not queued", "share_id", sh.ID, "err", err)
+		}
+	}
+	return shares, nil
+}
+
+func (r ShareRequest) hash(contentID string) string {
+	b, _ := json.Marshal(struct {
+		C    string
+		Conn []string
+		Text *string
+		At   *time.Time
+	}{contentID, r.Connections, r.Text, r.PublishAt})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// defaultText is the curators' text for the network, else the commentary,
+// else the title.
+func defaultText(p content.Post, network string) string {
+	if t := p.ShareTexts[network]; t != "" {
+		return t
+	}
+	if p.Commentary != "" {
+		return p.Commentary
+	}
+	return p.Title
+}
+
+// newCode returns a tracked link code: 96 random bits, URL-safe.
+func newCode() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Shares lists shares newest first: the member's, or all (admins and
+// analysts).
+func (s *Service) Shares(ctx context.Context, sc tenant.Scope, me tenant.Member, all bool, limit int) ([]Share, error) {
+	f := bson.D{{Key: "member_id", Value: me.ID}}
+	if all {
+		f = bson.D{}
+	}
+	var out []Share
+	err := sc.Collection(shareKind).Find(ctx, f, &out, options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)))
+	if out == nil {
+		out = []Share{}
+	}
+	return out, err
+}
+
+// GetShare returns one share: the member's own, or any for admins and
+// analysts.
+func (s *Service) GetShare(ctx context.Context, sc tenant.Scope, me tenant.Member, id string) (Share, error) {
+	if !validID(id) {
+		return Share{}, ErrNotFound
+	}
+	f := bson.D{{Key: "_id", Value: id}}
+	if !me.Allows(tenant.RoleAdmin, tenant.RoleAnalyst) {
+		f = append(f, bson.E{Key: "member_id", Value: me.ID})
+	}
+	var sh Share
+	err := sc.Collection(shareKind).FindOne(ctx, f, &sh)
+	return sh, err
+}
+
+// CancelShare cancels a queued or scheduled share of the member's;
+// otherwise ErrShareState. A worker that already took it wins.
+func (s *Service) CancelShare(ctx context.Context, sc tenant.Scope, me tenant.Member, id string) (Share, error) {
+	sh, err := s.GetShare(ctx, sc, me, id)
+	if err != nil || sh.MemberID != me.ID {
+		return Share{}, ErrNotFound
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	ok, err := sc.Collection(shareKind).Update(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: "cancelled by the member"}, {Key: "updated_at", Value: now}}}})
+	if err != nil {
+		return Share{}, err
+	}
+	if !ok {
+		return Share{}, ErrShareState
+	}
+	sh.State, sh.Error, sh.UpdatedAt = ShareCancelled, "cancelled by the member", now
+	return sh, nil
+}
+
+// RetryError asks the job runner to try again after Delay.
+type RetryError struct {
+	Delay time.Duration
+	Err   error
+}
+
+func (e *RetryError) Error() string { return fmt.Sprintf("retry in %s: %v", e.Delay, e.Err) }
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// PublishShare publishes a share (the share:publish job). It takes the
+// share from queued (or due scheduled) to publishing with a lease, calls
+// the network once, and records the outcome: published; failed with a
+// reason; unconfirmed when the network may have received it (never posted
+// again automatically); back to queued with a *RetryError for a retry-later
+// answer. A share in any other state is left alone, so a duplicate task
+// posts nothing.
+func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) error {
+	var sh Share
+	if err := sc.Collection(shareKind).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, &sh); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	if sh.State != ShareQueued && sh.State != ShareScheduled {
+		return nil
+	}
+	if sh.PublishAt.After(now) {
+		// Asynq keeps whole seconds: never start early.
+		return &RetryError{Delay: sh.PublishAt.Sub(now), Err: errors.New("not due yet")}
+	}
+	coll := sc.Collection(shareKind)
+	// Content and whitelist are checked again: either may have changed
+	// since the share was made.
+	if reason := s.blocker(ctx, sc, sh); reason != "" {
+		_, err := coll.Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: sh.State}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: reason}, {Key: "updated_at", Value: now}}}})
+		return err
+	}
+	attempt := newID()
+	lease := now.Add(leaseTime)
+	ok, err := coll.Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: sh.State}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: SharePublishing}, {Key: "attempt_id", Value: attempt},
+			{Key: "lease_until", Value: lease}, {Key: "updated_at", Value: now}}}, {Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}})
+	if err != nil || !ok {
+		return err // another worker took it, or it was cancelled
+	}
+	link, _ := url.Parse(sh.TrackedURL)
+	pub, perr := s.Publish(ctx, sc, sh.ConnectionID, Post{Text: sh.Text, Link: link.String(), IdempotencyKey: sh.ID})
+	mine := bson.D{{Key: "_id", Value: id}, {Key: "state", Value: SharePublishing}, {Key: "attempt_id", Value: attempt}}
+	set := func(fields bson.D) error {
+		fields = append(fields, bson.E{Key: "updated_at", Value: s.now().UTC()})
+		_, err := coll.Update(context.WithoutCancel(ctx), mine, bson.D{{Key: "$set", Value: fields}, {Key: "$unset", Value: bson.D{{Key: "lease_until", Value: ""}}}})
+		return err
+	}
+	var nerr *Error
+	switch {
+	case perr == nil:
+		at := pub.At
+		if at.IsZero() {
+			at = s.now().UTC()
+		}
+		return set(bson.D{{Key: "state", Value: SharePublished}, {Key: "remote_id", Value: pub.RemoteID},
+			{Key: "post_url", Value: pub.URL}, {Key: "published_at", Value: at}, {Key: "error", Value: ""}})
+	case errors.Is(perr, ErrAmbiguous):
+		return set(bson.D{{Key: "state", Value: ShareUnconfirmed}, {Key: "error", Value: "the network may have received this post but did not confirm it; it is not posted again"}})
+	case errors.Is(perr, ErrRetryLater):
+		delay := 30 * time.Second
+		if errors.As(perr, &nerr) && nerr.RetryAfter > 0 {
+			delay = nerr.RetryAfter
+		}
+		if err := set(bson.D{{Key: "state", Value: ShareQueued}, {Key: "error", Value: "the network asked to wait; retrying"}}); err != nil {
+			return err
+		}
+		return &RetryError{Delay: delay, Err: perr}
+	case errors.Is(perr, ErrReconnect), errors.Is(perr, ErrNeedsReconnect), errors.Is(perr, ErrBroken):
+		return set(bson.D{{Key: "state", Value: ShareFailed}, {Key: "error", Value: "needs_reconnect: connect the account again"}})
+	case errors.Is(perr, ErrDisabled):
+		return set(bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: "the network is no longer allowed by your company"}})
+	default:
+		return set(bson.D{{Key: "state", Value: ShareFailed}, {Key: "error", Value: failureText(perr)}})
+	}
+}
+
+// blocker says why a share may not be published any more, or "".
+func (s *Service) blocker(ctx context.Context, sc tenant.Scope, sh Share) string {
+	if s.content != nil {
+		if _, err := s.content.Shareable(ctx, sc, sh.ContentID); err != nil {
+			return "the content is no longer published"
+		}
+	}
+	if _, err := s.whitelisted(ctx, sc, sh.Network); err != nil {
+		return "the network is no longer allowed by your company"
+	}
+	return ""
+}
+
+// failureText is what the member is told about a permanent failure.
+func failureText(err error) string {
+	var nerr *Error
+	if errors.As(err, &nerr) && nerr.Message != "" {
+		return "the network refused the post: " + nerr.Message
+	}
+	return "the post could not be published"
+}
+
+// Reconcile repairs what a lost task or a crash left: shares queued (or
+// due scheduled) for more than stale with no live task are queued again
+// (enqueue must dedupe by share ID), and shares whose publishing lease ran
+// out become unconfirmed. It returns how many of each it found.
+func (s *Service) Reconcile(ctx context.Context, sc tenant.Scope, stale time.Duration) (requeued, unconfirmed int, err error) {
+	now := s.now().UTC()
+	coll := sc.Collection(shareKind)
+	var waiting []Share
+	if err := coll.Find(ctx, bson.D{{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}},
+		{Key: "updated_at", Value: bson.D{{Key: "$lt", Value: now.Add(-stale)}}}}, &waiting); err != nil {
+		return 0, 0, err
+	}
+	for _, sh := range waiting {
+		if sh.State == ShareScheduled && sh.PublishAt.After(now) {
+			continue
+		}
+		if s.enqueue != nil {
+			if err := s.enqueue(ctx, sc, sh.ID, sh.PublishAt); err != nil {
+				return requeued, unconfirmed, err
+			}
+		}
+		requeued++
+	}
+	var stuck []Share
+	if err := coll.Find(ctx, bson.D{{Key: "state", Value: SharePublishing}, {Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}}, &stuck); err != nil {
+		return requeued, unconfirmed, err
+	}
+	for _, sh := range stuck {
+		ok, err := coll.Update(ctx, bson.D{{Key: "_id", Value: sh.ID}, {Key: "state", Value: SharePublishing}, {Key: "attempt_id", Value: sh.AttemptID}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareUnconfirmed}, {Key: "updated_at", Value: now},
+				{Key: "error", Value: "publishing was interrupted; the post may exist at the network and is not posted again"}}}})
+		if err != nil {
+			return requeued, unconfirmed, err
+		}
+		if ok {
+			unconfirmed++
+		}
+	}
+	return requeued, unconfirmed, nil
+}

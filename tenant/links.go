@@ -1,0 +1,46 @@
+package tenant
+
+import (
+	"context"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// Link is a tracked link: /r/{code} leads to Destination, and the click
+// counts for one share of one instance. Links are global routing data,
+// like domain claims: a click arrives with no session, so the code alone
+// must find its instance.
+type Link struct {
+	Code        string    `bson:"_id"`
+	InstanceID  string    `bson:"instance_id"`
+	ShareID     string    `bson:"share_id"`
+	ContentID   string    `bson:"content_id"`
+	Network     string    `bson:"network"`
+	Destination string    `bson:"destination"`
+	CreatedAt   time.Time `bson:"created_at"`
+}
+
+const collLinks = "links"
+
+// CreateLink registers a tracked link of the scope's instance; a taken
+// code is ErrDuplicate.
+func (sc Scope) CreateLink(ctx context.Context, l Link) error {
+	l.InstanceID = sc.InstanceID()
+	l.CreatedAt = sc.store.now().UTC().Truncate(time.Millisecond)
+	_, err := sc.store.db.Collection(collLinks).InsertOne(ctx, l)
+	return storeErr(err)
+}
+
+// ResolveLink returns the link of a code, or ErrNotFound.
+func (s *Store) ResolveLink(ctx context.Context, code string) (Link, error) {
+	var l Link
+	err := s.db.Collection(collLinks).FindOne(ctx, bson.D{{Key: "_id", Value: code}}).Decode(&l)
+	return l, storeErr(err)
+}
+
+// OpenLink returns the scope of a resolved link's instance: the click
+// recorder's verified route to the instance's data.
+func (s *Store) OpenLink(ctx context.Context, l Link) (Scope, error) {
+	return s.Open(ctx, l.InstanceID)
+}
