@@ -6,18 +6,23 @@ BIN           := bin/chorus
 TOOLS         := $(CURDIR)/.cache/bin
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 GOVULNCHECK   := golang.org/x/vuln/cmd/govulncheck@v1.9.0
+WEB           := frontend
+WEB_DIST      := $(WEB)/dist/index.html
+WEB_SRC       := $(shell find $(WEB)/src $(WEB)/public $(WEB)/scripts -type f ! -name schema.d.ts 2>/dev/null) \
+                 $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json
 
-.PHONY: run build test deps test-go lint vulncheck tools clean
+.PHONY: run build test deps test-go test-web web lint vulncheck tools clean
 
 ## run: the whole platform (API, web app, workers) with embedded MongoDB-compatible and Redis servers
 run: build
 	CHORUS_DEV_MAILBOX=$${CHORUS_DEV_MAILBOX:-1} CHORUS_LOG_FORMAT=$${CHORUS_LOG_FORMAT:-text} ./$(BIN) all
 
-build:
+build: $(WEB_DIST)
 	$(GO) build -tags $(TAGS) -trimpath -ldflags='-s -w' -o $(BIN) ./cmd/chorus
 
-## test: everything: vet, staticcheck, the race-enabled tests on real servers, govulncheck
-test: deps lint test-go vulncheck
+## test: everything: vet, staticcheck, the race-enabled tests on real servers, govulncheck,
+## the web app's unit tests and its browser end-to-end test
+test: deps lint test-go test-web vulncheck
 
 ## deps: installs what the tests need (redis-server) when it is missing
 deps:
@@ -31,6 +36,23 @@ tools:
 	@test -x $(TOOLS)/staticcheck || GOBIN=$(TOOLS) GOFLAGS= $(GO) install $(STATICCHECK)
 	@test -x $(TOOLS)/govulncheck || GOBIN=$(TOOLS) GOFLAGS= $(GO) install $(GOVULNCHECK)
 
+## web: the web app (frontend/), built into frontend/dist when its sources changed
+web: $(WEB_DIST)
+
+# npm ci only when package-lock.json is newer than the installed tree.
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+	@touch $@
+
+$(WEB_DIST): $(WEB)/node_modules/.package-lock.json $(WEB_SRC) cmd/chorus/openapi.yaml
+	cd $(WEB) && npm run build
+
+## test-web: the web app's unit tests (Vitest), then the browser end-to-end test
+## (Debian's chromium; skipped with a how-to when it is missing, a failure under CI=true)
+test-web: $(WEB_DIST)
+	cd $(WEB) && npm test
+	cd $(WEB) && npm run e2e
+
 lint: tools
 	$(GO) vet -tags $(TAGS) ./...
 	$(TOOLS)/staticcheck -tags $(TAGS) ./...
@@ -40,4 +62,4 @@ vulncheck: tools
 	./.ci/vulncheck $(TOOLS)/govulncheck -tags $(TAGS) ./...
 
 clean:
-	rm -rf bin .cache
+	rm -rf bin .cache $(WEB)/node_modules $(WEB)/test-results $(WEB)/dist/assets $(WEB)/dist/index.html $(WEB)/dist/favicon.svg

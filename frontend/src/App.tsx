@@ -1,0 +1,155 @@
+import { useEffect, useRef, type ReactNode } from "react";
+import { Navigate, NavLink, Route, Routes, useLocation, useNavigate } from "react-router";
+import { useQueryClient } from "@tanstack/react-query";
+import { api, isApiError } from "./api/client";
+import { canCurate, isAdmin, useMe } from "./lib/session";
+import { ErrorMessage } from "./components/ErrorMessage";
+import { SignIn } from "./screens/SignIn";
+import { Feed } from "./screens/Feed";
+import { Suggest } from "./screens/Suggest";
+import { MySuggestions } from "./screens/MySuggestions";
+import { CuratorQueue } from "./screens/CuratorQueue";
+import { PostContent } from "./screens/PostContent";
+import { Profile } from "./screens/Profile";
+import { Admin } from "./screens/Admin";
+
+const titles: Record<string, string> = {
+  "/signin": "Sign in",
+  "/feed": "Feed",
+  "/suggest": "Suggest content",
+  "/suggestions": "My suggestions",
+  "/queue": "Review suggestions",
+  "/post": "Post content",
+  "/profile": "Profile",
+  "/admin": "Admin",
+};
+
+/** Sets the document title and moves focus to the main heading on navigation. */
+function useRouteAnnouncer(main: React.RefObject<HTMLElement | null>) {
+  const { pathname } = useLocation();
+  const first = useRef(true);
+  useEffect(() => {
+    document.title = `${titles[pathname] ?? "Chorus"} · Chorus`;
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    main.current?.querySelector("h1")?.focus();
+  }, [pathname, main]);
+}
+
+export function App() {
+  const main = useRef<HTMLElement>(null);
+  useRouteAnnouncer(main);
+  return (
+    <>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <Header />
+      <main id="main" ref={main} tabIndex={-1}>
+        <Routes>
+          <Route path="/signin" element={<SignIn />} />
+          <Route path="/" element={<Navigate to="/feed" replace />} />
+          <Route path="/feed" element={<Authed>{() => <Feed />}</Authed>} />
+          <Route path="/suggest" element={<Authed>{() => <Suggest />}</Authed>} />
+          <Route path="/suggestions" element={<Authed>{() => <MySuggestions />}</Authed>} />
+          <Route path="/queue" element={<Authed need="curator">{() => <CuratorQueue />}</Authed>} />
+          <Route path="/post" element={<Authed need="curator">{() => <PostContent />}</Authed>} />
+          <Route path="/profile" element={<Authed>{() => <Profile />}</Authed>} />
+          <Route path="/admin" element={<Authed need="admin">{() => <Admin />}</Authed>} />
+          <Route
+            path="*"
+            element={
+              <>
+                <h1 tabIndex={-1}>Page not found</h1>
+                <p>
+                  There is nothing at this address. <NavLink to="/feed">Go to the feed</NavLink>.
+                </p>
+              </>
+            }
+          />
+        </Routes>
+      </main>
+    </>
+  );
+}
+
+/** Renders its children for signed-in members with the needed role. */
+function Authed({ children, need }: { children: () => ReactNode; need?: "curator" | "admin" }) {
+  const me = useMe();
+  const location = useLocation();
+  if (me.isPending) return <p role="status">Loading…</p>;
+  if (me.error) {
+    if (isApiError(me.error, 401)) return <Navigate to="/signin" replace state={{ from: location.pathname }} />;
+    return <ErrorMessage error={me.error} />;
+  }
+  const role = me.data.member.role;
+  if ((need === "curator" && !canCurate(role)) || (need === "admin" && !isAdmin(role))) {
+    return (
+      <>
+        <h1 tabIndex={-1}>Not for your role</h1>
+        <p>This page is for {need === "admin" ? "admins" : "curators and admins"}.</p>
+      </>
+    );
+  }
+  return <>{children()}</>;
+}
+
+function Header() {
+  const me = useMe();
+  const qc = useQueryClient();
+  const navigate = useNavigate();
+  const role = me.data?.member.role;
+  const signOut = async () => {
+    await api.POST("/api/v1/auth/logout").catch(() => undefined);
+    qc.clear();
+    navigate("/signin");
+  };
+  return (
+    <header className="top">
+      <span className="brand">Chorus</span>
+      {me.data && (
+        <>
+          <nav aria-label="Main">
+            <ul>
+              <li>
+                <NavLink to="/feed">Feed</NavLink>
+              </li>
+              <li>
+                <NavLink to="/suggest">Suggest</NavLink>
+              </li>
+              <li>
+                <NavLink to="/suggestions">My suggestions</NavLink>
+              </li>
+              {canCurate(role) && (
+                <>
+                  <li>
+                    <NavLink to="/queue">Review</NavLink>
+                  </li>
+                  <li>
+                    <NavLink to="/post">Post content</NavLink>
+                  </li>
+                </>
+              )}
+              {isAdmin(role) && (
+                <li>
+                  <NavLink to="/admin">Admin</NavLink>
+                </li>
+              )}
+              <li>
+                <NavLink to="/profile">Profile</NavLink>
+              </li>
+            </ul>
+          </nav>
+          <span className="who">
+            {me.data.member.name} · {me.data.instance.name}
+          </span>
+          <button type="button" onClick={signOut}>
+            Sign out
+          </button>
+        </>
+      )}
+    </header>
+  );
+}

@@ -1,0 +1,89 @@
+import { useEffect, useId, useRef, useState, type ReactNode } from "react";
+
+interface Props {
+  /** The button's text, e.g. "Delete". */
+  children: ReactNode;
+  /** The question asked before acting. */
+  question: string;
+  /** The confirming button's text, e.g. "Delete my account". */
+  confirmLabel: string;
+  onConfirm: () => void;
+  disabled?: boolean;
+  className?: string;
+  /** An accessible name when children alone are ambiguous in a list. */
+  "aria-label"?: string;
+}
+
+/**
+ * A button for a destructive action: it opens a modal dialog that asks
+ * first. Focus goes to "Cancel" (the safe choice); Escape cancels; focus
+ * returns to the button afterwards.
+ */
+export function ConfirmButton({ children, question, confirmLabel, onConfirm, disabled, className, ...rest }: Props) {
+  const [open, setOpen] = useState(false);
+  const dialog = useRef<HTMLDialogElement>(null);
+  const opener = useRef<HTMLButtonElement>(null);
+  const cancel = useRef<HTMLButtonElement>(null);
+  const titleId = useId();
+
+  useEffect(() => {
+    const d = dialog.current;
+    if (!open || !d) return;
+    if (typeof d.showModal === "function") {
+      if (!d.open) d.showModal();
+    } else {
+      d.setAttribute("open", "");
+    }
+    cancel.current?.focus();
+  }, [open]);
+
+  const close = () => {
+    const d = dialog.current;
+    if (d?.open && typeof d.close === "function") d.close();
+    setOpen(false);
+    opener.current?.focus();
+  };
+
+  return (
+    <>
+      <button
+        type="button"
+        ref={opener}
+        className={className ?? "danger"}
+        disabled={disabled}
+        aria-label={rest["aria-label"]}
+        aria-haspopup="dialog"
+        onClick={() => setOpen(true)}
+      >
+        {children}
+      </button>
+      {open && (
+        <dialog
+          ref={dialog}
+          aria-labelledby={titleId}
+          onCancel={(e) => {
+            e.preventDefault();
+            close();
+          }}
+        >
+          <p id={titleId}>{question}</p>
+          <div className="actions">
+            <button type="button" ref={cancel} onClick={close}>
+              Cancel
+            </button>
+            <button
+              type="button"
+              className="danger"
+              onClick={() => {
+                close();
+                onConfirm();
+              }}
+            >
+              {confirmLabel}
+            </button>
+          </div>
+        </dialog>
+      )}
+    </>
+  );
+}

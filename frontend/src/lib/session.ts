@@ -1,0 +1,40 @@
+import { useQuery } from "@tanstack/react-query";
+import { api, call, type Role } from "../api/client";
+
+export function useMe() {
+  return useQuery({
+    queryKey: ["me"],
+    queryFn: () => call(api.GET("/api/v1/me")),
+    retry: false,
+    staleTime: 60_000,
+  });
+}
+
+export function useTopics() {
+  return useQuery({
+    queryKey: ["topics"],
+    queryFn: () => call(api.GET("/api/v1/topics")),
+    staleTime: 60_000,
+  });
+}
+
+export const canCurate = (role?: Role) => role === "curator" || role === "admin";
+export const isAdmin = (role?: Role) => role === "admin";
+
+/** Formats an RFC 3339 time for people, in their locale. */
+export function when(t?: string | null): string {
+  if (!t) return "";
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? t : d.toLocaleString();
+}
+
+/** A link target from the API, allowed only when it is http(s). */
+export function safeHref(u?: string): string | undefined {
+  if (!u) return undefined;
+  try {
+    const p = new URL(u, window.location.origin);
+    return p.protocol === "https:" || p.protocol === "http:" ? p.href : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,397 @@
+import { useEffect, useId, useState, type FormEvent } from "react";
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { api, call, type Role } from "../api/client";
+import { useMe, useTopics, when } from "../lib/session";
+import { ConfirmButton } from "../components/ConfirmButton";
+import { ErrorMessage } from "../components/ErrorMessage";
+
+const ROLES: Role[] = ["employee", "curator", "analyst", "admin"];
+
+export function Admin() {
+  return (
+    <section>
+      <h1 tabIndex={-1}>Admin</h1>
+      <nav aria-label="Admin sections" className="subnav">
+        <ul>
+          <li><a href="#settings">Settings</a></li>
+          <li><a href="#domains">Domains</a></li>
+          <li><a href="#topics">Topics</a></li>
+          <li><a href="#invitations">Invitations</a></li>
+          <li><a href="#members">Members</a></li>
+          <li><a href="#audit">Audit log</a></li>
+        </ul>
+      </nav>
+      <Settings />
+      <Domains />
+      <Topics />
+      <Invitations />
+      <Members />
+      <Audit />
+    </section>
+  );
+}
+
+function Settings() {
+  const qc = useQueryClient();
+  const inst = useQuery({ queryKey: ["instance"], queryFn: () => call(api.GET("/api/v1/instance")) });
+  const [name, setName] = useState("");
+  const [message, setMessage] = useState("");
+  const [retention, setRetention] = useState("");
+  const [joinPolicy, setJoinPolicy] = useState<"open" | "invite" | "sso">("open");
+  const [needApproval, setNeedApproval] = useState(true);
+  useEffect(() => {
+    if (!inst.data) return;
+    const s = inst.data.settings;
+    setName(inst.data.name);
+    setMessage(s.invitation_message ?? "");
+    setRetention(s.retention_days ? String(s.retention_days) : "");
+    setJoinPolicy(s.join_policy ?? "open");
+    setNeedApproval(s.suggestions_need_approval ?? true);
+  }, [inst.data]);
+  const save = useMutation({
+    mutationFn: () =>
+      call(
+        api.PATCH("/api/v1/instance/settings", {
+          body: {
+            name: name.trim(),
+            invitation_message: message,
+            join_policy: joinPolicy,
+            suggestions_need_approval: needApproval,
+            ...(retention ? { retention_days: Number(retention) } : {}),
+          },
+        }),
+      ),
+    onSuccess: (data) => {
+      qc.setQueryData(["instance"], data);
+      qc.invalidateQueries({ queryKey: ["me"] });
+    },
+  });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    save.mutate();
+  };
+  return (
+    <section id="settings" aria-labelledby="settings-h" className="panel">
+      <h2 id="settings-h">Company settings</h2>
+      <ErrorMessage error={inst.error} />
+      {inst.data && (
+        <p>
+          {inst.data.verified ? "The company's domain is verified." : "The company's domain is not verified yet: invitations wait for that."}
+        </p>
+      )}
+      <form onSubmit={submit}>
+        <label htmlFor="set-name">Company name</label>
+        <input id="set-name" required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} />
+        <label htmlFor="set-message">Invitation message</label>
+        <textarea id="set-message" rows={3} maxLength={2000} value={message} onChange={(e) => setMessage(e.target.value)} />
+        <label htmlFor="set-retention">Keep data for (days)</label>
+        <input id="set-retention" type="number" min={1} max={3650} value={retention} onChange={(e) => setRetention(e.target.value)} />
+        <label htmlFor="set-join">Who may join</label>
+        <select id="set-join" value={joinPolicy} onChange={(e) => setJoinPolicy(e.target.value as typeof joinPolicy)}>
+          <option value="open">Anyone with a verified company address</option>
+          <option value="invite">Only invited people</option>
+          <option value="sso">Single sign-on</option>
+        </select>
+        <label className="check">
+          <input type="checkbox" checked={needApproval} onChange={(e) => setNeedApproval(e.target.checked)} />
+          Suggestions need a curator's approval
+        </label>
+        <button type="submit" disabled={save.isPending}>Save settings</button>
+        <div role="status" aria-live="polite">{save.isSuccess && <p className="notice">Saved.</p>}</div>
+        <ErrorMessage error={save.error} />
+      </form>
+    </section>
+  );
+}
+
+function Domains() {
+  const qc = useQueryClient();
+  const domains = useQuery({ queryKey: ["domains"], queryFn: () => call(api.GET("/api/v1/instance/domains")) });
+  const [added, setAdded] = useState("");
+  const verify = useMutation({
+    mutationFn: (domain: string) => call(api.POST("/api/v1/instance/domains/{domain}/verify", { params: { path: { domain } } })),
+    onSettled: () => {
+      qc.invalidateQueries({ queryKey: ["domains"] });
+      qc.invalidateQueries({ queryKey: ["instance"] });
+    },
+  });
+  const add = useMutation({
+    mutationFn: () => call(api.POST("/api/v1/instance/domains", { body: { domain: added.trim() } })),
+    onSuccess: () => {
+      setAdded("");
+      qc.invalidateQueries({ queryKey: ["domains"] });
+    },
+  });
+  return (
+    <section id="domains" aria-labelledby="domains-h" className="panel">
+      <h2 id="domains-h">Domains</h2>
+      <p>To verify a domain, publish the TXT record shown at your DNS provider, then press Verify.</p>
+      <ErrorMessage error={domains.error} />
+      <table>
+        <caption className="sr-only">Domains and their verification</caption>
+        <thead>
+          <tr><th scope="col">Domain</th><th scope="col">State</th><th scope="col">TXT record</th><th scope="col">Action</th></tr>
+        </thead>
+        <tbody>
+          {domains.data?.items.map((d) => (
+            <tr key={d.domain}>
+              <th scope="row">{d.domain}</th>
+              <td>
+                {d.verified ? `Verified ${when(d.verified_at)}` : "Not verified"}
+                {d.record_missing && " — the record was missing at the last check"}
+              </td>
+              <td>
+                <code className="break">{d.txt.name}</code> TXT <code className="break">{d.txt.value}</code>
+              </td>
+              <td>
+                <button type="button" onClick={() => verify.mutate(d.domain)} disabled={verify.isPending} aria-label={`Verify ${d.domain}`}>
+                  Verify
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <div role="status" aria-live="polite">{verify.isSuccess && <p className="notice">{verify.data.domain} is verified.</p>}</div>
+      <ErrorMessage error={verify.error} />
+      <form onSubmit={(e) => { e.preventDefault(); add.mutate(); }} className="inline">
+        <label htmlFor="add-domain">Add a domain</label>
+        <input id="add-domain" required value={added} onChange={(e) => setAdded(e.target.value)} placeholder="example.com" />
+        <button type="submit" disabled={add.isPending}>Add domain</button>
+      </form>
+      <ErrorMessage error={add.error} />
+    </section>
+  );
+}
+
+function Topics() {
+  const qc = useQueryClient();
+  const topics = useTopics();
+  const [name, setName] = useState("");
+  const add = useMutation({
+    mutationFn: () => call(api.POST("/api/v1/topics", { body: { name: name.trim() } })),
+    onSuccess: () => {
+      setName("");
+      qc.invalidateQueries({ queryKey: ["topics"] });
+    },
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => call(api.DELETE("/api/v1/topics/{id}", { params: { path: { id } } })),
+    onSuccess: () => qc.invalidateQueries({ queryKey: ["topics"] }),
+  });
+  return (
+    <section id="topics" aria-labelledby="topics-h" className="panel">
+      <h2 id="topics-h">Topics</h2>
+      <ErrorMessage error={topics.error} />
+      <ul className="rows">
+        {topics.data?.items.map((t) => (
+          <li key={t.id}>
+            {t.name}{" "}
+            <ConfirmButton question={`Remove the topic “${t.name}”?`} confirmLabel="Remove topic" aria-label={`Remove topic ${t.name}`} onConfirm={() => remove.mutate(t.id)}>
+              Remove
+            </ConfirmButton>
+          </li>
+        ))}
+      </ul>
+      <ErrorMessage error={remove.error} />
+      <form onSubmit={(e) => { e.preventDefault(); add.mutate(); }} className="inline">
+        <label htmlFor="add-topic">New topic</label>
+        <input id="add-topic" required maxLength={60} value={name} onChange={(e) => setName(e.target.value)} />
+        <button type="submit" disabled={add.isPending}>Add topic</button>
+      </form>
+      <ErrorMessage error={add.error} />
+    </section>
+  );
+}
+
+function Invitations() {
+  const qc = useQueryClient();
+  const list = useQuery({ queryKey: ["invitations"], queryFn: () => call(api.GET("/api/v1/invitations")) });
+  const [emails, setEmails] = useState("");
+  const [message, setMessage] = useState("");
+  const refresh = () => qc.invalidateQueries({ queryKey: ["invitations"] });
+  const invite = useMutation({
+    mutationFn: () =>
+      call(
+        api.POST("/api/v1/invitations", {
+          body: {
+            emails: emails.split(/[\s,;]+/).filter(Boolean),
+            ...(message.trim() ? { message } : {}),
+          },
+        }),
+      ),
+    onSuccess: () => {
+      setEmails("");
+      setMessage("");
+      refresh();
+    },
+  });
+  const revoke = useMutation({
+    mutationFn: (id: string) => call(api.DELETE("/api/v1/invitations/{id}", { params: { path: { id } } })),
+    onSettled: refresh,
+  });
+  const resend = useMutation({
+    mutationFn: (id: string) => call(api.POST("/api/v1/invitations/{id}/resend", { params: { path: { id } } })),
+    onSettled: refresh,
+  });
+  return (
+    <section id="invitations" aria-labelledby="inv-h" className="panel">
+      <h2 id="inv-h">Invitations</h2>
+      <form onSubmit={(e) => { e.preventDefault(); invite.mutate(); }}>
+        <label htmlFor="inv-emails">Email addresses (one per line or comma-separated)</label>
+        <textarea id="inv-emails" rows={3} required value={emails} onChange={(e) => setEmails(e.target.value)} />
+        <label htmlFor="inv-message">Message (optional; instead of the company's invitation message)</label>
+        <textarea id="inv-message" rows={2} maxLength={2000} value={message} onChange={(e) => setMessage(e.target.value)} />
+        <button type="submit" disabled={invite.isPending}>Invite</button>
+      </form>
+      <div role="status" aria-live="polite">{invite.isSuccess && <p className="notice">Invited {invite.data.items.length}.</p>}</div>
+      <ErrorMessage error={invite.error} />
+      <ErrorMessage error={list.error} />
+      {list.data && list.data.items.length > 0 && (
+        <table>
+          <caption className="sr-only">Invitations</caption>
+          <thead>
+            <tr><th scope="col">Email</th><th scope="col">State</th><th scope="col">Expires</th><th scope="col">Actions</th></tr>
+          </thead>
+          <tbody>
+            {list.data.items.map((i) => (
+              <tr key={i.id}>
+                <th scope="row">{i.email}</th>
+                <td>{i.state}</td>
+                <td>{when(i.expires_at)}</td>
+                <td>
+                  {i.state === "pending" && (
+                    <>
+                      <button type="button" onClick={() => resend.mutate(i.id)} aria-label={`Resend the invitation to ${i.email}`}>Resend</button>{" "}
+                      <ConfirmButton question={`Revoke the invitation to ${i.email}? Its link stops working.`} confirmLabel="Revoke" aria-label={`Revoke the invitation to ${i.email}`} onConfirm={() => revoke.mutate(i.id)}>
+                        Revoke
+                      </ConfirmButton>
+                    </>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <ErrorMessage error={revoke.error ?? resend.error} />
+    </section>
+  );
+}
+
+function Members() {
+  const qc = useQueryClient();
+  const me = useMe();
+  const members = useInfiniteQuery({
+    queryKey: ["members"],
+    queryFn: ({ pageParam }) =>
+      call(api.GET("/api/v1/members", { params: { query: { limit: 100, ...(pageParam ? { cursor: pageParam } : {}) } } })),
+    initialPageParam: "",
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
+  });
+  const setRole = useMutation({
+    mutationFn: (v: { id: string; role: Role }) =>
+      call(api.PATCH("/api/v1/members/{id}", { params: { path: { id: v.id } }, body: { role: v.role } })),
+    onSettled: () => qc.invalidateQueries({ queryKey: ["members"] }),
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => call(api.DELETE("/api/v1/members/{id}", { params: { path: { id } } })),
+    onSettled: () => qc.invalidateQueries({ queryKey: ["members"] }),
+  });
+  const items = members.data?.pages.flatMap((p) => p.items) ?? [];
+  return (
+    <section id="members" aria-labelledby="members-h" className="panel">
+      <h2 id="members-h">Members and roles</h2>
+      <ErrorMessage error={members.error} />
+      <table>
+        <caption className="sr-only">Members</caption>
+        <thead>
+          <tr><th scope="col">Name</th><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Actions</th></tr>
+        </thead>
+        <tbody>
+          {items.map((m) => (
+            <tr key={m.id}>
+              <th scope="row">{m.name}{m.title && <span className="meta"> · {m.title}</span>}</th>
+              <td>{m.email}</td>
+              <td>
+                <RoleSelect name={m.name} role={m.role} onChange={(role) => setRole.mutate({ id: m.id, role })} />
+              </td>
+              <td>
+                {m.id !== me.data?.member.id && (
+                  <ConfirmButton question={`Remove ${m.name}? Their sessions end and their data is erased.`} confirmLabel="Remove member" aria-label={`Remove ${m.name}`} onConfirm={() => remove.mutate(m.id)}>
+                    Remove
+                  </ConfirmButton>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {members.hasNextPage && <button type="button" onClick={() => members.fetchNextPage()}>Load more members</button>}
+      <ErrorMessage error={setRole.error ?? remove.error} />
+    </section>
+  );
+}
+
+/** A role picker that asks before changing (a demotion takes rights away). */
+function RoleSelect({ name, role, onChange }: { name: string; role: Role; onChange: (r: Role) => void }) {
+  const id = useId();
+  const [pending, setPending] = useState<Role>();
+  return (
+    <>
+      <label htmlFor={id} className="sr-only">Role of {name}</label>
+      <select id={id} value={pending ?? role} onChange={(e) => setPending(e.target.value as Role)}>
+        {ROLES.map((r) => <option key={r} value={r}>{r}</option>)}
+      </select>
+      {pending && pending !== role && (
+        <span className="inline-confirm">
+          {" "}
+          <ConfirmButton className="" question={`Make ${name} ${pending}?`} confirmLabel="Change role" onConfirm={() => { onChange(pending); setPending(undefined); }}>
+            Apply
+          </ConfirmButton>{" "}
+          <button type="button" onClick={() => setPending(undefined)}>Undo</button>
+        </span>
+      )}
+    </>
+  );
+}
+
+function Audit() {
+  const audit = useInfiniteQuery({
+    queryKey: ["audit"],
+    queryFn: ({ pageParam }) =>
+      call(api.GET("/api/v1/audit", { params: { query: { limit: 50, ...(pageParam ? { cursor: pageParam } : {}) } } })),
+    initialPageParam: "",
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
+  });
+  const items = audit.data?.pages.flatMap((p) => p.items) ?? [];
+  return (
+    <section id="audit" aria-labelledby="audit-h" className="panel">
+      <h2 id="audit-h">Audit log</h2>
+      <ErrorMessage error={audit.error} />
+      {audit.isSuccess && items.length === 0 && <p className="empty">Nothing recorded yet.</p>}
+      {items.length > 0 && (
+        <table>
+          <caption className="sr-only">Audit log, newest first</caption>
+          <thead>
+            <tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">Details</th></tr>
+          </thead>
+          <tbody>
+            {items.map((a) => (
+              <tr key={a.id}>
+                <td><time dateTime={a.at}>{when(a.at)}</time></td>
+                <td>{a.actor.kind}{a.actor.id ? ` ${a.actor.id}` : ""}</td>
+                <td>{a.action}</td>
+                <td className="break">{a.target}</td>
+                <td className="break">
+                  {a.details && Object.entries(a.details).map(([k, v]) => `${k}: ${v}`).join("; ")}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {audit.hasNextPage && <button type="button" onClick={() => audit.fetchNextPage()}>Load older entries</button>}
+    </section>
+  );
+}

@@ -1,0 +1,69 @@
+import { useId, useState } from "react";
+import { useInfiniteQuery } from "@tanstack/react-query";
+import { api, call } from "../api/client";
+import { useTopics } from "../lib/session";
+import { ErrorMessage } from "../components/ErrorMessage";
+import { PostCard } from "../components/PostCard";
+
+export function Feed() {
+  const [topic, setTopic] = useState("");
+  const [followed, setFollowed] = useState(false);
+  const topics = useTopics();
+  const topicId = useId();
+  const feed = useInfiniteQuery({
+    queryKey: ["feed", { topic, followed }],
+    queryFn: ({ pageParam }) =>
+      call(
+        api.GET("/api/v1/content", {
+          params: {
+            query: {
+              limit: 20,
+              ...(topic ? { topic } : {}),
+              ...(followed ? { followed: "1" as const } : {}),
+              ...(pageParam ? { cursor: pageParam } : {}),
+            },
+          },
+        }),
+      ),
+    initialPageParam: "",
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
+  });
+  const items = feed.data?.pages.flatMap((p) => p.items) ?? [];
+  return (
+    <section>
+      <h1 tabIndex={-1}>Feed</h1>
+      <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filter the feed">
+        <div>
+          <label htmlFor={topicId}>Topic</label>
+          <select id={topicId} value={topic} onChange={(e) => setTopic(e.target.value)}>
+            <option value="">All topics</option>
+            {topics.data?.items.map((t) => (
+              <option key={t.id} value={t.id}>
+                {t.name}
+              </option>
+            ))}
+          </select>
+        </div>
+        <label className="check">
+          <input type="checkbox" checked={followed} onChange={(e) => setFollowed(e.target.checked)} />
+          Only topics I follow
+        </label>
+      </form>
+      <ErrorMessage error={feed.error} />
+      {feed.isPending && <p role="status">Loading the feed…</p>}
+      {feed.isSuccess && items.length === 0 && (
+        <p className="empty">Nothing to share yet. Curators post content here; you can suggest some.</p>
+      )}
+      <div className="cards">
+        {items.map((p) => (
+          <PostCard key={p.id} post={p} topics={topics.data?.items} />
+        ))}
+      </div>
+      {feed.hasNextPage && (
+        <button type="button" onClick={() => feed.fetchNextPage()} disabled={feed.isFetchingNextPage}>
+          {feed.isFetchingNextPage ? "Loading…" : "Load more"}
+        </button>
+      )}
+    </section>
+  );
+}

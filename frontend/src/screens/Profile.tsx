@@ -1,0 +1,137 @@
+import { useEffect, useState, type FormEvent } from "react";
+import { useNavigate } from "react-router";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { api, call } from "../api/client";
+import { useMe, useTopics } from "../lib/session";
+import { ConfirmButton } from "../components/ConfirmButton";
+import { ErrorMessage } from "../components/ErrorMessage";
+import { TopicPicker } from "../components/TopicPicker";
+
+type Purpose = "tracking" | "analytics_attribution" | "digest_mail";
+const purposes: { purpose: Purpose; label: string; hint: string; byDefault: boolean }[] = [
+  { purpose: "tracking", label: "Track clicks on links I share", hint: "Off until you turn it on.", byDefault: false },
+  {
+    purpose: "analytics_attribution",
+    label: "Attribute reach analytics to me by name",
+    hint: "On unless you object.",
+    byDefault: true,
+  },
+  { purpose: "digest_mail", label: "Send me the digest mail", hint: "On unless you object.", byDefault: true },
+];
+const CONSENT_TEXT_VERSION = "2026-11";
+
+export function Profile() {
+  const me = useMe();
+  const topics = useTopics();
+  const qc = useQueryClient();
+  const navigate = useNavigate();
+  const [name, setName] = useState("");
+  const [title, setTitle] = useState("");
+  const [followed, setFollowed] = useState<string[]>([]);
+  useEffect(() => {
+    if (!me.data) return;
+    setName(me.data.member.name);
+    setTitle(me.data.member.title ?? "");
+    setFollowed(me.data.member.topics ?? []);
+  }, [me.data]);
+
+  const save = useMutation({
+    mutationFn: () => call(api.PATCH("/api/v1/members/me", { body: { name: name.trim(), title, topics: followed } })),
+    onSuccess: () => qc.invalidateQueries({ queryKey: ["me"] }),
+  });
+  // The member's choices flip the switches at once; the server settles them.
+  const [chosen, setChosen] = useState<Partial<Record<Purpose, boolean>>>({});
+  const consents = useQuery({ queryKey: ["consents"], queryFn: () => call(api.GET("/api/v1/me/consents")) });
+  const setConsent = useMutation({
+    mutationFn: (v: { purpose: Purpose; granted: boolean }) =>
+      call(
+        api.PUT("/api/v1/me/consents/{purpose}", {
+          params: { path: { purpose: v.purpose } },
+          body: { granted: v.granted, text_version: CONSENT_TEXT_VERSION },
+        }),
+      ),
+    onError: (_e, v) => setChosen(({ [v.purpose]: _, ...rest }) => rest),
+    onSettled: () => qc.invalidateQueries({ queryKey: ["consents"] }),
+  });
+  const erase = useMutation({
+    mutationFn: () => call(api.DELETE("/api/v1/me")),
+    onSuccess: () => {
+      qc.clear();
+      navigate("/signin");
+    },
+  });
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    save.mutate();
+  };
+  const current = consents.data?.current ?? {};
+  return (
+    <section className="narrow">
+      <h1 tabIndex={-1}>Profile</h1>
+      <ErrorMessage error={me.error} />
+      {me.data && <p>Signed in as {me.data.member.email} ({me.data.member.role}).</p>}
+      <form onSubmit={submit} aria-labelledby="profile-h">
+        <h2 id="profile-h">About me</h2>
+        <label htmlFor="profile-name">Name</label>
+        <input id="profile-name" required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} />
+        <label htmlFor="profile-title">Job title</label>
+        <input id="profile-title" maxLength={100} value={title} onChange={(e) => setTitle(e.target.value)} />
+        <TopicPicker legend="Topics I follow" topics={topics.data?.items ?? []} value={followed} onChange={setFollowed} />
+        <button type="submit" disabled={save.isPending}>
+          Save profile
+        </button>
+        <div role="status" aria-live="polite">
+          {save.isSuccess && <p className="notice">Saved.</p>}
+        </div>
+        <ErrorMessage error={save.error} />
+      </form>
+
+      <section aria-labelledby="consents-h">
+        <h2 id="consents-h">Privacy choices</h2>
+        <ErrorMessage error={consents.error} />
+        {purposes.map((p) => {
+          const granted = chosen[p.purpose] ?? current[p.purpose] ?? p.byDefault;
+          return (
+            <div key={p.purpose} className="consent">
+              <label className="check">
+                <input
+                  type="checkbox"
+                  role="switch"
+                  checked={granted}
+                  disabled={consents.isPending}
+                  onChange={(e) => {
+                    const granted = e.target.checked;
+                    setChosen((c) => ({ ...c, [p.purpose]: granted }));
+                    setConsent.mutate({ purpose: p.purpose, granted });
+                  }}
+                />
+                {p.label}
+              </label>
+              <span className="hint"> {p.hint}</span>
+            </div>
+          );
+        })}
+        <ErrorMessage error={setConsent.error} />
+      </section>
+
+      <section aria-labelledby="data-h">
+        <h2 id="data-h">My data</h2>
+        <p>
+          <a href="/api/v1/me/export" download="chorus-export.json">
+            Download everything Chorus stores about me (JSON)
+          </a>
+        </p>
+        <ConfirmButton
+          question="Delete your account? Your profile, suggestions and choices are erased; content already published stays with the company without your name. This cannot be undone."
+          confirmLabel="Delete my account"
+          onConfirm={() => erase.mutate()}
+          disabled={erase.isPending}
+        >
+          Delete my account
+        </ConfirmButton>
+        <ErrorMessage error={erase.error} />
+      </section>
+    </section>
+  );
+}

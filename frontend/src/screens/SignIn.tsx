@@ -1,0 +1,70 @@
+import { useState, type FormEvent } from "react";
+import { Navigate } from "react-router";
+import { useMutation } from "@tanstack/react-query";
+import { api, call } from "../api/client";
+import { safeHref, useMe } from "../lib/session";
+import { ErrorMessage } from "../components/ErrorMessage";
+
+/** The newest sign-in link of the development mailbox, when it is on. */
+async function devMailLink(email: string): Promise<string | undefined> {
+  const r = await api.GET("/api/v1/dev/mail", { params: { query: { to: email } } }).catch(() => undefined);
+  if (!r || !r.response.ok || !r.data) return undefined; // off in production: 404
+  return safeHref(r.data.items[0]?.link);
+}
+
+export function SignIn() {
+  const me = useMe();
+  const [email, setEmail] = useState("");
+  const [devLink, setDevLink] = useState<string>();
+  const send = useMutation({
+    mutationFn: async (address: string) => {
+      await call(api.POST("/api/v1/auth/email", { body: { email: address } }));
+      setDevLink(await devMailLink(address));
+      return address;
+    },
+  });
+  if (me.data) return <Navigate to="/feed" replace />;
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setDevLink(undefined);
+    send.mutate(email.trim());
+  };
+  return (
+    <section className="narrow">
+      <h1 tabIndex={-1}>Sign in to Chorus</h1>
+      <p>Sign in with your work email address. We send you a link that signs you in; no password needed.</p>
+      <form onSubmit={submit} noValidate={false}>
+        <label htmlFor="signin-email">Work email</label>
+        <input
+          id="signin-email"
+          name="email"
+          type="email"
+          autoComplete="email"
+          required
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+        />
+        <button type="submit" disabled={send.isPending}>
+          {send.isPending ? "Sending…" : "Send me a sign-in link"}
+        </button>
+      </form>
+      <div role="status" aria-live="polite">
+        {send.isSuccess && (
+          <div className="notice">
+            <p>
+              Check your mail: if <strong>{send.data}</strong> may sign in, a link is on its way. It works once, for 15
+              minutes.
+            </p>
+            {devLink && (
+              <p>
+                Development mailbox: <a href={devLink}>open the sign-in link</a>
+              </p>
+            )}
+          </div>
+        )}
+      </div>
+      <ErrorMessage error={send.error} />
+    </section>
+  );
+}
