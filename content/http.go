@@ -1,6 +1,7 @@
 package content
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,36 @@ type Handlers struct {
 	svc  *Service
 	auth *tenant.Service
 	log  *slog.Logger
+	// sharedTo, when set, says to which networks the member shared each
+	// post (social provides it: content knows no shares).
+	sharedTo func(ctx context.Context, sc tenant.Scope, memberID string, postIDs []string) (map[string][]string, error)
+}
+
+// WithSharedTo lets the feed say where the member shared each post.
+func (h *Handlers) WithSharedTo(f func(ctx context.Context, sc tenant.Scope, memberID string, postIDs []string) (map[string][]string, error)) *Handlers {
+	h.sharedTo = f
+	return h
+}
+
+// withShared fills in the networks the member shared the posts to.
+func (h *Handlers) withShared(ctx context.Context, sc tenant.Scope, me tenant.Member, views []postView) error {
+	if h.sharedTo == nil || len(views) == 0 {
+		return nil
+	}
+	ids := make([]string, len(views))
+	for i, v := range views {
+		ids[i] = v.ID
+	}
+	shared, err := h.sharedTo(ctx, sc, me.ID, ids)
+	if err != nil {
+		return err
+	}
+	for i := range views {
+		if ns := shared[views[i].ID]; ns != nil {
+			views[i].SharedTo = ns
+		}
+	}
+	return nil
 }
 
 // NewHandlers returns content's HTTP handlers.
@@ -238,6 +269,9 @@ func (h *Handlers) page(c *gin.Context, sc tenant.Scope, me tenant.Member, q Que
 	for _, p := range posts {
 		out.Items = append(out.Items, h.view(p))
 	}
+	if err := h.withShared(c.Request.Context(), sc, me, out.Items); err != nil {
+		return err
+	}
 	if next != nil {
 		s := next.Encode()
 		out.NextCursor = &s
@@ -251,7 +285,11 @@ func (h *Handlers) get(c *gin.Context, sc tenant.Scope, me tenant.Member) error 
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, h.view(p))
+	v := []postView{h.view(p)}
+	if err := h.withShared(c.Request.Context(), sc, me, v); err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, v[0])
 	return nil
 }
 

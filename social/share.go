@@ -403,3 +403,25 @@ func (s *Service) Reconcile(ctx context.Context, sc tenant.Scope, stale time.Dur
 	}
 	return requeued, unconfirmed, nil
 }
+
+// SharedNetworks returns, per content ID, the networks the member shared
+// it to (shares not failed or cancelled), for the feed.
+func (s *Service) SharedNetworks(ctx context.Context, sc tenant.Scope, memberID string, contentIDs []string) (map[string][]string, error) {
+	var shares []Share
+	err := sc.Collection(shareKind).Find(ctx, bson.D{{Key: "member_id", Value: memberID},
+		{Key: "content_id", Value: bson.D{{Key: "$in", Value: contentIDs}}},
+		{Key: "state", Value: bson.D{{Key: "$nin", Value: bson.A{ShareFailed, ShareCancelled}}}}}, &shares)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, sh := range shares {
+		if !slices.Contains(out[sh.ContentID], sh.Network) {
+			out[sh.ContentID] = append(out[sh.ContentID], sh.Network)
+		}
+	}
+	for _, ns := range out {
+		slices.Sort(ns)
+	}
+	return out, nil
+}

@@ -169,7 +169,7 @@ func newApp(d appDeps) (*app, error) {
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDoc) })
 	auth.Routes(v1)
-	content.NewHandlers(d.content, auth, d.log).Routes(v1)
+	content.NewHandlers(d.content, auth, d.log).WithSharedTo(d.social.SharedNetworks).Routes(v1)
 	social.NewHandlers(d.social, auth, d.log).Routes(v1)
 	privacy := privacyOf(auth, d.content, d.social)
 	privacy.Routes(v1)

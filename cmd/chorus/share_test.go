@@ -94,6 +94,16 @@ func TestShareToMastodonAndTrackedLink(t *testing.T) {
 	if sh.State != "published" || sh.PostURL == "" {
 		t.Errorf("share after publishing: %+v", sh)
 	}
+	var feed struct {
+		Items []struct {
+			ID       string   `json:"id"`
+			SharedTo []string `json:"shared_to"`
+		}
+	}
+	employee.do("GET", "/api/v1/content", nil).json(t, &feed)
+	if len(feed.Items) != 1 || len(feed.Items[0].SharedTo) != 1 || feed.Items[0].SharedTo[0] != "mastodon" {
+		t.Errorf("the feed does not say where I shared: %+v", feed.Items)
+	}
 	if res := employee.do("POST", "/api/v1/shares/"+sh.ID+"/cancel", nil); res.status != http.StatusConflict {
 		t.Errorf("cancelling a published share: %d, want 409", res.status)
 	}
@@ -154,8 +164,7 @@ func TestShareRefusals(t *testing.T) {
 	}
 	// Un-whitelisting between share and publish: nothing is posted.
 	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &out)
-	var admin *client
-	admin = a.client(t)
+	admin := a.client(t)
 	admin.signIn("admin@acme.example")
 	if res := admin.do("DELETE", "/api/v1/networks/mastodon", nil); res.status != http.StatusNoContent {
 		t.Fatalf("un-whitelist: %d", res.status)
