@@ -280,3 +280,15 @@ func (r *Redirector) Close(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// SweepClicks deletes the instance's raw click events older than its
+// retention period (settings.retention_days); aggregates are kept. The
+// embedded server has no TTL indexes, so a daily job calls this.
+func SweepClicks(ctx context.Context, sc tenant.Scope, now time.Time) (int64, error) {
+	days := sc.Instance().Settings.RetentionDays
+	if days <= 0 {
+		days = tenant.DefaultRetentionDays
+	}
+	cutoff := now.UTC().AddDate(0, 0, -days)
+	return sc.Collection(clickKind).DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: cutoff}}}})
+}

@@ -140,6 +140,11 @@ func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.M
 		if _, err := s.whitelisted(ctx, sc, c.Network); err != nil {
 			return nil, err
 		}
+		if c.ExpiresAt != nil && c.Refresh == nil && !at.Before(*c.ExpiresAt) {
+			return nil, &tenant.ValidationError{Field: "publish_at", Reason: fmt.Sprintf(
+				"your %s connection expires on %s and cannot renew itself: reconnect it first, or share earlier",
+				c.Network, c.ExpiresAt.Format("2 January 2006"))}
+		}
 		text := defaultText(post, c.Network)
 		if req.Text != nil {
 			text = strings.TrimSpace(*req.Text)

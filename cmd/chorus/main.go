@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runAudit(ctx, args[1:], getenv, stdout)
 	case "instance":
 		return runInstance(ctx, args[1:], getenv, stdout)
+	case "keys":
+		return runKeys(ctx, args[1:], getenv, stdout)
 	case "help", "-h", "--help":
 		printHelp(stdout)
 		return nil
@@ -77,6 +79,8 @@ Commands:
            check an instance's audit hash chain
   instance delete <instance ID> --reason "…"
            offboard an instance: drop its data, keep a ledger entry
+  keys rotate
+           re-encrypt social network tokens to the newest CHORUS_TOKEN_KEYS key
   help     this text
 
 Every flag can also be set through its environment variable:

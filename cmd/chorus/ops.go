@@ -147,3 +147,48 @@ func runInstance(ctx context.Context, args []string, getenv func(string) string,
 		return nil
 	})
 }
+
+// runKeys is `chorus keys rotate`: re-encrypts every instance's social
+// tokens (and registered app secrets) to the newest key of
+// CHORUS_TOKEN_KEYS. Drop an old key only after a run that rotated nothing
+// and found nothing broken.
+func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) != 1 || args[0] != "rotate" {
+		return errors.New("usage: chorus keys rotate")
+	}
+	keys, err := social.ParseKeyring(getenv("CHORUS_TOKEN_KEYS"))
+	if err != nil {
+		return fmt.Errorf("CHORUS_TOKEN_KEYS: %w", err)
+	}
+	return withStore(ctx, getenv, stdout, func(store *tenant.Store) error {
+		base, _ := url.Parse("http://127.0.0.1")
+		so, err := newSocialService(base, keys, slog.New(slog.DiscardHandler), time.Now, networkOptions{}, nil, nil)
+		if err != nil {
+			return err
+		}
+		insts, err := store.Instances(ctx)
+		if err != nil {
+			return err
+		}
+		var total social.RotateReport
+		for _, inst := range insts {
+			sc, err := store.Open(ctx, inst.ID)
+			if err != nil {
+				return err
+			}
+			r, err := so.RotateAll(ctx, sc)
+			if err != nil {
+				return fmt.Errorf("instance %s: %w", inst.ID, err)
+			}
+			total.Rotated += r.Rotated
+			total.Current += r.Current
+			total.Broken += r.Broken
+		}
+		fmt.Fprintf(stdout, "connections: %d re-encrypted to key %s, %d already on it, %d undecryptable (marked broken)\n",
+			total.Rotated, keys.Current(), total.Current, total.Broken)
+		if total.Broken > 0 {
+			return errors.New("some tokens could not be decrypted with any key: keep the old keys and check CHORUS_TOKEN_KEYS")
+		}
+		return nil
+	})
+}

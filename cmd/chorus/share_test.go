@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/task"
+	"github.com/chorushq/chorus/social"
 )
 
 type shareDoc struct {
@@ -194,4 +198,86 @@ func (a *testApp) mustInstance(t *testing.T, c *client) string {
 	var m me
 	c.do("GET", "/api/v1/me", nil).json(t, &m)
 	return m.Instance.ID
+}
+
+func TestShareWaitsWhenTheNetworkSaysSo(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	a.mastodon.RateLimit(1, time.Now().Add(90*time.Second), true)
+	var out struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &out)
+	w, _ := jobs.NewWorker(jobs.Config{Store: a.store, Social: a.social})
+	err := w.Handler().ProcessTask(t.Context(), task.Publish(a.mustInstance(t, employee), out.Items[0].ID))
+	var re *social.RetryError
+	if !errors.As(err, &re) || re.Delay < 30*time.Second {
+		t.Fatalf("429: err = %v, want a RetryError of about the Retry-After", err)
+	}
+	var sh shareDoc
+	employee.do("GET", "/api/v1/shares/"+out.Items[0].ID, nil).json(t, &sh)
+	if sh.State != "queued" {
+		t.Errorf("after a 429 the share is %s, want queued (not failed)", sh.State)
+	}
+	// The retry goes through, once.
+	if err := w.Handler().ProcessTask(t.Context(), task.Publish(a.mustInstance(t, employee), out.Items[0].ID)); err != nil {
+		t.Fatal(err)
+	}
+	employee.do("GET", "/api/v1/shares/"+out.Items[0].ID, nil).json(t, &sh)
+	if sh.State != "published" || len(a.mastodon.Statuses()) != 1 {
+		t.Errorf("after the retry: %s, %d posts", sh.State, len(a.mastodon.Statuses()))
+	}
+}
+
+func TestCancelRacesPublish(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	w, _ := jobs.NewWorker(jobs.Config{Store: a.store, Social: a.social})
+	inst := a.mustInstance(t, employee)
+	for range 5 {
+		var out struct{ Items []shareDoc }
+		employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &out)
+		id := out.Items[0].ID
+		var cancelStatus int
+		var wg sync.WaitGroup
+		wg.Go(func() { cancelStatus = employee.do("POST", "/api/v1/shares/"+id+"/cancel", nil).status })
+		wg.Go(func() { w.Handler().ProcessTask(context.Background(), task.Publish(inst, id)) })
+		wg.Wait()
+		var sh shareDoc
+		employee.do("GET", "/api/v1/shares/"+id, nil).json(t, &sh)
+		switch {
+		case cancelStatus == http.StatusOK && sh.State == "cancelled":
+		case cancelStatus == http.StatusConflict && sh.State == "published":
+		default:
+			t.Errorf("cancel answered %d and the share is %s: exactly one must win", cancelStatus, sh.State)
+		}
+	}
+	published := 0
+	var mine struct{ Items []shareDoc }
+	employee.do("GET", "/api/v1/shares?limit=100", nil).json(t, &mine)
+	for _, sh := range mine.Items {
+		if sh.State == "published" {
+			published++
+		}
+	}
+	if published != len(a.mastodon.Statuses()) {
+		t.Errorf("%d shares published but %d posts at the network", published, len(a.mastodon.Statuses()))
+	}
+}
+
+func TestClickRetention(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	var out struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &out)
+	u, _ := url.Parse(out.Items[0].TrackedURL)
+	a.client(t).do("GET", u.Path, nil)
+	if err := a.redirector.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := a.store.Open(t.Context(), a.mustInstance(t, employee))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := social.SweepClicks(t.Context(), sc, time.Now()); err != nil || n != 0 {
+		t.Errorf("sweep within retention deleted %d (%v), want 0", n, err)
+	}
+	if n, err := social.SweepClicks(t.Context(), sc, time.Now().AddDate(0, 0, 396)); err != nil || n != 1 {
+		t.Errorf("sweep past the default 395 days deleted %d (%v), want 1", n, err)
+	}
 }

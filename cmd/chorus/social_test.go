@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
@@ -78,5 +79,44 @@ func TestSocialConnectionsThroughTheApp(t *testing.T) {
 	}
 	if strings.Contains(scanAll(t, a), id) {
 		t.Error("the erased member's connection is still stored")
+	}
+}
+
+func TestKeyRotationAndNoTokensAnywhere(t *testing.T) {
+	a := newTestApp(t, nil)
+	admin, _ := verifiedAdmin(t, a, "admin@acme.example")
+	admin.do("PUT", "/api/v1/networks/mastodon", nil)
+	employee := a.client(t)
+	employee.signIn("carol@acme.example")
+	a.connectMastodon(t, employee)
+
+	// No token anywhere in the database, in clear: the fake's tokens are
+	// the ones it issued.
+	all := scanAll(t, a)
+	if len(a.mastodon.IssuedTokens()) == 0 {
+		t.Fatal("the fake issued no token: the scan would prove nothing")
+	}
+	for _, tok := range a.mastodon.IssuedTokens() {
+		if strings.Contains(all, tok) {
+			t.Errorf("a token is stored in clear: %.12s…", tok)
+		}
+	}
+	// Rotation to a new key leaves nothing undecryptable, and the old key
+	// can then be dropped.
+	uri, db := a.mongo()
+	oldKey := "test:" + base64.StdEncoding.EncodeToString(make([]byte, 32))
+	newKey := "k2:" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
+	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db, "CHORUS_TOKEN_KEYS": newKey + "," + oldKey}
+	var out strings.Builder
+	if err := run(t.Context(), []string{"keys", "rotate"}, func(k string) string { return env[k] }, &out); err != nil {
+		t.Fatalf("keys rotate: %v (%s)", err, out.String())
+	}
+	if !strings.Contains(out.String(), "1 re-encrypted") {
+		t.Errorf("first rotation: %s", out.String())
+	}
+	env["CHORUS_TOKEN_KEYS"] = newKey // the old key is gone now
+	out.Reset()
+	if err := run(t.Context(), []string{"keys", "rotate"}, func(k string) string { return env[k] }, &out); err != nil || !strings.Contains(out.String(), "0 re-encrypted") || !strings.Contains(out.String(), "0 undecryptable") {
+		t.Errorf("second rotation with the new key only: %v, %s", err, out.String())
 	}
 }

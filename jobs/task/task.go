@@ -26,6 +26,9 @@ const (
 	// TypeReconcile re-queues shares whose task was lost and marks shares
 	// whose publishing was interrupted unconfirmed.
 	TypeReconcile = "share:reconcile"
+	// TypeSweepRetention deletes raw click events past each instance's
+	// retention period.
+	TypeSweepRetention = "privacy:sweep_retention"
 	// TypeExport prepares a member's data export.
 	TypeExport = "privacy:export"
 	// TypeSweepExports deletes exports past their 7 days.
@@ -61,6 +64,9 @@ func Publish(tenantID, shareID string) *asynq.Task {
 	b, _ := json.Marshal(Ref{TenantID: tenantID, ID: shareID})
 	return asynq.NewTask(TypePublish, b)
 }
+
+// SweepRetention returns a privacy:sweep_retention task.
+func SweepRetention() *asynq.Task { return asynq.NewTask(TypeSweepRetention, nil) }
 
 // Reconcile returns a share:reconcile task.
 func Reconcile() *asynq.Task { return asynq.NewTask(TypeReconcile, nil) }

@@ -477,3 +477,18 @@ func (s *Server) InvalidateRefreshTokens() {
 		r.used = true
 	}
 }
+
+// IssuedTokens returns every access and refresh token the server issued,
+// for tests that look for them where they must not be.
+func (s *Server) IssuedTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for t := range s.tokens {
+		out = append(out, t)
+	}
+	for t := range s.refreshes {
+		out = append(out, t)
+	}
+	return out
+}
