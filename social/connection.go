@@ -297,7 +297,12 @@ func (s *Service) Callback(ctx context.Context, sc tenant.Scope, me tenant.Membe
 	cfg := n.OAuth(st.Server, app).Config(s.redirectURL(network))
 	tok, err := cfg.Exchange(s.oauthContext(ctx), p.Code, opts...)
 	if err != nil {
-		return Connection{}, tokenError(network, err)
+		return Connection{}, s.tokenError(n, err)
+	}
+	if up, ok := n.(TokenUpgrader); ok {
+		if tok, err = up.UpgradeToken(ctx, tok); err != nil {
+			return Connection{}, err
+		}
 	}
 	acct := Account{Server: st.Server, AccessToken: Secret(tok.AccessToken), App: app}
 	prof, err := n.Profile(ctx, acct)
@@ -381,6 +386,16 @@ func (s *Service) oauthContext(ctx context.Context) context.Context {
 }
 
 // tokenError classifies a failed token request.
+// tokenError classifies a failed token request, asking the network first.
+func (s *Service) tokenError(n Network, err error) error {
+	if tc, ok := n.(TokenErrorClassifier); ok {
+		if e := tc.TokenError(err); e != nil {
+			return e
+		}
+	}
+	return tokenError(n.Name(), err)
+}
+
 func tokenError(network string, err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {

@@ -52,6 +52,19 @@ type Network interface {
 	Revoke(ctx context.Context, a Account) error
 }
 
+// TokenUpgrader is a Network whose code exchange gives a short-lived token
+// that must be traded for a longer one before it is stored (Facebook).
+type TokenUpgrader interface {
+	UpgradeToken(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error)
+}
+
+// TokenErrorClassifier is a Network that knows better than OAuth 2.0's
+// error codes what a failed token request means (X answers a spent refresh
+// token with invalid_request, not invalid_grant).
+type TokenErrorClassifier interface {
+	TokenError(err error) error
+}
+
 // Federated is a Network made of many servers (Mastodon): the member names
 // their server, and Chorus registers an app on each server it meets.
 type Federated interface {

@@ -106,7 +106,7 @@ func (s *Service) refreshOnce(ctx context.Context, sc tenant.Scope, n Network, i
 	cfg := n.OAuth(c.InstanceURL, acct.App).Config(s.redirectURL(c.Network))
 	tok, err := cfg.TokenSource(s.oauthContext(ctx), &oauth2.Token{RefreshToken: rt.Reveal()}).Token()
 	if err != nil {
-		err = tokenError(c.Network, err)
+		err = s.tokenError(n, err)
 		if errors.Is(err, ErrReconnect) {
 			release(bson.D{{Key: "status", Value: StatusNeedsReconnect}, {Key: "updated_at", Value: s.timestamp()}})
 			return Account{}, fmt.Errorf("connection %s: %w (%v)", id, ErrNeedsReconnect, err)

@@ -98,7 +98,7 @@ func newTestApp(t *testing.T, env map[string]string) *testApp {
 		t.Fatal(err)
 	}
 	socialSvc, err := newSocialService(base, keys, log, clock.Now, networkOptions{
-		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: []int{int(fakeAddr.Port())}, allowHTTP: true,
+		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: []int{int(fakeAddr.Port())}, allowHTTP: true, cfg: cfg,
 	}, contentSvc, queue)
 	if err != nil {
 		t.Fatal(err)

@@ -42,6 +42,10 @@ type config struct {
 	DNSResolver      string
 	OIDC             tenant.OIDCProvider
 	OIDCPerIP        int
+	// Networks' app credentials; a network without them is not served.
+	LinkedInID, LinkedInSecret, LinkedInVersion string
+	XID, XSecret                                string
+	FacebookID, FacebookSecret, FacebookVersion string
 }
 
 // setting describes one config entry for flags, environment and help.
@@ -74,6 +78,14 @@ var settings = []setting{
 	{"oidc-client-id", "CHORUS_OIDC_CLIENT_ID", "", "client ID registered at the OIDC provider", false},
 	{"oidc-client-secret", "CHORUS_OIDC_CLIENT_SECRET", "", "client secret registered at the OIDC provider", true},
 	{"oidc-limit-ip", "CHORUS_OIDC_LIMIT_IP", "60", "OIDC sign-in starts per client IP (IPv6 /64) per hour", false},
+	{"linkedin-client-id", "CHORUS_LINKEDIN_CLIENT_ID", "", "LinkedIn app client ID (with the secret: LinkedIn is served)", false},
+	{"linkedin-client-secret", "CHORUS_LINKEDIN_CLIENT_SECRET", "", "LinkedIn app client secret", true},
+	{"linkedin-version", "CHORUS_LINKEDIN_VERSION", "", "LinkedIn-Version header (YYYYMM) of the Posts API; default the connector's", false},
+	{"x-client-id", "CHORUS_X_CLIENT_ID", "", "X OAuth 2.0 client ID (with the secret: X is served)", false},
+	{"x-client-secret", "CHORUS_X_CLIENT_SECRET", "", "X OAuth 2.0 client secret", true},
+	{"facebook-app-id", "CHORUS_FACEBOOK_APP_ID", "", "Meta app ID (with the secret: Facebook Pages are served)", false},
+	{"facebook-app-secret", "CHORUS_FACEBOOK_APP_SECRET", "", "Meta app secret", true},
+	{"facebook-graph-version", "CHORUS_FACEBOOK_GRAPH_VERSION", "", "Graph API version such as v24.0; default the connector's", false},
 	{"dns-resolver", "CHORUS_DNS_RESOLVER", "", "host:port of the DNS server that checks domain verification records (default: the system's)", false},
 }
 
@@ -129,6 +141,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 		DNSResolver:      get("dns-resolver"),
 		OIDC:             tenant.OIDCProvider{Issuer: get("oidc-issuer"), ClientID: get("oidc-client-id"), ClientSecret: get("oidc-client-secret")},
 		OIDCPerIP:        atoi("oidc-limit-ip", "CHORUS_OIDC_LIMIT_IP", 0),
+		LinkedInID:       get("linkedin-client-id"), LinkedInSecret: get("linkedin-client-secret"), LinkedInVersion: get("linkedin-version"),
+		XID: get("x-client-id"), XSecret: get("x-client-secret"),
+		FacebookID: get("facebook-app-id"), FacebookSecret: get("facebook-app-secret"), FacebookVersion: get("facebook-graph-version"),
 	}
 	c.MaxBodyBytes = int64(atoi("max-body-bytes", "CHORUS_MAX_BODY_BYTES", 1024))
 
@@ -149,6 +164,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 	}
 	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
 		bad("CHORUS_MONGO_URI", "must start with mongodb:// or mongodb+srv://")
+	}
+	for _, pair := range [][3]string{{c.LinkedInID, c.LinkedInSecret, "CHORUS_LINKEDIN_CLIENT_ID"}, {c.XID, c.XSecret, "CHORUS_X_CLIENT_ID"}, {c.FacebookID, c.FacebookSecret, "CHORUS_FACEBOOK_APP_ID"}} {
+		if (pair[0] == "") != (pair[1] == "") {
+			bad(pair[2], "set the ID and the secret together, or neither")
+		}
 	}
 	if c.TokenKeys != "" {
 		if _, err := social.ParseKeyring(c.TokenKeys); err != nil {
@@ -250,6 +270,9 @@ func (c config) masked() []string {
 		"CHORUS_DNS_RESOLVER": c.DNSResolver,
 		"CHORUS_OIDC_ISSUER":  c.OIDC.Issuer, "CHORUS_OIDC_CLIENT_ID": c.OIDC.ClientID,
 		"CHORUS_OIDC_CLIENT_SECRET": c.OIDC.ClientSecret, "CHORUS_OIDC_LIMIT_IP": strconv.Itoa(c.OIDCPerIP),
+		"CHORUS_LINKEDIN_CLIENT_ID": c.LinkedInID, "CHORUS_LINKEDIN_CLIENT_SECRET": c.LinkedInSecret, "CHORUS_LINKEDIN_VERSION": c.LinkedInVersion,
+		"CHORUS_X_CLIENT_ID": c.XID, "CHORUS_X_CLIENT_SECRET": c.XSecret,
+		"CHORUS_FACEBOOK_APP_ID": c.FacebookID, "CHORUS_FACEBOOK_APP_SECRET": c.FacebookSecret, "CHORUS_FACEBOOK_GRAPH_VERSION": c.FacebookVersion,
 	}
 	lines := make([]string, 0, len(settings))
 	for _, s := range settings {

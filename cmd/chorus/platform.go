@@ -108,7 +108,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 			ln.Close()
 			return fmt.Errorf("CHORUS_BASE_URL: %w", err)
 		}
-		socialSvc, err := newSocialService(baseURL, keys, log, time.Now, networkOptions{}, contentSvc, queue)
+		socialSvc, err := newSocialService(baseURL, keys, log, time.Now, networkOptions{cfg: cfg}, contentSvc, queue)
 		if err != nil {
 			ln.Close()
 			return err
@@ -150,7 +150,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		if cfg.BaseURL == "" {
 			base, _ = url.Parse("http://" + cfg.Addr)
 		}
-		socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{}, contentSvc, queue)
+		socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{cfg: cfg}, contentSvc, queue)
 		if err != nil {
 			return err
 		}

@@ -20,7 +20,10 @@ import (
 	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/social"
+	"github.com/chorushq/chorus/social/facebook"
+	"github.com/chorushq/chorus/social/linkedin"
 	"github.com/chorushq/chorus/social/mastodon"
+	"github.com/chorushq/chorus/social/x"
 	"github.com/chorushq/chorus/tenant"
 )
 
@@ -59,6 +62,9 @@ type networkOptions struct {
 	allow     []netip.Prefix
 	ports     []int
 	allowHTTP bool
+	// cfg holds the networks' app credentials; a network without them is
+	// not served.
+	cfg config
 }
 
 // newSocialService builds the registry of the networks Chorus serves and
@@ -71,14 +77,40 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 		ports = []int{443}
 	}
 	client := preview.New(preview.Config{Ports: ports, AllowPrefixes: o.allow, Timeout: 30 * time.Second}).Client()
-	reg, err := social.NewRegistry(mastodon.New(mastodon.Options{
+	ua := "Chorus (+" + base.String() + ")"
+	networks := []social.Network{mastodon.New(mastodon.Options{
 		HTTPClient: client,
-		UserAgent:  "Chorus (+" + base.String() + ")",
+		UserAgent:  ua,
 		AppName:    "Chorus",
 		Website:    base.String(),
 		AllowHTTP:  o.allowHTTP,
 		Now:        now,
-	}))
+	})}
+	c := o.cfg
+	if c.LinkedInID != "" {
+		n, err := linkedin.New(linkedin.Options{ClientID: c.LinkedInID, ClientSecret: social.Secret(c.LinkedInSecret),
+			Version: c.LinkedInVersion, HTTPClient: client, UserAgent: ua, Now: now})
+		if err != nil {
+			return nil, fmt.Errorf("CHORUS_LINKEDIN_*: %w", err)
+		}
+		networks = append(networks, n)
+	}
+	if c.XID != "" {
+		n, err := x.New(x.Options{ClientID: c.XID, ClientSecret: social.Secret(c.XSecret), HTTPClient: client, UserAgent: ua, Now: now})
+		if err != nil {
+			return nil, fmt.Errorf("CHORUS_X_*: %w", err)
+		}
+		networks = append(networks, n)
+	}
+	if c.FacebookID != "" {
+		n, err := facebook.New(facebook.Options{AppID: c.FacebookID, AppSecret: social.Secret(c.FacebookSecret),
+			GraphVersion: c.FacebookVersion, HTTPClient: client, UserAgent: ua, Now: now})
+		if err != nil {
+			return nil, fmt.Errorf("CHORUS_FACEBOOK_*: %w", err)
+		}
+		networks = append(networks, n)
+	}
+	reg, err := social.NewRegistry(networks...)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -118,5 +119,38 @@ func TestKeyRotationAndNoTokensAnywhere(t *testing.T) {
 	out.Reset()
 	if err := run(t.Context(), []string{"keys", "rotate"}, func(k string) string { return env[k] }, &out); err != nil || !strings.Contains(out.String(), "0 re-encrypted") || !strings.Contains(out.String(), "0 undecryptable") {
 		t.Errorf("second rotation with the new key only: %v, %s", err, out.String())
+	}
+}
+
+func TestNetworksServedWhenConfigured(t *testing.T) {
+	names := func(a *testApp) string {
+		c := a.client(t)
+		c.signIn("alice@acme.example")
+		var out struct{ Items []struct{ Name string } }
+		c.do("GET", "/api/v1/networks", nil).json(t, &out)
+		var ns []string
+		for _, n := range out.Items {
+			ns = append(ns, n.Name)
+		}
+		return strings.Join(ns, ",")
+	}
+	if got := names(newTestApp(t, nil)); got != "mastodon" {
+		t.Errorf("without credentials: %s, want mastodon only", got)
+	}
+	got := names(newTestApp(t, map[string]string{
+		"CHORUS_LINKEDIN_CLIENT_ID": "li", "CHORUS_LINKEDIN_CLIENT_SECRET": "s",
+		"CHORUS_X_CLIENT_ID": "x", "CHORUS_X_CLIENT_SECRET": "s",
+		"CHORUS_FACEBOOK_APP_ID": "fb", "CHORUS_FACEBOOK_APP_SECRET": "s",
+	}))
+	for _, want := range []string{"mastodon", "linkedin", "x", "facebook"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("with credentials: %s lacks %s", got, want)
+		}
+	}
+	err := run(t.Context(), []string{"serve"}, func(k string) string {
+		return map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_X_CLIENT_ID": "x"}[k]
+	}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "CHORUS_X_CLIENT_ID") {
+		t.Errorf("an ID without its secret: %v", err)
 	}
 }

@@ -1,0 +1,453 @@
+// Package facebook connects Chorus to Facebook Pages through Facebook Login
+// and the Graph API: the Page a member manages, its follower count, posting
+// to its feed, deleting posts, and revoking Chorus's permissions.
+//
+// A connection posts to ONE Page: the first Page listed by GET /me/accounts
+// on which the member may create content. A member who manages several
+// Pages cannot choose (yet); one who manages none gets a permanent error
+// saying so — Facebook does not let apps post to personal profiles.
+//
+// Tokens: the code exchange yields a short-lived user token (an hour or
+// two) without refresh token. UpgradeToken trades it for a long-lived one
+// (about 60 days); Page tokens read with a long-lived user token do not
+// expire. The social service must call UpgradeToken before storing the
+// token, or connections stop working within hours (see the report of
+// this package's change: social needs an optional TokenUpgrader).
+//
+// Every Graph call carries appsecret_proof (HMAC-SHA256 of the token keyed
+// with the app secret), so the app can have "Require App Secret" on. Graph
+// has no idempotency key; its refusal of a duplicate post (code 506) is the
+// backstop that keeps a retried publish from posting twice, reported as a
+// permanent error. PKCE is not used: Facebook offers it only with its OIDC
+// login flow (still "in testing"), not with the Graph token flow.
+package facebook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/chorushq/chorus/social"
+)
+
+// Scopes Chorus asks for: list the member's Pages, post to them, read
+// their follower counts.
+var Scopes = []string{"pages_show_list", "pages_manage_posts", "pages_read_engagement"}
+
+// DefaultGraphVersion is the Graph API version used when
+// Options.GraphVersion is empty. Meta serves a version for at least two
+// years and then upgrades calls to the oldest live one; operators move
+// ahead by setting Options.GraphVersion without waiting for a release.
+const DefaultGraphVersion = "v24.0"
+
+// Production endpoints.
+const (
+	DefaultDialogBaseURL = "https://www.facebook.com"
+	DefaultGraphBaseURL  = "https://graph.facebook.com"
+)
+
+// Options configure the connector.
+type Options struct {
+	// AppID and AppSecret of Chorus's Meta app (required).
+	AppID     string
+	AppSecret social.Secret
+	// GraphVersion is the Graph API version, such as "v24.0"; default
+	// DefaultGraphVersion. It applies to the login dialog, the token
+	// endpoint and every Graph call.
+	GraphVersion string
+	// HTTPClient talks to Facebook; nil is a client with a 30 s timeout.
+	HTTPClient *http.Client
+	// UserAgent identifies Chorus; default "Chorus".
+	UserAgent string
+	// DialogBaseURL (www.facebook.com: the login dialog) and GraphBaseURL
+	// (graph.facebook.com: tokens and the API) default to production;
+	// tests point them at a fake.
+	DialogBaseURL, GraphBaseURL string
+	// Now is the clock for post times and rate-limit delays; default
+	// time.Now.
+	Now func() time.Time
+}
+
+// Network is the Facebook Pages connector, a social.Network.
+type Network struct {
+	opts  Options
+	graph string // GraphBaseURL + "/" + GraphVersion
+}
+
+var _ social.Network = (*Network)(nil)
+
+var versionRE = regexp.MustCompile(`^v[1-9][0-9]*\.[0-9]+$`)
+
+// New returns the connector, or an error naming the option to fix.
+func New(opts Options) (*Network, error) {
+	if opts.AppID == "" || opts.AppSecret == "" {
+		return nil, errors.New("facebook: the app ID and secret of Chorus's Meta app are required")
+	}
+	if opts.GraphVersion == "" {
+		opts.GraphVersion = DefaultGraphVersion
+	}
+	if !versionRE.MatchString(opts.GraphVersion) {
+		return nil, fmt.Errorf("facebook: Graph API version %q is not a version such as %s", opts.GraphVersion, DefaultGraphVersion)
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "Chorus"
+	}
+	if opts.DialogBaseURL == "" {
+		opts.DialogBaseURL = DefaultDialogBaseURL
+	}
+	if opts.GraphBaseURL == "" {
+		opts.GraphBaseURL = DefaultGraphBaseURL
+	}
+	opts.DialogBaseURL = strings.TrimSuffix(opts.DialogBaseURL, "/")
+	opts.GraphBaseURL = strings.TrimSuffix(opts.GraphBaseURL, "/")
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Network{opts: opts, graph: opts.GraphBaseURL + "/" + opts.GraphVersion}, nil
+}
+
+// Name is social.Facebook.
+func (*Network) Name() string { return social.Facebook }
+
+// GraphVersion is the Graph API version the connector uses.
+func (n *Network) GraphVersion() string { return n.opts.GraphVersion }
+
+// OAuth returns Facebook Login's endpoints and Chorus's app; server and
+// app are ignored (Facebook is not federated). The token endpoint takes
+// the client credentials as parameters; no PKCE (see the package comment).
+func (n *Network) OAuth(string, social.App) social.OAuth {
+	return social.OAuth{
+		Endpoint: oauth2.Endpoint{AuthURL: n.opts.DialogBaseURL + "/" + n.opts.GraphVersion + "/dialog/oauth",
+			TokenURL: n.graph + "/oauth/access_token", AuthStyle: oauth2.AuthStyleInParams},
+		Scopes: Scopes, ClientID: n.opts.AppID, ClientSecret: n.opts.AppSecret,
+	}
+}
+
+// UpgradeToken trades a short-lived user token for a long-lived one
+// (GET /oauth/access_token?grant_type=fb_exchange_token, sent as a POST
+// so the secret and token stay out of URLs). Facebook issues no refresh
+// token: when the long-lived token expires the member connects again.
+func (n *Network) UpgradeToken(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
+	form := url.Values{"grant_type": {"fb_exchange_token"}, "client_id": {n.opts.AppID},
+		"client_secret": {n.opts.AppSecret.Reveal()}, "fb_exchange_token": {tok.AccessToken}}
+	var out struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int64  `json:"expires_in"`
+	}
+	// No appsecret_proof: the secret itself is in the request.
+	if err := n.call(ctx, "token", http.MethodPost, n.graph+"/oauth/access_token", "", form, &out); err != nil {
+		return nil, err
+	}
+	if out.AccessToken == "" {
+		return nil, &social.Error{Network: social.Facebook, Op: "token", Class: social.ErrRetryLater, Message: "Facebook returned no token"}
+	}
+	t := &oauth2.Token{AccessToken: out.AccessToken, TokenType: out.TokenType, ExpiresIn: out.ExpiresIn}
+	if out.ExpiresIn > 0 {
+		t.Expiry = n.opts.Now().Add(time.Duration(out.ExpiresIn) * time.Second)
+	}
+	return t, nil
+}
+
+// page is an entry of /me/accounts.
+type page struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	AccessToken string   `json:"access_token"`
+	Tasks       []string `json:"tasks"`
+}
+
+// page returns the member's Page with id, or (id "") the first Page they
+// may post to.
+func (n *Network) page(ctx context.Context, op string, a social.Account, id string) (page, error) {
+	var out struct {
+		Data []page `json:"data"`
+	}
+	u := n.graph + "/me/accounts?" + url.Values{"fields": {"id,name,access_token,tasks"}, "limit": {"100"}}.Encode()
+	if err := n.call(ctx, op, http.MethodGet, u, a.AccessToken.Reveal(), nil, &out); err != nil {
+		return page{}, err
+	}
+	for _, p := range out.Data {
+		// tasks is absent for some Page roles; Facebook then decides.
+		if p.AccessToken == "" || (len(p.Tasks) > 0 && !slices.Contains(p.Tasks, "CREATE_CONTENT")) {
+			continue
+		}
+		if id == "" || p.ID == id {
+			return p, nil
+		}
+	}
+	msg := "the Facebook account manages no Page Chorus may post to; Facebook does not let apps post to personal profiles"
+	if id != "" {
+		msg = "the Facebook account no longer manages the Page " + id
+	}
+	return page{}, &social.Error{Network: social.Facebook, Op: op, Class: social.ErrPermanent, Message: msg}
+}
+
+// Profile describes the Page the connection posts to: GET /me/accounts,
+// then GET /{page-id}?fields=followers_count,… with the Page's token.
+func (n *Network) Profile(ctx context.Context, a social.Account) (social.Profile, error) {
+	p, err := n.page(ctx, "profile", a, "")
+	if err != nil {
+		return social.Profile{}, err
+	}
+	var info struct {
+		ID             string `json:"id"`
+		Name           string `json:"name"`
+		Link           string `json:"link"`
+		Username       string `json:"username"`
+		FollowersCount int64  `json:"followers_count"`
+	}
+	u := n.graph + "/" + url.PathEscape(p.ID) + "?" + url.Values{"fields": {"id,name,link,username,followers_count"}}.Encode()
+	if err := n.call(ctx, "profile", http.MethodGet, u, p.AccessToken, nil, &info); err != nil {
+		return social.Profile{}, err
+	}
+	prof := social.Profile{RemoteID: p.ID, Handle: info.Name, DisplayName: info.Name, URL: info.Link, Followers: info.FollowersCount}
+	if info.Username != "" {
+		prof.Handle = "@" + info.Username
+	}
+	if prof.DisplayName == "" {
+		prof.Handle, prof.DisplayName = p.Name, p.Name
+	}
+	if prof.URL == "" {
+		prof.URL = "https://www.facebook.com/" + p.ID
+	}
+	return prof, nil
+}
+
+// Publish posts the text with the link to the Page's feed
+// (POST /{page-id}/feed with the Page's token). It first reads the Page
+// from /me/accounts (social.Account carries only the user token), so a
+// failure there has posted nothing. p.IdempotencyKey is not used: the
+// Graph API has none.
+func (n *Network) Publish(ctx context.Context, a social.Account, p social.Post) (social.Published, error) {
+	pg, err := n.page(ctx, "publish", a, "")
+	if err != nil {
+		return social.Published{}, err
+	}
+	form := url.Values{"message": {p.Text}}
+	if p.Link != "" {
+		form.Set("link", p.Link)
+	}
+	var out struct {
+		ID string `json:"id"`
+	}
+	if err := n.call(ctx, "publish", http.MethodPost, n.graph+"/"+url.PathEscape(pg.ID)+"/feed", pg.AccessToken, form, &out); err != nil {
+		return social.Published{}, err
+	}
+	if out.ID == "" {
+		return social.Published{}, &social.Error{Network: social.Facebook, Op: "publish", Class: social.ErrAmbiguous, Message: "Facebook accepted the post but returned no post ID"}
+	}
+	return social.Published{RemoteID: out.ID, URL: PostURL(out.ID), At: n.opts.Now()}, nil
+}
+
+// PostURL is where a post is seen: https://www.facebook.com/<post-id>.
+func PostURL(id string) string { return "https://www.facebook.com/" + id }
+
+// Delete deletes a Page post (DELETE /{post-id} with the token of the Page
+// named by the ID's prefix, {page-id}_{post-id}). A post already gone is
+// not an error.
+func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string) error {
+	pageID, _, ok := strings.Cut(remoteID, "_")
+	if !ok || pageID == "" {
+		return &social.Error{Network: social.Facebook, Op: "delete", Class: social.ErrPermanent, Message: "not a Page post ID: " + remoteID}
+	}
+	pg, err := n.page(ctx, "delete", a, pageID)
+	if err != nil {
+		return err
+	}
+	err = n.call(ctx, "delete", http.MethodDelete, n.graph+"/"+url.PathEscape(remoteID), pg.AccessToken, nil, nil)
+	var ge *graphError
+	if errors.As(err, &ge) && ge.Code == 100 && ge.Subcode == 33 {
+		return nil // "Object … does not exist"
+	}
+	return err
+}
+
+// Revoke removes Chorus's permissions from the member's account
+// (DELETE /me/permissions), which invalidates its tokens.
+func (n *Network) Revoke(ctx context.Context, a social.Account) error {
+	return n.call(ctx, "revoke", http.MethodDelete, n.graph+"/me/permissions", a.AccessToken.Reveal(), nil, nil)
+}
+
+// graphError is the Graph API's error object; it is the Err of the
+// *social.Error a failed call returns.
+type graphError struct {
+	Message     string `json:"message"`
+	Type        string `json:"type"`
+	Code        int    `json:"code"`
+	Subcode     int    `json:"error_subcode"`
+	IsTransient bool   `json:"is_transient"`
+	UserTitle   string `json:"error_user_title"`
+	UserMessage string `json:"error_user_msg"`
+	FBTraceID   string `json:"fbtrace_id"`
+}
+
+func (e *graphError) Error() string {
+	return fmt.Sprintf("graph error %d/%d (%s, fbtrace_id %s)", e.Code, e.Subcode, e.Type, e.FBTraceID)
+}
+
+// proof is the appsecret_proof of token.
+func (n *Network) proof(token string) string {
+	m := hmac.New(sha256.New, []byte(n.opts.AppSecret.Reveal()))
+	m.Write([]byte(token))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// maxBody bounds what Chorus reads of an answer.
+const maxBody = 1 << 20
+
+// call sends one Graph request, form parameters in the body (POST) and
+// the token in the Authorization header with its appsecret_proof, and
+// classifies its failure.
+func (n *Network) call(ctx context.Context, op, method, rawURL, token string, form url.Values, out any) error {
+	fail := func(class error, status int, msg string, err error) *social.Error {
+		return &social.Error{Network: social.Facebook, Op: op, Class: class, Status: status, Message: msg, Err: err}
+	}
+	if token != "" {
+		sep := "?"
+		if strings.Contains(rawURL, "?") {
+			sep = "&"
+		}
+		if form != nil {
+			form.Set("appsecret_proof", n.proof(token))
+		} else {
+			rawURL += sep + "appsecret_proof=" + n.proof(token)
+		}
+	}
+	// wrote records whether the request left: a failure after that may
+	// have reached Facebook.
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }})
+	var body io.Reader
+	if form != nil {
+		body = bytes.NewReader([]byte(form.Encode()))
+	}
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
+	if err != nil {
+		return fail(social.ErrPermanent, 0, "bad request URL", err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", n.opts.UserAgent)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := n.opts.HTTPClient.Do(req)
+	if err != nil {
+		if errors.Is(err, context.Canceled) && !wrote.Load() {
+			return err
+		}
+		if wrote.Load() && method != http.MethodGet {
+			return fail(social.ErrAmbiguous, 0, "", err)
+		}
+		return fail(social.ErrRetryLater, 0, "", err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	if err != nil {
+		if method != http.MethodGet && res.StatusCode < 300 {
+			return fail(social.ErrAmbiguous, res.StatusCode, "", err)
+		}
+		return fail(social.ErrRetryLater, res.StatusCode, "", err)
+	}
+	if s := res.StatusCode; s >= 300 {
+		var body struct {
+			Error *graphError `json:"error"`
+		}
+		json.Unmarshal(b, &body)
+		ge := body.Error
+		if ge == nil {
+			ge = &graphError{}
+		}
+		msg := ge.UserMessage
+		if msg == "" {
+			msg = ge.Message
+		}
+		e := fail(social.ErrPermanent, s, msg, ge)
+		switch {
+		case ge.Code == 190 || ge.Code == 102 || s == http.StatusUnauthorized:
+			// The token is invalid, expired or the member removed the app.
+			e.Class = social.ErrReconnect
+		case ge.Code == 506:
+			e.Class, e.Message = social.ErrPermanent, "already posted: "+msg
+		case rateLimited(ge.Code) || s == http.StatusTooManyRequests:
+			e.Class, e.RetryAfter = social.ErrRetryLater, n.retryAfter(res.Header)
+		case ge.IsTransient || ge.Code == 1 || ge.Code == 2 || s >= 500:
+			// Graph's duplicate refusal (506) turns a retry of a post
+			// that did go through into a permanent error, so at most one
+			// post results.
+			e.Class, e.RetryAfter = social.ErrRetryLater, n.retryAfter(res.Header)
+		}
+		return e
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			class := social.ErrRetryLater
+			if method != http.MethodGet {
+				class = social.ErrAmbiguous
+			}
+			return fail(class, res.StatusCode, "unreadable answer", err)
+		}
+	}
+	return nil
+}
+
+// rateLimited are Graph's throttling codes: the app's (4), the user's
+// (17), the Page's (32), an API's call count (613) and the Pages Business
+// Use Case limit (80001).
+func rateLimited(code int) bool {
+	switch code {
+	case 4, 17, 32, 613, 80001:
+		return true
+	}
+	return false
+}
+
+// retryAfter reads Retry-After (seconds), else the longest
+// estimated_time_to_regain_access (minutes) of X-Business-Use-Case-Usage;
+// zero if neither says (X-App-Usage and X-Page-Usage give percentages
+// only).
+func (n *Network) retryAfter(h http.Header) time.Duration {
+	if v := h.Get("Retry-After"); v != "" {
+		if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
+			return time.Duration(secs) * time.Second
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return max(t.Sub(n.opts.Now()), 0)
+		}
+	}
+	var wait time.Duration
+	var usage map[string][]struct {
+		EstimatedTimeToRegainAccess int `json:"estimated_time_to_regain_access"`
+	}
+	if json.Unmarshal([]byte(h.Get("X-Business-Use-Case-Usage")), &usage) == nil {
+		for _, entries := range usage {
+			for _, u := range entries {
+				wait = max(wait, time.Duration(u.EstimatedTimeToRegainAccess)*time.Minute)
+			}
+		}
+	}
+	return wait
+}

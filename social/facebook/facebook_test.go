@@ -1,0 +1,335 @@
+package facebook_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/oauth2"
+
+	"github.com/chorushq/chorus/social"
+	"github.com/chorushq/chorus/social/facebook"
+	"github.com/chorushq/chorus/social/facebook/facebooktest"
+)
+
+// clock is a settable test clock shared by the fake and the connector.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newNetwork(t *testing.T, fake *facebooktest.Server, mod func(*facebook.Options)) *facebook.Network {
+	t.Helper()
+	opts := facebook.Options{AppID: fake.AppID(), AppSecret: social.Secret(fake.AppSecret()),
+		DialogBaseURL: fake.URL, GraphBaseURL: fake.URL, UserAgent: "Chorus-test"}
+	if mod != nil {
+		mod(&opts)
+	}
+	n, err := facebook.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// exchange runs Facebook Login against the fake as a browser and the
+// social service would, and returns the short-lived user token.
+func exchange(t *testing.T, n *facebook.Network) *oauth2.Token {
+	t.Helper()
+	cfg := n.OAuth("", social.App{}).Config("http://127.0.0.1:1/api/v1/connections/facebook/callback")
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := browser.Get(cfg.AuthCodeURL("st"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	if loc.Query().Get("state") != "st" || loc.Query().Get("code") == "" {
+		t.Fatalf("dialog answered %d, redirect %q; want a code and the state", res.StatusCode, loc)
+	}
+	tok, err := cfg.Exchange(t.Context(), loc.Query().Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.ExpiresIn != int64(facebooktest.ShortLived.Seconds()) || tok.RefreshToken != "" {
+		t.Errorf("code exchange: token expires in %d s with refresh %t; want short-lived without refresh", tok.ExpiresIn, tok.RefreshToken != "")
+	}
+	return tok
+}
+
+// connect is exchange followed by the upgrade to a long-lived token.
+func connect(t *testing.T, n *facebook.Network) social.Account {
+	t.Helper()
+	long, err := n.UpgradeToken(t.Context(), exchange(t, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if long.ExpiresIn != int64(facebooktest.LongLived.Seconds()) || long.Expiry.IsZero() {
+		t.Errorf("upgraded token expires in %d s at %v; want about 60 days", long.ExpiresIn, long.Expiry)
+	}
+	return social.Account{AccessToken: social.Secret(long.AccessToken)}
+}
+
+func TestOAuth(t *testing.T) {
+	n, err := facebook.New(facebook.Options{AppID: "id", AppSecret: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := n.OAuth("", social.App{})
+	want := oauth2.Endpoint{AuthURL: "https://www.facebook.com/" + facebook.DefaultGraphVersion + "/dialog/oauth",
+		TokenURL: "https://graph.facebook.com/" + facebook.DefaultGraphVersion + "/oauth/access_token", AuthStyle: oauth2.AuthStyleInParams}
+	if diff := cmp.Diff(o.Endpoint, want); diff != "" {
+		t.Errorf("endpoint (-got +want):\n%s", diff)
+	}
+	if o.PKCE || o.ClientID != "id" || o.ClientSecret.Reveal() != "secret" {
+		t.Errorf("OAuth = %+v; want no PKCE and the configured app", o)
+	}
+	if diff := cmp.Diff(o.Scopes, []string{"pages_show_list", "pages_manage_posts", "pages_read_engagement"}); diff != "" {
+		t.Errorf("scopes (-got +want):\n%s", diff)
+	}
+	v21, err := facebook.New(facebook.Options{AppID: "id", AppSecret: "secret", GraphVersion: "v21.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v21.OAuth("", social.App{}).Endpoint; got.AuthURL != "https://www.facebook.com/v21.0/dialog/oauth" ||
+		got.TokenURL != "https://graph.facebook.com/v21.0/oauth/access_token" {
+		t.Errorf("v21.0 endpoint = %+v", got)
+	}
+	for _, bad := range []facebook.Options{{AppID: "id"}, {AppID: "id", AppSecret: "s", GraphVersion: "21.0"}, {AppID: "id", AppSecret: "s", GraphVersion: "v21"}} {
+		if _, err := facebook.New(bad); err == nil {
+			t.Errorf("New(%+v) succeeded", bad)
+		}
+	}
+}
+
+func TestConnectPublishDelete(t *testing.T) {
+	fake := facebooktest.New(t, facebooktest.Options{})
+	n := newNetwork(t, fake, func(o *facebook.Options) { o.GraphVersion = "v21.0" })
+	a := connect(t, n)
+	ctx := t.Context()
+
+	prof, err := n.Profile(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := social.Profile{RemoteID: "101234567890123", Handle: "@acmewidgets", DisplayName: "Acme Widgets",
+		URL: "https://www.facebook.com/acmewidgets", Followers: 4321}
+	if diff := cmp.Diff(prof, want); diff != "" {
+		t.Errorf("profile (-got +want):\n%s", diff)
+	}
+
+	pub, err := n.Publish(ctx, a, social.Post{Text: "Worth a read", Link: "https://news.example/a", IdempotencyKey: "share-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(pub.RemoteID, "101234567890123_") || pub.URL != "https://www.facebook.com/"+pub.RemoteID || pub.At.IsZero() {
+		t.Errorf("Published = %+v", pub)
+	}
+	wantPosts := []facebooktest.Post{{ID: pub.RemoteID, PageID: "101234567890123", Message: "Worth a read", Link: "https://news.example/a", Version: "v21.0"}}
+	if diff := cmp.Diff(fake.Posts(), wantPosts); diff != "" {
+		t.Errorf("posts (-got +want):\n%s", diff)
+	}
+
+	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
+		t.Fatal(err)
+	}
+	if !fake.Posts()[0].Deleted {
+		t.Error("post not deleted")
+	}
+	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
+		t.Errorf("deleting a deleted post: %v, want nil", err)
+	}
+
+	if err := n.Revoke(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if !fake.AppRemoved() {
+		t.Error("permissions not removed")
+	}
+	if _, err := n.Profile(ctx, a); !errors.Is(err, social.ErrReconnect) {
+		t.Errorf("profile after revocation: %v, want ErrReconnect", err)
+	}
+}
+
+// TestTokenLifetimes shows why the code's token must be upgraded before it
+// is stored: the short-lived one (and the Page tokens read with it) dies
+// within hours, the long-lived one's Page tokens do not.
+func TestTokenLifetimes(t *testing.T) {
+	c := &clock{t: time.Now()}
+	fake := facebooktest.New(t, facebooktest.Options{Now: c.Now})
+	n := newNetwork(t, fake, func(o *facebook.Options) { o.Now = c.Now })
+	short := social.Account{AccessToken: social.Secret(exchange(t, n).AccessToken)}
+	long := connect(t, n)
+	ctx := t.Context()
+	for _, a := range []social.Account{short, long} {
+		if _, err := n.Profile(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Add(facebooktest.ShortLived + time.Minute)
+	if _, err := n.Publish(ctx, short, social.Post{Text: "late"}); !errors.Is(err, social.ErrReconnect) {
+		t.Errorf("publish with an expired short-lived token: %v, want ErrReconnect", err)
+	}
+	if _, err := n.UpgradeToken(ctx, &oauth2.Token{AccessToken: short.AccessToken.Reveal()}); !errors.Is(err, social.ErrReconnect) {
+		t.Errorf("upgrading an expired token: %v, want ErrReconnect", err)
+	}
+	if _, err := n.Publish(ctx, long, social.Post{Text: "still fine"}); err != nil {
+		t.Errorf("publish with the long-lived token: %v", err)
+	}
+	c.Add(facebooktest.LongLived)
+	if _, err := n.Publish(ctx, long, social.Post{Text: "60 days on"}); !errors.Is(err, social.ErrReconnect) {
+		t.Errorf("publish after 60 days: %v, want ErrReconnect", err)
+	}
+}
+
+func TestPageChoice(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		pages   []facebooktest.Page
+		want    string // Page ID, "" for an error
+		message string
+	}{
+		{name: "first postable", want: "2", pages: []facebooktest.Page{
+			{ID: "1", Name: "Analyst only", Tasks: []string{"ANALYZE"}},
+			{ID: "2", Name: "Second", Username: "second"},
+			{ID: "3", Name: "Third"},
+		}},
+		{name: "no page", pages: []facebooktest.Page{}, message: "manages no Page"},
+		{name: "no postable page", pages: []facebooktest.Page{{ID: "1", Name: "Analyst only", Tasks: []string{"ANALYZE"}}}, message: "manages no Page"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := facebooktest.New(t, facebooktest.Options{Pages: tc.pages})
+			n := newNetwork(t, fake, nil)
+			a := connect(t, n)
+			prof, err := n.Profile(t.Context(), a)
+			pub, perr := n.Publish(t.Context(), a, social.Post{Text: "hi"})
+			if tc.want == "" {
+				var e *social.Error
+				for _, err := range []error{err, perr} {
+					if !errors.Is(err, social.ErrPermanent) || !errors.As(err, &e) || !strings.Contains(e.Message, tc.message) {
+						t.Errorf("error = %v, want permanent with %q", err, tc.message)
+					}
+				}
+				return
+			}
+			if err != nil || perr != nil {
+				t.Fatal(err, perr)
+			}
+			if prof.RemoteID != tc.want || !strings.HasPrefix(pub.RemoteID, tc.want+"_") {
+				t.Errorf("profile %+v, post %+v; want Page %s", prof, pub, tc.want)
+			}
+		})
+	}
+}
+
+func TestErrorsAreClassified(t *testing.T) {
+	fake := facebooktest.New(t, facebooktest.Options{})
+	n := newNetwork(t, fake, nil)
+	a := connect(t, n)
+	ctx := t.Context()
+	if _, err := n.Publish(ctx, a, social.Post{Text: "first", Link: "https://news.example/a"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name       string
+		setup      func()
+		acct       *social.Account
+		net        *facebook.Network
+		text       string
+		class      error
+		status     int
+		retryAfter time.Duration
+		message    string // a substring
+	}{
+		{name: "duplicate", text: "first", class: social.ErrPermanent, status: 400, message: "already posted: This status update is identical"},
+		{name: "too long", text: strings.Repeat("x", facebooktest.MaxMessage+1), class: social.ErrPermanent, status: 400, message: "too long"},
+		{name: "page rate limit", setup: func() {
+			fake.RateLimit(1, http.Header{"X-Business-Use-Case-Usage": {`{"101234567890123":[{"type":"pages","call_count":100,"total_cputime":40,"total_time":30,"estimated_time_to_regain_access":7}]}`}})
+		}, class: social.ErrRetryLater, status: 400, retryAfter: 7 * time.Minute, message: "Page request limit reached"},
+		{name: "retry after", setup: func() { fake.RateLimit(1, http.Header{"Retry-After": {"90"}}) }, class: social.ErrRetryLater,
+			status: 400, retryAfter: 90 * time.Second},
+		{name: "rate limit without a delay", setup: func() { fake.RateLimit(1, nil) }, class: social.ErrRetryLater, status: 400},
+		{name: "invalid token", acct: &social.Account{AccessToken: "forged"}, class: social.ErrReconnect, status: 400, message: "Invalid OAuth access token"},
+		{name: "wrong app secret", net: newNetwork(t, fake, func(o *facebook.Options) { o.AppSecret = "not-it" }), class: social.ErrPermanent,
+			status: 400, message: "appsecret_proof"},
+		{name: "Facebook down", net: newNetwork(t, fake, func(o *facebook.Options) { o.GraphBaseURL = "http://127.0.0.1:1" }), class: social.ErrRetryLater},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.setup != nil {
+				tc.setup()
+			}
+			acct, net, text := a, n, tc.text
+			if tc.acct != nil {
+				acct = *tc.acct
+			}
+			if tc.net != nil {
+				net = tc.net
+			}
+			if text == "" {
+				text = "hello " + tc.name
+			}
+			_, err := net.Publish(ctx, acct, social.Post{Text: text, Link: "https://news.example/a"})
+			var e *social.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Publish error = %v, want *social.Error", err)
+			}
+			if !errors.Is(err, tc.class) || e.Status != tc.status || e.RetryAfter != tc.retryAfter || !strings.Contains(e.Message, tc.message) {
+				t.Errorf("Publish error = %+v, want class %v, status %d, retry after %v, message with %q", e, tc.class, tc.status, tc.retryAfter, tc.message)
+			}
+		})
+	}
+	if got := len(fake.Posts()); got != 1 {
+		t.Errorf("%d posts exist, want only the first", got)
+	}
+}
+
+func TestTransientGraphErrorIsRetryLater(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/me/accounts") {
+			w.Write([]byte(`{"data":[{"id":"1","name":"P","access_token":"pt","tasks":["CREATE_CONTENT"]}]}`))
+			return
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write([]byte(`{"error":{"message":"An unexpected error has occurred. Please retry your request later.","type":"OAuthException","is_transient":true,"code":2,"fbtrace_id":"x"}}`))
+	}))
+	t.Cleanup(srv.Close)
+	n, _ := facebook.New(facebook.Options{AppID: "id", AppSecret: "s", GraphBaseURL: srv.URL})
+	_, err := n.Publish(t.Context(), social.Account{AccessToken: "t"}, social.Post{Text: "hi"})
+	var e *social.Error
+	if !errors.As(err, &e) || !errors.Is(err, social.ErrRetryLater) || e.Status != 500 {
+		t.Errorf("Publish error = %v, want retry later (HTTP 500)", err)
+	}
+}
+
+func TestAmbiguousWhenPostStalls(t *testing.T) {
+	fake := facebooktest.New(t, facebooktest.Options{})
+	a := connect(t, newNetwork(t, fake, nil))
+	// Facebook records the post, then the answer never comes.
+	fake.Stall(1)
+	short := newNetwork(t, fake, func(o *facebook.Options) { o.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond} })
+	_, err := short.Publish(t.Context(), a, social.Post{Text: "hi"})
+	if !errors.Is(err, social.ErrAmbiguous) {
+		t.Errorf("Publish error = %v, want ErrAmbiguous", err)
+	}
+	if got := len(fake.Posts()); got != 1 {
+		t.Errorf("%d posts exist, want the one Facebook accepted", got)
+	}
+}

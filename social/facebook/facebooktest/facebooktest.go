@@ -1,0 +1,510 @@
+// Package facebooktest is a contract fake of Facebook Login and the Graph
+// API (www.facebook.com and graph.facebook.com) on 127.0.0.1 for tests. It
+// follows Meta's documentation for what Chorus uses, under any version
+// prefix (/v24.0/…):
+//
+//   - GET /{v}/dialog/oauth approves at once (as if the member clicked
+//     Continue) and redirects with code and state.
+//   - GET or POST /{v}/oauth/access_token exchanges a code for a
+//     short-lived user token (client_id and client_secret as parameters),
+//     and, with grant_type=fb_exchange_token, a short-lived token for a
+//     long-lived one (60 days): {access_token, token_type, expires_in}.
+//   - GET /{v}/me/accounts lists the member's Pages with a Page token
+//     each; a Page token read with a long-lived user token never expires,
+//     one read with a short-lived token expires with it.
+//   - GET /{v}/{page-id}?fields=… (id, name, link, username,
+//     followers_count), POST /{v}/{page-id}/feed (message, link) → {id:
+//     "{page-id}_{post-id}"}, DELETE /{v}/{post-id} → {success: true},
+//     DELETE /{v}/me/permissions.
+//
+// Tokens are read from the Authorization header (Bearer) or access_token,
+// and, as with "Require App Secret" on, every call needs appsecret_proof.
+// Errors are Graph's {"error": {"message", "type", "code", "error_subcode",
+// "fbtrace_id"}}: 190 for an invalid or expired token, 506 for a duplicate
+// post, 32 for a Page over its rate limit (with X-Business-Use-Case-Usage),
+// 100 (subcode 33) for deleting what does not exist.
+package facebooktest
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Token lifetimes.
+const (
+	ShortLived = 90 * time.Minute
+	LongLived  = 5183944 * time.Second // "about 60 days"
+)
+
+// MaxMessage is the length limit of a post's message.
+const MaxMessage = 63206
+
+// Page is a Facebook Page the member manages.
+type Page struct {
+	ID, Name, Username string
+	Followers          int64
+	// Tasks the member may perform; default all, with CREATE_CONTENT.
+	Tasks []string
+}
+
+// Options configure the fake.
+type Options struct {
+	// AppID and AppSecret of the app the fake knows.
+	AppID, AppSecret string
+	// Pages the member manages, in /me/accounts order; nil is one Page,
+	// an empty slice none.
+	Pages []Page
+	// Now is the fake's clock for token expiry; default time.Now.
+	Now func() time.Time
+}
+
+// Server is a fake Facebook.
+type Server struct {
+	*httptest.Server
+	opts Options
+
+	mu      sync.Mutex
+	codes   map[string]grant
+	tokens  map[string]*token
+	posts   map[string]*Post
+	order   []string
+	calls   map[string]int
+	nextID  int64
+	limited int
+	limitHd http.Header
+	stall   int
+	stop    chan struct{}
+	removed bool // the member removed the app
+}
+
+type grant struct{ redirect, scopes string }
+
+type token struct {
+	page    string // "" for a user token
+	expires time.Time
+	long    bool
+	scopes  string
+}
+
+// Post is a post made to a Page.
+type Post struct {
+	ID, PageID, Message, Link string
+	// Version is the Graph API version the post was made with.
+	Version string
+	Deleted bool
+}
+
+// New starts a fake on 127.0.0.1, closed when the test ends.
+func New(t testing.TB, opts Options) *Server {
+	t.Helper()
+	if opts.AppID == "" {
+		opts.AppID = "1234567890123456"
+	}
+	if opts.AppSecret == "" {
+		opts.AppSecret = "0f3d2c1b0a9e8d7c6b5a4f3e2d1c0b9a"
+	}
+	if opts.Pages == nil {
+		opts.Pages = []Page{{ID: "101234567890123", Name: "Acme Widgets", Username: "acmewidgets", Followers: 4321}}
+	}
+	for i := range opts.Pages {
+		if opts.Pages[i].Tasks == nil {
+			opts.Pages[i].Tasks = []string{"ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MANAGE"}
+		}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts, codes: map[string]grant{}, tokens: map[string]*token{}, posts: map[string]*Post{},
+		calls: map[string]int{}, nextID: 122100000000000000, stop: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{version}/dialog/oauth", s.dialog)
+	mux.HandleFunc("GET /{version}/oauth/access_token", s.accessToken)
+	mux.HandleFunc("POST /{version}/oauth/access_token", s.accessToken)
+	mux.HandleFunc("GET /{version}/me/accounts", s.accounts)
+	mux.HandleFunc("DELETE /{version}/me/permissions", s.removeApp)
+	mux.HandleFunc("GET /{version}/{id}", s.node)
+	mux.HandleFunc("POST /{version}/{page}/feed", s.feed)
+	mux.HandleFunc("DELETE /{version}/{id}", s.deletePost)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Method + " " + r.URL.Path
+		if strings.HasSuffix(r.URL.Path, "/oauth/access_token") {
+			r.ParseForm()
+			key += " " + r.Form.Get("grant_type")
+		}
+		s.mu.Lock()
+		s.calls[key]++
+		s.mu.Unlock()
+		if v, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/"); !versionRE.MatchString(v) {
+			graphError(w, http.StatusBadRequest, "GraphMethodException", 100, 0, "Unknown path components: "+r.URL.Path)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		close(s.stop)
+		s.Close()
+	})
+	return s
+}
+
+var versionRE = regexp.MustCompile(`^v[1-9][0-9]*\.[0-9]+$`)
+
+// AppID is the app's ID.
+func (s *Server) AppID() string { return s.opts.AppID }
+
+// AppSecret is the app's secret.
+func (s *Server) AppSecret() string { return s.opts.AppSecret }
+
+// Calls counts the requests to method and path; for the token endpoint
+// the key ends in the grant type ("POST /v24.0/oauth/access_token
+// fb_exchange_token", "… authorization_code" for a code).
+func (s *Server) Calls(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[key]
+}
+
+// Posts returns every post made, deleted ones flagged.
+func (s *Server) Posts() []Post {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Post, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, *s.posts[id])
+	}
+	return out
+}
+
+// RateLimit makes the next n posts fail with Graph's Page rate limit
+// (code 32) and headers h.
+func (s *Server) RateLimit(n int, h http.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limited, s.limitHd = n, h
+}
+
+// Stall makes the next n posts record the post and then never answer, as
+// when the connection stalls after Facebook acted.
+func (s *Server) Stall(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stall = n
+}
+
+// AppRemoved reports whether the member removed the app (DELETE
+// /me/permissions).
+func (s *Server) AppRemoved() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.removed
+}
+
+func random() string {
+	var b [24]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func graphError(w http.ResponseWriter, status int, typ string, code, subcode int, msg string) {
+	e := map[string]any{"message": msg, "type": typ, "code": code, "fbtrace_id": "A" + random()[:22]}
+	if subcode != 0 {
+		e["error_subcode"] = subcode
+	}
+	writeJSON(w, status, map[string]any{"error": e})
+}
+
+func (s *Server) dialog(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("client_id") != s.opts.AppID {
+		http.Error(w, "Invalid App ID", http.StatusBadRequest)
+		return
+	}
+	redirect, err := url.Parse(q.Get("redirect_uri"))
+	if err != nil || !redirect.IsAbs() {
+		http.Error(w, "URL blocked: this redirect failed because the redirect URI is not whitelisted", http.StatusBadRequest)
+		return
+	}
+	code := random()
+	s.mu.Lock()
+	s.codes[code] = grant{redirect: q.Get("redirect_uri"), scopes: q.Get("scope")}
+	s.mu.Unlock()
+	v := redirect.Query()
+	v.Set("code", code)
+	v.Set("state", q.Get("state"))
+	redirect.RawQuery = v.Encode()
+	http.Redirect(w, r, redirect.String()+"#_=_", http.StatusFound)
+}
+
+func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
+	p := r.Form
+	if p.Get("client_id") != s.opts.AppID || p.Get("client_secret") != s.opts.AppSecret {
+		graphError(w, http.StatusBadRequest, "OAuthException", 1, 0, "Error validating client secret.")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	var t *token
+	switch p.Get("grant_type") {
+	case "fb_exchange_token":
+		old := s.tokens[p.Get("fb_exchange_token")]
+		if old == nil || old.page != "" || s.removed || !now.Before(old.expires) {
+			graphError(w, http.StatusBadRequest, "OAuthException", 190, 0, "Error validating access token: Session has expired.")
+			return
+		}
+		t = &token{expires: now.Add(LongLived), long: true, scopes: old.scopes}
+	case "", "authorization_code":
+		g, ok := s.codes[p.Get("code")]
+		delete(s.codes, p.Get("code"))
+		if !ok {
+			graphError(w, http.StatusBadRequest, "OAuthException", 100, 36009, "This authorization code has been used.")
+			return
+		}
+		if g.redirect != p.Get("redirect_uri") {
+			graphError(w, http.StatusBadRequest, "OAuthException", 100, 36008,
+				"Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request")
+			return
+		}
+		t = &token{expires: now.Add(ShortLived), scopes: g.scopes}
+	default:
+		graphError(w, http.StatusBadRequest, "OAuthException", 100, 0, "Unsupported grant_type")
+		return
+	}
+	access := "EAA" + random()
+	s.tokens[access] = t
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": access, "token_type": "bearer",
+		"expires_in": int(t.expires.Sub(now).Seconds())})
+}
+
+// authed returns the request's valid token, or answers Graph's error.
+func (s *Server) authed(w http.ResponseWriter, r *http.Request) (*token, bool) {
+	access, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		access = r.FormValue("access_token")
+	}
+	s.mu.Lock()
+	t := s.tokens[access]
+	removed := s.removed
+	now := s.opts.Now()
+	s.mu.Unlock()
+	switch {
+	case t == nil:
+		graphError(w, http.StatusBadRequest, "OAuthException", 190, 0, "Invalid OAuth access token - Cannot parse access token")
+		return nil, false
+	case removed:
+		graphError(w, http.StatusBadRequest, "OAuthException", 190, 458, "Error validating access token: The user has not authorized application "+s.opts.AppID+".")
+		return nil, false
+	case !t.expires.IsZero() && !now.Before(t.expires):
+		graphError(w, http.StatusBadRequest, "OAuthException", 190, 463,
+			"Error validating access token: Session has expired on "+t.expires.Format(time.RFC1123)+".")
+		return nil, false
+	}
+	m := hmac.New(sha256.New, []byte(s.opts.AppSecret))
+	m.Write([]byte(access))
+	if !hmac.Equal([]byte(r.FormValue("appsecret_proof")), []byte(hex.EncodeToString(m.Sum(nil)))) {
+		graphError(w, http.StatusBadRequest, "GraphMethodException", 100, 0, "API calls from the server require an appsecret_proof argument")
+		return nil, false
+	}
+	return t, true
+}
+
+func (s *Server) accounts(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.authed(w, r)
+	if !ok {
+		return
+	}
+	if t.page != "" {
+		graphError(w, http.StatusBadRequest, "OAuthException", 100, 0, "(#100) Tried accessing nonexisting field (accounts) on node type (Page)")
+		return
+	}
+	if !granted(w, t, "pages_show_list") {
+		return
+	}
+	data := []any{}
+	s.mu.Lock()
+	for _, p := range s.opts.Pages {
+		pt := &token{page: p.ID, scopes: t.scopes}
+		if !t.long {
+			pt.expires = t.expires
+		}
+		access := "EAAP" + random()
+		s.tokens[access] = pt
+		data = append(data, map[string]any{"access_token": access, "category": "Product/service",
+			"category_list": []any{map[string]string{"id": "2201", "name": "Product/service"}}, "name": p.Name, "id": p.ID, "tasks": p.Tasks})
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "paging": map[string]any{"cursors": map[string]string{"before": "QVFIUk", "after": "QVFIUl"}}})
+}
+
+// granted checks that the member granted permission in the login dialog
+// (scope: comma- or space-separated), or answers Graph's #200.
+func granted(w http.ResponseWriter, t *token, permission string) bool {
+	if slices.Contains(strings.FieldsFunc(t.scopes, func(r rune) bool { return r == ',' || r == ' ' }), permission) {
+		return true
+	}
+	graphError(w, http.StatusForbidden, "OAuthException", 200, 0, "(#200) This endpoint requires the '"+permission+"' permission")
+	return false
+}
+
+func (s *Server) findPage(id string) (Page, bool) {
+	for _, p := range s.opts.Pages {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return Page{}, false
+}
+
+func (s *Server) node(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.authed(w, r)
+	if !ok {
+		return
+	}
+	p, found := s.findPage(r.PathValue("id"))
+	if !found || t.page != p.ID {
+		graphError(w, http.StatusBadRequest, "GraphMethodException", 100, 33,
+			fmt.Sprintf("Unsupported get request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", r.PathValue("id")))
+		return
+	}
+	all := map[string]any{"id": p.ID, "name": p.Name, "link": "https://www.facebook.com/" + p.Username, "username": p.Username,
+		"followers_count": p.Followers, "fan_count": p.Followers - 12}
+	out := map[string]any{"id": p.ID}
+	fields := r.URL.Query().Get("fields")
+	if fields == "" {
+		fields = "name"
+	}
+	for _, f := range strings.Split(fields, ",") {
+		if f == "followers_count" && !granted(w, t, "pages_read_engagement") {
+			return
+		}
+		if v, ok := all[f]; ok && (f != "username" || p.Username != "") && (f != "link" || p.Username != "") {
+			out[f] = v
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.authed(w, r)
+	if !ok {
+		return
+	}
+	p, found := s.findPage(r.PathValue("page"))
+	switch {
+	case !found:
+		graphError(w, http.StatusBadRequest, "GraphMethodException", 100, 33, "Unsupported post request.")
+		return
+	case t.page != p.ID:
+		// A user token cannot post to a Page: it takes the Page's token.
+		graphError(w, http.StatusForbidden, "OAuthException", 200, 0,
+			"(#200) If posting to a page, requires both pages_read_engagement and pages_manage_posts as an admin with sufficient administrative permission")
+		return
+	case !granted(w, t, "pages_manage_posts"):
+		return
+	case !slices.Contains(p.Tasks, "CREATE_CONTENT"):
+		graphError(w, http.StatusForbidden, "OAuthException", 200, 0, "(#200) The user does not have the CREATE_CONTENT task on the Page")
+		return
+	}
+	msg, link := r.PostFormValue("message"), r.PostFormValue("link")
+	switch {
+	case msg == "" && link == "":
+		graphError(w, http.StatusBadRequest, "OAuthException", 100, 0, "(#100) Missing message or attachment")
+		return
+	case len([]rune(msg)) > MaxMessage:
+		graphError(w, http.StatusBadRequest, "OAuthException", 100, 0, "(#100) Message is too long")
+		return
+	}
+	s.mu.Lock()
+	if s.limited > 0 {
+		s.limited--
+		h := s.limitHd
+		s.mu.Unlock()
+		for k, vs := range h {
+			w.Header()[k] = vs
+		}
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": "(#32) Page request limit reached",
+			"type": "OAuthException", "is_transient": true, "code": 32, "fbtrace_id": "AbCdEf"}})
+		return
+	}
+	for _, id := range s.order {
+		if q := s.posts[id]; !q.Deleted && q.PageID == p.ID && q.Message == msg && q.Link == link {
+			s.mu.Unlock()
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": "Duplicate status message",
+				"type": "OAuthException", "code": 506, "error_subcode": 1455006, "is_transient": false, "error_user_title": "Duplicate Post",
+				"error_user_msg": "This status update is identical to the last one you posted. Try posting something different, or delete your previous update.",
+				"fbtrace_id":     "AbCdEf"}})
+			return
+		}
+	}
+	s.nextID++
+	post := &Post{ID: p.ID + "_" + strconv.FormatInt(s.nextID, 10), PageID: p.ID, Message: msg, Link: link, Version: r.PathValue("version")}
+	s.posts[post.ID] = post
+	s.order = append(s.order, post.ID)
+	stall := s.stall > 0
+	if stall {
+		s.stall--
+	}
+	s.mu.Unlock()
+	if stall {
+		select {
+		case <-r.Context().Done():
+		case <-s.stop:
+		}
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": post.ID})
+}
+
+func (s *Server) deletePost(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.authed(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.posts[id]
+	if p == nil || p.Deleted || t.page != p.PageID {
+		graphError(w, http.StatusBadRequest, "GraphMethodException", 100, 33,
+			fmt.Sprintf("Unsupported delete request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", id))
+		return
+	}
+	p.Deleted = true
+	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+}
+
+func (s *Server) removeApp(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.authed(w, r)
+	if !ok {
+		return
+	}
+	if t.page != "" {
+		graphError(w, http.StatusBadRequest, "OAuthException", 100, 0, "(#100) Tried accessing nonexisting field (permissions) on node type (Page)")
+		return
+	}
+	s.mu.Lock()
+	s.removed = true
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+}

@@ -1,0 +1,439 @@
+// Package linkedin connects Chorus to LinkedIn members: 3-legged OAuth with
+// the client credentials in the form body, the member's identity from the
+// OpenID Connect userinfo endpoint, and posting and deleting through the
+// versioned Posts API (POST/DELETE /rest/posts).
+//
+// What LinkedIn does not offer a standard app, and what Chorus does about it:
+//   - PKCE: LinkedIn enables it only for native apps with loopback redirect
+//     URIs, on request; a web app like Chorus authenticates with its client
+//     secret, so OAuth.PKCE is false.
+//   - Refresh tokens: only approved Marketing Developer Platform partners
+//     get them. An access token lives 60 days (expires_in 5184000, which
+//     Chorus stores as the connection's expires_at); after that the member
+//     connects again.
+//   - Follower counts: a member's follower count needs a partner-only
+//     permission, so Profile reports 0 followers.
+//   - Idempotency keys: the Posts API has none. LinkedIn's own duplicate
+//     detection (422 DUPLICATE_POST) is the backstop that keeps a retried
+//     publish from posting twice; it is reported as a permanent error.
+package linkedin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode"
+
+	"golang.org/x/oauth2"
+
+	"github.com/chorushq/chorus/social"
+)
+
+// Scopes Chorus asks for: the OpenID identity (openid, profile, email) and
+// posting as the member (w_member_social).
+var Scopes = []string{"openid", "profile", "email", "w_member_social"}
+
+// DefaultVersion is the LinkedIn-Version (YYYYMM) sent when
+// Options.Version is empty. LinkedIn serves a version for about a year and
+// then answers 426 NONEXISTENT_VERSION to every call; connectors that
+// hard-code the header break on that day. Operators move ahead by setting
+// Options.Version, without waiting for a Chorus release.
+const DefaultVersion = "202609"
+
+// Production endpoints.
+const (
+	DefaultAuthBaseURL = "https://www.linkedin.com"
+	DefaultAPIBaseURL  = "https://api.linkedin.com"
+)
+
+// Options configure the connector.
+type Options struct {
+	// ClientID and ClientSecret of Chorus's LinkedIn app (required).
+	ClientID     string
+	ClientSecret social.Secret
+	// Version is the LinkedIn-Version header of /rest calls, YYYYMM
+	// (optionally .NN); default DefaultVersion.
+	Version string
+	// HTTPClient talks to LinkedIn; nil is a client with a 30 s timeout.
+	HTTPClient *http.Client
+	// UserAgent identifies Chorus; default "Chorus".
+	UserAgent string
+	// AuthBaseURL (www.linkedin.com: authorisation, token, revocation) and
+	// APIBaseURL (api.linkedin.com) default to production; tests point
+	// them at a fake.
+	AuthBaseURL, APIBaseURL string
+	// Now is the clock for rate-limit delays; default time.Now.
+	Now func() time.Time
+}
+
+// Network is the LinkedIn connector, a social.Network.
+type Network struct {
+	opts Options
+}
+
+var _ social.Network = (*Network)(nil)
+
+var versionRE = regexp.MustCompile(`^20[0-9]{2}(0[1-9]|1[0-2])(\.[0-9]{2})?$`)
+
+// New returns the connector, or an error naming the option to fix.
+func New(opts Options) (*Network, error) {
+	if opts.ClientID == "" || opts.ClientSecret == "" {
+		return nil, errors.New("linkedin: the client ID and secret of Chorus's LinkedIn app are required")
+	}
+	if opts.Version == "" {
+		opts.Version = DefaultVersion
+	}
+	if !versionRE.MatchString(opts.Version) {
+		return nil, fmt.Errorf("linkedin: version %q is not a LinkedIn-Version such as %s (YYYYMM)", opts.Version, DefaultVersion)
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "Chorus"
+	}
+	if opts.AuthBaseURL == "" {
+		opts.AuthBaseURL = DefaultAuthBaseURL
+	}
+	if opts.APIBaseURL == "" {
+		opts.APIBaseURL = DefaultAPIBaseURL
+	}
+	opts.AuthBaseURL = strings.TrimSuffix(opts.AuthBaseURL, "/")
+	opts.APIBaseURL = strings.TrimSuffix(opts.APIBaseURL, "/")
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Network{opts: opts}, nil
+}
+
+// Name is social.LinkedIn.
+func (*Network) Name() string { return social.LinkedIn }
+
+// Version is the LinkedIn-Version the connector sends.
+func (n *Network) Version() string { return n.opts.Version }
+
+// OAuth returns LinkedIn's endpoints and Chorus's app; server and app are
+// ignored (LinkedIn is not federated). LinkedIn wants the client
+// credentials in the form body and offers PKCE to native apps only.
+func (n *Network) OAuth(string, social.App) social.OAuth {
+	return social.OAuth{
+		Endpoint: oauth2.Endpoint{AuthURL: n.opts.AuthBaseURL + "/oauth/v2/authorization",
+			TokenURL: n.opts.AuthBaseURL + "/oauth/v2/accessToken", AuthStyle: oauth2.AuthStyleInParams},
+		Scopes: Scopes, ClientID: n.opts.ClientID, ClientSecret: n.opts.ClientSecret,
+	}
+}
+
+// userinfo is the OpenID Connect userinfo answer.
+type userinfo struct {
+	Sub     string `json:"sub"`
+	Name    string `json:"name"`
+	Email   string `json:"email"`
+	Picture string `json:"picture"`
+}
+
+func (n *Network) userinfo(ctx context.Context, op string, a social.Account) (userinfo, error) {
+	var u userinfo
+	if _, err := n.call(ctx, op, http.MethodGet, n.opts.APIBaseURL+"/v2/userinfo", a.AccessToken.Reveal(), nil, nil, &u); err != nil {
+		return userinfo{}, err
+	}
+	if u.Sub == "" {
+		return userinfo{}, &social.Error{Network: social.LinkedIn, Op: op, Class: social.ErrRetryLater, Message: "LinkedIn returned no member ID"}
+	}
+	return u, nil
+}
+
+// Profile reads GET /v2/userinfo. LinkedIn does not give a standard app a
+// member's profile URL or follower count: URL is "" and Followers 0.
+func (n *Network) Profile(ctx context.Context, a social.Account) (social.Profile, error) {
+	u, err := n.userinfo(ctx, "profile", a)
+	if err != nil {
+		return social.Profile{}, err
+	}
+	name := u.Name
+	if name == "" {
+		name = u.Email
+	}
+	return social.Profile{RemoteID: u.Sub, Handle: name, DisplayName: name}, nil
+}
+
+// post is the Posts API's create body.
+type post struct {
+	Author                    string       `json:"author"`
+	Commentary                string       `json:"commentary"`
+	Visibility                string       `json:"visibility"`
+	Distribution              distribution `json:"distribution"`
+	Content                   *content     `json:"content,omitempty"`
+	LifecycleState            string       `json:"lifecycleState"`
+	IsReshareDisabledByAuthor bool         `json:"isReshareDisabledByAuthor"`
+}
+
+type distribution struct {
+	FeedDistribution               string `json:"feedDistribution"`
+	TargetEntities                 []any  `json:"targetEntities"`
+	ThirdPartyDistributionChannels []any  `json:"thirdPartyDistributionChannels"`
+}
+
+type content struct {
+	Article article `json:"article"`
+}
+
+type article struct {
+	Source      string `json:"source"`
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+}
+
+// Publish posts a public article share as the member (POST /rest/posts):
+// the text as commentary, escaped for LinkedIn's "little" text format, and
+// the link as the article. It first reads the member's ID from userinfo
+// (social.Account does not carry it), so a failure there has posted
+// nothing. p.IdempotencyKey is not used: LinkedIn has no such header.
+//
+// social.Post has no title for the link, and LinkedIn requires one for an
+// article: Chorus uses the link without its scheme.
+func (n *Network) Publish(ctx context.Context, a social.Account, p social.Post) (social.Published, error) {
+	u, err := n.userinfo(ctx, "publish", a)
+	if err != nil {
+		return social.Published{}, err
+	}
+	body := post{Author: "urn:li:person:" + u.Sub, Commentary: Escape(p.Text), Visibility: "PUBLIC",
+		Distribution:   distribution{FeedDistribution: "MAIN_FEED", TargetEntities: []any{}, ThirdPartyDistributionChannels: []any{}},
+		LifecycleState: "PUBLISHED"}
+	if p.Link != "" {
+		body.Content = &content{Article: article{Source: p.Link, Title: linkTitle(p.Link)}}
+	}
+	b, _ := json.Marshal(body)
+	h, err := n.call(ctx, "publish", http.MethodPost, n.opts.APIBaseURL+"/rest/posts", a.AccessToken.Reveal(), b, n.restHeaders(), nil)
+	if err != nil {
+		return social.Published{}, err
+	}
+	urn := h.Get("X-Restli-Id")
+	if urn == "" {
+		return social.Published{}, &social.Error{Network: social.LinkedIn, Op: "publish", Class: social.ErrAmbiguous, Status: http.StatusCreated,
+			Message: "LinkedIn accepted the post but returned no post ID"}
+	}
+	return social.Published{RemoteID: urn, URL: PostURL(urn), At: n.opts.Now()}, nil
+}
+
+// PostURL is where a post is seen: https://www.linkedin.com/feed/update/<urn>.
+func PostURL(urn string) string { return "https://www.linkedin.com/feed/update/" + urn }
+
+// Delete deletes a post (DELETE /rest/posts/{encoded URN}). LinkedIn
+// answers 204 to a post already deleted; a 404 is not an error either.
+func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string) error {
+	h := n.restHeaders()
+	h.Set("X-RestLi-Method", "DELETE")
+	_, err := n.call(ctx, "delete", http.MethodDelete, n.opts.APIBaseURL+"/rest/posts/"+url.QueryEscape(remoteID), a.AccessToken.Reveal(), nil, h, nil)
+	var e *social.Error
+	if errors.As(err, &e) && e.Status == http.StatusNotFound {
+		return nil
+	}
+	return err
+}
+
+// Revoke revokes the access token (POST /oauth/v2/revoke with the client
+// credentials in the form body).
+func (n *Network) Revoke(ctx context.Context, a social.Account) error {
+	form := url.Values{"client_id": {n.opts.ClientID}, "client_secret": {n.opts.ClientSecret.Reveal()}, "token": {a.AccessToken.Reveal()}}
+	_, err := n.call(ctx, "revoke", http.MethodPost, n.opts.AuthBaseURL+"/oauth/v2/revoke", "", []byte(form.Encode()),
+		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, nil)
+	return err
+}
+
+func (n *Network) restHeaders() http.Header {
+	return http.Header{"Linkedin-Version": {n.opts.Version}, "X-Restli-Protocol-Version": {"2.0.0"}}
+}
+
+// linkTitle is the article title Chorus can offer without fetching the page.
+func linkTitle(link string) string {
+	t := link
+	if u, err := url.Parse(link); err == nil && u.Host != "" {
+		t = strings.TrimSuffix(u.Host+u.EscapedPath(), "/")
+		if u.RawQuery != "" {
+			t += "?" + u.RawQuery
+		}
+	}
+	if r := []rune(t); len(r) > 200 {
+		t = string(r[:199]) + "…"
+	}
+	return t
+}
+
+// reserved are the characters of LinkedIn's "little" text format that must
+// be escaped with a backslash to be plain text. LinkedIn cuts a
+// commentary short at an unescaped one instead of refusing it.
+const reserved = `\|{}@[]()<>#*_~`
+
+// Escape turns plain text into LinkedIn "little" text: reserved characters
+// are escaped, except the # of a hashtag (#word), which LinkedIn renders
+// as a hashtag.
+func Escape(text string) string {
+	var b strings.Builder
+	r := []rune(text)
+	for i, c := range r {
+		if c == '#' && i+1 < len(r) && isTagRune(r[i+1]) && (i == 0 || !isTagRune(r[i-1])) {
+			b.WriteRune(c)
+			continue
+		}
+		if strings.ContainsRune(reserved, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func isTagRune(c rune) bool { return unicode.IsLetter(c) || unicode.IsDigit(c) }
+
+// apiError is the body of a failed LinkedIn API call.
+type apiError struct {
+	Status           int    `json:"status"`
+	ServiceErrorCode int    `json:"serviceErrorCode"`
+	Code             string `json:"code"`
+	Message          string `json:"message"`
+	ErrorDetails     struct {
+		InputErrors []struct {
+			Code        string `json:"code"`
+			Description string `json:"description"`
+		} `json:"inputErrors"`
+	} `json:"errorDetails"`
+	// OAuth endpoints (revocation) answer like RFC 6749.
+	OAuthError       string `json:"error"`
+	ErrorDescription string `json:"error_description"`
+}
+
+func (e apiError) duplicate() bool {
+	for _, ie := range e.ErrorDetails.InputErrors {
+		if ie.Code == "DUPLICATE_POST" {
+			return true
+		}
+	}
+	return e.Code == "DUPLICATE_POST"
+}
+
+var duplicateOfRE = regexp.MustCompile(`urn:li:(share|ugcPost):[0-9]+`)
+
+// maxBody bounds what Chorus reads of an answer.
+const maxBody = 1 << 20
+
+// call sends one request with a JSON or form body and classifies its
+// failure; it returns the answer's headers.
+func (n *Network) call(ctx context.Context, op, method, rawURL, token string, body []byte, h http.Header, out any) (http.Header, error) {
+	fail := func(class error, status int, msg string, err error) *social.Error {
+		return &social.Error{Network: social.LinkedIn, Op: op, Class: class, Status: status, Message: msg, Err: err}
+	}
+	// wrote records whether the request left: a failure after that may
+	// have reached LinkedIn.
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }})
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
+	if err != nil {
+		return nil, fail(social.ErrPermanent, 0, "bad request URL", err)
+	}
+	for k, vs := range h {
+		req.Header[k] = vs
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", n.opts.UserAgent)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := n.opts.HTTPClient.Do(req)
+	if err != nil {
+		if errors.Is(err, context.Canceled) && !wrote.Load() {
+			return nil, err
+		}
+		if wrote.Load() && method != http.MethodGet {
+			return nil, fail(social.ErrAmbiguous, 0, "", err)
+		}
+		return nil, fail(social.ErrRetryLater, 0, "", err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	if err != nil {
+		if method != http.MethodGet && res.StatusCode < 300 {
+			return nil, fail(social.ErrAmbiguous, res.StatusCode, "", err)
+		}
+		return nil, fail(social.ErrRetryLater, res.StatusCode, "", err)
+	}
+	if s := res.StatusCode; s >= 300 {
+		var e apiError
+		json.Unmarshal(b, &e)
+		msg := e.Message
+		if msg == "" {
+			msg = e.ErrorDescription
+		}
+		switch {
+		case s == http.StatusUnauthorized:
+			return nil, fail(social.ErrReconnect, s, msg, nil)
+		case s == http.StatusTooManyRequests:
+			err := fail(social.ErrRetryLater, s, msg, nil)
+			err.RetryAfter = n.retryAfter(res.Header, msg)
+			return nil, err
+		case s >= 500 || s == http.StatusRequestTimeout:
+			// LinkedIn's duplicate detection turns a retry of a post
+			// that did go through into DUPLICATE_POST, so at most one
+			// post results.
+			err := fail(social.ErrRetryLater, s, msg, nil)
+			err.RetryAfter = n.retryAfter(res.Header, "")
+			return nil, err
+		case s == http.StatusUnprocessableEntity && e.duplicate():
+			m := "already posted: LinkedIn refuses a duplicate of a recent post"
+			if urn := duplicateOfRE.FindString(e.Message); urn != "" {
+				m += " (" + urn + ")"
+			}
+			return nil, fail(social.ErrPermanent, s, m, nil)
+		case s == http.StatusUpgradeRequired:
+			return nil, fail(social.ErrPermanent, s, fmt.Sprintf("%s; the LinkedIn-Version %s is no longer served: configure a newer one", msg, n.opts.Version), nil)
+		}
+		return nil, fail(social.ErrPermanent, s, msg, nil)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			class := social.ErrRetryLater
+			if method != http.MethodGet {
+				class = social.ErrAmbiguous
+			}
+			return nil, fail(class, res.StatusCode, "unreadable answer", err)
+		}
+	}
+	return res.Header, nil
+}
+
+// retryAfter reads Retry-After (seconds or a date). Without it, a daily
+// limit ("… DAY limit …") lasts until midnight UTC, when LinkedIn resets
+// its counters; otherwise zero: back off.
+func (n *Network) retryAfter(h http.Header, msg string) time.Duration {
+	now := n.opts.Now()
+	if v := h.Get("Retry-After"); v != "" {
+		if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
+			return time.Duration(secs) * time.Second
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return max(t.Sub(now), 0)
+		}
+	}
+	if strings.Contains(msg, " DAY ") {
+		y, m, d := now.UTC().Date()
+		return time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC).Sub(now)
+	}
+	return 0
+}

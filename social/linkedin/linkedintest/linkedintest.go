@@ -1,0 +1,526 @@
+// Package linkedintest is a contract fake of LinkedIn on 127.0.0.1 for
+// tests, serving both www.linkedin.com's OAuth endpoints and
+// api.linkedin.com. It follows LinkedIn's documented API for what Chorus
+// uses:
+//
+//   - GET /oauth/v2/authorization approves at once (as if the member
+//     clicked Allow) and redirects with code and state; PKCE parameters are
+//     refused, as for a web app LinkedIn has not enabled PKCE for.
+//   - POST /oauth/v2/accessToken takes the client credentials in the form
+//     body only and answers {access_token, expires_in: 5184000, scope,
+//     token_type, id_token}, without a refresh token (standard apps), or
+//     400 {"error":"invalid_request", "error_description": …}.
+//   - POST /oauth/v2/revoke.
+//   - GET /v2/userinfo (OpenID Connect: sub, name, email…).
+//   - POST /rest/posts and DELETE /rest/posts/{encoded URN}, which require
+//     LinkedIn-Version (426 NONEXISTENT_VERSION for an inactive one) and
+//     X-Restli-Protocol-Version: 2.0.0, answer 201 with the post's URN in
+//     x-restli-id, 422 DUPLICATE_POST for a repeated commentary, 422 for a
+//     commentary over 3,000 characters, and 204 to a delete (also of a
+//     post already deleted).
+//
+// Errors have LinkedIn's shape: {"status", "serviceErrorCode", "code",
+// "message"}; 401 for an invalid, expired or revoked token; 429 with
+// "Resource level throttle … DAY limit …" (LinkedIn sends no Retry-After:
+// its daily limits reset at midnight UTC).
+package linkedintest
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxCommentary is the Posts API's commentary length limit.
+const MaxCommentary = 3000
+
+// TokenLifetime is how long LinkedIn's access tokens live: 60 days.
+const TokenLifetime = 60 * 24 * time.Hour
+
+// Options configure the fake.
+type Options struct {
+	// ClientID and ClientSecret of the app the fake knows.
+	ClientID, ClientSecret string
+	// Name, Email and MemberID describe the member who authorises Chorus.
+	Name, Email, MemberID string
+	// Versions are the active LinkedIn-Version values; default every
+	// version from 202501 on.
+	Versions func(v string) bool
+}
+
+// Server is a fake LinkedIn.
+type Server struct {
+	*httptest.Server
+	opts Options
+
+	mu      sync.Mutex
+	codes   map[string]grant
+	tokens  map[string]*token
+	posts   map[string]*Post
+	order   []string
+	calls   map[string]int
+	nextID  int64
+	limited int
+	limitHd http.Header
+	stall   int
+	stop    chan struct{}
+}
+
+type grant struct{ redirect, scopes string }
+
+type token struct {
+	scopes  string
+	revoked bool
+}
+
+// Post is a post made to the fake.
+type Post struct {
+	URN        string
+	Author     string
+	Commentary string // as sent, in little text format
+	// Rendered is the commentary as LinkedIn shows it: escapes resolved,
+	// hashtags kept, and cut at the first unescaped reserved character as
+	// LinkedIn does.
+	Rendered       string
+	ArticleSource  string
+	ArticleTitle   string
+	Visibility     string
+	LifecycleState string
+	Version        string
+	Deleted        bool
+}
+
+// New starts a fake on 127.0.0.1, closed when the test ends.
+func New(t testing.TB, opts Options) *Server {
+	t.Helper()
+	if opts.ClientID == "" {
+		opts.ClientID = "86xq8ar2cwv4lm"
+	}
+	if opts.ClientSecret == "" {
+		opts.ClientSecret = "WPL_AP1.secret.abc=="
+	}
+	if opts.Name == "" {
+		opts.Name = "Alice Martin"
+	}
+	if opts.Email == "" {
+		opts.Email = "alice@example.com"
+	}
+	if opts.MemberID == "" {
+		opts.MemberID = "782bbtaQ"
+	}
+	if opts.Versions == nil {
+		opts.Versions = func(v string) bool { return v >= "202501" }
+	}
+	s := &Server{opts: opts, codes: map[string]grant{}, tokens: map[string]*token{}, posts: map[string]*Post{},
+		calls: map[string]int{}, nextID: 7141138937766391800, stop: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /oauth/v2/authorization", s.authorize)
+	mux.HandleFunc("POST /oauth/v2/accessToken", s.accessToken)
+	mux.HandleFunc("POST /oauth/v2/revoke", s.revoke)
+	mux.HandleFunc("GET /v2/userinfo", s.userinfo)
+	mux.HandleFunc("POST /rest/posts", s.createPost)
+	mux.HandleFunc("DELETE /rest/posts/{urn}", s.deletePost)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.calls[r.Method+" "+r.URL.Path]++
+		s.mu.Unlock()
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		close(s.stop)
+		s.Close()
+	})
+	return s
+}
+
+// ClientID is the client ID of the app the fake knows.
+func (s *Server) ClientID() string { return s.opts.ClientID }
+
+// ClientSecret is the app's client secret.
+func (s *Server) ClientSecret() string { return s.opts.ClientSecret }
+
+// MemberID is the member's ID (the userinfo sub).
+func (s *Server) MemberID() string { return s.opts.MemberID }
+
+// Calls counts the requests to method and path ("POST /rest/posts").
+func (s *Server) Calls(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[key]
+}
+
+// Posts returns every post made, deleted ones flagged.
+func (s *Server) Posts() []Post {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Post, 0, len(s.order))
+	for _, urn := range s.order {
+		out = append(out, *s.posts[urn])
+	}
+	return out
+}
+
+// RateLimit makes the next n post creations fail with 429 and the
+// member's daily-limit message; h adds headers to the answer.
+func (s *Server) RateLimit(n int, h http.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limited, s.limitHd = n, h
+}
+
+// Stall makes the next n post creations record the post and then never
+// answer, as when the connection stalls after LinkedIn acted.
+func (s *Server) Stall(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stall = n
+}
+
+// Revoked reports whether the access token was revoked.
+func (s *Server) Revoked(access string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tokens[access]
+	return t != nil && t.revoked
+}
+
+func random() string {
+	var b [24]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeError writes LinkedIn's API error body.
+func writeError(w http.ResponseWriter, status, serviceCode int, code, msg string) {
+	body := map[string]any{"status": status, "message": msg}
+	if serviceCode != 0 {
+		body["serviceErrorCode"] = serviceCode
+	}
+	if code != "" {
+		body["code"] = code
+	}
+	writeJSON(w, status, body)
+}
+
+func oauthError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	switch {
+	case q.Get("client_id") != s.opts.ClientID || q.Get("response_type") != "code":
+		http.Error(w, "invalid client_id or response_type", http.StatusBadRequest)
+		return
+	case q.Get("code_challenge") != "":
+		// LinkedIn enables PKCE for native apps on request only.
+		http.Error(w, "PKCE is not enabled for this application", http.StatusBadRequest)
+		return
+	}
+	redirect, err := url.Parse(q.Get("redirect_uri"))
+	if err != nil || !redirect.IsAbs() {
+		http.Error(w, "The redirect_uri does not match the registered value", http.StatusBadRequest)
+		return
+	}
+	code := random()
+	s.mu.Lock()
+	s.codes[code] = grant{redirect: q.Get("redirect_uri"), scopes: q.Get("scope")}
+	s.mu.Unlock()
+	v := redirect.Query()
+	v.Set("code", code)
+	v.Set("state", q.Get("state"))
+	redirect.RawQuery = v.Encode()
+	http.Redirect(w, r, redirect.String(), http.StatusFound)
+}
+
+func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	p := r.PostForm
+	// LinkedIn reads the client credentials from the body.
+	if p.Get("client_id") != s.opts.ClientID || p.Get("client_secret") != s.opts.ClientSecret {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed")
+		return
+	}
+	if p.Get("grant_type") != "authorization_code" {
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Only authorization_code is supported for this application")
+		return
+	}
+	s.mu.Lock()
+	g, ok := s.codes[p.Get("code")]
+	delete(s.codes, p.Get("code"))
+	s.mu.Unlock()
+	if !ok || g.redirect != p.Get("redirect_uri") {
+		oauthError(w, http.StatusBadRequest, "invalid_request",
+			"Unable to retrieve access token: appid/redirect uri/code verifier does not match authorization code. Or authorization code expired. Or external member binding exists")
+		return
+	}
+	access := "AQV" + random()
+	s.mu.Lock()
+	s.tokens[access] = &token{scopes: g.scopes}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": access, "expires_in": int(TokenLifetime.Seconds()),
+		"scope": strings.ReplaceAll(g.scopes, " ", ","), "token_type": "Bearer", "id_token": "eyJ.fake.idtoken"})
+}
+
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	p := r.PostForm
+	if p.Get("client_id") != s.opts.ClientID || p.Get("client_secret") != s.opts.ClientSecret {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed")
+		return
+	}
+	s.mu.Lock()
+	if t := s.tokens[p.Get("token")]; t != nil {
+		t.revoked = true
+	}
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+// authed checks the bearer token and its scope, or answers 401/403.
+func (s *Server) authed(w http.ResponseWriter, r *http.Request, scope string) bool {
+	access, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	s.mu.Lock()
+	t := s.tokens[access]
+	s.mu.Unlock()
+	switch {
+	case !ok || t == nil:
+		writeError(w, http.StatusUnauthorized, 65600, "INVALID_ACCESS_TOKEN", "Invalid access token")
+		return false
+	case t.revoked:
+		writeError(w, http.StatusUnauthorized, 65601, "REVOKED_ACCESS_TOKEN", "The token used in the request has been revoked by the user")
+		return false
+	case !strings.Contains(" "+t.scopes+" ", " "+scope+" "):
+		writeError(w, http.StatusForbidden, 100, "ACCESS_DENIED", "Not enough permissions to access this resource")
+		return false
+	}
+	return true
+}
+
+// versioned checks the headers every /rest call needs.
+func (s *Server) versioned(w http.ResponseWriter, r *http.Request) (string, bool) {
+	v := r.Header.Get("LinkedIn-Version")
+	switch {
+	case v == "":
+		writeError(w, http.StatusBadRequest, 0, "VERSION_MISSING", "A version must be present. Please specify a version by adding the LinkedIn-Version header.")
+		return "", false
+	case !s.opts.Versions(v):
+		writeError(w, http.StatusUpgradeRequired, 0, "NONEXISTENT_VERSION", fmt.Sprintf("Requested version %s00 is not active", v))
+		return "", false
+	case r.Header.Get("X-Restli-Protocol-Version") != "2.0.0":
+		writeError(w, http.StatusBadRequest, 0, "ILLEGAL_ARGUMENT", "X-Restli-Protocol-Version 2.0.0 is required")
+		return "", false
+	}
+	return v, true
+}
+
+func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
+	if !s.authed(w, r, "openid") {
+		return
+	}
+	first, last, _ := strings.Cut(s.opts.Name, " ")
+	writeJSON(w, http.StatusOK, map[string]any{"sub": s.opts.MemberID, "email_verified": true, "name": s.opts.Name,
+		"locale": map[string]string{"country": "US", "language": "en"}, "given_name": first, "family_name": last,
+		"email": s.opts.Email, "picture": "https://media.licdn.com/dms/image/fake"})
+}
+
+type postBody struct {
+	Author       string `json:"author"`
+	Commentary   string `json:"commentary"`
+	Visibility   string `json:"visibility"`
+	Distribution *struct {
+		FeedDistribution               string `json:"feedDistribution"`
+		TargetEntities                 []any  `json:"targetEntities"`
+		ThirdPartyDistributionChannels []any  `json:"thirdPartyDistributionChannels"`
+	} `json:"distribution"`
+	Content *struct {
+		Article *struct {
+			Source      string `json:"source"`
+			Title       string `json:"title"`
+			Description string `json:"description"`
+		} `json:"article"`
+	} `json:"content"`
+	LifecycleState            string `json:"lifecycleState"`
+	IsReshareDisabledByAuthor bool   `json:"isReshareDisabledByAuthor"`
+}
+
+func (s *Server) createPost(w http.ResponseWriter, r *http.Request) {
+	if !s.authed(w, r, "w_member_social") {
+		return
+	}
+	version, ok := s.versioned(w, r)
+	if !ok {
+		return
+	}
+	var p postBody
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		writeError(w, http.StatusBadRequest, 0, "ILLEGAL_ARGUMENT", "Request body could not be converted to data map")
+		return
+	}
+	var missing []string
+	for _, f := range []struct {
+		name string
+		ok   bool
+	}{{"author", p.Author != ""}, {"visibility", p.Visibility != ""}, {"distribution", p.Distribution != nil}, {"lifecycleState", p.LifecycleState != ""}} {
+		if !f.ok {
+			missing = append(missing, "ERROR :: /"+f.name+" :: field is required but not found and has no default value\n")
+		}
+	}
+	if p.Content != nil && (p.Content.Article == nil || p.Content.Article.Source == "" || p.Content.Article.Title == "") {
+		missing = append(missing, "ERROR :: /content/article/title :: field is required but not found and has no default value\n")
+	}
+	if len(missing) > 0 {
+		writeError(w, http.StatusUnprocessableEntity, 0, "", strings.Join(missing, ""))
+		return
+	}
+	if p.Author != "urn:li:person:"+s.opts.MemberID {
+		writeError(w, http.StatusForbidden, 100, "ACCESS_DENIED", "Unpermitted fields present in REQUEST_BODY: Data Processing Exception while processing fields [/author]")
+		return
+	}
+	if n := utf8.RuneCountInString(p.Commentary); n > MaxCommentary {
+		writeError(w, http.StatusUnprocessableEntity, 0, "", fmt.Sprintf("ERROR :: /commentary :: length of %d exceeds maximum of %d\n", n, MaxCommentary))
+		return
+	}
+	s.mu.Lock()
+	if s.limited > 0 {
+		s.limited--
+		h := s.limitHd
+		s.mu.Unlock()
+		for k, vs := range h {
+			w.Header()[k] = vs
+		}
+		writeError(w, http.StatusTooManyRequests, 0, "", "Resource level throttle MEMBER DAY limit for calls to this resource is reached.")
+		return
+	}
+	for _, urn := range s.order {
+		if q := s.posts[urn]; !q.Deleted && q.Author == p.Author && q.Commentary == p.Commentary && q.ArticleSource == articleSource(p) {
+			s.mu.Unlock()
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"errorDetailType": "com.linkedin.common.error.BadRequest",
+				"message": "com.linkedin.content.common.exception.BadRequestResponseException: Content is a duplicate of " + urn,
+				"errorDetails": map[string]any{"inputErrors": []any{map[string]any{"description": "Duplicate post is detected",
+					"input": map[string]any{}, "code": "DUPLICATE_POST"}}}, "status": 422})
+			return
+		}
+	}
+	s.nextID++
+	post := &Post{URN: "urn:li:share:" + strconv.FormatInt(s.nextID, 10), Author: p.Author, Commentary: p.Commentary,
+		Rendered: Render(p.Commentary), ArticleSource: articleSource(p), Visibility: p.Visibility,
+		LifecycleState: p.LifecycleState, Version: version}
+	if p.Content != nil {
+		post.ArticleTitle = p.Content.Article.Title
+	}
+	s.posts[post.URN] = post
+	s.order = append(s.order, post.URN)
+	stall := s.stall > 0
+	if stall {
+		s.stall--
+	}
+	s.mu.Unlock()
+	if stall {
+		select {
+		case <-r.Context().Done():
+		case <-s.stop:
+		}
+		return
+	}
+	w.Header().Set("X-RestLi-Id", post.URN)
+	w.WriteHeader(http.StatusCreated)
+}
+
+func articleSource(p postBody) string {
+	if p.Content == nil || p.Content.Article == nil {
+		return ""
+	}
+	return p.Content.Article.Source
+}
+
+func (s *Server) deletePost(w http.ResponseWriter, r *http.Request) {
+	if !s.authed(w, r, "w_member_social") {
+		return
+	}
+	if _, ok := s.versioned(w, r); !ok {
+		return
+	}
+	// The URN must be URL-encoded in the path.
+	if !strings.Contains(r.URL.EscapedPath(), "urn%3Ali%3A") {
+		writeError(w, http.StatusBadRequest, 0, "ILLEGAL_ARGUMENT", "Invalid URN in path: the post URN must be URL-encoded")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.posts[r.PathValue("urn")]; p != nil {
+		p.Deleted = true
+	}
+	// Deleting is idempotent: 204 also for a post already deleted.
+	w.WriteHeader(http.StatusNoContent)
+}
+
+var (
+	hashtagTemplate = regexp.MustCompile(`^\{hashtag\|\\?[#＃]\|([^}]*)\}`)
+	mention         = regexp.MustCompile(`^@\[([^\]]*)\]\((urn:li:[a-zA-Z]+:[^)]+)\)`)
+)
+
+// Render shows little text as LinkedIn does: escapes resolved, hashtags
+// and mentions rendered, and the text cut at the first reserved character
+// that is neither escaped nor part of an element.
+func Render(little string) string {
+	var b strings.Builder
+	for i := 0; i < len(little); {
+		rest := little[i:]
+		c := rest[0]
+		switch {
+		case c == '\\' && len(rest) > 1:
+			_, size := utf8.DecodeRuneInString(rest[1:])
+			b.WriteString(rest[1 : 1+size])
+			i += 1 + size
+			continue
+		case c == '#' && len(rest) > 1 && isWord(rest[1:]):
+			b.WriteByte('#')
+			i++
+			continue
+		case c == '{':
+			if m := hashtagTemplate.FindStringSubmatch(rest); m != nil {
+				b.WriteString("#" + m[1])
+				i += len(m[0])
+				continue
+			}
+		case c == '@':
+			if m := mention.FindStringSubmatch(rest); m != nil {
+				b.WriteString(m[1])
+				i += len(m[0])
+				continue
+			}
+		}
+		if strings.IndexByte(`\|{}@[]()<>#*_~`, c) >= 0 {
+			return b.String() // LinkedIn silently drops the rest
+		}
+		b.WriteByte(c)
+		i++
+	}
+	return b.String()
+}
+
+func isWord(s string) bool {
+	r, _ := utf8.DecodeRuneInString(s)
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}

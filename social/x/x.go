@@ -1,0 +1,397 @@
+// Package x connects Chorus to X (formerly Twitter) accounts through the
+// X API v2: OAuth 2.0 Authorization Code with PKCE (S256) as a confidential
+// client, whose credentials go in an HTTP Basic Authorization header; the
+// account's profile with its follower count; posting, deleting and
+// revocation.
+//
+// X access tokens live two hours. With the offline.access scope X issues a
+// refresh token that rotates: each refresh returns a new one and
+// invalidates the old, which is why the social service persists the
+// rotated token before using the new access token. X reports a spent or
+// revoked refresh token as 400 invalid_request ("Value passed for the
+// token was invalid."), not invalid_grant; TokenError classifies it.
+//
+// X has no idempotency key for posts. Its refusal of duplicate content
+// (403 "You are not allowed to create a Tweet with duplicate content.") is
+// the backstop that keeps a retried publish from posting twice; it is
+// reported as a permanent error.
+package x
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/chorushq/chorus/social"
+)
+
+// Scopes Chorus asks for: read the account and post as it, and a refresh
+// token (offline.access).
+var Scopes = []string{"tweet.read", "tweet.write", "users.read", "offline.access"}
+
+// Production endpoints.
+const (
+	DefaultAuthBaseURL = "https://x.com"
+	DefaultAPIBaseURL  = "https://api.x.com"
+)
+
+// Options configure the connector.
+type Options struct {
+	// ClientID and ClientSecret of Chorus's X app, a confidential client
+	// ("Web App" in the developer portal) with OAuth 2.0 on (required).
+	ClientID     string
+	ClientSecret social.Secret
+	// HTTPClient talks to X; nil is a client with a 30 s timeout.
+	HTTPClient *http.Client
+	// UserAgent identifies Chorus; default "Chorus".
+	UserAgent string
+	// AuthBaseURL (x.com: the authorisation page) and APIBaseURL
+	// (api.x.com: tokens and the API) default to production; tests point
+	// them at a fake.
+	AuthBaseURL, APIBaseURL string
+	// Now is the clock for rate-limit delays; default time.Now.
+	Now func() time.Time
+}
+
+// Network is the X connector, a social.Network.
+type Network struct {
+	opts Options
+}
+
+var _ social.Network = (*Network)(nil)
+
+// New returns the connector, or an error naming the option to fix.
+func New(opts Options) (*Network, error) {
+	if opts.ClientID == "" || opts.ClientSecret == "" {
+		return nil, errors.New("x: the OAuth 2.0 client ID and secret of Chorus's X app are required")
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "Chorus"
+	}
+	if opts.AuthBaseURL == "" {
+		opts.AuthBaseURL = DefaultAuthBaseURL
+	}
+	if opts.APIBaseURL == "" {
+		opts.APIBaseURL = DefaultAPIBaseURL
+	}
+	opts.AuthBaseURL = strings.TrimSuffix(opts.AuthBaseURL, "/")
+	opts.APIBaseURL = strings.TrimSuffix(opts.APIBaseURL, "/")
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Network{opts: opts}, nil
+}
+
+// Name is social.X.
+func (*Network) Name() string { return social.X }
+
+// OAuth returns X's endpoints and Chorus's app; server and app are ignored
+// (X is not federated). X requires PKCE and, for a confidential client,
+// the client credentials in a Basic Authorization header.
+func (n *Network) OAuth(string, social.App) social.OAuth {
+	return social.OAuth{
+		Endpoint: oauth2.Endpoint{AuthURL: n.opts.AuthBaseURL + "/i/oauth2/authorize",
+			TokenURL: n.opts.APIBaseURL + "/2/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader},
+		Scopes: Scopes, PKCE: true, ClientID: n.opts.ClientID, ClientSecret: n.opts.ClientSecret,
+	}
+}
+
+// user is the part of X's User object Chorus reads.
+type user struct {
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	Username      string `json:"username"`
+	PublicMetrics struct {
+		FollowersCount int64 `json:"followers_count"`
+	} `json:"public_metrics"`
+}
+
+func (n *Network) me(ctx context.Context, op string, a social.Account, fields string) (user, error) {
+	u := n.opts.APIBaseURL + "/2/users/me"
+	if fields != "" {
+		u += "?user.fields=" + url.QueryEscape(fields)
+	}
+	var out struct {
+		Data user `json:"data"`
+	}
+	if err := n.call(ctx, op, http.MethodGet, u, a.AccessToken.Reveal(), nil, nil, &out); err != nil {
+		return user{}, err
+	}
+	if out.Data.ID == "" || out.Data.Username == "" {
+		return user{}, &social.Error{Network: social.X, Op: op, Class: social.ErrRetryLater, Message: "X returned no user"}
+	}
+	return out.Data, nil
+}
+
+// Profile reads GET /2/users/me?user.fields=public_metrics.
+func (n *Network) Profile(ctx context.Context, a social.Account) (social.Profile, error) {
+	u, err := n.me(ctx, "profile", a, "public_metrics")
+	if err != nil {
+		return social.Profile{}, err
+	}
+	return social.Profile{RemoteID: u.ID, Handle: "@" + u.Username, DisplayName: u.Name,
+		URL: "https://x.com/" + u.Username, Followers: u.PublicMetrics.FollowersCount}, nil
+}
+
+// Publish posts the text with the link appended unless the text holds it
+// (POST /2/tweets). It first reads the account's username for the post's
+// URL (social.Account does not carry it), so a failure there has posted
+// nothing. p.IdempotencyKey is not used: X has none.
+func (n *Network) Publish(ctx context.Context, a social.Account, p social.Post) (social.Published, error) {
+	u, err := n.me(ctx, "publish", a, "")
+	if err != nil {
+		return social.Published{}, err
+	}
+	text := p.Text
+	if p.Link != "" && !strings.Contains(text, p.Link) {
+		if text != "" {
+			text += "\n\n"
+		}
+		text += p.Link
+	}
+	body, _ := json.Marshal(map[string]string{"text": text})
+	var out struct {
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err := n.call(ctx, "publish", http.MethodPost, n.opts.APIBaseURL+"/2/tweets", a.AccessToken.Reveal(), body, nil, &out); err != nil {
+		return social.Published{}, err
+	}
+	if out.Data.ID == "" {
+		return social.Published{}, &social.Error{Network: social.X, Op: "publish", Class: social.ErrAmbiguous, Message: "X accepted the post but returned no post ID"}
+	}
+	return social.Published{RemoteID: out.Data.ID, URL: PostURL(u.Username, out.Data.ID), At: n.opts.Now()}, nil
+}
+
+// PostURL is where a post is seen: https://x.com/<username>/status/<id>.
+func PostURL(username, id string) string { return "https://x.com/" + username + "/status/" + id }
+
+// Delete deletes a post (DELETE /2/tweets/:id); one already gone (404, or
+// deleted: false) is not an error.
+func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string) error {
+	var out struct {
+		Data struct {
+			Deleted bool `json:"deleted"`
+		} `json:"data"`
+	}
+	err := n.call(ctx, "delete", http.MethodDelete, n.opts.APIBaseURL+"/2/tweets/"+url.PathEscape(remoteID), a.AccessToken.Reveal(), nil, nil, &out)
+	var e *social.Error
+	if errors.As(err, &e) && e.Status == http.StatusNotFound {
+		return nil
+	}
+	return err
+}
+
+// Revoke revokes the access token (POST /2/oauth2/revoke, client
+// credentials in Basic auth). social.Account carries no refresh token, so
+// the refresh token is not revoked here.
+func (n *Network) Revoke(ctx context.Context, a social.Account) error {
+	form := url.Values{"token": {a.AccessToken.Reveal()}, "token_type_hint": {"access_token"}}
+	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Authorization": {n.basicAuth()}}
+	return n.call(ctx, "revoke", http.MethodPost, n.opts.APIBaseURL+"/2/oauth2/revoke", "", []byte(form.Encode()), h, nil)
+}
+
+// basicAuth is the client's Authorization header, its parts form-encoded
+// as RFC 6749 §2.3.1 asks (as x/oauth2 does for the token endpoint).
+func (n *Network) basicAuth() string {
+	cred := url.QueryEscape(n.opts.ClientID) + ":" + url.QueryEscape(n.opts.ClientSecret.Reveal())
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(cred))
+}
+
+// TokenError classifies a failed token request to X's token endpoint (an
+// error from oauth2.Config.Exchange or a TokenSource): a spent, expired or
+// revoked grant is ErrReconnect, whether X says invalid_grant or, as it
+// does for refresh tokens, invalid_request "Value passed for the token was
+// invalid."; 429 and 5xx are ErrRetryLater; the rest is ErrPermanent.
+func (n *Network) TokenError(err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		return &social.Error{Network: social.X, Op: "token", Class: social.ErrRetryLater, Err: err}
+	}
+	e := &social.Error{Network: social.X, Op: "token", Class: social.ErrPermanent, Message: re.ErrorDescription}
+	if re.Response != nil {
+		e.Status = re.Response.StatusCode
+	}
+	if e.Message == "" {
+		e.Message = re.ErrorCode
+	}
+	switch {
+	case re.ErrorCode == "invalid_grant",
+		re.ErrorCode == "invalid_request" && strings.Contains(re.ErrorDescription, "was invalid"):
+		e.Class = social.ErrReconnect
+	case e.Status == http.StatusTooManyRequests || e.Status >= 500:
+		e.Class = social.ErrRetryLater
+		if re.Response != nil {
+			e.RetryAfter = retryAfter(re.Response.Header, n.opts.Now())
+		}
+	}
+	return e
+}
+
+// problem is X's error body: an RFC 7807 problem, sometimes with errors.
+type problem struct {
+	Title  string `json:"title"`
+	Detail string `json:"detail"`
+	Type   string `json:"type"`
+	Errors []struct {
+		Message string `json:"message"`
+		Detail  string `json:"detail"`
+	} `json:"errors"`
+	// The OAuth endpoints answer like RFC 6749.
+	OAuthError       string `json:"error"`
+	ErrorDescription string `json:"error_description"`
+}
+
+func (p problem) message() string {
+	// errors[] says what was wrong where detail is generic ("One or more
+	// parameters to your request was invalid.").
+	switch {
+	case len(p.Errors) > 0 && p.Errors[0].Message != "":
+		return p.Errors[0].Message
+	case len(p.Errors) > 0 && p.Errors[0].Detail != "":
+		return p.Errors[0].Detail
+	case p.Detail != "":
+		return p.Detail
+	case p.ErrorDescription != "":
+		return p.ErrorDescription
+	}
+	return p.Title
+}
+
+// maxBody bounds what Chorus reads of an answer.
+const maxBody = 1 << 20
+
+// call sends one request with a JSON or form body and classifies its
+// failure.
+func (n *Network) call(ctx context.Context, op, method, rawURL, token string, body []byte, h http.Header, out any) error {
+	fail := func(class error, status int, msg string, err error) *social.Error {
+		return &social.Error{Network: social.X, Op: op, Class: class, Status: status, Message: msg, Err: err}
+	}
+	// wrote records whether the request left: a failure after that may
+	// have reached X.
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }})
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
+	if err != nil {
+		return fail(social.ErrPermanent, 0, "bad request URL", err)
+	}
+	for k, vs := range h {
+		req.Header[k] = vs
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", n.opts.UserAgent)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := n.opts.HTTPClient.Do(req)
+	if err != nil {
+		if errors.Is(err, context.Canceled) && !wrote.Load() {
+			return err
+		}
+		if wrote.Load() && method != http.MethodGet {
+			return fail(social.ErrAmbiguous, 0, "", err)
+		}
+		return fail(social.ErrRetryLater, 0, "", err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	if err != nil {
+		if method != http.MethodGet && res.StatusCode < 300 {
+			return fail(social.ErrAmbiguous, res.StatusCode, "", err)
+		}
+		return fail(social.ErrRetryLater, res.StatusCode, "", err)
+	}
+	if s := res.StatusCode; s >= 300 {
+		var p problem
+		json.Unmarshal(b, &p)
+		msg := p.message()
+		switch {
+		case s == http.StatusUnauthorized:
+			return fail(social.ErrReconnect, s, msg, nil)
+		case s == http.StatusTooManyRequests:
+			err := fail(social.ErrRetryLater, s, msg, nil)
+			err.RetryAfter = retryAfter(res.Header, n.opts.Now())
+			return err
+		case s >= 500 || s == http.StatusRequestTimeout:
+			// X's refusal of duplicate content turns a retry of a post
+			// that did go through into a permanent error, so at most one
+			// post results.
+			err := fail(social.ErrRetryLater, s, msg, nil)
+			err.RetryAfter = retryAfter(res.Header, n.opts.Now())
+			return err
+		case s == http.StatusForbidden && strings.Contains(msg, "duplicate content"):
+			return fail(social.ErrPermanent, s, "already posted: "+msg, nil)
+		}
+		return fail(social.ErrPermanent, s, msg, nil)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			class := social.ErrRetryLater
+			if method != http.MethodGet {
+				class = social.ErrAmbiguous
+			}
+			return fail(class, res.StatusCode, "unreadable answer", err)
+		}
+	}
+	return nil
+}
+
+// retryAfter reads Retry-After (seconds or a date); else the latest reset
+// (epoch seconds) among X's exhausted windows: the endpoint's 15-minute
+// window (x-rate-limit-*), the user's and the app's 24-hour post caps
+// (x-user-limit-24hour-*, x-app-limit-24hour-*). Zero if nothing says.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	if v := h.Get("Retry-After"); v != "" {
+		if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
+			return time.Duration(secs) * time.Second
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return max(t.Sub(now), 0)
+		}
+	}
+	var wait time.Duration
+	exhausted := false
+	for _, prefix := range []string{"X-Rate-Limit-", "X-User-Limit-24hour-", "X-App-Limit-24hour-"} {
+		if h.Get(prefix+"Remaining") != "0" {
+			continue
+		}
+		if secs, err := strconv.ParseInt(strings.TrimSpace(h.Get(prefix+"Reset")), 10, 64); err == nil {
+			exhausted = true
+			wait = max(wait, time.Unix(secs, 0).Sub(now))
+		}
+	}
+	if !exhausted {
+		// A 429 without an exhausted window still names the endpoint's
+		// reset.
+		if secs, err := strconv.ParseInt(strings.TrimSpace(h.Get("X-Rate-Limit-Reset")), 10, 64); err == nil {
+			wait = time.Unix(secs, 0).Sub(now)
+		}
+	}
+	return max(wait, 0)
+}

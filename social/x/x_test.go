@@ -1,0 +1,293 @@
+package x_test
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/oauth2"
+
+	"github.com/chorushq/chorus/social"
+	"github.com/chorushq/chorus/social/x"
+	"github.com/chorushq/chorus/social/x/xtest"
+)
+
+// clock is a settable test clock shared by the fake and the connector.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newNetwork(t *testing.T, fake *xtest.Server, mod func(*x.Options)) *x.Network {
+	t.Helper()
+	opts := x.Options{ClientID: fake.ClientID(), ClientSecret: social.Secret(fake.ClientSecret()),
+		AuthBaseURL: fake.URL, APIBaseURL: fake.URL, UserAgent: "Chorus-test"}
+	if mod != nil {
+		mod(&opts)
+	}
+	n, err := x.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+const redirect = "http://127.0.0.1:1/api/v1/connections/x/callback"
+
+// connect runs the OAuth flow against the fake as a browser and the social
+// service would (PKCE S256), and returns the token.
+func connect(t *testing.T, n *x.Network) *oauth2.Token {
+	t.Helper()
+	o := n.OAuth("", social.App{})
+	cfg := o.Config(redirect)
+	verifier := oauth2.GenerateVerifier()
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := browser.Get(cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	if loc.Query().Get("state") != "st" || loc.Query().Get("code") == "" {
+		t.Fatalf("authorize answered %d, redirect %q; want a code and the state", res.StatusCode, loc)
+	}
+	tok, err := cfg.Exchange(t.Context(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.ExpiresIn != int64(xtest.TokenLifetime.Seconds()) || tok.RefreshToken == "" {
+		t.Errorf("token expires in %d s with refresh %t; want 2 h with a refresh token", tok.ExpiresIn, tok.RefreshToken != "")
+	}
+	return tok
+}
+
+func account(tok *oauth2.Token) social.Account {
+	return social.Account{AccessToken: social.Secret(tok.AccessToken)}
+}
+
+func TestOAuth(t *testing.T) {
+	n, err := x.New(x.Options{ClientID: "id", ClientSecret: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := n.OAuth("", social.App{})
+	want := oauth2.Endpoint{AuthURL: "https://x.com/i/oauth2/authorize", TokenURL: "https://api.x.com/2/oauth2/token",
+		AuthStyle: oauth2.AuthStyleInHeader}
+	if diff := cmp.Diff(o.Endpoint, want); diff != "" {
+		t.Errorf("endpoint (-got +want):\n%s", diff)
+	}
+	if !o.PKCE || o.ClientID != "id" || o.ClientSecret.Reveal() != "secret" {
+		t.Errorf("OAuth = %+v; want PKCE and the configured app", o)
+	}
+	if diff := cmp.Diff(o.Scopes, []string{"tweet.read", "tweet.write", "users.read", "offline.access"}); diff != "" {
+		t.Errorf("scopes (-got +want):\n%s", diff)
+	}
+	if _, err := x.New(x.Options{ClientID: "id"}); err == nil {
+		t.Error("New without a secret succeeded")
+	}
+}
+
+func TestConnectPublishDelete(t *testing.T) {
+	fake := xtest.New(t, xtest.Options{Username: "alice", Name: "Alice A.", Followers: 1234})
+	n := newNetwork(t, fake, nil)
+	a := account(connect(t, n))
+	ctx := t.Context()
+
+	prof, err := n.Profile(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := social.Profile{RemoteID: fake.UserID(), Handle: "@alice", DisplayName: "Alice A.", URL: "https://x.com/alice", Followers: 1234}
+	if diff := cmp.Diff(prof, want); diff != "" {
+		t.Errorf("profile (-got +want):\n%s", diff)
+	}
+
+	pub, err := n.Publish(ctx, a, social.Post{Text: "Worth a read", Link: "https://news.example/a", IdempotencyKey: "share-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub.RemoteID == "" || pub.URL != "https://x.com/alice/status/"+pub.RemoteID || pub.At.IsZero() {
+		t.Errorf("Published = %+v", pub)
+	}
+	if diff := cmp.Diff(fake.Tweets(), []xtest.Tweet{{ID: pub.RemoteID, Text: "Worth a read\n\nhttps://news.example/a"}}); diff != "" {
+		t.Errorf("tweets (-got +want):\n%s", diff)
+	}
+	// A link already in the text is not repeated.
+	if _, err := n.Publish(ctx, a, social.Post{Text: "See https://news.example/b now", Link: "https://news.example/b"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.Tweets()[1].Text; got != "See https://news.example/b now" {
+		t.Errorf("second tweet = %q", got)
+	}
+
+	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
+		t.Fatal(err)
+	}
+	if !fake.Tweets()[0].Deleted {
+		t.Error("tweet not deleted")
+	}
+	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
+		t.Errorf("deleting a deleted tweet: %v, want nil", err)
+	}
+
+	if err := n.Revoke(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if !fake.Revoked(a.AccessToken.Reveal()) {
+		t.Error("token not revoked")
+	}
+	if _, err := n.Profile(ctx, a); !errors.Is(err, social.ErrReconnect) {
+		t.Errorf("profile with a revoked token: %v, want ErrReconnect", err)
+	}
+}
+
+// TestRefreshRotates refreshes as the social service does (a TokenSource
+// from the connector's OAuth config): each refresh rotates the refresh
+// token, and the spent one is a reconnect.
+func TestRefreshRotates(t *testing.T) {
+	c := &clock{t: time.Now()}
+	fake := xtest.New(t, xtest.Options{Now: c.Now})
+	n := newNetwork(t, fake, func(o *x.Options) { o.Now = c.Now })
+	first := connect(t, n)
+	cfg := n.OAuth("", social.App{}).Config(redirect)
+	ctx := t.Context()
+
+	c.Add(xtest.TokenLifetime + time.Minute)
+	if _, err := n.Profile(ctx, account(first)); !errors.Is(err, social.ErrReconnect) {
+		t.Errorf("profile with an expired token: %v, want ErrReconnect", err)
+	}
+	second, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: first.RefreshToken}).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.RefreshToken == "" || second.RefreshToken == first.RefreshToken {
+		t.Errorf("refresh returned refresh token %q; want a new one", second.RefreshToken)
+	}
+	if _, err := n.Profile(ctx, account(second)); err != nil {
+		t.Errorf("profile with the refreshed token: %v", err)
+	}
+	_, err = cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: first.RefreshToken}).Token()
+	if err == nil {
+		t.Fatal("the spent refresh token was accepted again")
+	}
+	var e *social.Error
+	if got := n.TokenError(err); !errors.Is(got, social.ErrReconnect) || !errors.As(got, &e) || e.Status != 400 {
+		t.Errorf("TokenError(%v) = %v, want ErrReconnect (HTTP 400)", err, got)
+	}
+	if n := fake.Calls("POST /2/oauth2/token refresh_token"); n != 2 {
+		t.Errorf("%d refresh calls, want 2", n)
+	}
+}
+
+func TestTokenErrorWithoutBasicAuth(t *testing.T) {
+	fake := xtest.New(t, xtest.Options{})
+	n := newNetwork(t, fake, nil)
+	o := n.OAuth("", social.App{})
+	o.Endpoint.AuthStyle = oauth2.AuthStyleInParams // not what X wants
+	_, err := o.Config(redirect).Exchange(t.Context(), "code")
+	var e *social.Error
+	if got := n.TokenError(err); !errors.Is(got, social.ErrPermanent) || !errors.As(got, &e) || e.Status != 401 ||
+		e.Message != "Missing valid authorization header" {
+		t.Errorf("TokenError(%v) = %v, want permanent 401", err, got)
+	}
+}
+
+func TestErrorsAreClassified(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	fake := xtest.New(t, xtest.Options{Now: c.Now})
+	n := newNetwork(t, fake, func(o *x.Options) { o.Now = c.Now })
+	a := account(connect(t, n))
+	ctx := t.Context()
+	if _, err := n.Publish(ctx, a, social.Post{Text: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	epoch := func(d time.Duration) string { return strconv.FormatInt(c.Now().Add(d).Unix(), 10) }
+	for _, tc := range []struct {
+		name       string
+		setup      func()
+		acct       *social.Account
+		net        *x.Network
+		text       string
+		class      error
+		status     int
+		retryAfter time.Duration
+		message    string // a substring
+	}{
+		{name: "duplicate", text: "first", class: social.ErrPermanent, status: 403,
+			message: "already posted: You are not allowed to create a Tweet with duplicate content."},
+		{name: "too long", text: strings.Repeat("x", xtest.MaxChars+1), class: social.ErrPermanent, status: 400, message: "too long"},
+		{name: "15-minute window", setup: func() {
+			fake.RateLimit(1, http.Header{"X-Rate-Limit-Limit": {"200"}, "X-Rate-Limit-Remaining": {"0"}, "X-Rate-Limit-Reset": {epoch(7 * time.Minute)}})
+		}, class: social.ErrRetryLater, status: 429, retryAfter: 7 * time.Minute, message: "Too Many Requests"},
+		{name: "24-hour user cap", setup: func() {
+			fake.RateLimit(1, http.Header{"X-Rate-Limit-Remaining": {"150"}, "X-Rate-Limit-Reset": {epoch(9 * time.Minute)},
+				"X-User-Limit-24hour-Limit": {"17"}, "X-User-Limit-24hour-Remaining": {"0"}, "X-User-Limit-24hour-Reset": {epoch(5 * time.Hour)}})
+		}, class: social.ErrRetryLater, status: 429, retryAfter: 5 * time.Hour},
+		{name: "retry after", setup: func() {
+			fake.RateLimit(1, http.Header{"Retry-After": {"42"}, "X-Rate-Limit-Remaining": {"0"}, "X-Rate-Limit-Reset": {epoch(time.Hour)}})
+		}, class: social.ErrRetryLater, status: 429, retryAfter: 42 * time.Second},
+		{name: "overloaded", setup: func() { fake.FailNext(http.StatusServiceUnavailable) }, class: social.ErrRetryLater, status: 503},
+		{name: "invalid token", acct: &social.Account{AccessToken: "forged"}, class: social.ErrReconnect, status: 401, message: "Unauthorized"},
+		{name: "X down", net: newNetwork(t, fake, func(o *x.Options) { o.APIBaseURL = "http://127.0.0.1:1" }), class: social.ErrRetryLater},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.setup != nil {
+				tc.setup()
+			}
+			acct, net, text := a, n, tc.text
+			if tc.acct != nil {
+				acct = *tc.acct
+			}
+			if tc.net != nil {
+				net = tc.net
+			}
+			if text == "" {
+				text = "hello " + tc.name
+			}
+			_, err := net.Publish(ctx, acct, social.Post{Text: text})
+			var e *social.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Publish error = %v, want *social.Error", err)
+			}
+			if !errors.Is(err, tc.class) || e.Status != tc.status || e.RetryAfter != tc.retryAfter || !strings.Contains(e.Message, tc.message) {
+				t.Errorf("Publish error = %+v, want class %v, status %d, retry after %v, message with %q", e, tc.class, tc.status, tc.retryAfter, tc.message)
+			}
+		})
+	}
+	if got := len(fake.Tweets()); got != 1 {
+		t.Errorf("%d tweets exist, want only the first", got)
+	}
+}
+
+func TestAmbiguousWhenPostStalls(t *testing.T) {
+	fake := xtest.New(t, xtest.Options{})
+	a := account(connect(t, newNetwork(t, fake, nil)))
+	// X records the post, then the answer never comes.
+	fake.Stall(1)
+	short := newNetwork(t, fake, func(o *x.Options) { o.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond} })
+	_, err := short.Publish(t.Context(), a, social.Post{Text: "hi"})
+	if !errors.Is(err, social.ErrAmbiguous) {
+		t.Errorf("Publish error = %v, want ErrAmbiguous", err)
+	}
+	if got := len(fake.Tweets()); got != 1 {
+		t.Errorf("%d tweets exist, want the one X accepted", got)
+	}
+}

@@ -1,0 +1,461 @@
+// Package xtest is a contract fake of X (x.com's authorisation page and
+// api.x.com) on 127.0.0.1 for tests. It follows the X API v2 documentation
+// for what Chorus uses:
+//
+//   - GET /i/oauth2/authorize approves at once (as if the member clicked
+//     Authorize app) and redirects with code and state; PKCE is required
+//     (S256 or plain).
+//   - POST /2/oauth2/token authenticates a confidential client by HTTP
+//     Basic auth only (401 unauthorized_client "Missing valid authorization
+//     header" otherwise), checks the PKCE verifier, issues two-hour access
+//     tokens and, with offline.access, rotating refresh tokens: a refresh
+//     returns a new refresh token and spends the old one, after which X
+//     answers 400 {"error":"invalid_request","error_description":"Value
+//     passed for the token was invalid."}.
+//   - POST /2/oauth2/revoke.
+//   - GET /2/users/me with user.fields=public_metrics.
+//   - POST /2/tweets {text} → 201 {data: {id, text, edit_history_tweet_ids}};
+//     403 "You are not allowed to create a Tweet with duplicate content.";
+//     400 invalid-request for text over 280 characters (links count 23);
+//     429 with x-rate-limit-* and x-user-limit-24hour-* headers.
+//   - DELETE /2/tweets/:id → {data: {deleted: true}}, 404 when unknown.
+//
+// Errors are X's problem bodies: {"title", "detail", "type", "status"},
+// 401 {"title":"Unauthorized", …} for an invalid, expired or revoked token.
+package xtest
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// MaxChars is X's post length limit; a link counts as LinkChars.
+const (
+	MaxChars  = 280
+	LinkChars = 23
+)
+
+// TokenLifetime is how long X's access tokens live.
+const TokenLifetime = 2 * time.Hour
+
+// Options configure the fake.
+type Options struct {
+	// ClientID and ClientSecret of the confidential client the fake knows.
+	ClientID, ClientSecret string
+	// Username, Name and Followers describe the account that authorises
+	// Chorus.
+	Username, Name string
+	Followers      int64
+	// Now is the fake's clock for token expiry; default time.Now.
+	Now func() time.Time
+}
+
+// Server is a fake X.
+type Server struct {
+	*httptest.Server
+	opts Options
+
+	mu       sync.Mutex
+	codes    map[string]grant
+	tokens   map[string]*token
+	refresh  map[string]*refresh
+	tweets   map[string]*Tweet
+	order    []string
+	calls    map[string]int
+	nextID   int64
+	limited  int
+	limitHd  http.Header
+	stall    int
+	failWith int
+	stop     chan struct{}
+}
+
+type grant struct{ redirect, challenge, method, scopes string }
+
+type token struct {
+	scopes  string
+	expires time.Time
+	revoked bool
+}
+
+type refresh struct {
+	scopes string
+	used   bool
+}
+
+// Tweet is a post made to the fake.
+type Tweet struct {
+	ID      string
+	Text    string
+	Deleted bool
+}
+
+// New starts a fake on 127.0.0.1, closed when the test ends.
+func New(t testing.TB, opts Options) *Server {
+	t.Helper()
+	if opts.ClientID == "" {
+		opts.ClientID = "M1M5R3BMVy13QmpScXkzTUt5OE46MTpjaQ"
+	}
+	if opts.ClientSecret == "" {
+		opts.ClientSecret = "zP-5u1s3cr3t_Zm9vYmFy-LongConfidentialClientSecret"
+	}
+	if opts.Username == "" {
+		opts.Username = "alice"
+	}
+	if opts.Name == "" {
+		opts.Name = "Alice"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts, codes: map[string]grant{}, tokens: map[string]*token{}, refresh: map[string]*refresh{},
+		tweets: map[string]*Tweet{}, calls: map[string]int{}, nextID: 1445880548472328190, stop: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /i/oauth2/authorize", s.authorize)
+	mux.HandleFunc("POST /2/oauth2/token", s.token)
+	mux.HandleFunc("POST /2/oauth2/revoke", s.revoke)
+	mux.HandleFunc("GET /2/users/me", s.me)
+	mux.HandleFunc("POST /2/tweets", s.createTweet)
+	mux.HandleFunc("DELETE /2/tweets/{id}", s.deleteTweet)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Method + " " + r.URL.Path
+		if r.URL.Path == "/2/oauth2/token" {
+			r.ParseForm()
+			key += " " + r.PostForm.Get("grant_type")
+		}
+		s.mu.Lock()
+		s.calls[key]++
+		s.mu.Unlock()
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		close(s.stop)
+		s.Close()
+	})
+	return s
+}
+
+// ClientID is the confidential client's ID.
+func (s *Server) ClientID() string { return s.opts.ClientID }
+
+// ClientSecret is the client's secret.
+func (s *Server) ClientSecret() string { return s.opts.ClientSecret }
+
+// UserID is the account's ID.
+func (s *Server) UserID() string { return "2244994945" }
+
+// Calls counts the requests to method and path; for the token endpoint the
+// key ends in the grant type ("POST /2/oauth2/token refresh_token").
+func (s *Server) Calls(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[key]
+}
+
+// Tweets returns every post made, deleted ones flagged.
+func (s *Server) Tweets() []Tweet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Tweet, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, *s.tweets[id])
+	}
+	return out
+}
+
+// RateLimit makes the next n posts fail with 429 and headers h (X's
+// x-rate-limit-* or x-user-limit-24hour-*).
+func (s *Server) RateLimit(n int, h http.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limited, s.limitHd = n, h
+}
+
+// Stall makes the next n posts record the post and then never answer, as
+// when the connection stalls after X acted.
+func (s *Server) Stall(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stall = n
+}
+
+// FailNext makes the next post answer status (a 5xx) without posting.
+func (s *Server) FailNext(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failWith = status
+}
+
+// Revoked reports whether the access token was revoked.
+func (s *Server) Revoked(access string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tokens[access]
+	return t != nil && t.revoked
+}
+
+func random() string {
+	var b [24]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeProblem writes X's problem body.
+func writeProblem(w http.ResponseWriter, status int, title, detail, typ string) {
+	writeJSON(w, status, map[string]any{"title": title, "detail": detail, "type": typ, "status": status})
+}
+
+func oauthError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	m := q.Get("code_challenge_method")
+	switch {
+	case q.Get("client_id") != s.opts.ClientID || q.Get("response_type") != "code":
+		http.Error(w, "Something went wrong: You weren't able to give access to the App.", http.StatusBadRequest)
+		return
+	case q.Get("code_challenge") == "" || (m != "S256" && m != "plain"):
+		http.Error(w, "Something went wrong: code_challenge is required.", http.StatusBadRequest)
+		return
+	}
+	redirect, err := url.Parse(q.Get("redirect_uri"))
+	if err != nil || !redirect.IsAbs() {
+		http.Error(w, "Something went wrong: invalid redirect_uri.", http.StatusBadRequest)
+		return
+	}
+	code := random()
+	s.mu.Lock()
+	s.codes[code] = grant{redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), method: m, scopes: q.Get("scope")}
+	s.mu.Unlock()
+	v := redirect.Query()
+	v.Set("state", q.Get("state"))
+	v.Set("code", code)
+	redirect.RawQuery = v.Encode()
+	http.Redirect(w, r, redirect.String(), http.StatusFound)
+}
+
+// client checks the Basic auth of a confidential client.
+func (s *Server) client(w http.ResponseWriter, r *http.Request) bool {
+	id, secret, ok := r.BasicAuth()
+	if ok {
+		id, _ = url.QueryUnescape(id)
+		secret, _ = url.QueryUnescape(secret)
+	}
+	if !ok || id != s.opts.ClientID || secret != s.opts.ClientSecret {
+		oauthError(w, http.StatusUnauthorized, "unauthorized_client", "Missing valid authorization header")
+		return false
+	}
+	return true
+}
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	if !s.client(w, r) {
+		return
+	}
+	p := r.PostForm
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var scopes string
+	switch p.Get("grant_type") {
+	case "authorization_code":
+		g, ok := s.codes[p.Get("code")]
+		delete(s.codes, p.Get("code"))
+		verifier := p.Get("code_verifier")
+		if g.method == "S256" {
+			sum := sha256.Sum256([]byte(verifier))
+			verifier = base64.RawURLEncoding.EncodeToString(sum[:])
+		}
+		if !ok || g.redirect != p.Get("redirect_uri") || verifier != g.challenge {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "Value passed for the authorization code was invalid.")
+			return
+		}
+		scopes = g.scopes
+	case "refresh_token":
+		rt, ok := s.refresh[p.Get("refresh_token")]
+		if !ok || rt.used {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "Value passed for the token was invalid.")
+			return
+		}
+		rt.used = true // rotation: the old refresh token is spent
+		scopes = rt.scopes
+	default:
+		oauthError(w, http.StatusBadRequest, "invalid_request", "Missing required parameter [grant_type].")
+		return
+	}
+	access := random()
+	s.tokens[access] = &token{scopes: scopes, expires: s.opts.Now().Add(TokenLifetime)}
+	out := map[string]any{"token_type": "bearer", "expires_in": int(TokenLifetime.Seconds()), "access_token": access, "scope": scopes}
+	if strings.Contains(" "+scopes+" ", " offline.access ") {
+		rt := random()
+		s.refresh[rt] = &refresh{scopes: scopes}
+		out["refresh_token"] = rt
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
+	if !s.client(w, r) {
+		return
+	}
+	r.ParseForm()
+	tok := r.PostForm.Get("token")
+	s.mu.Lock()
+	if t := s.tokens[tok]; t != nil {
+		t.revoked = true
+	}
+	if rt := s.refresh[tok]; rt != nil {
+		rt.used = true
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]bool{"revoked": true})
+}
+
+// authed checks the bearer token and its scopes, or answers 401/403.
+func (s *Server) authed(w http.ResponseWriter, r *http.Request, scopes ...string) bool {
+	access, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	s.mu.Lock()
+	t := s.tokens[access]
+	valid := ok && t != nil && !t.revoked && s.opts.Now().Before(t.expires)
+	s.mu.Unlock()
+	if !valid {
+		writeProblem(w, http.StatusUnauthorized, "Unauthorized", "Unauthorized", "about:blank")
+		return false
+	}
+	for _, sc := range scopes {
+		if !strings.Contains(" "+t.scopes+" ", " "+sc+" ") {
+			writeJSON(w, http.StatusForbidden, map[string]any{"title": "Forbidden", "type": "about:blank", "status": 403,
+				"detail": "You are not permitted to perform this action."})
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+	if !s.authed(w, r, "tweet.read", "users.read") {
+		return
+	}
+	u := map[string]any{"id": s.UserID(), "name": s.opts.Name, "username": s.opts.Username}
+	for _, f := range strings.Split(r.URL.Query().Get("user.fields"), ",") {
+		if f == "public_metrics" {
+			u["public_metrics"] = map[string]int64{"followers_count": s.opts.Followers, "following_count": 42,
+				"tweet_count": 1337, "listed_count": 3, "like_count": 99}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": u})
+}
+
+var link = regexp.MustCompile(`https?://[^\s]+`)
+
+// weight counts text as X does, simplified: a link is LinkChars.
+func weight(text string) int {
+	return utf8.RuneCountInString(link.ReplaceAllString(text, "")) + LinkChars*len(link.FindAllString(text, -1))
+}
+
+func (s *Server) createTweet(w http.ResponseWriter, r *http.Request) {
+	if !s.authed(w, r, "tweet.read", "tweet.write", "users.read") {
+		return
+	}
+	var body struct {
+		Text *string `json:"text"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Text == nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []any{map[string]any{"message": "$.text: is missing but it is required"}},
+			"title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+			"type": "https://api.twitter.com/2/problems/invalid-request"})
+		return
+	}
+	text := *body.Text
+	if n := weight(text); n > MaxChars {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []any{map[string]any{"parameters": map[string]any{"text": []string{text}},
+			"message": fmt.Sprintf("Tweet text is too long: %d characters, the limit is %d.", n, MaxChars)}},
+			"title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+			"type": "https://api.twitter.com/2/problems/invalid-request"})
+		return
+	}
+	s.mu.Lock()
+	if s.limited > 0 {
+		s.limited--
+		h := s.limitHd
+		s.mu.Unlock()
+		for k, vs := range h {
+			w.Header()[k] = vs
+		}
+		writeProblem(w, http.StatusTooManyRequests, "Too Many Requests", "Too Many Requests", "about:blank")
+		return
+	}
+	if st := s.failWith; st != 0 {
+		s.failWith = 0
+		s.mu.Unlock()
+		writeProblem(w, st, http.StatusText(st), http.StatusText(st), "about:blank")
+		return
+	}
+	for _, id := range s.order {
+		if t := s.tweets[id]; !t.Deleted && t.Text == text {
+			s.mu.Unlock()
+			writeProblem(w, http.StatusForbidden, "Forbidden", "You are not allowed to create a Tweet with duplicate content.", "about:blank")
+			return
+		}
+	}
+	s.nextID++
+	t := &Tweet{ID: strconv.FormatInt(s.nextID, 10), Text: text}
+	s.tweets[t.ID] = t
+	s.order = append(s.order, t.ID)
+	stall := s.stall > 0
+	if stall {
+		s.stall--
+	}
+	s.mu.Unlock()
+	if stall {
+		select {
+		case <-r.Context().Done():
+		case <-s.stop:
+		}
+		return
+	}
+	w.Header().Set("X-Rate-Limit-Limit", "200")
+	w.Header().Set("X-Rate-Limit-Remaining", "199")
+	w.Header().Set("X-Rate-Limit-Reset", strconv.FormatInt(s.opts.Now().Add(15*time.Minute).Unix(), 10))
+	writeJSON(w, http.StatusCreated, map[string]any{"data": map[string]any{"id": t.ID, "text": t.Text, "edit_history_tweet_ids": []string{t.ID}}})
+}
+
+func (s *Server) deleteTweet(w http.ResponseWriter, r *http.Request) {
+	if !s.authed(w, r, "tweet.read", "tweet.write", "users.read") {
+		return
+	}
+	id := r.PathValue("id")
+	s.mu.Lock()
+	t := s.tweets[id]
+	gone := t == nil || t.Deleted
+	if !gone {
+		t.Deleted = true
+	}
+	s.mu.Unlock()
+	if gone {
+		writeJSON(w, http.StatusNotFound, map[string]any{"title": "Not Found Error", "type": "https://api.twitter.com/2/problems/resource-not-found",
+			"detail": "Could not find tweet with id: [" + id + "].", "status": 404})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]bool{"deleted": true}})
+}
