@@ -155,6 +155,8 @@ func (s *Service) Routes(r gin.IRouter) {
 	r.DELETE("/invitations/:id", s.Member(nil, s.deleteInvitation, RoleAdmin))
 	r.POST("/invitations/:id/resend", s.Member(nil, s.postResend, RoleAdmin))
 	r.GET("/audit", s.Member(nil, s.getAudit, RoleAdmin))
+	r.GET("/identities/pending", s.Member(nil, s.getPendingIdentities, RoleAdmin))
+	r.POST("/members/:id/identities", s.Member(nil, s.postIdentityDecision, RoleAdmin))
 	r.POST("/instance/support-grants", s.Member(nil, s.postSupportGrant, RoleAdmin))
 	r.GET("/instance/support-grants", s.Member(nil, s.getSupportGrants, RoleAdmin))
 	r.DELETE("/instance/support-grants/:id", s.Member(nil, s.deleteSupportGrant, RoleAdmin))

@@ -192,14 +192,15 @@ type isoRoute struct {
 // with a parameter fails TestIsolationMatrix until it is added here (or to
 // publicRoutes, for routes that carry no instance data).
 var isolationMatrix = map[string]isoRoute{
-	"GET /api/v1/members/:id":          {ids: (*isoFixture).memberIDs},
-	"GET /api/v1/content/:id":          {ids: (*isoFixture).postIDs},
-	"PATCH /api/v1/content/:id":        {ids: (*isoFixture).postIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
-	"DELETE /api/v1/content/:id":       {ids: (*isoFixture).postIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
-	"POST /api/v1/content/:id/approve": {ids: (*isoFixture).postIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
-	"POST /api/v1/content/:id/reject":  {ids: (*isoFixture).postIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
-	"PATCH /api/v1/members/:id":        {ids: (*isoFixture).memberIDs, roles: []tenant.Role{tenant.RoleAdmin}},
-	"DELETE /api/v1/members/:id":       {ids: (*isoFixture).memberIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"GET /api/v1/members/:id":             {ids: (*isoFixture).memberIDs},
+	"GET /api/v1/content/:id":             {ids: (*isoFixture).postIDs},
+	"PATCH /api/v1/content/:id":           {ids: (*isoFixture).postIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
+	"DELETE /api/v1/content/:id":          {ids: (*isoFixture).postIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
+	"POST /api/v1/content/:id/approve":    {ids: (*isoFixture).postIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
+	"POST /api/v1/content/:id/reject":     {ids: (*isoFixture).postIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
+	"PATCH /api/v1/members/:id":           {ids: (*isoFixture).memberIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"POST /api/v1/members/:id/identities": {ids: (*isoFixture).memberIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"DELETE /api/v1/members/:id":          {ids: (*isoFixture).memberIDs, roles: []tenant.Role{tenant.RoleAdmin}},
 	"POST /api/v1/instance/domains/:domain/verify": {ids: func(f *isoFixture) []map[string]string {
 		return []map[string]string{{"domain": f.domain}}
 	}, roles: []tenant.Role{tenant.RoleAdmin}},
@@ -283,7 +284,7 @@ func TestIsolationMatrix(t *testing.T) {
 				"/api/v1/content?limit=100", "/api/v1/topics", "/api/v1/suggestions",
 				"/api/v1/instance/domains", "/api/v1/invitations", "/api/v1/audit?limit=100",
 				"/api/v1/instance/support-grants", "/api/v1/me/export", "/api/v1/me/consents",
-				"/api/v1/networks", "/api/v1/connections", "/api/v1/shares", "/api/v1/shares?all=1"} {
+				"/api/v1/networks", "/api/v1/connections", "/api/v1/shares", "/api/v1/shares?all=1", "/api/v1/identities/pending"} {
 				res := m.c.do("GET", path, nil)
 				for _, c := range f.canary {
 					if strings.Contains(string(res.body), c) {

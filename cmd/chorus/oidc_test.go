@@ -326,3 +326,43 @@ func TestOIDCFollowsJoinPolicy(t *testing.T) {
 	res := c.get(c.oidcLogin(a.dex, url.Values{"email": {dexCarol.Email}}, dexCarol.Email, dexCarol.Password))
 	c.wantRefused(res, http.StatusForbidden, "not_invited")
 }
+
+func TestOIDCPendingIdentityApprovedByAdmin(t *testing.T) {
+	a := newOIDCTestApp(t, dexAlice)
+	ec := a.client(t)
+	alice := ec.signIn("alice@acme.example") // admin, by email link
+	c := a.client(t)
+	res := c.get(c.oidcLogin(a.dex, url.Values{"email": {dexAlice.Email}}, dexAlice.Email, dexAlice.Password))
+	c.wantRefused(res, http.StatusForbidden, "identity_pending")
+
+	var pending struct {
+		Items []struct {
+			MemberID string `json:"member_id"`
+			Issuer   string `json:"issuer"`
+			Subject  string `json:"subject"`
+		} `json:"items"`
+	}
+	ec.do("GET", "/api/v1/identities/pending", nil).json(t, &pending)
+	if len(pending.Items) != 1 || pending.Items[0].MemberID != alice.Member.ID {
+		t.Fatalf("pending = %+v", pending.Items)
+	}
+	p := pending.Items[0]
+	bob := a.client(t)
+	bob.signIn("bob@globex.example")
+	if res := bob.do("POST", "/api/v1/members/"+alice.Member.ID+"/identities", map[string]any{"issuer": p.Issuer, "subject": p.Subject, "approve": true}); res.status != http.StatusNotFound {
+		t.Errorf("another instance's admin approving: %d, want 404", res.status)
+	}
+	if res := ec.do("POST", "/api/v1/members/"+alice.Member.ID+"/identities", map[string]any{"issuer": p.Issuer, "subject": p.Subject, "approve": true}); res.status != http.StatusNoContent {
+		t.Fatalf("approve: %d %s", res.status, res.body)
+	}
+	// Now the identity signs in as Alice.
+	if m := a.client(t).oidcSignIn(a.dex, dexAlice.Email, dexAlice.Password); m.Member.ID != alice.Member.ID {
+		t.Errorf("after approval the identity signs in as %s, want %s", m.Member.ID, alice.Member.ID)
+	}
+	if res := ec.do("POST", "/api/v1/members/"+alice.Member.ID+"/identities", map[string]any{"issuer": p.Issuer, "subject": p.Subject, "approve": true}); res.status != http.StatusNotFound {
+		t.Errorf("approving twice: %d, want 404", res.status)
+	}
+	if res := ec.do("GET", "/api/v1/audit", nil); !strings.Contains(string(res.body), "identity.approved") {
+		t.Errorf("the approval is not audited")
+	}
+}
