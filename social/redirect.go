@@ -43,7 +43,7 @@ type Redirector struct {
 	log     *slog.Logger
 	now     func() time.Time
 	mu      sync.Mutex
-	cache   map[string]tenant.Link
+	cache   map[string]*cached
 	clicks  chan pending
 	dropped atomic.Int64
 	stored  atomic.Int64
@@ -54,9 +54,19 @@ type Redirector struct {
 	closed  bool
 }
 
+// pending is a click as the request path leaves it: the rest (ID, IP
+// truncation, referrer host) is worked out by the recorder, off the path.
 type pending struct {
-	link  tenant.Link
-	click Click
+	link     *cached
+	at       time.Time
+	remote   string
+	referrer string
+}
+
+// cached is a resolved link with its Location worked out once.
+type cached struct {
+	link     tenant.Link
+	location string
 }
 
 const (
@@ -70,7 +80,7 @@ func NewRedirector(store *tenant.Store, log *slog.Logger, now func() time.Time) 
 	if now == nil {
 		now = time.Now
 	}
-	r := &Redirector{store: store, log: log, now: now, cache: map[string]tenant.Link{},
+	r := &Redirector{store: store, log: log, now: now, cache: map[string]*cached{},
 		clicks: make(chan pending, clickQueue), done: make(chan struct{})}
 	go r.record()
 	return r
@@ -95,17 +105,22 @@ func validCode(s string) bool {
 	return true
 }
 
-func (r *Redirector) resolve(ctx context.Context, code string) (tenant.Link, error) {
+func (r *Redirector) resolve(ctx context.Context, code string) (*cached, error) {
 	r.mu.Lock()
-	l, ok := r.cache[code]
+	c, ok := r.cache[code]
 	r.mu.Unlock()
 	if ok {
-		return l, nil
+		return c, nil
 	}
 	l, err := r.store.ResolveLink(ctx, code)
 	if err != nil {
-		return tenant.Link{}, err
+		return nil, err
 	}
+	loc, err := withUTM(l)
+	if err != nil {
+		return nil, tenant.ErrNotFound // a destination that is not a web URL leads nowhere
+	}
+	c = &cached{link: l, location: loc}
 	r.mu.Lock()
 	if len(r.cache) >= cacheSize {
 		for k := range r.cache { // evict one arbitrary entry
@@ -113,9 +128,9 @@ func (r *Redirector) resolve(ctx context.Context, code string) (tenant.Link, err
 			break
 		}
 	}
-	r.cache[code] = l
+	r.cache[code] = c
 	r.mu.Unlock()
-	return l, nil
+	return c, nil
 }
 
 // Handle is the gin handler of GET /r/:code.
@@ -135,18 +150,17 @@ func (r *Redirector) Handle(c *gin.Context) {
 		api.Write(c, api.ErrNotFound)
 		return
 	}
-	dest, err := withUTM(l)
-	if err != nil {
-		api.Write(c, api.ErrNotFound)
-		return
-	}
 	if !isBot(c.Request.UserAgent()) {
 		r.enqueue(l, c.Request)
 	}
-	c.Header("Cache-Control", "private, no-store")
-	c.Header("Referrer-Policy", "no-referrer-when-downgrade")
-	c.Redirect(http.StatusFound, dest)
+	h := c.Writer.Header()
+	h["Location"] = []string{l.location}
+	h["Cache-Control"] = noStore
+	c.Status(http.StatusFound)
 }
+
+// noStore is shared by every redirect; nothing appends to it.
+var noStore = []string{"private, no-store"}
 
 // withUTM adds the campaign parameters to the stored destination; the
 // destination's own parameters are kept.
@@ -172,9 +186,19 @@ var bots = []string{"linkedinbot", "twitterbot", "facebookexternalhit", "facebot
 	"redditbot", "embedly", "iframely", "pinterestbot", "vkshare"}
 
 func isBot(ua string) bool {
-	ua = strings.ToLower(ua)
 	for _, b := range bots {
-		if strings.Contains(ua, b) {
+		if containsFold(ua, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s contains the lower-case ASCII needle,
+// ignoring ASCII case, without allocating.
+func containsFold(s, needle string) bool {
+	for i := 0; i+len(needle) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(needle)], needle) {
 			return true
 		}
 	}
@@ -200,12 +224,8 @@ func truncateIP(remote string) string {
 	return p.String()
 }
 
-func (r *Redirector) enqueue(l tenant.Link, req *http.Request) {
-	click := Click{ID: newID(), ShareID: l.ShareID, ContentID: l.ContentID, Network: l.Network,
-		At: r.now().UTC().Truncate(time.Millisecond), IPPrefix: truncateIP(req.RemoteAddr)}
-	if ref, err := url.Parse(req.Referer()); err == nil {
-		click.Referrer = ref.Hostname()
-	}
+func (r *Redirector) enqueue(l *cached, req *http.Request) {
+	p := pending{link: l, at: r.now(), remote: req.RemoteAddr, referrer: req.Referer()}
 	r.closing.RLock()
 	defer r.closing.RUnlock()
 	if r.closed {
@@ -213,7 +233,7 @@ func (r *Redirector) enqueue(l tenant.Link, req *http.Request) {
 		return
 	}
 	select {
-	case r.clicks <- pending{link: l, click: click}:
+	case r.clicks <- p:
 	default:
 		r.dropped.Add(1)
 	}
@@ -251,8 +271,14 @@ func (r *Redirector) record() {
 				flush()
 				return
 			}
-			batch[p.link.InstanceID] = append(batch[p.link.InstanceID], p.click)
-			links[p.link.InstanceID] = p.link
+			l := p.link.link
+			click := Click{ID: newID(), ShareID: l.ShareID, ContentID: l.ContentID, Network: l.Network,
+				At: p.at.UTC().Truncate(time.Millisecond), IPPrefix: truncateIP(p.remote)}
+			if ref, err := url.Parse(p.referrer); err == nil {
+				click.Referrer = ref.Hostname()
+			}
+			batch[l.InstanceID] = append(batch[l.InstanceID], click)
+			links[l.InstanceID] = l
 			if n++; n >= batchSize {
 				flush()
 			}
