@@ -43,9 +43,27 @@ func (p privacySource) Erase(ctx context.Context, sc tenant.Scope, s tenant.Subj
 	if s.MemberID == "" {
 		return nil
 	}
+	shares := sc.Collection(shareKind)
+	if s.DeletePosts {
+		// While the tokens still work: delete what was posted. A post that
+		// cannot be deleted is logged; the erasure goes on.
+		var posted []Share
+		if err := shares.Find(ctx, bson.D{{Key: "member_id", Value: s.MemberID}, {Key: "state", Value: SharePublished}}, &posted); err != nil {
+			return err
+		}
+		for _, sh := range posted {
+			if err := p.svc.DeletePost(ctx, sc, sh.ConnectionID, sh.RemoteID); err != nil {
+				p.svc.log.WarnContext(ctx, "published post not deleted at the network", "share_id", sh.ID, "network", sh.Network, "err", err)
+				continue
+			}
+			if _, err := shares.Update(ctx, bson.D{{Key: "_id", Value: sh.ID}}, bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled},
+				{Key: "error", Value: "deleted at the network when the member was erased"}, {Key: "post_url", Value: ""}}}}); err != nil {
+				return err
+			}
+		}
+	}
 	// Shares not posted yet are cancelled (their tasks then do nothing);
 	// the rest stay for the company's numbers under the pseudonym.
-	shares := sc.Collection(shareKind)
 	if _, err := shares.UpdateMany(ctx, bson.D{{Key: "member_id", Value: s.MemberID},
 		{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: "the member was erased"}}}}); err != nil {

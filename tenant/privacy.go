@@ -18,6 +18,9 @@ import (
 type Subject struct {
 	MemberID string // "" when the person is not a member
 	Email    string
+	// DeletePosts asks to delete the person's published posts at the
+	// networks too, while their tokens still work (erasure only).
+	DeletePosts bool
 }
 
 // PrivacySource is a domain's part of data-subject requests: content,

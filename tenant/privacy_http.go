@@ -31,7 +31,17 @@ func (p *Privacy) getExport(c *gin.Context, sc Scope, me Member) error {
 }
 
 func (p *Privacy) deleteMe(c *gin.Context, sc Scope, me Member) error {
-	if err := p.Erase(c.Request.Context(), sc, MemberActor(me), Subject{MemberID: me.ID, Email: me.Email}); err != nil {
+	var in struct {
+		DeletePublishedPosts bool `json:"delete_published_posts"`
+	}
+	// The body is optional.
+	if c.Request.ContentLength != 0 {
+		if err := api.Decode(c, &in); err != nil {
+			return err
+		}
+	}
+	s := Subject{MemberID: me.ID, Email: me.Email, DeletePosts: in.DeletePublishedPosts}
+	if err := p.Erase(c.Request.Context(), sc, MemberActor(me), s); err != nil {
 		return err
 	}
 	p.svc.setCookie(c, "", -1)
@@ -86,7 +96,8 @@ func (p *Privacy) getSubject(c *gin.Context, sc Scope, me Member) error {
 
 func (p *Privacy) postErase(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
-		Email string `json:"email"`
+		Email                string `json:"email"`
+		DeletePublishedPosts bool   `json:"delete_published_posts"`
 	}
 	if err := api.Decode(c, &in); err != nil {
 		return err
@@ -95,6 +106,7 @@ func (p *Privacy) postErase(c *gin.Context, sc Scope, me Member) error {
 	if err != nil {
 		return err
 	}
+	s.DeletePosts = in.DeletePublishedPosts
 	if err := p.Erase(c.Request.Context(), sc, MemberActor(me), s); err != nil {
 		return err
 	}

@@ -281,3 +281,23 @@ func TestClickRetention(t *testing.T) {
 		t.Errorf("sweep past the default 395 days deleted %d (%v), want 1", n, err)
 	}
 }
+
+func TestErasureCanDeletePublishedPosts(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}})
+	runPublishTasks(t, a)
+	if n := len(a.mastodon.Statuses()); n != 1 {
+		t.Fatalf("%d posts before erasure", n)
+	}
+	if res := employee.do("DELETE", "/api/v1/me", map[string]any{"delete_published_posts": true}); res.status != http.StatusNoContent {
+		t.Fatalf("erase: %d %s", res.status, res.body)
+	}
+	for _, st := range a.mastodon.Statuses() {
+		if !st.Deleted {
+			t.Errorf("post %s is still up at the network after erasure with delete_published_posts", st.ID)
+		}
+	}
+	if n := a.mastodon.Calls("POST /oauth/revoke"); n != 1 {
+		t.Errorf("token revocations = %d, want 1 (after the deletion)", n)
+	}
+}
