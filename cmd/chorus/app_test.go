@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,6 +52,36 @@ type testApp struct {
 	social            *social.Service
 	// mastodon is a contract fake of a Mastodon server on loopback.
 	mastodon *mastodontest.Server
+	// logs holds every log line of the app (Info and up).
+	logs *logBuffer
+}
+
+// logBuffer keeps log output for tests that search it.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// warnOnly passes on the text handler's lines of level WARN and ERROR.
+type warnOnly struct{ w io.Writer }
+
+func (f warnOnly) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("level=WARN")) || bytes.Contains(p, []byte("level=ERROR")) {
+		return f.w.Write(p)
+	}
+	return len(p), nil
 }
 
 func (a *testApp) mongo() (string, string) { return a.mongoURI, a.mongoDB }
@@ -73,7 +104,8 @@ func newTestApp(t *testing.T, env map[string]string) *testApp {
 		t.Fatal(err)
 	}
 	clock := tenanttest.NewClock(time.Now().UTC())
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, warnOnly{testWriter{t}}), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	uri, db := tenanttest.Mongo(t)
 	mongoURI, mongoDB := uri, db
 	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db, Kinds: storeKinds(), Log: log, Now: clock.Now})
@@ -112,7 +144,7 @@ func newTestApp(t *testing.T, env map[string]string) *testApp {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { a.redirector.Close(context.Background()) })
-	return &testApp{app: a, srv: srv, clock: clock, store: store, pages: pages, queue: redisOpt, mongoURI: mongoURI, mongoDB: mongoDB,
+	return &testApp{app: a, srv: srv, clock: clock, store: store, pages: pages, queue: redisOpt, mongoURI: mongoURI, mongoDB: mongoDB, logs: logs,
 		content: contentSvc, social: socialSvc, mastodon: fake}
 }
 

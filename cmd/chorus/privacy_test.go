@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -177,6 +178,19 @@ func TestErasureLeavesNothing(t *testing.T) {
 	}
 	if res := f.alice.do("GET", "/api/v1/me", nil); res.status != http.StatusUnauthorized {
 		t.Errorf("erased member's session: %d, want 401", res.status)
+	}
+	// Nor in Redis (task payloads carry IDs only) or in the logs. The
+	// address is left out of the log check: the development mailbox logs
+	// recipients, which production (SMTP) does not.
+	redisText := scanRedis(t, f.a)
+	logText := f.a.logs.String()
+	for _, c := range f.aliceCanary {
+		if strings.Contains(redisText, c) {
+			t.Errorf("%q is in Redis", c)
+		}
+		if c != "alice@acme.example" && strings.Contains(logText, c) {
+			t.Errorf("%q is in the logs", c)
+		}
 	}
 	// The published post stays, de-identified.
 	if !strings.Contains(after, "canary-alice-post") {
@@ -421,4 +435,38 @@ func TestExportJob(t *testing.T) {
 	if res := f.alice.do("GET", "/api/v1/me/exports/"+job.ID+"/download", nil); res.status != http.StatusConflict {
 		t.Errorf("second download: %d, want 409 (once only)", res.status)
 	}
+}
+
+// scanRedis returns every key and value of the test's Redis database.
+func scanRedis(t *testing.T, a *testApp) string {
+	t.Helper()
+	rdb := a.queue.MakeRedisClient().(redis.UniversalClient)
+	defer rdb.Close()
+	keys, err := rdb.Keys(t.Context(), "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + "\n")
+		switch typ, _ := rdb.Type(t.Context(), k).Result(); typ {
+		case "string":
+			v, _ := rdb.Get(t.Context(), k).Result()
+			b.WriteString(v)
+		case "hash":
+			for f, v := range rdb.HGetAll(t.Context(), k).Val() {
+				b.WriteString(f + "=" + v + "\n")
+			}
+		case "list":
+			b.WriteString(strings.Join(rdb.LRange(t.Context(), k, 0, -1).Val(), "\n"))
+		case "zset":
+			b.WriteString(strings.Join(rdb.ZRange(t.Context(), k, 0, -1).Val(), "\n"))
+		case "set":
+			b.WriteString(strings.Join(rdb.SMembers(t.Context(), k).Val(), "\n"))
+		}
+	}
+	if len(keys) == 0 {
+		t.Log("Redis holds no keys")
+	}
+	return b.String()
 }
