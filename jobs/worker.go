@@ -50,6 +50,9 @@ func NewWorker(cfg Config) (*Worker, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
 	w := &Worker{
 		cfg: cfg,
 		heartbeat: prometheus.NewGauge(prometheus.GaugeOpts{

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/task"
@@ -299,5 +300,47 @@ func TestErasureCanDeletePublishedPosts(t *testing.T) {
 	}
 	if n := a.mastodon.Calls("POST /oauth/revoke"); n != 1 {
 		t.Errorf("token revocations = %d, want 1 (after the deletion)", n)
+	}
+}
+
+func TestRedisLossIsReconciled(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	var out struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &out)
+	id := out.Items[0].ID
+	rdb := a.queue.MakeRedisClient().(redis.UniversalClient)
+	defer rdb.Close()
+	// The task as Asynq stores it. (After a flush the client does not
+	// register the queue name again, so the inspector cannot list it; the
+	// worker, which polls its configured queues, still runs it.)
+	taskKey := "asynq:{" + task.QueueCritical + "}:t:" + id
+	queued := func() bool { return rdb.Exists(t.Context(), taskKey).Val() == 1 }
+	if !queued() {
+		t.Fatal("the share's task is not in Redis")
+	}
+	if err := rdb.FlushDB(t.Context()).Err(); err != nil { // Redis restarted without its data
+		t.Fatal(err)
+	}
+	w, _ := jobs.NewWorker(jobs.Config{Store: a.store, Social: a.social})
+	// Within the first interval nothing is stale yet; by the second it is.
+	a.clock.Add(time.Minute)
+	if err := w.Handler().ProcessTask(t.Context(), task.Reconcile()); err != nil {
+		t.Fatal(err)
+	}
+	if queued() {
+		t.Error("re-queued before it was stale")
+	}
+	a.clock.Add(90 * time.Second)
+	if err := w.Handler().ProcessTask(t.Context(), task.Reconcile()); err != nil {
+		t.Fatal(err)
+	}
+	if !queued() {
+		t.Fatal("the share's task is not back after two reconcile intervals")
+	}
+	if err := w.Handler().ProcessTask(t.Context(), task.Publish(a.mustInstance(t, employee), id)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(a.mastodon.Statuses()); n != 1 {
+		t.Errorf("%d posts, want 1", n)
 	}
 }
