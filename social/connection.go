@@ -133,6 +133,9 @@ func (s *Service) Start(ctx context.Context, sc tenant.Scope, me tenant.Member, 
 	if err != nil {
 		return "", err
 	}
+	if _, ok := n.(PasswordNetwork); ok {
+		return "", &tenant.ValidationError{Field: "network", Reason: "connects with an app password, not OAuth: use POST /api/v1/connections/" + network + "/password"}
+	}
 	st := oauthState{MemberID: me.ID, Network: network, ExpiresAt: s.timestamp().Add(StateTTL)}
 	var app App
 	fed, isFed := n.(Federated)
@@ -305,16 +308,75 @@ func (s *Service) Callback(ctx context.Context, sc tenant.Scope, me tenant.Membe
 		}
 	}
 	acct := Account{Server: st.Server, AccessToken: Secret(tok.AccessToken), App: app}
+	c, err := s.store(ctx, sc, me, n, acct, st.AppID, tok)
+	if err != nil {
+		return Connection{}, err
+	}
+	// The state did its job; a used one left behind expires with the rest.
+	sc.Collection(stateKind).Delete(ctx, bson.D{{Key: "_id", Value: st.Hash}})
+	return c, nil
+}
+
+// Connect connects the member's account at a PasswordNetwork (Bluesky)
+// with identifier (handle, DID or email) and an app password, which is
+// used to log in once and never stored. The network must be whitelisted
+// (ErrNetworkNotAllowed) and the server on the admins' list when they keep
+// one (ErrServerNotAllowed); an OAuth network is a validation error (use
+// Start). Wrong credentials are ErrInvalidCredentials. Connecting the same account
+// again updates its connection.
+func (s *Service) Connect(ctx context.Context, sc tenant.Scope, me tenant.Member, network, instanceURL, identifier string, password Secret) (Connection, error) {
+	n, err := s.network(network)
+	if err != nil {
+		return Connection{}, err
+	}
+	pn, ok := n.(PasswordNetwork)
+	if !ok {
+		return Connection{}, &tenant.ValidationError{Field: "network", Reason: "connects through OAuth: use POST /api/v1/connections/" + network + "/start"}
+	}
+	wl, err := s.whitelisted(ctx, sc, network)
+	if err != nil {
+		return Connection{}, err
+	}
+	server, err := pn.Server(instanceURL)
+	if err != nil {
+		return Connection{}, &tenant.ValidationError{Field: "instance_url", Reason: err.Error()}
+	}
+	if !wl.Config.serverAllowed(server) {
+		return Connection{}, ErrServerNotAllowed
+	}
+	switch {
+	case identifier == "":
+		return Connection{}, &tenant.ValidationError{Field: "identifier", Reason: "is required: your handle, such as alice.bsky.social"}
+	case password == "":
+		return Connection{}, &tenant.ValidationError{Field: "app_password", Reason: "is required"}
+	}
+	toks, err := pn.Login(ctx, server, identifier, password)
+	if errors.Is(err, ErrReconnect) {
+		return Connection{}, fmt.Errorf("%w (%v)", ErrInvalidCredentials, err)
+	}
+	if err != nil {
+		return Connection{}, err
+	}
+	acct := Account{Server: server, AccessToken: toks.Access}
+	return s.store(ctx, sc, me, n, acct, "", &oauth2.Token{AccessToken: toks.Access.Reveal(), RefreshToken: toks.Refresh.Reveal(), Expiry: toks.Expiry})
+}
+
+// store reads the profile of the account acct acts for and stores its
+// connection with tok sealed, updating the member's existing connection to
+// the same account.
+func (s *Service) store(ctx context.Context, sc tenant.Scope, me tenant.Member, n Network, acct Account, appID string, tok *oauth2.Token) (Connection, error) {
+	network := n.Name()
 	prof, err := n.Profile(ctx, acct)
 	if err != nil {
 		return Connection{}, err
 	}
+	now := s.timestamp()
 	c := Connection{ID: newID(), MemberID: me.ID, Network: network, RemoteID: prof.RemoteID, Handle: prof.Handle,
 		DisplayName: prof.DisplayName, ProfileURL: prof.URL, Followers: prof.Followers, Status: StatusActive,
-		InstanceURL: st.Server, AppID: st.AppID, CreatedAt: now, UpdatedAt: now}
+		InstanceURL: acct.Server, AppID: appID, CreatedAt: now, UpdatedAt: now}
 	var existing Connection
 	err = sc.Collection(connectionKind).FindOne(ctx, bson.D{{Key: "member_id", Value: me.ID}, {Key: "network", Value: network},
-		{Key: "instance_url", Value: st.Server}, {Key: "remote_id", Value: prof.RemoteID}}, &existing)
+		{Key: "instance_url", Value: acct.Server}, {Key: "remote_id", Value: prof.RemoteID}}, &existing)
 	switch {
 	case err == nil:
 		c.ID, c.CreatedAt = existing.ID, existing.CreatedAt
@@ -333,8 +395,6 @@ func (s *Service) Callback(ctx context.Context, sc tenant.Scope, me tenant.Membe
 	if err != nil {
 		return Connection{}, fmt.Errorf("store connection: %w", err)
 	}
-	// The state did its job; a used one left behind expires with the rest.
-	sc.Collection(stateKind).Delete(ctx, bson.D{{Key: "_id", Value: st.Hash}})
 	return c, nil
 }
 
@@ -453,6 +513,12 @@ func (s *Service) Disconnect(ctx context.Context, sc tenant.Scope, me tenant.Mem
 		acct, err := s.account(ctx, sc, c)
 		if err == nil {
 			err = n.Revoke(ctx, acct)
+		}
+		if pn, ok := n.(PasswordNetwork); ok && err == nil && c.Refresh != nil {
+			var rt Secret
+			if rt, err = s.keys.Open(*c.Refresh, tokenAD(sc.InstanceID(), c.ID, "refresh")); err == nil {
+				err = pn.Logout(ctx, c.InstanceURL, rt)
+			}
 		}
 		if err != nil {
 			s.log.WarnContext(ctx, "token not revoked at the network", "connection_id", c.ID, "network", c.Network, "err", err)

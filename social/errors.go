@@ -83,4 +83,7 @@ var (
 	ErrNeedsReconnect = errors.New("the account must be connected again")
 	// ErrDisabled: the connection's network is no longer whitelisted.
 	ErrDisabled = errors.New("the connection is disabled")
+	// ErrInvalidCredentials: a PasswordNetwork refused the identifier and
+	// app password given to Connect.
+	ErrInvalidCredentials = errors.New("wrong handle or app password")
 )

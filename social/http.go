@@ -46,6 +46,8 @@ func statusOf(err error) *api.Problem {
 		return api.New(http.StatusForbidden, "instance_not_allowed", "your company's admins have not approved this server; ask them to add it")
 	case errors.Is(err, ErrInvalidState):
 		return api.New(http.StatusBadRequest, "invalid_state", "this connection attempt is unknown, used or expired: start again")
+	case errors.Is(err, ErrInvalidCredentials):
+		return api.New(http.StatusBadRequest, "invalid_credentials", ErrInvalidCredentials.Error())
 	case errors.Is(err, ErrNeedsReconnect), errors.Is(err, ErrReconnect):
 		return api.New(http.StatusConflict, "needs_reconnect", "the network no longer accepts this connection: connect the account again")
 	case errors.Is(err, ErrBroken):
@@ -80,6 +82,7 @@ func (h *Handlers) Routes(r gin.IRouter) {
 	r.DELETE("/networks/:network", m(h.disallow, tenant.RoleAdmin))
 	r.GET("/connections", m(h.connections))
 	r.POST("/connections/:network/start", m(h.start))
+	r.POST("/connections/:network/password", m(h.connectPassword))
 	r.GET("/connections/:network/callback", m(h.callback))
 	r.DELETE("/connections/:id", m(h.disconnect))
 	r.POST("/content/:id/shares", m(h.share))
@@ -177,6 +180,28 @@ func (h *Handlers) start(c *gin.Context, sc tenant.Scope, me tenant.Member) erro
 	}
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, gin.H{"authorize_url": u})
+	return nil
+}
+
+// connectPassword connects an account at a PasswordNetwork (Bluesky) with
+// an app password, which is neither stored nor logged.
+func (h *Handlers) connectPassword(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	var in struct {
+		InstanceURL string `json:"instance_url"`
+		Identifier  string `json:"identifier"`
+		AppPassword Secret `json:"app_password"`
+	}
+	if err := api.Decode(c, &in); err != nil {
+		return err
+	}
+	network := c.Param("network")
+	conn, err := h.svc.Connect(c.Request.Context(), sc, me, network, in.InstanceURL, in.Identifier, in.AppPassword)
+	if err != nil {
+		return err
+	}
+	h.log.InfoContext(c.Request.Context(), "account connected", "connection_id", conn.ID, "network", network)
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, viewOf(conn))
 	return nil
 }
 

@@ -180,3 +180,31 @@ func (r *Registry) Names() []string {
 	}
 	return out
 }
+
+// PasswordNetwork is a Network whose members connect with an identifier
+// and an app password rather than through an OAuth redirect (Bluesky), and
+// whose sessions are renewed by the network's own call rather than an
+// OAuth refresh_token grant. Service.Connect connects to it; Service.Start
+// refuses it.
+type PasswordNetwork interface {
+	Network
+	// Server normalises and checks the member's server URL; "" is the
+	// network's default server.
+	Server(raw string) (string, error)
+	// Login opens a session at server. Wrong credentials are ErrReconnect.
+	// The password is used for this call only, never kept.
+	Login(ctx context.Context, server, identifier string, password Secret) (Tokens, error)
+	// Refresh renews a session; the returned refresh token replaces the
+	// old one (which the network may rotate). A refresh token the server no
+	// longer accepts is ErrReconnect.
+	Refresh(ctx context.Context, server string, refresh Secret) (Tokens, error)
+	// Logout ends the session the refresh token belongs to.
+	Logout(ctx context.Context, server string, refresh Secret) error
+}
+
+// Tokens are a PasswordNetwork's session tokens. Expiry is when Access
+// expires, zero if unknown.
+type Tokens struct {
+	Access, Refresh Secret
+	Expiry          time.Time
+}

@@ -103,10 +103,20 @@ func (s *Service) refreshOnce(ctx context.Context, sc tenant.Scope, n Network, i
 	if err != nil {
 		return Account{}, ErrBroken // account already opened it; unreachable in practice
 	}
-	cfg := n.OAuth(c.InstanceURL, acct.App).Config(s.redirectURL(c.Network))
-	tok, err := cfg.TokenSource(s.oauthContext(ctx), &oauth2.Token{RefreshToken: rt.Reveal()}).Token()
+	var tok *oauth2.Token
+	if pn, ok := n.(PasswordNetwork); ok {
+		var toks Tokens
+		if toks, err = pn.Refresh(ctx, c.InstanceURL, rt); err == nil {
+			tok = &oauth2.Token{AccessToken: toks.Access.Reveal(), RefreshToken: toks.Refresh.Reveal(), Expiry: toks.Expiry}
+		}
+	} else {
+		cfg := n.OAuth(c.InstanceURL, acct.App).Config(s.redirectURL(c.Network))
+		tok, err = cfg.TokenSource(s.oauthContext(ctx), &oauth2.Token{RefreshToken: rt.Reveal()}).Token()
+	}
 	if err != nil {
-		err = s.tokenError(n, err)
+		if ne := (*Error)(nil); !errors.As(err, &ne) {
+			err = s.tokenError(n, err)
+		}
 		if errors.Is(err, ErrReconnect) {
 			release(bson.D{{Key: "status", Value: StatusNeedsReconnect}, {Key: "updated_at", Value: s.timestamp()}})
 			return Account{}, fmt.Errorf("connection %s: %w (%v)", id, ErrNeedsReconnect, err)

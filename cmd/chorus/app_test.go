@@ -90,6 +90,13 @@ func (a *testApp) mongo() (string, string) { return a.mongoURI, a.mongoDB }
 // env (defaults otherwise), with the dev mailbox on.
 func newTestApp(t *testing.T, env map[string]string) *testApp {
 	t.Helper()
+	return newTestAppPorts(t, env, nil)
+}
+
+// newTestAppPorts is newTestApp whose social networks may also reach
+// loopback servers on extraPorts (a test PDS).
+func newTestAppPorts(t *testing.T, env map[string]string, extraPorts []int) *testApp {
+	t.Helper()
 	getenv := func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
@@ -130,7 +137,7 @@ func newTestApp(t *testing.T, env map[string]string) *testApp {
 		t.Fatal(err)
 	}
 	socialSvc, err := newSocialService(base, keys, log, clock.Now, networkOptions{
-		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: []int{int(fakeAddr.Port())}, allowHTTP: true, cfg: cfg,
+		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: append([]int{int(fakeAddr.Port())}, extraPorts...), allowHTTP: true, cfg: cfg,
 	}, contentSvc, queue)
 	if err != nil {
 		t.Fatal(err)

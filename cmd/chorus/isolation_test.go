@@ -233,6 +233,7 @@ var publicRoutes = []string{
 	"PUT /api/v1/networks/:network",
 	"DELETE /api/v1/networks/:network",
 	"POST /api/v1/connections/:network/start",
+	"POST /api/v1/connections/:network/password",
 	"GET /api/v1/connections/:network/callback",
 	// Tracked links: public by design; the code is the capability.
 	"GET /r/:code",

@@ -20,6 +20,7 @@ import (
 	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/social"
+	"github.com/chorushq/chorus/social/bluesky"
 	"github.com/chorushq/chorus/social/facebook"
 	"github.com/chorushq/chorus/social/linkedin"
 	"github.com/chorushq/chorus/social/mastodon"
@@ -85,7 +86,7 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 		Website:    base.String(),
 		AllowHTTP:  o.allowHTTP,
 		Now:        now,
-	})}
+	}), bluesky.New(bluesky.Options{HTTPClient: client, UserAgent: ua, AllowHTTP: o.allowHTTP, Now: now})}
 	c := o.cfg
 	if c.LinkedInID != "" {
 		n, err := linkedin.New(linkedin.Options{ClientID: c.LinkedInID, ClientSecret: social.Secret(c.LinkedInSecret),

@@ -134,15 +134,16 @@ func TestNetworksServedWhenConfigured(t *testing.T) {
 		}
 		return strings.Join(ns, ",")
 	}
-	if got := names(newTestApp(t, nil)); got != "mastodon" {
-		t.Errorf("without credentials: %s, want mastodon only", got)
+	// Mastodon and Bluesky need no credentials of Chorus's.
+	if got := names(newTestApp(t, nil)); got != "mastodon,bluesky" {
+		t.Errorf("without credentials: %s, want mastodon,bluesky only", got)
 	}
 	got := names(newTestApp(t, map[string]string{
 		"CHORUS_LINKEDIN_CLIENT_ID": "li", "CHORUS_LINKEDIN_CLIENT_SECRET": "s",
 		"CHORUS_X_CLIENT_ID": "x", "CHORUS_X_CLIENT_SECRET": "s",
 		"CHORUS_FACEBOOK_APP_ID": "fb", "CHORUS_FACEBOOK_APP_SECRET": "s",
 	}))
-	for _, want := range []string{"mastodon", "linkedin", "x", "facebook"} {
+	for _, want := range []string{"mastodon", "bluesky", "linkedin", "x", "facebook"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("with credentials: %s lacks %s", got, want)
 		}

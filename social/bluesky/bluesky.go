@@ -26,12 +26,10 @@
 // by one by the member in Bluesky's settings, and they bypass neither the
 // PDS's rate limits nor its moderation.
 //
-// social's connection flow assumes an OAuth redirect (Service.Start
-// returns an authorisation URL, Service.Callback exchanges a code) and an
-// OAuth refresh_token grant. PasswordNetwork below is the contract this
-// connector offers instead; until social declares its equivalent,
-// *Network implements social.Network with OAuth returning the zero value,
-// and Client shows the refresh behaviour the service needs.
+// *Network implements social.PasswordNetwork (Login, Refresh, Logout on
+// social.Tokens), with OAuth returning the zero value; OpenSession,
+// RefreshSession and EndSession are the same calls on a whole Session, and
+// Client renews a Session as it goes.
 //
 // # Posts
 //
@@ -85,25 +83,7 @@ type Network struct {
 	opts Options
 }
 
-// PasswordNetwork is a social.Network whose members connect with an
-// identifier and an app password rather than through an OAuth redirect,
-// and whose sessions are renewed by the network's own call rather than an
-// OAuth refresh_token grant. It is declared here, not in social, until
-// social's connection flow takes it (see the package comment).
-type PasswordNetwork interface {
-	social.Network
-	// Server normalises the member's server URL; "" is DefaultServer.
-	Server(raw string) (string, error)
-	// Login opens a session; wrong credentials are social.ErrReconnect.
-	Login(ctx context.Context, server, identifier string, password social.Secret) (Session, error)
-	// Refresh renews a session; a refresh token the server no longer
-	// accepts is social.ErrReconnect.
-	Refresh(ctx context.Context, s Session) (Session, error)
-	// Logout ends a session at the server.
-	Logout(ctx context.Context, s Session) error
-}
-
-var _ PasswordNetwork = (*Network)(nil)
+var _ social.PasswordNetwork = (*Network)(nil)
 
 // New returns the connector.
 func New(opts Options) *Network {
@@ -192,13 +172,13 @@ func (a sessionAnswer) session(server string) Session {
 // (an app password's is com.atproto.appPass).
 const scopeFull = "com.atproto.access"
 
-// Login opens a session at server (Network.Server's form) with
+// OpenSession opens a session at server (Network.Server's form) with
 // com.atproto.server.createSession. identifier is the account's handle
 // (a leading @ is ignored), DID or email; password must be an app
 // password. Wrong credentials are social.ErrReconnect; the account's main
 // password is social.ErrPermanent (its session is ended at once); the
 // server's rate limit is social.ErrRetryLater.
-func (n *Network) Login(ctx context.Context, server, identifier string, password social.Secret) (Session, error) {
+func (n *Network) OpenSession(ctx context.Context, server, identifier string, password social.Secret) (Session, error) {
 	identifier = strings.TrimPrefix(strings.TrimSpace(identifier), "@")
 	if identifier == "" || password == "" {
 		return Session{}, &social.Error{Network: social.Bluesky, Op: "login", Class: social.ErrPermanent,
@@ -218,7 +198,7 @@ func (n *Network) Login(ctx context.Context, server, identifier string, password
 	}
 	s := out.session(server)
 	if c, ok := decodeJWT(out.AccessJwt); ok && c.Scope == scopeFull {
-		n.Logout(ctx, s) // best effort: Chorus never uses this session
+		n.EndSession(ctx, s) // best effort: Chorus never uses this session
 		return Session{}, &social.Error{Network: social.Bluesky, Op: "login", Class: social.ErrPermanent, Message: mainPassword}
 	}
 	return s, nil
@@ -227,12 +207,12 @@ func (n *Network) Login(ctx context.Context, server, identifier string, password
 const mainPassword = "this is your account's password: create an app password in Bluesky " +
 	"(Settings → Privacy and security → App passwords) and use it instead"
 
-// Refresh renews s with com.atproto.server.refreshSession and returns the
+// RefreshSession renews s with com.atproto.server.refreshSession and returns the
 // new session, whose Refresh replaces s.Refresh (the server rotates it:
 // keep the new one before using its Access). A refresh token the server
 // no longer accepts (expired, revoked, the account taken down) is
 // social.ErrReconnect.
-func (n *Network) Refresh(ctx context.Context, s Session) (Session, error) {
+func (n *Network) RefreshSession(ctx context.Context, s Session) (Session, error) {
 	if s.Refresh == "" {
 		return Session{}, &social.Error{Network: social.Bluesky, Op: "token", Class: social.ErrReconnect, Message: "no refresh token"}
 	}
@@ -243,11 +223,32 @@ func (n *Network) Refresh(ctx context.Context, s Session) (Session, error) {
 	return out.session(s.Server), nil
 }
 
-// Logout ends s at the server (com.atproto.server.deleteSession with its
+// EndSession ends s at the server (com.atproto.server.deleteSession with its
 // refresh token): neither token renews or authorises anything after.
-func (n *Network) Logout(ctx context.Context, s Session) error {
+func (n *Network) EndSession(ctx context.Context, s Session) error {
 	err := n.xrpc(ctx, s.Server, call{post: true, nsid: "com.atproto.server.deleteSession", token: s.Refresh.Reveal()}, nil)
 	return classify("revoke", err)
+}
+
+// Login is OpenSession's social.PasswordNetwork form.
+func (n *Network) Login(ctx context.Context, server, identifier string, password social.Secret) (social.Tokens, error) {
+	s, err := n.OpenSession(ctx, server, identifier, password)
+	return s.tokens(), err
+}
+
+// Refresh is RefreshSession's social.PasswordNetwork form.
+func (n *Network) Refresh(ctx context.Context, server string, refresh social.Secret) (social.Tokens, error) {
+	s, err := n.RefreshSession(ctx, Session{Server: server, Refresh: refresh})
+	return s.tokens(), err
+}
+
+// Logout is EndSession's social.PasswordNetwork form.
+func (n *Network) Logout(ctx context.Context, server string, refresh social.Secret) error {
+	return n.EndSession(ctx, Session{Server: server, Refresh: refresh})
+}
+
+func (s Session) tokens() social.Tokens {
+	return social.Tokens{Access: s.Access, Refresh: s.Refresh, Expiry: s.Expires}
 }
 
 // Revoke returns nil: ending a session needs its refresh token, which a

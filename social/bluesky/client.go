@@ -75,9 +75,9 @@ func (c *Client) Delete(ctx context.Context, remoteID string) error {
 	return c.do(ctx, "delete", func(a social.Account) error { return c.n.delete(ctx, a, remoteID) })
 }
 
-// Logout ends the session at the server (Network.Logout).
+// Logout ends the session at the server (Network.EndSession).
 func (c *Client) Logout(ctx context.Context) error {
-	return c.n.Logout(ctx, c.Session())
+	return c.n.EndSession(ctx, c.Session())
 }
 
 func (c *Client) do(ctx context.Context, op string, f func(social.Account) error) error {
@@ -114,7 +114,7 @@ func (c *Client) renew(ctx context.Context, stale social.Secret) (Session, error
 	if c.s.Access != stale {
 		return c.s, nil
 	}
-	s, err := c.n.Refresh(ctx, c.s)
+	s, err := c.n.RefreshSession(ctx, c.s)
 	if err != nil {
 		return Session{}, err
 	}

@@ -36,7 +36,7 @@ func connect(t *testing.T, n *bluesky.Network, pds *pdstest.PDS, handle string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := n.Login(t.Context(), server, "@"+handle, social.Secret(appPassword))
+	s, err := n.OpenSession(t.Context(), server, "@"+handle, social.Secret(appPassword))
 	if err != nil {
 		t.Fatalf("Login with an app password: %v", err)
 	}
@@ -182,7 +182,7 @@ func TestLoginRefusals(t *testing.T) {
 		{"no password", "carol.test", "", social.ErrPermanent, 0, "app password"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := n.Login(t.Context(), pds.URL, tc.identifier, social.Secret(tc.password))
+			_, err := n.OpenSession(t.Context(), pds.URL, tc.identifier, social.Secret(tc.password))
 			var e *social.Error
 			if !errors.As(err, &e) || !errors.Is(err, tc.class) || e.Status != tc.status || !strings.Contains(e.Message, tc.message) {
 				t.Errorf("Login = %v, want class %v, status %d, message with %q", err, tc.class, tc.status, tc.message)
@@ -298,7 +298,7 @@ func TestRateLimitIsRetryLater(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range errs {
 		wg.Go(func() {
-			_, errs[i] = n.Login(t.Context(), pds.URL, "frank.test", "wron-gpas-swor-dxxx")
+			_, errs[i] = n.OpenSession(t.Context(), pds.URL, "frank.test", "wron-gpas-swor-dxxx")
 		})
 	}
 	wg.Wait()
