@@ -133,15 +133,23 @@ func (s *Service) Disallow(ctx context.Context, sc tenant.Scope, by tenant.Membe
 	if err != nil {
 		return err
 	}
-	// Hook for the publishing issue: cancel the instance's queued and
-	// scheduled shares to this network.
+	// Nothing is published to a network after it was un-whitelisted: its
+	// queued and scheduled shares are cancelled now (and the publish step
+	// checks the whitelist again, for a task already running).
+	cancelled, err := sc.Collection(shareKind).UpdateMany(ctx,
+		bson.D{{Key: "network", Value: name}, {Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled},
+			{Key: "error", Value: "the network is no longer allowed by your company"}, {Key: "updated_at", Value: s.timestamp()}}}})
+	if err != nil {
+		return fmt.Errorf("disallow %s: cancel pending shares: %w", name, err)
+	}
 	if s.onDisallow != nil {
 		if err := s.onDisallow(ctx, sc, name); err != nil {
 			return fmt.Errorf("disallow %s: cancel pending shares: %w", name, err)
 		}
 	}
 	return sc.Audit(ctx, tenant.MemberActor(by), "network.disallowed", name,
-		map[string]string{"connections_disabled": fmt.Sprint(disabled)})
+		map[string]string{"connections_disabled": fmt.Sprint(disabled), "shares_cancelled": fmt.Sprint(cancelled)})
 }
 
 const disabledByWhitelist = "whitelist"

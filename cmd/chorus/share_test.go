@@ -169,10 +169,17 @@ func TestShareRefusals(t *testing.T) {
 	}
 	// Un-whitelisting between share and publish: nothing is posted.
 	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &out)
+	var scheduled struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "publish_at": "2099-01-01T00:00:00Z"}).json(t, &scheduled)
 	admin := a.client(t)
 	admin.signIn("admin@acme.example")
 	if res := admin.do("DELETE", "/api/v1/networks/mastodon", nil); res.status != http.StatusNoContent {
 		t.Fatalf("un-whitelist: %d", res.status)
+	}
+	var sched shareDoc
+	employee.do("GET", "/api/v1/shares/"+scheduled.Items[0].ID, nil).json(t, &sched)
+	if sched.State != "cancelled" || sched.Error == "" {
+		t.Errorf("a scheduled share after un-whitelisting: %+v, want cancelled at once with a reason", sched)
 	}
 	w, _ := jobs.NewWorker(jobs.Config{Store: a.store, Social: a.social})
 	if err := w.Handler().ProcessTask(t.Context(), task.Publish(a.mustInstance(t, employee), out.Items[0].ID)); err != nil {

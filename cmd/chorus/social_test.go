@@ -97,9 +97,13 @@ func TestKeyRotationAndNoTokensAnywhere(t *testing.T) {
 	if len(a.mastodon.IssuedTokens()) == 0 {
 		t.Fatal("the fake issued no token: the scan would prove nothing")
 	}
+	elsewhere := scanRedis(t, a) + a.logs.String()
 	for _, tok := range a.mastodon.IssuedTokens() {
 		if strings.Contains(all, tok) {
 			t.Errorf("a token is stored in clear: %.12s…", tok)
+		}
+		if strings.Contains(elsewhere, tok) {
+			t.Errorf("a token is in Redis or the logs: %.12s…", tok)
 		}
 	}
 	// Rotation to a new key leaves nothing undecryptable, and the old key
