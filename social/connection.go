@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -557,10 +558,47 @@ func (s *Service) account(ctx context.Context, sc tenant.Scope, c Connection) (A
 }
 
 func (s *Service) setStatus(ctx context.Context, sc tenant.Scope, id string, st Status) {
-	if _, err := sc.Collection(connectionKind).Update(ctx, bson.D{{Key: "_id", Value: id}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: st}, {Key: "updated_at", Value: s.timestamp()}}}}); err != nil {
+	changed, err := sc.Collection(connectionKind).Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "status", Value: bson.D{{Key: "$ne", Value: st}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: st}, {Key: "updated_at", Value: s.timestamp()}}}})
+	if err != nil {
 		s.log.ErrorContext(ctx, "connection status not saved", "connection_id", id, "status", st, "err", err)
+		return
 	}
+	if changed && st == StatusNeedsReconnect {
+		s.tellReconnect(ctx, sc, id)
+	}
+}
+
+// tellReconnect tells the member once that a connection needs them to
+// connect it again (the API shows the state; the mail makes sure they
+// learn it before their next share fails).
+func (s *Service) tellReconnect(ctx context.Context, sc tenant.Scope, id string) {
+	if s.notify == nil {
+		return
+	}
+	var c Connection
+	if err := sc.Collection(connectionKind).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, &c); err != nil {
+		return
+	}
+	subject := "Reconnect your " + networkTitle(c.Network) + " account in Chorus"
+	text := "Chorus can no longer post to your " + networkTitle(c.Network) + " account " + c.Handle +
+		": the network stopped accepting its authorisation.\n\nOpen Chorus, go to your profile and connect the account again.\n"
+	if err := s.notify(context.WithoutCancel(ctx), sc, c.MemberID, subject, text); err != nil {
+		s.log.WarnContext(ctx, "member not told to reconnect", "connection_id", id, "err", err)
+	}
+}
+
+func networkTitle(n string) string {
+	switch n {
+	case X:
+		return "X"
+	case LinkedIn:
+		return "LinkedIn"
+	}
+	if n == "" {
+		return n
+	}
+	return strings.ToUpper(n[:1]) + n[1:]
 }
 
 // Account returns a usable account for connection id of the scope's

@@ -119,6 +119,7 @@ func (s *Service) refreshOnce(ctx context.Context, sc tenant.Scope, n Network, i
 		}
 		if errors.Is(err, ErrReconnect) {
 			release(bson.D{{Key: "status", Value: StatusNeedsReconnect}, {Key: "updated_at", Value: s.timestamp()}})
+			s.tellReconnect(ctx, sc, id)
 			return Account{}, fmt.Errorf("connection %s: %w (%v)", id, ErrNeedsReconnect, err)
 		}
 		release(nil)

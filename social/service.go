@@ -28,6 +28,7 @@ type Service struct {
 	onDisallow func(ctx context.Context, sc tenant.Scope, network string) error
 	content    *content.Service
 	enqueue    func(ctx context.Context, sc tenant.Scope, shareID string, at time.Time) error
+	notify     func(ctx context.Context, sc tenant.Scope, memberID, subject, text string) error
 	// refreshes runs one token refresh per connection in this process; a
 	// lease on the connection document serialises processes.
 	refreshes singleflight.Group
@@ -53,6 +54,8 @@ type Config struct {
 	OnNetworkDisallowed func(ctx context.Context, sc tenant.Scope, network string) error
 	// Content checks that shared content is still shareable.
 	Content *content.Service
+	// Notify mails a member (cmd: the configured mailer); nil tells nobody.
+	Notify func(ctx context.Context, sc tenant.Scope, memberID, subject, text string) error
 	// Enqueue queues a share's publication at a time, deduplicated by the
 	// share's ID (cmd: an Asynq task whose TaskID is the share ID).
 	Enqueue func(ctx context.Context, sc tenant.Scope, shareID string, at time.Time) error
@@ -73,7 +76,7 @@ func NewService(cfg Config) *Service {
 		cfg.Networks = &Registry{}
 	}
 	return &Service{networks: cfg.Networks, keys: cfg.Keys, baseURL: cfg.BaseURL, client: cfg.HTTPClient,
-		log: cfg.Log, now: cfg.Now, onDisallow: cfg.OnNetworkDisallowed, content: cfg.Content, enqueue: cfg.Enqueue}
+		log: cfg.Log, now: cfg.Now, onDisallow: cfg.OnNetworkDisallowed, content: cfg.Content, enqueue: cfg.Enqueue, notify: cfg.Notify}
 }
 
 // Kinds are the tenant kinds social keeps, for tenant.StoreConfig:

@@ -136,14 +136,19 @@ func newTestAppPorts(t *testing.T, env map[string]string, extraPorts []int) *tes
 	if err != nil {
 		t.Fatal(err)
 	}
+	mailer, devBox, err := newMailer(cfg, log, clock.Now, base)
+	if err != nil {
+		t.Fatal(err)
+	}
 	socialSvc, err := newSocialService(base, keys, log, clock.Now, networkOptions{
-		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: append([]int{int(fakeAddr.Port())}, extraPorts...), allowHTTP: true, cfg: cfg,
+		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: append([]int{int(fakeAddr.Port())}, extraPorts...), allowHTTP: true,
+		cfg: cfg, mailer: mailer,
 	}, contentSvc, queue)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(),
-		baseURL: base, now: clock.Now, content: contentSvc, social: socialSvc, queue: queue})
+		baseURL: base, now: clock.Now, content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox})
 	if err != nil {
 		t.Fatal(err)
 	}

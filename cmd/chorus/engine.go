@@ -42,8 +42,42 @@ type appDeps struct {
 	queue   *asynq.Client
 	// resolver looks up domain verification records.
 	resolver tenant.TXTResolver
-	// mailer overrides the configured mailer (tests).
+	// mailer and devBox: the process's mailer (newMailer), shared with
+	// the worker; nil makes newApp build its own.
 	mailer tenant.Mailer
+	devBox *tenant.DevMailbox
+}
+
+// newMailer returns the configured mailer: the development mailbox (also
+// returned, for its HTTP route) or SMTP.
+func newMailer(cfg config, log *slog.Logger, now func() time.Time, base *url.URL) (tenant.Mailer, *tenant.DevMailbox, error) {
+	if cfg.DevMailbox {
+		box := tenant.NewDevMailbox(1000, log, now)
+		return box, box, nil
+	}
+	from := cfg.MailFrom
+	if from == "" {
+		from = "Chorus <no-reply@" + base.Hostname() + ">"
+	}
+	m, err := tenant.NewSMTPMailer(cfg.SMTPURL, from)
+	if err != nil {
+		return nil, nil, fmt.Errorf("CHORUS_SMTP_URL: %w", err)
+	}
+	return m, nil, nil
+}
+
+// notifier mails a member through m; nil when there is no mailer.
+func notifier(m tenant.Mailer) func(ctx context.Context, sc tenant.Scope, memberID, subject, text string) error {
+	if m == nil {
+		return nil
+	}
+	return func(ctx context.Context, sc tenant.Scope, memberID, subject, text string) error {
+		mem, err := sc.Member(ctx, memberID)
+		if err != nil {
+			return err
+		}
+		return m.Send(ctx, tenant.Mail{To: mem.Email, Subject: subject, Text: text})
+	}
 }
 
 // privacyOf builds the privacy service over every domain's data.
@@ -90,21 +124,10 @@ func newApp(d appDeps) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	var devBox *tenant.DevMailbox
-	mailer := d.mailer
-	if d.cfg.DevMailbox {
-		devBox = tenant.NewDevMailbox(1000, d.log, d.now)
-		if mailer == nil {
-			mailer = devBox
-		}
-	}
+	mailer, devBox := d.mailer, d.devBox
 	if mailer == nil {
-		from := d.cfg.MailFrom
-		if from == "" {
-			from = "Chorus <no-reply@" + d.baseURL.Hostname() + ">"
-		}
-		if mailer, err = tenant.NewSMTPMailer(d.cfg.SMTPURL, from); err != nil {
-			return nil, fmt.Errorf("CHORUS_SMTP_URL: %w", err)
+		if mailer, devBox, err = newMailer(d.cfg, d.log, d.now, d.baseURL); err != nil {
+			return nil, err
 		}
 	}
 	auth := tenant.NewService(tenant.Config{

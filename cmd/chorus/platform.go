@@ -89,6 +89,21 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
+	// One mailer for the process: the API's dev mailbox shows what the
+	// worker sends too. A worker without SMTP settings mails nobody.
+	var (
+		mailer tenant.Mailer
+		devBox *tenant.DevMailbox
+	)
+	if cfg.DevMailbox || cfg.SMTPURL != "" {
+		base, _ := url.Parse(cfg.BaseURL)
+		if cfg.BaseURL == "" {
+			base, _ = url.Parse("http://" + cfg.Addr)
+		}
+		if mailer, devBox, err = newMailer(cfg, log, time.Now, base); err != nil {
+			return err
+		}
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -108,13 +123,13 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 			ln.Close()
 			return fmt.Errorf("CHORUS_BASE_URL: %w", err)
 		}
-		socialSvc, err := newSocialService(baseURL, keys, log, time.Now, networkOptions{cfg: cfg}, contentSvc, queue)
+		socialSvc, err := newSocialService(baseURL, keys, log, time.Now, networkOptions{cfg: cfg, mailer: mailer}, contentSvc, queue)
 		if err != nil {
 			ln.Close()
 			return err
 		}
 		a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg, baseURL: baseURL,
-			content: contentSvc, social: socialSvc, queue: queue})
+			content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox})
 		if err != nil {
 			ln.Close()
 			return err
@@ -150,7 +165,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		if cfg.BaseURL == "" {
 			base, _ = url.Parse("http://" + cfg.Addr)
 		}
-		socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{cfg: cfg}, contentSvc, queue)
+		socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{cfg: cfg, mailer: mailer}, contentSvc, queue)
 		if err != nil {
 			return err
 		}

@@ -351,3 +351,32 @@ func TestRedisLossIsReconciled(t *testing.T) {
 		t.Errorf("%d posts, want 1", n)
 	}
 }
+
+func TestRevokedTokenFailsTheShareAndTellsTheMember(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	a.mastodon.RevokeAll() // the member revoked Chorus at their server
+	var out struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &out)
+	runPublishTasks(t, a)
+	var sh shareDoc
+	employee.do("GET", "/api/v1/shares/"+out.Items[0].ID, nil).json(t, &sh)
+	if sh.State != "failed" || !strings.Contains(sh.Error, "needs_reconnect") {
+		t.Errorf("share = %+v, want failed with needs_reconnect", sh)
+	}
+	if res := employee.do("GET", "/api/v1/connections", nil); !strings.Contains(string(res.body), `"needs_reconnect"`) {
+		t.Errorf("connection state: %s", res.body)
+	}
+	var box struct {
+		Items []struct{ Subject, Text string }
+	}
+	employee.do("GET", "/api/v1/dev/mail?to=carol@acme.example", nil).json(t, &box)
+	told := 0
+	for _, m := range box.Items {
+		if strings.Contains(m.Subject, "Reconnect your Mastodon account") {
+			told++
+		}
+	}
+	if told != 1 {
+		t.Errorf("reconnect mails = %d, want 1: %+v", told, box.Items)
+	}
+}

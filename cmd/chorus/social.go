@@ -66,6 +66,8 @@ type networkOptions struct {
 	// cfg holds the networks' app credentials; a network without them is
 	// not served.
 	cfg config
+	// mailer tells members what needs them (reconnecting); nil: nobody.
+	mailer tenant.Mailer
 }
 
 // newSocialService builds the registry of the networks Chorus serves and
@@ -127,5 +129,5 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 		}
 	}
 	return social.NewService(social.Config{Networks: reg, Keys: keys, BaseURL: base, HTTPClient: client, Log: log, Now: now,
-		Content: contentSvc, Enqueue: enqueue}), nil
+		Content: contentSvc, Enqueue: enqueue, Notify: notifier(o.mailer)}), nil
 }
