@@ -152,6 +152,22 @@ func (w *Worker) Handler() asynq.Handler {
 		}
 		return nil
 	})
+	mux.HandleFunc(task.TypeWarnExpiring, func(ctx context.Context, _ *asynq.Task) error {
+		insts, err := w.cfg.Store.Instances(ctx)
+		if err != nil {
+			return err
+		}
+		for _, inst := range insts {
+			sc, err := w.cfg.Store.Open(ctx, inst.ID)
+			if err != nil {
+				return err
+			}
+			if _, err := w.cfg.Social.WarnExpiring(ctx, sc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	mux.HandleFunc(task.TypeSweepExports, func(ctx context.Context, _ *asynq.Task) error {
 		_, err := w.cfg.Store.SweepExports(ctx)
 		return err
@@ -208,6 +224,7 @@ var periodic = []struct {
 	{"@every 1m", task.HealthPing, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(50 * time.Second)}},
 	{"@every 10m", task.SweepExpired, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(9 * time.Minute)}},
 	{"@every 1h", task.SweepExports, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(50 * time.Minute)}},
+	{"@every 6h", task.WarnExpiring, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(5 * time.Hour)}},
 	{"@every 24h", task.SweepRetention, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(23 * time.Hour)}},
 	{"@every 6h", task.RecheckDomains, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(5 * time.Hour)}},
 }

@@ -403,7 +403,7 @@ func connectionSet(c Connection) bson.D {
 	set := bson.D{{Key: "handle", Value: c.Handle}, {Key: "display_name", Value: c.DisplayName},
 		{Key: "profile_url", Value: c.ProfileURL}, {Key: "followers", Value: c.Followers},
 		{Key: "status", Value: c.Status}, {Key: "app_id", Value: c.AppID}, {Key: "access", Value: c.Access},
-		{Key: "updated_at", Value: c.UpdatedAt}}
+		{Key: "updated_at", Value: c.UpdatedAt}, {Key: "expiry_warned", Value: false}}
 	if c.Refresh != nil {
 		set = append(set, bson.E{Key: "refresh", Value: *c.Refresh})
 	}

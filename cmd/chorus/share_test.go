@@ -12,6 +12,9 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/task"
@@ -378,5 +381,44 @@ func TestRevokedTokenFailsTheShareAndTellsTheMember(t *testing.T) {
 	}
 	if told != 1 {
 		t.Errorf("reconnect mails = %d, want 1: %+v", told, box.Items)
+	}
+}
+
+func TestExpiringConnectionWarnsAndBlocksLateShares(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	// Make it a connection like LinkedIn's: no refresh token, 3 days left.
+	uri, db := a.mongo()
+	raw, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Disconnect(context.Background())
+	inst := a.mustInstance(t, employee)
+	expires := a.clock.Now().Add(72 * time.Hour).UTC().Truncate(time.Millisecond)
+	if _, err := raw.Database(db).Collection("t_"+inst+"_connections").UpdateOne(t.Context(), bson.D{{Key: "_id", Value: connID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "expires_at", Value: expires}}}, {Key: "$unset", Value: bson.D{{Key: "refresh", Value: ""}}}}); err != nil {
+		t.Fatal(err)
+	}
+	late := expires.Add(time.Hour).Format(time.RFC3339)
+	res := employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "publish_at": late})
+	if p := res.problem(t); res.status != http.StatusBadRequest || len(p.Errors) == 0 || p.Errors[0].Field != "publish_at" {
+		t.Errorf("a share after the token's expiry: %d %s, want 400 on publish_at", res.status, res.body)
+	}
+	w, _ := jobs.NewWorker(jobs.Config{Store: a.store, Social: a.social})
+	for range 2 { // the second run must not mail again
+		if err := w.Handler().ProcessTask(t.Context(), task.WarnExpiring()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var box struct{ Items []struct{ Subject string } }
+	employee.do("GET", "/api/v1/dev/mail?to=carol@acme.example", nil).json(t, &box)
+	warned := 0
+	for _, m := range box.Items {
+		if strings.Contains(m.Subject, "connection in Chorus expires on") {
+			warned++
+		}
+	}
+	if warned != 1 {
+		t.Errorf("expiry warnings = %d, want 1", warned)
 	}
 }

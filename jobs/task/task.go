@@ -29,6 +29,9 @@ const (
 	// TypeSweepRetention deletes raw click events past each instance's
 	// retention period.
 	TypeSweepRetention = "privacy:sweep_retention"
+	// TypeWarnExpiring mails members whose connection's token expires
+	// soon and cannot renew itself.
+	TypeWarnExpiring = "social:warn_expiring"
 	// TypeExport prepares a member's data export.
 	TypeExport = "privacy:export"
 	// TypeSweepExports deletes exports past their 7 days.
@@ -67,6 +70,9 @@ func Publish(tenantID, shareID string) *asynq.Task {
 
 // SweepRetention returns a privacy:sweep_retention task.
 func SweepRetention() *asynq.Task { return asynq.NewTask(TypeSweepRetention, nil) }
+
+// WarnExpiring returns a social:warn_expiring task.
+func WarnExpiring() *asynq.Task { return asynq.NewTask(TypeWarnExpiring, nil) }
 
 // Reconcile returns a share:reconcile task.
 func Reconcile() *asynq.Task { return asynq.NewTask(TypeReconcile, nil) }
