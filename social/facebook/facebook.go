@@ -33,13 +33,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -334,10 +332,6 @@ func (n *Network) call(ctx context.Context, op, method, rawURL, token string, fo
 			rawURL += sep + "appsecret_proof=" + n.proof(token)
 		}
 	}
-	// wrote records whether the request left: a failure after that may
-	// have reached Facebook.
-	var wrote atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }})
 	var body io.Reader
 	if form != nil {
 		body = bytes.NewReader([]byte(form.Encode()))
@@ -354,23 +348,9 @@ func (n *Network) call(ctx context.Context, op, method, rawURL, token string, fo
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := n.opts.HTTPClient.Do(req)
+	res, b, err := social.Send(n.opts.HTTPClient, req, social.Facebook, op, maxBody)
 	if err != nil {
-		if errors.Is(err, context.Canceled) && !wrote.Load() {
-			return err
-		}
-		if wrote.Load() && method != http.MethodGet {
-			return fail(social.ErrAmbiguous, 0, "", err)
-		}
-		return fail(social.ErrRetryLater, 0, "", err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
-	if err != nil {
-		if method != http.MethodGet && res.StatusCode < 300 {
-			return fail(social.ErrAmbiguous, res.StatusCode, "", err)
-		}
-		return fail(social.ErrRetryLater, res.StatusCode, "", err)
+		return err
 	}
 	if s := res.StatusCode; s >= 300 {
 		var body struct {

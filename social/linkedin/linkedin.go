@@ -26,12 +26,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -333,10 +331,6 @@ func (n *Network) call(ctx context.Context, op, method, rawURL, token string, bo
 	fail := func(class error, status int, msg string, err error) *social.Error {
 		return &social.Error{Network: social.LinkedIn, Op: op, Class: class, Status: status, Message: msg, Err: err}
 	}
-	// wrote records whether the request left: a failure after that may
-	// have reached LinkedIn.
-	var wrote atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }})
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -356,23 +350,9 @@ func (n *Network) call(ctx context.Context, op, method, rawURL, token string, bo
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := n.opts.HTTPClient.Do(req)
+	res, b, err := social.Send(n.opts.HTTPClient, req, social.LinkedIn, op, maxBody)
 	if err != nil {
-		if errors.Is(err, context.Canceled) && !wrote.Load() {
-			return nil, err
-		}
-		if wrote.Load() && method != http.MethodGet {
-			return nil, fail(social.ErrAmbiguous, 0, "", err)
-		}
-		return nil, fail(social.ErrRetryLater, 0, "", err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
-	if err != nil {
-		if method != http.MethodGet && res.StatusCode < 300 {
-			return nil, fail(social.ErrAmbiguous, res.StatusCode, "", err)
-		}
-		return nil, fail(social.ErrRetryLater, res.StatusCode, "", err)
+		return nil, err
 	}
 	if s := res.StatusCode; s >= 300 {
 		var e apiError

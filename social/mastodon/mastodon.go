@@ -9,11 +9,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -206,10 +204,6 @@ func (n *Network) call(ctx context.Context, op, method, rawURL, token string, fo
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
-	// wrote records whether the request left: a failure after that may
-	// have reached the server.
-	var wrote atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }})
 	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
 	if err != nil {
 		return fail(social.ErrPermanent, 0, "bad request URL", err)
@@ -225,20 +219,9 @@ func (n *Network) call(ctx context.Context, op, method, rawURL, token string, fo
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := n.opts.HTTPClient.Do(req)
+	res, b, err := social.Send(n.opts.HTTPClient, req, social.Mastodon, op, maxBody)
 	if err != nil {
-		if wrote.Load() && method != http.MethodGet {
-			return fail(social.ErrAmbiguous, 0, "", err)
-		}
-		return fail(social.ErrRetryLater, 0, "", err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
-	if err != nil {
-		if method != http.MethodGet && res.StatusCode < 300 {
-			return fail(social.ErrAmbiguous, res.StatusCode, "", err)
-		}
-		return fail(social.ErrRetryLater, res.StatusCode, "", err)
+		return err
 	}
 	if res.StatusCode >= 300 {
 		var e struct {

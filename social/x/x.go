@@ -25,11 +25,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -286,10 +284,6 @@ func (n *Network) call(ctx context.Context, op, method, rawURL, token string, bo
 	fail := func(class error, status int, msg string, err error) *social.Error {
 		return &social.Error{Network: social.X, Op: op, Class: class, Status: status, Message: msg, Err: err}
 	}
-	// wrote records whether the request left: a failure after that may
-	// have reached X.
-	var wrote atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }})
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -309,23 +303,9 @@ func (n *Network) call(ctx context.Context, op, method, rawURL, token string, bo
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := n.opts.HTTPClient.Do(req)
+	res, b, err := social.Send(n.opts.HTTPClient, req, social.X, op, maxBody)
 	if err != nil {
-		if errors.Is(err, context.Canceled) && !wrote.Load() {
-			return err
-		}
-		if wrote.Load() && method != http.MethodGet {
-			return fail(social.ErrAmbiguous, 0, "", err)
-		}
-		return fail(social.ErrRetryLater, 0, "", err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
-	if err != nil {
-		if method != http.MethodGet && res.StatusCode < 300 {
-			return fail(social.ErrAmbiguous, res.StatusCode, "", err)
-		}
-		return fail(social.ErrRetryLater, res.StatusCode, "", err)
+		return err
 	}
 	if s := res.StatusCode; s >= 300 {
 		var p problem
