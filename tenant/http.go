@@ -71,6 +71,8 @@ func ProblemOf(err error) *api.Problem {
 		return api.ErrForbidden
 	case errors.Is(err, ErrDomainUnverified):
 		return api.New(http.StatusForbidden, "domain_unverified", "verify your company's domain first (Admin → Domains: publish the TXT record, then verify)")
+	case errors.Is(err, ErrSubdomainTaken):
+		return api.New(http.StatusConflict, "subdomain_taken", "another company uses this subdomain")
 	case errors.Is(err, ErrDomainTaken):
 		return api.New(http.StatusConflict, "domain_taken", "this domain belongs to another company instance")
 	case errors.Is(err, ErrRecordMissing):
@@ -136,6 +138,7 @@ func domainReasonText(r DomainReason) string {
 func (s *Service) Routes(r gin.IRouter) {
 	r.POST("/auth/email", s.Public(s.postEmailSignIn))
 	r.GET("/auth/email/callback", s.Public(s.getEmailCallback))
+	r.GET("/auth/login-page", s.Public(s.getLoginPage))
 	s.OIDCRoutes(r)
 	r.POST("/auth/logout", s.Member(nil, s.postLogout))
 	r.GET("/me", s.Member(nil, s.getMe))
@@ -271,13 +274,14 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 		RetentionDays     *int        `json:"retention_days"`
 		JoinPolicy        *JoinPolicy `json:"join_policy"`
 		NeedApproval      *bool       `json:"suggestions_need_approval"`
+		Subdomain         *string     `json:"subdomain"`
 	}
 	if err := api.Decode(c, &in); err != nil {
 		return err
 	}
 	inst, err := s.UpdateSettings(c.Request.Context(), sc, SettingsUpdate{
 		Name: in.Name, InvitationMessage: in.InvitationMessage, RetentionDays: in.RetentionDays, JoinPolicy: in.JoinPolicy,
-		SuggestionsNeedApproval: in.NeedApproval,
+		SuggestionsNeedApproval: in.NeedApproval, Subdomain: in.Subdomain,
 	})
 	if err != nil {
 		return err

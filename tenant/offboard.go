@@ -46,6 +46,9 @@ func (s *Store) DeleteInstance(ctx context.Context, id, by, reason string) error
 			return storeErr(err)
 		}
 	}
+	if _, err := s.db.Collection(collSubdomains).DeleteMany(ctx, bson.D{{Key: "instance_id", Value: id}}); err != nil {
+		return storeErr(err)
+	}
 	s.dropInstance(ctx, id)
 	s.log.InfoContext(ctx, "instance deleted", "tenant_id", id, "by", by)
 	return nil

@@ -14,6 +14,8 @@ type SettingsUpdate struct {
 	JoinPolicy        *JoinPolicy
 	// SuggestionsNeedApproval: false publishes suggestions without review.
 	SuggestionsNeedApproval *bool
+	// Subdomain selects the instance's login page; "" clears it.
+	Subdomain *string
 }
 
 // Settings limits.
@@ -61,11 +63,21 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate
 			verr = append(verr, &ValidationError{Field: "join_policy", Reason: "must be open, invite or sso"})
 		}
 	}
+	if u.Subdomain != nil {
+		sub, ve := checkSubdomain(*u.Subdomain)
+		if ve != nil {
+			verr = append(verr, ve)
+		}
+		st.Subdomain = sub
+	}
 	if u.SuggestionsNeedApproval != nil {
 		st.SuggestionsNeedApproval = new(*u.SuggestionsNeedApproval)
 	}
 	if len(verr) > 0 {
 		return Instance{}, verr
+	}
+	if err := s.Store.claimSubdomain(ctx, inst.ID, inst.Settings.Subdomain, st.Subdomain); err != nil {
+		return Instance{}, err
 	}
 	return s.Store.updateInstance(ctx, sc, name, st)
 }

@@ -45,6 +45,9 @@ type Config struct {
 	Resolver TXTResolver
 	// OperatorToken authorises the operator API (/ops/v1); empty turns it off.
 	OperatorToken string
+	// BaseDomain, when set, gives instances login pages at
+	// <subdomain>.<BaseDomain>.
+	BaseDomain string
 }
 
 // Service signs people in and resolves requests to their member and

@@ -313,3 +313,41 @@ func TestDomainVerifyCommand(t *testing.T) {
 		t.Error("verifying without a reason succeeded")
 	}
 }
+
+func TestSubdomainLoginPage(t *testing.T) {
+	a := newTestApp(t, map[string]string{"CHORUS_BASE_DOMAIN": "chorus.test"})
+	admin := a.client(t)
+	alice := admin.signIn("alice@acme.example")
+	bob := a.client(t)
+	bob.signIn("bob@globex.example")
+	for _, bad := range []string{"www", "ab", "-acme", "ac me", "Ácme", strings.Repeat("a", 41)} {
+		if res := admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": bad}); res.status != http.StatusBadRequest {
+			t.Errorf("subdomain %q: %d, want 400", bad, res.status)
+		}
+	}
+	if res := admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": "Acme"}); res.status != http.StatusOK {
+		t.Fatalf("set subdomain: %d %s", res.status, res.body)
+	}
+	if res := bob.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": "acme"}); res.status != http.StatusConflict || res.problem(t).Code != "subdomain_taken" {
+		t.Errorf("taking acme's subdomain: %d %s, want 409", res.status, res.body)
+	}
+	anon := a.client(t)
+	res := anon.do("GET", "/api/v1/auth/login-page", nil, "Host", "acme.chorus.test")
+	if res.status != http.StatusOK || !strings.Contains(string(res.body), alice.Instance.ID) {
+		t.Errorf("acme's login page: %d %s", res.status, res.body)
+	}
+	// The subdomain selects a login page, nothing more: no session, no data.
+	if res := anon.do("GET", "/api/v1/members", nil, "Host", "acme.chorus.test"); res.status != http.StatusUnauthorized {
+		t.Errorf("members through the subdomain without a session: %d, want 401", res.status)
+	}
+	for _, host := range []string{"globex.chorus.test", "chorus.test", "x.acme.chorus.test", "acme.evil.test"} {
+		if res := anon.do("GET", "/api/v1/auth/login-page", nil, "Host", host); res.status != http.StatusNotFound {
+			t.Errorf("login page of %s: %d, want 404", host, res.status)
+		}
+	}
+	// Moving to another subdomain frees the old one.
+	admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": "acme-corp"})
+	if res := bob.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": "acme"}); res.status != http.StatusOK {
+		t.Errorf("the freed subdomain: %d %s", res.status, res.body)
+	}
+}

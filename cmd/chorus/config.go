@@ -40,6 +40,7 @@ type config struct {
 	BlockedDomains   []string
 	Concurrency      int
 	DNSResolver      string
+	BaseDomain       string
 	OIDC             tenant.OIDCProvider
 	OIDCPerIP        int
 	// Networks' app credentials; a network without them is not served.
@@ -86,6 +87,7 @@ var settings = []setting{
 	{"facebook-app-id", "CHORUS_FACEBOOK_APP_ID", "", "Meta app ID (with the secret: Facebook Pages are served)", false},
 	{"facebook-app-secret", "CHORUS_FACEBOOK_APP_SECRET", "", "Meta app secret", true},
 	{"facebook-graph-version", "CHORUS_FACEBOOK_GRAPH_VERSION", "", "Graph API version such as v24.0; default the connector's", false},
+	{"base-domain", "CHORUS_BASE_DOMAIN", "", "domain under which instances get login pages (acme.<domain>); empty: none", false},
 	{"dns-resolver", "CHORUS_DNS_RESOLVER", "", "host:port of the DNS server that checks domain verification records (default: the system's)", false},
 }
 
@@ -139,6 +141,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 		BlockedDomains:   splitList(get("blocked-domains")),
 		Concurrency:      atoi("concurrency", "CHORUS_WORKER_CONCURRENCY", 1),
 		DNSResolver:      get("dns-resolver"),
+		BaseDomain:       strings.ToLower(strings.TrimSuffix(get("base-domain"), ".")),
 		OIDC:             tenant.OIDCProvider{Issuer: get("oidc-issuer"), ClientID: get("oidc-client-id"), ClientSecret: get("oidc-client-secret")},
 		OIDCPerIP:        atoi("oidc-limit-ip", "CHORUS_OIDC_LIMIT_IP", 0),
 		LinkedInID:       get("linkedin-client-id"), LinkedInSecret: get("linkedin-client-secret"), LinkedInVersion: get("linkedin-version"),
@@ -267,8 +270,8 @@ func (c config) masked() []string {
 		"CHORUS_LOG_LEVEL": c.LogLevel.String(), "CHORUS_LOG_FORMAT": c.LogFormat,
 		"CHORUS_SIGNIN_LIMIT_ADDRESS": strconv.Itoa(c.SignInPerAddress), "CHORUS_SIGNIN_LIMIT_IP": strconv.Itoa(c.SignInPerIP),
 		"CHORUS_BLOCKED_DOMAINS": strings.Join(c.BlockedDomains, ","), "CHORUS_WORKER_CONCURRENCY": strconv.Itoa(c.Concurrency),
-		"CHORUS_DNS_RESOLVER": c.DNSResolver,
-		"CHORUS_OIDC_ISSUER":  c.OIDC.Issuer, "CHORUS_OIDC_CLIENT_ID": c.OIDC.ClientID,
+		"CHORUS_DNS_RESOLVER": c.DNSResolver, "CHORUS_BASE_DOMAIN": c.BaseDomain,
+		"CHORUS_OIDC_ISSUER": c.OIDC.Issuer, "CHORUS_OIDC_CLIENT_ID": c.OIDC.ClientID,
 		"CHORUS_OIDC_CLIENT_SECRET": c.OIDC.ClientSecret, "CHORUS_OIDC_LIMIT_IP": strconv.Itoa(c.OIDCPerIP),
 		"CHORUS_LINKEDIN_CLIENT_ID": c.LinkedInID, "CHORUS_LINKEDIN_CLIENT_SECRET": c.LinkedInSecret, "CHORUS_LINKEDIN_VERSION": c.LinkedInVersion,
 		"CHORUS_X_CLIENT_ID": c.XID, "CHORUS_X_CLIENT_SECRET": c.XSecret,

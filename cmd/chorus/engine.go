@@ -143,6 +143,7 @@ func newApp(d appDeps) (*app, error) {
 		CheckTopics:    d.content.CheckTopics,
 		Resolver:       d.resolver,
 		OperatorToken:  d.cfg.OperatorToken,
+		BaseDomain:     d.cfg.BaseDomain,
 		OIDCStartLimit: tenant.Limit{Max: d.cfg.OIDCPerIP, Window: time.Hour},
 	})
 	if d.cfg.OIDC.Issuer != "" {
