@@ -113,60 +113,28 @@ func (w *Worker) Handler() asynq.Handler {
 		return w.cfg.Social.PublishShare(ctx, sc, id)
 	}))
 	mux.HandleFunc(task.TypeReconcile, func(ctx context.Context, _ *asynq.Task) error {
-		insts, err := w.cfg.Store.Instances(ctx)
-		if err != nil {
-			return err
-		}
-		for _, inst := range insts {
-			sc, err := w.cfg.Store.Open(ctx, inst.ID)
-			if err != nil {
-				return err
-			}
+		return w.cfg.Store.EachInstance(ctx, func(sc tenant.Scope) error {
 			requeued, unconfirmed, err := w.cfg.Social.Reconcile(ctx, sc, 2*time.Minute)
-			if err != nil {
-				return err
-			}
 			if requeued+unconfirmed > 0 {
-				w.cfg.Log.InfoContext(ctx, "shares reconciled", "tenant_id", inst.ID, "requeued", requeued, "unconfirmed", unconfirmed)
+				w.cfg.Log.InfoContext(ctx, "shares reconciled", "tenant_id", sc.InstanceID(), "requeued", requeued, "unconfirmed", unconfirmed)
 			}
-		}
-		return nil
+			return err
+		})
 	})
 	mux.HandleFunc(task.TypeSweepRetention, func(ctx context.Context, _ *asynq.Task) error {
-		insts, err := w.cfg.Store.Instances(ctx)
-		if err != nil {
-			return err
-		}
-		for _, inst := range insts {
-			sc, err := w.cfg.Store.Open(ctx, inst.ID)
-			if err != nil {
-				return err
-			}
+		return w.cfg.Store.EachInstance(ctx, func(sc tenant.Scope) error {
 			n, err := social.SweepClicks(ctx, sc, w.cfg.Now())
-			if err != nil {
-				return err
-			}
 			if n > 0 {
-				w.cfg.Log.InfoContext(ctx, "click events past retention deleted", "tenant_id", inst.ID, "count", n)
+				w.cfg.Log.InfoContext(ctx, "click events past retention deleted", "tenant_id", sc.InstanceID(), "count", n)
 			}
-		}
-		return nil
+			return err
+		})
 	})
 	mux.HandleFunc(task.TypeWarnExpiring, func(ctx context.Context, _ *asynq.Task) error {
-		insts, err := w.cfg.Store.Instances(ctx)
-		if err != nil {
+		return w.cfg.Store.EachInstance(ctx, func(sc tenant.Scope) error {
+			_, err := w.cfg.Social.WarnExpiring(ctx, sc)
 			return err
-		}
-		for _, inst := range insts {
-			sc, err := w.cfg.Store.Open(ctx, inst.ID)
-			if err != nil {
-				return err
-			}
-			if _, err := w.cfg.Social.WarnExpiring(ctx, sc); err != nil {
-				return err
-			}
-		}
-		return nil
+		})
 	})
 	mux.HandleFunc(task.TypeSweepExports, func(ctx context.Context, _ *asynq.Task) error {
 		_, err := w.cfg.Store.SweepExports(ctx)

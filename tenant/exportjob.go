@@ -157,18 +157,11 @@ func exportProblem(err error) *api.Problem {
 // SweepExports deletes every instance's exports past their expiry (a
 // periodic job); it returns how many it deleted.
 func (s *Store) SweepExports(ctx context.Context) (int64, error) {
-	insts, err := s.Instances(ctx)
-	if err != nil {
-		return 0, err
-	}
 	var n int64
-	for _, inst := range insts {
-		sc := Scope{store: s, inst: inst}
+	err := s.EachInstance(ctx, func(sc Scope) error {
 		d, err := sc.Collection(exportKind).DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: s.now().UTC()}}}})
-		if err != nil {
-			return n, err
-		}
 		n += d
-	}
-	return n, nil
+		return err
+	})
+	return n, err
 }

@@ -213,3 +213,22 @@ func (s *Store) Instances(ctx context.Context) ([]Instance, error) {
 	insts := []Instance{}
 	return insts, storeErr(cur.All(ctx, &insts))
 }
+
+// EachInstance calls f with the scope of every instance (periodic jobs).
+// One instance's failure does not stop the others; the errors are joined.
+func (s *Store) EachInstance(ctx context.Context, f func(Scope) error) error {
+	insts, err := s.Instances(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, inst := range insts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := f(Scope{store: s, inst: inst}); err != nil {
+			errs = append(errs, fmt.Errorf("instance %s: %w", inst.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -95,11 +95,13 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		mailer tenant.Mailer
 		devBox *tenant.DevMailbox
 	)
+	// The configured public URL; the HTTP server refines the default
+	// once it knows its listening port.
+	base, _ := url.Parse(cfg.BaseURL)
+	if cfg.BaseURL == "" {
+		base, _ = url.Parse("http://" + cfg.Addr)
+	}
 	if cfg.DevMailbox || cfg.SMTPURL != "" {
-		base, _ := url.Parse(cfg.BaseURL)
-		if cfg.BaseURL == "" {
-			base, _ = url.Parse("http://" + cfg.Addr)
-		}
 		if mailer, devBox, err = newMailer(cfg, log, time.Now, base); err != nil {
 			return err
 		}
@@ -161,10 +163,6 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		log.Info("Chorus is running", "url", baseURL.String(), "listen", ln.Addr().String())
 	}
 	if cmd == "worker" || cmd == "all" {
-		base, _ := url.Parse(cfg.BaseURL)
-		if cfg.BaseURL == "" {
-			base, _ = url.Parse("http://" + cfg.Addr)
-		}
 		socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{cfg: cfg, mailer: mailer}, contentSvc, queue)
 		if err != nil {
 			return err
