@@ -88,8 +88,7 @@ func runPrivacy(ctx context.Context, args []string, getenv func(string) string, 
 		// Tokens restored with the data were revoked at the erasure;
 		// replaying only has to delete them again, so no keyring is needed.
 		keys, _ := social.ParseKeyring(getenv("CHORUS_TOKEN_KEYS"))
-		base, _ := url.Parse("http://127.0.0.1")
-		so, err := newSocialService(base, keys, slog.New(slog.DiscardHandler), time.Now, networkOptions{}, nil, nil)
+		so, err := commandSocial(keys)
 		if err != nil {
 			return err
 		}
@@ -161,28 +160,20 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("CHORUS_TOKEN_KEYS: %w", err)
 	}
 	return withStore(ctx, getenv, stdout, func(store *tenant.Store) error {
-		base, _ := url.Parse("http://127.0.0.1")
-		so, err := newSocialService(base, keys, slog.New(slog.DiscardHandler), time.Now, networkOptions{}, nil, nil)
-		if err != nil {
-			return err
-		}
-		insts, err := store.Instances(ctx)
+		so, err := commandSocial(keys)
 		if err != nil {
 			return err
 		}
 		var total social.RotateReport
-		for _, inst := range insts {
-			sc, err := store.Open(ctx, inst.ID)
-			if err != nil {
-				return err
-			}
+		err = store.EachInstance(ctx, func(sc tenant.Scope) error {
 			r, err := so.RotateAll(ctx, sc)
-			if err != nil {
-				return fmt.Errorf("instance %s: %w", inst.ID, err)
-			}
 			total.Rotated += r.Rotated
 			total.Current += r.Current
 			total.Broken += r.Broken
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "connections: %d re-encrypted to key %s, %d already on it, %d undecryptable (marked broken)\n",
 			total.Rotated, keys.Current(), total.Current, total.Broken)
@@ -191,4 +182,11 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return nil
 	})
+}
+
+// commandSocial is the social service of an operator command: it reaches
+// stored connections (decrypting, deleting) but serves no HTTP.
+func commandSocial(keys *social.Keyring) (*social.Service, error) {
+	base, _ := url.Parse("http://127.0.0.1")
+	return newSocialService(base, keys, slog.New(slog.DiscardHandler), time.Now, networkOptions{}, nil, nil)
 }
