@@ -2,7 +2,7 @@
 // 127.0.0.1 for tests. It follows Mastodon's documented API and errors for
 // what Chorus uses: POST /api/v1/apps, /oauth/authorize (approving at once,
 // as if the member clicked Authorize), /oauth/token, /oauth/revoke,
-// GET /api/v1/accounts/verify_credentials, POST and DELETE
+// GET /api/v1/accounts/verify_credentials, POST, GET and DELETE
 // /api/v1/statuses. Like Mastodon it answers 401 {"error":"The access token
 // is invalid"}, 422 {"error":"Validation failed: …"}, 429 with
 // X-RateLimit-* headers, 418 to a request without User-Agent, and issues
@@ -91,6 +91,9 @@ type Status struct {
 	Visibility     string
 	IdempotencyKey string
 	Deleted        bool
+	// Favourites, Replies and Reblogs are what GET /api/v1/statuses/:id
+	// counts (SetCounts).
+	Favourites, Replies, Reblogs int64
 }
 
 // New starts a fake on 127.0.0.1, closed when the test ends.
@@ -112,6 +115,7 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("GET /api/v1/accounts/verify_credentials", s.verifyCredentials)
 	mux.HandleFunc("POST /api/v1/statuses", s.postStatus)
 	mux.HandleFunc("DELETE /api/v1/statuses/{id}", s.deleteStatus)
+	mux.HandleFunc("GET /api/v1/statuses/{id}", s.getStatus)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Method + " " + r.URL.Path
 		if r.URL.Path == "/oauth/token" {
@@ -445,6 +449,44 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, s.statusJSON(r, st))
+}
+
+// getStatus is GET /api/v1/statuses/:id: a public status needs no token;
+// a token without read:statuses (or read) is refused with 403, as
+// Mastodon refuses calls outside a token's scopes.
+func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "" {
+		access, ok := s.authed(w, r)
+		if !ok {
+			return
+		}
+		s.mu.Lock()
+		scopes := " " + s.tokens[access].scopes + " "
+		s.mu.Unlock()
+		if !strings.Contains(scopes, " read ") && !strings.Contains(scopes, " read:statuses ") {
+			writeError(w, http.StatusForbidden, "This action is outside the authorized scopes")
+			return
+		}
+	}
+	s.mu.Lock()
+	st, ok := s.statuses[r.PathValue("id")]
+	s.mu.Unlock()
+	if !ok || st.Deleted || st.Visibility != "public" {
+		writeError(w, http.StatusNotFound, "Record not found")
+		return
+	}
+	out := s.statusJSON(r, st)
+	out["favourites_count"], out["replies_count"], out["reblogs_count"] = st.Favourites, st.Replies, st.Reblogs
+	writeJSON(w, http.StatusOK, out)
+}
+
+// SetCounts sets a status's favourites, replies and reblogs.
+func (s *Server) SetCounts(id string, favourites, replies, reblogs int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.statuses[id]
+	st.Favourites, st.Replies, st.Reblogs = favourites, replies, reblogs
+	s.statuses[id] = st
 }
 
 func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request) {
