@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -307,7 +308,8 @@ func (s *Service) clicksRecorded(ctx context.Context, sc tenant.Scope, clicks []
 	for _, c := range clicks {
 		ids = append(ids, c.ShareID)
 	}
-	shares, err := social.SharesByID(ctx, sc, ids)
+	slices.Sort(ids)
+	shares, err := social.SharesByID(ctx, sc, slices.Compact(ids))
 	if err != nil {
 		return err
 	}
