@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -79,15 +80,22 @@ const (
 
 // Location returns the instance's time zone (UTC when unset or unknown).
 func (s Settings) Location() *time.Location {
-	if s.TimeZone == "" {
+	if s.TimeZone == "" || s.TimeZone == "UTC" {
 		return time.UTC
+	}
+	if loc, ok := zones.Load(s.TimeZone); ok {
+		return loc.(*time.Location)
 	}
 	loc, err := time.LoadLocation(s.TimeZone)
 	if err != nil {
 		return time.UTC
 	}
+	zones.Store(s.TimeZone, loc)
 	return loc
 }
+
+// zones caches loaded time zones: every click batch asks for one.
+var zones sync.Map
 
 // PointWeights returns the leaderboard weights with defaults applied.
 func (s Settings) PointWeights() Points {

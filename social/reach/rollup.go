@@ -265,9 +265,19 @@ func (s *Service) firstVisits(ctx context.Context, sc tenant.Scope, days []strin
 				out[i] = true
 				continue
 			}
-			k := sc.InstanceID() + ":" + days[i]
+			k := days[i] + ":" + sc.InstanceID()
 			if s.seen[k] == nil {
 				s.seen[k] = map[string]bool{}
+				// Days three before are done with: forget them.
+				old := days[i]
+				if d, err := time.Parse(time.DateOnly, days[i]); err == nil {
+					old = d.AddDate(0, 0, -3).Format(time.DateOnly)
+				}
+				for seen := range s.seen {
+					if seen < old {
+						delete(s.seen, seen)
+					}
+				}
 			}
 			out[i] = !s.seen[k][c.Visitor]
 			s.seen[k][c.Visitor] = true
