@@ -234,6 +234,12 @@ func (w *Worker) Run(ctx context.Context) error {
 			if errors.As(err, &re) && re.Delay > 0 {
 				return re.Delay
 			}
+			if errors.Is(err, asynq.ErrLeaseExpired) {
+				// The worker that ran it died (Asynq noticed a minute
+				// later). Handlers are idempotent and a share's state
+				// decides what a second run does: run it again soon.
+				return time.Second
+			}
 			return asynq.DefaultRetryDelayFunc(n, err, t)
 		},
 		IsFailure: func(err error) bool {

@@ -58,11 +58,13 @@ type Server struct {
 	statuses  map[string]Status
 	idem      map[string]string // access token + key → status ID
 	calls     map[string]int
+	posts     map[string]int // Idempotency-Key → POST /api/v1/statuses requests
 	nextID    int
 	limited   int // the next limited POST /api/v1/statuses get 429
 	limitAt   time.Time
 	retryHdr  bool
 	deny      bool
+	delay     time.Duration
 }
 
 type app struct{ secret, redirect, scopes string }
@@ -106,7 +108,7 @@ func New(t testing.TB, opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, apps: map[string]app{}, codes: map[string]grant{}, tokens: map[string]*token{},
-		refreshes: map[string]*refresh{}, statuses: map[string]Status{}, idem: map[string]string{}, calls: map[string]int{}}
+		refreshes: map[string]*refresh{}, statuses: map[string]Status{}, idem: map[string]string{}, calls: map[string]int{}, posts: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/apps", s.postApp)
 	mux.HandleFunc("GET /oauth/authorize", s.authorize)
@@ -143,6 +145,15 @@ func (s *Server) Calls(key string) int {
 	return s.calls[key]
 }
 
+// PostRequests counts the status posts received with an Idempotency-Key,
+// whether they created a status or replayed one: more than one for a key
+// means the client sent the same post again.
+func (s *Server) PostRequests(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.posts[key]
+}
+
 // Statuses returns every status posted, deleted ones flagged.
 func (s *Server) Statuses() []Status {
 	s.mu.Lock()
@@ -162,6 +173,15 @@ func (s *Server) RateLimit(n int, reset time.Time, withRetryAfter bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limited, s.limitAt, s.retryHdr = n, reset, withRetryAfter
+}
+
+// DelayAnswers holds the answer to each status post for d after the
+// status was created: the window in which a client that gives up (or
+// dies) leaves a post it cannot know about.
+func (s *Server) DelayAnswers(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
 }
 
 // Deny makes the authorisation page answer as if the member declined.
@@ -405,6 +425,9 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	p := params(r)
 	s.mu.Lock()
+	if k := r.Header.Get("Idempotency-Key"); k != "" {
+		s.posts[k]++
+	}
 	if s.limited > 0 {
 		s.limited--
 		reset := s.limitAt
@@ -447,7 +470,15 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 	if key != "" {
 		s.idem[access+"\x00"+key] = st.ID
 	}
+	d := s.delay
 	s.mu.Unlock()
+	if d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return // the client gave up; the status stands
+		}
+	}
 	writeJSON(w, http.StatusOK, s.statusJSON(r, st))
 }
 
