@@ -4,6 +4,7 @@ import { api, call, type Role } from "../api/client";
 import { useMe, useTopics, when } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
+import { BulkInvite, DataRequests, Networks, SupportGrants } from "./AdminMore";
 
 const ROLES: Role[] = ["employee", "curator", "analyst", "admin"];
 
@@ -15,17 +16,23 @@ export function Admin() {
         <ul>
           <li><a href="#settings">Settings</a></li>
           <li><a href="#domains">Domains</a></li>
+          <li><a href="#networks">Networks</a></li>
           <li><a href="#topics">Topics</a></li>
           <li><a href="#invitations">Invitations</a></li>
           <li><a href="#members">Members</a></li>
+          <li><a href="#privacy">Data requests</a></li>
+          <li><a href="#support">Support access</a></li>
           <li><a href="#audit">Audit log</a></li>
         </ul>
       </nav>
       <Settings />
       <Domains />
+      <Networks />
       <Topics />
       <Invitations />
       <Members />
+      <DataRequests />
+      <SupportGrants />
       <Audit />
     </section>
   );
@@ -207,25 +214,7 @@ function Topics() {
 function Invitations() {
   const qc = useQueryClient();
   const list = useQuery({ queryKey: ["invitations"], queryFn: () => call(api.GET("/api/v1/invitations")) });
-  const [emails, setEmails] = useState("");
-  const [message, setMessage] = useState("");
   const refresh = () => qc.invalidateQueries({ queryKey: ["invitations"] });
-  const invite = useMutation({
-    mutationFn: () =>
-      call(
-        api.POST("/api/v1/invitations", {
-          body: {
-            emails: emails.split(/[\s,;]+/).filter(Boolean),
-            ...(message.trim() ? { message } : {}),
-          },
-        }),
-      ),
-    onSuccess: () => {
-      setEmails("");
-      setMessage("");
-      refresh();
-    },
-  });
   const revoke = useMutation({
     mutationFn: (id: string) => call(api.DELETE("/api/v1/invitations/{id}", { params: { path: { id } } })),
     onSettled: refresh,
@@ -237,15 +226,7 @@ function Invitations() {
   return (
     <section id="invitations" aria-labelledby="inv-h" className="panel">
       <h2 id="inv-h">Invitations</h2>
-      <form onSubmit={(e) => { e.preventDefault(); invite.mutate(); }}>
-        <label htmlFor="inv-emails">Email addresses (one per line or comma-separated)</label>
-        <textarea id="inv-emails" rows={3} required value={emails} onChange={(e) => setEmails(e.target.value)} />
-        <label htmlFor="inv-message">Message (optional; instead of the company's invitation message)</label>
-        <textarea id="inv-message" rows={2} maxLength={2000} value={message} onChange={(e) => setMessage(e.target.value)} />
-        <button type="submit" disabled={invite.isPending}>Invite</button>
-      </form>
-      <div role="status" aria-live="polite">{invite.isSuccess && <p className="notice">Invited {invite.data.items.length}.</p>}</div>
-      <ErrorMessage error={invite.error} />
+      <BulkInvite onDone={refresh} />
       <ErrorMessage error={list.error} />
       {list.data && list.data.items.length > 0 && (
         <table>
