@@ -201,3 +201,35 @@ func TestAmbiguousWhenSentWithoutAnswer(t *testing.T) {
 		t.Errorf("Publish error = %v, want ErrAmbiguous", err)
 	}
 }
+
+// Metrics read a public status's counts without a token (Chorus holds no
+// read:statuses scope; the fake, like Mastodon, refuses a token without
+// it); a deleted status is a permanent failure.
+func TestMetrics(t *testing.T) {
+	fake := mastodontest.New(t, mastodontest.Options{})
+	n := mastodon.New(mastodon.Options{AllowHTTP: true, UserAgent: "Chorus-test"})
+	a := connect(t, n, fake)
+	ctx := t.Context()
+	pub, err := n.Publish(ctx, a, social.Post{Text: "hi", IdempotencyKey: "m1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.SetCounts(pub.RemoteID, 7, 2, 3)
+	e, err := n.Metrics(ctx, a, pub.RemoteID)
+	if err != nil || e != (social.Engagement{Reactions: 7, Comments: 2, Reposts: 3}) {
+		t.Errorf("Metrics = %+v, %v", e, err)
+	}
+	if calls := fake.Calls("GET /api/v1/statuses/" + pub.RemoteID); calls != 1 {
+		t.Errorf("%d metric reads, want 1", calls)
+	}
+	req, _ := http.NewRequest("GET", fake.URL+"/api/v1/statuses/"+pub.RemoteID, nil)
+	req.Header.Set("Authorization", "Bearer "+a.AccessToken.Reveal())
+	req.Header.Set("User-Agent", "test")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusForbidden {
+		t.Errorf("a token without read:statuses: %v %v, want 403", res.StatusCode, err)
+	}
+	n.Delete(ctx, a, pub.RemoteID)
+	if _, err := n.Metrics(ctx, a, pub.RemoteID); !errors.Is(err, social.ErrPermanent) {
+		t.Errorf("metrics of a deleted status: %v, want ErrPermanent", err)
+	}
+}

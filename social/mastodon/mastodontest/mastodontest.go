@@ -401,10 +401,13 @@ func (s *Server) verifyCredentials(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	host := r.Host
+	s.mu.Lock()
+	followers := s.opts.Followers
+	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id": s.AccountID(), "username": s.opts.Username, "acct": s.opts.Username,
 		"display_name": strings.ToUpper(s.opts.Username[:1]) + s.opts.Username[1:],
-		"url":          "http://" + host + "/@" + s.opts.Username, "followers_count": s.opts.Followers,
+		"url":          "http://" + host + "/@" + s.opts.Username, "followers_count": followers,
 		"following_count": 12, "statuses_count": 3, "locked": false, "bot": false,
 		"created_at": "2022-11-07T00:00:00.000Z", "note": "", "avatar": "", "header": "",
 		"source": map[string]any{"privacy": "public", "sensitive": false, "language": "", "note": "", "fields": []any{}},
@@ -509,6 +512,13 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
 	out := s.statusJSON(r, st)
 	out["favourites_count"], out["replies_count"], out["reblogs_count"] = st.Favourites, st.Replies, st.Reblogs
 	writeJSON(w, http.StatusOK, out)
+}
+
+// SetFollowers changes the account's follower count.
+func (s *Server) SetFollowers(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.Followers = n
 }
 
 // SetCounts sets a status's favourites, replies and reblogs.
