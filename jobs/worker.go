@@ -114,9 +114,16 @@ func (w *Worker) Handler() asynq.Handler {
 	}))
 	mux.HandleFunc(task.TypeReconcile, func(ctx context.Context, _ *asynq.Task) error {
 		return w.cfg.Store.EachInstance(ctx, func(sc tenant.Scope) error {
-			requeued, unconfirmed, err := w.cfg.Social.Reconcile(ctx, sc, 2*time.Minute)
-			if requeued+unconfirmed > 0 {
-				w.cfg.Log.InfoContext(ctx, "shares reconciled", "tenant_id", sc.InstanceID(), "requeued", requeued, "unconfirmed", unconfirmed)
+			// A share queued for a reconcile interval without a live task
+			// is queued again: a task Redis lost is back within two.
+			requeued, unconfirmed, err := w.cfg.Social.Reconcile(ctx, sc, reconcileInterval)
+			if err != nil {
+				return err
+			}
+			published, retried, err := w.cfg.Social.ResolveUnconfirmed(ctx, sc)
+			if requeued+unconfirmed+published+retried > 0 {
+				w.cfg.Log.InfoContext(ctx, "shares reconciled", "tenant_id", sc.InstanceID(), "requeued", requeued, "unconfirmed", unconfirmed,
+					"found_published", published, "found_absent_requeued", retried)
 			}
 			return err
 		})
@@ -182,13 +189,16 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 	})
 }
 
+// reconcileInterval is how often share:reconcile runs.
+const reconcileInterval = time.Minute
+
 // periodic are the scheduler's entries.
 var periodic = []struct {
 	spec string
 	task func() *asynq.Task
 	opts []asynq.Option
 }{
-	{"@every 1m", task.Reconcile, []asynq.Option{asynq.Queue(task.QueueDefault), asynq.Unique(50 * time.Second)}},
+	{"@every " + reconcileInterval.String(), task.Reconcile, []asynq.Option{asynq.Queue(task.QueueDefault), asynq.Unique(50 * time.Second)}},
 	{"@every 1m", task.HealthPing, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(50 * time.Second)}},
 	{"@every 10m", task.SweepExpired, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(9 * time.Minute)}},
 	{"@every 1h", task.SweepExports, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(50 * time.Minute)}},

@@ -125,6 +125,8 @@ func newTestAppPorts(t *testing.T, env map[string]string, extraPorts []int) *tes
 	t.Cleanup(func() { rdb.Close() })
 	queue := asynq.NewClient(redisOpt)
 	t.Cleanup(func() { queue.Close() })
+	tasks := asynq.NewInspector(redisOpt)
+	t.Cleanup(func() { tasks.Close() })
 	pages := newTestPages(t)
 
 	srv := httptest.NewUnstartedServer(nil)
@@ -142,7 +144,7 @@ func newTestAppPorts(t *testing.T, env map[string]string, extraPorts []int) *tes
 	}
 	socialSvc, err := newSocialService(base, keys, log, clock.Now, networkOptions{
 		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: append([]int{int(fakeAddr.Port())}, extraPorts...), allowHTTP: true,
-		cfg: cfg, mailer: mailer,
+		cfg: cfg, mailer: mailer, tasks: tasks,
 	}, contentSvc, queue)
 	if err != nil {
 		t.Fatal(err)

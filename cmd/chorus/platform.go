@@ -83,6 +83,8 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 
 	queue := asynq.NewClient(redisOpt)
 	defer queue.Close()
+	tasks := asynq.NewInspector(redisOpt)
+	defer tasks.Close()
 	contentSvc := newContentService(log, time.Now, preview.New(preview.Config{}), queue)
 
 	keys, err := tokenKeys(cfg, log)
@@ -125,7 +127,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 			ln.Close()
 			return fmt.Errorf("CHORUS_BASE_URL: %w", err)
 		}
-		socialSvc, err := newSocialService(baseURL, keys, log, time.Now, networkOptions{cfg: cfg, mailer: mailer}, contentSvc, queue)
+		socialSvc, err := newSocialService(baseURL, keys, log, time.Now, networkOptions{cfg: cfg, mailer: mailer, tasks: tasks}, contentSvc, queue)
 		if err != nil {
 			ln.Close()
 			return err
@@ -163,7 +165,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		log.Info("Chorus is running", "url", baseURL.String(), "listen", ln.Addr().String())
 	}
 	if cmd == "worker" || cmd == "all" {
-		socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{cfg: cfg, mailer: mailer}, contentSvc, queue)
+		socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{cfg: cfg, mailer: mailer, tasks: tasks}, contentSvc, queue)
 		if err != nil {
 			return err
 		}

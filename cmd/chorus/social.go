@@ -68,6 +68,9 @@ type networkOptions struct {
 	cfg config
 	// mailer tells members what needs them (reconnecting); nil: nobody.
 	mailer tenant.Mailer
+	// tasks, when set, lets a share be queued again whose earlier task
+	// Asynq still keeps as completed or archived (its ID is the share's).
+	tasks *asynq.Inspector
 }
 
 // newSocialService builds the registry of the networks Chorus serves and
@@ -122,8 +125,25 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 		enqueue = func(ctx context.Context, sc tenant.Scope, id string, at time.Time) error {
 			_, err := queue.EnqueueContext(ctx, task.Publish(sc.InstanceID(), id), asynq.TaskID(id),
 				asynq.Queue(task.QueueCritical), asynq.ProcessAt(at), asynq.MaxRetry(20), asynq.Retention(24*time.Hour))
+			if !errors.Is(err, asynq.ErrTaskIDConflict) {
+				return err
+			}
+			// The share's ID is the task's: a live task is queued already,
+			// a finished one kept for its retention is replaced.
+			if o.tasks == nil {
+				return nil
+			}
+			info, ierr := o.tasks.GetTaskInfo(task.QueueCritical, id)
+			if ierr != nil || (info.State != asynq.TaskStateCompleted && info.State != asynq.TaskStateArchived) {
+				return nil
+			}
+			if err := o.tasks.DeleteTask(task.QueueCritical, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+				return err
+			}
+			_, err = queue.EnqueueContext(ctx, task.Publish(sc.InstanceID(), id), asynq.TaskID(id),
+				asynq.Queue(task.QueueCritical), asynq.ProcessAt(at), asynq.MaxRetry(20), asynq.Retention(24*time.Hour))
 			if errors.Is(err, asynq.ErrTaskIDConflict) {
-				return nil // queued already: the share's ID is the task's
+				return nil
 			}
 			return err
 		}
