@@ -222,24 +222,8 @@ func (w *Worker) Run(ctx context.Context) error {
 			log.ErrorContext(ctx, "task failed", "task_id", id, "task_type", t.Type(), "err", err)
 		}),
 		ShutdownTimeout: 20 * time.Second,
-		// A network's "wait" is not a failure: retry when it said.
-		RetryDelayFunc: func(n int, err error, t *asynq.Task) time.Duration {
-			var re *social.RetryError
-			if errors.As(err, &re) && re.Delay > 0 {
-				return re.Delay
-			}
-			if errors.Is(err, asynq.ErrLeaseExpired) {
-				// The worker that ran it died (Asynq noticed a minute
-				// later). Handlers are idempotent and a share's state
-				// decides what a second run does: run it again soon.
-				return time.Second
-			}
-			return asynq.DefaultRetryDelayFunc(n, err, t)
-		},
-		IsFailure: func(err error) bool {
-			var re *social.RetryError
-			return !errors.As(err, &re)
-		},
+		RetryDelayFunc:  retryDelay,
+		IsFailure:       isFailure,
 	})
 	sched := asynq.NewScheduler(w.cfg.Redis, &asynq.SchedulerOpts{
 		Location: time.UTC,
@@ -269,6 +253,30 @@ func (w *Worker) Run(ctx context.Context) error {
 	srv.Shutdown()
 	log.Info("worker stopped")
 	return nil
+}
+
+// retryDelay is when Asynq runs a failed task again: when the network (or
+// Chorus's own publishing limit) said, soon after a worker died, else
+// Asynq's backoff.
+func retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	var re *social.RetryError
+	if errors.As(err, &re) && re.Delay > 0 {
+		return re.Delay
+	}
+	if errors.Is(err, asynq.ErrLeaseExpired) {
+		// The worker that ran it died (Asynq noticed a minute later).
+		// Handlers are idempotent and a share's state decides what a
+		// second run does: run it again soon.
+		return time.Second
+	}
+	return asynq.DefaultRetryDelayFunc(n, err, t)
+}
+
+// isFailure: a "wait" (a network's 429, a spent publishing limit) is
+// Asynq's rate-limit pattern, retried without using up a retry.
+func isFailure(err error) bool {
+	var re *social.RetryError
+	return !errors.As(err, &re)
 }
 
 // asynqLogger sends Asynq's own log lines to slog.

@@ -302,6 +302,14 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: reason}, {Key: "updated_at", Value: now}}}})
 		return err
 	}
+	if s.throttle != nil {
+		wait, err := s.throttle(ctx, sc, sh.Network, sh.ConnectionID)
+		if err != nil {
+			s.log.WarnContext(ctx, "publishing limits unavailable; publishing without them", "share_id", id, "err", err)
+		} else if wait > 0 {
+			return &RetryError{Delay: wait, Err: ErrRateLimited}
+		}
+	}
 	attempt := newID()
 	lease := now.Add(leaseTime)
 	ok, err := coll.Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: sh.State}},

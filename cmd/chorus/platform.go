@@ -21,6 +21,7 @@ import (
 	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/redisserver"
+	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
 	"github.com/chorushq/chorus/tenant/embedded"
@@ -165,7 +166,8 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		log.Info("Chorus is running", "url", baseURL.String(), "listen", ln.Addr().String())
 	}
 	if cmd == "worker" || cmd == "all" {
-		socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{cfg: cfg, mailer: mailer, tasks: tasks}, contentSvc, queue)
+		socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{cfg: cfg, mailer: mailer, tasks: tasks,
+			limits: jobs.NewRateLimiter(rdb, social.DefaultLimits)}, contentSvc, queue)
 		if err != nil {
 			return err
 		}

@@ -2,13 +2,21 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
+	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/task"
+	"github.com/chorushq/chorus/social"
 )
 
 func TestAcceptedThenTimedOutIsUnconfirmedNotReposted(t *testing.T) {
@@ -60,5 +68,48 @@ func TestAcceptedThenTimedOutIsUnconfirmedNotReposted(t *testing.T) {
 	}
 	if n := a.mastodon.PostRequests(id); n != 1 {
 		t.Errorf("the post was sent %d times, want 1", n)
+	}
+}
+
+func TestPublishingLimitMakesTheShareWait(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	rdb := a.queue.MakeRedisClient().(redis.UniversalClient)
+	defer rdb.Close()
+	limits := jobs.NewRateLimiter(rdb, map[string]social.Limits{social.Mastodon: {PerConnection: social.Rate{N: 1, Per: time.Hour}}})
+	fake := netip.MustParseAddrPort(a.mastodon.Listener.Addr().String())
+	keys, err := social.ParseKeyring("test:" + base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := url.Parse(a.srv.URL)
+	limited, err := newSocialService(base, keys, slog.New(slog.DiscardHandler), a.clock.Now, networkOptions{
+		allow: []netip.Prefix{netip.PrefixFrom(fake.Addr(), 32)}, ports: []int{int(fake.Port())}, allowHTTP: true, limits: limits,
+	}, a.content, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := jobs.NewWorker(jobs.Config{Store: a.store, Social: limited})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := a.mustInstance(t, employee)
+	var ids []string
+	for range 2 {
+		var out struct{ Items []shareDoc }
+		employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &out)
+		ids = append(ids, out.Items[0].ID)
+	}
+	if err := w.Handler().ProcessTask(t.Context(), task.Publish(inst, ids[0])); err != nil {
+		t.Fatal(err)
+	}
+	err = w.Handler().ProcessTask(t.Context(), task.Publish(inst, ids[1]))
+	var re *social.RetryError
+	if !errors.As(err, &re) || !errors.Is(err, social.ErrRateLimited) || re.Delay < 50*time.Minute || re.Delay > time.Hour {
+		t.Fatalf("the second share in the hour: %v, want a RetryError of about an hour for the limit", err)
+	}
+	var sh shareDoc
+	employee.do("GET", "/api/v1/shares/"+ids[1], nil).json(t, &sh)
+	if sh.State != "queued" || len(a.mastodon.Statuses()) != 1 {
+		t.Errorf("the held share is %s with %d posts at the network; want queued and 1", sh.State, len(a.mastodon.Statuses()))
 	}
 }

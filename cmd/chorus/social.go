@@ -18,6 +18,7 @@ import (
 
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/content/preview"
+	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/bluesky"
@@ -71,6 +72,9 @@ type networkOptions struct {
 	// tasks, when set, lets a share be queued again whose earlier task
 	// Asynq still keeps as completed or archived (its ID is the share's).
 	tasks *asynq.Inspector
+	// limits, when set, holds shares back within the networks'
+	// publishing limits.
+	limits *jobs.RateLimiter
 }
 
 // newSocialService builds the registry of the networks Chorus serves and
@@ -148,6 +152,12 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 			return err
 		}
 	}
+	var throttle func(ctx context.Context, sc tenant.Scope, network, connectionID string) (time.Duration, error)
+	if o.limits != nil {
+		throttle = func(ctx context.Context, sc tenant.Scope, network, connectionID string) (time.Duration, error) {
+			return o.limits.Wait(ctx, sc.InstanceID(), network, connectionID)
+		}
+	}
 	return social.NewService(social.Config{Networks: reg, Keys: keys, BaseURL: base, HTTPClient: client, Log: log, Now: now,
-		Content: contentSvc, Enqueue: enqueue, Notify: notifier(o.mailer)}), nil
+		Content: contentSvc, Enqueue: enqueue, Notify: notifier(o.mailer), Throttle: throttle}), nil
 }
