@@ -150,9 +150,12 @@ func newTestAppPorts(t *testing.T, env map[string]string, extraPorts []int) *tes
 		t.Fatal(err)
 	}
 	a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(),
-		baseURL: base, now: clock.Now, content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox})
+		baseURL: base, now: clock.Now, content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, queueRedis: redisOpt})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if a.queues != nil {
+		t.Cleanup(func() { a.queues.Close() })
 	}
 	srv.Config.Handler = a.handler
 	srv.Start()

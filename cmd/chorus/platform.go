@@ -134,10 +134,13 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 			return err
 		}
 		a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg, baseURL: baseURL,
-			content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox})
+			content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, queueRedis: redisOpt})
 		if err != nil {
 			ln.Close()
 			return err
+		}
+		if a.queues != nil {
+			defer a.queues.Close()
 		}
 		srv := &http.Server{
 			Handler:           a.handler,
