@@ -113,3 +113,53 @@ func TestPublishingLimitMakesTheShareWait(t *testing.T) {
 		t.Errorf("the held share is %s with %d posts at the network; want queued and 1", sh.State, len(a.mastodon.Statuses()))
 	}
 }
+
+func TestScheduledShareNeverStartsEarly(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	at := a.clock.Now().Add(90 * time.Second).Truncate(time.Second).Add(700 * time.Millisecond)
+	var out struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "publish_at": at.Format(time.RFC3339Nano)}).json(t, &out)
+	if len(out.Items) != 1 || out.Items[0].State != "scheduled" {
+		t.Fatalf("share: %+v", out.Items)
+	}
+	id := out.Items[0].ID
+	w, err := jobs.NewWorker(jobs.Config{Store: a.store, Social: a.social})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Asynq kept the whole second before publish_at and runs the task
+	// then: the handler refuses and asks for the rest.
+	a.clock.Add(at.Truncate(time.Second).Sub(a.clock.Now()))
+	err = w.Handler().ProcessTask(t.Context(), task.Publish(a.mustInstance(t, employee), id))
+	var re *social.RetryError
+	if !errors.As(err, &re) || re.Delay != 700*time.Millisecond {
+		t.Fatalf("a task 700 ms early: %v, want a RetryError of 700ms", err)
+	}
+	var sh shareDoc
+	employee.do("GET", "/api/v1/shares/"+id, nil).json(t, &sh)
+	if sh.State != "scheduled" || len(a.mastodon.Statuses()) != 0 {
+		t.Fatalf("after the early run: %s with %d posts, want scheduled and none", sh.State, len(a.mastodon.Statuses()))
+	}
+	a.clock.Add(700 * time.Millisecond)
+	if err := w.Handler().ProcessTask(t.Context(), task.Publish(a.mustInstance(t, employee), id)); err != nil {
+		t.Fatal(err)
+	}
+	employee.do("GET", "/api/v1/shares/"+id, nil).json(t, &sh)
+	if sh.State != "published" || len(a.mastodon.Statuses()) != 1 {
+		t.Errorf("on time: %s with %d posts, want published once", sh.State, len(a.mastodon.Statuses()))
+	}
+}
+
+func TestWholeSecondAfter(t *testing.T) {
+	base := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct{ in, want time.Time }{
+		{base, base},
+		{base.Add(time.Millisecond), base.Add(time.Second)},
+		{base.Add(999 * time.Millisecond), base.Add(time.Second)},
+		{base.Add(time.Second), base.Add(time.Second)},
+	} {
+		if got := wholeSecondAfter(tc.in); !got.Equal(tc.want) {
+			t.Errorf("wholeSecondAfter(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}

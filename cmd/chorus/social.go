@@ -77,6 +77,16 @@ type networkOptions struct {
 	limits *jobs.RateLimiter
 }
 
+// wholeSecondAfter rounds t up to a whole second: Asynq keeps a task's
+// time in whole seconds and would otherwise start it up to a second early.
+// (PublishShare also refuses to start early.)
+func wholeSecondAfter(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); r.Before(t) {
+		return r.Add(time.Second)
+	}
+	return t
+}
+
 // newSocialService builds the registry of the networks Chorus serves and
 // the social service. Calls to servers that members name go through the
 // same guarded client as link previews: no private or loopback address.
@@ -128,7 +138,7 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 	if queue != nil {
 		enqueue = func(ctx context.Context, sc tenant.Scope, id string, at time.Time) error {
 			_, err := queue.EnqueueContext(ctx, task.Publish(sc.InstanceID(), id), asynq.TaskID(id),
-				asynq.Queue(task.QueueCritical), asynq.ProcessAt(at), asynq.MaxRetry(20), asynq.Retention(24*time.Hour))
+				asynq.Queue(task.QueueCritical), asynq.ProcessAt(wholeSecondAfter(at)), asynq.MaxRetry(20), asynq.Retention(24*time.Hour))
 			if !errors.Is(err, asynq.ErrTaskIDConflict) {
 				return err
 			}
@@ -145,7 +155,7 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 				return err
 			}
 			_, err = queue.EnqueueContext(ctx, task.Publish(sc.InstanceID(), id), asynq.TaskID(id),
-				asynq.Queue(task.QueueCritical), asynq.ProcessAt(at), asynq.MaxRetry(20), asynq.Retention(24*time.Hour))
+				asynq.Queue(task.QueueCritical), asynq.ProcessAt(wholeSecondAfter(at)), asynq.MaxRetry(20), asynq.Retention(24*time.Hour))
 			if errors.Is(err, asynq.ErrTaskIDConflict) {
 				return nil
 			}
