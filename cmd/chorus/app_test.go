@@ -125,6 +125,8 @@ func newTestAppPorts(t *testing.T, env map[string]string, extraPorts []int) *tes
 	t.Cleanup(func() { rdb.Close() })
 	queue := asynq.NewClient(redisOpt)
 	t.Cleanup(func() { queue.Close() })
+	tasks := asynq.NewInspector(redisOpt)
+	t.Cleanup(func() { tasks.Close() })
 	pages := newTestPages(t)
 
 	srv := httptest.NewUnstartedServer(nil)
@@ -142,15 +144,18 @@ func newTestAppPorts(t *testing.T, env map[string]string, extraPorts []int) *tes
 	}
 	socialSvc, err := newSocialService(base, keys, log, clock.Now, networkOptions{
 		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: append([]int{int(fakeAddr.Port())}, extraPorts...), allowHTTP: true,
-		cfg: cfg, mailer: mailer,
+		cfg: cfg, mailer: mailer, tasks: tasks,
 	}, contentSvc, queue)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(),
-		baseURL: base, now: clock.Now, content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox})
+		baseURL: base, now: clock.Now, content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, queueRedis: redisOpt})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if a.queues != nil {
+		t.Cleanup(func() { a.queues.Close() })
 	}
 	srv.Config.Handler = a.handler
 	srv.Start()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
@@ -47,6 +48,8 @@ type appDeps struct {
 	// the worker; nil makes newApp build its own.
 	mailer tenant.Mailer
 	devBox *tenant.DevMailbox
+	// queueRedis is Asynq's Redis, for the queues console (/ops/queues).
+	queueRedis asynq.RedisConnOpt
 }
 
 // newMailer returns the configured mailer: the development mailbox (also
@@ -113,6 +116,8 @@ type app struct {
 	handler    http.Handler
 	auth       *tenant.Service
 	redirector *social.Redirector
+	// queues is the queues console, nil when not mounted; Close it.
+	queues *asynqmon.HTTPHandler
 }
 
 // newApp builds the one engine that cmd serves and tests drive.
@@ -209,6 +214,7 @@ func newApp(d appDeps) (*app, error) {
 	})
 	reach.NewHandlers(reachSvc, auth, contentTitles(d.content)).Routes(v1)
 	auth.OpsRoutes(e.Group("/ops/v1"))
+	queues := mountQueues(e, d.cfg.OperatorToken, d.queueRedis)
 
 	e.GET("/", gin.WrapH(web))
 	e.GET("/assets/*file", gin.WrapH(web))
@@ -219,7 +225,7 @@ func newApp(d appDeps) (*app, error) {
 		w.WriteHeader(http.StatusForbidden)
 		fmt.Fprintf(w, `{"type":%q,"title":"Forbidden","status":403,"detail":"cross-site requests cannot change anything","code":"cross_origin_request"}`+"\n", api.TypePrefix+"cross_origin_request")
 	}))
-	return &app{engine: e, handler: cop.Handler(e), auth: auth, redirector: redirector}, nil
+	return &app{engine: e, handler: cop.Handler(e), auth: auth, redirector: redirector, queues: queues}, nil
 }
 
 // readyz answers 200 when MongoDB and Redis both answer.
