@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chorushq/chorus/content"
+	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/frontend"
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/social"
@@ -46,6 +47,13 @@ type appDeps struct {
 	// the worker; nil makes newApp build its own.
 	mailer tenant.Mailer
 	devBox *tenant.DevMailbox
+	// keys encrypt instances' identity provider secrets (CHORUS_TOKEN_KEYS).
+	keys *tenant.Keyring
+	// idpHTTP reaches instances' identity providers; nil: the guarded
+	// client (https on 443, public addresses only). idpAllowHTTP lets
+	// tests configure http issuers.
+	idpHTTP      *http.Client
+	idpAllowHTTP bool
 }
 
 // newMailer returns the configured mailer: the development mailbox (also
@@ -130,6 +138,12 @@ func newApp(d appDeps) (*app, error) {
 			return nil, err
 		}
 	}
+	// Instances' identity providers are servers admins name: reach them
+	// only through the guarded client, as link previews do.
+	idpHTTP := d.idpHTTP
+	if idpHTTP == nil {
+		idpHTTP = preview.New(preview.Config{Ports: []int{443}, Timeout: 15 * time.Second, MaxRedirects: -1}).Client()
+	}
 	auth := tenant.NewService(tenant.Config{
 		Store:          d.store,
 		Policy:         policy,
@@ -145,6 +159,10 @@ func newApp(d appDeps) (*app, error) {
 		OperatorToken:  d.cfg.OperatorToken,
 		BaseDomain:     d.cfg.BaseDomain,
 		OIDCStartLimit: tenant.Limit{Max: d.cfg.OIDCPerIP, Window: time.Hour},
+		Keys:           d.keys,
+		IdPHTTPClient:  idpHTTP,
+		// Only tests reach providers over plain http.
+		AllowHTTPIssuers: d.idpAllowHTTP,
 	})
 	if d.cfg.OIDC.Issuer != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -131,7 +131,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 			return err
 		}
 		a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg, baseURL: baseURL,
-			content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox})
+			content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, keys: keys})
 		if err != nil {
 			ln.Close()
 			return err
