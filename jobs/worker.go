@@ -28,7 +28,10 @@ type Config struct {
 	Privacy *tenant.Privacy
 	Social  *social.Service
 	// Resolver looks up domains' TXT records (nil: the system's).
-	Resolver    tenant.TXTResolver
+	Resolver tenant.TXTResolver
+	// Mailer tells admins when their domain's record disappeared (nil:
+	// nobody is told).
+	Mailer      tenant.Mailer
 	Log         *slog.Logger
 	Metrics     prometheus.Registerer
 	Concurrency int // default 10
@@ -97,7 +100,7 @@ func (w *Worker) Handler() asynq.Handler {
 		if r == nil {
 			r = net.DefaultResolver
 		}
-		checked, missing, err := w.cfg.Store.RecheckDomains(ctx, r)
+		checked, missing, err := w.cfg.Store.RecheckDomains(ctx, r, w.cfg.Mailer)
 		if missing > 0 {
 			w.cfg.Log.WarnContext(ctx, "verification records missing", "checked", checked, "missing", missing)
 		}
