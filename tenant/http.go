@@ -409,6 +409,11 @@ func (s *Service) patchMe(c *gin.Context, sc Scope, me Member) error {
 	if err != nil {
 		return err
 	}
+	if fields := changedFields(me, m); len(fields) > 0 {
+		if err := sc.Audit(c.Request.Context(), MemberActor(me), "member.profile_edited", m.ID, map[string]string{"fields": strings.Join(fields, ",")}); err != nil {
+			return err
+		}
+	}
 	c.JSON(http.StatusOK, viewOf(m, true))
 	return nil
 }
