@@ -17,8 +17,8 @@ func auditEntries(t *testing.T, admin *client) []auditDoc {
 }
 
 type auditDoc struct {
-	Action  string            `json:"action"`
-	Target  string            `json:"target"`
+	Action  string `json:"action"`
+	Target  string `json:"target"`
 	Actor   struct{ Kind, ID string }
 	Details map[string]string `json:"details"`
 }
