@@ -130,6 +130,13 @@ func (w *Worker) Handler() asynq.Handler {
 			if n > 0 {
 				w.cfg.Log.InfoContext(ctx, "click events past retention deleted", "tenant_id", sc.InstanceID(), "count", n)
 			}
+			if err != nil {
+				return err
+			}
+			n, err = tenant.SweepAudit(ctx, sc, w.cfg.Now())
+			if n > 0 {
+				w.cfg.Log.InfoContext(ctx, "audit entries past retention purged", "tenant_id", sc.InstanceID(), "count", n)
+			}
 			return err
 		})
 	})
