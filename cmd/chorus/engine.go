@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -91,6 +92,26 @@ func notifier(m tenant.Mailer) func(ctx context.Context, sc tenant.Scope, member
 // privacyOf builds the privacy service over every domain's data.
 func privacyOf(auth *tenant.Service, c *content.Service, so *social.Service) *tenant.Privacy {
 	return tenant.NewPrivacy(auth, c.PrivacySource(), so.PrivacySource())
+}
+
+// deleteTasks deletes waiting Asynq tasks by queue and ID, for erasure. A
+// task already gone is deleted; one a worker runs now cannot be deleted,
+// and finds its object cancelled.
+func deleteTasks(insp *asynq.Inspector, log *slog.Logger) func(ctx context.Context, tasks []tenant.TaskRef) error {
+	return func(ctx context.Context, tasks []tenant.TaskRef) error {
+		var errs []error
+		for _, t := range tasks {
+			err := insp.DeleteTask(t.Queue, t.ID)
+			switch {
+			case err == nil, errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+			case strings.Contains(err.Error(), "active"):
+				log.InfoContext(ctx, "task runs now and cannot be deleted; its object is cancelled", "task_id", t.ID)
+			default:
+				errs = append(errs, fmt.Errorf("delete task %s: %w", t.ID, err))
+			}
+		}
+		return errors.Join(errs...)
+	}
 }
 
 // storeKinds are the tenant kinds of every domain, created per instance.
@@ -214,6 +235,9 @@ func newApp(d appDeps) (*app, error) {
 	content.NewHandlers(d.content, auth, d.log).WithSharedTo(d.social.SharedNetworks).Routes(v1)
 	social.NewHandlers(d.social, auth, d.log).Routes(v1)
 	privacy := privacyOf(auth, d.content, d.social)
+	if d.redis != nil {
+		privacy.DeleteTasksWith(deleteTasks(asynq.NewInspectorFromRedisClient(d.redis), d.log))
+	}
 	privacy.Routes(v1)
 	privacy.ExportRoutes(v1, func(ctx context.Context, sc tenant.Scope, id string) error {
 		_, err := d.queue.EnqueueContext(ctx, task.Export(sc.InstanceID(), id), asynq.Queue(task.QueueDefault), asynq.MaxRetry(5))
