@@ -226,17 +226,19 @@ func (s *Service) startOIDC(ctx context.Context, in oidcStart) (string, error) {
 		}
 		st.InstanceID = inst.ID
 	}
+	if in.Browser == "" {
+		return "", errors.New("start OIDC sign-in: no browser binding")
+	}
+	// Counted before the provider is picked: picking may discover an
+	// instance's provider over the network.
+	if err := s.limit(ctx, "oidc-ip:"+ipKey(in.IP), s.OIDCStartLimit, "sign-in attempts from this address"); err != nil {
+		return "", err
+	}
 	c, provider, err := s.pickProvider(ctx, st.InstanceID, domain)
 	if err != nil {
 		return "", err
 	}
 	st.Provider = provider
-	if in.Browser == "" {
-		return "", errors.New("start OIDC sign-in: no browser binding")
-	}
-	if err := s.limit(ctx, "oidc-ip:"+ipKey(in.IP), s.OIDCStartLimit, "sign-in attempts from this address"); err != nil {
-		return "", err
-	}
 
 	state := newSecret()
 	now := s.Now().UTC()
