@@ -31,7 +31,10 @@ type Config struct {
 	// Reach keeps the analytics rollups (nil: one without Redis).
 	Reach *reach.Service
 	// Resolver looks up domains' TXT records (nil: the system's).
-	Resolver    tenant.TXTResolver
+	Resolver tenant.TXTResolver
+	// Mailer tells admins when their domain's record disappeared (nil:
+	// nobody is told).
+	Mailer      tenant.Mailer
 	Log         *slog.Logger
 	Metrics     prometheus.Registerer
 	Concurrency int // default 10
@@ -103,7 +106,7 @@ func (w *Worker) Handler() asynq.Handler {
 		if r == nil {
 			r = net.DefaultResolver
 		}
-		checked, missing, err := w.cfg.Store.RecheckDomains(ctx, r)
+		checked, missing, err := w.cfg.Store.RecheckDomains(ctx, r, w.cfg.Mailer)
 		if missing > 0 {
 			w.cfg.Log.WarnContext(ctx, "verification records missing", "checked", checked, "missing", missing)
 		}
@@ -139,6 +142,13 @@ func (w *Worker) Handler() asynq.Handler {
 			n, err := social.SweepClicks(ctx, sc, w.cfg.Now())
 			if n > 0 {
 				w.cfg.Log.InfoContext(ctx, "click events past retention deleted", "tenant_id", sc.InstanceID(), "count", n)
+			}
+			if err != nil {
+				return err
+			}
+			n, err = tenant.SweepAudit(ctx, sc, w.cfg.Now())
+			if n > 0 {
+				w.cfg.Log.InfoContext(ctx, "audit entries past retention purged", "tenant_id", sc.InstanceID(), "count", n)
 			}
 			return err
 		})

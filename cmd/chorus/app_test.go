@@ -97,6 +97,13 @@ func newTestApp(t *testing.T, env map[string]string) *testApp {
 // loopback servers on extraPorts (a test PDS).
 func newTestAppPorts(t *testing.T, env map[string]string, extraPorts []int) *testApp {
 	t.Helper()
+	return newTestAppEdit(t, env, extraPorts, nil)
+}
+
+// newTestAppEdit is newTestAppPorts whose dependencies edit changes
+// before the app is built.
+func newTestAppEdit(t *testing.T, env map[string]string, extraPorts []int, edit func(*appDeps)) *testApp {
+	t.Helper()
 	getenv := func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
@@ -149,8 +156,14 @@ func newTestAppPorts(t *testing.T, env map[string]string, extraPorts []int) *tes
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(),
-		baseURL: base, now: clock.Now, content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, queueRedis: redisOpt})
+	deps := appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(),
+		baseURL: base, now: clock.Now, content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, queueRedis: redisOpt,
+		// Dex runs on loopback over http: reach it with a plain client.
+		keys: keys, idpHTTP: &http.Client{Timeout: 15 * time.Second}, idpAllowHTTP: true}
+	if edit != nil {
+		edit(&deps)
+	}
+	a, err := newApp(deps)
 	if err != nil {
 		t.Fatal(err)
 	}

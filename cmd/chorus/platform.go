@@ -136,7 +136,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 			return err
 		}
 		a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg, baseURL: baseURL,
-			content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, queueRedis: redisOpt})
+			content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, keys: keys, queueRedis: redisOpt})
 		if err != nil {
 			ln.Close()
 			return err
@@ -179,7 +179,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 			return err
 		}
 		w, err := jobs.NewWorker(jobs.Config{Redis: redisOpt, Store: store, Content: contentSvc, Social: socialSvc,
-			Privacy: privacyOf(tenant.NewService(tenant.Config{Store: store, Log: log}), contentSvc, socialSvc), Resolver: cfg.resolver(), Log: log, Metrics: reg, Concurrency: cfg.Concurrency})
+			Privacy: privacyOf(tenant.NewService(tenant.Config{Store: store, Log: log}), contentSvc, socialSvc), Resolver: cfg.resolver(), Log: log, Metrics: reg, Concurrency: cfg.Concurrency, Mailer: mailer})
 		if err != nil {
 			return err
 		}
