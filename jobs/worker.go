@@ -16,6 +16,7 @@ import (
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/social"
+	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
 )
@@ -27,6 +28,8 @@ type Config struct {
 	Content *content.Service
 	Privacy *tenant.Privacy
 	Social  *social.Service
+	// Reach keeps the analytics rollups (nil: one without Redis).
+	Reach *reach.Service
 	// Resolver looks up domains' TXT records (nil: the system's).
 	Resolver    tenant.TXTResolver
 	Log         *slog.Logger
@@ -52,6 +55,9 @@ func NewWorker(cfg Config) (*Worker, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Reach == nil {
+		cfg.Reach = reach.New(reach.Config{Log: cfg.Log, Now: cfg.Now})
 	}
 	w := &Worker{
 		cfg: cfg,
@@ -136,6 +142,15 @@ func (w *Worker) Handler() asynq.Handler {
 			return err
 		})
 	})
+	mux.HandleFunc(task.TypeRefreshEngagement, func(ctx context.Context, _ *asynq.Task) error {
+		return w.cfg.Store.EachInstance(ctx, func(sc tenant.Scope) error {
+			rep, err := w.cfg.Reach.RefreshEngagement(ctx, sc, w.cfg.Social)
+			if rep.Changed+rep.Failed > 0 {
+				w.cfg.Log.InfoContext(ctx, "engagement refreshed", "tenant_id", sc.InstanceID(), "read", rep.Read, "changed", rep.Changed, "failed", rep.Failed)
+			}
+			return err
+		})
+	})
 	mux.HandleFunc(task.TypeSweepExports, func(ctx context.Context, _ *asynq.Task) error {
 		_, err := w.cfg.Store.SweepExports(ctx)
 		return err
@@ -194,6 +209,7 @@ var periodic = []struct {
 	{"@every 1h", task.SweepExports, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(50 * time.Minute)}},
 	{"@every 6h", task.WarnExpiring, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(5 * time.Hour)}},
 	{"@every 24h", task.SweepRetention, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(23 * time.Hour)}},
+	{"@every 3h", task.RefreshEngagement, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(2 * time.Hour)}},
 	{"@every 6h", task.RecheckDomains, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(5 * time.Hour)}},
 }
 
@@ -217,6 +233,12 @@ func (w *Worker) Run(ctx context.Context) error {
 			var re *social.RetryError
 			if errors.As(err, &re) && re.Delay > 0 {
 				return re.Delay
+			}
+			if errors.Is(err, asynq.ErrLeaseExpired) {
+				// The worker that ran it died (Asynq noticed a minute
+				// later). Handlers are idempotent and a share's state
+				// decides what a second run does: run it again soon.
+				return time.Second
 			}
 			return asynq.DefaultRetryDelayFunc(n, err, t)
 		},

@@ -57,6 +57,10 @@ type Share struct {
 	PostURL      string     `bson:"post_url,omitempty" json:"post_url,omitempty"`
 	PublishedAt  *time.Time `bson:"published_at,omitempty" json:"published_at,omitempty"`
 	Error        string     `bson:"error,omitempty" json:"error,omitempty"`
+	// Followers is the connection's follower count when the share was made
+	// (its potential reach); Engagement the network's latest metrics.
+	Followers  int64      `bson:"followers" json:"-"`
+	Engagement Engagement `bson:"engagement" json:"engagement"`
 	// RequestKey and RequestHash make POST …/shares idempotent.
 	RequestKey  string    `bson:"request_key,omitempty" json:"-"`
 	RequestHash string    `bson:"request_hash,omitempty" json:"-"`
@@ -157,7 +161,7 @@ func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.M
 			state = ShareScheduled
 		}
 		shares = append(shares, Share{ID: newID(), ContentID: post.ID, ConnectionID: c.ID, MemberID: me.ID,
-			Network: c.Network, Text: text, State: state, Destination: post.URL, PublishAt: at,
+			Network: c.Network, Text: text, State: state, Destination: post.URL, PublishAt: at, Followers: c.Followers,
 			RequestKey: req.Key, RequestHash: hash, CreatedAt: now, UpdatedAt: now})
 	}
 	for i := range shares {
@@ -324,8 +328,12 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		if at.IsZero() {
 			at = s.now().UTC()
 		}
-		return set(bson.D{{Key: "state", Value: SharePublished}, {Key: "remote_id", Value: pub.RemoteID},
-			{Key: "post_url", Value: pub.URL}, {Key: "published_at", Value: at}, {Key: "error", Value: ""}})
+		if err := set(bson.D{{Key: "state", Value: SharePublished}, {Key: "remote_id", Value: pub.RemoteID},
+			{Key: "post_url", Value: pub.URL}, {Key: "published_at", Value: at}, {Key: "error", Value: ""}}); err != nil {
+			return err
+		}
+		s.sharePublished(ctx, sc, id)
+		return nil
 	case errors.Is(perr, ErrAmbiguous):
 		return set(bson.D{{Key: "state", Value: ShareUnconfirmed}, {Key: "error", Value: "the network may have received this post but did not confirm it; it is not posted again"}})
 	case errors.Is(perr, ErrRetryLater):

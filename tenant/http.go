@@ -275,6 +275,12 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 		JoinPolicy        *JoinPolicy `json:"join_policy"`
 		NeedApproval      *bool       `json:"suggestions_need_approval"`
 		Subdomain         *string     `json:"subdomain"`
+		// Reach measurement.
+		TimeZone           *string `json:"time_zone"`
+		CPC                *Money  `json:"cpc"`
+		MinGroupSize       *int    `json:"min_group_size"`
+		LeaderboardVisible *bool   `json:"leaderboard_visible"`
+		Points             *Points `json:"points"`
 	}
 	if err := api.Decode(c, &in); err != nil {
 		return err
@@ -282,6 +288,7 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 	inst, err := s.UpdateSettings(c.Request.Context(), sc, SettingsUpdate{
 		Name: in.Name, InvitationMessage: in.InvitationMessage, RetentionDays: in.RetentionDays, JoinPolicy: in.JoinPolicy,
 		SuggestionsNeedApproval: in.NeedApproval, Subdomain: in.Subdomain,
+		TimeZone: in.TimeZone, CPC: in.CPC, MinGroupSize: in.MinGroupSize, LeaderboardVisible: in.LeaderboardVisible, Points: in.Points,
 	})
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/chorushq/chorus/frontend"
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/social"
+	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
 )
@@ -82,11 +83,13 @@ func notifier(m tenant.Mailer) func(ctx context.Context, sc tenant.Scope, member
 
 // privacyOf builds the privacy service over every domain's data.
 func privacyOf(auth *tenant.Service, c *content.Service, so *social.Service) *tenant.Privacy {
-	return tenant.NewPrivacy(auth, c.PrivacySource(), so.PrivacySource())
+	return tenant.NewPrivacy(auth, c.PrivacySource(), so.PrivacySource(), reach.New(reach.Config{}).PrivacySource())
 }
 
 // storeKinds are the tenant kinds of every domain, created per instance.
-func storeKinds() []tenant.Kind { return append(content.Kinds(), social.Kinds()...) }
+func storeKinds() []tenant.Kind {
+	return append(append(content.Kinds(), social.Kinds()...), reach.Kinds()...)
+}
 
 // newContentService builds the content service; a failed link preview is
 // retried by a content:preview task.
@@ -186,6 +189,9 @@ func newApp(d appDeps) (*app, error) {
 
 	redirector := social.NewRedirector(d.store, d.log, d.now)
 	e.GET("/r/:code", redirector.Handle)
+	// Reach measurement: clicks feed the rollups, analysts read them.
+	reachSvc := reach.New(reach.Config{Redis: d.redis, Log: d.log, Now: d.now})
+	redirector.SetClickHook(reachSvc)
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", readyz(d))
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{})))
@@ -201,6 +207,7 @@ func newApp(d appDeps) (*app, error) {
 		_, err := d.queue.EnqueueContext(ctx, task.Export(sc.InstanceID(), id), asynq.Queue(task.QueueDefault), asynq.MaxRetry(5))
 		return err
 	})
+	reach.NewHandlers(reachSvc, auth, contentTitles(d.content)).Routes(v1)
 	auth.OpsRoutes(e.Group("/ops/v1"))
 
 	e.GET("/", gin.WrapH(web))

@@ -24,6 +24,7 @@ import (
 	"github.com/chorushq/chorus/social/facebook"
 	"github.com/chorushq/chorus/social/linkedin"
 	"github.com/chorushq/chorus/social/mastodon"
+	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/social/x"
 	"github.com/chorushq/chorus/tenant"
 )
@@ -129,5 +130,6 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 		}
 	}
 	return social.NewService(social.Config{Networks: reg, Keys: keys, BaseURL: base, HTTPClient: client, Log: log, Now: now,
-		Content: contentSvc, Enqueue: enqueue, Notify: notifier(o.mailer)}), nil
+		Content: contentSvc, Enqueue: enqueue, Notify: notifier(o.mailer),
+		OnPublished: reach.New(reach.Config{Log: log, Now: now}).SharePublished}), nil
 }

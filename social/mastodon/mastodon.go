@@ -186,6 +186,23 @@ func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string)
 	return err
 }
 
+var _ social.MetricsReader = (*Network)(nil)
+
+// Metrics reads a public status's favourites, replies and reblogs (GET
+// /api/v1/statuses/:id). The request carries no token: Chorus's scopes do
+// not include read:statuses, and a public status needs none.
+func (n *Network) Metrics(ctx context.Context, a social.Account, remoteID string) (social.Engagement, error) {
+	var st struct {
+		Favourites int64 `json:"favourites_count"`
+		Replies    int64 `json:"replies_count"`
+		Reblogs    int64 `json:"reblogs_count"`
+	}
+	if err := n.call(ctx, "metrics", http.MethodGet, a.Server+"/api/v1/statuses/"+url.PathEscape(remoteID), "", nil, nil, &st); err != nil {
+		return social.Engagement{}, err
+	}
+	return social.Engagement{Reactions: st.Favourites, Comments: st.Replies, Reposts: st.Reblogs}, nil
+}
+
 // Revoke revokes the access token (POST /oauth/revoke).
 func (n *Network) Revoke(ctx context.Context, a social.Account) error {
 	form := url.Values{"client_id": {a.App.ClientID}, "client_secret": {a.App.ClientSecret.Reveal()}, "token": {a.AccessToken.Reveal()}}

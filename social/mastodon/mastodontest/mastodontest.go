@@ -2,7 +2,7 @@
 // 127.0.0.1 for tests. It follows Mastodon's documented API and errors for
 // what Chorus uses: POST /api/v1/apps, /oauth/authorize (approving at once,
 // as if the member clicked Authorize), /oauth/token, /oauth/revoke,
-// GET /api/v1/accounts/verify_credentials, POST and DELETE
+// GET /api/v1/accounts/verify_credentials, POST, GET and DELETE
 // /api/v1/statuses. Like Mastodon it answers 401 {"error":"The access token
 // is invalid"}, 422 {"error":"Validation failed: …"}, 429 with
 // X-RateLimit-* headers, 418 to a request without User-Agent, and issues
@@ -58,11 +58,13 @@ type Server struct {
 	statuses  map[string]Status
 	idem      map[string]string // access token + key → status ID
 	calls     map[string]int
+	posts     map[string]int // Idempotency-Key → POST /api/v1/statuses requests
 	nextID    int
 	limited   int // the next limited POST /api/v1/statuses get 429
 	limitAt   time.Time
 	retryHdr  bool
 	deny      bool
+	delay     time.Duration
 }
 
 type app struct{ secret, redirect, scopes string }
@@ -91,6 +93,9 @@ type Status struct {
 	Visibility     string
 	IdempotencyKey string
 	Deleted        bool
+	// Favourites, Replies and Reblogs are what GET /api/v1/statuses/:id
+	// counts (SetCounts).
+	Favourites, Replies, Reblogs int64
 }
 
 // New starts a fake on 127.0.0.1, closed when the test ends.
@@ -103,7 +108,7 @@ func New(t testing.TB, opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, apps: map[string]app{}, codes: map[string]grant{}, tokens: map[string]*token{},
-		refreshes: map[string]*refresh{}, statuses: map[string]Status{}, idem: map[string]string{}, calls: map[string]int{}}
+		refreshes: map[string]*refresh{}, statuses: map[string]Status{}, idem: map[string]string{}, calls: map[string]int{}, posts: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/apps", s.postApp)
 	mux.HandleFunc("GET /oauth/authorize", s.authorize)
@@ -112,6 +117,7 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("GET /api/v1/accounts/verify_credentials", s.verifyCredentials)
 	mux.HandleFunc("POST /api/v1/statuses", s.postStatus)
 	mux.HandleFunc("DELETE /api/v1/statuses/{id}", s.deleteStatus)
+	mux.HandleFunc("GET /api/v1/statuses/{id}", s.getStatus)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Method + " " + r.URL.Path
 		if r.URL.Path == "/oauth/token" {
@@ -139,6 +145,15 @@ func (s *Server) Calls(key string) int {
 	return s.calls[key]
 }
 
+// PostRequests counts the status posts received with an Idempotency-Key,
+// whether they created a status or replayed one: more than one for a key
+// means the client sent the same post again.
+func (s *Server) PostRequests(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.posts[key]
+}
+
 // Statuses returns every status posted, deleted ones flagged.
 func (s *Server) Statuses() []Status {
 	s.mu.Lock()
@@ -158,6 +173,15 @@ func (s *Server) RateLimit(n int, reset time.Time, withRetryAfter bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limited, s.limitAt, s.retryHdr = n, reset, withRetryAfter
+}
+
+// DelayAnswers holds the answer to each status post for d after the
+// status was created: the window in which a client that gives up (or
+// dies) leaves a post it cannot know about.
+func (s *Server) DelayAnswers(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
 }
 
 // Deny makes the authorisation page answer as if the member declined.
@@ -401,6 +425,9 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	p := params(r)
 	s.mu.Lock()
+	if k := r.Header.Get("Idempotency-Key"); k != "" {
+		s.posts[k]++
+	}
 	if s.limited > 0 {
 		s.limited--
 		reset := s.limitAt
@@ -443,8 +470,54 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 	if key != "" {
 		s.idem[access+"\x00"+key] = st.ID
 	}
+	d := s.delay
 	s.mu.Unlock()
+	if d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return // the client gave up; the status stands
+		}
+	}
 	writeJSON(w, http.StatusOK, s.statusJSON(r, st))
+}
+
+// getStatus is GET /api/v1/statuses/:id: a public status needs no token;
+// a token without read:statuses (or read) is refused with 403, as
+// Mastodon refuses calls outside a token's scopes.
+func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "" {
+		access, ok := s.authed(w, r)
+		if !ok {
+			return
+		}
+		s.mu.Lock()
+		scopes := " " + s.tokens[access].scopes + " "
+		s.mu.Unlock()
+		if !strings.Contains(scopes, " read ") && !strings.Contains(scopes, " read:statuses ") {
+			writeError(w, http.StatusForbidden, "This action is outside the authorized scopes")
+			return
+		}
+	}
+	s.mu.Lock()
+	st, ok := s.statuses[r.PathValue("id")]
+	s.mu.Unlock()
+	if !ok || st.Deleted || st.Visibility != "public" {
+		writeError(w, http.StatusNotFound, "Record not found")
+		return
+	}
+	out := s.statusJSON(r, st)
+	out["favourites_count"], out["replies_count"], out["reblogs_count"] = st.Favourites, st.Replies, st.Reblogs
+	writeJSON(w, http.StatusOK, out)
+}
+
+// SetCounts sets a status's favourites, replies and reblogs.
+func (s *Server) SetCounts(id string, favourites, replies, reblogs int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.statuses[id]
+	st.Favourites, st.Replies, st.Reblogs = favourites, replies, reblogs
+	s.statuses[id] = st
 }
 
 func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request) {
