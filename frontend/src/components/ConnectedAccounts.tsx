@@ -14,6 +14,7 @@ import {
 import { safeHref } from "../lib/session";
 import { ConfirmButton } from "./ConfirmButton";
 import { ErrorMessage } from "./ErrorMessage";
+import { Wide } from "./Wide";
 import { ReconnectButton } from "./ReconnectButton";
 
 /**
@@ -70,6 +71,7 @@ export function ConnectedAccounts() {
         <p className="empty">No accounts connected yet. Connect one below to share with one click.</p>
       )}
       {items.length > 0 && (
+        <Wide label="My connected accounts">
         <table>
           <caption className="sr-only">My connected accounts</caption>
           <thead>
@@ -110,6 +112,7 @@ export function ConnectedAccounts() {
             ))}
           </tbody>
         </table>
+        </Wide>
       )}
       <ErrorMessage error={disconnect.error} />
 

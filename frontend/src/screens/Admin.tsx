@@ -4,6 +4,7 @@ import { api, call, type Role } from "../api/client";
 import { useMe, useTopics, when } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
+import { Wide } from "../components/Wide";
 import { BulkInvite, DataRequests, Networks, SupportGrants } from "./AdminMore";
 
 const ROLES: Role[] = ["employee", "curator", "analyst", "admin"];
@@ -134,6 +135,7 @@ function Domains() {
       <h2 id="domains-h">Domains</h2>
       <p>To verify a domain, publish the TXT record shown at your DNS provider, then press Verify.</p>
       <ErrorMessage error={domains.error} />
+      <Wide label="Domains and their verification">
       <table>
         <caption className="sr-only">Domains and their verification</caption>
         <thead>
@@ -159,6 +161,7 @@ function Domains() {
           ))}
         </tbody>
       </table>
+      </Wide>
       <div role="status" aria-live="polite">{verify.isSuccess && <p className="notice">{verify.data.domain} is verified.</p>}</div>
       <ErrorMessage error={verify.error} />
       <form onSubmit={(e) => { e.preventDefault(); add.mutate(); }} className="inline">
@@ -229,6 +232,7 @@ function Invitations() {
       <BulkInvite onDone={refresh} />
       <ErrorMessage error={list.error} />
       {list.data && list.data.items.length > 0 && (
+        <Wide label="Invitations sent">
         <table>
           <caption className="sr-only">Invitations</caption>
           <thead>
@@ -254,6 +258,7 @@ function Invitations() {
             ))}
           </tbody>
         </table>
+        </Wide>
       )}
       <ErrorMessage error={revoke.error ?? resend.error} />
     </section>
@@ -284,6 +289,7 @@ function Members() {
     <section id="members" aria-labelledby="members-h" className="panel">
       <h2 id="members-h">Members and roles</h2>
       <ErrorMessage error={members.error} />
+      <Wide label="Members">
       <table>
         <caption className="sr-only">Members</caption>
         <thead>
@@ -308,6 +314,7 @@ function Members() {
           ))}
         </tbody>
       </table>
+      </Wide>
       {members.hasNextPage && <button type="button" onClick={() => members.fetchNextPage()}>Load more members</button>}
       <ErrorMessage error={setRole.error ?? remove.error} />
     </section>
@@ -352,6 +359,7 @@ function Audit() {
       <ErrorMessage error={audit.error} />
       {audit.isSuccess && items.length === 0 && <p className="empty">Nothing recorded yet.</p>}
       {items.length > 0 && (
+        <Wide label="Audit log, newest first">
         <table>
           <caption className="sr-only">Audit log, newest first</caption>
           <thead>
@@ -371,6 +379,7 @@ function Audit() {
             ))}
           </tbody>
         </table>
+        </Wide>
       )}
       {audit.hasNextPage && <button type="button" onClick={() => audit.fetchNextPage()}>Load older entries</button>}
     </section>

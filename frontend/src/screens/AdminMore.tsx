@@ -6,6 +6,7 @@ import { networkLabel, useNetworks, type NetworkInfo } from "../lib/networks";
 import { when } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
+import { Wide } from "../components/Wide";
 
 /** The networks whitelist with each network's configuration. */
 export function Networks() {
@@ -15,6 +16,7 @@ export function Networks() {
       <h2 id="networks-h">Social networks</h2>
       <p>Members can connect and share only to the networks allowed here. The company's domain must be verified first.</p>
       <ErrorMessage error={networks.error} />
+      <Wide label="Social networks and whether members may use them">
       <table>
         <caption className="sr-only">Social networks and whether members may use them</caption>
         <thead>
@@ -29,6 +31,7 @@ export function Networks() {
           {networks.data?.items?.map((n) => <NetworkRow key={n.name} n={n} />)}
         </tbody>
       </table>
+      </Wide>
     </section>
   );
 }
@@ -217,7 +220,7 @@ export function DataRequests() {
           <ConfirmButton
             question={`Erase ${who} from this company? Their account, connections, shares and choices are erased${deletePosts ? ", and their posts deleted at the networks" : ""}. This cannot be undone.`}
             confirmLabel="Erase"
-            aria-label={`Erase ${who}`}
+            aria-label={`Erase this person: ${who}`}
             onConfirm={() => erase.mutate(who)}
           >
             Erase this person
@@ -235,6 +238,7 @@ export function DataRequests() {
 function Summary({ doc }: { doc: Export }) {
   const entries = Object.entries(doc.data ?? {});
   return (
+    <Wide label="Records per collection">
     <table>
       <caption className="sr-only">Records per collection</caption>
       <thead>
@@ -256,6 +260,7 @@ function Summary({ doc }: { doc: Export }) {
         })}
       </tbody>
     </table>
+    </Wide>
   );
 }
 
@@ -314,6 +319,7 @@ export function SupportGrants() {
       <ErrorMessage error={grant.error ?? grants.error} />
       {grants.isSuccess && items.length === 0 && <p className="empty">No grants.</p>}
       {items.length > 0 && (
+        <Wide label="Support grants, newest first">
         <table>
           <caption className="sr-only">Support grants, newest first</caption>
           <thead>
@@ -349,6 +355,7 @@ export function SupportGrants() {
             })}
           </tbody>
         </table>
+        </Wide>
       )}
       <ErrorMessage error={revoke.error} />
     </section>

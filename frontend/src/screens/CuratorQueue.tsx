@@ -82,7 +82,7 @@ function Review({ post }: { post: Post }) {
         className="secondary"
         aria-expanded={editing}
         onClick={() => setEditing((v) => !v)}
-        aria-label={`Edit ${label} before approving`}
+        aria-label={`${editing ? "Close the editor" : "Edit before approving"}: ${label}`}
       >
         {editing ? "Close the editor" : "Edit before approving"}
       </button>

@@ -52,7 +52,7 @@ export function MyShares() {
                 <ConfirmButton
                   question={`Cancel this share to ${networkLabel(s.network)}? It will not be posted.`}
                   confirmLabel="Cancel the share"
-                  aria-label={`Cancel the share to ${networkLabel(s.network)} of ${when(s.created_at)}`}
+                  aria-label={`Cancel share to ${networkLabel(s.network)} of ${when(s.created_at)}`}
                   onConfirm={() => cancel.mutate(s.id)}
                 >
                   Cancel share
