@@ -232,6 +232,8 @@ var publicRoutes = []string{
 	"PUT /api/v1/me/consents/:purpose", // a purpose name; the member's own record
 	// Operator API: the operator token and a live grant of that instance.
 	"GET /ops/v1/instances/:id/members",
+	// The queues console's pages and API (operator token only).
+	"GET /ops/queues/*path",
 	// A network's name: the caller's own instance's whitelist and
 	// connections (their answers are checked for canaries below).
 	"PUT /api/v1/networks/:network",
