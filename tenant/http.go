@@ -291,7 +291,7 @@ func (s *Service) ssoOf(ctx context.Context, inst Instance) *ssoAvailability {
 }
 
 func instanceViewOf(inst Instance) instanceView {
-	return instanceView{ID: inst.ID, Name: inst.Name, Domains: inst.Domains, Verified: inst.Verified, Settings: inst.Settings}
+	return instanceView{ID: inst.ID, Name: inst.Name, Domains: inst.Domains, Verified: inst.Verified, Settings: inst.Settings.WithDefaults()}
 }
 
 func (s *Service) getMe(c *gin.Context, sc Scope, me Member) error {

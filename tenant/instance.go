@@ -109,6 +109,17 @@ func (s Settings) PointWeights() Points {
 	return p
 }
 
+// WithDefaults fills in the reach settings an older instance never set,
+// as they apply.
+func (s Settings) WithDefaults() Settings {
+	if s.TimeZone == "" {
+		s.TimeZone = DefaultTimeZone
+	}
+	s.MinGroupSize = s.GroupSize()
+	s.Points = s.PointWeights()
+	return s
+}
+
 // GroupSize returns the smallest group whose per-member figures are shown.
 func (s Settings) GroupSize() int { return max(s.MinGroupSize, 1) }
 
