@@ -118,7 +118,7 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 // CAS). It reports shares/s of each (medians) and the median of the
 // per-round ratios c/b; the goal is c ≥ 80% of b.
 func BenchmarkPublishPipeline(b *testing.B) {
-	const rounds, batch = 5, 100
+	const rounds, batch = 7, 100
 	ctx := context.Background()
 	redisOpt := jobstest.Redis(b)
 	uri, db := tenanttest.Mongo(b)
@@ -237,34 +237,35 @@ func BenchmarkPublishPipeline(b *testing.B) {
 		if err := rdb.Collection("instances").FindOne(ctx, bson.D{{Key: "_id", Value: ref.TenantID}}).Decode(&doc); err != nil {
 			return fmt.Errorf("instance: %w", err)
 		}
+		// Filters as the tenant-scoped store writes them: tenant_id first.
 		tf := bson.E{Key: "tenant_id", Value: ref.TenantID}
 		var sh struct {
 			ContentID    string `bson:"content_id"`
 			ConnectionID string `bson:"connection_id"`
 			Network      string `bson:"network"`
 		}
-		if err := coll("shares").FindOne(ctx, bson.D{{Key: "_id", Value: ref.ID}, tf}).Decode(&sh); err != nil {
+		if err := coll("shares").FindOne(ctx, bson.D{tf, {Key: "_id", Value: ref.ID}}).Decode(&sh); err != nil {
 			return fmt.Errorf("share: %w", err)
 		}
-		if err := coll("posts").FindOne(ctx, bson.D{{Key: "_id", Value: sh.ContentID}, tf}).Decode(&doc); err != nil {
+		if err := coll("posts").FindOne(ctx, bson.D{tf, {Key: "_id", Value: sh.ContentID}}).Decode(&doc); err != nil {
 			return fmt.Errorf("post: %w", err)
 		}
-		whitelisted := bson.D{{Key: "_id", Value: sh.Network}, {Key: "allowed", Value: true}, tf}
+		whitelisted := bson.D{tf, {Key: "_id", Value: sh.Network}, {Key: "allowed", Value: true}}
 		if err := coll("networks").FindOne(ctx, whitelisted).Decode(&doc); err != nil {
 			return fmt.Errorf("network: %w", err)
 		}
 		now := time.Now().UTC()
-		if _, err := coll("shares").UpdateOne(ctx, bson.D{{Key: "_id", Value: ref.ID}, {Key: "state", Value: "queued"}, tf},
+		if _, err := coll("shares").UpdateOne(ctx, bson.D{tf, {Key: "_id", Value: ref.ID}, {Key: "state", Value: "queued"}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: "publishing"}, {Key: "attempt_id", Value: ref.ID}, {Key: "lease_until", Value: now}, {Key: "updated_at", Value: now}}}}); err != nil {
 			return err
 		}
-		if err := coll("connections").FindOne(ctx, bson.D{{Key: "_id", Value: sh.ConnectionID}, tf}).Decode(&doc); err != nil {
+		if err := coll("connections").FindOne(ctx, bson.D{tf, {Key: "_id", Value: sh.ConnectionID}}).Decode(&doc); err != nil {
 			return fmt.Errorf("connection: %w", err)
 		}
 		if err := coll("networks").FindOne(ctx, whitelisted).Decode(&doc); err != nil {
 			return fmt.Errorf("network: %w", err)
 		}
-		_, err = coll("shares").UpdateOne(ctx, bson.D{{Key: "_id", Value: ref.ID}, {Key: "state", Value: "publishing"}, {Key: "attempt_id", Value: ref.ID}, tf},
+		_, err = coll("shares").UpdateOne(ctx, bson.D{tf, {Key: "_id", Value: ref.ID}, {Key: "state", Value: "publishing"}, {Key: "attempt_id", Value: ref.ID}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: "published"}, {Key: "remote_id", Value: ref.ID}, {Key: "updated_at", Value: now}}}})
 		return err
 	}
