@@ -245,6 +245,9 @@ func TestWorkerKilledMidPublish(t *testing.T) {
 	// reconciler runs and a fresh worker takes over.
 	rdb := redis.NewClient(&redis.Options{Addr: opt.Addr, DB: opt.DB})
 	defer rdb.Close()
+	// Asynq (v0.25) keeps each active task's lease as a score, in Unix
+	// seconds, of this sorted set; its recoverer takes tasks whose lease
+	// ended more than 30 s ago.
 	leases := "asynq:{" + task.QueueCritical + "}:lease"
 	expired, err := rdb.ZRange(t.Context(), leases, 0, -1).Result()
 	if err != nil {

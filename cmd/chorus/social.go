@@ -78,10 +78,15 @@ type networkOptions struct {
 	limits *jobs.RateLimiter
 }
 
-// wholeSecondAfter rounds t up to a whole second: Asynq keeps a task's
-// time in whole seconds and would otherwise start it up to a second early.
-// (PublishShare also refuses to start early.)
+// wholeSecondAfter rounds a time still to come up to a whole second:
+// Asynq keeps a task's time in whole seconds and would otherwise start a
+// scheduled share up to a second early (PublishShare also refuses to
+// start early). A time already past is left alone: the task is queued at
+// once.
 func wholeSecondAfter(t time.Time) time.Time {
+	if !t.After(time.Now()) {
+		return t
+	}
 	if r := t.Truncate(time.Second); r.Before(t) {
 		return r.Add(time.Second)
 	}
