@@ -4,6 +4,7 @@ import { api, call, type Role } from "../api/client";
 import { useMe, useTopics, when } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
+import { SSO } from "./AdminSSO";
 
 const ROLES: Role[] = ["employee", "curator", "analyst", "admin"];
 
@@ -15,6 +16,7 @@ export function Admin() {
         <ul>
           <li><a href="#settings">Settings</a></li>
           <li><a href="#domains">Domains</a></li>
+          <li><a href="#sso">Single sign-on</a></li>
           <li><a href="#topics">Topics</a></li>
           <li><a href="#invitations">Invitations</a></li>
           <li><a href="#members">Members</a></li>
@@ -23,6 +25,7 @@ export function Admin() {
       </nav>
       <Settings />
       <Domains />
+      <SSO />
       <Topics />
       <Invitations />
       <Members />
