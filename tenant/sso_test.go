@@ -355,3 +355,33 @@ func TestLogoutOffersEndSessionEndpoint(t *testing.T) {
 		t.Errorf("hint from a token sealed for another member: %s", u)
 	}
 }
+
+func TestRotateSSOSecrets(t *testing.T) {
+	r := newSSORig(t)
+	idp := r.companyDex(t)
+	acme, admin := r.verifiedInstance(t, "acme.example")
+	if _, err := r.s.ConfigureSSO(t.Context(), acme, admin, SSOUpdate{Issuer: idp.Issuer, ClientID: idp.ClientID, ClientSecret: idp.ClientSecret}); err != nil {
+		t.Fatal(err)
+	}
+	both, err := ParseKeyring("k2:" + testKey(8) + ",k1:" + testKey(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rot, cur, broken, err := r.s.Store.RotateSSOSecrets(t.Context(), both); err != nil || rot != 1 || cur != 0 || broken != 0 {
+		t.Fatalf("rotate = %d, %d, %d, %v; want 1 re-encrypted", rot, cur, broken, err)
+	}
+	onlyNew, _ := ParseKeyring("k2:" + testKey(8))
+	if rot, cur, broken, err := r.s.Store.RotateSSOSecrets(t.Context(), onlyNew); err != nil || rot != 0 || cur != 1 || broken != 0 {
+		t.Fatalf("second rotation = %d, %d, %d, %v; want 1 current", rot, cur, broken, err)
+	}
+	// The new key alone signs in through the provider.
+	r.s.Keys = onlyNew
+	r.s.sso.forget(acme.InstanceID())
+	if _, _, err := r.s.instanceClient(t.Context(), acme.InstanceID()); err != nil {
+		t.Errorf("provider with the rotated secret: %v", err)
+	}
+	other, _ := ParseKeyring("k3:" + testKey(9))
+	if _, _, broken, _ := r.s.Store.RotateSSOSecrets(t.Context(), other); broken != 1 {
+		t.Errorf("a keyring without the secret's key: %d broken, want 1", broken)
+	}
+}

@@ -152,9 +152,9 @@ func runInstance(ctx context.Context, args []string, getenv func(string) string,
 }
 
 // runKeys is `chorus keys rotate`: re-encrypts every instance's social
-// tokens (and registered app secrets) to the newest key of
-// CHORUS_TOKEN_KEYS. Drop an old key only after a run that rotated nothing
-// and found nothing broken.
+// tokens (and registered app secrets) and its identity provider's client
+// secret to the newest key of CHORUS_TOKEN_KEYS. Drop an old key only
+// after a run that rotated nothing and found nothing broken.
 func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) != 1 || args[0] != "rotate" {
 		return errors.New("usage: chorus keys rotate")
@@ -181,7 +181,13 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		fmt.Fprintf(stdout, "connections: %d re-encrypted to key %s, %d already on it, %d undecryptable (marked broken)\n",
 			total.Rotated, keys.Current(), total.Current, total.Broken)
-		if total.Broken > 0 {
+		rotated, current, broken, err := store.RotateSSOSecrets(ctx, keys)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "identity provider secrets: %d re-encrypted to key %s, %d already on it, %d undecryptable\n",
+			rotated, keys.Current(), current, broken)
+		if total.Broken > 0 || broken > 0 {
 			return errors.New("some tokens could not be decrypted with any key: keep the old keys and check CHORUS_TOKEN_KEYS")
 		}
 		return nil
