@@ -276,6 +276,14 @@ func TestJoinPolicySSO(t *testing.T) {
 	if got := r.s.ssoOf(ctx, acme.Instance()); !got.Required {
 		t.Errorf("availability %+v, want required", got)
 	}
+	// Invitations lead to the provider, not to an email link.
+	if _, err := r.s.Invite(ctx, acme, admin, []string{"gina@acme.example"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	mails := r.box.List("gina@acme.example")
+	if len(mails) != 1 || mails[0].Link != "http://127.0.0.1:9/api/v1/auth/oidc/start?email=gina%40acme.example" || strings.Contains(mails[0].Text, "token=") {
+		t.Errorf("invitation under sso: %+v", mails)
+	}
 }
 
 // Dex (v2.45) advertises no end_session_endpoint: logout then ends only
