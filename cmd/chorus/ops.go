@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
@@ -92,7 +94,19 @@ func runPrivacy(ctx context.Context, args []string, getenv func(string) string, 
 		if err != nil {
 			return err
 		}
-		n, err := privacyOf(tenant.NewService(tenant.Config{Store: store}), content.NewService(content.Config{}), so).ReplayErasures(ctx)
+		p := privacyOf(tenant.NewService(tenant.Config{Store: store}), content.NewService(content.Config{}), so)
+		// With the deployment's Redis, tasks that came back for the
+		// erased (the reconciler re-queues restored shares) go too.
+		if u := getenv("CHORUS_REDIS_URL"); u != "" {
+			opt, err := asynq.ParseRedisURI(u)
+			if err != nil {
+				return fmt.Errorf("CHORUS_REDIS_URL: %w", err)
+			}
+			insp := asynq.NewInspector(opt)
+			defer insp.Close()
+			p.DeleteTasksWith(deleteTasks(insp, slog.New(slog.DiscardHandler)))
+		}
+		n, err := p.ReplayErasures(ctx)
 		if err != nil {
 			return err
 		}
