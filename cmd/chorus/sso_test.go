@@ -121,7 +121,8 @@ func TestInstanceSSOIssuerGoesThroughTheGuard(t *testing.T) {
 	reached := make(chan string, 10)
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached <- r.URL.Path }))
 	t.Cleanup(srv.Close)
-	a := newTestAppEdit(t, nil, nil, func(d *appDeps) { d.idpHTTP, d.idpAllowHTTP = nil, false })
+	// As in production: no dev mailbox setting, no test client.
+	a := newTestAppEdit(t, nil, nil, func(d *appDeps) { d.idpHTTP, d.idpAllowHTTP, d.cfg.DevMailbox = nil, false, false })
 	admin, _ := verifiedAdmin(t, a, "admin@acme.example")
 	for _, issuer := range []string{srv.URL, "https://169.254.169.254/latest", "http://idp.example"} {
 		res := admin.do("PUT", "/api/v1/instance/sso", map[string]any{"issuer": issuer, "client_id": "x", "client_secret": "y"})
