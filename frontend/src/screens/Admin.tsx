@@ -6,6 +6,7 @@ import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { Wide } from "../components/Wide";
 import { BulkInvite, DataRequests, Networks, SupportGrants } from "./AdminMore";
+import { SSO } from "./AdminSSO";
 
 const ROLES: Role[] = ["employee", "curator", "analyst", "admin"];
 
@@ -18,6 +19,7 @@ export function Admin() {
           <li><a href="#settings">Settings</a></li>
           <li><a href="#domains">Domains</a></li>
           <li><a href="#networks">Networks</a></li>
+          <li><a href="#sso">Single sign-on</a></li>
           <li><a href="#topics">Topics</a></li>
           <li><a href="#invitations">Invitations</a></li>
           <li><a href="#members">Members</a></li>
@@ -29,6 +31,7 @@ export function Admin() {
       <Settings />
       <Domains />
       <Networks />
+      <SSO />
       <Topics />
       <Invitations />
       <Members />

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { Navigate } from "react-router";
-import { useMutation } from "@tanstack/react-query";
-import { api, call } from "../api/client";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { api, call, isApiError } from "../api/client";
 import { safeHref, useMe } from "../lib/session";
 import { ErrorMessage } from "../components/ErrorMessage";
 
@@ -12,8 +12,23 @@ async function devMailLink(email: string): Promise<string | undefined> {
   return safeHref(r.data.items[0]?.link);
 }
 
+/** Where single sign-on starts: the company of this login page, or the address's. */
+function ssoStart(q: { instance?: string; email?: string }): string {
+  const p = new URLSearchParams();
+  if (q.instance) p.set("instance", q.instance);
+  else if (q.email) p.set("email", q.email);
+  return "/api/v1/auth/oidc/start?" + p.toString();
+}
+
 export function SignIn() {
   const me = useMe();
+  // On a company's subdomain: its name, and whether single sign-on is on.
+  const page = useQuery({
+    queryKey: ["login-page"],
+    queryFn: () => call(api.GET("/api/v1/auth/login-page")),
+    retry: false,
+    staleTime: Infinity,
+  });
   const [email, setEmail] = useState("");
   const [devLink, setDevLink] = useState<string>();
   const send = useMutation({
@@ -30,10 +45,21 @@ export function SignIn() {
     setDevLink(undefined);
     send.mutate(email.trim());
   };
+  const company = page.data?.instance;
+  const ssoRequired = isApiError(send.error) && send.error.code === "sso_required";
   return (
     <section className="narrow">
-      <h1 tabIndex={-1}>Sign in to Chorus</h1>
-      <p>Sign in with your work email address. We send you a link that signs you in; no password needed.</p>
+      <h1 tabIndex={-1}>Sign in to {company?.name ?? "Chorus"}</h1>
+      {company && page.data?.sso && (
+        <p>
+          <a className="button" href={ssoStart({ instance: company.id })}>
+            Sign in with single sign-on
+          </a>
+        </p>
+      )}
+      {!page.data?.sso_detail?.required && (
+        <p>Sign in with your work email address. We send you a link that signs you in; no password needed.</p>
+      )}
       <form onSubmit={submit} noValidate={false}>
         <label htmlFor="signin-email">Work email</label>
         <input
@@ -64,7 +90,18 @@ export function SignIn() {
           </div>
         )}
       </div>
-      <ErrorMessage error={send.error} />
+      {ssoRequired ? (
+        <div className="notice" role="alert">
+          <p>Your company signs in through its identity provider.</p>
+          <p>
+            <a className="button" href={ssoStart({ email: email.trim() })}>
+              Sign in with single sign-on
+            </a>
+          </p>
+        </div>
+      ) : (
+        <ErrorMessage error={send.error} />
+      )}
     </section>
   );
 }
