@@ -4,7 +4,8 @@
 // (playwright-core, headless) through the main screens: sign-in through the
 // dev mailbox link, the feed, an admin posting content, suggestions and their
 // review and approval with edits, the content console, the admin console
-// (networks whitelist, bulk invitations, data-subject lookup), an employee
+// (networks whitelist, bulk invitations, roles, data-subject lookup), an
+// analyst's dashboard with a CSV download, an employee
 // who connects a Bluesky account on a real PDS (tools/pds, started here on
 // loopback; chorus reaches it through CHORUS_DEV_NETWORK_PORTS), shares
 // from the composer and sees the post published, the main screens at a
@@ -14,7 +15,7 @@
 // test-results/.
 //
 // CHORUS_E2E_README_SHOTS=1 also writes the README's screenshots (feed,
-// composer, approval queue) to docs/screenshots/.
+// composer, approval queue, analytics) to docs/screenshots/.
 //
 // Without chromium it skips with a how-to, except under CI=true, where that
 // is a failure. CHROMIUM_PATH overrides /usr/bin/chromium.
@@ -507,6 +508,32 @@ try {
       assert.ok(Array.isArray(doc.manifest) && doc.manifest.length > 0, "the export has its manifest");
     });
 
+    await step("the admin makes the employee an analyst, who downloads a CSV", async () => {
+      await nav(page, "Admin", "Admin");
+      await page.getByLabel("Role of carol").selectOption("analyst");
+      await page.getByRole("button", { name: "Apply" }).click();
+      await page.getByRole("dialog").getByRole("button", { name: "Change role" }).click();
+      await page.getByRole("button", { name: "Apply" }).waitFor({ state: "detached" });
+      await carol.reload();
+      await nav(carol, "Analytics", "Analytics");
+      await carol.getByRole("term").filter({ hasText: "Potential reach" }).waitFor();
+      await carol.getByRole("heading", { name: "Top content" }).waitFor();
+      await carol.getByRole("heading", { name: "Clicks per day" }).waitFor();
+      await axe(carol, "analytics");
+      await shot(carol, "18-analytics");
+      readmeShot("18-analytics", "analytics");
+      const [dl] = await Promise.all([
+        carol.waitForEvent("download"),
+        carol.getByRole("link", { name: "Download CSV of top content" }).click(),
+      ]);
+      const csv = readFileSync(await dl.path(), "utf8");
+      assert.match(csv.split("\n")[0], /,/, `a CSV header row: ${csv.slice(0, 200)}`);
+      await nav(carol, "My impact", "My impact");
+      await carol.getByRole("term").filter({ hasText: "Earned media value" }).waitFor();
+      await axe(carol, "my impact");
+      await shot(carol, "19-my-impact");
+    });
+
     await step("phone width (375 px): feed, composer, my shares, profile, admin", async () => {
       const phone = await browser.newContext({ viewport: { width: 375, height: 812 }, storageState: await carolCtx.storageState() });
       const p = await newPage(phone, problems);
@@ -544,6 +571,11 @@ try {
       await axe(a, "phone review");
       await fits("review", a);
       await shot(a, "phone-review");
+      await a.goto(base + "/analytics");
+      await a.getByRole("heading", { name: "Top content" }).waitFor();
+      await axe(a, "phone analytics");
+      await fits("analytics", a);
+      await shot(a, "phone-analytics");
       await a.goto(base + "/admin");
       await a.getByRole("heading", { name: "Social networks" }).waitFor();
       await axe(a, "phone admin");
@@ -568,7 +600,7 @@ try {
       await page.getByRole("dialog").getByRole("button", { name: "Stop allowing Bluesky" }).click();
       await page.getByRole("button", { name: "Allow Bluesky" }).waitFor();
       await page.getByRole("row", { name: /^Bluesky/ }).getByText("Not allowed").waitFor();
-      await carol.reload();
+      await carol.goto(base + "/profile");
       await carol.getByRole("heading", { name: "Profile", level: 1 }).waitFor();
       await carol.getByText(/^Disabled/).waitFor();
       await carol.getByText("Your admins have not allowed any social network yet.").waitFor();

@@ -2,7 +2,7 @@ import { useEffect, useRef, type ReactNode } from "react";
 import { Navigate, NavLink, Route, Routes, useLocation, useNavigate } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { api, isApiError } from "./api/client";
-import { canCurate, isAdmin, useMe } from "./lib/session";
+import { canAnalyse, canCurate, isAdmin, useMe } from "./lib/session";
 import { ErrorMessage } from "./components/ErrorMessage";
 import { SignIn } from "./screens/SignIn";
 import { Feed } from "./screens/Feed";
@@ -15,6 +15,7 @@ import { Admin } from "./screens/Admin";
 import { Composer } from "./screens/Composer";
 import { MyShares } from "./screens/MyShares";
 import { ContentList, EditContent } from "./screens/ContentAdmin";
+import { Analytics, MyImpact } from "./screens/Analytics";
 
 const titles: Record<string, string> = {
   "/signin": "Sign in",
@@ -28,6 +29,8 @@ const titles: Record<string, string> = {
   "/shares": "My shares",
   "/content": "Content",
   "/share": "Share",
+  "/analytics": "Analytics",
+  "/impact": "My impact",
 };
 
 function titleOf(pathname: string): string {
@@ -63,6 +66,8 @@ export function App() {
           <Route path="/" element={<Home />} />
           <Route path="/share/:id" element={<Authed>{() => <Composer />}</Authed>} />
           <Route path="/shares" element={<Authed>{() => <MyShares />}</Authed>} />
+          <Route path="/impact" element={<Authed>{() => <MyImpact />}</Authed>} />
+          <Route path="/analytics" element={<Authed need="analyst">{() => <Analytics />}</Authed>} />
           <Route path="/content" element={<Authed need="curator">{() => <ContentList />}</Authed>} />
           <Route path="/content/:id/edit" element={<Authed need="curator">{() => <EditContent />}</Authed>} />
           <Route path="/feed" element={<Authed>{() => <Feed />}</Authed>} />
@@ -101,7 +106,7 @@ function Home() {
 }
 
 /** Renders its children for signed-in members with the needed role. */
-function Authed({ children, need }: { children: () => ReactNode; need?: "curator" | "admin" }) {
+function Authed({ children, need }: { children: () => ReactNode; need?: "curator" | "analyst" | "admin" }) {
   const me = useMe();
   const location = useLocation();
   if (me.isPending) return <p role="status">Loading…</p>;
@@ -110,11 +115,15 @@ function Authed({ children, need }: { children: () => ReactNode; need?: "curator
     return <ErrorMessage error={me.error} />;
   }
   const role = me.data.member.role;
-  if ((need === "curator" && !canCurate(role)) || (need === "admin" && !isAdmin(role))) {
+  if (
+    (need === "curator" && !canCurate(role)) ||
+    (need === "analyst" && !canAnalyse(role)) ||
+    (need === "admin" && !isAdmin(role))
+  ) {
     return (
       <>
         <h1 tabIndex={-1}>Not for your role</h1>
-        <p>This page is for {need === "admin" ? "admins" : "curators and admins"}.</p>
+        <p>This page is for {need === "admin" ? "admins" : need === "analyst" ? "analysts and admins" : "curators and admins"}.</p>
       </>
     );
   }
@@ -145,6 +154,9 @@ function Header() {
                 <NavLink to="/shares">My shares</NavLink>
               </li>
               <li>
+                <NavLink to="/impact">My impact</NavLink>
+              </li>
+              <li>
                 <NavLink to="/suggest">Suggest</NavLink>
               </li>
               <li>
@@ -164,6 +176,11 @@ function Header() {
                     </NavLink>
                   </li>
                 </>
+              )}
+              {canAnalyse(role) && (
+                <li>
+                  <NavLink to="/analytics">Analytics</NavLink>
+                </li>
               )}
               {isAdmin(role) && (
                 <li>

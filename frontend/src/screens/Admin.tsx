@@ -5,7 +5,14 @@ import { useMe, useTopics, when } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { Wide } from "../components/Wide";
+import { fromMinor, toMinor } from "../lib/analytics";
 import { BulkInvite, DataRequests, Networks, SupportGrants } from "./AdminMore";
+
+/** The IANA time zones the browser knows, for the time-zone field. */
+function zones(): string[] {
+  const f = (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf;
+  return f ? f("timeZone") : [];
+}
 
 const ROLES: Role[] = ["employee", "curator", "analyst", "admin"];
 
@@ -47,6 +54,13 @@ function Settings() {
   const [retention, setRetention] = useState("");
   const [joinPolicy, setJoinPolicy] = useState<"open" | "invite" | "sso">("open");
   const [needApproval, setNeedApproval] = useState(true);
+  const [zone, setZone] = useState("");
+  const [cpc, setCpc] = useState("");
+  const [currency, setCurrency] = useState("");
+  const [minGroup, setMinGroup] = useState("");
+  const [leaderboard, setLeaderboard] = useState(false);
+  const [perShare, setPerShare] = useState("");
+  const [perClick, setPerClick] = useState("");
   useEffect(() => {
     if (!inst.data) return;
     const s = inst.data.settings;
@@ -55,7 +69,15 @@ function Settings() {
     setRetention(s.retention_days ? String(s.retention_days) : "");
     setJoinPolicy(s.join_policy ?? "open");
     setNeedApproval(s.suggestions_need_approval ?? true);
+    setZone(s.time_zone ?? "");
+    setCpc(fromMinor(s.cpc));
+    setCurrency(s.cpc?.currency ?? "");
+    setMinGroup(s.min_group_size ? String(s.min_group_size) : "");
+    setLeaderboard(s.leaderboard_visible ?? false);
+    setPerShare(s.points ? String(s.points.per_share) : "");
+    setPerClick(s.points ? String(s.points.per_unique_click) : "");
   }, [inst.data]);
+  const cpcMinor = currency.trim() && cpc.trim() ? toMinor(cpc, currency.trim().toUpperCase()) : undefined;
   const save = useMutation({
     mutationFn: () =>
       call(
@@ -66,6 +88,11 @@ function Settings() {
             join_policy: joinPolicy,
             suggestions_need_approval: needApproval,
             ...(retention ? { retention_days: Number(retention) } : {}),
+            ...(zone.trim() ? { time_zone: zone.trim() } : {}),
+            ...(cpcMinor !== undefined ? { cpc: { amount: cpcMinor, currency: currency.trim().toUpperCase() } } : {}),
+            ...(minGroup ? { min_group_size: Number(minGroup) } : {}),
+            leaderboard_visible: leaderboard,
+            ...(perShare && perClick ? { points: { per_share: Number(perShare), per_unique_click: Number(perClick) } } : {}),
           },
         }),
       ),
@@ -104,6 +131,40 @@ function Settings() {
           <input type="checkbox" checked={needApproval} onChange={(e) => setNeedApproval(e.target.checked)} />
           Suggestions need a curator's approval
         </label>
+        <fieldset>
+          <legend>Analytics</legend>
+          <label htmlFor="set-zone">Time zone of the analytics days</label>
+          <input id="set-zone" list="set-zones" value={zone} onChange={(e) => setZone(e.target.value)} placeholder="Europe/Helsinki" />
+          <datalist id="set-zones">
+            {zones().map((z) => <option key={z} value={z} />)}
+          </datalist>
+          <div className="row2">
+            <div>
+              <label htmlFor="set-cpc">Cost per click (prices the earned media value)</label>
+              <input id="set-cpc" type="number" min={0} step="0.01" value={cpc} onChange={(e) => setCpc(e.target.value)} placeholder="0.45" />
+            </div>
+            <div>
+              <label htmlFor="set-currency">Currency</label>
+              <input id="set-currency" maxLength={3} value={currency} onChange={(e) => setCurrency(e.target.value)} placeholder="EUR" />
+            </div>
+          </div>
+          <label htmlFor="set-min-group">Smallest group shown member by member</label>
+          <input id="set-min-group" type="number" min={1} max={1000} value={minGroup} onChange={(e) => setMinGroup(e.target.value)} />
+          <label className="check">
+            <input type="checkbox" checked={leaderboard} onChange={(e) => setLeaderboard(e.target.checked)} />
+            Members see their rank on the leaderboard
+          </label>
+          <div className="row2">
+            <div>
+              <label htmlFor="set-per-share">Points per share</label>
+              <input id="set-per-share" type="number" min={1} max={1000} value={perShare} onChange={(e) => setPerShare(e.target.value)} />
+            </div>
+            <div>
+              <label htmlFor="set-per-click">Points per unique click</label>
+              <input id="set-per-click" type="number" min={1} max={1000} value={perClick} onChange={(e) => setPerClick(e.target.value)} />
+            </div>
+          </div>
+        </fieldset>
         <button type="submit" disabled={save.isPending}>Save settings</button>
         <div role="status" aria-live="polite">{save.isSuccess && <p className="notice">Saved.</p>}</div>
         <ErrorMessage error={save.error} />
