@@ -1,4 +1,4 @@
-import { useEffect, useRef, type ReactNode } from "react";
+import { lazy, Suspense, useEffect, useRef, type ReactNode } from "react";
 import { Navigate, NavLink, Route, Routes, useLocation, useNavigate } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { api, isApiError } from "./api/client";
@@ -15,7 +15,9 @@ import { Admin } from "./screens/Admin";
 import { Composer } from "./screens/Composer";
 import { MyShares } from "./screens/MyShares";
 import { ContentList, EditContent } from "./screens/ContentAdmin";
-import { Analytics, MyImpact } from "./screens/Analytics";
+// The charts library is loaded only by the analytics screens.
+const Analytics = lazy(() => import("./screens/Analytics").then((m) => ({ default: m.Analytics })));
+const MyImpact = lazy(() => import("./screens/Analytics").then((m) => ({ default: m.MyImpact })));
 
 const titles: Record<string, string> = {
   "/signin": "Sign in",
@@ -127,7 +129,7 @@ function Authed({ children, need }: { children: () => ReactNode; need?: "curator
       </>
     );
   }
-  return <>{children()}</>;
+  return <Suspense fallback={<p role="status">Loading…</p>}>{children()}</Suspense>;
 }
 
 function Header() {

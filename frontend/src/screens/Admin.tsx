@@ -6,7 +6,7 @@ import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { Wide } from "../components/Wide";
 import { fromMinor, toMinor } from "../lib/analytics";
-import { BulkInvite, DataRequests, Networks, SupportGrants } from "./AdminMore";
+import { BulkInvite, DataRequests, Networks, PendingIdentities, SupportGrants } from "./AdminMore";
 
 /** The IANA time zones the browser knows, for the time-zone field. */
 function zones(): string[] {
@@ -28,6 +28,7 @@ export function Admin() {
           <li><a href="#topics">Topics</a></li>
           <li><a href="#invitations">Invitations</a></li>
           <li><a href="#members">Members</a></li>
+          <li><a href="#identities">Sign-ins waiting</a></li>
           <li><a href="#privacy">Data requests</a></li>
           <li><a href="#support">Support access</a></li>
           <li><a href="#audit">Audit log</a></li>
@@ -39,6 +40,7 @@ export function Admin() {
       <Topics />
       <Invitations />
       <Members />
+      <PendingIdentities />
       <DataRequests />
       <SupportGrants />
       <Audit />

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { Navigate } from "react-router";
-import { useMutation } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@tanstack/react-query";
 import { api, call } from "../api/client";
 import { safeHref, useMe } from "../lib/session";
 import { ErrorMessage } from "../components/ErrorMessage";
@@ -12,8 +12,24 @@ async function devMailLink(email: string): Promise<string | undefined> {
   return safeHref(r.data.items[0]?.link);
 }
 
+/** The company whose login page this host is (acme.<base domain>), if any. */
+function useLoginPage() {
+  return useQuery({
+    queryKey: ["login-page"],
+    queryFn: async () => {
+      const r = await api.GET("/api/v1/auth/login-page").catch(() => undefined);
+      return r?.response.ok && r.data ? r.data : null; // 404: the generic page
+    },
+    retry: false,
+    staleTime: Infinity,
+  });
+}
+
 export function SignIn() {
   const me = useMe();
+  const page = useLoginPage().data;
+  const company = page?.instance?.name;
+  const instanceId = page?.instance?.id;
   const [email, setEmail] = useState("");
   const [devLink, setDevLink] = useState<string>();
   const send = useMutation({
@@ -32,8 +48,18 @@ export function SignIn() {
   };
   return (
     <section className="narrow">
-      <h1 tabIndex={-1}>Sign in to Chorus</h1>
-      <p>Sign in with your work email address. We send you a link that signs you in; no password needed.</p>
+      <h1 tabIndex={-1}>{company ? `Sign in to ${company}` : "Sign in to Chorus"}</h1>
+      {page?.sso && instanceId && (
+        <p>
+          <a className="button" href={`/api/v1/auth/oidc/start?instance=${encodeURIComponent(instanceId)}`}>
+            Sign in with your company account (single sign-on)
+          </a>
+        </p>
+      )}
+      <p>
+        {page?.sso ? "Or sign in" : "Sign in"} with your work email address. We send you a link that signs you in; no
+        password needed.
+      </p>
       <form onSubmit={submit} noValidate={false}>
         <label htmlFor="signin-email">Work email</label>
         <input
