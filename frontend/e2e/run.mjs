@@ -485,17 +485,35 @@ try {
       const mine = await carol.evaluate(async () => (await fetch("/api/v1/shares")).json());
       assert.equal(mine.items.length, 1);
       shareId = mine.items[0].id;
+      assert.equal(mine.items[0].state, "published");
       const recs = await xrpc(pds, `com.atproto.repo.listRecords?repo=${encodeURIComponent(pds.did)}&collection=app.bsky.feed.post`, undefined, undefined, "GET");
       assert.equal(recs.records.length, 1, "exactly one post on the PDS");
       assert.match(recs.records[0].value.text, /^We launched 🚀 today\./);
     });
 
-    await step("my shares", async () => {
+    await step("a share scheduled for later, then cancelled from my shares", async () => {
+      await nav(carol, "Feed", "Feed");
+      await carol.getByRole("link", { name: `Share ${title}` }).click();
+      await carol.getByLabel("At a time").check();
+      const later = new Date(Date.now() + 3 * 86400_000);
+      const p2 = (n) => String(n).padStart(2, "0");
+      await carol
+        .getByLabel(/^Date and time/)
+        .fill(`${later.getFullYear()}-${p2(later.getMonth() + 1)}-${p2(later.getDate())}T09:30`);
+      await carol.getByRole("button", { name: "Schedule" }).click();
+      await carol.getByText("Scheduled", { exact: true }).waitFor();
       await nav(carol, "My shares", "My shares");
       await carol.getByText("Published", { exact: true }).waitFor();
       await carol.getByText("We launched 🚀 today.").waitFor();
+      await carol.getByText("Scheduled", { exact: true }).waitFor();
       await axe(carol, "my shares");
       await shot(carol, "15-my-shares");
+      await carol.getByRole("button", { name: /^Cancel share to Bluesky/ }).click();
+      await carol.getByRole("dialog").getByRole("button", { name: "Cancel the share" }).click();
+      await carol.getByText("Cancelled", { exact: true }).waitFor();
+      assert.equal(await carol.getByRole("button", { name: /^Cancel share/ }).count(), 0);
+      const recs = await xrpc(pds, `com.atproto.repo.listRecords?repo=${encodeURIComponent(pds.did)}&collection=app.bsky.feed.post`, undefined, undefined, "GET");
+      assert.equal(recs.records.length, 1, "the cancelled share was not posted");
     });
 
     await step("export my data: progress, then the download", async () => {
