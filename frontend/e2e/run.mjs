@@ -191,7 +191,7 @@ async function signIn(page, base, email) {
 
 async function nav(page, name, heading) {
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true }).click();
-  await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
+  await page.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
 }
 
 try {
@@ -419,7 +419,8 @@ try {
     await axe(page, "edit content");
     await page.getByRole("button", { name: "Archive" }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Archive" }).click();
-    await page.getByRole("heading", { name: "Content", level: 1 }).waitFor();
+    await page.waitForURL((u) => u.pathname === "/content" && u.searchParams.get("state") === "archived");
+    await page.getByRole("heading", { name: "Content", exact: true, level: 1 }).waitFor();
     await page.getByRole("article", { name: edited }).waitFor();
     await nav(page, "Feed", "Feed");
     await page.getByRole("article", { name: title }).waitFor();
