@@ -28,6 +28,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
+import { startFakeMastodon } from "./fake-mastodon.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const frontendDir = resolve(here, "..");
@@ -61,6 +62,7 @@ mkdirSync(results, { recursive: true });
 let server;
 let browser;
 let pdsProc;
+let masto;
 const pdsDir = process.env.CHORUS_TEST_PDS_DIR || join(repo, "tools", "pds");
 const operatorToken = randomBytes(18).toString("hex");
 const readmeShots = process.env.CHORUS_E2E_README_SHOTS === "1";
@@ -221,6 +223,7 @@ try {
     log(`SKIP the Bluesky steps: no ${join(pdsDir, "node_modules")} (run .ci/pds-install or set CHORUS_TEST_PDS_DIR)`);
   }
 
+  masto = await startFakeMastodon();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const serverLog = join(results, "chorus.log");
@@ -235,7 +238,7 @@ try {
         CHORUS_DEV_MAILBOX: "1",
         CHORUS_LOG_FORMAT: "text",
         CHORUS_OPERATOR_TOKEN: operatorToken,
-        ...(pds ? { CHORUS_DEV_NETWORK_PORTS: String(new URL(pds.url).port) } : {}),
+        CHORUS_DEV_NETWORK_PORTS: [masto.port, ...(pds ? [new URL(pds.url).port] : [])].join(","),
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -527,6 +530,49 @@ try {
       assert.ok(Array.isArray(doc.manifest) && doc.manifest.length > 0, "the export has its manifest");
     });
 
+    await step("the admin allows Mastodon; the employee connects it through the OAuth redirect", async () => {
+      await nav(page, "Admin", "Admin");
+      await page.getByRole("button", { name: "Allow Mastodon" }).click();
+      await page.getByRole("button", { name: "Stop allowing Mastodon" }).waitFor();
+      await carol.goto(base + "/profile");
+      await carol.getByLabel("Your Mastodon server").fill(masto.url);
+      await carol.getByRole("button", { name: "Connect Mastodon" }).click();
+      await carol.getByText("Your Mastodon account is connected.").waitFor();
+      assert.equal(new URL(carol.url()).pathname, "/profile");
+      const handle = `@carol@127.0.0.1:${masto.port}`;
+      await carol.getByRole("row", { name: new RegExp(`Carol \\(${handle}\\)`) }).getByText("Connected", { exact: true }).waitFor();
+      await axe(carol, "profile after the OAuth return");
+      await shot(carol, "15b-profile-mastodon");
+    });
+
+    await step("sharing to Mastodon; a revoked token asks to reconnect, and reconnecting works", async () => {
+      await nav(carol, "Feed", "Feed");
+      await carol.getByRole("link", { name: `Share ${title}` }).click();
+      await carol.getByLabel("Bluesky: @carol.test").uncheck();
+      assert.equal(await carol.getByLabel("Mastodon", { exact: true }).inputValue(), "We launched! Please share.");
+      await carol.getByText(/^50 \/ 500 characters/).waitFor(); // 26 + the link's 24
+      await carol.getByRole("button", { name: "Share now" }).click();
+      await carol.getByRole("link", { name: "View the post on Mastodon" }).waitFor({ timeout: 60_000 });
+      assert.equal(masto.statuses.length, 1);
+      assert.ok(masto.statuses[0].status.startsWith("We launched! Please share.") && masto.statuses[0].status.includes(`${base}/r/`),
+        `the status carries the tracked link: ${masto.statuses[0].status}`);
+
+      masto.revoked = true; // the member revoked Chorus at their server
+      await carol.getByRole("button", { name: "Share again" }).click();
+      await carol.getByLabel("Bluesky: @carol.test").uncheck();
+      await carol.getByRole("button", { name: "Share now" }).click();
+      await carol.getByText(/^Failed/).waitFor({ timeout: 60_000 });
+      const reconnect = carol.getByRole("button", { name: /^Reconnect Mastodon/ });
+      await reconnect.waitFor();
+      await axe(carol, "a share that needs reconnecting");
+      await shot(carol, "15c-needs-reconnect");
+      await reconnect.click();
+      await carol.getByText("Your Mastodon account is connected.").waitFor();
+      await carol.getByRole("row", { name: /Carol/ }).getByText("Connected", { exact: true }).waitFor();
+      assert.equal(masto.tokens, 2, "a second authorisation");
+      assert.equal(masto.statuses.length, 1, "nothing posted with the revoked token");
+    });
+
     await step("the admin makes the employee an analyst, who downloads a CSV", async () => {
       await nav(page, "Admin", "Admin");
       await page.getByLabel("Role of carol").selectOption("analyst");
@@ -572,7 +618,7 @@ try {
       await fits("composer");
       await shot(p, "phone-composer");
       await p.goto(base + "/shares");
-      await p.getByText("Published", { exact: true }).waitFor();
+      await p.getByText("Published", { exact: true }).first().waitFor();
       await axe(p, "phone my shares");
       await fits("my shares");
       await shot(p, "phone-my-shares");
@@ -622,12 +668,21 @@ try {
       await carol.goto(base + "/profile");
       await carol.getByRole("heading", { name: "Profile", level: 1 }).waitFor();
       await carol.getByText(/^Disabled/).waitFor();
-      await carol.getByText("Your admins have not allowed any social network yet.").waitFor();
       await carol.goto(base + "/feed");
       await carol.getByRole("link", { name: `Share ${title}` }).click();
+      await carol.getByText("Bluesky @carol.test: not allowed by your admins").waitFor();
+      await carol.getByLabel(/^Mastodon: /).waitFor();
+      assert.equal(await carol.getByLabel(/^Bluesky: /).count(), 0, "no Bluesky account to pick");
+      await shot(carol, "17-composer-bluesky-not-allowed");
+
+      await page.getByRole("button", { name: "Stop allowing Mastodon" }).click();
+      await page.getByRole("dialog").getByRole("button", { name: "Stop allowing Mastodon" }).click();
+      await page.getByRole("button", { name: "Allow Mastodon" }).waitFor();
+      await carol.reload();
       await carol.getByRole("heading", { name: "No account to share with" }).waitFor();
+      await carol.getByText("Your admins have not allowed any social network yet.").waitFor();
       await axe(carol, "composer without accounts");
-      await shot(carol, "17-composer-no-network");
+      await shot(carol, "17b-composer-no-network");
     });
   }
 
@@ -702,6 +757,7 @@ try {
       });
     });
   }
+  await masto?.close?.();
   rmSync(tmp, { recursive: true, force: true });
 }
 console.log(`e2e took ${((Date.now() - t0) / 1000).toFixed(1)} s; screenshots in ${results}`);
