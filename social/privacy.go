@@ -6,6 +6,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/tenant"
 )
 
@@ -35,6 +36,24 @@ func (p privacySource) Export(ctx context.Context, sc tenant.Scope, s tenant.Sub
 		}
 	}
 	return []string{connectionKind.Name, stateKind.Name, shareKind.Name}, map[string]any{"connections": views, "shares": shares}, nil
+}
+
+// PendingTasks lists the publication tasks of the subject's shares that
+// wait in the queue (queued or scheduled): the task ID is the share ID.
+func (p privacySource) PendingTasks(ctx context.Context, sc tenant.Scope, s tenant.Subject) ([]tenant.TaskRef, error) {
+	if s.MemberID == "" {
+		return nil, nil
+	}
+	var waiting []Share
+	if err := sc.Collection(shareKind).Find(ctx, bson.D{{Key: "member_id", Value: s.MemberID},
+		{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}}}, &waiting); err != nil {
+		return nil, err
+	}
+	refs := make([]tenant.TaskRef, len(waiting))
+	for i, sh := range waiting {
+		refs[i] = tenant.TaskRef{Queue: task.QueueCritical, ID: sh.ID}
+	}
+	return refs, nil
 }
 
 // Erase revokes the subject's tokens at each network where it can, then

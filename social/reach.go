@@ -159,3 +159,7 @@ func SetEngagement(ctx context.Context, sc tenant.Scope, id string, old, now Eng
 	}
 	return sc.Collection(shareKind).Update(ctx, f, bson.D{{Key: "$set", Value: bson.D{{Key: "engagement", Value: now}}}})
 }
+
+// IsBot reports whether a User-Agent is a link-preview bot or crawler,
+// whose visits are not clicks.
+func IsBot(ua string) bool { return isBot(ua) }

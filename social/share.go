@@ -51,6 +51,7 @@ type Share struct {
 	Destination  string     `bson:"destination" json:"-"`
 	PublishAt    time.Time  `bson:"publish_at" json:"publish_at"`
 	AttemptID    string     `bson:"attempt_id,omitempty" json:"-"`
+	AttemptedAt  *time.Time `bson:"attempted_at,omitempty" json:"-"`
 	LeaseUntil   *time.Time `bson:"lease_until,omitempty" json:"-"`
 	Attempts     int        `bson:"attempts" json:"attempts"`
 	RemoteID     string     `bson:"remote_id,omitempty" json:"-"`
@@ -305,11 +306,19 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: reason}, {Key: "updated_at", Value: now}}}})
 		return err
 	}
+	if s.throttle != nil {
+		wait, err := s.throttle(ctx, sc, sh.Network, sh.ConnectionID)
+		if err != nil {
+			s.log.WarnContext(ctx, "publishing limits unavailable; publishing without them", "share_id", id, "err", err)
+		} else if wait > 0 {
+			return &RetryError{Delay: wait, Err: ErrRateLimited}
+		}
+	}
 	attempt := newID()
 	lease := now.Add(leaseTime)
 	ok, err := coll.Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: sh.State}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: SharePublishing}, {Key: "attempt_id", Value: attempt},
-			{Key: "lease_until", Value: lease}, {Key: "updated_at", Value: now}}}, {Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}})
+			{Key: "lease_until", Value: lease}, {Key: "attempted_at", Value: now}, {Key: "updated_at", Value: now}}}, {Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}})
 	if err != nil || !ok {
 		return err // another worker took it, or it was cancelled
 	}

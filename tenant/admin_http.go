@@ -14,26 +14,54 @@ import (
 // Handlers of the admin console: roles, domains, invitations, audit, and
 // the operator API.
 
+// patchMember is an admin's change to a member: their role, and the
+// correction of their name or title (rectification). Each change is
+// audited; the audit entry names the fields, never their values.
 func (s *Service) patchMember(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
-		Role Role `json:"role"`
+		Role  *Role   `json:"role"`
+		Name  *string `json:"name"`
+		Title *string `json:"title"`
 	}
 	if err := api.Decode(c, &in); err != nil {
 		return err
 	}
-	before, err := sc.Member(c.Request.Context(), c.Param("id"))
+	ctx := c.Request.Context()
+	before, err := sc.Member(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	m, err := sc.SetRole(c.Request.Context(), before.ID, in.Role)
-	if err != nil {
-		return err
+	if in.Role == nil && in.Name == nil && in.Title == nil {
+		return api.Invalid(api.FieldError{Field: "role", Message: "give role, name or title"})
 	}
-	if before.Role != m.Role {
-		if err := sc.Audit(c.Request.Context(), MemberActor(me), "member.role_changed", m.ID,
-			map[string]string{"from": string(before.Role), "to": string(m.Role)}); err != nil {
+	profile := ProfileUpdate{Name: in.Name, Title: in.Title}
+	if _, verr := profileSet(profile); len(verr) > 0 {
+		return verr // before anything is written
+	}
+	m := before
+	if in.Role != nil {
+		prev := m.Role
+		if m, err = sc.SetRole(ctx, before.ID, *in.Role); err != nil {
 			return err
 		}
+		if prev != m.Role {
+			if err := sc.Audit(ctx, MemberActor(me), "member.role_changed", m.ID,
+				map[string]string{"from": string(prev), "to": string(m.Role)}); err != nil {
+				return err
+			}
+		}
+	}
+	if in.Name != nil || in.Title != nil {
+		corrected, err := sc.UpdateProfile(ctx, before.ID, profile)
+		if err != nil {
+			return err
+		}
+		if fields := changedFields(m, corrected); len(fields) > 0 {
+			if err := sc.Audit(ctx, MemberActor(me), "member.profile_corrected", m.ID, map[string]string{"fields": strings.Join(fields, ",")}); err != nil {
+				return err
+			}
+		}
+		m = corrected
 	}
 	c.JSON(http.StatusOK, viewOf(m, true))
 	return nil

@@ -16,7 +16,7 @@ type ConsentObserver interface {
 }
 
 // Attribution says which of a member's analytics events carry their
-// member ID: those at or after Since, unless Withdrawn. An objection
+// member ID: those after Since, unless Withdrawn. An objection
 // (withdrawing analytics_attribution) takes back everything before it as
 // well; a later grant attributes only what follows it.
 type Attribution struct {
@@ -24,8 +24,10 @@ type Attribution struct {
 	Since     time.Time
 }
 
-// Covers reports whether an event at t is attributed to the member.
-func (a Attribution) Covers(t time.Time) bool { return !a.Withdrawn && !t.Before(a.Since) }
+// Covers reports whether an event at t is attributed to the member. An
+// event in the very millisecond of a renewed grant is not: it may have
+// been counted before the grant was recorded.
+func (a Attribution) Covers(t time.Time) bool { return !a.Withdrawn && t.After(a.Since) }
 
 // Attributions reads the analytics_attribution ledger of the given members
 // (one query). Members without records are attributed (the default).

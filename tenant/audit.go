@@ -78,14 +78,20 @@ func (e AuditEntry) digest() string {
 func (sc Scope) Audit(ctx context.Context, actor Actor, action, target string, details map[string]string) error {
 	coll := sc.Collection(auditKind)
 	for range 20 {
-		var head []AuditEntry
+		// The newest entry, or the anchor (seq 0) when retention purged
+		// every entry: the chain goes on from it either way.
+		var head []struct {
+			Seq       int64  `bson:"seq"`
+			Hash      string `bson:"hash"`
+			AnchorSeq int64  `bson:"anchor_seq"`
+		}
 		if err := coll.Find(ctx, bson.D{}, &head, options.Find().SetSort(bson.D{{Key: "seq", Value: -1}}).SetLimit(1)); err != nil {
 			return err
 		}
 		e := AuditEntry{ID: newID(), Seq: 1, At: sc.store.now().UTC().Truncate(time.Millisecond), Actor: actor,
 			Action: action, Target: target, Details: details}
 		if len(head) == 1 {
-			e.Seq, e.Prev = head[0].Seq+1, head[0].Hash
+			e.Seq, e.Prev = max(head[0].Seq, head[0].AnchorSeq)+1, head[0].Hash
 		}
 		e.Hash = e.digest()
 		switch err := coll.Insert(ctx, e); {
@@ -102,10 +108,11 @@ func (sc Scope) Audit(ctx context.Context, actor Actor, action, target string, d
 // AuditLog returns up to limit entries before sequence number before (0:
 // the newest), newest first.
 func (sc Scope) AuditLog(ctx context.Context, before int64, limit int) ([]AuditEntry, error) {
-	f := bson.D{}
+	seq := bson.D{{Key: "$gt", Value: int64(0)}} // not the anchor
 	if before > 0 {
-		f = bson.D{{Key: "seq", Value: bson.D{{Key: "$lt", Value: before}}}}
+		seq = append(seq, bson.E{Key: "$lt", Value: before})
 	}
+	f := bson.D{{Key: "seq", Value: seq}}
 	var es []AuditEntry
 	opts := options.Find().SetSort(bson.D{{Key: "seq", Value: -1}}).SetLimit(int64(limit))
 	if err := sc.Collection(auditKind).Find(ctx, f, &es, opts); err != nil {
@@ -114,30 +121,112 @@ func (sc Scope) AuditLog(ctx context.Context, before int64, limit int) ([]AuditE
 	return es, nil
 }
 
-// VerifyAudit walks the whole chain and returns how many entries it
-// checked, or ErrAuditTampered naming the first entry that does not fit.
+// VerifyAudit walks the chain — from its anchor when retention purged its
+// beginning — and returns how many entries it checked, or ErrAuditTampered
+// naming the first entry that does not fit.
 func (sc Scope) VerifyAudit(ctx context.Context) (int, error) {
-	prev, n := "", 0
+	prev, last, checked := "", int64(0), 0
+	anchor, err := sc.AuditAnchor(ctx)
+	switch {
+	case err == nil:
+		prev, last = anchor.Hash, anchor.Seq
+	case !errors.Is(err, ErrNotFound):
+		return 0, err
+	}
 	for {
 		var es []AuditEntry
 		opts := options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}).SetLimit(500)
-		if err := sc.Collection(auditKind).Find(ctx, bson.D{{Key: "seq", Value: bson.D{{Key: "$gt", Value: int64(n)}}}}, &es, opts); err != nil {
-			return n, err
+		if err := sc.Collection(auditKind).Find(ctx, bson.D{{Key: "seq", Value: bson.D{{Key: "$gt", Value: last}}}}, &es, opts); err != nil {
+			return checked, err
 		}
 		for _, e := range es {
 			switch {
-			case e.Seq != int64(n+1):
-				return n, fmt.Errorf("%w: entry %d is missing", ErrAuditTampered, n+1)
+			case e.Seq != last+1:
+				return checked, fmt.Errorf("%w: entry %d is missing", ErrAuditTampered, last+1)
 			case e.Prev != prev:
-				return n, fmt.Errorf("%w: entry %d does not follow entry %d", ErrAuditTampered, e.Seq, n)
+				return checked, fmt.Errorf("%w: entry %d does not follow entry %d", ErrAuditTampered, e.Seq, last)
 			case e.digest() != e.Hash:
-				return n, fmt.Errorf("%w: entry %d was altered", ErrAuditTampered, e.Seq)
+				return checked, fmt.Errorf("%w: entry %d was altered", ErrAuditTampered, e.Seq)
 			}
 			prev = e.Hash
-			n++
+			last = e.Seq
+			checked++
 		}
 		if len(es) < 500 {
-			return n, nil
+			return checked, nil
 		}
 	}
+}
+
+// AuditAnchor is where the chain starts after retention purged its
+// beginning: the sequence number and hash of the last purged entry. It is
+// kept in the audit collection under a fixed ID with seq 0, which no entry
+// has.
+type AuditAnchor struct {
+	Seq      int64     `json:"seq"`
+	Hash     string    `json:"hash"`
+	PurgedAt time.Time `json:"purged_at"`
+}
+
+// auditAnchorID is the anchor's document ID.
+const auditAnchorID = "anchor"
+
+type auditAnchorDoc struct {
+	ID        string    `bson:"_id"`
+	Seq       int64     `bson:"seq"` // always 0
+	AnchorSeq int64     `bson:"anchor_seq"`
+	Hash      string    `bson:"hash"`
+	PurgedAt  time.Time `bson:"purged_at"`
+}
+
+// AuditAnchor returns the chain's anchor; ErrNotFound while nothing was
+// purged.
+func (sc Scope) AuditAnchor(ctx context.Context) (AuditAnchor, error) {
+	var d auditAnchorDoc
+	if err := sc.Collection(auditKind).FindOne(ctx, bson.D{{Key: "_id", Value: auditAnchorID}}, &d); err != nil {
+		return AuditAnchor{}, err
+	}
+	return AuditAnchor{Seq: d.AnchorSeq, Hash: d.Hash, PurgedAt: d.PurgedAt}, nil
+}
+
+// SweepAudit purges the scope's audit entries older than the instance's
+// retention period (settings.retention_days), keeping the chain
+// verifiable: the anchor first moves to the newest purged entry, then the
+// entries up to it go, so a crash in between leaves only entries the next
+// sweep removes. The purge is itself audited. It returns how many entries
+// went; run it again and it does nothing more.
+func SweepAudit(ctx context.Context, sc Scope, now time.Time) (int64, error) {
+	days := sc.Instance().Settings.RetentionDays
+	if days <= 0 {
+		days = DefaultRetentionDays
+	}
+	cutoff := now.UTC().AddDate(0, 0, -days)
+	coll := sc.Collection(auditKind)
+	var last []AuditEntry
+	if err := coll.Find(ctx, bson.D{{Key: "seq", Value: bson.D{{Key: "$gt", Value: int64(0)}}}, {Key: "at", Value: bson.D{{Key: "$lt", Value: cutoff}}}},
+		&last, options.Find().SetSort(bson.D{{Key: "seq", Value: -1}}).SetLimit(1)); err != nil {
+		return 0, err
+	}
+	if len(last) == 0 {
+		return 0, nil
+	}
+	head := last[0]
+	anchor := auditAnchorDoc{ID: auditAnchorID, AnchorSeq: head.Seq, Hash: head.Hash, PurgedAt: now.UTC().Truncate(time.Millisecond)}
+	switch err := coll.Insert(ctx, anchor); {
+	case errors.Is(err, ErrDuplicate):
+		if _, err := coll.Update(ctx, bson.D{{Key: "_id", Value: auditAnchorID}, {Key: "anchor_seq", Value: bson.D{{Key: "$lt", Value: head.Seq}}}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "anchor_seq", Value: head.Seq}, {Key: "hash", Value: head.Hash}, {Key: "purged_at", Value: anchor.PurgedAt}}}}); err != nil {
+			return 0, err
+		}
+	case err != nil:
+		return 0, err
+	}
+	n, err := coll.DeleteMany(ctx, bson.D{{Key: "seq", Value: bson.D{{Key: "$gt", Value: int64(0)}, {Key: "$lte", Value: head.Seq}}}})
+	if err != nil {
+		return n, err
+	}
+	if n > 0 {
+		err = sc.Audit(ctx, SystemActor, "audit.purged", "", map[string]string{"through_seq": fmt.Sprint(head.Seq), "retention_days": fmt.Sprint(days)})
+	}
+	return n, err
 }

@@ -219,9 +219,11 @@ func (s *Service) AddDomain(ctx context.Context, sc Scope, by Member, domain str
 }
 
 // RecheckDomains checks every verified domain's record again (a periodic
-// job). A missing record flags the domain, never unverifies it, and is
-// written to the instance's audit log for its admins.
-func (s *Store) RecheckDomains(ctx context.Context, r TXTResolver) (checked, missing int, err error) {
+// job). A missing record flags the domain, never unverifies it, is written
+// to the instance's audit log and, when m is not nil, mailed to each of
+// the instance's admins — once, when the record goes missing, not at every
+// check while it stays missing. A failed mail is logged; the check goes on.
+func (s *Store) RecheckDomains(ctx context.Context, r TXTResolver, m Mailer) (checked, missing int, err error) {
 	claims, err := s.claims(ctx, bson.D{{Key: "verified", Value: true}})
 	if err != nil {
 		return 0, 0, err
@@ -244,13 +246,44 @@ func (s *Store) RecheckDomains(ctx context.Context, r TXTResolver) (checked, mis
 			continue
 		}
 		missing++
-		if sc, err := s.Open(ctx, c.InstanceID); err == nil {
-			if err := sc.Audit(ctx, SystemActor, "domain.record_missing", c.Domain, nil); err != nil {
-				return checked, missing, err
+		sc, err := s.Open(ctx, c.InstanceID)
+		if err != nil {
+			continue
+		}
+		if err := sc.Audit(ctx, SystemActor, "domain.record_missing", c.Domain, nil); err != nil {
+			return checked, missing, err
+		}
+		if m != nil {
+			if err := tellAdminsRecordMissing(ctx, sc, m, c); err != nil {
+				s.log.WarnContext(ctx, "admins not told of a missing verification record", "tenant_id", sc.InstanceID(), "domain", c.Domain, "err", err)
 			}
 		}
 	}
 	return checked, missing, nil
+}
+
+// tellAdminsRecordMissing mails every admin of sc that the verification
+// record of c disappeared.
+func tellAdminsRecordMissing(ctx context.Context, sc Scope, m Mailer, c domainClaim) error {
+	var admins []Member
+	if err := sc.Collection(memberKind).Find(ctx, bson.D{{Key: "role", Value: RoleAdmin}}, &admins); err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range admins {
+		err := m.Send(ctx, Mail{
+			To:      a.Email,
+			Subject: "Chorus: the verification record of " + c.Domain + " is gone",
+			Text: "The DNS TXT record that proves your company owns " + c.Domain + " was not found at Chorus's last check:\n\n" +
+				"    " + c.Domain + "  TXT  \"" + TXTPrefix + c.Token + "\"\n\n" +
+				"The domain stays verified for now. Publish the record again (Admin → Domains shows it), " +
+				"or tell your DNS administrator; whoever controls the domain's DNS controls who may administer your company's Chorus.\n",
+		})
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // RequireVerified returns ErrDomainUnverified for a pending instance.

@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -61,6 +62,7 @@ func ProblemOf(err error) *api.Problem {
 		ve  *ValidationError
 		ves ValidationErrors
 		ie  *InviteError
+		idp *IdPError
 	)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -69,6 +71,16 @@ func ProblemOf(err error) *api.Problem {
 		return api.ErrUnauthenticated
 	case errors.Is(err, ErrForbidden):
 		return api.ErrForbidden
+	case errors.Is(err, ErrSSORequired):
+		return api.New(http.StatusForbidden, "sso_required", "your company signs in only through its identity provider: use single sign-on")
+	case errors.Is(err, ErrSSOInUse):
+		return api.New(http.StatusConflict, "sso_in_use", "the join policy sso needs the identity provider: change the join policy first")
+	case errors.Is(err, ErrSSONotConfigured):
+		p := api.New(http.StatusUnprocessableEntity, "sso_not_configured", "the join policy sso needs the instance's own identity provider: configure it first (Admin → Single sign-on)")
+		p.Errors = []api.FieldError{{Field: "join_policy", Message: "configure the instance's identity provider first"}}
+		return p
+	case errors.Is(err, ErrNoKeys):
+		return api.New(http.StatusServiceUnavailable, "keys_unavailable", "this deployment has no encryption keys (CHORUS_TOKEN_KEYS) to keep a client secret")
 	case errors.Is(err, ErrDomainUnverified):
 		return api.New(http.StatusForbidden, "domain_unverified", "verify your company's domain first (Admin → Domains: publish the TXT record, then verify)")
 	case errors.Is(err, ErrSubdomainTaken):
@@ -91,6 +103,10 @@ func ProblemOf(err error) *api.Problem {
 		return api.New(http.StatusBadRequest, "invalid_token", "this sign-in link is unknown, used or expired: ask for a new one")
 	case errors.Is(err, ErrMalformedEmail):
 		return api.Invalid(api.FieldError{Field: "email", Message: "must be a plain email address such as alice@example.com"})
+	case errors.As(err, &idp):
+		p := api.New(http.StatusUnprocessableEntity, "idp_discovery_failed", idp.Reason)
+		p.Errors = []api.FieldError{{Field: "issuer", Message: idp.Reason}}
+		return p
 	case errors.As(err, &de):
 		return api.Newf(http.StatusUnprocessableEntity, "invalid_email_domain", "%s addresses cannot be used for a company instance: %s", de.Domain, domainReasonText(de.Reason))
 	case errors.As(err, &rle):
@@ -140,6 +156,7 @@ func (s *Service) Routes(r gin.IRouter) {
 	r.GET("/auth/email/callback", s.Public(s.getEmailCallback))
 	r.GET("/auth/login-page", s.Public(s.getLoginPage))
 	s.OIDCRoutes(r)
+	s.SSORoutes(r)
 	r.POST("/auth/logout", s.Member(nil, s.postLogout))
 	r.GET("/me", s.Member(nil, s.getMe))
 	r.GET("/instance", s.Member(nil, s.getInstance))
@@ -208,12 +225,21 @@ func (s *Service) setCookie(c *gin.Context, value string, maxAge int) {
 	})
 }
 
+// postLogout ends the session: 204, or 200 with end_session_url when an
+// identity provider signed the session in and can end its own session too
+// (the app sends the browser there).
 func (s *Service) postLogout(c *gin.Context, _ Scope, _ Member) error {
 	secret, _ := c.Cookie(s.cookie.name)
+	endSession := s.endSessionURL(c.Request.Context(), secret)
 	if err := s.SignOut(c.Request.Context(), secret); err != nil {
 		return err
 	}
 	s.setCookie(c, "", -1)
+	if endSession != "" {
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusOK, gin.H{"end_session_url": endSession})
+		return nil
+	}
 	c.Status(http.StatusNoContent)
 	return nil
 }
@@ -245,6 +271,23 @@ type instanceView struct {
 	Domains  []string `json:"domains"`
 	Verified bool     `json:"verified"`
 	Settings Settings `json:"settings"`
+	// SSO says whether members can sign in with an identity provider.
+	SSO *ssoAvailability `json:"sso,omitempty"`
+}
+
+// ssoAvailability is which identity providers sign an instance's people in.
+type ssoAvailability struct {
+	// Available: some provider does.
+	Available bool `json:"available"`
+	// Instance: the instance's own provider.
+	Instance bool `json:"instance"`
+	// Required: only the instance's own provider (join policy sso).
+	Required bool `json:"required"`
+}
+
+func (s *Service) ssoOf(ctx context.Context, inst Instance) *ssoAvailability {
+	own, global := s.ssoAvailable(ctx, inst.ID)
+	return &ssoAvailability{Available: own || global, Instance: own, Required: inst.Settings.JoinPolicy == JoinSSO}
 }
 
 func instanceViewOf(inst Instance) instanceView {
@@ -263,7 +306,9 @@ func (s *Service) getMe(c *gin.Context, sc Scope, me Member) error {
 }
 
 func (s *Service) getInstance(c *gin.Context, sc Scope, _ Member) error {
-	c.JSON(http.StatusOK, instanceViewOf(sc.Instance()))
+	v := instanceViewOf(sc.Instance())
+	v.SSO = s.ssoOf(c.Request.Context(), sc.Instance())
+	c.JSON(http.StatusOK, v)
 	return nil
 }
 
@@ -370,6 +415,11 @@ func (s *Service) patchMe(c *gin.Context, sc Scope, me Member) error {
 	m, err := sc.UpdateProfile(c.Request.Context(), me.ID, ProfileUpdate{Name: in.Name, Title: in.Title, Topics: in.Topics})
 	if err != nil {
 		return err
+	}
+	if fields := changedFields(me, m); len(fields) > 0 {
+		if err := sc.Audit(c.Request.Context(), MemberActor(me), "member.profile_edited", m.ID, map[string]string{"fields": strings.Join(fields, ",")}); err != nil {
+			return err
+		}
 	}
 	c.JSON(http.StatusOK, viewOf(m, true))
 	return nil

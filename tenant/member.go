@@ -154,8 +154,28 @@ const (
 	maxTitleLen = 100
 )
 
-// UpdateProfile changes a member's own name and title.
+// UpdateProfile changes a member's name, title and topics: the member's
+// own edit, or an admin's correction. ValidationErrors name every bad
+// field; nothing is written then.
 func (sc Scope) UpdateProfile(ctx context.Context, id string, u ProfileUpdate) (Member, error) {
+	set, verr := profileSet(u)
+	if len(verr) > 0 {
+		return Member{}, verr
+	}
+	if len(set) > 0 {
+		found, err := sc.Collection(memberKind).Update(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: set}})
+		if err != nil {
+			return Member{}, err
+		}
+		if !found {
+			return Member{}, ErrNotFound
+		}
+	}
+	return sc.Member(ctx, id)
+}
+
+// profileSet validates a profile update and returns its $set.
+func profileSet(u ProfileUpdate) (bson.D, ValidationErrors) {
 	set := bson.D{}
 	var verr ValidationErrors
 	if u.Name != nil {
@@ -178,19 +198,24 @@ func (sc Scope) UpdateProfile(ctx context.Context, id string, u ProfileUpdate) (
 	if u.Topics != nil {
 		set = append(set, bson.E{Key: "topics", Value: *u.Topics})
 	}
-	if len(verr) > 0 {
-		return Member{}, verr
+	return set, verr
+}
+
+// changedFields names the profile fields (name, title, topics) that differ
+// between two versions of a member, for audit entries that must not hold
+// the values themselves.
+func changedFields(before, after Member) []string {
+	var fields []string
+	if before.Name != after.Name {
+		fields = append(fields, "name")
 	}
-	if len(set) > 0 {
-		found, err := sc.Collection(memberKind).Update(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: set}})
-		if err != nil {
-			return Member{}, err
-		}
-		if !found {
-			return Member{}, ErrNotFound
-		}
+	if before.Title != after.Title {
+		fields = append(fields, "title")
 	}
-	return sc.Member(ctx, id)
+	if !slices.Equal(before.Topics, after.Topics) {
+		fields = append(fields, "topics")
+	}
+	return fields
 }
 
 // Allows reports whether the member's role is one of roles.

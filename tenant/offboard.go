@@ -49,6 +49,9 @@ func (s *Store) DeleteInstance(ctx context.Context, id, by, reason string) error
 	if _, err := s.db.Collection(collSubdomains).DeleteMany(ctx, bson.D{{Key: "instance_id", Value: id}}); err != nil {
 		return storeErr(err)
 	}
+	if _, err := s.db.Collection(collSSO).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+		return storeErr(err)
+	}
 	s.dropInstance(ctx, id)
 	s.log.InfoContext(ctx, "instance deleted", "tenant_id", id, "by", by)
 	return nil

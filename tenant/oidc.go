@@ -87,6 +87,9 @@ type oidcClient struct {
 	oauth    oauth2.Config
 	verifier *oidc.IDTokenVerifier
 	http     *http.Client
+	// endSession is the provider's end_session_endpoint, if discovery
+	// names one (RP-initiated logout).
+	endSession *url.URL
 }
 
 // oidcSlot holds the provider: EnableOIDC may run while requests are
@@ -102,24 +105,37 @@ func (s *Service) EnableOIDC(ctx context.Context, p OIDCProvider) error {
 	if p.Issuer == "" || p.ClientID == "" || p.ClientSecret == "" {
 		return errors.New("OIDC provider: issuer, client ID and client secret are all required")
 	}
-	if s.BaseURL == nil {
-		return errors.New("OIDC provider: the service has no base URL to receive the callback")
+	c, err := s.discover(ctx, &http.Client{Timeout: oidcHTTPTimeout}, p)
+	if err != nil {
+		return err
 	}
-	hc := &http.Client{Timeout: oidcHTTPTimeout}
+	s.oidc.p.Store(c)
+	s.Log.InfoContext(ctx, "OIDC sign-in enabled", "issuer", p.Issuer)
+	return nil
+}
+
+// discover fetches a provider's discovery document through hc and returns
+// its client. It fails when the provider cannot be discovered, names
+// another issuer, or lists its PKCE methods without S256.
+func (s *Service) discover(ctx context.Context, hc *http.Client, p OIDCProvider) (*oidcClient, error) {
+	if s.BaseURL == nil {
+		return nil, errors.New("OIDC provider: the service has no base URL to receive the callback")
+	}
 	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, hc), p.Issuer)
 	if err != nil {
-		return fmt.Errorf("discover OIDC provider %s: %w", p.Issuer, err)
+		return nil, fmt.Errorf("discover OIDC provider %s: %w", p.Issuer, err)
 	}
 	var meta struct {
 		PKCEMethods []string `json:"code_challenge_methods_supported"`
+		EndSession  string   `json:"end_session_endpoint"`
 	}
 	if err := provider.Claims(&meta); err != nil {
-		return fmt.Errorf("OIDC provider %s: %w", p.Issuer, err)
+		return nil, fmt.Errorf("OIDC provider %s: %w", p.Issuer, err)
 	}
 	// Some providers support PKCE without saying so; refuse only one that
 	// lists its methods without S256.
 	if len(meta.PKCEMethods) > 0 && !slices.Contains(meta.PKCEMethods, "S256") {
-		return fmt.Errorf("OIDC provider %s does not support PKCE with S256 (it offers %v)", p.Issuer, meta.PKCEMethods)
+		return nil, fmt.Errorf("OIDC provider %s does not support PKCE with S256 (it offers %v)", p.Issuer, meta.PKCEMethods)
 	}
 	c := &oidcClient{
 		issuer: p.Issuer,
@@ -133,9 +149,13 @@ func (s *Service) EnableOIDC(ctx context.Context, p OIDCProvider) error {
 		verifier: provider.Verifier(&oidc.Config{ClientID: p.ClientID, Now: s.Now}),
 		http:     hc,
 	}
-	s.oidc.p.Store(c)
-	s.Log.InfoContext(ctx, "OIDC sign-in enabled", "issuer", p.Issuer)
-	return nil
+	// Only an https end-session endpoint (or one on the issuer's own
+	// origin, as a test provider's) is offered to browsers.
+	if u, err := url.Parse(meta.EndSession); err == nil && meta.EndSession != "" &&
+		(u.Scheme == "https" || strings.HasPrefix(meta.EndSession, strings.TrimSuffix(p.Issuer, "/")+"/")) {
+		c.endSession = u
+	}
+	return c, nil
 }
 
 // oidcState is the server-side half of a started sign-in, stored under the
@@ -149,10 +169,13 @@ type oidcState struct {
 	Nonce    string `bson:"nonce"`
 	Verifier string `bson:"verifier"`
 	// InstanceID is the instance the sign-in is meant for, when known.
-	InstanceID string    `bson:"instance_id,omitempty"`
-	Used       bool      `bson:"used"`
-	CreatedAt  time.Time `bson:"created_at"`
-	ExpiresAt  time.Time `bson:"expires_at"`
+	InstanceID string `bson:"instance_id,omitempty"`
+	// Provider is providerGlobal or the ID of the instance whose own
+	// provider signs the person in.
+	Provider  string    `bson:"provider,omitempty"`
+	Used      bool      `bson:"used"`
+	CreatedAt time.Time `bson:"created_at"`
+	ExpiresAt time.Time `bson:"expires_at"`
 }
 
 // oidcStart is a request to start an OIDC sign-in: exactly one of Email and
@@ -167,21 +190,26 @@ type oidcStart struct {
 
 // startOIDC stores a new sign-in's state and returns the provider's
 // authorization URL. An email must pass the domain policy and becomes the
-// login hint; an instance must exist. Errors: ErrOIDCDisabled,
-// *ValidationError, ErrMalformedEmail, *DomainError, ErrNotFound (unknown
-// instance), *RateLimitError, or a store failure.
+// login hint; an instance must exist. The provider is the instance's own
+// when it has one vouching for the email's domain (or, from an instance's
+// login page, any), else the deployment's. Errors: ErrOIDCDisabled,
+// ErrSSORequired, *ValidationError, ErrMalformedEmail, *DomainError,
+// ErrNotFound (unknown instance), ErrOIDCUnavailable, *RateLimitError, or a
+// store failure.
 func (s *Service) startOIDC(ctx context.Context, in oidcStart) (string, error) {
-	c := s.oidc.p.Load()
-	if c == nil {
-		return "", ErrOIDCDisabled
+	if s.oidc.p.Load() == nil && s.Keys == nil {
+		return "", ErrOIDCDisabled // neither a global nor any instance's provider
 	}
 	var st oidcState
 	var opts []oauth2.AuthCodeOption
+	var domain string
 	switch {
 	case (in.Email == "") == (in.InstanceID == ""):
 		return "", &ValidationError{Field: "email", Reason: "give either email or instance"}
 	case in.Email != "":
-		addr, domain, err := s.Policy.ParseEmail(in.Email)
+		var addr string
+		var err error
+		addr, domain, err = s.Policy.ParseEmail(in.Email)
 		if err != nil {
 			return "", err
 		}
@@ -201,9 +229,16 @@ func (s *Service) startOIDC(ctx context.Context, in oidcStart) (string, error) {
 	if in.Browser == "" {
 		return "", errors.New("start OIDC sign-in: no browser binding")
 	}
+	// Counted before the provider is picked: picking may discover an
+	// instance's provider over the network.
 	if err := s.limit(ctx, "oidc-ip:"+ipKey(in.IP), s.OIDCStartLimit, "sign-in attempts from this address"); err != nil {
 		return "", err
 	}
+	c, provider, err := s.pickProvider(ctx, st.InstanceID, domain)
+	if err != nil {
+		return "", err
+	}
+	st.Provider = provider
 
 	state := newSecret()
 	now := s.Now().UTC()
@@ -219,6 +254,54 @@ func (s *Service) startOIDC(ctx context.Context, in oidcStart) (string, error) {
 	}
 	opts = append(opts, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier))
 	return c.oauth.AuthCodeURL(state, opts...), nil
+}
+
+// pickProvider chooses the provider of a sign-in meant for an instance
+// (none: "") from an address of domain (none: ""): the instance's own
+// when it vouches for the domain, else the deployment's. An instance
+// whose join policy is sso allows only its own.
+func (s *Service) pickProvider(ctx context.Context, instanceID, domain string) (*oidcClient, string, error) {
+	if instanceID != "" {
+		c, rec, err := s.instanceClient(ctx, instanceID)
+		switch {
+		case err == nil && (domain == "" || slices.Contains(rec.Domains, domain)):
+			return c, instanceID, nil
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return nil, "", err
+		}
+		inst, err := s.Store.instance(ctx, instanceID)
+		if err != nil {
+			return nil, "", err
+		}
+		if inst.Settings.JoinPolicy == JoinSSO {
+			return nil, "", ErrSSORequired
+		}
+	}
+	c := s.oidc.p.Load()
+	if c == nil {
+		return nil, "", ErrOIDCDisabled
+	}
+	return c, providerGlobal, nil
+}
+
+// stateClient returns the client of the provider a sign-in started with,
+// and the instance's provider record when it was an instance's.
+func (s *Service) stateClient(ctx context.Context, st oidcState) (*oidcClient, *ssoRecord, error) {
+	if st.Provider == providerGlobal || st.Provider == "" {
+		c := s.oidc.p.Load()
+		if c == nil {
+			return nil, nil, ErrOIDCDisabled
+		}
+		return c, nil, nil
+	}
+	c, rec, err := s.instanceClient(ctx, st.Provider)
+	if errors.Is(err, ErrNotFound) {
+		// The instance removed its provider since the sign-in started.
+		return nil, nil, ErrInvalidState
+	} else if err != nil {
+		return nil, nil, err
+	}
+	return c, &rec, nil
 }
 
 // oidcDomainInstance returns the ID of the instance owning a normalised
@@ -256,11 +339,14 @@ type oidcCallback struct {
 // ErrMalformedEmail, ErrWrongInstance, ErrIdentityPending, the join
 // policy's errors, ErrOIDCUnavailable, or a store failure.
 func (s *Service) signInWithOIDC(ctx context.Context, cb oidcCallback, oldSecret string) (string, error) {
-	c := s.oidc.p.Load()
-	if c == nil {
+	if s.oidc.p.Load() == nil && s.Keys == nil {
 		return "", ErrOIDCDisabled
 	}
 	st, err := s.consumeOIDCState(ctx, cb.State, cb.Browser)
+	if err != nil {
+		return "", err
+	}
+	c, rec, err := s.stateClient(ctx, st)
 	if err != nil {
 		return "", err
 	}
@@ -290,11 +376,22 @@ func (s *Service) signInWithOIDC(ctx context.Context, cb oidcCallback, oldSecret
 	if err != nil {
 		return "", err
 	}
+	if rec != nil && !slices.Contains(rec.Domains, who.Domain) {
+		// An instance's own provider vouches only for its domains.
+		return "", fmt.Errorf("%w: the provider of instance %s does not vouch for %s", ErrWrongInstance, rec.InstanceID, who.Domain)
+	}
 
 	now := s.Now().UTC()
 	sc, err := s.oidcInstance(ctx, st, who)
 	if err != nil {
 		return "", err
+	}
+	provider := providerGlobal
+	if rec != nil {
+		provider = rec.InstanceID
+	}
+	if sc.Instance().Settings.JoinPolicy == JoinSSO && provider != sc.InstanceID() {
+		return "", ErrSSORequired
 	}
 	m, err := s.joinByOIDC(ctx, sc, who, now)
 	if err != nil {
@@ -306,11 +403,17 @@ func (s *Service) signInWithOIDC(ctx context.Context, cb oidcCallback, oldSecret
 	if err := s.Store.endSession(ctx, oldSecret); err != nil {
 		return "", err
 	}
-	secret, err := s.Store.createSession(ctx, sc.InstanceID(), m.ID)
+	so := &sessionOIDC{Provider: provider}
+	if raw, _ := tok.Extra("id_token").(string); raw != "" && s.Keys != nil {
+		if sealed, err := s.Keys.Seal(Secret(raw), idTokenAD(sc.InstanceID(), m.ID)); err == nil {
+			so.IDToken = &sealed
+		}
+	}
+	secret, err := s.Store.createSession(ctx, sc.InstanceID(), m.ID, so)
 	if err != nil {
 		return "", err
 	}
-	s.Log.InfoContext(ctx, "signed in", "tenant_id", sc.InstanceID(), "member_id", m.ID, "method", "oidc", "issuer", who.Issuer)
+	s.Log.InfoContext(ctx, "signed in", "tenant_id", sc.InstanceID(), "member_id", m.ID, "method", "oidc", "issuer", who.Issuer, "provider", provider)
 	return secret, nil
 }
 

@@ -37,12 +37,38 @@ type PrivacySource interface {
 	Erase(ctx context.Context, sc Scope, s Subject, pseudonym string) error
 }
 
+// TaskHolder is a PrivacySource whose data has background tasks waiting
+// (queued or scheduled), each task's ID being its object's ID: erasure
+// deletes them from the queue by ID once the objects are cancelled.
+type TaskHolder interface {
+	// PendingTasks returns the queue and ID of each of the subject's
+	// waiting tasks.
+	PendingTasks(ctx context.Context, sc Scope, s Subject) ([]TaskRef, error)
+}
+
+// TaskRef names a background task by its queue and ID.
+type TaskRef struct {
+	Queue string
+	ID    string
+}
+
 // Privacy answers data-subject requests: access and portability (export),
 // erasure, consent, and keeps the erasure ledger.
 type Privacy struct {
 	svc     *Service
 	sources []PrivacySource
 	log     *slog.Logger
+	// deleteTasks removes waiting tasks from the queue (cmd gives it the
+	// task queue's inspector; tenant knows no queue). Nil: the tasks stay
+	// and find their objects cancelled.
+	deleteTasks func(ctx context.Context, tasks []TaskRef) error
+}
+
+// DeleteTasksWith makes erasure delete the subject's waiting tasks with
+// f, which must treat a task that is already gone as deleted.
+func (p *Privacy) DeleteTasksWith(f func(ctx context.Context, tasks []TaskRef) error) *Privacy {
+	p.deleteTasks = f
+	return p
 }
 
 // NewPrivacy returns the privacy service over tenant's own data and the
@@ -291,9 +317,28 @@ func (p *Privacy) erase(ctx context.Context, sc Scope, s Subject, pseudonym stri
 			return err
 		}
 	}
+	// The waiting tasks are listed before the sources cancel and
+	// de-identify their objects, and deleted after.
+	var tasks []TaskRef
+	if p.deleteTasks != nil {
+		for _, src := range p.sources {
+			if th, ok := src.(TaskHolder); ok {
+				ts, err := th.PendingTasks(ctx, sc, s)
+				if err != nil {
+					return err
+				}
+				tasks = append(tasks, ts...)
+			}
+		}
+	}
 	for _, src := range p.sources {
 		if err := src.Erase(ctx, sc, s, pseudonym); err != nil {
 			return err
+		}
+	}
+	if len(tasks) > 0 {
+		if err := p.deleteTasks(ctx, tasks); err != nil {
+			return fmt.Errorf("delete the subject's waiting tasks: %w", err)
 		}
 	}
 	if s.MemberID != "" {

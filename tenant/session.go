@@ -24,6 +24,27 @@ type session struct {
 	MemberID   string    `bson:"member_id"`
 	CreatedAt  time.Time `bson:"created_at"`
 	ExpiresAt  time.Time `bson:"expires_at"`
+	// OIDC is set when the session came from an identity provider.
+	OIDC *sessionOIDC `bson:"oidc,omitempty"`
+}
+
+// sessionOIDC records which provider signed a session in, for logout.
+type sessionOIDC struct {
+	// Provider is providerGlobal or the ID of the instance whose own
+	// provider it was.
+	Provider string `bson:"provider"`
+	// IDToken is the ID token, sealed (idTokenAD), kept as the logout's
+	// id_token_hint; nil without a keyring.
+	IDToken *Sealed `bson:"id_token,omitempty"`
+}
+
+// providerGlobal names the deployment's own identity provider in states
+// and sessions; instances' providers are named by instance ID.
+const providerGlobal = "global"
+
+// idTokenAD binds a kept ID token to its instance and member.
+func idTokenAD(instanceID, memberID string) []byte {
+	return []byte("chorus:id_token\x00" + instanceID + "\x00" + memberID)
 }
 
 // newSecret returns 256 random bits, URL-safe.
@@ -39,7 +60,8 @@ func hashSecret(secret string) string {
 }
 
 // createSession starts a session for a member and returns its secret.
-func (s *Store) createSession(ctx context.Context, instanceID, memberID string) (string, error) {
+// o, when not nil, says which identity provider signed the member in.
+func (s *Store) createSession(ctx context.Context, instanceID, memberID string, o *sessionOIDC) (string, error) {
 	secret := newSecret()
 	now := s.now().UTC()
 	_, err := s.db.Collection(collSessions).InsertOne(ctx, session{
@@ -48,6 +70,7 @@ func (s *Store) createSession(ctx context.Context, instanceID, memberID string) 
 		MemberID:   memberID,
 		CreatedAt:  now,
 		ExpiresAt:  now.Add(SessionTTL),
+		OIDC:       o,
 	})
 	if err != nil {
 		return "", fmt.Errorf("create session: %w", storeErr(err))

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -37,11 +38,13 @@ const (
 
 // UpdateSettings validates and stores u for the scope's instance; only
 // admins may call it. It returns the instance as stored, or
-// ValidationErrors naming every bad field.
+// ValidationErrors naming every bad field, or ErrSSONotConfigured for the
+// join policy sso without the instance's own identity provider.
 func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate) (Instance, error) {
 	inst := sc.Instance()
 	name, st := inst.Name, inst.Settings
 	var verr ValidationErrors
+	noIdP := false
 	if u.Name != nil {
 		name = strings.TrimSpace(*u.Name)
 		if n := len([]rune(name)); n == 0 || n > maxInstanceName {
@@ -65,9 +68,13 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate
 		switch st.JoinPolicy {
 		case JoinOpen, JoinInvite:
 		case JoinSSO:
-			// Refused until instances can configure their own identity
-			// provider: a policy nothing enforces would lock people out.
-			verr = append(verr, &ValidationError{Field: "join_policy", Reason: "sso needs the instance's own identity provider, which cannot be configured yet"})
+			// Only with the instance's own provider: the policy would
+			// otherwise lock everyone out.
+			if _, err := s.Store.ssoRecord(ctx, inst.ID); errors.Is(err, ErrNotFound) || s.Keys == nil {
+				noIdP = true
+			} else if err != nil {
+				return Instance{}, err
+			}
 		default:
 			verr = append(verr, &ValidationError{Field: "join_policy", Reason: "must be open, invite or sso"})
 		}
@@ -85,6 +92,9 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate
 	verr = append(verr, checkReachSettings(u, &st)...)
 	if len(verr) > 0 {
 		return Instance{}, verr
+	}
+	if noIdP {
+		return Instance{}, ErrSSONotConfigured
 	}
 	if err := s.Store.claimSubdomain(ctx, inst.ID, inst.Settings.Subdomain, st.Subdomain); err != nil {
 		return Instance{}, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"time"
@@ -48,6 +49,15 @@ type Config struct {
 	// BaseDomain, when set, gives instances login pages at
 	// <subdomain>.<BaseDomain>.
 	BaseDomain string
+	// Keys encrypt instances' identity provider client secrets and the ID
+	// tokens kept for logout; nil: instances cannot configure a provider.
+	Keys *Keyring
+	// IdPHTTPClient reaches instances' identity providers, which admins
+	// name: cmd gives it the guarded client (no private addresses). Nil: a
+	// plain client.
+	IdPHTTPClient *http.Client
+	// AllowHTTPIssuers lets instances configure http:// issuers (tests).
+	AllowHTTPIssuers bool
 }
 
 // Service signs people in and resolves requests to their member and
@@ -57,6 +67,8 @@ type Service struct {
 	cookie cookieSpec
 	// oidc is the global identity provider, once EnableOIDC has run.
 	oidc oidcSlot
+	// sso caches instances' own identity providers.
+	sso ssoClients
 }
 
 // NewService returns a Service; the zero limits mean unlimited.
@@ -87,10 +99,15 @@ type signInToken struct {
 
 // RequestEmailLink mails a one-time sign-in link to email. It answers the
 // same whether or not the person is known. Errors: ErrMalformedEmail,
-// *DomainError, *RateLimitError, or a failure to store or send.
+// *DomainError, ErrSSORequired (the domain's instance signs in only
+// through its identity provider), *RateLimitError, or a failure to store
+// or send.
 func (s *Service) RequestEmailLink(ctx context.Context, email string, ip netip.Addr) error {
-	addr, _, err := s.Policy.ParseEmail(email)
+	addr, domain, err := s.Policy.ParseEmail(email)
 	if err != nil {
+		return err
+	}
+	if err := s.refuseEmailUnderSSO(ctx, domain); err != nil {
 		return err
 	}
 	if err := s.limit(ctx, "signin-ip:"+ipKey(ip), s.IPLimit, "sign-in requests from this address"); err != nil {
@@ -117,6 +134,23 @@ func (s *Service) RequestEmailLink(ctx context.Context, email string, ip netip.A
 	}
 	if err := s.Mailer.Send(ctx, m); err != nil {
 		return fmt.Errorf("mail sign-in link: %w", err)
+	}
+	return nil
+}
+
+// refuseEmailUnderSSO returns ErrSSORequired when the instance owning
+// domain signs people in only through its identity provider.
+func (s *Service) refuseEmailUnderSSO(ctx context.Context, domain string) error {
+	id, err := s.Store.oidcDomainInstance(ctx, domain)
+	if err != nil || id == "" {
+		return err
+	}
+	inst, err := s.Store.instance(ctx, id)
+	if err != nil {
+		return err
+	}
+	if inst.Settings.JoinPolicy == JoinSSO {
+		return ErrSSORequired
 	}
 	return nil
 }
@@ -175,6 +209,10 @@ func (s *Service) SignInWithEmailLink(ctx context.Context, token, oldSecret stri
 	if err != nil {
 		return "", err
 	}
+	if sc.Instance().Settings.JoinPolicy == JoinSSO {
+		// The policy may have changed since the link was sent.
+		return "", ErrSSORequired
+	}
 	if err := s.admit(ctx, sc, tok, addr, now); err != nil {
 		return "", err
 	}
@@ -189,7 +227,7 @@ func (s *Service) SignInWithEmailLink(ctx context.Context, token, oldSecret stri
 	if err := s.Store.endSession(ctx, oldSecret); err != nil {
 		return "", err
 	}
-	secret, err := s.Store.createSession(ctx, inst.ID, m.ID)
+	secret, err := s.Store.createSession(ctx, inst.ID, m.ID, nil)
 	if err != nil {
 		return "", err
 	}

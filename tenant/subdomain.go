@@ -102,6 +102,7 @@ func (s *Service) getLoginPage(c *gin.Context) error {
 	} else if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"instance": gin.H{"id": inst.ID, "name": inst.Name}, "sso": s.oidc.p.Load() != nil})
+	sso := s.ssoOf(ctx, inst)
+	c.JSON(http.StatusOK, gin.H{"instance": gin.H{"id": inst.ID, "name": inst.Name}, "sso": sso.Available, "sso_detail": sso})
 	return nil
 }

@@ -132,9 +132,26 @@ func TestDomainVerificationAndAdminPowers(t *testing.T) {
 
 	// The periodic re-check flags a vanished record but keeps the domain verified.
 	dnsSrv.set("acme.example")
-	checked, missing, err := a.store.RecheckDomains(t.Context(), configWithResolver(dnsSrv.addr).resolver())
+	box := a.auth.DevMailbox
+	checked, missing, err := a.store.RecheckDomains(t.Context(), configWithResolver(dnsSrv.addr).resolver(), box)
 	if err != nil || checked != 1 || missing != 1 {
 		t.Errorf("RecheckDomains = %d checked, %d missing, %v; want 1, 1", checked, missing, err)
+	}
+	// The admins are told by mail, once: not again while it stays missing.
+	told := box.List("alice@acme.example")
+	if len(told) == 0 || !strings.Contains(told[0].Subject, "acme.example") || !strings.Contains(told[0].Text, record) {
+		t.Errorf("alice's newest mail after the record vanished: %+v", told)
+	}
+	if _, _, err := a.store.RecheckDomains(t.Context(), configWithResolver(dnsSrv.addr).resolver(), box); err != nil {
+		t.Fatal(err)
+	}
+	if again := box.List("alice@acme.example"); len(again) != len(told) {
+		t.Errorf("told again at the next check: %d mails, had %d", len(again), len(told))
+	}
+	for _, m := range box.List("") {
+		if strings.Contains(m.Subject, "verification record") && m.To != "alice@acme.example" {
+			t.Errorf("someone else was told: %s", m.To)
+		}
 	}
 	admin.do("GET", "/api/v1/instance/domains", nil).json(t, &domains)
 	if d := domains.Items[0]; !d.Verified || !d.RecordMissing {

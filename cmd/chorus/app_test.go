@@ -97,6 +97,13 @@ func newTestApp(t *testing.T, env map[string]string) *testApp {
 // loopback servers on extraPorts (a test PDS).
 func newTestAppPorts(t *testing.T, env map[string]string, extraPorts []int) *testApp {
 	t.Helper()
+	return newTestAppEdit(t, env, extraPorts, nil)
+}
+
+// newTestAppEdit is newTestAppPorts whose dependencies edit changes
+// before the app is built.
+func newTestAppEdit(t *testing.T, env map[string]string, extraPorts []int, edit func(*appDeps)) *testApp {
+	t.Helper()
 	getenv := func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
@@ -125,6 +132,8 @@ func newTestAppPorts(t *testing.T, env map[string]string, extraPorts []int) *tes
 	t.Cleanup(func() { rdb.Close() })
 	queue := asynq.NewClient(redisOpt)
 	t.Cleanup(func() { queue.Close() })
+	tasks := asynq.NewInspector(redisOpt)
+	t.Cleanup(func() { tasks.Close() })
 	pages := newTestPages(t)
 
 	srv := httptest.NewUnstartedServer(nil)
@@ -142,15 +151,24 @@ func newTestAppPorts(t *testing.T, env map[string]string, extraPorts []int) *tes
 	}
 	socialSvc, err := newSocialService(base, keys, log, clock.Now, networkOptions{
 		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: append([]int{int(fakeAddr.Port())}, extraPorts...), allowHTTP: true,
-		cfg: cfg, mailer: mailer,
+		cfg: cfg, mailer: mailer, tasks: tasks,
 	}, contentSvc, queue)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(),
-		baseURL: base, now: clock.Now, content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox})
+	deps := appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(),
+		baseURL: base, now: clock.Now, content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, queueRedis: redisOpt,
+		// Dex runs on loopback over http: reach it with a plain client.
+		keys: keys, idpHTTP: &http.Client{Timeout: 15 * time.Second}, idpAllowHTTP: true}
+	if edit != nil {
+		edit(&deps)
+	}
+	a, err := newApp(deps)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if a.queues != nil {
+		t.Cleanup(func() { a.queues.Close() })
 	}
 	srv.Config.Handler = a.handler
 	srv.Start()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,11 +14,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chorushq/chorus/content"
+	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/frontend"
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/social"
@@ -47,6 +50,15 @@ type appDeps struct {
 	// the worker; nil makes newApp build its own.
 	mailer tenant.Mailer
 	devBox *tenant.DevMailbox
+	// queueRedis is Asynq's Redis, for the queues console (/ops/queues).
+	queueRedis asynq.RedisConnOpt
+	// keys encrypt instances' identity provider secrets (CHORUS_TOKEN_KEYS).
+	keys *tenant.Keyring
+	// idpHTTP reaches instances' identity providers; nil: the guarded
+	// client (https on 443, public addresses only). idpAllowHTTP lets
+	// tests configure http issuers.
+	idpHTTP      *http.Client
+	idpAllowHTTP bool
 }
 
 // newMailer returns the configured mailer: the development mailbox (also
@@ -86,6 +98,26 @@ func privacyOf(auth *tenant.Service, c *content.Service, so *social.Service) *te
 	return tenant.NewPrivacy(auth, c.PrivacySource(), so.PrivacySource(), reach.New(reach.Config{}).PrivacySource())
 }
 
+// deleteTasks deletes waiting Asynq tasks by queue and ID, for erasure. A
+// task already gone is deleted; one a worker runs now cannot be deleted,
+// and finds its object cancelled.
+func deleteTasks(insp *asynq.Inspector, log *slog.Logger) func(ctx context.Context, tasks []tenant.TaskRef) error {
+	return func(ctx context.Context, tasks []tenant.TaskRef) error {
+		var errs []error
+		for _, t := range tasks {
+			err := insp.DeleteTask(t.Queue, t.ID)
+			switch {
+			case err == nil, errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+			case strings.Contains(err.Error(), "active"):
+				log.InfoContext(ctx, "task runs now and cannot be deleted; its object is cancelled", "task_id", t.ID)
+			default:
+				errs = append(errs, fmt.Errorf("delete task %s: %w", t.ID, err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+}
+
 // storeKinds are the tenant kinds of every domain, created per instance.
 func storeKinds() []tenant.Kind {
 	return append(append(content.Kinds(), social.Kinds()...), reach.Kinds()...)
@@ -113,6 +145,8 @@ type app struct {
 	handler    http.Handler
 	auth       *tenant.Service
 	redirector *social.Redirector
+	// queues is the queues console, nil when not mounted; Close it.
+	queues *asynqmon.HTTPHandler
 }
 
 // newApp builds the one engine that cmd serves and tests drive.
@@ -133,6 +167,12 @@ func newApp(d appDeps) (*app, error) {
 			return nil, err
 		}
 	}
+	// Instances' identity providers are servers admins name: reach them
+	// only through the guarded client, as link previews do.
+	idpHTTP := d.idpHTTP
+	if idpHTTP == nil {
+		idpHTTP = preview.New(preview.Config{Ports: []int{443}, Timeout: 15 * time.Second, MaxRedirects: -1}).Client()
+	}
 	auth := tenant.NewService(tenant.Config{
 		Store:          d.store,
 		Policy:         policy,
@@ -148,6 +188,10 @@ func newApp(d appDeps) (*app, error) {
 		OperatorToken:  d.cfg.OperatorToken,
 		BaseDomain:     d.cfg.BaseDomain,
 		OIDCStartLimit: tenant.Limit{Max: d.cfg.OIDCPerIP, Window: time.Hour},
+		Keys:           d.keys,
+		IdPHTTPClient:  idpHTTP,
+		// Only tests reach providers over plain http.
+		AllowHTTPIssuers: d.idpAllowHTTP,
 	})
 	if d.cfg.OIDC.Issuer != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -202,6 +246,9 @@ func newApp(d appDeps) (*app, error) {
 	content.NewHandlers(d.content, auth, d.log).WithSharedTo(d.social.SharedNetworks).Routes(v1)
 	social.NewHandlers(d.social, auth, d.log).Routes(v1)
 	privacy := privacyOf(auth, d.content, d.social)
+	if d.redis != nil {
+		privacy.DeleteTasksWith(deleteTasks(asynq.NewInspectorFromRedisClient(d.redis), d.log))
+	}
 	privacy.Routes(v1)
 	privacy.ExportRoutes(v1, func(ctx context.Context, sc tenant.Scope, id string) error {
 		_, err := d.queue.EnqueueContext(ctx, task.Export(sc.InstanceID(), id), asynq.Queue(task.QueueDefault), asynq.MaxRetry(5))
@@ -209,6 +256,7 @@ func newApp(d appDeps) (*app, error) {
 	})
 	reach.NewHandlers(reachSvc, auth, contentTitles(d.content)).Routes(v1)
 	auth.OpsRoutes(e.Group("/ops/v1"))
+	queues := mountQueues(e, d.cfg.OperatorToken, d.queueRedis)
 
 	e.GET("/", gin.WrapH(web))
 	e.GET("/assets/*file", gin.WrapH(web))
@@ -219,7 +267,7 @@ func newApp(d appDeps) (*app, error) {
 		w.WriteHeader(http.StatusForbidden)
 		fmt.Fprintf(w, `{"type":%q,"title":"Forbidden","status":403,"detail":"cross-site requests cannot change anything","code":"cross_origin_request"}`+"\n", api.TypePrefix+"cross_origin_request")
 	}))
-	return &app{engine: e, handler: cop.Handler(e), auth: auth, redirector: redirector}, nil
+	return &app{engine: e, handler: cop.Handler(e), auth: auth, redirector: redirector, queues: queues}, nil
 }
 
 // readyz answers 200 when MongoDB and Redis both answer.

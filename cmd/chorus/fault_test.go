@@ -66,6 +66,7 @@ func TestFaultWorkerProcess(t *testing.T) {
 	}
 	redisOpt := asynq.RedisClientOpt{Addr: c.RedisAddr, DB: c.RedisDB}
 	queue := asynq.NewClient(redisOpt)
+	tasks := asynq.NewInspector(redisOpt)
 	keys, err := social.ParseKeyring(c.Keys)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func TestFaultWorkerProcess(t *testing.T) {
 	fake := netip.MustParseAddrPort(c.Fake)
 	contentSvc := newContentService(log, time.Now, nil, queue)
 	socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{
-		allow: []netip.Prefix{netip.PrefixFrom(fake.Addr(), 32)}, ports: []int{int(fake.Port())}, allowHTTP: true,
+		allow: []netip.Prefix{netip.PrefixFrom(fake.Addr(), 32)}, ports: []int{int(fake.Port())}, allowHTTP: true, tasks: tasks,
 	}, contentSvc, queue)
 	if err != nil {
 		t.Fatal(err)
@@ -107,9 +108,11 @@ func (fw *faultWorker) kill() {
 
 // TestWorkerKilledMidPublish kills a real worker process (SIGKILL) at a
 // random moment while it publishes, over and over, then lets time pass for
-// Asynq and the reconciler and runs a fresh worker: no share may be posted
-// twice, and none may be lost (every share ends published, failed,
-// cancelled or unconfirmed).
+// Asynq and the reconciler and runs a fresh worker: no share may be sent
+// to the network twice, and none may be lost. Every share ends published,
+// failed, cancelled or unconfirmed; and since the Mastodon fake can be
+// asked, the reconciler resolves every unconfirmed one, so here all end
+// published, each exactly once.
 func TestWorkerKilledMidPublish(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills 50 worker processes")
@@ -275,7 +278,41 @@ func TestWorkerKilledMidPublish(t *testing.T) {
 			t.Fatalf("%d shares still pending 45 s after the fresh worker started: %v\n%s", left, final, fresh.stderr)
 		}
 	}
+	unconfirmedSent, unconfirmedNot := 0, 0
+	for id, s := range final {
+		if s == "unconfirmed" && a.mastodon.PostRequests(id) > 0 {
+			unconfirmedSent++
+		} else if s == "unconfirmed" {
+			unconfirmedNot++
+		}
+	}
+	// The reconciler asks the network about the unconfirmed shares: those
+	// whose post is there are published; the others, once the grace period
+	// is over, are queued again and the fresh worker posts them.
+	if err := w.Handler().ProcessTask(t.Context(), task.Reconcile()); err != nil {
+		t.Fatal(err)
+	}
+	a.clock.Add(11 * time.Minute)
+	if err := w.Handler().ProcessTask(t.Context(), task.Reconcile()); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		final = states()
+		left := 0
+		for _, s := range final {
+			if s != "published" {
+				left++
+			}
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d shares not published 30 s after the unconfirmed were resolved: %v\n%s", left, final, fresh.stderr)
+		}
+	}
 	fresh.kill()
+	t.Logf("before the network was asked, %d shares were unconfirmed with their post at the network and %d without", unconfirmedSent, unconfirmedNot)
 
 	counts := map[string]int{}
 	statuses := map[string]bool{}

@@ -117,6 +117,10 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("after %d good entries: %w", n, err)
 		}
 		fmt.Fprintf(stdout, "audit log of %s verifies: %d entries\n", args[1], n)
+		if a, err := sc.AuditAnchor(ctx); err == nil {
+			fmt.Fprintf(stdout, "entries 1 to %d were purged by retention (last on %s); the chain starts from the anchor after entry %d\n",
+				a.Seq, a.PurgedAt.Format(time.RFC3339), a.Seq)
+		}
 		return nil
 	})
 }

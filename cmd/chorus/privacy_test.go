@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -390,6 +391,52 @@ func TestAuditVerifyCommand(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "1 entries") {
 		t.Errorf("output %q", out.String())
+	}
+
+	// Past the retention period, the sweeper purges the entries; the
+	// chain still verifies from its anchor, and tampering still shows.
+	a.clock.Add(time.Duration(tenant.DefaultRetentionDays+1) * 24 * time.Hour)
+	admin = a.client(t) // the old session expired long ago
+	admin.signIn("alice@acme.example")
+	admin.do("PATCH", "/api/v1/members/"+carol.Member.ID, map[string]string{"role": "analyst"})
+	w, err := jobs.NewWorker(jobs.Config{Store: a.store, Now: a.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Handler().ProcessTask(t.Context(), task.SweepRetention()); err != nil {
+		t.Fatalf("retention sweep: %v", err)
+	}
+	var log struct{ Items []auditDoc }
+	admin.do("GET", "/api/v1/audit", nil).json(t, &log)
+	if len(log.Items) != 2 || log.Items[0].Action != "audit.purged" || log.Items[1].Details["to"] != "analyst" {
+		t.Fatalf("log after the sweep: %+v, want the recent change and the purge", log.Items)
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"audit", "verify", alice.Instance.ID}, func(k string) string { return env[k] }, &out); err != nil {
+		t.Fatalf("chorus audit verify after the purge: %v", err)
+	}
+	if !strings.Contains(out.String(), "2 entries") || !strings.Contains(out.String(), "entries 1 to 1 were purged") {
+		t.Errorf("output %q", out.String())
+	}
+	sc, err := a.store.Open(t.Context(), alice.Instance.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Disconnect(context.Background())
+	coll := raw.Database(db).Collection("t_" + alice.Instance.ID + "_audit")
+	if _, err := coll.UpdateOne(t.Context(), bson.D{{Key: "action", Value: "member.role_changed"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "details.to", Value: "admin"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.VerifyAudit(t.Context()); !errors.Is(err, tenant.ErrAuditTampered) {
+		t.Errorf("VerifyAudit after tampering: %v, want ErrAuditTampered", err)
+	}
+	if err := run(t.Context(), []string{"audit", "verify", alice.Instance.ID}, func(k string) string { return env[k] }, &out); err == nil {
+		t.Error("chorus audit verify accepts a tampered chain")
 	}
 }
 

@@ -83,7 +83,10 @@ type Network struct {
 	opts Options
 }
 
-var _ social.PasswordNetwork = (*Network)(nil)
+var (
+	_ social.PasswordNetwork = (*Network)(nil)
+	_ social.PostFinder      = (*Network)(nil)
+)
 
 // New returns the connector.
 func New(opts Options) *Network {
@@ -382,6 +385,42 @@ func (n *Network) publish(ctx context.Context, a social.Account, p social.Post) 
 		return social.Published{}, err
 	}
 	return social.Published{RemoteID: got.URI, URL: postURL, At: got.Value.CreatedAt.UTC()}, nil
+}
+
+// FindPost reads the record a publish of p writes, at
+// RecordKey(p.IdempotencyKey) (com.atproto.repo.getRecord): there, it is
+// found; RecordNotFound is a sure "not there", whatever since says. A post
+// without an idempotency key cannot be looked up (social.ErrPermanent).
+func (n *Network) FindPost(ctx context.Context, a social.Account, p social.Post, since time.Time) (social.Published, bool, error) {
+	pub, found, err := n.findPost(ctx, a, p)
+	return pub, found, classify("find", err)
+}
+
+func (n *Network) findPost(ctx context.Context, a social.Account, p social.Post) (social.Published, bool, error) {
+	if p.IdempotencyKey == "" {
+		return social.Published{}, false, &failure{local: true, message: "a post without an idempotency key cannot be looked up"}
+	}
+	id, err := n.whoami(ctx, a)
+	if err != nil {
+		return social.Published{}, false, err
+	}
+	rkey := RecordKey(p.IdempotencyKey)
+	var got struct {
+		URI   string `json:"uri"`
+		Value struct {
+			CreatedAt time.Time `json:"createdAt"`
+		} `json:"value"`
+	}
+	err = n.xrpc(ctx, a.Server, call{nsid: "com.atproto.repo.getRecord", token: a.AccessToken.Reveal(),
+		query: url.Values{"repo": {id.DID}, "collection": {Collection}, "rkey": {rkey}}}, &got)
+	var f *failure
+	switch {
+	case errors.As(err, &f) && f.err == nil && f.name == "RecordNotFound":
+		return social.Published{}, false, nil
+	case err != nil:
+		return social.Published{}, false, err
+	}
+	return social.Published{RemoteID: got.URI, URL: AppURL + "/profile/" + id.path() + "/post/" + rkey, At: got.Value.CreatedAt.UTC()}, true, nil
 }
 
 // Delete deletes the post whose at:// URI is remoteID

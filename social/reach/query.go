@@ -317,3 +317,13 @@ func (s *Service) Me(ctx context.Context, sc tenant.Scope, me tenant.Member, p P
 	}
 	return out, nil
 }
+
+// Rollups returns the period's rollup documents, by day, content, member
+// and network (operator tools and tests compare them).
+func (s *Service) Rollups(ctx context.Context, sc tenant.Scope, p Period) ([]Rollup, error) {
+	rs, err := rows(ctx, sc, p, nil)
+	slices.SortFunc(rs, func(a, b Rollup) int {
+		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.ContentID, b.ContentID), cmp.Compare(a.MemberID, b.MemberID), cmp.Compare(a.Network, b.Network))
+	})
+	return rs, err
+}

@@ -96,6 +96,7 @@ type Status struct {
 	// Favourites, Replies and Reblogs are what GET /api/v1/statuses/:id
 	// counts (SetCounts).
 	Favourites, Replies, Reblogs int64
+	CreatedAt                    time.Time
 }
 
 // New starts a fake on 127.0.0.1, closed when the test ends.
@@ -118,6 +119,7 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("POST /api/v1/statuses", s.postStatus)
 	mux.HandleFunc("DELETE /api/v1/statuses/{id}", s.deleteStatus)
 	mux.HandleFunc("GET /api/v1/statuses/{id}", s.getStatus)
+	mux.HandleFunc("GET /api/v1/accounts/{id}/statuses", s.accountStatuses)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Method + " " + r.URL.Path
 		if r.URL.Path == "/oauth/token" {
@@ -401,10 +403,13 @@ func (s *Server) verifyCredentials(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	host := r.Host
+	s.mu.Lock()
+	followers := s.opts.Followers
+	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id": s.AccountID(), "username": s.opts.Username, "acct": s.opts.Username,
 		"display_name": strings.ToUpper(s.opts.Username[:1]) + s.opts.Username[1:],
-		"url":          "http://" + host + "/@" + s.opts.Username, "followers_count": s.opts.Followers,
+		"url":          "http://" + host + "/@" + s.opts.Username, "followers_count": followers,
 		"following_count": 12, "statuses_count": 3, "locked": false, "bot": false,
 		"created_at": "2022-11-07T00:00:00.000Z", "note": "", "avatar": "", "header": "",
 		"source": map[string]any{"privacy": "public", "sensitive": false, "language": "", "note": "", "fields": []any{}},
@@ -414,7 +419,7 @@ func (s *Server) verifyCredentials(w http.ResponseWriter, r *http.Request) {
 func (s *Server) statusJSON(r *http.Request, st Status) map[string]any {
 	u := "http://" + r.Host + "/@" + s.opts.Username + "/" + st.ID
 	return map[string]any{"id": st.ID, "uri": "http://" + r.Host + "/users/" + s.opts.Username + "/statuses/" + st.ID,
-		"url": u, "created_at": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), "content": "<p>" + st.Text + "</p>",
+		"url": u, "created_at": st.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z"), "content": "<p>" + st.Text + "</p>",
 		"visibility": st.Visibility, "account": map[string]any{"id": s.AccountID(), "username": s.opts.Username}}
 }
 
@@ -465,7 +470,7 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.nextID++
-	st := Status{ID: strconv.Itoa(s.nextID), Text: text, Visibility: vis, IdempotencyKey: key}
+	st := Status{ID: strconv.Itoa(s.nextID), Text: text, Visibility: vis, IdempotencyKey: key, CreatedAt: time.Now()}
 	s.statuses[st.ID] = st
 	if key != "" {
 		s.idem[access+"\x00"+key] = st.ID
@@ -511,6 +516,13 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// SetFollowers changes the account's follower count.
+func (s *Server) SetFollowers(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.Followers = n
+}
+
 // SetCounts sets a status's favourites, replies and reblogs.
 func (s *Server) SetCounts(id string, favourites, replies, reblogs int64) {
 	s.mu.Lock()
@@ -518,6 +530,41 @@ func (s *Server) SetCounts(id string, favourites, replies, reblogs int64) {
 	st := s.statuses[id]
 	st.Favourites, st.Replies, st.Reblogs = favourites, replies, reblogs
 	s.statuses[id] = st
+}
+
+// accountStatuses lists the account's statuses newest first, as Mastodon
+// does: ?limit= (default 20, at most 40) and ?max_id= (older than).
+func (s *Server) accountStatuses(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authed(w, r); !ok {
+		return
+	}
+	if r.PathValue("id") != s.AccountID() {
+		writeError(w, http.StatusNotFound, "Record not found")
+		return
+	}
+	q := r.URL.Query()
+	limit, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || limit <= 0 {
+		limit = 20
+	}
+	limit = min(limit, 40)
+	maxID, err := strconv.Atoi(q.Get("max_id"))
+	s.mu.Lock()
+	if err != nil {
+		maxID = s.nextID + 1
+	}
+	var page []Status
+	for i := maxID - 1; i >= 1 && len(page) < limit; i-- {
+		if st, ok := s.statuses[strconv.Itoa(i)]; ok && !st.Deleted {
+			page = append(page, st)
+		}
+	}
+	s.mu.Unlock()
+	out := make([]map[string]any, len(page))
+	for i, st := range page {
+		out[i] = s.statusJSON(r, st)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request) {
