@@ -4,7 +4,8 @@
 // (playwright-core, headless) through the main screens: sign-in through the
 // dev mailbox link, the feed, an admin posting content, suggestions and their
 // review and approval with edits, the content console, the admin console
-// (networks whitelist, bulk invitations, data-subject lookup), an employee
+// (networks whitelist, bulk invitations, roles, data-subject lookup), an
+// analyst's dashboard with a CSV download, an employee
 // who connects a Bluesky account on a real PDS (tools/pds, started here on
 // loopback; chorus reaches it through CHORUS_DEV_NETWORK_PORTS), shares
 // from the composer and sees the post published, the main screens at a
@@ -14,7 +15,7 @@
 // test-results/.
 //
 // CHORUS_E2E_README_SHOTS=1 also writes the README's screenshots (feed,
-// composer, approval queue) to docs/screenshots/.
+// composer, approval queue, analytics) to docs/screenshots/.
 //
 // Without chromium it skips with a how-to, except under CI=true, where that
 // is a failure. CHROMIUM_PATH overrides /usr/bin/chromium.
@@ -27,6 +28,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
+import { startFakeMastodon } from "./fake-mastodon.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const frontendDir = resolve(here, "..");
@@ -60,6 +62,7 @@ mkdirSync(results, { recursive: true });
 let server;
 let browser;
 let pdsProc;
+let masto;
 const pdsDir = process.env.CHORUS_TEST_PDS_DIR || join(repo, "tools", "pds");
 const operatorToken = randomBytes(18).toString("hex");
 const readmeShots = process.env.CHORUS_E2E_README_SHOTS === "1";
@@ -190,7 +193,7 @@ async function signIn(page, base, email) {
 
 async function nav(page, name, heading) {
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true }).click();
-  await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
+  await page.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
 }
 
 try {
@@ -220,6 +223,7 @@ try {
     log(`SKIP the Bluesky steps: no ${join(pdsDir, "node_modules")} (run .ci/pds-install or set CHORUS_TEST_PDS_DIR)`);
   }
 
+  masto = await startFakeMastodon();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const serverLog = join(results, "chorus.log");
@@ -234,7 +238,7 @@ try {
         CHORUS_DEV_MAILBOX: "1",
         CHORUS_LOG_FORMAT: "text",
         CHORUS_OPERATOR_TOKEN: operatorToken,
-        ...(pds ? { CHORUS_DEV_NETWORK_PORTS: String(new URL(pds.url).port) } : {}),
+        CHORUS_DEV_NETWORK_PORTS: [masto.port, ...(pds ? [new URL(pds.url).port] : [])].join(","),
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -418,7 +422,8 @@ try {
     await axe(page, "edit content");
     await page.getByRole("button", { name: "Archive" }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Archive" }).click();
-    await page.getByRole("heading", { name: "Content", level: 1 }).waitFor();
+    await page.waitForURL((u) => u.pathname === "/content" && u.searchParams.get("state") === "archived");
+    await page.getByRole("heading", { name: "Content", exact: true, level: 1 }).waitFor();
     await page.getByRole("article", { name: edited }).waitFor();
     await nav(page, "Feed", "Feed");
     await page.getByRole("article", { name: title }).waitFor();
@@ -484,17 +489,35 @@ try {
       const mine = await carol.evaluate(async () => (await fetch("/api/v1/shares")).json());
       assert.equal(mine.items.length, 1);
       shareId = mine.items[0].id;
+      assert.equal(mine.items[0].state, "published");
       const recs = await xrpc(pds, `com.atproto.repo.listRecords?repo=${encodeURIComponent(pds.did)}&collection=app.bsky.feed.post`, undefined, undefined, "GET");
       assert.equal(recs.records.length, 1, "exactly one post on the PDS");
       assert.match(recs.records[0].value.text, /^We launched 🚀 today\./);
     });
 
-    await step("my shares", async () => {
+    await step("a share scheduled for later, then cancelled from my shares", async () => {
+      await nav(carol, "Feed", "Feed");
+      await carol.getByRole("link", { name: `Share ${title}` }).click();
+      await carol.getByLabel("At a time").check();
+      const later = new Date(Date.now() + 3 * 86400_000);
+      const p2 = (n) => String(n).padStart(2, "0");
+      await carol
+        .getByLabel(/^Date and time/)
+        .fill(`${later.getFullYear()}-${p2(later.getMonth() + 1)}-${p2(later.getDate())}T09:30`);
+      await carol.getByRole("button", { name: "Schedule" }).click();
+      await carol.getByText("Scheduled", { exact: true }).waitFor();
       await nav(carol, "My shares", "My shares");
       await carol.getByText("Published", { exact: true }).waitFor();
       await carol.getByText("We launched 🚀 today.").waitFor();
+      await carol.getByText("Scheduled", { exact: true }).waitFor();
       await axe(carol, "my shares");
       await shot(carol, "15-my-shares");
+      await carol.getByRole("button", { name: /^Cancel share to Bluesky/ }).click();
+      await carol.getByRole("dialog").getByRole("button", { name: "Cancel the share" }).click();
+      await carol.getByText("Cancelled", { exact: true }).waitFor();
+      assert.equal(await carol.getByRole("button", { name: /^Cancel share/ }).count(), 0);
+      const recs = await xrpc(pds, `com.atproto.repo.listRecords?repo=${encodeURIComponent(pds.did)}&collection=app.bsky.feed.post`, undefined, undefined, "GET");
+      assert.equal(recs.records.length, 1, "the cancelled share was not posted");
     });
 
     await step("export my data: progress, then the download", async () => {
@@ -505,6 +528,75 @@ try {
       const [dl] = await Promise.all([carol.waitForEvent("download"), link.click()]);
       const doc = JSON.parse(readFileSync(await dl.path(), "utf8"));
       assert.ok(Array.isArray(doc.manifest) && doc.manifest.length > 0, "the export has its manifest");
+    });
+
+    await step("the admin allows Mastodon; the employee connects it through the OAuth redirect", async () => {
+      await nav(page, "Admin", "Admin");
+      await page.getByRole("button", { name: "Allow Mastodon" }).click();
+      await page.getByRole("button", { name: "Stop allowing Mastodon" }).waitFor();
+      await carol.goto(base + "/profile");
+      await carol.getByLabel("Your Mastodon server").fill(masto.url);
+      await carol.getByRole("button", { name: "Connect Mastodon" }).click();
+      await carol.getByText("Your Mastodon account is connected.").waitFor();
+      assert.equal(new URL(carol.url()).pathname, "/profile");
+      const handle = `@carol@127.0.0.1:${masto.port}`;
+      await carol.getByRole("row", { name: new RegExp(`Carol \\(${handle}\\)`) }).getByText("Connected", { exact: true }).waitFor();
+      await axe(carol, "profile after the OAuth return");
+      await shot(carol, "15b-profile-mastodon");
+    });
+
+    await step("sharing to Mastodon; a revoked token asks to reconnect, and reconnecting works", async () => {
+      await nav(carol, "Feed", "Feed");
+      await carol.getByRole("link", { name: `Share ${title}` }).click();
+      await carol.getByLabel("Bluesky: @carol.test").uncheck();
+      assert.equal(await carol.getByLabel("Mastodon", { exact: true }).inputValue(), "We launched! Please share.");
+      await carol.getByText(/^50 \/ 500 characters/).waitFor(); // 26 + the link's 24
+      await carol.getByRole("button", { name: "Share now" }).click();
+      await carol.getByRole("link", { name: "View the post on Mastodon" }).waitFor({ timeout: 60_000 });
+      assert.equal(masto.statuses.length, 1);
+      assert.ok(masto.statuses[0].status.startsWith("We launched! Please share.") && masto.statuses[0].status.includes(`${base}/r/`),
+        `the status carries the tracked link: ${masto.statuses[0].status}`);
+
+      masto.revoked = true; // the member revoked Chorus at their server
+      await carol.getByRole("button", { name: "Share again" }).click();
+      await carol.getByLabel("Bluesky: @carol.test").uncheck();
+      await carol.getByRole("button", { name: "Share now" }).click();
+      await carol.getByText(/^Failed/).waitFor({ timeout: 60_000 });
+      const reconnect = carol.getByRole("button", { name: /^Reconnect Mastodon/ });
+      await reconnect.waitFor();
+      await axe(carol, "a share that needs reconnecting");
+      await shot(carol, "15c-needs-reconnect");
+      await reconnect.click();
+      await carol.getByText("Your Mastodon account is connected.").waitFor();
+      await carol.getByRole("row", { name: /Carol/ }).getByText("Connected", { exact: true }).waitFor();
+      assert.equal(masto.tokens, 2, "a second authorisation");
+      assert.equal(masto.statuses.length, 1, "nothing posted with the revoked token");
+    });
+
+    await step("the admin makes the employee an analyst, who downloads a CSV", async () => {
+      await nav(page, "Admin", "Admin");
+      await page.getByLabel("Role of carol").selectOption("analyst");
+      await page.getByRole("button", { name: "Apply" }).click();
+      await page.getByRole("dialog").getByRole("button", { name: "Change role" }).click();
+      await page.getByRole("button", { name: "Apply" }).waitFor({ state: "detached" });
+      await carol.reload();
+      await nav(carol, "Analytics", "Analytics");
+      await carol.getByRole("term").filter({ hasText: "Potential reach" }).waitFor();
+      await carol.getByRole("heading", { name: "Top content" }).waitFor();
+      await carol.getByRole("heading", { name: "Clicks per day" }).waitFor();
+      await axe(carol, "analytics");
+      await shot(carol, "18-analytics");
+      readmeShot("18-analytics", "analytics");
+      const [dl] = await Promise.all([
+        carol.waitForEvent("download"),
+        carol.getByRole("link", { name: "Download CSV of top content" }).click(),
+      ]);
+      const csv = readFileSync(await dl.path(), "utf8");
+      assert.match(csv.split("\n")[0], /,/, `a CSV header row: ${csv.slice(0, 200)}`);
+      await nav(carol, "My impact", "My impact");
+      await carol.getByRole("term").filter({ hasText: "Earned media value" }).waitFor();
+      await axe(carol, "my impact");
+      await shot(carol, "19-my-impact");
     });
 
     await step("phone width (375 px): feed, composer, my shares, profile, admin", async () => {
@@ -526,7 +618,7 @@ try {
       await fits("composer");
       await shot(p, "phone-composer");
       await p.goto(base + "/shares");
-      await p.getByText("Published", { exact: true }).waitFor();
+      await p.getByText("Published", { exact: true }).first().waitFor();
       await axe(p, "phone my shares");
       await fits("my shares");
       await shot(p, "phone-my-shares");
@@ -544,6 +636,11 @@ try {
       await axe(a, "phone review");
       await fits("review", a);
       await shot(a, "phone-review");
+      await a.goto(base + "/analytics");
+      await a.getByRole("heading", { name: "Top content" }).waitFor();
+      await axe(a, "phone analytics");
+      await fits("analytics", a);
+      await shot(a, "phone-analytics");
       await a.goto(base + "/admin");
       await a.getByRole("heading", { name: "Social networks" }).waitFor();
       await axe(a, "phone admin");
@@ -568,15 +665,24 @@ try {
       await page.getByRole("dialog").getByRole("button", { name: "Stop allowing Bluesky" }).click();
       await page.getByRole("button", { name: "Allow Bluesky" }).waitFor();
       await page.getByRole("row", { name: /^Bluesky/ }).getByText("Not allowed").waitFor();
-      await carol.reload();
+      await carol.goto(base + "/profile");
       await carol.getByRole("heading", { name: "Profile", level: 1 }).waitFor();
       await carol.getByText(/^Disabled/).waitFor();
-      await carol.getByText("Your admins have not allowed any social network yet.").waitFor();
       await carol.goto(base + "/feed");
       await carol.getByRole("link", { name: `Share ${title}` }).click();
+      await carol.getByText("Bluesky @carol.test: not allowed by your admins").waitFor();
+      await carol.getByLabel(/^Mastodon: /).waitFor();
+      assert.equal(await carol.getByLabel(/^Bluesky: /).count(), 0, "no Bluesky account to pick");
+      await shot(carol, "17-composer-bluesky-not-allowed");
+
+      await page.getByRole("button", { name: "Stop allowing Mastodon" }).click();
+      await page.getByRole("dialog").getByRole("button", { name: "Stop allowing Mastodon" }).click();
+      await page.getByRole("button", { name: "Allow Mastodon" }).waitFor();
+      await carol.reload();
       await carol.getByRole("heading", { name: "No account to share with" }).waitFor();
+      await carol.getByText("Your admins have not allowed any social network yet.").waitFor();
       await axe(carol, "composer without accounts");
-      await shot(carol, "17-composer-no-network");
+      await shot(carol, "17b-composer-no-network");
     });
   }
 
@@ -651,6 +757,7 @@ try {
       });
     });
   }
+  await masto?.close?.();
   rmSync(tmp, { recursive: true, force: true });
 }
 console.log(`e2e took ${((Date.now() - t0) / 1000).toFixed(1)} s; screenshots in ${results}`);

@@ -1,8 +1,8 @@
-import { useEffect, useRef, type ReactNode } from "react";
+import { lazy, Suspense, useEffect, useRef, type ReactNode } from "react";
 import { Navigate, NavLink, Route, Routes, useLocation, useNavigate } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { api, isApiError } from "./api/client";
-import { canCurate, isAdmin, safeHref, useMe } from "./lib/session";
+import { canAnalyse, canCurate, isAdmin, safeHref, useMe } from "./lib/session";
 import { ErrorMessage } from "./components/ErrorMessage";
 import { SignIn } from "./screens/SignIn";
 import { Feed } from "./screens/Feed";
@@ -15,6 +15,9 @@ import { Admin } from "./screens/Admin";
 import { Composer } from "./screens/Composer";
 import { MyShares } from "./screens/MyShares";
 import { ContentList, EditContent } from "./screens/ContentAdmin";
+// The charts library is loaded only by the analytics screens.
+const Analytics = lazy(() => import("./screens/Analytics").then((m) => ({ default: m.Analytics })));
+const MyImpact = lazy(() => import("./screens/Analytics").then((m) => ({ default: m.MyImpact })));
 
 const titles: Record<string, string> = {
   "/signin": "Sign in",
@@ -28,6 +31,8 @@ const titles: Record<string, string> = {
   "/shares": "My shares",
   "/content": "Content",
   "/share": "Share",
+  "/analytics": "Analytics",
+  "/impact": "My impact",
 };
 
 function titleOf(pathname: string): string {
@@ -63,6 +68,8 @@ export function App() {
           <Route path="/" element={<Home />} />
           <Route path="/share/:id" element={<Authed>{() => <Composer />}</Authed>} />
           <Route path="/shares" element={<Authed>{() => <MyShares />}</Authed>} />
+          <Route path="/impact" element={<Authed>{() => <MyImpact />}</Authed>} />
+          <Route path="/analytics" element={<Authed need="analyst">{() => <Analytics />}</Authed>} />
           <Route path="/content" element={<Authed need="curator">{() => <ContentList />}</Authed>} />
           <Route path="/content/:id/edit" element={<Authed need="curator">{() => <EditContent />}</Authed>} />
           <Route path="/feed" element={<Authed>{() => <Feed />}</Authed>} />
@@ -101,7 +108,7 @@ function Home() {
 }
 
 /** Renders its children for signed-in members with the needed role. */
-function Authed({ children, need }: { children: () => ReactNode; need?: "curator" | "admin" }) {
+function Authed({ children, need }: { children: () => ReactNode; need?: "curator" | "analyst" | "admin" }) {
   const me = useMe();
   const location = useLocation();
   if (me.isPending) return <p role="status">Loading…</p>;
@@ -110,15 +117,19 @@ function Authed({ children, need }: { children: () => ReactNode; need?: "curator
     return <ErrorMessage error={me.error} />;
   }
   const role = me.data.member.role;
-  if ((need === "curator" && !canCurate(role)) || (need === "admin" && !isAdmin(role))) {
+  if (
+    (need === "curator" && !canCurate(role)) ||
+    (need === "analyst" && !canAnalyse(role)) ||
+    (need === "admin" && !isAdmin(role))
+  ) {
     return (
       <>
         <h1 tabIndex={-1}>Not for your role</h1>
-        <p>This page is for {need === "admin" ? "admins" : "curators and admins"}.</p>
+        <p>This page is for {need === "admin" ? "admins" : need === "analyst" ? "analysts and admins" : "curators and admins"}.</p>
       </>
     );
   }
-  return <>{children()}</>;
+  return <Suspense fallback={<p role="status">Loading…</p>}>{children()}</Suspense>;
 }
 
 function Header() {
@@ -152,6 +163,9 @@ function Header() {
                 <NavLink to="/shares">My shares</NavLink>
               </li>
               <li>
+                <NavLink to="/impact">My impact</NavLink>
+              </li>
+              <li>
                 <NavLink to="/suggest">Suggest</NavLink>
               </li>
               <li>
@@ -171,6 +185,11 @@ function Header() {
                     </NavLink>
                   </li>
                 </>
+              )}
+              {canAnalyse(role) && (
+                <li>
+                  <NavLink to="/analytics">Analytics</NavLink>
+                </li>
               )}
               {isAdmin(role) && (
                 <li>

@@ -1,6 +1,7 @@
 import { useEffect, useId, useState, type FormEvent } from "react";
 import { useSearchParams } from "react-router";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useForm } from "react-hook-form";
 import { api, call } from "../api/client";
 import {
   PASSWORD_NETWORKS,
@@ -148,52 +149,38 @@ export function PasswordConnect({ network, reconnect }: { network: NetworkInfo; 
   const qc = useQueryClient();
   const id = useId();
   const label = networkLabel(network.name);
-  const [server, setServer] = useState(reconnect?.instance_url ?? "");
-  const [handle, setHandle] = useState(reconnect?.handle ?? "");
-  const [password, setPassword] = useState("");
-  useEffect(() => {
-    if (reconnect) {
-      setServer(reconnect.instance_url ?? "");
-      setHandle(reconnect.handle);
-    }
-  }, [reconnect]);
+  const form = useForm<{ handle: string; password: string; server: string }>({
+    defaultValues: { handle: "", password: "", server: "" },
+    // Reconnecting fills in the account the connection had.
+    values: reconnect ? { handle: reconnect.handle, password: "", server: reconnect.instance_url ?? "" } : undefined,
+  });
   const connect = useMutation({
-    mutationFn: () =>
+    mutationFn: (v: { handle: string; password: string; server: string }) =>
       call(
         api.POST("/api/v1/connections/{network}/password", {
           params: { path: { network: network.name } },
           body: {
-            identifier: handle.trim().replace(/^@/, ""),
-            app_password: password.trim(),
-            ...(server.trim() ? { instance_url: server.trim() } : {}),
+            identifier: v.handle.trim().replace(/^@/, ""),
+            app_password: v.password.trim(),
+            ...(v.server.trim() ? { instance_url: v.server.trim() } : {}),
           },
         }),
       ),
     onSuccess: () => {
-      setPassword("");
+      form.resetField("password");
       qc.invalidateQueries({ queryKey: ["connections"] });
     },
   });
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    connect.mutate();
-  };
+  const { register } = form;
   return (
-    <form onSubmit={submit} className="connect" aria-labelledby={`${id}-h`}>
+    <form onSubmit={form.handleSubmit((v) => connect.mutate(v))} className="connect" aria-labelledby={`${id}-h`}>
       <h4 id={`${id}-h`}>{reconnect ? `Reconnect ${label}` : label}</h4>
       <p className="hint">
         Create an app password in {label} (Settings → Privacy and security → App passwords). Chorus uses it once to
         sign in and never stores it.
       </p>
       <label htmlFor={`${id}-handle`}>{label} handle</label>
-      <input
-        id={`${id}-handle`}
-        required
-        autoComplete="username"
-        placeholder="you.bsky.social"
-        value={handle}
-        onChange={(e) => setHandle(e.target.value)}
-      />
+      <input id={`${id}-handle`} required autoComplete="username" placeholder="you.bsky.social" {...register("handle", { required: true })} />
       <label htmlFor={`${id}-password`}>App password</label>
       <input
         id={`${id}-password`}
@@ -201,17 +188,10 @@ export function PasswordConnect({ network, reconnect }: { network: NetworkInfo; 
         required
         autoComplete="off"
         placeholder="xxxx-xxxx-xxxx-xxxx"
-        value={password}
-        onChange={(e) => setPassword(e.target.value)}
+        {...register("password", { required: true })}
       />
       <label htmlFor={`${id}-server`}>Server (optional; default https://bsky.social)</label>
-      <input
-        id={`${id}-server`}
-        type="url"
-        placeholder="https://bsky.social"
-        value={server}
-        onChange={(e) => setServer(e.target.value)}
-      />
+      <input id={`${id}-server`} type="url" placeholder="https://bsky.social" {...register("server")} />
       <button type="submit" disabled={connect.isPending}>
         {connect.isPending ? "Connecting…" : `Connect ${label}`}
       </button>

@@ -55,7 +55,7 @@ export function ShareState({ share, connection }: { share: Share; connection?: C
         <div>
           <p>
             <span className="state state-failed">Failed</span>
-            {share.error ? `: ${share.error}` : "."}
+            {share.error ? `: ${share.error.replace(/^needs_reconnect:\s*/, "")}` : "."}
           </p>
           {needsReconnect && connection && (
             <p>

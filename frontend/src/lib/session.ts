@@ -19,6 +19,7 @@ export function useTopics() {
 }
 
 export const canCurate = (role?: Role) => role === "curator" || role === "admin";
+export const canAnalyse = (role?: Role) => role === "analyst" || role === "admin";
 export const isAdmin = (role?: Role) => role === "admin";
 
 /** Formats an RFC 3339 time for people, in their locale. */

@@ -1,12 +1,20 @@
-import { useEffect, useId, useState, type FormEvent } from "react";
+import { useId, useState } from "react";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, call, type Role } from "../api/client";
+import { useForm } from "react-hook-form";
+import { api, call, type Role, type Schemas } from "../api/client";
 import { useMe, useTopics, when } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { Wide } from "../components/Wide";
-import { BulkInvite, DataRequests, Networks, SupportGrants } from "./AdminMore";
 import { SSO } from "./AdminSSO";
+import { fromMinor, toMinor } from "../lib/analytics";
+import { BulkInvite, DataRequests, Networks, PendingIdentities, SupportGrants } from "./AdminMore";
+
+/** The IANA time zones the browser knows, for the time-zone field. */
+function zones(): string[] {
+  const f = (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf;
+  return f ? f("timeZone") : [];
+}
 
 const ROLES: Role[] = ["employee", "curator", "analyst", "admin"];
 
@@ -23,6 +31,7 @@ export function Admin() {
           <li><a href="#topics">Topics</a></li>
           <li><a href="#invitations">Invitations</a></li>
           <li><a href="#members">Members</a></li>
+          <li><a href="#identities">Sign-ins waiting</a></li>
           <li><a href="#privacy">Data requests</a></li>
           <li><a href="#support">Support access</a></li>
           <li><a href="#audit">Audit log</a></li>
@@ -35,6 +44,7 @@ export function Admin() {
       <Topics />
       <Invitations />
       <Members />
+      <PendingIdentities />
       <DataRequests />
       <SupportGrants />
       <Audit />
@@ -42,45 +52,72 @@ export function Admin() {
   );
 }
 
+type Instance = Schemas["Instance"];
+
+/** The settings form's fields, as typed (numbers as text until sent). */
+export interface SettingsFields {
+  name: string;
+  message: string;
+  retention: string;
+  joinPolicy: "open" | "invite" | "sso";
+  needApproval: boolean;
+  zone: string;
+  cpc: string;
+  currency: string;
+  minGroup: string;
+  leaderboard: boolean;
+  perShare: string;
+  perClick: string;
+}
+
+export function settingsFields(inst: Instance): SettingsFields {
+  const s = inst.settings;
+  return {
+    name: inst.name,
+    message: s.invitation_message ?? "",
+    retention: s.retention_days ? String(s.retention_days) : "",
+    joinPolicy: s.join_policy ?? "open",
+    needApproval: s.suggestions_need_approval ?? true,
+    zone: s.time_zone ?? "",
+    cpc: fromMinor(s.cpc),
+    currency: s.cpc?.currency ?? "",
+    minGroup: s.min_group_size ? String(s.min_group_size) : "",
+    leaderboard: s.leaderboard_visible ?? false,
+    perShare: s.points ? String(s.points.per_share) : "",
+    perClick: s.points ? String(s.points.per_unique_click) : "",
+  };
+}
+
+/** The PATCH body of the settings form; empty optional fields left as they are. */
+export function settingsBody(f: SettingsFields) {
+  const currency = f.currency.trim().toUpperCase();
+  const cpc = currency && f.cpc.trim() ? toMinor(f.cpc, currency) : undefined;
+  return {
+    name: f.name.trim(),
+    invitation_message: f.message,
+    join_policy: f.joinPolicy,
+    suggestions_need_approval: f.needApproval,
+    leaderboard_visible: f.leaderboard,
+    ...(f.retention ? { retention_days: Number(f.retention) } : {}),
+    ...(f.zone.trim() ? { time_zone: f.zone.trim() } : {}),
+    ...(cpc !== undefined ? { cpc: { amount: cpc, currency } } : {}),
+    ...(f.minGroup ? { min_group_size: Number(f.minGroup) } : {}),
+    ...(f.perShare && f.perClick ? { points: { per_share: Number(f.perShare), per_unique_click: Number(f.perClick) } } : {}),
+  };
+}
+
 function Settings() {
   const qc = useQueryClient();
   const inst = useQuery({ queryKey: ["instance"], queryFn: () => call(api.GET("/api/v1/instance")) });
-  const [name, setName] = useState("");
-  const [message, setMessage] = useState("");
-  const [retention, setRetention] = useState("");
-  const [joinPolicy, setJoinPolicy] = useState<"open" | "invite" | "sso">("open");
-  const [needApproval, setNeedApproval] = useState(true);
-  useEffect(() => {
-    if (!inst.data) return;
-    const s = inst.data.settings;
-    setName(inst.data.name);
-    setMessage(s.invitation_message ?? "");
-    setRetention(s.retention_days ? String(s.retention_days) : "");
-    setJoinPolicy(s.join_policy ?? "open");
-    setNeedApproval(s.suggestions_need_approval ?? true);
-  }, [inst.data]);
+  const form = useForm<SettingsFields>({ values: inst.data ? settingsFields(inst.data) : undefined });
+  const { register } = form;
   const save = useMutation({
-    mutationFn: () =>
-      call(
-        api.PATCH("/api/v1/instance/settings", {
-          body: {
-            name: name.trim(),
-            invitation_message: message,
-            join_policy: joinPolicy,
-            suggestions_need_approval: needApproval,
-            ...(retention ? { retention_days: Number(retention) } : {}),
-          },
-        }),
-      ),
+    mutationFn: (f: SettingsFields) => call(api.PATCH("/api/v1/instance/settings", { body: settingsBody(f) })),
     onSuccess: (data) => {
       qc.setQueryData(["instance"], data);
       qc.invalidateQueries({ queryKey: ["me"] });
     },
   });
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    save.mutate();
-  };
   return (
     <section id="settings" aria-labelledby="settings-h" className="panel">
       <h2 id="settings-h">Company settings</h2>
@@ -90,23 +127,57 @@ function Settings() {
           {inst.data.verified ? "The company's domain is verified." : "The company's domain is not verified yet: invitations wait for that."}
         </p>
       )}
-      <form onSubmit={submit}>
+      <form onSubmit={form.handleSubmit((f) => save.mutate(f))}>
         <label htmlFor="set-name">Company name</label>
-        <input id="set-name" required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} />
+        <input id="set-name" required maxLength={100} {...register("name", { required: true })} />
         <label htmlFor="set-message">Invitation message</label>
-        <textarea id="set-message" rows={3} maxLength={2000} value={message} onChange={(e) => setMessage(e.target.value)} />
+        <textarea id="set-message" rows={3} maxLength={2000} {...register("message")} />
         <label htmlFor="set-retention">Keep data for (days)</label>
-        <input id="set-retention" type="number" min={1} max={3650} value={retention} onChange={(e) => setRetention(e.target.value)} />
+        <input id="set-retention" type="number" min={1} max={3650} {...register("retention")} />
         <label htmlFor="set-join">Who may join</label>
-        <select id="set-join" value={joinPolicy} onChange={(e) => setJoinPolicy(e.target.value as typeof joinPolicy)}>
+        <select id="set-join" {...register("joinPolicy")}>
           <option value="open">Anyone with a verified company address</option>
           <option value="invite">Only invited people</option>
           <option value="sso">Single sign-on</option>
         </select>
         <label className="check">
-          <input type="checkbox" checked={needApproval} onChange={(e) => setNeedApproval(e.target.checked)} />
+          <input type="checkbox" {...register("needApproval")} />
           Suggestions need a curator's approval
         </label>
+        <fieldset>
+          <legend>Analytics</legend>
+          <label htmlFor="set-zone">Time zone of the analytics days</label>
+          <input id="set-zone" list="set-zones" placeholder="Europe/Helsinki" {...register("zone")} />
+          <datalist id="set-zones">
+            {zones().map((z) => <option key={z} value={z} />)}
+          </datalist>
+          <div className="row2">
+            <div>
+              <label htmlFor="set-cpc">Cost per click (prices the earned media value)</label>
+              <input id="set-cpc" type="number" min={0} step="0.01" placeholder="0.45" {...register("cpc")} />
+            </div>
+            <div>
+              <label htmlFor="set-currency">Currency</label>
+              <input id="set-currency" maxLength={3} placeholder="EUR" {...register("currency")} />
+            </div>
+          </div>
+          <label htmlFor="set-min-group">Smallest group shown member by member</label>
+          <input id="set-min-group" type="number" min={1} max={1000} {...register("minGroup")} />
+          <label className="check">
+            <input type="checkbox" {...register("leaderboard")} />
+            Members see their rank on the leaderboard
+          </label>
+          <div className="row2">
+            <div>
+              <label htmlFor="set-per-share">Points per share</label>
+              <input id="set-per-share" type="number" min={1} max={1000} {...register("perShare")} />
+            </div>
+            <div>
+              <label htmlFor="set-per-click">Points per unique click</label>
+              <input id="set-per-click" type="number" min={1} max={1000} {...register("perClick")} />
+            </div>
+          </div>
+        </fieldset>
         <button type="submit" disabled={save.isPending}>Save settings</button>
         <div role="status" aria-live="polite">{save.isSuccess && <p className="notice">Saved.</p>}</div>
         <ErrorMessage error={save.error} />

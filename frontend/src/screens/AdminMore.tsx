@@ -361,3 +361,76 @@ export function SupportGrants() {
     </section>
   );
 }
+
+/** Sign-in identities that wait for an admin: a new SSO subject for a known address. */
+export function PendingIdentities() {
+  const qc = useQueryClient();
+  const pending = useQuery({ queryKey: ["identities"], queryFn: () => call(api.GET("/api/v1/identities/pending")) });
+  const decide = useMutation({
+    mutationFn: (v: { member: string; issuer: string; subject: string; approve: boolean }) =>
+      call(
+        api.POST("/api/v1/members/{id}/identities", {
+          params: { path: { id: v.member } },
+          body: { issuer: v.issuer, subject: v.subject, approve: v.approve },
+        }),
+      ),
+    onSettled: () => {
+      qc.invalidateQueries({ queryKey: ["identities"] });
+      qc.invalidateQueries({ queryKey: ["audit"] });
+    },
+  });
+  const items = pending.data?.items ?? [];
+  return (
+    <section id="identities" aria-labelledby="identities-h" className="panel">
+      <h2 id="identities-h">Sign-ins waiting for approval</h2>
+      <p>
+        When someone signs in through single sign-on with the address of a member who signs in otherwise, you decide
+        whether that identity may sign in as the member.
+      </p>
+      <ErrorMessage error={pending.error} />
+      {pending.isSuccess && items.length === 0 && <p className="empty">Nobody is waiting.</p>}
+      {items.length > 0 && (
+        <Wide label="Sign-in identities waiting">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Email</th>
+                <th scope="col">Identity provider</th>
+                <th scope="col">Seen</th>
+                <th scope="col">Decision</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((i) => {
+                const v = { member: i.member_id ?? "", issuer: i.issuer ?? "", subject: i.subject ?? "" };
+                return (
+                  <tr key={`${i.issuer}|${i.subject}`}>
+                    <th scope="row">{i.email}</th>
+                    <td className="break">
+                      {i.issuer} <span className="meta">({i.subject})</span>
+                    </td>
+                    <td>{when(i.seen_at)}</td>
+                    <td>
+                      <button type="button" onClick={() => decide.mutate({ ...v, approve: true })} aria-label={`Approve the sign-in of ${i.email}`}>
+                        Approve
+                      </button>{" "}
+                      <ConfirmButton
+                        question={`Refuse this identity for ${i.email}? It cannot sign in as them.`}
+                        confirmLabel="Refuse"
+                        aria-label={`Refuse the sign-in of ${i.email}`}
+                        onConfirm={() => decide.mutate({ ...v, approve: false })}
+                      >
+                        Refuse
+                      </ConfirmButton>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </Wide>
+      )}
+      <ErrorMessage error={decide.error} />
+    </section>
+  );
+}

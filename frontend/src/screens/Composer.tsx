@@ -228,6 +228,13 @@ export function ShareProgress({ shares, onAgain }: { shares: Share[]; onAgain?: 
   });
   const h = useRef<HTMLHeadingElement>(null);
   useEffect(() => h.current?.focus(), []);
+  // A failure may have changed an account's state (needs reconnecting):
+  // read the connections again so the reconnect button shows.
+  const qc = useQueryClient();
+  const failed = live.filter((q) => q.data?.state === "failed").length;
+  useEffect(() => {
+    if (failed > 0) qc.invalidateQueries({ queryKey: ["connections"] });
+  }, [failed, qc]);
   return (
     <section className="panel" aria-labelledby="progress-h">
       <h2 id="progress-h" ref={h} tabIndex={-1}>

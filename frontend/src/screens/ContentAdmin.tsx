@@ -1,4 +1,4 @@
-import { useEffect, useId, useState, type FormEvent } from "react";
+import { useId } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call, type Post } from "../api/client";
@@ -6,7 +6,8 @@ import { useTopics, when } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
-import { ContentFields, changedBody, fieldsOf, overLimit, blankContent, type ContentFields as Fields } from "./PostContent";
+import { useForm, type SubmitHandler } from "react-hook-form";
+import { ContentFields, TooLong, changedBody, fieldsOf, useOverLimit, blankContent, type ContentFields as Fields } from "./PostContent";
 
 type State = Post["state"];
 const STATES: { state: State; label: string }[] = [
@@ -107,17 +108,15 @@ export function EditContent() {
     queryKey: ["content", id],
     queryFn: () => call(api.GET("/api/v1/content/{id}", { params: { path: { id } } })),
   });
-  const [f, setF] = useState<Fields>(blankContent);
-  useEffect(() => {
-    if (post.data) setF(fieldsOf(post.data));
-  }, [post.data]);
-  const over = overLimit(f.texts);
+  // The form shows the item as stored, and again after each save.
+  const form = useForm<Fields>({ defaultValues: blankContent, values: post.data ? fieldsOf(post.data) : undefined });
+  const over = useOverLimit(form);
   const save = useMutation({
-    mutationFn: (publish: boolean) =>
+    mutationFn: (v: { f: Fields; publish: boolean }) =>
       call(
         api.PATCH("/api/v1/content/{id}", {
           params: { path: { id } },
-          body: { ...changedBody(f, fieldsOf(post.data!)), ...(publish ? { state: "published" as const } : {}) },
+          body: { ...changedBody(v.f, fieldsOf(post.data!)), ...(v.publish ? { state: "published" as const } : {}) },
         }),
       ),
     onSuccess: (p) => {
@@ -134,11 +133,7 @@ export function EditContent() {
       navigate("/content?state=archived");
     },
   });
-  const [publish, setPublish] = useState(false);
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    if (over.length === 0) save.mutate(publish);
-  };
+  const submit = (publish: boolean) => form.handleSubmit(((f) => save.mutate({ f, publish })) as SubmitHandler<Fields>);
   return (
     <section className="narrow">
       <h1 tabIndex={-1}>Edit content</h1>
@@ -149,18 +144,14 @@ export function EditContent() {
           <PostCard post={post.data} topics={topics.data?.items}>
             <p className="meta">State: {post.data.state}</p>
           </PostCard>
-          <form onSubmit={submit}>
-            <ContentFields value={f} onChange={setF} idPrefix="edit" />
-            {over.length > 0 && (
-              <p className="error" role="alert">
-                Too long for {over.map((n) => n.label).join(", ")}.
-              </p>
-            )}
-            <button type="submit" disabled={save.isPending || over.length > 0} onClick={() => setPublish(false)}>
+          <form onSubmit={submit(false)}>
+            <ContentFields form={form} idPrefix="edit" />
+            <TooLong over={over} />
+            <button type="submit" disabled={save.isPending || over.length > 0}>
               Save changes
             </button>{" "}
             {post.data.state === "draft" && (
-              <button type="submit" className="secondary" disabled={save.isPending || over.length > 0} onClick={() => setPublish(true)}>
+              <button type="button" className="secondary" disabled={save.isPending || over.length > 0} onClick={submit(true)}>
                 Save and publish
               </button>
             )}

@@ -5,7 +5,8 @@ import { useTopics } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
-import { ContentFields, changedBody, fieldsOf, overLimit, type ContentFields as Fields } from "./PostContent";
+import { useForm } from "react-hook-form";
+import { ContentFields, TooLong, changedBody, fieldsOf, useOverLimit, type ContentFields as Fields } from "./PostContent";
 
 export function CuratorQueue() {
   const topics = useTopics();
@@ -52,11 +53,11 @@ function Review({ post }: { post: Post }) {
     qc.invalidateQueries({ queryKey: ["feed"] });
   };
   const [editing, setEditing] = useState(false);
-  const [f, setF] = useState<Fields>(() => fieldsOf(post));
-  const over = overLimit(f.texts);
+  const form = useForm<Fields>({ defaultValues: fieldsOf(post) });
+  const over = useOverLimit(form);
   const approve = useMutation({
-    mutationFn: (withEdits: boolean) => {
-      const edits = withEdits ? changedBody(f, fieldsOf(post)) : {};
+    mutationFn: (edited?: Fields) => {
+      const edits = edited ? changedBody(edited, fieldsOf(post)) : {};
       return call(
         api.POST("/api/v1/content/{id}/approve", {
           params: { path: { id: post.id } },
@@ -74,7 +75,7 @@ function Review({ post }: { post: Post }) {
   const label = post.title || post.url;
   return (
     <div className="review">
-      <button type="button" onClick={() => approve.mutate(false)} disabled={approve.isPending} aria-label={`Approve ${label}`}>
+      <button type="button" onClick={() => approve.mutate(undefined)} disabled={approve.isPending} aria-label={`Approve ${label}`}>
         Approve
       </button>{" "}
       <button
@@ -87,19 +88,9 @@ function Review({ post }: { post: Post }) {
         {editing ? "Close the editor" : "Edit before approving"}
       </button>
       {editing && (
-        <form
-          className="approve-edits"
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (over.length === 0) approve.mutate(true);
-          }}
-        >
-          <ContentFields value={f} onChange={setF} idPrefix={`approve-${post.id}`} schedule={false} />
-          {over.length > 0 && (
-            <p className="error" role="alert">
-              Too long for {over.map((n) => n.label).join(", ")}.
-            </p>
-          )}
+        <form className="approve-edits" onSubmit={form.handleSubmit((f) => approve.mutate(f))}>
+          <ContentFields form={form} idPrefix={`approve-${post.id}`} schedule={false} />
+          <TooLong over={over} />
           <button type="submit" disabled={approve.isPending || over.length > 0}>
             Approve with edits
           </button>

@@ -6,6 +6,7 @@ import { api, call } from "../api/client";
 import { useTopics } from "../lib/session";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
+import { MoreOnScroll } from "../components/MoreOnScroll";
 
 export function Feed() {
   const [topic, setTopic] = useState("");
@@ -68,11 +69,7 @@ export function Feed() {
           </PostCard>
         ))}
       </div>
-      {feed.hasNextPage && (
-        <button type="button" onClick={() => feed.fetchNextPage()} disabled={feed.isFetchingNextPage}>
-          {feed.isFetchingNextPage ? "Loading…" : "Load more"}
-        </button>
-      )}
+      {feed.hasNextPage && <MoreOnScroll more={() => feed.fetchNextPage()} loading={feed.isFetchingNextPage} />}
     </section>
   );
 }

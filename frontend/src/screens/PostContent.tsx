@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { Controller, useForm, useWatch, type UseFormReturn } from "react-hook-form";
 import { Link } from "react-router";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { api, call, type Post } from "../api/client";
@@ -87,45 +87,50 @@ export function overLimit(texts: Record<Network, string>) {
 
 /** The content form of "Post content", "Edit" and "Approve with edits". */
 export function ContentFields({
-  value,
-  onChange,
+  form,
   idPrefix,
   schedule = true,
 }: {
-  value: ContentFields;
-  onChange: (f: ContentFields) => void;
+  form: UseFormReturn<ContentFields>;
   idPrefix: string;
   schedule?: boolean;
 }) {
   const topics = useTopics();
-  const set = <K extends keyof ContentFields>(k: K, v: ContentFields[K]) => onChange({ ...value, [k]: v });
+  const { register, control } = form;
   return (
     <>
       <label htmlFor={`${idPrefix}-url`}>Link</label>
-      <input id={`${idPrefix}-url`} type="url" required value={value.url} onChange={(e) => set("url", e.target.value)} placeholder="https://" />
+      <input id={`${idPrefix}-url`} type="url" required placeholder="https://" {...register("url", { required: true })} />
       <label htmlFor={`${idPrefix}-title`}>Title (optional: taken from the page)</label>
-      <input id={`${idPrefix}-title`} maxLength={300} value={value.title} onChange={(e) => set("title", e.target.value)} />
+      <input id={`${idPrefix}-title`} maxLength={300} {...register("title")} />
       <label htmlFor={`${idPrefix}-commentary`}>Commentary for colleagues</label>
-      <textarea id={`${idPrefix}-commentary`} rows={4} maxLength={5000} value={value.commentary} onChange={(e) => set("commentary", e.target.value)} />
-      <TopicPicker legend="Topics" topics={topics.data?.items ?? []} value={value.topics} onChange={(v) => set("topics", v)} />
+      <textarea id={`${idPrefix}-commentary`} rows={4} maxLength={5000} {...register("commentary")} />
+      <Controller
+        control={control}
+        name="topics"
+        render={({ field }) => (
+          <TopicPicker legend="Topics" topics={topics.data?.items ?? []} value={field.value} onChange={field.onChange} />
+        )}
+      />
       {schedule && (
         <fieldset>
           <legend>Schedule ({timeZone()})</legend>
           <label htmlFor={`${idPrefix}-publish-at`}>Publish at (optional; empty publishes now)</label>
-          <input id={`${idPrefix}-publish-at`} type="datetime-local" value={value.publishAt} onChange={(e) => set("publishAt", e.target.value)} />
+          <input id={`${idPrefix}-publish-at`} type="datetime-local" {...register("publishAt")} />
           <label htmlFor={`${idPrefix}-expires-at`}>Expires at (optional; leaves the feed then)</label>
-          <input id={`${idPrefix}-expires-at`} type="datetime-local" value={value.expiresAt} onChange={(e) => set("expiresAt", e.target.value)} />
+          <input id={`${idPrefix}-expires-at`} type="datetime-local" {...register("expiresAt")} />
         </fieldset>
       )}
       <fieldset>
         <legend>Suggested share texts</legend>
         <p className="hint">Optional, per network. Empty ones are left out.</p>
         {NETWORKS.map((n) => (
-          <ShareTextField
+          <Controller
             key={n.network}
-            limit={n}
-            value={value.texts[n.network]}
-            onChange={(v) => set("texts", { ...value.texts, [n.network]: v })}
+            control={control}
+            name={`texts.${n.network}`}
+            rules={{ validate: (v) => v.trim() === "" || !usage(n, v).over || `Too long for ${n.label}.` }}
+            render={({ field }) => <ShareTextField limit={n} value={field.value} onChange={field.onChange} />}
           />
         ))}
       </fieldset>
@@ -133,38 +138,38 @@ export function ContentFields({
   );
 }
 
+/** The networks whose text is too long, live, for the form's alert and buttons. */
+export function useOverLimit(form: UseFormReturn<ContentFields>) {
+  const texts = useWatch({ control: form.control, name: "texts" });
+  return overLimit(texts);
+}
+
 export function PostContent() {
   const qc = useQueryClient();
-  const [f, setF] = useState<ContentFields>(blankContent);
-  const [draft, setDraft] = useState(false);
-  const over = overLimit(f.texts);
+  const form = useForm<ContentFields>({ defaultValues: blankContent });
+  const over = useOverLimit(form);
+  const publishAt = useWatch({ control: form.control, name: "publishAt" });
 
   const post = useMutation({
-    mutationFn: (asDraft: boolean) => call(api.POST("/api/v1/content", { body: { ...bodyOf(f), ...(asDraft ? { draft: true } : {}) } })),
+    mutationFn: (v: { f: ContentFields; draft: boolean }) =>
+      call(api.POST("/api/v1/content", { body: { ...bodyOf(v.f), ...(v.draft ? { draft: true } : {}) } })),
     onSuccess: () => {
-      setF(blankContent);
+      form.reset(blankContent);
       qc.invalidateQueries({ queryKey: ["feed"] });
       qc.invalidateQueries({ queryKey: ["content-admin"] });
     },
   });
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    if (over.length === 0) post.mutate(draft);
-  };
+  const submit = (draft: boolean) => form.handleSubmit((f) => post.mutate({ f, draft }));
   return (
     <section className="narrow">
       <h1 tabIndex={-1}>Post content</h1>
-      <form onSubmit={submit}>
-        <ContentFields value={f} onChange={setF} idPrefix="post" />
-        {over.length > 0 && (
-          <p className="error" role="alert">
-            Too long for {over.map((n) => n.label).join(", ")}.
-          </p>
-        )}
-        <button type="submit" disabled={post.isPending || over.length > 0} onClick={() => setDraft(false)}>
-          {f.publishAt ? "Schedule" : "Publish"}
+      <form onSubmit={submit(false)}>
+        <ContentFields form={form} idPrefix="post" />
+        <TooLong over={over} />
+        <button type="submit" disabled={post.isPending || over.length > 0}>
+          {publishAt ? "Schedule" : "Publish"}
         </button>{" "}
-        <button type="submit" className="secondary" disabled={post.isPending || over.length > 0} onClick={() => setDraft(true)}>
+        <button type="button" className="secondary" disabled={post.isPending || over.length > 0} onClick={submit(true)}>
           Save as draft
         </button>
       </form>
@@ -184,5 +189,14 @@ export function PostContent() {
       )}
       <ErrorMessage error={post.error} />
     </section>
+  );
+}
+
+export function TooLong({ over }: { over: { label: string }[] }) {
+  if (over.length === 0) return null;
+  return (
+    <p className="error" role="alert">
+      Too long for {over.map((n) => n.label).join(", ")}.
+    </p>
   );
 }

@@ -1,0 +1,310 @@
+import { useId, useState } from "react";
+import { Link } from "react-router";
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { api, call, type Schemas } from "../api/client";
+import type { paths } from "../api/schema";
+import { METRICS, count, csvHref, formatMoney, lastDays, type Metric, type Row, type Summary } from "../lib/analytics";
+import { networkLabel } from "../lib/networks";
+import { ErrorMessage } from "../components/ErrorMessage";
+import { Wide } from "../components/Wide";
+
+// These paths also answer text/csv; the app reads their JSON.
+type SeriesDoc = paths["/api/v1/analytics/timeseries"]["get"]["responses"]["200"]["content"]["application/json"];
+type ListDoc = Schemas["AnalyticsList"];
+
+/** The analysts' dashboard: a period, tiles, a daily chart, top lists. */
+export function Analytics() {
+  const [range, setRange] = useState(() => lastDays(30));
+  const { from, to } = range;
+  const query = { from, to };
+  const summary = useQuery({
+    queryKey: ["analytics", "summary", range],
+    queryFn: () => call(api.GET("/api/v1/analytics/summary", { params: { query } })),
+    placeholderData: keepPreviousData,
+  });
+  return (
+    <section>
+      <h1 tabIndex={-1}>Analytics</h1>
+      <Period value={range} onChange={setRange} />
+      <ErrorMessage error={summary.error} />
+      {summary.data && <Tiles s={summary.data} />}
+      <Series from={from} to={to} />
+      <TopList
+        list="content"
+        title="Top content"
+        from={from}
+        to={to}
+        nameHeader="Content"
+        empty="Nothing was shared in this period."
+      />
+      <TopList
+        list="members"
+        title="Leaderboard"
+        from={from}
+        to={to}
+        nameHeader="Member"
+        empty="Nobody shared in this period."
+      />
+      <TopList list="networks" title="Networks" from={from} to={to} nameHeader="Network" empty="No shares in this period." />
+    </section>
+  );
+}
+
+export function Period({
+  value,
+  onChange,
+}: {
+  value: { from: string; to: string };
+  onChange: (v: { from: string; to: string }) => void;
+}) {
+  const id = useId();
+  return (
+    <form className="filters" aria-label="Period" onSubmit={(e) => e.preventDefault()}>
+      <div>
+        <label htmlFor={`${id}-from`}>From</label>
+        <input
+          id={`${id}-from`}
+          type="date"
+          required
+          max={value.to}
+          value={value.from}
+          onChange={(e) => e.target.value && onChange({ ...value, from: e.target.value })}
+        />
+      </div>
+      <div>
+        <label htmlFor={`${id}-to`}>To (included)</label>
+        <input
+          id={`${id}-to`}
+          type="date"
+          required
+          min={value.from}
+          value={value.to}
+          onChange={(e) => e.target.value && onChange({ ...value, to: e.target.value })}
+        />
+      </div>
+      <div className="presets">
+        {[7, 30, 90, 365].map((n) => (
+          <button key={n} type="button" className="secondary" onClick={() => onChange(lastDays(n))}>
+            Last {n} days
+          </button>
+        ))}
+      </div>
+    </form>
+  );
+}
+
+export function Tiles({ s }: { s: Summary }) {
+  const tiles: [string, string, string?][] = [
+    ["Shares", count(s.shares)],
+    ["Clicks", count(s.clicks), `${count(s.unique_clicks)} unique`],
+    ["Potential reach", count(s.potential_reach), "followers of the sharing accounts"],
+    ["Engagement", count(s.engagement), `${count(s.reactions)} reactions · ${count(s.comments)} comments · ${count(s.reposts)} reposts`],
+    [
+      "Earned media value",
+      formatMoney(s.earned_media_value),
+      s.earned_media_value?.currency ? "clicks priced at the cost per click" : "set a cost per click under Admin",
+    ],
+  ];
+  return (
+    <dl className="tiles">
+      {tiles.map(([label, value, hint]) => (
+        <div key={label} className="tile">
+          <dt>{label}</dt>
+          <dd className="figure">{value}</dd>
+          {hint && <dd className="hint">{hint}</dd>}
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+function Series({ from, to }: { from: string; to: string }) {
+  const [metric, setMetric] = useState<Metric>("clicks");
+  const id = useId();
+  const series = useQuery({
+    queryKey: ["analytics", "timeseries", from, to, metric],
+    queryFn: () => call(api.GET("/api/v1/analytics/timeseries", { params: { query: { from, to, metric } } })) as Promise<SeriesDoc>,
+    placeholderData: keepPreviousData,
+  });
+  const label = METRICS.find((m) => m.metric === metric)?.label ?? metric;
+  const money = metric === "emv" && series.data?.currency;
+  const fmt = (v: number) => (money ? formatMoney({ amount: v, currency: series.data!.currency! }) : v.toLocaleString());
+  const items = series.data?.items ?? [];
+  return (
+    <section className="panel" aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>{label} per day</h2>
+      <div className="filters">
+        <div>
+          <label htmlFor={`${id}-metric`}>Metric</label>
+          <select id={`${id}-metric`} value={metric} onChange={(e) => setMetric(e.target.value as Metric)}>
+            {METRICS.map((m) => (
+              <option key={m.metric} value={m.metric}>
+                {m.label}
+              </option>
+            ))}
+          </select>
+        </div>
+        <a className="button secondary" href={csvHref("timeseries", from, to, metric)} download>
+          Download CSV<span className="sr-only"> of {label} per day</span>
+        </a>
+      </div>
+      <ErrorMessage error={series.error} />
+      {series.data && (
+        <>
+          <p className="hint">Days in {series.data.time_zone}.</p>
+          <div className="chart">
+            <ResponsiveContainer width="100%" height={260}>
+              <LineChart
+                data={items}
+                margin={{ top: 8, right: 16, bottom: 8, left: 8 }}
+                title={`${label} per day, ${from} to ${to}`}
+                desc="The arrow keys move between days; the figures are also in the table below."
+              >
+                <CartesianGrid stroke="#c9cdd8" strokeDasharray="3 3" />
+                <XAxis dataKey="day" tick={{ fontSize: 12, fill: "#4f5566" }} minTickGap={24} />
+                <YAxis allowDecimals={false} tick={{ fontSize: 12, fill: "#4f5566" }} tickFormatter={fmt} width={72} />
+                <Tooltip formatter={(v) => [fmt(Number(v)), label]} />
+                <Line type="monotone" dataKey="value" name={label} stroke="#2f44c4" strokeWidth={2} dot={false} isAnimationActive={false} />
+              </LineChart>
+            </ResponsiveContainer>
+          </div>
+          <details>
+            <summary>The figures as a table</summary>
+            <Wide label={`${label} per day, table`}>
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Day</th>
+                    <th scope="col">{label}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {items.map((p) => (
+                    <tr key={p.day}>
+                      <th scope="row">{p.day}</th>
+                      <td>{fmt(p.value)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </Wide>
+          </details>
+        </>
+      )}
+    </section>
+  );
+}
+
+function TopList({
+  list,
+  title,
+  from,
+  to,
+  nameHeader,
+  empty,
+}: {
+  list: "content" | "members" | "networks";
+  title: string;
+  from: string;
+  to: string;
+  nameHeader: string;
+  empty: string;
+}) {
+  const id = useId();
+  const rows = useQuery({
+    queryKey: ["analytics", list, from, to],
+    queryFn: () => call(api.GET(`/api/v1/analytics/${list}`, { params: { query: { from, to, limit: 10 } } })) as Promise<ListDoc>,
+    placeholderData: keepPreviousData,
+  });
+  const items = rows.data?.items ?? [];
+  const nameOf = (r: Row) => (list === "networks" ? networkLabel(r.id) : r.name || r.id);
+  return (
+    <section className="panel" aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>{title}</h2>
+      <a className="button secondary" href={csvHref(list, from, to)} download>
+        Download CSV<span className="sr-only"> of {title.toLowerCase()}</span>
+      </a>
+      <ErrorMessage error={rows.error} />
+      {rows.data?.suppressed && (
+        <p className="hint">Too few members have figures in this period to show them one by one.</p>
+      )}
+      {rows.isSuccess && items.length === 0 && !rows.data.suppressed && <p className="empty">{empty}</p>}
+      {items.length > 0 && (
+        <Wide label={`${title}, table`}>
+          <table>
+            <thead>
+              <tr>
+                {list === "members" && <th scope="col">Rank</th>}
+                <th scope="col">{nameHeader}</th>
+                {list === "members" && <th scope="col">Points</th>}
+                <th scope="col">Shares</th>
+                <th scope="col">Clicks</th>
+                <th scope="col">Reach</th>
+                <th scope="col">Engagement</th>
+                <th scope="col">Earned media value</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((r) => (
+                <tr key={r.id}>
+                  {list === "members" && <td>{r.rank ?? "—"}</td>}
+                  <th scope="row" className="break">
+                    {nameOf(r)}
+                  </th>
+                  {list === "members" && <td>{count(r.points)}</td>}
+                  <td>{count(r.shares)}</td>
+                  <td>
+                    {count(r.clicks)} <span className="meta">({count(r.unique_clicks)} unique)</span>
+                  </td>
+                  <td>{count(r.potential_reach)}</td>
+                  <td>{count(r.engagement)}</td>
+                  <td>{formatMoney(r.earned_media_value)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </Wide>
+      )}
+    </section>
+  );
+}
+
+/** A member's own impact (/analytics/me), with their rank when shown. */
+export function MyImpact() {
+  const [range, setRange] = useState(() => lastDays(30));
+  const me = useQuery({
+    queryKey: ["analytics", "me", range],
+    queryFn: () => call(api.GET("/api/v1/analytics/me", { params: { query: range } })),
+    placeholderData: keepPreviousData,
+  });
+  return (
+    <section>
+      <h1 tabIndex={-1}>My impact</h1>
+      <Period value={range} onChange={setRange} />
+      <ErrorMessage error={me.error} />
+      {me.data && (
+        <>
+          {me.data.rank != null && (
+            <p className="notice">
+              You are number {me.data.rank}
+              {me.data.of ? ` of ${me.data.of}` : ""} on the leaderboard with {count(me.data.points)} points.
+            </p>
+          )}
+          {!me.data.attributed && (
+            <p className="hint">
+              You objected to being named in analytics, so your shares count only in the company's totals.{" "}
+              <Link to="/profile">Change it in your profile</Link>.
+            </p>
+          )}
+          <Tiles s={me.data} />
+          {me.data.shares === 0 && (
+            <p className="empty">
+              No shares in this period yet. Pick something in the <Link to="/feed">feed</Link> and press Share.
+            </p>
+          )}
+        </>
+      )}
+    </section>
+  );
+}

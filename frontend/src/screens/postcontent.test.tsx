@@ -1,0 +1,83 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { MemoryRouter } from "react-router";
+import { api, type Post } from "../api/client";
+import { PostContent, changedBody, fieldsOf } from "./PostContent";
+
+afterEach(() => {
+  cleanup();
+  vi.restoreAllMocks();
+});
+
+const stored: Post = {
+  id: "p1",
+  state: "published",
+  url: "https://example.com/a",
+  title: "Launch",
+  commentary: "We launched",
+  share_texts: { x: "On X" },
+  topics: ["t1"],
+  publish_at: "2026-11-23T10:00:00Z",
+  preview: {},
+  shared_to: [],
+};
+
+function setup() {
+  vi.spyOn(api, "GET").mockResolvedValue({
+    data: { items: [{ id: "t1", name: "Engineering" }] },
+    response: new Response(null, { status: 200 }),
+  } as never);
+  const post = vi.spyOn(api, "POST").mockImplementation(((_p: string, init: { body: Record<string, unknown> }) =>
+    Promise.resolve({
+      data: { ...stored, ...init.body, state: init.body.draft ? "draft" : "published" },
+      response: new Response(null, { status: 201 }),
+    })) as never);
+  const qc = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+  render(
+    <QueryClientProvider client={qc}>
+      <MemoryRouter>
+        <PostContent />
+      </MemoryRouter>
+    </QueryClientProvider>,
+  );
+  return post;
+}
+
+describe("PostContent", () => {
+  it("sends the fields, non-empty share texts only, and clears the form", async () => {
+    const post = setup();
+    fireEvent.change(screen.getByLabelText("Link"), { target: { value: " https://example.com/new " } });
+    fireEvent.change(screen.getByLabelText(/^Title/), { target: { value: "New" } });
+    fireEvent.click(await screen.findByLabelText("Engineering"));
+    fireEvent.change(screen.getByLabelText("Mastodon"), { target: { value: "Toot" } });
+    fireEvent.click(screen.getByRole("button", { name: "Publish" }));
+    await screen.findByText(/Published:/);
+    expect(post).toHaveBeenCalledWith("/api/v1/content", {
+      body: { url: "https://example.com/new", title: "New", commentary: "", topics: ["t1"], share_texts: { mastodon: "Toot" } },
+    });
+    await waitFor(() => expect((screen.getByLabelText("Link") as HTMLInputElement).value).toBe(""));
+  });
+  it("blocks a text over its network's limit, and saves drafts", async () => {
+    const post = setup();
+    fireEvent.change(screen.getByLabelText("Link"), { target: { value: "https://example.com/d" } });
+    fireEvent.change(screen.getByLabelText("X"), { target: { value: "a".repeat(257) } });
+    expect(screen.getByRole("alert").textContent).toBe("Too long for X.");
+    expect((screen.getByRole("button", { name: "Publish" }) as HTMLButtonElement).disabled).toBe(true);
+    expect((screen.getByRole("button", { name: "Save as draft" }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.change(screen.getByLabelText("X"), { target: { value: "a".repeat(256) } }); // 256 + 24 = 280
+    expect(screen.queryByRole("alert")).toBeNull();
+    fireEvent.click(screen.getByRole("button", { name: "Save as draft" }));
+    await screen.findByText(/Draft saved:/);
+    expect((post.mock.calls[0] as unknown as [string, { body: { draft: boolean } }])[1].body.draft).toBe(true);
+  });
+});
+
+describe("changedBody", () => {
+  it("sends only what the curator changed", () => {
+    const was = fieldsOf(stored);
+    expect(changedBody(was, was)).toEqual({});
+    const now = { ...was, title: "Edited", texts: { ...was.texts, bluesky: "Sky" } };
+    expect(changedBody(now, was)).toEqual({ title: "Edited", share_texts: { x: "On X", bluesky: "Sky" } });
+  });
+});
