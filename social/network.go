@@ -52,6 +52,17 @@ type Network interface {
 	Revoke(ctx context.Context, a Account) error
 }
 
+// PostFinder is a Network that can be asked whether a post exists: the
+// reconciler asks it about shares left unconfirmed (sent, no answer).
+type PostFinder interface {
+	// FindPost looks for p (matched by p.IdempotencyKey where the network
+	// keeps it, else by p.Link) among the account's posts made since
+	// since. found is false with a nil error only when the network
+	// answered and the post is not there; anything inconclusive is an
+	// error.
+	FindPost(ctx context.Context, a Account, p Post, since time.Time) (pub Published, found bool, err error)
+}
+
 // TokenUpgrader is a Network whose code exchange gives a short-lived token
 // that must be traded for a longer one before it is stored (Facebook).
 type TokenUpgrader interface {

@@ -30,6 +30,13 @@ type Click struct {
 	At        time.Time `bson:"at"`
 	IPPrefix  string    `bson:"ip_prefix"`
 	Referrer  string    `bson:"referrer_host,omitempty"`
+	// Visitor is a daily-salted hash of (code, IP prefix, User-Agent) that
+	// counts unique clicks; the salt is discarded, so it identifies no one.
+	Visitor string `bson:"visitor,omitempty"`
+	// Code and UserAgent are known while the batch is recorded, never
+	// stored.
+	Code      string `bson:"-"`
+	UserAgent string `bson:"-"`
 }
 
 var clickKind = tenant.Kind{Name: "clicks", Indexes: []tenant.Index{{Keys: bson.D{{Key: "at", Value: 1}}}}}
@@ -52,6 +59,7 @@ type Redirector struct {
 	// writing, so nothing is sent on a closed channel.
 	closing sync.RWMutex
 	closed  bool
+	hook    ClickHook
 }
 
 // pending is a click as the request path leaves it: the rest (ID, IP
@@ -61,6 +69,7 @@ type pending struct {
 	at       time.Time
 	remote   string
 	referrer string
+	agent    string
 }
 
 // cached is a resolved link with its Location worked out once.
@@ -225,7 +234,7 @@ func truncateIP(remote string) string {
 }
 
 func (r *Redirector) enqueue(l *cached, req *http.Request) {
-	p := pending{link: l, at: r.now(), remote: req.RemoteAddr, referrer: req.Referer()}
+	p := pending{link: l, at: r.now(), remote: req.RemoteAddr, referrer: req.Referer(), agent: req.UserAgent()}
 	r.closing.RLock()
 	defer r.closing.RUnlock()
 	if r.closed {
@@ -244,7 +253,7 @@ func (r *Redirector) record() {
 	defer close(r.done)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	batch := map[string][]any{}
+	batch := map[string][]Click{}
 	links := map[string]tenant.Link{}
 	n := 0
 	flush := func() {
@@ -253,7 +262,7 @@ func (r *Redirector) record() {
 		for inst, clicks := range batch {
 			sc, err := r.store.OpenLink(ctx, links[inst])
 			if err == nil {
-				err = sc.Collection(clickKind).InsertMany(ctx, clicks)
+				err = r.insertClicks(ctx, sc, clicks)
 			}
 			if err != nil {
 				r.log.Error("clicks not recorded", "tenant_id", inst, "count", len(clicks), "err", err)
@@ -273,7 +282,7 @@ func (r *Redirector) record() {
 			}
 			l := p.link.link
 			click := Click{ID: newID(), ShareID: l.ShareID, ContentID: l.ContentID, Network: l.Network,
-				At: p.at.UTC().Truncate(time.Millisecond), IPPrefix: truncateIP(p.remote)}
+				At: p.at.UTC().Truncate(time.Millisecond), IPPrefix: truncateIP(p.remote), Code: l.Code, UserAgent: p.agent}
 			if ref, err := url.Parse(p.referrer); err == nil {
 				click.Referrer = ref.Hostname()
 			}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 
@@ -14,40 +15,31 @@ import (
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
+// The redirect's allocation budget, gated by BenchmarkRedirect.
+const (
+	maxAllocs = 12
+	maxBytes  = 512
+)
+
+// reusedWriter is a ResponseWriter that allocates nothing per request.
+type reusedWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *reusedWriter) Header() http.Header         { return w.h }
+func (w *reusedWriter) WriteHeader(code int)        { w.code = code }
+func (w *reusedWriter) Write(p []byte) (int, error) { return len(p), nil }
+
 // BenchmarkRedirect compares GET /r/{code} through the Redirector (cache
 // hit, click queued) with a bare net/http handler doing a map lookup and a
 // 302, in the same run: report the ratio of ns/op and the allocations.
 //
 //	go test -tags ferretdb_no_postgresql -run XXX -bench Redirect -benchmem ./social/
 func BenchmarkRedirect(b *testing.B) {
-	uri, db := tenanttest.Mongo(b)
+	e, req, r, code, dest := redirectFixture(b)
 	ctx := context.Background()
-	store, err := tenant.OpenStore(ctx, tenant.StoreConfig{URI: uri, Database: db, Kinds: Kinds()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close(ctx)
-	inst, err := store.EnsureInstance(ctx, "bench.example", "a@bench.example")
-	if err != nil {
-		b.Fatal(err)
-	}
-	sc, err := store.Open(ctx, inst.ID)
-	if err != nil {
-		b.Fatal(err)
-	}
-	code := newCode()
-	dest := "https://news.example/story?ref=site"
-	if err := sc.CreateLink(ctx, tenant.Link{Code: code, ShareID: newID(), ContentID: newID(), Network: "mastodon", Destination: dest}); err != nil {
-		b.Fatal(err)
-	}
-	gin.SetMode(gin.ReleaseMode)
-	r := NewRedirector(store, slog.New(slog.DiscardHandler), time.Now)
 	defer r.Close(ctx)
-	e := gin.New()
-	e.GET("/r/:code", r.Handle)
-	req := httptest.NewRequest("GET", "/r/"+code, nil)
-	req.RemoteAddr = "192.0.2.10:1234"
-	req.Header.Set("User-Agent", "Mozilla/5.0")
 
 	bare := map[string]string{code: dest + "&utm_source=mastodon&utm_medium=employee_advocacy"}
 	bareHandler := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -69,6 +61,18 @@ func BenchmarkRedirect(b *testing.B) {
 			}
 		}
 	})
+	// The gate: what one redirect allocates, without the recorder's own
+	// allocations (a reused writer), at most maxAllocs and maxBytes.
+	b.Run("ChorusAllocs", func(b *testing.B) {
+		b.ReportAllocs()
+		w := &reusedWriter{h: http.Header{}}
+		allocs, bytes := redirectCost(b, e, req, w, b.Loop)
+		b.ReportMetric(allocs, "redirect-allocs/op")
+		b.ReportMetric(bytes, "redirect-B/op")
+		if allocs > maxAllocs || bytes > maxBytes {
+			b.Fatalf("a redirect allocates %.1f times, %.0f bytes; the gate is %d and %d", allocs, bytes, maxAllocs, maxBytes)
+		}
+	})
 	b.Run("BareNetHTTP", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -80,4 +84,74 @@ func BenchmarkRedirect(b *testing.B) {
 		}
 	})
 	b.Logf("clicks queued or stored: %d stored, %d dropped", r.Stored(), r.Dropped())
+}
+
+// redirectFixture is a Redirector with one tracked link on a real store,
+// behind gin as cmd mounts it, and a request for the link.
+func redirectFixture(tb testing.TB) (*gin.Engine, *http.Request, *Redirector, string, string) {
+	tb.Helper()
+	uri, db := tenanttest.Mongo(tb)
+	ctx := context.Background()
+	store, err := tenant.OpenStore(ctx, tenant.StoreConfig{URI: uri, Database: db, Kinds: Kinds()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { store.Close(ctx) })
+	inst, err := store.EnsureInstance(ctx, "bench.example", "a@bench.example")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sc, err := store.Open(ctx, inst.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	code := newCode()
+	dest := "https://news.example/story?ref=site"
+	if err := sc.CreateLink(ctx, tenant.Link{Code: code, ShareID: newID(), ContentID: newID(), Network: "mastodon", Destination: dest}); err != nil {
+		tb.Fatal(err)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := NewRedirector(store, slog.New(slog.DiscardHandler), time.Now)
+	e := gin.New()
+	e.GET("/r/:code", r.Handle)
+	req := httptest.NewRequest("GET", "/r/"+code, nil)
+	req.RemoteAddr = "192.0.2.10:1234"
+	req.Header.Set("User-Agent", "Mozilla/5.0")
+	return e, req, r, code, dest
+}
+
+// redirectCost serves req while more says so and returns the allocations
+// and bytes per redirect, measured over the whole process (the click
+// recorder's share included, so an upper bound).
+func redirectCost(tb testing.TB, e *gin.Engine, req *http.Request, w *reusedWriter, more func() bool) (allocs, bytes float64) {
+	tb.Helper()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	n := 0
+	for more() {
+		clear(w.h)
+		e.ServeHTTP(w, req)
+		if w.code != http.StatusFound {
+			tb.Fatalf("status %d", w.code)
+		}
+		n++
+	}
+	runtime.ReadMemStats(&after)
+	return float64(after.Mallocs-before.Mallocs) / float64(n), float64(after.TotalAlloc-before.TotalAlloc) / float64(n)
+}
+
+// TestRedirectAllocationBudget is BenchmarkRedirect's gate run with the
+// tests: the count of allocations does not depend on the machine.
+func TestRedirectAllocationBudget(t *testing.T) {
+	e, req, r, _, _ := redirectFixture(t)
+	defer r.Close(context.Background())
+	w := &reusedWriter{h: http.Header{}}
+	left := 100
+	redirectCost(t, e, req, w, func() bool { left--; return left >= 0 }) // the link is cached
+	left = 5000
+	allocs, bytes := redirectCost(t, e, req, w, func() bool { left--; return left >= 0 })
+	if allocs > maxAllocs || bytes > maxBytes {
+		t.Errorf("a redirect allocates %.1f times, %.0f bytes; the budget is %d and %d", allocs, bytes, maxAllocs, maxBytes)
+	}
+	t.Logf("%.1f allocations, %.0f bytes per redirect", allocs, bytes)
 }

@@ -29,6 +29,8 @@ type Service struct {
 	content    *content.Service
 	enqueue    func(ctx context.Context, sc tenant.Scope, shareID string, at time.Time) error
 	notify     func(ctx context.Context, sc tenant.Scope, memberID, subject, text string) error
+	published  func(ctx context.Context, sc tenant.Scope, shareID string)
+	throttle   func(ctx context.Context, sc tenant.Scope, network, connectionID string) (time.Duration, error)
 	// refreshes runs one token refresh per connection in this process; a
 	// lease on the connection document serialises processes.
 	refreshes singleflight.Group
@@ -59,6 +61,13 @@ type Config struct {
 	// Enqueue queues a share's publication at a time, deduplicated by the
 	// share's ID (cmd: an Asynq task whose TaskID is the share ID).
 	Enqueue func(ctx context.Context, sc tenant.Scope, shareID string, at time.Time) error
+	// OnPublished is told each share that became published (the reach
+	// rollups count it); nil tells nobody.
+	OnPublished func(ctx context.Context, sc tenant.Scope, shareID string)
+	// Throttle takes a token for one post through a connection of the
+	// network and says how long to wait when none is left (0: go ahead);
+	// cmd: jobs.RateLimiter's buckets in Redis. nil: no limits.
+	Throttle func(ctx context.Context, sc tenant.Scope, network, connectionID string) (time.Duration, error)
 }
 
 // NewService returns a Service.
@@ -76,7 +85,8 @@ func NewService(cfg Config) *Service {
 		cfg.Networks = &Registry{}
 	}
 	return &Service{networks: cfg.Networks, keys: cfg.Keys, baseURL: cfg.BaseURL, client: cfg.HTTPClient,
-		log: cfg.Log, now: cfg.Now, onDisallow: cfg.OnNetworkDisallowed, content: cfg.Content, enqueue: cfg.Enqueue, notify: cfg.Notify}
+		log: cfg.Log, now: cfg.Now, onDisallow: cfg.OnNetworkDisallowed, content: cfg.Content, enqueue: cfg.Enqueue, notify: cfg.Notify,
+		published: cfg.OnPublished, throttle: cfg.Throttle}
 }
 
 // Kinds are the tenant kinds social keeps, for tenant.StoreConfig:

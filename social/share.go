@@ -51,12 +51,17 @@ type Share struct {
 	Destination  string     `bson:"destination" json:"-"`
 	PublishAt    time.Time  `bson:"publish_at" json:"publish_at"`
 	AttemptID    string     `bson:"attempt_id,omitempty" json:"-"`
+	AttemptedAt  *time.Time `bson:"attempted_at,omitempty" json:"-"`
 	LeaseUntil   *time.Time `bson:"lease_until,omitempty" json:"-"`
 	Attempts     int        `bson:"attempts" json:"attempts"`
 	RemoteID     string     `bson:"remote_id,omitempty" json:"-"`
 	PostURL      string     `bson:"post_url,omitempty" json:"post_url,omitempty"`
 	PublishedAt  *time.Time `bson:"published_at,omitempty" json:"published_at,omitempty"`
 	Error        string     `bson:"error,omitempty" json:"error,omitempty"`
+	// Followers is the connection's follower count when the share was made
+	// (its potential reach); Engagement the network's latest metrics.
+	Followers  int64      `bson:"followers" json:"-"`
+	Engagement Engagement `bson:"engagement" json:"engagement"`
 	// RequestKey and RequestHash make POST …/shares idempotent.
 	RequestKey  string    `bson:"request_key,omitempty" json:"-"`
 	RequestHash string    `bson:"request_hash,omitempty" json:"-"`
@@ -157,7 +162,7 @@ func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.M
 			state = ShareScheduled
 		}
 		shares = append(shares, Share{ID: newID(), ContentID: post.ID, ConnectionID: c.ID, MemberID: me.ID,
-			Network: c.Network, Text: text, State: state, Destination: post.URL, PublishAt: at,
+			Network: c.Network, Text: text, State: state, Destination: post.URL, PublishAt: at, Followers: c.Followers,
 			RequestKey: req.Key, RequestHash: hash, CreatedAt: now, UpdatedAt: now})
 	}
 	for i := range shares {
@@ -301,11 +306,19 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: reason}, {Key: "updated_at", Value: now}}}})
 		return err
 	}
+	if s.throttle != nil {
+		wait, err := s.throttle(ctx, sc, sh.Network, sh.ConnectionID)
+		if err != nil {
+			s.log.WarnContext(ctx, "publishing limits unavailable; publishing without them", "share_id", id, "err", err)
+		} else if wait > 0 {
+			return &RetryError{Delay: wait, Err: ErrRateLimited}
+		}
+	}
 	attempt := newID()
 	lease := now.Add(leaseTime)
 	ok, err := coll.Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: sh.State}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: SharePublishing}, {Key: "attempt_id", Value: attempt},
-			{Key: "lease_until", Value: lease}, {Key: "updated_at", Value: now}}}, {Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}})
+			{Key: "lease_until", Value: lease}, {Key: "attempted_at", Value: now}, {Key: "updated_at", Value: now}}}, {Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}})
 	if err != nil || !ok {
 		return err // another worker took it, or it was cancelled
 	}
@@ -324,8 +337,12 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		if at.IsZero() {
 			at = s.now().UTC()
 		}
-		return set(bson.D{{Key: "state", Value: SharePublished}, {Key: "remote_id", Value: pub.RemoteID},
-			{Key: "post_url", Value: pub.URL}, {Key: "published_at", Value: at}, {Key: "error", Value: ""}})
+		if err := set(bson.D{{Key: "state", Value: SharePublished}, {Key: "remote_id", Value: pub.RemoteID},
+			{Key: "post_url", Value: pub.URL}, {Key: "published_at", Value: at}, {Key: "error", Value: ""}}); err != nil {
+			return err
+		}
+		s.sharePublished(ctx, sc, id)
+		return nil
 	case errors.Is(perr, ErrAmbiguous):
 		return set(bson.D{{Key: "state", Value: ShareUnconfirmed}, {Key: "error", Value: "the network may have received this post but did not confirm it; it is not posted again"}})
 	case errors.Is(perr, ErrRetryLater):

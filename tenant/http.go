@@ -291,7 +291,7 @@ func (s *Service) ssoOf(ctx context.Context, inst Instance) *ssoAvailability {
 }
 
 func instanceViewOf(inst Instance) instanceView {
-	return instanceView{ID: inst.ID, Name: inst.Name, Domains: inst.Domains, Verified: inst.Verified, Settings: inst.Settings}
+	return instanceView{ID: inst.ID, Name: inst.Name, Domains: inst.Domains, Verified: inst.Verified, Settings: inst.Settings.WithDefaults()}
 }
 
 func (s *Service) getMe(c *gin.Context, sc Scope, me Member) error {
@@ -320,6 +320,12 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 		JoinPolicy        *JoinPolicy `json:"join_policy"`
 		NeedApproval      *bool       `json:"suggestions_need_approval"`
 		Subdomain         *string     `json:"subdomain"`
+		// Reach measurement.
+		TimeZone           *string `json:"time_zone"`
+		CPC                *Money  `json:"cpc"`
+		MinGroupSize       *int    `json:"min_group_size"`
+		LeaderboardVisible *bool   `json:"leaderboard_visible"`
+		Points             *Points `json:"points"`
 	}
 	if err := api.Decode(c, &in); err != nil {
 		return err
@@ -327,6 +333,7 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 	inst, err := s.UpdateSettings(c.Request.Context(), sc, SettingsUpdate{
 		Name: in.Name, InvitationMessage: in.InvitationMessage, RetentionDays: in.RetentionDays, JoinPolicy: in.JoinPolicy,
 		SuggestionsNeedApproval: in.NeedApproval, Subdomain: in.Subdomain,
+		TimeZone: in.TimeZone, CPC: in.CPC, MinGroupSize: in.MinGroupSize, LeaderboardVisible: in.LeaderboardVisible, Points: in.Points,
 	})
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -43,7 +44,84 @@ type Settings struct {
 	// SuggestionsNeedApproval, when false, publishes members' suggestions
 	// without review. Unset means true.
 	SuggestionsNeedApproval *bool `bson:"suggestions_need_approval,omitempty" json:"suggestions_need_approval"`
+
+	// Reach measurement (social/reach). TimeZone is the IANA zone whose
+	// calendar days bucket the analytics ("" is UTC); CPC prices a click
+	// for the earned media value; MinGroupSize suppresses per-member
+	// figures of groups smaller than it (0 and 1: off); LeaderboardVisible
+	// shows members their rank; Points weighs the leaderboard.
+	TimeZone           string `bson:"time_zone,omitempty" json:"time_zone"`
+	CPC                *Money `bson:"cpc,omitempty" json:"cpc"`
+	MinGroupSize       int    `bson:"min_group_size,omitempty" json:"min_group_size"`
+	LeaderboardVisible bool   `bson:"leaderboard_visible" json:"leaderboard_visible"`
+	Points             Points `bson:"points" json:"points"`
 }
+
+// Money is an amount in a currency's minor units (cents): never floating
+// point.
+type Money struct {
+	Amount   int64  `bson:"amount" json:"amount"`
+	Currency string `bson:"currency" json:"currency"`
+}
+
+// Points weigh the analytics leaderboard: points per published share and
+// per unique click. Zero values mean the defaults.
+type Points struct {
+	PerShare       int64 `bson:"per_share,omitempty" json:"per_share"`
+	PerUniqueClick int64 `bson:"per_unique_click,omitempty" json:"per_unique_click"`
+}
+
+// Default reach settings.
+const (
+	DefaultTimeZone       = "UTC"
+	DefaultPointsPerShare = 10
+	DefaultPointsPerClick = 1
+)
+
+// Location returns the instance's time zone (UTC when unset or unknown).
+func (s Settings) Location() *time.Location {
+	if s.TimeZone == "" || s.TimeZone == "UTC" {
+		return time.UTC
+	}
+	if loc, ok := zones.Load(s.TimeZone); ok {
+		return loc.(*time.Location)
+	}
+	loc, err := time.LoadLocation(s.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	zones.Store(s.TimeZone, loc)
+	return loc
+}
+
+// zones caches loaded time zones: every click batch asks for one.
+var zones sync.Map
+
+// PointWeights returns the leaderboard weights with defaults applied.
+func (s Settings) PointWeights() Points {
+	p := s.Points
+	if p.PerShare == 0 {
+		p.PerShare = DefaultPointsPerShare
+	}
+	if p.PerUniqueClick == 0 {
+		p.PerUniqueClick = DefaultPointsPerClick
+	}
+	return p
+}
+
+// WithDefaults fills in the reach settings an older instance never set,
+// as they apply.
+func (s Settings) WithDefaults() Settings {
+	if s.TimeZone == "" {
+		s.TimeZone = DefaultTimeZone
+	}
+	s.MinGroupSize = s.GroupSize()
+	s.Points = s.PointWeights()
+	return s
+}
+
+// GroupSize returns the smallest group whose per-member figures are shown.
+func (s Settings) GroupSize() int { return max(s.MinGroupSize, 1) }
 
 // NeedsApproval reports whether members' suggestions wait for review.
 func (s Settings) NeedsApproval() bool {
@@ -151,6 +229,9 @@ func (s *Store) instanceForDomain(ctx context.Context, domain, founder string) (
 			RetentionDays:           DefaultRetentionDays,
 			JoinPolicy:              JoinOpen,
 			SuggestionsNeedApproval: new(true),
+			TimeZone:                DefaultTimeZone,
+			MinGroupSize:            1,
+			Points:                  Points{PerShare: DefaultPointsPerShare, PerUniqueClick: DefaultPointsPerClick},
 		},
 		FounderEmail: founder,
 		CreatedAt:    now,

@@ -131,6 +131,13 @@ func (p *Privacy) SetConsent(ctx context.Context, sc Scope, m Member, purpose st
 		case err != nil:
 			return ConsentRecord{}, err
 		}
+		for _, src := range p.sources {
+			if o, ok := src.(ConsentObserver); ok {
+				if err := o.ConsentChanged(ctx, sc, m.ID, purpose, granted); err != nil {
+					return ConsentRecord{}, err
+				}
+			}
+		}
 		return r, nil
 	}
 	return ConsentRecord{}, ErrConflict

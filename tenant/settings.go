@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"golang.org/x/text/currency"
 )
 
 // SettingsUpdate changes an instance's name and settings; nil fields stay.
@@ -17,6 +20,12 @@ type SettingsUpdate struct {
 	SuggestionsNeedApproval *bool
 	// Subdomain selects the instance's login page; "" clears it.
 	Subdomain *string
+	// Reach measurement settings (see Settings).
+	TimeZone           *string
+	CPC                *Money
+	MinGroupSize       *int
+	LeaderboardVisible *bool
+	Points             *Points
 }
 
 // Settings limits.
@@ -80,6 +89,7 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate
 	if u.SuggestionsNeedApproval != nil {
 		st.SuggestionsNeedApproval = new(*u.SuggestionsNeedApproval)
 	}
+	verr = append(verr, checkReachSettings(u, &st)...)
 	if len(verr) > 0 {
 		return Instance{}, verr
 	}
@@ -90,4 +100,58 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate
 		return Instance{}, err
 	}
 	return s.Store.updateInstance(ctx, sc, name, st)
+}
+
+// Reach settings limits.
+const (
+	maxCPCAmount    = 1_000_000_00 // a million in major units
+	maxMinGroupSize = 1000
+	maxPointWeight  = 1000
+)
+
+// checkReachSettings applies u's reach settings to st and names every bad
+// field.
+func checkReachSettings(u SettingsUpdate, st *Settings) ValidationErrors {
+	var verr ValidationErrors
+	if u.TimeZone != nil {
+		tz := strings.TrimSpace(*u.TimeZone)
+		if tz == "" {
+			tz = DefaultTimeZone
+		}
+		// "Local" names the server's zone, not a place: refused.
+		if _, err := time.LoadLocation(tz); err != nil || tz == "Local" {
+			verr = append(verr, &ValidationError{Field: "time_zone", Reason: "must be an IANA time zone such as Europe/Helsinki or UTC"})
+		}
+		st.TimeZone = tz
+	}
+	if u.CPC != nil {
+		c := *u.CPC
+		c.Currency = strings.ToUpper(strings.TrimSpace(c.Currency))
+		if c.Amount < 0 || c.Amount > maxCPCAmount {
+			verr = append(verr, &ValidationError{Field: "cpc.amount", Reason: fmt.Sprintf("must be from 0 to %d minor units (cents)", maxCPCAmount)})
+		}
+		if _, err := currency.ParseISO(c.Currency); err != nil || len(c.Currency) != 3 {
+			verr = append(verr, &ValidationError{Field: "cpc.currency", Reason: "must be an ISO 4217 currency code such as EUR or USD"})
+		}
+		st.CPC = &c
+	}
+	if u.MinGroupSize != nil {
+		st.MinGroupSize = *u.MinGroupSize
+		if st.MinGroupSize < 1 || st.MinGroupSize > maxMinGroupSize {
+			verr = append(verr, &ValidationError{Field: "min_group_size", Reason: fmt.Sprintf("must be from 1 (off) to %d", maxMinGroupSize)})
+		}
+	}
+	if u.LeaderboardVisible != nil {
+		st.LeaderboardVisible = *u.LeaderboardVisible
+	}
+	if u.Points != nil {
+		st.Points = *u.Points
+		if p := u.Points.PerShare; p < 1 || p > maxPointWeight {
+			verr = append(verr, &ValidationError{Field: "points.per_share", Reason: fmt.Sprintf("must be from 1 to %d", maxPointWeight)})
+		}
+		if p := u.Points.PerUniqueClick; p < 1 || p > maxPointWeight {
+			verr = append(verr, &ValidationError{Field: "points.per_unique_click", Reason: fmt.Sprintf("must be from 1 to %d", maxPointWeight)})
+		}
+	}
+	return verr
 }

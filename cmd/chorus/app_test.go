@@ -132,6 +132,8 @@ func newTestAppEdit(t *testing.T, env map[string]string, extraPorts []int, edit 
 	t.Cleanup(func() { rdb.Close() })
 	queue := asynq.NewClient(redisOpt)
 	t.Cleanup(func() { queue.Close() })
+	tasks := asynq.NewInspector(redisOpt)
+	t.Cleanup(func() { tasks.Close() })
 	pages := newTestPages(t)
 
 	srv := httptest.NewUnstartedServer(nil)
@@ -149,13 +151,13 @@ func newTestAppEdit(t *testing.T, env map[string]string, extraPorts []int, edit 
 	}
 	socialSvc, err := newSocialService(base, keys, log, clock.Now, networkOptions{
 		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: append([]int{int(fakeAddr.Port())}, extraPorts...), allowHTTP: true,
-		cfg: cfg, mailer: mailer,
+		cfg: cfg, mailer: mailer, tasks: tasks,
 	}, contentSvc, queue)
 	if err != nil {
 		t.Fatal(err)
 	}
 	deps := appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(),
-		baseURL: base, now: clock.Now, content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox,
+		baseURL: base, now: clock.Now, content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, queueRedis: redisOpt,
 		// Dex runs on loopback over http: reach it with a plain client.
 		keys: keys, idpHTTP: &http.Client{Timeout: 15 * time.Second}, idpAllowHTTP: true}
 	if edit != nil {
@@ -164,6 +166,9 @@ func newTestAppEdit(t *testing.T, env map[string]string, extraPorts []int, edit 
 	a, err := newApp(deps)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if a.queues != nil {
+		t.Cleanup(func() { a.queues.Close() })
 	}
 	srv.Config.Handler = a.handler
 	srv.Start()

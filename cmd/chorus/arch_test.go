@@ -33,7 +33,7 @@ var allowedImports = map[string][]string{
 	"content/preview":   {},
 	"content":           {"content/preview", "tenant", "tenant/api", "jobs/task"},
 	"social":            {"content", "tenant", "tenant/api", "jobs/task"},
-	"jobs":              {"jobs/task", "social", "content", "tenant", "tenant/api"},
+	"jobs":              {"jobs/task", "social", "social/reach", "content", "tenant", "tenant/api"},
 	"cmd/chorus":        {"*"},
 }
 

@@ -47,6 +47,10 @@ type config struct {
 	LinkedInID, LinkedInSecret, LinkedInVersion string
 	XID, XSecret                                string
 	FacebookID, FacebookSecret, FacebookVersion string
+	// DevNetworkPorts are 127.0.0.1 ports where social network servers (a
+	// local Bluesky PDS or Mastodon) may be reached over plain http:
+	// development and browser tests only, refused without the dev mailbox.
+	DevNetworkPorts []int
 }
 
 // setting describes one config entry for flags, environment and help.
@@ -88,6 +92,7 @@ var settings = []setting{
 	{"facebook-app-secret", "CHORUS_FACEBOOK_APP_SECRET", "", "Meta app secret", true},
 	{"facebook-graph-version", "CHORUS_FACEBOOK_GRAPH_VERSION", "", "Graph API version such as v24.0; default the connector's", false},
 	{"base-domain", "CHORUS_BASE_DOMAIN", "", "domain under which instances get login pages (acme.<domain>); empty: none", false},
+	{"dev-network-ports", "CHORUS_DEV_NETWORK_PORTS", "", "development and tests only (needs CHORUS_DEV_MAILBOX=1): comma-separated 127.0.0.1 ports where social network servers such as a local Bluesky PDS may be reached over http", false},
 	{"dns-resolver", "CHORUS_DNS_RESOLVER", "", "host:port of the DNS server that checks domain verification records (default: the system's)", false},
 }
 
@@ -156,6 +161,17 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 	case "0", "false", "":
 	default:
 		bad("CHORUS_DEV_MAILBOX", "must be 1 or 0, not %q", v)
+	}
+	for _, p := range splitList(get("dev-network-ports")) {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			bad("CHORUS_DEV_NETWORK_PORTS", "%q is not a port number", p)
+			continue
+		}
+		c.DevNetworkPorts = append(c.DevNetworkPorts, n)
+	}
+	if len(c.DevNetworkPorts) > 0 && !c.DevMailbox {
+		bad("CHORUS_DEV_NETWORK_PORTS", "is for development only: it needs CHORUS_DEV_MAILBOX=1")
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		bad("CHORUS_ADDR", "must be host:port such as 127.0.0.1:8080 (%v)", err)
@@ -247,6 +263,26 @@ func splitList(s string) []string {
 	return out
 }
 
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+// networkOptions returns the outbound rules for social networks: https on
+// 443, plus the development ports on loopback over http when set.
+func (c config) networkOptions(mailer tenant.Mailer) networkOptions {
+	o := networkOptions{cfg: c, mailer: mailer}
+	if len(c.DevNetworkPorts) > 0 {
+		o.allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		o.ports = append([]int{443}, c.DevNetworkPorts...)
+		o.allowHTTP = true
+	}
+	return o
+}
+
 // masked returns the settings as printable lines, secrets hidden.
 func (c config) masked() []string {
 	show := func(secret bool, v string) string {
@@ -270,7 +306,7 @@ func (c config) masked() []string {
 		"CHORUS_LOG_LEVEL": c.LogLevel.String(), "CHORUS_LOG_FORMAT": c.LogFormat,
 		"CHORUS_SIGNIN_LIMIT_ADDRESS": strconv.Itoa(c.SignInPerAddress), "CHORUS_SIGNIN_LIMIT_IP": strconv.Itoa(c.SignInPerIP),
 		"CHORUS_BLOCKED_DOMAINS": strings.Join(c.BlockedDomains, ","), "CHORUS_WORKER_CONCURRENCY": strconv.Itoa(c.Concurrency),
-		"CHORUS_DNS_RESOLVER": c.DNSResolver, "CHORUS_BASE_DOMAIN": c.BaseDomain,
+		"CHORUS_DNS_RESOLVER": c.DNSResolver, "CHORUS_DEV_NETWORK_PORTS": joinInts(c.DevNetworkPorts), "CHORUS_BASE_DOMAIN": c.BaseDomain,
 		"CHORUS_OIDC_ISSUER": c.OIDC.Issuer, "CHORUS_OIDC_CLIENT_ID": c.OIDC.ClientID,
 		"CHORUS_OIDC_CLIENT_SECRET": c.OIDC.ClientSecret, "CHORUS_OIDC_LIMIT_IP": strconv.Itoa(c.OIDCPerIP),
 		"CHORUS_LINKEDIN_CLIENT_ID": c.LinkedInID, "CHORUS_LINKEDIN_CLIENT_SECRET": c.LinkedInSecret, "CHORUS_LINKEDIN_VERSION": c.LinkedInVersion,

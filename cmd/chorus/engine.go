@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
@@ -23,6 +24,7 @@ import (
 	"github.com/chorushq/chorus/frontend"
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/social"
+	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
 )
@@ -48,6 +50,8 @@ type appDeps struct {
 	// the worker; nil makes newApp build its own.
 	mailer tenant.Mailer
 	devBox *tenant.DevMailbox
+	// queueRedis is Asynq's Redis, for the queues console (/ops/queues).
+	queueRedis asynq.RedisConnOpt
 	// keys encrypt instances' identity provider secrets (CHORUS_TOKEN_KEYS).
 	keys *tenant.Keyring
 	// idpHTTP reaches instances' identity providers; nil: the guarded
@@ -91,7 +95,7 @@ func notifier(m tenant.Mailer) func(ctx context.Context, sc tenant.Scope, member
 
 // privacyOf builds the privacy service over every domain's data.
 func privacyOf(auth *tenant.Service, c *content.Service, so *social.Service) *tenant.Privacy {
-	return tenant.NewPrivacy(auth, c.PrivacySource(), so.PrivacySource())
+	return tenant.NewPrivacy(auth, c.PrivacySource(), so.PrivacySource(), reach.New(reach.Config{}).PrivacySource())
 }
 
 // deleteTasks deletes waiting Asynq tasks by queue and ID, for erasure. A
@@ -115,7 +119,9 @@ func deleteTasks(insp *asynq.Inspector, log *slog.Logger) func(ctx context.Conte
 }
 
 // storeKinds are the tenant kinds of every domain, created per instance.
-func storeKinds() []tenant.Kind { return append(content.Kinds(), social.Kinds()...) }
+func storeKinds() []tenant.Kind {
+	return append(append(content.Kinds(), social.Kinds()...), reach.Kinds()...)
+}
 
 // newContentService builds the content service; a failed link preview is
 // retried by a content:preview task.
@@ -139,6 +145,8 @@ type app struct {
 	handler    http.Handler
 	auth       *tenant.Service
 	redirector *social.Redirector
+	// queues is the queues console, nil when not mounted; Close it.
+	queues *asynqmon.HTTPHandler
 }
 
 // newApp builds the one engine that cmd serves and tests drive.
@@ -232,6 +240,9 @@ func newApp(d appDeps) (*app, error) {
 
 	redirector := social.NewRedirector(d.store, d.log, d.now)
 	e.GET("/r/:code", redirector.Handle)
+	// Reach measurement: clicks feed the rollups, analysts read them.
+	reachSvc := reach.New(reach.Config{Redis: d.redis, Log: d.log, Now: d.now})
+	redirector.SetClickHook(reachSvc)
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", readyz(d))
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{})))
@@ -250,7 +261,9 @@ func newApp(d appDeps) (*app, error) {
 		_, err := d.queue.EnqueueContext(ctx, task.Export(sc.InstanceID(), id), asynq.Queue(task.QueueDefault), asynq.MaxRetry(5))
 		return err
 	})
+	reach.NewHandlers(reachSvc, auth, contentTitles(d.content)).Routes(v1)
 	auth.OpsRoutes(e.Group("/ops/v1"))
+	queues := mountQueues(e, d.cfg.OperatorToken, d.queueRedis)
 
 	e.GET("/", gin.WrapH(web))
 	e.GET("/assets/*file", gin.WrapH(web))
@@ -261,7 +274,7 @@ func newApp(d appDeps) (*app, error) {
 		w.WriteHeader(http.StatusForbidden)
 		fmt.Fprintf(w, `{"type":%q,"title":"Forbidden","status":403,"detail":"cross-site requests cannot change anything","code":"cross_origin_request"}`+"\n", api.TypePrefix+"cross_origin_request")
 	}))
-	return &app{engine: e, handler: cop.Handler(e), auth: auth, redirector: redirector}, nil
+	return &app{engine: e, handler: cop.Handler(e), auth: auth, redirector: redirector, queues: queues}, nil
 }
 
 // readyz answers 200 when MongoDB and Redis both answer.

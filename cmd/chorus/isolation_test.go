@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chorushq/chorus/tenant"
 )
@@ -181,6 +182,9 @@ func (f *isoFixture) postIDs() []map[string]string {
 	return out
 }
 
+// isoDays is an analytics period around today.
+var isoDays = "?from=" + time.Now().AddDate(0, 0, -7).Format(time.DateOnly) + "&to=" + time.Now().AddDate(0, 0, 7).Format(time.DateOnly)
+
 // isoRoute says which of instance A's IDs to put into a route's path
 // parameters, and which roles may use the route at all (nil: every role).
 type isoRoute struct {
@@ -228,6 +232,8 @@ var publicRoutes = []string{
 	"PUT /api/v1/me/consents/:purpose", // a purpose name; the member's own record
 	// Operator API: the operator token and a live grant of that instance.
 	"GET /ops/v1/instances/:id/members",
+	// The queues console's pages and API (operator token only).
+	"GET /ops/queues/*path",
 	// A network's name: the caller's own instance's whitelist and
 	// connections (their answers are checked for canaries below).
 	"PUT /api/v1/networks/:network",
@@ -285,7 +291,11 @@ func TestIsolationMatrix(t *testing.T) {
 				"/api/v1/content?limit=100", "/api/v1/topics", "/api/v1/suggestions",
 				"/api/v1/instance/domains", "/api/v1/invitations", "/api/v1/audit?limit=100",
 				"/api/v1/instance/support-grants", "/api/v1/me/export", "/api/v1/me/consents",
-				"/api/v1/networks", "/api/v1/connections", "/api/v1/shares", "/api/v1/shares?all=1", "/api/v1/identities/pending"} {
+				"/api/v1/networks", "/api/v1/connections", "/api/v1/shares", "/api/v1/shares?all=1", "/api/v1/identities/pending",
+				// Reach: A's rollups must not show anywhere else.
+				"/api/v1/analytics/summary" + isoDays, "/api/v1/analytics/timeseries" + isoDays, "/api/v1/analytics/content" + isoDays,
+				"/api/v1/analytics/members" + isoDays, "/api/v1/analytics/networks" + isoDays, "/api/v1/analytics/members?format=csv&" + isoDays[1:],
+				"/api/v1/analytics/me"} {
 				res := m.c.do("GET", path, nil)
 				for _, c := range f.canary {
 					if strings.Contains(string(res.body), c) {

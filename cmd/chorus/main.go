@@ -53,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runInstance(ctx, args[1:], getenv, stdout)
 	case "keys":
 		return runKeys(ctx, args[1:], getenv, stdout)
+	case "analytics":
+		return runAnalytics(ctx, args[1:], getenv, stdout)
 	case "help", "-h", "--help":
 		printHelp(stdout)
 		return nil
@@ -81,6 +83,8 @@ Commands:
            offboard an instance: drop its data, keep a ledger entry
   keys rotate
            re-encrypt social network tokens to the newest CHORUS_TOKEN_KEYS key
+  analytics rebuild --instance <instance ID>
+           recompute an instance's reach rollups from its raw shares and clicks
   help     this text
 
 Every flag can also be set through its environment variable:

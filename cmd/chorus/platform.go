@@ -21,6 +21,7 @@ import (
 	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/redisserver"
+	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
 	"github.com/chorushq/chorus/tenant/embedded"
@@ -83,6 +84,8 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 
 	queue := asynq.NewClient(redisOpt)
 	defer queue.Close()
+	tasks := asynq.NewInspector(redisOpt)
+	defer tasks.Close()
 	contentSvc := newContentService(log, time.Now, preview.New(preview.Config{}), queue)
 
 	keys, err := tokenKeys(cfg, log)
@@ -125,16 +128,21 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 			ln.Close()
 			return fmt.Errorf("CHORUS_BASE_URL: %w", err)
 		}
-		socialSvc, err := newSocialService(baseURL, keys, log, time.Now, networkOptions{cfg: cfg, mailer: mailer}, contentSvc, queue)
+		netOpts := cfg.networkOptions(mailer)
+		netOpts.tasks = tasks
+		socialSvc, err := newSocialService(baseURL, keys, log, time.Now, netOpts, contentSvc, queue)
 		if err != nil {
 			ln.Close()
 			return err
 		}
 		a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg, baseURL: baseURL,
-			content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, keys: keys})
+			content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, keys: keys, queueRedis: redisOpt})
 		if err != nil {
 			ln.Close()
 			return err
+		}
+		if a.queues != nil {
+			defer a.queues.Close()
 		}
 		srv := &http.Server{
 			Handler:           a.handler,
@@ -163,7 +171,10 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		log.Info("Chorus is running", "url", baseURL.String(), "listen", ln.Addr().String())
 	}
 	if cmd == "worker" || cmd == "all" {
-		socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{cfg: cfg, mailer: mailer}, contentSvc, queue)
+		netOpts := cfg.networkOptions(mailer)
+		netOpts.tasks = tasks
+		netOpts.limits = jobs.NewRateLimiter(rdb, social.DefaultLimits)
+		socialSvc, err := newSocialService(base, keys, log, time.Now, netOpts, contentSvc, queue)
 		if err != nil {
 			return err
 		}

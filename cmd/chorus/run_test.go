@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -177,6 +178,8 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"bad proxy", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_TRUSTED_PROXIES": "10.0.0.0/99"}, "CHORUS_TRUSTED_PROXIES"},
 		{"bad mongo", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_MONGO_URI": "postgres://x"}, "CHORUS_MONGO_URI"},
 		{"bad level", map[string]string{"CHORUS_DEV_MAILBOX": "yes"}, "CHORUS_DEV_MAILBOX"},
+		{"dev network ports in production", map[string]string{"CHORUS_SMTP_URL": "smtp://mail.example:587", "CHORUS_DEV_NETWORK_PORTS": "2583"}, "CHORUS_DEV_NETWORK_PORTS: is for development only"},
+		{"bad dev network port", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_DEV_NETWORK_PORTS": "2583,99999"}, "CHORUS_DEV_NETWORK_PORTS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,6 +214,25 @@ func TestConfigMasksSecrets(t *testing.T) {
 	}
 	if !strings.Contains(out, "db.example") {
 		t.Errorf("masked config hides the Mongo host too:\n%s", out)
+	}
+}
+
+func TestDevNetworkPortsAllowLoopbackOnly(t *testing.T) {
+	env := map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_DEV_NETWORK_PORTS": "2583, 3000"}
+	cfg, err := parseConfig("all", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cfg.networkOptions(nil)
+	if !o.allowHTTP || fmt.Sprint(o.ports) != "[443 2583 3000]" || fmt.Sprint(o.allow) != "[127.0.0.1/32]" {
+		t.Errorf("options = http %v ports %v allow %v, want http on loopback ports 2583 and 3000 besides 443", o.allowHTTP, o.ports, o.allow)
+	}
+	cfg, err = parseConfig("all", nil, func(k string) string { return map[string]string{"CHORUS_DEV_MAILBOX": "1"}[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := cfg.networkOptions(nil); o.allowHTTP || o.allow != nil || o.ports != nil {
+		t.Errorf("without the setting: http %v ports %v allow %v, want the defaults (https on 443, no private address)", o.allowHTTP, o.ports, o.allow)
 	}
 }
 

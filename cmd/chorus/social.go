@@ -18,12 +18,14 @@ import (
 
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/content/preview"
+	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/bluesky"
 	"github.com/chorushq/chorus/social/facebook"
 	"github.com/chorushq/chorus/social/linkedin"
 	"github.com/chorushq/chorus/social/mastodon"
+	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/social/x"
 	"github.com/chorushq/chorus/tenant"
 )
@@ -68,6 +70,27 @@ type networkOptions struct {
 	cfg config
 	// mailer tells members what needs them (reconnecting); nil: nobody.
 	mailer tenant.Mailer
+	// tasks, when set, lets a share be queued again whose earlier task
+	// Asynq still keeps as completed or archived (its ID is the share's).
+	tasks *asynq.Inspector
+	// limits, when set, holds shares back within the networks'
+	// publishing limits.
+	limits *jobs.RateLimiter
+}
+
+// wholeSecondAfter rounds a time still to come up to a whole second:
+// Asynq keeps a task's time in whole seconds and would otherwise start a
+// scheduled share up to a second early (PublishShare also refuses to
+// start early). A time already past is left alone: the task is queued at
+// once.
+func wholeSecondAfter(t time.Time) time.Time {
+	if !t.After(time.Now()) {
+		return t
+	}
+	if r := t.Truncate(time.Second); r.Before(t) {
+		return r.Add(time.Second)
+	}
+	return t
 }
 
 // newSocialService builds the registry of the networks Chorus serves and
@@ -121,13 +144,37 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 	if queue != nil {
 		enqueue = func(ctx context.Context, sc tenant.Scope, id string, at time.Time) error {
 			_, err := queue.EnqueueContext(ctx, task.Publish(sc.InstanceID(), id), asynq.TaskID(id),
-				asynq.Queue(task.QueueCritical), asynq.ProcessAt(at), asynq.MaxRetry(20), asynq.Retention(24*time.Hour))
+				asynq.Queue(task.QueueCritical), asynq.ProcessAt(wholeSecondAfter(at)), asynq.MaxRetry(20), asynq.Retention(24*time.Hour))
+			if !errors.Is(err, asynq.ErrTaskIDConflict) {
+				return err
+			}
+			// The share's ID is the task's: a live task is queued already,
+			// a finished one kept for its retention is replaced.
+			if o.tasks == nil {
+				return nil
+			}
+			info, ierr := o.tasks.GetTaskInfo(task.QueueCritical, id)
+			if ierr != nil || (info.State != asynq.TaskStateCompleted && info.State != asynq.TaskStateArchived) {
+				return nil
+			}
+			if err := o.tasks.DeleteTask(task.QueueCritical, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+				return err
+			}
+			_, err = queue.EnqueueContext(ctx, task.Publish(sc.InstanceID(), id), asynq.TaskID(id),
+				asynq.Queue(task.QueueCritical), asynq.ProcessAt(wholeSecondAfter(at)), asynq.MaxRetry(20), asynq.Retention(24*time.Hour))
 			if errors.Is(err, asynq.ErrTaskIDConflict) {
-				return nil // queued already: the share's ID is the task's
+				return nil
 			}
 			return err
 		}
 	}
+	var throttle func(ctx context.Context, sc tenant.Scope, network, connectionID string) (time.Duration, error)
+	if o.limits != nil {
+		throttle = func(ctx context.Context, sc tenant.Scope, network, connectionID string) (time.Duration, error) {
+			return o.limits.Wait(ctx, sc.InstanceID(), network, connectionID)
+		}
+	}
 	return social.NewService(social.Config{Networks: reg, Keys: keys, BaseURL: base, HTTPClient: client, Log: log, Now: now,
-		Content: contentSvc, Enqueue: enqueue, Notify: notifier(o.mailer)}), nil
+		Content: contentSvc, Enqueue: enqueue, Notify: notifier(o.mailer), Throttle: throttle,
+		OnPublished: reach.New(reach.Config{Log: log, Now: now}).SharePublished}), nil
 }

@@ -3,14 +3,25 @@
 // data directory and the development mailbox, and drives Debian's chromium
 // (playwright-core, headless) through the main screens: sign-in through the
 // dev mailbox link, the feed, an admin posting content, suggestions and their
-// review, and a member of another company who sees none of it. Each main
-// screen is checked with axe-core (no serious or critical violations) and
-// photographed into test-results/.
+// review and approval with edits, the content console, the admin console
+// (networks whitelist, bulk invitations, data-subject lookup), an employee
+// who connects a Bluesky account on a real PDS (tools/pds, started here on
+// loopback; chorus reaches it through CHORUS_DEV_NETWORK_PORTS), shares
+// from the composer and sees the post published, the main screens at a
+// phone's width (375 px), an admin who un-whitelists Bluesky, and a member
+// of another company who sees none of it. Each main screen is checked with
+// axe-core (no serious or critical violations) and photographed into
+// test-results/.
+//
+// CHORUS_E2E_README_SHOTS=1 also writes the README's screenshots (feed,
+// composer, approval queue) to docs/screenshots/.
 //
 // Without chromium it skips with a how-to, except under CI=true, where that
 // is a failure. CHROMIUM_PATH overrides /usr/bin/chromium.
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, createWriteStream } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, createWriteStream } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { createInterface } from "node:readline";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -48,6 +59,10 @@ const tmp = mkdtempSync(join(tmpdir(), "chorus-e2e-"));
 mkdirSync(results, { recursive: true });
 let server;
 let browser;
+let pdsProc;
+const pdsDir = process.env.CHORUS_TEST_PDS_DIR || join(repo, "tools", "pds");
+const operatorToken = randomBytes(18).toString("hex");
+const readmeShots = process.env.CHORUS_E2E_README_SHOTS === "1";
 let passed = 0;
 let failed = 0;
 
@@ -113,8 +128,46 @@ async function shot(page, name) {
   await page.screenshot({ path: join(results, `${name}.png`), fullPage: true });
 }
 
+/** Copies a screenshot into docs/screenshots/ when asked for the README's. */
+function readmeShot(name, as) {
+  if (!readmeShots) return;
+  const dir = join(repo, "docs", "screenshots");
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(join(results, `${name}.png`), join(dir, `${as}.png`));
+}
+
+/** Starts the real PDS of tools/pds on loopback; its JSON line says where. */
+async function startPDS() {
+  pdsProc = spawn(process.execPath, [join(pdsDir, "run.js")], { cwd: pdsDir, stdio: ["pipe", "pipe", "pipe"] });
+  const errs = [];
+  pdsProc.stderr.on("data", (b) => errs.push(String(b)));
+  const lines = createInterface({ input: pdsProc.stdout });
+  return await new Promise((res, rej) => {
+    const t = setTimeout(() => rej(new Error("the PDS did not start in 60 s:\n" + errs.join("").slice(-2000))), 60_000);
+    pdsProc.once("exit", (code) => rej(new Error(`the PDS exited with ${code}:\n` + errs.join("").slice(-2000))));
+    lines.once("line", (l) => {
+      clearTimeout(t);
+      res(JSON.parse(l));
+    });
+  });
+}
+
+async function xrpc(pds, nsid, body, token, method = "POST") {
+  const r = await fetch(`${pds.url}/xrpc/${nsid}`, {
+    method,
+    headers: { ...(body ? { "content-type": "application/json" } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const j = await r.json();
+  if (!r.ok) throw new Error(`${nsid}: ${r.status} ${JSON.stringify(j)}`);
+  return j;
+}
+
+const openPages = [];
+
 async function newPage(ctx, problems) {
   const page = await ctx.newPage();
+  openPages.push(page);
   page.on("console", (m) => {
     if (m.type() === "error" && !/Failed to load resource/.test(m.text())) problems.push(m.text());
   });
@@ -149,6 +202,24 @@ try {
     });
   });
 
+  // The Bluesky PDS: without it the Bluesky steps are skipped (a failure
+  // under CI=true).
+  let pds;
+  if (existsSync(join(pdsDir, "node_modules"))) {
+    await step("start the Bluesky PDS", async () => {
+      pds = await startPDS();
+      const did = (await xrpc(pds, "com.atproto.server.createAccount", { handle: "carol.test", email: "carol@example.com", password: "carol-account-pw" })).did;
+      const sess = await xrpc(pds, "com.atproto.server.createSession", { identifier: "carol.test", password: "carol-account-pw" });
+      pds.did = did;
+      pds.appPassword = (await xrpc(pds, "com.atproto.server.createAppPassword", { name: "chorus" }, sess.accessJwt)).password;
+      pds.accessJwt = sess.accessJwt;
+    });
+  } else if (ci) {
+    throw new Error(`no PDS at ${pdsDir}: run .ci/pds-install or set CHORUS_TEST_PDS_DIR`);
+  } else {
+    log(`SKIP the Bluesky steps: no ${join(pdsDir, "node_modules")} (run .ci/pds-install or set CHORUS_TEST_PDS_DIR)`);
+  }
+
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const serverLog = join(results, "chorus.log");
@@ -162,6 +233,8 @@ try {
         CHORUS_DATA_DIR: join(tmp, "data"),
         CHORUS_DEV_MAILBOX: "1",
         CHORUS_LOG_FORMAT: "text",
+        CHORUS_OPERATOR_TOKEN: operatorToken,
+        ...(pds ? { CHORUS_DEV_NETWORK_PORTS: String(new URL(pds.url).port) } : {}),
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -212,6 +285,15 @@ try {
     await shot(page, "02-feed-empty");
   });
 
+  await step("an operator verifies acme.example (no DNS here)", async () => {
+    const r = await fetch(base + "/ops/v1/domains/acme.example/verify", {
+      method: "POST",
+      headers: { authorization: `Bearer ${operatorToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ reason: "browser test" }),
+    });
+    assert.equal(r.status, 200, await r.text());
+  });
+
   await step("admin screen, adding a topic", async () => {
     await nav(page, "Admin", "Admin");
     await page.getByRole("heading", { name: "Domains" }).waitFor();
@@ -222,6 +304,25 @@ try {
     await page.getByRole("heading", { name: "Audit log" }).waitFor();
     await axe(page, "admin");
     await shot(page, "03-admin");
+  });
+
+  await step("the admin allows Bluesky", async () => {
+    const row = page.getByRole("row", { name: /^Bluesky/ });
+    await row.getByText("Not allowed").waitFor();
+    await page.getByRole("button", { name: "Allow Bluesky" }).click();
+    await row.getByText("Allowed", { exact: true }).waitFor();
+    await page.getByRole("button", { name: "Stop allowing Bluesky" }).waitFor();
+  });
+
+  await step("bulk invitations with progress, refused addresses kept with the reason", async () => {
+    await page.getByLabel(/^Email addresses/).fill("dan@acme.example, erin@acme.example\nfrank@gmail.com\ngreta@acme.example");
+    await page.getByText("4 addresses").waitFor();
+    await page.getByRole("button", { name: "Invite", exact: true }).click();
+    await page.getByText("Invited 3 of 4.").waitFor();
+    await page.getByRole("alert").filter({ hasText: "frank@gmail.com" }).waitFor();
+    assert.equal(await page.getByLabel(/^Email addresses/).inputValue(), "frank@gmail.com");
+    await page.getByRole("row", { name: /greta@acme\.example/ }).waitFor();
+    await page.getByLabel(/^Email addresses/).fill("");
   });
 
   const title = "Chorus launch <b>day</b>";
@@ -253,6 +354,7 @@ try {
     await card.waitFor();
     await axe(page, "feed");
     await shot(page, "05-feed");
+    readmeShot("05-feed", "feed");
   });
 
   await step("a suggestion, rejected with a reason", async () => {
@@ -269,6 +371,7 @@ try {
     await page.getByLabel("Reason for rejecting").fill("Off topic for us");
     await axe(page, "review queue");
     await shot(page, "07-review");
+    readmeShot("07-review", "approval-queue");
     await page.getByRole("button", { name: /^Reject / }).click();
     const dialog = page.getByRole("dialog");
     await dialog.waitFor();
@@ -283,18 +386,199 @@ try {
     await shot(page, "09-my-suggestions");
   });
 
+  const edited = "A great read, edited";
+  await step("a suggestion approved with edits reaches the feed edited", async () => {
+    await nav(page, "Suggest", "Suggest content");
+    await page.getByLabel("Link", { exact: true }).fill("https://example.org/great");
+    await page.getByLabel("Why it is worth sharing (optional)").fill("Worth it");
+    await page.getByRole("button", { name: "Suggest" }).click();
+    await page.getByText("waiting for review").waitFor();
+    await nav(page, "Review", "Review suggestions");
+    await page.getByRole("button", { name: /^Edit before approving/ }).click();
+    await page.getByLabel("Title (optional: taken from the page)").fill(edited);
+    await page.getByLabel("X", { exact: true }).fill("Read this");
+    await axe(page, "approve with edits");
+    await shot(page, "07b-approve-with-edits");
+    await page.getByRole("button", { name: "Approve with edits" }).click();
+    await page.getByText("No suggestions are waiting for review.").waitFor();
+    await nav(page, "Feed", "Feed");
+    await page.getByRole("article", { name: edited }).waitFor();
+  });
+
+  await step("content console: edit and archive", async () => {
+    await nav(page, "Content", "Content");
+    await page.getByRole("article", { name: edited }).waitFor();
+    await axe(page, "content console");
+    await shot(page, "07c-content");
+    await page.getByRole("link", { name: `Edit ${edited}` }).click();
+    await page.getByRole("heading", { name: "Edit content", level: 1 }).waitFor();
+    await page.getByLabel("Commentary for colleagues").fill("Edited commentary");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.getByText("Saved (published).").waitFor();
+    await axe(page, "edit content");
+    await page.getByRole("button", { name: "Archive" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Archive" }).click();
+    await page.getByRole("heading", { name: "Content", level: 1 }).waitFor();
+    await page.getByRole("article", { name: edited }).waitFor();
+    await nav(page, "Feed", "Feed");
+    await page.getByRole("article", { name: title }).waitFor();
+    await page.getByRole("article", { name: edited }).waitFor({ state: "detached" }); // archived: out of the feed
+  });
+
   await step("profile", async () => {
     await nav(page, "Profile", "Profile");
     await page.getByLabel("Job title").fill("Founder");
     await page.getByRole("button", { name: "Save profile" }).click();
     await page.getByText("Saved.").waitFor();
     const tracking = page.getByRole("switch", { name: "Track clicks on links I share" });
+    const settled = page.waitForResponse((r) => r.url().includes("/api/v1/me/consents") && r.request().method() === "GET");
     await tracking.check();
-    await page.waitForResponse((r) => r.url().includes("/api/v1/me/consents") && r.request().method() === "GET");
+    await settled;
     assert.equal(await tracking.isChecked(), true, "tracking consent stays granted after the server answered");
     await axe(page, "profile");
     await shot(page, "10-profile");
   });
+
+  let carolCtx;
+  let carol;
+  let shareId;
+  if (pds) {
+    await step("an employee connects Bluesky with an app password", async () => {
+      carolCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      carol = await newPage(carolCtx, problems);
+      carol.setDefaultTimeout(15_000);
+      await signIn(carol, base, "carol@acme.example");
+      await nav(carol, "Profile", "Profile");
+      await carol.getByText("No accounts connected yet.").waitFor();
+      await carol.getByLabel("Bluesky handle").fill("carol.test");
+      await carol.getByLabel("App password").fill("wron-gpas-swor-dxxx");
+      await carol.getByLabel(/^Server/).fill(pds.url);
+      await carol.getByRole("button", { name: "Connect Bluesky" }).click();
+      await carol.getByRole("alert").waitFor();
+      await carol.getByLabel("App password").fill(pds.appPassword);
+      await carol.getByRole("button", { name: "Connect Bluesky" }).click();
+      await carol.getByText("Connected Bluesky as @carol.test.").waitFor({ timeout: 30_000 });
+      await carol.getByRole("row", { name: /carol\.test/ }).getByText("Connected", { exact: true }).waitFor();
+      await axe(carol, "profile with a connected account");
+      await shot(carol, "12-profile-accounts");
+    });
+
+    await step("the employee shares from the composer and sees it published", async () => {
+      await nav(carol, "Feed", "Feed");
+      await carol.getByRole("link", { name: `Share ${title}` }).click();
+      await carol.getByRole("heading", { name: "Share", level: 1 }).waitFor();
+      const box = carol.getByLabel("Bluesky", { exact: true });
+      assert.equal(await box.inputValue(), "We launched.");
+      await carol.getByText("12 / 300 graphemes").waitFor();
+      await box.fill("We launched 🚀 today.");
+      await carol.getByText("20 / 300 graphemes").waitFor();
+      await axe(carol, "composer");
+      await shot(carol, "13-composer");
+      readmeShot("13-composer", "composer");
+      await carol.getByRole("button", { name: "Share now" }).click();
+      await carol.getByRole("heading", { name: "Your shares" }).waitFor();
+      await carol.getByRole("link", { name: "View the post on Bluesky" }).waitFor({ timeout: 60_000 });
+      await carol.getByText("Published", { exact: true }).waitFor();
+      await axe(carol, "composer, published");
+      await shot(carol, "14-shared");
+      const mine = await carol.evaluate(async () => (await fetch("/api/v1/shares")).json());
+      assert.equal(mine.items.length, 1);
+      shareId = mine.items[0].id;
+      const recs = await xrpc(pds, `com.atproto.repo.listRecords?repo=${encodeURIComponent(pds.did)}&collection=app.bsky.feed.post`, undefined, undefined, "GET");
+      assert.equal(recs.records.length, 1, "exactly one post on the PDS");
+      assert.match(recs.records[0].value.text, /^We launched 🚀 today\./);
+    });
+
+    await step("my shares", async () => {
+      await nav(carol, "My shares", "My shares");
+      await carol.getByText("Published", { exact: true }).waitFor();
+      await carol.getByText("We launched 🚀 today.").waitFor();
+      await axe(carol, "my shares");
+      await shot(carol, "15-my-shares");
+    });
+
+    await step("export my data: progress, then the download", async () => {
+      await nav(carol, "Profile", "Profile");
+      await carol.getByRole("button", { name: "Export my data" }).click();
+      const link = carol.getByRole("link", { name: "Download my data (JSON)" });
+      await link.waitFor({ timeout: 30_000 });
+      const [dl] = await Promise.all([carol.waitForEvent("download"), link.click()]);
+      const doc = JSON.parse(readFileSync(await dl.path(), "utf8"));
+      assert.ok(Array.isArray(doc.manifest) && doc.manifest.length > 0, "the export has its manifest");
+    });
+
+    await step("phone width (375 px): feed, composer, my shares, profile, admin", async () => {
+      const phone = await browser.newContext({ viewport: { width: 375, height: 812 }, storageState: await carolCtx.storageState() });
+      const p = await newPage(phone, problems);
+      p.setDefaultTimeout(15_000);
+      const fits = async (screen, pg = p) => {
+        const wide = await pg.evaluate(() => document.documentElement.scrollWidth);
+        assert.ok(wide <= 375, `${screen} is ${wide} px wide at a 375 px viewport`);
+      };
+      await p.goto(base + "/feed");
+      await p.getByRole("article", { name: title }).waitFor();
+      await axe(p, "phone feed");
+      await fits("feed");
+      await shot(p, "phone-feed");
+      await p.getByRole("link", { name: `Share ${title}` }).click();
+      await p.getByLabel("Bluesky", { exact: true }).waitFor();
+      await axe(p, "phone composer");
+      await fits("composer");
+      await shot(p, "phone-composer");
+      await p.goto(base + "/shares");
+      await p.getByText("Published", { exact: true }).waitFor();
+      await axe(p, "phone my shares");
+      await fits("my shares");
+      await shot(p, "phone-my-shares");
+      await p.goto(base + "/profile");
+      await p.getByRole("heading", { name: "Connected accounts" }).waitFor();
+      await axe(p, "phone profile");
+      await fits("profile");
+      await shot(p, "phone-profile");
+      await phone.close();
+      const admin = await browser.newContext({ viewport: { width: 375, height: 812 }, storageState: await alice.storageState() });
+      const a = await newPage(admin, problems);
+      a.setDefaultTimeout(15_000);
+      await a.goto(base + "/queue");
+      await a.getByRole("heading", { name: "Review suggestions", level: 1 }).waitFor();
+      await axe(a, "phone review");
+      await fits("review", a);
+      await shot(a, "phone-review");
+      await a.goto(base + "/admin");
+      await a.getByRole("heading", { name: "Social networks" }).waitFor();
+      await axe(a, "phone admin");
+      await fits("admin", a);
+      await shot(a, "phone-admin");
+      await admin.close();
+    });
+
+    await step("the admin looks the employee up (data-subject request)", async () => {
+      await nav(page, "Admin", "Admin");
+      await page.getByLabel("Email address", { exact: true }).fill("carol@acme.example");
+      await page.getByRole("button", { name: "Look up" }).click();
+      await page.getByRole("heading", { name: "What Chorus stores about carol@acme.example" }).waitFor();
+      await page.getByRole("link", { name: "Download it (JSON)" }).waitFor();
+      await page.getByRole("button", { name: "Erase this person: carol@acme.example" }).waitFor();
+      await axe(page, "data-subject request");
+      await shot(page, "16-admin-dsr");
+    });
+
+    await step("the admin stops allowing Bluesky; the employee's account is disabled", async () => {
+      await page.getByRole("button", { name: "Stop allowing Bluesky" }).click();
+      await page.getByRole("dialog").getByRole("button", { name: "Stop allowing Bluesky" }).click();
+      await page.getByRole("button", { name: "Allow Bluesky" }).waitFor();
+      await page.getByRole("row", { name: /^Bluesky/ }).getByText("Not allowed").waitFor();
+      await carol.reload();
+      await carol.getByRole("heading", { name: "Profile", level: 1 }).waitFor();
+      await carol.getByText(/^Disabled/).waitFor();
+      await carol.getByText("Your admins have not allowed any social network yet.").waitFor();
+      await carol.goto(base + "/feed");
+      await carol.getByRole("link", { name: `Share ${title}` }).click();
+      await carol.getByRole("heading", { name: "No account to share with" }).waitFor();
+      await axe(carol, "composer without accounts");
+      await shot(carol, "17-composer-no-network");
+    });
+  }
 
   await step("someone of another company sees none of it", async () => {
     const bobCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -305,6 +589,18 @@ try {
     assert.equal(await bob.getByText(title).count(), 0);
     const feed = await bob.evaluate(async () => (await fetch("/api/v1/content")).json());
     assert.deepEqual(feed.items, []);
+    const seen = await bob.evaluate(async (id) => {
+      const j = async (u) => (await fetch(u)).json();
+      return {
+        shares: (await j("/api/v1/shares")).items,
+        connections: (await j("/api/v1/connections")).items,
+        allowed: (await j("/api/v1/networks")).items.filter((n) => n.allowed).map((n) => n.name),
+        share: id ? (await fetch(`/api/v1/shares/${id}`)).status : 404,
+      };
+    }, shareId);
+    assert.deepEqual(seen, { shares: [], connections: [], allowed: [], share: 404 });
+    await bob.goto(base + "/profile");
+    await bob.getByText("Your admins have not allowed any social network yet.").waitFor();
     await shot(bob, "11-other-company-feed");
     await bobCtx.close();
   });
@@ -312,11 +608,15 @@ try {
   await step("no CSP violations or script errors", async () => {
     assert.deepEqual(problems, []);
   });
+  await carolCtx?.close();
   await alice.close();
 } catch (e) {
   if (failed === 0) {
     failed++;
     log("FAIL", e?.stack || e);
+  }
+  for (const [i, p] of openPages.entries()) {
+    if (!p.isClosed()) await shot(p, `failure-${i}`).catch(() => undefined);
   }
   const logFile = join(results, "chorus.log");
   if (existsSync(logFile)) {
@@ -333,6 +633,19 @@ try {
         r();
       }, 10_000);
       server.once("exit", () => {
+        clearTimeout(t);
+        r();
+      });
+    });
+  }
+  if (pdsProc && pdsProc.exitCode === null) {
+    pdsProc.kill("SIGTERM");
+    await new Promise((r) => {
+      const t = setTimeout(() => {
+        pdsProc.kill("SIGKILL");
+        r();
+      }, 10_000);
+      pdsProc.once("exit", () => {
         clearTimeout(t);
         r();
       });

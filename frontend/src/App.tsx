@@ -12,6 +12,9 @@ import { CuratorQueue } from "./screens/CuratorQueue";
 import { PostContent } from "./screens/PostContent";
 import { Profile } from "./screens/Profile";
 import { Admin } from "./screens/Admin";
+import { Composer } from "./screens/Composer";
+import { MyShares } from "./screens/MyShares";
+import { ContentList, EditContent } from "./screens/ContentAdmin";
 
 const titles: Record<string, string> = {
   "/signin": "Sign in",
@@ -22,14 +25,21 @@ const titles: Record<string, string> = {
   "/post": "Post content",
   "/profile": "Profile",
   "/admin": "Admin",
+  "/shares": "My shares",
+  "/content": "Content",
+  "/share": "Share",
 };
+
+function titleOf(pathname: string): string {
+  return titles[pathname] ?? titles["/" + (pathname.split("/")[1] ?? "")] ?? "Chorus";
+}
 
 /** Sets the document title and moves focus to the main heading on navigation. */
 function useRouteAnnouncer(main: React.RefObject<HTMLElement | null>) {
   const { pathname } = useLocation();
   const first = useRef(true);
   useEffect(() => {
-    document.title = `${titles[pathname] ?? "Chorus"} · Chorus`;
+    document.title = `${titleOf(pathname)} · Chorus`;
     if (first.current) {
       first.current = false;
       return;
@@ -50,7 +60,11 @@ export function App() {
       <main id="main" ref={main} tabIndex={-1}>
         <Routes>
           <Route path="/signin" element={<SignIn />} />
-          <Route path="/" element={<Navigate to="/feed" replace />} />
+          <Route path="/" element={<Home />} />
+          <Route path="/share/:id" element={<Authed>{() => <Composer />}</Authed>} />
+          <Route path="/shares" element={<Authed>{() => <MyShares />}</Authed>} />
+          <Route path="/content" element={<Authed need="curator">{() => <ContentList />}</Authed>} />
+          <Route path="/content/:id/edit" element={<Authed need="curator">{() => <EditContent />}</Authed>} />
           <Route path="/feed" element={<Authed>{() => <Feed />}</Authed>} />
           <Route path="/suggest" element={<Authed>{() => <Suggest />}</Authed>} />
           <Route path="/suggestions" element={<Authed>{() => <MySuggestions />}</Authed>} />
@@ -73,6 +87,17 @@ export function App() {
       </main>
     </>
   );
+}
+
+/**
+ * The app's root: the feed, or the profile when a network's OAuth
+ * redirect comes back with ?connected= or ?connect_error=.
+ */
+function Home() {
+  const { search } = useLocation();
+  const q = new URLSearchParams(search);
+  if (q.has("connected") || q.has("connect_error")) return <Navigate to={`/profile${search}#accounts`} replace />;
+  return <Navigate to="/feed" replace />;
 }
 
 /** Renders its children for signed-in members with the needed role. */
@@ -124,6 +149,9 @@ function Header() {
                 <NavLink to="/feed">Feed</NavLink>
               </li>
               <li>
+                <NavLink to="/shares">My shares</NavLink>
+              </li>
+              <li>
                 <NavLink to="/suggest">Suggest</NavLink>
               </li>
               <li>
@@ -136,6 +164,11 @@ function Header() {
                   </li>
                   <li>
                     <NavLink to="/post">Post content</NavLink>
+                  </li>
+                  <li>
+                    <NavLink to="/content" end>
+                      Content
+                    </NavLink>
                   </li>
                 </>
               )}

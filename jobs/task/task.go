@@ -38,7 +38,13 @@ const (
 	TypeSweepExports = "privacy:sweep_exports"
 	// TypePreview fetches a post's link preview again after a failure.
 	TypePreview = "content:preview"
+	// TypeRefreshEngagement reads recent shares' engagement from the
+	// networks into the reach rollups.
+	TypeRefreshEngagement = "reach:refresh_engagement"
 )
+
+// RefreshEngagement returns a reach:refresh_engagement task.
+func RefreshEngagement() *asynq.Task { return asynq.NewTask(TypeRefreshEngagement, nil) }
 
 // Queues, highest priority first.
 const (

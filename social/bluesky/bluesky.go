@@ -83,7 +83,10 @@ type Network struct {
 	opts Options
 }
 
-var _ social.PasswordNetwork = (*Network)(nil)
+var (
+	_ social.PasswordNetwork = (*Network)(nil)
+	_ social.PostFinder      = (*Network)(nil)
+)
 
 // New returns the connector.
 func New(opts Options) *Network {
@@ -320,6 +323,39 @@ func (n *Network) profile(ctx context.Context, a social.Account) (social.Profile
 	return p, nil
 }
 
+var _ social.MetricsReader = (*Network)(nil)
+
+// Metrics reads a post's likes, replies, reposts and quotes (quotes count
+// as reposts) through app.bsky.feed.getPosts, which a PDS proxies to the
+// Bluesky AppView. A PDS without an AppView (such as the test PDS) answers
+// "No service configured": social.ErrNoMetrics. A post the AppView does
+// not return (deleted) is social.ErrPermanent.
+func (n *Network) Metrics(ctx context.Context, a social.Account, remoteID string) (social.Engagement, error) {
+	var out struct {
+		Posts []struct {
+			URI         string `json:"uri"`
+			LikeCount   int64  `json:"likeCount"`
+			ReplyCount  int64  `json:"replyCount"`
+			RepostCount int64  `json:"repostCount"`
+			QuoteCount  int64  `json:"quoteCount"`
+		} `json:"posts"`
+	}
+	err := n.xrpc(ctx, a.Server, call{nsid: "app.bsky.feed.getPosts", query: url.Values{"uris": {remoteID}}, token: a.AccessToken.Reveal()}, &out)
+	var f *failure
+	if errors.As(err, &f) && f.status == http.StatusBadRequest && f.name == "InvalidRequest" && strings.HasPrefix(f.message, "No service configured") {
+		return social.Engagement{}, social.ErrNoMetrics
+	}
+	if err != nil {
+		return social.Engagement{}, classify("metrics", err)
+	}
+	for _, p := range out.Posts {
+		if p.URI == remoteID {
+			return social.Engagement{Reactions: p.LikeCount, Comments: p.ReplyCount, Reposts: p.RepostCount + p.QuoteCount}, nil
+		}
+	}
+	return social.Engagement{}, &social.Error{Network: social.Bluesky, Op: "metrics", Class: social.ErrPermanent, Message: "the post is gone"}
+}
+
 // putRecord is com.atproto.repo.putRecord's input.
 type putRecord struct {
 	Repo       string `json:"repo"`
@@ -382,6 +418,42 @@ func (n *Network) publish(ctx context.Context, a social.Account, p social.Post) 
 		return social.Published{}, err
 	}
 	return social.Published{RemoteID: got.URI, URL: postURL, At: got.Value.CreatedAt.UTC()}, nil
+}
+
+// FindPost reads the record a publish of p writes, at
+// RecordKey(p.IdempotencyKey) (com.atproto.repo.getRecord): there, it is
+// found; RecordNotFound is a sure "not there", whatever since says. A post
+// without an idempotency key cannot be looked up (social.ErrPermanent).
+func (n *Network) FindPost(ctx context.Context, a social.Account, p social.Post, since time.Time) (social.Published, bool, error) {
+	pub, found, err := n.findPost(ctx, a, p)
+	return pub, found, classify("find", err)
+}
+
+func (n *Network) findPost(ctx context.Context, a social.Account, p social.Post) (social.Published, bool, error) {
+	if p.IdempotencyKey == "" {
+		return social.Published{}, false, &failure{local: true, message: "a post without an idempotency key cannot be looked up"}
+	}
+	id, err := n.whoami(ctx, a)
+	if err != nil {
+		return social.Published{}, false, err
+	}
+	rkey := RecordKey(p.IdempotencyKey)
+	var got struct {
+		URI   string `json:"uri"`
+		Value struct {
+			CreatedAt time.Time `json:"createdAt"`
+		} `json:"value"`
+	}
+	err = n.xrpc(ctx, a.Server, call{nsid: "com.atproto.repo.getRecord", token: a.AccessToken.Reveal(),
+		query: url.Values{"repo": {id.DID}, "collection": {Collection}, "rkey": {rkey}}}, &got)
+	var f *failure
+	switch {
+	case errors.As(err, &f) && f.err == nil && f.name == "RecordNotFound":
+		return social.Published{}, false, nil
+	case err != nil:
+		return social.Published{}, false, err
+	}
+	return social.Published{RemoteID: got.URI, URL: AppURL + "/profile/" + id.path() + "/post/" + rkey, At: got.Value.CreatedAt.UTC()}, true, nil
 }
 
 // Delete deletes the post whose at:// URI is remoteID

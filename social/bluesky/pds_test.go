@@ -104,6 +104,10 @@ func TestPublishOnceReadBackDelete(t *testing.T) {
 	if d := time.Since(pub.At); d < 0 || d > time.Minute {
 		t.Errorf("published at %v, want now", pub.At)
 	}
+	// A bare PDS has no AppView to count likes: no metrics, not a failure.
+	if _, err := n.Metrics(ctx, s.Account(), pub.RemoteID); !errors.Is(err, social.ErrNoMetrics) {
+		t.Errorf("Metrics on a PDS without an AppView: %v, want ErrNoMetrics", err)
+	}
 
 	rec, ok := pds.GetRecord(t, s.DID, bluesky.Collection, rkey)
 	if !ok {
@@ -318,5 +322,36 @@ func TestRateLimitIsRetryLater(t *testing.T) {
 	}
 	if limited != 5 {
 		t.Errorf("%d of 35 logins rate limited, want 5", limited)
+	}
+}
+
+func TestFindPost(t *testing.T) {
+	t.Parallel()
+	pds := pdstest.Start(t)
+	n := newNetwork()
+	s := connect(t, n, pds, "carol.test")
+	post := social.Post{Text: "the unconfirmed one", Link: "https://chorus.example/r/abc", IdempotencyKey: "5bq2ye3fyq2kbujt7rhlqbxtmy"}
+	since := time.Now().Add(-time.Minute)
+	if pub, found, err := n.FindPost(t.Context(), s.Account(), post, since); err != nil || found {
+		t.Fatalf("before publishing: %+v, %t, %v; want not found", pub, found, err)
+	}
+	pub, err := n.Publish(t.Context(), s.Account(), post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, found, err := n.FindPost(t.Context(), s.Account(), post, since)
+	if err != nil || !found {
+		t.Fatalf("after publishing: %t, %v; want found", found, err)
+	}
+	if diff := cmp.Diff(got, pub); diff != "" {
+		t.Errorf("FindPost (-got +want):\n%s", diff)
+	}
+	// Another account's repo does not hold it.
+	dave := connect(t, n, pds, "dave.test")
+	if _, found, err := n.FindPost(t.Context(), dave.Account(), post, since); err != nil || found {
+		t.Errorf("in another account: %t, %v; want not found", found, err)
+	}
+	if _, _, err := n.FindPost(t.Context(), s.Account(), social.Post{Link: post.Link}, since); !errors.Is(err, social.ErrPermanent) {
+		t.Errorf("without an idempotency key: %v, want ErrPermanent", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -42,7 +43,10 @@ type Network struct {
 	opts Options
 }
 
-var _ social.Federated = (*Network)(nil)
+var (
+	_ social.Federated  = (*Network)(nil)
+	_ social.PostFinder = (*Network)(nil)
+)
 
 // New returns the connector.
 func New(opts Options) *Network {
@@ -175,6 +179,46 @@ func (n *Network) Publish(ctx context.Context, a social.Account, p social.Post) 
 	return social.Published{RemoteID: st.ID, URL: u, At: st.CreatedAt}, nil
 }
 
+// FindPost looks for p among the account's statuses since since (GET
+// /api/v1/accounts/:id/statuses, newest first, up to findPages pages of
+// 40), matching the link, which Mastodon keeps in the status's HTML. It
+// answers not found only when the listing reached back past since.
+func (n *Network) FindPost(ctx context.Context, a social.Account, p social.Post, since time.Time) (social.Published, bool, error) {
+	var acc account
+	if err := n.call(ctx, "find", http.MethodGet, a.Server+"/api/v1/accounts/verify_credentials", a.AccessToken.Reveal(), nil, nil, &acc); err != nil {
+		return social.Published{}, false, err
+	}
+	q := url.Values{"limit": {"40"}, "exclude_reblogs": {"true"}}
+	for range findPages {
+		var page []struct {
+			status
+			Content string `json:"content"`
+		}
+		u := a.Server + "/api/v1/accounts/" + url.PathEscape(acc.ID) + "/statuses?" + q.Encode()
+		if err := n.call(ctx, "find", http.MethodGet, u, a.AccessToken.Reveal(), nil, nil, &page); err != nil {
+			return social.Published{}, false, err
+		}
+		for _, st := range page {
+			if p.Link != "" && (strings.Contains(st.Content, p.Link) || strings.Contains(html.UnescapeString(st.Content), p.Link)) {
+				u := st.URL
+				if u == "" {
+					u = st.URI
+				}
+				return social.Published{RemoteID: st.ID, URL: u, At: st.CreatedAt}, true, nil
+			}
+		}
+		if len(page) < 40 || page[len(page)-1].CreatedAt.Before(since) {
+			return social.Published{}, false, nil
+		}
+		q.Set("max_id", page[len(page)-1].ID)
+	}
+	return social.Published{}, false, &social.Error{Network: social.Mastodon, Op: "find", Class: social.ErrRetryLater,
+		Message: "too many statuses since the attempt to be sure"}
+}
+
+// findPages bounds how far FindPost reads back.
+const findPages = 5
+
 // Delete deletes a status (DELETE /api/v1/statuses/:id); one already gone
 // is not an error.
 func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string) error {
@@ -184,6 +228,23 @@ func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string)
 		return nil
 	}
 	return err
+}
+
+var _ social.MetricsReader = (*Network)(nil)
+
+// Metrics reads a public status's favourites, replies and reblogs (GET
+// /api/v1/statuses/:id). The request carries no token: Chorus's scopes do
+// not include read:statuses, and a public status needs none.
+func (n *Network) Metrics(ctx context.Context, a social.Account, remoteID string) (social.Engagement, error) {
+	var st struct {
+		Favourites int64 `json:"favourites_count"`
+		Replies    int64 `json:"replies_count"`
+		Reblogs    int64 `json:"reblogs_count"`
+	}
+	if err := n.call(ctx, "metrics", http.MethodGet, a.Server+"/api/v1/statuses/"+url.PathEscape(remoteID), "", nil, nil, &st); err != nil {
+		return social.Engagement{}, err
+	}
+	return social.Engagement{Reactions: st.Favourites, Comments: st.Replies, Reposts: st.Reblogs}, nil
 }
 
 // Revoke revokes the access token (POST /oauth/revoke).

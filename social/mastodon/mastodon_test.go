@@ -3,6 +3,7 @@ package mastodon_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -199,5 +200,85 @@ func TestAmbiguousWhenSentWithoutAnswer(t *testing.T) {
 	_, err := n.Publish(context.Background(), social.Account{Server: srv, AccessToken: "t"}, social.Post{Text: "hi"})
 	if !errors.Is(err, social.ErrAmbiguous) {
 		t.Errorf("Publish error = %v, want ErrAmbiguous", err)
+	}
+}
+
+// Metrics read a public status's counts without a token (Chorus holds no
+// read:statuses scope; the fake, like Mastodon, refuses a token without
+// it); a deleted status is a permanent failure.
+func TestMetrics(t *testing.T) {
+	fake := mastodontest.New(t, mastodontest.Options{})
+	n := mastodon.New(mastodon.Options{AllowHTTP: true, UserAgent: "Chorus-test"})
+	a := connect(t, n, fake)
+	ctx := t.Context()
+	pub, err := n.Publish(ctx, a, social.Post{Text: "hi", IdempotencyKey: "m1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.SetCounts(pub.RemoteID, 7, 2, 3)
+	e, err := n.Metrics(ctx, a, pub.RemoteID)
+	if err != nil || e != (social.Engagement{Reactions: 7, Comments: 2, Reposts: 3}) {
+		t.Errorf("Metrics = %+v, %v", e, err)
+	}
+	if calls := fake.Calls("GET /api/v1/statuses/" + pub.RemoteID); calls != 1 {
+		t.Errorf("%d metric reads, want 1", calls)
+	}
+	req, _ := http.NewRequest("GET", fake.URL+"/api/v1/statuses/"+pub.RemoteID, nil)
+	req.Header.Set("Authorization", "Bearer "+a.AccessToken.Reveal())
+	req.Header.Set("User-Agent", "test")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusForbidden {
+		t.Errorf("a token without read:statuses: %v %v, want 403", res.StatusCode, err)
+	}
+	n.Delete(ctx, a, pub.RemoteID)
+	if _, err := n.Metrics(ctx, a, pub.RemoteID); !errors.Is(err, social.ErrPermanent) {
+		t.Errorf("metrics of a deleted status: %v, want ErrPermanent", err)
+	}
+}
+
+func TestFindPost(t *testing.T) {
+	fake := mastodontest.New(t, mastodontest.Options{})
+	n := mastodon.New(mastodon.Options{AllowHTTP: true, UserAgent: "Chorus-test"})
+	a := connect(t, n, fake)
+	start := time.Now().Add(-time.Minute)
+	link := func(i int) string { return fmt.Sprintf("https://chorus.example/r/code%03d", i) }
+	var wanted social.Published
+	for i := range 90 { // more than two pages of 40
+		pub, err := n.Publish(t.Context(), a, social.Post{Text: "post", Link: link(i), IdempotencyKey: fmt.Sprint("share", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 3 {
+			wanted = pub
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		link  string
+		since time.Time
+		found bool
+	}{
+		{"an early post, three pages back", link(3), start, true},
+		{"the newest post", link(89), start, true},
+		{"a link never posted", "https://chorus.example/r/nevernever", start, false},
+		{"a link never posted, only newer posts listed", "https://chorus.example/r/nevernever", time.Now().Add(time.Hour), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pub, found, err := n.FindPost(t.Context(), a, social.Post{Link: tc.link}, tc.since)
+			if err != nil || found != tc.found {
+				t.Fatalf("FindPost = %+v, %t, %v; want found %t", pub, found, err, tc.found)
+			}
+			if tc.link == link(3) && (pub.RemoteID != wanted.RemoteID || pub.URL != wanted.URL) {
+				t.Errorf("found %+v, want %+v", pub, wanted)
+			}
+		})
+	}
+	// Posts are listed back to since: further back than the pages read is
+	// not "absent" but unknown.
+	if _, found, err := n.FindPost(t.Context(), a, social.Post{Link: "https://chorus.example/r/nevernever"}, start.Add(-time.Hour)); err != nil || found {
+		t.Errorf("a short history listed in full: found %t, %v; want not found", found, err)
+	}
+	fake.RevokeAll()
+	if _, _, err := n.FindPost(t.Context(), a, social.Post{Link: link(3)}, start); !errors.Is(err, social.ErrReconnect) {
+		t.Errorf("with a revoked token: %v, want ErrReconnect", err)
 	}
 }

@@ -4,6 +4,8 @@ import { api, call, type Role } from "../api/client";
 import { useMe, useTopics, when } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
+import { Wide } from "../components/Wide";
+import { BulkInvite, DataRequests, Networks, SupportGrants } from "./AdminMore";
 import { SSO } from "./AdminSSO";
 
 const ROLES: Role[] = ["employee", "curator", "analyst", "admin"];
@@ -16,19 +18,25 @@ export function Admin() {
         <ul>
           <li><a href="#settings">Settings</a></li>
           <li><a href="#domains">Domains</a></li>
+          <li><a href="#networks">Networks</a></li>
           <li><a href="#sso">Single sign-on</a></li>
           <li><a href="#topics">Topics</a></li>
           <li><a href="#invitations">Invitations</a></li>
           <li><a href="#members">Members</a></li>
+          <li><a href="#privacy">Data requests</a></li>
+          <li><a href="#support">Support access</a></li>
           <li><a href="#audit">Audit log</a></li>
         </ul>
       </nav>
       <Settings />
       <Domains />
+      <Networks />
       <SSO />
       <Topics />
       <Invitations />
       <Members />
+      <DataRequests />
+      <SupportGrants />
       <Audit />
     </section>
   );
@@ -130,6 +138,7 @@ function Domains() {
       <h2 id="domains-h">Domains</h2>
       <p>To verify a domain, publish the TXT record shown at your DNS provider, then press Verify.</p>
       <ErrorMessage error={domains.error} />
+      <Wide label="Domains and their verification">
       <table>
         <caption className="sr-only">Domains and their verification</caption>
         <thead>
@@ -155,6 +164,7 @@ function Domains() {
           ))}
         </tbody>
       </table>
+      </Wide>
       <div role="status" aria-live="polite">{verify.isSuccess && <p className="notice">{verify.data.domain} is verified.</p>}</div>
       <ErrorMessage error={verify.error} />
       <form onSubmit={(e) => { e.preventDefault(); add.mutate(); }} className="inline">
@@ -210,25 +220,7 @@ function Topics() {
 function Invitations() {
   const qc = useQueryClient();
   const list = useQuery({ queryKey: ["invitations"], queryFn: () => call(api.GET("/api/v1/invitations")) });
-  const [emails, setEmails] = useState("");
-  const [message, setMessage] = useState("");
   const refresh = () => qc.invalidateQueries({ queryKey: ["invitations"] });
-  const invite = useMutation({
-    mutationFn: () =>
-      call(
-        api.POST("/api/v1/invitations", {
-          body: {
-            emails: emails.split(/[\s,;]+/).filter(Boolean),
-            ...(message.trim() ? { message } : {}),
-          },
-        }),
-      ),
-    onSuccess: () => {
-      setEmails("");
-      setMessage("");
-      refresh();
-    },
-  });
   const revoke = useMutation({
     mutationFn: (id: string) => call(api.DELETE("/api/v1/invitations/{id}", { params: { path: { id } } })),
     onSettled: refresh,
@@ -240,17 +232,10 @@ function Invitations() {
   return (
     <section id="invitations" aria-labelledby="inv-h" className="panel">
       <h2 id="inv-h">Invitations</h2>
-      <form onSubmit={(e) => { e.preventDefault(); invite.mutate(); }}>
-        <label htmlFor="inv-emails">Email addresses (one per line or comma-separated)</label>
-        <textarea id="inv-emails" rows={3} required value={emails} onChange={(e) => setEmails(e.target.value)} />
-        <label htmlFor="inv-message">Message (optional; instead of the company's invitation message)</label>
-        <textarea id="inv-message" rows={2} maxLength={2000} value={message} onChange={(e) => setMessage(e.target.value)} />
-        <button type="submit" disabled={invite.isPending}>Invite</button>
-      </form>
-      <div role="status" aria-live="polite">{invite.isSuccess && <p className="notice">Invited {invite.data.items.length}.</p>}</div>
-      <ErrorMessage error={invite.error} />
+      <BulkInvite onDone={refresh} />
       <ErrorMessage error={list.error} />
       {list.data && list.data.items.length > 0 && (
+        <Wide label="Invitations sent">
         <table>
           <caption className="sr-only">Invitations</caption>
           <thead>
@@ -276,6 +261,7 @@ function Invitations() {
             ))}
           </tbody>
         </table>
+        </Wide>
       )}
       <ErrorMessage error={revoke.error ?? resend.error} />
     </section>
@@ -306,6 +292,7 @@ function Members() {
     <section id="members" aria-labelledby="members-h" className="panel">
       <h2 id="members-h">Members and roles</h2>
       <ErrorMessage error={members.error} />
+      <Wide label="Members">
       <table>
         <caption className="sr-only">Members</caption>
         <thead>
@@ -330,6 +317,7 @@ function Members() {
           ))}
         </tbody>
       </table>
+      </Wide>
       {members.hasNextPage && <button type="button" onClick={() => members.fetchNextPage()}>Load more members</button>}
       <ErrorMessage error={setRole.error ?? remove.error} />
     </section>
@@ -374,6 +362,7 @@ function Audit() {
       <ErrorMessage error={audit.error} />
       {audit.isSuccess && items.length === 0 && <p className="empty">Nothing recorded yet.</p>}
       {items.length > 0 && (
+        <Wide label="Audit log, newest first">
         <table>
           <caption className="sr-only">Audit log, newest first</caption>
           <thead>
@@ -393,6 +382,7 @@ function Audit() {
             ))}
           </tbody>
         </table>
+        </Wide>
       )}
       {audit.hasNextPage && <button type="button" onClick={() => audit.fetchNextPage()}>Load older entries</button>}
     </section>

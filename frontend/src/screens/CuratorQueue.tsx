@@ -5,6 +5,7 @@ import { useTopics } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
+import { ContentFields, changedBody, fieldsOf, overLimit, type ContentFields as Fields } from "./PostContent";
 
 export function CuratorQueue() {
   const topics = useTopics();
@@ -50,8 +51,19 @@ function Review({ post }: { post: Post }) {
     qc.invalidateQueries({ queryKey: ["queue"] });
     qc.invalidateQueries({ queryKey: ["feed"] });
   };
+  const [editing, setEditing] = useState(false);
+  const [f, setF] = useState<Fields>(() => fieldsOf(post));
+  const over = overLimit(f.texts);
   const approve = useMutation({
-    mutationFn: () => call(api.POST("/api/v1/content/{id}/approve", { params: { path: { id: post.id } } })),
+    mutationFn: (withEdits: boolean) => {
+      const edits = withEdits ? changedBody(f, fieldsOf(post)) : {};
+      return call(
+        api.POST("/api/v1/content/{id}/approve", {
+          params: { path: { id: post.id } },
+          ...(Object.keys(edits).length > 0 ? { body: edits } : {}),
+        }),
+      );
+    },
     onSuccess: done,
   });
   const reject = useMutation({
@@ -62,9 +74,37 @@ function Review({ post }: { post: Post }) {
   const label = post.title || post.url;
   return (
     <div className="review">
-      <button type="button" onClick={() => approve.mutate()} disabled={approve.isPending} aria-label={`Approve ${label}`}>
+      <button type="button" onClick={() => approve.mutate(false)} disabled={approve.isPending} aria-label={`Approve ${label}`}>
         Approve
+      </button>{" "}
+      <button
+        type="button"
+        className="secondary"
+        aria-expanded={editing}
+        onClick={() => setEditing((v) => !v)}
+        aria-label={`${editing ? "Close the editor" : "Edit before approving"}: ${label}`}
+      >
+        {editing ? "Close the editor" : "Edit before approving"}
       </button>
+      {editing && (
+        <form
+          className="approve-edits"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (over.length === 0) approve.mutate(true);
+          }}
+        >
+          <ContentFields value={f} onChange={setF} idPrefix={`approve-${post.id}`} schedule={false} />
+          {over.length > 0 && (
+            <p className="error" role="alert">
+              Too long for {over.map((n) => n.label).join(", ")}.
+            </p>
+          )}
+          <button type="submit" disabled={approve.isPending || over.length > 0}>
+            Approve with edits
+          </button>
+        </form>
+      )}
       <label htmlFor={reasonId}>Reason for rejecting</label>
       <textarea id={reasonId} rows={2} maxLength={1000} value={reason} onChange={(e) => setReason(e.target.value)} />
       <ConfirmButton

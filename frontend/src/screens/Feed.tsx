@@ -1,5 +1,7 @@
 import { useId, useState } from "react";
 import { useInfiniteQuery } from "@tanstack/react-query";
+import { Link } from "react-router";
+import { networkLabel } from "../lib/networks";
 import { api, call } from "../api/client";
 import { useTopics } from "../lib/session";
 import { ErrorMessage } from "../components/ErrorMessage";
@@ -56,7 +58,14 @@ export function Feed() {
       )}
       <div className="cards">
         {items.map((p) => (
-          <PostCard key={p.id} post={p} topics={topics.data?.items} />
+          <PostCard key={p.id} post={p} topics={topics.data?.items}>
+            {p.shared_to.length > 0 && (
+              <p className="meta">You shared this to {p.shared_to.map(networkLabel).join(", ")}.</p>
+            )}
+            <Link className="button" to={`/share/${encodeURIComponent(p.id)}`} aria-label={`Share ${p.title || p.url}`}>
+              Share
+            </Link>
+          </PostCard>
         ))}
       </div>
       {feed.hasNextPage && (

@@ -6,6 +6,8 @@ import { useMe, useTopics } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { TopicPicker } from "../components/TopicPicker";
+import { ConnectedAccounts } from "../components/ConnectedAccounts";
+import { ExportData } from "../components/ExportData";
 
 type Purpose = "tracking" | "analytics_attribution" | "digest_mail";
 const purposes: { purpose: Purpose; label: string; hint: string; byDefault: boolean }[] = [
@@ -87,6 +89,8 @@ export function Profile() {
         <ErrorMessage error={save.error} />
       </form>
 
+      <ConnectedAccounts />
+
       <section aria-labelledby="consents-h">
         <h2 id="consents-h">Privacy choices</h2>
         <ErrorMessage error={consents.error} />
@@ -117,11 +121,9 @@ export function Profile() {
 
       <section aria-labelledby="data-h">
         <h2 id="data-h">My data</h2>
-        <p>
-          <a href="/api/v1/me/export" download="chorus-export.json">
-            Download everything Chorus stores about me (JSON)
-          </a>
-        </p>
+        <p>Everything Chorus stores about you, as a JSON file.</p>
+        <ExportData />
+        <h3>Delete my account</h3>
         <ConfirmButton
           question="Delete your account? Your profile, suggestions and choices are erased; content already published stays with the company without your name. This cannot be undone."
           confirmLabel="Delete my account"

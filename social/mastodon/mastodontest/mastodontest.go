@@ -2,7 +2,7 @@
 // 127.0.0.1 for tests. It follows Mastodon's documented API and errors for
 // what Chorus uses: POST /api/v1/apps, /oauth/authorize (approving at once,
 // as if the member clicked Authorize), /oauth/token, /oauth/revoke,
-// GET /api/v1/accounts/verify_credentials, POST and DELETE
+// GET /api/v1/accounts/verify_credentials, POST, GET and DELETE
 // /api/v1/statuses. Like Mastodon it answers 401 {"error":"The access token
 // is invalid"}, 422 {"error":"Validation failed: …"}, 429 with
 // X-RateLimit-* headers, 418 to a request without User-Agent, and issues
@@ -58,11 +58,13 @@ type Server struct {
 	statuses  map[string]Status
 	idem      map[string]string // access token + key → status ID
 	calls     map[string]int
+	posts     map[string]int // Idempotency-Key → POST /api/v1/statuses requests
 	nextID    int
 	limited   int // the next limited POST /api/v1/statuses get 429
 	limitAt   time.Time
 	retryHdr  bool
 	deny      bool
+	delay     time.Duration
 }
 
 type app struct{ secret, redirect, scopes string }
@@ -91,6 +93,10 @@ type Status struct {
 	Visibility     string
 	IdempotencyKey string
 	Deleted        bool
+	// Favourites, Replies and Reblogs are what GET /api/v1/statuses/:id
+	// counts (SetCounts).
+	Favourites, Replies, Reblogs int64
+	CreatedAt                    time.Time
 }
 
 // New starts a fake on 127.0.0.1, closed when the test ends.
@@ -103,7 +109,7 @@ func New(t testing.TB, opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, apps: map[string]app{}, codes: map[string]grant{}, tokens: map[string]*token{},
-		refreshes: map[string]*refresh{}, statuses: map[string]Status{}, idem: map[string]string{}, calls: map[string]int{}}
+		refreshes: map[string]*refresh{}, statuses: map[string]Status{}, idem: map[string]string{}, calls: map[string]int{}, posts: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/apps", s.postApp)
 	mux.HandleFunc("GET /oauth/authorize", s.authorize)
@@ -112,6 +118,8 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("GET /api/v1/accounts/verify_credentials", s.verifyCredentials)
 	mux.HandleFunc("POST /api/v1/statuses", s.postStatus)
 	mux.HandleFunc("DELETE /api/v1/statuses/{id}", s.deleteStatus)
+	mux.HandleFunc("GET /api/v1/statuses/{id}", s.getStatus)
+	mux.HandleFunc("GET /api/v1/accounts/{id}/statuses", s.accountStatuses)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Method + " " + r.URL.Path
 		if r.URL.Path == "/oauth/token" {
@@ -139,6 +147,15 @@ func (s *Server) Calls(key string) int {
 	return s.calls[key]
 }
 
+// PostRequests counts the status posts received with an Idempotency-Key,
+// whether they created a status or replayed one: more than one for a key
+// means the client sent the same post again.
+func (s *Server) PostRequests(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.posts[key]
+}
+
 // Statuses returns every status posted, deleted ones flagged.
 func (s *Server) Statuses() []Status {
 	s.mu.Lock()
@@ -158,6 +175,15 @@ func (s *Server) RateLimit(n int, reset time.Time, withRetryAfter bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limited, s.limitAt, s.retryHdr = n, reset, withRetryAfter
+}
+
+// DelayAnswers holds the answer to each status post for d after the
+// status was created: the window in which a client that gives up (or
+// dies) leaves a post it cannot know about.
+func (s *Server) DelayAnswers(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
 }
 
 // Deny makes the authorisation page answer as if the member declined.
@@ -377,10 +403,13 @@ func (s *Server) verifyCredentials(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	host := r.Host
+	s.mu.Lock()
+	followers := s.opts.Followers
+	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id": s.AccountID(), "username": s.opts.Username, "acct": s.opts.Username,
 		"display_name": strings.ToUpper(s.opts.Username[:1]) + s.opts.Username[1:],
-		"url":          "http://" + host + "/@" + s.opts.Username, "followers_count": s.opts.Followers,
+		"url":          "http://" + host + "/@" + s.opts.Username, "followers_count": followers,
 		"following_count": 12, "statuses_count": 3, "locked": false, "bot": false,
 		"created_at": "2022-11-07T00:00:00.000Z", "note": "", "avatar": "", "header": "",
 		"source": map[string]any{"privacy": "public", "sensitive": false, "language": "", "note": "", "fields": []any{}},
@@ -390,7 +419,7 @@ func (s *Server) verifyCredentials(w http.ResponseWriter, r *http.Request) {
 func (s *Server) statusJSON(r *http.Request, st Status) map[string]any {
 	u := "http://" + r.Host + "/@" + s.opts.Username + "/" + st.ID
 	return map[string]any{"id": st.ID, "uri": "http://" + r.Host + "/users/" + s.opts.Username + "/statuses/" + st.ID,
-		"url": u, "created_at": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), "content": "<p>" + st.Text + "</p>",
+		"url": u, "created_at": st.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z"), "content": "<p>" + st.Text + "</p>",
 		"visibility": st.Visibility, "account": map[string]any{"id": s.AccountID(), "username": s.opts.Username}}
 }
 
@@ -401,6 +430,9 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	p := params(r)
 	s.mu.Lock()
+	if k := r.Header.Get("Idempotency-Key"); k != "" {
+		s.posts[k]++
+	}
 	if s.limited > 0 {
 		s.limited--
 		reset := s.limitAt
@@ -438,13 +470,101 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.nextID++
-	st := Status{ID: strconv.Itoa(s.nextID), Text: text, Visibility: vis, IdempotencyKey: key}
+	st := Status{ID: strconv.Itoa(s.nextID), Text: text, Visibility: vis, IdempotencyKey: key, CreatedAt: time.Now()}
 	s.statuses[st.ID] = st
 	if key != "" {
 		s.idem[access+"\x00"+key] = st.ID
 	}
+	d := s.delay
 	s.mu.Unlock()
+	if d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return // the client gave up; the status stands
+		}
+	}
 	writeJSON(w, http.StatusOK, s.statusJSON(r, st))
+}
+
+// getStatus is GET /api/v1/statuses/:id: a public status needs no token;
+// a token without read:statuses (or read) is refused with 403, as
+// Mastodon refuses calls outside a token's scopes.
+func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "" {
+		access, ok := s.authed(w, r)
+		if !ok {
+			return
+		}
+		s.mu.Lock()
+		scopes := " " + s.tokens[access].scopes + " "
+		s.mu.Unlock()
+		if !strings.Contains(scopes, " read ") && !strings.Contains(scopes, " read:statuses ") {
+			writeError(w, http.StatusForbidden, "This action is outside the authorized scopes")
+			return
+		}
+	}
+	s.mu.Lock()
+	st, ok := s.statuses[r.PathValue("id")]
+	s.mu.Unlock()
+	if !ok || st.Deleted || st.Visibility != "public" {
+		writeError(w, http.StatusNotFound, "Record not found")
+		return
+	}
+	out := s.statusJSON(r, st)
+	out["favourites_count"], out["replies_count"], out["reblogs_count"] = st.Favourites, st.Replies, st.Reblogs
+	writeJSON(w, http.StatusOK, out)
+}
+
+// SetFollowers changes the account's follower count.
+func (s *Server) SetFollowers(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.Followers = n
+}
+
+// SetCounts sets a status's favourites, replies and reblogs.
+func (s *Server) SetCounts(id string, favourites, replies, reblogs int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.statuses[id]
+	st.Favourites, st.Replies, st.Reblogs = favourites, replies, reblogs
+	s.statuses[id] = st
+}
+
+// accountStatuses lists the account's statuses newest first, as Mastodon
+// does: ?limit= (default 20, at most 40) and ?max_id= (older than).
+func (s *Server) accountStatuses(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authed(w, r); !ok {
+		return
+	}
+	if r.PathValue("id") != s.AccountID() {
+		writeError(w, http.StatusNotFound, "Record not found")
+		return
+	}
+	q := r.URL.Query()
+	limit, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || limit <= 0 {
+		limit = 20
+	}
+	limit = min(limit, 40)
+	maxID, err := strconv.Atoi(q.Get("max_id"))
+	s.mu.Lock()
+	if err != nil {
+		maxID = s.nextID + 1
+	}
+	var page []Status
+	for i := maxID - 1; i >= 1 && len(page) < limit; i-- {
+		if st, ok := s.statuses[strconv.Itoa(i)]; ok && !st.Deleted {
+			page = append(page, st)
+		}
+	}
+	s.mu.Unlock()
+	out := make([]map[string]any, len(page))
+	for i, st := range page {
+		out[i] = s.statusJSON(r, st)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,290 @@
+import { useEffect, useId, useState, type FormEvent } from "react";
+import { useSearchParams } from "react-router";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { api, call } from "../api/client";
+import {
+  PASSWORD_NETWORKS,
+  connectionStatusText,
+  networkLabel,
+  useConnections,
+  useNetworks,
+  type Connection,
+  type NetworkInfo,
+} from "../lib/networks";
+import { safeHref } from "../lib/session";
+import { ConfirmButton } from "./ConfirmButton";
+import { ErrorMessage } from "./ErrorMessage";
+import { Wide } from "./Wide";
+import { ReconnectButton } from "./ReconnectButton";
+
+/**
+ * The member's social accounts: connect (OAuth or app password),
+ * reconnect, disconnect. Only the networks the admins allow are offered.
+ */
+export function ConnectedAccounts() {
+  const qc = useQueryClient();
+  const [params, setParams] = useSearchParams();
+  const networks = useNetworks();
+  const conns = useConnections();
+  const connected = params.get("connected");
+  const connectError = params.get("connect_error");
+  const reconnectId = params.get("reconnect");
+  const reconnecting = conns.data?.items?.find((c) => c.id === reconnectId);
+  const allowed = (networks.data?.items ?? []).filter((n) => n.allowed);
+  const items = conns.data?.items ?? [];
+
+  useEffect(() => {
+    if (connected) qc.invalidateQueries({ queryKey: ["connections"] });
+  }, [connected, qc]);
+  const dismiss = () => {
+    const p = new URLSearchParams(params);
+    for (const k of ["connected", "connect_error", "network", "reconnect"]) p.delete(k);
+    setParams(p, { replace: true });
+  };
+
+  const disconnect = useMutation({
+    mutationFn: (id: string) => call(api.DELETE("/api/v1/connections/{id}", { params: { path: { id } } })),
+    onSettled: () => qc.invalidateQueries({ queryKey: ["connections"] }),
+  });
+
+  return (
+    <section id="accounts" aria-labelledby="accounts-h">
+      <h2 id="accounts-h">Connected accounts</h2>
+      <div role="status" aria-live="polite">
+        {connected && (
+          <p className="notice">
+            Your {networkLabel(connected)} account is connected.{" "}
+            <button type="button" className="link" onClick={dismiss}>
+              Dismiss
+            </button>
+          </p>
+        )}
+      </div>
+      {connectError && (
+        <p className="error" role="alert">
+          {networkLabel(params.get("network") ?? "the network")} did not connect
+          {connectError === "declined" ? ": the authorisation was declined." : `: ${connectError}.`}
+        </p>
+      )}
+      <ErrorMessage error={conns.error ?? networks.error} />
+      {conns.isSuccess && items.length === 0 && (
+        <p className="empty">No accounts connected yet. Connect one below to share with one click.</p>
+      )}
+      {items.length > 0 && (
+        <Wide label="My connected accounts">
+        <table>
+          <caption className="sr-only">My connected accounts</caption>
+          <thead>
+            <tr>
+              <th scope="col">Network</th>
+              <th scope="col">Account</th>
+              <th scope="col">State</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((c) => (
+              <tr key={c.id}>
+                <th scope="row">{networkLabel(c.network)}</th>
+                <td className="break">
+                  <AccountName c={c} />
+                  {c.followers > 0 && <span className="meta"> · {c.followers.toLocaleString()} followers</span>}
+                </td>
+                <td>
+                  <span className={`state conn-${c.status}`}>{connectionStatusText[c.status] ?? c.status}</span>
+                </td>
+                <td>
+                  {(c.status === "needs_reconnect" || c.status === "broken") && (
+                    <>
+                      <ReconnectButton connection={c} />{" "}
+                    </>
+                  )}
+                  <ConfirmButton
+                    question={`Disconnect ${networkLabel(c.network)} ${c.handle}? Its scheduled shares are cancelled; you can connect it again later.`}
+                    confirmLabel="Disconnect"
+                    aria-label={`Disconnect ${networkLabel(c.network)} ${c.handle}`}
+                    onConfirm={() => disconnect.mutate(c.id)}
+                  >
+                    Disconnect
+                  </ConfirmButton>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        </Wide>
+      )}
+      <ErrorMessage error={disconnect.error} />
+
+      <h3>Connect an account</h3>
+      {networks.isSuccess && allowed.length === 0 && (
+        <p className="empty">Your admins have not allowed any social network yet. Ask them to allow one under Admin.</p>
+      )}
+      {allowed.map((n) =>
+        PASSWORD_NETWORKS.has(n.name) ? (
+          <PasswordConnect key={n.name} network={n} reconnect={reconnecting?.network === n.name ? reconnecting : undefined} />
+        ) : (
+          <OAuthConnect key={n.name} network={n} />
+        ),
+      )}
+    </section>
+  );
+}
+
+function AccountName({ c }: { c: Connection }) {
+  const href = safeHref(c.profile_url);
+  const name = c.display_name ? `${c.display_name} (${c.handle})` : c.handle;
+  return href ? (
+    <a href={href} target="_blank" rel="noopener noreferrer">
+      {name}
+    </a>
+  ) : (
+    <>{name}</>
+  );
+}
+
+/** Bluesky: handle and an app password, sent once, never stored. */
+export function PasswordConnect({ network, reconnect }: { network: NetworkInfo; reconnect?: Connection }) {
+  const qc = useQueryClient();
+  const id = useId();
+  const label = networkLabel(network.name);
+  const [server, setServer] = useState(reconnect?.instance_url ?? "");
+  const [handle, setHandle] = useState(reconnect?.handle ?? "");
+  const [password, setPassword] = useState("");
+  useEffect(() => {
+    if (reconnect) {
+      setServer(reconnect.instance_url ?? "");
+      setHandle(reconnect.handle);
+    }
+  }, [reconnect]);
+  const connect = useMutation({
+    mutationFn: () =>
+      call(
+        api.POST("/api/v1/connections/{network}/password", {
+          params: { path: { network: network.name } },
+          body: {
+            identifier: handle.trim().replace(/^@/, ""),
+            app_password: password.trim(),
+            ...(server.trim() ? { instance_url: server.trim() } : {}),
+          },
+        }),
+      ),
+    onSuccess: () => {
+      setPassword("");
+      qc.invalidateQueries({ queryKey: ["connections"] });
+    },
+  });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    connect.mutate();
+  };
+  return (
+    <form onSubmit={submit} className="connect" aria-labelledby={`${id}-h`}>
+      <h4 id={`${id}-h`}>{reconnect ? `Reconnect ${label}` : label}</h4>
+      <p className="hint">
+        Create an app password in {label} (Settings → Privacy and security → App passwords). Chorus uses it once to
+        sign in and never stores it.
+      </p>
+      <label htmlFor={`${id}-handle`}>{label} handle</label>
+      <input
+        id={`${id}-handle`}
+        required
+        autoComplete="username"
+        placeholder="you.bsky.social"
+        value={handle}
+        onChange={(e) => setHandle(e.target.value)}
+      />
+      <label htmlFor={`${id}-password`}>App password</label>
+      <input
+        id={`${id}-password`}
+        type="password"
+        required
+        autoComplete="off"
+        placeholder="xxxx-xxxx-xxxx-xxxx"
+        value={password}
+        onChange={(e) => setPassword(e.target.value)}
+      />
+      <label htmlFor={`${id}-server`}>Server (optional; default https://bsky.social)</label>
+      <input
+        id={`${id}-server`}
+        type="url"
+        placeholder="https://bsky.social"
+        value={server}
+        onChange={(e) => setServer(e.target.value)}
+      />
+      <button type="submit" disabled={connect.isPending}>
+        {connect.isPending ? "Connecting…" : `Connect ${label}`}
+      </button>
+      <div role="status" aria-live="polite">
+        {connect.isSuccess && (
+          <p className="notice">
+            Connected {label} as {connect.data.handle}.
+          </p>
+        )}
+      </div>
+      <ErrorMessage error={connect.error} />
+    </form>
+  );
+}
+
+/** OAuth networks: to the network's consent page and back. */
+function OAuthConnect({ network }: { network: NetworkInfo }) {
+  const id = useId();
+  const label = networkLabel(network.name);
+  const servers = network.config?.allowed_instances ?? [];
+  const [server, setServer] = useState(servers[0] ?? "");
+  const start = useMutation({
+    mutationFn: () =>
+      call(
+        api.POST("/api/v1/connections/{network}/start", {
+          params: { path: { network: network.name } },
+          body: network.federated ? { instance_url: withScheme(server.trim()) } : {},
+        }),
+      ),
+    onSuccess: (r) => {
+      const to = safeHref(r.authorize_url);
+      if (to) window.location.assign(to);
+    },
+  });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    start.mutate();
+  };
+  return (
+    <form onSubmit={submit} className="connect" aria-labelledby={`${id}-h`}>
+      <h4 id={`${id}-h`}>{label}</h4>
+      {network.federated && (
+        <>
+          <label htmlFor={`${id}-server`}>Your {label} server</label>
+          {servers.length > 0 ? (
+            <select id={`${id}-server`} value={server} onChange={(e) => setServer(e.target.value)}>
+              {servers.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          ) : (
+            <input
+              id={`${id}-server`}
+              required
+              placeholder="mastodon.social"
+              value={server}
+              onChange={(e) => setServer(e.target.value)}
+            />
+          )}
+        </>
+      )}
+      <button type="submit" disabled={start.isPending}>
+        Connect {label}
+      </button>
+      <p className="hint">You are sent to {label} to allow Chorus to post for you, then back here.</p>
+      <ErrorMessage error={start.error} />
+    </form>
+  );
+}
+
+/** "mastodon.social" → "https://mastodon.social". */
+export function withScheme(s: string): string {
+  return s === "" || /^https?:\/\//i.test(s) ? s : `https://${s}`;
+}

@@ -1,0 +1,363 @@
+import { useId, useState, type FormEvent } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { api, call, type Schemas } from "../api/client";
+import { inviteInBatches, parseEmails, type BatchResult } from "../lib/batches";
+import { networkLabel, useNetworks, type NetworkInfo } from "../lib/networks";
+import { when } from "../lib/session";
+import { ConfirmButton } from "../components/ConfirmButton";
+import { ErrorMessage } from "../components/ErrorMessage";
+import { Wide } from "../components/Wide";
+
+/** The networks whitelist with each network's configuration. */
+export function Networks() {
+  const networks = useNetworks();
+  return (
+    <section id="networks" aria-labelledby="networks-h" className="panel">
+      <h2 id="networks-h">Social networks</h2>
+      <p>Members can connect and share only to the networks allowed here. The company's domain must be verified first.</p>
+      <ErrorMessage error={networks.error} />
+      <Wide label="Social networks and whether members may use them">
+      <table>
+        <caption className="sr-only">Social networks and whether members may use them</caption>
+        <thead>
+          <tr>
+            <th scope="col">Network</th>
+            <th scope="col">State</th>
+            <th scope="col">Settings</th>
+            <th scope="col">Action</th>
+          </tr>
+        </thead>
+        <tbody>
+          {networks.data?.items?.map((n) => <NetworkRow key={n.name} n={n} />)}
+        </tbody>
+      </table>
+      </Wide>
+    </section>
+  );
+}
+
+function NetworkRow({ n }: { n: NetworkInfo }) {
+  const qc = useQueryClient();
+  const id = useId();
+  const label = networkLabel(n.name);
+  const [servers, setServers] = useState((n.config?.allowed_instances ?? []).join("\n"));
+  const refresh = () => {
+    qc.invalidateQueries({ queryKey: ["networks"] });
+    qc.invalidateQueries({ queryKey: ["connections"] });
+    qc.invalidateQueries({ queryKey: ["audit"] });
+  };
+  const allow = useMutation({
+    mutationFn: () => {
+      const list = servers.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
+      return call(
+        api.PUT("/api/v1/networks/{network}", {
+          params: { path: { network: n.name } },
+          body: n.federated ? { config: { allowed_instances: list } } : {},
+        }),
+      );
+    },
+    onSettled: refresh,
+  });
+  const disallow = useMutation({
+    mutationFn: () => call(api.DELETE("/api/v1/networks/{network}", { params: { path: { network: n.name } } })),
+    onSettled: refresh,
+  });
+  return (
+    <tr>
+      <th scope="row">{label}</th>
+      <td>
+        <span className={n.allowed ? "state conn-active" : "state"}>{n.allowed ? "Allowed" : "Not allowed"}</span>
+      </td>
+      <td>
+        {n.federated ? (
+          <>
+            <label htmlFor={id}>{label} servers members may connect (one per line; empty: any)</label>
+            <textarea id={id} rows={2} value={servers} onChange={(e) => setServers(e.target.value)} placeholder="mastodon.social" />
+          </>
+        ) : (
+          <span className="hint">Nothing to set.</span>
+        )}
+      </td>
+      <td>
+        {(!n.allowed || n.federated) && (
+          <button type="button" onClick={() => allow.mutate()} disabled={allow.isPending} aria-label={`${n.allowed ? "Save" : "Allow"} ${label}`}>
+            {n.allowed ? "Save" : "Allow"}
+          </button>
+        )}{" "}
+        {n.allowed && (
+          <ConfirmButton
+            question={`Stop allowing ${label}? Members' queued and scheduled shares to it are cancelled and their ${label} connections are disabled.`}
+            confirmLabel={`Stop allowing ${label}`}
+            aria-label={`Stop allowing ${label}`}
+            onConfirm={() => disallow.mutate()}
+          >
+            Stop allowing
+          </ConfirmButton>
+        )}
+        <ErrorMessage error={allow.error ?? disallow.error} />
+      </td>
+    </tr>
+  );
+}
+
+/** Bulk invitations with progress; the list with resend and revoke is in Admin. */
+export function BulkInvite({ onDone }: { onDone: () => void }) {
+  const [emails, setEmails] = useState("");
+  const [message, setMessage] = useState("");
+  const [progress, setProgress] = useState<{ done: number; total: number }>();
+  const invite = useMutation({
+    mutationFn: (list: string[]) =>
+      inviteInBatches(
+        list,
+        (batch) => call(api.POST("/api/v1/invitations", { body: { emails: batch, ...(message.trim() ? { message } : {}) } })),
+        (done, total) => setProgress({ done, total }),
+      ),
+    onSuccess: (r: BatchResult) => {
+      setEmails(r.refused.map((x) => x.email).join("\n"));
+      onDone();
+    },
+    onSettled: onDone,
+  });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const list = parseEmails(emails);
+    if (list.length > 0) invite.mutate(list);
+  };
+  const count = parseEmails(emails).length;
+  return (
+    <form onSubmit={submit}>
+      <label htmlFor="inv-emails">Email addresses (one per line or comma-separated; paste a whole list)</label>
+      <textarea id="inv-emails" rows={4} required value={emails} onChange={(e) => setEmails(e.target.value)} />
+      <p className="hint">{count === 1 ? "1 address" : `${count} addresses`}</p>
+      <label htmlFor="inv-message">Message (optional; instead of the company's invitation message)</label>
+      <textarea id="inv-message" rows={2} maxLength={2000} value={message} onChange={(e) => setMessage(e.target.value)} />
+      <button type="submit" disabled={invite.isPending || count === 0}>
+        Invite
+      </button>
+      <div role="status" aria-live="polite">
+        {invite.isPending && progress && (
+          <p>
+            <progress value={progress.done} max={progress.total} aria-label="Invitations sent" /> {progress.done} of{" "}
+            {progress.total}
+          </p>
+        )}
+        {invite.isSuccess && (
+          <p className="notice">
+            Invited {invite.data.invited.length} of {invite.data.invited.length + invite.data.refused.length}.
+          </p>
+        )}
+      </div>
+      {invite.isSuccess && invite.data.refused.length > 0 && (
+        <div className="error" role="alert">
+          <p>These addresses were not invited (left in the box to correct):</p>
+          <ul>
+            {invite.data.refused.map((r) => (
+              <li key={r.email}>
+                {r.email}: {r.reason}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      <ErrorMessage error={invite.error} />
+    </form>
+  );
+}
+
+type Export = Schemas["Export"];
+
+/** Data-subject requests: look a person up by email, export, erase. */
+export function DataRequests() {
+  const qc = useQueryClient();
+  const [email, setEmail] = useState("");
+  const [deletePosts, setDeletePosts] = useState(false);
+  const lookup = useMutation({
+    mutationFn: (address: string) => call(api.GET("/api/v1/privacy/subjects", { params: { query: { email: address } } })),
+  });
+  const erase = useMutation({
+    mutationFn: (address: string) =>
+      call(api.POST("/api/v1/privacy/subjects/erase", { body: { email: address, delete_published_posts: deletePosts } })),
+    onSuccess: () => {
+      lookup.reset();
+      qc.invalidateQueries({ queryKey: ["members"] });
+      qc.invalidateQueries({ queryKey: ["audit"] });
+    },
+  });
+  const found = lookup.data;
+  const who = lookup.variables ?? "";
+  return (
+    <section id="privacy" aria-labelledby="privacy-h" className="panel">
+      <h2 id="privacy-h">Data-subject requests</h2>
+      <p>When someone asks what Chorus stores about them, or to be erased, look them up by email. Each lookup is audited.</p>
+      <form
+        className="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          erase.reset();
+          lookup.mutate(email.trim());
+        }}
+      >
+        <label htmlFor="dsr-email">Email address</label>
+        <input id="dsr-email" type="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        <button type="submit" disabled={lookup.isPending}>
+          Look up
+        </button>
+      </form>
+      <ErrorMessage error={lookup.error} />
+      {found && (
+        <div>
+          <h3>What Chorus stores about {who}</h3>
+          <Summary doc={found} />
+          <p>
+            <a href={blobURL(found)} download={`chorus-subject-${who}.json`}>
+              Download it (JSON)
+            </a>
+          </p>
+          <label className="check">
+            <input type="checkbox" checked={deletePosts} onChange={(e) => setDeletePosts(e.target.checked)} />
+            Also delete their published posts at the social networks
+          </label>
+          <ConfirmButton
+            question={`Erase ${who} from this company? Their account, connections, shares and choices are erased${deletePosts ? ", and their posts deleted at the networks" : ""}. This cannot be undone.`}
+            confirmLabel="Erase"
+            aria-label={`Erase this person: ${who}`}
+            onConfirm={() => erase.mutate(who)}
+          >
+            Erase this person
+          </ConfirmButton>
+        </div>
+      )}
+      <div role="status" aria-live="polite">
+        {erase.isSuccess && <p className="notice">{erase.variables} is erased.</p>}
+      </div>
+      <ErrorMessage error={erase.error} />
+    </section>
+  );
+}
+
+function Summary({ doc }: { doc: Export }) {
+  const entries = Object.entries(doc.data ?? {});
+  return (
+    <Wide label="Records per collection">
+    <table>
+      <caption className="sr-only">Records per collection</caption>
+      <thead>
+        <tr>
+          <th scope="col">Collection</th>
+          <th scope="col">Records</th>
+        </tr>
+      </thead>
+      <tbody>
+        {doc.manifest.map((m) => {
+          const v = entries.find(([k]) => k === m)?.[1];
+          const n = Array.isArray(v) ? v.length : v && typeof v === "object" ? 1 : 0;
+          return (
+            <tr key={m}>
+              <th scope="row">{m}</th>
+              <td>{n}</td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+    </Wide>
+  );
+}
+
+const urls = new WeakMap<object, string>();
+/** An object URL for a JSON document (made once per document). */
+function blobURL(doc: object): string {
+  let u = urls.get(doc);
+  if (!u) {
+    u = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], { type: "application/json" }));
+    urls.set(doc, u);
+  }
+  return u;
+}
+
+/** Time-limited operator access, granted and revoked by admins. */
+export function SupportGrants() {
+  const qc = useQueryClient();
+  const grants = useQuery({ queryKey: ["support-grants"], queryFn: () => call(api.GET("/api/v1/instance/support-grants")) });
+  const [hours, setHours] = useState("4");
+  const [reason, setReason] = useState("");
+  const refresh = () => {
+    qc.invalidateQueries({ queryKey: ["support-grants"] });
+    qc.invalidateQueries({ queryKey: ["audit"] });
+  };
+  const grant = useMutation({
+    mutationFn: () => call(api.POST("/api/v1/instance/support-grants", { body: { hours: Number(hours), reason: reason.trim() } })),
+    onSuccess: () => {
+      setReason("");
+      refresh();
+    },
+  });
+  const revoke = useMutation({
+    mutationFn: (id: string) => call(api.DELETE("/api/v1/instance/support-grants/{id}", { params: { path: { id } } })),
+    onSettled: refresh,
+  });
+  const items = grants.data?.items ?? [];
+  const now = Date.now();
+  return (
+    <section id="support" aria-labelledby="support-h" className="panel">
+      <h2 id="support-h">Support access</h2>
+      <p>Operators see nothing of this company unless you grant them access for a while. Every grant and use is audited.</p>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          grant.mutate();
+        }}
+      >
+        <label htmlFor="grant-hours">Hours (1 to 72)</label>
+        <input id="grant-hours" type="number" min={1} max={72} required value={hours} onChange={(e) => setHours(e.target.value)} />
+        <label htmlFor="grant-reason">Reason</label>
+        <input id="grant-reason" required maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} />
+        <button type="submit" disabled={grant.isPending}>
+          Grant access
+        </button>
+      </form>
+      <ErrorMessage error={grant.error ?? grants.error} />
+      {grants.isSuccess && items.length === 0 && <p className="empty">No grants.</p>}
+      {items.length > 0 && (
+        <Wide label="Support grants, newest first">
+        <table>
+          <caption className="sr-only">Support grants, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Reason</th>
+              <th scope="col">Until</th>
+              <th scope="col">State</th>
+              <th scope="col">Action</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((g) => {
+              const live = !g.revoked && g.expires_at && new Date(g.expires_at).getTime() > now;
+              return (
+                <tr key={g.id}>
+                  <th scope="row">{g.reason}</th>
+                  <td>{when(g.expires_at)}</td>
+                  <td>{g.revoked ? "Revoked" : live ? "Active" : "Expired"}</td>
+                  <td>
+                    {live && g.id && (
+                      <ConfirmButton
+                        question="Revoke this support access now?"
+                        confirmLabel="Revoke"
+                        aria-label={`Revoke the support access “${g.reason}”`}
+                        onConfirm={() => revoke.mutate(g.id!)}
+                      >
+                        Revoke
+                      </ConfirmButton>
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+        </Wide>
+      )}
+      <ErrorMessage error={revoke.error} />
+    </section>
+  );
+}

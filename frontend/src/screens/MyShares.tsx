@@ -1,0 +1,68 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Link } from "react-router";
+import { api, call } from "../api/client";
+import { ConfirmButton } from "../components/ConfirmButton";
+import { ErrorMessage } from "../components/ErrorMessage";
+import { ShareState } from "../components/ShareState";
+import { networkLabel, useConnections, type Share } from "../lib/networks";
+import { when } from "../lib/session";
+
+const moving: ReadonlySet<Share["state"]> = new Set(["queued", "publishing"]);
+
+export function MyShares() {
+  const qc = useQueryClient();
+  const conns = useConnections();
+  const shares = useQuery({
+    queryKey: ["shares"],
+    queryFn: () => call(api.GET("/api/v1/shares", { params: { query: { limit: 100 } } })),
+    refetchInterval: (q) => (q.state.data?.items?.some((s) => moving.has(s.state)) ? 2000 : false),
+  });
+  const cancel = useMutation({
+    mutationFn: (id: string) => call(api.POST("/api/v1/shares/{id}/cancel", { params: { path: { id } } })),
+    onSettled: () => qc.invalidateQueries({ queryKey: ["shares"] }),
+  });
+  const items = shares.data?.items ?? [];
+  return (
+    <section>
+      <h1 tabIndex={-1}>My shares</h1>
+      <ErrorMessage error={shares.error} />
+      {shares.isPending && <p role="status">Loading…</p>}
+      {shares.isSuccess && items.length === 0 && (
+        <p className="empty">
+          You have not shared anything yet. Pick something in the <Link to="/feed">feed</Link> and press Share.
+        </p>
+      )}
+      <ul className="share-list">
+        {items.map((s) => {
+          const c = conns.data?.items?.find((x) => x.id === s.connection_id);
+          return (
+            <li key={s.id} className="panel">
+              <p>
+                <strong>
+                  {networkLabel(s.network)}
+                  {c ? ` · ${c.handle}` : ""}
+                </strong>{" "}
+                <span className="meta">
+                  <time dateTime={s.created_at}>{when(s.created_at)}</time>
+                </span>
+              </p>
+              {s.text && <p className="commentary">{s.text}</p>}
+              <ShareState share={s} connection={c} />
+              {(s.state === "queued" || s.state === "scheduled") && (
+                <ConfirmButton
+                  question={`Cancel this share to ${networkLabel(s.network)}? It will not be posted.`}
+                  confirmLabel="Cancel the share"
+                  aria-label={`Cancel share to ${networkLabel(s.network)} of ${when(s.created_at)}`}
+                  onConfirm={() => cancel.mutate(s.id)}
+                >
+                  Cancel share
+                </ConfirmButton>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+      <ErrorMessage error={cancel.error} />
+    </section>
+  );
+}

@@ -1,0 +1,165 @@
+package social
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/chorushq/chorus/tenant"
+)
+
+// This file is what reach measurement (social/reach) needs of shares and
+// clicks: hooks into publishing and click recording, and read access to
+// the raw data its rollups are built from.
+
+// Engagement is what a network counts on a published post.
+type Engagement struct {
+	Reactions int64 `bson:"reactions" json:"reactions"`
+	Comments  int64 `bson:"comments" json:"comments"`
+	Reposts   int64 `bson:"reposts" json:"reposts"`
+}
+
+// MetricsReader is a Network that can read a published post's engagement
+// (optional; networks without it report no engagement).
+type MetricsReader interface {
+	// Metrics reads the post's current counts.
+	Metrics(ctx context.Context, a Account, remoteID string) (Engagement, error)
+}
+
+// ErrNoMetrics: the share's network offers no engagement metrics.
+var ErrNoMetrics = errors.New("the network offers no post metrics")
+
+// ClickHook is told about every batch of clicks the recorder writes, per
+// instance: PrepareClicks before the batch is stored (it may set each
+// click's Visitor), ClicksRecorded after. It runs on the recorder's
+// goroutine, off the request path.
+type ClickHook interface {
+	PrepareClicks(ctx context.Context, sc tenant.Scope, clicks []Click)
+	ClicksRecorded(ctx context.Context, sc tenant.Scope, clicks []Click)
+}
+
+// SetClickHook installs h; call it before the redirector serves.
+func (r *Redirector) SetClickHook(h ClickHook) { r.hook = h }
+
+func (r *Redirector) insertClicks(ctx context.Context, sc tenant.Scope, clicks []Click) error {
+	if r.hook != nil {
+		r.hook.PrepareClicks(ctx, sc, clicks)
+	}
+	docs := make([]any, len(clicks))
+	for i, c := range clicks {
+		docs[i] = c
+	}
+	if err := sc.Collection(clickKind).InsertMany(ctx, docs); err != nil {
+		return err
+	}
+	if r.hook != nil {
+		r.hook.ClicksRecorded(ctx, sc, clicks)
+	}
+	return nil
+}
+
+// sharePublished tells the OnPublished hook.
+func (s *Service) sharePublished(ctx context.Context, sc tenant.Scope, id string) {
+	if s.published != nil {
+		s.published(context.WithoutCancel(ctx), sc, id)
+	}
+}
+
+// ShareByID returns one share of the instance, whoever's.
+func ShareByID(ctx context.Context, sc tenant.Scope, id string) (Share, error) {
+	var sh Share
+	err := sc.Collection(shareKind).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, &sh)
+	return sh, err
+}
+
+// SharesByID returns the instance's shares with the given IDs (one query).
+func SharesByID(ctx context.Context, sc tenant.Scope, ids []string) (map[string]Share, error) {
+	var shares []Share
+	if err := sc.Collection(shareKind).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, &shares); err != nil {
+		return nil, err
+	}
+	out := make(map[string]Share, len(shares))
+	for _, sh := range shares {
+		out[sh.ID] = sh
+	}
+	return out, nil
+}
+
+// SharesPublishedSince returns the instance's shares published at or
+// after since, oldest first, whatever became of them later (a post
+// deleted when its member was erased still counts).
+func SharesPublishedSince(ctx context.Context, sc tenant.Scope, since time.Time) ([]Share, error) {
+	var shares []Share
+	err := sc.Collection(shareKind).Find(ctx, bson.D{{Key: "published_at", Value: bson.D{{Key: "$gte", Value: since}}}}, &shares,
+		options.Find().SetSort(bson.D{{Key: "published_at", Value: 1}}))
+	return shares, err
+}
+
+// MemberShares returns every share of a member (or of a pseudonym).
+func MemberShares(ctx context.Context, sc tenant.Scope, memberID string) ([]Share, error) {
+	var shares []Share
+	err := sc.Collection(shareKind).Find(ctx, bson.D{{Key: "member_id", Value: memberID}}, &shares)
+	return shares, err
+}
+
+// ClicksSince returns the instance's raw clicks at or after since.
+func ClicksSince(ctx context.Context, sc tenant.Scope, since time.Time) ([]Click, error) {
+	var clicks []Click
+	err := sc.Collection(clickKind).Find(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$gte", Value: since}}}}, &clicks)
+	return clicks, err
+}
+
+// InsertClicks stores raw clicks as the recorder does, without the hook
+// (operator tools and benchmarks that load history).
+func InsertClicks(ctx context.Context, sc tenant.Scope, clicks []Click) error {
+	docs := make([]any, len(clicks))
+	for i, c := range clicks {
+		docs[i] = c
+	}
+	return sc.Collection(clickKind).InsertMany(ctx, docs)
+}
+
+// PostMetrics reads a published share's engagement from its network:
+// ErrNoMetrics when the network offers none, the connection's errors
+// (ErrDisabled, ErrNeedsReconnect…) when it cannot be used.
+func (s *Service) PostMetrics(ctx context.Context, sc tenant.Scope, sh Share) (Engagement, error) {
+	if sh.State != SharePublished || sh.RemoteID == "" {
+		return Engagement{}, ErrNoMetrics
+	}
+	n, err := s.network(sh.Network)
+	if err != nil {
+		return Engagement{}, err
+	}
+	mr, ok := n.(MetricsReader)
+	if !ok {
+		return Engagement{}, ErrNoMetrics
+	}
+	_, acct, err := s.Account(ctx, sc, sh.ConnectionID)
+	if err != nil {
+		return Engagement{}, err
+	}
+	e, err := mr.Metrics(ctx, acct, sh.RemoteID)
+	if errors.Is(err, ErrReconnect) {
+		s.setStatus(ctx, sc, sh.ConnectionID, StatusNeedsReconnect)
+	}
+	return e, err
+}
+
+// SetEngagement replaces a share's engagement if it still is old (a
+// compare-and-swap: of two refreshes, one applies the difference).
+func SetEngagement(ctx context.Context, sc tenant.Scope, id string, old, now Engagement) (bool, error) {
+	same := bson.D{{Key: "engagement.reactions", Value: old.Reactions}, {Key: "engagement.comments", Value: old.Comments},
+		{Key: "engagement.reposts", Value: old.Reposts}}
+	f := append(bson.D{{Key: "_id", Value: id}}, same...)
+	if old == (Engagement{}) { // shares made before engagement was kept have none
+		f = bson.D{{Key: "_id", Value: id}, {Key: "$or", Value: bson.A{same, bson.D{{Key: "engagement", Value: bson.D{{Key: "$exists", Value: false}}}}}}}
+	}
+	return sc.Collection(shareKind).Update(ctx, f, bson.D{{Key: "$set", Value: bson.D{{Key: "engagement", Value: now}}}})
+}
+
+// IsBot reports whether a User-Agent is a link-preview bot or crawler,
+// whose visits are not clicks.
+func IsBot(ua string) bool { return isBot(ua) }

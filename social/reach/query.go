@@ -1,0 +1,329 @@
+package reach
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/api"
+)
+
+// Period is an inclusive range of days in the instance's zone.
+type Period struct{ From, To string }
+
+// MaxPeriod bounds a query: two years.
+const MaxPeriod = 2
+
+// ParsePeriod checks from and to (YYYY-MM-DD, from ≤ to, at most two
+// years); a bad period is a 422 problem naming the field.
+func ParsePeriod(from, to string) (Period, error) {
+	bad := func(field, msg string) error {
+		p := api.Invalid(api.FieldError{Field: field, Message: msg})
+		p.Status = http.StatusUnprocessableEntity
+		return p
+	}
+	f, err := time.Parse(time.DateOnly, from)
+	if err != nil {
+		return Period{}, bad("from", "is required, a day as YYYY-MM-DD")
+	}
+	t, err := time.Parse(time.DateOnly, to)
+	if err != nil {
+		return Period{}, bad("to", "is required, a day as YYYY-MM-DD")
+	}
+	if t.Before(f) {
+		return Period{}, bad("to", "must not be before from")
+	}
+	if !t.Before(f.AddDate(MaxPeriod, 0, 0)) {
+		return Period{}, bad("to", fmt.Sprintf("must be less than %d years after from", MaxPeriod))
+	}
+	return Period{From: f.Format(time.DateOnly), To: t.Format(time.DateOnly)}, nil
+}
+
+// Days lists the period's days.
+func (p Period) Days() []string {
+	f, _ := time.Parse(time.DateOnly, p.From)
+	t, _ := time.Parse(time.DateOnly, p.To)
+	var out []string
+	for d := f; !d.After(t); d = d.AddDate(0, 0, 1) {
+		out = append(out, d.Format(time.DateOnly))
+	}
+	return out
+}
+
+// rows reads the period's rollups, of one member if memberID is set.
+func rows(ctx context.Context, sc tenant.Scope, p Period, memberID *string) ([]Rollup, error) {
+	f := bson.D{}
+	if memberID != nil {
+		f = append(f, bson.E{Key: "member_id", Value: *memberID})
+	}
+	f = append(f, bson.E{Key: "day", Value: bson.D{{Key: "$gte", Value: p.From}, {Key: "$lte", Value: p.To}}})
+	var out []Rollup
+	err := sc.Collection(rollupKind).Find(ctx, f, &out)
+	return out, err
+}
+
+// Money is an amount in minor units (cents) of a currency.
+type Money = tenant.Money
+
+// emv is the earned media value of clicks: clicks × the instance's CPC.
+func emv(sc tenant.Scope, clicks int64) Money {
+	cpc := sc.Instance().Settings.CPC
+	if cpc == nil {
+		return Money{}
+	}
+	return Money{Amount: clicks * cpc.Amount, Currency: cpc.Currency}
+}
+
+// Summary is a period's totals.
+type Summary struct {
+	From             string `json:"from"`
+	To               string `json:"to"`
+	Shares           int64  `json:"shares"`
+	Clicks           int64  `json:"clicks"`
+	UniqueClicks     int64  `json:"unique_clicks"`
+	PotentialReach   int64  `json:"potential_reach"`
+	Reactions        int64  `json:"reactions"`
+	Comments         int64  `json:"comments"`
+	Reposts          int64  `json:"reposts"`
+	Engagement       int64  `json:"engagement"`
+	EarnedMediaValue Money  `json:"earned_media_value"`
+}
+
+func summaryOf(sc tenant.Scope, p Period, c Counters) Summary {
+	return Summary{From: p.From, To: p.To, Shares: c.Shares, Clicks: c.Clicks, UniqueClicks: c.UniqueClicks,
+		PotentialReach: c.PotentialReach, Reactions: c.Reactions, Comments: c.Comments, Reposts: c.Reposts,
+		Engagement: c.Engagement(), EarnedMediaValue: emv(sc, c.Clicks)}
+}
+
+// Summary returns the instance's totals over p.
+func (s *Service) Summary(ctx context.Context, sc tenant.Scope, p Period) (Summary, error) {
+	rs, err := rows(ctx, sc, p, nil)
+	if err != nil {
+		return Summary{}, err
+	}
+	var total Counters
+	for _, r := range rs {
+		total.add(r.Counters)
+	}
+	return summaryOf(sc, p, total), nil
+}
+
+// Metrics of a time series.
+var Metrics = []string{"clicks", "unique_clicks", "shares", "reach", "engagement", "emv"}
+
+// DayValue is one day of a time series.
+type DayValue struct {
+	Day   string `json:"day"`
+	Value int64  `json:"value"`
+}
+
+func metricOf(sc tenant.Scope, metric string, c Counters) int64 {
+	switch metric {
+	case "clicks":
+		return c.Clicks
+	case "unique_clicks":
+		return c.UniqueClicks
+	case "shares":
+		return c.Shares
+	case "reach":
+		return c.PotentialReach
+	case "engagement":
+		return c.Engagement()
+	case "emv":
+		return emv(sc, c.Clicks).Amount
+	}
+	return 0
+}
+
+// Timeseries returns one value of metric per day of p, zero-filled.
+func (s *Service) Timeseries(ctx context.Context, sc tenant.Scope, p Period, metric string) ([]DayValue, error) {
+	if !slices.Contains(Metrics, metric) {
+		return nil, &tenant.ValidationError{Field: "metric", Reason: "must be one of clicks, unique_clicks, shares, reach, engagement, emv"}
+	}
+	rs, err := rows(ctx, sc, p, nil)
+	if err != nil {
+		return nil, err
+	}
+	byDay := map[string]Counters{}
+	for _, r := range rs {
+		c := byDay[r.Day]
+		c.add(r.Counters)
+		byDay[r.Day] = c
+	}
+	days := p.Days()
+	out := make([]DayValue, len(days))
+	for i, d := range days {
+		out[i] = DayValue{Day: d, Value: metricOf(sc, metric, byDay[d])}
+	}
+	return out, nil
+}
+
+// Row is one line of a top list: a content, member or network with its
+// figures over a period.
+type Row struct {
+	ID               string `json:"id"`
+	Name             string `json:"name,omitempty"`
+	Rank             int    `json:"rank,omitempty"`
+	Points           int64  `json:"points,omitempty"`
+	Shares           int64  `json:"shares"`
+	Clicks           int64  `json:"clicks"`
+	UniqueClicks     int64  `json:"unique_clicks"`
+	PotentialReach   int64  `json:"potential_reach"`
+	Reactions        int64  `json:"reactions"`
+	Comments         int64  `json:"comments"`
+	Reposts          int64  `json:"reposts"`
+	Engagement       int64  `json:"engagement"`
+	EarnedMediaValue Money  `json:"earned_media_value"`
+}
+
+func rowOf(sc tenant.Scope, id string, c Counters) Row {
+	return Row{ID: id, Shares: c.Shares, Clicks: c.Clicks, UniqueClicks: c.UniqueClicks, PotentialReach: c.PotentialReach,
+		Reactions: c.Reactions, Comments: c.Comments, Reposts: c.Reposts, Engagement: c.Engagement(), EarnedMediaValue: emv(sc, c.Clicks)}
+}
+
+// Dimensions of the top lists.
+const (
+	ByContent = "content"
+	ByMember  = "member"
+	ByNetwork = "network"
+)
+
+// Top groups the period's rollups by dimension, most clicks first (then
+// most shares). By member it is the leaderboard: only members still in
+// the instance, with their points, ranked by points; rollups of members
+// who objected to attribution ("") and of erased members are left out.
+func (s *Service) Top(ctx context.Context, sc tenant.Scope, p Period, by string) ([]Row, error) {
+	rs, err := rows(ctx, sc, p, nil)
+	if err != nil {
+		return nil, err
+	}
+	sums := map[string]Counters{}
+	for _, r := range rs {
+		var id string
+		switch by {
+		case ByContent:
+			id = r.ContentID
+		case ByMember:
+			id = r.MemberID
+		case ByNetwork:
+			id = r.Network
+		default:
+			return nil, fmt.Errorf("unknown dimension %q", by)
+		}
+		c := sums[id]
+		c.add(r.Counters)
+		sums[id] = c
+	}
+	if by == ByMember {
+		return s.leaderboard(ctx, sc, sums)
+	}
+	out := make([]Row, 0, len(sums))
+	for id, c := range sums {
+		out = append(out, rowOf(sc, id, c))
+	}
+	slices.SortFunc(out, func(a, b Row) int {
+		return cmp.Or(cmp.Compare(b.Clicks, a.Clicks), cmp.Compare(b.Shares, a.Shares), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+func (s *Service) leaderboard(ctx context.Context, sc tenant.Scope, sums map[string]Counters) ([]Row, error) {
+	names := map[string]string{}
+	for after := ""; ; {
+		ms, err := sc.Members(ctx, after, 500)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			names[m.ID] = m.Name
+		}
+		if len(ms) < 500 {
+			break
+		}
+		after = ms[len(ms)-1].ID
+	}
+	w := sc.Instance().Settings.PointWeights()
+	out := make([]Row, 0, len(sums))
+	for id, c := range sums {
+		name, ok := names[id]
+		if !ok {
+			continue // "" (objected) or an erased member's pseudonym
+		}
+		r := rowOf(sc, id, c)
+		r.Name = name
+		r.Points = c.Shares*w.PerShare + c.UniqueClicks*w.PerUniqueClick
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Row) int {
+		return cmp.Or(cmp.Compare(b.Points, a.Points), cmp.Compare(b.Clicks, a.Clicks), cmp.Compare(a.ID, b.ID))
+	})
+	for i := range out {
+		out[i].Rank = i + 1
+		if i > 0 && out[i].Points == out[i-1].Points {
+			out[i].Rank = out[i-1].Rank // equal points, equal rank
+		}
+	}
+	return out, nil
+}
+
+// Mine is a member's own impact over a period.
+type Mine struct {
+	Summary
+	// Attributed is false when the member objected to analytics
+	// attribution: their events count in the instance totals only.
+	Attributed bool  `json:"attributed"`
+	Points     int64 `json:"points"`
+	// Rank and Of are set when the leaderboard is visible to the member
+	// (settings.leaderboard_visible, or analysts and admins) and the member
+	// is on it.
+	Rank *int `json:"rank"`
+	Of   *int `json:"of,omitempty"`
+}
+
+// Me returns the member's own figures over p; with rank, their place on
+// the leaderboard.
+func (s *Service) Me(ctx context.Context, sc tenant.Scope, me tenant.Member, p Period, rank bool) (Mine, error) {
+	rs, err := rows(ctx, sc, p, &me.ID)
+	if err != nil {
+		return Mine{}, err
+	}
+	var c Counters
+	for _, r := range rs {
+		c.add(r.Counters)
+	}
+	attr, err := tenant.Attributions(ctx, sc, []string{me.ID})
+	if err != nil {
+		return Mine{}, err
+	}
+	w := sc.Instance().Settings.PointWeights()
+	out := Mine{Summary: summaryOf(sc, p, c), Attributed: !attr[me.ID].Withdrawn,
+		Points: c.Shares*w.PerShare + c.UniqueClicks*w.PerUniqueClick}
+	if rank && out.Points > 0 {
+		board, err := s.Top(ctx, sc, p, ByMember)
+		if err != nil {
+			return Mine{}, err
+		}
+		for _, r := range board {
+			if r.ID == me.ID {
+				out.Rank, out.Of = new(r.Rank), new(len(board))
+			}
+		}
+	}
+	return out, nil
+}
+
+// Rollups returns the period's rollup documents, by day, content, member
+// and network (operator tools and tests compare them).
+func (s *Service) Rollups(ctx context.Context, sc tenant.Scope, p Period) ([]Rollup, error) {
+	rs, err := rows(ctx, sc, p, nil)
+	slices.SortFunc(rs, func(a, b Rollup) int {
+		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.ContentID, b.ContentID), cmp.Compare(a.MemberID, b.MemberID), cmp.Compare(a.Network, b.Network))
+	})
+	return rs, err
+}
