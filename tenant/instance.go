@@ -55,6 +55,10 @@ type Settings struct {
 	MinGroupSize       int    `bson:"min_group_size,omitempty" json:"min_group_size"`
 	LeaderboardVisible bool   `bson:"leaderboard_visible" json:"leaderboard_visible"`
 	Points             Points `bson:"points" json:"points"`
+
+	// Digest is how often members get the digest mail of new content:
+	// DigestOff or DigestWeekly ("" is weekly, see DigestSchedule).
+	Digest string `bson:"digest,omitempty" json:"digest"`
 }
 
 // Money is an amount in a currency's minor units (cents): never floating
@@ -117,6 +121,7 @@ func (s Settings) WithDefaults() Settings {
 	}
 	s.MinGroupSize = s.GroupSize()
 	s.Points = s.PointWeights()
+	s.Digest = s.DigestSchedule()
 	return s
 }
 
