@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/tenant"
@@ -319,5 +321,40 @@ func TestDigestRunResumesWithoutDuplicates(t *testing.T) {
 		if got := f.digests(to); len(got) != 1 {
 			t.Errorf("%s got %d digests, want 1", to, len(got))
 		}
+	}
+}
+
+// The digest job runs on the worker through the real queue.
+func TestDigestTaskOnRealRedis(t *testing.T) {
+	f := newDigestFixture(t)
+	f.post(t, f.admin, "acme-news")
+	w, err := jobs.NewWorker(jobs.Config{Redis: f.a.queue, Store: f.a.store, Content: f.a.content, Mailer: f.mailer,
+		BaseURL: f.base, Now: f.a.clock.Now, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	}()
+	q := asynq.NewClient(f.a.queue)
+	defer q.Close()
+	if _, err := q.Enqueue(task.SendDigests(), asynq.Queue(task.QueueLow)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(f.digests("alice@acme.example")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no digest for alice within 20 s of enqueueing the task")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := f.digests("alice@acme.example"); len(got) != 1 || !strings.Contains(got[0].Text, "acme-news") {
+		t.Errorf("alice's digests: %+v", got)
 	}
 }
