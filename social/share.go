@@ -52,6 +52,7 @@ type Share struct {
 	PublishAt    time.Time  `bson:"publish_at" json:"publish_at"`
 	AttemptID    string     `bson:"attempt_id,omitempty" json:"-"`
 	AttemptedAt  *time.Time `bson:"attempted_at,omitempty" json:"-"`
+	CheckedAt    *time.Time `bson:"checked_at,omitempty" json:"-"` // unconfirmed: when the network was last asked
 	LeaseUntil   *time.Time `bson:"lease_until,omitempty" json:"-"`
 	Attempts     int        `bson:"attempts" json:"attempts"`
 	RemoteID     string     `bson:"remote_id,omitempty" json:"-"`
