@@ -115,7 +115,7 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 	c := o.cfg
 	if c.LinkedInID != "" {
 		n, err := linkedin.New(linkedin.Options{ClientID: c.LinkedInID, ClientSecret: social.Secret(c.LinkedInSecret),
-			Version: c.LinkedInVersion, HTTPClient: client, UserAgent: ua, Now: now})
+			Version: c.LinkedInVersion, ReadEngagement: c.LinkedInReadEngagement, HTTPClient: client, UserAgent: ua, Now: now})
 		if err != nil {
 			return nil, fmt.Errorf("CHORUS_LINKEDIN_*: %w", err)
 		}
