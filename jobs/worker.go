@@ -280,6 +280,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		BaseContext: func() context.Context { return context.WithoutCancel(ctx) },
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			id, _ := asynq.GetTaskID(ctx)
+			if !isFailure(err) {
+				// A network's or Chorus's own limit: the task waits, nothing failed.
+				log.InfoContext(ctx, "task waits", "task_id", id, "task_type", t.Type(), "retry_in", retryDelay(0, err, t).String(), "err", err)
+				return
+			}
 			log.ErrorContext(ctx, "task failed", "task_id", id, "task_type", t.Type(), "err", err)
 		}),
 		ShutdownTimeout:          20 * time.Second,

@@ -124,3 +124,46 @@ func TestReplayErasuresDeletesTasksThatCameBack(t *testing.T) {
 		t.Errorf("the restored share's task after the replay: %+v, %v; want it deleted", info, err)
 	}
 }
+
+// A share cancelled by its member, or by admins un-whitelisting its
+// network, loses its waiting task too: Redis keeps no publication of a
+// share that will never be published.
+func TestCancelledSharesLoseTheirTasks(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	insp := asynq.NewInspector(a.queue)
+	defer insp.Close()
+	share := func(body map[string]any) string {
+		t.Helper()
+		var out struct{ Items []shareDoc }
+		employee.do("POST", "/api/v1/content/"+postID+"/shares", body).json(t, &out)
+		if len(out.Items) != 1 {
+			t.Fatalf("share: %+v", out.Items)
+		}
+		if _, err := insp.GetTaskInfo(task.QueueCritical, out.Items[0].ID); err != nil {
+			t.Fatalf("the new share's task: %v", err)
+		}
+		return out.Items[0].ID
+	}
+	gone := func(what, id string) {
+		t.Helper()
+		if info, err := insp.GetTaskInfo(task.QueueCritical, id); !errors.Is(err, asynq.ErrTaskNotFound) {
+			t.Errorf("%s: task %+v, %v; want it deleted", what, info, err)
+		}
+	}
+
+	cancelled := share(map[string]any{"connections": []string{connID}, "publish_at": "2099-01-01T00:00:00Z"})
+	if res := employee.do("POST", "/api/v1/shares/"+cancelled+"/cancel", nil); res.status != http.StatusOK {
+		t.Fatalf("cancel: %d %s", res.status, res.body)
+	}
+	gone("a share its member cancelled", cancelled)
+
+	queued := share(map[string]any{"connections": []string{connID}})
+	scheduled := share(map[string]any{"connections": []string{connID}, "publish_at": "2099-01-01T00:00:00Z"})
+	admin := a.client(t)
+	admin.signIn("admin@acme.example")
+	if res := admin.do("DELETE", "/api/v1/networks/mastodon", nil); res.status != http.StatusNoContent {
+		t.Fatalf("un-whitelist: %d %s", res.status, res.body)
+	}
+	gone("a queued share of an un-whitelisted network", queued)
+	gone("a scheduled share of an un-whitelisted network", scheduled)
+}

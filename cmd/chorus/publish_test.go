@@ -255,3 +255,49 @@ func TestBlueskyUnconfirmedIsResolvedAtThePDS(t *testing.T) {
 		t.Errorf("%d posts on the PDS, want 2: one per share", n)
 	}
 }
+
+func TestUnsettledUnconfirmedSharesDoNotStarveOthers(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	inst := a.mustInstance(t, employee)
+	w, err := jobs.NewWorker(jobs.Config{Store: a.store, Social: a.social})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for range 51 { // one more than a reconcile run asks about
+		var out struct{ Items []shareDoc }
+		employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &out)
+		ids = append(ids, out.Items[0].ID)
+	}
+	// The last one reached Mastodon; the 50 before it never did, and
+	// their attempts are within the grace period.
+	found := ids[50]
+	if err := w.Handler().ProcessTask(t.Context(), task.Publish(inst, found)); err != nil {
+		t.Fatal(err)
+	}
+	uri, db := a.mongo()
+	raw, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Disconnect(context.Background())
+	now := a.clock.Now()
+	for i, id := range ids {
+		if _, err := raw.Database(db).Collection("t_"+inst+"_shares").UpdateOne(t.Context(), bson.D{{Key: "_id", Value: id}}, bson.D{
+			{Key: "$set", Value: bson.D{{Key: "state", Value: "unconfirmed"}, {Key: "attempted_at", Value: now},
+				{Key: "updated_at", Value: now.Add(time.Duration(i) * time.Millisecond)}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		a.clock.Add(time.Minute)
+		if err := w.Handler().ProcessTask(t.Context(), task.Reconcile()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sh shareDoc
+	employee.do("GET", "/api/v1/shares/"+found, nil).json(t, &sh)
+	if sh.State != "published" {
+		t.Errorf("the share whose post exists, behind 50 that cannot be settled yet: %s after two reconcile runs, want published", sh.State)
+	}
+}

@@ -115,7 +115,7 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 	c := o.cfg
 	if c.LinkedInID != "" {
 		n, err := linkedin.New(linkedin.Options{ClientID: c.LinkedInID, ClientSecret: social.Secret(c.LinkedInSecret),
-			Version: c.LinkedInVersion, HTTPClient: client, UserAgent: ua, Now: now})
+			Version: c.LinkedInVersion, ReadEngagement: c.LinkedInReadEngagement, HTTPClient: client, UserAgent: ua, Now: now})
 		if err != nil {
 			return nil, fmt.Errorf("CHORUS_LINKEDIN_*: %w", err)
 		}
@@ -174,7 +174,18 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 			return o.limits.Wait(ctx, sc.InstanceID(), network, connectionID)
 		}
 	}
+	var dequeue func(ctx context.Context, sc tenant.Scope, ids []string) error
+	if o.tasks != nil {
+		del := deleteTasks(o.tasks, log)
+		dequeue = func(ctx context.Context, _ tenant.Scope, ids []string) error {
+			refs := make([]tenant.TaskRef, len(ids))
+			for i, id := range ids {
+				refs[i] = tenant.TaskRef{Queue: task.QueueCritical, ID: id}
+			}
+			return del(ctx, refs)
+		}
+	}
 	return social.NewService(social.Config{Networks: reg, Keys: keys, BaseURL: base, HTTPClient: client, Log: log, Now: now,
-		Content: contentSvc, Enqueue: enqueue, Notify: notifier(o.mailer), Throttle: throttle,
+		Content: contentSvc, Enqueue: enqueue, Notify: notifier(o.mailer), Throttle: throttle, Dequeue: dequeue,
 		OnPublished: reach.New(reach.Config{Log: log, Now: now}).SharePublished}), nil
 }
