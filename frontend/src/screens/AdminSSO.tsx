@@ -57,7 +57,7 @@ export function SSO() {
           <ErrorMessage error={cfg.error} />
           {cfg.data && (
             <p>
-              Register this redirect URI at your provider: <code>{cfg.data.redirect_uri}</code>
+              Register this redirect URI at your provider: <code className="break">{cfg.data.redirect_uri}</code>
               {cfg.data.configured && (
                 <>
                   {" "}
