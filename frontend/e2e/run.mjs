@@ -306,6 +306,8 @@ try {
     await page.getByRole("button", { name: "Add topic" }).click();
     await page.getByRole("button", { name: "Remove topic Engineering" }).waitFor();
     await page.getByRole("heading", { name: "Audit log" }).waitFor();
+    await page.getByRole("heading", { name: "Single sign-on" }).waitFor();
+    await page.getByText("/api/v1/auth/oidc/callback").waitFor(); // the redirect URI to register
     await axe(page, "admin");
     await shot(page, "03-admin");
   });
