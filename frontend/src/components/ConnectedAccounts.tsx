@@ -1,5 +1,5 @@
-import { useEffect, useId, useState, type FormEvent } from "react";
-import { useSearchParams } from "react-router";
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { useLocation, useSearchParams } from "react-router";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useForm } from "react-hook-form";
 import { api, call } from "../api/client";
@@ -37,6 +37,13 @@ export function ConnectedAccounts() {
   useEffect(() => {
     if (connected) qc.invalidateQueries({ queryKey: ["connections"] });
   }, [connected, qc]);
+  // Links to #accounts (the OAuth return, "Reconnect", the composer) land here.
+  const { hash } = useLocation();
+  const section = useRef<HTMLElement>(null);
+  const listed = conns.isSuccess && networks.isSuccess;
+  useEffect(() => {
+    if (hash === "#accounts" && listed) section.current?.scrollIntoView({ block: "start" });
+  }, [hash, listed]);
   const dismiss = () => {
     const p = new URLSearchParams(params);
     for (const k of ["connected", "connect_error", "network", "reconnect"]) p.delete(k);
@@ -49,7 +56,7 @@ export function ConnectedAccounts() {
   });
 
   return (
-    <section id="accounts" aria-labelledby="accounts-h">
+    <section id="accounts" aria-labelledby="accounts-h" ref={section}>
       <h2 id="accounts-h">Connected accounts</h2>
       <div role="status" aria-live="polite">
         {connected && (

@@ -3,7 +3,7 @@ import { useInfiniteQuery } from "@tanstack/react-query";
 import { Link } from "react-router";
 import { networkLabel } from "../lib/networks";
 import { api, call } from "../api/client";
-import { useTopics } from "../lib/session";
+import { canCurate, isAdmin, useMe, useTopics } from "../lib/session";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
 import { MoreOnScroll } from "../components/MoreOnScroll";
@@ -12,6 +12,8 @@ export function Feed() {
   const [topic, setTopic] = useState("");
   const [followed, setFollowed] = useState(false);
   const topics = useTopics();
+  const me = useMe();
+  const role = me.data?.member.role;
   const topicId = useId();
   const feed = useInfiniteQuery({
     queryKey: ["feed", { topic, followed }],
@@ -55,7 +57,20 @@ export function Feed() {
       <ErrorMessage error={feed.error} />
       {feed.isPending && <p role="status">Loading the feed…</p>}
       {feed.isSuccess && items.length === 0 && (
-        <p className="empty">Nothing to share yet. Curators post content here; you can suggest some.</p>
+        <div className="empty">
+          <p>Nothing to share yet. Curators post content here; you can <Link to="/suggest">suggest some</Link>.</p>
+          {isAdmin(role) && !me.data?.instance.verified && (
+            <p>
+              New here? Start under <Link to="/admin">Admin</Link>: verify your company's domain, allow the social networks
+              your colleagues use, and invite them.
+            </p>
+          )}
+          {canCurate(role) && (
+            <p>
+              <Link to="/post">Post the first content</Link>.
+            </p>
+          )}
+        </div>
       )}
       <div className="cards">
         {items.map((p) => (
