@@ -249,7 +249,7 @@ function TopList({
               {items.map((r) => (
                 <tr key={r.id}>
                   {list === "members" && <td>{r.rank ?? "—"}</td>}
-                  <th scope="row" className="break">
+                  <th scope="row" className={list === "content" ? "wrap" : undefined}>
                     {nameOf(r)}
                   </th>
                   {list === "members" && <td>{count(r.points)}</td>}
