@@ -581,6 +581,10 @@ try {
       await page.getByRole("button", { name: "Apply" }).click();
       await page.getByRole("dialog").getByRole("button", { name: "Change role" }).click();
       await page.getByRole("button", { name: "Apply" }).waitFor({ state: "detached" });
+      await page.getByRole("button", { name: "Correct the name or title of carol" }).click();
+      await page.getByRole("row", { name: /carol@acme\.example/ }).getByLabel("Job title").fill("Engineer");
+      await page.getByRole("row", { name: /carol@acme\.example/ }).getByRole("button", { name: "Save" }).click();
+      await page.getByRole("row", { name: /carol · Engineer/ }).waitFor();
       await carol.reload();
       await nav(carol, "Analytics", "Analytics");
       await carol.getByRole("term").filter({ hasText: "Potential reach" }).waitFor();

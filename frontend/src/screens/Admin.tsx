@@ -383,6 +383,7 @@ function Members() {
                 <RoleSelect name={m.name} role={m.role} onChange={(role) => setRole.mutate({ id: m.id, role })} />
               </td>
               <td>
+                <Correct id={m.id} name={m.name} title={m.title} />{" "}
                 {m.id !== me.data?.member.id && (
                   <ConfirmButton question={`Remove ${m.name}? Their sessions end and their data is erased.`} confirmLabel="Remove member" aria-label={`Remove ${m.name}`} onConfirm={() => remove.mutate(m.id)}>
                     Remove
@@ -397,6 +398,43 @@ function Members() {
       {members.hasNextPage && <button type="button" onClick={() => members.fetchNextPage()}>Load more members</button>}
       <ErrorMessage error={setRole.error ?? remove.error} />
     </section>
+  );
+}
+
+/** Rectification: an admin corrects a member's name or title (audited). */
+function Correct({ id, name, title }: { id: string; name: string; title: string }) {
+  const qc = useQueryClient();
+  const [open, setOpen] = useState(false);
+  const uid = useId();
+  const form = useForm({ values: { name, title } });
+  const save = useMutation({
+    mutationFn: (v: { name: string; title: string }) => {
+      const body = { ...(v.name.trim() !== name ? { name: v.name.trim() } : {}), ...(v.title.trim() !== title ? { title: v.title.trim() } : {}) };
+      return call(api.PATCH("/api/v1/members/{id}", { params: { path: { id } }, body }));
+    },
+    onSuccess: () => {
+      setOpen(false);
+      qc.invalidateQueries({ queryKey: ["members"] });
+      qc.invalidateQueries({ queryKey: ["audit"] });
+    },
+  });
+  if (!open) {
+    return (
+      <button type="button" className="secondary" onClick={() => setOpen(true)} aria-label={`Correct the name or title of ${name}`}>
+        Correct
+      </button>
+    );
+  }
+  return (
+    <form className="correct" onSubmit={form.handleSubmit((v) => save.mutate(v))}>
+      <label htmlFor={`${uid}-name`}>Name</label>
+      <input id={`${uid}-name`} required maxLength={100} {...form.register("name", { required: true })} />
+      <label htmlFor={`${uid}-title`}>Job title</label>
+      <input id={`${uid}-title`} maxLength={100} {...form.register("title")} />
+      <button type="submit" disabled={save.isPending}>Save</button>{" "}
+      <button type="button" className="secondary" onClick={() => setOpen(false)}>Cancel</button>
+      <ErrorMessage error={save.error} />
+    </form>
   );
 }
 
