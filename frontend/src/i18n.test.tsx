@@ -44,4 +44,9 @@ describe("i18n", () => {
     expect(screen.getByText("Jonossa").className).toContain("state-queued");
     expect(document.body.textContent).toContain("Jonossa: Mastodon saa sen hetken päästä.");
   });
+
+  it("counts with plurals from the English catalog", () => {
+    expect(i18n.t("{{count}} followers", { count: 1 })).toBe("1 follower");
+    expect(i18n.t("{{count}} followers", { count: 42 })).toBe("42 followers");
+  });
 });
