@@ -1,6 +1,8 @@
 import { useState, type FormEvent } from "react";
 import { Navigate } from "react-router";
 import { useMutation, useQuery } from "@tanstack/react-query";
+import { useTranslation } from "react-i18next";
+import { T } from "../components/T";
 import { api, call } from "../api/client";
 import { safeHref, useMe } from "../lib/session";
 import { ErrorMessage } from "../components/ErrorMessage";
@@ -30,6 +32,7 @@ export function SignIn() {
   const page = useLoginPage().data;
   const company = page?.instance?.name;
   const instanceId = page?.instance?.id;
+  const { t } = useTranslation();
   const [email, setEmail] = useState("");
   const [devLink, setDevLink] = useState<string>();
   const send = useMutation({
@@ -48,20 +51,21 @@ export function SignIn() {
   };
   return (
     <section className="narrow">
-      <h1 tabIndex={-1}>{company ? `Sign in to ${company}` : "Sign in to Chorus"}</h1>
+      <h1 tabIndex={-1}>{company ? t("Sign in to {{company}}", { company }) : t("Sign in to Chorus")}</h1>
       {page?.sso && instanceId && (
         <p>
           <a className="button" href={`/api/v1/auth/oidc/start?instance=${encodeURIComponent(instanceId)}`}>
-            Sign in with your company account (single sign-on)
+            {t("Sign in with your company account (single sign-on)")}
           </a>
         </p>
       )}
       <p>
-        {page?.sso ? "Or sign in" : "Sign in"} with your work email address. We send you a link that signs you in; no
-        password needed.
+        {page?.sso
+          ? t("Or sign in with your work email address. We send you a link that signs you in; no password needed.")
+          : t("Sign in with your work email address. We send you a link that signs you in; no password needed.")}
       </p>
       <form onSubmit={submit} noValidate={false}>
-        <label htmlFor="signin-email">Work email</label>
+        <label htmlFor="signin-email">{t("Work email")}</label>
         <input
           id="signin-email"
           name="email"
@@ -72,19 +76,22 @@ export function SignIn() {
           onChange={(e) => setEmail(e.target.value)}
         />
         <button type="submit" disabled={send.isPending}>
-          {send.isPending ? "Sending…" : "Send me a sign-in link"}
+          {send.isPending ? t("Sending…") : t("Send me a sign-in link")}
         </button>
       </form>
       <div role="status" aria-live="polite">
         {send.isSuccess && (
           <div className="notice">
             <p>
-              Check your mail: if <strong>{send.data}</strong> may sign in, a link is on its way. It works once, for 15
-              minutes.
+              <T
+                k="Check your mail: if <0>{{email}}</0> may sign in, a link is on its way. It works once, for 15 minutes."
+                values={{ email: send.data }}
+                components={[<strong />]}
+              />
             </p>
             {devLink && (
               <p>
-                Development mailbox: <a href={devLink}>open the sign-in link</a>
+                <T k="Development mailbox: <0>open the sign-in link</0>" components={[<a href={devLink} />]} />
               </p>
             )}
           </div>
