@@ -11,11 +11,15 @@ WEB_DIST      := $(WEB)/dist/index.html
 WEB_SRC       := $(shell find $(WEB)/src $(WEB)/public $(WEB)/scripts -type f ! -name schema.d.ts 2>/dev/null) \
                  $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json
 
-.PHONY: run build test deps test-go test-web web lint vulncheck tools clean
+.PHONY: run run-sso build test deps test-go test-web web lint vulncheck tools clean
 
 ## run: the whole platform (API, web app, workers) with embedded MongoDB-compatible and Redis servers
 run: build
 	CHORUS_DEV_MAILBOX=$${CHORUS_DEV_MAILBOX:-1} CHORUS_LOG_FORMAT=$${CHORUS_LOG_FORMAT:-text} ./$(BIN) all
+
+## run-sso: as run, signing in through a local Dex (deploy/dex/dev.yaml; users alice@acme.example … password "password")
+run-sso: build
+	./.ci/run-sso
 
 build: $(WEB_DIST)
 	$(GO) build -tags $(TAGS) -trimpath -ldflags='-s -w' -o $(BIN) ./cmd/chorus

@@ -62,7 +62,7 @@ func NewService(cfg Config) *Service {
 }
 
 // Kinds are the tenant kinds content keeps, for tenant.StoreConfig.
-func Kinds() []tenant.Kind { return []tenant.Kind{postKind, topicKind} }
+func Kinds() []tenant.Kind { return []tenant.Kind{postKind, topicKind, digestKind} }
 
 func newID() string {
 	var b [16]byte

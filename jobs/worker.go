@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -34,7 +35,10 @@ type Config struct {
 	Resolver tenant.TXTResolver
 	// Mailer tells admins when their domain's record disappeared (nil:
 	// nobody is told).
-	Mailer      tenant.Mailer
+	Mailer tenant.Mailer
+	// BaseURL is the web app's public URL, for the links in digest mails
+	// (nil: no digests are sent).
+	BaseURL     *url.URL
 	Log         *slog.Logger
 	Metrics     prometheus.Registerer
 	Concurrency int // default 10
@@ -168,6 +172,18 @@ func (w *Worker) Handler() asynq.Handler {
 			return err
 		})
 	})
+	mux.HandleFunc(task.TypeSendDigests, func(ctx context.Context, _ *asynq.Task) error {
+		if w.cfg.Mailer == nil || w.cfg.BaseURL == nil || w.cfg.Content == nil {
+			return nil
+		}
+		return w.cfg.Store.EachInstance(ctx, func(sc tenant.Scope) error {
+			rep, err := w.cfg.Content.SendDigests(ctx, sc, w.cfg.Mailer, w.cfg.BaseURL)
+			if rep.Sent > 0 {
+				w.cfg.Log.InfoContext(ctx, "digests sent", "tenant_id", sc.InstanceID(), "sent", rep.Sent, "skipped", rep.Skipped)
+			}
+			return err
+		})
+	})
 	mux.HandleFunc(task.TypeSweepExports, func(ctx context.Context, _ *asynq.Task) error {
 		_, err := w.cfg.Store.SweepExports(ctx)
 		return err
@@ -246,6 +262,9 @@ var periodic = []struct {
 	{"@every 6h", task.WarnExpiring, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(5 * time.Hour)}},
 	{"@every 24h", task.SweepRetention, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(23 * time.Hour)}},
 	{"@every 3h", task.RefreshEngagement, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(2 * time.Hour)}},
+	// Hourly, so each instance's digests go out soon after Monday
+	// DigestHour in its own time zone; each member gets one a week.
+	{"@every 1h", task.SendDigests, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(50 * time.Minute)}},
 	{"@every 6h", task.RecheckDomains, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(5 * time.Hour)}},
 }
 
@@ -261,6 +280,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		BaseContext: func() context.Context { return context.WithoutCancel(ctx) },
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			id, _ := asynq.GetTaskID(ctx)
+			if !isFailure(err) {
+				// A network's or Chorus's own limit: the task waits, nothing failed.
+				log.InfoContext(ctx, "task waits", "task_id", id, "task_type", t.Type(), "retry_in", retryDelay(0, err, t).String(), "err", err)
+				return
+			}
 			log.ErrorContext(ctx, "task failed", "task_id", id, "task_type", t.Type(), "err", err)
 		}),
 		ShutdownTimeout:          20 * time.Second,

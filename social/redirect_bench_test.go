@@ -3,6 +3,7 @@ package social
 import (
 	"context"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -148,8 +149,16 @@ func TestRedirectAllocationBudget(t *testing.T) {
 	w := &reusedWriter{h: http.Header{}}
 	left := 100
 	redirectCost(t, e, req, w, func() bool { left--; return left >= 0 }) // the link is cached
-	left = 5000
-	allocs, bytes := redirectCost(t, e, req, w, func() bool { left--; return left >= 0 })
+	// The process's other goroutines (the click recorder, the embedded
+	// database) allocate too, most of all under the race detector: the
+	// cheapest of several short runs is the redirect's own cost, and a
+	// real regression shows in every run.
+	allocs, bytes := math.Inf(1), math.Inf(1)
+	for range 10 {
+		left = 500
+		a, b := redirectCost(t, e, req, w, func() bool { left--; return left >= 0 })
+		allocs, bytes = min(allocs, a), min(bytes, b)
+	}
 	if allocs > maxAllocs || bytes > maxBytes {
 		t.Errorf("a redirect allocates %.1f times, %.0f bytes; the budget is %d and %d", allocs, bytes, maxAllocs, maxBytes)
 	}

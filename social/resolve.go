@@ -39,20 +39,33 @@ func (s *Service) ResolveUnconfirmed(ctx context.Context, sc tenant.Scope) (publ
 	now := s.now().UTC()
 	coll := sc.Collection(shareKind)
 	var shares []Share
+	// Those asked longest ago (or never) first, so shares that cannot be
+	// settled yet do not keep the others waiting.
 	if err := coll.Find(ctx, bson.D{{Key: "state", Value: ShareUnconfirmed}, {Key: "updated_at", Value: bson.D{{Key: "$gt", Value: now.Add(-unconfirmedWindow)}}}},
-		&shares, options.Find().SetSort(bson.D{{Key: "updated_at", Value: 1}}).SetLimit(resolveBatch)); err != nil {
+		&shares, options.Find().SetSort(bson.D{{Key: "checked_at", Value: 1}, {Key: "updated_at", Value: 1}}).SetLimit(resolveBatch)); err != nil {
 		return 0, 0, err
 	}
 	for _, sh := range shares {
+		mine := bson.D{{Key: "_id", Value: sh.ID}, {Key: "state", Value: ShareUnconfirmed}}
+		checked := func() error {
+			_, err := coll.Update(ctx, mine, bson.D{{Key: "$set", Value: bson.D{{Key: "checked_at", Value: now}}}})
+			return err
+		}
 		n, acct, err := s.Account(ctx, sc, sh.ConnectionID)
 		if err != nil {
 			if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrDisabled) && !errors.Is(err, ErrNeedsReconnect) && !errors.Is(err, ErrBroken) && !errors.Is(err, ErrNetworkNotAllowed) {
 				s.log.WarnContext(ctx, "unconfirmed share not checked", "share_id", sh.ID, "err", err)
 			}
+			if err := checked(); err != nil {
+				return published, requeued, err
+			}
 			continue
 		}
 		finder, ok := n.(PostFinder)
 		if !ok {
+			if err := checked(); err != nil {
+				return published, requeued, err
+			}
 			continue
 		}
 		attempted := sh.UpdatedAt.Add(-leaseTime)
@@ -62,9 +75,11 @@ func (s *Service) ResolveUnconfirmed(ctx context.Context, sc tenant.Scope) (publ
 		pub, found, err := finder.FindPost(ctx, acct, Post{Text: sh.Text, Link: sh.TrackedURL, IdempotencyKey: sh.ID}, attempted.Add(-clockSkew))
 		if err != nil {
 			s.log.WarnContext(ctx, "unconfirmed share not checked", "share_id", sh.ID, "err", err)
+			if err := checked(); err != nil {
+				return published, requeued, err
+			}
 			continue
 		}
-		mine := bson.D{{Key: "_id", Value: sh.ID}, {Key: "state", Value: ShareUnconfirmed}}
 		switch {
 		case found:
 			at := pub.At
@@ -79,6 +94,7 @@ func (s *Service) ResolveUnconfirmed(ctx context.Context, sc tenant.Scope) (publ
 			}
 			if ok {
 				published++
+				s.sharePublished(ctx, sc, sh.ID)
 			}
 		case now.Sub(attempted) >= unconfirmedGrace:
 			ok, err := coll.Update(ctx, mine, bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareQueued},
@@ -95,6 +111,10 @@ func (s *Service) ResolveUnconfirmed(ctx context.Context, sc tenant.Scope) (publ
 					// Queued in the database: the reconciler queues it again.
 					s.log.WarnContext(ctx, "share not queued", "share_id", sh.ID, "err", err)
 				}
+			}
+		default: // not there yet, within the grace period
+			if err := checked(); err != nil {
+				return published, requeued, err
 			}
 		}
 	}

@@ -31,6 +31,7 @@ type Service struct {
 	notify     func(ctx context.Context, sc tenant.Scope, memberID, subject, text string) error
 	published  func(ctx context.Context, sc tenant.Scope, shareID string)
 	throttle   func(ctx context.Context, sc tenant.Scope, network, connectionID string) (time.Duration, error)
+	dequeue    func(ctx context.Context, sc tenant.Scope, shareIDs []string) error
 	// refreshes runs one token refresh per connection in this process; a
 	// lease on the connection document serialises processes.
 	refreshes singleflight.Group
@@ -68,6 +69,10 @@ type Config struct {
 	// network and says how long to wait when none is left (0: go ahead);
 	// cmd: jobs.RateLimiter's buckets in Redis. nil: no limits.
 	Throttle func(ctx context.Context, sc tenant.Scope, network, connectionID string) (time.Duration, error)
+	// Dequeue deletes the waiting publication tasks of cancelled shares
+	// (cmd: Asynq tasks by ID, the share's). A task it misses finds its
+	// share cancelled and posts nothing. nil: tasks are left to run out.
+	Dequeue func(ctx context.Context, sc tenant.Scope, shareIDs []string) error
 }
 
 // NewService returns a Service.
@@ -86,7 +91,7 @@ func NewService(cfg Config) *Service {
 	}
 	return &Service{networks: cfg.Networks, keys: cfg.Keys, baseURL: cfg.BaseURL, client: cfg.HTTPClient,
 		log: cfg.Log, now: cfg.Now, onDisallow: cfg.OnNetworkDisallowed, content: cfg.Content, enqueue: cfg.Enqueue, notify: cfg.Notify,
-		published: cfg.OnPublished, throttle: cfg.Throttle}
+		published: cfg.OnPublished, throttle: cfg.Throttle, dequeue: cfg.Dequeue}
 }
 
 // Kinds are the tenant kinds social keeps, for tenant.StoreConfig:

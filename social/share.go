@@ -52,6 +52,7 @@ type Share struct {
 	PublishAt    time.Time  `bson:"publish_at" json:"publish_at"`
 	AttemptID    string     `bson:"attempt_id,omitempty" json:"-"`
 	AttemptedAt  *time.Time `bson:"attempted_at,omitempty" json:"-"`
+	CheckedAt    *time.Time `bson:"checked_at,omitempty" json:"-"` // unconfirmed: when the network was last asked
 	LeaseUntil   *time.Time `bson:"lease_until,omitempty" json:"-"`
 	Attempts     int        `bson:"attempts" json:"attempts"`
 	RemoteID     string     `bson:"remote_id,omitempty" json:"-"`
@@ -266,7 +267,20 @@ func (s *Service) CancelShare(ctx context.Context, sc tenant.Scope, me tenant.Me
 		return Share{}, ErrShareState
 	}
 	sh.State, sh.Error, sh.UpdatedAt = ShareCancelled, "cancelled by the member", now
+	s.dropTasks(ctx, sc, []string{id})
 	return sh, nil
+}
+
+// dropTasks deletes the waiting tasks of cancelled shares. It cannot fail
+// the cancellation: a task left behind finds its share cancelled.
+func (s *Service) dropTasks(ctx context.Context, sc tenant.Scope, ids []string) {
+	if s.dequeue == nil || len(ids) == 0 {
+		return
+	}
+	if err := s.dequeue(ctx, sc, ids); err != nil {
+		s.log.WarnContext(ctx, "tasks of cancelled shares not deleted; they will find their shares cancelled",
+			"tenant_id", sc.InstanceID(), "count", len(ids), "err", err)
+	}
 }
 
 // RetryError asks the job runner to try again after Delay.

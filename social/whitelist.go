@@ -136,13 +136,26 @@ func (s *Service) Disallow(ctx context.Context, sc tenant.Scope, by tenant.Membe
 	// Nothing is published to a network after it was un-whitelisted: its
 	// queued and scheduled shares are cancelled now (and the publish step
 	// checks the whitelist again, for a task already running).
-	cancelled, err := sc.Collection(shareKind).UpdateMany(ctx,
-		bson.D{{Key: "network", Value: name}, {Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}}},
+	pendingShares := bson.D{{Key: "network", Value: name}, {Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}}}
+	var pending []struct {
+		ID string `bson:"_id"`
+	}
+	if err := sc.Collection(shareKind).Find(ctx, pendingShares, &pending); err != nil {
+		return fmt.Errorf("disallow %s: find pending shares: %w", name, err)
+	}
+	cancelled, err := sc.Collection(shareKind).UpdateMany(ctx, pendingShares,
 		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled},
 			{Key: "error", Value: "the network is no longer allowed by your company"}, {Key: "updated_at", Value: s.timestamp()}}}})
 	if err != nil {
 		return fmt.Errorf("disallow %s: cancel pending shares: %w", name, err)
 	}
+	// A share that started publishing between the two steps keeps its
+	// running task (it cannot be deleted) and is refused by the whitelist.
+	ids := make([]string, len(pending))
+	for i, p := range pending {
+		ids[i] = p.ID
+	}
+	s.dropTasks(ctx, sc, ids)
 	if s.onDisallow != nil {
 		if err := s.onDisallow(ctx, sc, name); err != nil {
 			return fmt.Errorf("disallow %s: cancel pending shares: %w", name, err)

@@ -291,7 +291,7 @@ func (s *Service) ssoOf(ctx context.Context, inst Instance) *ssoAvailability {
 }
 
 func instanceViewOf(inst Instance) instanceView {
-	return instanceView{ID: inst.ID, Name: inst.Name, Domains: inst.Domains, Verified: inst.Verified, Settings: inst.Settings}
+	return instanceView{ID: inst.ID, Name: inst.Name, Domains: inst.Domains, Verified: inst.Verified, Settings: inst.Settings.WithDefaults()}
 }
 
 func (s *Service) getMe(c *gin.Context, sc Scope, me Member) error {
@@ -326,6 +326,7 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 		MinGroupSize       *int    `json:"min_group_size"`
 		LeaderboardVisible *bool   `json:"leaderboard_visible"`
 		Points             *Points `json:"points"`
+		Digest             *string `json:"digest"`
 	}
 	if err := api.Decode(c, &in); err != nil {
 		return err
@@ -334,6 +335,7 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 		Name: in.Name, InvitationMessage: in.InvitationMessage, RetentionDays: in.RetentionDays, JoinPolicy: in.JoinPolicy,
 		SuggestionsNeedApproval: in.NeedApproval, Subdomain: in.Subdomain,
 		TimeZone: in.TimeZone, CPC: in.CPC, MinGroupSize: in.MinGroupSize, LeaderboardVisible: in.LeaderboardVisible, Points: in.Points,
+		Digest: in.Digest,
 	})
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -54,6 +55,10 @@ type Settings struct {
 	MinGroupSize       int    `bson:"min_group_size,omitempty" json:"min_group_size"`
 	LeaderboardVisible bool   `bson:"leaderboard_visible" json:"leaderboard_visible"`
 	Points             Points `bson:"points" json:"points"`
+
+	// Digest is how often members get the digest mail of new content:
+	// DigestOff or DigestWeekly ("" is weekly, see DigestSchedule).
+	Digest string `bson:"digest,omitempty" json:"digest"`
 }
 
 // Money is an amount in a currency's minor units (cents): never floating
@@ -79,15 +84,22 @@ const (
 
 // Location returns the instance's time zone (UTC when unset or unknown).
 func (s Settings) Location() *time.Location {
-	if s.TimeZone == "" {
+	if s.TimeZone == "" || s.TimeZone == "UTC" {
 		return time.UTC
+	}
+	if loc, ok := zones.Load(s.TimeZone); ok {
+		return loc.(*time.Location)
 	}
 	loc, err := time.LoadLocation(s.TimeZone)
 	if err != nil {
 		return time.UTC
 	}
+	zones.Store(s.TimeZone, loc)
 	return loc
 }
+
+// zones caches loaded time zones: every click batch asks for one.
+var zones sync.Map
 
 // PointWeights returns the leaderboard weights with defaults applied.
 func (s Settings) PointWeights() Points {
@@ -99,6 +111,18 @@ func (s Settings) PointWeights() Points {
 		p.PerUniqueClick = DefaultPointsPerClick
 	}
 	return p
+}
+
+// WithDefaults fills in the reach settings an older instance never set,
+// as they apply.
+func (s Settings) WithDefaults() Settings {
+	if s.TimeZone == "" {
+		s.TimeZone = DefaultTimeZone
+	}
+	s.MinGroupSize = s.GroupSize()
+	s.Points = s.PointWeights()
+	s.Digest = s.DigestSchedule()
+	return s
 }
 
 // GroupSize returns the smallest group whose per-member figures are shown.

@@ -144,6 +144,13 @@ func (s *Service) sendInvitation(ctx context.Context, sc Scope, inv *Invitation)
 	link.RawQuery = url.Values{"token": {secret}}.Encode()
 	text := inv.Message + "\n\nJoin " + sc.Instance().Name + " on Chorus:\n\n" + link.String() +
 		"\n\nThe link works once, until " + inv.ExpiresAt.Format("2 January 2006") + ".\n"
+	if sc.Instance().Settings.JoinPolicy == JoinSSO {
+		// Email links do not sign in here: the invitee signs in through
+		// the company's identity provider.
+		link = s.BaseURL.JoinPath(oidcStartPath)
+		link.RawQuery = url.Values{"email": {inv.Email}}.Encode()
+		text = inv.Message + "\n\nJoin " + sc.Instance().Name + " on Chorus, signing in with your company account:\n\n" + link.String() + "\n"
+	}
 	return s.Mailer.Send(ctx, Mail{To: inv.Email, Subject: "You are invited to " + sc.Instance().Name + " on Chorus", Text: text, Link: link.String()})
 }
 

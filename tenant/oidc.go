@@ -51,6 +51,9 @@ const collOIDCStates = "oidc_states"
 // registered with the provider as BaseURL + this path.
 const oidcCallbackPath = "/api/v1/auth/oidc/callback"
 
+// oidcStartPath starts a sign-in with an identity provider.
+const oidcStartPath = "/api/v1/auth/oidc/start"
+
 // oidcHTTPTimeout bounds each request to the provider (discovery, keys,
 // token exchange).
 const oidcHTTPTimeout = 15 * time.Second

@@ -164,6 +164,27 @@ func (p *Privacy) Consents(ctx context.Context, sc Scope, memberID string) (map[
 	return now, recs, nil
 }
 
+// Consented reports the member's current choice for purpose: their last
+// grant or withdrawal, else the purpose's default. Background jobs (the
+// digest mail) ask it before acting for a member; an unknown purpose is
+// ErrNotFound.
+func (sc Scope) Consented(ctx context.Context, memberID, purpose string) (bool, error) {
+	def, ok := purposeDefaults[purpose]
+	if !ok {
+		return false, ErrNotFound
+	}
+	var last []ConsentRecord
+	err := sc.Collection(consentKind).Find(ctx, bson.D{{Key: "member_id", Value: memberID}, {Key: "purpose", Value: purpose}}, &last,
+		options.Find().SetSort(bson.D{{Key: "seq", Value: -1}}).SetLimit(1))
+	if err != nil {
+		return false, err
+	}
+	if len(last) == 0 {
+		return def, nil
+	}
+	return last[0].Granted, nil
+}
+
 // Export is everything stored about a person in one instance.
 type Export struct {
 	GeneratedAt time.Time `json:"generated_at"`

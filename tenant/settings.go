@@ -26,6 +26,23 @@ type SettingsUpdate struct {
 	MinGroupSize       *int
 	LeaderboardVisible *bool
 	Points             *Points
+	// Digest is DigestOff or DigestWeekly.
+	Digest *string
+}
+
+// Digest schedules.
+const (
+	DigestOff    = "off"
+	DigestWeekly = "weekly"
+)
+
+// DigestSchedule returns how often the instance's members get the digest
+// mail: DigestWeekly unless the admins turned it off.
+func (s Settings) DigestSchedule() string {
+	if s.Digest == "" {
+		return DigestWeekly
+	}
+	return s.Digest
 }
 
 // Settings limits.
@@ -88,6 +105,12 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate
 	}
 	if u.SuggestionsNeedApproval != nil {
 		st.SuggestionsNeedApproval = new(*u.SuggestionsNeedApproval)
+	}
+	if u.Digest != nil {
+		st.Digest = *u.Digest
+		if st.Digest != DigestOff && st.Digest != DigestWeekly {
+			verr = append(verr, &ValidationError{Field: "digest", Reason: "must be off or weekly"})
+		}
 	}
 	verr = append(verr, checkReachSettings(u, &st)...)
 	if len(verr) > 0 {

@@ -440,3 +440,46 @@ func (s *Service) endSessionURL(ctx context.Context, secret string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// RotateSSOSecrets re-encrypts every instance's identity provider secret
+// under the keyring's current key (chorus keys rotate). It returns how
+// many it re-encrypted, how many were on the current key already, and how
+// many no key of the ring opens (left as they are: keep the old key).
+// A secret changed meanwhile by its admins is left to that change.
+func (s *Store) RotateSSOSecrets(ctx context.Context, keys *Keyring) (rotated, current, broken int, err error) {
+	if keys == nil {
+		return 0, 0, 0, ErrNoKeys
+	}
+	cur, err := s.db.Collection(collSSO).Find(ctx, bson.D{})
+	if err != nil {
+		return 0, 0, 0, storeErr(err)
+	}
+	var recs []ssoRecord
+	if err := cur.All(ctx, &recs); err != nil {
+		return 0, 0, 0, storeErr(err)
+	}
+	for _, rec := range recs {
+		if rec.Secret.KeyID == keys.Current() {
+			current++
+			continue
+		}
+		ad := ssoAD(rec.InstanceID, rec.Issuer, rec.ClientID)
+		plain, err := keys.Open(rec.Secret, ad)
+		if err != nil {
+			broken++
+			s.log.WarnContext(ctx, "identity provider secret undecryptable", "tenant_id", rec.InstanceID, "key_id", rec.Secret.KeyID)
+			continue
+		}
+		sealed, err := keys.Seal(plain, ad)
+		if err != nil {
+			return rotated, current, broken, err
+		}
+		if _, err := s.db.Collection(collSSO).UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: rec.InstanceID}, {Key: "secret.key_id", Value: rec.Secret.KeyID}, {Key: "updated_at", Value: rec.UpdatedAt}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "secret", Value: sealed}}}}); err != nil {
+			return rotated, current, broken, storeErr(err)
+		}
+		rotated++
+	}
+	return rotated, current, broken, nil
+}

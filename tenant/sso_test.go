@@ -276,6 +276,14 @@ func TestJoinPolicySSO(t *testing.T) {
 	if got := r.s.ssoOf(ctx, acme.Instance()); !got.Required {
 		t.Errorf("availability %+v, want required", got)
 	}
+	// Invitations lead to the provider, not to an email link.
+	if _, err := r.s.Invite(ctx, acme, admin, []string{"gina@acme.example"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	mails := r.box.List("gina@acme.example")
+	if len(mails) != 1 || mails[0].Link != "http://127.0.0.1:9/api/v1/auth/oidc/start?email=gina%40acme.example" || strings.Contains(mails[0].Text, "token=") {
+		t.Errorf("invitation under sso: %+v", mails)
+	}
 }
 
 // Dex (v2.45) advertises no end_session_endpoint: logout then ends only
@@ -353,5 +361,35 @@ func TestLogoutOffersEndSessionEndpoint(t *testing.T) {
 	}
 	if u, _ := url.Parse(r.s.endSessionURL(t.Context(), moved)); u.Query().Has("id_token_hint") {
 		t.Errorf("hint from a token sealed for another member: %s", u)
+	}
+}
+
+func TestRotateSSOSecrets(t *testing.T) {
+	r := newSSORig(t)
+	idp := r.companyDex(t)
+	acme, admin := r.verifiedInstance(t, "acme.example")
+	if _, err := r.s.ConfigureSSO(t.Context(), acme, admin, SSOUpdate{Issuer: idp.Issuer, ClientID: idp.ClientID, ClientSecret: idp.ClientSecret}); err != nil {
+		t.Fatal(err)
+	}
+	both, err := ParseKeyring("k2:" + testKey(8) + ",k1:" + testKey(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rot, cur, broken, err := r.s.Store.RotateSSOSecrets(t.Context(), both); err != nil || rot != 1 || cur != 0 || broken != 0 {
+		t.Fatalf("rotate = %d, %d, %d, %v; want 1 re-encrypted", rot, cur, broken, err)
+	}
+	onlyNew, _ := ParseKeyring("k2:" + testKey(8))
+	if rot, cur, broken, err := r.s.Store.RotateSSOSecrets(t.Context(), onlyNew); err != nil || rot != 0 || cur != 1 || broken != 0 {
+		t.Fatalf("second rotation = %d, %d, %d, %v; want 1 current", rot, cur, broken, err)
+	}
+	// The new key alone signs in through the provider.
+	r.s.Keys = onlyNew
+	r.s.sso.forget(acme.InstanceID())
+	if _, _, err := r.s.instanceClient(t.Context(), acme.InstanceID()); err != nil {
+		t.Errorf("provider with the rotated secret: %v", err)
+	}
+	other, _ := ParseKeyring("k3:" + testKey(9))
+	if _, _, broken, _ := r.s.Store.RotateSSOSecrets(t.Context(), other); broken != 1 {
+		t.Errorf("a keyring without the secret's key: %d broken, want 1", broken)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -609,5 +610,44 @@ func TestReachSettingsValidation(t *testing.T) {
 	if res.status != http.StatusOK || inst.Settings.TimeZone != "Europe/Helsinki" || inst.Settings.CPC != (tenant.Money{Amount: 150, Currency: "SEK"}) ||
 		inst.Settings.MinGroupSize != 5 || inst.Settings.Points != (tenant.Points{PerShare: 3, PerUniqueClick: 2}) {
 		t.Errorf("stored: %d %+v", res.status, inst.Settings)
+	}
+}
+
+// A share whose publication was unconfirmed counts once the reconciler
+// finds its post, and not before.
+func TestResolvedShareCounts(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	a.mastodon.DelayAnswers(5 * time.Second)
+	var out struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &out)
+	inst := a.mustInstance(t, employee)
+	w, err := jobs.NewWorker(jobs.Config{Store: a.store, Social: a.social})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	err = w.Handler().ProcessTask(ctx, task.Publish(inst, out.Items[0].ID))
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.mastodon.DelayAnswers(0)
+	sc, err := a.store.Open(t.Context(), inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := reach.New(reach.Config{})
+	if sum, _ := svc.Summary(t.Context(), sc, everything()); sum.Shares != 0 {
+		t.Fatalf("an unconfirmed share counts: %+v", sum)
+	}
+	a.clock.Add(time.Minute)
+	if err := w.Handler().ProcessTask(t.Context(), task.Reconcile()); err != nil {
+		t.Fatal(err)
+	}
+	if sh, _ := social.ShareByID(t.Context(), sc, out.Items[0].ID); sh.State != social.SharePublished {
+		t.Fatalf("the reconciler did not find the post: %+v", sh)
+	}
+	if sum, _ := svc.Summary(t.Context(), sc, everything()); sum.Shares != 1 {
+		t.Errorf("the resolved share does not count: %+v", sum)
 	}
 }

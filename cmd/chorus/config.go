@@ -47,6 +47,9 @@ type config struct {
 	LinkedInID, LinkedInSecret, LinkedInVersion string
 	XID, XSecret                                string
 	FacebookID, FacebookSecret, FacebookVersion string
+
+	// LinkedInReadEngagement: the LinkedIn app has r_member_social.
+	LinkedInReadEngagement bool
 	// DevNetworkPorts are 127.0.0.1 ports where social network servers (a
 	// local Bluesky PDS or Mastodon) may be reached over plain http:
 	// development and browser tests only, refused without the dev mailbox.
@@ -86,6 +89,7 @@ var settings = []setting{
 	{"linkedin-client-id", "CHORUS_LINKEDIN_CLIENT_ID", "", "LinkedIn app client ID (with the secret: LinkedIn is served)", false},
 	{"linkedin-client-secret", "CHORUS_LINKEDIN_CLIENT_SECRET", "", "LinkedIn app client secret", true},
 	{"linkedin-version", "CHORUS_LINKEDIN_VERSION", "", "LinkedIn-Version header (YYYYMM) of the Posts API; default the connector's", false},
+	{"linkedin-read-engagement", "CHORUS_LINKEDIN_READ_ENGAGEMENT", "0", "1 when LinkedIn granted the app r_member_social: members are asked for it and their posts' reactions and comments are read", false},
 	{"x-client-id", "CHORUS_X_CLIENT_ID", "", "X OAuth 2.0 client ID (with the secret: X is served)", false},
 	{"x-client-secret", "CHORUS_X_CLIENT_SECRET", "", "X OAuth 2.0 client secret", true},
 	{"facebook-app-id", "CHORUS_FACEBOOK_APP_ID", "", "Meta app ID (with the secret: Facebook Pages are served)", false},
@@ -155,6 +159,13 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 	}
 	c.MaxBodyBytes = int64(atoi("max-body-bytes", "CHORUS_MAX_BODY_BYTES", 1024))
 
+	switch v := get("linkedin-read-engagement"); v {
+	case "1", "true":
+		c.LinkedInReadEngagement = true
+	case "0", "false", "":
+	default:
+		bad("CHORUS_LINKEDIN_READ_ENGAGEMENT", "must be 1 or 0, not %q", v)
+	}
 	switch v := get("dev-mailbox"); v {
 	case "1", "true":
 		c.DevMailbox = true
@@ -310,7 +321,7 @@ func (c config) masked() []string {
 		"CHORUS_OIDC_ISSUER": c.OIDC.Issuer, "CHORUS_OIDC_CLIENT_ID": c.OIDC.ClientID,
 		"CHORUS_OIDC_CLIENT_SECRET": c.OIDC.ClientSecret, "CHORUS_OIDC_LIMIT_IP": strconv.Itoa(c.OIDCPerIP),
 		"CHORUS_LINKEDIN_CLIENT_ID": c.LinkedInID, "CHORUS_LINKEDIN_CLIENT_SECRET": c.LinkedInSecret, "CHORUS_LINKEDIN_VERSION": c.LinkedInVersion,
-		"CHORUS_X_CLIENT_ID": c.XID, "CHORUS_X_CLIENT_SECRET": c.XSecret,
+		"CHORUS_LINKEDIN_READ_ENGAGEMENT": strconv.FormatBool(c.LinkedInReadEngagement), "CHORUS_X_CLIENT_ID": c.XID, "CHORUS_X_CLIENT_SECRET": c.XSecret,
 		"CHORUS_FACEBOOK_APP_ID": c.FacebookID, "CHORUS_FACEBOOK_APP_SECRET": c.FacebookSecret, "CHORUS_FACEBOOK_GRAPH_VERSION": c.FacebookVersion,
 	}
 	lines := make([]string, 0, len(settings))

@@ -169,8 +169,15 @@ func newApp(d appDeps) (*app, error) {
 	}
 	// Instances' identity providers are servers admins name: reach them
 	// only through the guarded client, as link previews do.
-	idpHTTP := d.idpHTTP
-	if idpHTTP == nil {
+	idpHTTP, idpAllowHTTP := d.idpHTTP, d.idpAllowHTTP
+	switch {
+	case idpHTTP != nil:
+	case d.cfg.DevMailbox:
+		// Development (make run-sso): a local Dex on loopback over http.
+		// The dev mailbox is never on in production.
+		idpHTTP, idpAllowHTTP = &http.Client{Timeout: 15 * time.Second}, true
+		d.log.Warn("development: companies' identity providers may be http and on loopback (dev mailbox on)")
+	default:
 		idpHTTP = preview.New(preview.Config{Ports: []int{443}, Timeout: 15 * time.Second, MaxRedirects: -1}).Client()
 	}
 	auth := tenant.NewService(tenant.Config{
@@ -190,8 +197,8 @@ func newApp(d appDeps) (*app, error) {
 		OIDCStartLimit: tenant.Limit{Max: d.cfg.OIDCPerIP, Window: time.Hour},
 		Keys:           d.keys,
 		IdPHTTPClient:  idpHTTP,
-		// Only tests reach providers over plain http.
-		AllowHTTPIssuers: d.idpAllowHTTP,
+		// http issuers: tests and the dev mailbox (make run-sso) only.
+		AllowHTTPIssuers: idpAllowHTTP,
 	})
 	if d.cfg.OIDC.Issuer != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

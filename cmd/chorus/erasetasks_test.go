@@ -1,11 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/jobs/task"
 )
@@ -52,4 +59,111 @@ func TestErasureDeletesWaitingTasks(t *testing.T) {
 	if _, err := insp.GetTaskInfo(task.QueueCritical, theirs.Items[0].ID); err != nil {
 		t.Errorf("another member's task after the erasure: %v, want it kept", err)
 	}
+}
+
+// After a backup restore, the erased person's shares are back in the
+// database and the reconciler may queue their tasks again: replaying the
+// erasures with the deployment's Redis deletes those tasks too.
+func TestReplayErasuresDeletesTasksThatCameBack(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	var later struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "publish_at": "2099-01-01T00:00:00Z"}).json(t, &later)
+	if len(later.Items) != 1 {
+		t.Fatalf("share: %+v", later.Items)
+	}
+	shareID := later.Items[0].ID
+	var m me
+	employee.do("GET", "/api/v1/me", nil).json(t, &m)
+
+	uri, db := a.mongo()
+	raw, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Disconnect(context.Background())
+	shares := raw.Database(db).Collection("t_" + m.Instance.ID + "_shares")
+	var dumped bson.M
+	if err := shares.FindOne(t.Context(), bson.D{{Key: "_id", Value: shareID}}).Decode(&dumped); err != nil {
+		t.Fatal(err)
+	}
+	if res := employee.do("DELETE", "/api/v1/me", nil); res.status != http.StatusNoContent {
+		t.Fatalf("erase: %d %s", res.status, res.body)
+	}
+	// The restore brings the share back as it was, and with it the task.
+	if _, err := shares.ReplaceOne(t.Context(), bson.D{{Key: "_id", Value: shareID}}, dumped); err != nil {
+		t.Fatal(err)
+	}
+	members := raw.Database(db).Collection("t_" + m.Instance.ID + "_members")
+	if _, err := members.InsertOne(t.Context(), bson.D{{Key: "_id", Value: m.Member.ID}, {Key: "tenant_id", Value: m.Instance.ID},
+		{Key: "email", Value: m.Member.Email}, {Key: "name", Value: "restored"}, {Key: "role", Value: "employee"}}); err != nil {
+		t.Fatal(err)
+	}
+	q := asynq.NewClient(a.queue)
+	defer q.Close()
+	if _, err := q.Enqueue(task.Publish(m.Instance.ID, shareID), asynq.TaskID(shareID), asynq.Queue(task.QueueCritical),
+		asynq.ProcessAt(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC))); err != nil {
+		t.Fatal(err)
+	}
+
+	opt := a.queue.(asynq.RedisClientOpt)
+	redisURL := fmt.Sprintf("redis://%s/%d", opt.Addr, opt.DB)
+	if opt.Network == "unix" {
+		redisURL = fmt.Sprintf("redis-socket://%s?db=%d", opt.Addr, opt.DB)
+	}
+	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db, "CHORUS_REDIS_URL": redisURL}
+	var out strings.Builder
+	if err := run(t.Context(), []string{"privacy", "replay-erasures"}, func(k string) string { return env[k] }, &out); err != nil {
+		t.Fatalf("replay-erasures: %v", err)
+	}
+	if !strings.Contains(out.String(), "erased again: 1") {
+		t.Errorf("output %q", out.String())
+	}
+	insp := asynq.NewInspector(a.queue)
+	defer insp.Close()
+	if info, err := insp.GetTaskInfo(task.QueueCritical, shareID); !errors.Is(err, asynq.ErrTaskNotFound) {
+		t.Errorf("the restored share's task after the replay: %+v, %v; want it deleted", info, err)
+	}
+}
+
+// A share cancelled by its member, or by admins un-whitelisting its
+// network, loses its waiting task too: Redis keeps no publication of a
+// share that will never be published.
+func TestCancelledSharesLoseTheirTasks(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	insp := asynq.NewInspector(a.queue)
+	defer insp.Close()
+	share := func(body map[string]any) string {
+		t.Helper()
+		var out struct{ Items []shareDoc }
+		employee.do("POST", "/api/v1/content/"+postID+"/shares", body).json(t, &out)
+		if len(out.Items) != 1 {
+			t.Fatalf("share: %+v", out.Items)
+		}
+		if _, err := insp.GetTaskInfo(task.QueueCritical, out.Items[0].ID); err != nil {
+			t.Fatalf("the new share's task: %v", err)
+		}
+		return out.Items[0].ID
+	}
+	gone := func(what, id string) {
+		t.Helper()
+		if info, err := insp.GetTaskInfo(task.QueueCritical, id); !errors.Is(err, asynq.ErrTaskNotFound) {
+			t.Errorf("%s: task %+v, %v; want it deleted", what, info, err)
+		}
+	}
+
+	cancelled := share(map[string]any{"connections": []string{connID}, "publish_at": "2099-01-01T00:00:00Z"})
+	if res := employee.do("POST", "/api/v1/shares/"+cancelled+"/cancel", nil); res.status != http.StatusOK {
+		t.Fatalf("cancel: %d %s", res.status, res.body)
+	}
+	gone("a share its member cancelled", cancelled)
+
+	queued := share(map[string]any{"connections": []string{connID}})
+	scheduled := share(map[string]any{"connections": []string{connID}, "publish_at": "2099-01-01T00:00:00Z"})
+	admin := a.client(t)
+	admin.signIn("admin@acme.example")
+	if res := admin.do("DELETE", "/api/v1/networks/mastodon", nil); res.status != http.StatusNoContent {
+		t.Fatalf("un-whitelist: %d %s", res.status, res.body)
+	}
+	gone("a queued share of an un-whitelisted network", queued)
+	gone("a scheduled share of an un-whitelisted network", scheduled)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
@@ -92,7 +94,19 @@ func runPrivacy(ctx context.Context, args []string, getenv func(string) string, 
 		if err != nil {
 			return err
 		}
-		n, err := privacyOf(tenant.NewService(tenant.Config{Store: store}), content.NewService(content.Config{}), so).ReplayErasures(ctx)
+		p := privacyOf(tenant.NewService(tenant.Config{Store: store}), content.NewService(content.Config{}), so)
+		// With the deployment's Redis, tasks that came back for the
+		// erased (the reconciler re-queues restored shares) go too.
+		if u := getenv("CHORUS_REDIS_URL"); u != "" {
+			opt, err := asynq.ParseRedisURI(u)
+			if err != nil {
+				return fmt.Errorf("CHORUS_REDIS_URL: %w", err)
+			}
+			insp := asynq.NewInspector(opt)
+			defer insp.Close()
+			p.DeleteTasksWith(deleteTasks(insp, slog.New(slog.DiscardHandler)))
+		}
+		n, err := p.ReplayErasures(ctx)
 		if err != nil {
 			return err
 		}
@@ -152,9 +166,9 @@ func runInstance(ctx context.Context, args []string, getenv func(string) string,
 }
 
 // runKeys is `chorus keys rotate`: re-encrypts every instance's social
-// tokens (and registered app secrets) to the newest key of
-// CHORUS_TOKEN_KEYS. Drop an old key only after a run that rotated nothing
-// and found nothing broken.
+// tokens (and registered app secrets) and its identity provider's client
+// secret to the newest key of CHORUS_TOKEN_KEYS. Drop an old key only
+// after a run that rotated nothing and found nothing broken.
 func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) != 1 || args[0] != "rotate" {
 		return errors.New("usage: chorus keys rotate")
@@ -181,7 +195,13 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		fmt.Fprintf(stdout, "connections: %d re-encrypted to key %s, %d already on it, %d undecryptable (marked broken)\n",
 			total.Rotated, keys.Current(), total.Current, total.Broken)
-		if total.Broken > 0 {
+		rotated, current, broken, err := store.RotateSSOSecrets(ctx, keys)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "identity provider secrets: %d re-encrypted to key %s, %d already on it, %d undecryptable\n",
+			rotated, keys.Current(), current, broken)
+		if total.Broken > 0 || broken > 0 {
 			return errors.New("some tokens could not be decrypted with any key: keep the old keys and check CHORUS_TOKEN_KEYS")
 		}
 		return nil

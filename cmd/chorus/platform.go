@@ -179,7 +179,8 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 			return err
 		}
 		w, err := jobs.NewWorker(jobs.Config{Redis: redisOpt, Store: store, Content: contentSvc, Social: socialSvc,
-			Privacy: privacyOf(tenant.NewService(tenant.Config{Store: store, Log: log}), contentSvc, socialSvc), Resolver: cfg.resolver(), Log: log, Metrics: reg, Concurrency: cfg.Concurrency, Mailer: mailer})
+			Privacy: privacyOf(tenant.NewService(tenant.Config{Store: store, Log: log}), contentSvc, socialSvc), Resolver: cfg.resolver(), Log: log, Metrics: reg, Concurrency: cfg.Concurrency, Mailer: mailer,
+			BaseURL: base})
 		if err != nil {
 			return err
 		}

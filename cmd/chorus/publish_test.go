@@ -13,10 +13,14 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/social"
+	"github.com/chorushq/chorus/social/bluesky"
 )
 
 func TestAcceptedThenTimedOutIsUnconfirmedNotReposted(t *testing.T) {
@@ -151,15 +155,149 @@ func TestScheduledShareNeverStartsEarly(t *testing.T) {
 }
 
 func TestWholeSecondAfter(t *testing.T) {
-	base := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	base := time.Now().Add(time.Hour).Truncate(time.Second)
+	past := time.Now().Add(-time.Hour).Truncate(time.Second).Add(300 * time.Millisecond)
 	for _, tc := range []struct{ in, want time.Time }{
 		{base, base},
 		{base.Add(time.Millisecond), base.Add(time.Second)},
 		{base.Add(999 * time.Millisecond), base.Add(time.Second)},
 		{base.Add(time.Second), base.Add(time.Second)},
+		{past, past}, // due already: queued at once, not a second later
 	} {
 		if got := wholeSecondAfter(tc.in); !got.Equal(tc.want) {
 			t.Errorf("wholeSecondAfter(%v) = %v, want %v", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestBlueskyUnconfirmedIsResolvedAtThePDS(t *testing.T) {
+	a, pds := newTestAppWithPDS(t)
+	did := pds.CreateAccount(t, "erin.test", "erin-account-password")
+	appPassword := pds.AppPassword(t, "erin.test", "erin-account-password", "chorus")
+	admin, _ := verifiedAdmin(t, a, "admin@acme.example")
+	if res := admin.do("PUT", "/api/v1/networks/bluesky", nil); res.status != http.StatusOK {
+		t.Fatalf("whitelist: %d %s", res.status, res.body)
+	}
+	employee := a.client(t)
+	employee.signIn("erin@acme.example")
+	var conn struct{ ID string }
+	employee.do("POST", "/api/v1/connections/bluesky/password", map[string]string{"instance_url": pds.URL, "identifier": "erin.test", "app_password": appPassword}).json(t, &conn)
+	var p struct{ ID string }
+	admin.do("POST", "/api/v1/content", map[string]any{"url": a.pages.url("/launch"), "title": "Launch",
+		"share_texts": map[string]string{"bluesky": "We launched!"}}).json(t, &p)
+	share := func() string {
+		var out struct{ Items []shareDoc }
+		res := employee.do("POST", "/api/v1/content/"+p.ID+"/shares", map[string]any{"connections": []string{conn.ID}})
+		res.json(t, &out)
+		if res.status != http.StatusAccepted {
+			t.Fatalf("share: %d %s", res.status, res.body)
+		}
+		return out.Items[0].ID
+	}
+	inst := a.mustInstance(t, employee)
+	w, err := jobs.NewWorker(jobs.Config{Store: a.store, Social: a.social})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two workers died mid-publish: one after its post reached the PDS,
+	// one before it sent anything. Both shares stay publishing.
+	posted, lost := share(), share()
+	if err := w.Handler().ProcessTask(t.Context(), task.Publish(inst, posted)); err != nil {
+		t.Fatal(err)
+	}
+	uri, db := a.mongo()
+	raw, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Disconnect(context.Background())
+	shares := raw.Database(db).Collection("t_" + inst + "_shares")
+	now := a.clock.Now()
+	for _, id := range []string{posted, lost} {
+		if _, err := shares.UpdateOne(t.Context(), bson.D{{Key: "_id", Value: id}}, bson.D{
+			{Key: "$set", Value: bson.D{{Key: "state", Value: "publishing"}, {Key: "attempt_id", Value: "dead"},
+				{Key: "attempted_at", Value: now}, {Key: "lease_until", Value: now.Add(2 * time.Minute)}}},
+			{Key: "$unset", Value: bson.D{{Key: "post_url", Value: ""}, {Key: "remote_id", Value: ""}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func(id string) shareDoc {
+		var sh shareDoc
+		employee.do("GET", "/api/v1/shares/"+id, nil).json(t, &sh)
+		return sh
+	}
+	reconcile := func() {
+		t.Helper()
+		if err := w.Handler().ProcessTask(t.Context(), task.Reconcile()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.clock.Add(3 * time.Minute) // the leases run out
+	reconcile()
+	if got := state(posted); got.State != "published" || !strings.Contains(got.PostURL, "/profile/erin.test/post/") {
+		t.Errorf("the share whose post is at the PDS: %+v, want published with its URL", got)
+	}
+	if got := state(lost).State; got != "unconfirmed" {
+		t.Errorf("the share that never reached the PDS, within the grace period: %s, want unconfirmed", got)
+	}
+	a.clock.Add(10 * time.Minute)
+	reconcile()
+	if got := state(lost).State; got != "queued" {
+		t.Fatalf("the share that never reached the PDS, after the grace period: %s, want queued", got)
+	}
+	if err := w.Handler().ProcessTask(t.Context(), task.Publish(inst, lost)); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(lost); got.State != "published" || got.Error != "" {
+		t.Errorf("the share queued again: %+v, want published", got)
+	}
+	if n := len(pds.ListRecords(t, did, bluesky.Collection)); n != 2 {
+		t.Errorf("%d posts on the PDS, want 2: one per share", n)
+	}
+}
+
+func TestUnsettledUnconfirmedSharesDoNotStarveOthers(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	inst := a.mustInstance(t, employee)
+	w, err := jobs.NewWorker(jobs.Config{Store: a.store, Social: a.social})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for range 51 { // one more than a reconcile run asks about
+		var out struct{ Items []shareDoc }
+		employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &out)
+		ids = append(ids, out.Items[0].ID)
+	}
+	// The last one reached Mastodon; the 50 before it never did, and
+	// their attempts are within the grace period.
+	found := ids[50]
+	if err := w.Handler().ProcessTask(t.Context(), task.Publish(inst, found)); err != nil {
+		t.Fatal(err)
+	}
+	uri, db := a.mongo()
+	raw, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Disconnect(context.Background())
+	now := a.clock.Now()
+	for i, id := range ids {
+		if _, err := raw.Database(db).Collection("t_"+inst+"_shares").UpdateOne(t.Context(), bson.D{{Key: "_id", Value: id}}, bson.D{
+			{Key: "$set", Value: bson.D{{Key: "state", Value: "unconfirmed"}, {Key: "attempted_at", Value: now},
+				{Key: "updated_at", Value: now.Add(time.Duration(i) * time.Millisecond)}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		a.clock.Add(time.Minute)
+		if err := w.Handler().ProcessTask(t.Context(), task.Reconcile()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sh shareDoc
+	employee.do("GET", "/api/v1/shares/"+found, nil).json(t, &sh)
+	if sh.State != "published" {
+		t.Errorf("the share whose post exists, behind 50 that cannot be settled yet: %s after two reconcile runs, want published", sh.State)
 	}
 }

@@ -32,6 +32,8 @@ func TestQueuesConsoleNeedsTheOperatorToken(t *testing.T) {
 		{"bearer token", "GET", "/ops/queues", "Bearer op-secret", http.StatusOK, "<html"},
 		{"browser with Basic", "GET", "/ops/queues/", basic, http.StatusOK, "<html"},
 		{"the queues", "GET", "/ops/queues/api/queues", "Bearer op-secret", http.StatusOK, `"queue":"low"`},
+		{"the operator API's name for it", "GET", "/ops/v1/queues", "Bearer op-secret", http.StatusFound, ""},
+		{"the operator API's name, no token", "GET", "/ops/v1/queues", "", http.StatusUnauthorized, ""},
 		{"read-only: no deleting", "DELETE", "/ops/queues/api/queues/low", "Bearer op-secret", http.StatusMethodNotAllowed, ""},
 		{"read-only: no pausing", "POST", "/ops/queues/api/queues/low:pause", "Bearer op-secret", http.StatusMethodNotAllowed, ""},
 	} {

@@ -178,6 +178,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"bad proxy", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_TRUSTED_PROXIES": "10.0.0.0/99"}, "CHORUS_TRUSTED_PROXIES"},
 		{"bad mongo", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_MONGO_URI": "postgres://x"}, "CHORUS_MONGO_URI"},
 		{"bad level", map[string]string{"CHORUS_DEV_MAILBOX": "yes"}, "CHORUS_DEV_MAILBOX"},
+		{"bad LinkedIn engagement switch", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_LINKEDIN_READ_ENGAGEMENT": "yes"}, "CHORUS_LINKEDIN_READ_ENGAGEMENT"},
 		{"dev network ports in production", map[string]string{"CHORUS_SMTP_URL": "smtp://mail.example:587", "CHORUS_DEV_NETWORK_PORTS": "2583"}, "CHORUS_DEV_NETWORK_PORTS: is for development only"},
 		{"bad dev network port", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_DEV_NETWORK_PORTS": "2583,99999"}, "CHORUS_DEV_NETWORK_PORTS"},
 	}

@@ -78,10 +78,15 @@ type networkOptions struct {
 	limits *jobs.RateLimiter
 }
 
-// wholeSecondAfter rounds t up to a whole second: Asynq keeps a task's
-// time in whole seconds and would otherwise start it up to a second early.
-// (PublishShare also refuses to start early.)
+// wholeSecondAfter rounds a time still to come up to a whole second:
+// Asynq keeps a task's time in whole seconds and would otherwise start a
+// scheduled share up to a second early (PublishShare also refuses to
+// start early). A time already past is left alone: the task is queued at
+// once.
 func wholeSecondAfter(t time.Time) time.Time {
+	if !t.After(time.Now()) {
+		return t
+	}
 	if r := t.Truncate(time.Second); r.Before(t) {
 		return r.Add(time.Second)
 	}
@@ -110,7 +115,7 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 	c := o.cfg
 	if c.LinkedInID != "" {
 		n, err := linkedin.New(linkedin.Options{ClientID: c.LinkedInID, ClientSecret: social.Secret(c.LinkedInSecret),
-			Version: c.LinkedInVersion, HTTPClient: client, UserAgent: ua, Now: now})
+			Version: c.LinkedInVersion, ReadEngagement: c.LinkedInReadEngagement, HTTPClient: client, UserAgent: ua, Now: now})
 		if err != nil {
 			return nil, fmt.Errorf("CHORUS_LINKEDIN_*: %w", err)
 		}
@@ -169,7 +174,18 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 			return o.limits.Wait(ctx, sc.InstanceID(), network, connectionID)
 		}
 	}
+	var dequeue func(ctx context.Context, sc tenant.Scope, ids []string) error
+	if o.tasks != nil {
+		del := deleteTasks(o.tasks, log)
+		dequeue = func(ctx context.Context, _ tenant.Scope, ids []string) error {
+			refs := make([]tenant.TaskRef, len(ids))
+			for i, id := range ids {
+				refs[i] = tenant.TaskRef{Queue: task.QueueCritical, ID: id}
+			}
+			return del(ctx, refs)
+		}
+	}
 	return social.NewService(social.Config{Networks: reg, Keys: keys, BaseURL: base, HTTPClient: client, Log: log, Now: now,
-		Content: contentSvc, Enqueue: enqueue, Notify: notifier(o.mailer), Throttle: throttle,
+		Content: contentSvc, Enqueue: enqueue, Notify: notifier(o.mailer), Throttle: throttle, Dequeue: dequeue,
 		OnPublished: reach.New(reach.Config{Log: log, Now: now}).SharePublished}), nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -120,7 +121,8 @@ func TestInstanceSSOIssuerGoesThroughTheGuard(t *testing.T) {
 	reached := make(chan string, 10)
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached <- r.URL.Path }))
 	t.Cleanup(srv.Close)
-	a := newTestAppEdit(t, nil, nil, func(d *appDeps) { d.idpHTTP, d.idpAllowHTTP = nil, false })
+	// As in production: no dev mailbox setting, no test client.
+	a := newTestAppEdit(t, nil, nil, func(d *appDeps) { d.idpHTTP, d.idpAllowHTTP, d.cfg.DevMailbox = nil, false, false })
 	admin, _ := verifiedAdmin(t, a, "admin@acme.example")
 	for _, issuer := range []string{srv.URL, "https://169.254.169.254/latest", "http://idp.example"} {
 		res := admin.do("PUT", "/api/v1/instance/sso", map[string]any{"issuer": issuer, "client_id": "x", "client_secret": "y"})
@@ -136,5 +138,36 @@ func TestInstanceSSOIssuerGoesThroughTheGuard(t *testing.T) {
 	}
 	if res := admin.do("GET", "/api/v1/instance/sso", nil); !strings.Contains(string(res.body), `"configured":false`) {
 		t.Errorf("something was stored: %s", res.body)
+	}
+}
+
+// chorus keys rotate re-encrypts companies' identity provider secrets too;
+// no secret is in the database, Redis or the logs in clear.
+func TestInstanceSSOSecretRotatesAndIsNowhereInClear(t *testing.T) {
+	a := newTestApp(t, nil)
+	idp := oidctest.Start(t, a.srv.URL+"/api/v1/auth/oidc/callback")
+	admin, _ := verifiedAdmin(t, a, "admin@acme.example")
+	if res := admin.do("PUT", "/api/v1/instance/sso", map[string]any{"issuer": idp.Issuer, "client_id": idp.ClientID, "client_secret": idp.ClientSecret}); res.status != http.StatusOK {
+		t.Fatalf("configure: %d %s", res.status, res.body)
+	}
+	if strings.Contains(scanAll(t, a)+scanRedis(t, a)+a.logs.String(), idp.ClientSecret) {
+		t.Error("the client secret is stored or logged in clear")
+	}
+	uri, db := a.mongo()
+	oldKey := "test:" + base64.StdEncoding.EncodeToString(make([]byte, 32))
+	newKey := "k2:" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("s", 32)))
+	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db, "CHORUS_TOKEN_KEYS": newKey + "," + oldKey}
+	var out strings.Builder
+	if err := run(t.Context(), []string{"keys", "rotate"}, func(k string) string { return env[k] }, &out); err != nil {
+		t.Fatalf("keys rotate: %v (%s)", err, out.String())
+	}
+	if !strings.Contains(out.String(), "identity provider secrets: 1 re-encrypted to key k2, 0 already on it, 0 undecryptable") {
+		t.Errorf("first rotation: %s", out.String())
+	}
+	env["CHORUS_TOKEN_KEYS"] = newKey
+	out.Reset()
+	if err := run(t.Context(), []string{"keys", "rotate"}, func(k string) string { return env[k] }, &out); err != nil ||
+		!strings.Contains(out.String(), "identity provider secrets: 0 re-encrypted to key k2, 1 already on it, 0 undecryptable") {
+		t.Errorf("second rotation with the new key only: %v, %s", err, out.String())
 	}
 }

@@ -4,7 +4,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useTranslation } from "react-i18next";
 import i18n from "./i18n";
 import { api, isApiError } from "./api/client";
-import { canAnalyse, canCurate, isAdmin, useMe } from "./lib/session";
+import { canAnalyse, canCurate, isAdmin, safeHref, useMe } from "./lib/session";
 import { ErrorMessage } from "./components/ErrorMessage";
 import { SignIn } from "./screens/SignIn";
 import { Feed } from "./screens/Feed";
@@ -147,8 +147,15 @@ function Header() {
   const navigate = useNavigate();
   const role = me.data?.member.role;
   const signOut = async () => {
-    await api.POST("/api/v1/auth/logout").catch(() => undefined);
+    const r = await api.POST("/api/v1/auth/logout").catch(() => undefined);
     qc.clear();
+    // Signed in through an identity provider that ends its own session
+    // too: go there; it sends the browser back to the app.
+    const endSession = safeHref(r?.data?.end_session_url);
+    if (endSession) {
+      window.location.assign(endSession);
+      return;
+    }
     navigate("/signin");
   };
   return (

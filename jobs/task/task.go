@@ -41,7 +41,13 @@ const (
 	// TypeRefreshEngagement reads recent shares' engagement from the
 	// networks into the reach rollups.
 	TypeRefreshEngagement = "reach:refresh_engagement"
+	// TypeSendDigests mails each member of each verified instance the
+	// week's digest of new content, once per member and week.
+	TypeSendDigests = "content:send_digests"
 )
+
+// SendDigests returns a content:send_digests task.
+func SendDigests() *asynq.Task { return asynq.NewTask(TypeSendDigests, nil) }
 
 // RefreshEngagement returns a reach:refresh_engagement task.
 func RefreshEngagement() *asynq.Task { return asynq.NewTask(TypeRefreshEngagement, nil) }

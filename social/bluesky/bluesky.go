@@ -323,6 +323,39 @@ func (n *Network) profile(ctx context.Context, a social.Account) (social.Profile
 	return p, nil
 }
 
+var _ social.MetricsReader = (*Network)(nil)
+
+// Metrics reads a post's likes, replies, reposts and quotes (quotes count
+// as reposts) through app.bsky.feed.getPosts, which a PDS proxies to the
+// Bluesky AppView. A PDS without an AppView (such as the test PDS) answers
+// "No service configured": social.ErrNoMetrics. A post the AppView does
+// not return (deleted) is social.ErrPermanent.
+func (n *Network) Metrics(ctx context.Context, a social.Account, remoteID string) (social.Engagement, error) {
+	var out struct {
+		Posts []struct {
+			URI         string `json:"uri"`
+			LikeCount   int64  `json:"likeCount"`
+			ReplyCount  int64  `json:"replyCount"`
+			RepostCount int64  `json:"repostCount"`
+			QuoteCount  int64  `json:"quoteCount"`
+		} `json:"posts"`
+	}
+	err := n.xrpc(ctx, a.Server, call{nsid: "app.bsky.feed.getPosts", query: url.Values{"uris": {remoteID}}, token: a.AccessToken.Reveal()}, &out)
+	var f *failure
+	if errors.As(err, &f) && f.status == http.StatusBadRequest && f.name == "InvalidRequest" && strings.HasPrefix(f.message, "No service configured") {
+		return social.Engagement{}, social.ErrNoMetrics
+	}
+	if err != nil {
+		return social.Engagement{}, classify("metrics", err)
+	}
+	for _, p := range out.Posts {
+		if p.URI == remoteID {
+			return social.Engagement{Reactions: p.LikeCount, Comments: p.ReplyCount, Reposts: p.RepostCount + p.QuoteCount}, nil
+		}
+	}
+	return social.Engagement{}, &social.Error{Network: social.Bluesky, Op: "metrics", Class: social.ErrPermanent, Message: "the post is gone"}
+}
+
 // putRecord is com.atproto.repo.putRecord's input.
 type putRecord struct {
 	Repo       string `json:"repo"`

@@ -212,3 +212,34 @@ func TestDeleteRefusesOtherURIs(t *testing.T) {
 		}
 	}
 }
+
+// Metrics follow app.bsky.feed.getPosts as the AppView answers it
+// (through the PDS): likes, replies, reposts + quotes.
+func TestMetricsFromTheAppView(t *testing.T) {
+	uri := "at://did:plc:alice/app.bsky.feed.post/3kabc"
+	server := fakePDS(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/xrpc/app.bsky.feed.getPosts" || r.Header.Get("Authorization") != "Bearer t" {
+			t.Errorf("unexpected %s %s", r.Method, r.URL)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("uris") != uri {
+			fmt.Fprint(w, `{"posts":[]}`)
+			return
+		}
+		fmt.Fprintf(w, `{"posts":[{"uri":%q,"cid":"bafy","author":{"did":"did:plc:alice","handle":"alice.test"},"record":{},
+			"replyCount":2,"repostCount":3,"likeCount":7,"quoteCount":1,"indexedAt":"2026-11-23T10:00:00.000Z"}]}`, uri)
+	})
+	n := bluesky.New(bluesky.Options{AllowHTTP: true})
+	a := social.Account{Server: server, AccessToken: "t"}
+	e, err := n.Metrics(t.Context(), a, uri)
+	if err != nil || e != (social.Engagement{Reactions: 7, Comments: 2, Reposts: 4}) {
+		t.Errorf("Metrics = %+v, %v", e, err)
+	}
+	if _, err := n.Metrics(t.Context(), a, uri+"gone"); !errors.Is(err, social.ErrPermanent) {
+		t.Errorf("Metrics of a deleted post: %v, want ErrPermanent", err)
+	}
+	limited := fakePDS(t, xrpcError(429, "RateLimitExceeded", "Rate Limit Exceeded"))
+	if _, err := n.Metrics(t.Context(), social.Account{Server: limited, AccessToken: "t"}, uri); !errors.Is(err, social.ErrRetryLater) {
+		t.Errorf("Metrics when limited: %v, want ErrRetryLater", err)
+	}
+}

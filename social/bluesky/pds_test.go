@@ -104,6 +104,10 @@ func TestPublishOnceReadBackDelete(t *testing.T) {
 	if d := time.Since(pub.At); d < 0 || d > time.Minute {
 		t.Errorf("published at %v, want now", pub.At)
 	}
+	// A bare PDS has no AppView to count likes: no metrics, not a failure.
+	if _, err := n.Metrics(ctx, s.Account(), pub.RemoteID); !errors.Is(err, social.ErrNoMetrics) {
+		t.Errorf("Metrics on a PDS without an AppView: %v, want ErrNoMetrics", err)
+	}
 
 	rec, ok := pds.GetRecord(t, s.DID, bluesky.Collection, rkey)
 	if !ok {

@@ -1,6 +1,7 @@
 // Package facebook connects Chorus to Facebook Pages through Facebook Login
 // and the Graph API: the Page a member manages, its follower count, posting
-// to its feed, deleting posts, and revoking Chorus's permissions.
+// to its feed, deleting posts, reading their reactions, comments and
+// shares, and revoking Chorus's permissions.
 //
 // A connection posts to ONE Page: the first Page listed by GET /me/accounts
 // on which the member may create content. A member who manages several
@@ -46,7 +47,7 @@ import (
 )
 
 // Scopes Chorus asks for: list the member's Pages, post to them, read
-// their follower counts.
+// their follower counts and their posts' engagement.
 var Scopes = []string{"pages_show_list", "pages_manage_posts", "pages_read_engagement"}
 
 // DefaultGraphVersion is the Graph API version used when
@@ -279,6 +280,62 @@ func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string)
 		return nil // "Object … does not exist"
 	}
 	return err
+}
+
+var _ social.MetricsReader = (*Network)(nil)
+
+// metricsFields asks for the totals only: limit(0) leaves out the
+// reactions and comments themselves.
+const metricsFields = "reactions.summary(total_count).limit(0),comments.summary(total_count).limit(0),shares"
+
+// Metrics reads a Page post's reactions (all types), comments and shares
+// (GET /{post-id}?fields=reactions.summary(total_count).limit(0),
+// comments.summary(total_count).limit(0),shares with the token of the
+// Page named by the ID's prefix, which takes pages_read_engagement).
+// Comments are the top-level ones, Graph's default filter; shares is
+// absent from the answer when there are none.
+//
+// A post that no longer exists (code 100, subcode 33) is
+// social.ErrPermanent; an invalid token (190) social.ErrReconnect; the
+// throttling codes (4, 17, 32, 613, 80001) social.ErrRetryLater, with
+// the delay Retry-After or X-Business-Use-Case-Usage names. A missing
+// permission (codes 10 and 200–299, or HTTP 403: a member who unticked
+// pages_read_engagement in the login dialog, or an app Meta has not
+// approved for it) is social.ErrNoMetrics, not a reason to reconnect.
+func (n *Network) Metrics(ctx context.Context, a social.Account, remoteID string) (social.Engagement, error) {
+	pageID, _, ok := strings.Cut(remoteID, "_")
+	if !ok || pageID == "" {
+		return social.Engagement{}, &social.Error{Network: social.Facebook, Op: "metrics", Class: social.ErrPermanent, Message: "not a Page post ID: " + remoteID}
+	}
+	pg, err := n.page(ctx, "metrics", a, pageID)
+	if err != nil {
+		return social.Engagement{}, err
+	}
+	type summary struct {
+		Summary struct {
+			TotalCount int64 `json:"total_count"`
+		} `json:"summary"`
+	}
+	var out struct {
+		ID        string  `json:"id"`
+		Reactions summary `json:"reactions"`
+		Comments  summary `json:"comments"`
+		Shares    struct {
+			Count int64 `json:"count"`
+		} `json:"shares"`
+	}
+	u := n.graph + "/" + url.PathEscape(remoteID) + "?" + url.Values{"fields": {metricsFields}}.Encode()
+	err = n.call(ctx, "metrics", http.MethodGet, u, pg.AccessToken, nil, &out)
+	var se *social.Error
+	var ge *graphError
+	if errors.As(err, &se) && se.Class == social.ErrPermanent && errors.As(err, &ge) &&
+		(se.Status == http.StatusForbidden || ge.Code == 10 || ge.Code >= 200 && ge.Code < 300) {
+		return social.Engagement{}, fmt.Errorf("%w: Facebook refused the post's engagement: %s", social.ErrNoMetrics, se.Message)
+	}
+	if err != nil {
+		return social.Engagement{}, err
+	}
+	return social.Engagement{Reactions: out.Reactions.Summary.TotalCount, Comments: out.Comments.Summary.TotalCount, Reposts: out.Shares.Count}, nil
 }
 
 // Revoke removes Chorus's permissions from the member's account

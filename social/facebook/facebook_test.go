@@ -51,10 +51,14 @@ func newNetwork(t *testing.T, fake *facebooktest.Server, mod func(*facebook.Opti
 }
 
 // exchange runs Facebook Login against the fake as a browser and the
-// social service would, and returns the short-lived user token.
-func exchange(t *testing.T, n *facebook.Network) *oauth2.Token {
+// social service would, and returns the short-lived user token. scopes,
+// if given, are what the member grants instead of all Chorus asks for.
+func exchange(t *testing.T, n *facebook.Network, scopes ...string) *oauth2.Token {
 	t.Helper()
 	cfg := n.OAuth("", social.App{}).Config("http://127.0.0.1:1/api/v1/connections/facebook/callback")
+	if scopes != nil {
+		cfg.Scopes = scopes
+	}
 	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := browser.Get(cfg.AuthCodeURL("st"))
 	if err != nil {
@@ -331,5 +335,84 @@ func TestAmbiguousWhenPostStalls(t *testing.T) {
 	}
 	if got := len(fake.Posts()); got != 1 {
 		t.Errorf("%d posts exist, want the one Facebook accepted", got)
+	}
+}
+
+// Metrics read a Page post's reaction, comment and share totals as Graph
+// answers them, and classify Graph's errors.
+func TestMetrics(t *testing.T) {
+	fake := facebooktest.New(t, facebooktest.Options{})
+	n := newNetwork(t, fake, nil)
+	a := connect(t, n)
+	ctx := t.Context()
+	pub, err := n.Publish(ctx, a, social.Post{Text: "engage", Link: "https://news.example/e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := n.Metrics(ctx, a, pub.RemoteID); err != nil || e != (social.Engagement{}) {
+		t.Errorf("Metrics of a fresh post = %+v, %v; want zeros", e, err)
+	}
+	fake.SetEngagement(pub.RemoteID, 21, 5, 3)
+	e, err := n.Metrics(ctx, a, pub.RemoteID)
+	if want := (social.Engagement{Reactions: 21, Comments: 5, Reposts: 3}); err != nil || e != want {
+		t.Errorf("Metrics = %+v, %v; want %+v", e, err, want)
+	}
+
+	var se *social.Error
+	for _, tc := range []struct {
+		code       int
+		h          http.Header
+		retryAfter time.Duration
+	}{
+		{32, http.Header{"X-Business-Use-Case-Usage": {`{"101234567890123":[{"type":"pages","call_count":100,"total_cputime":12,"total_time":20,"estimated_time_to_regain_access":12}]}`}}, 12 * time.Minute},
+		{4, http.Header{"X-App-Usage": {`{"call_count":100,"total_cputime":10,"total_time":10}`}}, 0},
+		{17, nil, 0},
+		{613, http.Header{"Retry-After": {"30"}}, 30 * time.Second},
+	} {
+		fake.RateLimitReads(1, tc.code, tc.h)
+		_, err := n.Metrics(ctx, a, pub.RemoteID)
+		if !errors.Is(err, social.ErrRetryLater) || !errors.As(err, &se) || se.RetryAfter != tc.retryAfter {
+			t.Errorf("Metrics when throttled with code %d = %v; want ErrRetryLater after %v", tc.code, err, tc.retryAfter)
+		}
+	}
+
+	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Metrics(ctx, a, pub.RemoteID); !errors.Is(err, social.ErrPermanent) || !errors.As(err, &se) || !strings.Contains(se.Message, "does not exist") {
+		t.Errorf("Metrics of a deleted post = %v; want ErrPermanent (code 100/33)", err)
+	}
+	if _, err := n.Metrics(ctx, a, "no-page-prefix"); !errors.Is(err, social.ErrPermanent) {
+		t.Errorf("Metrics of a malformed ID = %v; want ErrPermanent", err)
+	}
+
+	if err := n.Revoke(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Metrics(ctx, a, pub.RemoteID); !errors.Is(err, social.ErrReconnect) {
+		t.Errorf("Metrics after the member removed the app = %v; want ErrReconnect", err)
+	}
+	if got := fake.Calls("GET /" + facebook.DefaultGraphVersion + "/" + pub.RemoteID); got != 7 {
+		t.Errorf("%d reads of the post, want 7", got)
+	}
+}
+
+// A token without pages_read_engagement (unticked in the login dialog)
+// cannot read engagement: ErrNoMetrics, not a reason to reconnect.
+func TestMetricsWithoutPermission(t *testing.T) {
+	fake := facebooktest.New(t, facebooktest.Options{})
+	n := newNetwork(t, fake, nil)
+	pub, err := n.Publish(t.Context(), connect(t, n), social.Post{Text: "posted", Link: "https://news.example/p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, err := n.UpgradeToken(t.Context(), exchange(t, n, "pages_show_list", "pages_manage_posts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := social.Account{AccessToken: social.Secret(long.AccessToken)}
+	_, err = n.Metrics(t.Context(), a, pub.RemoteID)
+	if !errors.Is(err, social.ErrNoMetrics) || errors.Is(err, social.ErrReconnect) || !strings.Contains(err.Error(), "pages_read_engagement") {
+		t.Errorf("Metrics without pages_read_engagement = %v; want ErrNoMetrics naming the permission", err)
 	}
 }

@@ -13,6 +13,12 @@
 //     connects again.
 //   - Follower counts: a member's follower count needs a partner-only
 //     permission, so Profile reports 0 followers.
+//   - Engagement: reading a member's post's reactions and comments
+//     (socialMetadata) takes r_member_social, a restricted permission
+//     LinkedIn grants select developers only. Chorus asks for it only when
+//     Options.ReadEngagement says the app has it; otherwise Metrics reports
+//     social.ErrNoMetrics without calling LinkedIn. Reposts are not in
+//     socialMetadata: they are reported as 0.
 //   - Idempotency keys: the Posts API has none. LinkedIn's own duplicate
 //     detection (422 DUPLICATE_POST) is the backstop that keeps a retried
 //     publish from posting twice; it is reported as a permanent error.
@@ -28,6 +34,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +48,11 @@ import (
 // Scopes Chorus asks for: the OpenID identity (openid, profile, email) and
 // posting as the member (w_member_social).
 var Scopes = []string{"openid", "profile", "email", "w_member_social"}
+
+// EngagementScope is the restricted permission that reads a member's
+// posts' reactions and comments; Chorus asks for it in addition to Scopes
+// when Options.ReadEngagement is set.
+const EngagementScope = "r_member_social"
 
 // DefaultVersion is the LinkedIn-Version (YYYYMM) sent when
 // Options.Version is empty. LinkedIn serves a version for about a year and
@@ -73,6 +85,12 @@ type Options struct {
 	AuthBaseURL, APIBaseURL string
 	// Now is the clock for rate-limit delays; default time.Now.
 	Now func() time.Time
+	// ReadEngagement: LinkedIn has granted Chorus's app r_member_social
+	// (EngagementScope), so members are asked for it and Metrics reads
+	// their posts' reactions and comments. LinkedIn refuses to authorise
+	// an app that asks for a permission it was not granted, so leave it
+	// off unless the app's Products tab lists it.
+	ReadEngagement bool
 }
 
 // Network is the LinkedIn connector, a social.Network.
@@ -128,8 +146,15 @@ func (n *Network) OAuth(string, social.App) social.OAuth {
 	return social.OAuth{
 		Endpoint: oauth2.Endpoint{AuthURL: n.opts.AuthBaseURL + "/oauth/v2/authorization",
 			TokenURL: n.opts.AuthBaseURL + "/oauth/v2/accessToken", AuthStyle: oauth2.AuthStyleInParams},
-		Scopes: Scopes, ClientID: n.opts.ClientID, ClientSecret: n.opts.ClientSecret,
+		Scopes: n.scopes(), ClientID: n.opts.ClientID, ClientSecret: n.opts.ClientSecret,
 	}
+}
+
+func (n *Network) scopes() []string {
+	if n.opts.ReadEngagement {
+		return append(slices.Clip(Scopes), EngagementScope)
+	}
+	return slices.Clone(Scopes)
 }
 
 // userinfo is the OpenID Connect userinfo answer.
@@ -238,6 +263,51 @@ func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string)
 		return nil
 	}
 	return err
+}
+
+var _ social.MetricsReader = (*Network)(nil)
+
+// Metrics reads a post's reactions (all types summed) and top-level
+// comments from the Community Management API's socialMetadata (GET
+// /rest/socialMetadata/{encoded URN}). Reposts are not part of it and are
+// reported as 0.
+//
+// Without Options.ReadEngagement it is social.ErrNoMetrics at once: a
+// token without r_member_social is always refused. A 403 (a member who
+// connected before the option was set, or an app that lost the
+// permission) is social.ErrNoMetrics too, and leaves the connection
+// usable for posting; 404 (the post is gone) is social.ErrPermanent, 401
+// social.ErrReconnect and 429 social.ErrRetryLater.
+func (n *Network) Metrics(ctx context.Context, a social.Account, remoteID string) (social.Engagement, error) {
+	if !n.opts.ReadEngagement {
+		return social.Engagement{}, social.ErrNoMetrics
+	}
+	var out struct {
+		ReactionSummaries map[string]struct {
+			ReactionType string `json:"reactionType"`
+			Count        int64  `json:"count"`
+		} `json:"reactionSummaries"`
+		CommentSummary struct {
+			Count         int64 `json:"count"`
+			TopLevelCount int64 `json:"topLevelCount"`
+		} `json:"commentSummary"`
+		Entity string `json:"entity"`
+	}
+	_, err := n.call(ctx, "metrics", http.MethodGet, n.opts.APIBaseURL+"/rest/socialMetadata/"+url.QueryEscape(remoteID),
+		a.AccessToken.Reveal(), nil, n.restHeaders(), &out)
+	var e *social.Error
+	if errors.As(err, &e) && e.Status == http.StatusForbidden {
+		return social.Engagement{}, fmt.Errorf("%w: LinkedIn refused socialMetadata (%s needed): %s", social.ErrNoMetrics, EngagementScope, e.Message)
+	}
+	if err != nil {
+		return social.Engagement{}, err
+	}
+	var eng social.Engagement
+	for _, r := range out.ReactionSummaries {
+		eng.Reactions += r.Count
+	}
+	eng.Comments = out.CommentSummary.TopLevelCount
+	return eng, nil
 }
 
 // Revoke revokes the access token (POST /oauth/v2/revoke with the client

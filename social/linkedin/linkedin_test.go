@@ -274,3 +274,82 @@ func TestAmbiguousWhenPostStalls(t *testing.T) {
 		t.Errorf("%d posts exist, want the one LinkedIn accepted", got)
 	}
 }
+
+// Metrics read socialMetadata as LinkedIn's Community Management API
+// answers it, with r_member_social granted.
+func TestMetrics(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	fake := linkedintest.New(t, linkedintest.Options{})
+	n := newNetwork(t, fake, func(o *linkedin.Options) { o.ReadEngagement = true; o.Now = func() time.Time { return now } })
+	if diff := cmp.Diff(n.OAuth("", social.App{}).Scopes, []string{"openid", "profile", "email", "w_member_social", "r_member_social"}); diff != "" {
+		t.Errorf("scopes with ReadEngagement (-got +want):\n%s", diff)
+	}
+	a := connect(t, n)
+	ctx := t.Context()
+	pub, err := n.Publish(ctx, a, social.Post{Text: "engage", Link: "https://news.example/e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := n.Metrics(ctx, a, pub.RemoteID); err != nil || e != (social.Engagement{}) {
+		t.Errorf("Metrics of a fresh post = %+v, %v; want zeros", e, err)
+	}
+	fake.SetSocial(pub.RemoteID, map[string]int64{"LIKE": 5, "PRAISE": 2, "EMPATHY": 1}, 4, 3)
+	e, err := n.Metrics(ctx, a, pub.RemoteID)
+	if want := (social.Engagement{Reactions: 8, Comments: 3}); err != nil || e != want {
+		t.Errorf("Metrics = %+v, %v; want %+v (all reaction types, top-level comments, no reposts)", e, err, want)
+	}
+
+	fake.RateLimitReads(1, nil)
+	_, err = n.Metrics(ctx, a, pub.RemoteID)
+	var se *social.Error
+	if !errors.Is(err, social.ErrRetryLater) || !errors.As(err, &se) || se.Status != 429 || se.RetryAfter != 14*time.Hour {
+		t.Errorf("Metrics when throttled = %v; want ErrRetryLater until midnight UTC (14h)", err)
+	}
+
+	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Metrics(ctx, a, pub.RemoteID); !errors.Is(err, social.ErrPermanent) || !errors.As(err, &se) || se.Status != 404 {
+		t.Errorf("Metrics of a deleted post = %v; want ErrPermanent (404)", err)
+	}
+
+	if err := n.Revoke(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Metrics(ctx, a, pub.RemoteID); !errors.Is(err, social.ErrReconnect) {
+		t.Errorf("Metrics with a revoked token = %v; want ErrReconnect", err)
+	}
+	if got := fake.Calls("GET /rest/socialMetadata/" + pub.RemoteID); got != 5 {
+		t.Errorf("%d socialMetadata calls, want 5", got)
+	}
+}
+
+// Without r_member_social LinkedIn refuses socialMetadata: the connector
+// does not ask when the app lacks the permission, and a token granted
+// without it is ErrNoMetrics, not a reason to reconnect.
+func TestMetricsWithoutPermission(t *testing.T) {
+	fake := linkedintest.New(t, linkedintest.Options{})
+	plain := newNetwork(t, fake, nil)
+	a := connect(t, plain)
+	ctx := t.Context()
+	pub, err := plain.Publish(ctx, a, social.Post{Text: "no metrics"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.SetSocial(pub.RemoteID, map[string]int64{"LIKE": 1}, 0, 0)
+	if _, err := plain.Metrics(ctx, a, pub.RemoteID); !errors.Is(err, social.ErrNoMetrics) {
+		t.Errorf("Metrics without ReadEngagement = %v; want ErrNoMetrics", err)
+	}
+	if got := fake.Calls("GET /rest/socialMetadata/" + pub.RemoteID); got != 0 {
+		t.Errorf("%d socialMetadata calls without ReadEngagement, want none", got)
+	}
+	// The app gained the permission after this member connected.
+	reading := newNetwork(t, fake, func(o *linkedin.Options) { o.ReadEngagement = true })
+	_, err = reading.Metrics(ctx, a, pub.RemoteID)
+	if !errors.Is(err, social.ErrNoMetrics) || errors.Is(err, social.ErrReconnect) || !strings.Contains(err.Error(), "r_member_social") {
+		t.Errorf("Metrics with a token lacking r_member_social = %v; want ErrNoMetrics naming the permission", err)
+	}
+	if got := fake.Calls("GET /rest/socialMetadata/" + pub.RemoteID); got != 1 {
+		t.Errorf("%d socialMetadata calls, want 1", got)
+	}
+}

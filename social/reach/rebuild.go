@@ -2,6 +2,7 @@ package reach
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -71,7 +72,8 @@ func compute(ctx context.Context, sc tenant.Scope, start time.Time) ([]any, Rebu
 	for _, c := range clicks {
 		ids = append(ids, c.ShareID)
 	}
-	clicked, err := social.SharesByID(ctx, sc, ids)
+	slices.Sort(ids)
+	clicked, err := social.SharesByID(ctx, sc, slices.Compact(ids))
 	if err != nil {
 		return nil, rep, err
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -264,9 +265,19 @@ func (s *Service) firstVisits(ctx context.Context, sc tenant.Scope, days []strin
 				out[i] = true
 				continue
 			}
-			k := sc.InstanceID() + ":" + days[i]
+			k := days[i] + ":" + sc.InstanceID()
 			if s.seen[k] == nil {
 				s.seen[k] = map[string]bool{}
+				// Days three before are done with: forget them.
+				old := days[i]
+				if d, err := time.Parse(time.DateOnly, days[i]); err == nil {
+					old = d.AddDate(0, 0, -3).Format(time.DateOnly)
+				}
+				for seen := range s.seen {
+					if seen < old {
+						delete(s.seen, seen)
+					}
+				}
 			}
 			out[i] = !s.seen[k][c.Visitor]
 			s.seen[k][c.Visitor] = true
@@ -307,7 +318,8 @@ func (s *Service) clicksRecorded(ctx context.Context, sc tenant.Scope, clicks []
 	for _, c := range clicks {
 		ids = append(ids, c.ShareID)
 	}
-	shares, err := social.SharesByID(ctx, sc, ids)
+	slices.Sort(ids)
+	shares, err := social.SharesByID(ctx, sc, slices.Compact(ids))
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,8 @@
 // Package x connects Chorus to X (formerly Twitter) accounts through the
 // X API v2: OAuth 2.0 Authorization Code with PKCE (S256) as a confidential
 // client, whose credentials go in an HTTP Basic Authorization header; the
-// account's profile with its follower count; posting, deleting and
-// revocation.
+// account's profile with its follower count; posting, deleting,
+// revocation, and reading a post's public engagement counts.
 //
 // X access tokens live two hours. With the offline.access scope X issues a
 // refresh token that rotates: each refresh returns a new one and
@@ -23,6 +23,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -194,6 +195,64 @@ func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string)
 		return nil
 	}
 	return err
+}
+
+var _ social.MetricsReader = (*Network)(nil)
+
+// Metrics reads a post's public counts (GET
+// /2/tweets/:id?tweet.fields=public_metrics, which Chorus's tweet.read
+// and users.read scopes allow): likes are reactions, replies comments,
+// retweets and quotes reposts.
+//
+// X answers a deleted or unknown post with 200 and an errors array
+// (resource-not-found) instead of data; that, like a 404, is
+// social.ErrPermanent. A 403 means the app's access level does not
+// include post lookups (X's client-not-enrolled) or the token lacks a
+// scope: social.ErrNoMetrics, and the connection stays usable for
+// posting. 401 is social.ErrReconnect; 429 is social.ErrRetryLater until
+// the x-rate-limit-reset of the lookup window.
+func (n *Network) Metrics(ctx context.Context, a social.Account, remoteID string) (social.Engagement, error) {
+	var out struct {
+		Data *struct {
+			ID            string `json:"id"`
+			PublicMetrics *struct {
+				Likes    int64 `json:"like_count"`
+				Replies  int64 `json:"reply_count"`
+				Retweets int64 `json:"retweet_count"`
+				Quotes   int64 `json:"quote_count"`
+			} `json:"public_metrics"`
+		} `json:"data"`
+		Errors []struct {
+			Title  string `json:"title"`
+			Detail string `json:"detail"`
+			Type   string `json:"type"`
+		} `json:"errors"`
+	}
+	u := n.opts.APIBaseURL + "/2/tweets/" + url.PathEscape(remoteID) + "?tweet.fields=public_metrics"
+	err := n.call(ctx, "metrics", http.MethodGet, u, a.AccessToken.Reveal(), nil, nil, &out)
+	var e *social.Error
+	if errors.As(err, &e) && e.Status == http.StatusForbidden {
+		return social.Engagement{}, fmt.Errorf("%w: X refused the post lookup: %s", social.ErrNoMetrics, e.Message)
+	}
+	if err != nil {
+		return social.Engagement{}, err
+	}
+	if out.Data == nil {
+		msg := "X returned no post"
+		if len(out.Errors) > 0 {
+			msg = out.Errors[0].Detail
+			if msg == "" {
+				msg = out.Errors[0].Title
+			}
+		}
+		return social.Engagement{}, &social.Error{Network: social.X, Op: "metrics", Class: social.ErrPermanent, Status: http.StatusOK, Message: msg}
+	}
+	m := out.Data.PublicMetrics
+	if m == nil {
+		return social.Engagement{}, &social.Error{Network: social.X, Op: "metrics", Class: social.ErrRetryLater, Status: http.StatusOK,
+			Message: "X returned the post without public_metrics"}
+	}
+	return social.Engagement{Reactions: m.Likes, Comments: m.Replies, Reposts: m.Retweets + m.Quotes}, nil
 }
 
 // Revoke revokes the access token (POST /2/oauth2/revoke, client

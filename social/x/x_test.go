@@ -291,3 +291,57 @@ func TestAmbiguousWhenPostStalls(t *testing.T) {
 		t.Errorf("%d tweets exist, want the one X accepted", got)
 	}
 }
+
+// Metrics read public_metrics as X's post lookup answers them, and
+// classify what X answers when they cannot be read.
+func TestMetrics(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	fake := xtest.New(t, xtest.Options{Now: c.Now})
+	n := newNetwork(t, fake, func(o *x.Options) { o.Now = c.Now })
+	a := account(connect(t, n))
+	ctx := t.Context()
+	pub, err := n.Publish(ctx, a, social.Post{Text: "read me", Link: "https://example.com/a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := n.Metrics(ctx, a, pub.RemoteID); err != nil || e != (social.Engagement{}) {
+		t.Errorf("Metrics of a fresh post = %+v, %v; want zeros", e, err)
+	}
+	fake.SetMetrics(pub.RemoteID, xtest.Metrics{Likes: 12, Replies: 3, Retweets: 4, Quotes: 2, Bookmarks: 9, Impressions: 800})
+	e, err := n.Metrics(ctx, a, pub.RemoteID)
+	if want := (social.Engagement{Reactions: 12, Comments: 3, Reposts: 6}); err != nil || e != want {
+		t.Errorf("Metrics = %+v, %v; want %+v (reposts = retweets + quotes)", e, err, want)
+	}
+
+	reset := strconv.FormatInt(c.Now().Add(11*time.Minute).Unix(), 10)
+	fake.RateLimitLookups(1, http.Header{"X-Rate-Limit-Limit": {"900"}, "X-Rate-Limit-Remaining": {"0"}, "X-Rate-Limit-Reset": {reset}})
+	_, err = n.Metrics(ctx, a, pub.RemoteID)
+	var se *social.Error
+	if !errors.Is(err, social.ErrRetryLater) || !errors.As(err, &se) || se.Status != 429 || se.RetryAfter != 11*time.Minute {
+		t.Errorf("Metrics when rate limited = %v; want ErrRetryLater after 11m", err)
+	}
+
+	fake.DenyLookups(true)
+	if _, err := n.Metrics(ctx, a, pub.RemoteID); !errors.Is(err, social.ErrNoMetrics) || errors.Is(err, social.ErrReconnect) {
+		t.Errorf("Metrics for an app without lookups = %v; want ErrNoMetrics", err)
+	}
+	fake.DenyLookups(false)
+
+	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = n.Metrics(ctx, a, pub.RemoteID)
+	if !errors.Is(err, social.ErrPermanent) || !errors.As(err, &se) || !strings.Contains(se.Message, "Could not find tweet") {
+		t.Errorf("Metrics of a deleted post = %v; want ErrPermanent saying X could not find it", err)
+	}
+
+	if err := n.Revoke(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Metrics(ctx, a, pub.RemoteID); !errors.Is(err, social.ErrReconnect) {
+		t.Errorf("Metrics with a revoked token = %v; want ErrReconnect", err)
+	}
+	if got := fake.Calls("GET /2/tweets/" + pub.RemoteID); got != 6 {
+		t.Errorf("%d lookups, want 6", got)
+	}
+}

@@ -6,8 +6,9 @@ import { useMe, useTopics, when } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { Wide } from "../components/Wide";
+import { SSO } from "./AdminSSO";
 import { fromMinor, toMinor } from "../lib/analytics";
-import { BulkInvite, DataRequests, Networks, PendingIdentities, SingleSignOn, SupportGrants } from "./AdminMore";
+import { BulkInvite, DataRequests, Networks, PendingIdentities, SupportGrants } from "./AdminMore";
 
 /** The IANA time zones the browser knows, for the time-zone field. */
 function zones(): string[] {
@@ -26,10 +27,10 @@ export function Admin() {
           <li><a href="#settings">Settings</a></li>
           <li><a href="#domains">Domains</a></li>
           <li><a href="#networks">Networks</a></li>
+          <li><a href="#sso">Single sign-on</a></li>
           <li><a href="#topics">Topics</a></li>
           <li><a href="#invitations">Invitations</a></li>
           <li><a href="#members">Members</a></li>
-          <li><a href="#sso">Single sign-on</a></li>
           <li><a href="#identities">Sign-ins waiting</a></li>
           <li><a href="#privacy">Data requests</a></li>
           <li><a href="#support">Support access</a></li>
@@ -39,10 +40,10 @@ export function Admin() {
       <Settings />
       <Domains />
       <Networks />
+      <SSO />
       <Topics />
       <Invitations />
       <Members />
-      <SSO />
       <PendingIdentities />
       <DataRequests />
       <SupportGrants />
@@ -52,12 +53,6 @@ export function Admin() {
 }
 
 type Instance = Schemas["Instance"];
-
-/** Single sign-on with the instance's verified domains to choose from. */
-function SSO() {
-  const domains = useQuery({ queryKey: ["domains"], queryFn: () => call(api.GET("/api/v1/instance/domains")) });
-  return <SingleSignOn domains={(domains.data?.items ?? []).filter((d) => d.verified).map((d) => d.domain)} />;
-}
 
 /** The settings form's fields, as typed (numbers as text until sent). */
 export interface SettingsFields {

@@ -1,6 +1,5 @@
 import { useId, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useForm } from "react-hook-form";
 import { api, call, type Schemas } from "../api/client";
 import { inviteInBatches, parseEmails, type BatchResult } from "../lib/batches";
 import { networkLabel, useNetworks, type NetworkInfo } from "../lib/networks";
@@ -432,117 +431,6 @@ export function PendingIdentities() {
         </Wide>
       )}
       <ErrorMessage error={decide.error} />
-    </section>
-  );
-}
-
-/** A checkbox group's value: one ticked box of a group of one is its value, none is false. */
-export function checkedValues(v: unknown): string[] {
-  if (Array.isArray(v)) return v.filter((x): x is string => typeof x === "string");
-  return typeof v === "string" && v !== "" ? [v] : [];
-}
-
-interface SSOFields {
-  issuer: string;
-  clientId: string;
-  clientSecret: string;
-  domains: string[];
-}
-
-/** The company's own identity provider (OpenID Connect). */
-export function SingleSignOn({ domains }: { domains: string[] }) {
-  const qc = useQueryClient();
-  const sso = useQuery({ queryKey: ["sso"], queryFn: () => call(api.GET("/api/v1/instance/sso")) });
-  const cfg = sso.data;
-  const form = useForm<SSOFields>({
-    defaultValues: { issuer: "", clientId: "", clientSecret: "", domains: [] },
-    values: cfg?.configured
-      ? { issuer: cfg.issuer ?? "", clientId: cfg.client_id ?? "", clientSecret: "", domains: cfg.domains ?? [] }
-      : undefined,
-  });
-  const refresh = () => {
-    qc.invalidateQueries({ queryKey: ["sso"] });
-    qc.invalidateQueries({ queryKey: ["audit"] });
-  };
-  const save = useMutation({
-    mutationFn: (f: SSOFields) =>
-      call(
-        api.PUT("/api/v1/instance/sso", {
-          body: {
-            issuer: f.issuer.trim(),
-            client_id: f.clientId.trim(),
-            ...(f.clientSecret.trim() ? { client_secret: f.clientSecret.trim() } : {}),
-            ...(checkedValues(f.domains).length > 0 ? { domains: checkedValues(f.domains) } : {}),
-          },
-        }),
-      ),
-    onSuccess: (c) => {
-      qc.setQueryData(["sso"], c);
-      refresh();
-    },
-  });
-  const remove = useMutation({
-    mutationFn: () => call(api.DELETE("/api/v1/instance/sso")),
-    onSettled: refresh,
-  });
-  const { register } = form;
-  return (
-    <section id="sso" aria-labelledby="sso-h" className="panel">
-      <h2 id="sso-h">Single sign-on</h2>
-      <p>
-        Let people sign in with your company's identity provider (OpenID Connect: Entra ID, Google Workspace, Okta,
-        Keycloak …). Chorus checks the issuer before saving.
-      </p>
-      <ErrorMessage error={sso.error} />
-      {cfg?.redirect_uri && (
-        <p>
-          Register this redirect URI at the provider: <code className="break">{cfg.redirect_uri}</code>
-        </p>
-      )}
-      {cfg?.configured && (
-        <p className="notice">
-          Configured{cfg.updated_at ? ` (${when(cfg.updated_at)})` : ""}
-          {cfg.has_secret ? "; the client secret is stored encrypted and never shown." : "."}
-        </p>
-      )}
-      <form onSubmit={form.handleSubmit((f) => save.mutate(f))}>
-        <label htmlFor="sso-issuer">Issuer URL</label>
-        <input id="sso-issuer" type="url" required placeholder="https://login.example.com" {...register("issuer", { required: true })} />
-        <label htmlFor="sso-client">Client ID</label>
-        <input id="sso-client" required {...register("clientId", { required: true })} />
-        <label htmlFor="sso-secret">Client secret{cfg?.has_secret ? " (leave empty to keep the stored one)" : ""}</label>
-        <input id="sso-secret" type="password" autoComplete="off" {...register("clientSecret")} />
-        {domains.length > 0 && (
-          <fieldset>
-            <legend>Domains it signs in (none ticked: every verified domain)</legend>
-            <div className="checks">
-              {domains.map((d) => (
-                <label key={d} className="check">
-                  <input type="checkbox" value={d} {...register("domains")} />
-                  {d}
-                </label>
-              ))}
-            </div>
-          </fieldset>
-        )}
-        <button type="submit" disabled={save.isPending}>
-          Save single sign-on
-        </button>{" "}
-        {cfg?.configured && (
-          <ConfirmButton
-            question="Remove the identity provider? People then sign in with email links."
-            confirmLabel="Remove single sign-on"
-            onConfirm={() => remove.mutate()}
-          >
-            Remove
-          </ConfirmButton>
-        )}
-      </form>
-      <div role="status" aria-live="polite">
-        {save.isSuccess && <p className="notice">Saved.</p>}
-        {remove.isSuccess && <p className="notice">Removed.</p>}
-      </div>
-      <ErrorMessage error={save.error ?? remove.error} />
     </section>
   );
 }

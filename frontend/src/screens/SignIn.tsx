@@ -3,7 +3,7 @@ import { Navigate } from "react-router";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useTranslation } from "react-i18next";
 import { T } from "../components/T";
-import { api, call } from "../api/client";
+import { api, call, isApiError } from "../api/client";
 import { safeHref, useMe } from "../lib/session";
 import { ErrorMessage } from "../components/ErrorMessage";
 
@@ -14,24 +14,23 @@ async function devMailLink(email: string): Promise<string | undefined> {
   return safeHref(r.data.items[0]?.link);
 }
 
-/** The company whose login page this host is (acme.<base domain>), if any. */
-function useLoginPage() {
-  return useQuery({
-    queryKey: ["login-page"],
-    queryFn: async () => {
-      const r = await api.GET("/api/v1/auth/login-page").catch(() => undefined);
-      return r?.response.ok && r.data ? r.data : null; // 404: the generic page
-    },
-    retry: false,
-    staleTime: Infinity,
-  });
+/** Where single sign-on starts: the company of this login page, or the address's. */
+function ssoStart(q: { instance?: string; email?: string }): string {
+  const p = new URLSearchParams();
+  if (q.instance) p.set("instance", q.instance);
+  else if (q.email) p.set("email", q.email);
+  return "/api/v1/auth/oidc/start?" + p.toString();
 }
 
 export function SignIn() {
   const me = useMe();
-  const page = useLoginPage().data;
-  const company = page?.instance?.name;
-  const instanceId = page?.instance?.id;
+  // On a company's subdomain: its name, and whether single sign-on is on.
+  const page = useQuery({
+    queryKey: ["login-page"],
+    queryFn: () => call(api.GET("/api/v1/auth/login-page")),
+    retry: false,
+    staleTime: Infinity,
+  });
   const { t } = useTranslation();
   const [email, setEmail] = useState("");
   const [devLink, setDevLink] = useState<string>();
@@ -49,21 +48,21 @@ export function SignIn() {
     setDevLink(undefined);
     send.mutate(email.trim());
   };
+  const company = page.data?.instance;
+  const ssoRequired = isApiError(send.error) && send.error.code === "sso_required";
   return (
     <section className="narrow">
-      <h1 tabIndex={-1}>{company ? t("Sign in to {{company}}", { company }) : t("Sign in to Chorus")}</h1>
-      {page?.sso && instanceId && (
+      <h1 tabIndex={-1}>{t("Sign in to {{company}}", { company: company?.name ?? "Chorus" })}</h1>
+      {company && page.data?.sso && (
         <p>
-          <a className="button" href={`/api/v1/auth/oidc/start?instance=${encodeURIComponent(instanceId)}`}>
-            {t("Sign in with your company account (single sign-on)")}
+          <a className="button" href={ssoStart({ instance: company.id })}>
+            {t("Sign in with single sign-on")}
           </a>
         </p>
       )}
-      <p>
-        {page?.sso
-          ? t("Or sign in with your work email address. We send you a link that signs you in; no password needed.")
-          : t("Sign in with your work email address. We send you a link that signs you in; no password needed.")}
-      </p>
+      {!page.data?.sso_detail?.required && (
+        <p>{t("Sign in with your work email address. We send you a link that signs you in; no password needed.")}</p>
+      )}
       <form onSubmit={submit} noValidate={false}>
         <label htmlFor="signin-email">{t("Work email")}</label>
         <input
@@ -97,7 +96,18 @@ export function SignIn() {
           </div>
         )}
       </div>
-      <ErrorMessage error={send.error} />
+      {ssoRequired ? (
+        <div className="notice" role="alert">
+          <p>{t("Your company signs in through its identity provider.")}</p>
+          <p>
+            <a className="button" href={ssoStart({ email: email.trim() })}>
+              {t("Sign in with single sign-on")}
+            </a>
+          </p>
+        </div>
+      ) : (
+        <ErrorMessage error={send.error} />
+      )}
     </section>
   );
 }

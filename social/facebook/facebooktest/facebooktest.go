@@ -16,6 +16,15 @@
 //     followers_count), POST /{v}/{page-id}/feed (message, link) → {id:
 //     "{page-id}_{post-id}"}, DELETE /{v}/{post-id} → {success: true},
 //     DELETE /{v}/me/permissions.
+//   - GET /{v}/{post-id}?fields=reactions.summary(total_count).limit(0),
+//     comments.summary(total_count).limit(0),shares with the Page's token
+//     and pages_read_engagement (#200, HTTP 403, without it):
+//     {reactions: {data, summary: {total_count, viewer_reaction}},
+//     comments: {data, summary: {order, total_count, can_comment}},
+//     shares: {count} (absent when none), id}. The fake lists no
+//     individual reactions or comments (data is empty), as with limit(0).
+//     A deleted or unknown post is code 100, subcode 33; RateLimitReads
+//     throttles these reads with the code and headers given.
 //
 // Tokens are read from the Authorization header (Bearer) or access_token,
 // and, as with "Require App Secret" on, every call needs appsecret_proof.
@@ -87,6 +96,9 @@ type Server struct {
 	nextID  int64
 	limited int
 	limitHd http.Header
+	readLim int
+	readErr int
+	readHd  http.Header
 	stall   int
 	stop    chan struct{}
 	removed bool // the member removed the app
@@ -107,6 +119,9 @@ type Post struct {
 	// Version is the Graph API version the post was made with.
 	Version string
 	Deleted bool
+	// Reactions (all types), top-level Comments and Shares; set with
+	// SetEngagement.
+	Reactions, Comments, Shares int64
 }
 
 // New starts a fake on 127.0.0.1, closed when the test ends.
@@ -196,6 +211,29 @@ func (s *Server) RateLimit(n int, h http.Header) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limited, s.limitHd = n, h
+}
+
+// SetEngagement sets the counts of the post id, as if people reacted,
+// commented and shared; false if there is no such post.
+func (s *Server) SetEngagement(id string, reactions, comments, shares int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.posts[id]
+	if p == nil {
+		return false
+	}
+	p.Reactions, p.Comments, p.Shares = reactions, comments, shares
+	return true
+}
+
+// RateLimitReads makes the next n reads of a post's engagement fail with
+// Graph's throttling error code (4 app, 17 user, 32 Page, 613, 80001
+// Pages business use case) and headers h (X-App-Usage,
+// X-Business-Use-Case-Usage…).
+func (s *Server) RateLimitReads(n, code int, h http.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readLim, s.readErr, s.readHd = n, code, h
 }
 
 // Stall makes the next n posts record the post and then never answer, as
@@ -381,6 +419,10 @@ func (s *Server) node(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if strings.Contains(r.PathValue("id"), "_") {
+		s.postNode(w, r, t)
+		return
+	}
 	p, found := s.findPage(r.PathValue("id"))
 	if !found || t.page != p.ID {
 		graphError(w, http.StatusBadRequest, "GraphMethodException", 100, 33,
@@ -507,4 +549,75 @@ func (s *Server) removeApp(w http.ResponseWriter, r *http.Request) {
 	s.removed = true
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+}
+
+// throttleMessages are Graph's messages for its throttling codes.
+var throttleMessages = map[int]string{
+	4:     "(#4) Application request limit reached",
+	17:    "(#17) User request limit reached",
+	32:    "(#32) Page request limit reached",
+	613:   "(#613) Calls to this api have exceeded the rate limit.",
+	80001: "(#80001) There have been too many calls to this Page account. Wait a bit and try again.",
+}
+
+// postNode answers GET /{v}/{page-id}_{post-id}?fields=….
+func (s *Server) postNode(w http.ResponseWriter, r *http.Request, t *token) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	var p Post
+	found := false
+	if q := s.posts[id]; q != nil && !q.Deleted && t.page == q.PageID {
+		p, found = *q, true
+	}
+	s.mu.Unlock()
+	if !found {
+		graphError(w, http.StatusBadRequest, "GraphMethodException", 100, 33,
+			fmt.Sprintf("Unsupported get request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", id))
+		return
+	}
+	fields := strings.Split(r.URL.Query().Get("fields"), ",")
+	for _, f := range fields {
+		if base, _, _ := strings.Cut(f, "."); (base == "reactions" || base == "comments" || base == "shares") && !granted(w, t, "pages_read_engagement") {
+			return
+		}
+	}
+	s.mu.Lock()
+	if s.readLim > 0 {
+		s.readLim--
+		code, h := s.readErr, s.readHd
+		s.mu.Unlock()
+		for k, vs := range h {
+			w.Header()[k] = vs
+		}
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": throttleMessages[code],
+			"type": "OAuthException", "is_transient": true, "code": code, "fbtrace_id": "AbCdEf"}})
+		return
+	}
+	s.mu.Unlock()
+	out := map[string]any{"id": p.ID}
+	for _, f := range fields {
+		base, mods, _ := strings.Cut(f, ".")
+		withSummary := strings.Contains(mods, "summary(total_count)") || strings.Contains(mods, "summary(true)")
+		switch base {
+		case "reactions":
+			e := map[string]any{"data": []any{}}
+			if withSummary {
+				e["summary"] = map[string]any{"total_count": p.Reactions, "viewer_reaction": "NONE"}
+			}
+			out["reactions"] = e
+		case "comments":
+			e := map[string]any{"data": []any{}}
+			if withSummary {
+				e["summary"] = map[string]any{"order": "ranked", "total_count": p.Comments, "can_comment": true}
+			}
+			out["comments"] = e
+		case "shares":
+			if p.Shares > 0 { // Graph leaves shares out when there are none
+				out["shares"] = map[string]int64{"count": p.Shares}
+			}
+		case "message":
+			out["message"] = p.Message
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }

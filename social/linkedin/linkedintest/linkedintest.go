@@ -18,6 +18,12 @@
 //     x-restli-id, 422 DUPLICATE_POST for a repeated commentary, 422 for a
 //     commentary over 3,000 characters, and 204 to a delete (also of a
 //     post already deleted).
+//   - GET /rest/socialMetadata/{encoded URN} (Community Management API)
+//     with the same headers, which takes r_member_social (403
+//     ACCESS_DENIED without it): {reactionSummaries: {TYPE: {reactionType,
+//     count}}, commentSummary: {count, topLevelCount}, commentsState,
+//     entity}; 404 NOT_FOUND for a deleted or unknown post; 429 with the
+//     application's daily-limit message (RateLimitReads).
 //
 // Errors have LinkedIn's shape: {"status", "serviceErrorCode", "code",
 // "message"}; 401 for an invalid, expired or revoked token; 429 with
@@ -74,6 +80,8 @@ type Server struct {
 	nextID  int64
 	limited int
 	limitHd http.Header
+	readLim int
+	readHd  http.Header
 	stall   int
 	stop    chan struct{}
 }
@@ -100,6 +108,11 @@ type Post struct {
 	LifecycleState string
 	Version        string
 	Deleted        bool
+	// Reactions by type (LIKE, PRAISE, EMPATHY…) and comments, as
+	// socialMetadata reports them; set with SetSocial.
+	Reactions        map[string]int64
+	Comments         int64 // all comments, replies included
+	TopLevelComments int64
 }
 
 // New starts a fake on 127.0.0.1, closed when the test ends.
@@ -132,6 +145,7 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("GET /v2/userinfo", s.userinfo)
 	mux.HandleFunc("POST /rest/posts", s.createPost)
 	mux.HandleFunc("DELETE /rest/posts/{urn}", s.deletePost)
+	mux.HandleFunc("GET /rest/socialMetadata/{urn}", s.socialMetadata)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.calls[r.Method+" "+r.URL.Path]++
@@ -178,6 +192,27 @@ func (s *Server) RateLimit(n int, h http.Header) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limited, s.limitHd = n, h
+}
+
+// SetSocial sets the reactions (by type) and comments of the post urn, as
+// if members engaged with it; false if there is no such post.
+func (s *Server) SetSocial(urn string, reactions map[string]int64, comments, topLevel int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.posts[urn]
+	if p == nil {
+		return false
+	}
+	p.Reactions, p.Comments, p.TopLevelComments = reactions, comments, topLevel
+	return true
+}
+
+// RateLimitReads makes the next n socialMetadata reads fail with 429 and
+// the application's daily-limit message; h adds headers to the answer.
+func (s *Server) RateLimitReads(n int, h http.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readLim, s.readHd = n, h
 }
 
 // Stall makes the next n post creations record the post and then never
@@ -523,4 +558,47 @@ func Render(little string) string {
 func isWord(s string) bool {
 	r, _ := utf8.DecodeRuneInString(s)
 	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+func (s *Server) socialMetadata(w http.ResponseWriter, r *http.Request) {
+	if !s.authed(w, r, "r_member_social") {
+		return
+	}
+	if _, ok := s.versioned(w, r); !ok {
+		return
+	}
+	if !strings.Contains(r.URL.EscapedPath(), "urn%3Ali%3A") {
+		writeError(w, http.StatusBadRequest, 0, "ILLEGAL_ARGUMENT", "Invalid URN in path: the entity URN must be URL-encoded")
+		return
+	}
+	urn := r.PathValue("urn")
+	s.mu.Lock()
+	if s.readLim > 0 {
+		s.readLim--
+		h := s.readHd
+		s.mu.Unlock()
+		for k, vs := range h {
+			w.Header()[k] = vs
+		}
+		writeError(w, http.StatusTooManyRequests, 0, "", "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.")
+		return
+	}
+	var p Post
+	found := false
+	if q := s.posts[urn]; q != nil && !q.Deleted {
+		p, found = *q, true
+	}
+	s.mu.Unlock()
+	if !found {
+		writeError(w, http.StatusNotFound, 0, "NOT_FOUND", "Not Found: socialMetadata for "+urn)
+		return
+	}
+	sums := map[string]any{}
+	for typ, n := range p.Reactions {
+		if n > 0 {
+			sums[typ] = map[string]any{"reactionType": typ, "count": n}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"reactionSummaries": sums, "commentsState": "OPEN",
+		"commentSummary": map[string]int64{"count": p.Comments, "topLevelCount": p.TopLevelComments}, "entity": urn})
 }

@@ -428,6 +428,13 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+		if err := r.ParseForm(); err != nil {
+			// Half a request (the client died sending it) was not received.
+			writeError(w, http.StatusBadRequest, "Bad request")
+			return
+		}
+	}
 	p := params(r)
 	s.mu.Lock()
 	if k := r.Header.Get("Idempotency-Key"); k != "" {

@@ -19,6 +19,14 @@
 //     400 invalid-request for text over 280 characters (links count 23);
 //     429 with x-rate-limit-* and x-user-limit-24hour-* headers.
 //   - DELETE /2/tweets/:id → {data: {deleted: true}}, 404 when unknown.
+//   - GET /2/tweets/:id?tweet.fields=public_metrics → {data: {id, text,
+//     edit_history_tweet_ids, public_metrics: {retweet_count, reply_count,
+//     like_count, quote_count, bookmark_count, impression_count}}}. A
+//     deleted or unknown post is 200 with only an errors array
+//     (resource-not-found), as X answers lookups; 429 with x-rate-limit-*
+//     headers (RateLimitLookups); 403 client-forbidden
+//     ("client-not-enrolled") for an app whose access level has no post
+//     lookups (DenyLookups).
 //
 // Errors are X's problem bodies: {"title", "detail", "type", "status"},
 // 401 {"title":"Unauthorized", …} for an invalid, expired or revoked token.
@@ -78,6 +86,9 @@ type Server struct {
 	nextID   int64
 	limited  int
 	limitHd  http.Header
+	lookLim  int
+	lookHd   http.Header
+	noLookup bool
 	stall    int
 	failWith int
 	stop     chan struct{}
@@ -101,6 +112,12 @@ type Tweet struct {
 	ID      string
 	Text    string
 	Deleted bool
+	Metrics Metrics
+}
+
+// Metrics are a post's public counts (public_metrics).
+type Metrics struct {
+	Likes, Replies, Retweets, Quotes, Bookmarks, Impressions int64
 }
 
 // New starts a fake on 127.0.0.1, closed when the test ends.
@@ -130,6 +147,7 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("GET /2/users/me", s.me)
 	mux.HandleFunc("POST /2/tweets", s.createTweet)
 	mux.HandleFunc("DELETE /2/tweets/{id}", s.deleteTweet)
+	mux.HandleFunc("GET /2/tweets/{id}", s.lookupTweet)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Method + " " + r.URL.Path
 		if r.URL.Path == "/2/oauth2/token" {
@@ -182,6 +200,35 @@ func (s *Server) RateLimit(n int, h http.Header) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limited, s.limitHd = n, h
+}
+
+// SetMetrics sets the public counts of the post id, as if people reacted
+// to it; false if there is no such post.
+func (s *Server) SetMetrics(id string, m Metrics) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tweets[id]
+	if t == nil {
+		return false
+	}
+	t.Metrics = m
+	return true
+}
+
+// RateLimitLookups makes the next n post lookups (GET /2/tweets/:id)
+// fail with 429 and headers h.
+func (s *Server) RateLimitLookups(n int, h http.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lookLim, s.lookHd = n, h
+}
+
+// DenyLookups makes post lookups answer 403 client-forbidden, as X does
+// for an app whose access level does not include the endpoint.
+func (s *Server) DenyLookups(deny bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noLookup = deny
 }
 
 // Stall makes the next n posts record the post and then never answer, as
@@ -458,4 +505,55 @@ func (s *Server) deleteTweet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]bool{"deleted": true}})
+}
+
+func (s *Server) lookupTweet(w http.ResponseWriter, r *http.Request) {
+	if !s.authed(w, r, "tweet.read", "users.read") {
+		return
+	}
+	id := r.PathValue("id")
+	s.mu.Lock()
+	if s.noLookup {
+		s.mu.Unlock()
+		writeJSON(w, http.StatusForbidden, map[string]any{"client_id": "29577474", "required_enrollment": "Appropriate Level of API Access",
+			"registration_url": "https://developer.x.com/en/portal/product", "title": "Client Forbidden",
+			"detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens from a Twitter developer App that is attached to a Project. You can create a project via the developer portal.",
+			"reason": "client-not-enrolled", "type": "https://api.twitter.com/2/problems/client-forbidden"})
+		return
+	}
+	if s.lookLim > 0 {
+		s.lookLim--
+		h := s.lookHd
+		s.mu.Unlock()
+		for k, vs := range h {
+			w.Header()[k] = vs
+		}
+		writeProblem(w, http.StatusTooManyRequests, "Too Many Requests", "Too Many Requests", "about:blank")
+		return
+	}
+	var t Tweet
+	found := false
+	if p := s.tweets[id]; p != nil && !p.Deleted {
+		t, found = *p, true
+	}
+	s.mu.Unlock()
+	if !found {
+		// X answers a lookup of a missing post with 200 and errors only.
+		writeJSON(w, http.StatusOK, map[string]any{"errors": []any{map[string]any{"value": id, "detail": "Could not find tweet with id: [" + id + "].",
+			"title": "Not Found Error", "resource_type": "tweet", "parameter": "id", "resource_id": id,
+			"type": "https://api.twitter.com/2/problems/resource-not-found"}}})
+		return
+	}
+	data := map[string]any{"id": t.ID, "text": t.Text, "edit_history_tweet_ids": []string{t.ID}}
+	for _, f := range strings.Split(r.URL.Query().Get("tweet.fields"), ",") {
+		if f == "public_metrics" {
+			m := t.Metrics
+			data["public_metrics"] = map[string]int64{"retweet_count": m.Retweets, "reply_count": m.Replies, "like_count": m.Likes,
+				"quote_count": m.Quotes, "bookmark_count": m.Bookmarks, "impression_count": m.Impressions}
+		}
+	}
+	w.Header().Set("X-Rate-Limit-Limit", "900")
+	w.Header().Set("X-Rate-Limit-Remaining", "899")
+	w.Header().Set("X-Rate-Limit-Reset", strconv.FormatInt(s.opts.Now().Add(15*time.Minute).Unix(), 10))
+	writeJSON(w, http.StatusOK, map[string]any{"data": data})
 }
