@@ -1,5 +1,7 @@
 import { useId, useState } from "react";
 import { Link } from "react-router";
+import { useTranslation } from "react-i18next";
+import { T } from "../components/T";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { api, call, type Schemas } from "../api/client";
@@ -59,10 +61,11 @@ export function Period({
   onChange: (v: { from: string; to: string }) => void;
 }) {
   const id = useId();
+  const { t } = useTranslation();
   return (
-    <form className="filters" aria-label="Period" onSubmit={(e) => e.preventDefault()}>
+    <form className="filters" aria-label={t("Period")} onSubmit={(e) => e.preventDefault()}>
       <div>
-        <label htmlFor={`${id}-from`}>From</label>
+        <label htmlFor={`${id}-from`}>{t("From")}</label>
         <input
           id={`${id}-from`}
           type="date"
@@ -73,7 +76,7 @@ export function Period({
         />
       </div>
       <div>
-        <label htmlFor={`${id}-to`}>To (included)</label>
+        <label htmlFor={`${id}-to`}>{t("To (included)")}</label>
         <input
           id={`${id}-to`}
           type="date"
@@ -86,7 +89,7 @@ export function Period({
       <div className="presets">
         {[7, 30, 90, 365].map((n) => (
           <button key={n} type="button" className="secondary" onClick={() => onChange(lastDays(n))}>
-            Last {n} days
+            {t("Last {{count}} days", { count: n })}
           </button>
         ))}
       </div>
@@ -95,15 +98,24 @@ export function Period({
 }
 
 export function Tiles({ s }: { s: Summary }) {
+  const { t } = useTranslation();
   const tiles: [string, string, string?][] = [
-    ["Shares", count(s.shares)],
-    ["Clicks", count(s.clicks), `${count(s.unique_clicks)} unique`],
-    ["Potential reach", count(s.potential_reach), "followers of the sharing accounts"],
-    ["Engagement", count(s.engagement), `${count(s.reactions)} reactions · ${count(s.comments)} comments · ${count(s.reposts)} reposts`],
+    [t("Shares"), count(s.shares)],
+    [t("Clicks"), count(s.clicks), t("{{count}} unique", { count: s.unique_clicks, formatted: count(s.unique_clicks) })],
+    [t("Potential reach"), count(s.potential_reach), t("followers of the sharing accounts")],
     [
-      "Earned media value",
+      t("Engagement"),
+      count(s.engagement),
+      t("{{reactions}} reactions · {{comments}} comments · {{reposts}} reposts", {
+        reactions: count(s.reactions),
+        comments: count(s.comments),
+        reposts: count(s.reposts),
+      }),
+    ],
+    [
+      t("Earned media value"),
       formatMoney(s.earned_media_value),
-      s.earned_media_value?.currency ? "clicks priced at the cost per click" : "set a cost per click under Admin",
+      s.earned_media_value?.currency ? t("clicks priced at the cost per click") : t("set a cost per click under Admin"),
     ],
   ];
   return (
@@ -278,29 +290,38 @@ export function MyImpact() {
     queryFn: () => call(api.GET("/api/v1/analytics/me", { params: { query: range } })),
     placeholderData: keepPreviousData,
   });
+  const { t } = useTranslation();
   return (
     <section>
-      <h1 tabIndex={-1}>My impact</h1>
+      <h1 tabIndex={-1}>{t("My impact")}</h1>
       <Period value={range} onChange={setRange} />
       <ErrorMessage error={me.error} />
       {me.data && (
         <>
           {me.data.rank != null && (
             <p className="notice">
-              You are number {me.data.rank}
-              {me.data.of ? ` of ${me.data.of}` : ""} on the leaderboard with {count(me.data.points)} points.
+              {me.data.of
+                ? t("You are number {{rank}} of {{of}} on the leaderboard with {{points}} points.", {
+                    rank: me.data.rank,
+                    of: me.data.of,
+                    points: count(me.data.points),
+                  })
+                : t("You are number {{rank}} on the leaderboard with {{points}} points.", {
+                    rank: me.data.rank,
+                    points: count(me.data.points),
+                  })}
             </p>
           )}
           {!me.data.attributed && (
             <p className="hint">
-              You objected to being named in analytics, so your shares count only in the company's totals.{" "}
-              <Link to="/profile">Change it in your profile</Link>.
+              {t("You objected to being named in analytics, so your shares count only in the company's totals.")}{" "}
+              <Link to="/profile">{t("Change it in your profile")}</Link>.
             </p>
           )}
           <Tiles s={me.data} />
           {me.data.shares === 0 && (
             <p className="empty">
-              No shares in this period yet. Pick something in the <Link to="/feed">feed</Link> and press Share.
+              <T k="No shares in this period yet. Pick something in the <0>feed</0> and press Share." components={[<Link to="/feed" />]} />
             </p>
           )}
         </>
