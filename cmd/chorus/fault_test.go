@@ -114,6 +114,9 @@ func (fw *faultWorker) kill() {
 // asked, the reconciler resolves every unconfirmed one, so here all end
 // published, each exactly once.
 func TestWorkerKilledMidPublish(t *testing.T) {
+	// How long the workers may take to settle the shares: a few seconds
+	// unloaded, a minute or more under the race detector on a busy machine.
+	const settle = 3 * time.Minute
 	if testing.Short() {
 		t.Skip("starts and kills 50 worker processes")
 	}
@@ -209,13 +212,13 @@ func TestWorkerKilledMidPublish(t *testing.T) {
 		ids = append(ids, share())
 	}
 	fw := start()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(settle); ; time.Sleep(5 * time.Millisecond) {
 		st := states()
 		if !pending(st[ids[0]]) && !pending(st[ids[1]]) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("an unharmed worker did not publish within 30 s: %v\n%s", st, fw.stderr)
+			t.Fatalf("an unharmed worker did not publish within %v: %v\n%s", settle, st, fw.stderr)
 		}
 	}
 	window := max(time.Since(fw.ready)*3/2, 100*time.Millisecond)
@@ -276,7 +279,7 @@ func TestWorkerKilledMidPublish(t *testing.T) {
 	}
 	fresh := start()
 	var final map[string]string
-	for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(settle); ; time.Sleep(50 * time.Millisecond) {
 		final = states()
 		left := 0
 		for _, s := range final {
@@ -288,7 +291,7 @@ func TestWorkerKilledMidPublish(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d shares still pending 45 s after the fresh worker started: %v\n%s", left, final, fresh.stderr)
+			t.Fatalf("%d shares still pending %v after the fresh worker started: %v\n%s", left, settle, final, fresh.stderr)
 		}
 	}
 	// The reconciler asks the network about the unconfirmed shares: those
@@ -310,7 +313,7 @@ func TestWorkerKilledMidPublish(t *testing.T) {
 		a.clock.Add(time.Minute)
 	}
 	fresh = start()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(settle); ; time.Sleep(50 * time.Millisecond) {
 		final = states()
 		left := 0
 		for _, s := range final {
@@ -330,7 +333,7 @@ func TestWorkerKilledMidPublish(t *testing.T) {
 					t.Logf("share %s: %s, sent %d times; task %+v %v", id, s, a.mastodon.PostRequests(id), info, err)
 				}
 			}
-			t.Fatalf("%d shares not published 30 s after the unconfirmed were resolved\n%s", left, fresh.stderr)
+			t.Fatalf("%d shares not published %v after the unconfirmed were resolved\n%s", left, settle, fresh.stderr)
 		}
 	}
 	fresh.kill()

@@ -1,7 +1,8 @@
 // Package facebook connects Chorus to Facebook Pages through Facebook Login
 // and the Graph API: the Page a member manages, its follower count, posting
 // to its feed, deleting posts, reading their reactions, comments and
-// shares, and revoking Chorus's permissions.
+// shares, finding a post among the Page's recent ones (for shares left
+// unconfirmed), and revoking Chorus's permissions.
 //
 // A connection posts to ONE Page: the first Page listed by GET /me/accounts
 // on which the member may create content. A member who manages several
@@ -257,6 +258,125 @@ func (n *Network) Publish(ctx context.Context, a social.Account, p social.Post) 
 		return social.Published{}, &social.Error{Network: social.Facebook, Op: "publish", Class: social.ErrAmbiguous, Message: "Facebook accepted the post but returned no post ID"}
 	}
 	return social.Published{RemoteID: out.ID, URL: PostURL(out.ID), At: n.opts.Now()}, nil
+}
+
+var _ social.PostFinder = (*Network)(nil)
+
+// findPages bounds how far FindPost reads back: 5 pages of 100 posts.
+const findPages = 5
+
+// findFields are the fields FindPost reads of each post: a link post's
+// link is in its share attachment, behind Facebook's l.facebook.com shim
+// in url and as posted in unshimmed_url.
+const findFields = "id,message,created_time,permalink_url,attachments{url,unshimmed_url}"
+
+// FindPost looks for p among the posts of the Page the connection posts
+// to made since since (GET /{page-id}/published_posts?since=…, 100 a page,
+// newest first, with the Page's token, which takes pages_read_engagement),
+// matching p.Link against the post's link attachment or its message. It
+// answers not found only when Facebook listed every post since since: a
+// page without paging.next, within findPages pages.
+//
+// An invalid token (190) is social.ErrReconnect; the throttling codes are
+// social.ErrRetryLater with the delay Retry-After or
+// X-Business-Use-Case-Usage names. A missing permission (codes 10 and
+// 200–299, or HTTP 403: pages_read_engagement unticked in the login
+// dialog) cannot tell: an error that is not ErrReconnect, and the share
+// stays unconfirmed.
+func (n *Network) FindPost(ctx context.Context, a social.Account, p social.Post, since time.Time) (social.Published, bool, error) {
+	if p.Link == "" {
+		return social.Published{}, false, &social.Error{Network: social.Facebook, Op: "find", Class: social.ErrPermanent, Message: "no link to look for"}
+	}
+	pg, err := n.page(ctx, "find", a, "")
+	if err != nil {
+		return social.Published{}, false, err
+	}
+	q := url.Values{"fields": {findFields}, "since": {strconv.FormatInt(since.Unix(), 10)}, "limit": {"100"}}
+	for range findPages {
+		var out struct {
+			Data []struct {
+				ID          string `json:"id"`
+				Message     string `json:"message"`
+				CreatedTime string `json:"created_time"`
+				Permalink   string `json:"permalink_url"`
+				Attachments struct {
+					Data []attachment `json:"data"`
+				} `json:"attachments"`
+			} `json:"data"`
+			Paging struct {
+				Cursors struct {
+					After string `json:"after"`
+				} `json:"cursors"`
+				Next string `json:"next"`
+			} `json:"paging"`
+		}
+		err := n.call(ctx, "find", http.MethodGet, n.graph+"/"+url.PathEscape(pg.ID)+"/published_posts?"+q.Encode(), pg.AccessToken, nil, &out)
+		var se *social.Error
+		var ge *graphError
+		if errors.As(err, &se) && se.Class == social.ErrPermanent && errors.As(err, &ge) &&
+			(se.Status == http.StatusForbidden || ge.Code == 10 || ge.Code >= 200 && ge.Code < 300) {
+			se.Message = "Facebook refused to list the Page's posts (pages_read_engagement needed): " + se.Message
+		}
+		if err != nil {
+			return social.Published{}, false, err
+		}
+		for _, post := range out.Data {
+			if linked(post.Message, post.Attachments.Data, p.Link) {
+				pub := social.Published{RemoteID: post.ID, URL: post.Permalink}
+				if pub.URL == "" {
+					pub.URL = PostURL(post.ID)
+				}
+				if t, err := time.Parse("2006-01-02T15:04:05-0700", post.CreatedTime); err == nil {
+					pub.At = t
+				}
+				return pub, true, nil
+			}
+		}
+		if out.Paging.Next == "" {
+			return social.Published{}, false, nil
+		}
+		// Carry Graph's own paging parameters (after, or until and
+		// __paging_token), never its URL: the request goes to the
+		// configured Graph with the token in a header.
+		next, err := url.Parse(out.Paging.Next)
+		if err != nil {
+			return social.Published{}, false, &social.Error{Network: social.Facebook, Op: "find", Class: social.ErrRetryLater, Message: "unreadable paging.next", Err: err}
+		}
+		nq := next.Query()
+		nq.Del("access_token")
+		nq.Del("appsecret_proof")
+		if out.Paging.Cursors.After != "" && nq.Get("after") == "" {
+			nq.Set("after", out.Paging.Cursors.After)
+		}
+		nq.Set("fields", findFields)
+		nq.Set("limit", "100")
+		q = nq
+	}
+	return social.Published{}, false, &social.Error{Network: social.Facebook, Op: "find", Class: social.ErrRetryLater,
+		Message: "too many posts since the attempt to be sure"}
+}
+
+// attachment is the part of a post's attachment FindPost reads.
+type attachment struct {
+	URL          string `json:"url"`
+	UnshimmedURL string `json:"unshimmed_url"`
+}
+
+// linked reports whether a post's message or link attachments carry link.
+func linked(message string, attachments []attachment, link string) bool {
+	if strings.Contains(message, link) {
+		return true
+	}
+	for _, at := range attachments {
+		if at.UnshimmedURL == link || at.URL == link {
+			return true
+		}
+		// l.facebook.com/l.php?u=<link>&h=…
+		if u, err := url.Parse(at.URL); err == nil && u.Query().Get("u") == link {
+			return true
+		}
+	}
+	return false
 }
 
 // PostURL is where a post is seen: https://www.facebook.com/<post-id>.

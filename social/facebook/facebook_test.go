@@ -2,6 +2,7 @@ package facebook_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/oauth2"
 
 	"github.com/chorushq/chorus/social"
@@ -148,7 +150,7 @@ func TestConnectPublishDelete(t *testing.T) {
 		t.Errorf("Published = %+v", pub)
 	}
 	wantPosts := []facebooktest.Post{{ID: pub.RemoteID, PageID: "101234567890123", Message: "Worth a read", Link: "https://news.example/a", Version: "v21.0"}}
-	if diff := cmp.Diff(fake.Posts(), wantPosts); diff != "" {
+	if diff := cmp.Diff(fake.Posts(), wantPosts, cmpopts.IgnoreFields(facebooktest.Post{}, "CreatedAt")); diff != "" {
 		t.Errorf("posts (-got +want):\n%s", diff)
 	}
 
@@ -414,5 +416,107 @@ func TestMetricsWithoutPermission(t *testing.T) {
 	_, err = n.Metrics(t.Context(), a, pub.RemoteID)
 	if !errors.Is(err, social.ErrNoMetrics) || errors.Is(err, social.ErrReconnect) || !strings.Contains(err.Error(), "pages_read_engagement") {
 		t.Errorf("Metrics without pages_read_engagement = %v; want ErrNoMetrics naming the permission", err)
+	}
+}
+
+// FindPost lists the Page's published posts back to since, following
+// Graph's paging, and matches the tracked link in the post's link
+// attachment (behind Facebook's shim) or its message.
+func TestFindPost(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	fake := facebooktest.New(t, facebooktest.Options{Now: c.Now})
+	n := newNetwork(t, fake, func(o *facebook.Options) { o.Now = c.Now })
+	a := connect(t, n)
+	ctx := t.Context()
+	const pageID = "101234567890123"
+	listings := func() int {
+		return fake.Calls("GET /" + facebook.DefaultGraphVersion + "/" + pageID + "/published_posts")
+	}
+	attempt := c.Now()
+	link := func(i int) string { return fmt.Sprintf("https://chorus.example/r/code%03d", i) }
+	for i := range 3 { // before the attempt
+		fake.AddPost(pageID, "old", link(900+i), attempt.Add(-time.Duration(i+1)*time.Hour))
+	}
+	var wanted social.Published
+	for i := range 250 { // three pages of 100
+		c.Add(time.Second)
+		text := fmt.Sprint("post ", i)
+		if i == 11 {
+			text = "read this " + link(i) // the link in the message only
+		}
+		pub, err := n.Publish(ctx, a, social.Post{Text: text, Link: link(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 7 {
+			wanted = pub
+		}
+	}
+	since := attempt.Add(-5 * time.Minute)
+	for _, tc := range []struct {
+		name  string
+		link  string
+		since time.Time
+		found bool
+		pages int
+	}{
+		{"an early post, three pages back", link(7), since, true, 3},
+		{"the newest post", link(249), since, true, 1},
+		{"a link in the message", link(11), since, true, 3},
+		{"a link never posted", "https://chorus.example/r/nevernever", since, false, 3},
+		{"a post from before since is not looked at", link(900), since, false, 3},
+		{"a link never posted, only newer posts listed", "https://chorus.example/r/nevernever", c.Now().Add(time.Minute), false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := listings()
+			pub, found, err := n.FindPost(ctx, a, social.Post{Text: "whatever", Link: tc.link}, tc.since)
+			if err != nil || found != tc.found {
+				t.Fatalf("FindPost = %+v, %t, %v; want found %t", pub, found, err, tc.found)
+			}
+			if tc.link == link(7) {
+				_, num, _ := strings.Cut(wanted.RemoteID, "_")
+				want := social.Published{RemoteID: wanted.RemoteID, URL: "https://www.facebook.com/" + pageID + "/posts/" + num, At: wanted.At}
+				if diff := cmp.Diff(pub, want, cmpopts.EquateApproxTime(0)); diff != "" {
+					t.Errorf("found post (-got +want):\n%s", diff)
+				}
+			}
+			if got := listings() - before; got != tc.pages {
+				t.Errorf("%d listing pages read, want %d", got, tc.pages)
+			}
+		})
+	}
+
+	// More posts since the attempt than FindPost reads: unknown, not
+	// absent.
+	for i := range 300 {
+		c.Add(time.Second)
+		fake.AddPost(pageID, fmt.Sprint("chatter ", i), "", c.Now())
+	}
+	if _, found, err := n.FindPost(ctx, a, social.Post{Link: "https://chorus.example/r/nevernever"}, since); err == nil || found {
+		t.Errorf("more posts than read: found %t, %v; want an error (cannot tell)", found, err)
+	}
+
+	var se *social.Error
+	fake.RateLimitReads(1, 32, http.Header{"X-Business-Use-Case-Usage": {`{"101234567890123":[{"type":"pages","call_count":100,"total_cputime":12,"total_time":20,"estimated_time_to_regain_access":7}]}`}})
+	_, found, err := n.FindPost(ctx, a, social.Post{Link: link(249)}, since)
+	if found || !errors.Is(err, social.ErrRetryLater) || !errors.As(err, &se) || se.RetryAfter != 7*time.Minute {
+		t.Errorf("FindPost when the Page is throttled = %t, %v; want ErrRetryLater after 7m", found, err)
+	}
+
+	// A token without pages_read_engagement cannot tell.
+	long, err := n.UpgradeToken(ctx, exchange(t, n, "pages_show_list", "pages_manage_posts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, found, err = n.FindPost(ctx, social.Account{AccessToken: social.Secret(long.AccessToken)}, social.Post{Link: link(249)}, since)
+	if found || err == nil || errors.Is(err, social.ErrReconnect) || !strings.Contains(err.Error(), "pages_read_engagement") {
+		t.Errorf("FindPost without pages_read_engagement = %t, %v; want an error naming the permission, not ErrReconnect", found, err)
+	}
+
+	if err := n.Revoke(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := n.FindPost(ctx, a, social.Post{Link: link(7)}, since); found || !errors.Is(err, social.ErrReconnect) {
+		t.Errorf("FindPost after the member removed the app = %t, %v; want ErrReconnect", found, err)
 	}
 }

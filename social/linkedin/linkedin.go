@@ -19,6 +19,11 @@
 //     Options.ReadEngagement says the app has it; otherwise Metrics reports
 //     social.ErrNoMetrics without calling LinkedIn. Reposts are not in
 //     socialMetadata: they are reported as 0.
+//   - Finding a post (social.PostFinder, for shares left unconfirmed):
+//     listing a member's posts (the Posts API's author finder) takes the
+//     same r_member_social. Without Options.ReadEngagement FindPost cannot
+//     tell and says so without calling LinkedIn; such shares stay
+//     unconfirmed for the member to check.
 //   - Idempotency keys: the Posts API has none. LinkedIn's own duplicate
 //     detection (422 DUPLICATE_POST) is the backstop that keeps a retried
 //     publish from posting twice; it is reported as a permanent error.
@@ -247,6 +252,96 @@ func (n *Network) Publish(ctx context.Context, a social.Account, p social.Post) 
 			Message: "LinkedIn accepted the post but returned no post ID"}
 	}
 	return social.Published{RemoteID: urn, URL: PostURL(urn), At: n.opts.Now()}, nil
+}
+
+var _ social.PostFinder = (*Network)(nil)
+
+// Bounds of how far FindPost reads back: findPages pages of findCount
+// posts.
+const (
+	findPages = 5
+	findCount = 50
+)
+
+// FindPost looks for p among the member's posts (GET
+// /rest/posts?author={encoded person URN}&q=author&sortBy=LAST_MODIFIED,
+// most recently modified first), matching p.Link against the post's
+// article source or its commentary. A post made since since was last
+// modified since then too, so once the listing reaches a post last
+// modified before since, or runs out, every post since since has been
+// seen: only then is the answer not found.
+//
+// The author finder takes r_member_social: without
+// Options.ReadEngagement FindPost returns an ErrPermanent error without
+// calling LinkedIn, and a 403 (a member who connected before the option
+// was set) is an error too; either way the share stays unconfirmed. 401
+// is social.ErrReconnect and 429 social.ErrRetryLater (until midnight
+// UTC for a daily limit).
+func (n *Network) FindPost(ctx context.Context, a social.Account, p social.Post, since time.Time) (social.Published, bool, error) {
+	if !n.opts.ReadEngagement {
+		return social.Published{}, false, &social.Error{Network: social.LinkedIn, Op: "find", Class: social.ErrPermanent,
+			Message: "listing a member's posts takes " + EngagementScope + ", which Chorus's LinkedIn app is not configured with"}
+	}
+	if p.Link == "" {
+		return social.Published{}, false, &social.Error{Network: social.LinkedIn, Op: "find", Class: social.ErrPermanent, Message: "no link to look for"}
+	}
+	u, err := n.userinfo(ctx, "find", a)
+	if err != nil {
+		return social.Published{}, false, err
+	}
+	author := "urn:li:person:" + u.Sub
+	escaped := Escape(p.Link)
+	start := 0
+	for range findPages {
+		q := url.Values{"author": {author}, "q": {"author"}, "count": {strconv.Itoa(findCount)}, "start": {strconv.Itoa(start)},
+			"sortBy": {"LAST_MODIFIED"}}
+		var out struct {
+			Elements []struct {
+				ID         string `json:"id"`
+				Commentary string `json:"commentary"`
+				Content    struct {
+					Article struct {
+						Source string `json:"source"`
+					} `json:"article"`
+				} `json:"content"`
+				CreatedAt      int64 `json:"createdAt"`
+				PublishedAt    int64 `json:"publishedAt"`
+				LastModifiedAt int64 `json:"lastModifiedAt"`
+			} `json:"elements"`
+		}
+		_, err := n.call(ctx, "find", http.MethodGet, n.opts.APIBaseURL+"/rest/posts?"+q.Encode(), a.AccessToken.Reveal(), nil, n.restHeaders(), &out)
+		var se *social.Error
+		if errors.As(err, &se) && se.Status == http.StatusForbidden {
+			se.Message = "LinkedIn refused to list the member's posts (" + EngagementScope + " needed): " + se.Message
+		}
+		if err != nil {
+			return social.Published{}, false, err
+		}
+		for _, el := range out.Elements {
+			if el.Content.Article.Source == p.Link || strings.Contains(el.Commentary, escaped) || strings.Contains(el.Commentary, p.Link) {
+				at := el.PublishedAt
+				if at == 0 {
+					at = el.CreatedAt
+				}
+				pub := social.Published{RemoteID: el.ID, URL: PostURL(el.ID)}
+				if at > 0 {
+					pub.At = time.UnixMilli(at).UTC()
+				}
+				return pub, true, nil
+			}
+		}
+		if len(out.Elements) == 0 {
+			return social.Published{}, false, nil
+		}
+		if last := out.Elements[len(out.Elements)-1]; last.LastModifiedAt > 0 && time.UnixMilli(last.LastModifiedAt).Before(since) {
+			return social.Published{}, false, nil
+		}
+		// LinkedIn may answer fewer than count elements with more to
+		// come: start moves by what was asked for.
+		start += findCount
+	}
+	return social.Published{}, false, &social.Error{Network: social.LinkedIn, Op: "find", Class: social.ErrRetryLater,
+		Message: "too many posts since the attempt to be sure"}
 }
 
 // PostURL is where a post is seen: https://www.linkedin.com/feed/update/<urn>.

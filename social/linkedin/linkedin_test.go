@@ -2,6 +2,7 @@ package linkedin_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/oauth2"
 
 	"github.com/chorushq/chorus/social"
@@ -134,7 +136,7 @@ func TestConnectPublishDelete(t *testing.T) {
 	want := linkedintest.Post{URN: pub.RemoteID, Author: "urn:li:person:" + fake.MemberID(), Commentary: posts[0].Commentary,
 		Rendered: text, ArticleSource: "https://news.example/a/b?x=1", ArticleTitle: "news.example/a/b?x=1",
 		Visibility: "PUBLIC", LifecycleState: "PUBLISHED", Version: "202607"}
-	if diff := cmp.Diff(posts[0], want); diff != "" {
+	if diff := cmp.Diff(posts[0], want, cmpopts.IgnoreFields(linkedintest.Post{}, "CreatedAt", "LastModifiedAt")); diff != "" {
 		t.Errorf("post (-got +want):\n%s", diff)
 	}
 
@@ -351,5 +353,146 @@ func TestMetricsWithoutPermission(t *testing.T) {
 	}
 	if got := fake.Calls("GET /rest/socialMetadata/" + pub.RemoteID); got != 1 {
 		t.Errorf("%d socialMetadata calls, want 1", got)
+	}
+}
+
+// FindPost lists the member's posts by last modification, newest first,
+// back past since, and matches the tracked link in the article source or
+// the commentary.
+func TestFindPost(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	fake := linkedintest.New(t, linkedintest.Options{Now: func() time.Time { return now }})
+	n := newNetwork(t, fake, func(o *linkedin.Options) { o.ReadEngagement = true; o.Now = clock })
+	a := connect(t, n)
+	ctx := t.Context()
+	listings := func() int { return fake.Calls("GET /rest/posts") }
+	attempt := now
+	link := func(i int) string { return fmt.Sprintf("https://chorus.example/r/code_%03d", i) }
+	var old []string
+	for i := range 3 { // before the attempt
+		old = append(old, fake.AddPost("old", link(900+i), attempt.Add(-time.Duration(i+1)*time.Hour)))
+	}
+	var wanted social.Published
+	for i := range 120 { // three pages of 50
+		now = now.Add(time.Second)
+		p := social.Post{Text: fmt.Sprint("post ", i), Link: link(i)}
+		if i == 11 { // the link in the commentary only, escaped as little text
+			p = social.Post{Text: "read this " + link(i)}
+		}
+		pub, err := n.Publish(ctx, a, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 7 {
+			wanted = pub
+		}
+	}
+	since := attempt.Add(-5 * time.Minute)
+	for _, tc := range []struct {
+		name  string
+		link  string
+		since time.Time
+		found bool
+		pages int
+	}{
+		{"an early post, three pages back", link(7), since, true, 3},
+		{"the newest post", link(119), since, true, 1},
+		{"a link in the commentary", link(11), since, true, 3},
+		// The third page reaches a post modified before since.
+		{"a link never posted", "https://chorus.example/r/nevernever", since, false, 3},
+		// A tracked link is the share's own: a post carrying it is the
+		// share's post even when listed from before since (as Mastodon's
+		// FindPost matches whatever the pages read hold).
+		{"a post from before since on a page read", link(901), since, true, 3},
+		{"only newer posts listed", "https://chorus.example/r/nevernever", now.Add(time.Minute), false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := listings()
+			pub, found, err := n.FindPost(ctx, a, social.Post{Text: "whatever", Link: tc.link}, tc.since)
+			if err != nil || found != tc.found {
+				t.Fatalf("FindPost = %+v, %t, %v; want found %t", pub, found, err, tc.found)
+			}
+			if tc.link == link(7) {
+				if diff := cmp.Diff(pub, social.Published{RemoteID: wanted.RemoteID, URL: wanted.URL, At: wanted.At}); diff != "" {
+					t.Errorf("found post (-got +want):\n%s", diff)
+				}
+			}
+			if got := listings() - before; got != tc.pages {
+				t.Errorf("%d listing pages read, want %d", got, tc.pages)
+			}
+		})
+	}
+
+	// An old post edited since the attempt is listed among the recent
+	// ones, and found (a post's link cannot be edited, but the listing is
+	// by modification).
+	fake.Edit(old[0], now)
+	if pub, found, err := n.FindPost(ctx, a, social.Post{Link: link(900)}, since); err != nil || !found || pub.RemoteID != old[0] {
+		t.Errorf("FindPost of an edited post = %+v, %t, %v; want found %s", pub, found, err, old[0])
+	}
+
+	// Fewer posts than a page, none before since: the empty next page
+	// ends the listing.
+	small := linkedintest.New(t, linkedintest.Options{Now: func() time.Time { return now }})
+	sn := newNetwork(t, small, func(o *linkedin.Options) { o.ReadEngagement = true; o.Now = clock })
+	sa := connect(t, sn)
+	small.AddPost("only one", link(500), now)
+	if _, found, err := sn.FindPost(ctx, sa, social.Post{Link: link(7)}, since); err != nil || found || small.Calls("GET /rest/posts") != 2 {
+		t.Errorf("a short history: found %t, %v after %d pages; want absent after 2", found, err, small.Calls("GET /rest/posts"))
+	}
+
+	// More posts since the attempt than FindPost reads: unknown.
+	for i := range 200 {
+		now = now.Add(time.Second)
+		fake.AddPost(fmt.Sprint("chatter ", i), "", now)
+	}
+	if _, found, err := n.FindPost(ctx, a, social.Post{Link: "https://chorus.example/r/nevernever"}, since); err == nil || found {
+		t.Errorf("more posts than read: found %t, %v; want an error (cannot tell)", found, err)
+	}
+
+	fake.RateLimitReads(1, nil)
+	_, found, err := n.FindPost(ctx, a, social.Post{Link: link(119)}, since)
+	var se *social.Error
+	if found || !errors.Is(err, social.ErrRetryLater) || !errors.As(err, &se) || se.Status != 429 || se.RetryAfter != time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC).Sub(now) {
+		t.Errorf("FindPost when throttled = %t, %v; want ErrRetryLater until midnight UTC", found, err)
+	}
+
+	if err := n.Revoke(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := n.FindPost(ctx, a, social.Post{Link: link(7)}, since); found || !errors.Is(err, social.ErrReconnect) {
+		t.Errorf("FindPost with a revoked token = %t, %v; want ErrReconnect", found, err)
+	}
+}
+
+// Listing a member's posts takes r_member_social: without
+// ReadEngagement FindPost cannot tell and does not ask LinkedIn; with it
+// but a token granted before, LinkedIn's 403 is an error that is not
+// ErrReconnect. Either way the share stays unconfirmed.
+func TestFindPostWithoutPermission(t *testing.T) {
+	fake := linkedintest.New(t, linkedintest.Options{})
+	plain := newNetwork(t, fake, nil)
+	a := connect(t, plain)
+	ctx := t.Context()
+	if _, err := plain.Publish(ctx, a, social.Post{Text: "shared", Link: "https://chorus.example/r/abc"}); err != nil {
+		t.Fatal(err)
+	}
+	since := time.Now().Add(-time.Hour)
+	_, found, err := plain.FindPost(ctx, a, social.Post{Link: "https://chorus.example/r/abc"}, since)
+	if found || err == nil || errors.Is(err, social.ErrReconnect) || !strings.Contains(err.Error(), "r_member_social") {
+		t.Errorf("FindPost without ReadEngagement = %t, %v; want an error naming r_member_social", found, err)
+	}
+	if got := fake.Calls("GET /rest/posts"); got != 0 {
+		t.Errorf("%d listings without ReadEngagement, want none", got)
+	}
+	reading := newNetwork(t, fake, func(o *linkedin.Options) { o.ReadEngagement = true })
+	_, found, err = reading.FindPost(ctx, a, social.Post{Link: "https://chorus.example/r/abc"}, since)
+	var se *social.Error
+	if found || errors.Is(err, social.ErrReconnect) || !errors.As(err, &se) || se.Status != http.StatusForbidden || !strings.Contains(se.Message, "r_member_social") {
+		t.Errorf("FindPost with a token lacking r_member_social = %t, %v; want a 403 error naming the permission", found, err)
+	}
+	if got := fake.Calls("GET /rest/posts"); got != 1 {
+		t.Errorf("%d listings, want 1", got)
 	}
 }

@@ -2,7 +2,8 @@
 // X API v2: OAuth 2.0 Authorization Code with PKCE (S256) as a confidential
 // client, whose credentials go in an HTTP Basic Authorization header; the
 // account's profile with its follower count; posting, deleting,
-// revocation, and reading a post's public engagement counts.
+// revocation, reading a post's public engagement counts, and finding a
+// post among the account's recent ones (for shares left unconfirmed).
 //
 // X access tokens live two hours. With the offline.access scope X issues a
 // refresh token that rotates: each refresh returns a new one and
@@ -176,6 +177,87 @@ func (n *Network) Publish(ctx context.Context, a social.Account, p social.Post) 
 		return social.Published{}, &social.Error{Network: social.X, Op: "publish", Class: social.ErrAmbiguous, Message: "X accepted the post but returned no post ID"}
 	}
 	return social.Published{RemoteID: out.Data.ID, URL: PostURL(u.Username, out.Data.ID), At: n.opts.Now()}, nil
+}
+
+var _ social.PostFinder = (*Network)(nil)
+
+// findPages bounds how far FindPost reads back: 5 pages of 100 posts.
+const findPages = 5
+
+// FindPost looks for p among the account's posts since since (GET
+// /2/users/:id/tweets?start_time=…, 100 a page, newest first), matching
+// p.Link against each post's links as posted (entities.urls[].expanded_url;
+// the text holds them as t.co links) or its text. It answers not found
+// only when X listed every post since since: the last page came without
+// meta.next_token, within findPages pages (X lists at most the newest
+// 3200 posts, far more than that).
+//
+// 401 is social.ErrReconnect and 429 social.ErrRetryLater until the
+// x-rate-limit-reset of the timeline window. A 403 (an app whose access
+// level does not include the timeline, client-not-enrolled) or an answer
+// carrying errors instead of posts cannot tell: an error, and the share
+// stays unconfirmed.
+func (n *Network) FindPost(ctx context.Context, a social.Account, p social.Post, since time.Time) (social.Published, bool, error) {
+	unsure := func(msg string) error {
+		return &social.Error{Network: social.X, Op: "find", Class: social.ErrRetryLater, Message: msg}
+	}
+	if p.Link == "" {
+		return social.Published{}, false, &social.Error{Network: social.X, Op: "find", Class: social.ErrPermanent, Message: "no link to look for"}
+	}
+	u, err := n.me(ctx, "find", a, "")
+	if err != nil {
+		return social.Published{}, false, err
+	}
+	q := url.Values{"max_results": {"100"}, "start_time": {since.UTC().Truncate(time.Second).Format(time.RFC3339)},
+		"tweet.fields": {"created_at,entities"}}
+	for range findPages {
+		var out struct {
+			Data []struct {
+				ID        string    `json:"id"`
+				Text      string    `json:"text"`
+				CreatedAt time.Time `json:"created_at"`
+				Entities  struct {
+					URLs []struct {
+						URL         string `json:"url"`
+						ExpandedURL string `json:"expanded_url"`
+						UnwoundURL  string `json:"unwound_url"`
+					} `json:"urls"`
+				} `json:"entities"`
+			} `json:"data"`
+			Meta struct {
+				ResultCount int    `json:"result_count"`
+				NextToken   string `json:"next_token"`
+			} `json:"meta"`
+			Errors []json.RawMessage `json:"errors"`
+		}
+		err := n.call(ctx, "find", http.MethodGet, n.opts.APIBaseURL+"/2/users/"+url.PathEscape(u.ID)+"/tweets?"+q.Encode(), a.AccessToken.Reveal(), nil, nil, &out)
+		var se *social.Error
+		if errors.As(err, &se) && se.Status == http.StatusForbidden {
+			se.Message = "X refused to list the account's posts: " + se.Message
+		}
+		if err != nil {
+			return social.Published{}, false, err
+		}
+		for _, t := range out.Data {
+			match := strings.Contains(t.Text, p.Link)
+			for _, l := range t.Entities.URLs {
+				match = match || l.ExpandedURL == p.Link || l.UnwoundURL == p.Link
+			}
+			if match {
+				return social.Published{RemoteID: t.ID, URL: PostURL(u.Username, t.ID), At: t.CreatedAt}, true, nil
+			}
+		}
+		if len(out.Errors) > 0 {
+			// Part of the listing is missing (a suspended or protected
+			// account answers this way).
+			return social.Published{}, false, unsure("X answered the listing with errors")
+		}
+		if out.Meta.NextToken == "" {
+			return social.Published{}, false, nil
+		}
+		q.Set("pagination_token", out.Meta.NextToken)
+	}
+	return social.Published{}, false, unsure("too many posts since the attempt to be sure")
 }
 
 // PostURL is where a post is seen: https://x.com/<username>/status/<id>.

@@ -2,6 +2,7 @@ package x_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/oauth2"
 
 	"github.com/chorushq/chorus/social"
@@ -127,7 +129,8 @@ func TestConnectPublishDelete(t *testing.T) {
 	if pub.RemoteID == "" || pub.URL != "https://x.com/alice/status/"+pub.RemoteID || pub.At.IsZero() {
 		t.Errorf("Published = %+v", pub)
 	}
-	if diff := cmp.Diff(fake.Tweets(), []xtest.Tweet{{ID: pub.RemoteID, Text: "Worth a read\n\nhttps://news.example/a"}}); diff != "" {
+	if diff := cmp.Diff(fake.Tweets(), []xtest.Tweet{{ID: pub.RemoteID, Text: "Worth a read\n\nhttps://news.example/a"}},
+		cmpopts.IgnoreFields(xtest.Tweet{}, "CreatedAt")); diff != "" {
 		t.Errorf("tweets (-got +want):\n%s", diff)
 	}
 	// A link already in the text is not repeated.
@@ -343,5 +346,103 @@ func TestMetrics(t *testing.T) {
 	}
 	if got := fake.Calls("GET /2/tweets/" + pub.RemoteID); got != 6 {
 		t.Errorf("%d lookups, want 6", got)
+	}
+}
+
+// FindPost lists the account's timeline back to since and matches the
+// tracked link as X gives it back: in entities.urls[].expanded_url, the
+// text holding only t.co links.
+func TestFindPost(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	fake := xtest.New(t, xtest.Options{Now: c.Now})
+	n := newNetwork(t, fake, func(o *x.Options) { o.Now = c.Now })
+	a := account(connect(t, n))
+	ctx := t.Context()
+	attempt := c.Now()
+	link := func(i int) string { return fmt.Sprintf("https://chorus.example/r/code%03d", i) }
+	// Older posts, before the attempt, that must not be read as covering
+	// it.
+	for i := range 3 {
+		fake.AddTweet("old "+link(900+i), attempt.Add(-time.Duration(i+1)*time.Hour))
+	}
+	var wanted social.Published
+	for i := range 250 { // three pages of 100
+		c.Add(time.Second)
+		pub, err := n.Publish(ctx, a, social.Post{Text: fmt.Sprint("post ", i), Link: link(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 7 {
+			wanted = pub
+		}
+	}
+	since := attempt.Add(-5 * time.Minute)
+	for _, tc := range []struct {
+		name  string
+		link  string
+		since time.Time
+		found bool
+		pages int
+	}{
+		{"an early post, three pages back", link(7), since, true, 3},
+		{"the newest post", link(249), since, true, 1},
+		{"a link never posted", "https://chorus.example/r/nevernever", since, false, 3},
+		{"a post from before since is not looked at", link(900), since, false, 3},
+		{"a link never posted, only newer posts listed", "https://chorus.example/r/nevernever", c.Now().Add(time.Minute), false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := fake.Calls("GET /2/users/" + fake.UserID() + "/tweets")
+			pub, found, err := n.FindPost(ctx, a, social.Post{Text: "whatever", Link: tc.link}, tc.since)
+			if err != nil || found != tc.found {
+				t.Fatalf("FindPost = %+v, %t, %v; want found %t", pub, found, err, tc.found)
+			}
+			if tc.link == link(7) {
+				if diff := cmp.Diff(pub, social.Published{RemoteID: wanted.RemoteID, URL: wanted.URL, At: wanted.At.Truncate(time.Second)}); diff != "" {
+					t.Errorf("found post (-got +want):\n%s", diff)
+				}
+				if pub.URL != "https://x.com/alice/status/"+wanted.RemoteID {
+					t.Errorf("URL = %q", pub.URL)
+				}
+			}
+			if got := fake.Calls("GET /2/users/"+fake.UserID()+"/tweets") - before; got != tc.pages {
+				t.Errorf("%d timeline pages read, want %d", got, tc.pages)
+			}
+		})
+	}
+
+	// More posts since the attempt than FindPost reads: not absent but
+	// unknown.
+	for i := range 300 {
+		c.Add(time.Second)
+		fake.AddTweet(fmt.Sprint("chatter ", i), c.Now())
+	}
+	if _, found, err := n.FindPost(ctx, a, social.Post{Link: "https://chorus.example/r/nevernever"}, since); err == nil || found {
+		t.Errorf("more posts than read: found %t, %v; want an error (cannot tell)", found, err)
+	}
+	// The post is still found when it is within the pages read.
+	if pub, found, err := n.FindPost(ctx, a, social.Post{Link: link(249)}, since); err != nil || !found || pub.RemoteID == "" {
+		t.Errorf("FindPost of a post four pages back = %+v, %t, %v; want found", pub, found, err)
+	}
+
+	reset := strconv.FormatInt(c.Now().Add(9*time.Minute).Unix(), 10)
+	fake.RateLimitTimeline(1, http.Header{"X-Rate-Limit-Limit": {"900"}, "X-Rate-Limit-Remaining": {"0"}, "X-Rate-Limit-Reset": {reset}})
+	_, found, err := n.FindPost(ctx, a, social.Post{Link: link(7)}, since)
+	var se *social.Error
+	if found || !errors.Is(err, social.ErrRetryLater) || !errors.As(err, &se) || se.Status != 429 || se.RetryAfter != 9*time.Minute {
+		t.Errorf("FindPost when rate limited = %t, %v; want ErrRetryLater after 9m", found, err)
+	}
+
+	fake.DenyTimeline(true)
+	_, found, err = n.FindPost(ctx, a, social.Post{Link: link(7)}, since)
+	if found || err == nil || errors.Is(err, social.ErrReconnect) || !errors.As(err, &se) || se.Status != http.StatusForbidden {
+		t.Errorf("FindPost for an app without timeline access = %t, %v; want a 403 error that is not ErrReconnect", found, err)
+	}
+	fake.DenyTimeline(false)
+
+	if err := n.Revoke(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := n.FindPost(ctx, a, social.Post{Link: link(7)}, since); found || !errors.Is(err, social.ErrReconnect) {
+		t.Errorf("FindPost with a revoked token = %t, %v; want ErrReconnect", found, err)
 	}
 }

@@ -25,6 +25,16 @@
 //     individual reactions or comments (data is empty), as with limit(0).
 //     A deleted or unknown post is code 100, subcode 33; RateLimitReads
 //     throttles these reads with the code and headers given.
+//   - GET /{v}/{page-id}/published_posts with the Page's token and
+//     pages_read_engagement (#200, HTTP 403, without it; #210 with a user
+//     token): the Page's posts newest first, created_time at or after
+//     since (Unix seconds or RFC 3339), limit (default 25, at most 100),
+//     fields among id, message, created_time, permalink_url and
+//     attachments{…} (a link post's share attachment: url, the link
+//     behind l.facebook.com's shim, and unshimmed_url); → {data, paging:
+//     {cursors: {before, after}, next}}, next (with access_token, as Graph
+//     writes it) only when more posts follow, after= the cursor.
+//     RateLimitReads throttles it too.
 //
 // Tokens are read from the Authorization header (Bearer) or access_token,
 // and, as with "Require App Secret" on, every call needs appsecret_proof.
@@ -116,6 +126,8 @@ type token struct {
 // Post is a post made to a Page.
 type Post struct {
 	ID, PageID, Message, Link string
+	// CreatedAt is when the post was made, by the fake's clock.
+	CreatedAt time.Time
 	// Version is the Graph API version the post was made with.
 	Version string
 	Deleted bool
@@ -154,6 +166,7 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("DELETE /{version}/me/permissions", s.removeApp)
 	mux.HandleFunc("GET /{version}/{id}", s.node)
 	mux.HandleFunc("POST /{version}/{page}/feed", s.feed)
+	mux.HandleFunc("GET /{version}/{page}/published_posts", s.publishedPosts)
 	mux.HandleFunc("DELETE /{version}/{id}", s.deletePost)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Method + " " + r.URL.Path
@@ -226,7 +239,21 @@ func (s *Server) SetEngagement(id string, reactions, comments, shares int64) boo
 	return true
 }
 
-// RateLimitReads makes the next n reads of a post's engagement fail with
+// AddPost records a post on the Page pageID made at at (outside Chorus)
+// and returns its ID.
+func (s *Server) AddPost(pageID, message, link string, at time.Time) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	p := &Post{ID: pageID + "_" + strconv.FormatInt(s.nextID, 10), PageID: pageID, Message: message, Link: link,
+		CreatedAt: at.UTC().Truncate(time.Second), Version: "v24.0"}
+	s.posts[p.ID] = p
+	s.order = append(s.order, p.ID)
+	return p.ID
+}
+
+// RateLimitReads makes the next n reads of a post's engagement or of a
+// Page's posts (published_posts) fail with
 // Graph's throttling error code (4 app, 17 user, 32 Page, 613, 80001
 // Pages business use case) and headers h (X-App-Usage,
 // X-Business-Use-Case-Usage…).
@@ -500,7 +527,8 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.nextID++
-	post := &Post{ID: p.ID + "_" + strconv.FormatInt(s.nextID, 10), PageID: p.ID, Message: msg, Link: link, Version: r.PathValue("version")}
+	post := &Post{ID: p.ID + "_" + strconv.FormatInt(s.nextID, 10), PageID: p.ID, Message: msg, Link: link,
+		CreatedAt: s.opts.Now().UTC().Truncate(time.Second), Version: r.PathValue("version")}
 	s.posts[post.ID] = post
 	s.order = append(s.order, post.ID)
 	stall := s.stall > 0
@@ -619,5 +647,147 @@ func (s *Server) postNode(w http.ResponseWriter, r *http.Request, t *token) {
 			out["message"] = p.Message
 		}
 	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// splitFields splits a Graph fields parameter at its top-level commas
+// ("id,attachments{url,unshimmed_url}" is two fields).
+func splitFields(fields string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i, c := range fields {
+		switch c {
+		case '{', '(':
+			depth++
+		case '}', ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				out = append(out, fields[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, fields[start:])
+}
+
+// publishedPosts answers GET /{v}/{page-id}/published_posts.
+func (s *Server) publishedPosts(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.authed(w, r)
+	if !ok {
+		return
+	}
+	p, found := s.findPage(r.PathValue("page"))
+	switch {
+	case !found:
+		graphError(w, http.StatusBadRequest, "GraphMethodException", 100, 33,
+			fmt.Sprintf("Unsupported get request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", r.PathValue("page")))
+		return
+	case t.page != p.ID:
+		graphError(w, http.StatusBadRequest, "OAuthException", 210, 0, "(#210) A page access token is required to request this resource.")
+		return
+	case !granted(w, t, "pages_read_engagement"):
+		return
+	}
+	q := r.URL.Query()
+	limit := 25
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			graphError(w, http.StatusBadRequest, "OAuthException", 100, 0, "(#100) The parameter limit must be a positive integer")
+			return
+		}
+		limit = min(n, 100)
+	}
+	var since time.Time
+	if v := q.Get("since"); v != "" {
+		if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+			since = time.Unix(secs, 0)
+		} else if tm, err := time.Parse(time.RFC3339, v); err == nil {
+			since = tm
+		} else {
+			graphError(w, http.StatusBadRequest, "OAuthException", 100, 0, "(#100) The parameter since is not a valid time")
+			return
+		}
+	}
+	offset := 0
+	if v := q.Get("after"); v != "" {
+		b, err := base64.RawURLEncoding.DecodeString(v)
+		n, err2 := strconv.Atoi(strings.TrimPrefix(string(b), "cursor:"))
+		if err != nil || err2 != nil || !strings.HasPrefix(string(b), "cursor:") || n < 0 {
+			graphError(w, http.StatusBadRequest, "OAuthException", 100, 0, "(#100) Invalid cursor")
+			return
+		}
+		offset = n
+	}
+	fields := map[string]bool{}
+	for _, f := range splitFields(q.Get("fields")) {
+		base, _, _ := strings.Cut(f, "{")
+		fields[base] = true
+	}
+	if len(fields) == 0 || q.Get("fields") == "" {
+		fields = map[string]bool{"id": true, "message": true, "created_time": true}
+	}
+	s.mu.Lock()
+	if s.readLim > 0 {
+		s.readLim--
+		code, h := s.readErr, s.readHd
+		s.mu.Unlock()
+		for k, vs := range h {
+			w.Header()[k] = vs
+		}
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": throttleMessages[code],
+			"type": "OAuthException", "is_transient": true, "code": code, "fbtrace_id": "AbCdEf"}})
+		return
+	}
+	var listed []Post
+	for _, id := range s.order {
+		if q := s.posts[id]; !q.Deleted && q.PageID == p.ID && !q.CreatedAt.Before(since) {
+			listed = append(listed, *q)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortStableFunc(listed, func(a, b Post) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	data := []any{}
+	end := min(offset+limit, len(listed))
+	for i := offset; i < end; i++ {
+		post := listed[i]
+		d := map[string]any{"id": post.ID}
+		if fields["message"] && post.Message != "" {
+			d["message"] = post.Message
+		}
+		if fields["created_time"] {
+			d["created_time"] = post.CreatedAt.UTC().Format("2006-01-02T15:04:05-0700")
+		}
+		if fields["permalink_url"] {
+			_, num, _ := strings.Cut(post.ID, "_")
+			d["permalink_url"] = "https://www.facebook.com/" + p.ID + "/posts/" + num
+		}
+		if fields["attachments"] && post.Link != "" {
+			d["attachments"] = map[string]any{"data": []any{map[string]any{"type": "share", "media_type": "link",
+				"url":           "https://l.facebook.com/l.php?u=" + url.QueryEscape(post.Link) + "&h=AT0fake",
+				"unshimmed_url": post.Link, "title": post.Link}}}
+		}
+		data = append(data, d)
+	}
+	cursor := func(n int) string { return base64.RawURLEncoding.EncodeToString([]byte("cursor:" + strconv.Itoa(n))) }
+	paging := map[string]any{}
+	if len(data) > 0 {
+		paging["cursors"] = map[string]string{"before": cursor(offset), "after": cursor(end)}
+	}
+	if end < len(listed) {
+		next := url.Values{}
+		for k, vs := range q {
+			next[k] = vs
+		}
+		next.Set("access_token", strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+		next.Set("after", cursor(end))
+		paging["next"] = "https://graph.facebook.com/" + r.PathValue("version") + "/" + p.ID + "/published_posts?" + next.Encode()
+	}
+	out := map[string]any{"data": data}
+	if len(paging) > 0 {
+		out["paging"] = paging
+	}
+	w.Header().Set("X-App-Usage", `{"call_count":1,"total_cputime":1,"total_time":1}`)
 	writeJSON(w, http.StatusOK, out)
 }

@@ -24,6 +24,16 @@
 //     count}}, commentSummary: {count, topLevelCount}, commentsState,
 //     entity}; 404 NOT_FOUND for a deleted or unknown post; 429 with the
 //     application's daily-limit message (RateLimitReads).
+//   - GET /rest/posts?author={encoded person URN}&q=author (the Posts
+//     API's author finder) with the same headers, which takes
+//     r_member_social for a member's posts (403 ACCESS_DENIED without it,
+//     and for another member as author): count (default 10, at most 100),
+//     start, sortBy LAST_MODIFIED (default: lastModifiedAt, newest first)
+//     or CREATED → {elements: [posts with id, author, commentary, content,
+//     lifecycleState, createdAt, publishedAt, lastModifiedAt (epoch ms)…],
+//     paging: {start, count, links: [{rel: "next", href}] while more
+//     follow}}; 400 for an author URN not URL-encoded; RateLimitReads
+//     throttles it too.
 //
 // Errors have LinkedIn's shape: {"status", "serviceErrorCode", "code",
 // "message"}; 401 for an invalid, expired or revoked token; 429 with
@@ -40,6 +50,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,6 +75,8 @@ type Options struct {
 	// Versions are the active LinkedIn-Version values; default every
 	// version from 202501 on.
 	Versions func(v string) bool
+	// Now is the fake's clock for post times; default time.Now.
+	Now func() time.Time
 }
 
 // Server is a fake LinkedIn.
@@ -107,7 +120,10 @@ type Post struct {
 	Visibility     string
 	LifecycleState string
 	Version        string
-	Deleted        bool
+	// CreatedAt and LastModifiedAt by the fake's clock (millisecond
+	// precision, as LinkedIn reports them).
+	CreatedAt, LastModifiedAt time.Time
+	Deleted                   bool
 	// Reactions by type (LIKE, PRAISE, EMPATHY…) and comments, as
 	// socialMetadata reports them; set with SetSocial.
 	Reactions        map[string]int64
@@ -133,6 +149,9 @@ func New(t testing.TB, opts Options) *Server {
 	if opts.MemberID == "" {
 		opts.MemberID = "782bbtaQ"
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	if opts.Versions == nil {
 		opts.Versions = func(v string) bool { return v >= "202501" }
 	}
@@ -145,6 +164,7 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("GET /v2/userinfo", s.userinfo)
 	mux.HandleFunc("POST /rest/posts", s.createPost)
 	mux.HandleFunc("DELETE /rest/posts/{urn}", s.deletePost)
+	mux.HandleFunc("GET /rest/posts", s.findPosts)
 	mux.HandleFunc("GET /rest/socialMetadata/{urn}", s.socialMetadata)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -207,7 +227,37 @@ func (s *Server) SetSocial(urn string, reactions map[string]int64, comments, top
 	return true
 }
 
-// RateLimitReads makes the next n socialMetadata reads fail with 429 and
+// AddPost records a post of the member made at at (outside Chorus) with
+// the commentary as plain text and an article link (optional), and
+// returns its URN.
+func (s *Server) AddPost(commentary, link string, at time.Time) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	at = at.UTC().Truncate(time.Millisecond)
+	p := &Post{URN: "urn:li:share:" + strconv.FormatInt(s.nextID, 10), Author: "urn:li:person:" + s.opts.MemberID,
+		Commentary: commentary, Rendered: commentary, ArticleSource: link, Visibility: "PUBLIC", LifecycleState: "PUBLISHED",
+		Version: "202609", CreatedAt: at, LastModifiedAt: at}
+	s.posts[p.URN] = p
+	s.order = append(s.order, p.URN)
+	return p.URN
+}
+
+// Edit marks the post urn as modified at at (lastModifiedAt), as when its
+// author edits it; false if there is no such post.
+func (s *Server) Edit(urn string, at time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.posts[urn]
+	if p == nil {
+		return false
+	}
+	p.LastModifiedAt = at.UTC().Truncate(time.Millisecond)
+	return true
+}
+
+// RateLimitReads makes the next n socialMetadata reads and post listings
+// (GET /rest/posts?q=author) fail with 429 and
 // the application's daily-limit message; h adds headers to the answer.
 func (s *Server) RateLimitReads(n int, h http.Header) {
 	s.mu.Lock()
@@ -461,6 +511,8 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) {
 	post := &Post{URN: "urn:li:share:" + strconv.FormatInt(s.nextID, 10), Author: p.Author, Commentary: p.Commentary,
 		Rendered: Render(p.Commentary), ArticleSource: articleSource(p), Visibility: p.Visibility,
 		LifecycleState: p.LifecycleState, Version: version}
+	post.CreatedAt = s.opts.Now().UTC().Truncate(time.Millisecond)
+	post.LastModifiedAt = post.CreatedAt
 	if p.Content != nil {
 		post.ArticleTitle = p.Content.Article.Title
 	}
@@ -601,4 +653,104 @@ func (s *Server) socialMetadata(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"reactionSummaries": sums, "commentsState": "OPEN",
 		"commentSummary": map[string]int64{"count": p.Comments, "topLevelCount": p.TopLevelComments}, "entity": urn})
+}
+
+// findPosts answers the Posts API's author finder, GET
+// /rest/posts?author=…&q=author.
+func (s *Server) findPosts(w http.ResponseWriter, r *http.Request) {
+	if !s.authed(w, r, "r_member_social") {
+		return
+	}
+	if _, ok := s.versioned(w, r); !ok {
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("q") != "author" {
+		writeError(w, http.StatusBadRequest, 0, "ILLEGAL_ARGUMENT", "Unsupported finder: "+q.Get("q"))
+		return
+	}
+	// Rest.li 2.0: the URN in the query must be URL-encoded.
+	if !strings.Contains(r.URL.RawQuery, "author=urn%3Ali%3A") {
+		writeError(w, http.StatusBadRequest, 0, "ILLEGAL_ARGUMENT", "Invalid query parameter: author must be an encoded URN")
+		return
+	}
+	author := q.Get("author")
+	if author != "urn:li:person:"+s.opts.MemberID {
+		writeError(w, http.StatusForbidden, 100, "ACCESS_DENIED", "Not enough permissions to access: partnerApiPostsExternal.FINDER-author")
+		return
+	}
+	count, start := 10, 0
+	if v := q.Get("count"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, 0, "ILLEGAL_ARGUMENT", "Invalid count: "+v)
+			return
+		}
+		count = min(n, 100)
+	}
+	if v := q.Get("start"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, 0, "ILLEGAL_ARGUMENT", "Invalid start: "+v)
+			return
+		}
+		start = n
+	}
+	sortBy := q.Get("sortBy")
+	switch sortBy {
+	case "", "LAST_MODIFIED", "CREATED":
+	default:
+		writeError(w, http.StatusBadRequest, 0, "ILLEGAL_ARGUMENT", "Invalid sortBy: "+sortBy)
+		return
+	}
+	s.mu.Lock()
+	if s.readLim > 0 {
+		s.readLim--
+		h := s.readHd
+		s.mu.Unlock()
+		for k, vs := range h {
+			w.Header()[k] = vs
+		}
+		writeError(w, http.StatusTooManyRequests, 0, "", "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.")
+		return
+	}
+	var listed []Post
+	for _, urn := range s.order {
+		if p := s.posts[urn]; !p.Deleted && p.Author == author {
+			listed = append(listed, *p)
+		}
+	}
+	s.mu.Unlock()
+	key := func(p Post) time.Time {
+		if sortBy == "CREATED" {
+			return p.CreatedAt
+		}
+		return p.LastModifiedAt
+	}
+	slices.SortStableFunc(listed, func(a, b Post) int { return key(b).Compare(key(a)) })
+	elements := []any{}
+	end := min(start+count, len(listed))
+	for i := start; i < end; i++ {
+		p := listed[i]
+		el := map[string]any{"id": p.URN, "author": p.Author, "commentary": p.Commentary, "visibility": p.Visibility,
+			"distribution":   map[string]any{"feedDistribution": "MAIN_FEED", "targetEntities": []any{}, "thirdPartyDistributionChannels": []any{}},
+			"lifecycleState": p.LifecycleState, "isReshareDisabledByAuthor": false,
+			"lifecycleStateInfo": map[string]any{"isEditedByAuthor": !p.LastModifiedAt.Equal(p.CreatedAt)},
+			"createdAt":          p.CreatedAt.UnixMilli(), "publishedAt": p.CreatedAt.UnixMilli(), "lastModifiedAt": p.LastModifiedAt.UnixMilli()}
+		if p.ArticleSource != "" {
+			el["content"] = map[string]any{"article": map[string]any{"source": p.ArticleSource, "title": p.ArticleTitle}}
+		}
+		elements = append(elements, el)
+	}
+	paging := map[string]any{"start": start, "count": count, "links": []any{}}
+	if end < len(listed) {
+		next := url.Values{}
+		for k, vs := range q {
+			next[k] = vs
+		}
+		next.Set("start", strconv.Itoa(end))
+		paging["links"] = []any{map[string]any{"type": "application/json", "rel": "next", "href": "/rest/posts?" + next.Encode()}}
+	}
+	w.Header().Set("X-RestLi-Protocol-Version", "2.0.0")
+	writeJSON(w, http.StatusOK, map[string]any{"elements": elements, "paging": paging})
 }

@@ -27,6 +27,18 @@
 //     headers (RateLimitLookups); 403 client-forbidden
 //     ("client-not-enrolled") for an app whose access level has no post
 //     lookups (DenyLookups).
+//   - GET /2/users/:id/tweets (the account's timeline) with max_results
+//     (5–100, default 10), start_time (RFC 3339, inclusive),
+//     pagination_token and tweet.fields=created_at,entities → {data: [posts
+//     newest first], meta: {result_count, newest_id, oldest_id,
+//     next_token}}; data is absent when nothing matches. As on X, the text
+//     holds each link as its t.co form and entities.urls[] gives the link
+//     as posted (expanded_url), and only the newest TimelineDepth posts
+//     can be listed. 400 invalid-request for a bad max_results, start_time
+//     or pagination_token; 403 for another user's ID (this fake knows one
+//     account) and client-forbidden ("client-not-enrolled") for an app
+//     without timeline access (DenyTimeline); 429 with x-rate-limit-*
+//     headers (RateLimitTimeline).
 //
 // Errors are X's problem bodies: {"title", "detail", "type", "status"},
 // 401 {"title":"Unauthorized", …} for an invalid, expired or revoked token.
@@ -89,6 +101,9 @@ type Server struct {
 	lookLim  int
 	lookHd   http.Header
 	noLookup bool
+	tlLim    int
+	tlHd     http.Header
+	noTL     bool
 	stall    int
 	failWith int
 	stop     chan struct{}
@@ -109,11 +124,16 @@ type refresh struct {
 
 // Tweet is a post made to the fake.
 type Tweet struct {
-	ID      string
-	Text    string
-	Deleted bool
-	Metrics Metrics
+	ID        string
+	Text      string
+	CreatedAt time.Time
+	Deleted   bool
+	Metrics   Metrics
 }
+
+// TimelineDepth is how many of an account's newest posts X's timeline
+// endpoint can list.
+const TimelineDepth = 3200
 
 // Metrics are a post's public counts (public_metrics).
 type Metrics struct {
@@ -148,6 +168,7 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("POST /2/tweets", s.createTweet)
 	mux.HandleFunc("DELETE /2/tweets/{id}", s.deleteTweet)
 	mux.HandleFunc("GET /2/tweets/{id}", s.lookupTweet)
+	mux.HandleFunc("GET /2/users/{id}/tweets", s.timeline)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Method + " " + r.URL.Path
 		if r.URL.Path == "/2/oauth2/token" {
@@ -229,6 +250,34 @@ func (s *Server) DenyLookups(deny bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.noLookup = deny
+}
+
+// AddTweet records a post the account made at at, as if posted outside
+// Chorus, and returns its ID.
+func (s *Server) AddTweet(text string, at time.Time) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	t := &Tweet{ID: strconv.FormatInt(s.nextID, 10), Text: text, CreatedAt: at.UTC().Truncate(time.Second)}
+	s.tweets[t.ID] = t
+	s.order = append(s.order, t.ID)
+	return t.ID
+}
+
+// RateLimitTimeline makes the next n timeline requests (GET
+// /2/users/:id/tweets) fail with 429 and headers h.
+func (s *Server) RateLimitTimeline(n int, h http.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tlLim, s.tlHd = n, h
+}
+
+// DenyTimeline makes timeline requests answer 403 client-forbidden, as X
+// does for an app whose access level does not include the endpoint.
+func (s *Server) DenyTimeline(deny bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noTL = deny
 }
 
 // Stall makes the next n posts record the post and then never answer, as
@@ -466,7 +515,7 @@ func (s *Server) createTweet(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.nextID++
-	t := &Tweet{ID: strconv.FormatInt(s.nextID, 10), Text: text}
+	t := &Tweet{ID: strconv.FormatInt(s.nextID, 10), Text: text, CreatedAt: s.opts.Now().UTC().Truncate(time.Second)}
 	s.tweets[t.ID] = t
 	s.order = append(s.order, t.ID)
 	stall := s.stall > 0
@@ -515,10 +564,7 @@ func (s *Server) lookupTweet(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.noLookup {
 		s.mu.Unlock()
-		writeJSON(w, http.StatusForbidden, map[string]any{"client_id": "29577474", "required_enrollment": "Appropriate Level of API Access",
-			"registration_url": "https://developer.x.com/en/portal/product", "title": "Client Forbidden",
-			"detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens from a Twitter developer App that is attached to a Project. You can create a project via the developer portal.",
-			"reason": "client-not-enrolled", "type": "https://api.twitter.com/2/problems/client-forbidden"})
+		clientForbidden(w)
 		return
 	}
 	if s.lookLim > 0 {
@@ -556,4 +602,147 @@ func (s *Server) lookupTweet(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Rate-Limit-Remaining", "899")
 	w.Header().Set("X-Rate-Limit-Reset", strconv.FormatInt(s.opts.Now().Add(15*time.Minute).Unix(), 10))
 	writeJSON(w, http.StatusOK, map[string]any{"data": data})
+}
+
+func invalidRequest(w http.ResponseWriter, msg string) {
+	writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []any{map[string]any{"message": msg}},
+		"title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+		"type": "https://api.twitter.com/2/problems/invalid-request"})
+}
+
+func clientForbidden(w http.ResponseWriter) {
+	writeJSON(w, http.StatusForbidden, map[string]any{"client_id": "29577474", "required_enrollment": "Appropriate Level of API Access",
+		"registration_url": "https://developer.x.com/en/portal/product", "title": "Client Forbidden",
+		"detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens from a Twitter developer App that is attached to a Project. You can create a project via the developer portal.",
+		"reason": "client-not-enrolled", "type": "https://api.twitter.com/2/problems/client-forbidden"})
+}
+
+// tco is the t.co form X gives a link in a post's text.
+func tco(i int) string { return fmt.Sprintf("https://t.co/fake%06d", i) }
+
+func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
+	if !s.authed(w, r, "tweet.read", "users.read") {
+		return
+	}
+	q := r.URL.Query()
+	if r.PathValue("id") != s.UserID() {
+		writeProblem(w, http.StatusForbidden, "Forbidden", "Sorry, you are not authorized to see the user with id: ["+r.PathValue("id")+"].", "about:blank")
+		return
+	}
+	size := 10
+	if v := q.Get("max_results"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 5 || n > 100 {
+			invalidRequest(w, "The `max_results` query parameter value ["+v+"] is not between 5 and 100")
+			return
+		}
+		size = n
+	}
+	var start time.Time
+	if v := q.Get("start_time"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			invalidRequest(w, "Invalid 'start_time':'"+v+"'. 'start_time' must be a valid RFC 3339 date.")
+			return
+		}
+		start = t
+	}
+	offset := 0
+	if v := q.Get("pagination_token"); v != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(v, "7140dibdnow9c7btw"))
+		if !strings.HasPrefix(v, "7140dibdnow9c7btw") || err != nil || n <= 0 {
+			invalidRequest(w, "The `pagination_token` query parameter value ["+v+"] is not valid")
+			return
+		}
+		offset = n
+	}
+	fields := map[string]bool{}
+	for _, f := range strings.Split(q.Get("tweet.fields"), ",") {
+		fields[f] = true
+	}
+	s.mu.Lock()
+	if s.noTL {
+		s.mu.Unlock()
+		clientForbidden(w)
+		return
+	}
+	if s.tlLim > 0 {
+		s.tlLim--
+		h := s.tlHd
+		s.mu.Unlock()
+		for k, vs := range h {
+			w.Header()[k] = vs
+		}
+		writeProblem(w, http.StatusTooManyRequests, "Too Many Requests", "Too Many Requests", "about:blank")
+		return
+	}
+	// Newest first, at most TimelineDepth back, then since start_time.
+	var all []Tweet
+	for i := len(s.order) - 1; i >= 0; i-- {
+		if t := s.tweets[s.order[i]]; !t.Deleted {
+			all = append(all, *t)
+		}
+	}
+	s.mu.Unlock()
+	// Posts added with AddTweet may be out of order: sort by time, newest
+	// first (IDs grow with time on X).
+	for i := 1; i < len(all); i++ {
+		for j := i; j > 0 && all[j].CreatedAt.After(all[j-1].CreatedAt); j-- {
+			all[j], all[j-1] = all[j-1], all[j]
+		}
+	}
+	if len(all) > TimelineDepth {
+		all = all[:TimelineDepth]
+	}
+	var listed []Tweet
+	for _, t := range all {
+		if !start.IsZero() && t.CreatedAt.Before(start) {
+			break
+		}
+		listed = append(listed, t)
+	}
+	meta := map[string]any{"result_count": 0}
+	var data []any
+	if offset < len(listed) {
+		end := min(offset+size, len(listed))
+		for i, t := range listed[offset:end] {
+			text := t.Text
+			var urls []any
+			for j, l := range link.FindAllStringIndex(t.Text, -1) {
+				short := tco(offset*1000 + i*10 + j)
+				orig := t.Text[l[0]:l[1]]
+				text = strings.Replace(text, orig, short, 1)
+				urls = append(urls, map[string]any{"url": short, "expanded_url": orig, "display_url": strings.TrimPrefix(strings.TrimPrefix(orig, "https://"), "http://")})
+			}
+			// start/end are in characters of the t.co text.
+			pos := 0
+			for _, u := range urls {
+				m := u.(map[string]any)
+				k := strings.Index(text[pos:], m["url"].(string)) + pos
+				m["start"] = utf8.RuneCountInString(text[:k])
+				m["end"] = m["start"].(int) + utf8.RuneCountInString(m["url"].(string))
+				pos = k + len(m["url"].(string))
+			}
+			d := map[string]any{"id": t.ID, "text": text, "edit_history_tweet_ids": []string{t.ID}}
+			if fields["created_at"] {
+				d["created_at"] = t.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z")
+			}
+			if fields["entities"] && len(urls) > 0 {
+				d["entities"] = map[string]any{"urls": urls}
+			}
+			data = append(data, d)
+		}
+		meta = map[string]any{"result_count": end - offset, "newest_id": listed[offset].ID, "oldest_id": listed[end-1].ID}
+		if end < len(listed) {
+			meta["next_token"] = "7140dibdnow9c7btw" + strconv.Itoa(end)
+		}
+	}
+	w.Header().Set("X-Rate-Limit-Limit", "900")
+	w.Header().Set("X-Rate-Limit-Remaining", "899")
+	w.Header().Set("X-Rate-Limit-Reset", strconv.FormatInt(s.opts.Now().Add(15*time.Minute).Unix(), 10))
+	out := map[string]any{"meta": meta}
+	if data != nil {
+		out["data"] = data
+	}
+	writeJSON(w, http.StatusOK, out)
 }
