@@ -306,6 +306,8 @@ try {
     await page.getByRole("button", { name: "Add topic" }).click();
     await page.getByRole("button", { name: "Remove topic Engineering" }).waitFor();
     await page.getByRole("heading", { name: "Audit log" }).waitFor();
+    await page.getByRole("heading", { name: "Single sign-on" }).waitFor();
+    await page.getByText("/api/v1/auth/oidc/callback").waitFor(); // the redirect URI to register
     await axe(page, "admin");
     await shot(page, "03-admin");
   });
@@ -579,6 +581,10 @@ try {
       await page.getByRole("button", { name: "Apply" }).click();
       await page.getByRole("dialog").getByRole("button", { name: "Change role" }).click();
       await page.getByRole("button", { name: "Apply" }).waitFor({ state: "detached" });
+      await page.getByRole("button", { name: "Correct the name or title of carol" }).click();
+      await page.getByRole("row", { name: /carol@acme\.example/ }).getByLabel("Job title").fill("Engineer");
+      await page.getByRole("row", { name: /carol@acme\.example/ }).getByRole("button", { name: "Save" }).click();
+      await page.getByRole("row", { name: /carol · Engineer/ }).waitFor();
       await carol.reload();
       await nav(carol, "Analytics", "Analytics");
       await carol.getByRole("term").filter({ hasText: "Potential reach" }).waitFor();

@@ -1,6 +1,8 @@
 import { lazy, Suspense, useEffect, useRef, type ReactNode } from "react";
 import { Navigate, NavLink, Route, Routes, useLocation, useNavigate } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
+import { useTranslation } from "react-i18next";
+import i18n from "./i18n";
 import { api, isApiError } from "./api/client";
 import { canAnalyse, canCurate, isAdmin, safeHref, useMe } from "./lib/session";
 import { ErrorMessage } from "./components/ErrorMessage";
@@ -44,7 +46,7 @@ function useRouteAnnouncer(main: React.RefObject<HTMLElement | null>) {
   const { pathname } = useLocation();
   const first = useRef(true);
   useEffect(() => {
-    document.title = `${titleOf(pathname)} · Chorus`;
+    document.title = `${i18n.t(titleOf(pathname))} · Chorus`;
     if (first.current) {
       first.current = false;
       return;
@@ -59,7 +61,7 @@ export function App() {
   return (
     <>
       <a className="skip" href="#main">
-        Skip to content
+        {i18n.t("Skip to content")}
       </a>
       <Header />
       <main id="main" ref={main} tabIndex={-1}>
@@ -83,9 +85,9 @@ export function App() {
             path="*"
             element={
               <>
-                <h1 tabIndex={-1}>Page not found</h1>
+                <h1 tabIndex={-1}>{i18n.t("Page not found")}</h1>
                 <p>
-                  There is nothing at this address. <NavLink to="/feed">Go to the feed</NavLink>.
+                  {i18n.t("There is nothing at this address.")} <NavLink to="/feed">{i18n.t("Go to the feed")}</NavLink>.
                 </p>
               </>
             }
@@ -111,7 +113,7 @@ function Home() {
 function Authed({ children, need }: { children: () => ReactNode; need?: "curator" | "analyst" | "admin" }) {
   const me = useMe();
   const location = useLocation();
-  if (me.isPending) return <p role="status">Loading…</p>;
+  if (me.isPending) return <p role="status">{i18n.t("Loading…")}</p>;
   if (me.error) {
     if (isApiError(me.error, 401)) return <Navigate to="/signin" replace state={{ from: location.pathname }} />;
     return <ErrorMessage error={me.error} />;
@@ -124,15 +126,22 @@ function Authed({ children, need }: { children: () => ReactNode; need?: "curator
   ) {
     return (
       <>
-        <h1 tabIndex={-1}>Not for your role</h1>
-        <p>This page is for {need === "admin" ? "admins" : need === "analyst" ? "analysts and admins" : "curators and admins"}.</p>
+        <h1 tabIndex={-1}>{i18n.t("Not for your role")}</h1>
+        <p>
+          {need === "admin"
+            ? i18n.t("This page is for admins.")
+            : need === "analyst"
+              ? i18n.t("This page is for analysts and admins.")
+              : i18n.t("This page is for curators and admins.")}
+        </p>
       </>
     );
   }
-  return <Suspense fallback={<p role="status">Loading…</p>}>{children()}</Suspense>;
+  return <Suspense fallback={<p role="status">{i18n.t("Loading…")}</p>}>{children()}</Suspense>;
 }
 
 function Header() {
+  const { t } = useTranslation();
   const me = useMe();
   const qc = useQueryClient();
   const navigate = useNavigate();
@@ -154,50 +163,48 @@ function Header() {
       <span className="brand">Chorus</span>
       {me.data && (
         <>
-          <nav aria-label="Main">
+          <nav aria-label={t("Main")}>
             <ul>
               <li>
-                <NavLink to="/feed">Feed</NavLink>
+                <NavLink to="/feed">{t("Feed")}</NavLink>
               </li>
               <li>
-                <NavLink to="/shares">My shares</NavLink>
+                <NavLink to="/shares">{t("My shares")}</NavLink>
               </li>
               <li>
-                <NavLink to="/impact">My impact</NavLink>
+                <NavLink to="/impact">{t("My impact")}</NavLink>
               </li>
               <li>
-                <NavLink to="/suggest">Suggest</NavLink>
+                <NavLink to="/suggest">{t("Suggest")}</NavLink>
               </li>
               <li>
-                <NavLink to="/suggestions">My suggestions</NavLink>
+                <NavLink to="/suggestions">{t("My suggestions")}</NavLink>
               </li>
               {canCurate(role) && (
                 <>
                   <li>
-                    <NavLink to="/queue">Review</NavLink>
+                    <NavLink to="/queue">{t("Review")}</NavLink>
                   </li>
                   <li>
-                    <NavLink to="/post">Post content</NavLink>
+                    <NavLink to="/post">{t("Post content")}</NavLink>
                   </li>
                   <li>
-                    <NavLink to="/content" end>
-                      Content
-                    </NavLink>
+                    <NavLink to="/content" end>{t("Content")}</NavLink>
                   </li>
                 </>
               )}
               {canAnalyse(role) && (
                 <li>
-                  <NavLink to="/analytics">Analytics</NavLink>
+                  <NavLink to="/analytics">{t("Analytics")}</NavLink>
                 </li>
               )}
               {isAdmin(role) && (
                 <li>
-                  <NavLink to="/admin">Admin</NavLink>
+                  <NavLink to="/admin">{t("Admin")}</NavLink>
                 </li>
               )}
               <li>
-                <NavLink to="/profile">Profile</NavLink>
+                <NavLink to="/profile">{t("Profile")}</NavLink>
               </li>
             </ul>
           </nav>
@@ -205,7 +212,7 @@ function Header() {
             {me.data.member.name} · {me.data.instance.name}
           </span>
           <button type="button" onClick={signOut}>
-            Sign out
+            {t("Sign out")}
           </button>
         </>
       )}

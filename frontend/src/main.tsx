@@ -5,6 +5,7 @@ import { BrowserRouter } from "react-router";
 import { App } from "./App";
 import { isApiError } from "./api/client";
 import "./styles.css";
+import "./i18n";
 
 const queryClient = new QueryClient({
   defaultOptions: {

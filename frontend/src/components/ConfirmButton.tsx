@@ -1,4 +1,5 @@
 import { useEffect, useId, useRef, useState, type ReactNode } from "react";
+import { useTranslation } from "react-i18next";
 
 interface Props {
   /** The button's text, e.g. "Delete". */
@@ -25,6 +26,7 @@ export function ConfirmButton({ children, question, confirmLabel, onConfirm, dis
   const opener = useRef<HTMLButtonElement>(null);
   const cancel = useRef<HTMLButtonElement>(null);
   const titleId = useId();
+  const { t } = useTranslation();
 
   useEffect(() => {
     const d = dialog.current;
@@ -69,7 +71,7 @@ export function ConfirmButton({ children, question, confirmLabel, onConfirm, dis
           <p id={titleId}>{question}</p>
           <div className="actions">
             <button type="button" ref={cancel} onClick={close}>
-              Cancel
+              {t("Cancel")}
             </button>
             <button
               type="button"

@@ -1,7 +1,8 @@
-import { useEffect, useId, useState, type FormEvent } from "react";
-import { useSearchParams } from "react-router";
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { useLocation, useSearchParams } from "react-router";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useForm } from "react-hook-form";
+import { useTranslation } from "react-i18next";
 import { api, call } from "../api/client";
 import {
   PASSWORD_NETWORKS,
@@ -23,6 +24,7 @@ import { ReconnectButton } from "./ReconnectButton";
  * reconnect, disconnect. Only the networks the admins allow are offered.
  */
 export function ConnectedAccounts() {
+  const { t } = useTranslation();
   const qc = useQueryClient();
   const [params, setParams] = useSearchParams();
   const networks = useNetworks();
@@ -37,6 +39,13 @@ export function ConnectedAccounts() {
   useEffect(() => {
     if (connected) qc.invalidateQueries({ queryKey: ["connections"] });
   }, [connected, qc]);
+  // Links to #accounts (the OAuth return, "Reconnect", the composer) land here.
+  const { hash } = useLocation();
+  const section = useRef<HTMLElement>(null);
+  const listed = conns.isSuccess && networks.isSuccess;
+  useEffect(() => {
+    if (hash === "#accounts" && listed) section.current?.scrollIntoView({ block: "start" });
+  }, [hash, listed]);
   const dismiss = () => {
     const p = new URLSearchParams(params);
     for (const k of ["connected", "connect_error", "network", "reconnect"]) p.delete(k);
@@ -49,38 +58,39 @@ export function ConnectedAccounts() {
   });
 
   return (
-    <section id="accounts" aria-labelledby="accounts-h">
-      <h2 id="accounts-h">Connected accounts</h2>
+    <section id="accounts" aria-labelledby="accounts-h" ref={section}>
+      <h2 id="accounts-h">{t("Connected accounts")}</h2>
       <div role="status" aria-live="polite">
         {connected && (
           <p className="notice">
-            Your {networkLabel(connected)} account is connected.{" "}
+            {t("Your {{network}} account is connected.", { network: networkLabel(connected) })}{" "}
             <button type="button" className="link" onClick={dismiss}>
-              Dismiss
+              {t("Dismiss")}
             </button>
           </p>
         )}
       </div>
       {connectError && (
         <p className="error" role="alert">
-          {networkLabel(params.get("network") ?? "the network")} did not connect
-          {connectError === "declined" ? ": the authorisation was declined." : `: ${connectError}.`}
+          {connectError === "declined"
+            ? t("{{network}} did not connect: the authorisation was declined.", { network: networkLabel(params.get("network") ?? "") })
+            : t("{{network}} did not connect: {{reason}}.", { network: networkLabel(params.get("network") ?? ""), reason: connectError })}
         </p>
       )}
       <ErrorMessage error={conns.error ?? networks.error} />
       {conns.isSuccess && items.length === 0 && (
-        <p className="empty">No accounts connected yet. Connect one below to share with one click.</p>
+        <p className="empty">{t("No accounts connected yet. Connect one below to share with one click.")}</p>
       )}
       {items.length > 0 && (
-        <Wide label="My connected accounts">
+        <Wide label={t("My connected accounts")}>
         <table>
-          <caption className="sr-only">My connected accounts</caption>
+          <caption className="sr-only">{t("My connected accounts")}</caption>
           <thead>
             <tr>
-              <th scope="col">Network</th>
-              <th scope="col">Account</th>
-              <th scope="col">State</th>
-              <th scope="col">Actions</th>
+              <th scope="col">{t("Network")}</th>
+              <th scope="col">{t("Account")}</th>
+              <th scope="col">{t("State")}</th>
+              <th scope="col">{t("Actions")}</th>
             </tr>
           </thead>
           <tbody>
@@ -89,10 +99,10 @@ export function ConnectedAccounts() {
                 <th scope="row">{networkLabel(c.network)}</th>
                 <td className="break">
                   <AccountName c={c} />
-                  {c.followers > 0 && <span className="meta"> · {c.followers.toLocaleString()} followers</span>}
+                  {c.followers > 0 && <span className="meta"> · {t("{{count}} followers", { count: c.followers })}</span>}
                 </td>
                 <td>
-                  <span className={`state conn-${c.status}`}>{connectionStatusText[c.status] ?? c.status}</span>
+                  <span className={`state conn-${c.status}`}>{t(connectionStatusText[c.status] ?? c.status)}</span>
                 </td>
                 <td>
                   {(c.status === "needs_reconnect" || c.status === "broken") && (
@@ -101,12 +111,15 @@ export function ConnectedAccounts() {
                     </>
                   )}
                   <ConfirmButton
-                    question={`Disconnect ${networkLabel(c.network)} ${c.handle}? Its scheduled shares are cancelled; you can connect it again later.`}
-                    confirmLabel="Disconnect"
-                    aria-label={`Disconnect ${networkLabel(c.network)} ${c.handle}`}
+                    question={t("Disconnect {{network}} {{handle}}? Its scheduled shares are cancelled; you can connect it again later.", {
+                      network: networkLabel(c.network),
+                      handle: c.handle,
+                    })}
+                    confirmLabel={t("Disconnect")}
+                    aria-label={t("Disconnect {{network}} {{handle}}", { network: networkLabel(c.network), handle: c.handle })}
                     onConfirm={() => disconnect.mutate(c.id)}
                   >
-                    Disconnect
+                    {t("Disconnect")}
                   </ConfirmButton>
                 </td>
               </tr>
@@ -117,9 +130,9 @@ export function ConnectedAccounts() {
       )}
       <ErrorMessage error={disconnect.error} />
 
-      <h3>Connect an account</h3>
+      <h3>{t("Connect an account")}</h3>
       {networks.isSuccess && allowed.length === 0 && (
-        <p className="empty">Your admins have not allowed any social network yet. Ask them to allow one under Admin.</p>
+        <p className="empty">{t("Your admins have not allowed any social network yet. Ask them to allow one under Admin.")}</p>
       )}
       {allowed.map((n) =>
         PASSWORD_NETWORKS.has(n.name) ? (
@@ -146,6 +159,7 @@ function AccountName({ c }: { c: Connection }) {
 
 /** Bluesky: handle and an app password, sent once, never stored. */
 export function PasswordConnect({ network, reconnect }: { network: NetworkInfo; reconnect?: Connection }) {
+  const { t } = useTranslation();
   const qc = useQueryClient();
   const id = useId();
   const label = networkLabel(network.name);
@@ -174,14 +188,16 @@ export function PasswordConnect({ network, reconnect }: { network: NetworkInfo; 
   const { register } = form;
   return (
     <form onSubmit={form.handleSubmit((v) => connect.mutate(v))} className="connect" aria-labelledby={`${id}-h`}>
-      <h4 id={`${id}-h`}>{reconnect ? `Reconnect ${label}` : label}</h4>
+      <h4 id={`${id}-h`}>{reconnect ? t("Reconnect {{network}}", { network: label }) : label}</h4>
       <p className="hint">
-        Create an app password in {label} (Settings → Privacy and security → App passwords). Chorus uses it once to
-        sign in and never stores it.
+        {t(
+          "Create an app password in {{network}} (Settings → Privacy and security → App passwords). Chorus uses it once to sign in and never stores it.",
+          { network: label },
+        )}
       </p>
-      <label htmlFor={`${id}-handle`}>{label} handle</label>
+      <label htmlFor={`${id}-handle`}>{t("{{network}} handle", { network: label })}</label>
       <input id={`${id}-handle`} required autoComplete="username" placeholder="you.bsky.social" {...register("handle", { required: true })} />
-      <label htmlFor={`${id}-password`}>App password</label>
+      <label htmlFor={`${id}-password`}>{t("App password")}</label>
       <input
         id={`${id}-password`}
         type="password"
@@ -190,15 +206,15 @@ export function PasswordConnect({ network, reconnect }: { network: NetworkInfo; 
         placeholder="xxxx-xxxx-xxxx-xxxx"
         {...register("password", { required: true })}
       />
-      <label htmlFor={`${id}-server`}>Server (optional; default https://bsky.social)</label>
+      <label htmlFor={`${id}-server`}>{t("Server (optional; default https://bsky.social)")}</label>
       <input id={`${id}-server`} type="url" placeholder="https://bsky.social" {...register("server")} />
       <button type="submit" disabled={connect.isPending}>
-        {connect.isPending ? "Connecting…" : `Connect ${label}`}
+        {connect.isPending ? t("Connecting…") : t("Connect {{network}}", { network: label })}
       </button>
       <div role="status" aria-live="polite">
         {connect.isSuccess && (
           <p className="notice">
-            Connected {label} as {connect.data.handle}.
+            {t("Connected {{network}} as {{handle}}.", { network: label, handle: connect.data.handle })}
           </p>
         )}
       </div>
@@ -209,6 +225,7 @@ export function PasswordConnect({ network, reconnect }: { network: NetworkInfo; 
 
 /** OAuth networks: to the network's consent page and back. */
 function OAuthConnect({ network }: { network: NetworkInfo }) {
+  const { t } = useTranslation();
   const id = useId();
   const label = networkLabel(network.name);
   const servers = network.config?.allowed_instances ?? [];
@@ -235,7 +252,7 @@ function OAuthConnect({ network }: { network: NetworkInfo }) {
       <h4 id={`${id}-h`}>{label}</h4>
       {network.federated && (
         <>
-          <label htmlFor={`${id}-server`}>Your {label} server</label>
+          <label htmlFor={`${id}-server`}>{t("Your {{network}} server", { network: label })}</label>
           {servers.length > 0 ? (
             <select id={`${id}-server`} value={server} onChange={(e) => setServer(e.target.value)}>
               {servers.map((s) => (
@@ -256,9 +273,9 @@ function OAuthConnect({ network }: { network: NetworkInfo }) {
         </>
       )}
       <button type="submit" disabled={start.isPending}>
-        Connect {label}
+        {t("Connect {{network}}", { network: label })}
       </button>
-      <p className="hint">You are sent to {label} to allow Chorus to post for you, then back here.</p>
+      <p className="hint">{t("You are sent to {{network}} to allow Chorus to post for you, then back here.", { network: label })}</p>
       <ErrorMessage error={start.error} />
     </form>
   );

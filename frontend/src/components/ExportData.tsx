@@ -1,5 +1,6 @@
 import { useState } from "react";
 import { useMutation, useQuery } from "@tanstack/react-query";
+import { useTranslation } from "react-i18next";
 import { api, call } from "../api/client";
 import { when } from "../lib/session";
 import { ErrorMessage } from "./ErrorMessage";
@@ -21,35 +22,36 @@ export function ExportData() {
     refetchInterval: (q) => (q.state.data?.state === "pending" || !q.state.data ? 1000 : false),
   });
   const state = job.data?.state ?? (jobId ? "pending" : undefined);
+  const { t } = useTranslation();
   return (
     <div className="export">
       <button type="button" onClick={() => start.mutate()} disabled={start.isPending || state === "pending"}>
-        Export my data
+        {t("Export my data")}
       </button>
       <div role="status" aria-live="polite">
         {state === "pending" && (
           <p>
-            <progress aria-label="Preparing your export" /> Preparing your export…
+            <progress aria-label={t("Preparing your export")} /> {t("Preparing your export…")}
           </p>
         )}
         {state === "ready" && job.data && (
           <p className="notice">
-            Your export is ready.{" "}
+            {t("Your export is ready.")}{" "}
             <a
               href={`/api/v1/me/exports/${encodeURIComponent(job.data.id)}/download`}
               download="chorus-export.json"
               onClick={() => setTimeout(() => job.refetch(), 1500)}
             >
-              Download my data (JSON)
+              {t("Download my data (JSON)")}
             </a>{" "}
-            <span className="hint">It downloads once, until {when(job.data.expires_at)}.</span>
+            <span className="hint">{t("It downloads once, until {{time}}.", { time: when(job.data.expires_at) })}</span>
           </p>
         )}
-        {state === "downloaded" && <p className="notice">Downloaded. Export again for a fresh copy.</p>}
+        {state === "downloaded" && <p className="notice">{t("Downloaded. Export again for a fresh copy.")}</p>}
       </div>
       {state === "failed" && (
         <p className="error" role="alert">
-          The export failed. Try again; if it keeps failing, ask your admins.
+          {t("The export failed. Try again; if it keeps failing, ask your admins.")}
         </p>
       )}
       <ErrorMessage error={start.error ?? job.error} />

@@ -1,11 +1,13 @@
 import { useEffect, useRef } from "react";
+import { useTranslation } from "react-i18next";
 
 /**
  * "Load more" that also loads by itself when it scrolls into view
  * (infinite scroll); the button stays for keyboards and for browsers
  * without IntersectionObserver.
  */
-export function MoreOnScroll({ more, loading, label = "Load more" }: { more: () => void; loading: boolean; label?: string }) {
+export function MoreOnScroll({ more, loading, label }: { more: () => void; loading: boolean; label?: string }) {
+  const { t } = useTranslation();
   const ref = useRef<HTMLButtonElement>(null);
   const latest = useRef({ more, loading });
   latest.current = { more, loading };
@@ -23,7 +25,7 @@ export function MoreOnScroll({ more, loading, label = "Load more" }: { more: () 
   }, []);
   return (
     <button type="button" ref={ref} className="secondary" onClick={more} disabled={loading}>
-      {loading ? "Loading…" : label}
+      {loading ? t("Loading…") : (label ?? t("Load more"))}
     </button>
   );
 }

@@ -1,4 +1,5 @@
 import type { ReactNode } from "react";
+import { useTranslation } from "react-i18next";
 import type { Post, Topic } from "../api/client";
 import { safeHref, when } from "../lib/session";
 
@@ -7,6 +8,7 @@ export function PostCard({ post, topics, children }: { post: Post; topics?: Topi
   const image = safeHref(post.preview?.image_url || post.image_url);
   const title = post.title || post.preview?.title || post.url;
   const href = safeHref(post.url);
+  const { t } = useTranslation();
   const topicName = (id: string) => topics?.find((t) => t.id === id)?.name ?? id;
   return (
     <article className="card" aria-labelledby={`post-${post.id}`}>
@@ -25,7 +27,7 @@ export function PostCard({ post, topics, children }: { post: Post; topics?: Topi
         {post.commentary && <p className="commentary">{post.commentary}</p>}
         {!post.commentary && post.preview?.description && <p className="commentary">{post.preview.description}</p>}
         {post.topics.length > 0 && (
-          <ul className="tags" aria-label="Topics">
+          <ul className="tags" aria-label={t("Topics")}>
             {post.topics.map((t) => (
               <li key={t}>{topicName(t)}</li>
             ))}

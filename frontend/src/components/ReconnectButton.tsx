@@ -1,5 +1,6 @@
 import { useMutation } from "@tanstack/react-query";
 import { Link } from "react-router";
+import { useTranslation } from "react-i18next";
 import { api, call } from "../api/client";
 import { PASSWORD_NETWORKS, networkLabel, type Connection } from "../lib/networks";
 import { safeHref } from "../lib/session";
@@ -10,7 +11,8 @@ import { ErrorMessage } from "./ErrorMessage";
  * again; app-password networks open the form on the profile page.
  */
 export function ReconnectButton({ connection }: { connection: Connection }) {
-  const label = `Reconnect ${networkLabel(connection.network)} ${connection.handle}`;
+  const { t } = useTranslation();
+  const label = t("Reconnect {{network}} {{handle}}", { network: networkLabel(connection.network), handle: connection.handle });
   const start = useMutation({
     mutationFn: () =>
       call(
@@ -27,14 +29,14 @@ export function ReconnectButton({ connection }: { connection: Connection }) {
   if (PASSWORD_NETWORKS.has(connection.network)) {
     return (
       <Link className="button" to={`/profile?reconnect=${encodeURIComponent(connection.id)}#accounts`} aria-label={label}>
-        Reconnect
+        {t("Reconnect")}
       </Link>
     );
   }
   return (
     <>
       <button type="button" onClick={() => start.mutate()} disabled={start.isPending} aria-label={label}>
-        Reconnect
+        {t("Reconnect")}
       </button>
       <ErrorMessage error={start.error} />
     </>

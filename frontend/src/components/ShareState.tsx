@@ -1,3 +1,5 @@
+import { useTranslation } from "react-i18next";
+import { T } from "./T";
 import { safeHref, when } from "../lib/session";
 import { networkLabel, type Connection, type Share } from "../lib/networks";
 import { ReconnectButton } from "./ReconnectButton";
@@ -7,33 +9,37 @@ import { ReconnectButton } from "./ReconnectButton";
  * member can do about it (open the post, reconnect the account).
  */
 export function ShareState({ share, connection }: { share: Share; connection?: Connection }) {
-  const net = networkLabel(share.network);
+  const { t } = useTranslation();
+  const network = networkLabel(share.network);
   const post = safeHref(share.post_url);
   const needsReconnect = connection?.status === "needs_reconnect" || connection?.status === "broken";
   switch (share.state) {
     case "scheduled":
       return (
         <p>
-          <span className="state state-scheduled">Scheduled</span> for{" "}
-          <time dateTime={share.publish_at}>{when(share.publish_at)}</time>.
+          <T
+            k="<0>Scheduled</0> for <1>{{time}}</1>."
+            values={{ time: when(share.publish_at) }}
+            components={[<span className="state state-scheduled" />, <time dateTime={share.publish_at} />]}
+          />
         </p>
       );
     case "queued":
       return (
         <p>
-          <span className="state state-queued">Queued</span>: it goes to {net} in a moment.
+          <T k="<0>Queued</0>: it goes to {{network}} in a moment." values={{ network }} components={[<span className="state state-queued" />]} />
         </p>
       );
     case "publishing":
       return (
         <p>
-          <span className="state state-queued">Publishing</span> to {net}…
+          <T k="<0>Publishing</0> to {{network}}…" values={{ network }} components={[<span className="state state-queued" />]} />
         </p>
       );
     case "published":
       return (
         <p>
-          <span className="state state-published">Published</span>
+          <span className="state state-published">{t("Published")}</span>
           {share.published_at && (
             <>
               {" "}
@@ -44,7 +50,7 @@ export function ShareState({ share, connection }: { share: Share; connection?: C
             <>
               {" · "}
               <a href={post} target="_blank" rel="noopener noreferrer">
-                View the post on {net}
+                {t("View the post on {{network}}", { network })}
               </a>
             </>
           )}
@@ -54,12 +60,12 @@ export function ShareState({ share, connection }: { share: Share; connection?: C
       return (
         <div>
           <p>
-            <span className="state state-failed">Failed</span>
+            <span className="state state-failed">{t("Failed")}</span>
             {share.error ? `: ${share.error.replace(/^needs_reconnect:\s*/, "")}` : "."}
           </p>
           {needsReconnect && connection && (
             <p>
-              Your {net} account needs reconnecting before you share again.{" "}
+              {t("Your {{network}} account needs reconnecting before you share again.", { network })}{" "}
               <ReconnectButton connection={connection} />
             </p>
           )}
@@ -69,18 +75,25 @@ export function ShareState({ share, connection }: { share: Share; connection?: C
       return (
         <div>
           <p>
-            <span className="state state-unconfirmed">Unconfirmed</span>: {net} did not confirm the post in time.
+            <T
+              k="<0>Unconfirmed</0>: {{network}} did not confirm the post in time."
+              values={{ network }}
+              components={[<span className="state state-unconfirmed" />]}
+            />
           </p>
           <p className="hint">
-            It may well be online: look at your {net} profile. Chorus does not post it again, so that nobody sees it
-            twice.{share.error ? ` (${share.error})` : ""}
+            {t(
+              "It may well be online: look at your {{network}} profile. Chorus does not post it again, so that nobody sees it twice.",
+              { network },
+            )}
+            {share.error ? ` (${share.error})` : ""}
           </p>
         </div>
       );
     case "cancelled":
       return (
         <p>
-          <span className="state state-cancelled">Cancelled</span>
+          <span className="state state-cancelled">{t("Cancelled")}</span>
           {share.error ? `: ${share.error}` : "."}
         </p>
       );

@@ -1,4 +1,5 @@
 import { useId } from "react";
+import { useTranslation } from "react-i18next";
 import { usage, type NetworkLimit } from "../lib/counting";
 
 /** A share-text box for one network with its live character count. */
@@ -12,6 +13,7 @@ export function ShareTextField({
   onChange: (v: string) => void;
 }) {
   const id = useId();
+  const { t } = useTranslation();
   const u = usage(limit, value);
   const countId = `${id}-count`;
   return (
@@ -26,9 +28,9 @@ export function ShareTextField({
         aria-invalid={u.over || undefined}
       />
       <p id={countId} className={u.over ? "count over" : "count"}>
-        {u.used.toLocaleString("en")} / {limit.max.toLocaleString("en")} {limit.unit}
-        {limit.link > 0 && ` (${limit.link} kept for the link)`}
-        {u.over && ` — ${(-u.remaining).toLocaleString("en")} too many`}
+        {t("{{used}} / {{max}} {{unit}}", { used: u.used.toLocaleString("en"), max: limit.max.toLocaleString("en"), unit: t(limit.unit) })}
+        {limit.link > 0 && ` ${t("({{n}} kept for the link)", { n: limit.link })}`}
+        {u.over && ` — ${t("{{n}} too many", { n: (-u.remaining).toLocaleString("en") })}`}
       </p>
     </div>
   );

@@ -1,3 +1,4 @@
+import { useTranslation } from "react-i18next";
 import type { Topic } from "../api/client";
 
 /** A group of checkboxes, one per topic. */
@@ -12,11 +13,12 @@ export function TopicPicker({
   value: string[];
   onChange: (v: string[]) => void;
 }) {
+  const { t } = useTranslation();
   if (topics.length === 0) {
     return (
       <fieldset>
         <legend>{legend}</legend>
-        <p className="hint">No topics yet; admins add them under Admin.</p>
+        <p className="hint">{t("No topics yet; admins add them under Admin.")}</p>
       </fieldset>
     );
   }

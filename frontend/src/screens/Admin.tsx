@@ -1,3 +1,4 @@
+import { useTranslation } from "react-i18next";
 import { useId, useState } from "react";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useForm } from "react-hook-form";
@@ -19,22 +20,23 @@ function zones(): string[] {
 const ROLES: Role[] = ["employee", "curator", "analyst", "admin"];
 
 export function Admin() {
+  const { t } = useTranslation();
   return (
     <section>
-      <h1 tabIndex={-1}>Admin</h1>
-      <nav aria-label="Admin sections" className="subnav">
+      <h1 tabIndex={-1}>{t("Admin")}</h1>
+      <nav aria-label={t("Admin sections")} className="subnav">
         <ul>
-          <li><a href="#settings">Settings</a></li>
-          <li><a href="#domains">Domains</a></li>
-          <li><a href="#networks">Networks</a></li>
-          <li><a href="#sso">Single sign-on</a></li>
-          <li><a href="#topics">Topics</a></li>
-          <li><a href="#invitations">Invitations</a></li>
-          <li><a href="#members">Members</a></li>
-          <li><a href="#identities">Sign-ins waiting</a></li>
-          <li><a href="#privacy">Data requests</a></li>
-          <li><a href="#support">Support access</a></li>
-          <li><a href="#audit">Audit log</a></li>
+          <li><a href="#settings">{t("Settings")}</a></li>
+          <li><a href="#domains">{t("Domains")}</a></li>
+          <li><a href="#networks">{t("Networks")}</a></li>
+          <li><a href="#sso">{t("Single sign-on")}</a></li>
+          <li><a href="#topics">{t("Topics")}</a></li>
+          <li><a href="#invitations">{t("Invitations")}</a></li>
+          <li><a href="#members">{t("Members")}</a></li>
+          <li><a href="#identities">{t("Sign-ins waiting")}</a></li>
+          <li><a href="#privacy">{t("Data requests")}</a></li>
+          <li><a href="#support">{t("Support access")}</a></li>
+          <li><a href="#audit">{t("Audit log")}</a></li>
         </ul>
       </nav>
       <Settings />
@@ -107,6 +109,7 @@ export function settingsBody(f: SettingsFields) {
 }
 
 function Settings() {
+  const { t } = useTranslation();
   const qc = useQueryClient();
   const inst = useQuery({ queryKey: ["instance"], queryFn: () => call(api.GET("/api/v1/instance")) });
   const form = useForm<SettingsFields>({ values: inst.data ? settingsFields(inst.data) : undefined });
@@ -120,7 +123,7 @@ function Settings() {
   });
   return (
     <section id="settings" aria-labelledby="settings-h" className="panel">
-      <h2 id="settings-h">Company settings</h2>
+      <h2 id="settings-h">{t("Company settings")}</h2>
       <ErrorMessage error={inst.error} />
       {inst.data && (
         <p>
@@ -128,58 +131,58 @@ function Settings() {
         </p>
       )}
       <form onSubmit={form.handleSubmit((f) => save.mutate(f))}>
-        <label htmlFor="set-name">Company name</label>
+        <label htmlFor="set-name">{t("Company name")}</label>
         <input id="set-name" required maxLength={100} {...register("name", { required: true })} />
-        <label htmlFor="set-message">Invitation message</label>
+        <label htmlFor="set-message">{t("Invitation message")}</label>
         <textarea id="set-message" rows={3} maxLength={2000} {...register("message")} />
-        <label htmlFor="set-retention">Keep data for (days)</label>
+        <label htmlFor="set-retention">{t("Keep data for (days)")}</label>
         <input id="set-retention" type="number" min={1} max={3650} {...register("retention")} />
-        <label htmlFor="set-join">Who may join</label>
+        <label htmlFor="set-join">{t("Who may join")}</label>
         <select id="set-join" {...register("joinPolicy")}>
-          <option value="open">Anyone with a verified company address</option>
-          <option value="invite">Only invited people</option>
-          <option value="sso">Single sign-on</option>
+          <option value="open">{t("Anyone with a verified company address")}</option>
+          <option value="invite">{t("Only invited people")}</option>
+          <option value="sso">{t("Single sign-on")}</option>
         </select>
         <label className="check">
           <input type="checkbox" {...register("needApproval")} />
-          Suggestions need a curator's approval
+          {t("Suggestions need a curator's approval")}
         </label>
         <fieldset>
-          <legend>Analytics</legend>
-          <label htmlFor="set-zone">Time zone of the analytics days</label>
+          <legend>{t("Analytics")}</legend>
+          <label htmlFor="set-zone">{t("Time zone of the analytics days")}</label>
           <input id="set-zone" list="set-zones" placeholder="Europe/Helsinki" {...register("zone")} />
           <datalist id="set-zones">
             {zones().map((z) => <option key={z} value={z} />)}
           </datalist>
           <div className="row2">
             <div>
-              <label htmlFor="set-cpc">Cost per click (prices the earned media value)</label>
+              <label htmlFor="set-cpc">{t("Cost per click (prices the earned media value)")}</label>
               <input id="set-cpc" type="number" min={0} step="0.01" placeholder="0.45" {...register("cpc")} />
             </div>
             <div>
-              <label htmlFor="set-currency">Currency</label>
+              <label htmlFor="set-currency">{t("Currency")}</label>
               <input id="set-currency" maxLength={3} placeholder="EUR" {...register("currency")} />
             </div>
           </div>
-          <label htmlFor="set-min-group">Smallest group shown member by member</label>
+          <label htmlFor="set-min-group">{t("Smallest group shown member by member")}</label>
           <input id="set-min-group" type="number" min={1} max={1000} {...register("minGroup")} />
           <label className="check">
             <input type="checkbox" {...register("leaderboard")} />
-            Members see their rank on the leaderboard
+            {t("Members see their rank on the leaderboard")}
           </label>
           <div className="row2">
             <div>
-              <label htmlFor="set-per-share">Points per share</label>
+              <label htmlFor="set-per-share">{t("Points per share")}</label>
               <input id="set-per-share" type="number" min={1} max={1000} {...register("perShare")} />
             </div>
             <div>
-              <label htmlFor="set-per-click">Points per unique click</label>
+              <label htmlFor="set-per-click">{t("Points per unique click")}</label>
               <input id="set-per-click" type="number" min={1} max={1000} {...register("perClick")} />
             </div>
           </div>
         </fieldset>
-        <button type="submit" disabled={save.isPending}>Save settings</button>
-        <div role="status" aria-live="polite">{save.isSuccess && <p className="notice">Saved.</p>}</div>
+        <button type="submit" disabled={save.isPending}>{t("Save settings")}</button>
+        <div role="status" aria-live="polite">{save.isSuccess && <p className="notice">{t("Saved.")}</p>}</div>
         <ErrorMessage error={save.error} />
       </form>
     </section>
@@ -187,6 +190,7 @@ function Settings() {
 }
 
 function Domains() {
+  const { t } = useTranslation();
   const qc = useQueryClient();
   const domains = useQuery({ queryKey: ["domains"], queryFn: () => call(api.GET("/api/v1/instance/domains")) });
   const [added, setAdded] = useState("");
@@ -206,14 +210,14 @@ function Domains() {
   });
   return (
     <section id="domains" aria-labelledby="domains-h" className="panel">
-      <h2 id="domains-h">Domains</h2>
-      <p>To verify a domain, publish the TXT record shown at your DNS provider, then press Verify.</p>
+      <h2 id="domains-h">{t("Domains")}</h2>
+      <p>{t("To verify a domain, publish the TXT record shown at your DNS provider, then press Verify.")}</p>
       <ErrorMessage error={domains.error} />
-      <Wide label="Domains and their verification">
+      <Wide label={t("Domains and their verification")}>
       <table>
-        <caption className="sr-only">Domains and their verification</caption>
+        <caption className="sr-only">{t("Domains and their verification")}</caption>
         <thead>
-          <tr><th scope="col">Domain</th><th scope="col">State</th><th scope="col">TXT record</th><th scope="col">Action</th></tr>
+          <tr><th scope="col">{t("Domain")}</th><th scope="col">{t("State")}</th><th scope="col">{t("TXT record")}</th><th scope="col">{t("Action")}</th></tr>
         </thead>
         <tbody>
           {domains.data?.items.map((d) => (
@@ -224,11 +228,11 @@ function Domains() {
                 {d.record_missing && " — the record was missing at the last check"}
               </td>
               <td>
-                <code className="break">{d.txt.name}</code> TXT <code className="break">{d.txt.value}</code>
+                <code className="break">{d.txt.name}</code> {t("TXT")} <code className="break">{d.txt.value}</code>
               </td>
               <td>
                 <button type="button" onClick={() => verify.mutate(d.domain)} disabled={verify.isPending} aria-label={`Verify ${d.domain}`}>
-                  Verify
+                  {t("Verify")}
                 </button>
               </td>
             </tr>
@@ -239,9 +243,9 @@ function Domains() {
       <div role="status" aria-live="polite">{verify.isSuccess && <p className="notice">{verify.data.domain} is verified.</p>}</div>
       <ErrorMessage error={verify.error} />
       <form onSubmit={(e) => { e.preventDefault(); add.mutate(); }} className="inline">
-        <label htmlFor="add-domain">Add a domain</label>
+        <label htmlFor="add-domain">{t("Add a domain")}</label>
         <input id="add-domain" required value={added} onChange={(e) => setAdded(e.target.value)} placeholder="example.com" />
-        <button type="submit" disabled={add.isPending}>Add domain</button>
+        <button type="submit" disabled={add.isPending}>{t("Add domain")}</button>
       </form>
       <ErrorMessage error={add.error} />
     </section>
@@ -249,6 +253,7 @@ function Domains() {
 }
 
 function Topics() {
+  const { t } = useTranslation();
   const qc = useQueryClient();
   const topics = useTopics();
   const [name, setName] = useState("");
@@ -265,23 +270,28 @@ function Topics() {
   });
   return (
     <section id="topics" aria-labelledby="topics-h" className="panel">
-      <h2 id="topics-h">Topics</h2>
+      <h2 id="topics-h">{t("Topics")}</h2>
       <ErrorMessage error={topics.error} />
       <ul className="rows">
-        {topics.data?.items.map((t) => (
-          <li key={t.id}>
-            {t.name}{" "}
-            <ConfirmButton question={`Remove the topic “${t.name}”?`} confirmLabel="Remove topic" aria-label={`Remove topic ${t.name}`} onConfirm={() => remove.mutate(t.id)}>
-              Remove
+        {topics.data?.items.map((tp) => (
+          <li key={tp.id}>
+            {tp.name}{" "}
+            <ConfirmButton
+              question={t("Remove the topic “{{topic}}”?", { topic: tp.name })}
+              confirmLabel={t("Remove topic")}
+              aria-label={t("Remove topic {{topic}}", { topic: tp.name })}
+              onConfirm={() => remove.mutate(tp.id)}
+            >
+              {t("Remove")}
             </ConfirmButton>
           </li>
         ))}
       </ul>
       <ErrorMessage error={remove.error} />
       <form onSubmit={(e) => { e.preventDefault(); add.mutate(); }} className="inline">
-        <label htmlFor="add-topic">New topic</label>
+        <label htmlFor="add-topic">{t("New topic")}</label>
         <input id="add-topic" required maxLength={60} value={name} onChange={(e) => setName(e.target.value)} />
-        <button type="submit" disabled={add.isPending}>Add topic</button>
+        <button type="submit" disabled={add.isPending}>{t("Add topic")}</button>
       </form>
       <ErrorMessage error={add.error} />
     </section>
@@ -289,6 +299,7 @@ function Topics() {
 }
 
 function Invitations() {
+  const { t } = useTranslation();
   const qc = useQueryClient();
   const list = useQuery({ queryKey: ["invitations"], queryFn: () => call(api.GET("/api/v1/invitations")) });
   const refresh = () => qc.invalidateQueries({ queryKey: ["invitations"] });
@@ -302,15 +313,15 @@ function Invitations() {
   });
   return (
     <section id="invitations" aria-labelledby="inv-h" className="panel">
-      <h2 id="inv-h">Invitations</h2>
+      <h2 id="inv-h">{t("Invitations")}</h2>
       <BulkInvite onDone={refresh} />
       <ErrorMessage error={list.error} />
       {list.data && list.data.items.length > 0 && (
-        <Wide label="Invitations sent">
+        <Wide label={t("Invitations sent")}>
         <table>
-          <caption className="sr-only">Invitations</caption>
+          <caption className="sr-only">{t("Invitations")}</caption>
           <thead>
-            <tr><th scope="col">Email</th><th scope="col">State</th><th scope="col">Expires</th><th scope="col">Actions</th></tr>
+            <tr><th scope="col">{t("Email")}</th><th scope="col">{t("State")}</th><th scope="col">{t("Expires")}</th><th scope="col">{t("Actions")}</th></tr>
           </thead>
           <tbody>
             {list.data.items.map((i) => (
@@ -321,9 +332,9 @@ function Invitations() {
                 <td>
                   {i.state === "pending" && (
                     <>
-                      <button type="button" onClick={() => resend.mutate(i.id)} aria-label={`Resend the invitation to ${i.email}`}>Resend</button>{" "}
-                      <ConfirmButton question={`Revoke the invitation to ${i.email}? Its link stops working.`} confirmLabel="Revoke" aria-label={`Revoke the invitation to ${i.email}`} onConfirm={() => revoke.mutate(i.id)}>
-                        Revoke
+                      <button type="button" onClick={() => resend.mutate(i.id)} aria-label={t("Resend the invitation to {{email}}", { email: i.email })}>{t("Resend")}</button>{" "}
+                      <ConfirmButton question={t("Revoke the invitation to {{email}}? Its link stops working.", { email: i.email })} confirmLabel={t("Revoke")} aria-label={t("Revoke the invitation to {{email}}", { email: i.email })} onConfirm={() => revoke.mutate(i.id)}>
+                        {t("Revoke")}
                       </ConfirmButton>
                     </>
                   )}
@@ -340,6 +351,7 @@ function Invitations() {
 }
 
 function Members() {
+  const { t } = useTranslation();
   const qc = useQueryClient();
   const me = useMe();
   const members = useInfiniteQuery({
@@ -361,13 +373,13 @@ function Members() {
   const items = members.data?.pages.flatMap((p) => p.items) ?? [];
   return (
     <section id="members" aria-labelledby="members-h" className="panel">
-      <h2 id="members-h">Members and roles</h2>
+      <h2 id="members-h">{t("Members and roles")}</h2>
       <ErrorMessage error={members.error} />
-      <Wide label="Members">
+      <Wide label={t("Members")}>
       <table>
-        <caption className="sr-only">Members</caption>
+        <caption className="sr-only">{t("Members")}</caption>
         <thead>
-          <tr><th scope="col">Name</th><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Actions</th></tr>
+          <tr><th scope="col">{t("Name")}</th><th scope="col">{t("Email")}</th><th scope="col">{t("Role")}</th><th scope="col">{t("Actions")}</th></tr>
         </thead>
         <tbody>
           {items.map((m) => (
@@ -378,9 +390,10 @@ function Members() {
                 <RoleSelect name={m.name} role={m.role} onChange={(role) => setRole.mutate({ id: m.id, role })} />
               </td>
               <td>
+                <Correct id={m.id} name={m.name} title={m.title} />{" "}
                 {m.id !== me.data?.member.id && (
-                  <ConfirmButton question={`Remove ${m.name}? Their sessions end and their data is erased.`} confirmLabel="Remove member" aria-label={`Remove ${m.name}`} onConfirm={() => remove.mutate(m.id)}>
-                    Remove
+                  <ConfirmButton question={t("Remove {{name}}? Their sessions end and their data is erased.", { name: m.name })} confirmLabel={t("Remove member")} aria-label={t("Remove {{name}}", { name: m.name })} onConfirm={() => remove.mutate(m.id)}>
+                    {t("Remove")}
                   </ConfirmButton>
                 )}
               </td>
@@ -389,14 +402,53 @@ function Members() {
         </tbody>
       </table>
       </Wide>
-      {members.hasNextPage && <button type="button" onClick={() => members.fetchNextPage()}>Load more members</button>}
+      {members.hasNextPage && <button type="button" onClick={() => members.fetchNextPage()}>{t("Load more members")}</button>}
       <ErrorMessage error={setRole.error ?? remove.error} />
     </section>
   );
 }
 
+/** Rectification: an admin corrects a member's name or title (audited). */
+function Correct({ id, name, title }: { id: string; name: string; title: string }) {
+  const { t } = useTranslation();
+  const qc = useQueryClient();
+  const [open, setOpen] = useState(false);
+  const uid = useId();
+  const form = useForm({ values: { name, title } });
+  const save = useMutation({
+    mutationFn: (v: { name: string; title: string }) => {
+      const body = { ...(v.name.trim() !== name ? { name: v.name.trim() } : {}), ...(v.title.trim() !== title ? { title: v.title.trim() } : {}) };
+      return call(api.PATCH("/api/v1/members/{id}", { params: { path: { id } }, body }));
+    },
+    onSuccess: () => {
+      setOpen(false);
+      qc.invalidateQueries({ queryKey: ["members"] });
+      qc.invalidateQueries({ queryKey: ["audit"] });
+    },
+  });
+  if (!open) {
+    return (
+      <button type="button" className="secondary" onClick={() => setOpen(true)} aria-label={`Correct the name or title of ${name}`}>
+        {t("Correct")}
+      </button>
+    );
+  }
+  return (
+    <form className="correct" onSubmit={form.handleSubmit((v) => save.mutate(v))}>
+      <label htmlFor={`${uid}-name`}>{t("Name")}</label>
+      <input id={`${uid}-name`} required maxLength={100} {...form.register("name", { required: true })} />
+      <label htmlFor={`${uid}-title`}>{t("Job title")}</label>
+      <input id={`${uid}-title`} maxLength={100} {...form.register("title")} />
+      <button type="submit" disabled={save.isPending}>{t("Save")}</button>{" "}
+      <button type="button" className="secondary" onClick={() => setOpen(false)}>{t("Cancel")}</button>
+      <ErrorMessage error={save.error} />
+    </form>
+  );
+}
+
 /** A role picker that asks before changing (a demotion takes rights away). */
 function RoleSelect({ name, role, onChange }: { name: string; role: Role; onChange: (r: Role) => void }) {
+  const { t } = useTranslation();
   const id = useId();
   const [pending, setPending] = useState<Role>();
   return (
@@ -408,10 +460,10 @@ function RoleSelect({ name, role, onChange }: { name: string; role: Role; onChan
       {pending && pending !== role && (
         <span className="inline-confirm">
           {" "}
-          <ConfirmButton className="" question={`Make ${name} ${pending}?`} confirmLabel="Change role" onConfirm={() => { onChange(pending); setPending(undefined); }}>
-            Apply
+          <ConfirmButton className="" question={t("Make {{name}} {{role}}?", { name, role: t(pending) })} confirmLabel={t("Change role")} onConfirm={() => { onChange(pending); setPending(undefined); }}>
+            {t("Apply")}
           </ConfirmButton>{" "}
-          <button type="button" onClick={() => setPending(undefined)}>Undo</button>
+          <button type="button" onClick={() => setPending(undefined)}>{t("Undo")}</button>
         </span>
       )}
     </>
@@ -419,6 +471,7 @@ function RoleSelect({ name, role, onChange }: { name: string; role: Role; onChan
 }
 
 function Audit() {
+  const { t } = useTranslation();
   const audit = useInfiniteQuery({
     queryKey: ["audit"],
     queryFn: ({ pageParam }) =>
@@ -429,15 +482,15 @@ function Audit() {
   const items = audit.data?.pages.flatMap((p) => p.items) ?? [];
   return (
     <section id="audit" aria-labelledby="audit-h" className="panel">
-      <h2 id="audit-h">Audit log</h2>
+      <h2 id="audit-h">{t("Audit log")}</h2>
       <ErrorMessage error={audit.error} />
-      {audit.isSuccess && items.length === 0 && <p className="empty">Nothing recorded yet.</p>}
+      {audit.isSuccess && items.length === 0 && <p className="empty">{t("Nothing recorded yet.")}</p>}
       {items.length > 0 && (
-        <Wide label="Audit log, newest first">
+        <Wide label={t("Audit log, newest first")}>
         <table>
-          <caption className="sr-only">Audit log, newest first</caption>
+          <caption className="sr-only">{t("Audit log, newest first")}</caption>
           <thead>
-            <tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">Details</th></tr>
+            <tr><th scope="col">{t("When")}</th><th scope="col">{t("Who")}</th><th scope="col">{t("Action")}</th><th scope="col">{t("Target")}</th><th scope="col">{t("Details")}</th></tr>
           </thead>
           <tbody>
             {items.map((a) => (
@@ -455,7 +508,7 @@ function Audit() {
         </table>
         </Wide>
       )}
-      {audit.hasNextPage && <button type="button" onClick={() => audit.fetchNextPage()}>Load older entries</button>}
+      {audit.hasNextPage && <button type="button" onClick={() => audit.fetchNextPage()}>{t("Load older entries")}</button>}
     </section>
   );
 }

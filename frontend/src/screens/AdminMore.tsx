@@ -1,3 +1,4 @@
+import { useTranslation } from "react-i18next";
 import { useId, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call, type Schemas } from "../api/client";
@@ -10,21 +11,22 @@ import { Wide } from "../components/Wide";
 
 /** The networks whitelist with each network's configuration. */
 export function Networks() {
+  const { t } = useTranslation();
   const networks = useNetworks();
   return (
     <section id="networks" aria-labelledby="networks-h" className="panel">
-      <h2 id="networks-h">Social networks</h2>
-      <p>Members can connect and share only to the networks allowed here. The company's domain must be verified first.</p>
+      <h2 id="networks-h">{t("Social networks")}</h2>
+      <p>{t("Members can connect and share only to the networks allowed here. The company's domain must be verified first.")}</p>
       <ErrorMessage error={networks.error} />
-      <Wide label="Social networks and whether members may use them">
+      <Wide label={t("Social networks and whether members may use them")}>
       <table>
-        <caption className="sr-only">Social networks and whether members may use them</caption>
+        <caption className="sr-only">{t("Social networks and whether members may use them")}</caption>
         <thead>
           <tr>
-            <th scope="col">Network</th>
-            <th scope="col">State</th>
-            <th scope="col">Settings</th>
-            <th scope="col">Action</th>
+            <th scope="col">{t("Network")}</th>
+            <th scope="col">{t("State")}</th>
+            <th scope="col">{t("Settings")}</th>
+            <th scope="col">{t("Action")}</th>
           </tr>
         </thead>
         <tbody>
@@ -37,6 +39,7 @@ export function Networks() {
 }
 
 function NetworkRow({ n }: { n: NetworkInfo }) {
+  const { t } = useTranslation();
   const qc = useQueryClient();
   const id = useId();
   const label = networkLabel(n.name);
@@ -66,7 +69,7 @@ function NetworkRow({ n }: { n: NetworkInfo }) {
     <tr>
       <th scope="row">{label}</th>
       <td>
-        <span className={n.allowed ? "state conn-active" : "state"}>{n.allowed ? "Allowed" : "Not allowed"}</span>
+        <span className={n.allowed ? "state conn-active" : "state"}>{n.allowed ? t("Allowed") : t("Not allowed")}</span>
       </td>
       <td>
         {n.federated ? (
@@ -75,23 +78,23 @@ function NetworkRow({ n }: { n: NetworkInfo }) {
             <textarea id={id} rows={2} value={servers} onChange={(e) => setServers(e.target.value)} placeholder="mastodon.social" />
           </>
         ) : (
-          <span className="hint">Nothing to set.</span>
+          <span className="hint">{t("Nothing to set.")}</span>
         )}
       </td>
       <td>
         {(!n.allowed || n.federated) && (
-          <button type="button" onClick={() => allow.mutate()} disabled={allow.isPending} aria-label={`${n.allowed ? "Save" : "Allow"} ${label}`}>
-            {n.allowed ? "Save" : "Allow"}
+          <button type="button" onClick={() => allow.mutate()} disabled={allow.isPending} aria-label={n.allowed ? t("Save {{network}}", { network: label }) : t("Allow {{network}}", { network: label })}>
+            {n.allowed ? t("Save") : t("Allow")}
           </button>
         )}{" "}
         {n.allowed && (
           <ConfirmButton
             question={`Stop allowing ${label}? Members' queued and scheduled shares to it are cancelled and their ${label} connections are disabled.`}
-            confirmLabel={`Stop allowing ${label}`}
-            aria-label={`Stop allowing ${label}`}
+            confirmLabel={t("Stop allowing {{network}}", { network: label })}
+            aria-label={t("Stop allowing {{network}}", { network: label })}
             onConfirm={() => disallow.mutate()}
           >
-            Stop allowing
+            {t("Stop allowing")}
           </ConfirmButton>
         )}
         <ErrorMessage error={allow.error ?? disallow.error} />
@@ -102,6 +105,7 @@ function NetworkRow({ n }: { n: NetworkInfo }) {
 
 /** Bulk invitations with progress; the list with resend and revoke is in Admin. */
 export function BulkInvite({ onDone }: { onDone: () => void }) {
+  const { t } = useTranslation();
   const [emails, setEmails] = useState("");
   const [message, setMessage] = useState("");
   const [progress, setProgress] = useState<{ done: number; total: number }>();
@@ -126,18 +130,18 @@ export function BulkInvite({ onDone }: { onDone: () => void }) {
   const count = parseEmails(emails).length;
   return (
     <form onSubmit={submit}>
-      <label htmlFor="inv-emails">Email addresses (one per line or comma-separated; paste a whole list)</label>
+      <label htmlFor="inv-emails">{t("Email addresses (one per line or comma-separated; paste a whole list)")}</label>
       <textarea id="inv-emails" rows={4} required value={emails} onChange={(e) => setEmails(e.target.value)} />
       <p className="hint">{count === 1 ? "1 address" : `${count} addresses`}</p>
-      <label htmlFor="inv-message">Message (optional; instead of the company's invitation message)</label>
+      <label htmlFor="inv-message">{t("Message (optional; instead of the company's invitation message)")}</label>
       <textarea id="inv-message" rows={2} maxLength={2000} value={message} onChange={(e) => setMessage(e.target.value)} />
       <button type="submit" disabled={invite.isPending || count === 0}>
-        Invite
+        {t("Invite")}
       </button>
       <div role="status" aria-live="polite">
         {invite.isPending && progress && (
           <p>
-            <progress value={progress.done} max={progress.total} aria-label="Invitations sent" /> {progress.done} of{" "}
+            <progress value={progress.done} max={progress.total} aria-label={t("Invitations sent")} /> {progress.done} of{" "}
             {progress.total}
           </p>
         )}
@@ -149,7 +153,7 @@ export function BulkInvite({ onDone }: { onDone: () => void }) {
       </div>
       {invite.isSuccess && invite.data.refused.length > 0 && (
         <div className="error" role="alert">
-          <p>These addresses were not invited (left in the box to correct):</p>
+          <p>{t("These addresses were not invited (left in the box to correct):")}</p>
           <ul>
             {invite.data.refused.map((r) => (
               <li key={r.email}>
@@ -168,6 +172,7 @@ type Export = Schemas["Export"];
 
 /** Data-subject requests: look a person up by email, export, erase. */
 export function DataRequests() {
+  const { t } = useTranslation();
   const qc = useQueryClient();
   const [email, setEmail] = useState("");
   const [deletePosts, setDeletePosts] = useState(false);
@@ -187,8 +192,8 @@ export function DataRequests() {
   const who = lookup.variables ?? "";
   return (
     <section id="privacy" aria-labelledby="privacy-h" className="panel">
-      <h2 id="privacy-h">Data-subject requests</h2>
-      <p>When someone asks what Chorus stores about them, or to be erased, look them up by email. Each lookup is audited.</p>
+      <h2 id="privacy-h">{t("Data-subject requests")}</h2>
+      <p>{t("When someone asks what Chorus stores about them, or to be erased, look them up by email. Each lookup is audited.")}</p>
       <form
         className="inline"
         onSubmit={(e) => {
@@ -197,10 +202,10 @@ export function DataRequests() {
           lookup.mutate(email.trim());
         }}
       >
-        <label htmlFor="dsr-email">Email address</label>
+        <label htmlFor="dsr-email">{t("Email address")}</label>
         <input id="dsr-email" type="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
         <button type="submit" disabled={lookup.isPending}>
-          Look up
+          {t("Look up")}
         </button>
       </form>
       <ErrorMessage error={lookup.error} />
@@ -215,15 +220,15 @@ export function DataRequests() {
           </p>
           <label className="check">
             <input type="checkbox" checked={deletePosts} onChange={(e) => setDeletePosts(e.target.checked)} />
-            Also delete their published posts at the social networks
+            {t("Also delete their published posts at the social networks")}
           </label>
           <ConfirmButton
             question={`Erase ${who} from this company? Their account, connections, shares and choices are erased${deletePosts ? ", and their posts deleted at the networks" : ""}. This cannot be undone.`}
-            confirmLabel="Erase"
+            confirmLabel={t("Erase")}
             aria-label={`Erase this person: ${who}`}
             onConfirm={() => erase.mutate(who)}
           >
-            Erase this person
+            {t("Erase this person")}
           </ConfirmButton>
         </div>
       )}
@@ -236,15 +241,16 @@ export function DataRequests() {
 }
 
 function Summary({ doc }: { doc: Export }) {
+  const { t } = useTranslation();
   const entries = Object.entries(doc.data ?? {});
   return (
-    <Wide label="Records per collection">
+    <Wide label={t("Records per collection")}>
     <table>
-      <caption className="sr-only">Records per collection</caption>
+      <caption className="sr-only">{t("Records per collection")}</caption>
       <thead>
         <tr>
-          <th scope="col">Collection</th>
-          <th scope="col">Records</th>
+          <th scope="col">{t("Collection")}</th>
+          <th scope="col">{t("Records")}</th>
         </tr>
       </thead>
       <tbody>
@@ -277,6 +283,7 @@ function blobURL(doc: object): string {
 
 /** Time-limited operator access, granted and revoked by admins. */
 export function SupportGrants() {
+  const { t } = useTranslation();
   const qc = useQueryClient();
   const grants = useQuery({ queryKey: ["support-grants"], queryFn: () => call(api.GET("/api/v1/instance/support-grants")) });
   const [hours, setHours] = useState("4");
@@ -300,34 +307,34 @@ export function SupportGrants() {
   const now = Date.now();
   return (
     <section id="support" aria-labelledby="support-h" className="panel">
-      <h2 id="support-h">Support access</h2>
-      <p>Operators see nothing of this company unless you grant them access for a while. Every grant and use is audited.</p>
+      <h2 id="support-h">{t("Support access")}</h2>
+      <p>{t("Operators see nothing of this company unless you grant them access for a while. Every grant and use is audited.")}</p>
       <form
         onSubmit={(e) => {
           e.preventDefault();
           grant.mutate();
         }}
       >
-        <label htmlFor="grant-hours">Hours (1 to 72)</label>
+        <label htmlFor="grant-hours">{t("Hours (1 to 72)")}</label>
         <input id="grant-hours" type="number" min={1} max={72} required value={hours} onChange={(e) => setHours(e.target.value)} />
-        <label htmlFor="grant-reason">Reason</label>
+        <label htmlFor="grant-reason">{t("Reason")}</label>
         <input id="grant-reason" required maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} />
         <button type="submit" disabled={grant.isPending}>
-          Grant access
+          {t("Grant access")}
         </button>
       </form>
       <ErrorMessage error={grant.error ?? grants.error} />
-      {grants.isSuccess && items.length === 0 && <p className="empty">No grants.</p>}
+      {grants.isSuccess && items.length === 0 && <p className="empty">{t("No grants.")}</p>}
       {items.length > 0 && (
-        <Wide label="Support grants, newest first">
+        <Wide label={t("Support grants, newest first")}>
         <table>
-          <caption className="sr-only">Support grants, newest first</caption>
+          <caption className="sr-only">{t("Support grants, newest first")}</caption>
           <thead>
             <tr>
-              <th scope="col">Reason</th>
-              <th scope="col">Until</th>
-              <th scope="col">State</th>
-              <th scope="col">Action</th>
+              <th scope="col">{t("Reason")}</th>
+              <th scope="col">{t("Until")}</th>
+              <th scope="col">{t("State")}</th>
+              <th scope="col">{t("Action")}</th>
             </tr>
           </thead>
           <tbody>
@@ -337,16 +344,16 @@ export function SupportGrants() {
                 <tr key={g.id}>
                   <th scope="row">{g.reason}</th>
                   <td>{when(g.expires_at)}</td>
-                  <td>{g.revoked ? "Revoked" : live ? "Active" : "Expired"}</td>
+                  <td>{g.revoked ? t("Revoked") : live ? t("Active") : t("Expired")}</td>
                   <td>
                     {live && g.id && (
                       <ConfirmButton
-                        question="Revoke this support access now?"
-                        confirmLabel="Revoke"
+                        question={t("Revoke this support access now?")}
+                        confirmLabel={t("Revoke")}
                         aria-label={`Revoke the support access “${g.reason}”`}
                         onConfirm={() => revoke.mutate(g.id!)}
                       >
-                        Revoke
+                        {t("Revoke")}
                       </ConfirmButton>
                     )}
                   </td>
@@ -364,6 +371,7 @@ export function SupportGrants() {
 
 /** Sign-in identities that wait for an admin: a new SSO subject for a known address. */
 export function PendingIdentities() {
+  const { t } = useTranslation();
   const qc = useQueryClient();
   const pending = useQuery({ queryKey: ["identities"], queryFn: () => call(api.GET("/api/v1/identities/pending")) });
   const decide = useMutation({
@@ -382,22 +390,21 @@ export function PendingIdentities() {
   const items = pending.data?.items ?? [];
   return (
     <section id="identities" aria-labelledby="identities-h" className="panel">
-      <h2 id="identities-h">Sign-ins waiting for approval</h2>
+      <h2 id="identities-h">{t("Sign-ins waiting for approval")}</h2>
       <p>
-        When someone signs in through single sign-on with the address of a member who signs in otherwise, you decide
-        whether that identity may sign in as the member.
+        {t("When someone signs in through single sign-on with the address of a member who signs in otherwise, you decide whether that identity may sign in as the member.")}
       </p>
       <ErrorMessage error={pending.error} />
-      {pending.isSuccess && items.length === 0 && <p className="empty">Nobody is waiting.</p>}
+      {pending.isSuccess && items.length === 0 && <p className="empty">{t("Nobody is waiting.")}</p>}
       {items.length > 0 && (
-        <Wide label="Sign-in identities waiting">
+        <Wide label={t("Sign-in identities waiting")}>
           <table>
             <thead>
               <tr>
-                <th scope="col">Email</th>
-                <th scope="col">Identity provider</th>
-                <th scope="col">Seen</th>
-                <th scope="col">Decision</th>
+                <th scope="col">{t("Email")}</th>
+                <th scope="col">{t("Identity provider")}</th>
+                <th scope="col">{t("Seen")}</th>
+                <th scope="col">{t("Decision")}</th>
               </tr>
             </thead>
             <tbody>
@@ -412,15 +419,15 @@ export function PendingIdentities() {
                     <td>{when(i.seen_at)}</td>
                     <td>
                       <button type="button" onClick={() => decide.mutate({ ...v, approve: true })} aria-label={`Approve the sign-in of ${i.email}`}>
-                        Approve
+                        {t("Approve")}
                       </button>{" "}
                       <ConfirmButton
                         question={`Refuse this identity for ${i.email}? It cannot sign in as them.`}
-                        confirmLabel="Refuse"
+                        confirmLabel={t("Refuse")}
                         aria-label={`Refuse the sign-in of ${i.email}`}
                         onConfirm={() => decide.mutate({ ...v, approve: false })}
                       >
-                        Refuse
+                        {t("Refuse")}
                       </ConfirmButton>
                     </td>
                   </tr>

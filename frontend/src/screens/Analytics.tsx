@@ -1,5 +1,7 @@
 import { useId, useState } from "react";
 import { Link } from "react-router";
+import { useTranslation } from "react-i18next";
+import { T } from "../components/T";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { api, call, type Schemas } from "../api/client";
@@ -18,6 +20,7 @@ export function Analytics() {
   const [range, setRange] = useState(() => lastDays(30));
   const { from, to } = range;
   const query = { from, to };
+  const { t } = useTranslation();
   const summary = useQuery({
     queryKey: ["analytics", "summary", range],
     queryFn: () => call(api.GET("/api/v1/analytics/summary", { params: { query } })),
@@ -25,28 +28,35 @@ export function Analytics() {
   });
   return (
     <section>
-      <h1 tabIndex={-1}>Analytics</h1>
+      <h1 tabIndex={-1}>{t("Analytics")}</h1>
       <Period value={range} onChange={setRange} />
       <ErrorMessage error={summary.error} />
       {summary.data && <Tiles s={summary.data} />}
       <Series from={from} to={to} />
       <TopList
         list="content"
-        title="Top content"
+        title={t("Top content")}
         from={from}
         to={to}
-        nameHeader="Content"
-        empty="Nothing was shared in this period."
+        nameHeader={t("Content")}
+        empty={t("Nothing was shared in this period.")}
       />
       <TopList
         list="members"
-        title="Leaderboard"
+        title={t("Leaderboard")}
         from={from}
         to={to}
-        nameHeader="Member"
-        empty="Nobody shared in this period."
+        nameHeader={t("Member")}
+        empty={t("Nobody shared in this period.")}
       />
-      <TopList list="networks" title="Networks" from={from} to={to} nameHeader="Network" empty="No shares in this period." />
+      <TopList
+        list="networks"
+        title={t("Networks")}
+        from={from}
+        to={to}
+        nameHeader={t("Network")}
+        empty={t("No shares in this period.")}
+      />
     </section>
   );
 }
@@ -59,10 +69,11 @@ export function Period({
   onChange: (v: { from: string; to: string }) => void;
 }) {
   const id = useId();
+  const { t } = useTranslation();
   return (
-    <form className="filters" aria-label="Period" onSubmit={(e) => e.preventDefault()}>
+    <form className="filters" aria-label={t("Period")} onSubmit={(e) => e.preventDefault()}>
       <div>
-        <label htmlFor={`${id}-from`}>From</label>
+        <label htmlFor={`${id}-from`}>{t("From")}</label>
         <input
           id={`${id}-from`}
           type="date"
@@ -73,7 +84,7 @@ export function Period({
         />
       </div>
       <div>
-        <label htmlFor={`${id}-to`}>To (included)</label>
+        <label htmlFor={`${id}-to`}>{t("To (included)")}</label>
         <input
           id={`${id}-to`}
           type="date"
@@ -86,7 +97,7 @@ export function Period({
       <div className="presets">
         {[7, 30, 90, 365].map((n) => (
           <button key={n} type="button" className="secondary" onClick={() => onChange(lastDays(n))}>
-            Last {n} days
+            {t("Last {{count}} days", { count: n })}
           </button>
         ))}
       </div>
@@ -95,15 +106,24 @@ export function Period({
 }
 
 export function Tiles({ s }: { s: Summary }) {
+  const { t } = useTranslation();
   const tiles: [string, string, string?][] = [
-    ["Shares", count(s.shares)],
-    ["Clicks", count(s.clicks), `${count(s.unique_clicks)} unique`],
-    ["Potential reach", count(s.potential_reach), "followers of the sharing accounts"],
-    ["Engagement", count(s.engagement), `${count(s.reactions)} reactions · ${count(s.comments)} comments · ${count(s.reposts)} reposts`],
+    [t("Shares"), count(s.shares)],
+    [t("Clicks"), count(s.clicks), t("{{count}} unique", { count: s.unique_clicks, formatted: count(s.unique_clicks) })],
+    [t("Potential reach"), count(s.potential_reach), t("followers of the sharing accounts")],
     [
-      "Earned media value",
+      t("Engagement"),
+      count(s.engagement),
+      t("{{reactions}} reactions · {{comments}} comments · {{reposts}} reposts", {
+        reactions: count(s.reactions),
+        comments: count(s.comments),
+        reposts: count(s.reposts),
+      }),
+    ],
+    [
+      t("Earned media value"),
       formatMoney(s.earned_media_value),
-      s.earned_media_value?.currency ? "clicks priced at the cost per click" : "set a cost per click under Admin",
+      s.earned_media_value?.currency ? t("clicks priced at the cost per click") : t("set a cost per click under Admin"),
     ],
   ];
   return (
@@ -122,44 +142,46 @@ export function Tiles({ s }: { s: Summary }) {
 function Series({ from, to }: { from: string; to: string }) {
   const [metric, setMetric] = useState<Metric>("clicks");
   const id = useId();
+  const { t } = useTranslation();
   const series = useQuery({
     queryKey: ["analytics", "timeseries", from, to, metric],
     queryFn: () => call(api.GET("/api/v1/analytics/timeseries", { params: { query: { from, to, metric } } })) as Promise<SeriesDoc>,
     placeholderData: keepPreviousData,
   });
-  const label = METRICS.find((m) => m.metric === metric)?.label ?? metric;
+  const label = t(METRICS.find((m) => m.metric === metric)?.label ?? metric);
   const money = metric === "emv" && series.data?.currency;
   const fmt = (v: number) => (money ? formatMoney({ amount: v, currency: series.data!.currency! }) : v.toLocaleString());
   const items = series.data?.items ?? [];
   return (
     <section className="panel" aria-labelledby={`${id}-h`}>
-      <h2 id={`${id}-h`}>{label} per day</h2>
+      <h2 id={`${id}-h`}>{t("{{metric}} per day", { metric: label })}</h2>
       <div className="filters">
         <div>
-          <label htmlFor={`${id}-metric`}>Metric</label>
+          <label htmlFor={`${id}-metric`}>{t("Metric")}</label>
           <select id={`${id}-metric`} value={metric} onChange={(e) => setMetric(e.target.value as Metric)}>
             {METRICS.map((m) => (
               <option key={m.metric} value={m.metric}>
-                {m.label}
+                {t(m.label)}
               </option>
             ))}
           </select>
         </div>
         <a className="button secondary" href={csvHref("timeseries", from, to, metric)} download>
-          Download CSV<span className="sr-only"> of {label} per day</span>
+          {t("Download CSV")}
+          <span className="sr-only"> {t("of {{what}}", { what: t("{{metric}} per day", { metric: label }) })}</span>
         </a>
       </div>
       <ErrorMessage error={series.error} />
       {series.data && (
         <>
-          <p className="hint">Days in {series.data.time_zone}.</p>
+          <p className="hint">{t("Days in {{zone}}.", { zone: series.data.time_zone })}</p>
           <div className="chart">
             <ResponsiveContainer width="100%" height={260}>
               <LineChart
                 data={items}
                 margin={{ top: 8, right: 16, bottom: 8, left: 8 }}
-                title={`${label} per day, ${from} to ${to}`}
-                desc="The arrow keys move between days; the figures are also in the table below."
+                title={t("{{metric}} per day, {{from}} to {{to}}", { metric: label, from, to })}
+                desc={t("The arrow keys move between days; the figures are also in the table below.")}
               >
                 <CartesianGrid stroke="#c9cdd8" strokeDasharray="3 3" />
                 <XAxis dataKey="day" tick={{ fontSize: 12, fill: "#4f5566" }} minTickGap={24} />
@@ -170,12 +192,12 @@ function Series({ from, to }: { from: string; to: string }) {
             </ResponsiveContainer>
           </div>
           <details>
-            <summary>The figures as a table</summary>
-            <Wide label={`${label} per day, table`}>
+            <summary>{t("The figures as a table")}</summary>
+            <Wide label={t("{{metric}} per day, table", { metric: label })}>
               <table>
                 <thead>
                   <tr>
-                    <th scope="col">Day</th>
+                    <th scope="col">{t("Day")}</th>
                     <th scope="col">{label}</th>
                   </tr>
                 </thead>
@@ -212,6 +234,7 @@ function TopList({
   empty: string;
 }) {
   const id = useId();
+  const { t } = useTranslation();
   const rows = useQuery({
     queryKey: ["analytics", list, from, to],
     queryFn: () => call(api.GET(`/api/v1/analytics/${list}`, { params: { query: { from, to, limit: 10 } } })) as Promise<ListDoc>,
@@ -223,39 +246,40 @@ function TopList({
     <section className="panel" aria-labelledby={`${id}-h`}>
       <h2 id={`${id}-h`}>{title}</h2>
       <a className="button secondary" href={csvHref(list, from, to)} download>
-        Download CSV<span className="sr-only"> of {title.toLowerCase()}</span>
+        {t("Download CSV")}
+        <span className="sr-only"> {t("of {{what}}", { what: title.toLowerCase() })}</span>
       </a>
       <ErrorMessage error={rows.error} />
       {rows.data?.suppressed && (
-        <p className="hint">Too few members have figures in this period to show them one by one.</p>
+        <p className="hint">{t("Too few members have figures in this period to show them one by one.")}</p>
       )}
       {rows.isSuccess && items.length === 0 && !rows.data.suppressed && <p className="empty">{empty}</p>}
       {items.length > 0 && (
-        <Wide label={`${title}, table`}>
+        <Wide label={t("{{title}}, table", { title })}>
           <table>
             <thead>
               <tr>
-                {list === "members" && <th scope="col">Rank</th>}
+                {list === "members" && <th scope="col">{t("Rank")}</th>}
                 <th scope="col">{nameHeader}</th>
-                {list === "members" && <th scope="col">Points</th>}
-                <th scope="col">Shares</th>
-                <th scope="col">Clicks</th>
-                <th scope="col">Reach</th>
-                <th scope="col">Engagement</th>
-                <th scope="col">Earned media value</th>
+                {list === "members" && <th scope="col">{t("Points")}</th>}
+                <th scope="col">{t("Shares")}</th>
+                <th scope="col">{t("Clicks")}</th>
+                <th scope="col">{t("Reach")}</th>
+                <th scope="col">{t("Engagement")}</th>
+                <th scope="col">{t("Earned media value")}</th>
               </tr>
             </thead>
             <tbody>
               {items.map((r) => (
                 <tr key={r.id}>
                   {list === "members" && <td>{r.rank ?? "—"}</td>}
-                  <th scope="row" className="break">
+                  <th scope="row" className={list === "content" ? "wrap" : undefined}>
                     {nameOf(r)}
                   </th>
                   {list === "members" && <td>{count(r.points)}</td>}
                   <td>{count(r.shares)}</td>
                   <td>
-                    {count(r.clicks)} <span className="meta">({count(r.unique_clicks)} unique)</span>
+                    {count(r.clicks)} <span className="meta">{t("({{n}} unique)", { n: count(r.unique_clicks) })}</span>
                   </td>
                   <td>{count(r.potential_reach)}</td>
                   <td>{count(r.engagement)}</td>
@@ -278,29 +302,38 @@ export function MyImpact() {
     queryFn: () => call(api.GET("/api/v1/analytics/me", { params: { query: range } })),
     placeholderData: keepPreviousData,
   });
+  const { t } = useTranslation();
   return (
     <section>
-      <h1 tabIndex={-1}>My impact</h1>
+      <h1 tabIndex={-1}>{t("My impact")}</h1>
       <Period value={range} onChange={setRange} />
       <ErrorMessage error={me.error} />
       {me.data && (
         <>
           {me.data.rank != null && (
             <p className="notice">
-              You are number {me.data.rank}
-              {me.data.of ? ` of ${me.data.of}` : ""} on the leaderboard with {count(me.data.points)} points.
+              {me.data.of
+                ? t("You are number {{rank}} of {{of}} on the leaderboard with {{points}} points.", {
+                    rank: me.data.rank,
+                    of: me.data.of,
+                    points: count(me.data.points),
+                  })
+                : t("You are number {{rank}} on the leaderboard with {{points}} points.", {
+                    rank: me.data.rank,
+                    points: count(me.data.points),
+                  })}
             </p>
           )}
           {!me.data.attributed && (
             <p className="hint">
-              You objected to being named in analytics, so your shares count only in the company's totals.{" "}
-              <Link to="/profile">Change it in your profile</Link>.
+              {t("You objected to being named in analytics, so your shares count only in the company's totals.")}{" "}
+              <Link to="/profile">{t("Change it in your profile")}</Link>.
             </p>
           )}
           <Tiles s={me.data} />
           {me.data.shares === 0 && (
             <p className="empty">
-              No shares in this period yet. Pick something in the <Link to="/feed">feed</Link> and press Share.
+              <T k="No shares in this period yet. Pick something in the <0>feed</0> and press Share." components={[<Link to="/feed" />]} />
             </p>
           )}
         </>

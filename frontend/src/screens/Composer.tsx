@@ -1,6 +1,7 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router";
 import { useMutation, useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useTranslation } from "react-i18next";
 import { api, call, type Post } from "../api/client";
 import { usage } from "../lib/counting";
 import {
@@ -33,11 +34,12 @@ export function Composer() {
   });
   const topics = useTopics();
   const [shares, setShares] = useState<Share[]>([]);
+  const { t } = useTranslation();
   return (
     <section className="narrow">
-      <h1 tabIndex={-1}>Share</h1>
+      <h1 tabIndex={-1}>{t("Share")}</h1>
       <ErrorMessage error={post.error} />
-      {post.isPending && <p role="status">Loading…</p>}
+      {post.isPending && <p role="status">{t("Loading…")}</p>}
       {post.data && (
         <>
           <PostCard post={post.data} topics={topics.data?.items} />
@@ -69,6 +71,7 @@ export function ComposerForm({ post, onShared }: { post: Post; onShared: (s: Sha
   const [at, setAt] = useState("");
   const keys = useRef(new Map<string, string>());
   const whenId = useId();
+  const { t } = useTranslation();
 
   const over = [...groups.keys()].filter((n) => {
     const l = limitOf(n);
@@ -111,17 +114,17 @@ export function ComposerForm({ post, onShared }: { post: Post; onShared: (s: Sha
     if (!blocked) share.mutate();
   };
 
-  if (networks.isPending || conns.isPending) return <p role="status">Loading your accounts…</p>;
+  if (networks.isPending || conns.isPending) return <p role="status">{t("Loading your accounts…")}</p>;
   if (usable.length === 0) {
     return (
       <div className="panel">
-        <h2>No account to share with</h2>
+        <h2>{t("No account to share with")}</h2>
         <ErrorMessage error={networks.error ?? conns.error} />
         <p>
           {allowed.size === 0
-            ? "Your admins have not allowed any social network yet."
-            : `Connect your ${[...allowed].map(networkLabel).join(", ")} account first.`}{" "}
-          <Link to="/profile#accounts">Go to connected accounts</Link>.
+            ? t("Your admins have not allowed any social network yet.")
+            : t("Connect your {{networks}} account first.", { networks: [...allowed].map(networkLabel).join(", ") })}{" "}
+          <Link to="/profile#accounts">{t("Go to connected accounts")}</Link>.
         </p>
         <Unusable list={unusable} allowed={allowed} />
       </div>
@@ -130,7 +133,7 @@ export function ComposerForm({ post, onShared }: { post: Post; onShared: (s: Sha
   return (
     <form onSubmit={submit} className="composer">
       <fieldset>
-        <legend>Share to</legend>
+        <legend>{t("Share to")}</legend>
         <div className="checks">
           {usable.map((c) => (
             <label key={c.id} className="check">
@@ -149,8 +152,8 @@ export function ComposerForm({ post, onShared }: { post: Post; onShared: (s: Sha
       </fieldset>
       {groups.size > 0 && (
         <fieldset>
-          <legend>Text per network</legend>
-          <p className="hint">Prefilled with your curators' suggestion; make it yours. The link is added for you.</p>
+          <legend>{t("Text per network")}</legend>
+          <p className="hint">{t("Prefilled with your curators' suggestion; make it yours. The link is added for you.")}</p>
           {[...groups.keys()].map((n) => {
             const l = limitOf(n);
             return l ? (
@@ -160,34 +163,34 @@ export function ComposerForm({ post, onShared }: { post: Post; onShared: (s: Sha
         </fieldset>
       )}
       <fieldset>
-        <legend>When</legend>
+        <legend>{t("When")}</legend>
         <label className="check">
           <input type="radio" name="timing" checked={timing === "now"} onChange={() => setTiming("now")} />
-          Now
+          {t("Now")}
         </label>
         <label className="check">
           <input type="radio" name="timing" checked={timing === "later"} onChange={() => setTiming("later")} />
-          At a time
+          {t("At a time")}
         </label>
         {timing === "later" && (
           <>
-            <label htmlFor={whenId}>Date and time ({timeZone()})</label>
+            <label htmlFor={whenId}>{t("Date and time ({{zone}})", { zone: timeZone() })}</label>
             <input id={whenId} type="datetime-local" required min={localNow()} value={at} onChange={(e) => setAt(e.target.value)} />
           </>
         )}
       </fieldset>
       {over.length > 0 && (
         <p className="error" role="alert">
-          Too long for {over.map(networkLabel).join(", ")}.
+          {t("Too long for {{networks}}.", { networks: over.map(networkLabel).join(", ") })}
         </p>
       )}
       {empty.length > 0 && (
         <p className="error" role="alert">
-          Write a text for {empty.map(networkLabel).join(", ")}.
+          {t("Write a text for {{networks}}.", { networks: empty.map(networkLabel).join(", ") })}
         </p>
       )}
       <button type="submit" disabled={blocked || share.isPending}>
-        {share.isPending ? "Sharing…" : timing === "later" ? "Schedule" : "Share now"}
+        {share.isPending ? t("Sharing…") : timing === "later" ? t("Schedule") : t("Share now")}
       </button>
       <ErrorMessage error={share.error} />
     </form>
@@ -195,17 +198,18 @@ export function ComposerForm({ post, onShared }: { post: Post; onShared: (s: Sha
 }
 
 function Unusable({ list, allowed }: { list: Connection[]; allowed: Set<string> }) {
+  const { t } = useTranslation();
   if (list.length === 0) return null;
   return (
     <ul className="hint">
       {list.map((c) => (
         <li key={c.id}>
           {networkLabel(c.network)} {c.handle}:{" "}
-          {allowed.has(c.network) ? connectionStatusText[c.status] : "not allowed by your admins"}
+          {allowed.has(c.network) ? t(connectionStatusText[c.status]) : t("not allowed by your admins")}
           {allowed.has(c.network) && c.status !== "active" && (
             <>
               {" "}
-              (<Link to="/profile#accounts">reconnect it</Link>)
+              (<Link to="/profile#accounts">{t("reconnect it")}</Link>)
             </>
           )}
         </li>
@@ -228,6 +232,7 @@ export function ShareProgress({ shares, onAgain }: { shares: Share[]; onAgain?: 
   });
   const h = useRef<HTMLHeadingElement>(null);
   useEffect(() => h.current?.focus(), []);
+  const { t } = useTranslation();
   // A failure may have changed an account's state (needs reconnecting):
   // read the connections again so the reconnect button shows.
   const qc = useQueryClient();
@@ -238,7 +243,7 @@ export function ShareProgress({ shares, onAgain }: { shares: Share[]; onAgain?: 
   return (
     <section className="panel" aria-labelledby="progress-h">
       <h2 id="progress-h" ref={h} tabIndex={-1}>
-        Your shares
+        {t("Your shares")}
       </h2>
       <ul className="share-list" aria-live="polite">
         {live.map((q, i) => {
@@ -257,12 +262,12 @@ export function ShareProgress({ shares, onAgain }: { shares: Share[]; onAgain?: 
         })}
       </ul>
       <p>
-        <Link to="/shares">See all my shares</Link>
+        <Link to="/shares">{t("See all my shares")}</Link>
         {onAgain && (
           <>
             {" · "}
             <button type="button" className="link" onClick={onAgain}>
-              Share again
+              {t("Share again")}
             </button>
           </>
         )}

@@ -7,6 +7,8 @@ import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
 import { useForm, type SubmitHandler } from "react-hook-form";
+import { useTranslation } from "react-i18next";
+import { T } from "../components/T";
 import { ContentFields, TooLong, changedBody, fieldsOf, useOverLimit, blankContent, type ContentFields as Fields } from "./PostContent";
 
 type State = Post["state"];
@@ -40,47 +42,50 @@ export function ContentList() {
     },
   });
   const items = list.data?.pages.flatMap((p) => p.items) ?? [];
+  const { t } = useTranslation();
   return (
     <section>
-      <h1 tabIndex={-1}>Content</h1>
-      <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="Choose which content to list">
+      <h1 tabIndex={-1}>{t("Content")}</h1>
+      <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label={t("Choose which content to list")}>
         <div>
-          <label htmlFor={stateId}>Show</label>
+          <label htmlFor={stateId}>{t("Show")}</label>
           <select id={stateId} value={state} onChange={(e) => setParams({ state: e.target.value }, { replace: true })}>
             {STATES.map((s) => (
               <option key={s.state} value={s.state}>
-                {s.label}
+                {t(s.label)}
               </option>
             ))}
           </select>
         </div>
         <Link className="button" to="/post">
-          Post content
+          {t("Post content")}
         </Link>
       </form>
       <ErrorMessage error={list.error} />
-      {list.isPending && <p role="status">Loading…</p>}
+      {list.isPending && <p role="status">{t("Loading…")}</p>}
       {list.isSuccess && items.length === 0 && (
-        <p className="empty">Nothing here. <Link to="/post">Post content</Link> for your colleagues to share.</p>
+        <p className="empty">
+          <T k="Nothing here. <0>Post content</0> for your colleagues to share." components={[<Link to="/post" />]} />
+        </p>
       )}
       <div className="cards">
         {items.map((p) => {
           const label = p.title || p.url;
           return (
             <PostCard key={p.id} post={p} topics={topics.data?.items}>
-              {p.expires_at && <p className="meta">Expires {when(p.expires_at)}</p>}
+              {p.expires_at && <p className="meta">{t("Expires {{time}}", { time: when(p.expires_at) })}</p>}
               <p>
-                <Link className="button" to={`/content/${encodeURIComponent(p.id)}/edit`} aria-label={`Edit ${label}`}>
-                  Edit
+                <Link className="button" to={`/content/${encodeURIComponent(p.id)}/edit`} aria-label={t("Edit {{title}}", { title: label })}>
+                  {t("Edit")}
                 </Link>{" "}
                 {p.state !== "archived" && (
                   <ConfirmButton
-                    question={`Archive “${label}”? It leaves the feed; shares already posted stay.`}
-                    confirmLabel="Archive"
-                    aria-label={`Archive ${label}`}
+                    question={t("Archive “{{title}}”? It leaves the feed; shares already posted stay.", { title: label })}
+                    confirmLabel={t("Archive")}
+                    aria-label={t("Archive {{title}}", { title: label })}
                     onConfirm={() => archive.mutate(p.id)}
                   >
-                    Archive
+                    {t("Archive")}
                   </ConfirmButton>
                 )}
               </p>
@@ -91,7 +96,7 @@ export function ContentList() {
       <ErrorMessage error={archive.error} />
       {list.hasNextPage && (
         <button type="button" onClick={() => list.fetchNextPage()} disabled={list.isFetchingNextPage}>
-          Load more
+          {t("Load more")}
         </button>
       )}
     </section>
@@ -133,40 +138,41 @@ export function EditContent() {
       navigate("/content?state=archived");
     },
   });
+  const { t } = useTranslation();
   const submit = (publish: boolean) => form.handleSubmit(((f) => save.mutate({ f, publish })) as SubmitHandler<Fields>);
   return (
     <section className="narrow">
-      <h1 tabIndex={-1}>Edit content</h1>
+      <h1 tabIndex={-1}>{t("Edit content")}</h1>
       <ErrorMessage error={post.error} />
       {post.data && (
         <>
-          <h2>Preview</h2>
+          <h2>{t("Preview")}</h2>
           <PostCard post={post.data} topics={topics.data?.items}>
-            <p className="meta">State: {post.data.state}</p>
+            <p className="meta">{t("State: {{state}}", { state: t(post.data.state) })}</p>
           </PostCard>
           <form onSubmit={submit(false)}>
             <ContentFields form={form} idPrefix="edit" />
             <TooLong over={over} />
             <button type="submit" disabled={save.isPending || over.length > 0}>
-              Save changes
+              {t("Save changes")}
             </button>{" "}
             {post.data.state === "draft" && (
               <button type="button" className="secondary" disabled={save.isPending || over.length > 0} onClick={submit(true)}>
-                Save and publish
+                {t("Save and publish")}
               </button>
             )}
           </form>
           <div role="status" aria-live="polite">
-            {save.isSuccess && <p className="notice">Saved ({save.data.state}).</p>}
+            {save.isSuccess && <p className="notice">{t("Saved ({{state}}).", { state: t(save.data.state) })}</p>}
           </div>
           <ErrorMessage error={save.error} />
           {post.data.state !== "archived" && (
             <ConfirmButton
-              question="Archive this content? It leaves the feed; shares already posted stay."
-              confirmLabel="Archive"
+              question={t("Archive this content? It leaves the feed; shares already posted stay.")}
+              confirmLabel={t("Archive")}
               onConfirm={() => archive.mutate()}
             >
-              Archive
+              {t("Archive")}
             </ConfirmButton>
           )}
           <ErrorMessage error={archive.error} />

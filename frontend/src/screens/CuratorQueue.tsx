@@ -6,6 +6,7 @@ import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
 import { useForm } from "react-hook-form";
+import { useTranslation } from "react-i18next";
 import { ContentFields, TooLong, changedBody, fieldsOf, useOverLimit, type ContentFields as Fields } from "./PostContent";
 
 export function CuratorQueue() {
@@ -22,12 +23,13 @@ export function CuratorQueue() {
     getNextPageParam: (last) => last.next_cursor ?? undefined,
   });
   const items = queue.data?.pages.flatMap((p) => p.items) ?? [];
+  const { t } = useTranslation();
   return (
     <section>
-      <h1 tabIndex={-1}>Review suggestions</h1>
+      <h1 tabIndex={-1}>{t("Review suggestions")}</h1>
       <ErrorMessage error={queue.error} />
-      {queue.isPending && <p role="status">Loading…</p>}
-      {queue.isSuccess && items.length === 0 && <p className="empty">No suggestions are waiting for review.</p>}
+      {queue.isPending && <p role="status">{t("Loading…")}</p>}
+      {queue.isSuccess && items.length === 0 && <p className="empty">{t("No suggestions are waiting for review.")}</p>}
       <div className="cards">
         {items.map((p) => (
           <PostCard key={p.id} post={p} topics={topics.data?.items}>
@@ -37,7 +39,7 @@ export function CuratorQueue() {
       </div>
       {queue.hasNextPage && (
         <button type="button" onClick={() => queue.fetchNextPage()} disabled={queue.isFetchingNextPage}>
-          Load more
+          {t("Load more")}
         </button>
       )}
     </section>
@@ -45,6 +47,7 @@ export function CuratorQueue() {
 }
 
 function Review({ post }: { post: Post }) {
+  const { t } = useTranslation();
   const qc = useQueryClient();
   const [reason, setReason] = useState("");
   const reasonId = useId();
@@ -75,37 +78,37 @@ function Review({ post }: { post: Post }) {
   const label = post.title || post.url;
   return (
     <div className="review">
-      <button type="button" onClick={() => approve.mutate(undefined)} disabled={approve.isPending} aria-label={`Approve ${label}`}>
-        Approve
+      <button type="button" onClick={() => approve.mutate(undefined)} disabled={approve.isPending} aria-label={t("Approve {{title}}", { title: label })}>
+        {t("Approve")}
       </button>{" "}
       <button
         type="button"
         className="secondary"
         aria-expanded={editing}
         onClick={() => setEditing((v) => !v)}
-        aria-label={`${editing ? "Close the editor" : "Edit before approving"}: ${label}`}
+        aria-label={`${editing ? t("Close the editor") : t("Edit before approving")}: ${label}`}
       >
-        {editing ? "Close the editor" : "Edit before approving"}
+        {editing ? t("Close the editor") : t("Edit before approving")}
       </button>
       {editing && (
         <form className="approve-edits" onSubmit={form.handleSubmit((f) => approve.mutate(f))}>
           <ContentFields form={form} idPrefix={`approve-${post.id}`} schedule={false} />
           <TooLong over={over} />
           <button type="submit" disabled={approve.isPending || over.length > 0}>
-            Approve with edits
+            {t("Approve with edits")}
           </button>
         </form>
       )}
-      <label htmlFor={reasonId}>Reason for rejecting</label>
+      <label htmlFor={reasonId}>{t("Reason for rejecting")}</label>
       <textarea id={reasonId} rows={2} maxLength={1000} value={reason} onChange={(e) => setReason(e.target.value)} />
       <ConfirmButton
-        question={`Reject “${label}”? The suggester sees your reason.`}
-        confirmLabel="Reject"
+        question={t("Reject “{{title}}”? The suggester sees your reason.", { title: label })}
+        confirmLabel={t("Reject")}
         disabled={reason.trim() === "" || reject.isPending}
-        aria-label={`Reject ${label}`}
+        aria-label={t("Reject {{title}}", { title: label })}
         onConfirm={() => reject.mutate()}
       >
-        Reject
+        {t("Reject")}
       </ConfirmButton>
       <ErrorMessage error={approve.error ?? reject.error} />
     </div>

@@ -1,9 +1,11 @@
 import { useId, useState } from "react";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { Link } from "react-router";
+import { useTranslation } from "react-i18next";
+import { T } from "../components/T";
 import { networkLabel } from "../lib/networks";
 import { api, call } from "../api/client";
-import { useTopics } from "../lib/session";
+import { canCurate, isAdmin, useMe, useTopics } from "../lib/session";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
 import { MoreOnScroll } from "../components/MoreOnScroll";
@@ -12,7 +14,10 @@ export function Feed() {
   const [topic, setTopic] = useState("");
   const [followed, setFollowed] = useState(false);
   const topics = useTopics();
+  const me = useMe();
+  const role = me.data?.member.role;
   const topicId = useId();
+  const { t } = useTranslation();
   const feed = useInfiniteQuery({
     queryKey: ["feed", { topic, followed }],
     queryFn: ({ pageParam }) =>
@@ -34,12 +39,12 @@ export function Feed() {
   const items = feed.data?.pages.flatMap((p) => p.items) ?? [];
   return (
     <section>
-      <h1 tabIndex={-1}>Feed</h1>
-      <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filter the feed">
+      <h1 tabIndex={-1}>{t("Feed")}</h1>
+      <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label={t("Filter the feed")}>
         <div>
-          <label htmlFor={topicId}>Topic</label>
+          <label htmlFor={topicId}>{t("Topic")}</label>
           <select id={topicId} value={topic} onChange={(e) => setTopic(e.target.value)}>
-            <option value="">All topics</option>
+            <option value="">{t("All topics")}</option>
             {topics.data?.items.map((t) => (
               <option key={t.id} value={t.id}>
                 {t.name}
@@ -49,22 +54,39 @@ export function Feed() {
         </div>
         <label className="check">
           <input type="checkbox" checked={followed} onChange={(e) => setFollowed(e.target.checked)} />
-          Only topics I follow
+          {t("Only topics I follow")}
         </label>
       </form>
       <ErrorMessage error={feed.error} />
-      {feed.isPending && <p role="status">Loading the feed…</p>}
+      {feed.isPending && <p role="status">{t("Loading the feed…")}</p>}
       {feed.isSuccess && items.length === 0 && (
-        <p className="empty">Nothing to share yet. Curators post content here; you can suggest some.</p>
+        <div className="empty">
+          <p>
+            <T k="Nothing to share yet. Curators post content here; you can <0>suggest some</0>." components={[<Link to="/suggest" />]} />
+          </p>
+          {isAdmin(role) && !me.data?.instance.verified && (
+            <p>
+              <T
+                k="New here? Start under <0>Admin</0>: verify your company's domain, allow the social networks your colleagues use, and invite them."
+                components={[<Link to="/admin" />]}
+              />
+            </p>
+          )}
+          {canCurate(role) && (
+            <p>
+              <Link to="/post">{t("Post the first content")}</Link>.
+            </p>
+          )}
+        </div>
       )}
       <div className="cards">
         {items.map((p) => (
           <PostCard key={p.id} post={p} topics={topics.data?.items}>
             {p.shared_to.length > 0 && (
-              <p className="meta">You shared this to {p.shared_to.map(networkLabel).join(", ")}.</p>
+              <p className="meta">{t("You shared this to {{networks}}.", { networks: p.shared_to.map(networkLabel).join(", ") })}</p>
             )}
-            <Link className="button" to={`/share/${encodeURIComponent(p.id)}`} aria-label={`Share ${p.title || p.url}`}>
-              Share
+            <Link className="button" to={`/share/${encodeURIComponent(p.id)}`} aria-label={t("Share {{title}}", { title: p.title || p.url })}>
+              {t("Share")}
             </Link>
           </PostCard>
         ))}

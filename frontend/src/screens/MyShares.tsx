@@ -1,5 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link } from "react-router";
+import { useTranslation } from "react-i18next";
+import { T } from "../components/T";
 import { api, call } from "../api/client";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
@@ -22,14 +24,15 @@ export function MyShares() {
     onSettled: () => qc.invalidateQueries({ queryKey: ["shares"] }),
   });
   const items = shares.data?.items ?? [];
+  const { t } = useTranslation();
   return (
     <section>
-      <h1 tabIndex={-1}>My shares</h1>
+      <h1 tabIndex={-1}>{t("My shares")}</h1>
       <ErrorMessage error={shares.error} />
-      {shares.isPending && <p role="status">Loading…</p>}
+      {shares.isPending && <p role="status">{t("Loading…")}</p>}
       {shares.isSuccess && items.length === 0 && (
         <p className="empty">
-          You have not shared anything yet. Pick something in the <Link to="/feed">feed</Link> and press Share.
+          <T k="You have not shared anything yet. Pick something in the <0>feed</0> and press Share." components={[<Link to="/feed" />]} />
         </p>
       )}
       <ul className="share-list">
@@ -50,12 +53,12 @@ export function MyShares() {
               <ShareState share={s} connection={c} />
               {(s.state === "queued" || s.state === "scheduled") && (
                 <ConfirmButton
-                  question={`Cancel this share to ${networkLabel(s.network)}? It will not be posted.`}
-                  confirmLabel="Cancel the share"
-                  aria-label={`Cancel share to ${networkLabel(s.network)} of ${when(s.created_at)}`}
+                  question={t("Cancel this share to {{network}}? It will not be posted.", { network: networkLabel(s.network) })}
+                  confirmLabel={t("Cancel the share")}
+                  aria-label={t("Cancel share to {{network}} of {{time}}", { network: networkLabel(s.network), time: when(s.created_at) })}
                   onConfirm={() => cancel.mutate(s.id)}
                 >
-                  Cancel share
+                  {t("Cancel share")}
                 </ConfirmButton>
               )}
             </li>

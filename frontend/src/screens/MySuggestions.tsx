@@ -1,4 +1,5 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
+import { useTranslation } from "react-i18next";
 import { api, call } from "../api/client";
 import { useTopics, when } from "../lib/session";
 import { ErrorMessage } from "../components/ErrorMessage";
@@ -24,22 +25,23 @@ export function MySuggestions() {
     getNextPageParam: (last) => last.next_cursor ?? undefined,
   });
   const items = list.data?.pages.flatMap((p) => p.items) ?? [];
+  const { t } = useTranslation();
   return (
     <section>
-      <h1 tabIndex={-1}>My suggestions</h1>
+      <h1 tabIndex={-1}>{t("My suggestions")}</h1>
       <ErrorMessage error={list.error} />
-      {list.isPending && <p role="status">Loading…</p>}
-      {list.isSuccess && items.length === 0 && <p className="empty">You have not suggested anything yet.</p>}
+      {list.isPending && <p role="status">{t("Loading…")}</p>}
+      {list.isSuccess && items.length === 0 && <p className="empty">{t("You have not suggested anything yet.")}</p>}
       <div className="cards">
         {items.map((p) => (
           <PostCard key={p.id} post={p} topics={topics.data?.items}>
             <p>
-              <span className={`state state-${p.state}`}>{stateText[p.state] ?? p.state}</span>
+              <span className={`state state-${p.state}`}>{t(stateText[p.state] ?? p.state)}</span>
               {p.updated_at && <span className="meta"> · {when(p.updated_at)}</span>}
             </p>
             {p.state === "rejected" && p.reason && (
               <p>
-                <strong>Reason:</strong> {p.reason}
+                <strong>{t("Reason:")}</strong> {p.reason}
               </p>
             )}
           </PostCard>
@@ -47,7 +49,7 @@ export function MySuggestions() {
       </div>
       {list.hasNextPage && (
         <button type="button" onClick={() => list.fetchNextPage()} disabled={list.isFetchingNextPage}>
-          Load more
+          {t("Load more")}
         </button>
       )}
     </section>

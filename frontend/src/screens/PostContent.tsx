@@ -1,5 +1,6 @@
 import { Controller, useForm, useWatch, type UseFormReturn } from "react-hook-form";
 import { Link } from "react-router";
+import { useTranslation } from "react-i18next";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { api, call, type Post } from "../api/client";
 import { NETWORKS, usage, type Network } from "../lib/counting";
@@ -96,40 +97,41 @@ export function ContentFields({
   schedule?: boolean;
 }) {
   const topics = useTopics();
+  const { t } = useTranslation();
   const { register, control } = form;
   return (
     <>
-      <label htmlFor={`${idPrefix}-url`}>Link</label>
+      <label htmlFor={`${idPrefix}-url`}>{t("Link")}</label>
       <input id={`${idPrefix}-url`} type="url" required placeholder="https://" {...register("url", { required: true })} />
-      <label htmlFor={`${idPrefix}-title`}>Title (optional: taken from the page)</label>
+      <label htmlFor={`${idPrefix}-title`}>{t("Title (optional: taken from the page)")}</label>
       <input id={`${idPrefix}-title`} maxLength={300} {...register("title")} />
-      <label htmlFor={`${idPrefix}-commentary`}>Commentary for colleagues</label>
+      <label htmlFor={`${idPrefix}-commentary`}>{t("Commentary for colleagues")}</label>
       <textarea id={`${idPrefix}-commentary`} rows={4} maxLength={5000} {...register("commentary")} />
       <Controller
         control={control}
         name="topics"
         render={({ field }) => (
-          <TopicPicker legend="Topics" topics={topics.data?.items ?? []} value={field.value} onChange={field.onChange} />
+          <TopicPicker legend={t("Topics")} topics={topics.data?.items ?? []} value={field.value} onChange={field.onChange} />
         )}
       />
       {schedule && (
         <fieldset>
-          <legend>Schedule ({timeZone()})</legend>
-          <label htmlFor={`${idPrefix}-publish-at`}>Publish at (optional; empty publishes now)</label>
+          <legend>{t("Schedule ({{zone}})", { zone: timeZone() })}</legend>
+          <label htmlFor={`${idPrefix}-publish-at`}>{t("Publish at (optional; empty publishes now)")}</label>
           <input id={`${idPrefix}-publish-at`} type="datetime-local" {...register("publishAt")} />
-          <label htmlFor={`${idPrefix}-expires-at`}>Expires at (optional; leaves the feed then)</label>
+          <label htmlFor={`${idPrefix}-expires-at`}>{t("Expires at (optional; leaves the feed then)")}</label>
           <input id={`${idPrefix}-expires-at`} type="datetime-local" {...register("expiresAt")} />
         </fieldset>
       )}
       <fieldset>
-        <legend>Suggested share texts</legend>
-        <p className="hint">Optional, per network. Empty ones are left out.</p>
+        <legend>{t("Suggested share texts")}</legend>
+        <p className="hint">{t("Optional, per network. Empty ones are left out.")}</p>
         {NETWORKS.map((n) => (
           <Controller
             key={n.network}
             control={control}
             name={`texts.${n.network}`}
-            rules={{ validate: (v) => v.trim() === "" || !usage(n, v).over || `Too long for ${n.label}.` }}
+            rules={{ validate: (v) => v.trim() === "" || !usage(n, v).over || t("Too long for {{networks}}.", { networks: n.label }) }}
             render={({ field }) => <ShareTextField limit={n} value={field.value} onChange={field.onChange} />}
           />
         ))}
@@ -149,6 +151,7 @@ export function PostContent() {
   const form = useForm<ContentFields>({ defaultValues: blankContent });
   const over = useOverLimit(form);
   const publishAt = useWatch({ control: form.control, name: "publishAt" });
+  const { t } = useTranslation();
 
   const post = useMutation({
     mutationFn: (v: { f: ContentFields; draft: boolean }) =>
@@ -162,28 +165,28 @@ export function PostContent() {
   const submit = (draft: boolean) => form.handleSubmit((f) => post.mutate({ f, draft }));
   return (
     <section className="narrow">
-      <h1 tabIndex={-1}>Post content</h1>
+      <h1 tabIndex={-1}>{t("Post content")}</h1>
       <form onSubmit={submit(false)}>
         <ContentFields form={form} idPrefix="post" />
         <TooLong over={over} />
         <button type="submit" disabled={post.isPending || over.length > 0}>
-          {publishAt ? "Schedule" : "Publish"}
+          {publishAt ? t("Schedule") : t("Publish")}
         </button>{" "}
         <button type="button" className="secondary" disabled={post.isPending || over.length > 0} onClick={submit(true)}>
-          Save as draft
+          {t("Save as draft")}
         </button>
       </form>
       <div role="status" aria-live="polite">
         {post.isSuccess && (
           <p className="notice">
-            {post.data.state === "scheduled" ? "Scheduled" : post.data.state === "draft" ? "Draft saved" : "Published"}:{" "}
-            {post.data.title || post.data.url}. <Link to={`/content/${encodeURIComponent(post.data.id)}/edit`}>Edit it</Link>
+            {post.data.state === "scheduled" ? t("Scheduled") : post.data.state === "draft" ? t("Draft saved") : t("Published")}:{" "}
+            {post.data.title || post.data.url}. <Link to={`/content/${encodeURIComponent(post.data.id)}/edit`}>{t("Edit it")}</Link>
           </p>
         )}
       </div>
       {post.isSuccess && (
         <>
-          <h2>Link preview</h2>
+          <h2>{t("Link preview")}</h2>
           <PostCard post={post.data} />
         </>
       )}
@@ -193,10 +196,11 @@ export function PostContent() {
 }
 
 export function TooLong({ over }: { over: { label: string }[] }) {
+  const { t } = useTranslation();
   if (over.length === 0) return null;
   return (
     <p className="error" role="alert">
-      Too long for {over.map((n) => n.label).join(", ")}.
+      {t("Too long for {{networks}}.", { networks: over.map((n) => n.label).join(", ") })}
     </p>
   );
 }

@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { useNavigate } from "react-router";
+import { useTranslation } from "react-i18next";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call } from "../api/client";
 import { useMe, useTopics } from "../lib/session";
@@ -68,23 +69,24 @@ export function Profile() {
     save.mutate();
   };
   const current = consents.data?.current ?? {};
+  const { t } = useTranslation();
   return (
     <section className="narrow">
-      <h1 tabIndex={-1}>Profile</h1>
+      <h1 tabIndex={-1}>{t("Profile")}</h1>
       <ErrorMessage error={me.error} />
-      {me.data && <p>Signed in as {me.data.member.email} ({me.data.member.role}).</p>}
+      {me.data && <p>{t("Signed in as {{email}} ({{role}}).", { email: me.data.member.email, role: t(me.data.member.role) })}</p>}
       <form onSubmit={submit} aria-labelledby="profile-h">
-        <h2 id="profile-h">About me</h2>
-        <label htmlFor="profile-name">Name</label>
+        <h2 id="profile-h">{t("About me")}</h2>
+        <label htmlFor="profile-name">{t("Name")}</label>
         <input id="profile-name" required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} />
-        <label htmlFor="profile-title">Job title</label>
+        <label htmlFor="profile-title">{t("Job title")}</label>
         <input id="profile-title" maxLength={100} value={title} onChange={(e) => setTitle(e.target.value)} />
-        <TopicPicker legend="Topics I follow" topics={topics.data?.items ?? []} value={followed} onChange={setFollowed} />
+        <TopicPicker legend={t("Topics I follow")} topics={topics.data?.items ?? []} value={followed} onChange={setFollowed} />
         <button type="submit" disabled={save.isPending}>
-          Save profile
+          {t("Save profile")}
         </button>
         <div role="status" aria-live="polite">
-          {save.isSuccess && <p className="notice">Saved.</p>}
+          {save.isSuccess && <p className="notice">{t("Saved.")}</p>}
         </div>
         <ErrorMessage error={save.error} />
       </form>
@@ -92,7 +94,7 @@ export function Profile() {
       <ConnectedAccounts />
 
       <section aria-labelledby="consents-h">
-        <h2 id="consents-h">Privacy choices</h2>
+        <h2 id="consents-h">{t("Privacy choices")}</h2>
         <ErrorMessage error={consents.error} />
         {purposes.map((p) => {
           const granted = chosen[p.purpose] ?? current[p.purpose] ?? p.byDefault;
@@ -110,9 +112,9 @@ export function Profile() {
                     setConsent.mutate({ purpose: p.purpose, granted });
                   }}
                 />
-                {p.label}
+                {t(p.label)}
               </label>
-              <span className="hint"> {p.hint}</span>
+              <span className="hint"> {t(p.hint)}</span>
             </div>
           );
         })}
@@ -120,17 +122,19 @@ export function Profile() {
       </section>
 
       <section aria-labelledby="data-h">
-        <h2 id="data-h">My data</h2>
-        <p>Everything Chorus stores about you, as a JSON file.</p>
+        <h2 id="data-h">{t("My data")}</h2>
+        <p>{t("Everything Chorus stores about you, as a JSON file.")}</p>
         <ExportData />
-        <h3>Delete my account</h3>
+        <h3>{t("Delete my account")}</h3>
         <ConfirmButton
-          question="Delete your account? Your profile, suggestions and choices are erased; content already published stays with the company without your name. This cannot be undone."
-          confirmLabel="Delete my account"
+          question={t(
+            "Delete your account? Your profile, suggestions and choices are erased; content already published stays with the company without your name. This cannot be undone.",
+          )}
+          confirmLabel={t("Delete my account")}
           onConfirm={() => erase.mutate()}
           disabled={erase.isPending}
         >
-          Delete my account
+          {t("Delete my account")}
         </ConfirmButton>
         <ErrorMessage error={erase.error} />
       </section>

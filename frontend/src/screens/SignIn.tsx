@@ -1,6 +1,8 @@
 import { useState, type FormEvent } from "react";
 import { Navigate } from "react-router";
 import { useMutation, useQuery } from "@tanstack/react-query";
+import { useTranslation } from "react-i18next";
+import { T } from "../components/T";
 import { api, call, isApiError } from "../api/client";
 import { safeHref, useMe } from "../lib/session";
 import { ErrorMessage } from "../components/ErrorMessage";
@@ -29,6 +31,7 @@ export function SignIn() {
     retry: false,
     staleTime: Infinity,
   });
+  const { t } = useTranslation();
   const [email, setEmail] = useState("");
   const [devLink, setDevLink] = useState<string>();
   const send = useMutation({
@@ -49,19 +52,19 @@ export function SignIn() {
   const ssoRequired = isApiError(send.error) && send.error.code === "sso_required";
   return (
     <section className="narrow">
-      <h1 tabIndex={-1}>Sign in to {company?.name ?? "Chorus"}</h1>
+      <h1 tabIndex={-1}>{t("Sign in to {{company}}", { company: company?.name ?? "Chorus" })}</h1>
       {company && page.data?.sso && (
         <p>
           <a className="button" href={ssoStart({ instance: company.id })}>
-            Sign in with single sign-on
+            {t("Sign in with single sign-on")}
           </a>
         </p>
       )}
       {!page.data?.sso_detail?.required && (
-        <p>Sign in with your work email address. We send you a link that signs you in; no password needed.</p>
+        <p>{t("Sign in with your work email address. We send you a link that signs you in; no password needed.")}</p>
       )}
       <form onSubmit={submit} noValidate={false}>
-        <label htmlFor="signin-email">Work email</label>
+        <label htmlFor="signin-email">{t("Work email")}</label>
         <input
           id="signin-email"
           name="email"
@@ -72,19 +75,22 @@ export function SignIn() {
           onChange={(e) => setEmail(e.target.value)}
         />
         <button type="submit" disabled={send.isPending}>
-          {send.isPending ? "Sending…" : "Send me a sign-in link"}
+          {send.isPending ? t("Sending…") : t("Send me a sign-in link")}
         </button>
       </form>
       <div role="status" aria-live="polite">
         {send.isSuccess && (
           <div className="notice">
             <p>
-              Check your mail: if <strong>{send.data}</strong> may sign in, a link is on its way. It works once, for 15
-              minutes.
+              <T
+                k="Check your mail: if <0>{{email}}</0> may sign in, a link is on its way. It works once, for 15 minutes."
+                values={{ email: send.data }}
+                components={[<strong />]}
+              />
             </p>
             {devLink && (
               <p>
-                Development mailbox: <a href={devLink}>open the sign-in link</a>
+                <T k="Development mailbox: <0>open the sign-in link</0>" components={[<a href={devLink} />]} />
               </p>
             )}
           </div>
@@ -92,10 +98,10 @@ export function SignIn() {
       </div>
       {ssoRequired ? (
         <div className="notice" role="alert">
-          <p>Your company signs in through its identity provider.</p>
+          <p>{t("Your company signs in through its identity provider.")}</p>
           <p>
             <a className="button" href={ssoStart({ email: email.trim() })}>
-              Sign in with single sign-on
+              {t("Sign in with single sign-on")}
             </a>
           </p>
         </div>

@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router";
+import { useTranslation } from "react-i18next";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { api, call } from "../api/client";
 import { useTopics } from "../lib/session";
@@ -22,29 +23,32 @@ export function Suggest() {
       qc.invalidateQueries({ queryKey: ["suggestions"] });
     },
   });
+  const { t } = useTranslation();
   const submit = (e: FormEvent) => {
     e.preventDefault();
     suggest.mutate();
   };
   return (
     <section className="narrow">
-      <h1 tabIndex={-1}>Suggest content</h1>
-      <p>Found something your colleagues should share? Suggest it; a curator reviews it before it reaches the feed.</p>
+      <h1 tabIndex={-1}>{t("Suggest content")}</h1>
+      <p>{t("Found something your colleagues should share? Suggest it; a curator reviews it before it reaches the feed.")}</p>
       <form onSubmit={submit}>
-        <label htmlFor="suggest-url">Link</label>
+        <label htmlFor="suggest-url">{t("Link")}</label>
         <input id="suggest-url" type="url" required value={url} onChange={(e) => setUrl(e.target.value)} placeholder="https://" />
-        <label htmlFor="suggest-commentary">Why it is worth sharing (optional)</label>
+        <label htmlFor="suggest-commentary">{t("Why it is worth sharing (optional)")}</label>
         <textarea id="suggest-commentary" rows={4} value={commentary} onChange={(e) => setCommentary(e.target.value)} />
-        <TopicPicker legend="Topics" topics={topics.data?.items ?? []} value={picked} onChange={setPicked} />
+        <TopicPicker legend={t("Topics")} topics={topics.data?.items ?? []} value={picked} onChange={setPicked} />
         <button type="submit" disabled={suggest.isPending}>
-          Suggest
+          {t("Suggest")}
         </button>
       </form>
       <div role="status" aria-live="polite">
         {suggest.isSuccess && (
           <p className="notice">
-            Thank you: your suggestion is {suggest.data.state === "pending" ? "waiting for review" : suggest.data.state}.{" "}
-            <Link to="/suggestions">See my suggestions</Link>.
+            {suggest.data.state === "pending"
+              ? t("Thank you: your suggestion is waiting for review.")
+              : t("Thank you: your suggestion is {{state}}.", { state: t(suggest.data.state) })}{" "}
+            <Link to="/suggestions">{t("See my suggestions")}</Link>.
           </p>
         )}
       </div>
