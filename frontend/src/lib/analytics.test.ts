@@ -40,6 +40,7 @@ describe("settings form", () => {
       join_policy: "open",
       suggestions_need_approval: true,
       leaderboard_visible: false,
+      digest: "weekly",
       time_zone: "Europe/Helsinki",
       cpc: { amount: 120, currency: "USD" },
       min_group_size: 5,

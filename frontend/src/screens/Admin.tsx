@@ -70,6 +70,8 @@ export interface SettingsFields {
   leaderboard: boolean;
   perShare: string;
   perClick: string;
+  /** The weekly digest mail of new content to members; off for "off" only. */
+  digest: boolean;
 }
 
 export function settingsFields(inst: Instance): SettingsFields {
@@ -87,6 +89,7 @@ export function settingsFields(inst: Instance): SettingsFields {
     leaderboard: s.leaderboard_visible ?? false,
     perShare: s.points ? String(s.points.per_share) : "",
     perClick: s.points ? String(s.points.per_unique_click) : "",
+    digest: s.digest !== "off",
   };
 }
 
@@ -100,6 +103,7 @@ export function settingsBody(f: SettingsFields) {
     join_policy: f.joinPolicy,
     suggestions_need_approval: f.needApproval,
     leaderboard_visible: f.leaderboard,
+    digest: f.digest ? ("weekly" as const) : ("off" as const),
     ...(f.retention ? { retention_days: Number(f.retention) } : {}),
     ...(f.zone.trim() ? { time_zone: f.zone.trim() } : {}),
     ...(cpc !== undefined ? { cpc: { amount: cpc, currency } } : {}),
@@ -108,7 +112,8 @@ export function settingsBody(f: SettingsFields) {
   };
 }
 
-function Settings() {
+/** The company settings form (admins). */
+export function Settings() {
   const { t } = useTranslation();
   const qc = useQueryClient();
   const inst = useQuery({ queryKey: ["instance"], queryFn: () => call(api.GET("/api/v1/instance")) });
@@ -147,6 +152,13 @@ function Settings() {
           <input type="checkbox" {...register("needApproval")} />
           {t("Suggestions need a curator's approval")}
         </label>
+        <label className="check">
+          <input type="checkbox" role="switch" aria-describedby="set-digest-hint" {...register("digest")} />
+          {t("Weekly digest mail")}
+        </label>
+        <p id="set-digest-hint" className="hint">
+          {t("Once a week, members get a plain-text mail with the newest content. Each member can still opt out in their profile.")}
+        </p>
         <fieldset>
           <legend>{t("Analytics")}</legend>
           <label htmlFor="set-zone">{t("Time zone of the analytics days")}</label>
