@@ -1,12 +1,15 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, render, screen } from "@testing-library/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter } from "react-router";
 import i18n from "./i18n";
 import { ShareState } from "./components/ShareState";
+import { api } from "./api/client";
+import { SSO } from "./screens/AdminSSO";
 
 afterEach(async () => {
   cleanup();
+  vi.restoreAllMocks();
   await i18n.changeLanguage("en");
 });
 
@@ -48,5 +51,33 @@ describe("i18n", () => {
   it("counts with plurals from the English catalog", () => {
     expect(i18n.t("{{count}} followers", { count: 1 })).toBe("1 follower");
     expect(i18n.t("{{count}} followers", { count: 42 })).toBe("42 followers");
+  });
+
+  it("counts addresses with plurals", () => {
+    expect(i18n.t("{{count}} addresses", { count: 1 })).toBe("1 address");
+    expect(i18n.t("{{count}} addresses", { count: 3 })).toBe("3 addresses");
+  });
+
+  it("translates the single sign-on panel through the catalog", async () => {
+    vi.spyOn(api, "GET").mockResolvedValue({
+      data: { configured: true, issuer: "https://idp.example", client_id: "c", has_secret: true, redirect_uri: "http://x/cb", domains: [], updated_at: "2026-11-23T10:00:00Z" },
+      response: new Response(null, { status: 200 }),
+    } as never);
+    i18n.addResourceBundle("fi", "translation", {
+      "Single sign-on": "Kertakirjautuminen",
+      "Issuer URL": "Myöntäjän osoite",
+      "Remove the provider": "Poista palvelu",
+      "— configured {{time}}, the client secret is stored (encrypted).": "— asetettu {{time}}, salaisuus on tallessa.",
+    });
+    await i18n.changeLanguage("fi");
+    render(
+      <QueryClientProvider client={new QueryClient({ defaultOptions: { queries: { retry: false } } })}>
+        <SSO />
+      </QueryClientProvider>,
+    );
+    expect(screen.getByRole("heading", { name: "Kertakirjautuminen" })).toBeTruthy();
+    expect(screen.getByLabelText("Myöntäjän osoite")).toBeTruthy();
+    expect(await screen.findByRole("button", { name: "Poista palvelu" })).toBeTruthy();
+    expect(document.body.textContent).toContain("salaisuus on tallessa.");
   });
 });

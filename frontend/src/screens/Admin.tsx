@@ -132,7 +132,7 @@ export function Settings() {
       <ErrorMessage error={inst.error} />
       {inst.data && (
         <p>
-          {inst.data.verified ? "The company's domain is verified." : "The company's domain is not verified yet: invitations wait for that."}
+          {inst.data.verified ? t("The company's domain is verified.") : t("The company's domain is not verified yet: invitations wait for that.")}
         </p>
       )}
       <form onSubmit={form.handleSubmit((f) => save.mutate(f))}>
@@ -236,14 +236,14 @@ function Domains() {
             <tr key={d.domain}>
               <th scope="row">{d.domain}</th>
               <td>
-                {d.verified ? `Verified ${when(d.verified_at)}` : "Not verified"}
+                {d.verified ? t("Verified {{time}}", { time: when(d.verified_at) }) : t("Not verified")}
                 {d.record_missing && " — the record was missing at the last check"}
               </td>
               <td>
                 <code className="break">{d.txt.name}</code> {t("TXT")} <code className="break">{d.txt.value}</code>
               </td>
               <td>
-                <button type="button" onClick={() => verify.mutate(d.domain)} disabled={verify.isPending} aria-label={`Verify ${d.domain}`}>
+                <button type="button" onClick={() => verify.mutate(d.domain)} disabled={verify.isPending} aria-label={t("Verify {{domain}}", { domain: d.domain })}>
                   {t("Verify")}
                 </button>
               </td>
@@ -252,7 +252,7 @@ function Domains() {
         </tbody>
       </table>
       </Wide>
-      <div role="status" aria-live="polite">{verify.isSuccess && <p className="notice">{verify.data.domain} is verified.</p>}</div>
+      <div role="status" aria-live="polite">{verify.isSuccess && <p className="notice">{t("{{domain}} is verified.", { domain: verify.data.domain })}</p>}</div>
       <ErrorMessage error={verify.error} />
       <form onSubmit={(e) => { e.preventDefault(); add.mutate(); }} className="inline">
         <label htmlFor="add-domain">{t("Add a domain")}</label>
@@ -440,7 +440,7 @@ function Correct({ id, name, title }: { id: string; name: string; title: string 
   });
   if (!open) {
     return (
-      <button type="button" className="secondary" onClick={() => setOpen(true)} aria-label={`Correct the name or title of ${name}`}>
+      <button type="button" className="secondary" onClick={() => setOpen(true)} aria-label={t("Correct the name or title of {{name}}", { name })}>
         {t("Correct")}
       </button>
     );

@@ -89,7 +89,7 @@ function NetworkRow({ n }: { n: NetworkInfo }) {
         )}{" "}
         {n.allowed && (
           <ConfirmButton
-            question={`Stop allowing ${label}? Members' queued and scheduled shares to it are cancelled and their ${label} connections are disabled.`}
+            question={t("Stop allowing {{network}}? Members' queued and scheduled shares to it are cancelled and their {{network}} connections are disabled.", { network: label })}
             confirmLabel={t("Stop allowing {{network}}", { network: label })}
             aria-label={t("Stop allowing {{network}}", { network: label })}
             onConfirm={() => disallow.mutate()}
@@ -132,7 +132,7 @@ export function BulkInvite({ onDone }: { onDone: () => void }) {
     <form onSubmit={submit}>
       <label htmlFor="inv-emails">{t("Email addresses (one per line or comma-separated; paste a whole list)")}</label>
       <textarea id="inv-emails" rows={4} required value={emails} onChange={(e) => setEmails(e.target.value)} />
-      <p className="hint">{count === 1 ? "1 address" : `${count} addresses`}</p>
+      <p className="hint">{t("{{count}} addresses", { count })}</p>
       <label htmlFor="inv-message">{t("Message (optional; instead of the company's invitation message)")}</label>
       <textarea id="inv-message" rows={2} maxLength={2000} value={message} onChange={(e) => setMessage(e.target.value)} />
       <button type="submit" disabled={invite.isPending || count === 0}>
@@ -141,13 +141,16 @@ export function BulkInvite({ onDone }: { onDone: () => void }) {
       <div role="status" aria-live="polite">
         {invite.isPending && progress && (
           <p>
-            <progress value={progress.done} max={progress.total} aria-label={t("Invitations sent")} /> {progress.done} of{" "}
-            {progress.total}
+            <progress value={progress.done} max={progress.total} aria-label={t("Invitations sent")} />{" "}
+            {t("{{done}} of {{total}}", progress)}
           </p>
         )}
         {invite.isSuccess && (
           <p className="notice">
-            Invited {invite.data.invited.length} of {invite.data.invited.length + invite.data.refused.length}.
+            {t("Invited {{invited}} of {{total}}.", {
+              invited: invite.data.invited.length,
+              total: invite.data.invited.length + invite.data.refused.length,
+            })}
           </p>
         )}
       </div>
@@ -211,11 +214,11 @@ export function DataRequests() {
       <ErrorMessage error={lookup.error} />
       {found && (
         <div>
-          <h3>What Chorus stores about {who}</h3>
+          <h3>{t("What Chorus stores about {{email}}", { email: who })}</h3>
           <Summary doc={found} />
           <p>
             <a href={blobURL(found)} download={`chorus-subject-${who}.json`}>
-              Download it (JSON)
+              {t("Download it (JSON)")}
             </a>
           </p>
           <label className="check">
@@ -223,9 +226,13 @@ export function DataRequests() {
             {t("Also delete their published posts at the social networks")}
           </label>
           <ConfirmButton
-            question={`Erase ${who} from this company? Their account, connections, shares and choices are erased${deletePosts ? ", and their posts deleted at the networks" : ""}. This cannot be undone.`}
+            question={
+              deletePosts
+                ? t("Erase {{email}} from this company? Their account, connections, shares and choices are erased, and their posts deleted at the networks. This cannot be undone.", { email: who })
+                : t("Erase {{email}} from this company? Their account, connections, shares and choices are erased. This cannot be undone.", { email: who })
+            }
             confirmLabel={t("Erase")}
-            aria-label={`Erase this person: ${who}`}
+            aria-label={t("Erase this person: {{email}}", { email: who })}
             onConfirm={() => erase.mutate(who)}
           >
             {t("Erase this person")}
@@ -233,7 +240,7 @@ export function DataRequests() {
         </div>
       )}
       <div role="status" aria-live="polite">
-        {erase.isSuccess && <p className="notice">{erase.variables} is erased.</p>}
+        {erase.isSuccess && <p className="notice">{t("{{email}} is erased.", { email: erase.variables })}</p>}
       </div>
       <ErrorMessage error={erase.error} />
     </section>
@@ -350,7 +357,7 @@ export function SupportGrants() {
                       <ConfirmButton
                         question={t("Revoke this support access now?")}
                         confirmLabel={t("Revoke")}
-                        aria-label={`Revoke the support access “${g.reason}”`}
+                        aria-label={t("Revoke the support access “{{reason}}”", { reason: g.reason })}
                         onConfirm={() => revoke.mutate(g.id!)}
                       >
                         {t("Revoke")}
@@ -418,13 +425,13 @@ export function PendingIdentities() {
                     </td>
                     <td>{when(i.seen_at)}</td>
                     <td>
-                      <button type="button" onClick={() => decide.mutate({ ...v, approve: true })} aria-label={`Approve the sign-in of ${i.email}`}>
+                      <button type="button" onClick={() => decide.mutate({ ...v, approve: true })} aria-label={t("Approve the sign-in of {{email}}", { email: i.email })}>
                         {t("Approve")}
                       </button>{" "}
                       <ConfirmButton
-                        question={`Refuse this identity for ${i.email}? It cannot sign in as them.`}
+                        question={t("Refuse this identity for {{email}}? It cannot sign in as them.", { email: i.email })}
                         confirmLabel={t("Refuse")}
-                        aria-label={`Refuse the sign-in of ${i.email}`}
+                        aria-label={t("Refuse the sign-in of {{email}}", { email: i.email })}
                         onConfirm={() => decide.mutate({ ...v, approve: false })}
                       >
                         {t("Refuse")}

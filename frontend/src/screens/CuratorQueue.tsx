@@ -86,7 +86,7 @@ function Review({ post }: { post: Post }) {
         className="secondary"
         aria-expanded={editing}
         onClick={() => setEditing((v) => !v)}
-        aria-label={`${editing ? t("Close the editor") : t("Edit before approving")}: ${label}`}
+        aria-label={editing ? t("Close the editor: {{title}}", { title: label }) : t("Edit before approving: {{title}}", { title: label })}
       >
         {editing ? t("Close the editor") : t("Edit before approving")}
       </button>
