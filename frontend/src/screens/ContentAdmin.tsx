@@ -20,7 +20,16 @@ const STATES: { state: State; label: string }[] = [
   { state: "archived", label: "Archived" },
 ];
 
-/** The curators' content list by state, with edit and archive. */
+/**
+ * The PATCH body that expires a post now. The API wants the expiry after
+ * publish_at, so a browser clock behind the server's still gets a valid one.
+ */
+export function expireNowBody(post: Pick<Post, "publish_at">, now = Date.now()) {
+  const after = post.publish_at ? Date.parse(post.publish_at) + 1 : 0;
+  return { expires_at: new Date(Math.max(now, after)).toISOString() };
+}
+
+/** The curators' content list by state, with edit, expire and archive. */
 export function ContentList() {
   const [params, setParams] = useSearchParams();
   const state = (params.get("state") as State) || "published";
@@ -36,6 +45,13 @@ export function ContentList() {
   });
   const archive = useMutation({
     mutationFn: (id: string) => call(api.DELETE("/api/v1/content/{id}", { params: { path: { id } } })),
+    onSettled: () => {
+      qc.invalidateQueries({ queryKey: ["content-admin"] });
+      qc.invalidateQueries({ queryKey: ["feed"] });
+    },
+  });
+  const expire = useMutation({
+    mutationFn: (p: Post) => call(api.PATCH("/api/v1/content/{id}", { params: { path: { id: p.id } }, body: expireNowBody(p) })),
     onSettled: () => {
       qc.invalidateQueries({ queryKey: ["content-admin"] });
       qc.invalidateQueries({ queryKey: ["feed"] });
@@ -68,16 +84,36 @@ export function ContentList() {
           <T k="Nothing here. <0>Post content</0> for your colleagues to share." components={[<Link to="/post" />]} />
         </p>
       )}
+      <div role="status" aria-live="polite">
+        {expire.isSuccess && (
+          <p className="notice">{t("“{{title}}” expired: it is no longer in the feed.", { title: expire.data.title || expire.data.url })}</p>
+        )}
+      </div>
+      <ErrorMessage error={archive.error ?? expire.error} />
       <div className="cards">
         {items.map((p) => {
           const label = p.title || p.url;
           return (
             <PostCard key={p.id} post={p} topics={topics.data?.items}>
               {p.expires_at && <p className="meta">{t("Expires {{time}}", { time: when(p.expires_at) })}</p>}
-              <p>
+              <div className="card-actions">
                 <Link className="button" to={`/content/${encodeURIComponent(p.id)}/edit`} aria-label={t("Edit {{title}}", { title: label })}>
                   {t("Edit")}
                 </Link>{" "}
+                {p.state === "published" && (
+                  <>
+                    <ConfirmButton
+                      className="secondary"
+                      question={t("Expire “{{title}}” now? It leaves the feed and cannot be shared any more; shares already posted stay.", { title: label })}
+                      confirmLabel={t("Expire now")}
+                      aria-label={t("Expire {{title}} now", { title: label })}
+                      disabled={expire.isPending && expire.variables?.id === p.id}
+                      onConfirm={() => expire.mutate(p)}
+                    >
+                      {t("Expire now")}
+                    </ConfirmButton>{" "}
+                  </>
+                )}
                 {p.state !== "archived" && (
                   <ConfirmButton
                     question={t("Archive “{{title}}”? It leaves the feed; shares already posted stay.", { title: label })}
@@ -88,12 +124,11 @@ export function ContentList() {
                     {t("Archive")}
                   </ConfirmButton>
                 )}
-              </p>
+              </div>
             </PostCard>
           );
         })}
       </div>
-      <ErrorMessage error={archive.error} />
       {list.hasNextPage && (
         <button type="button" onClick={() => list.fetchNextPage()} disabled={list.isFetchingNextPage}>
           {t("Load more")}
