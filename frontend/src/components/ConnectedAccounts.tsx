@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { useEffect, useId, useRef } from "react";
 import { useLocation, useSearchParams } from "react-router";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useForm } from "react-hook-form";
@@ -16,6 +16,7 @@ import {
 import { safeHref } from "../lib/session";
 import { ConfirmButton } from "./ConfirmButton";
 import { ErrorMessage } from "./ErrorMessage";
+import { FieldError, invalidProps } from "./FieldError";
 import { Wide } from "./Wide";
 import { ReconnectButton } from "./ReconnectButton";
 
@@ -224,14 +225,15 @@ export function PasswordConnect({ network, reconnect }: { network: NetworkInfo; 
 }
 
 /** OAuth networks: to the network's consent page and back. */
-function OAuthConnect({ network }: { network: NetworkInfo }) {
+export function OAuthConnect({ network }: { network: NetworkInfo }) {
   const { t } = useTranslation();
   const id = useId();
   const label = networkLabel(network.name);
   const servers = network.config?.allowed_instances ?? [];
-  const [server, setServer] = useState(servers[0] ?? "");
+  const form = useForm<{ server: string }>({ defaultValues: { server: servers[0] ?? "" } });
+  const serverError = form.formState.errors.server;
   const start = useMutation({
-    mutationFn: () =>
+    mutationFn: (server: string) =>
       call(
         api.POST("/api/v1/connections/{network}/start", {
           params: { path: { network: network.name } },
@@ -243,18 +245,14 @@ function OAuthConnect({ network }: { network: NetworkInfo }) {
       if (to) window.location.assign(to);
     },
   });
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    start.mutate();
-  };
   return (
-    <form onSubmit={submit} className="connect" aria-labelledby={`${id}-h`}>
+    <form noValidate onSubmit={form.handleSubmit((v) => start.mutate(v.server))} className="connect" aria-labelledby={`${id}-h`}>
       <h4 id={`${id}-h`}>{label}</h4>
       {network.federated && (
         <>
           <label htmlFor={`${id}-server`}>{t("Your {{network}} server", { network: label })}</label>
           {servers.length > 0 ? (
-            <select id={`${id}-server`} value={server} onChange={(e) => setServer(e.target.value)}>
+            <select id={`${id}-server`} {...form.register("server")}>
               {servers.map((s) => (
                 <option key={s} value={s}>
                   {s}
@@ -266,10 +264,16 @@ function OAuthConnect({ network }: { network: NetworkInfo }) {
               id={`${id}-server`}
               required
               placeholder="mastodon.social"
-              value={server}
-              onChange={(e) => setServer(e.target.value)}
+              {...invalidProps(`${id}-server-error`, serverError)}
+              {...form.register("server", {
+                validate: (v) =>
+                  !v.trim()
+                    ? t("Enter your {{network}} server, such as mastodon.social.", { network: label })
+                    : isServer(v.trim()) || t("That is not a server address."),
+              })}
             />
           )}
+          <FieldError id={`${id}-server-error`} error={serverError} />
         </>
       )}
       <button type="submit" disabled={start.isPending}>
@@ -279,6 +283,17 @@ function OAuthConnect({ network }: { network: NetworkInfo }) {
       <ErrorMessage error={start.error} />
     </form>
   );
+}
+
+/** Whether s (with or without its scheme) is an http(s) server's address. */
+export function isServer(s: string): boolean {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s) && !/^https?:\/\//i.test(s)) return false;
+  try {
+    const u = new URL(withScheme(s));
+    return (u.protocol === "https:" || u.protocol === "http:") && u.hostname.length > 0 && !/\s/.test(s);
+  } catch {
+    return false;
+  }
 }
 
 /** "mastodon.social" → "https://mastodon.social". */

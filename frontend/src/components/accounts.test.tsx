@@ -3,7 +3,7 @@ import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/re
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter } from "react-router";
 import { api } from "../api/client";
-import { PasswordConnect, withScheme } from "./ConnectedAccounts";
+import { OAuthConnect, PasswordConnect, isServer, withScheme } from "./ConnectedAccounts";
 
 afterEach(() => {
   cleanup();
@@ -58,5 +58,56 @@ describe("withScheme", () => {
     expect(withScheme("mastodon.social")).toBe("https://mastodon.social");
     expect(withScheme("https://m.example")).toBe("https://m.example");
     expect(withScheme("")).toBe("");
+  });
+});
+
+describe("OAuthConnect", () => {
+  function renderOAuth(allowed_instances?: string[]) {
+    const qc = new QueryClient({ defaultOptions: { queries: { retry: false }, mutations: { retry: false } } });
+    render(
+      <QueryClientProvider client={qc}>
+        <OAuthConnect network={{ name: "mastodon", allowed: true, federated: true, ...(allowed_instances ? { config: { allowed_instances } } : {}) }} />
+      </QueryClientProvider>,
+    );
+  }
+  function startWith(post: { mock: { calls: unknown[][] } }, call = 0) {
+    return (post.mock.calls[call] as [string, { params: { path: { network: string } }; body: { instance_url?: string } }])[1];
+  }
+
+  it("asks for the server before leaving, and refuses what is not one", async () => {
+    const post = vi.spyOn(api, "POST").mockResolvedValue({ data: { authorize_url: "" }, response: new Response(null, { status: 200 }) } as never);
+    renderOAuth();
+    const server = screen.getByLabelText("Your Mastodon server");
+    fireEvent.click(screen.getByRole("button", { name: "Connect Mastodon" }));
+    expect((await screen.findByRole("alert")).textContent).toBe("Enter your Mastodon server, such as mastodon.social.");
+    expect(server.getAttribute("aria-invalid")).toBe("true");
+    fireEvent.change(server, { target: { value: "not a server" } });
+    fireEvent.click(screen.getByRole("button", { name: "Connect Mastodon" }));
+    await waitFor(() => expect(screen.getByRole("alert").textContent).toBe("That is not a server address."));
+    expect(post).not.toHaveBeenCalled();
+    fireEvent.change(server, { target: { value: " mastodon.example " } });
+    fireEvent.click(screen.getByRole("button", { name: "Connect Mastodon" }));
+    await waitFor(() => expect(post).toHaveBeenCalledTimes(1));
+    expect(startWith(post).params.path.network).toBe("mastodon");
+    expect(startWith(post).body).toEqual({ instance_url: "https://mastodon.example" });
+    expect(screen.queryByRole("alert")).toBeNull();
+  });
+
+  it("offers the allowed servers as a choice", async () => {
+    const post = vi.spyOn(api, "POST").mockResolvedValue({ data: { authorize_url: "" }, response: new Response(null, { status: 200 }) } as never);
+    renderOAuth(["https://a.example", "https://b.example"]);
+    fireEvent.change(screen.getByLabelText("Your Mastodon server"), { target: { value: "https://b.example" } });
+    fireEvent.click(screen.getByRole("button", { name: "Connect Mastodon" }));
+    await waitFor(() => expect(post).toHaveBeenCalledTimes(1));
+    expect(startWith(post).body).toEqual({ instance_url: "https://b.example" });
+  });
+});
+
+describe("isServer", () => {
+  it("accepts host names and http(s) addresses only", () => {
+    expect(isServer("mastodon.social")).toBe(true);
+    expect(isServer("http://127.0.0.1:8080")).toBe(true);
+    expect(isServer("not a server")).toBe(false);
+    expect(isServer("ftp://x.example")).toBe(false);
   });
 });

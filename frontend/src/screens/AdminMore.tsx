@@ -1,5 +1,6 @@
 import { useTranslation } from "react-i18next";
-import { useId, useState, type FormEvent } from "react";
+import { useId, useState } from "react";
+import { useForm } from "react-hook-form";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call, type Schemas } from "../api/client";
 import { inviteInBatches, parseEmails, type BatchResult } from "../lib/batches";
@@ -7,6 +8,7 @@ import { networkLabel, useNetworks, type NetworkInfo } from "../lib/networks";
 import { when } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
+import { FieldError, invalidProps } from "../components/FieldError";
 import { Wide } from "../components/Wide";
 
 /** The networks whitelist with each network's configuration. */
@@ -106,35 +108,49 @@ function NetworkRow({ n }: { n: NetworkInfo }) {
 /** Bulk invitations with progress; the list with resend and revoke is in Admin. */
 export function BulkInvite({ onDone }: { onDone: () => void }) {
   const { t } = useTranslation();
-  const [emails, setEmails] = useState("");
-  const [message, setMessage] = useState("");
+  const form = useForm<{ emails: string; message: string }>({ defaultValues: { emails: "", message: "" } });
+  const { errors } = form.formState;
   const [progress, setProgress] = useState<{ done: number; total: number }>();
   const invite = useMutation({
-    mutationFn: (list: string[]) =>
+    mutationFn: ({ list, message }: { list: string[]; message: string }) =>
       inviteInBatches(
         list,
         (batch) => call(api.POST("/api/v1/invitations", { body: { emails: batch, ...(message.trim() ? { message } : {}) } })),
         (done, total) => setProgress({ done, total }),
       ),
     onSuccess: (r: BatchResult) => {
-      setEmails(r.refused.map((x) => x.email).join("\n"));
+      form.setValue("emails", r.refused.map((x) => x.email).join("\n"));
       onDone();
     },
     onSettled: onDone,
   });
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    const list = parseEmails(emails);
-    if (list.length > 0) invite.mutate(list);
-  };
-  const count = parseEmails(emails).length;
+  const count = parseEmails(form.watch("emails")).length;
   return (
-    <form onSubmit={submit}>
+    <form noValidate onSubmit={form.handleSubmit((v) => invite.mutate({ list: parseEmails(v.emails), message: v.message }))}>
       <label htmlFor="inv-emails">{t("Email addresses (one per line or comma-separated; paste a whole list)")}</label>
-      <textarea id="inv-emails" rows={4} required value={emails} onChange={(e) => setEmails(e.target.value)} />
+      <textarea
+        id="inv-emails"
+        rows={4}
+        required
+        {...invalidProps("inv-emails-error", errors.emails)}
+        {...form.register("emails", {
+          validate: (v) => {
+            const bad = parseEmails(v).filter((e) => !looksLikeEmail(e));
+            return bad.length === 0 || t("Not email addresses: {{list}}.", { list: bad.join(", ") });
+          },
+        })}
+      />
+      <FieldError id="inv-emails-error" error={errors.emails} />
       <p className="hint">{t("{{count}} addresses", { count })}</p>
       <label htmlFor="inv-message">{t("Message (optional; instead of the company's invitation message)")}</label>
-      <textarea id="inv-message" rows={2} maxLength={2000} value={message} onChange={(e) => setMessage(e.target.value)} />
+      <textarea
+        id="inv-message"
+        rows={2}
+        maxLength={2000}
+        {...invalidProps("inv-message-error", errors.message)}
+        {...form.register("message", { maxLength: { value: 2000, message: t("At most {{n}} characters.", { n: 2000 }) } })}
+      />
+      <FieldError id="inv-message-error" error={errors.message} />
       <button type="submit" disabled={invite.isPending || count === 0}>
         {t("Invite")}
       </button>
@@ -171,13 +187,19 @@ export function BulkInvite({ onDone }: { onDone: () => void }) {
   );
 }
 
+/** A plausible email address; the server has the last word. */
+function looksLikeEmail(s: string): boolean {
+  return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(s);
+}
+
 type Export = Schemas["Export"];
 
 /** Data-subject requests: look a person up by email, export, erase. */
 export function DataRequests() {
   const { t } = useTranslation();
   const qc = useQueryClient();
-  const [email, setEmail] = useState("");
+  const form = useForm<{ email: string }>({ defaultValues: { email: "" } });
+  const emailError = form.formState.errors.email;
   const [deletePosts, setDeletePosts] = useState(false);
   const lookup = useMutation({
     mutationFn: (address: string) => call(api.GET("/api/v1/privacy/subjects", { params: { query: { email: address } } })),
@@ -199,18 +221,28 @@ export function DataRequests() {
       <p>{t("When someone asks what Chorus stores about them, or to be erased, look them up by email. Each lookup is audited.")}</p>
       <form
         className="inline"
-        onSubmit={(e) => {
-          e.preventDefault();
+        noValidate
+        onSubmit={form.handleSubmit((v) => {
           erase.reset();
-          lookup.mutate(email.trim());
-        }}
+          lookup.mutate(v.email.trim());
+        })}
       >
         <label htmlFor="dsr-email">{t("Email address")}</label>
-        <input id="dsr-email" type="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        <input
+          id="dsr-email"
+          type="email"
+          required
+          {...invalidProps("dsr-email-error", emailError)}
+          {...form.register("email", {
+            validate: (v) =>
+              !v.trim() ? t("Enter the person's email address.") : looksLikeEmail(v.trim()) || t("That is not an email address."),
+          })}
+        />
         <button type="submit" disabled={lookup.isPending}>
           {t("Look up")}
         </button>
       </form>
+      <FieldError id="dsr-email-error" error={emailError} />
       <ErrorMessage error={lookup.error} />
       {found && (
         <div>
@@ -293,16 +325,17 @@ export function SupportGrants() {
   const { t } = useTranslation();
   const qc = useQueryClient();
   const grants = useQuery({ queryKey: ["support-grants"], queryFn: () => call(api.GET("/api/v1/instance/support-grants")) });
-  const [hours, setHours] = useState("4");
-  const [reason, setReason] = useState("");
+  const form = useForm<{ hours: string; reason: string }>({ defaultValues: { hours: "4", reason: "" } });
+  const { errors } = form.formState;
   const refresh = () => {
     qc.invalidateQueries({ queryKey: ["support-grants"] });
     qc.invalidateQueries({ queryKey: ["audit"] });
   };
   const grant = useMutation({
-    mutationFn: () => call(api.POST("/api/v1/instance/support-grants", { body: { hours: Number(hours), reason: reason.trim() } })),
+    mutationFn: (v: { hours: string; reason: string }) =>
+      call(api.POST("/api/v1/instance/support-grants", { body: { hours: Number(v.hours), reason: v.reason.trim() } })),
     onSuccess: () => {
-      setReason("");
+      form.resetField("reason");
       refresh();
     },
   });
@@ -316,16 +349,32 @@ export function SupportGrants() {
     <section id="support" aria-labelledby="support-h" className="panel">
       <h2 id="support-h">{t("Support access")}</h2>
       <p>{t("Operators see nothing of this company unless you grant them access for a while. Every grant and use is audited.")}</p>
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          grant.mutate();
-        }}
-      >
+      <form noValidate onSubmit={form.handleSubmit((v) => grant.mutate(v))}>
         <label htmlFor="grant-hours">{t("Hours (1 to 72)")}</label>
-        <input id="grant-hours" type="number" min={1} max={72} required value={hours} onChange={(e) => setHours(e.target.value)} />
+        <input
+          id="grant-hours"
+          type="number"
+          min={1}
+          max={72}
+          required
+          {...invalidProps("grant-hours-error", errors.hours)}
+          {...form.register("hours", {
+            validate: (v) => (/^\d+$/.test(v.trim()) && Number(v) >= 1 && Number(v) <= 72) || t("Give whole hours from 1 to 72."),
+          })}
+        />
+        <FieldError id="grant-hours-error" error={errors.hours} />
         <label htmlFor="grant-reason">{t("Reason")}</label>
-        <input id="grant-reason" required maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} />
+        <input
+          id="grant-reason"
+          required
+          maxLength={500}
+          {...invalidProps("grant-reason-error", errors.reason)}
+          {...form.register("reason", {
+            validate: (v) => v.trim() !== "" || t("Say why support needs access: the reason is audited."),
+            maxLength: { value: 500, message: t("At most {{n}} characters.", { n: 500 }) },
+          })}
+        />
+        <FieldError id="grant-reason-error" error={errors.reason} />
         <button type="submit" disabled={grant.isPending}>
           {t("Grant access")}
         </button>
