@@ -106,7 +106,7 @@ export function ContentList() {
                       className="secondary"
                       question={t("Expire “{{title}}” now? It leaves the feed and cannot be shared any more; shares already posted stay.", { title: label })}
                       confirmLabel={t("Expire now")}
-                      aria-label={t("Expire {{title}} now", { title: label })}
+                      aria-label={t("Expire now: {{title}}", { title: label })}
                       disabled={expire.isPending && expire.variables?.id === p.id}
                       onConfirm={() => expire.mutate(p)}
                     >

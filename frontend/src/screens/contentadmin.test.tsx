@@ -48,12 +48,12 @@ describe("ContentList: expire now", () => {
   it("asks first, then sets the expiry to now through PATCH and reloads the list", async () => {
     const { get, patch } = setup([published]);
     const before = Date.now();
-    fireEvent.click(await screen.findByRole("button", { name: "Expire Launch now" }));
+    fireEvent.click(await screen.findByRole("button", { name: "Expire now: Launch" }));
     expect(screen.getByRole("dialog").textContent).toContain("Expire “Launch” now?");
     fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
     expect(patch).not.toHaveBeenCalled();
 
-    fireEvent.click(screen.getByRole("button", { name: "Expire Launch now" }));
+    fireEvent.click(screen.getByRole("button", { name: "Expire now: Launch" }));
     fireEvent.click(screen.getByRole("button", { name: "Expire now" }));
     await screen.findByText("“Launch” expired: it is no longer in the feed.");
     expect(patch).toHaveBeenCalledTimes(1);
