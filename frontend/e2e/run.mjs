@@ -3,7 +3,8 @@
 // data directory and the development mailbox, and drives Debian's chromium
 // (playwright-core, headless) through the main screens: sign-in through the
 // dev mailbox link, the feed, an admin posting content, suggestions and their
-// review and approval with edits, the content console, the admin console
+// review and approval with edits, the content console (edit, archive,
+// expire now), the admin console
 // (networks whitelist, bulk invitations, roles, data-subject lookup), an
 // analyst's dashboard with a CSV download, an employee
 // who connects a Bluesky account on a real PDS (tools/pds, started here on
@@ -432,6 +433,28 @@ try {
     await page.getByRole("article", { name: edited }).waitFor({ state: "detached" }); // archived: out of the feed
   });
 
+  await step("content console: expire now", async () => {
+    const old = "Old news";
+    await nav(page, "Post content", "Post content");
+    await page.getByLabel("Link", { exact: true }).fill("https://example.com/old-news");
+    await page.getByLabel("Title (optional: taken from the page)").fill(old);
+    await page.getByRole("button", { name: "Publish" }).click();
+    await page.getByText(`Published: ${old}`).waitFor({ timeout: 20_000 });
+    await nav(page, "Feed", "Feed");
+    await page.getByRole("article", { name: old }).waitFor();
+    await nav(page, "Content", "Content");
+    await page.getByRole("button", { name: `Expire now: ${old}` }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Expire now" }).click();
+    await page.getByText(`“${old}” expired: it is no longer in the feed.`).waitFor();
+    await page.getByRole("article", { name: old }).waitFor({ state: "detached" });
+    await page.getByLabel("Show", { exact: true }).selectOption("expired");
+    await page.getByRole("article", { name: old }).waitFor();
+    await axe(page, "content console, expired");
+    await nav(page, "Feed", "Feed");
+    await page.getByRole("article", { name: title }).waitFor();
+    assert.equal(await page.getByRole("article", { name: old }).count(), 0, "an expired post is out of the feed");
+  });
+
   await step("profile", async () => {
     await nav(page, "Profile", "Profile");
     await page.getByLabel("Job title").fill("Founder");
@@ -647,6 +670,11 @@ try {
       await axe(a, "phone analytics");
       await fits("analytics", a);
       await shot(a, "phone-analytics");
+      await a.goto(base + "/content");
+      await a.getByRole("article", { name: title }).waitFor();
+      await axe(a, "phone content console");
+      await fits("content console", a);
+      await shot(a, "phone-content");
       await a.goto(base + "/admin");
       await a.getByRole("heading", { name: "Social networks" }).waitFor();
       await axe(a, "phone admin");
