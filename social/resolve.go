@@ -3,6 +3,7 @@ package social
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -61,22 +62,25 @@ func (s *Service) ResolveUnconfirmed(ctx context.Context, sc tenant.Scope) (publ
 			_, err := coll.Update(ctx, mine, bson.D{{Key: "$set", Value: bson.D{{Key: "checked_at", Value: now}}}})
 			return err
 		}
-		// unsure records why the network could not tell this time.
+		// unsure records why the network could not tell this time, logged
+		// once while the reason stays the same: at warn for an error of
+		// no known class, else at info.
 		unsure := func(reason string, err error) error {
-			if reason == sh.Error {
-				s.log.DebugContext(ctx, "unconfirmed share still not checked", "share_id", sh.ID, "network", sh.Network, "err", err)
-			} else {
-				s.log.InfoContext(ctx, "unconfirmed share not checked", "share_id", sh.ID, "network", sh.Network, "reason", reason, "err", err)
+			level := slog.LevelInfo
+			var nerr *Error
+			if err != nil && !errors.As(err, &nerr) && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrDisabled) &&
+				!errors.Is(err, ErrNeedsReconnect) && !errors.Is(err, ErrBroken) && !errors.Is(err, ErrNetworkNotAllowed) {
+				level = slog.LevelWarn
 			}
+			if reason == sh.Error {
+				level = slog.LevelDebug
+			}
+			s.log.Log(ctx, level, "unconfirmed share not checked", "share_id", sh.ID, "network", sh.Network, "reason", reason, "err", err)
 			_, uerr := coll.Update(ctx, mine, bson.D{{Key: "$set", Value: bson.D{{Key: "checked_at", Value: now}, {Key: "error", Value: reason}}}})
 			return uerr
 		}
 		n, acct, err := s.Account(ctx, sc, sh.ConnectionID)
 		if err != nil {
-			if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrDisabled) && !errors.Is(err, ErrNeedsReconnect) && !errors.Is(err, ErrBroken) &&
-				!errors.Is(err, ErrNetworkNotAllowed) && !errors.Is(err, ErrReconnect) && !errors.Is(err, ErrRetryLater) {
-				s.log.WarnContext(ctx, "unconfirmed share not checked", "share_id", sh.ID, "err", err)
-			}
 			if err := unsure(uncheckedReason(sh, err), err); err != nil {
 				return published, requeued, err
 			}

@@ -2,6 +2,7 @@ package social_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -234,6 +235,8 @@ func TestResolveUnconfirmedAtXFacebookAndLinkedIn(t *testing.T) {
 	}
 	cfgNoRead := cfg
 	cfgNoRead.Networks = regNoRead
+	logged := &countingHandler{msg: "unconfirmed share not checked"}
+	cfgNoRead.Log = slog.New(logged)
 	svcNoRead := social.NewService(cfgNoRead)
 	xDenied, _ := share(social.X, true)
 	liDenied, _ := share(social.LinkedIn, true)
@@ -246,6 +249,9 @@ func TestResolveUnconfirmedAtXFacebookAndLinkedIn(t *testing.T) {
 				t.Errorf("%s share without the permission to read posts: %+v, want unconfirmed with %q", n, v, want)
 			}
 		}
+	}
+	if n := logged.count(); n != 2 {
+		t.Errorf("%d lines at info or above for two shares checked twice each, want 2: one per share while the reason stays", n)
 	}
 	xf.DenyTimeline(false)
 	for _, id := range []string{xDenied, liDenied} {
@@ -284,4 +290,31 @@ func TestResolveUnconfirmedAtXFacebookAndLinkedIn(t *testing.T) {
 	if len(mails) != 1 || !strings.Contains(mails[0], "Reconnect your X account") {
 		t.Errorf("mails: %q, want one telling the member to reconnect X", mails)
 	}
+}
+
+// countingHandler counts the records with message msg at info or above.
+type countingHandler struct {
+	msg string
+	mu  sync.Mutex
+	n   int
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg && r.Level >= slog.LevelInfo {
+		h.mu.Lock()
+		h.n++
+		h.mu.Unlock()
+	}
+	return nil
+}
+
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+
+func (h *countingHandler) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n
 }
