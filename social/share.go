@@ -99,6 +99,9 @@ type ShareRequest struct {
 // "publishing" is taken to have crashed mid-call (unconfirmed).
 const leaseTime = 2 * time.Minute
 
+// unconfirmedText is an unconfirmed share's error until a check says more.
+const unconfirmedText = "the network may have received this post but did not confirm it; it is not posted again"
+
 // CreateShares writes one share per connection, then asks Enqueue to
 // queue each: the database is the outbox, so a share whose enqueue failed
 // is still there for the reconciler. The content must be shareable, each
@@ -358,7 +361,7 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		s.sharePublished(ctx, sc, id)
 		return nil
 	case errors.Is(perr, ErrAmbiguous):
-		return set(bson.D{{Key: "state", Value: ShareUnconfirmed}, {Key: "error", Value: "the network may have received this post but did not confirm it; it is not posted again"}})
+		return set(bson.D{{Key: "state", Value: ShareUnconfirmed}, {Key: "error", Value: unconfirmedText}})
 	case errors.Is(perr, ErrRetryLater):
 		delay := 30 * time.Second
 		if errors.As(perr, &nerr) && nerr.RetryAfter > 0 {
