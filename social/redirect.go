@@ -407,14 +407,15 @@ func SweepClicks(ctx context.Context, sc tenant.Scope, now time.Time) (int64, er
 	if err := coll.Find(ctx, before, &old, options.Find().SetProjection(bson.D{{Key: "n", Value: 1}})); err != nil {
 		return 0, err
 	}
-	ids := make([]string, len(old))
 	var deleted int64
-	for i, b := range old {
-		ids[i] = b.ID
+	for _, b := range old {
 		deleted += int64(b.N)
 	}
-	if len(ids) > 0 {
-		if _, err := coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
+	// By the same filter, not by ID: a sweep that did not run for weeks
+	// would name too many batches for one command. A batch stored since
+	// ends after the cutoff, so the filter selects the same batches.
+	if len(old) > 0 {
+		if _, err := coll.DeleteMany(ctx, before); err != nil {
 			return 0, err
 		}
 	}
