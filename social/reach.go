@@ -48,11 +48,7 @@ func (r *Redirector) insertClicks(ctx context.Context, sc tenant.Scope, clicks [
 	if r.hook != nil {
 		r.hook.PrepareClicks(ctx, sc, clicks)
 	}
-	docs := make([]any, len(clicks))
-	for i, c := range clicks {
-		docs[i] = c
-	}
-	if err := sc.Collection(clickKind).InsertMany(ctx, docs); err != nil {
+	if err := sc.Collection(clickKind).Insert(ctx, newClickBatch(clicks)); err != nil {
 		return err
 	}
 	if r.hook != nil {
@@ -105,21 +101,35 @@ func MemberShares(ctx context.Context, sc tenant.Scope, memberID string) ([]Shar
 	return shares, err
 }
 
-// ClicksSince returns the instance's raw clicks at or after since.
+// ClicksSince returns the instance's raw clicks at or after since: every
+// click of the batches that end at or after since, but those before it.
 func ClicksSince(ctx context.Context, sc tenant.Scope, since time.Time) ([]Click, error) {
+	var batches []clickBatch
+	if err := sc.Collection(clickKind).Find(ctx, bson.D{{Key: "at_max", Value: bson.D{{Key: "$gte", Value: since}}}}, &batches); err != nil {
+		return nil, err
+	}
 	var clicks []Click
-	err := sc.Collection(clickKind).Find(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$gte", Value: since}}}}, &clicks)
-	return clicks, err
+	for _, b := range batches {
+		all, err := b.clicks()
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range all {
+			if !c.At.Before(since) {
+				clicks = append(clicks, c)
+			}
+		}
+	}
+	return clicks, nil
 }
 
-// InsertClicks stores raw clicks as the recorder does, without the hook
-// (operator tools and benchmarks that load history).
+// InsertClicks stores raw clicks as one batch, as the recorder does,
+// without the hook (operator tools and benchmarks that load history).
 func InsertClicks(ctx context.Context, sc tenant.Scope, clicks []Click) error {
-	docs := make([]any, len(clicks))
-	for i, c := range clicks {
-		docs[i] = c
+	if len(clicks) == 0 {
+		return nil
 	}
-	return sc.Collection(clickKind).InsertMany(ctx, docs)
+	return sc.Collection(clickKind).Insert(ctx, newClickBatch(clicks))
 }
 
 // PostMetrics reads a published share's engagement from its network:

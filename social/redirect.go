@@ -3,11 +3,13 @@ package social
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,31 +17,103 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
 )
 
 // Click is one counted visit of a tracked link. The IP is truncated at
-// ingest (/24, /48) and no cookie is set or read.
+// ingest (/24, /48) and no cookie is set or read. Clicks are stored in
+// batches (clickBatch).
 type Click struct {
-	ID        string    `bson:"_id"`
-	ShareID   string    `bson:"share_id"`
-	ContentID string    `bson:"content_id"`
-	Network   string    `bson:"network"`
-	At        time.Time `bson:"at"`
-	IPPrefix  string    `bson:"ip_prefix"`
-	Referrer  string    `bson:"referrer_host,omitempty"`
+	ShareID   string
+	ContentID string
+	Network   string
+	At        time.Time
+	IPPrefix  string
+	Referrer  string // the referrer's host
 	// Visitor is a daily-salted hash of (code, IP prefix, User-Agent) that
 	// counts unique clicks; the salt is discarded, so it identifies no one.
-	Visitor string `bson:"visitor,omitempty"`
+	Visitor string
 	// Code and UserAgent are known while the batch is recorded, never
 	// stored.
-	Code      string `bson:"-"`
-	UserAgent string `bson:"-"`
+	Code      string
+	UserAgent string
 }
 
-var clickKind = tenant.Kind{Name: "clicks", Indexes: []tenant.Index{{Keys: bson.D{{Key: "at", Value: 1}}}}}
+// clickBatch is how raw clicks are stored: one document per batch the
+// recorder writes for an instance (at most batchSize clicks, about a
+// second's worth), in columns: click i is Links[Link[i]] at At[i] from
+// IPPrefix[i], Referrer[i] and Visitor[i]. The embedded database's cost
+// is mostly per document and per embedded document, and it shares its CPU
+// with the redirects: a document per click took about six times the CPU.
+type clickBatch struct {
+	ID string `bson:"_id"`
+	// AtMin and AtMax are the earliest and the latest click's time: range
+	// queries and the retention sweep select batches by them.
+	AtMin    time.Time   `bson:"at_min"`
+	AtMax    time.Time   `bson:"at_max"`
+	N        int         `bson:"n"`
+	Links    []clickLink `bson:"links"`
+	Link     []int       `bson:"link"`
+	At       []time.Time `bson:"at"`
+	IPPrefix []string    `bson:"ip_prefix"`
+	Referrer []string    `bson:"referrer_host"`
+	Visitor  []string    `bson:"visitor"`
+}
+
+// clickLink is what the clicks on one tracked link share.
+type clickLink struct {
+	ShareID   string `bson:"share_id"`
+	ContentID string `bson:"content_id"`
+	Network   string `bson:"network"`
+}
+
+// newClickBatch stores clicks (at least one) as one batch.
+func newClickBatch(clicks []Click) clickBatch {
+	b := clickBatch{ID: newID(), AtMin: clicks[0].At, AtMax: clicks[0].At, N: len(clicks),
+		Link: make([]int, len(clicks)), At: make([]time.Time, len(clicks)), IPPrefix: make([]string, len(clicks)),
+		Referrer: make([]string, len(clicks)), Visitor: make([]string, len(clicks))}
+	links := map[clickLink]int{}
+	for i, c := range clicks {
+		l := clickLink{ShareID: c.ShareID, ContentID: c.ContentID, Network: c.Network}
+		n, ok := links[l]
+		if !ok {
+			n = len(b.Links)
+			links[l] = n
+			b.Links = append(b.Links, l)
+		}
+		b.Link[i], b.At[i], b.IPPrefix[i], b.Referrer[i], b.Visitor[i] = n, c.At, c.IPPrefix, c.Referrer, c.Visitor
+		if c.At.Before(b.AtMin) {
+			b.AtMin = c.At
+		}
+		if c.At.After(b.AtMax) {
+			b.AtMax = c.At
+		}
+	}
+	return b
+}
+
+// clicks returns the batch's clicks.
+func (b clickBatch) clicks() ([]Click, error) {
+	n := b.N
+	if len(b.Link) != n || len(b.At) != n || len(b.IPPrefix) != n || len(b.Referrer) != n || len(b.Visitor) != n {
+		return nil, fmt.Errorf("click batch %s: columns do not hold its %d clicks", b.ID, n)
+	}
+	out := make([]Click, n)
+	for i := range n {
+		if b.Link[i] < 0 || b.Link[i] >= len(b.Links) {
+			return nil, fmt.Errorf("click batch %s: click %d names link %d of %d", b.ID, i, b.Link[i], len(b.Links))
+		}
+		l := b.Links[b.Link[i]]
+		out[i] = Click{ShareID: l.ShareID, ContentID: l.ContentID, Network: l.Network, At: b.At[i],
+			IPPrefix: b.IPPrefix[i], Referrer: b.Referrer[i], Visitor: b.Visitor[i]}
+	}
+	return out, nil
+}
+
+var clickKind = tenant.Kind{Name: "clicks", Indexes: []tenant.Index{{Keys: bson.D{{Key: "at_max", Value: 1}}}}}
 
 // Redirector serves GET /r/{code}: a 302 to the stored destination with
 // UTM parameters, never shaped by the request. Clicks are recorded off the
@@ -281,7 +355,7 @@ func (r *Redirector) record() {
 				return
 			}
 			l := p.link.link
-			click := Click{ID: newID(), ShareID: l.ShareID, ContentID: l.ContentID, Network: l.Network,
+			click := Click{ShareID: l.ShareID, ContentID: l.ContentID, Network: l.Network,
 				At: p.at.UTC().Truncate(time.Millisecond), IPPrefix: truncateIP(p.remote), Code: l.Code, UserAgent: p.agent}
 			if ref, err := url.Parse(p.referrer); err == nil {
 				click.Referrer = ref.Hostname()
@@ -317,13 +391,56 @@ func (r *Redirector) Close(ctx context.Context) error {
 }
 
 // SweepClicks deletes the instance's raw click events older than its
-// retention period (settings.retention_days); aggregates are kept. The
-// embedded server has no TTL indexes, so a daily job calls this.
+// retention period (settings.retention_days) and returns how many; the
+// aggregates are kept. The embedded server has no TTL indexes, so a daily
+// job calls this. Batches wholly older than the cutoff are deleted; a
+// batch straddling it keeps only its clicks from the cutoff on.
 func SweepClicks(ctx context.Context, sc tenant.Scope, now time.Time) (int64, error) {
 	days := sc.Instance().Settings.RetentionDays
 	if days <= 0 {
 		days = tenant.DefaultRetentionDays
 	}
 	cutoff := now.UTC().AddDate(0, 0, -days)
-	return sc.Collection(clickKind).DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: cutoff}}}})
+	coll := sc.Collection(clickKind)
+	var old []clickBatch
+	before := bson.D{{Key: "at_max", Value: bson.D{{Key: "$lt", Value: cutoff}}}}
+	if err := coll.Find(ctx, before, &old, options.Find().SetProjection(bson.D{{Key: "n", Value: 1}})); err != nil {
+		return 0, err
+	}
+	var deleted int64
+	for _, b := range old {
+		deleted += int64(b.N)
+	}
+	// By the same filter, not by ID: a sweep that did not run for weeks
+	// would name too many batches for one command. A batch stored since
+	// ends after the cutoff, so the filter selects the same batches.
+	if len(old) > 0 {
+		if _, err := coll.DeleteMany(ctx, before); err != nil {
+			return 0, err
+		}
+	}
+	var straddling []clickBatch
+	if err := coll.Find(ctx, bson.D{{Key: "at_min", Value: bson.D{{Key: "$lt", Value: cutoff}}},
+		{Key: "at_max", Value: bson.D{{Key: "$gte", Value: cutoff}}}}, &straddling); err != nil {
+		return deleted, err
+	}
+	for _, b := range straddling {
+		clicks, err := b.clicks()
+		if err != nil {
+			return deleted, err
+		}
+		kept := slices.DeleteFunc(clicks, func(c Click) bool { return c.At.Before(cutoff) })
+		t := newClickBatch(kept) // at_max ≥ cutoff: at least one click is kept
+		ok, err := coll.Update(ctx, bson.D{{Key: "_id", Value: b.ID}, {Key: "n", Value: b.N}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "at_min", Value: t.AtMin}, {Key: "n", Value: t.N},
+				{Key: "links", Value: t.Links}, {Key: "link", Value: t.Link}, {Key: "at", Value: t.At},
+				{Key: "ip_prefix", Value: t.IPPrefix}, {Key: "referrer_host", Value: t.Referrer}, {Key: "visitor", Value: t.Visitor}}}})
+		if err != nil {
+			return deleted, err
+		}
+		if ok {
+			deleted += int64(b.N - t.N)
+		}
+	}
+	return deleted, nil
 }

@@ -83,19 +83,21 @@ func (c *Collection) doc(v any) (bson.D, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode document: %w", err)
 	}
-	var d bson.D
-	if err := bson.Unmarshal(raw, &d); err != nil {
+	// Only the top level is taken apart: nested values stay encoded and
+	// are copied as they are (a click batch holds hundreds of them).
+	elems, err := bson.Raw(raw).Elements()
+	if err != nil {
 		return nil, fmt.Errorf("encode document: %w", err)
 	}
-	out := make(bson.D, 0, len(d)+1)
-	for _, e := range d {
-		if e.Key == "tenant_id" {
-			if id, _ := e.Value.(string); id != "" && id != c.tenantID {
+	out := make(bson.D, 0, len(elems)+1)
+	for _, e := range elems {
+		if e.Key() == "tenant_id" {
+			if id, _ := e.Value().StringValueOK(); id != "" && id != c.tenantID {
 				return nil, fmt.Errorf("document names instance %q in the scope of %q", id, c.tenantID)
 			}
 			continue
 		}
-		out = append(out, e)
+		out = append(out, bson.E{Key: e.Key(), Value: e.Value()})
 	}
 	return append(out, bson.E{Key: "tenant_id", Value: c.tenantID}), nil
 }

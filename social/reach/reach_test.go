@@ -69,8 +69,8 @@ func record(t *testing.T, svc *reach.Service, sc tenant.Scope, clicks ...social.
 	svc.ClicksRecorded(t.Context(), sc, clicks)
 }
 
-func click(id, when, ua string) social.Click {
-	return social.Click{ID: id, ShareID: "share1", ContentID: "post1", Network: "mastodon", At: at(when),
+func click(when, ua string) social.Click {
+	return social.Click{ShareID: "share1", ContentID: "post1", Network: "mastodon", At: at(when),
 		IPPrefix: "192.0.2.0/24", Code: "code1", UserAgent: ua}
 }
 
@@ -80,12 +80,12 @@ func TestDaysFollowTheInstanceTimeZone(t *testing.T) {
 	store := openStore(t)
 	svc := reach.New(reach.Config{})
 	events := []social.Click{
-		click("c1", "2026-03-28T21:59:59Z", "a"), // Helsinki 23:59:59 EET, 28th
-		click("c2", "2026-03-28T22:00:00Z", "b"), // Helsinki 00:00 EET, 29th
-		click("c3", "2026-03-29T00:59:59Z", "c"), // 02:59:59 EET, just before the change
-		click("c4", "2026-03-29T01:00:00Z", "d"), // 04:00 EEST
-		click("c5", "2026-03-29T20:59:59Z", "e"), // 23:59:59 EEST, still the 29th
-		click("c6", "2026-03-29T21:00:00Z", "f"), // 00:00 EEST, the 30th
+		click("2026-03-28T21:59:59Z", "a"), // Helsinki 23:59:59 EET, 28th
+		click("2026-03-28T22:00:00Z", "b"), // Helsinki 00:00 EET, 29th
+		click("2026-03-29T00:59:59Z", "c"), // 02:59:59 EET, just before the change
+		click("2026-03-29T01:00:00Z", "d"), // 04:00 EEST
+		click("2026-03-29T20:59:59Z", "e"), // 23:59:59 EEST, still the 29th
+		click("2026-03-29T21:00:00Z", "f"), // 00:00 EEST, the 30th
 	}
 	p := reach.Period{From: "2026-03-27", To: "2026-03-30"}
 	for _, tc := range []struct {
@@ -135,12 +135,12 @@ func TestUniqueClicks(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			sc := instance(t, store, name+"-unique.example", "UTC")
-			first := []social.Click{click("u1", "2026-05-01T10:00:00Z", "Firefox"), click("u2", "2026-05-01T11:00:00Z", "Firefox"),
-				click("u3", "2026-05-01T12:00:00Z", "Safari")}
+			first := []social.Click{click("2026-05-01T10:00:00Z", "Firefox"), click("2026-05-01T11:00:00Z", "Firefox"),
+				click("2026-05-01T12:00:00Z", "Safari")}
 			record(t, svc, sc, first...)
 			// Another batch, same visitor, same day: not unique.
-			record(t, svc, sc, click("u4", "2026-05-01T13:00:00Z", "Firefox"))
-			next := []social.Click{click("u5", "2026-05-02T10:00:00Z", "Firefox")}
+			record(t, svc, sc, click("2026-05-01T13:00:00Z", "Firefox"))
+			next := []social.Click{click("2026-05-02T10:00:00Z", "Firefox")}
 			record(t, svc, sc, next...)
 			if first[0].Visitor == "" || first[0].Visitor != first[1].Visitor || first[0].Visitor == first[2].Visitor || first[0].Visitor == next[0].Visitor {
 				t.Errorf("visitor hashes: %q %q %q, next day %q", first[0].Visitor, first[1].Visitor, first[2].Visitor, next[0].Visitor)

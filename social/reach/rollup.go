@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -284,24 +285,48 @@ func (s *Service) firstVisits(ctx context.Context, sc tenant.Scope, days []strin
 		}
 		return out, nil
 	}
-	pipe := s.redis.Pipeline()
-	cmds := make([]*redis.IntCmd, len(clicks))
+	// One script call per day's set, not two commands per click: it adds
+	// the visitors in order and reports which were new.
+	sets := map[string][]int{}
 	for i, c := range clicks {
 		if c.Visitor == "" {
+			out[i] = true
 			continue
 		}
 		k := "chorus:reach:seen:" + sc.InstanceID() + ":" + days[i]
-		cmds[i] = pipe.SAdd(ctx, k, c.Visitor)
-		pipe.Expire(ctx, k, visitorTTL)
+		sets[k] = append(sets[k], i)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, err
-	}
-	for i, cmd := range cmds {
-		out[i] = cmd == nil || cmd.Val() == 1
+	for k, idx := range sets {
+		args := make([]any, 0, len(idx)+1)
+		args = append(args, int64(visitorTTL/time.Second))
+		for _, i := range idx {
+			args = append(args, clicks[i].Visitor)
+		}
+		added, err := addVisitors.Run(ctx, s.redis, []string{k}, args...).Int64Slice()
+		if err != nil {
+			return nil, err
+		}
+		if len(added) != len(idx) {
+			return nil, fmt.Errorf("visitor set %s: %d answers for %d visitors", k, len(added), len(idx))
+		}
+		for j, i := range idx {
+			out[i] = added[j] == 1
+		}
 	}
 	return out, nil
 }
+
+// addVisitors adds ARGV[2:] to the set KEYS[1] one by one, returns 1 for
+// each that was new and 0 for each already there, and sets the set's
+// lifetime to ARGV[1] seconds.
+var addVisitors = redis.NewScript(`
+local added = {}
+for i = 2, #ARGV do
+	added[i - 1] = redis.call('SADD', KEYS[1], ARGV[i])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return added
+`)
 
 // ClicksRecorded counts a stored batch of clicks (social.ClickHook):
 // clicks and unique clicks per day, content, member and network. A click
