@@ -234,7 +234,9 @@ func (r *Redirector) Handle(c *gin.Context) {
 		return
 	}
 	if !isBot(c.Request.UserAgent()) {
-		r.enqueue(l, c.Request)
+		// ClientIP: the visitor's address, not a trusted proxy's
+		// (CHORUS_TRUSTED_PROXIES), so unique clicks stay unique behind one.
+		r.enqueue(l, c.Request, c.ClientIP())
 	}
 	h := c.Writer.Header()
 	h["Location"] = []string{l.location}
@@ -307,8 +309,8 @@ func truncateIP(remote string) string {
 	return p.String()
 }
 
-func (r *Redirector) enqueue(l *cached, req *http.Request) {
-	p := pending{link: l, at: r.now(), remote: req.RemoteAddr, referrer: req.Referer(), agent: req.UserAgent()}
+func (r *Redirector) enqueue(l *cached, req *http.Request, remote string) {
+	p := pending{link: l, at: r.now(), remote: remote, referrer: req.Referer(), agent: req.UserAgent()}
 	r.closing.RLock()
 	defer r.closing.RUnlock()
 	if r.closed {

@@ -214,16 +214,12 @@ func newApp(d appDeps) (*app, error) {
 	if err := e.SetTrustedProxies(d.cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("CHORUS_TRUSTED_PROXIES: %w", err)
 	}
-	e.Use(
-		gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, v any) {
-			d.log.ErrorContext(c.Request.Context(), "panic", "route", c.FullPath(), "panic", fmt.Sprint(v))
-			api.Write(c, api.Internal)
-		}),
-		api.RequestIDs(),
-		observe(d.log, d.metrics),
-		securityHeaders,
-		api.LimitBody(d.cfg.MaxBodyBytes),
-	)
+	recovery := gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, v any) {
+		d.log.ErrorContext(c.Request.Context(), "panic", "route", c.FullPath(), "panic", fmt.Sprint(v))
+		api.Write(c, api.Internal)
+	})
+	observed := observe(d.log, d.metrics)
+	e.Use(recovery, api.RequestIDs(), observed, securityHeaders, api.LimitBody(d.cfg.MaxBodyBytes))
 	web := frontend.Handler()
 	e.NoRoute(func(c *gin.Context) {
 		p := c.Request.URL.Path
@@ -239,7 +235,19 @@ func newApp(d appDeps) (*app, error) {
 	})
 
 	redirector := social.NewRedirector(d.store, d.log, d.now)
-	e.GET("/r/:code", redirector.Handle)
+	e.GET(trackedLinkRoute, redirector.Handle)
+	// Tracked links are the hot path (every click of every share) and
+	// carry no body, session or state change: a GET takes a lean
+	// engine with recovery, metrics and the security headers only, the
+	// same handler as the main engine's route.
+	links := gin.New()
+	links.RemoveExtraSlash = false
+	if err := links.SetTrustedProxies(d.cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("CHORUS_TRUSTED_PROXIES: %w", err)
+	}
+	links.Use(recovery, observed, securityHeaders)
+	links.GET(trackedLinkRoute, redirector.Handle)
+	links.NoRoute(func(c *gin.Context) { api.Write(c, api.New(http.StatusNotFound, "not_found", "no such resource")) })
 	// Reach measurement: clicks feed the rollups, analysts read them.
 	reachSvc := reach.New(reach.Config{Redis: d.redis, Log: d.log, Now: d.now})
 	redirector.SetClickHook(reachSvc)
@@ -274,7 +282,15 @@ func newApp(d appDeps) (*app, error) {
 		w.WriteHeader(http.StatusForbidden)
 		fmt.Fprintf(w, `{"type":%q,"title":"Forbidden","status":403,"detail":"cross-site requests cannot change anything","code":"cross_origin_request"}`+"\n", api.TypePrefix+"cross_origin_request")
 	}))
-	return &app{engine: e, handler: cop.Handler(e), auth: auth, redirector: redirector, queues: queues}, nil
+	guarded := cop.Handler(e)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/r/") {
+			links.ServeHTTP(w, r)
+			return
+		}
+		guarded.ServeHTTP(w, r)
+	})
+	return &app{engine: e, handler: handler, auth: auth, redirector: redirector, queues: queues}, nil
 }
 
 // readyz answers 200 when MongoDB and Redis both answer.
@@ -296,6 +312,9 @@ func readyz(d appDeps) gin.HandlerFunc {
 		c.JSON(status, checks)
 	}
 }
+
+// trackedLinkRoute is the tracked-link redirect, /r/{code}.
+const trackedLinkRoute = "/r/:code"
 
 // securityHeaders are sent with every answer.
 func securityHeaders(c *gin.Context) {
@@ -328,8 +347,12 @@ func observe(log *slog.Logger, reg prometheus.Registerer) gin.HandlerFunc {
 		reqs.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
 		dur.WithLabelValues(c.Request.Method, route).Observe(d.Seconds())
 		level := slog.LevelInfo
-		if status >= 500 {
+		switch {
+		case status >= 500:
 			level = slog.LevelError
+		case route == trackedLinkRoute:
+			// Clicks are counted (metrics, rollups), not logged one by one.
+			level = slog.LevelDebug
 		}
 		log.Log(c.Request.Context(), level, "request", "method", c.Request.Method, "route", route,
 			"status", status, "duration_ms", d.Milliseconds(), "bytes", c.Writer.Size())

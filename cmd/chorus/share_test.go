@@ -121,7 +121,8 @@ func TestShareToMastodonAndTrackedLink(t *testing.T) {
 	u, _ := url.Parse(sh.TrackedURL)
 	visitor := a.client(t)
 	for _, path := range []string{u.Path, u.Path + "?url=https://evil.example", u.Path + "?next=//evil.example"} {
-		res := visitor.do("GET", path, nil, "User-Agent", "Mozilla/5.0")
+		// No proxy is trusted here: a forwarded-for header is not the visitor.
+		res := visitor.do("GET", path, nil, "User-Agent", "Mozilla/5.0", "X-Forwarded-For", "9.9.9.9")
 		loc, _ := url.Parse(res.header.Get("Location"))
 		if res.status != http.StatusFound || loc.Host != strings.TrimPrefix(a.pages.srv.URL, "http://") ||
 			loc.Query().Get("ref") != "site" || loc.Query().Get("utm_source") != "mastodon" ||
@@ -131,11 +132,22 @@ func TestShareToMastodonAndTrackedLink(t *testing.T) {
 		if res.header.Get("Set-Cookie") != "" {
 			t.Errorf("the redirect set a cookie")
 		}
+		// Redirects take a lean path: still the security headers.
+		if res.header.Get("X-Content-Type-Options") != "nosniff" || res.header.Get("Referrer-Policy") == "" {
+			t.Errorf("GET %s: security headers missing: %v", path, res.header)
+		}
+	}
+	if res := visitor.do("HEAD", u.Path, nil); res.status != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD %s: %d, want 405", u.Path, res.status)
+	}
+	if res := visitor.do("GET", "/metrics", nil); !strings.Contains(string(res.body), `route="/r/:code",status="302"`) {
+		t.Errorf("redirects are not counted in /metrics")
 	}
 	visitor.do("GET", u.Path, nil, "User-Agent", "LinkedInBot/1.0")
 	for _, bad := range []string{"/r/AAAAAAAAAAAAAAAA", "/r/javascript:alert(1)", "/r/%0d%0aSet-Cookie:x=1", "/r/" + strings.Repeat("a", 100)} {
-		if res := visitor.do("GET", bad, nil); res.status != http.StatusNotFound || res.header.Get("Location") != "" {
-			t.Errorf("GET %s: %d %q, want 404", bad, res.status, res.header.Get("Location"))
+		if res := visitor.do("GET", bad, nil); res.status != http.StatusNotFound || res.header.Get("Location") != "" ||
+			res.header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("GET %s: %d %q %q, want a 404 problem", bad, res.status, res.header.Get("Location"), res.header.Get("Content-Type"))
 		}
 	}
 	if err := a.redirector.Close(t.Context()); err != nil {
@@ -147,6 +159,9 @@ func TestShareToMastodonAndTrackedLink(t *testing.T) {
 	all := scanAll(t, a)
 	if strings.Contains(all, `"127.0.0.1"`) || !strings.Contains(all, `127.0.0.0/24`) {
 		t.Error("click IPs are not truncated to /24")
+	}
+	if strings.Contains(all, `9.9.9.`) {
+		t.Error("an untrusted X-Forwarded-For was taken for the visitor's address")
 	}
 }
 
