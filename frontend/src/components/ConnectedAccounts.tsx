@@ -17,7 +17,7 @@ import { safeHref } from "../lib/session";
 import { ConfirmButton } from "./ConfirmButton";
 import { ErrorMessage } from "./ErrorMessage";
 import { FieldError, invalidProps } from "./FieldError";
-import { Wide } from "./Wide";
+import { DataTable } from "./Wide";
 import { ReconnectButton } from "./ReconnectButton";
 
 /**
@@ -83,18 +83,7 @@ export function ConnectedAccounts() {
         <p className="empty">{t("No accounts connected yet. Connect one below to share with one click.")}</p>
       )}
       {items.length > 0 && (
-        <Wide label={t("My connected accounts")}>
-        <table>
-          <caption className="sr-only">{t("My connected accounts")}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t("Network")}</th>
-              <th scope="col">{t("Account")}</th>
-              <th scope="col">{t("State")}</th>
-              <th scope="col">{t("Actions")}</th>
-            </tr>
-          </thead>
-          <tbody>
+        <DataTable label={t("My connected accounts")} columns={[t("Network"), t("Account"), t("State"), t("Actions")]}>
             {items.map((c) => (
               <tr key={c.id}>
                 <th scope="row">{networkLabel(c.network)}</th>
@@ -125,9 +114,7 @@ export function ConnectedAccounts() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
-        </Wide>
+</DataTable>
       )}
       <ErrorMessage error={disconnect.error} />
 

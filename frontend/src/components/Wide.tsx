@@ -11,3 +11,27 @@ export function Wide({ label, children }: { label: string; children: ReactNode }
     </div>
   );
 }
+
+/**
+ * A table of rows with column headers, captioned for screen readers with
+ * the same label as its scrolling frame; children are the body's rows.
+ */
+export function DataTable({ label, columns, children }: { label: string; columns: string[]; children: ReactNode }) {
+  return (
+    <Wide label={label}>
+      <table>
+        <caption className="sr-only">{label}</caption>
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th key={c} scope="col">
+                {c}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </Wide>
+  );
+}

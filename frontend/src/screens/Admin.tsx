@@ -6,7 +6,7 @@ import { api, call, type Role, type Schemas } from "../api/client";
 import { useMe, useTopics, when } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
-import { Wide } from "../components/Wide";
+import { DataTable } from "../components/Wide";
 import { SSO } from "./AdminSSO";
 import { fromMinor, toMinor } from "../lib/analytics";
 import { BulkInvite, DataRequests, Networks, PendingIdentities, SupportGrants } from "./AdminMore";
@@ -225,13 +225,7 @@ function Domains() {
       <h2 id="domains-h">{t("Domains")}</h2>
       <p>{t("To verify a domain, publish the TXT record shown at your DNS provider, then press Verify.")}</p>
       <ErrorMessage error={domains.error} />
-      <Wide label={t("Domains and their verification")}>
-      <table>
-        <caption className="sr-only">{t("Domains and their verification")}</caption>
-        <thead>
-          <tr><th scope="col">{t("Domain")}</th><th scope="col">{t("State")}</th><th scope="col">{t("TXT record")}</th><th scope="col">{t("Action")}</th></tr>
-        </thead>
-        <tbody>
+      <DataTable label={t("Domains and their verification")} columns={[t("Domain"), t("State"), t("TXT record"), t("Action")]}>
           {domains.data?.items.map((d) => (
             <tr key={d.domain}>
               <th scope="row">{d.domain}</th>
@@ -249,9 +243,7 @@ function Domains() {
               </td>
             </tr>
           ))}
-        </tbody>
-      </table>
-      </Wide>
+</DataTable>
       <div role="status" aria-live="polite">{verify.isSuccess && <p className="notice">{t("{{domain}} is verified.", { domain: verify.data.domain })}</p>}</div>
       <ErrorMessage error={verify.error} />
       <form onSubmit={(e) => { e.preventDefault(); add.mutate(); }} className="inline">
@@ -329,13 +321,7 @@ function Invitations() {
       <BulkInvite onDone={refresh} />
       <ErrorMessage error={list.error} />
       {list.data && list.data.items.length > 0 && (
-        <Wide label={t("Invitations sent")}>
-        <table>
-          <caption className="sr-only">{t("Invitations")}</caption>
-          <thead>
-            <tr><th scope="col">{t("Email")}</th><th scope="col">{t("State")}</th><th scope="col">{t("Expires")}</th><th scope="col">{t("Actions")}</th></tr>
-          </thead>
-          <tbody>
+        <DataTable label={t("Invitations sent")} columns={[t("Email"), t("State"), t("Expires"), t("Actions")]}>
             {list.data.items.map((i) => (
               <tr key={i.id}>
                 <th scope="row">{i.email}</th>
@@ -353,9 +339,7 @@ function Invitations() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
-        </Wide>
+</DataTable>
       )}
       <ErrorMessage error={revoke.error ?? resend.error} />
     </section>
@@ -387,13 +371,7 @@ function Members() {
     <section id="members" aria-labelledby="members-h" className="panel">
       <h2 id="members-h">{t("Members and roles")}</h2>
       <ErrorMessage error={members.error} />
-      <Wide label={t("Members")}>
-      <table>
-        <caption className="sr-only">{t("Members")}</caption>
-        <thead>
-          <tr><th scope="col">{t("Name")}</th><th scope="col">{t("Email")}</th><th scope="col">{t("Role")}</th><th scope="col">{t("Actions")}</th></tr>
-        </thead>
-        <tbody>
+      <DataTable label={t("Members")} columns={[t("Name"), t("Email"), t("Role"), t("Actions")]}>
           {items.map((m) => (
             <tr key={m.id}>
               <th scope="row">{m.name}{m.title && <span className="meta"> · {m.title}</span>}</th>
@@ -411,9 +389,7 @@ function Members() {
               </td>
             </tr>
           ))}
-        </tbody>
-      </table>
-      </Wide>
+</DataTable>
       {members.hasNextPage && <button type="button" onClick={() => members.fetchNextPage()}>{t("Load more members")}</button>}
       <ErrorMessage error={setRole.error ?? remove.error} />
     </section>
@@ -498,13 +474,7 @@ function Audit() {
       <ErrorMessage error={audit.error} />
       {audit.isSuccess && items.length === 0 && <p className="empty">{t("Nothing recorded yet.")}</p>}
       {items.length > 0 && (
-        <Wide label={t("Audit log, newest first")}>
-        <table>
-          <caption className="sr-only">{t("Audit log, newest first")}</caption>
-          <thead>
-            <tr><th scope="col">{t("When")}</th><th scope="col">{t("Who")}</th><th scope="col">{t("Action")}</th><th scope="col">{t("Target")}</th><th scope="col">{t("Details")}</th></tr>
-          </thead>
-          <tbody>
+        <DataTable label={t("Audit log, newest first")} columns={[t("When"), t("Who"), t("Action"), t("Target"), t("Details")]}>
             {items.map((a) => (
               <tr key={a.id}>
                 <td><time dateTime={a.at}>{when(a.at)}</time></td>
@@ -516,9 +486,7 @@ function Audit() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
-        </Wide>
+</DataTable>
       )}
       {audit.hasNextPage && <button type="button" onClick={() => audit.fetchNextPage()}>{t("Load older entries")}</button>}
     </section>

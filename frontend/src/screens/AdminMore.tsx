@@ -9,7 +9,7 @@ import { when } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { FieldError, invalidProps } from "../components/FieldError";
-import { Wide } from "../components/Wide";
+import { DataTable } from "../components/Wide";
 
 /** The networks whitelist with each network's configuration. */
 export function Networks() {
@@ -20,22 +20,9 @@ export function Networks() {
       <h2 id="networks-h">{t("Social networks")}</h2>
       <p>{t("Members can connect and share only to the networks allowed here. The company's domain must be verified first.")}</p>
       <ErrorMessage error={networks.error} />
-      <Wide label={t("Social networks and whether members may use them")}>
-      <table>
-        <caption className="sr-only">{t("Social networks and whether members may use them")}</caption>
-        <thead>
-          <tr>
-            <th scope="col">{t("Network")}</th>
-            <th scope="col">{t("State")}</th>
-            <th scope="col">{t("Settings")}</th>
-            <th scope="col">{t("Action")}</th>
-          </tr>
-        </thead>
-        <tbody>
+      <DataTable label={t("Social networks and whether members may use them")} columns={[t("Network"), t("State"), t("Settings"), t("Action")]}>
           {networks.data?.items?.map((n) => <NetworkRow key={n.name} n={n} />)}
-        </tbody>
-      </table>
-      </Wide>
+</DataTable>
     </section>
   );
 }
@@ -283,16 +270,7 @@ function Summary({ doc }: { doc: Export }) {
   const { t } = useTranslation();
   const entries = Object.entries(doc.data ?? {});
   return (
-    <Wide label={t("Records per collection")}>
-    <table>
-      <caption className="sr-only">{t("Records per collection")}</caption>
-      <thead>
-        <tr>
-          <th scope="col">{t("Collection")}</th>
-          <th scope="col">{t("Records")}</th>
-        </tr>
-      </thead>
-      <tbody>
+    <DataTable label={t("Records per collection")} columns={[t("Collection"), t("Records")]}>
         {doc.manifest.map((m) => {
           const v = entries.find(([k]) => k === m)?.[1];
           const n = Array.isArray(v) ? v.length : v && typeof v === "object" ? 1 : 0;
@@ -303,9 +281,7 @@ function Summary({ doc }: { doc: Export }) {
             </tr>
           );
         })}
-      </tbody>
-    </table>
-    </Wide>
+</DataTable>
   );
 }
 
@@ -382,18 +358,7 @@ export function SupportGrants() {
       <ErrorMessage error={grant.error ?? grants.error} />
       {grants.isSuccess && items.length === 0 && <p className="empty">{t("No grants.")}</p>}
       {items.length > 0 && (
-        <Wide label={t("Support grants, newest first")}>
-        <table>
-          <caption className="sr-only">{t("Support grants, newest first")}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t("Reason")}</th>
-              <th scope="col">{t("Until")}</th>
-              <th scope="col">{t("State")}</th>
-              <th scope="col">{t("Action")}</th>
-            </tr>
-          </thead>
-          <tbody>
+        <DataTable label={t("Support grants, newest first")} columns={[t("Reason"), t("Until"), t("State"), t("Action")]}>
             {items.map((g) => {
               const live = !g.revoked && g.expires_at && new Date(g.expires_at).getTime() > now;
               return (
@@ -416,9 +381,7 @@ export function SupportGrants() {
                 </tr>
               );
             })}
-          </tbody>
-        </table>
-        </Wide>
+</DataTable>
       )}
       <ErrorMessage error={revoke.error} />
     </section>
@@ -453,17 +416,7 @@ export function PendingIdentities() {
       <ErrorMessage error={pending.error} />
       {pending.isSuccess && items.length === 0 && <p className="empty">{t("Nobody is waiting.")}</p>}
       {items.length > 0 && (
-        <Wide label={t("Sign-in identities waiting")}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">{t("Email")}</th>
-                <th scope="col">{t("Identity provider")}</th>
-                <th scope="col">{t("Seen")}</th>
-                <th scope="col">{t("Decision")}</th>
-              </tr>
-            </thead>
-            <tbody>
+        <DataTable label={t("Sign-in identities waiting")} columns={[t("Email"), t("Identity provider"), t("Seen"), t("Decision")]}>
               {items.map((i) => {
                 const v = { member: i.member_id ?? "", issuer: i.issuer ?? "", subject: i.subject ?? "" };
                 return (
@@ -489,9 +442,7 @@ export function PendingIdentities() {
                   </tr>
                 );
               })}
-            </tbody>
-          </table>
-        </Wide>
+</DataTable>
       )}
       <ErrorMessage error={decide.error} />
     </section>
