@@ -50,6 +50,9 @@ type appDeps struct {
 	// the worker; nil makes newApp build its own.
 	mailer tenant.Mailer
 	devBox *tenant.DevMailbox
+	// reach is the process's reach service (rollups, unique visitors);
+	// nil makes newApp build one on redis.
+	reach *reach.Service
 	// queueRedis is Asynq's Redis, for the queues console (/ops/queues).
 	queueRedis asynq.RedisConnOpt
 	// keys encrypt instances' identity provider secrets (CHORUS_TOKEN_KEYS).
@@ -249,7 +252,10 @@ func newApp(d appDeps) (*app, error) {
 	links.GET(trackedLinkRoute, redirector.Handle)
 	links.NoRoute(func(c *gin.Context) { api.Write(c, api.New(http.StatusNotFound, "not_found", "no such resource")) })
 	// Reach measurement: clicks feed the rollups, analysts read them.
-	reachSvc := reach.New(reach.Config{Redis: d.redis, Log: d.log, Now: d.now})
+	reachSvc := d.reach
+	if reachSvc == nil {
+		reachSvc = reach.New(reach.Config{Redis: d.redis, Log: d.log, Now: d.now})
+	}
 	redirector.SetClickHook(reachSvc)
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", readyz(d))

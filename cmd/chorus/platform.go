@@ -22,6 +22,7 @@ import (
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/redisserver"
 	"github.com/chorushq/chorus/social"
+	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
 	"github.com/chorushq/chorus/tenant/embedded"
@@ -87,6 +88,9 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	tasks := asynq.NewInspector(redisOpt)
 	defer tasks.Close()
 	contentSvc := newContentService(log, time.Now, preview.New(preview.Config{}), queue)
+	// One reach service for the process: the API's click recorder, the
+	// publishing hook and the worker's jobs share its visitor state.
+	reachSvc := reach.New(reach.Config{Redis: rdb, Log: log, Now: time.Now})
 
 	keys, err := tokenKeys(cfg, log)
 	if err != nil {
@@ -129,14 +133,14 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 			return fmt.Errorf("CHORUS_BASE_URL: %w", err)
 		}
 		netOpts := cfg.networkOptions(mailer)
-		netOpts.tasks = tasks
+		netOpts.tasks, netOpts.reach = tasks, reachSvc
 		socialSvc, err := newSocialService(baseURL, keys, log, time.Now, netOpts, contentSvc, queue)
 		if err != nil {
 			ln.Close()
 			return err
 		}
 		a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg, baseURL: baseURL,
-			content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, keys: keys, queueRedis: redisOpt})
+			content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, keys: keys, queueRedis: redisOpt, reach: reachSvc})
 		if err != nil {
 			ln.Close()
 			return err
@@ -172,7 +176,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	}
 	if cmd == "worker" || cmd == "all" {
 		netOpts := cfg.networkOptions(mailer)
-		netOpts.tasks = tasks
+		netOpts.tasks, netOpts.reach = tasks, reachSvc
 		netOpts.limits = jobs.NewRateLimiter(rdb, social.DefaultLimits)
 		socialSvc, err := newSocialService(base, keys, log, time.Now, netOpts, contentSvc, queue)
 		if err != nil {
@@ -180,7 +184,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		}
 		w, err := jobs.NewWorker(jobs.Config{Redis: redisOpt, Store: store, Content: contentSvc, Social: socialSvc,
 			Privacy: privacyOf(tenant.NewService(tenant.Config{Store: store, Log: log}), contentSvc, socialSvc), Resolver: cfg.resolver(), Log: log, Metrics: reg, Concurrency: cfg.Concurrency, Mailer: mailer,
-			BaseURL: base})
+			BaseURL: base, Reach: reachSvc})
 		if err != nil {
 			return err
 		}

@@ -76,6 +76,9 @@ type networkOptions struct {
 	// limits, when set, holds shares back within the networks'
 	// publishing limits.
 	limits *jobs.RateLimiter
+	// reach counts published shares in the rollups; nil: a reach service
+	// of this social service's own.
+	reach *reach.Service
 }
 
 // wholeSecondAfter rounds a time still to come up to a whole second:
@@ -185,7 +188,11 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 			return del(ctx, refs)
 		}
 	}
+	rs := o.reach
+	if rs == nil {
+		rs = reach.New(reach.Config{Log: log, Now: now})
+	}
 	return social.NewService(social.Config{Networks: reg, Keys: keys, BaseURL: base, HTTPClient: client, Log: log, Now: now,
 		Content: contentSvc, Enqueue: enqueue, Notify: notifier(o.mailer), Throttle: throttle, Dequeue: dequeue,
-		OnPublished: reach.New(reach.Config{Log: log, Now: now}).SharePublished}), nil
+		OnPublished: rs.SharePublished}), nil
 }
