@@ -84,37 +84,37 @@ export function ConnectedAccounts() {
       )}
       {items.length > 0 && (
         <DataTable label={t("My connected accounts")} columns={[t("Network"), t("Account"), t("State"), t("Actions")]}>
-            {items.map((c) => (
-              <tr key={c.id}>
-                <th scope="row">{networkLabel(c.network)}</th>
-                <td className="break">
-                  <AccountName c={c} />
-                  {c.followers > 0 && <span className="meta"> · {t("{{count}} followers", { count: c.followers })}</span>}
-                </td>
-                <td>
-                  <span className={`state conn-${c.status}`}>{t(connectionStatusText[c.status] ?? c.status)}</span>
-                </td>
-                <td>
-                  {(c.status === "needs_reconnect" || c.status === "broken") && (
-                    <>
-                      <ReconnectButton connection={c} />{" "}
-                    </>
-                  )}
-                  <ConfirmButton
-                    question={t("Disconnect {{network}} {{handle}}? Its scheduled shares are cancelled; you can connect it again later.", {
-                      network: networkLabel(c.network),
-                      handle: c.handle,
-                    })}
-                    confirmLabel={t("Disconnect")}
-                    aria-label={t("Disconnect {{network}} {{handle}}", { network: networkLabel(c.network), handle: c.handle })}
-                    onConfirm={() => disconnect.mutate(c.id)}
-                  >
-                    {t("Disconnect")}
-                  </ConfirmButton>
-                </td>
-              </tr>
-            ))}
-</DataTable>
+          {items.map((c) => (
+            <tr key={c.id}>
+              <th scope="row">{networkLabel(c.network)}</th>
+              <td className="break">
+                <AccountName c={c} />
+                {c.followers > 0 && <span className="meta"> · {t("{{count}} followers", { count: c.followers })}</span>}
+              </td>
+              <td>
+                <span className={`state conn-${c.status}`}>{t(connectionStatusText[c.status] ?? c.status)}</span>
+              </td>
+              <td>
+                {(c.status === "needs_reconnect" || c.status === "broken") && (
+                  <>
+                    <ReconnectButton connection={c} />{" "}
+                  </>
+                )}
+                <ConfirmButton
+                  question={t("Disconnect {{network}} {{handle}}? Its scheduled shares are cancelled; you can connect it again later.", {
+                    network: networkLabel(c.network),
+                    handle: c.handle,
+                  })}
+                  confirmLabel={t("Disconnect")}
+                  aria-label={t("Disconnect {{network}} {{handle}}", { network: networkLabel(c.network), handle: c.handle })}
+                  onConfirm={() => disconnect.mutate(c.id)}
+                >
+                  {t("Disconnect")}
+                </ConfirmButton>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       <ErrorMessage error={disconnect.error} />
 

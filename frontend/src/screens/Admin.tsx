@@ -226,24 +226,24 @@ function Domains() {
       <p>{t("To verify a domain, publish the TXT record shown at your DNS provider, then press Verify.")}</p>
       <ErrorMessage error={domains.error} />
       <DataTable label={t("Domains and their verification")} columns={[t("Domain"), t("State"), t("TXT record"), t("Action")]}>
-          {domains.data?.items.map((d) => (
-            <tr key={d.domain}>
-              <th scope="row">{d.domain}</th>
-              <td>
-                {d.verified ? t("Verified {{time}}", { time: when(d.verified_at) }) : t("Not verified")}
-                {d.record_missing && " — the record was missing at the last check"}
-              </td>
-              <td>
-                <code className="break">{d.txt.name}</code> {t("TXT")} <code className="break">{d.txt.value}</code>
-              </td>
-              <td>
-                <button type="button" onClick={() => verify.mutate(d.domain)} disabled={verify.isPending} aria-label={t("Verify {{domain}}", { domain: d.domain })}>
-                  {t("Verify")}
-                </button>
-              </td>
-            </tr>
-          ))}
-</DataTable>
+        {domains.data?.items.map((d) => (
+          <tr key={d.domain}>
+            <th scope="row">{d.domain}</th>
+            <td>
+              {d.verified ? t("Verified {{time}}", { time: when(d.verified_at) }) : t("Not verified")}
+              {d.record_missing && " — the record was missing at the last check"}
+            </td>
+            <td>
+              <code className="break">{d.txt.name}</code> {t("TXT")} <code className="break">{d.txt.value}</code>
+            </td>
+            <td>
+              <button type="button" onClick={() => verify.mutate(d.domain)} disabled={verify.isPending} aria-label={t("Verify {{domain}}", { domain: d.domain })}>
+                {t("Verify")}
+              </button>
+            </td>
+          </tr>
+        ))}
+      </DataTable>
       <div role="status" aria-live="polite">{verify.isSuccess && <p className="notice">{t("{{domain}} is verified.", { domain: verify.data.domain })}</p>}</div>
       <ErrorMessage error={verify.error} />
       <form onSubmit={(e) => { e.preventDefault(); add.mutate(); }} className="inline">
@@ -322,24 +322,24 @@ function Invitations() {
       <ErrorMessage error={list.error} />
       {list.data && list.data.items.length > 0 && (
         <DataTable label={t("Invitations sent")} columns={[t("Email"), t("State"), t("Expires"), t("Actions")]}>
-            {list.data.items.map((i) => (
-              <tr key={i.id}>
-                <th scope="row">{i.email}</th>
-                <td>{i.state}</td>
-                <td>{when(i.expires_at)}</td>
-                <td>
-                  {i.state === "pending" && (
-                    <>
-                      <button type="button" onClick={() => resend.mutate(i.id)} aria-label={t("Resend the invitation to {{email}}", { email: i.email })}>{t("Resend")}</button>{" "}
-                      <ConfirmButton question={t("Revoke the invitation to {{email}}? Its link stops working.", { email: i.email })} confirmLabel={t("Revoke")} aria-label={t("Revoke the invitation to {{email}}", { email: i.email })} onConfirm={() => revoke.mutate(i.id)}>
-                        {t("Revoke")}
-                      </ConfirmButton>
-                    </>
-                  )}
-                </td>
-              </tr>
-            ))}
-</DataTable>
+          {list.data.items.map((i) => (
+            <tr key={i.id}>
+              <th scope="row">{i.email}</th>
+              <td>{i.state}</td>
+              <td>{when(i.expires_at)}</td>
+              <td>
+                {i.state === "pending" && (
+                  <>
+                    <button type="button" onClick={() => resend.mutate(i.id)} aria-label={t("Resend the invitation to {{email}}", { email: i.email })}>{t("Resend")}</button>{" "}
+                    <ConfirmButton question={t("Revoke the invitation to {{email}}? Its link stops working.", { email: i.email })} confirmLabel={t("Revoke")} aria-label={t("Revoke the invitation to {{email}}", { email: i.email })} onConfirm={() => revoke.mutate(i.id)}>
+                      {t("Revoke")}
+                    </ConfirmButton>
+                  </>
+                )}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       <ErrorMessage error={revoke.error ?? resend.error} />
     </section>
@@ -372,24 +372,24 @@ function Members() {
       <h2 id="members-h">{t("Members and roles")}</h2>
       <ErrorMessage error={members.error} />
       <DataTable label={t("Members")} columns={[t("Name"), t("Email"), t("Role"), t("Actions")]}>
-          {items.map((m) => (
-            <tr key={m.id}>
-              <th scope="row">{m.name}{m.title && <span className="meta"> · {m.title}</span>}</th>
-              <td>{m.email}</td>
-              <td>
-                <RoleSelect name={m.name} role={m.role} onChange={(role) => setRole.mutate({ id: m.id, role })} />
-              </td>
-              <td>
-                <Correct id={m.id} name={m.name} title={m.title} />{" "}
-                {m.id !== me.data?.member.id && (
-                  <ConfirmButton question={t("Remove {{name}}? Their sessions end and their data is erased.", { name: m.name })} confirmLabel={t("Remove member")} aria-label={t("Remove {{name}}", { name: m.name })} onConfirm={() => remove.mutate(m.id)}>
-                    {t("Remove")}
-                  </ConfirmButton>
-                )}
-              </td>
-            </tr>
-          ))}
-</DataTable>
+        {items.map((m) => (
+          <tr key={m.id}>
+            <th scope="row">{m.name}{m.title && <span className="meta"> · {m.title}</span>}</th>
+            <td>{m.email}</td>
+            <td>
+              <RoleSelect name={m.name} role={m.role} onChange={(role) => setRole.mutate({ id: m.id, role })} />
+            </td>
+            <td>
+              <Correct id={m.id} name={m.name} title={m.title} />{" "}
+              {m.id !== me.data?.member.id && (
+                <ConfirmButton question={t("Remove {{name}}? Their sessions end and their data is erased.", { name: m.name })} confirmLabel={t("Remove member")} aria-label={t("Remove {{name}}", { name: m.name })} onConfirm={() => remove.mutate(m.id)}>
+                  {t("Remove")}
+                </ConfirmButton>
+              )}
+            </td>
+          </tr>
+        ))}
+      </DataTable>
       {members.hasNextPage && <button type="button" onClick={() => members.fetchNextPage()}>{t("Load more members")}</button>}
       <ErrorMessage error={setRole.error ?? remove.error} />
     </section>
@@ -475,18 +475,18 @@ function Audit() {
       {audit.isSuccess && items.length === 0 && <p className="empty">{t("Nothing recorded yet.")}</p>}
       {items.length > 0 && (
         <DataTable label={t("Audit log, newest first")} columns={[t("When"), t("Who"), t("Action"), t("Target"), t("Details")]}>
-            {items.map((a) => (
-              <tr key={a.id}>
-                <td><time dateTime={a.at}>{when(a.at)}</time></td>
-                <td>{a.actor.kind}{a.actor.id ? ` ${a.actor.id}` : ""}</td>
-                <td>{a.action}</td>
-                <td className="break">{a.target}</td>
-                <td className="break">
-                  {a.details && Object.entries(a.details).map(([k, v]) => `${k}: ${v}`).join("; ")}
-                </td>
-              </tr>
-            ))}
-</DataTable>
+          {items.map((a) => (
+            <tr key={a.id}>
+              <td><time dateTime={a.at}>{when(a.at)}</time></td>
+              <td>{a.actor.kind}{a.actor.id ? ` ${a.actor.id}` : ""}</td>
+              <td>{a.action}</td>
+              <td className="break">{a.target}</td>
+              <td className="break">
+                {a.details && Object.entries(a.details).map(([k, v]) => `${k}: ${v}`).join("; ")}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       {audit.hasNextPage && <button type="button" onClick={() => audit.fetchNextPage()}>{t("Load older entries")}</button>}
     </section>

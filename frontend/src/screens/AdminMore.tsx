@@ -21,8 +21,8 @@ export function Networks() {
       <p>{t("Members can connect and share only to the networks allowed here. The company's domain must be verified first.")}</p>
       <ErrorMessage error={networks.error} />
       <DataTable label={t("Social networks and whether members may use them")} columns={[t("Network"), t("State"), t("Settings"), t("Action")]}>
-          {networks.data?.items?.map((n) => <NetworkRow key={n.name} n={n} />)}
-</DataTable>
+        {networks.data?.items?.map((n) => <NetworkRow key={n.name} n={n} />)}
+      </DataTable>
     </section>
   );
 }
@@ -271,17 +271,17 @@ function Summary({ doc }: { doc: Export }) {
   const entries = Object.entries(doc.data ?? {});
   return (
     <DataTable label={t("Records per collection")} columns={[t("Collection"), t("Records")]}>
-        {doc.manifest.map((m) => {
-          const v = entries.find(([k]) => k === m)?.[1];
-          const n = Array.isArray(v) ? v.length : v && typeof v === "object" ? 1 : 0;
-          return (
-            <tr key={m}>
-              <th scope="row">{m}</th>
-              <td>{n}</td>
-            </tr>
-          );
-        })}
-</DataTable>
+      {doc.manifest.map((m) => {
+        const v = entries.find(([k]) => k === m)?.[1];
+        const n = Array.isArray(v) ? v.length : v && typeof v === "object" ? 1 : 0;
+        return (
+          <tr key={m}>
+            <th scope="row">{m}</th>
+            <td>{n}</td>
+          </tr>
+        );
+      })}
+    </DataTable>
   );
 }
 
@@ -359,29 +359,29 @@ export function SupportGrants() {
       {grants.isSuccess && items.length === 0 && <p className="empty">{t("No grants.")}</p>}
       {items.length > 0 && (
         <DataTable label={t("Support grants, newest first")} columns={[t("Reason"), t("Until"), t("State"), t("Action")]}>
-            {items.map((g) => {
-              const live = !g.revoked && g.expires_at && new Date(g.expires_at).getTime() > now;
-              return (
-                <tr key={g.id}>
-                  <th scope="row">{g.reason}</th>
-                  <td>{when(g.expires_at)}</td>
-                  <td>{g.revoked ? t("Revoked") : live ? t("Active") : t("Expired")}</td>
-                  <td>
-                    {live && g.id && (
-                      <ConfirmButton
-                        question={t("Revoke this support access now?")}
-                        confirmLabel={t("Revoke")}
-                        aria-label={t("Revoke the support access “{{reason}}”", { reason: g.reason })}
-                        onConfirm={() => revoke.mutate(g.id!)}
-                      >
-                        {t("Revoke")}
-                      </ConfirmButton>
-                    )}
-                  </td>
-                </tr>
-              );
-            })}
-</DataTable>
+          {items.map((g) => {
+            const live = !g.revoked && g.expires_at && new Date(g.expires_at).getTime() > now;
+            return (
+              <tr key={g.id}>
+                <th scope="row">{g.reason}</th>
+                <td>{when(g.expires_at)}</td>
+                <td>{g.revoked ? t("Revoked") : live ? t("Active") : t("Expired")}</td>
+                <td>
+                  {live && g.id && (
+                    <ConfirmButton
+                      question={t("Revoke this support access now?")}
+                      confirmLabel={t("Revoke")}
+                      aria-label={t("Revoke the support access “{{reason}}”", { reason: g.reason })}
+                      onConfirm={() => revoke.mutate(g.id!)}
+                    >
+                      {t("Revoke")}
+                    </ConfirmButton>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </DataTable>
       )}
       <ErrorMessage error={revoke.error} />
     </section>
@@ -417,32 +417,32 @@ export function PendingIdentities() {
       {pending.isSuccess && items.length === 0 && <p className="empty">{t("Nobody is waiting.")}</p>}
       {items.length > 0 && (
         <DataTable label={t("Sign-in identities waiting")} columns={[t("Email"), t("Identity provider"), t("Seen"), t("Decision")]}>
-              {items.map((i) => {
-                const v = { member: i.member_id ?? "", issuer: i.issuer ?? "", subject: i.subject ?? "" };
-                return (
-                  <tr key={`${i.issuer}|${i.subject}`}>
-                    <th scope="row">{i.email}</th>
-                    <td className="break">
-                      {i.issuer} <span className="meta">({i.subject})</span>
-                    </td>
-                    <td>{when(i.seen_at)}</td>
-                    <td>
-                      <button type="button" onClick={() => decide.mutate({ ...v, approve: true })} aria-label={t("Approve the sign-in of {{email}}", { email: i.email })}>
-                        {t("Approve")}
-                      </button>{" "}
-                      <ConfirmButton
-                        question={t("Refuse this identity for {{email}}? It cannot sign in as them.", { email: i.email })}
-                        confirmLabel={t("Refuse")}
-                        aria-label={t("Refuse the sign-in of {{email}}", { email: i.email })}
-                        onConfirm={() => decide.mutate({ ...v, approve: false })}
-                      >
-                        {t("Refuse")}
-                      </ConfirmButton>
-                    </td>
-                  </tr>
-                );
-              })}
-</DataTable>
+            {items.map((i) => {
+              const v = { member: i.member_id ?? "", issuer: i.issuer ?? "", subject: i.subject ?? "" };
+              return (
+                <tr key={`${i.issuer}|${i.subject}`}>
+                  <th scope="row">{i.email}</th>
+                  <td className="break">
+                    {i.issuer} <span className="meta">({i.subject})</span>
+                  </td>
+                  <td>{when(i.seen_at)}</td>
+                  <td>
+                    <button type="button" onClick={() => decide.mutate({ ...v, approve: true })} aria-label={t("Approve the sign-in of {{email}}", { email: i.email })}>
+                      {t("Approve")}
+                    </button>{" "}
+                    <ConfirmButton
+                      question={t("Refuse this identity for {{email}}? It cannot sign in as them.", { email: i.email })}
+                      confirmLabel={t("Refuse")}
+                      aria-label={t("Refuse the sign-in of {{email}}", { email: i.email })}
+                      onConfirm={() => decide.mutate({ ...v, approve: false })}
+                    >
+                      {t("Refuse")}
+                    </ConfirmButton>
+                  </td>
+                </tr>
+              );
+            })}
+        </DataTable>
       )}
       <ErrorMessage error={decide.error} />
     </section>
