@@ -450,9 +450,18 @@ try {
     await page.getByLabel("Show", { exact: true }).selectOption("expired");
     await page.getByRole("article", { name: old }).waitFor();
     await axe(page, "content console, expired");
+    // The feed's refetch is held back, so what shows first is the cached
+    // feed: it must already be without the expired post.
+    const slow = async (route) => {
+      await new Promise((r) => setTimeout(r, 500));
+      await route.continue();
+    };
+    const contentList = (u) => u.pathname === "/api/v1/content";
+    await page.route(contentList, slow);
     await nav(page, "Feed", "Feed");
     await page.getByRole("article", { name: title }).waitFor();
     assert.equal(await page.getByRole("article", { name: old }).count(), 0, "an expired post is out of the feed");
+    await page.unrouteAll({ behavior: "wait" }); // lets the held-back requests finish
   });
 
   await step("profile", async () => {

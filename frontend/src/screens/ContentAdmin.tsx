@@ -3,6 +3,7 @@ import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call, type Post } from "../api/client";
 import { useTopics, when } from "../lib/session";
+import { dropFromFeed } from "../lib/feedcache";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
@@ -45,17 +46,13 @@ export function ContentList() {
   });
   const archive = useMutation({
     mutationFn: (id: string) => call(api.DELETE("/api/v1/content/{id}", { params: { path: { id } } })),
-    onSettled: () => {
-      qc.invalidateQueries({ queryKey: ["content-admin"] });
-      qc.invalidateQueries({ queryKey: ["feed"] });
-    },
+    onSuccess: (_, id) => dropFromFeed(qc, id),
+    onSettled: () => qc.invalidateQueries({ queryKey: ["content-admin"] }),
   });
   const expire = useMutation({
     mutationFn: (p: Post) => call(api.PATCH("/api/v1/content/{id}", { params: { path: { id: p.id } }, body: expireNowBody(p) })),
-    onSettled: () => {
-      qc.invalidateQueries({ queryKey: ["content-admin"] });
-      qc.invalidateQueries({ queryKey: ["feed"] });
-    },
+    onSuccess: (_, p) => dropFromFeed(qc, p.id),
+    onSettled: () => qc.invalidateQueries({ queryKey: ["content-admin"] }),
   });
   const items = list.data?.pages.flatMap((p) => p.items) ?? [];
   const { t } = useTranslation();
@@ -169,7 +166,7 @@ export function EditContent() {
     mutationFn: () => call(api.DELETE("/api/v1/content/{id}", { params: { path: { id } } })),
     onSuccess: () => {
       qc.invalidateQueries({ queryKey: ["content-admin"] });
-      qc.invalidateQueries({ queryKey: ["feed"] });
+      dropFromFeed(qc, id);
       navigate("/content?state=archived");
     },
   });
