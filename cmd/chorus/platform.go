@@ -96,53 +96,56 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
+	serves, works := cmd == "serve" || cmd == "all", cmd == "worker" || cmd == "all"
+	// The public URL is CHORUS_BASE_URL, else the address the HTTP server
+	// listens on, known once it listens (CHORUS_ADDR may name port 0).
+	var ln net.Listener
+	addr := cfg.Addr
+	if serves {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return fmt.Errorf("listen on CHORUS_ADDR %s: %w", cfg.Addr, err)
+		}
+		defer ln.Close() // for the returns before it serves; closing twice is harmless
+		addr = ln.Addr().String()
+	}
+	base := cfg.BaseURL
+	if base == "" {
+		base = "http://" + addr
+	}
+	baseURL, err := url.Parse(base)
+	if err != nil {
+		return fmt.Errorf("CHORUS_BASE_URL: %w", err)
+	}
+
 	// One mailer for the process: the API's dev mailbox shows what the
 	// worker sends too. A worker without SMTP settings mails nobody.
 	var (
 		mailer tenant.Mailer
 		devBox *tenant.DevMailbox
 	)
-	// The configured public URL; the HTTP server refines the default
-	// once it knows its listening port.
-	base, _ := url.Parse(cfg.BaseURL)
-	if cfg.BaseURL == "" {
-		base, _ = url.Parse("http://" + cfg.Addr)
-	}
 	if cfg.DevMailbox || cfg.SMTPURL != "" {
-		if mailer, devBox, err = newMailer(cfg, log, time.Now, base); err != nil {
+		if mailer, devBox, err = newMailer(cfg, log, time.Now, baseURL); err != nil {
 			return err
 		}
+	}
+	// One social service for the process too: the API and the worker
+	// publish, cancel and refresh through the same networks and limits.
+	netOpts := cfg.networkOptions(mailer)
+	netOpts.tasks, netOpts.reach = tasks, reachSvc
+	netOpts.limits = jobs.NewRateLimiter(rdb, social.DefaultLimits)
+	socialSvc, err := newSocialService(baseURL, keys, log, time.Now, netOpts, contentSvc, queue)
+	if err != nil {
+		return err
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	g, gctx := errgroup.WithContext(ctx)
-	if cmd == "serve" || cmd == "all" {
-		ln, err := net.Listen("tcp", cfg.Addr)
-		if err != nil {
-			return fmt.Errorf("listen on CHORUS_ADDR %s: %w", cfg.Addr, err)
-		}
-		base := cfg.BaseURL
-		if base == "" {
-			base = "http://" + ln.Addr().String()
-		}
-		baseURL, err := url.Parse(base)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("CHORUS_BASE_URL: %w", err)
-		}
-		netOpts := cfg.networkOptions(mailer)
-		netOpts.tasks, netOpts.reach = tasks, reachSvc
-		socialSvc, err := newSocialService(baseURL, keys, log, time.Now, netOpts, contentSvc, queue)
-		if err != nil {
-			ln.Close()
-			return err
-		}
+	if serves {
 		a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg, baseURL: baseURL,
 			content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, keys: keys, queueRedis: redisOpt, reach: reachSvc})
 		if err != nil {
-			ln.Close()
 			return err
 		}
 		if a.queues != nil {
@@ -174,17 +177,10 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		})
 		log.Info("Chorus is running", "url", baseURL.String(), "listen", ln.Addr().String())
 	}
-	if cmd == "worker" || cmd == "all" {
-		netOpts := cfg.networkOptions(mailer)
-		netOpts.tasks, netOpts.reach = tasks, reachSvc
-		netOpts.limits = jobs.NewRateLimiter(rdb, social.DefaultLimits)
-		socialSvc, err := newSocialService(base, keys, log, time.Now, netOpts, contentSvc, queue)
-		if err != nil {
-			return err
-		}
+	if works {
 		w, err := jobs.NewWorker(jobs.Config{Redis: redisOpt, Store: store, Content: contentSvc, Social: socialSvc,
 			Privacy: privacyOf(tenant.NewService(tenant.Config{Store: store, Log: log}), contentSvc, socialSvc), Resolver: cfg.resolver(), Log: log, Metrics: reg, Concurrency: cfg.Concurrency, Mailer: mailer,
-			BaseURL: base, Reach: reachSvc})
+			BaseURL: baseURL, Reach: reachSvc})
 		if err != nil {
 			return err
 		}
