@@ -2,6 +2,11 @@ package social
 
 import (
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -40,3 +45,67 @@ var DefaultLimits = map[string]Limits{
 // spent for now; the share waits in queued (a *RetryError carries how
 // long).
 var ErrRateLimited = errors.New("publishing limit for this network reached; the share waits")
+
+// ParseLimits reads an operator's overrides of base, such as
+// "x.connection=300/24h,x.instance=3000/24h,mastodon.connection=100/1h":
+// comma-separated network.bucket=N/duration entries, where bucket is
+// connection or instance and the duration is Go's (30m, 3h, 24h). An
+// operator whose app has a higher tier at a network raises its limits this
+// way. Networks not named keep base's limits; base is not changed.
+func ParseLimits(s string, base map[string]Limits) (map[string]Limits, error) {
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]Limits{}
+	}
+	var errs []error
+	for _, entry := range strings.Split(s, ",") {
+		if entry = strings.TrimSpace(entry); entry == "" {
+			continue
+		}
+		key, val, ok := strings.Cut(entry, "=")
+		network, bucket, ok2 := strings.Cut(strings.TrimSpace(key), ".")
+		if !ok || !ok2 {
+			errs = append(errs, fmt.Errorf("%q: want network.connection=N/duration or network.instance=N/duration", entry))
+			continue
+		}
+		if !slices.Contains(Names, network) {
+			errs = append(errs, fmt.Errorf("%q: unknown network %q (one of %s)", entry, network, strings.Join(Names, ", ")))
+			continue
+		}
+		r, err := parseRate(strings.TrimSpace(val))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%q: %w", entry, err))
+			continue
+		}
+		l := out[network]
+		switch bucket {
+		case "connection":
+			l.PerConnection = r
+		case "instance":
+			l.PerInstance = r
+		default:
+			errs = append(errs, fmt.Errorf("%q: the bucket is connection or instance, not %q", entry, bucket))
+			continue
+		}
+		out[network] = l
+	}
+	return out, errors.Join(errs...)
+}
+
+// parseRate reads "N/duration" with N ≥ 1 and a duration of at least a
+// second.
+func parseRate(s string) (Rate, error) {
+	n, per, ok := strings.Cut(s, "/")
+	if !ok {
+		return Rate{}, errors.New("the rate is N/duration, such as 100/24h")
+	}
+	count, err := strconv.Atoi(strings.TrimSpace(n))
+	if err != nil || count < 1 {
+		return Rate{}, fmt.Errorf("the count must be a whole number ≥ 1, not %q", n)
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(per))
+	if err != nil || d < time.Second {
+		return Rate{}, fmt.Errorf("the period must be a duration of at least 1s such as 3h, not %q", per)
+	}
+	return Rate{N: count, Per: d}, nil
+}

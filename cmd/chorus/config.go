@@ -50,6 +50,9 @@ type config struct {
 
 	// LinkedInReadEngagement: the LinkedIn app has r_member_social.
 	LinkedInReadEngagement bool
+	// PublishLimits are the publishing token buckets per network:
+	// social.DefaultLimits with CHORUS_PUBLISH_LIMITS over them.
+	PublishLimits map[string]social.Limits
 	// DevNetworkPorts are 127.0.0.1 ports where social network servers (a
 	// local Bluesky PDS or Mastodon) may be reached over plain http:
 	// development and browser tests only, refused without the dev mailbox.
@@ -97,6 +100,7 @@ var settings = []setting{
 	{"facebook-graph-version", "CHORUS_FACEBOOK_GRAPH_VERSION", "", "Graph API version such as v24.0; default the connector's", false},
 	{"base-domain", "CHORUS_BASE_DOMAIN", "", "domain under which instances get login pages (acme.<domain>); empty: none", false},
 	{"dev-network-ports", "CHORUS_DEV_NETWORK_PORTS", "", "development and tests only (needs CHORUS_DEV_MAILBOX=1): comma-separated 127.0.0.1 ports where social network servers such as a local Bluesky PDS may be reached over http", false},
+	{"publish-limits", "CHORUS_PUBLISH_LIMITS", "", "raise or lower Chorus's publishing limits per network, e.g. x.connection=300/24h,x.instance=3000/24h (network.connection or network.instance = posts/period); default the networks' documented limits", false},
 	{"dns-resolver", "CHORUS_DNS_RESOLVER", "", "host:port of the DNS server that checks domain verification records (default: the system's)", false},
 }
 
@@ -204,6 +208,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 		if _, err := social.ParseKeyring(c.TokenKeys); err != nil {
 			bad("CHORUS_TOKEN_KEYS", "%v", err)
 		}
+	}
+	if limits, err := social.ParseLimits(get("publish-limits"), social.DefaultLimits); err != nil {
+		bad("CHORUS_PUBLISH_LIMITS", "%v", err)
+	} else {
+		c.PublishLimits = limits
 	}
 	if c.DNSResolver != "" {
 		if _, _, err := net.SplitHostPort(c.DNSResolver); err != nil {

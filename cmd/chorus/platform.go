@@ -21,7 +21,6 @@ import (
 	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/redisserver"
-	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
@@ -132,7 +131,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	// publish, cancel and refresh through the same networks and limits.
 	netOpts := cfg.networkOptions(mailer)
 	netOpts.tasks, netOpts.reach = tasks, reachSvc
-	netOpts.limits = jobs.NewRateLimiter(rdb, social.DefaultLimits)
+	netOpts.limits = jobs.NewRateLimiter(rdb, cfg.PublishLimits)
 	socialSvc, err := newSocialService(baseURL, keys, log, time.Now, netOpts, contentSvc, queue)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
@@ -180,6 +181,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"bad level", map[string]string{"CHORUS_DEV_MAILBOX": "yes"}, "CHORUS_DEV_MAILBOX"},
 		{"bad LinkedIn engagement switch", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_LINKEDIN_READ_ENGAGEMENT": "yes"}, "CHORUS_LINKEDIN_READ_ENGAGEMENT"},
 		{"dev network ports in production", map[string]string{"CHORUS_SMTP_URL": "smtp://mail.example:587", "CHORUS_DEV_NETWORK_PORTS": "2583"}, "CHORUS_DEV_NETWORK_PORTS: is for development only"},
+		{"bad publishing limit", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_PUBLISH_LIMITS": "x.connection=0/1h"}, "CHORUS_PUBLISH_LIMITS: \"x.connection=0/1h\": the count must be"},
 		{"bad dev network port", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_DEV_NETWORK_PORTS": "2583,99999"}, "CHORUS_DEV_NETWORK_PORTS"},
 	}
 	for _, tt := range tests {
@@ -234,6 +236,20 @@ func TestDevNetworkPortsAllowLoopbackOnly(t *testing.T) {
 	}
 	if o := cfg.networkOptions(nil); o.allowHTTP || o.allow != nil || o.ports != nil {
 		t.Errorf("without the setting: http %v ports %v allow %v, want the defaults (https on 443, no private address)", o.allowHTTP, o.ports, o.allow)
+	}
+}
+
+func TestPublishLimitsOverrideTheDefaults(t *testing.T) {
+	env := map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_PUBLISH_LIMITS": "x.connection=1000/24h"}
+	cfg, err := parseConfig("worker", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.PublishLimits[social.X].PerConnection; got != (social.Rate{N: 1000, Per: 24 * time.Hour}) {
+		t.Errorf("x per connection = %+v, want 1000 a day", got)
+	}
+	if cfg.PublishLimits[social.Mastodon] != social.DefaultLimits[social.Mastodon] {
+		t.Errorf("mastodon = %+v, want the default", cfg.PublishLimits[social.Mastodon])
 	}
 }
 
