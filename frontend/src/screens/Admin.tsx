@@ -231,7 +231,7 @@ function Domains() {
             <th scope="row">{d.domain}</th>
             <td>
               {d.verified ? t("Verified {{time}}", { time: when(d.verified_at) }) : t("Not verified")}
-              {d.record_missing && " — the record was missing at the last check"}
+              {d.record_missing && <> — {t("the record was missing at the last check")}</>}
             </td>
             <td>
               <code className="break">{d.txt.name}</code> {t("TXT")} <code className="break">{d.txt.value}</code>
