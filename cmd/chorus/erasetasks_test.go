@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/chorushq/chorus/jobs/redisserver"
 	"github.com/chorushq/chorus/jobs/task"
 )
 
@@ -63,8 +66,17 @@ func TestErasureDeletesWaitingTasks(t *testing.T) {
 
 // After a backup restore, the erased person's shares are back in the
 // database and the reconciler may queue their tasks again: replaying the
-// erasures with the deployment's Redis deletes those tasks too.
+// erasures deletes those tasks too, in the deployment's Redis
+// (CHORUS_REDIS_URL) or in the embedded redis-server on the data dir.
 func TestReplayErasuresDeletesTasksThatCameBack(t *testing.T) {
+	for _, embedded := range []bool{false, true} {
+		t.Run(map[bool]string{false: "CHORUS_REDIS_URL", true: "embedded on the data dir"}[embedded], func(t *testing.T) {
+			replayErasuresDeletesTasks(t, embedded)
+		})
+	}
+}
+
+func replayErasuresDeletesTasks(t *testing.T, embedded bool) {
 	a, employee, connID, postID := shareSetup(t)
 	var later struct{ Items []shareDoc }
 	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "publish_at": "2099-01-01T00:00:00Z"}).json(t, &later)
@@ -98,19 +110,33 @@ func TestReplayErasuresDeletesTasksThatCameBack(t *testing.T) {
 		{Key: "email", Value: m.Member.Email}, {Key: "name", Value: "restored"}, {Key: "role", Value: "employee"}}); err != nil {
 		t.Fatal(err)
 	}
-	q := asynq.NewClient(a.queue)
+
+	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db}
+	queue := a.queue
+	if embedded {
+		// The platform's embedded redis-server, still running on the data
+		// dir: the replay finds it there.
+		dataDir := t.TempDir()
+		rs, err := redisserver.Start(t.Context(), filepath.Join(dataDir, "redis"), false, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rs.Stop(context.Background()) })
+		queue, env["CHORUS_DATA_DIR"] = rs.Opt(), dataDir
+	} else {
+		opt := a.queue.(asynq.RedisClientOpt)
+		env["CHORUS_REDIS_URL"] = fmt.Sprintf("redis://%s/%d", opt.Addr, opt.DB)
+		if opt.Network == "unix" {
+			env["CHORUS_REDIS_URL"] = fmt.Sprintf("redis-socket://%s?db=%d", opt.Addr, opt.DB)
+		}
+	}
+	q := asynq.NewClient(queue)
 	defer q.Close()
 	if _, err := q.Enqueue(task.Publish(m.Instance.ID, shareID), asynq.TaskID(shareID), asynq.Queue(task.QueueCritical),
 		asynq.ProcessAt(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC))); err != nil {
 		t.Fatal(err)
 	}
 
-	opt := a.queue.(asynq.RedisClientOpt)
-	redisURL := fmt.Sprintf("redis://%s/%d", opt.Addr, opt.DB)
-	if opt.Network == "unix" {
-		redisURL = fmt.Sprintf("redis-socket://%s?db=%d", opt.Addr, opt.DB)
-	}
-	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db, "CHORUS_REDIS_URL": redisURL}
 	var out strings.Builder
 	if err := run(t.Context(), []string{"privacy", "replay-erasures"}, func(k string) string { return env[k] }, &out); err != nil {
 		t.Fatalf("replay-erasures: %v", err)
@@ -118,7 +144,7 @@ func TestReplayErasuresDeletesTasksThatCameBack(t *testing.T) {
 	if !strings.Contains(out.String(), "erased again: 1") {
 		t.Errorf("output %q", out.String())
 	}
-	insp := asynq.NewInspector(a.queue)
+	insp := asynq.NewInspector(queue)
 	defer insp.Close()
 	if info, err := insp.GetTaskInfo(task.QueueCritical, shareID); !errors.Is(err, asynq.ErrTaskNotFound) {
 		t.Errorf("the restored share's task after the replay: %+v, %v; want it deleted", info, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/chorushq/chorus/content"
+	"github.com/chorushq/chorus/jobs/redisserver"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
 )
@@ -46,7 +47,7 @@ func runDomain(ctx context.Context, args []string, getenv func(string) string, s
 	if *reason == "" {
 		return errors.New("--reason is required: it goes into the instance's audit log")
 	}
-	return withStore(ctx, getenv, stdout, func(store *tenant.Store) error {
+	return withStore(ctx, getenv, stdout, func(_ config, store *tenant.Store) error {
 		d, err := tenant.NewService(tenant.Config{Store: store}).ForceVerify(ctx, domain, *reason)
 		if errors.Is(err, tenant.ErrNotFound) {
 			return fmt.Errorf("no instance owns %s: its first user must sign in first", domain)
@@ -59,9 +60,9 @@ func runDomain(ctx context.Context, args []string, getenv func(string) string, s
 	})
 }
 
-// withStore runs f with the configured store (CHORUS_MONGO_URI, the
+// withStore runs f with the configuration and the configured store (CHORUS_MONGO_URI, the
 // running process's embedded server on the data dir, or a new one).
-func withStore(ctx context.Context, getenv func(string) string, stdout io.Writer, f func(*tenant.Store) error) (err error) {
+func withStore(ctx context.Context, getenv func(string) string, stdout io.Writer, f func(config, *tenant.Store) error) (err error) {
 	cfg, err := parseConfig("worker", nil, getenv, stdout)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
@@ -77,7 +78,7 @@ func withStore(ctx context.Context, getenv func(string) string, stdout io.Writer
 		return err
 	}
 	defer store.Close(context.WithoutCancel(ctx))
-	return f(store)
+	return f(cfg, store)
 }
 
 // runPrivacy is `chorus privacy replay-erasures`: after restoring a
@@ -86,7 +87,7 @@ func runPrivacy(ctx context.Context, args []string, getenv func(string) string, 
 	if len(args) != 1 || args[0] != "replay-erasures" {
 		return errors.New("usage: chorus privacy replay-erasures")
 	}
-	return withStore(ctx, getenv, stdout, func(store *tenant.Store) error {
+	return withStore(ctx, getenv, stdout, func(cfg config, store *tenant.Store) error {
 		// Tokens restored with the data were revoked at the erasure;
 		// replaying only has to delete them again, so no keyring is needed.
 		keys, _ := social.ParseKeyring(getenv("CHORUS_TOKEN_KEYS"))
@@ -95,13 +96,19 @@ func runPrivacy(ctx context.Context, args []string, getenv func(string) string, 
 			return err
 		}
 		p := privacyOf(tenant.NewService(tenant.Config{Store: store}), content.NewService(content.Config{}), so)
-		// With the deployment's Redis, tasks that came back for the
-		// erased (the reconciler re-queues restored shares) go too.
-		if u := getenv("CHORUS_REDIS_URL"); u != "" {
-			opt, err := asynq.ParseRedisURI(u)
-			if err != nil {
-				return fmt.Errorf("CHORUS_REDIS_URL: %w", err)
-			}
+		// Tasks that came back for the erased (the reconciler re-queues
+		// restored shares) go too: in the deployment's Redis, or the
+		// embedded one on the data dir (the running platform's, or
+		// started for the replay). Without redis-server the platform's
+		// Redis is in memory and kept no tasks across the restore.
+		opt, stopRedis, err := redisServer(ctx, cfg, slog.New(slog.DiscardHandler), false)
+		switch {
+		case errors.Is(err, redisserver.ErrNotInstalled):
+			fmt.Fprintln(stdout, "no redis-server here: the embedded Redis keeps no tasks across restarts, so none are checked")
+		case err != nil:
+			return err
+		default:
+			defer stopRedis(context.WithoutCancel(ctx))
 			insp := asynq.NewInspector(opt)
 			defer insp.Close()
 			p.DeleteTasksWith(deleteTasks(insp, slog.New(slog.DiscardHandler)))
@@ -121,7 +128,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) != 2 || args[0] != "verify" {
 		return errors.New("usage: chorus audit verify <instance ID>")
 	}
-	return withStore(ctx, getenv, stdout, func(store *tenant.Store) error {
+	return withStore(ctx, getenv, stdout, func(_ config, store *tenant.Store) error {
 		sc, err := store.Open(ctx, args[1])
 		if err != nil {
 			return fmt.Errorf("instance %s: %w", args[1], err)
@@ -156,7 +163,7 @@ func runInstance(ctx context.Context, args []string, getenv func(string) string,
 	if *reason == "" || fs.NArg() > 0 {
 		return usage
 	}
-	return withStore(ctx, getenv, stdout, func(store *tenant.Store) error {
+	return withStore(ctx, getenv, stdout, func(_ config, store *tenant.Store) error {
 		if err := store.DeleteInstance(ctx, args[1], "operator", *reason); err != nil {
 			return fmt.Errorf("instance %s: %w", args[1], err)
 		}
@@ -177,7 +184,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return fmt.Errorf("CHORUS_TOKEN_KEYS: %w", err)
 	}
-	return withStore(ctx, getenv, stdout, func(store *tenant.Store) error {
+	return withStore(ctx, getenv, stdout, func(_ config, store *tenant.Store) error {
 		so, err := commandSocial(keys)
 		if err != nil {
 			return err

@@ -48,24 +48,15 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		err = errors.Join(err, stopMongo(c))
 	}()
 
-	var redisOpt asynq.RedisConnOpt
-	if cfg.RedisURL != "" {
-		redisOpt, err = asynq.ParseRedisURI(cfg.RedisURL)
-		if err != nil {
-			return fmt.Errorf("CHORUS_REDIS_URL: %w", err)
-		}
-	} else {
-		rs, rerr := redisserver.Start(ctx, filepath.Join(cfg.DataDir, "redis"), true, log)
-		if rerr != nil {
-			return fmt.Errorf("embedded Redis: %w", rerr)
-		}
-		defer func() {
-			c, cancel := stopCtx()
-			defer cancel()
-			err = errors.Join(err, rs.Stop(c))
-		}()
-		redisOpt = rs.Opt()
+	redisOpt, stopRedis, err := redisServer(ctx, cfg, log, true)
+	if err != nil {
+		return err
 	}
+	defer func() {
+		c, cancel := stopCtx()
+		defer cancel()
+		err = errors.Join(err, stopRedis(c))
+	}()
 	rdb, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
 	if !ok {
 		return errors.New("redis client of unexpected type")
@@ -209,6 +200,31 @@ func mongoServer(ctx context.Context, cfg config, log *slog.Logger) (string, fun
 	}
 	log.Info("using the embedded FerretDB (SQLite) under the data dir; set CHORUS_MONGO_URI for MongoDB", "dir", dir)
 	return m.URI(), m.Stop, nil
+}
+
+// redisServer returns the Redis to use, like mongoServer: CHORUS_REDIS_URL,
+// or the embedded redis-server of another Chorus process on the same data
+// dir, or a new embedded one (with allowFallback, an in-process miniredis
+// when redis-server is not installed), which the returned function stops.
+func redisServer(ctx context.Context, cfg config, log *slog.Logger, allowFallback bool) (asynq.RedisConnOpt, func(context.Context) error, error) {
+	noop := func(context.Context) error { return nil }
+	if cfg.RedisURL != "" {
+		opt, err := asynq.ParseRedisURI(cfg.RedisURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("CHORUS_REDIS_URL: %w", err)
+		}
+		return opt, noop, nil
+	}
+	dir := filepath.Join(cfg.DataDir, "redis")
+	if opt, ok := redisserver.Running(ctx, dir); ok {
+		log.Info("using the embedded redis-server of the Chorus process already running on the data dir", "dir", dir)
+		return opt, noop, nil
+	}
+	rs, err := redisserver.Start(ctx, dir, allowFallback, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("embedded Redis: %w", err)
+	}
+	return rs.Opt(), rs.Stop, nil
 }
 
 // newLogger writes JSON (or text) records to out; every record carries the

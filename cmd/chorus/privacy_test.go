@@ -243,7 +243,8 @@ func TestErasureSurvivesBackupRestore(t *testing.T) {
 	if !strings.Contains(scanAll(t, f.a), "canary-alice-name") {
 		t.Fatal("the restore did not bring Alice back: the test would prove nothing")
 	}
-	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db}
+	// The data dir holds the embedded Redis the replay checks for tasks.
+	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db, "CHORUS_DATA_DIR": t.TempDir()}
 	var out strings.Builder
 	if err := run(t.Context(), []string{"privacy", "replay-erasures"}, func(k string) string { return env[k] }, &out); err != nil {
 		t.Fatalf("replay-erasures: %v", err)

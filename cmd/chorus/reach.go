@@ -42,7 +42,7 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 	if *id == "" || fs.NArg() > 0 {
 		return usage
 	}
-	return withStore(ctx, getenv, stdout, func(store *tenant.Store) error {
+	return withStore(ctx, getenv, stdout, func(_ config, store *tenant.Store) error {
 		sc, err := store.Open(ctx, *id)
 		if err != nil {
 			return fmt.Errorf("instance %s: %w", *id, err)

@@ -101,6 +101,22 @@ func Start(ctx context.Context, dir string, allowFallback bool, log *slog.Logger
 	}
 }
 
+// Running returns how to reach the redis-server that another process
+// started on dir, if it still answers on its socket: a command-line tool
+// then works with the data of the running platform instead of starting a
+// second server on the same append-only file (which Start refuses).
+func Running(ctx context.Context, dir string) (asynq.RedisClientOpt, bool) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return asynq.RedisClientOpt{}, false
+	}
+	sock, ok := socketInConfig(filepath.Join(dir, configName))
+	if !ok || dialUnix(ctx, sock) != nil {
+		return asynq.RedisClientOpt{}, false
+	}
+	return asynq.RedisClientOpt{Network: "unix", Addr: sock}, true
+}
+
 // Kind returns which implementation s runs.
 func (s *Server) Kind() Kind { return s.kind }
 

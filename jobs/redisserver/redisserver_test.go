@@ -133,6 +133,9 @@ func TestRedisServer(t *testing.T) {
 				t.Fatalf("GET = %q, %v; want %q, nil", got, err, "v")
 			}
 
+			if opt, ok := Running(t.Context(), dir); !ok || opt != s.Opt() {
+				t.Errorf("Running = %+v, %v; want %+v, true", opt, ok, s.Opt())
+			}
 			if second, err := Start(t.Context(), dir, false, slog.New(slog.DiscardHandler)); err == nil {
 				_ = second.Stop(t.Context())
 				t.Errorf("second Start on the same dir succeeded, want an error")
@@ -152,6 +155,9 @@ func TestRedisServer(t *testing.T) {
 			}
 			if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("after Stop, socket %s: %v, want it removed", sock, err)
+			}
+			if opt, ok := Running(t.Context(), dir); ok {
+				t.Errorf("after Stop, Running = %+v, want none", opt)
 			}
 			if tt.wantSockDir {
 				if _, err := os.Lstat(filepath.Dir(sock)); !errors.Is(err, os.ErrNotExist) {
