@@ -54,6 +54,8 @@ function Review({ post }: { post: Post }) {
   const done = () => {
     qc.invalidateQueries({ queryKey: ["queue"] });
     qc.invalidateQueries({ queryKey: ["feed"] });
+    qc.invalidateQueries({ queryKey: ["content-admin"] });
+    qc.invalidateQueries({ queryKey: ["suggestions"] }); // the curator's own, reviewed
   };
   const [editing, setEditing] = useState(false);
   const form = useForm<Fields>({ defaultValues: fieldsOf(post) });
