@@ -199,8 +199,3 @@ func RetryAfter(h http.Header, now time.Time) (wait time.Duration, ok bool) {
 	}
 	return 0, false
 }
-
-// Send is send for a connector that builds its requests itself.
-func Send(client *http.Client, req *http.Request, network, op string, max int64) (*http.Response, []byte, error) {
-	return API{Network: network, Client: client}.send(req, op)
-}
