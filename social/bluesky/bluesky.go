@@ -81,6 +81,8 @@ type Options struct {
 // Network is the Bluesky connector.
 type Network struct {
 	opts Options
+	// api builds the requests and sends them; xrpc reads the answers.
+	api social.API
 }
 
 var (
@@ -90,16 +92,10 @@ var (
 
 // New returns the connector.
 func New(opts Options) *Network {
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
-	if opts.UserAgent == "" {
-		opts.UserAgent = "Chorus"
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Network{opts: opts}
+	return &Network{opts: opts, api: social.NewAPI(social.Bluesky, opts.HTTPClient, opts.UserAgent, nil)}
 }
 
 // Name is social.Bluesky.
