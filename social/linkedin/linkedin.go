@@ -348,11 +348,7 @@ func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string)
 	h := n.restHeaders()
 	h.Set("X-RestLi-Method", "DELETE")
 	_, err := n.call(ctx, "delete", http.MethodDelete, n.opts.APIBaseURL+"/rest/posts/"+url.QueryEscape(remoteID), a.AccessToken.Reveal(), nil, h, nil)
-	var e *social.Error
-	if errors.As(err, &e) && e.Status == http.StatusNotFound {
-		return nil
-	}
-	return err
+	return social.IgnoreNotFound(err)
 }
 
 var _ social.MetricsReader = (*Network)(nil)

@@ -218,11 +218,7 @@ const findPages = 5
 // is not an error.
 func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string) error {
 	err := n.call(ctx, "delete", http.MethodDelete, a.Server+"/api/v1/statuses/"+url.PathEscape(remoteID), a.AccessToken.Reveal(), nil, nil, nil)
-	var e *social.Error
-	if errors.As(err, &e) && e.Status == http.StatusNotFound {
-		return nil
-	}
-	return err
+	return social.IgnoreNotFound(err)
 }
 
 var _ social.MetricsReader = (*Network)(nil)

@@ -267,11 +267,7 @@ func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string)
 		} `json:"data"`
 	}
 	err := n.call(ctx, "delete", http.MethodDelete, n.opts.APIBaseURL+"/2/tweets/"+url.PathEscape(remoteID), a.AccessToken.Reveal(), nil, &out)
-	var e *social.Error
-	if errors.As(err, &e) && e.Status == http.StatusNotFound {
-		return nil
-	}
-	return err
+	return social.IgnoreNotFound(err)
 }
 
 var _ social.MetricsReader = (*Network)(nil)
