@@ -45,6 +45,15 @@ func NewAPI(network string, client *http.Client, userAgent string, refused func(
 	return API{Network: network, Client: client, UserAgent: userAgent, Refused: refused}
 }
 
+// BaseURL is a connector's endpoint option: configured without a
+// trailing slash, or production when configured is empty.
+func BaseURL(configured, production string) string {
+	if configured == "" {
+		configured = production
+	}
+	return strings.TrimSuffix(configured, "/")
+}
+
 // Request is one request of a connector to its network.
 type Request struct {
 	// Op is what the request is for (profile, publish…): its errors' Op.

@@ -105,14 +105,8 @@ func New(opts Options) (*Network, error) {
 	if !versionRE.MatchString(opts.GraphVersion) {
 		return nil, fmt.Errorf("facebook: Graph API version %q is not a version such as %s", opts.GraphVersion, DefaultGraphVersion)
 	}
-	if opts.DialogBaseURL == "" {
-		opts.DialogBaseURL = DefaultDialogBaseURL
-	}
-	if opts.GraphBaseURL == "" {
-		opts.GraphBaseURL = DefaultGraphBaseURL
-	}
-	opts.DialogBaseURL = strings.TrimSuffix(opts.DialogBaseURL, "/")
-	opts.GraphBaseURL = strings.TrimSuffix(opts.GraphBaseURL, "/")
+	opts.DialogBaseURL = social.BaseURL(opts.DialogBaseURL, DefaultDialogBaseURL)
+	opts.GraphBaseURL = social.BaseURL(opts.GraphBaseURL, DefaultGraphBaseURL)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

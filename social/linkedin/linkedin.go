@@ -117,14 +117,8 @@ func New(opts Options) (*Network, error) {
 	if !versionRE.MatchString(opts.Version) {
 		return nil, fmt.Errorf("linkedin: version %q is not a LinkedIn-Version such as %s (YYYYMM)", opts.Version, DefaultVersion)
 	}
-	if opts.AuthBaseURL == "" {
-		opts.AuthBaseURL = DefaultAuthBaseURL
-	}
-	if opts.APIBaseURL == "" {
-		opts.APIBaseURL = DefaultAPIBaseURL
-	}
-	opts.AuthBaseURL = strings.TrimSuffix(opts.AuthBaseURL, "/")
-	opts.APIBaseURL = strings.TrimSuffix(opts.APIBaseURL, "/")
+	opts.AuthBaseURL = social.BaseURL(opts.AuthBaseURL, DefaultAuthBaseURL)
+	opts.APIBaseURL = social.BaseURL(opts.APIBaseURL, DefaultAPIBaseURL)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

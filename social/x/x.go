@@ -76,14 +76,8 @@ func New(opts Options) (*Network, error) {
 	if opts.ClientID == "" || opts.ClientSecret == "" {
 		return nil, errors.New("x: the OAuth 2.0 client ID and secret of Chorus's X app are required")
 	}
-	if opts.AuthBaseURL == "" {
-		opts.AuthBaseURL = DefaultAuthBaseURL
-	}
-	if opts.APIBaseURL == "" {
-		opts.APIBaseURL = DefaultAPIBaseURL
-	}
-	opts.AuthBaseURL = strings.TrimSuffix(opts.AuthBaseURL, "/")
-	opts.APIBaseURL = strings.TrimSuffix(opts.APIBaseURL, "/")
+	opts.AuthBaseURL = social.BaseURL(opts.AuthBaseURL, DefaultAuthBaseURL)
+	opts.APIBaseURL = social.BaseURL(opts.APIBaseURL, DefaultAPIBaseURL)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
