@@ -35,7 +35,8 @@ type API struct {
 
 // NewAPI returns network's API through client (nil: a client with a 30 s
 // timeout) as userAgent ("": "Chorus"), whose refusals refused classifies.
-func NewAPI(network string, client *http.Client, userAgent string, refused func(op string, res *http.Response, body []byte) *Error) API {
+func NewAPI(network string, client *http.Client, userAgent string,
+	refused func(op string, res *http.Response, body []byte) *Error) API {
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -62,11 +63,11 @@ type Request struct {
 	URL    string
 	// Token, when not empty, is sent as a bearer token.
 	Token string
-	// Header is sent as given, under the Accept, User-Agent, Authorization
-	// and Content-Type that NewRequest sets.
+	// Header is sent too; NewRequest sets Accept, User-Agent,
+	// Authorization and Content-Type over it.
 	Header http.Header
-	// JSON, when not nil, is the body, sent as application/json; else
-	// Form, when not nil, is, sent as a form.
+	// The body: JSON when not nil (application/json), else Form when not
+	// nil (application/x-www-form-urlencoded).
 	JSON []byte
 	Form url.Values
 }
