@@ -3,6 +3,7 @@ package social
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/chorushq/chorus/tenant"
@@ -60,6 +61,16 @@ func (e *Error) Is(target error) bool { return target == e.Class }
 
 // Unwrap returns the transport error.
 func (e *Error) Unwrap() error { return e.Err }
+
+// IgnoreNotFound is err, or nil when err is a network's 404: deleting a
+// post that is already gone has done what was asked.
+func IgnoreNotFound(err error) error {
+	var e *Error
+	if errors.As(err, &e) && e.Status == http.StatusNotFound {
+		return nil
+	}
+	return err
+}
 
 // Errors of the social service.
 var (

@@ -81,6 +81,8 @@ type Options struct {
 // Network is the Bluesky connector.
 type Network struct {
 	opts Options
+	// api builds the requests and sends them; xrpc reads the answers.
+	api social.API
 }
 
 var (
@@ -90,16 +92,10 @@ var (
 
 // New returns the connector.
 func New(opts Options) *Network {
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
-	if opts.UserAgent == "" {
-		opts.UserAgent = "Chorus"
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Network{opts: opts}
+	return &Network{opts: opts, api: social.NewAPI(social.Bluesky, opts.HTTPClient, opts.UserAgent, nil)}
 }
 
 // Name is social.Bluesky.
@@ -274,6 +270,11 @@ func (id identity) path() string {
 	return id.Handle
 }
 
+// postURL is where the account's post at rkey is seen on bsky.app.
+func (id identity) postURL(rkey string) string {
+	return AppURL + "/profile/" + id.path() + "/post/" + rkey
+}
+
 // whoami reads the token's account (com.atproto.server.getSession). Every
 // operation starts with it: it checks the token with a read before any
 // write, and gives the current handle for URLs.
@@ -391,7 +392,6 @@ func (n *Network) publish(ctx context.Context, a social.Account, p social.Post) 
 	if p.IdempotencyKey == "" {
 		rkey = newRecordKey(now)
 	}
-	postURL := AppURL + "/profile/" + id.path() + "/post/" + rkey
 	var out struct {
 		URI string `json:"uri"`
 	}
@@ -401,23 +401,12 @@ func (n *Network) publish(ctx context.Context, a social.Account, p social.Post) 
 	var f *failure
 	switch {
 	case err == nil:
-		return social.Published{RemoteID: out.URI, URL: postURL, At: now}, nil
+		return social.Published{RemoteID: out.URI, URL: id.postURL(rkey), At: now}, nil
 	case !errors.As(err, &f) || f.status != http.StatusBadRequest || f.name != "InvalidSwap" || p.IdempotencyKey == "":
 		return social.Published{}, err
 	}
 	// An earlier attempt posted under this key.
-	var got struct {
-		URI   string `json:"uri"`
-		Value struct {
-			CreatedAt time.Time `json:"createdAt"`
-		} `json:"value"`
-	}
-	err = n.xrpc(ctx, a.Server, call{nsid: "com.atproto.repo.getRecord", token: a.AccessToken.Reveal(),
-		query: url.Values{"repo": {id.DID}, "collection": {Collection}, "rkey": {rkey}}}, &got)
-	if err != nil {
-		return social.Published{}, err
-	}
-	return social.Published{RemoteID: got.URI, URL: postURL, At: got.Value.CreatedAt.UTC()}, nil
+	return n.readPost(ctx, a, id, rkey)
 }
 
 // FindPost reads the record a publish of p writes, at
@@ -437,15 +426,7 @@ func (n *Network) findPost(ctx context.Context, a social.Account, p social.Post)
 	if err != nil {
 		return social.Published{}, false, err
 	}
-	rkey := RecordKey(p.IdempotencyKey)
-	var got struct {
-		URI   string `json:"uri"`
-		Value struct {
-			CreatedAt time.Time `json:"createdAt"`
-		} `json:"value"`
-	}
-	err = n.xrpc(ctx, a.Server, call{nsid: "com.atproto.repo.getRecord", token: a.AccessToken.Reveal(),
-		query: url.Values{"repo": {id.DID}, "collection": {Collection}, "rkey": {rkey}}}, &got)
+	pub, err := n.readPost(ctx, a, id, RecordKey(p.IdempotencyKey))
 	var f *failure
 	switch {
 	case errors.As(err, &f) && f.err == nil && f.name == "RecordNotFound":
@@ -453,7 +434,23 @@ func (n *Network) findPost(ctx context.Context, a social.Account, p social.Post)
 	case err != nil:
 		return social.Published{}, false, err
 	}
-	return social.Published{RemoteID: got.URI, URL: AppURL + "/profile/" + id.path() + "/post/" + rkey, At: got.Value.CreatedAt.UTC()}, true, nil
+	return pub, true, nil
+}
+
+// readPost reads the account's post at rkey (com.atproto.repo.getRecord).
+func (n *Network) readPost(ctx context.Context, a social.Account, id identity, rkey string) (social.Published, error) {
+	var got struct {
+		URI   string `json:"uri"`
+		Value struct {
+			CreatedAt time.Time `json:"createdAt"`
+		} `json:"value"`
+	}
+	err := n.xrpc(ctx, a.Server, call{nsid: "com.atproto.repo.getRecord", token: a.AccessToken.Reveal(),
+		query: url.Values{"repo": {id.DID}, "collection": {Collection}, "rkey": {rkey}}}, &got)
+	if err != nil {
+		return social.Published{}, err
+	}
+	return social.Published{RemoteID: got.URI, URL: id.postURL(rkey), At: got.Value.CreatedAt.UTC()}, nil
 }
 
 // Delete deletes the post whose at:// URI is remoteID

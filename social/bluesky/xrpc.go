@@ -1,7 +1,6 @@
 package bluesky
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -18,9 +17,6 @@ import (
 
 	"github.com/chorushq/chorus/social"
 )
-
-// maxBody bounds what Chorus reads of an answer.
-const maxBody = 1 << 20
 
 // call is one XRPC request.
 type call struct {
@@ -119,42 +115,33 @@ func (n *Network) xrpc(ctx context.Context, server string, c call, out any) erro
 		u += "?" + c.query.Encode()
 	}
 	method := http.MethodGet
-	var body io.Reader
+	var body []byte
 	if c.post {
 		method = http.MethodPost
 		if c.body != nil {
-			b, err := json.Marshal(c.body)
-			if err != nil {
+			var err error
+			if body, err = json.Marshal(c.body); err != nil {
 				return fmt.Errorf("encode %s: %w", c.nsid, err)
 			}
-			body = bytes.NewReader(b)
 		}
 	}
 	// sent records whether the request left: a failure after that may have
 	// reached the server.
 	var sent atomic.Bool
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { sent.Store(true) }})
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	req, err := n.api.NewRequest(ctx, social.Request{Method: method, URL: u, Token: c.token, JSON: body})
 	if err != nil {
 		return &failure{local: true, message: "bad server URL", err: err}
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", n.opts.UserAgent)
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	fail := func(status int, err error) error {
 		return &failure{status: status, err: err, sent: sent.Load() || status != 0, publish: c.publish, keyed: c.keyed}
 	}
-	res, err := n.opts.HTTPClient.Do(req)
+	res, err := n.api.Client.Do(req)
 	if err != nil {
 		return fail(0, err)
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	b, err := io.ReadAll(io.LimitReader(res.Body, social.MaxBody))
 	if err != nil {
 		return fail(res.StatusCode, err)
 	}
@@ -179,13 +166,8 @@ func (n *Network) xrpc(ctx context.Context, server string, c call, out any) erro
 // RateLimit-Reset that AT Protocol servers send (a Unix time in seconds);
 // zero if neither says.
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	if v := h.Get("Retry-After"); v != "" {
-		if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
-			return time.Duration(secs) * time.Second
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(now), 0)
-		}
+	if wait, ok := social.RetryAfter(h, now); ok {
+		return wait
 	}
 	if v := h.Get("RateLimit-Reset"); v != "" {
 		if secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && secs > 0 {

@@ -25,7 +25,6 @@
 package facebook
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -33,7 +32,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -89,6 +87,7 @@ type Options struct {
 type Network struct {
 	opts  Options
 	graph string // GraphBaseURL + "/" + GraphVersion
+	api   social.API
 }
 
 var _ social.Network = (*Network)(nil)
@@ -106,24 +105,14 @@ func New(opts Options) (*Network, error) {
 	if !versionRE.MatchString(opts.GraphVersion) {
 		return nil, fmt.Errorf("facebook: Graph API version %q is not a version such as %s", opts.GraphVersion, DefaultGraphVersion)
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
-	if opts.UserAgent == "" {
-		opts.UserAgent = "Chorus"
-	}
-	if opts.DialogBaseURL == "" {
-		opts.DialogBaseURL = DefaultDialogBaseURL
-	}
-	if opts.GraphBaseURL == "" {
-		opts.GraphBaseURL = DefaultGraphBaseURL
-	}
-	opts.DialogBaseURL = strings.TrimSuffix(opts.DialogBaseURL, "/")
-	opts.GraphBaseURL = strings.TrimSuffix(opts.GraphBaseURL, "/")
+	opts.DialogBaseURL = social.BaseURL(opts.DialogBaseURL, DefaultDialogBaseURL)
+	opts.GraphBaseURL = social.BaseURL(opts.GraphBaseURL, DefaultGraphBaseURL)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Network{opts: opts, graph: opts.GraphBaseURL + "/" + opts.GraphVersion}, nil
+	n := &Network{opts: opts, graph: opts.GraphBaseURL + "/" + opts.GraphVersion}
+	n.api = social.NewAPI(social.Facebook, opts.HTTPClient, opts.UserAgent, n.refused)
+	return n, nil
 }
 
 // Name is social.Facebook.
@@ -488,16 +477,9 @@ func (n *Network) proof(token string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// maxBody bounds what Chorus reads of an answer.
-const maxBody = 1 << 20
-
 // call sends one Graph request, form parameters in the body (POST) and
-// the token in the Authorization header with its appsecret_proof, and
-// classifies its failure.
+// the token in the Authorization header with its appsecret_proof.
 func (n *Network) call(ctx context.Context, op, method, rawURL, token string, form url.Values, out any) error {
-	fail := func(class error, status int, msg string, err error) *social.Error {
-		return &social.Error{Network: social.Facebook, Op: op, Class: class, Status: status, Message: msg, Err: err}
-	}
 	if token != "" {
 		sep := "?"
 		if strings.Contains(rawURL, "?") {
@@ -509,66 +491,43 @@ func (n *Network) call(ctx context.Context, op, method, rawURL, token string, fo
 			rawURL += sep + "appsecret_proof=" + n.proof(token)
 		}
 	}
-	var body io.Reader
-	if form != nil {
-		body = bytes.NewReader([]byte(form.Encode()))
+	_, err := n.api.Do(ctx, social.Request{Op: op, Method: method, URL: rawURL, Token: token, Form: form}, out)
+	return err
+}
+
+// refused classifies a Graph error by its code more than by the HTTP
+// status, which Graph sets to 400 for most; the *graphError is the
+// *social.Error's Err.
+func (n *Network) refused(op string, res *http.Response, body []byte) *social.Error {
+	var answer struct {
+		Error *graphError `json:"error"`
 	}
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
-	if err != nil {
-		return fail(social.ErrPermanent, 0, "bad request URL", err)
+	json.Unmarshal(body, &answer)
+	ge := answer.Error
+	if ge == nil {
+		ge = &graphError{}
 	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	msg := ge.UserMessage
+	if msg == "" {
+		msg = ge.Message
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", n.opts.UserAgent)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	s := res.StatusCode
+	e := &social.Error{Network: social.Facebook, Op: op, Class: social.ErrPermanent, Status: s, Message: msg, Err: ge}
+	switch {
+	case ge.Code == 190 || ge.Code == 102 || s == http.StatusUnauthorized:
+		// The token is invalid, expired or the member removed the app.
+		e.Class = social.ErrReconnect
+	case ge.Code == 506:
+		e.Class, e.Message = social.ErrPermanent, "already posted: "+msg
+	case rateLimited(ge.Code) || s == http.StatusTooManyRequests:
+		e.Class, e.RetryAfter = social.ErrRetryLater, n.retryAfter(res.Header)
+	case ge.IsTransient || ge.Code == 1 || ge.Code == 2 || s >= 500:
+		// Graph's duplicate refusal (506) turns a retry of a post
+		// that did go through into a permanent error, so at most one
+		// post results.
+		e.Class, e.RetryAfter = social.ErrRetryLater, n.retryAfter(res.Header)
 	}
-	res, b, err := social.Send(n.opts.HTTPClient, req, social.Facebook, op, maxBody)
-	if err != nil {
-		return err
-	}
-	if s := res.StatusCode; s >= 300 {
-		var body struct {
-			Error *graphError `json:"error"`
-		}
-		json.Unmarshal(b, &body)
-		ge := body.Error
-		if ge == nil {
-			ge = &graphError{}
-		}
-		msg := ge.UserMessage
-		if msg == "" {
-			msg = ge.Message
-		}
-		e := fail(social.ErrPermanent, s, msg, ge)
-		switch {
-		case ge.Code == 190 || ge.Code == 102 || s == http.StatusUnauthorized:
-			// The token is invalid, expired or the member removed the app.
-			e.Class = social.ErrReconnect
-		case ge.Code == 506:
-			e.Class, e.Message = social.ErrPermanent, "already posted: "+msg
-		case rateLimited(ge.Code) || s == http.StatusTooManyRequests:
-			e.Class, e.RetryAfter = social.ErrRetryLater, n.retryAfter(res.Header)
-		case ge.IsTransient || ge.Code == 1 || ge.Code == 2 || s >= 500:
-			// Graph's duplicate refusal (506) turns a retry of a post
-			// that did go through into a permanent error, so at most one
-			// post results.
-			e.Class, e.RetryAfter = social.ErrRetryLater, n.retryAfter(res.Header)
-		}
-		return e
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			class := social.ErrRetryLater
-			if method != http.MethodGet {
-				class = social.ErrAmbiguous
-			}
-			return fail(class, res.StatusCode, "unreadable answer", err)
-		}
-	}
-	return nil
+	return e
 }
 
 // rateLimited are Graph's throttling codes: the app's (4), the user's
@@ -587,13 +546,8 @@ func rateLimited(code int) bool {
 // zero if neither says (X-App-Usage and X-Page-Usage give percentages
 // only).
 func (n *Network) retryAfter(h http.Header) time.Duration {
-	if v := h.Get("Retry-After"); v != "" {
-		if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
-			return time.Duration(secs) * time.Second
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(n.opts.Now()), 0)
-		}
+	if wait, ok := social.RetryAfter(h, n.opts.Now()); ok {
+		return wait
 	}
 	var wait time.Duration
 	var usage map[string][]struct {

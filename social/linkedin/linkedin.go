@@ -30,12 +30,10 @@
 package linkedin
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -101,6 +99,7 @@ type Options struct {
 // Network is the LinkedIn connector, a social.Network.
 type Network struct {
 	opts Options
+	api  social.API
 }
 
 var _ social.Network = (*Network)(nil)
@@ -118,24 +117,14 @@ func New(opts Options) (*Network, error) {
 	if !versionRE.MatchString(opts.Version) {
 		return nil, fmt.Errorf("linkedin: version %q is not a LinkedIn-Version such as %s (YYYYMM)", opts.Version, DefaultVersion)
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
-	if opts.UserAgent == "" {
-		opts.UserAgent = "Chorus"
-	}
-	if opts.AuthBaseURL == "" {
-		opts.AuthBaseURL = DefaultAuthBaseURL
-	}
-	if opts.APIBaseURL == "" {
-		opts.APIBaseURL = DefaultAPIBaseURL
-	}
-	opts.AuthBaseURL = strings.TrimSuffix(opts.AuthBaseURL, "/")
-	opts.APIBaseURL = strings.TrimSuffix(opts.APIBaseURL, "/")
+	opts.AuthBaseURL = social.BaseURL(opts.AuthBaseURL, DefaultAuthBaseURL)
+	opts.APIBaseURL = social.BaseURL(opts.APIBaseURL, DefaultAPIBaseURL)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Network{opts: opts}, nil
+	n := &Network{opts: opts}
+	n.api = social.NewAPI(social.LinkedIn, opts.HTTPClient, opts.UserAgent, n.refused)
+	return n, nil
 }
 
 // Name is social.LinkedIn.
@@ -353,11 +342,7 @@ func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string)
 	h := n.restHeaders()
 	h.Set("X-RestLi-Method", "DELETE")
 	_, err := n.call(ctx, "delete", http.MethodDelete, n.opts.APIBaseURL+"/rest/posts/"+url.QueryEscape(remoteID), a.AccessToken.Reveal(), nil, h, nil)
-	var e *social.Error
-	if errors.As(err, &e) && e.Status == http.StatusNotFound {
-		return nil
-	}
-	return err
+	return social.IgnoreNotFound(err)
 }
 
 var _ social.MetricsReader = (*Network)(nil)
@@ -409,8 +394,7 @@ func (n *Network) Metrics(ctx context.Context, a social.Account, remoteID string
 // credentials in the form body).
 func (n *Network) Revoke(ctx context.Context, a social.Account) error {
 	form := url.Values{"client_id": {n.opts.ClientID}, "client_secret": {n.opts.ClientSecret.Reveal()}, "token": {a.AccessToken.Reveal()}}
-	_, err := n.call(ctx, "revoke", http.MethodPost, n.opts.AuthBaseURL+"/oauth/v2/revoke", "", []byte(form.Encode()),
-		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, nil)
+	_, err := n.api.Do(ctx, social.Request{Op: "revoke", Method: http.MethodPost, URL: n.opts.AuthBaseURL + "/oauth/v2/revoke", Form: form}, nil)
 	return err
 }
 
@@ -487,80 +471,37 @@ func (e apiError) duplicate() bool {
 
 var duplicateOfRE = regexp.MustCompile(`urn:li:(share|ugcPost):[0-9]+`)
 
-// maxBody bounds what Chorus reads of an answer.
-const maxBody = 1 << 20
-
-// call sends one request with a JSON or form body and classifies its
-// failure; it returns the answer's headers.
+// call sends one request with the token as a bearer token, body, if not
+// nil, as JSON, and the headers h; it returns the answer's headers.
 func (n *Network) call(ctx context.Context, op, method, rawURL, token string, body []byte, h http.Header, out any) (http.Header, error) {
-	fail := func(class error, status int, msg string, err error) *social.Error {
-		return &social.Error{Network: social.LinkedIn, Op: op, Class: class, Status: status, Message: msg, Err: err}
+	return n.api.Do(ctx, social.Request{Op: op, Method: method, URL: rawURL, Token: token, Header: h, JSON: body}, out)
+}
+
+// refused classifies LinkedIn's refusals. A 5xx is retry-later even for a
+// post: LinkedIn's duplicate detection turns a retry of a post that did
+// go through into DUPLICATE_POST, so at most one post results.
+func (n *Network) refused(op string, res *http.Response, body []byte) *social.Error {
+	var ae apiError
+	json.Unmarshal(body, &ae)
+	msg := ae.Message
+	if msg == "" {
+		msg = ae.ErrorDescription
 	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
-	if err != nil {
-		return nil, fail(social.ErrPermanent, 0, "bad request URL", err)
-	}
-	for k, vs := range h {
-		req.Header[k] = vs
-	}
-	if body != nil && req.Header.Get("Content-Type") == "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", n.opts.UserAgent)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, b, err := social.Send(n.opts.HTTPClient, req, social.LinkedIn, op, maxBody)
-	if err != nil {
-		return nil, err
-	}
-	if s := res.StatusCode; s >= 300 {
-		var e apiError
-		json.Unmarshal(b, &e)
-		msg := e.Message
-		if msg == "" {
-			msg = e.ErrorDescription
+	e := n.api.Refusal(op, res.StatusCode, msg)
+	switch s := res.StatusCode; {
+	case s == http.StatusTooManyRequests:
+		e.RetryAfter = n.retryAfter(res.Header, msg)
+	case e.Class == social.ErrRetryLater:
+		e.RetryAfter = n.retryAfter(res.Header, "")
+	case s == http.StatusUnprocessableEntity && ae.duplicate():
+		e.Message = "already posted: LinkedIn refuses a duplicate of a recent post"
+		if urn := duplicateOfRE.FindString(ae.Message); urn != "" {
+			e.Message += " (" + urn + ")"
 		}
-		switch {
-		case s == http.StatusUnauthorized:
-			return nil, fail(social.ErrReconnect, s, msg, nil)
-		case s == http.StatusTooManyRequests:
-			err := fail(social.ErrRetryLater, s, msg, nil)
-			err.RetryAfter = n.retryAfter(res.Header, msg)
-			return nil, err
-		case s >= 500 || s == http.StatusRequestTimeout:
-			// LinkedIn's duplicate detection turns a retry of a post
-			// that did go through into DUPLICATE_POST, so at most one
-			// post results.
-			err := fail(social.ErrRetryLater, s, msg, nil)
-			err.RetryAfter = n.retryAfter(res.Header, "")
-			return nil, err
-		case s == http.StatusUnprocessableEntity && e.duplicate():
-			m := "already posted: LinkedIn refuses a duplicate of a recent post"
-			if urn := duplicateOfRE.FindString(e.Message); urn != "" {
-				m += " (" + urn + ")"
-			}
-			return nil, fail(social.ErrPermanent, s, m, nil)
-		case s == http.StatusUpgradeRequired:
-			return nil, fail(social.ErrPermanent, s, fmt.Sprintf("%s; the LinkedIn-Version %s is no longer served: configure a newer one", msg, n.opts.Version), nil)
-		}
-		return nil, fail(social.ErrPermanent, s, msg, nil)
+	case s == http.StatusUpgradeRequired:
+		e.Message = fmt.Sprintf("%s; the LinkedIn-Version %s is no longer served: configure a newer one", msg, n.opts.Version)
 	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			class := social.ErrRetryLater
-			if method != http.MethodGet {
-				class = social.ErrAmbiguous
-			}
-			return nil, fail(class, res.StatusCode, "unreadable answer", err)
-		}
-	}
-	return res.Header, nil
+	return e
 }
 
 // retryAfter reads Retry-After (seconds or a date). Without it, a daily
@@ -568,13 +509,8 @@ func (n *Network) call(ctx context.Context, op, method, rawURL, token string, bo
 // its counters; otherwise zero: back off.
 func (n *Network) retryAfter(h http.Header, msg string) time.Duration {
 	now := n.opts.Now()
-	if v := h.Get("Retry-After"); v != "" {
-		if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
-			return time.Duration(secs) * time.Second
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(now), 0)
-		}
+	if wait, ok := social.RetryAfter(h, now); ok {
+		return wait
 	}
 	if strings.Contains(msg, " DAY ") {
 		y, m, d := now.UTC().Date()

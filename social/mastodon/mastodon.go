@@ -8,10 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"html"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +39,7 @@ type Options struct {
 // Network is the Mastodon connector, a social.Federated.
 type Network struct {
 	opts Options
+	api  social.API
 }
 
 var (
@@ -50,19 +49,15 @@ var (
 
 // New returns the connector.
 func New(opts Options) *Network {
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
-	if opts.UserAgent == "" {
-		opts.UserAgent = "Chorus"
-	}
 	if opts.AppName == "" {
 		opts.AppName = "Chorus"
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Network{opts: opts}
+	n := &Network{opts: opts}
+	n.api = social.NewAPI(social.Mastodon, opts.HTTPClient, opts.UserAgent, n.refused)
+	return n
 }
 
 // Name is social.Mastodon.
@@ -223,11 +218,7 @@ const findPages = 5
 // is not an error.
 func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string) error {
 	err := n.call(ctx, "delete", http.MethodDelete, a.Server+"/api/v1/statuses/"+url.PathEscape(remoteID), a.AccessToken.Reveal(), nil, nil, nil)
-	var e *social.Error
-	if errors.As(err, &e) && e.Status == http.StatusNotFound {
-		return nil
-	}
-	return err
+	return social.IgnoreNotFound(err)
 }
 
 var _ social.MetricsReader = (*Network)(nil)
@@ -253,81 +244,32 @@ func (n *Network) Revoke(ctx context.Context, a social.Account) error {
 	return n.call(ctx, "revoke", http.MethodPost, a.Server+"/oauth/revoke", "", form, nil, nil)
 }
 
-// maxBody bounds what Chorus reads of an answer.
-const maxBody = 1 << 20
-
-// call sends one request and classifies its failure.
+// call sends one request, its form in the body.
 func (n *Network) call(ctx context.Context, op, method, rawURL, token string, form url.Values, h http.Header, out any) error {
-	fail := func(class error, status int, msg string, err error) error {
-		return &social.Error{Network: social.Mastodon, Op: op, Class: class, Status: status, Message: msg, Err: err}
-	}
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
-	if err != nil {
-		return fail(social.ErrPermanent, 0, "bad request URL", err)
-	}
-	for k, vs := range h {
-		req.Header[k] = vs
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", n.opts.UserAgent)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, b, err := social.Send(n.opts.HTTPClient, req, social.Mastodon, op, maxBody)
-	if err != nil {
-		return err
-	}
-	if res.StatusCode >= 300 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		json.Unmarshal(b, &e)
-		msg := e.Error
-		switch s := res.StatusCode; {
-		case s == http.StatusUnauthorized:
-			return fail(social.ErrReconnect, s, msg, nil)
-		case s == http.StatusTooManyRequests:
-			err := fail(social.ErrRetryLater, s, msg, nil).(*social.Error)
-			err.RetryAfter = retryAfter(res.Header, n.opts.Now())
-			return err
-		case s >= 500 || s == http.StatusRequestTimeout:
-			// A 5xx after the request was sent: Mastodon's Idempotency-Key
-			// makes a retry of a publish safe, so this is retry-later.
-			err := fail(social.ErrRetryLater, s, msg, nil).(*social.Error)
-			err.RetryAfter = retryAfter(res.Header, n.opts.Now())
-			return err
-		}
-		return fail(social.ErrPermanent, res.StatusCode, msg, nil)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			class := social.ErrRetryLater
-			if method != http.MethodGet {
-				class = social.ErrAmbiguous
-			}
-			return fail(class, res.StatusCode, "unreadable answer", err)
-		}
-	}
-	return nil
+	_, err := n.api.Do(ctx, social.Request{Op: op, Method: method, URL: rawURL, Token: token, Header: h, Form: form}, out)
+	return err
 }
 
-// retryAfter reads Retry-After (seconds or a date), else Mastodon's
-// X-RateLimit-Reset (an ISO 8601 time); zero if neither says.
+// refused classifies Mastodon's refusals, which explain themselves in
+// {"error": …}. A 5xx comes after the request was sent, but Mastodon's
+// Idempotency-Key makes a retry of a publish safe, so it is retry-later.
+func (n *Network) refused(op string, res *http.Response, body []byte) *social.Error {
+	var answer struct {
+		Error string `json:"error"`
+	}
+	json.Unmarshal(body, &answer)
+	e := n.api.Refusal(op, res.StatusCode, answer.Error)
+	if e.Class == social.ErrRetryLater {
+		e.RetryAfter = retryAfter(res.Header, n.opts.Now())
+	}
+	return e
+}
+
+// retryAfter reads Retry-After, else Mastodon's X-RateLimit-Reset (an ISO
+// 8601 time); zero if neither says.
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	if v := h.Get("Retry-After"); v != "" {
-		if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
-			return time.Duration(secs) * time.Second
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(now), 0)
-		}
+	if wait, ok := social.RetryAfter(h, now); ok {
+		return wait
 	}
 	if v := h.Get("X-RateLimit-Reset"); v != "" {
 		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {

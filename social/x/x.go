@@ -19,13 +19,11 @@
 package x
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -68,6 +66,7 @@ type Options struct {
 // Network is the X connector, a social.Network.
 type Network struct {
 	opts Options
+	api  social.API
 }
 
 var _ social.Network = (*Network)(nil)
@@ -77,24 +76,14 @@ func New(opts Options) (*Network, error) {
 	if opts.ClientID == "" || opts.ClientSecret == "" {
 		return nil, errors.New("x: the OAuth 2.0 client ID and secret of Chorus's X app are required")
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
-	if opts.UserAgent == "" {
-		opts.UserAgent = "Chorus"
-	}
-	if opts.AuthBaseURL == "" {
-		opts.AuthBaseURL = DefaultAuthBaseURL
-	}
-	if opts.APIBaseURL == "" {
-		opts.APIBaseURL = DefaultAPIBaseURL
-	}
-	opts.AuthBaseURL = strings.TrimSuffix(opts.AuthBaseURL, "/")
-	opts.APIBaseURL = strings.TrimSuffix(opts.APIBaseURL, "/")
+	opts.AuthBaseURL = social.BaseURL(opts.AuthBaseURL, DefaultAuthBaseURL)
+	opts.APIBaseURL = social.BaseURL(opts.APIBaseURL, DefaultAPIBaseURL)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Network{opts: opts}, nil
+	n := &Network{opts: opts}
+	n.api = social.NewAPI(social.X, opts.HTTPClient, opts.UserAgent, n.refused)
+	return n, nil
 }
 
 // Name is social.X.
@@ -129,7 +118,7 @@ func (n *Network) me(ctx context.Context, op string, a social.Account, fields st
 	var out struct {
 		Data user `json:"data"`
 	}
-	if err := n.call(ctx, op, http.MethodGet, u, a.AccessToken.Reveal(), nil, nil, &out); err != nil {
+	if err := n.call(ctx, op, http.MethodGet, u, a.AccessToken.Reveal(), nil, &out); err != nil {
 		return user{}, err
 	}
 	if out.Data.ID == "" || out.Data.Username == "" {
@@ -170,7 +159,7 @@ func (n *Network) Publish(ctx context.Context, a social.Account, p social.Post) 
 			ID string `json:"id"`
 		} `json:"data"`
 	}
-	if err := n.call(ctx, "publish", http.MethodPost, n.opts.APIBaseURL+"/2/tweets", a.AccessToken.Reveal(), body, nil, &out); err != nil {
+	if err := n.call(ctx, "publish", http.MethodPost, n.opts.APIBaseURL+"/2/tweets", a.AccessToken.Reveal(), body, &out); err != nil {
 		return social.Published{}, err
 	}
 	if out.Data.ID == "" {
@@ -230,7 +219,7 @@ func (n *Network) FindPost(ctx context.Context, a social.Account, p social.Post,
 			} `json:"meta"`
 			Errors []json.RawMessage `json:"errors"`
 		}
-		err := n.call(ctx, "find", http.MethodGet, n.opts.APIBaseURL+"/2/users/"+url.PathEscape(u.ID)+"/tweets?"+q.Encode(), a.AccessToken.Reveal(), nil, nil, &out)
+		err := n.call(ctx, "find", http.MethodGet, n.opts.APIBaseURL+"/2/users/"+url.PathEscape(u.ID)+"/tweets?"+q.Encode(), a.AccessToken.Reveal(), nil, &out)
 		var se *social.Error
 		if errors.As(err, &se) && se.Status == http.StatusForbidden {
 			se.Message = "X refused to list the account's posts: " + se.Message
@@ -271,12 +260,8 @@ func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string)
 			Deleted bool `json:"deleted"`
 		} `json:"data"`
 	}
-	err := n.call(ctx, "delete", http.MethodDelete, n.opts.APIBaseURL+"/2/tweets/"+url.PathEscape(remoteID), a.AccessToken.Reveal(), nil, nil, &out)
-	var e *social.Error
-	if errors.As(err, &e) && e.Status == http.StatusNotFound {
-		return nil
-	}
-	return err
+	err := n.call(ctx, "delete", http.MethodDelete, n.opts.APIBaseURL+"/2/tweets/"+url.PathEscape(remoteID), a.AccessToken.Reveal(), nil, &out)
+	return social.IgnoreNotFound(err)
 }
 
 var _ social.MetricsReader = (*Network)(nil)
@@ -311,7 +296,7 @@ func (n *Network) Metrics(ctx context.Context, a social.Account, remoteID string
 		} `json:"errors"`
 	}
 	u := n.opts.APIBaseURL + "/2/tweets/" + url.PathEscape(remoteID) + "?tweet.fields=public_metrics"
-	err := n.call(ctx, "metrics", http.MethodGet, u, a.AccessToken.Reveal(), nil, nil, &out)
+	err := n.call(ctx, "metrics", http.MethodGet, u, a.AccessToken.Reveal(), nil, &out)
 	var e *social.Error
 	if errors.As(err, &e) && e.Status == http.StatusForbidden {
 		return social.Engagement{}, fmt.Errorf("%w: X refused the post lookup: %s", social.ErrNoMetrics, e.Message)
@@ -342,8 +327,9 @@ func (n *Network) Metrics(ctx context.Context, a social.Account, remoteID string
 // the refresh token is not revoked here.
 func (n *Network) Revoke(ctx context.Context, a social.Account) error {
 	form := url.Values{"token": {a.AccessToken.Reveal()}, "token_type_hint": {"access_token"}}
-	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Authorization": {n.basicAuth()}}
-	return n.call(ctx, "revoke", http.MethodPost, n.opts.APIBaseURL+"/2/oauth2/revoke", "", []byte(form.Encode()), h, nil)
+	_, err := n.api.Do(ctx, social.Request{Op: "revoke", Method: http.MethodPost, URL: n.opts.APIBaseURL + "/2/oauth2/revoke",
+		Header: http.Header{"Authorization": {n.basicAuth()}}, Form: form}, nil)
+	return err
 }
 
 // basicAuth is the client's Authorization header, its parts form-encoded
@@ -416,71 +402,27 @@ func (p problem) message() string {
 	return p.Title
 }
 
-// maxBody bounds what Chorus reads of an answer.
-const maxBody = 1 << 20
+// call sends one request with the token as a bearer token and body, if
+// not nil, as JSON.
+func (n *Network) call(ctx context.Context, op, method, rawURL, token string, body []byte, out any) error {
+	_, err := n.api.Do(ctx, social.Request{Op: op, Method: method, URL: rawURL, Token: token, JSON: body}, out)
+	return err
+}
 
-// call sends one request with a JSON or form body and classifies its
-// failure.
-func (n *Network) call(ctx context.Context, op, method, rawURL, token string, body []byte, h http.Header, out any) error {
-	fail := func(class error, status int, msg string, err error) *social.Error {
-		return &social.Error{Network: social.X, Op: op, Class: class, Status: status, Message: msg, Err: err}
+// refused classifies X's refusals. A 5xx is retry-later even for a post:
+// X's refusal of duplicate content turns a retry of a post that did go
+// through into a permanent error, so at most one post results.
+func (n *Network) refused(op string, res *http.Response, body []byte) *social.Error {
+	var p problem
+	json.Unmarshal(body, &p)
+	e := n.api.Refusal(op, res.StatusCode, p.message())
+	switch {
+	case e.Class == social.ErrRetryLater:
+		e.RetryAfter = retryAfter(res.Header, n.opts.Now())
+	case res.StatusCode == http.StatusForbidden && strings.Contains(e.Message, "duplicate content"):
+		e.Message = "already posted: " + e.Message
 	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
-	if err != nil {
-		return fail(social.ErrPermanent, 0, "bad request URL", err)
-	}
-	for k, vs := range h {
-		req.Header[k] = vs
-	}
-	if body != nil && req.Header.Get("Content-Type") == "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", n.opts.UserAgent)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, b, err := social.Send(n.opts.HTTPClient, req, social.X, op, maxBody)
-	if err != nil {
-		return err
-	}
-	if s := res.StatusCode; s >= 300 {
-		var p problem
-		json.Unmarshal(b, &p)
-		msg := p.message()
-		switch {
-		case s == http.StatusUnauthorized:
-			return fail(social.ErrReconnect, s, msg, nil)
-		case s == http.StatusTooManyRequests:
-			err := fail(social.ErrRetryLater, s, msg, nil)
-			err.RetryAfter = retryAfter(res.Header, n.opts.Now())
-			return err
-		case s >= 500 || s == http.StatusRequestTimeout:
-			// X's refusal of duplicate content turns a retry of a post
-			// that did go through into a permanent error, so at most one
-			// post results.
-			err := fail(social.ErrRetryLater, s, msg, nil)
-			err.RetryAfter = retryAfter(res.Header, n.opts.Now())
-			return err
-		case s == http.StatusForbidden && strings.Contains(msg, "duplicate content"):
-			return fail(social.ErrPermanent, s, "already posted: "+msg, nil)
-		}
-		return fail(social.ErrPermanent, s, msg, nil)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			class := social.ErrRetryLater
-			if method != http.MethodGet {
-				class = social.ErrAmbiguous
-			}
-			return fail(class, res.StatusCode, "unreadable answer", err)
-		}
-	}
-	return nil
+	return e
 }
 
 // retryAfter reads Retry-After (seconds or a date); else the latest reset
@@ -488,13 +430,8 @@ func (n *Network) call(ctx context.Context, op, method, rawURL, token string, bo
 // window (x-rate-limit-*), the user's and the app's 24-hour post caps
 // (x-user-limit-24hour-*, x-app-limit-24hour-*). Zero if nothing says.
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	if v := h.Get("Retry-After"); v != "" {
-		if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
-			return time.Duration(secs) * time.Second
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(now), 0)
-		}
+	if wait, ok := social.RetryAfter(h, now); ok {
+		return wait
 	}
 	var wait time.Duration
 	exhausted := false
