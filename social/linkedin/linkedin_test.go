@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -17,44 +16,21 @@ import (
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/linkedin"
 	"github.com/chorushq/chorus/social/linkedin/linkedintest"
+	"github.com/chorushq/chorus/social/networktest"
 )
 
 func newNetwork(t *testing.T, fake *linkedintest.Server, mod func(*linkedin.Options)) *linkedin.Network {
 	t.Helper()
-	opts := linkedin.Options{ClientID: fake.ClientID(), ClientSecret: social.Secret(fake.ClientSecret()),
-		AuthBaseURL: fake.URL, APIBaseURL: fake.URL, UserAgent: "Chorus-test"}
-	if mod != nil {
-		mod(&opts)
-	}
-	n, err := linkedin.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return networktest.NewConnector(t, linkedin.New, linkedin.Options{ClientID: fake.ClientID(), ClientSecret: social.Secret(fake.ClientSecret()),
+		AuthBaseURL: fake.URL, APIBaseURL: fake.URL, UserAgent: "Chorus-test"}, mod)
 }
 
 // connect runs the OAuth flow against the fake as a browser and the
 // social service would, and returns a connected account.
 func connect(t *testing.T, n *linkedin.Network) social.Account {
 	t.Helper()
-	ctx := t.Context()
-	redirect := "http://127.0.0.1:1/api/v1/connections/linkedin/callback"
 	o := n.OAuth("", social.App{})
-	cfg := o.Config(redirect)
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := browser.Get(cfg.AuthCodeURL("st"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	loc, _ := url.Parse(res.Header.Get("Location"))
-	if loc.Query().Get("state") != "st" || loc.Query().Get("code") == "" {
-		t.Fatalf("authorize answered %d, redirect %q; want a code and the state", res.StatusCode, loc)
-	}
-	tok, err := cfg.Exchange(ctx, loc.Query().Get("code"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := networktest.Login(t, o.Config("http://127.0.0.1:1/api/v1/connections/linkedin/callback"), o.PKCE)
 	// 60 days, no refresh token: the service stores expires_at from
 	// expires_in and the member reconnects after it.
 	if tok.ExpiresIn != int64(linkedintest.TokenLifetime.Seconds()) || tok.RefreshToken != "" {
@@ -140,25 +116,8 @@ func TestConnectPublishDelete(t *testing.T) {
 		t.Errorf("post (-got +want):\n%s", diff)
 	}
 
-	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
-		t.Fatal(err)
-	}
-	if !fake.Posts()[0].Deleted {
-		t.Error("post not deleted")
-	}
-	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
-		t.Errorf("deleting a deleted post: %v, want nil", err)
-	}
-
-	if err := n.Revoke(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	if !fake.Revoked(a.AccessToken.Reveal()) {
-		t.Error("token not revoked")
-	}
-	if _, err := n.Profile(ctx, a); !errors.Is(err, social.ErrReconnect) {
-		t.Errorf("profile with a revoked token: %v, want ErrReconnect", err)
-	}
+	networktest.CheckDeleteAndRevoke(t, n, a, pub.RemoteID, func() bool { return fake.Posts()[0].Deleted },
+		func() bool { return fake.Revoked(a.AccessToken.Reveal()) })
 }
 
 func TestEscape(t *testing.T) {
@@ -188,55 +147,21 @@ func TestErrorsAreClassified(t *testing.T) {
 	if _, err := n.Publish(ctx, a, social.Post{Text: "first", Link: "https://news.example/dup"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name       string
-		setup      func()
-		acct       *social.Account
-		net        *linkedin.Network
-		text       string
-		class      error
-		status     int
-		retryAfter time.Duration
-		message    string // a substring
-	}{
-		{name: "duplicate", text: "first", class: social.ErrPermanent, status: 422, message: "already posted"},
-		{name: "too long", text: strings.Repeat("x", linkedintest.MaxCommentary+1), class: social.ErrPermanent, status: 422,
-			message: "exceeds maximum of 3000"},
-		{name: "daily limit", setup: func() { fake.RateLimit(1, nil) }, class: social.ErrRetryLater, status: 429,
-			retryAfter: 150 * time.Minute, message: "DAY limit"},
-		{name: "retry after", setup: func() { fake.RateLimit(1, http.Header{"Retry-After": {"120"}}) }, class: social.ErrRetryLater,
-			status: 429, retryAfter: 2 * time.Minute},
-		{name: "invalid token", acct: &social.Account{AccessToken: "forged"}, class: social.ErrReconnect, status: 401,
-			message: "Invalid access token"},
-		{name: "inactive version", net: newNetwork(t, fake, func(o *linkedin.Options) { o.Version = "202312" }), class: social.ErrPermanent,
-			status: 426, message: "configure a newer one"},
-		{name: "LinkedIn down", net: newNetwork(t, fake, func(o *linkedin.Options) { o.APIBaseURL = "http://127.0.0.1:1" }),
-			class: social.ErrRetryLater},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.setup != nil {
-				tc.setup()
-			}
-			acct, net, text := a, n, tc.text
-			if tc.acct != nil {
-				acct = *tc.acct
-			}
-			if tc.net != nil {
-				net = tc.net
-			}
-			if text == "" {
-				text = "hello " + tc.name
-			}
-			_, err := net.Publish(ctx, acct, social.Post{Text: text, Link: "https://news.example/dup"})
-			var e *social.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("Publish error = %v, want *social.Error", err)
-			}
-			if !errors.Is(err, tc.class) || e.Status != tc.status || e.RetryAfter != tc.retryAfter || !strings.Contains(e.Message, tc.message) {
-				t.Errorf("Publish error = %+v, want class %v, status %d, retry after %v, message with %q", e, tc.class, tc.status, tc.retryAfter, tc.message)
-			}
-		})
-	}
+	networktest.CheckPublishFailures(t, n, a, "https://news.example/dup", []networktest.PublishFailure{
+		{Name: "duplicate", Text: "first", Class: social.ErrPermanent, Status: 422, Message: "already posted"},
+		{Name: "too long", Text: strings.Repeat("x", linkedintest.MaxCommentary+1), Class: social.ErrPermanent, Status: 422,
+			Message: "exceeds maximum of 3000"},
+		{Name: "daily limit", Setup: func() { fake.RateLimit(1, nil) }, Class: social.ErrRetryLater, Status: 429,
+			RetryAfter: 150 * time.Minute, Message: "DAY limit"},
+		{Name: "retry after", Setup: func() { fake.RateLimit(1, http.Header{"Retry-After": {"120"}}) }, Class: social.ErrRetryLater,
+			Status: 429, RetryAfter: 2 * time.Minute},
+		{Name: "invalid token", Account: &social.Account{AccessToken: "forged"}, Class: social.ErrReconnect, Status: 401,
+			Message: "Invalid access token"},
+		{Name: "inactive version", Network: newNetwork(t, fake, func(o *linkedin.Options) { o.Version = "202312" }), Class: social.ErrPermanent,
+			Status: 426, Message: "configure a newer one"},
+		{Name: "LinkedIn down", Network: newNetwork(t, fake, func(o *linkedin.Options) { o.APIBaseURL = "http://127.0.0.1:1" }),
+			Class: social.ErrRetryLater},
+	})
 	if got := len(fake.Posts()); got != 1 {
 		t.Errorf("%d posts exist, want only the first", got)
 	}
