@@ -45,6 +45,7 @@
 package facebooktest
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -106,9 +107,7 @@ type Server struct {
 	mu      sync.Mutex
 	codes   map[string]grant
 	tokens  map[string]*token
-	posts   map[string]*Post
-	order   []string
-	nextID  int64
+	posts   *networktest.Log[Post]
 	removed bool // the member removed the app
 }
 
@@ -137,12 +136,8 @@ type Post struct {
 // New starts a fake on 127.0.0.1, closed when the test ends.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
-	if opts.AppID == "" {
-		opts.AppID = "1234567890123456"
-	}
-	if opts.AppSecret == "" {
-		opts.AppSecret = "0f3d2c1b0a9e8d7c6b5a4f3e2d1c0b9a"
-	}
+	opts.AppID = cmp.Or(opts.AppID, "1234567890123456")
+	opts.AppSecret = cmp.Or(opts.AppSecret, "0f3d2c1b0a9e8d7c6b5a4f3e2d1c0b9a")
 	if opts.Pages == nil {
 		opts.Pages = []Page{{ID: "101234567890123", Name: "Acme Widgets", Username: "acmewidgets", Followers: 4321}}
 	}
@@ -154,8 +149,7 @@ func New(t testing.TB, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, codes: map[string]grant{}, tokens: map[string]*token{}, posts: map[string]*Post{},
-		nextID: 122100000000000000}
+	s := &Server{opts: opts, codes: map[string]grant{}, tokens: map[string]*token{}, posts: networktest.NewLog[Post](122100000000000000)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{version}/dialog/oauth", s.dialog)
 	mux.HandleFunc("GET /{version}/oauth/access_token", s.accessToken)
@@ -188,11 +182,7 @@ func (s *Server) AppSecret() string { return s.opts.AppSecret }
 func (s *Server) Posts() []Post {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Post, 0, len(s.order))
-	for _, id := range s.order {
-		out = append(out, *s.posts[id])
-	}
-	return out
+	return s.posts.Copies()
 }
 
 // RateLimit makes the next n posts fail with Graph's Page rate limit
@@ -204,7 +194,7 @@ func (s *Server) RateLimit(n int, h http.Header) { s.limit.Set(n, h) }
 func (s *Server) SetEngagement(id string, reactions, comments, shares int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.posts[id]
+	p := s.posts.Get(id)
 	if p == nil {
 		return false
 	}
@@ -217,12 +207,16 @@ func (s *Server) SetEngagement(id string, reactions, comments, shares int64) boo
 func (s *Server) AddPost(pageID, message, link string, at time.Time) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.nextID++
-	p := &Post{ID: pageID + "_" + strconv.FormatInt(s.nextID, 10), PageID: pageID, Message: message, Link: link,
-		CreatedAt: at.UTC().Truncate(time.Second), Version: "v24.0"}
-	s.posts[p.ID] = p
-	s.order = append(s.order, p.ID)
-	return p.ID
+	return s.post(pageID, message, link, at, "v24.0").ID
+}
+
+// post records a post on the Page pageID made at at with the Graph API
+// version; the caller holds s.mu.
+func (s *Server) post(pageID, message, link string, at time.Time, version string) *Post {
+	p := &Post{ID: pageID + "_" + strconv.FormatInt(s.posts.Next(), 10), PageID: pageID, Message: message, Link: link,
+		CreatedAt: at.UTC().Truncate(time.Second), Version: version}
+	s.posts.Add(p.ID, p)
+	return p
 }
 
 // RateLimitReads makes the next n reads of a post's engagement or of a
@@ -350,13 +344,20 @@ func (s *Server) authed(w http.ResponseWriter, r *http.Request) (*token, bool) {
 	return t, true
 }
 
-func (s *Server) accounts(w http.ResponseWriter, r *http.Request) {
+// memberAuthed is authed for an edge of the member (/me/field): a Page
+// token has no such field.
+func (s *Server) memberAuthed(w http.ResponseWriter, r *http.Request, field string) (*token, bool) {
 	t, ok := s.authed(w, r)
-	if !ok {
-		return
+	if ok && t.page != "" {
+		graphError(w, http.StatusBadRequest, "OAuthException", 100, 0, "(#100) Tried accessing nonexisting field ("+field+") on node type (Page)")
+		return nil, false
 	}
-	if t.page != "" {
-		graphError(w, http.StatusBadRequest, "OAuthException", 100, 0, "(#100) Tried accessing nonexisting field (accounts) on node type (Page)")
+	return t, ok
+}
+
+func (s *Server) accounts(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.memberAuthed(w, r, "accounts")
+	if !ok {
 		return
 	}
 	if !granted(w, t, "pages_show_list") {
@@ -465,8 +466,8 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	for _, id := range s.order {
-		if q := s.posts[id]; !q.Deleted && q.PageID == p.ID && q.Message == msg && q.Link == link {
+	for q := range s.posts.All() {
+		if !q.Deleted && q.PageID == p.ID && q.Message == msg && q.Link == link {
 			s.mu.Unlock()
 			api.Write(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": "Duplicate status message",
 				"type": "OAuthException", "code": 506, "error_subcode": 1455006, "is_transient": false, "error_user_title": "Duplicate Post",
@@ -475,11 +476,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.nextID++
-	post := &Post{ID: p.ID + "_" + strconv.FormatInt(s.nextID, 10), PageID: p.ID, Message: msg, Link: link,
-		CreatedAt: s.opts.Now().UTC().Truncate(time.Second), Version: r.PathValue("version")}
-	s.posts[post.ID] = post
-	s.order = append(s.order, post.ID)
+	post := s.post(p.ID, msg, link, s.opts.Now(), r.PathValue("version"))
 	s.mu.Unlock()
 	if s.stall.Take(w) {
 		s.Hang(r)
@@ -496,7 +493,7 @@ func (s *Server) deletePost(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.posts[id]
+	p := s.posts.Get(id)
 	if p == nil || p.Deleted || t.page != p.PageID {
 		graphError(w, http.StatusBadRequest, "GraphMethodException", 100, 33,
 			fmt.Sprintf("Unsupported delete request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", id))
@@ -507,12 +504,7 @@ func (s *Server) deletePost(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) removeApp(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.authed(w, r)
-	if !ok {
-		return
-	}
-	if t.page != "" {
-		graphError(w, http.StatusBadRequest, "OAuthException", 100, 0, "(#100) Tried accessing nonexisting field (permissions) on node type (Page)")
+	if _, ok := s.memberAuthed(w, r, "permissions"); !ok {
 		return
 	}
 	s.mu.Lock()
@@ -543,7 +535,7 @@ func (s *Server) postNode(w http.ResponseWriter, r *http.Request, t *token) {
 	s.mu.Lock()
 	var p Post
 	found := false
-	if q := s.posts[id]; q != nil && !q.Deleted && t.page == q.PageID {
+	if q := s.posts.Get(id); q != nil && !q.Deleted && t.page == q.PageID {
 		p, found = *q, true
 	}
 	s.mu.Unlock()
@@ -674,8 +666,8 @@ func (s *Server) publishedPosts(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	var listed []Post
-	for _, id := range s.order {
-		if q := s.posts[id]; !q.Deleted && q.PageID == p.ID && !q.CreatedAt.Before(since) {
+	for q := range s.posts.All() {
+		if !q.Deleted && q.PageID == p.ID && !q.CreatedAt.Before(since) {
 			listed = append(listed, *q)
 		}
 	}

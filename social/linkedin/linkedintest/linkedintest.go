@@ -42,6 +42,7 @@
 package linkedintest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -89,9 +90,7 @@ type Server struct {
 	mu     sync.Mutex
 	codes  map[string]grant
 	tokens map[string]*token
-	posts  map[string]*Post
-	order  []string
-	nextID int64
+	posts  *networktest.Log[Post]
 }
 
 type grant struct{ redirect, scopes string }
@@ -129,29 +128,18 @@ type Post struct {
 // New starts a fake on 127.0.0.1, closed when the test ends.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
-	if opts.ClientID == "" {
-		opts.ClientID = "86xq8ar2cwv4lm"
-	}
-	if opts.ClientSecret == "" {
-		opts.ClientSecret = "WPL_AP1.secret.abc=="
-	}
-	if opts.Name == "" {
-		opts.Name = "Alice Martin"
-	}
-	if opts.Email == "" {
-		opts.Email = "alice@example.com"
-	}
-	if opts.MemberID == "" {
-		opts.MemberID = "782bbtaQ"
-	}
+	opts.ClientID = cmp.Or(opts.ClientID, "86xq8ar2cwv4lm")
+	opts.ClientSecret = cmp.Or(opts.ClientSecret, "WPL_AP1.secret.abc==")
+	opts.Name = cmp.Or(opts.Name, "Alice Martin")
+	opts.Email = cmp.Or(opts.Email, "alice@example.com")
+	opts.MemberID = cmp.Or(opts.MemberID, "782bbtaQ")
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.Versions == nil {
 		opts.Versions = func(v string) bool { return v >= "202501" }
 	}
-	s := &Server{opts: opts, codes: map[string]grant{}, tokens: map[string]*token{}, posts: map[string]*Post{},
-		nextID: 7141138937766391800}
+	s := &Server{opts: opts, codes: map[string]grant{}, tokens: map[string]*token{}, posts: networktest.NewLog[Post](7141138937766391800)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /oauth/v2/authorization", s.authorize)
 	mux.HandleFunc("POST /oauth/v2/accessToken", s.accessToken)
@@ -178,11 +166,7 @@ func (s *Server) MemberID() string { return s.opts.MemberID }
 func (s *Server) Posts() []Post {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Post, 0, len(s.order))
-	for _, urn := range s.order {
-		out = append(out, *s.posts[urn])
-	}
-	return out
+	return s.posts.Copies()
 }
 
 // RateLimit makes the next n post creations fail with 429 and the
@@ -194,7 +178,7 @@ func (s *Server) RateLimit(n int, h http.Header) { s.limit.Set(n, h) }
 func (s *Server) SetSocial(urn string, reactions map[string]int64, comments, topLevel int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.posts[urn]
+	p := s.posts.Get(urn)
 	if p == nil {
 		return false
 	}
@@ -208,13 +192,16 @@ func (s *Server) SetSocial(urn string, reactions map[string]int64, comments, top
 func (s *Server) AddPost(commentary, link string, at time.Time) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.nextID++
 	at = at.UTC().Truncate(time.Millisecond)
-	p := &Post{URN: "urn:li:share:" + strconv.FormatInt(s.nextID, 10), Author: "urn:li:person:" + s.opts.MemberID,
+	return s.add(&Post{Author: "urn:li:person:" + s.opts.MemberID,
 		Commentary: commentary, Rendered: commentary, ArticleSource: link, Visibility: "PUBLIC", LifecycleState: "PUBLISHED",
-		Version: "202609", CreatedAt: at, LastModifiedAt: at}
-	s.posts[p.URN] = p
-	s.order = append(s.order, p.URN)
+		Version: "202609", CreatedAt: at, LastModifiedAt: at})
+}
+
+// add gives p the next share URN and keeps it; the caller holds s.mu.
+func (s *Server) add(p *Post) string {
+	p.URN = "urn:li:share:" + strconv.FormatInt(s.posts.Next(), 10)
+	s.posts.Add(p.URN, p)
 	return p.URN
 }
 
@@ -223,7 +210,7 @@ func (s *Server) AddPost(commentary, link string, at time.Time) string {
 func (s *Server) Edit(urn string, at time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.posts[urn]
+	p := s.posts.Get(urn)
 	if p == nil {
 		return false
 	}
@@ -447,18 +434,17 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	for _, urn := range s.order {
-		if q := s.posts[urn]; !q.Deleted && q.Author == p.Author && q.Commentary == p.Commentary && q.ArticleSource == articleSource(p) {
+	for q := range s.posts.All() {
+		if !q.Deleted && q.Author == p.Author && q.Commentary == p.Commentary && q.ArticleSource == articleSource(p) {
 			s.mu.Unlock()
 			api.Write(w, http.StatusUnprocessableEntity, map[string]any{"errorDetailType": "com.linkedin.common.error.BadRequest",
-				"message": "com.linkedin.content.common.exception.BadRequestResponseException: Content is a duplicate of " + urn,
+				"message": "com.linkedin.content.common.exception.BadRequestResponseException: Content is a duplicate of " + q.URN,
 				"errorDetails": map[string]any{"inputErrors": []any{map[string]any{"description": "Duplicate post is detected",
 					"input": map[string]any{}, "code": "DUPLICATE_POST"}}}, "status": 422})
 			return
 		}
 	}
-	s.nextID++
-	post := &Post{URN: "urn:li:share:" + strconv.FormatInt(s.nextID, 10), Author: p.Author, Commentary: p.Commentary,
+	post := &Post{Author: p.Author, Commentary: p.Commentary,
 		Rendered: Render(p.Commentary), ArticleSource: articleSource(p), Visibility: p.Visibility,
 		LifecycleState: p.LifecycleState, Version: version}
 	post.CreatedAt = s.opts.Now().UTC().Truncate(time.Millisecond)
@@ -466,8 +452,7 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) {
 	if p.Content != nil {
 		post.ArticleTitle = p.Content.Article.Title
 	}
-	s.posts[post.URN] = post
-	s.order = append(s.order, post.URN)
+	s.add(post)
 	s.mu.Unlock()
 	if s.stall.Take(w) {
 		s.Hang(r)
@@ -498,7 +483,7 @@ func (s *Server) deletePost(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p := s.posts[r.PathValue("urn")]; p != nil {
+	if p := s.posts.Get(r.PathValue("urn")); p != nil {
 		p.Deleted = true
 	}
 	// Deleting is idempotent: 204 also for a post already deleted.
@@ -574,7 +559,7 @@ func (s *Server) socialMetadata(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	var p Post
 	found := false
-	if q := s.posts[urn]; q != nil && !q.Deleted {
+	if q := s.posts.Get(urn); q != nil && !q.Deleted {
 		p, found = *q, true
 	}
 	s.mu.Unlock()
@@ -646,8 +631,8 @@ func (s *Server) findPosts(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	var listed []Post
-	for _, urn := range s.order {
-		if p := s.posts[urn]; !p.Deleted && p.Author == author {
+	for p := range s.posts.All() {
+		if !p.Deleted && p.Author == author {
 			listed = append(listed, *p)
 		}
 	}

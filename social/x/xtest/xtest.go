@@ -45,6 +45,7 @@
 package xtest
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -52,6 +53,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,17 +93,35 @@ type Server struct {
 	*networktest.Server
 	opts Options
 
-	limit, lookupLimit, timelineLimit, stall networktest.Switch
-	noLookup, noTimeline                     atomic.Bool
+	limit, stall       networktest.Switch
+	lookups, timelines readAccess
 
 	mu       sync.Mutex
 	codes    map[string]grant
 	tokens   map[string]*token
 	refresh  map[string]*refresh
-	tweets   map[string]*Tweet
-	order    []string
-	nextID   int64
+	tweets   *networktest.Log[Tweet]
 	failWith int
+}
+
+// readAccess is what a test may switch on a read endpoint.
+type readAccess struct {
+	denied atomic.Bool        // the app's access level lacks the endpoint
+	limit  networktest.Switch // rate limited
+}
+
+// refused answers 403 client-forbidden if the endpoint is denied, 429 if
+// it is rate limited, and reports whether it did.
+func (a *readAccess) refused(w http.ResponseWriter) bool {
+	switch {
+	case a.denied.Load():
+		clientForbidden(w)
+	case a.limit.Take(w):
+		tooManyRequests(w)
+	default:
+		return false
+	}
+	return true
 }
 
 type grant struct{ redirect, challenge, method, scopes string }
@@ -138,23 +158,15 @@ type Metrics struct {
 // New starts a fake on 127.0.0.1, closed when the test ends.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
-	if opts.ClientID == "" {
-		opts.ClientID = "M1M5R3BMVy13QmpScXkzTUt5OE46MTpjaQ"
-	}
-	if opts.ClientSecret == "" {
-		opts.ClientSecret = "zP-5u1s3cr3t_Zm9vYmFy-LongConfidentialClientSecret"
-	}
-	if opts.Username == "" {
-		opts.Username = "alice"
-	}
-	if opts.Name == "" {
-		opts.Name = "Alice"
-	}
+	opts.ClientID = cmp.Or(opts.ClientID, "M1M5R3BMVy13QmpScXkzTUt5OE46MTpjaQ")
+	opts.ClientSecret = cmp.Or(opts.ClientSecret, "zP-5u1s3cr3t_Zm9vYmFy-LongConfidentialClientSecret")
+	opts.Username = cmp.Or(opts.Username, "alice")
+	opts.Name = cmp.Or(opts.Name, "Alice")
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, codes: map[string]grant{}, tokens: map[string]*token{}, refresh: map[string]*refresh{},
-		tweets: map[string]*Tweet{}, nextID: 1445880548472328190}
+		tweets: networktest.NewLog[Tweet](1445880548472328190)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /i/oauth2/authorize", s.authorize)
 	mux.HandleFunc("POST /2/oauth2/token", s.token)
@@ -181,11 +193,7 @@ func (s *Server) UserID() string { return "2244994945" }
 func (s *Server) Tweets() []Tweet {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Tweet, 0, len(s.order))
-	for _, id := range s.order {
-		out = append(out, *s.tweets[id])
-	}
-	return out
+	return s.tweets.Copies()
 }
 
 // RateLimit makes the next n posts fail with 429 and headers h (X's
@@ -197,7 +205,7 @@ func (s *Server) RateLimit(n int, h http.Header) { s.limit.Set(n, h) }
 func (s *Server) SetMetrics(id string, m Metrics) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.tweets[id]
+	t := s.tweets.Get(id)
 	if t == nil {
 		return false
 	}
@@ -207,31 +215,34 @@ func (s *Server) SetMetrics(id string, m Metrics) bool {
 
 // RateLimitLookups makes the next n post lookups (GET /2/tweets/:id)
 // fail with 429 and headers h.
-func (s *Server) RateLimitLookups(n int, h http.Header) { s.lookupLimit.Set(n, h) }
+func (s *Server) RateLimitLookups(n int, h http.Header) { s.lookups.limit.Set(n, h) }
 
 // DenyLookups makes post lookups answer 403 client-forbidden, as X does
 // for an app whose access level does not include the endpoint.
-func (s *Server) DenyLookups(deny bool) { s.noLookup.Store(deny) }
+func (s *Server) DenyLookups(deny bool) { s.lookups.denied.Store(deny) }
 
 // AddTweet records a post the account made at at, as if posted outside
 // Chorus, and returns its ID.
 func (s *Server) AddTweet(text string, at time.Time) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.nextID++
-	t := &Tweet{ID: strconv.FormatInt(s.nextID, 10), Text: text, CreatedAt: at.UTC().Truncate(time.Second)}
-	s.tweets[t.ID] = t
-	s.order = append(s.order, t.ID)
-	return t.ID
+	return s.post(text, at).ID
+}
+
+// post records a post made at at; the caller holds s.mu.
+func (s *Server) post(text string, at time.Time) *Tweet {
+	t := &Tweet{ID: strconv.FormatInt(s.tweets.Next(), 10), Text: text, CreatedAt: at.UTC().Truncate(time.Second)}
+	s.tweets.Add(t.ID, t)
+	return t
 }
 
 // RateLimitTimeline makes the next n timeline requests (GET
 // /2/users/:id/tweets) fail with 429 and headers h.
-func (s *Server) RateLimitTimeline(n int, h http.Header) { s.timelineLimit.Set(n, h) }
+func (s *Server) RateLimitTimeline(n int, h http.Header) { s.timelines.limit.Set(n, h) }
 
 // DenyTimeline makes timeline requests answer 403 client-forbidden, as X
 // does for an app whose access level does not include the endpoint.
-func (s *Server) DenyTimeline(deny bool) { s.noTimeline.Store(deny) }
+func (s *Server) DenyTimeline(deny bool) { s.timelines.denied.Store(deny) }
 
 // Stall makes the next n posts record the post and then never answer, as
 // when the connection stalls after X acted.
@@ -439,17 +450,14 @@ func (s *Server) createTweet(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, st, http.StatusText(st), http.StatusText(st), "about:blank")
 		return
 	}
-	for _, id := range s.order {
-		if t := s.tweets[id]; !t.Deleted && t.Text == text {
+	for t := range s.tweets.All() {
+		if !t.Deleted && t.Text == text {
 			s.mu.Unlock()
 			writeProblem(w, http.StatusForbidden, "Forbidden", "You are not allowed to create a Tweet with duplicate content.", "about:blank")
 			return
 		}
 	}
-	s.nextID++
-	t := &Tweet{ID: strconv.FormatInt(s.nextID, 10), Text: text, CreatedAt: s.opts.Now().UTC().Truncate(time.Second)}
-	s.tweets[t.ID] = t
-	s.order = append(s.order, t.ID)
+	t := s.post(text, s.opts.Now())
 	s.mu.Unlock()
 	if s.stall.Take(w) {
 		s.Hang(r)
@@ -467,7 +475,7 @@ func (s *Server) deleteTweet(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	s.mu.Lock()
-	t := s.tweets[id]
+	t := s.tweets.Get(id)
 	gone := t == nil || t.Deleted
 	if !gone {
 		t.Deleted = true
@@ -486,18 +494,13 @@ func (s *Server) lookupTweet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if s.noLookup.Load() {
-		clientForbidden(w)
-		return
-	}
-	if s.lookupLimit.Take(w) {
-		tooManyRequests(w)
+	if s.lookups.refused(w) {
 		return
 	}
 	s.mu.Lock()
 	var t Tweet
 	found := false
-	if p := s.tweets[id]; p != nil && !p.Deleted {
+	if p := s.tweets.Get(id); p != nil && !p.Deleted {
 		t, found = *p, true
 	}
 	s.mu.Unlock()
@@ -578,23 +581,19 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
 	for _, f := range strings.Split(q.Get("tweet.fields"), ",") {
 		fields[f] = true
 	}
-	if s.noTimeline.Load() {
-		clientForbidden(w)
-		return
-	}
-	if s.timelineLimit.Take(w) {
-		tooManyRequests(w)
+	if s.timelines.refused(w) {
 		return
 	}
 	s.mu.Lock()
 	// Newest first, at most TimelineDepth back, then since start_time.
 	var all []Tweet
-	for i := len(s.order) - 1; i >= 0; i-- {
-		if t := s.tweets[s.order[i]]; !t.Deleted {
+	for t := range s.tweets.All() {
+		if !t.Deleted {
 			all = append(all, *t)
 		}
 	}
 	s.mu.Unlock()
+	slices.Reverse(all)
 	// Posts added with AddTweet may be out of order: sort by time, newest
 	// first (IDs grow with time on X).
 	for i := 1; i < len(all); i++ {
