@@ -10,6 +10,7 @@
 package mastodontest
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -103,9 +104,7 @@ type Status struct {
 // New starts a fake on 127.0.0.1, closed when the test ends.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
-	if opts.Username == "" {
-		opts.Username = "alice"
-	}
+	opts.Username = cmp.Or(opts.Username, "alice")
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -277,16 +276,21 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	networktest.Redirect(w, r, u, url.Values{"code": {code}, "state": {q.Get("state")}})
 }
 
+// client reports whether the body authenticates a registered app. Chorus
+// sends the client credentials in the form body (AuthStyleInParams); the
+// fake insists, so a change of style shows. The caller holds s.mu.
+func (s *Server) client(p url.Values) bool {
+	a, ok := s.apps[p.Get("client_id")]
+	return ok && p.Get("client_secret") == a.secret
+}
+
 const invalidGrant = "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client."
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	p := params(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Chorus sends the client credentials in the form body
-	// (AuthStyleInParams); the fake insists, so a change of style shows.
-	a, ok := s.apps[p.Get("client_id")]
-	if !ok || p.Get("client_secret") != a.secret {
+	if !s.client(p) {
 		api.OAuthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.")
 		return
 	}
@@ -339,8 +343,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	p := params(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, ok := s.apps[p.Get("client_id")]
-	if !ok || p.Get("client_secret") != a.secret {
+	if !s.client(p) {
 		api.OAuthError(w, http.StatusForbidden, "unauthorized_client", "You are not authorized to revoke this token")
 		return
 	}
