@@ -364,38 +364,16 @@ func TestFindPost(t *testing.T) {
 		}
 	}
 	since := attempt.Add(-5 * time.Minute)
-	for _, tc := range []struct {
-		name  string
-		link  string
-		since time.Time
-		found bool
-		pages int
-	}{
-		{"an early post, three pages back", link(7), since, true, 3},
-		{"the newest post", link(249), since, true, 1},
-		{"a link in the message", link(11), since, true, 3},
-		{"a link never posted", "https://chorus.example/r/nevernever", since, false, 3},
-		{"a post from before since is not looked at", link(900), since, false, 3},
-		{"a link never posted, only newer posts listed", "https://chorus.example/r/nevernever", c.Now().Add(time.Minute), false, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			before := listings()
-			pub, found, err := n.FindPost(ctx, a, social.Post{Text: "whatever", Link: tc.link}, tc.since)
-			if err != nil || found != tc.found {
-				t.Fatalf("FindPost = %+v, %t, %v; want found %t", pub, found, err, tc.found)
-			}
-			if tc.link == link(7) {
-				_, num, _ := strings.Cut(wanted.RemoteID, "_")
-				want := social.Published{RemoteID: wanted.RemoteID, URL: "https://www.facebook.com/" + pageID + "/posts/" + num, At: wanted.At}
-				if diff := cmp.Diff(pub, want, cmpopts.EquateApproxTime(0)); diff != "" {
-					t.Errorf("found post (-got +want):\n%s", diff)
-				}
-			}
-			if got := listings() - before; got != tc.pages {
-				t.Errorf("%d listing pages read, want %d", got, tc.pages)
-			}
-		})
-	}
+	_, num, _ := strings.Cut(wanted.RemoteID, "_")
+	networktest.CheckFindPost(t, n, a, listings, []networktest.Lookup{
+		{Name: "an early post, three pages back", Link: link(7), Since: since, Found: true, Pages: 3,
+			Want: &social.Published{RemoteID: wanted.RemoteID, URL: "https://www.facebook.com/" + pageID + "/posts/" + num, At: wanted.At}},
+		{Name: "the newest post", Link: link(249), Since: since, Found: true, Pages: 1},
+		{Name: "a link in the message", Link: link(11), Since: since, Found: true, Pages: 3},
+		{Name: "a link never posted", Link: "https://chorus.example/r/nevernever", Since: since, Pages: 3},
+		{Name: "a post from before since is not looked at", Link: link(900), Since: since, Pages: 3},
+		{Name: "a link never posted, only newer posts listed", Link: "https://chorus.example/r/nevernever", Since: c.Now().Add(time.Minute), Pages: 1},
+	})
 
 	// More posts since the attempt than FindPost reads: unknown, not
 	// absent.

@@ -314,40 +314,19 @@ func TestFindPost(t *testing.T) {
 		}
 	}
 	since := attempt.Add(-5 * time.Minute)
-	for _, tc := range []struct {
-		name  string
-		link  string
-		since time.Time
-		found bool
-		pages int
-	}{
-		{"an early post, three pages back", link(7), since, true, 3},
-		{"the newest post", link(119), since, true, 1},
-		{"a link in the commentary", link(11), since, true, 3},
+	networktest.CheckFindPost(t, n, a, listings, []networktest.Lookup{
+		{Name: "an early post, three pages back", Link: link(7), Since: since, Found: true, Pages: 3,
+			Want: &social.Published{RemoteID: wanted.RemoteID, URL: wanted.URL, At: wanted.At}},
+		{Name: "the newest post", Link: link(119), Since: since, Found: true, Pages: 1},
+		{Name: "a link in the commentary", Link: link(11), Since: since, Found: true, Pages: 3},
 		// The third page reaches a post modified before since.
-		{"a link never posted", "https://chorus.example/r/nevernever", since, false, 3},
+		{Name: "a link never posted", Link: "https://chorus.example/r/nevernever", Since: since, Pages: 3},
 		// A tracked link is the share's own: a post carrying it is the
 		// share's post even when listed from before since (as Mastodon's
 		// FindPost matches whatever the pages read hold).
-		{"a post from before since on a page read", link(901), since, true, 3},
-		{"only newer posts listed", "https://chorus.example/r/nevernever", now.Add(time.Minute), false, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			before := listings()
-			pub, found, err := n.FindPost(ctx, a, social.Post{Text: "whatever", Link: tc.link}, tc.since)
-			if err != nil || found != tc.found {
-				t.Fatalf("FindPost = %+v, %t, %v; want found %t", pub, found, err, tc.found)
-			}
-			if tc.link == link(7) {
-				if diff := cmp.Diff(pub, social.Published{RemoteID: wanted.RemoteID, URL: wanted.URL, At: wanted.At}); diff != "" {
-					t.Errorf("found post (-got +want):\n%s", diff)
-				}
-			}
-			if got := listings() - before; got != tc.pages {
-				t.Errorf("%d listing pages read, want %d", got, tc.pages)
-			}
-		})
-	}
+		{Name: "a post from before since on a page read", Link: link(901), Since: since, Found: true, Pages: 3},
+		{Name: "only newer posts listed", Link: "https://chorus.example/r/nevernever", Since: now.Add(time.Minute), Pages: 1},
+	})
 
 	// An old post edited since the attempt is listed among the recent
 	// ones, and found (a post's link cannot be edited, but the listing is

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/oauth2"
 
 	"github.com/chorushq/chorus/social"
@@ -129,5 +130,39 @@ func CheckDeleteAndRevoke(t testing.TB, n social.Network, a social.Account, remo
 	}
 	if _, err := n.Profile(ctx, a); !errors.Is(err, social.ErrReconnect) {
 		t.Errorf("profile after revocation: %v, want ErrReconnect", err)
+	}
+}
+
+// Lookup is a post FindPost is asked for, and what it must answer.
+type Lookup struct {
+	Name  string
+	Link  string // the post's tracked link
+	Since time.Time
+	Found bool
+	Want  *social.Published // the post found, if set
+	Pages int               // listing requests FindPost makes
+}
+
+// CheckFindPost asks n for each case's post as a, one case after the
+// other, and checks its answer and, with listings (the listing requests
+// the fake has received so far), how many pages it read.
+func CheckFindPost(t *testing.T, n social.PostFinder, a social.Account, listings func() int, cases []Lookup) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			before := listings()
+			pub, found, err := n.FindPost(t.Context(), a, social.Post{Text: "whatever", Link: tc.Link}, tc.Since)
+			if err != nil || found != tc.Found {
+				t.Fatalf("FindPost = %+v, %t, %v; want found %t", pub, found, err, tc.Found)
+			}
+			if tc.Want != nil {
+				if diff := cmp.Diff(pub, *tc.Want); diff != "" {
+					t.Errorf("found post (-got +want):\n%s", diff)
+				}
+			}
+			if got := listings() - before; got != tc.Pages {
+				t.Errorf("%d listing pages read, want %d", got, tc.Pages)
+			}
+		})
 	}
 }

@@ -284,39 +284,19 @@ func TestFindPost(t *testing.T) {
 			wanted = pub
 		}
 	}
-	since := attempt.Add(-5 * time.Minute)
-	for _, tc := range []struct {
-		name  string
-		link  string
-		since time.Time
-		found bool
-		pages int
-	}{
-		{"an early post, three pages back", link(7), since, true, 3},
-		{"the newest post", link(249), since, true, 1},
-		{"a link never posted", "https://chorus.example/r/nevernever", since, false, 3},
-		{"a post from before since is not looked at", link(900), since, false, 3},
-		{"a link never posted, only newer posts listed", "https://chorus.example/r/nevernever", c.Now().Add(time.Minute), false, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			before := fake.Calls("GET /2/users/" + fake.UserID() + "/tweets")
-			pub, found, err := n.FindPost(ctx, a, social.Post{Text: "whatever", Link: tc.link}, tc.since)
-			if err != nil || found != tc.found {
-				t.Fatalf("FindPost = %+v, %t, %v; want found %t", pub, found, err, tc.found)
-			}
-			if tc.link == link(7) {
-				if diff := cmp.Diff(pub, social.Published{RemoteID: wanted.RemoteID, URL: wanted.URL, At: wanted.At.Truncate(time.Second)}); diff != "" {
-					t.Errorf("found post (-got +want):\n%s", diff)
-				}
-				if pub.URL != "https://x.com/alice/status/"+wanted.RemoteID {
-					t.Errorf("URL = %q", pub.URL)
-				}
-			}
-			if got := fake.Calls("GET /2/users/"+fake.UserID()+"/tweets") - before; got != tc.pages {
-				t.Errorf("%d timeline pages read, want %d", got, tc.pages)
-			}
-		})
+	if wanted.URL != "https://x.com/alice/status/"+wanted.RemoteID {
+		t.Errorf("URL = %q", wanted.URL)
 	}
+	since := attempt.Add(-5 * time.Minute)
+	timelinePages := func() int { return fake.Calls("GET /2/users/" + fake.UserID() + "/tweets") }
+	networktest.CheckFindPost(t, n, a, timelinePages, []networktest.Lookup{
+		{Name: "an early post, three pages back", Link: link(7), Since: since, Found: true, Pages: 3,
+			Want: &social.Published{RemoteID: wanted.RemoteID, URL: wanted.URL, At: wanted.At.Truncate(time.Second)}},
+		{Name: "the newest post", Link: link(249), Since: since, Found: true, Pages: 1},
+		{Name: "a link never posted", Link: "https://chorus.example/r/nevernever", Since: since, Pages: 3},
+		{Name: "a post from before since is not looked at", Link: link(900), Since: since, Pages: 3},
+		{Name: "a link never posted, only newer posts listed", Link: "https://chorus.example/r/nevernever", Since: c.Now().Add(time.Minute), Pages: 1},
+	})
 
 	// More posts since the attempt than FindPost reads: not absent but
 	// unknown.
