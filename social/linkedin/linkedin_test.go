@@ -193,13 +193,7 @@ func TestAmbiguousWhenPostStalls(t *testing.T) {
 	// LinkedIn records the post, then the answer never comes.
 	fake.Stall(1)
 	short := newNetwork(t, fake, func(o *linkedin.Options) { o.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond} })
-	_, err := short.Publish(t.Context(), a, social.Post{Text: "hi", Link: "https://news.example/x"})
-	if !errors.Is(err, social.ErrAmbiguous) {
-		t.Errorf("Publish error = %v, want ErrAmbiguous", err)
-	}
-	if got := len(fake.Posts()); got != 1 {
-		t.Errorf("%d posts exist, want the one LinkedIn accepted", got)
-	}
+	networktest.CheckStalledPublish(t, short, a, social.Post{Text: "hi", Link: "https://news.example/x"}, func() int { return len(fake.Posts()) })
 }
 
 // Metrics read socialMetadata as LinkedIn's Community Management API

@@ -166,3 +166,17 @@ func CheckFindPost(t *testing.T, n social.PostFinder, a social.Account, listings
 		})
 	}
 }
+
+// CheckStalledPublish publishes post as a with n, a connector whose HTTP
+// client gives up soon, while the fake records the post and never answers
+// (its stall switch is on). The publication must be ErrAmbiguous, and
+// posts, what the fake holds, must count the one post.
+func CheckStalledPublish(t testing.TB, n social.Network, a social.Account, post social.Post, posts func() int) {
+	t.Helper()
+	if _, err := n.Publish(t.Context(), a, post); !errors.Is(err, social.ErrAmbiguous) {
+		t.Errorf("Publish error = %v, want ErrAmbiguous", err)
+	}
+	if got := posts(); got != 1 {
+		t.Errorf("%d posts exist, want the one the network accepted", got)
+	}
+}
