@@ -11,7 +11,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"iter"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -32,10 +31,10 @@ type Server struct {
 }
 
 // Start serves h on 127.0.0.1 until the test ends. Each request is counted
-// under its method and path ("POST /2/tweets"); a request to a path ending
-// in grantPath (the network's token endpoint, "" for none) is counted under
-// its grant type too ("POST /2/oauth2/token refresh_token"), and reaches h
-// with its form parsed.
+// under its method and path ("POST /2/tweets"); at a path ending in
+// grantPath (the network's token endpoint, "" for none) the key ends in the
+// grant type ("POST /2/oauth2/token refresh_token"), and the request
+// reaches h with its form parsed.
 func Start(t testing.TB, h http.Handler, grantPath string) *Server {
 	t.Helper()
 	s := &Server{grantPath: grantPath, calls: map[string]int{}, stop: make(chan struct{})}
@@ -146,54 +145,4 @@ func (ct JSON) Write(w http.ResponseWriter, status int, v any) {
 // section 5.2): {"error": code, "error_description": desc}.
 func (ct JSON) OAuthError(w http.ResponseWriter, status int, code, desc string) {
 	ct.Write(w, status, map[string]string{"error": code, "error_description": desc})
-}
-
-// Log keeps the posts made to a fake in the order they were made, with
-// the numbers their IDs are made of. It is not safe for concurrent use:
-// the fake guards it with its own lock.
-type Log[P any] struct {
-	byID  map[string]*P
-	order []string
-	last  int64
-}
-
-// NewLog returns an empty log whose posts are numbered from after last,
-// as the network numbers its posts.
-func NewLog[P any](last int64) *Log[P] {
-	return &Log[P]{byID: map[string]*P{}, last: last}
-}
-
-// Next returns the number of the next post.
-func (l *Log[P]) Next() int64 {
-	l.last++
-	return l.last
-}
-
-// Add keeps the post p under id, after the others.
-func (l *Log[P]) Add(id string, p *P) {
-	l.byID[id] = p
-	l.order = append(l.order, id)
-}
-
-// Get returns the post id, nil if there is none.
-func (l *Log[P]) Get(id string) *P { return l.byID[id] }
-
-// All yields every post, in order.
-func (l *Log[P]) All() iter.Seq[*P] {
-	return func(yield func(*P) bool) {
-		for _, id := range l.order {
-			if !yield(l.byID[id]) {
-				return
-			}
-		}
-	}
-}
-
-// Copies returns a copy of every post, in order.
-func (l *Log[P]) Copies() []P {
-	out := make([]P, 0, len(l.order))
-	for p := range l.All() {
-		out = append(out, *p)
-	}
-	return out
 }
