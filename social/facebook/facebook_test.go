@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,38 +16,14 @@ import (
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/facebook"
 	"github.com/chorushq/chorus/social/facebook/facebooktest"
+	"github.com/chorushq/chorus/social/networktest"
+	"github.com/chorushq/chorus/tenant/tenanttest"
 )
-
-// clock is a settable test clock shared by the fake and the connector.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func newNetwork(t *testing.T, fake *facebooktest.Server, mod func(*facebook.Options)) *facebook.Network {
 	t.Helper()
-	opts := facebook.Options{AppID: fake.AppID(), AppSecret: social.Secret(fake.AppSecret()),
-		DialogBaseURL: fake.URL, GraphBaseURL: fake.URL, UserAgent: "Chorus-test"}
-	if mod != nil {
-		mod(&opts)
-	}
-	n, err := facebook.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return networktest.NewConnector(t, facebook.New, facebook.Options{AppID: fake.AppID(), AppSecret: social.Secret(fake.AppSecret()),
+		DialogBaseURL: fake.URL, GraphBaseURL: fake.URL, UserAgent: "Chorus-test"}, mod)
 }
 
 // exchange runs Facebook Login against the fake as a browser and the
@@ -57,24 +31,12 @@ func newNetwork(t *testing.T, fake *facebooktest.Server, mod func(*facebook.Opti
 // if given, are what the member grants instead of all Chorus asks for.
 func exchange(t *testing.T, n *facebook.Network, scopes ...string) *oauth2.Token {
 	t.Helper()
-	cfg := n.OAuth("", social.App{}).Config("http://127.0.0.1:1/api/v1/connections/facebook/callback")
+	o := n.OAuth("", social.App{})
+	cfg := o.Config("http://127.0.0.1:1/api/v1/connections/facebook/callback")
 	if scopes != nil {
 		cfg.Scopes = scopes
 	}
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := browser.Get(cfg.AuthCodeURL("st"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	loc, _ := url.Parse(res.Header.Get("Location"))
-	if loc.Query().Get("state") != "st" || loc.Query().Get("code") == "" {
-		t.Fatalf("dialog answered %d, redirect %q; want a code and the state", res.StatusCode, loc)
-	}
-	tok, err := cfg.Exchange(t.Context(), loc.Query().Get("code"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := networktest.Login(t, cfg, o.PKCE)
 	if tok.ExpiresIn != int64(facebooktest.ShortLived.Seconds()) || tok.RefreshToken != "" {
 		t.Errorf("code exchange: token expires in %d s with refresh %t; want short-lived without refresh", tok.ExpiresIn, tok.RefreshToken != "")
 	}
@@ -154,32 +116,15 @@ func TestConnectPublishDelete(t *testing.T) {
 		t.Errorf("posts (-got +want):\n%s", diff)
 	}
 
-	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
-		t.Fatal(err)
-	}
-	if !fake.Posts()[0].Deleted {
-		t.Error("post not deleted")
-	}
-	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
-		t.Errorf("deleting a deleted post: %v, want nil", err)
-	}
-
-	if err := n.Revoke(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	if !fake.AppRemoved() {
-		t.Error("permissions not removed")
-	}
-	if _, err := n.Profile(ctx, a); !errors.Is(err, social.ErrReconnect) {
-		t.Errorf("profile after revocation: %v, want ErrReconnect", err)
-	}
+	// Revoking removes the app's permissions (the member removed the app).
+	networktest.CheckDeleteAndRevoke(t, n, a, pub.RemoteID, func() bool { return fake.Posts()[0].Deleted }, fake.AppRemoved)
 }
 
 // TestTokenLifetimes shows why the code's token must be upgraded before it
 // is stored: the short-lived one (and the Page tokens read with it) dies
 // within hours, the long-lived one's Page tokens do not.
 func TestTokenLifetimes(t *testing.T) {
-	c := &clock{t: time.Now()}
+	c := tenanttest.NewClock(time.Now())
 	fake := facebooktest.New(t, facebooktest.Options{Now: c.Now})
 	n := newNetwork(t, fake, func(o *facebook.Options) { o.Now = c.Now })
 	short := social.Account{AccessToken: social.Secret(exchange(t, n).AccessToken)}
@@ -254,54 +199,20 @@ func TestErrorsAreClassified(t *testing.T) {
 	if _, err := n.Publish(ctx, a, social.Post{Text: "first", Link: "https://news.example/a"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name       string
-		setup      func()
-		acct       *social.Account
-		net        *facebook.Network
-		text       string
-		class      error
-		status     int
-		retryAfter time.Duration
-		message    string // a substring
-	}{
-		{name: "duplicate", text: "first", class: social.ErrPermanent, status: 400, message: "already posted: This status update is identical"},
-		{name: "too long", text: strings.Repeat("x", facebooktest.MaxMessage+1), class: social.ErrPermanent, status: 400, message: "too long"},
-		{name: "page rate limit", setup: func() {
+	networktest.CheckPublishFailures(t, n, a, "https://news.example/a", []networktest.PublishFailure{
+		{Name: "duplicate", Text: "first", Class: social.ErrPermanent, Status: 400, Message: "already posted: This status update is identical"},
+		{Name: "too long", Text: strings.Repeat("x", facebooktest.MaxMessage+1), Class: social.ErrPermanent, Status: 400, Message: "too long"},
+		{Name: "page rate limit", Setup: func() {
 			fake.RateLimit(1, http.Header{"X-Business-Use-Case-Usage": {`{"101234567890123":[{"type":"pages","call_count":100,"total_cputime":40,"total_time":30,"estimated_time_to_regain_access":7}]}`}})
-		}, class: social.ErrRetryLater, status: 400, retryAfter: 7 * time.Minute, message: "Page request limit reached"},
-		{name: "retry after", setup: func() { fake.RateLimit(1, http.Header{"Retry-After": {"90"}}) }, class: social.ErrRetryLater,
-			status: 400, retryAfter: 90 * time.Second},
-		{name: "rate limit without a delay", setup: func() { fake.RateLimit(1, nil) }, class: social.ErrRetryLater, status: 400},
-		{name: "invalid token", acct: &social.Account{AccessToken: "forged"}, class: social.ErrReconnect, status: 400, message: "Invalid OAuth access token"},
-		{name: "wrong app secret", net: newNetwork(t, fake, func(o *facebook.Options) { o.AppSecret = "not-it" }), class: social.ErrPermanent,
-			status: 400, message: "appsecret_proof"},
-		{name: "Facebook down", net: newNetwork(t, fake, func(o *facebook.Options) { o.GraphBaseURL = "http://127.0.0.1:1" }), class: social.ErrRetryLater},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.setup != nil {
-				tc.setup()
-			}
-			acct, net, text := a, n, tc.text
-			if tc.acct != nil {
-				acct = *tc.acct
-			}
-			if tc.net != nil {
-				net = tc.net
-			}
-			if text == "" {
-				text = "hello " + tc.name
-			}
-			_, err := net.Publish(ctx, acct, social.Post{Text: text, Link: "https://news.example/a"})
-			var e *social.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("Publish error = %v, want *social.Error", err)
-			}
-			if !errors.Is(err, tc.class) || e.Status != tc.status || e.RetryAfter != tc.retryAfter || !strings.Contains(e.Message, tc.message) {
-				t.Errorf("Publish error = %+v, want class %v, status %d, retry after %v, message with %q", e, tc.class, tc.status, tc.retryAfter, tc.message)
-			}
-		})
-	}
+		}, Class: social.ErrRetryLater, Status: 400, RetryAfter: 7 * time.Minute, Message: "Page request limit reached"},
+		{Name: "retry after", Setup: func() { fake.RateLimit(1, http.Header{"Retry-After": {"90"}}) }, Class: social.ErrRetryLater,
+			Status: 400, RetryAfter: 90 * time.Second},
+		{Name: "rate limit without a delay", Setup: func() { fake.RateLimit(1, nil) }, Class: social.ErrRetryLater, Status: 400},
+		{Name: "invalid token", Account: &social.Account{AccessToken: "forged"}, Class: social.ErrReconnect, Status: 400, Message: "Invalid OAuth access token"},
+		{Name: "wrong app secret", Network: newNetwork(t, fake, func(o *facebook.Options) { o.AppSecret = "not-it" }), Class: social.ErrPermanent,
+			Status: 400, Message: "appsecret_proof"},
+		{Name: "Facebook down", Network: newNetwork(t, fake, func(o *facebook.Options) { o.GraphBaseURL = "http://127.0.0.1:1" }), Class: social.ErrRetryLater},
+	})
 	if got := len(fake.Posts()); got != 1 {
 		t.Errorf("%d posts exist, want only the first", got)
 	}
@@ -331,13 +242,7 @@ func TestAmbiguousWhenPostStalls(t *testing.T) {
 	// Facebook records the post, then the answer never comes.
 	fake.Stall(1)
 	short := newNetwork(t, fake, func(o *facebook.Options) { o.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond} })
-	_, err := short.Publish(t.Context(), a, social.Post{Text: "hi"})
-	if !errors.Is(err, social.ErrAmbiguous) {
-		t.Errorf("Publish error = %v, want ErrAmbiguous", err)
-	}
-	if got := len(fake.Posts()); got != 1 {
-		t.Errorf("%d posts exist, want the one Facebook accepted", got)
-	}
+	networktest.CheckStalledPublish(t, short, a, social.Post{Text: "hi"}, func() int { return len(fake.Posts()) })
 }
 
 // Metrics read a Page post's reaction, comment and share totals as Graph
@@ -423,7 +328,7 @@ func TestMetricsWithoutPermission(t *testing.T) {
 // Graph's paging, and matches the tracked link in the post's link
 // attachment (behind Facebook's shim) or its message.
 func TestFindPost(t *testing.T) {
-	c := &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	c := tenanttest.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	fake := facebooktest.New(t, facebooktest.Options{Now: c.Now})
 	n := newNetwork(t, fake, func(o *facebook.Options) { o.Now = c.Now })
 	a := connect(t, n)
@@ -453,38 +358,16 @@ func TestFindPost(t *testing.T) {
 		}
 	}
 	since := attempt.Add(-5 * time.Minute)
-	for _, tc := range []struct {
-		name  string
-		link  string
-		since time.Time
-		found bool
-		pages int
-	}{
-		{"an early post, three pages back", link(7), since, true, 3},
-		{"the newest post", link(249), since, true, 1},
-		{"a link in the message", link(11), since, true, 3},
-		{"a link never posted", "https://chorus.example/r/nevernever", since, false, 3},
-		{"a post from before since is not looked at", link(900), since, false, 3},
-		{"a link never posted, only newer posts listed", "https://chorus.example/r/nevernever", c.Now().Add(time.Minute), false, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			before := listings()
-			pub, found, err := n.FindPost(ctx, a, social.Post{Text: "whatever", Link: tc.link}, tc.since)
-			if err != nil || found != tc.found {
-				t.Fatalf("FindPost = %+v, %t, %v; want found %t", pub, found, err, tc.found)
-			}
-			if tc.link == link(7) {
-				_, num, _ := strings.Cut(wanted.RemoteID, "_")
-				want := social.Published{RemoteID: wanted.RemoteID, URL: "https://www.facebook.com/" + pageID + "/posts/" + num, At: wanted.At}
-				if diff := cmp.Diff(pub, want, cmpopts.EquateApproxTime(0)); diff != "" {
-					t.Errorf("found post (-got +want):\n%s", diff)
-				}
-			}
-			if got := listings() - before; got != tc.pages {
-				t.Errorf("%d listing pages read, want %d", got, tc.pages)
-			}
-		})
-	}
+	_, num, _ := strings.Cut(wanted.RemoteID, "_")
+	networktest.CheckFindPost(t, n, a, listings, []networktest.Lookup{
+		{Name: "an early post, three pages back", Link: link(7), Since: since, Found: true, Pages: 3,
+			Want: &social.Published{RemoteID: wanted.RemoteID, URL: "https://www.facebook.com/" + pageID + "/posts/" + num, At: wanted.At}},
+		{Name: "the newest post", Link: link(249), Since: since, Found: true, Pages: 1},
+		{Name: "a link in the message", Link: link(11), Since: since, Found: true, Pages: 3},
+		{Name: "a link never posted", Link: "https://chorus.example/r/nevernever", Since: since, Pages: 3},
+		{Name: "a post from before since is not looked at", Link: link(900), Since: since, Pages: 3},
+		{Name: "a link never posted, only newer posts listed", Link: "https://chorus.example/r/nevernever", Since: c.Now().Add(time.Minute), Pages: 1},
+	})
 
 	// More posts since the attempt than FindPost reads: unknown, not
 	// absent.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -17,44 +16,21 @@ import (
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/linkedin"
 	"github.com/chorushq/chorus/social/linkedin/linkedintest"
+	"github.com/chorushq/chorus/social/networktest"
 )
 
 func newNetwork(t *testing.T, fake *linkedintest.Server, mod func(*linkedin.Options)) *linkedin.Network {
 	t.Helper()
-	opts := linkedin.Options{ClientID: fake.ClientID(), ClientSecret: social.Secret(fake.ClientSecret()),
-		AuthBaseURL: fake.URL, APIBaseURL: fake.URL, UserAgent: "Chorus-test"}
-	if mod != nil {
-		mod(&opts)
-	}
-	n, err := linkedin.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return networktest.NewConnector(t, linkedin.New, linkedin.Options{ClientID: fake.ClientID(), ClientSecret: social.Secret(fake.ClientSecret()),
+		AuthBaseURL: fake.URL, APIBaseURL: fake.URL, UserAgent: "Chorus-test"}, mod)
 }
 
 // connect runs the OAuth flow against the fake as a browser and the
 // social service would, and returns a connected account.
 func connect(t *testing.T, n *linkedin.Network) social.Account {
 	t.Helper()
-	ctx := t.Context()
-	redirect := "http://127.0.0.1:1/api/v1/connections/linkedin/callback"
 	o := n.OAuth("", social.App{})
-	cfg := o.Config(redirect)
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := browser.Get(cfg.AuthCodeURL("st"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	loc, _ := url.Parse(res.Header.Get("Location"))
-	if loc.Query().Get("state") != "st" || loc.Query().Get("code") == "" {
-		t.Fatalf("authorize answered %d, redirect %q; want a code and the state", res.StatusCode, loc)
-	}
-	tok, err := cfg.Exchange(ctx, loc.Query().Get("code"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := networktest.Login(t, o.Config("http://127.0.0.1:1/api/v1/connections/linkedin/callback"), o.PKCE)
 	// 60 days, no refresh token: the service stores expires_at from
 	// expires_in and the member reconnects after it.
 	if tok.ExpiresIn != int64(linkedintest.TokenLifetime.Seconds()) || tok.RefreshToken != "" {
@@ -140,25 +116,8 @@ func TestConnectPublishDelete(t *testing.T) {
 		t.Errorf("post (-got +want):\n%s", diff)
 	}
 
-	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
-		t.Fatal(err)
-	}
-	if !fake.Posts()[0].Deleted {
-		t.Error("post not deleted")
-	}
-	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
-		t.Errorf("deleting a deleted post: %v, want nil", err)
-	}
-
-	if err := n.Revoke(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	if !fake.Revoked(a.AccessToken.Reveal()) {
-		t.Error("token not revoked")
-	}
-	if _, err := n.Profile(ctx, a); !errors.Is(err, social.ErrReconnect) {
-		t.Errorf("profile with a revoked token: %v, want ErrReconnect", err)
-	}
+	networktest.CheckDeleteAndRevoke(t, n, a, pub.RemoteID, func() bool { return fake.Posts()[0].Deleted },
+		func() bool { return fake.Revoked(a.AccessToken.Reveal()) })
 }
 
 func TestEscape(t *testing.T) {
@@ -188,55 +147,21 @@ func TestErrorsAreClassified(t *testing.T) {
 	if _, err := n.Publish(ctx, a, social.Post{Text: "first", Link: "https://news.example/dup"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name       string
-		setup      func()
-		acct       *social.Account
-		net        *linkedin.Network
-		text       string
-		class      error
-		status     int
-		retryAfter time.Duration
-		message    string // a substring
-	}{
-		{name: "duplicate", text: "first", class: social.ErrPermanent, status: 422, message: "already posted"},
-		{name: "too long", text: strings.Repeat("x", linkedintest.MaxCommentary+1), class: social.ErrPermanent, status: 422,
-			message: "exceeds maximum of 3000"},
-		{name: "daily limit", setup: func() { fake.RateLimit(1, nil) }, class: social.ErrRetryLater, status: 429,
-			retryAfter: 150 * time.Minute, message: "DAY limit"},
-		{name: "retry after", setup: func() { fake.RateLimit(1, http.Header{"Retry-After": {"120"}}) }, class: social.ErrRetryLater,
-			status: 429, retryAfter: 2 * time.Minute},
-		{name: "invalid token", acct: &social.Account{AccessToken: "forged"}, class: social.ErrReconnect, status: 401,
-			message: "Invalid access token"},
-		{name: "inactive version", net: newNetwork(t, fake, func(o *linkedin.Options) { o.Version = "202312" }), class: social.ErrPermanent,
-			status: 426, message: "configure a newer one"},
-		{name: "LinkedIn down", net: newNetwork(t, fake, func(o *linkedin.Options) { o.APIBaseURL = "http://127.0.0.1:1" }),
-			class: social.ErrRetryLater},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.setup != nil {
-				tc.setup()
-			}
-			acct, net, text := a, n, tc.text
-			if tc.acct != nil {
-				acct = *tc.acct
-			}
-			if tc.net != nil {
-				net = tc.net
-			}
-			if text == "" {
-				text = "hello " + tc.name
-			}
-			_, err := net.Publish(ctx, acct, social.Post{Text: text, Link: "https://news.example/dup"})
-			var e *social.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("Publish error = %v, want *social.Error", err)
-			}
-			if !errors.Is(err, tc.class) || e.Status != tc.status || e.RetryAfter != tc.retryAfter || !strings.Contains(e.Message, tc.message) {
-				t.Errorf("Publish error = %+v, want class %v, status %d, retry after %v, message with %q", e, tc.class, tc.status, tc.retryAfter, tc.message)
-			}
-		})
-	}
+	networktest.CheckPublishFailures(t, n, a, "https://news.example/dup", []networktest.PublishFailure{
+		{Name: "duplicate", Text: "first", Class: social.ErrPermanent, Status: 422, Message: "already posted"},
+		{Name: "too long", Text: strings.Repeat("x", linkedintest.MaxCommentary+1), Class: social.ErrPermanent, Status: 422,
+			Message: "exceeds maximum of 3000"},
+		{Name: "daily limit", Setup: func() { fake.RateLimit(1, nil) }, Class: social.ErrRetryLater, Status: 429,
+			RetryAfter: 150 * time.Minute, Message: "DAY limit"},
+		{Name: "retry after", Setup: func() { fake.RateLimit(1, http.Header{"Retry-After": {"120"}}) }, Class: social.ErrRetryLater,
+			Status: 429, RetryAfter: 2 * time.Minute},
+		{Name: "invalid token", Account: &social.Account{AccessToken: "forged"}, Class: social.ErrReconnect, Status: 401,
+			Message: "Invalid access token"},
+		{Name: "inactive version", Network: newNetwork(t, fake, func(o *linkedin.Options) { o.Version = "202312" }), Class: social.ErrPermanent,
+			Status: 426, Message: "configure a newer one"},
+		{Name: "LinkedIn down", Network: newNetwork(t, fake, func(o *linkedin.Options) { o.APIBaseURL = "http://127.0.0.1:1" }),
+			Class: social.ErrRetryLater},
+	})
 	if got := len(fake.Posts()); got != 1 {
 		t.Errorf("%d posts exist, want only the first", got)
 	}
@@ -268,13 +193,7 @@ func TestAmbiguousWhenPostStalls(t *testing.T) {
 	// LinkedIn records the post, then the answer never comes.
 	fake.Stall(1)
 	short := newNetwork(t, fake, func(o *linkedin.Options) { o.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond} })
-	_, err := short.Publish(t.Context(), a, social.Post{Text: "hi", Link: "https://news.example/x"})
-	if !errors.Is(err, social.ErrAmbiguous) {
-		t.Errorf("Publish error = %v, want ErrAmbiguous", err)
-	}
-	if got := len(fake.Posts()); got != 1 {
-		t.Errorf("%d posts exist, want the one LinkedIn accepted", got)
-	}
+	networktest.CheckStalledPublish(t, short, a, social.Post{Text: "hi", Link: "https://news.example/x"}, func() int { return len(fake.Posts()) })
 }
 
 // Metrics read socialMetadata as LinkedIn's Community Management API
@@ -389,40 +308,19 @@ func TestFindPost(t *testing.T) {
 		}
 	}
 	since := attempt.Add(-5 * time.Minute)
-	for _, tc := range []struct {
-		name  string
-		link  string
-		since time.Time
-		found bool
-		pages int
-	}{
-		{"an early post, three pages back", link(7), since, true, 3},
-		{"the newest post", link(119), since, true, 1},
-		{"a link in the commentary", link(11), since, true, 3},
+	networktest.CheckFindPost(t, n, a, listings, []networktest.Lookup{
+		{Name: "an early post, three pages back", Link: link(7), Since: since, Found: true, Pages: 3,
+			Want: &social.Published{RemoteID: wanted.RemoteID, URL: wanted.URL, At: wanted.At}},
+		{Name: "the newest post", Link: link(119), Since: since, Found: true, Pages: 1},
+		{Name: "a link in the commentary", Link: link(11), Since: since, Found: true, Pages: 3},
 		// The third page reaches a post modified before since.
-		{"a link never posted", "https://chorus.example/r/nevernever", since, false, 3},
+		{Name: "a link never posted", Link: "https://chorus.example/r/nevernever", Since: since, Pages: 3},
 		// A tracked link is the share's own: a post carrying it is the
 		// share's post even when listed from before since (as Mastodon's
 		// FindPost matches whatever the pages read hold).
-		{"a post from before since on a page read", link(901), since, true, 3},
-		{"only newer posts listed", "https://chorus.example/r/nevernever", now.Add(time.Minute), false, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			before := listings()
-			pub, found, err := n.FindPost(ctx, a, social.Post{Text: "whatever", Link: tc.link}, tc.since)
-			if err != nil || found != tc.found {
-				t.Fatalf("FindPost = %+v, %t, %v; want found %t", pub, found, err, tc.found)
-			}
-			if tc.link == link(7) {
-				if diff := cmp.Diff(pub, social.Published{RemoteID: wanted.RemoteID, URL: wanted.URL, At: wanted.At}); diff != "" {
-					t.Errorf("found post (-got +want):\n%s", diff)
-				}
-			}
-			if got := listings() - before; got != tc.pages {
-				t.Errorf("%d listing pages read, want %d", got, tc.pages)
-			}
-		})
-	}
+		{Name: "a post from before since on a page read", Link: link(901), Since: since, Found: true, Pages: 3},
+		{Name: "only newer posts listed", Link: "https://chorus.example/r/nevernever", Since: now.Add(time.Minute), Pages: 1},
+	})
 
 	// An old post edited since the attempt is listed among the recent
 	// ones, and found (a post's link cannot be edited, but the listing is

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/mastodon"
 	"github.com/chorushq/chorus/social/mastodon/mastodontest"
+	"github.com/chorushq/chorus/social/networktest"
 )
 
 func TestServer(t *testing.T) {
@@ -60,22 +60,7 @@ func connect(t *testing.T, n *mastodon.Network, fake *mastodontest.Server) socia
 	if o.Endpoint.AuthStyle != oauth2.AuthStyleInParams || !o.PKCE {
 		t.Errorf("OAuth = %+v, want credentials in params and PKCE", o)
 	}
-	cfg := o.Config(redirect)
-	verifier := oauth2.GenerateVerifier()
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := browser.Get(cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	loc, _ := url.Parse(res.Header.Get("Location"))
-	if loc.Query().Get("state") != "st" {
-		t.Fatalf("authorize redirect %q lacks the state", loc)
-	}
-	tok, err := cfg.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := networktest.Login(t, o.Config(redirect), o.PKCE)
 	if !tok.Expiry.IsZero() || tok.RefreshToken != "" {
 		t.Errorf("token expires %v with refresh %t; Mastodon tokens do not expire", tok.Expiry, tok.RefreshToken != "")
 	}
@@ -111,22 +96,8 @@ func TestConnectPublishDelete(t *testing.T) {
 	if len(sts) != 1 || sts[0].Text != "Worth a read\n\nhttps://news.example/a" || sts[0].IdempotencyKey != "share-1" {
 		t.Errorf("statuses = %+v, want one with text and link", sts)
 	}
-	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
-		t.Errorf("deleting a deleted status: %v, want nil", err)
-	}
-	if err := n.Revoke(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	if !fake.Revoked(a.AccessToken.Reveal()) {
-		t.Error("token not revoked")
-	}
-	_, err = n.Profile(ctx, a)
-	if !errors.Is(err, social.ErrReconnect) {
-		t.Errorf("profile with a revoked token: %v, want ErrReconnect", err)
-	}
+	networktest.CheckDeleteAndRevoke(t, n, a, pub.RemoteID, func() bool { return fake.Statuses()[0].Deleted },
+		func() bool { return fake.Revoked(a.AccessToken.Reveal()) })
 }
 
 func TestErrorsAreClassified(t *testing.T) {

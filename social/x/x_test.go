@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,40 +14,16 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/chorushq/chorus/social"
+	"github.com/chorushq/chorus/social/networktest"
 	"github.com/chorushq/chorus/social/x"
 	"github.com/chorushq/chorus/social/x/xtest"
+	"github.com/chorushq/chorus/tenant/tenanttest"
 )
-
-// clock is a settable test clock shared by the fake and the connector.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func newNetwork(t *testing.T, fake *xtest.Server, mod func(*x.Options)) *x.Network {
 	t.Helper()
-	opts := x.Options{ClientID: fake.ClientID(), ClientSecret: social.Secret(fake.ClientSecret()),
-		AuthBaseURL: fake.URL, APIBaseURL: fake.URL, UserAgent: "Chorus-test"}
-	if mod != nil {
-		mod(&opts)
-	}
-	n, err := x.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return networktest.NewConnector(t, x.New, x.Options{ClientID: fake.ClientID(), ClientSecret: social.Secret(fake.ClientSecret()),
+		AuthBaseURL: fake.URL, APIBaseURL: fake.URL, UserAgent: "Chorus-test"}, mod)
 }
 
 const redirect = "http://127.0.0.1:1/api/v1/connections/x/callback"
@@ -59,22 +33,7 @@ const redirect = "http://127.0.0.1:1/api/v1/connections/x/callback"
 func connect(t *testing.T, n *x.Network) *oauth2.Token {
 	t.Helper()
 	o := n.OAuth("", social.App{})
-	cfg := o.Config(redirect)
-	verifier := oauth2.GenerateVerifier()
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := browser.Get(cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	loc, _ := url.Parse(res.Header.Get("Location"))
-	if loc.Query().Get("state") != "st" || loc.Query().Get("code") == "" {
-		t.Fatalf("authorize answered %d, redirect %q; want a code and the state", res.StatusCode, loc)
-	}
-	tok, err := cfg.Exchange(t.Context(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := networktest.Login(t, o.Config(redirect), o.PKCE)
 	if tok.ExpiresIn != int64(xtest.TokenLifetime.Seconds()) || tok.RefreshToken == "" {
 		t.Errorf("token expires in %d s with refresh %t; want 2 h with a refresh token", tok.ExpiresIn, tok.RefreshToken != "")
 	}
@@ -83,6 +42,16 @@ func connect(t *testing.T, n *x.Network) *oauth2.Token {
 
 func account(tok *oauth2.Token) social.Account {
 	return social.Account{AccessToken: social.Secret(tok.AccessToken)}
+}
+
+// connectedAt starts a fake and a connector on a clock standing at start,
+// and connects the fake's account.
+func connectedAt(t *testing.T, start time.Time) (*tenanttest.Clock, *xtest.Server, *x.Network, social.Account) {
+	t.Helper()
+	c := tenanttest.NewClock(start)
+	fake := xtest.New(t, xtest.Options{Now: c.Now})
+	n := newNetwork(t, fake, func(o *x.Options) { o.Now = c.Now })
+	return c, fake, n, account(connect(t, n))
 }
 
 func TestOAuth(t *testing.T) {
@@ -141,32 +110,15 @@ func TestConnectPublishDelete(t *testing.T) {
 		t.Errorf("second tweet = %q", got)
 	}
 
-	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
-		t.Fatal(err)
-	}
-	if !fake.Tweets()[0].Deleted {
-		t.Error("tweet not deleted")
-	}
-	if err := n.Delete(ctx, a, pub.RemoteID); err != nil {
-		t.Errorf("deleting a deleted tweet: %v, want nil", err)
-	}
-
-	if err := n.Revoke(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	if !fake.Revoked(a.AccessToken.Reveal()) {
-		t.Error("token not revoked")
-	}
-	if _, err := n.Profile(ctx, a); !errors.Is(err, social.ErrReconnect) {
-		t.Errorf("profile with a revoked token: %v, want ErrReconnect", err)
-	}
+	networktest.CheckDeleteAndRevoke(t, n, a, pub.RemoteID, func() bool { return fake.Tweets()[0].Deleted },
+		func() bool { return fake.Revoked(a.AccessToken.Reveal()) })
 }
 
 // TestRefreshRotates refreshes as the social service does (a TokenSource
 // from the connector's OAuth config): each refresh rotates the refresh
 // token, and the spent one is a reconnect.
 func TestRefreshRotates(t *testing.T) {
-	c := &clock{t: time.Now()}
+	c := tenanttest.NewClock(time.Now())
 	fake := xtest.New(t, xtest.Options{Now: c.Now})
 	n := newNetwork(t, fake, func(o *x.Options) { o.Now = c.Now })
 	first := connect(t, n)
@@ -214,67 +166,30 @@ func TestTokenErrorWithoutBasicAuth(t *testing.T) {
 }
 
 func TestErrorsAreClassified(t *testing.T) {
-	c := &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
-	fake := xtest.New(t, xtest.Options{Now: c.Now})
-	n := newNetwork(t, fake, func(o *x.Options) { o.Now = c.Now })
-	a := account(connect(t, n))
+	c, fake, n, a := connectedAt(t, time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	ctx := t.Context()
 	if _, err := n.Publish(ctx, a, social.Post{Text: "first"}); err != nil {
 		t.Fatal(err)
 	}
 	epoch := func(d time.Duration) string { return strconv.FormatInt(c.Now().Add(d).Unix(), 10) }
-	for _, tc := range []struct {
-		name       string
-		setup      func()
-		acct       *social.Account
-		net        *x.Network
-		text       string
-		class      error
-		status     int
-		retryAfter time.Duration
-		message    string // a substring
-	}{
-		{name: "duplicate", text: "first", class: social.ErrPermanent, status: 403,
-			message: "already posted: You are not allowed to create a Tweet with duplicate content."},
-		{name: "too long", text: strings.Repeat("x", xtest.MaxChars+1), class: social.ErrPermanent, status: 400, message: "too long"},
-		{name: "15-minute window", setup: func() {
+	networktest.CheckPublishFailures(t, n, a, "", []networktest.PublishFailure{
+		{Name: "duplicate", Text: "first", Class: social.ErrPermanent, Status: 403,
+			Message: "already posted: You are not allowed to create a Tweet with duplicate content."},
+		{Name: "too long", Text: strings.Repeat("x", xtest.MaxChars+1), Class: social.ErrPermanent, Status: 400, Message: "too long"},
+		{Name: "15-minute window", Setup: func() {
 			fake.RateLimit(1, http.Header{"X-Rate-Limit-Limit": {"200"}, "X-Rate-Limit-Remaining": {"0"}, "X-Rate-Limit-Reset": {epoch(7 * time.Minute)}})
-		}, class: social.ErrRetryLater, status: 429, retryAfter: 7 * time.Minute, message: "Too Many Requests"},
-		{name: "24-hour user cap", setup: func() {
+		}, Class: social.ErrRetryLater, Status: 429, RetryAfter: 7 * time.Minute, Message: "Too Many Requests"},
+		{Name: "24-hour user cap", Setup: func() {
 			fake.RateLimit(1, http.Header{"X-Rate-Limit-Remaining": {"150"}, "X-Rate-Limit-Reset": {epoch(9 * time.Minute)},
 				"X-User-Limit-24hour-Limit": {"17"}, "X-User-Limit-24hour-Remaining": {"0"}, "X-User-Limit-24hour-Reset": {epoch(5 * time.Hour)}})
-		}, class: social.ErrRetryLater, status: 429, retryAfter: 5 * time.Hour},
-		{name: "retry after", setup: func() {
+		}, Class: social.ErrRetryLater, Status: 429, RetryAfter: 5 * time.Hour},
+		{Name: "retry after", Setup: func() {
 			fake.RateLimit(1, http.Header{"Retry-After": {"42"}, "X-Rate-Limit-Remaining": {"0"}, "X-Rate-Limit-Reset": {epoch(time.Hour)}})
-		}, class: social.ErrRetryLater, status: 429, retryAfter: 42 * time.Second},
-		{name: "overloaded", setup: func() { fake.FailNext(http.StatusServiceUnavailable) }, class: social.ErrRetryLater, status: 503},
-		{name: "invalid token", acct: &social.Account{AccessToken: "forged"}, class: social.ErrReconnect, status: 401, message: "Unauthorized"},
-		{name: "X down", net: newNetwork(t, fake, func(o *x.Options) { o.APIBaseURL = "http://127.0.0.1:1" }), class: social.ErrRetryLater},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.setup != nil {
-				tc.setup()
-			}
-			acct, net, text := a, n, tc.text
-			if tc.acct != nil {
-				acct = *tc.acct
-			}
-			if tc.net != nil {
-				net = tc.net
-			}
-			if text == "" {
-				text = "hello " + tc.name
-			}
-			_, err := net.Publish(ctx, acct, social.Post{Text: text})
-			var e *social.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("Publish error = %v, want *social.Error", err)
-			}
-			if !errors.Is(err, tc.class) || e.Status != tc.status || e.RetryAfter != tc.retryAfter || !strings.Contains(e.Message, tc.message) {
-				t.Errorf("Publish error = %+v, want class %v, status %d, retry after %v, message with %q", e, tc.class, tc.status, tc.retryAfter, tc.message)
-			}
-		})
-	}
+		}, Class: social.ErrRetryLater, Status: 429, RetryAfter: 42 * time.Second},
+		{Name: "overloaded", Setup: func() { fake.FailNext(http.StatusServiceUnavailable) }, Class: social.ErrRetryLater, Status: 503},
+		{Name: "invalid token", Account: &social.Account{AccessToken: "forged"}, Class: social.ErrReconnect, Status: 401, Message: "Unauthorized"},
+		{Name: "X down", Network: newNetwork(t, fake, func(o *x.Options) { o.APIBaseURL = "http://127.0.0.1:1" }), Class: social.ErrRetryLater},
+	})
 	if got := len(fake.Tweets()); got != 1 {
 		t.Errorf("%d tweets exist, want only the first", got)
 	}
@@ -286,22 +201,13 @@ func TestAmbiguousWhenPostStalls(t *testing.T) {
 	// X records the post, then the answer never comes.
 	fake.Stall(1)
 	short := newNetwork(t, fake, func(o *x.Options) { o.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond} })
-	_, err := short.Publish(t.Context(), a, social.Post{Text: "hi"})
-	if !errors.Is(err, social.ErrAmbiguous) {
-		t.Errorf("Publish error = %v, want ErrAmbiguous", err)
-	}
-	if got := len(fake.Tweets()); got != 1 {
-		t.Errorf("%d tweets exist, want the one X accepted", got)
-	}
+	networktest.CheckStalledPublish(t, short, a, social.Post{Text: "hi"}, func() int { return len(fake.Tweets()) })
 }
 
 // Metrics read public_metrics as X's post lookup answers them, and
 // classify what X answers when they cannot be read.
 func TestMetrics(t *testing.T) {
-	c := &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
-	fake := xtest.New(t, xtest.Options{Now: c.Now})
-	n := newNetwork(t, fake, func(o *x.Options) { o.Now = c.Now })
-	a := account(connect(t, n))
+	c, fake, n, a := connectedAt(t, time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	ctx := t.Context()
 	pub, err := n.Publish(ctx, a, social.Post{Text: "read me", Link: "https://example.com/a"})
 	if err != nil {
@@ -353,10 +259,7 @@ func TestMetrics(t *testing.T) {
 // tracked link as X gives it back: in entities.urls[].expanded_url, the
 // text holding only t.co links.
 func TestFindPost(t *testing.T) {
-	c := &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
-	fake := xtest.New(t, xtest.Options{Now: c.Now})
-	n := newNetwork(t, fake, func(o *x.Options) { o.Now = c.Now })
-	a := account(connect(t, n))
+	c, fake, n, a := connectedAt(t, time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	ctx := t.Context()
 	attempt := c.Now()
 	link := func(i int) string { return fmt.Sprintf("https://chorus.example/r/code%03d", i) }
@@ -376,39 +279,19 @@ func TestFindPost(t *testing.T) {
 			wanted = pub
 		}
 	}
-	since := attempt.Add(-5 * time.Minute)
-	for _, tc := range []struct {
-		name  string
-		link  string
-		since time.Time
-		found bool
-		pages int
-	}{
-		{"an early post, three pages back", link(7), since, true, 3},
-		{"the newest post", link(249), since, true, 1},
-		{"a link never posted", "https://chorus.example/r/nevernever", since, false, 3},
-		{"a post from before since is not looked at", link(900), since, false, 3},
-		{"a link never posted, only newer posts listed", "https://chorus.example/r/nevernever", c.Now().Add(time.Minute), false, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			before := fake.Calls("GET /2/users/" + fake.UserID() + "/tweets")
-			pub, found, err := n.FindPost(ctx, a, social.Post{Text: "whatever", Link: tc.link}, tc.since)
-			if err != nil || found != tc.found {
-				t.Fatalf("FindPost = %+v, %t, %v; want found %t", pub, found, err, tc.found)
-			}
-			if tc.link == link(7) {
-				if diff := cmp.Diff(pub, social.Published{RemoteID: wanted.RemoteID, URL: wanted.URL, At: wanted.At.Truncate(time.Second)}); diff != "" {
-					t.Errorf("found post (-got +want):\n%s", diff)
-				}
-				if pub.URL != "https://x.com/alice/status/"+wanted.RemoteID {
-					t.Errorf("URL = %q", pub.URL)
-				}
-			}
-			if got := fake.Calls("GET /2/users/"+fake.UserID()+"/tweets") - before; got != tc.pages {
-				t.Errorf("%d timeline pages read, want %d", got, tc.pages)
-			}
-		})
+	if wanted.URL != "https://x.com/alice/status/"+wanted.RemoteID {
+		t.Errorf("URL = %q", wanted.URL)
 	}
+	since := attempt.Add(-5 * time.Minute)
+	timelinePages := func() int { return fake.Calls("GET /2/users/" + fake.UserID() + "/tweets") }
+	networktest.CheckFindPost(t, n, a, timelinePages, []networktest.Lookup{
+		{Name: "an early post, three pages back", Link: link(7), Since: since, Found: true, Pages: 3,
+			Want: &social.Published{RemoteID: wanted.RemoteID, URL: wanted.URL, At: wanted.At.Truncate(time.Second)}},
+		{Name: "the newest post", Link: link(249), Since: since, Found: true, Pages: 1},
+		{Name: "a link never posted", Link: "https://chorus.example/r/nevernever", Since: since, Pages: 3},
+		{Name: "a post from before since is not looked at", Link: link(900), Since: since, Pages: 3},
+		{Name: "a link never posted, only newer posts listed", Link: "https://chorus.example/r/nevernever", Since: c.Now().Add(time.Minute), Pages: 1},
+	})
 
 	// More posts since the attempt than FindPost reads: not absent but
 	// unknown.

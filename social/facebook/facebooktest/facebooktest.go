@@ -45,23 +45,24 @@
 package facebooktest
 
 import (
+	"cmp"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chorushq/chorus/social/networktest"
 )
 
 // Token lifetimes.
@@ -92,25 +93,21 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Server is a fake Facebook.
+// Server is a fake Facebook. Calls counts the requests by method and path;
+// for the token endpoint the key ends in the grant type ("POST
+// /v24.0/oauth/access_token fb_exchange_token", "… authorization_code" for
+// a code).
 type Server struct {
-	*httptest.Server
+	*networktest.Server
 	opts Options
+
+	limit, readLimit, stall networktest.Switch
+	readCode                atomic.Int64 // Graph's throttling code for readLimit
 
 	mu      sync.Mutex
 	codes   map[string]grant
 	tokens  map[string]*token
-	posts   map[string]*Post
-	order   []string
-	calls   map[string]int
-	nextID  int64
-	limited int
-	limitHd http.Header
-	readLim int
-	readErr int
-	readHd  http.Header
-	stall   int
-	stop    chan struct{}
+	posts   *networktest.Log[Post]
 	removed bool // the member removed the app
 }
 
@@ -139,12 +136,8 @@ type Post struct {
 // New starts a fake on 127.0.0.1, closed when the test ends.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
-	if opts.AppID == "" {
-		opts.AppID = "1234567890123456"
-	}
-	if opts.AppSecret == "" {
-		opts.AppSecret = "0f3d2c1b0a9e8d7c6b5a4f3e2d1c0b9a"
-	}
+	opts.AppID = cmp.Or(opts.AppID, "1234567890123456")
+	opts.AppSecret = cmp.Or(opts.AppSecret, "0f3d2c1b0a9e8d7c6b5a4f3e2d1c0b9a")
 	if opts.Pages == nil {
 		opts.Pages = []Page{{ID: "101234567890123", Name: "Acme Widgets", Username: "acmewidgets", Followers: 4321}}
 	}
@@ -156,8 +149,7 @@ func New(t testing.TB, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, codes: map[string]grant{}, tokens: map[string]*token{}, posts: map[string]*Post{},
-		calls: map[string]int{}, nextID: 122100000000000000, stop: make(chan struct{})}
+	s := &Server{opts: opts, codes: map[string]grant{}, tokens: map[string]*token{}, posts: networktest.NewLog[Post](122100000000000000)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{version}/dialog/oauth", s.dialog)
 	mux.HandleFunc("GET /{version}/oauth/access_token", s.accessToken)
@@ -168,25 +160,13 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("POST /{version}/{page}/feed", s.feed)
 	mux.HandleFunc("GET /{version}/{page}/published_posts", s.publishedPosts)
 	mux.HandleFunc("DELETE /{version}/{id}", s.deletePost)
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := r.Method + " " + r.URL.Path
-		if strings.HasSuffix(r.URL.Path, "/oauth/access_token") {
-			r.ParseForm()
-			key += " " + r.Form.Get("grant_type")
-		}
-		s.mu.Lock()
-		s.calls[key]++
-		s.mu.Unlock()
+	s.Server = networktest.Start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if v, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/"); !versionRE.MatchString(v) {
 			graphError(w, http.StatusBadRequest, "GraphMethodException", 100, 0, "Unknown path components: "+r.URL.Path)
 			return
 		}
 		mux.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() {
-		close(s.stop)
-		s.Close()
-	})
+	}), "/oauth/access_token")
 	return s
 }
 
@@ -198,40 +178,23 @@ func (s *Server) AppID() string { return s.opts.AppID }
 // AppSecret is the app's secret.
 func (s *Server) AppSecret() string { return s.opts.AppSecret }
 
-// Calls counts the requests to method and path; for the token endpoint
-// the key ends in the grant type ("POST /v24.0/oauth/access_token
-// fb_exchange_token", "… authorization_code" for a code).
-func (s *Server) Calls(key string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[key]
-}
-
 // Posts returns every post made, deleted ones flagged.
 func (s *Server) Posts() []Post {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Post, 0, len(s.order))
-	for _, id := range s.order {
-		out = append(out, *s.posts[id])
-	}
-	return out
+	return s.posts.Copies()
 }
 
 // RateLimit makes the next n posts fail with Graph's Page rate limit
 // (code 32) and headers h.
-func (s *Server) RateLimit(n int, h http.Header) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.limited, s.limitHd = n, h
-}
+func (s *Server) RateLimit(n int, h http.Header) { s.limit.Set(n, h) }
 
 // SetEngagement sets the counts of the post id, as if people reacted,
 // commented and shared; false if there is no such post.
 func (s *Server) SetEngagement(id string, reactions, comments, shares int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.posts[id]
+	p := s.posts.Get(id)
 	if p == nil {
 		return false
 	}
@@ -244,12 +207,16 @@ func (s *Server) SetEngagement(id string, reactions, comments, shares int64) boo
 func (s *Server) AddPost(pageID, message, link string, at time.Time) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.nextID++
-	p := &Post{ID: pageID + "_" + strconv.FormatInt(s.nextID, 10), PageID: pageID, Message: message, Link: link,
-		CreatedAt: at.UTC().Truncate(time.Second), Version: "v24.0"}
-	s.posts[p.ID] = p
-	s.order = append(s.order, p.ID)
-	return p.ID
+	return s.post(pageID, message, link, at, "v24.0").ID
+}
+
+// post records a post on the Page pageID made at at with the Graph API
+// version; the caller holds s.mu.
+func (s *Server) post(pageID, message, link string, at time.Time, version string) *Post {
+	p := &Post{ID: pageID + "_" + strconv.FormatInt(s.posts.Next(), 10), PageID: pageID, Message: message, Link: link,
+		CreatedAt: at.UTC().Truncate(time.Second), Version: version}
+	s.posts.Add(p.ID, p)
+	return p
 }
 
 // RateLimitReads makes the next n reads of a post's engagement or of a
@@ -258,18 +225,13 @@ func (s *Server) AddPost(pageID, message, link string, at time.Time) string {
 // Pages business use case) and headers h (X-App-Usage,
 // X-Business-Use-Case-Usage…).
 func (s *Server) RateLimitReads(n, code int, h http.Header) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.readLim, s.readErr, s.readHd = n, code, h
+	s.readCode.Store(int64(code))
+	s.readLimit.Set(n, h)
 }
 
 // Stall makes the next n posts record the post and then never answer, as
 // when the connection stalls after Facebook acted.
-func (s *Server) Stall(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stall = n
-}
+func (s *Server) Stall(n int) { s.stall.Set(n, nil) }
 
 // AppRemoved reports whether the member removed the app (DELETE
 // /me/permissions).
@@ -279,24 +241,15 @@ func (s *Server) AppRemoved() bool {
 	return s.removed
 }
 
-func random() string {
-	var b [24]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
+// api labels Graph's JSON answers.
+const api networktest.JSON = "application/json; charset=UTF-8"
 
 func graphError(w http.ResponseWriter, status int, typ string, code, subcode int, msg string) {
-	e := map[string]any{"message": msg, "type": typ, "code": code, "fbtrace_id": "A" + random()[:22]}
+	e := map[string]any{"message": msg, "type": typ, "code": code, "fbtrace_id": "A" + networktest.Random()[:22]}
 	if subcode != 0 {
 		e["error_subcode"] = subcode
 	}
-	writeJSON(w, status, map[string]any{"error": e})
+	api.Write(w, status, map[string]any{"error": e})
 }
 
 func (s *Server) dialog(w http.ResponseWriter, r *http.Request) {
@@ -310,15 +263,12 @@ func (s *Server) dialog(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "URL blocked: this redirect failed because the redirect URI is not whitelisted", http.StatusBadRequest)
 		return
 	}
-	code := random()
+	code := networktest.Random()
 	s.mu.Lock()
 	s.codes[code] = grant{redirect: q.Get("redirect_uri"), scopes: q.Get("scope")}
 	s.mu.Unlock()
-	v := redirect.Query()
-	v.Set("code", code)
-	v.Set("state", q.Get("state"))
-	redirect.RawQuery = v.Encode()
-	http.Redirect(w, r, redirect.String()+"#_=_", http.StatusFound)
+	redirect.Fragment = "_=_" // as Facebook appends
+	networktest.Redirect(w, r, redirect, url.Values{"code": {code}, "state": {q.Get("state")}})
 }
 
 func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
@@ -356,9 +306,9 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 		graphError(w, http.StatusBadRequest, "OAuthException", 100, 0, "Unsupported grant_type")
 		return
 	}
-	access := "EAA" + random()
+	access := "EAA" + networktest.Random()
 	s.tokens[access] = t
-	writeJSON(w, http.StatusOK, map[string]any{"access_token": access, "token_type": "bearer",
+	api.Write(w, http.StatusOK, map[string]any{"access_token": access, "token_type": "bearer",
 		"expires_in": int(t.expires.Sub(now).Seconds())})
 }
 
@@ -394,13 +344,20 @@ func (s *Server) authed(w http.ResponseWriter, r *http.Request) (*token, bool) {
 	return t, true
 }
 
-func (s *Server) accounts(w http.ResponseWriter, r *http.Request) {
+// memberAuthed is authed for an edge of the member (/me/field): a Page
+// token has no such field.
+func (s *Server) memberAuthed(w http.ResponseWriter, r *http.Request, field string) (*token, bool) {
 	t, ok := s.authed(w, r)
-	if !ok {
-		return
+	if ok && t.page != "" {
+		graphError(w, http.StatusBadRequest, "OAuthException", 100, 0, "(#100) Tried accessing nonexisting field ("+field+") on node type (Page)")
+		return nil, false
 	}
-	if t.page != "" {
-		graphError(w, http.StatusBadRequest, "OAuthException", 100, 0, "(#100) Tried accessing nonexisting field (accounts) on node type (Page)")
+	return t, ok
+}
+
+func (s *Server) accounts(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.memberAuthed(w, r, "accounts")
+	if !ok {
 		return
 	}
 	if !granted(w, t, "pages_show_list") {
@@ -413,13 +370,13 @@ func (s *Server) accounts(w http.ResponseWriter, r *http.Request) {
 		if !t.long {
 			pt.expires = t.expires
 		}
-		access := "EAAP" + random()
+		access := "EAAP" + networktest.Random()
 		s.tokens[access] = pt
 		data = append(data, map[string]any{"access_token": access, "category": "Product/service",
 			"category_list": []any{map[string]string{"id": "2201", "name": "Product/service"}}, "name": p.Name, "id": p.ID, "tasks": p.Tasks})
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"data": data, "paging": map[string]any{"cursors": map[string]string{"before": "QVFIUk", "after": "QVFIUl"}}})
+	api.Write(w, http.StatusOK, map[string]any{"data": data, "paging": map[string]any{"cursors": map[string]string{"before": "QVFIUk", "after": "QVFIUl"}}})
 }
 
 // granted checks that the member granted permission in the login dialog
@@ -471,7 +428,7 @@ func (s *Server) node(w http.ResponseWriter, r *http.Request) {
 			out[f] = v
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.Write(w, http.StatusOK, out)
 }
 
 func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
@@ -504,46 +461,28 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		graphError(w, http.StatusBadRequest, "OAuthException", 100, 0, "(#100) Message is too long")
 		return
 	}
-	s.mu.Lock()
-	if s.limited > 0 {
-		s.limited--
-		h := s.limitHd
-		s.mu.Unlock()
-		for k, vs := range h {
-			w.Header()[k] = vs
-		}
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": "(#32) Page request limit reached",
-			"type": "OAuthException", "is_transient": true, "code": 32, "fbtrace_id": "AbCdEf"}})
+	if s.limit.Take(w) {
+		throttled(w, 32)
 		return
 	}
-	for _, id := range s.order {
-		if q := s.posts[id]; !q.Deleted && q.PageID == p.ID && q.Message == msg && q.Link == link {
+	s.mu.Lock()
+	for q := range s.posts.All() {
+		if !q.Deleted && q.PageID == p.ID && q.Message == msg && q.Link == link {
 			s.mu.Unlock()
-			writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": "Duplicate status message",
+			api.Write(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": "Duplicate status message",
 				"type": "OAuthException", "code": 506, "error_subcode": 1455006, "is_transient": false, "error_user_title": "Duplicate Post",
 				"error_user_msg": "This status update is identical to the last one you posted. Try posting something different, or delete your previous update.",
 				"fbtrace_id":     "AbCdEf"}})
 			return
 		}
 	}
-	s.nextID++
-	post := &Post{ID: p.ID + "_" + strconv.FormatInt(s.nextID, 10), PageID: p.ID, Message: msg, Link: link,
-		CreatedAt: s.opts.Now().UTC().Truncate(time.Second), Version: r.PathValue("version")}
-	s.posts[post.ID] = post
-	s.order = append(s.order, post.ID)
-	stall := s.stall > 0
-	if stall {
-		s.stall--
-	}
+	post := s.post(p.ID, msg, link, s.opts.Now(), r.PathValue("version"))
 	s.mu.Unlock()
-	if stall {
-		select {
-		case <-r.Context().Done():
-		case <-s.stop:
-		}
+	if s.stall.Take(w) {
+		s.Hang(r)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"id": post.ID})
+	api.Write(w, http.StatusOK, map[string]string{"id": post.ID})
 }
 
 func (s *Server) deletePost(w http.ResponseWriter, r *http.Request) {
@@ -554,29 +493,24 @@ func (s *Server) deletePost(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.posts[id]
+	p := s.posts.Get(id)
 	if p == nil || p.Deleted || t.page != p.PageID {
 		graphError(w, http.StatusBadRequest, "GraphMethodException", 100, 33,
 			fmt.Sprintf("Unsupported delete request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", id))
 		return
 	}
 	p.Deleted = true
-	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+	api.Write(w, http.StatusOK, map[string]bool{"success": true})
 }
 
 func (s *Server) removeApp(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.authed(w, r)
-	if !ok {
-		return
-	}
-	if t.page != "" {
-		graphError(w, http.StatusBadRequest, "OAuthException", 100, 0, "(#100) Tried accessing nonexisting field (permissions) on node type (Page)")
+	if _, ok := s.memberAuthed(w, r, "permissions"); !ok {
 		return
 	}
 	s.mu.Lock()
 	s.removed = true
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+	api.Write(w, http.StatusOK, map[string]bool{"success": true})
 }
 
 // throttleMessages are Graph's messages for its throttling codes.
@@ -588,13 +522,20 @@ var throttleMessages = map[int]string{
 	80001: "(#80001) There have been too many calls to this Page account. Wait a bit and try again.",
 }
 
+// throttled is Graph's throttling error with code (HTTP 400); the switch
+// that throttles has added its headers (X-App-Usage…).
+func throttled(w http.ResponseWriter, code int) {
+	api.Write(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": throttleMessages[code],
+		"type": "OAuthException", "is_transient": true, "code": code, "fbtrace_id": "AbCdEf"}})
+}
+
 // postNode answers GET /{v}/{page-id}_{post-id}?fields=….
 func (s *Server) postNode(w http.ResponseWriter, r *http.Request, t *token) {
 	id := r.PathValue("id")
 	s.mu.Lock()
 	var p Post
 	found := false
-	if q := s.posts[id]; q != nil && !q.Deleted && t.page == q.PageID {
+	if q := s.posts.Get(id); q != nil && !q.Deleted && t.page == q.PageID {
 		p, found = *q, true
 	}
 	s.mu.Unlock()
@@ -609,19 +550,10 @@ func (s *Server) postNode(w http.ResponseWriter, r *http.Request, t *token) {
 			return
 		}
 	}
-	s.mu.Lock()
-	if s.readLim > 0 {
-		s.readLim--
-		code, h := s.readErr, s.readHd
-		s.mu.Unlock()
-		for k, vs := range h {
-			w.Header()[k] = vs
-		}
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": throttleMessages[code],
-			"type": "OAuthException", "is_transient": true, "code": code, "fbtrace_id": "AbCdEf"}})
+	if s.readLimit.Take(w) {
+		throttled(w, int(s.readCode.Load()))
 		return
 	}
-	s.mu.Unlock()
 	out := map[string]any{"id": p.ID}
 	for _, f := range fields {
 		base, mods, _ := strings.Cut(f, ".")
@@ -647,7 +579,7 @@ func (s *Server) postNode(w http.ResponseWriter, r *http.Request, t *token) {
 			out["message"] = p.Message
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.Write(w, http.StatusOK, out)
 }
 
 // splitFields splits a Graph fields parameter at its top-level commas
@@ -728,21 +660,14 @@ func (s *Server) publishedPosts(w http.ResponseWriter, r *http.Request) {
 	if len(fields) == 0 || q.Get("fields") == "" {
 		fields = map[string]bool{"id": true, "message": true, "created_time": true}
 	}
-	s.mu.Lock()
-	if s.readLim > 0 {
-		s.readLim--
-		code, h := s.readErr, s.readHd
-		s.mu.Unlock()
-		for k, vs := range h {
-			w.Header()[k] = vs
-		}
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": throttleMessages[code],
-			"type": "OAuthException", "is_transient": true, "code": code, "fbtrace_id": "AbCdEf"}})
+	if s.readLimit.Take(w) {
+		throttled(w, int(s.readCode.Load()))
 		return
 	}
+	s.mu.Lock()
 	var listed []Post
-	for _, id := range s.order {
-		if q := s.posts[id]; !q.Deleted && q.PageID == p.ID && !q.CreatedAt.Before(since) {
+	for q := range s.posts.All() {
+		if !q.Deleted && q.PageID == p.ID && !q.CreatedAt.Before(since) {
 			listed = append(listed, *q)
 		}
 	}
@@ -789,5 +714,5 @@ func (s *Server) publishedPosts(w http.ResponseWriter, r *http.Request) {
 		out["paging"] = paging
 	}
 	w.Header().Set("X-App-Usage", `{"call_count":1,"total_cputime":1,"total_time":1}`)
-	writeJSON(w, http.StatusOK, out)
+	api.Write(w, http.StatusOK, out)
 }

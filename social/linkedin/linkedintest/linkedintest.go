@@ -42,12 +42,10 @@
 package linkedintest
 
 import (
-	"crypto/rand"
-	"encoding/base64"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -58,6 +56,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/chorushq/chorus/social/networktest"
 )
 
 // MaxCommentary is the Posts API's commentary length limit.
@@ -79,24 +79,18 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Server is a fake LinkedIn.
+// Server is a fake LinkedIn. Calls counts the requests by method and path
+// ("POST /rest/posts").
 type Server struct {
-	*httptest.Server
+	*networktest.Server
 	opts Options
 
-	mu      sync.Mutex
-	codes   map[string]grant
-	tokens  map[string]*token
-	posts   map[string]*Post
-	order   []string
-	calls   map[string]int
-	nextID  int64
-	limited int
-	limitHd http.Header
-	readLim int
-	readHd  http.Header
-	stall   int
-	stop    chan struct{}
+	limit, readLimit, stall networktest.Switch
+
+	mu     sync.Mutex
+	codes  map[string]grant
+	tokens map[string]*token
+	posts  *networktest.Log[Post]
 }
 
 type grant struct{ redirect, scopes string }
@@ -134,29 +128,18 @@ type Post struct {
 // New starts a fake on 127.0.0.1, closed when the test ends.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
-	if opts.ClientID == "" {
-		opts.ClientID = "86xq8ar2cwv4lm"
-	}
-	if opts.ClientSecret == "" {
-		opts.ClientSecret = "WPL_AP1.secret.abc=="
-	}
-	if opts.Name == "" {
-		opts.Name = "Alice Martin"
-	}
-	if opts.Email == "" {
-		opts.Email = "alice@example.com"
-	}
-	if opts.MemberID == "" {
-		opts.MemberID = "782bbtaQ"
-	}
+	opts.ClientID = cmp.Or(opts.ClientID, "86xq8ar2cwv4lm")
+	opts.ClientSecret = cmp.Or(opts.ClientSecret, "WPL_AP1.secret.abc==")
+	opts.Name = cmp.Or(opts.Name, "Alice Martin")
+	opts.Email = cmp.Or(opts.Email, "alice@example.com")
+	opts.MemberID = cmp.Or(opts.MemberID, "782bbtaQ")
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.Versions == nil {
 		opts.Versions = func(v string) bool { return v >= "202501" }
 	}
-	s := &Server{opts: opts, codes: map[string]grant{}, tokens: map[string]*token{}, posts: map[string]*Post{},
-		calls: map[string]int{}, nextID: 7141138937766391800, stop: make(chan struct{})}
+	s := &Server{opts: opts, codes: map[string]grant{}, tokens: map[string]*token{}, posts: networktest.NewLog[Post](7141138937766391800)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /oauth/v2/authorization", s.authorize)
 	mux.HandleFunc("POST /oauth/v2/accessToken", s.accessToken)
@@ -166,16 +149,7 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("DELETE /rest/posts/{urn}", s.deletePost)
 	mux.HandleFunc("GET /rest/posts", s.findPosts)
 	mux.HandleFunc("GET /rest/socialMetadata/{urn}", s.socialMetadata)
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.calls[r.Method+" "+r.URL.Path]++
-		s.mu.Unlock()
-		mux.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() {
-		close(s.stop)
-		s.Close()
-	})
+	s.Server = networktest.Start(t, mux, "")
 	return s
 }
 
@@ -188,38 +162,23 @@ func (s *Server) ClientSecret() string { return s.opts.ClientSecret }
 // MemberID is the member's ID (the userinfo sub).
 func (s *Server) MemberID() string { return s.opts.MemberID }
 
-// Calls counts the requests to method and path ("POST /rest/posts").
-func (s *Server) Calls(key string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[key]
-}
-
 // Posts returns every post made, deleted ones flagged.
 func (s *Server) Posts() []Post {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Post, 0, len(s.order))
-	for _, urn := range s.order {
-		out = append(out, *s.posts[urn])
-	}
-	return out
+	return s.posts.Copies()
 }
 
 // RateLimit makes the next n post creations fail with 429 and the
 // member's daily-limit message; h adds headers to the answer.
-func (s *Server) RateLimit(n int, h http.Header) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.limited, s.limitHd = n, h
-}
+func (s *Server) RateLimit(n int, h http.Header) { s.limit.Set(n, h) }
 
 // SetSocial sets the reactions (by type) and comments of the post urn, as
 // if members engaged with it; false if there is no such post.
 func (s *Server) SetSocial(urn string, reactions map[string]int64, comments, topLevel int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.posts[urn]
+	p := s.posts.Get(urn)
 	if p == nil {
 		return false
 	}
@@ -233,13 +192,16 @@ func (s *Server) SetSocial(urn string, reactions map[string]int64, comments, top
 func (s *Server) AddPost(commentary, link string, at time.Time) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.nextID++
 	at = at.UTC().Truncate(time.Millisecond)
-	p := &Post{URN: "urn:li:share:" + strconv.FormatInt(s.nextID, 10), Author: "urn:li:person:" + s.opts.MemberID,
+	return s.add(&Post{Author: "urn:li:person:" + s.opts.MemberID,
 		Commentary: commentary, Rendered: commentary, ArticleSource: link, Visibility: "PUBLIC", LifecycleState: "PUBLISHED",
-		Version: "202609", CreatedAt: at, LastModifiedAt: at}
-	s.posts[p.URN] = p
-	s.order = append(s.order, p.URN)
+		Version: "202609", CreatedAt: at, LastModifiedAt: at})
+}
+
+// add gives p the next share URN and keeps it; the caller holds s.mu.
+func (s *Server) add(p *Post) string {
+	p.URN = "urn:li:share:" + strconv.FormatInt(s.posts.Next(), 10)
+	s.posts.Add(p.URN, p)
 	return p.URN
 }
 
@@ -248,7 +210,7 @@ func (s *Server) AddPost(commentary, link string, at time.Time) string {
 func (s *Server) Edit(urn string, at time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.posts[urn]
+	p := s.posts.Get(urn)
 	if p == nil {
 		return false
 	}
@@ -259,19 +221,11 @@ func (s *Server) Edit(urn string, at time.Time) bool {
 // RateLimitReads makes the next n socialMetadata reads and post listings
 // (GET /rest/posts?q=author) fail with 429 and
 // the application's daily-limit message; h adds headers to the answer.
-func (s *Server) RateLimitReads(n int, h http.Header) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.readLim, s.readHd = n, h
-}
+func (s *Server) RateLimitReads(n int, h http.Header) { s.readLimit.Set(n, h) }
 
 // Stall makes the next n post creations record the post and then never
 // answer, as when the connection stalls after LinkedIn acted.
-func (s *Server) Stall(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stall = n
-}
+func (s *Server) Stall(n int) { s.stall.Set(n, nil) }
 
 // Revoked reports whether the access token was revoked.
 func (s *Server) Revoked(access string) bool {
@@ -281,17 +235,8 @@ func (s *Server) Revoked(access string) bool {
 	return t != nil && t.revoked
 }
 
-func random() string {
-	var b [24]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
+// api labels LinkedIn's JSON answers.
+const api networktest.JSON = "application/json"
 
 // writeError writes LinkedIn's API error body.
 func writeError(w http.ResponseWriter, status, serviceCode int, code, msg string) {
@@ -302,11 +247,13 @@ func writeError(w http.ResponseWriter, status, serviceCode int, code, msg string
 	if code != "" {
 		body["code"] = code
 	}
-	writeJSON(w, status, body)
+	api.Write(w, status, body)
 }
 
-func oauthError(w http.ResponseWriter, status int, code, desc string) {
-	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+// throttled is LinkedIn's 429 for a daily limit of scope (MEMBER,
+// APPLICATION); it sends no Retry-After, the limit resets at midnight UTC.
+func throttled(w http.ResponseWriter, scope string) {
+	writeError(w, http.StatusTooManyRequests, 0, "", "Resource level throttle "+scope+" DAY limit for calls to this resource is reached.")
 }
 
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
@@ -325,15 +272,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "The redirect_uri does not match the registered value", http.StatusBadRequest)
 		return
 	}
-	code := random()
+	code := networktest.Random()
 	s.mu.Lock()
 	s.codes[code] = grant{redirect: q.Get("redirect_uri"), scopes: q.Get("scope")}
 	s.mu.Unlock()
-	v := redirect.Query()
-	v.Set("code", code)
-	v.Set("state", q.Get("state"))
-	redirect.RawQuery = v.Encode()
-	http.Redirect(w, r, redirect.String(), http.StatusFound)
+	networktest.Redirect(w, r, redirect, url.Values{"code": {code}, "state": {q.Get("state")}})
 }
 
 func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
@@ -341,11 +284,11 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 	p := r.PostForm
 	// LinkedIn reads the client credentials from the body.
 	if p.Get("client_id") != s.opts.ClientID || p.Get("client_secret") != s.opts.ClientSecret {
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed")
+		api.OAuthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed")
 		return
 	}
 	if p.Get("grant_type") != "authorization_code" {
-		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Only authorization_code is supported for this application")
+		api.OAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "Only authorization_code is supported for this application")
 		return
 	}
 	s.mu.Lock()
@@ -353,15 +296,15 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 	delete(s.codes, p.Get("code"))
 	s.mu.Unlock()
 	if !ok || g.redirect != p.Get("redirect_uri") {
-		oauthError(w, http.StatusBadRequest, "invalid_request",
+		api.OAuthError(w, http.StatusBadRequest, "invalid_request",
 			"Unable to retrieve access token: appid/redirect uri/code verifier does not match authorization code. Or authorization code expired. Or external member binding exists")
 		return
 	}
-	access := "AQV" + random()
+	access := "AQV" + networktest.Random()
 	s.mu.Lock()
 	s.tokens[access] = &token{scopes: g.scopes}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"access_token": access, "expires_in": int(TokenLifetime.Seconds()),
+	api.Write(w, http.StatusOK, map[string]any{"access_token": access, "expires_in": int(TokenLifetime.Seconds()),
 		"scope": strings.ReplaceAll(g.scopes, " ", ","), "token_type": "Bearer", "id_token": "eyJ.fake.idtoken"})
 }
 
@@ -369,7 +312,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	p := r.PostForm
 	if p.Get("client_id") != s.opts.ClientID || p.Get("client_secret") != s.opts.ClientSecret {
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed")
+		api.OAuthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed")
 		return
 	}
 	s.mu.Lock()
@@ -422,7 +365,7 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	first, last, _ := strings.Cut(s.opts.Name, " ")
-	writeJSON(w, http.StatusOK, map[string]any{"sub": s.opts.MemberID, "email_verified": true, "name": s.opts.Name,
+	api.Write(w, http.StatusOK, map[string]any{"sub": s.opts.MemberID, "email_verified": true, "name": s.opts.Name,
 		"locale": map[string]string{"country": "US", "language": "en"}, "given_name": first, "family_name": last,
 		"email": s.opts.Email, "picture": "https://media.licdn.com/dms/image/fake"})
 }
@@ -486,29 +429,22 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, 0, "", fmt.Sprintf("ERROR :: /commentary :: length of %d exceeds maximum of %d\n", n, MaxCommentary))
 		return
 	}
-	s.mu.Lock()
-	if s.limited > 0 {
-		s.limited--
-		h := s.limitHd
-		s.mu.Unlock()
-		for k, vs := range h {
-			w.Header()[k] = vs
-		}
-		writeError(w, http.StatusTooManyRequests, 0, "", "Resource level throttle MEMBER DAY limit for calls to this resource is reached.")
+	if s.limit.Take(w) {
+		throttled(w, "MEMBER")
 		return
 	}
-	for _, urn := range s.order {
-		if q := s.posts[urn]; !q.Deleted && q.Author == p.Author && q.Commentary == p.Commentary && q.ArticleSource == articleSource(p) {
+	s.mu.Lock()
+	for q := range s.posts.All() {
+		if !q.Deleted && q.Author == p.Author && q.Commentary == p.Commentary && q.ArticleSource == articleSource(p) {
 			s.mu.Unlock()
-			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"errorDetailType": "com.linkedin.common.error.BadRequest",
-				"message": "com.linkedin.content.common.exception.BadRequestResponseException: Content is a duplicate of " + urn,
+			api.Write(w, http.StatusUnprocessableEntity, map[string]any{"errorDetailType": "com.linkedin.common.error.BadRequest",
+				"message": "com.linkedin.content.common.exception.BadRequestResponseException: Content is a duplicate of " + q.URN,
 				"errorDetails": map[string]any{"inputErrors": []any{map[string]any{"description": "Duplicate post is detected",
 					"input": map[string]any{}, "code": "DUPLICATE_POST"}}}, "status": 422})
 			return
 		}
 	}
-	s.nextID++
-	post := &Post{URN: "urn:li:share:" + strconv.FormatInt(s.nextID, 10), Author: p.Author, Commentary: p.Commentary,
+	post := &Post{Author: p.Author, Commentary: p.Commentary,
 		Rendered: Render(p.Commentary), ArticleSource: articleSource(p), Visibility: p.Visibility,
 		LifecycleState: p.LifecycleState, Version: version}
 	post.CreatedAt = s.opts.Now().UTC().Truncate(time.Millisecond)
@@ -516,18 +452,10 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) {
 	if p.Content != nil {
 		post.ArticleTitle = p.Content.Article.Title
 	}
-	s.posts[post.URN] = post
-	s.order = append(s.order, post.URN)
-	stall := s.stall > 0
-	if stall {
-		s.stall--
-	}
+	s.add(post)
 	s.mu.Unlock()
-	if stall {
-		select {
-		case <-r.Context().Done():
-		case <-s.stop:
-		}
+	if s.stall.Take(w) {
+		s.Hang(r)
 		return
 	}
 	w.Header().Set("X-RestLi-Id", post.URN)
@@ -555,7 +483,7 @@ func (s *Server) deletePost(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p := s.posts[r.PathValue("urn")]; p != nil {
+	if p := s.posts.Get(r.PathValue("urn")); p != nil {
 		p.Deleted = true
 	}
 	// Deleting is idempotent: 204 also for a post already deleted.
@@ -624,20 +552,14 @@ func (s *Server) socialMetadata(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	urn := r.PathValue("urn")
-	s.mu.Lock()
-	if s.readLim > 0 {
-		s.readLim--
-		h := s.readHd
-		s.mu.Unlock()
-		for k, vs := range h {
-			w.Header()[k] = vs
-		}
-		writeError(w, http.StatusTooManyRequests, 0, "", "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.")
+	if s.readLimit.Take(w) {
+		throttled(w, "APPLICATION")
 		return
 	}
+	s.mu.Lock()
 	var p Post
 	found := false
-	if q := s.posts[urn]; q != nil && !q.Deleted {
+	if q := s.posts.Get(urn); q != nil && !q.Deleted {
 		p, found = *q, true
 	}
 	s.mu.Unlock()
@@ -651,7 +573,7 @@ func (s *Server) socialMetadata(w http.ResponseWriter, r *http.Request) {
 			sums[typ] = map[string]any{"reactionType": typ, "count": n}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"reactionSummaries": sums, "commentsState": "OPEN",
+	api.Write(w, http.StatusOK, map[string]any{"reactionSummaries": sums, "commentsState": "OPEN",
 		"commentSummary": map[string]int64{"count": p.Comments, "topLevelCount": p.TopLevelComments}, "entity": urn})
 }
 
@@ -703,20 +625,14 @@ func (s *Server) findPosts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, 0, "ILLEGAL_ARGUMENT", "Invalid sortBy: "+sortBy)
 		return
 	}
-	s.mu.Lock()
-	if s.readLim > 0 {
-		s.readLim--
-		h := s.readHd
-		s.mu.Unlock()
-		for k, vs := range h {
-			w.Header()[k] = vs
-		}
-		writeError(w, http.StatusTooManyRequests, 0, "", "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.")
+	if s.readLimit.Take(w) {
+		throttled(w, "APPLICATION")
 		return
 	}
+	s.mu.Lock()
 	var listed []Post
-	for _, urn := range s.order {
-		if p := s.posts[urn]; !p.Deleted && p.Author == author {
+	for p := range s.posts.All() {
+		if !p.Deleted && p.Author == author {
 			listed = append(listed, *p)
 		}
 	}
@@ -752,5 +668,5 @@ func (s *Server) findPosts(w http.ResponseWriter, r *http.Request) {
 		paging["links"] = []any{map[string]any{"type": "application/json", "rel": "next", "href": "/rest/posts?" + next.Encode()}}
 	}
 	w.Header().Set("X-RestLi-Protocol-Version", "2.0.0")
-	writeJSON(w, http.StatusOK, map[string]any{"elements": elements, "paging": paging})
+	api.Write(w, http.StatusOK, map[string]any{"elements": elements, "paging": paging})
 }

@@ -10,14 +10,13 @@
 package mastodontest
 
 import (
-	"crypto/rand"
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -25,6 +24,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/chorushq/chorus/social/networktest"
 )
 
 // MaxChars is the server's status length limit.
@@ -45,9 +46,11 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Server is a fake Mastodon server.
+// Server is a fake Mastodon server. Calls counts the requests by method
+// and path; for /oauth/token the key ends in the grant type ("POST
+// /oauth/token refresh_token").
 type Server struct {
-	*httptest.Server
+	*networktest.Server
 	opts Options
 
 	mu        sync.Mutex
@@ -57,8 +60,7 @@ type Server struct {
 	refreshes map[string]*refresh
 	statuses  map[string]Status
 	idem      map[string]string // access token + key → status ID
-	calls     map[string]int
-	posts     map[string]int // Idempotency-Key → POST /api/v1/statuses requests
+	posts     map[string]int    // Idempotency-Key → POST /api/v1/statuses requests
 	nextID    int
 	limited   int // the next limited POST /api/v1/statuses get 429
 	limitAt   time.Time
@@ -102,14 +104,12 @@ type Status struct {
 // New starts a fake on 127.0.0.1, closed when the test ends.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
-	if opts.Username == "" {
-		opts.Username = "alice"
-	}
+	opts.Username = cmp.Or(opts.Username, "alice")
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, apps: map[string]app{}, codes: map[string]grant{}, tokens: map[string]*token{},
-		refreshes: map[string]*refresh{}, statuses: map[string]Status{}, idem: map[string]string{}, calls: map[string]int{}, posts: map[string]int{}}
+		refreshes: map[string]*refresh{}, statuses: map[string]Status{}, idem: map[string]string{}, posts: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/apps", s.postApp)
 	mux.HandleFunc("GET /oauth/authorize", s.authorize)
@@ -120,31 +120,14 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("DELETE /api/v1/statuses/{id}", s.deleteStatus)
 	mux.HandleFunc("GET /api/v1/statuses/{id}", s.getStatus)
 	mux.HandleFunc("GET /api/v1/accounts/{id}/statuses", s.accountStatuses)
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := r.Method + " " + r.URL.Path
-		if r.URL.Path == "/oauth/token" {
-			r.ParseForm()
-			key += " " + r.PostForm.Get("grant_type")
-		}
-		s.mu.Lock()
-		s.calls[key]++
-		s.mu.Unlock()
+	s.Server = networktest.Start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.UserAgent() == "" {
 			writeError(w, http.StatusTeapot, "This server requires a User-Agent")
 			return
 		}
 		mux.ServeHTTP(w, r)
-	}))
-	t.Cleanup(s.Close)
+	}), "/oauth/token")
 	return s
-}
-
-// Calls counts the requests to method and path; for /oauth/token the key
-// ends in the grant type ("POST /oauth/token refresh_token").
-func (s *Server) Calls(key string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[key]
 }
 
 // PostRequests counts the status posts received with an Idempotency-Key,
@@ -214,25 +197,11 @@ func (s *Server) RevokeAll() {
 // AccountID is the fake account's ID.
 func (s *Server) AccountID() string { return "10942" }
 
-func random() string {
-	var b [24]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
+// api labels Mastodon's JSON answers; its OAuth errors are Doorkeeper's.
+const api networktest.JSON = "application/json; charset=utf-8"
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
-}
-
-// oauthError is Doorkeeper's error body.
-func oauthError(w http.ResponseWriter, status int, code, desc string) {
-	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+	api.Write(w, status, map[string]string{"error": msg})
 }
 
 // params reads a form or JSON body, as Mastodon accepts both.
@@ -266,13 +235,13 @@ func (s *Server) postApp(w http.ResponseWriter, r *http.Request) {
 	if scopes == "" {
 		scopes = "read"
 	}
-	id, secret := random(), random()
+	id, secret := networktest.Random(), networktest.Random()
 	s.mu.Lock()
 	s.apps[id] = app{secret: secret, redirect: redirect, scopes: scopes}
 	s.nextID++
 	n := s.nextID
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{
+	api.Write(w, http.StatusOK, map[string]any{
 		"id": strconv.Itoa(n), "name": p.Get("client_name"), "website": p.Get("website"), "scopes": strings.Fields(scopes),
 		"redirect_uri": redirect, "redirect_uris": []string{redirect}, "client_id": id, "client_secret": secret,
 		"client_secret_expires_at": 0, "vapid_key": "",
@@ -294,21 +263,25 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, _ := url.Parse(a.redirect)
-	v := u.Query()
-	v.Set("state", q.Get("state"))
 	if deny {
-		v.Set("error", "access_denied")
-		v.Set("error_description", "The resource owner or authorization server denied the request.")
-	} else {
-		code := random()
-		s.mu.Lock()
-		s.codes[code] = grant{clientID: q.Get("client_id"), redirect: a.redirect, challenge: q.Get("code_challenge"),
-			method: q.Get("code_challenge_method"), scopes: q.Get("scope"), expires: time.Now().Add(10 * time.Minute)}
-		s.mu.Unlock()
-		v.Set("code", code)
+		networktest.Redirect(w, r, u, url.Values{"state": {q.Get("state")}, "error": {"access_denied"},
+			"error_description": {"The resource owner or authorization server denied the request."}})
+		return
 	}
-	u.RawQuery = v.Encode()
-	http.Redirect(w, r, u.String(), http.StatusFound)
+	code := networktest.Random()
+	s.mu.Lock()
+	s.codes[code] = grant{clientID: q.Get("client_id"), redirect: a.redirect, challenge: q.Get("code_challenge"),
+		method: q.Get("code_challenge_method"), scopes: q.Get("scope"), expires: time.Now().Add(10 * time.Minute)}
+	s.mu.Unlock()
+	networktest.Redirect(w, r, u, url.Values{"code": {code}, "state": {q.Get("state")}})
+}
+
+// client reports whether the body authenticates a registered app. Chorus
+// sends the client credentials in the form body (AuthStyleInParams); the
+// fake insists, so a change of style shows. The caller holds s.mu.
+func (s *Server) client(p url.Values) bool {
+	a, ok := s.apps[p.Get("client_id")]
+	return ok && p.Get("client_secret") == a.secret
 }
 
 const invalidGrant = "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client."
@@ -317,11 +290,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	p := params(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Chorus sends the client credentials in the form body
-	// (AuthStyleInParams); the fake insists, so a change of style shows.
-	a, ok := s.apps[p.Get("client_id")]
-	if !ok || p.Get("client_secret") != a.secret {
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.")
+	if !s.client(p) {
+		api.OAuthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.")
 		return
 	}
 	var scopes string
@@ -330,13 +300,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		g, ok := s.codes[p.Get("code")]
 		delete(s.codes, p.Get("code"))
 		if !ok || g.clientID != p.Get("client_id") || g.redirect != p.Get("redirect_uri") || time.Now().After(g.expires) {
-			oauthError(w, http.StatusBadRequest, "invalid_grant", invalidGrant)
+			api.OAuthError(w, http.StatusBadRequest, "invalid_grant", invalidGrant)
 			return
 		}
 		if g.challenge != "" {
 			sum := sha256.Sum256([]byte(p.Get("code_verifier")))
 			if base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
-				oauthError(w, http.StatusBadRequest, "invalid_grant", invalidGrant)
+				api.OAuthError(w, http.StatusBadRequest, "invalid_grant", invalidGrant)
 				return
 			}
 		}
@@ -344,7 +314,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	case "refresh_token":
 		rt, ok := s.refreshes[p.Get("refresh_token")]
 		if s.opts.ExpiringTokens <= 0 || !ok || rt.used || rt.clientID != p.Get("client_id") {
-			oauthError(w, http.StatusBadRequest, "invalid_grant", invalidGrant)
+			api.OAuthError(w, http.StatusBadRequest, "invalid_grant", invalidGrant)
 			return
 		}
 		rt.used = true
@@ -352,36 +322,35 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	case "client_credentials":
 		scopes = "read"
 	default:
-		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "The authorization grant type is not supported by the authorization server.")
+		api.OAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "The authorization grant type is not supported by the authorization server.")
 		return
 	}
-	access := random()
+	access := networktest.Random()
 	t := &token{clientID: p.Get("client_id"), scopes: scopes}
 	out := map[string]any{"access_token": access, "token_type": "Bearer", "scope": scopes, "created_at": time.Now().Unix()}
 	if s.opts.ExpiringTokens > 0 {
 		t.expires = s.opts.Now().Add(s.opts.ExpiringTokens)
-		rt := random()
+		rt := networktest.Random()
 		s.refreshes[rt] = &refresh{clientID: t.clientID, scopes: scopes}
 		out["refresh_token"] = rt
 		out["expires_in"] = int(s.opts.ExpiringTokens.Seconds())
 	}
 	s.tokens[access] = t
-	writeJSON(w, http.StatusOK, out)
+	api.Write(w, http.StatusOK, out)
 }
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	p := params(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, ok := s.apps[p.Get("client_id")]
-	if !ok || p.Get("client_secret") != a.secret {
-		oauthError(w, http.StatusForbidden, "unauthorized_client", "You are not authorized to revoke this token")
+	if !s.client(p) {
+		api.OAuthError(w, http.StatusForbidden, "unauthorized_client", "You are not authorized to revoke this token")
 		return
 	}
 	if t := s.tokens[p.Get("token")]; t != nil && t.clientID == p.Get("client_id") {
 		t.revoked = true
 	}
-	writeJSON(w, http.StatusOK, map[string]any{})
+	api.Write(w, http.StatusOK, map[string]any{})
 }
 
 // authed returns the request's valid token, or answers 401.
@@ -406,7 +375,7 @@ func (s *Server) verifyCredentials(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	followers := s.opts.Followers
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{
+	api.Write(w, http.StatusOK, map[string]any{
 		"id": s.AccountID(), "username": s.opts.Username, "acct": s.opts.Username,
 		"display_name": strings.ToUpper(s.opts.Username[:1]) + s.opts.Username[1:],
 		"url":          "http://" + host + "/@" + s.opts.Username, "followers_count": followers,
@@ -458,7 +427,7 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 	if id, ok := s.idem[access+"\x00"+key]; ok && key != "" {
 		st := s.statuses[id]
 		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, s.statusJSON(r, st))
+		api.Write(w, http.StatusOK, s.statusJSON(r, st))
 		return
 	}
 	s.mu.Unlock()
@@ -491,7 +460,7 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 			return // the client gave up; the status stands
 		}
 	}
-	writeJSON(w, http.StatusOK, s.statusJSON(r, st))
+	api.Write(w, http.StatusOK, s.statusJSON(r, st))
 }
 
 // getStatus is GET /api/v1/statuses/:id: a public status needs no token;
@@ -520,7 +489,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	out := s.statusJSON(r, st)
 	out["favourites_count"], out["replies_count"], out["reblogs_count"] = st.Favourites, st.Replies, st.Reblogs
-	writeJSON(w, http.StatusOK, out)
+	api.Write(w, http.StatusOK, out)
 }
 
 // SetFollowers changes the account's follower count.
@@ -571,7 +540,7 @@ func (s *Server) accountStatuses(w http.ResponseWriter, r *http.Request) {
 	for i, st := range page {
 		out[i] = s.statusJSON(r, st)
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.Write(w, http.StatusOK, out)
 }
 
 func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request) {
@@ -592,7 +561,7 @@ func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	out := s.statusJSON(r, st)
 	out["text"] = st.Text
-	writeJSON(w, http.StatusOK, out)
+	api.Write(w, http.StatusOK, out)
 }
 
 // InvalidateRefreshTokens makes every refresh token issued so far invalid

@@ -45,21 +45,24 @@
 package xtest
 
 import (
-	"crypto/rand"
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/chorushq/chorus/social/networktest"
 )
 
 // MaxChars is X's post length limit; a link counts as LinkChars.
@@ -83,30 +86,42 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Server is a fake X.
+// Server is a fake X. Calls counts the requests by method and path; for
+// the token endpoint the key ends in the grant type ("POST /2/oauth2/token
+// refresh_token").
 type Server struct {
-	*httptest.Server
+	*networktest.Server
 	opts Options
+
+	limit, stall       networktest.Switch
+	lookups, timelines readAccess
 
 	mu       sync.Mutex
 	codes    map[string]grant
 	tokens   map[string]*token
 	refresh  map[string]*refresh
-	tweets   map[string]*Tweet
-	order    []string
-	calls    map[string]int
-	nextID   int64
-	limited  int
-	limitHd  http.Header
-	lookLim  int
-	lookHd   http.Header
-	noLookup bool
-	tlLim    int
-	tlHd     http.Header
-	noTL     bool
-	stall    int
+	tweets   *networktest.Log[Tweet]
 	failWith int
-	stop     chan struct{}
+}
+
+// readAccess is what a test may switch on a read endpoint.
+type readAccess struct {
+	denied atomic.Bool        // the app's access level lacks the endpoint
+	limit  networktest.Switch // rate limited
+}
+
+// refused answers 403 client-forbidden if the endpoint is denied, 429 if
+// it is rate limited, and reports whether it did.
+func (a *readAccess) refused(w http.ResponseWriter) bool {
+	switch {
+	case a.denied.Load():
+		clientForbidden(w)
+	case a.limit.Take(w):
+		tooManyRequests(w)
+	default:
+		return false
+	}
+	return true
 }
 
 type grant struct{ redirect, challenge, method, scopes string }
@@ -143,23 +158,15 @@ type Metrics struct {
 // New starts a fake on 127.0.0.1, closed when the test ends.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
-	if opts.ClientID == "" {
-		opts.ClientID = "M1M5R3BMVy13QmpScXkzTUt5OE46MTpjaQ"
-	}
-	if opts.ClientSecret == "" {
-		opts.ClientSecret = "zP-5u1s3cr3t_Zm9vYmFy-LongConfidentialClientSecret"
-	}
-	if opts.Username == "" {
-		opts.Username = "alice"
-	}
-	if opts.Name == "" {
-		opts.Name = "Alice"
-	}
+	opts.ClientID = cmp.Or(opts.ClientID, "M1M5R3BMVy13QmpScXkzTUt5OE46MTpjaQ")
+	opts.ClientSecret = cmp.Or(opts.ClientSecret, "zP-5u1s3cr3t_Zm9vYmFy-LongConfidentialClientSecret")
+	opts.Username = cmp.Or(opts.Username, "alice")
+	opts.Name = cmp.Or(opts.Name, "Alice")
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, codes: map[string]grant{}, tokens: map[string]*token{}, refresh: map[string]*refresh{},
-		tweets: map[string]*Tweet{}, calls: map[string]int{}, nextID: 1445880548472328190, stop: make(chan struct{})}
+		tweets: networktest.NewLog[Tweet](1445880548472328190)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /i/oauth2/authorize", s.authorize)
 	mux.HandleFunc("POST /2/oauth2/token", s.token)
@@ -169,21 +176,7 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("DELETE /2/tweets/{id}", s.deleteTweet)
 	mux.HandleFunc("GET /2/tweets/{id}", s.lookupTweet)
 	mux.HandleFunc("GET /2/users/{id}/tweets", s.timeline)
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := r.Method + " " + r.URL.Path
-		if r.URL.Path == "/2/oauth2/token" {
-			r.ParseForm()
-			key += " " + r.PostForm.Get("grant_type")
-		}
-		s.mu.Lock()
-		s.calls[key]++
-		s.mu.Unlock()
-		mux.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() {
-		close(s.stop)
-		s.Close()
-	})
+	s.Server = networktest.Start(t, mux, "/2/oauth2/token")
 	return s
 }
 
@@ -196,39 +189,23 @@ func (s *Server) ClientSecret() string { return s.opts.ClientSecret }
 // UserID is the account's ID.
 func (s *Server) UserID() string { return "2244994945" }
 
-// Calls counts the requests to method and path; for the token endpoint the
-// key ends in the grant type ("POST /2/oauth2/token refresh_token").
-func (s *Server) Calls(key string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[key]
-}
-
 // Tweets returns every post made, deleted ones flagged.
 func (s *Server) Tweets() []Tweet {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Tweet, 0, len(s.order))
-	for _, id := range s.order {
-		out = append(out, *s.tweets[id])
-	}
-	return out
+	return s.tweets.Copies()
 }
 
 // RateLimit makes the next n posts fail with 429 and headers h (X's
 // x-rate-limit-* or x-user-limit-24hour-*).
-func (s *Server) RateLimit(n int, h http.Header) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.limited, s.limitHd = n, h
-}
+func (s *Server) RateLimit(n int, h http.Header) { s.limit.Set(n, h) }
 
 // SetMetrics sets the public counts of the post id, as if people reacted
 // to it; false if there is no such post.
 func (s *Server) SetMetrics(id string, m Metrics) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.tweets[id]
+	t := s.tweets.Get(id)
 	if t == nil {
 		return false
 	}
@@ -238,55 +215,38 @@ func (s *Server) SetMetrics(id string, m Metrics) bool {
 
 // RateLimitLookups makes the next n post lookups (GET /2/tweets/:id)
 // fail with 429 and headers h.
-func (s *Server) RateLimitLookups(n int, h http.Header) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lookLim, s.lookHd = n, h
-}
+func (s *Server) RateLimitLookups(n int, h http.Header) { s.lookups.limit.Set(n, h) }
 
 // DenyLookups makes post lookups answer 403 client-forbidden, as X does
 // for an app whose access level does not include the endpoint.
-func (s *Server) DenyLookups(deny bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.noLookup = deny
-}
+func (s *Server) DenyLookups(deny bool) { s.lookups.denied.Store(deny) }
 
 // AddTweet records a post the account made at at, as if posted outside
 // Chorus, and returns its ID.
 func (s *Server) AddTweet(text string, at time.Time) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.nextID++
-	t := &Tweet{ID: strconv.FormatInt(s.nextID, 10), Text: text, CreatedAt: at.UTC().Truncate(time.Second)}
-	s.tweets[t.ID] = t
-	s.order = append(s.order, t.ID)
-	return t.ID
+	return s.post(text, at).ID
+}
+
+// post records a post made at at; the caller holds s.mu.
+func (s *Server) post(text string, at time.Time) *Tweet {
+	t := &Tweet{ID: strconv.FormatInt(s.tweets.Next(), 10), Text: text, CreatedAt: at.UTC().Truncate(time.Second)}
+	s.tweets.Add(t.ID, t)
+	return t
 }
 
 // RateLimitTimeline makes the next n timeline requests (GET
 // /2/users/:id/tweets) fail with 429 and headers h.
-func (s *Server) RateLimitTimeline(n int, h http.Header) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.tlLim, s.tlHd = n, h
-}
+func (s *Server) RateLimitTimeline(n int, h http.Header) { s.timelines.limit.Set(n, h) }
 
 // DenyTimeline makes timeline requests answer 403 client-forbidden, as X
 // does for an app whose access level does not include the endpoint.
-func (s *Server) DenyTimeline(deny bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.noTL = deny
-}
+func (s *Server) DenyTimeline(deny bool) { s.timelines.denied.Store(deny) }
 
 // Stall makes the next n posts record the post and then never answer, as
 // when the connection stalls after X acted.
-func (s *Server) Stall(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stall = n
-}
+func (s *Server) Stall(n int) { s.stall.Set(n, nil) }
 
 // FailNext makes the next post answer status (a 5xx) without posting.
 func (s *Server) FailNext(status int) {
@@ -303,25 +263,18 @@ func (s *Server) Revoked(access string) bool {
 	return t != nil && t.revoked
 }
 
-func random() string {
-	var b [24]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
+// api labels X's JSON answers.
+const api networktest.JSON = "application/json; charset=utf-8"
 
 // writeProblem writes X's problem body.
 func writeProblem(w http.ResponseWriter, status int, title, detail, typ string) {
-	writeJSON(w, status, map[string]any{"title": title, "detail": detail, "type": typ, "status": status})
+	api.Write(w, status, map[string]any{"title": title, "detail": detail, "type": typ, "status": status})
 }
 
-func oauthError(w http.ResponseWriter, status int, code, desc string) {
-	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+// tooManyRequests is X's 429 body; the rate-limit switch has added its
+// x-rate-limit-* headers.
+func tooManyRequests(w http.ResponseWriter) {
+	writeProblem(w, http.StatusTooManyRequests, "Too Many Requests", "Too Many Requests", "about:blank")
 }
 
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
@@ -340,15 +293,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Something went wrong: invalid redirect_uri.", http.StatusBadRequest)
 		return
 	}
-	code := random()
+	code := networktest.Random()
 	s.mu.Lock()
 	s.codes[code] = grant{redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), method: m, scopes: q.Get("scope")}
 	s.mu.Unlock()
-	v := redirect.Query()
-	v.Set("state", q.Get("state"))
-	v.Set("code", code)
-	redirect.RawQuery = v.Encode()
-	http.Redirect(w, r, redirect.String(), http.StatusFound)
+	networktest.Redirect(w, r, redirect, url.Values{"code": {code}, "state": {q.Get("state")}})
 }
 
 // client checks the Basic auth of a confidential client.
@@ -359,7 +308,7 @@ func (s *Server) client(w http.ResponseWriter, r *http.Request) bool {
 		secret, _ = url.QueryUnescape(secret)
 	}
 	if !ok || id != s.opts.ClientID || secret != s.opts.ClientSecret {
-		oauthError(w, http.StatusUnauthorized, "unauthorized_client", "Missing valid authorization header")
+		api.OAuthError(w, http.StatusUnauthorized, "unauthorized_client", "Missing valid authorization header")
 		return false
 	}
 	return true
@@ -383,31 +332,31 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			verifier = base64.RawURLEncoding.EncodeToString(sum[:])
 		}
 		if !ok || g.redirect != p.Get("redirect_uri") || verifier != g.challenge {
-			oauthError(w, http.StatusBadRequest, "invalid_request", "Value passed for the authorization code was invalid.")
+			api.OAuthError(w, http.StatusBadRequest, "invalid_request", "Value passed for the authorization code was invalid.")
 			return
 		}
 		scopes = g.scopes
 	case "refresh_token":
 		rt, ok := s.refresh[p.Get("refresh_token")]
 		if !ok || rt.used {
-			oauthError(w, http.StatusBadRequest, "invalid_request", "Value passed for the token was invalid.")
+			api.OAuthError(w, http.StatusBadRequest, "invalid_request", "Value passed for the token was invalid.")
 			return
 		}
 		rt.used = true // rotation: the old refresh token is spent
 		scopes = rt.scopes
 	default:
-		oauthError(w, http.StatusBadRequest, "invalid_request", "Missing required parameter [grant_type].")
+		api.OAuthError(w, http.StatusBadRequest, "invalid_request", "Missing required parameter [grant_type].")
 		return
 	}
-	access := random()
+	access := networktest.Random()
 	s.tokens[access] = &token{scopes: scopes, expires: s.opts.Now().Add(TokenLifetime)}
 	out := map[string]any{"token_type": "bearer", "expires_in": int(TokenLifetime.Seconds()), "access_token": access, "scope": scopes}
 	if strings.Contains(" "+scopes+" ", " offline.access ") {
-		rt := random()
+		rt := networktest.Random()
 		s.refresh[rt] = &refresh{scopes: scopes}
 		out["refresh_token"] = rt
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.Write(w, http.StatusOK, out)
 }
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
@@ -424,7 +373,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		rt.used = true
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]bool{"revoked": true})
+	api.Write(w, http.StatusOK, map[string]bool{"revoked": true})
 }
 
 // authed checks the bearer token and its scopes, or answers 401/403.
@@ -440,7 +389,7 @@ func (s *Server) authed(w http.ResponseWriter, r *http.Request, scopes ...string
 	}
 	for _, sc := range scopes {
 		if !strings.Contains(" "+t.scopes+" ", " "+sc+" ") {
-			writeJSON(w, http.StatusForbidden, map[string]any{"title": "Forbidden", "type": "about:blank", "status": 403,
+			api.Write(w, http.StatusForbidden, map[string]any{"title": "Forbidden", "type": "about:blank", "status": 403,
 				"detail": "You are not permitted to perform this action."})
 			return false
 		}
@@ -459,7 +408,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 				"tweet_count": 1337, "listed_count": 3, "like_count": 99}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": u})
+	api.Write(w, http.StatusOK, map[string]any{"data": u})
 }
 
 var link = regexp.MustCompile(`https?://[^\s]+`)
@@ -477,63 +426,47 @@ func (s *Server) createTweet(w http.ResponseWriter, r *http.Request) {
 		Text *string `json:"text"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Text == nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []any{map[string]any{"message": "$.text: is missing but it is required"}},
+		api.Write(w, http.StatusBadRequest, map[string]any{"errors": []any{map[string]any{"message": "$.text: is missing but it is required"}},
 			"title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
 			"type": "https://api.twitter.com/2/problems/invalid-request"})
 		return
 	}
 	text := *body.Text
 	if n := weight(text); n > MaxChars {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []any{map[string]any{"parameters": map[string]any{"text": []string{text}},
+		api.Write(w, http.StatusBadRequest, map[string]any{"errors": []any{map[string]any{"parameters": map[string]any{"text": []string{text}},
 			"message": fmt.Sprintf("Tweet text is too long: %d characters, the limit is %d.", n, MaxChars)}},
 			"title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
 			"type": "https://api.twitter.com/2/problems/invalid-request"})
 		return
 	}
-	s.mu.Lock()
-	if s.limited > 0 {
-		s.limited--
-		h := s.limitHd
-		s.mu.Unlock()
-		for k, vs := range h {
-			w.Header()[k] = vs
-		}
-		writeProblem(w, http.StatusTooManyRequests, "Too Many Requests", "Too Many Requests", "about:blank")
+	if s.limit.Take(w) {
+		tooManyRequests(w)
 		return
 	}
+	s.mu.Lock()
 	if st := s.failWith; st != 0 {
 		s.failWith = 0
 		s.mu.Unlock()
 		writeProblem(w, st, http.StatusText(st), http.StatusText(st), "about:blank")
 		return
 	}
-	for _, id := range s.order {
-		if t := s.tweets[id]; !t.Deleted && t.Text == text {
+	for t := range s.tweets.All() {
+		if !t.Deleted && t.Text == text {
 			s.mu.Unlock()
 			writeProblem(w, http.StatusForbidden, "Forbidden", "You are not allowed to create a Tweet with duplicate content.", "about:blank")
 			return
 		}
 	}
-	s.nextID++
-	t := &Tweet{ID: strconv.FormatInt(s.nextID, 10), Text: text, CreatedAt: s.opts.Now().UTC().Truncate(time.Second)}
-	s.tweets[t.ID] = t
-	s.order = append(s.order, t.ID)
-	stall := s.stall > 0
-	if stall {
-		s.stall--
-	}
+	t := s.post(text, s.opts.Now())
 	s.mu.Unlock()
-	if stall {
-		select {
-		case <-r.Context().Done():
-		case <-s.stop:
-		}
+	if s.stall.Take(w) {
+		s.Hang(r)
 		return
 	}
 	w.Header().Set("X-Rate-Limit-Limit", "200")
 	w.Header().Set("X-Rate-Limit-Remaining", "199")
 	w.Header().Set("X-Rate-Limit-Reset", strconv.FormatInt(s.opts.Now().Add(15*time.Minute).Unix(), 10))
-	writeJSON(w, http.StatusCreated, map[string]any{"data": map[string]any{"id": t.ID, "text": t.Text, "edit_history_tweet_ids": []string{t.ID}}})
+	api.Write(w, http.StatusCreated, map[string]any{"data": map[string]any{"id": t.ID, "text": t.Text, "edit_history_tweet_ids": []string{t.ID}}})
 }
 
 func (s *Server) deleteTweet(w http.ResponseWriter, r *http.Request) {
@@ -542,18 +475,18 @@ func (s *Server) deleteTweet(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	s.mu.Lock()
-	t := s.tweets[id]
+	t := s.tweets.Get(id)
 	gone := t == nil || t.Deleted
 	if !gone {
 		t.Deleted = true
 	}
 	s.mu.Unlock()
 	if gone {
-		writeJSON(w, http.StatusNotFound, map[string]any{"title": "Not Found Error", "type": "https://api.twitter.com/2/problems/resource-not-found",
+		api.Write(w, http.StatusNotFound, map[string]any{"title": "Not Found Error", "type": "https://api.twitter.com/2/problems/resource-not-found",
 			"detail": "Could not find tweet with id: [" + id + "].", "status": 404})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]bool{"deleted": true}})
+	api.Write(w, http.StatusOK, map[string]any{"data": map[string]bool{"deleted": true}})
 }
 
 func (s *Server) lookupTweet(w http.ResponseWriter, r *http.Request) {
@@ -561,31 +494,19 @@ func (s *Server) lookupTweet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
+	if s.lookups.refused(w) {
+		return
+	}
 	s.mu.Lock()
-	if s.noLookup {
-		s.mu.Unlock()
-		clientForbidden(w)
-		return
-	}
-	if s.lookLim > 0 {
-		s.lookLim--
-		h := s.lookHd
-		s.mu.Unlock()
-		for k, vs := range h {
-			w.Header()[k] = vs
-		}
-		writeProblem(w, http.StatusTooManyRequests, "Too Many Requests", "Too Many Requests", "about:blank")
-		return
-	}
 	var t Tweet
 	found := false
-	if p := s.tweets[id]; p != nil && !p.Deleted {
+	if p := s.tweets.Get(id); p != nil && !p.Deleted {
 		t, found = *p, true
 	}
 	s.mu.Unlock()
 	if !found {
 		// X answers a lookup of a missing post with 200 and errors only.
-		writeJSON(w, http.StatusOK, map[string]any{"errors": []any{map[string]any{"value": id, "detail": "Could not find tweet with id: [" + id + "].",
+		api.Write(w, http.StatusOK, map[string]any{"errors": []any{map[string]any{"value": id, "detail": "Could not find tweet with id: [" + id + "].",
 			"title": "Not Found Error", "resource_type": "tweet", "parameter": "id", "resource_id": id,
 			"type": "https://api.twitter.com/2/problems/resource-not-found"}}})
 		return
@@ -601,17 +522,17 @@ func (s *Server) lookupTweet(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Rate-Limit-Limit", "900")
 	w.Header().Set("X-Rate-Limit-Remaining", "899")
 	w.Header().Set("X-Rate-Limit-Reset", strconv.FormatInt(s.opts.Now().Add(15*time.Minute).Unix(), 10))
-	writeJSON(w, http.StatusOK, map[string]any{"data": data})
+	api.Write(w, http.StatusOK, map[string]any{"data": data})
 }
 
 func invalidRequest(w http.ResponseWriter, msg string) {
-	writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []any{map[string]any{"message": msg}},
+	api.Write(w, http.StatusBadRequest, map[string]any{"errors": []any{map[string]any{"message": msg}},
 		"title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
 		"type": "https://api.twitter.com/2/problems/invalid-request"})
 }
 
 func clientForbidden(w http.ResponseWriter) {
-	writeJSON(w, http.StatusForbidden, map[string]any{"client_id": "29577474", "required_enrollment": "Appropriate Level of API Access",
+	api.Write(w, http.StatusForbidden, map[string]any{"client_id": "29577474", "required_enrollment": "Appropriate Level of API Access",
 		"registration_url": "https://developer.x.com/en/portal/product", "title": "Client Forbidden",
 		"detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens from a Twitter developer App that is attached to a Project. You can create a project via the developer portal.",
 		"reason": "client-not-enrolled", "type": "https://api.twitter.com/2/problems/client-forbidden"})
@@ -660,30 +581,19 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
 	for _, f := range strings.Split(q.Get("tweet.fields"), ",") {
 		fields[f] = true
 	}
+	if s.timelines.refused(w) {
+		return
+	}
 	s.mu.Lock()
-	if s.noTL {
-		s.mu.Unlock()
-		clientForbidden(w)
-		return
-	}
-	if s.tlLim > 0 {
-		s.tlLim--
-		h := s.tlHd
-		s.mu.Unlock()
-		for k, vs := range h {
-			w.Header()[k] = vs
-		}
-		writeProblem(w, http.StatusTooManyRequests, "Too Many Requests", "Too Many Requests", "about:blank")
-		return
-	}
 	// Newest first, at most TimelineDepth back, then since start_time.
 	var all []Tweet
-	for i := len(s.order) - 1; i >= 0; i-- {
-		if t := s.tweets[s.order[i]]; !t.Deleted {
+	for t := range s.tweets.All() {
+		if !t.Deleted {
 			all = append(all, *t)
 		}
 	}
 	s.mu.Unlock()
+	slices.Reverse(all)
 	// Posts added with AddTweet may be out of order: sort by time, newest
 	// first (IDs grow with time on X).
 	for i := 1; i < len(all); i++ {
@@ -744,5 +654,5 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
 	if data != nil {
 		out["data"] = data
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.Write(w, http.StatusOK, out)
 }
