@@ -95,6 +95,12 @@ func TestImportDirection(t *testing.T) {
 			if strings.HasPrefix(dep, "cmd") {
 				t.Errorf("%s imports %s: nothing imports cmd", name, dep)
 			}
+			// Test support (tenanttest, xtest, networktest…) is for tests
+			// and other test support only: go list's Imports are those of
+			// the package's non-test files.
+			if isTestSupport(dep) && !isTestSupport(name) {
+				t.Errorf("%s imports the test support package %s outside its tests", name, dep)
+			}
 			if !slices.Contains(allowed, "*") && !slices.Contains(allowed, dep) &&
 				!(strings.HasPrefix(dep, "social/") && (name == "cmd/chorus" || strings.HasPrefix(name, "social"))) {
 				t.Errorf("%s must not import %s", name, dep)
@@ -102,6 +108,9 @@ func TestImportDirection(t *testing.T) {
 		}
 	}
 }
+
+// isTestSupport: a package named like tenanttest or networktest.
+func isTestSupport(pkg string) bool { return strings.HasSuffix(filepath.Base(pkg), "test") }
 
 func TestMongoClientStaysInTenant(t *testing.T) {
 	for _, p := range listPackages(t) {
