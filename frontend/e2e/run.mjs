@@ -469,7 +469,7 @@ try {
     await page.getByLabel("Job title").fill("Founder");
     await page.getByRole("button", { name: "Save profile" }).click();
     await page.getByText("Saved.").waitFor();
-    const tracking = page.getByRole("switch", { name: "Track clicks on links I share" });
+    const tracking = page.getByRole("switch", { name: "Allow view pixels and non-essential cookies" });
     const settled = page.waitForResponse((r) => r.url().includes("/api/v1/me/consents") && r.request().method() === "GET");
     await tracking.check();
     await settled;
@@ -481,6 +481,7 @@ try {
   let carolCtx;
   let carol;
   let shareId;
+  let trackedUrl;
   if (pds) {
     await step("an employee connects Bluesky with an app password", async () => {
       carolCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -523,6 +524,7 @@ try {
       const mine = await carol.evaluate(async () => (await fetch("/api/v1/shares")).json());
       assert.equal(mine.items.length, 1);
       shareId = mine.items[0].id;
+      trackedUrl = mine.items[0].tracked_url;
       assert.equal(mine.items[0].state, "published");
       const recs = await xrpc(pds, `com.atproto.repo.listRecords?repo=${encodeURIComponent(pds.did)}&collection=app.bsky.feed.post`, undefined, undefined, "GET");
       assert.equal(recs.records.length, 1, "exactly one post on the PDS");
@@ -617,8 +619,23 @@ try {
       await page.getByRole("row", { name: /carol@acme\.example/ }).getByLabel("Job title").fill("Engineer");
       await page.getByRole("row", { name: /carol@acme\.example/ }).getByRole("button", { name: "Save" }).click();
       await page.getByRole("row", { name: /carol · Engineer/ }).waitFor();
+      // A reader follows the link in the Bluesky post: a tracked redirect
+      // to the content with UTM tags, and one click in the analytics.
+      const click = await fetch(trackedUrl, {
+        redirect: "manual",
+        headers: { "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0 Safari/537.36" },
+      });
+      assert.equal(click.status, 302, `the tracked link ${trackedUrl} redirects`);
+      assert.match(click.headers.get("location"), /^https:\/\/example\.com\/launch\?.*utm_source=bluesky/);
+      const day = new Date().toISOString().slice(0, 10); // the instance's zone is UTC
+      for (let until = Date.now() + 20_000; ; await new Promise((r) => setTimeout(r, 250))) {
+        const sum = await page.evaluate(async (d) => (await fetch(`/api/v1/analytics/summary?from=${d}&to=${d}`)).json(), day);
+        if (sum.clicks === 1 && sum.unique_clicks === 1) break;
+        assert.ok(Date.now() < until, `the click is counted: ${JSON.stringify(sum)}`);
+      }
       await carol.reload();
       await nav(carol, "Analytics", "Analytics");
+      await carol.getByRole("row", { name: /^Chorus launch <b>day<\/b> 2 1 \(1 unique\)/ }).waitFor();
       await carol.getByRole("term").filter({ hasText: "Potential reach" }).waitFor();
       await carol.getByRole("heading", { name: "Top content" }).waitFor();
       await carol.getByRole("heading", { name: "Clicks per day" }).waitFor();
@@ -629,8 +646,10 @@ try {
         carol.waitForEvent("download"),
         carol.getByRole("link", { name: "Download CSV of top content" }).click(),
       ]);
-      const csv = readFileSync(await dl.path(), "utf8");
-      assert.match(csv.split("\n")[0], /,/, `a CSV header row: ${csv.slice(0, 200)}`);
+      const csv = readFileSync(await dl.path(), "utf8").trim().split(/\r?\n/);
+      assert.match(csv[0], /^content_id,title,shares,clicks,unique_clicks,/, `the CSV header row: ${csv[0]}`);
+      assert.equal(csv.length, 2, `one content row: ${csv.join(" | ")}`);
+      assert.match(csv[1], /^"?[^,]*"?,"?Chorus launch <b>day<\/b>"?,2,1,1,/, `the row counts 2 shares and the click: ${csv[1]}`);
       await nav(carol, "My impact", "My impact");
       await carol.getByRole("term").filter({ hasText: "Earned media value" }).waitFor();
       await axe(carol, "my impact");

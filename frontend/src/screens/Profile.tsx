@@ -12,7 +12,12 @@ import { ExportData } from "../components/ExportData";
 
 type Purpose = "tracking" | "analytics_attribution" | "digest_mail";
 const purposes: { purpose: Purpose; label: string; hint: string; byDefault: boolean }[] = [
-  { purpose: "tracking", label: "Track clicks on links I share", hint: "Off until you turn it on.", byDefault: false },
+  {
+    purpose: "tracking",
+    label: "Allow view pixels and non-essential cookies",
+    hint: "Off until you turn it on. Chorus sets none today: its only cookie keeps you signed in. Clicks on the links you share are counted without identifying the reader either way.",
+    byDefault: false,
+  },
   {
     purpose: "analytics_attribution",
     label: "Attribute reach analytics to me by name",
