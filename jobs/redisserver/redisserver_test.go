@@ -190,7 +190,7 @@ func TestMiniredisFallback(t *testing.T) {
 		t.Fatalf("SET EX 1: %v", err)
 	}
 	// Only the FastForward ticker makes the TTL run down.
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(15 * time.Second) // generous: a loaded machine delays the ticker
 	for {
 		n, err := rc.Exists(t.Context(), "k").Result()
 		if err != nil {
