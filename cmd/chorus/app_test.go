@@ -127,7 +127,14 @@ func newTestAppEdit(t *testing.T, env map[string]string, extraPorts []int, edit 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close(t.Context()) })
-	redisOpt := jobstest.Redis(t)
+	// A test's own Redis (CHORUS_REDIS_URL), else a database of the
+	// shared test Redis.
+	var redisOpt asynq.RedisConnOpt = jobstest.Redis(t)
+	if cfg.RedisURL != "" {
+		if redisOpt, err = asynq.ParseRedisURI(cfg.RedisURL); err != nil {
+			t.Fatal(err)
+		}
+	}
 	rdb := redisOpt.MakeRedisClient().(redis.UniversalClient)
 	t.Cleanup(func() { rdb.Close() })
 	queue := asynq.NewClient(redisOpt)

@@ -31,7 +31,13 @@ type shareDoc struct {
 // a connection, a published post.
 func shareSetup(t *testing.T) (a *testApp, employee *client, connID, postID string) {
 	t.Helper()
-	a = newTestApp(t, nil)
+	return shareSetupEnv(t, nil)
+}
+
+// shareSetupEnv is shareSetup with the app configured by env.
+func shareSetupEnv(t *testing.T, env map[string]string) (a *testApp, employee *client, connID, postID string) {
+	t.Helper()
+	a = newTestApp(t, env)
 	admin, _ := verifiedAdmin(t, a, "admin@acme.example")
 	if res := admin.do("PUT", "/api/v1/networks/mastodon", nil); res.status != http.StatusOK {
 		t.Fatalf("whitelist: %d %s", res.status, res.body)
