@@ -177,7 +177,11 @@ func (in draftIn) draft() (Draft, error) {
 		return &t
 	}
 	d.PublishAt = parse("publish_at", in.PublishAt)
-	d.ExpiresAt = parse("expires_at", in.ExpiresAt)
+	if in.ExpiresAt != nil && *in.ExpiresAt == "" {
+		d.NoExpiry = true // "" removes the expiry
+	} else {
+		d.ExpiresAt = parse("expires_at", in.ExpiresAt)
+	}
 	if len(errs) > 0 {
 		return Draft{}, api.Invalid(errs...)
 	}

@@ -81,6 +81,8 @@ type Draft struct {
 	Language   *string
 	PublishAt  *time.Time
 	ExpiresAt  *time.Time
+	// NoExpiry (edit and approve) removes the expiry; ExpiresAt is then nil.
+	NoExpiry bool
 	// AsDraft keeps a new curated post unpublished.
 	AsDraft bool
 }
@@ -146,6 +148,9 @@ func (s *Service) apply(ctx context.Context, sc tenant.Scope, p *Post, d Draft) 
 	if d.ExpiresAt != nil {
 		e := d.ExpiresAt.UTC().Truncate(time.Millisecond)
 		p.ExpiresAt = &e
+	}
+	if d.NoExpiry {
+		p.ExpiresAt = nil
 	}
 	if p.ExpiresAt != nil && !p.ExpiresAt.After(p.PublishAt) {
 		add("expires_at", "must be after publish_at")
@@ -330,7 +335,14 @@ func (s *Service) Edit(ctx context.Context, sc tenant.Scope, id string, d Draft,
 	if state != nil {
 		switch {
 		case *state == p.State:
-		case (*state == StateDraft && p.State == StatePublished) || (*state == StatePublished && p.State == StateDraft):
+		case *state == StatePublished && p.State == StateDraft:
+			p.State = *state
+			// Published now unless a time was given: a draft's publish
+			// time was only when it was written.
+			if d.PublishAt == nil {
+				p.PublishAt = s.now().UTC().Truncate(time.Millisecond)
+			}
+		case *state == StateDraft && p.State == StatePublished:
 			p.State = *state
 		default:
 			return Post{}, &tenant.ValidationError{Field: "state", Reason: "can only move between draft and published (archive with DELETE, review with approve/reject)"}
@@ -346,11 +358,7 @@ func (s *Service) Edit(ctx context.Context, sc tenant.Scope, id string, d Draft,
 		{Key: "topics", Value: p.Topics}, {Key: "image_url", Value: p.ImageURL}, {Key: "language", Value: p.Language},
 		{Key: "publish_at", Value: p.PublishAt}, {Key: "preview", Value: p.Preview}, {Key: "updated_at", Value: p.UpdatedAt},
 	}
-	update := bson.D{{Key: "$set", Value: set}}
-	if p.ExpiresAt != nil {
-		set = append(set, bson.E{Key: "expires_at", Value: *p.ExpiresAt})
-		update = bson.D{{Key: "$set", Value: set}}
-	}
+	update := withExpiry(set, p.ExpiresAt)
 	// Conditional on the state read above: an edit never resurrects a
 	// post archived or reviewed meanwhile.
 	ok, err := sc.Collection(postKind).Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: before.State}}, update)
@@ -361,6 +369,15 @@ func (s *Service) Edit(ctx context.Context, sc tenant.Scope, id string, d Draft,
 		return Post{}, ErrWrongState
 	}
 	return p, nil
+}
+
+// withExpiry is the update that sets set and the expiry: set when there is
+// one, removed when there is none.
+func withExpiry(set bson.D, expires *time.Time) bson.D {
+	if expires != nil {
+		return bson.D{{Key: "$set", Value: append(set, bson.E{Key: "expires_at", Value: *expires})}}
+	}
+	return bson.D{{Key: "$set", Value: set}, {Key: "$unset", Value: bson.D{{Key: "expires_at", Value: ""}}}}
 }
 
 // Archive takes a post out of every feed; archiving twice is ErrWrongState.
@@ -391,8 +408,12 @@ func (s *Service) Approve(ctx context.Context, sc tenant.Scope, reviewer tenant.
 	if p.State != StatePending {
 		return Post{}, ErrWrongState
 	}
+	before := p.URL
 	if err := s.apply(ctx, sc, &p, d); err != nil {
 		return Post{}, err
+	}
+	if d.URL != nil && p.URL != before {
+		p.Preview = s.fetchPreview(ctx, p.URL)
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	p.State, p.ReviewerID, p.UpdatedAt = StatePublished, reviewer.ID, now
@@ -400,16 +421,13 @@ func (s *Service) Approve(ctx context.Context, sc tenant.Scope, reviewer tenant.
 		p.PublishAt = now
 	}
 	set := bson.D{
-		{Key: "state", Value: p.State}, {Key: "reviewer_id", Value: p.ReviewerID}, {Key: "title", Value: p.Title},
+		{Key: "state", Value: p.State}, {Key: "reviewer_id", Value: p.ReviewerID}, {Key: "url", Value: p.URL}, {Key: "title", Value: p.Title},
 		{Key: "commentary", Value: p.Commentary}, {Key: "share_texts", Value: p.ShareTexts}, {Key: "topics", Value: p.Topics},
-		{Key: "image_url", Value: p.ImageURL}, {Key: "language", Value: p.Language},
+		{Key: "image_url", Value: p.ImageURL}, {Key: "language", Value: p.Language}, {Key: "preview", Value: p.Preview},
 		{Key: "publish_at", Value: p.PublishAt}, {Key: "updated_at", Value: now},
 	}
-	if p.ExpiresAt != nil {
-		set = append(set, bson.E{Key: "expires_at", Value: *p.ExpiresAt})
-	}
 	ok, err := sc.Collection(postKind).Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: StatePending}},
-		bson.D{{Key: "$set", Value: set}})
+		withExpiry(set, p.ExpiresAt))
 	if err != nil {
 		return Post{}, err
 	}

@@ -86,17 +86,30 @@ func (s *Service) CreateTopic(ctx context.Context, sc tenant.Scope, name string)
 	return t, nil
 }
 
-// DeleteTopic removes a topic (admins). Posts keep the tag; it no longer
-// matches anything members can follow.
+// DeleteTopic removes a topic (admins) and takes it off every post and
+// every member's followed topics: a tag nobody can see or choose would
+// otherwise make those posts and profiles fail validation when saved. The
+// clean-up runs even when the topic is already gone, so a retry after a
+// failure finishes it.
 func (s *Service) DeleteTopic(ctx context.Context, sc tenant.Scope, id string) error {
 	if id == "" || len(id) > 4*maxTopicName {
 		return ErrNotFound
 	}
 	ok, err := sc.Collection(topicKind).Delete(ctx, bson.D{{Key: "_id", Value: id}})
-	if err == nil && !ok {
+	if err != nil {
+		return err
+	}
+	if _, err := sc.Collection(postKind).UpdateMany(ctx, bson.D{{Key: "topics", Value: id}},
+		bson.D{{Key: "$pull", Value: bson.D{{Key: "topics", Value: id}}}}); err != nil {
+		return fmt.Errorf("untag posts: %w", err)
+	}
+	if err := sc.UnfollowTopic(ctx, id); err != nil {
+		return fmt.Errorf("unfollow: %w", err)
+	}
+	if !ok {
 		return ErrNotFound
 	}
-	return err
+	return nil
 }
 
 // checkTopics returns the distinct topics, each of which must exist.

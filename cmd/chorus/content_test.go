@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -77,6 +78,8 @@ type postDoc struct {
 	ShareTexts map[string]string `json:"share_texts"`
 	Topics     []string          `json:"topics"`
 	Reason     string            `json:"reason"`
+	PublishAt  time.Time         `json:"publish_at"`
+	ExpiresAt  *time.Time        `json:"expires_at"`
 	Preview    struct {
 		Title    string `json:"title"`
 		ImageURL string `json:"image_url"`

@@ -43,15 +43,18 @@ export function toLocal(t?: string | null): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
-export function fieldsOf(p: Post): ContentFields {
+export function fieldsOf(p: Post, now = Date.now()): ContentFields {
   const texts = { ...emptyTexts };
   for (const n of NETWORKS) texts[n.network] = p.share_texts?.[n.network] ?? "";
+  // A draft's publish time is when it was written unless one in the future
+  // was set: publishing it then publishes it now.
+  const unscheduledDraft = p.state === "draft" && Date.parse(p.publish_at) <= now;
   return {
     url: p.url,
     title: p.title,
     commentary: p.commentary,
     topics: p.topics,
-    publishAt: toLocal(p.publish_at),
+    publishAt: unscheduledDraft ? "" : toLocal(p.publish_at),
     expiresAt: toLocal(p.expires_at),
     texts,
   };
@@ -70,14 +73,20 @@ export function bodyOf(f: ContentFields) {
   };
 }
 
-/** The fields of the form that differ from the item as stored: a PATCH. */
-export function changedBody(f: ContentFields, was: ContentFields) {
+/**
+ * The fields of the form that differ from the item as stored: a PATCH. A
+ * cleared expiry is sent as "" (no expiry); a cleared publish time as now,
+ * as the field's label promises.
+ */
+export function changedBody(f: ContentFields, was: ContentFields, at = new Date()) {
   const now = bodyOf(f) as Record<string, unknown>;
   const before = bodyOf(was) as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(now)) {
     if (JSON.stringify(v) !== JSON.stringify(before[k])) out[k] = v;
   }
+  if (before.expires_at && !now.expires_at) out.expires_at = "";
+  if (before.publish_at && !now.publish_at) out.publish_at = at.toISOString();
   return out as Partial<ReturnType<typeof bodyOf>>;
 }
 

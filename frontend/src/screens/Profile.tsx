@@ -3,7 +3,7 @@ import { useNavigate } from "react-router";
 import { useTranslation } from "react-i18next";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call } from "../api/client";
-import { useMe, useTopics } from "../lib/session";
+import { ROLE_LABELS, useMe, useTopics } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { TopicPicker } from "../components/TopicPicker";
@@ -44,7 +44,13 @@ export function Profile() {
   }, [me.data]);
 
   const save = useMutation({
-    mutationFn: () => call(api.PATCH("/api/v1/members/me", { body: { name: name.trim(), title, topics: followed } })),
+    // Only topics that still exist: one an admin removed meanwhile is
+    // no longer shown, so it cannot be unticked.
+    mutationFn: () => {
+      const known = topics.data?.items.map((x) => x.id);
+      const body = { name: name.trim(), title, topics: known ? followed.filter((id) => known.includes(id)) : followed };
+      return call(api.PATCH("/api/v1/members/me", { body }));
+    },
     onSuccess: () => qc.invalidateQueries({ queryKey: ["me"] }),
   });
   // The member's choices flip the switches at once; the server settles them.
@@ -79,7 +85,7 @@ export function Profile() {
     <section className="narrow">
       <h1 tabIndex={-1}>{t("Profile")}</h1>
       <ErrorMessage error={me.error} />
-      {me.data && <p>{t("Signed in as {{email}} ({{role}}).", { email: me.data.member.email, role: t(me.data.member.role) })}</p>}
+      {me.data && <p>{t("Signed in as {{email}} ({{role}}).", { email: me.data.member.email, role: t(ROLE_LABELS[me.data.member.role]) })}</p>}
       <form onSubmit={submit} aria-labelledby="profile-h">
         <h2 id="profile-h">{t("About me")}</h2>
         <label htmlFor="profile-name">{t("Name")}</label>

@@ -80,4 +80,16 @@ describe("changedBody", () => {
     const now = { ...was, title: "Edited", texts: { ...was.texts, bluesky: "Sky" } };
     expect(changedBody(now, was)).toEqual({ title: "Edited", share_texts: { x: "On X", bluesky: "Sky" } });
   });
+  it("sends a cleared expiry as none and a cleared publish time as now", () => {
+    const was = fieldsOf({ ...stored, publish_at: "2099-01-01T09:00:00Z", expires_at: "2099-02-01T09:00:00Z" });
+    const at = new Date("2026-11-23T12:00:00Z");
+    expect(changedBody({ ...was, expiresAt: "" }, was, at)).toEqual({ expires_at: "" });
+    expect(changedBody({ ...was, publishAt: "" }, was, at)).toEqual({ publish_at: "2026-11-23T12:00:00.000Z" });
+  });
+  it("leaves a draft's past publish time (when it was written) out of the form", () => {
+    const now = Date.parse("2026-11-23T12:00:00Z");
+    expect(fieldsOf({ ...stored, state: "draft", publish_at: "2026-11-20T10:00:00Z" }, now).publishAt).toBe("");
+    expect(fieldsOf({ ...stored, state: "draft", publish_at: "2026-12-01T10:00:00Z" }, now).publishAt).not.toBe("");
+    expect(fieldsOf({ ...stored, publish_at: "2026-11-20T10:00:00Z" }, now).publishAt).not.toBe("");
+  });
 });
