@@ -3,6 +3,7 @@
 // `npm run gen` (part of every build), so a contract change breaks the build.
 import createClient from "openapi-fetch";
 import type { components, paths } from "./schema";
+import i18n from "../i18n";
 
 export type Schemas = components["schemas"];
 export type Post = Schemas["Post"];
@@ -19,7 +20,7 @@ export class ApiError extends Error {
   readonly code: string;
   readonly problem?: Partial<Problem>;
   constructor(status: number, problem?: Partial<Problem>) {
-    super(problem?.detail || problem?.title || `The server answered ${status}.`);
+    super(problem?.detail || problem?.title || i18n.t("The server answered {{status}}.", { status }));
     this.name = "ApiError";
     this.status = status;
     this.code = problem?.code ?? "";
@@ -35,7 +36,7 @@ export async function call<T>(p: Promise<Result<T>>): Promise<T> {
   try {
     r = await p;
   } catch {
-    throw new ApiError(0, { detail: "The server cannot be reached. Check your connection and try again." });
+    throw new ApiError(0, { detail: i18n.t("The server cannot be reached. Check your connection and try again.") });
   }
   if (!r.response.ok) {
     const e = r.error;

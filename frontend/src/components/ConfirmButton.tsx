@@ -18,7 +18,8 @@ interface Props {
 /**
  * A button for a destructive action: it opens a modal dialog that asks
  * first. Focus goes to "Cancel" (the safe choice); Escape cancels; focus
- * returns to the button afterwards.
+ * returns to the button afterwards, or to the page's heading when the
+ * action removed the button.
  */
 export function ConfirmButton({ children, question, confirmLabel, onConfirm, disabled, className, ...rest }: Props) {
   const [open, setOpen] = useState(false);
@@ -38,6 +39,24 @@ export function ConfirmButton({ children, question, confirmLabel, onConfirm, dis
     }
     cancel.current?.focus();
   }, [open]);
+
+  // When the action removes the button with its item (an approved
+  // suggestion, an archived post), focus would fall to the page's body:
+  // the page's heading takes it, so keyboard users keep their place.
+  useEffect(() => {
+    const button = opener.current;
+    return () => {
+      // By the time this runs the button may already be gone, and focus
+      // with it (to the body).
+      const active = document.activeElement;
+      if (active !== button && active !== document.body && active !== null) return;
+      setTimeout(() => {
+        if (document.activeElement === document.body || document.activeElement === null) {
+          document.querySelector<HTMLElement>("h1[tabindex]")?.focus();
+        }
+      }, 0);
+    };
+  }, []);
 
   const close = () => {
     const d = dialog.current;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, fireEvent, render, screen } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { NETWORKS } from "../lib/counting";
 import { ShareTextField } from "./ShareTextField";
 import { ConfirmButton } from "./ConfirmButton";
@@ -46,17 +46,52 @@ describe("ConfirmButton", () => {
     fireEvent.click(screen.getByRole("button", { name: "Delete for good" }));
     expect(act).toHaveBeenCalledTimes(1);
   });
+  it("hands focus to the page's heading when the action removed the button", async () => {
+    function Item() {
+      const [gone, setGone] = useState(false);
+      return (
+        <>
+          <h1 tabIndex={-1}>Review</h1>
+          {!gone && (
+            <ConfirmButton question="Reject it?" confirmLabel="Reject" onConfirm={() => setGone(true)}>
+              Reject suggestion
+            </ConfirmButton>
+          )}
+        </>
+      );
+    }
+    render(<Item />);
+    fireEvent.click(screen.getByRole("button", { name: "Reject suggestion" }));
+    fireEvent.click(screen.getByRole("button", { name: "Reject" }));
+    await waitFor(() => expect(document.activeElement?.tagName).toBe("H1"));
+  });
 });
 
 describe("ErrorMessage", () => {
-  it("shows the problem detail and field errors as text, never HTML", () => {
-    const e = new ApiError(422, {
-      detail: "<img src=x onerror=alert(1)> is not allowed",
-      errors: [{ field: "share_texts.x", message: "is too long" }],
-    });
+  it("shows the problem detail as text, never HTML", () => {
+    const e = new ApiError(409, { detail: "<img src=x onerror=alert(1)> is not allowed" });
     const { container } = render(<ErrorMessage error={e} />);
-    expect(screen.getByRole("alert").textContent).toContain("<img src=x onerror=alert(1)> is not allowed");
+    expect(screen.getByRole("alert").textContent).toBe("<img src=x onerror=alert(1)> is not allowed");
     expect(container.querySelector("img")).toBeNull();
-    expect(screen.getByText("share_texts.x")).toBeTruthy();
+  });
+  it("shows each field's message once, with the field named for people", () => {
+    const one = new ApiError(400, {
+      detail: "share_texts.x: <b>is</b> too long",
+      errors: [{ field: "share_texts.x", message: "<b>is</b> too long" }],
+    });
+    const { container, unmount } = render(<ErrorMessage error={one} />);
+    expect(screen.getByRole("alert").textContent).toBe("share texts x: <b>is</b> too long");
+    expect(container.querySelector("b")).toBeNull();
+    unmount();
+    const two = new ApiError(400, {
+      detail: "connections[0]: not yours; topics: unknown",
+      errors: [
+        { field: "connections[0]", message: "not yours" },
+        { field: "topics", message: "unknown" },
+      ],
+    });
+    render(<ErrorMessage error={two} />);
+    expect(screen.getAllByRole("listitem").map((li) => li.textContent)).toEqual(["connections 1: not yours", "topics: unknown"]);
+    expect(screen.getByRole("alert").textContent).not.toContain("connections[0]");
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { settingsBody, settingsFields } from "../screens/Admin";
-import { csvHref, formatMoney, fromMinor, lastDays, toMinor } from "./analytics";
+import { csvHref, formatMoney, fromMinor, lastDays, toMinor, todayIn } from "./analytics";
 
 describe("analytics helpers", () => {
   it("prices in minor units per currency", () => {
@@ -14,8 +14,16 @@ describe("analytics helpers", () => {
     expect(fromMinor({ amount: 45, currency: "EUR" })).toBe("0.45");
   });
   it("counts the last n days with today", () => {
-    expect(lastDays(30, new Date(2026, 2, 10))).toEqual({ from: "2026-02-09", to: "2026-03-10" });
-    expect(lastDays(1, new Date(2026, 0, 1))).toEqual({ from: "2026-01-01", to: "2026-01-01" });
+    expect(lastDays(30, "2026-03-10")).toEqual({ from: "2026-02-09", to: "2026-03-10" });
+    expect(lastDays(1, "2026-01-01")).toEqual({ from: "2026-01-01", to: "2026-01-01" });
+    expect(lastDays(7, "2026-03-01")).toEqual({ from: "2026-02-23", to: "2026-03-01" });
+  });
+  it("knows today in the company's time zone, not the browser's", () => {
+    const now = new Date("2026-11-23T15:00:00Z"); // already the 24th in Kiritimati (UTC+14)
+    expect(todayIn("Pacific/Kiritimati", now)).toBe("2026-11-24");
+    expect(todayIn("America/New_York", now)).toBe("2026-11-23");
+    expect(todayIn("UTC", new Date("2026-11-23T23:59:59Z"))).toBe("2026-11-23");
+    expect(todayIn("Not/AZone", now)).toMatch(/^\d{4}-\d{2}-\d{2}$/);
   });
   it("builds CSV addresses", () => {
     expect(csvHref("members", "2026-01-01", "2026-01-31")).toBe("/api/v1/analytics/members?from=2026-01-01&to=2026-01-31&format=csv");

@@ -11,10 +11,26 @@ export function isoDay(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
-/** The last n days up to and including today. */
-export function lastDays(n: number, today = new Date()): { from: string; to: string } {
-  const from = new Date(today.getFullYear(), today.getMonth(), today.getDate() - (n - 1));
-  return { from: isoDay(from), to: isoDay(today) };
+/**
+ * Today as YYYY-MM-DD in zone, the IANA time zone whose calendar days the
+ * analytics count in (the browser's calendar without one).
+ */
+export function todayIn(zone?: string, now = new Date()): string {
+  if (!zone) return isoDay(now);
+  try {
+    const parts = new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(now);
+    const part = (type: string) => parts.find((p) => p.type === type)?.value;
+    return `${part("year")}-${part("month")}-${part("day")}`;
+  } catch {
+    return isoDay(now);
+  }
+}
+
+/** The last n days up to and including today (YYYY-MM-DD). */
+export function lastDays(n: number, today = isoDay(new Date())): { from: string; to: string } {
+  const [y = 1970, m = 1, d = 1] = today.split("-").map(Number);
+  const from = new Date(Date.UTC(y, m - 1, d - (n - 1)));
+  return { from: from.toISOString().slice(0, 10), to: today };
 }
 
 /** Money in minor units as the currency writes it; "—" without a currency. */

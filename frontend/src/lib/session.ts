@@ -39,3 +39,11 @@ export function safeHref(u?: string): string | undefined {
     return undefined;
   }
 }
+
+/** The member's instance: its name, domains and settings (any member). */
+export function useInstance() {
+  return useQuery({ queryKey: ["instance"], queryFn: () => call(api.GET("/api/v1/instance")), staleTime: 60_000 });
+}
+
+/** A role's name for people; t() translates it where it is shown. */
+export const ROLE_LABELS: Record<Role, string> = { employee: "Employee", curator: "Curator", analyst: "Analyst", admin: "Admin" };

@@ -1,9 +1,10 @@
 import { useTranslation } from "react-i18next";
 import { useId, useState } from "react";
+import { useNavigate } from "react-router";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useForm } from "react-hook-form";
 import { api, call, type Role, type Schemas } from "../api/client";
-import { useMe, useTopics, when } from "../lib/session";
+import { ROLE_LABELS, useInstance, useMe, useTopics, when } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { DataTable } from "../components/Wide";
@@ -18,6 +19,9 @@ function zones(): string[] {
 }
 
 const ROLES: Role[] = ["employee", "curator", "analyst", "admin"];
+
+const INVITATION_STATES: Record<string, string> = { pending: "Pending", accepted: "Accepted", revoked: "Revoked" };
+
 
 export function Admin() {
   const { t } = useTranslation();
@@ -79,16 +83,17 @@ export function settingsFields(inst: Instance): SettingsFields {
   return {
     name: inst.name,
     message: s.invitation_message ?? "",
-    retention: s.retention_days ? String(s.retention_days) : "",
+    // Unset settings show the server's defaults, so none is left empty.
+    retention: String(s.retention_days || 395),
     joinPolicy: s.join_policy ?? "open",
     needApproval: s.suggestions_need_approval ?? true,
-    zone: s.time_zone ?? "",
+    zone: s.time_zone || "UTC",
     cpc: fromMinor(s.cpc),
     currency: s.cpc?.currency ?? "",
-    minGroup: s.min_group_size ? String(s.min_group_size) : "",
+    minGroup: String(s.min_group_size || 1),
     leaderboard: s.leaderboard_visible ?? false,
-    perShare: s.points ? String(s.points.per_share) : "",
-    perClick: s.points ? String(s.points.per_unique_click) : "",
+    perShare: String(s.points?.per_share || 10),
+    perClick: String(s.points?.per_unique_click || 1),
     digest: s.digest !== "off",
   };
 }
@@ -116,7 +121,9 @@ export function settingsBody(f: SettingsFields) {
 export function Settings() {
   const { t } = useTranslation();
   const qc = useQueryClient();
-  const inst = useQuery({ queryKey: ["instance"], queryFn: () => call(api.GET("/api/v1/instance")) });
+  const inst = useInstance();
+  // A cost per click once set can be changed, not removed.
+  const hasCPC = Boolean(inst.data?.settings.cpc);
   const form = useForm<SettingsFields>({ values: inst.data ? settingsFields(inst.data) : undefined });
   const { register } = form;
   const save = useMutation({
@@ -141,7 +148,7 @@ export function Settings() {
         <label htmlFor="set-message">{t("Invitation message")}</label>
         <textarea id="set-message" rows={3} maxLength={2000} {...register("message")} />
         <label htmlFor="set-retention">{t("Keep data for (days)")}</label>
-        <input id="set-retention" type="number" min={1} max={3650} {...register("retention")} />
+        <input id="set-retention" type="number" min={1} max={3650} required {...register("retention")} />
         <label htmlFor="set-join">{t("Who may join")}</label>
         <select id="set-join" {...register("joinPolicy")}>
           <option value="open">{t("Anyone with a verified company address")}</option>
@@ -162,22 +169,22 @@ export function Settings() {
         <fieldset>
           <legend>{t("Analytics")}</legend>
           <label htmlFor="set-zone">{t("Time zone of the analytics days")}</label>
-          <input id="set-zone" list="set-zones" placeholder="Europe/Helsinki" {...register("zone")} />
+          <input id="set-zone" list="set-zones" placeholder="Europe/Helsinki" required {...register("zone")} />
           <datalist id="set-zones">
             {zones().map((z) => <option key={z} value={z} />)}
           </datalist>
           <div className="row2">
             <div>
               <label htmlFor="set-cpc">{t("Cost per click (prices the earned media value)")}</label>
-              <input id="set-cpc" type="number" min={0} step="0.01" placeholder="0.45" {...register("cpc")} />
+              <input id="set-cpc" type="number" min={0} step="0.01" placeholder="0.45" required={hasCPC} {...register("cpc")} />
             </div>
             <div>
               <label htmlFor="set-currency">{t("Currency")}</label>
-              <input id="set-currency" maxLength={3} placeholder="EUR" {...register("currency")} />
+              <input id="set-currency" maxLength={3} placeholder="EUR" required={hasCPC} {...register("currency")} />
             </div>
           </div>
           <label htmlFor="set-min-group">{t("Smallest group shown member by member")}</label>
-          <input id="set-min-group" type="number" min={1} max={1000} {...register("minGroup")} />
+          <input id="set-min-group" type="number" min={1} max={1000} required {...register("minGroup")} />
           <label className="check">
             <input type="checkbox" {...register("leaderboard")} />
             {t("Members see their rank on the leaderboard")}
@@ -185,11 +192,11 @@ export function Settings() {
           <div className="row2">
             <div>
               <label htmlFor="set-per-share">{t("Points per share")}</label>
-              <input id="set-per-share" type="number" min={1} max={1000} {...register("perShare")} />
+              <input id="set-per-share" type="number" min={1} max={1000} required {...register("perShare")} />
             </div>
             <div>
               <label htmlFor="set-per-click">{t("Points per unique click")}</label>
-              <input id="set-per-click" type="number" min={1} max={1000} {...register("perClick")} />
+              <input id="set-per-click" type="number" min={1} max={1000} required {...register("perClick")} />
             </div>
           </div>
         </fieldset>
@@ -209,8 +216,8 @@ function Domains() {
   const verify = useMutation({
     mutationFn: (domain: string) => call(api.POST("/api/v1/instance/domains/{domain}/verify", { params: { path: { domain } } })),
     onSettled: () => {
-      qc.invalidateQueries({ queryKey: ["domains"] });
-      qc.invalidateQueries({ queryKey: ["instance"] });
+      // A verified domain unlocks SSO settings and the admin's own powers.
+      for (const key of ["domains", "instance", "sso", "me"]) qc.invalidateQueries({ queryKey: [key] });
     },
   });
   const add = useMutation({
@@ -270,7 +277,10 @@ function Topics() {
   });
   const remove = useMutation({
     mutationFn: (id: string) => call(api.DELETE("/api/v1/topics/{id}", { params: { path: { id } } })),
-    onSuccess: () => qc.invalidateQueries({ queryKey: ["topics"] }),
+    onSuccess: () => {
+      // Posts lose the tag and members stop following it.
+      for (const key of ["topics", "me", "feed", "content-admin", "content"]) qc.invalidateQueries({ queryKey: [key] });
+    },
   });
   return (
     <section id="topics" aria-labelledby="topics-h" className="panel">
@@ -281,7 +291,7 @@ function Topics() {
           <li key={tp.id}>
             {tp.name}{" "}
             <ConfirmButton
-              question={t("Remove the topic “{{topic}}”?", { topic: tp.name })}
+              question={t("Remove the topic “{{topic}}”? Posts lose this tag and members stop following it.", { topic: tp.name })}
               confirmLabel={t("Remove topic")}
               aria-label={t("Remove topic {{topic}}", { topic: tp.name })}
               onConfirm={() => remove.mutate(tp.id)}
@@ -325,7 +335,7 @@ function Invitations() {
           {list.data.items.map((i) => (
             <tr key={i.id}>
               <th scope="row">{i.email}</th>
-              <td>{i.state}</td>
+              <td>{t(INVITATION_STATES[i.state] ?? i.state)}</td>
               <td>{when(i.expires_at)}</td>
               <td>
                 {i.state === "pending" && (
@@ -350,17 +360,21 @@ function Members() {
   const { t } = useTranslation();
   const qc = useQueryClient();
   const me = useMe();
-  const members = useInfiniteQuery({
-    queryKey: ["members"],
-    queryFn: ({ pageParam }) =>
-      call(api.GET("/api/v1/members", { params: { query: { limit: 100, ...(pageParam ? { cursor: pageParam } : {}) } } })),
-    initialPageParam: "",
-    getNextPageParam: (last) => last.next_cursor ?? undefined,
-  });
+  const members = useMembers();
+  const navigate = useNavigate();
   const setRole = useMutation({
     mutationFn: (v: { id: string; role: Role }) =>
       call(api.PATCH("/api/v1/members/{id}", { params: { path: { id: v.id } }, body: { role: v.role } })),
-    onSettled: () => qc.invalidateQueries({ queryKey: ["members"] }),
+    onSuccess: (_, v) => {
+      // An admin who gave up the role loses this console.
+      if (v.id !== me.data?.member.id) return;
+      qc.invalidateQueries({ queryKey: ["me"] });
+      if (v.role !== "admin") navigate("/feed");
+    },
+    onSettled: () => {
+      qc.invalidateQueries({ queryKey: ["members"] });
+      qc.invalidateQueries({ queryKey: ["audit"] });
+    },
   });
   const remove = useMutation({
     mutationFn: (id: string) => call(api.DELETE("/api/v1/members/{id}", { params: { path: { id } } })),
@@ -441,14 +455,14 @@ function RoleSelect({ name, role, onChange }: { name: string; role: Role; onChan
   const [pending, setPending] = useState<Role>();
   return (
     <>
-      <label htmlFor={id} className="sr-only">Role of {name}</label>
-      <select id={id} value={pending ?? role} onChange={(e) => setPending(e.target.value as Role)}>
-        {ROLES.map((r) => <option key={r} value={r}>{r}</option>)}
+      <label htmlFor={id} className="sr-only">{t("Role of {{name}}", { name })}</label>
+      <select id={id} className="role" value={pending ?? role} onChange={(e) => setPending(e.target.value as Role)}>
+        {ROLES.map((r) => <option key={r} value={r}>{t(ROLE_LABELS[r])}</option>)}
       </select>
       {pending && pending !== role && (
         <span className="inline-confirm">
           {" "}
-          <ConfirmButton className="" question={t("Make {{name}} {{role}}?", { name, role: t(pending) })} confirmLabel={t("Change role")} onConfirm={() => { onChange(pending); setPending(undefined); }}>
+          <ConfirmButton className="" question={t("Make {{name}} {{role}}?", { name, role: t(ROLE_LABELS[pending]) })} confirmLabel={t("Change role")} onConfirm={() => { onChange(pending); setPending(undefined); }}>
             {t("Apply")}
           </ConfirmButton>{" "}
           <button type="button" onClick={() => setPending(undefined)}>{t("Undo")}</button>
@@ -456,6 +470,22 @@ function RoleSelect({ name, role, onChange }: { name: string; role: Role; onChan
       )}
     </>
   );
+}
+
+/** The instance's members, 100 a page (admins). */
+function useMembers() {
+  return useInfiniteQuery({
+    queryKey: ["members"],
+    queryFn: ({ pageParam }) =>
+      call(api.GET("/api/v1/members", { params: { query: { limit: 100, ...(pageParam ? { cursor: pageParam } : {}) } } })),
+    initialPageParam: "",
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
+  });
+}
+
+/** "member.role_changed" → "member role changed". */
+export function actionText(action: string) {
+  return action.replace(/[._]/g, " ");
 }
 
 function Audit() {
@@ -468,6 +498,12 @@ function Audit() {
     getNextPageParam: (last) => last.next_cursor ?? undefined,
   });
   const items = audit.data?.pages.flatMap((p) => p.items) ?? [];
+  const members = useMembers();
+  const names = new Map(members.data?.pages.flatMap((p) => p.items).map((m) => [m.id, m.name]) ?? []);
+  const who = (a: (typeof items)[number]["actor"]) => {
+    if (a.kind === "member" && a.id) return names.get(a.id) ?? t("a former member");
+    return a.kind === "operator" ? t("an operator") : t("Chorus");
+  };
   return (
     <section id="audit" aria-labelledby="audit-h" className="panel">
       <h2 id="audit-h">{t("Audit log")}</h2>
@@ -478,8 +514,8 @@ function Audit() {
           {items.map((a) => (
             <tr key={a.id}>
               <td><time dateTime={a.at}>{when(a.at)}</time></td>
-              <td>{a.actor.kind}{a.actor.id ? ` ${a.actor.id}` : ""}</td>
-              <td>{a.action}</td>
+              <td>{who(a.actor)}</td>
+              <td title={a.action}>{actionText(a.action)}</td>
               <td className="break">{a.target}</td>
               <td className="break">
                 {a.details && Object.entries(a.details).map(([k, v]) => `${k}: ${v}`).join("; ")}

@@ -63,7 +63,7 @@ function NetworkRow({ n }: { n: NetworkInfo }) {
       <td>
         {n.federated ? (
           <>
-            <label htmlFor={id}>{label} servers members may connect (one per line; empty: any)</label>
+            <label htmlFor={id}>{t("{{network}} servers members may connect (one per line; empty: any)", { network: label })}</label>
             <textarea id={id} rows={2} value={servers} onChange={(e) => setServers(e.target.value)} placeholder="mastodon.social" />
           </>
         ) : (

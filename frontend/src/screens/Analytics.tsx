@@ -6,8 +6,9 @@ import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { api, call, type Schemas } from "../api/client";
 import type { paths } from "../api/schema";
-import { METRICS, count, csvHref, formatMoney, lastDays, type Metric, type Row, type Summary } from "../lib/analytics";
+import { METRICS, count, csvHref, formatMoney, lastDays, todayIn, type Metric, type Row, type Summary } from "../lib/analytics";
 import { networkLabel } from "../lib/networks";
+import { isAdmin, useInstance, useMe } from "../lib/session";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { Wide } from "../components/Wide";
 
@@ -17,7 +18,7 @@ type ListDoc = Schemas["AnalyticsList"];
 
 /** The analysts' dashboard: a period, tiles, a daily chart, top lists. */
 export function Analytics() {
-  const [range, setRange] = useState(() => lastDays(30));
+  const [range, setRange] = usePeriod();
   const { from, to } = range;
   const query = { from, to };
   const { t } = useTranslation();
@@ -61,6 +62,16 @@ export function Analytics() {
   );
 }
 
+/**
+ * The period shown: the last 30 days up to today in the company's
+ * analytics time zone (where the API counts days), until one is picked.
+ */
+function usePeriod(): [{ from: string; to: string }, (v: { from: string; to: string }) => void] {
+  const inst = useInstance();
+  const [picked, setPicked] = useState<{ from: string; to: string }>();
+  return [picked ?? lastDays(30, todayIn(inst.data?.settings.time_zone)), setPicked];
+}
+
 export function Period({
   value,
   onChange,
@@ -70,6 +81,8 @@ export function Period({
 }) {
   const id = useId();
   const { t } = useTranslation();
+  const inst = useInstance();
+  const today = todayIn(inst.data?.settings.time_zone);
   return (
     <form className="filters" aria-label={t("Period")} onSubmit={(e) => e.preventDefault()}>
       <div>
@@ -96,7 +109,7 @@ export function Period({
       </div>
       <div className="presets">
         {[7, 30, 90, 365].map((n) => (
-          <button key={n} type="button" className="secondary" onClick={() => onChange(lastDays(n))}>
+          <button key={n} type="button" className="secondary" onClick={() => onChange(lastDays(n, today))}>
             {t("Last {{count}} days", { count: n })}
           </button>
         ))}
@@ -107,6 +120,7 @@ export function Period({
 
 export function Tiles({ s }: { s: Summary }) {
   const { t } = useTranslation();
+  const admin = isAdmin(useMe().data?.member.role);
   const tiles: [string, string, string?][] = [
     [t("Shares"), count(s.shares)],
     [t("Clicks"), count(s.clicks), t("{{count}} unique", { count: s.unique_clicks, formatted: count(s.unique_clicks) })],
@@ -123,7 +137,11 @@ export function Tiles({ s }: { s: Summary }) {
     [
       t("Earned media value"),
       formatMoney(s.earned_media_value),
-      s.earned_media_value?.currency ? t("clicks priced at the cost per click") : t("set a cost per click under Admin"),
+      s.earned_media_value?.currency
+        ? t("clicks priced at the cost per click")
+        : admin
+          ? t("set a cost per click under Admin")
+          : t("no cost per click is set"),
     ],
   ];
   return (
@@ -296,7 +314,7 @@ function TopList({
 
 /** A member's own impact (/analytics/me), with their rank when shown. */
 export function MyImpact() {
-  const [range, setRange] = useState(() => lastDays(30));
+  const [range, setRange] = usePeriod();
   const me = useQuery({
     queryKey: ["analytics", "me", range],
     queryFn: () => call(api.GET("/api/v1/analytics/me", { params: { query: range } })),

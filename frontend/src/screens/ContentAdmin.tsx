@@ -21,6 +21,12 @@ const STATES: { state: State; label: string }[] = [
   { state: "archived", label: "Archived" },
 ];
 
+const STATE_LABELS: Record<string, string> = {
+  ...Object.fromEntries(STATES.map((s) => [s.state, s.label])),
+  pending: "Waiting for review",
+  rejected: "Rejected",
+};
+
 /**
  * The PATCH body that expires a post now. The API wants the expiry after
  * publish_at, so a browser clock behind the server's still gets a valid one.
@@ -180,7 +186,7 @@ export function EditContent() {
         <>
           <h2>{t("Preview")}</h2>
           <PostCard post={post.data} topics={topics.data?.items}>
-            <p className="meta">{t("State: {{state}}", { state: t(post.data.state) })}</p>
+            <p className="meta">{t("State: {{state}}", { state: t(STATE_LABELS[post.data.state] ?? post.data.state) })}</p>
           </PostCard>
           <form onSubmit={submit(false)}>
             <ContentFields form={form} idPrefix="edit" />

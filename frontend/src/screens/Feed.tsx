@@ -59,7 +59,22 @@ export function Feed() {
       </form>
       <ErrorMessage error={feed.error} />
       {feed.isPending && <p role="status">{t("Loading the feed…")}</p>}
-      {feed.isSuccess && items.length === 0 && (
+      {feed.isSuccess && items.length === 0 && (topic || followed) && (
+        <div className="empty">
+          <p>{followed ? t("Nothing in the topics you follow yet.") : t("Nothing on this topic yet.")}</p>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => {
+              setTopic("");
+              setFollowed(false);
+            }}
+          >
+            {t("Show everything")}
+          </button>
+        </div>
+      )}
+      {feed.isSuccess && items.length === 0 && !topic && !followed && (
         <div className="empty">
           <p>
             <T k="Nothing to share yet. Curators post content here; you can <0>suggest some</0>." components={[<Link to="/suggest" />]} />

@@ -3,7 +3,7 @@ import { Link } from "react-router";
 import { useTranslation } from "react-i18next";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { api, call } from "../api/client";
-import { useTopics } from "../lib/session";
+import { useInstance, useTopics } from "../lib/session";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { TopicPicker } from "../components/TopicPicker";
 
@@ -21,9 +21,11 @@ export function Suggest() {
       setCommentary("");
       setPicked([]);
       qc.invalidateQueries({ queryKey: ["suggestions"] });
+      qc.invalidateQueries({ queryKey: ["feed"] }); // published at once where no review is needed
     },
   });
   const { t } = useTranslation();
+  const inst = useInstance();
   const submit = (e: FormEvent) => {
     e.preventDefault();
     suggest.mutate();
@@ -31,7 +33,11 @@ export function Suggest() {
   return (
     <section className="narrow">
       <h1 tabIndex={-1}>{t("Suggest content")}</h1>
-      <p>{t("Found something your colleagues should share? Suggest it; a curator reviews it before it reaches the feed.")}</p>
+      <p>
+        {inst.data?.settings.suggestions_need_approval === false
+          ? t("Found something your colleagues should share? Suggest it; it reaches the feed at once.")
+          : t("Found something your colleagues should share? Suggest it; a curator reviews it before it reaches the feed.")}
+      </p>
       <form onSubmit={submit}>
         <label htmlFor="suggest-url">{t("Link")}</label>
         <input id="suggest-url" type="url" required value={url} onChange={(e) => setUrl(e.target.value)} placeholder="https://" />
