@@ -40,6 +40,9 @@ func TestBadBodies(t *testing.T) {
 		{"api root with slash", "GET", "/api/", ``, nil, 404, "not_found", ""},
 		{"ops root", "GET", "/ops", ``, nil, 404, "not_found", ""},
 		{"unknown ops route", "GET", "/ops/nothing-here", ``, nil, 404, "not_found", ""},
+		{"null body", "PATCH", "/api/v1/members/me", `null`, nil, 400, "malformed_json", ""},
+		{"null body of a creating POST", "POST", "/api/v1/auth/email", `null`, nil, 400, "malformed_json", ""},
+		{"null body among spaces", "PATCH", "/api/v1/members/me", " \n null" + strings.Repeat(" ", 600), nil, 400, "malformed_json", ""},
 		{"wrong method", "PUT", "/api/v1/me", ``, nil, 405, "method_not_allowed", ""},
 	}
 	for _, tt := range tests {
