@@ -76,17 +76,17 @@ func (h *Handlers) Routes(r gin.IRouter) {
 	m := func(f tenant.HandlerFunc, roles ...tenant.Role) gin.HandlerFunc {
 		return h.auth.Member(statusOf, f, roles...)
 	}
-	r.POST("/content", m(h.create, curators...))
+	r.POST("/content", m(h.auth.Idempotent(h.create), curators...))
 	r.GET("/content", m(h.list))
 	r.GET("/content/:id", m(h.get))
 	r.PATCH("/content/:id", m(h.edit, curators...))
 	r.DELETE("/content/:id", m(h.archive, curators...))
 	r.POST("/content/:id/approve", m(h.approve, curators...))
 	r.POST("/content/:id/reject", m(h.reject, curators...))
-	r.POST("/suggestions", m(h.suggest))
+	r.POST("/suggestions", m(h.auth.Idempotent(h.suggest)))
 	r.GET("/suggestions", m(h.mySuggestions))
 	r.GET("/topics", m(h.topics))
-	r.POST("/topics", m(h.createTopic, tenant.RoleAdmin))
+	r.POST("/topics", m(h.auth.Idempotent(h.createTopic), tenant.RoleAdmin))
 	r.DELETE("/topics/:id", m(h.deleteTopic, tenant.RoleAdmin))
 }
 

@@ -26,6 +26,10 @@ var (
 	ErrWrongState = errors.New("the post is not in a state that allows this")
 	// ErrNotShareable: the post is not published, is scheduled, or expired.
 	ErrNotShareable = errors.New("the post cannot be shared now")
+	// ErrPreviewRefused: the link's preview cannot be fetched however often
+	// it is tried (the fetcher refuses its destination, or it is not an
+	// HTML page).
+	ErrPreviewRefused = errors.New("the link's preview cannot be fetched")
 )
 
 // Fetcher fetches link previews; *preview.Fetcher is the real one.
@@ -223,7 +227,7 @@ func (s *Service) Suggest(ctx context.Context, sc tenant.Scope, author tenant.Me
 }
 
 func (s *Service) insertWithPreview(ctx context.Context, sc tenant.Scope, p Post) (Post, error) {
-	p.Preview = s.fetchPreview(ctx, p.URL)
+	p.Preview = s.previewOf(ctx, p.URL)
 	if err := sc.Collection(postKind).Insert(ctx, p); err != nil {
 		return Post{}, fmt.Errorf("store post: %w", err)
 	}
@@ -236,29 +240,48 @@ func (s *Service) insertWithPreview(ctx context.Context, sc tenant.Scope, p Post
 	return p, nil
 }
 
-func (s *Service) fetchPreview(ctx context.Context, rawURL string) Preview {
-	if s.fetcher == nil {
-		return Preview{Status: "pending"}
-	}
-	pv, err := s.fetcher.Fetch(ctx, rawURL)
+// previewOf is a written post's preview: a failed fetch is logged and
+// gives a failed preview.
+func (s *Service) previewOf(ctx context.Context, rawURL string) Preview {
+	pv, err := s.fetchPreview(ctx, rawURL)
 	if err != nil {
 		s.log.InfoContext(ctx, "link preview failed", "err", err)
-		return Preview{Status: "failed", FetchedAt: s.now().UTC()}
+	}
+	return pv
+}
+
+// fetchPreview fetches rawURL's preview. A failed fetch is a failed
+// preview and the fetcher's error, wrapped in ErrPreviewRefused when
+// trying again cannot help.
+func (s *Service) fetchPreview(ctx context.Context, rawURL string) (Preview, error) {
+	if s.fetcher == nil {
+		return Preview{Status: "pending"}, nil
+	}
+	pv, err := s.fetcher.Fetch(ctx, rawURL)
+	if errors.Is(err, preview.ErrBlocked) || errors.Is(err, preview.ErrNotHTML) {
+		err = fmt.Errorf("%w: %w", ErrPreviewRefused, err)
+	}
+	if err != nil {
+		return Preview{Status: "failed", FetchedAt: s.now().UTC()}, err
 	}
 	return Preview{Title: pv.Title, Description: pv.Description, ImageURL: pv.ImageURL,
-		CanonicalURL: pv.CanonicalURL, SiteName: pv.SiteName, Status: "ok", FetchedAt: s.now().UTC()}
+		CanonicalURL: pv.CanonicalURL, SiteName: pv.SiteName, Status: "ok", FetchedAt: s.now().UTC()}, nil
 }
 
 // RefreshPreview fetches a post's preview again (the preview job). It
-// returns an error while the fetch fails, so the job retries.
+// returns an error while the fetch fails, so the job retries; one wrapping
+// ErrPreviewRefused when retrying cannot help.
 func (s *Service) RefreshPreview(ctx context.Context, sc tenant.Scope, id string) error {
 	p, err := s.Get(ctx, sc, id)
 	if err != nil {
 		return err
 	}
-	pv := s.fetchPreview(ctx, p.URL)
-	if pv.Status != "ok" {
-		return fmt.Errorf("preview of %s still failing", id)
+	pv, err := s.fetchPreview(ctx, p.URL)
+	switch {
+	case err != nil:
+		return fmt.Errorf("preview of %s: %w", id, err)
+	case pv.Status != "ok":
+		return fmt.Errorf("preview of %s: no fetcher", id)
 	}
 	_, err = sc.Collection(postKind).Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "url", Value: p.URL}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "preview", Value: pv}}}})
@@ -349,7 +372,7 @@ func (s *Service) Edit(ctx context.Context, sc tenant.Scope, id string, d Draft,
 		}
 	}
 	if p.URL != before.URL {
-		p.Preview = s.fetchPreview(ctx, p.URL)
+		p.Preview = s.previewOf(ctx, p.URL)
 	}
 	p.UpdatedAt = s.now().UTC().Truncate(time.Millisecond)
 	set := bson.D{

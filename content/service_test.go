@@ -237,6 +237,37 @@ func TestFailedPreviewIsRetriedByAJob(t *testing.T) {
 	}
 }
 
+// refusingFetcher fails every fetch with err.
+type refusingFetcher struct{ err error }
+
+func (f refusingFetcher) Fetch(context.Context, string) (preview.Preview, error) {
+	return preview.Preview{}, f.err
+}
+
+// A preview the fetcher refuses (a private address, a page that is not
+// HTML) fails the refresh for good; an unreachable page may come back.
+func TestRefusedPreviewIsNotWorthRetrying(t *testing.T) {
+	f := newFixture(t)
+	p := f.create(t, f.a, "blocked")
+	for _, tt := range []struct {
+		name        string
+		err         error
+		wantRefused bool
+	}{
+		{"blocked destination", fmt.Errorf("%w: loopback address ::ffff:127.0.0.1", preview.ErrBlocked), true},
+		{"not HTML", fmt.Errorf("%w: content type %q", preview.ErrNotHTML, "application/pdf"), true},
+		{"unreachable", errors.New("connection refused"), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f.svc.fetcher = refusingFetcher{err: tt.err}
+			err := f.svc.RefreshPreview(t.Context(), f.a, p.ID)
+			if err == nil || errors.Is(err, ErrPreviewRefused) != tt.wantRefused || !errors.Is(err, tt.err) {
+				t.Errorf("refresh: %v, want refused %v wrapping %v", err, tt.wantRefused, tt.err)
+			}
+		})
+	}
+}
+
 func TestPaginationSeesEveryItemOnceWhileInserting(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()

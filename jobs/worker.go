@@ -117,7 +117,11 @@ func (w *Worker) Handler() asynq.Handler {
 		return err
 	})
 	mux.HandleFunc(task.TypePreview, w.scoped(func(ctx context.Context, sc tenant.Scope, id string) error {
-		return w.cfg.Content.RefreshPreview(ctx, sc, id)
+		err := w.cfg.Content.RefreshPreview(ctx, sc, id)
+		if errors.Is(err, content.ErrPreviewRefused) {
+			return fmt.Errorf("%w: %w", err, errDropped)
+		}
+		return err
 	}))
 	mux.HandleFunc(task.TypeExport, w.scoped(func(ctx context.Context, sc tenant.Scope, id string) error {
 		return w.cfg.Privacy.PrepareExport(ctx, sc, id)
@@ -190,6 +194,11 @@ func (w *Worker) Handler() asynq.Handler {
 	})
 	return mux
 }
+
+// errDropped ends a task for good that nothing can make succeed and that
+// is nobody's fault (a link the preview fetcher refuses): not retried
+// (asynq.SkipRetry), logged once at warn rather than as a failure.
+var errDropped = fmt.Errorf("dropped: %w", asynq.SkipRetry)
 
 // scoped adapts a handler of one object of one instance: the payload's
 // instance is opened through the tenant-scoped store and the object looked
@@ -280,6 +289,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		BaseContext: func() context.Context { return context.WithoutCancel(ctx) },
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			id, _ := asynq.GetTaskID(ctx)
+			if errors.Is(err, errDropped) {
+				log.WarnContext(ctx, "task dropped", "task_id", id, "task_type", t.Type(), "err", err)
+				return
+			}
 			if !isFailure(err) {
 				// A network's or Chorus's own limit: the task waits, nothing failed.
 				log.InfoContext(ctx, "task waits", "task_id", id, "task_type", t.Type(), "retry_in", retryDelay(0, err, t).String(), "err", err)

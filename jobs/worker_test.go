@@ -3,7 +3,9 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,5 +129,74 @@ func TestPreviewTaskStaysInItsInstance(t *testing.T) {
 	got, err := svc.Get(t.Context(), a, p.ID)
 	if err != nil || got.Preview.Title != "Fetched" {
 		t.Errorf("A's post after its own task: %+v, %v", got.Preview, err)
+	}
+}
+
+// refusedPage is a link the preview fetcher refuses.
+type refusedPage struct{}
+
+func (refusedPage) Fetch(context.Context, string) (preview.Preview, error) {
+	return preview.Preview{}, fmt.Errorf("%w: loopback address ::ffff:127.0.0.1", preview.ErrBlocked)
+}
+
+// A preview task whose link the fetcher refuses ends at once, archived
+// without retries, with one warning and no "task failed".
+func TestRefusedPreviewTaskIsNotRetried(t *testing.T) {
+	redisOpt := jobstest.Redis(t)
+	uri, db := tenanttest.Mongo(t)
+	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db, Kinds: content.Kinds()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close(context.Background())
+	inst, err := store.EnsureInstance(t.Context(), "acme.example", "a@acme.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := store.Open(t.Context(), inst.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := content.NewService(content.Config{Fetcher: refusedPage{}})
+	p, err := svc.Create(t.Context(), sc, tenant.Member{ID: "m", Role: tenant.RoleCurator}, content.Draft{URL: new("https://[::ffff:127.0.0.1]/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs tenanttest.Buffer
+	w, err := NewWorker(Config{Redis: redisOpt, Store: store, Content: svc, Concurrency: 1,
+		Log: slog.New(slog.NewTextHandler(&logs, nil)), Metrics: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := asynq.NewClient(redisOpt)
+	defer client.Close()
+	if _, err := client.Enqueue(task.Preview(sc.InstanceID(), p.ID), asynq.Queue(task.QueueLow), asynq.MaxRetry(5)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	insp := asynq.NewInspector(redisOpt)
+	defer insp.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if archived, _ := insp.ListArchivedTasks(task.QueueLow); len(archived) == 1 {
+			break
+		}
+		if retry, _ := insp.ListRetryTasks(task.QueueLow); len(retry) > 0 {
+			t.Fatalf("the task is to be retried: %+v", retry[0])
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the task was not archived within 20 s; logs:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run returned %v", err)
+	}
+	got := logs.String()
+	if strings.Count(got, "level=WARN msg=\"task dropped\"") != 1 || strings.Contains(got, "task failed") {
+		t.Errorf("logs, want one warning \"task dropped\" and no \"task failed\":\n%s", got)
 	}
 }

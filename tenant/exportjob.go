@@ -142,7 +142,7 @@ func (p *Privacy) downloadExport(c *gin.Context, sc Scope, me Member) error {
 
 // ExportRoutes mounts the export jobs under r; enqueue queues the job.
 func (p *Privacy) ExportRoutes(r gin.IRouter, enqueue func(ctx context.Context, sc Scope, id string) error) {
-	r.POST("/me/exports", p.svc.Member(exportProblem, p.postExports(enqueue)))
+	r.POST("/me/exports", p.svc.Member(exportProblem, p.svc.Idempotent(p.postExports(enqueue))))
 	r.GET("/me/exports/:id", p.svc.Member(exportProblem, p.getExportJob))
 	r.GET("/me/exports/:id/download", p.svc.Member(exportProblem, p.downloadExport))
 }
@@ -157,11 +157,5 @@ func exportProblem(err error) *api.Problem {
 // SweepExports deletes every instance's exports past their expiry (a
 // periodic job); it returns how many it deleted.
 func (s *Store) SweepExports(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.EachInstance(ctx, func(sc Scope) error {
-		d, err := sc.Collection(exportKind).DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: s.now().UTC()}}}})
-		n += d
-		return err
-	})
-	return n, err
+	return s.sweepKind(ctx, exportKind)
 }

@@ -171,7 +171,7 @@ func (s *Service) Routes(r gin.IRouter) {
 	r.POST("/instance/domains", s.Member(nil, s.postDomain, RoleAdmin))
 	r.POST("/instance/domains/:domain/verify", s.Member(nil, s.postVerifyDomain, RoleAdmin))
 	r.GET("/invitations", s.Member(nil, s.getInvitations, RoleAdmin))
-	r.POST("/invitations", s.Member(nil, s.postInvitations, RoleAdmin))
+	r.POST("/invitations", s.Member(nil, s.Idempotent(s.postInvitations), RoleAdmin))
 	r.DELETE("/invitations/:id", s.Member(nil, s.deleteInvitation, RoleAdmin))
 	r.POST("/invitations/:id/resend", s.Member(nil, s.postResend, RoleAdmin))
 	r.GET("/audit", s.Member(nil, s.getAudit, RoleAdmin))

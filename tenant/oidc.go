@@ -135,6 +135,16 @@ func (s *Service) discover(ctx context.Context, hc *http.Client, p OIDCProvider)
 	if err := provider.Claims(&meta); err != nil {
 		return nil, fmt.Errorf("OIDC provider %s: %w", p.Issuer, err)
 	}
+	// Browsers are sent to these two endpoints from Chorus's own
+	// addresses: one elsewhere would make Chorus an open redirect.
+	if err := checkEndpoint(p.Issuer, "authorization_endpoint", provider.Endpoint().AuthURL); err != nil {
+		return nil, err
+	}
+	if meta.EndSession != "" {
+		if err := checkEndpoint(p.Issuer, "end_session_endpoint", meta.EndSession); err != nil {
+			return nil, err
+		}
+	}
 	// Some providers support PKCE without saying so; refuse only one that
 	// lists its methods without S256.
 	if len(meta.PKCEMethods) > 0 && !slices.Contains(meta.PKCEMethods, "S256") {
@@ -152,13 +162,54 @@ func (s *Service) discover(ctx context.Context, hc *http.Client, p OIDCProvider)
 		verifier: provider.Verifier(&oidc.Config{ClientID: p.ClientID, Now: s.Now}),
 		http:     hc,
 	}
-	// Only an https end-session endpoint (or one on the issuer's own
-	// origin, as a test provider's) is offered to browsers.
-	if u, err := url.Parse(meta.EndSession); err == nil && meta.EndSession != "" &&
-		(u.Scheme == "https" || strings.HasPrefix(meta.EndSession, strings.TrimSuffix(p.Issuer, "/")+"/")) {
-		c.endSession = u
+	if meta.EndSession != "" {
+		c.endSession, _ = url.Parse(meta.EndSession) // checked above
 	}
 	return c, nil
+}
+
+// endpointError is a discovery document naming a browser-facing endpoint
+// away from the issuer's origin.
+type endpointError struct {
+	// Name is the discovery field, such as authorization_endpoint.
+	Name string
+	URL  string
+}
+
+func (e *endpointError) Error() string {
+	return fmt.Sprintf("the discovery document's %s %q is not on the issuer's scheme and host", e.Name, e.URL)
+}
+
+// checkEndpoint accepts an endpoint on the issuer's origin: the same
+// scheme, host and port (so http only for an http issuer, which only
+// development allows), without user info. Google, Microsoft Entra, Okta,
+// Auth0, Keycloak and Dex all serve their authorization and end-session
+// endpoints on the issuer's host. Errors: *endpointError.
+func checkEndpoint(issuer, name, raw string) error {
+	iss, err := url.Parse(issuer)
+	if err != nil {
+		return fmt.Errorf("OIDC issuer %q: %w", issuer, err)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.User != nil || u.Opaque != "" || !strings.EqualFold(u.Scheme, iss.Scheme) ||
+		!strings.EqualFold(u.Hostname(), iss.Hostname()) || effectivePort(u) != effectivePort(iss) {
+		return &endpointError{Name: name, URL: raw}
+	}
+	return nil
+}
+
+// effectivePort is u's port, the scheme's default when it names none.
+func effectivePort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
 }
 
 // oidcState is the server-side half of a started sign-in, stored under the

@@ -362,6 +362,12 @@ func (p *Privacy) erase(ctx context.Context, sc Scope, s Subject, pseudonym stri
 			return fmt.Errorf("delete the subject's waiting tasks: %w", err)
 		}
 	}
+	// Answers kept for Idempotency-Key replays may name the subject (an
+	// invitation's address, a post): they all go, at worst a retried
+	// request is not recognised.
+	if _, err := sc.Collection(idempotencyKind).DeleteMany(ctx, bson.D{}); err != nil {
+		return err
+	}
 	if s.MemberID != "" {
 		if _, err := sc.Collection(consentKind).DeleteMany(ctx, bson.D{{Key: "member_id", Value: s.MemberID}}); err != nil {
 			return err

@@ -143,8 +143,9 @@ func (s *Store) forgetAddress(ctx context.Context, email string) error {
 	return storeErr(err)
 }
 
-// SweepExpired deletes expired sessions, sign-in tokens and rate-limit
-// windows; the embedded server has no TTL indexes, so a job calls this.
+// SweepExpired deletes expired sessions, sign-in tokens, rate-limit
+// windows and every instance's idempotency records; the embedded server
+// has no TTL indexes, so a job calls this.
 func (s *Store) SweepExpired(ctx context.Context) (int64, error) {
 	var total int64
 	now := s.now().UTC()
@@ -155,5 +156,18 @@ func (s *Store) SweepExpired(ctx context.Context) (int64, error) {
 		}
 		total += res.DeletedCount
 	}
-	return total, nil
+	n, err := s.sweepKind(ctx, idempotencyKind)
+	return total + n, err
+}
+
+// sweepKind deletes every instance's documents of kind k whose expires_at
+// has passed, and returns how many.
+func (s *Store) sweepKind(ctx context.Context, k Kind) (int64, error) {
+	var n int64
+	err := s.EachInstance(ctx, func(sc Scope) error {
+		d, err := sc.Collection(k).DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: s.now().UTC()}}}})
+		n += d
+		return err
+	})
+	return n, err
 }

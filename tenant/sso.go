@@ -250,7 +250,10 @@ func (s *Service) ConfigureSSO(ctx context.Context, sc Scope, by Member, u SSOUp
 // without any response body.
 func idpReason(err error) string {
 	msg := err.Error()
+	var ee *endpointError
 	switch {
+	case errors.As(err, &ee):
+		return fmt.Sprintf("the discovery document's %s (%s) is not on the issuer's host: Chorus sends browsers only to the issuer's own https host", ee.Name, ee.URL)
 	case strings.Contains(msg, "issuer did not match"):
 		return "the discovery document names another issuer: give the issuer exactly as the provider spells it"
 	case strings.Contains(msg, "PKCE"):

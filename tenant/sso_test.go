@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -307,21 +306,9 @@ func TestLogoutWithoutEndSessionEndpoint(t *testing.T) {
 // document served here: Dex has none) gets the browser after logout, with
 // the ID token as hint.
 func TestLogoutOffersEndSessionEndpoint(t *testing.T) {
-	var issuer string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.URL.Path != "/.well-known/openid-configuration" {
-			http.NotFound(w, req)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{
-			"issuer": issuer, "authorization_endpoint": issuer + "/auth", "token_endpoint": issuer + "/token",
-			"jwks_uri": issuer + "/keys", "end_session_endpoint": issuer + "/logout?tenant=x",
-			"code_challenge_methods_supported": []string{"S256"},
-		})
-	}))
-	t.Cleanup(srv.Close)
-	issuer = srv.URL
+	issuer := dex.ServeDiscovery(t, func(doc map[string]any) {
+		doc["end_session_endpoint"] = doc["issuer"].(string) + "/logout?tenant=x"
+	}).Issuer
 	r := newSSORig(t)
 	if err := r.s.EnableOIDC(t.Context(), OIDCProvider{Issuer: issuer, ClientID: "chorus-app", ClientSecret: "s"}); err != nil {
 		t.Fatal(err)
@@ -391,5 +378,84 @@ func TestRotateSSOSecrets(t *testing.T) {
 	other, _ := ParseKeyring("k3:" + testKey(9))
 	if _, _, broken, _ := r.s.Store.RotateSSOSecrets(t.Context(), other); broken != 1 {
 		t.Errorf("a keyring without the secret's key: %d broken, want 1", broken)
+	}
+}
+
+// A discovery document that names an authorization or end-session
+// endpoint off the issuer's host is refused: when an instance's admin
+// configures it, when it changes after configuration (start and logout
+// send no browser there) and for the global provider.
+func TestDiscoveryEndpointsStayOnTheIssuersHost(t *testing.T) {
+	r := newSSORig(t)
+	sc, admin := r.verifiedInstance(t, "acme.example")
+	away := map[string]func(doc map[string]any){
+		"authorization_endpoint": func(doc map[string]any) { doc["authorization_endpoint"] = "https://evil.example/phish" },
+		"end_session_endpoint":   func(doc map[string]any) { doc["end_session_endpoint"] = "https://evil.example/logout" },
+	}
+	for field, edit := range away {
+		t.Run(field, func(t *testing.T) {
+			idp := dex.ServeDiscovery(t, edit)
+			_, err := r.s.ConfigureSSO(t.Context(), sc, admin, SSOUpdate{Issuer: idp.Issuer, ClientID: "c", ClientSecret: "s"})
+			var ie *IdPError
+			if !errors.As(err, &ie) || !strings.Contains(ie.Reason, field) || !strings.Contains(ie.Reason, "evil.example") {
+				t.Errorf("configure: %v, want an IdPError naming %s", err, field)
+			}
+			if err := r.s.EnableOIDC(t.Context(), OIDCProvider{Issuer: idp.Issuer, ClientID: "c", ClientSecret: "s"}); err == nil {
+				t.Error("the global provider was enabled")
+			}
+		})
+	}
+	for _, tc := range []struct{ name, endpoint string }{
+		{"another host", "https://evil.example/auth"},
+		{"another port", "http://127.0.0.1:1/auth"},
+		{"user info", "http://user@127.0.0.1/auth"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			iss := "http://127.0.0.1:8080/dex"
+			if err := checkEndpoint(iss, "authorization_endpoint", tc.endpoint); err == nil {
+				t.Errorf("%s accepted for issuer %s", tc.endpoint, iss)
+			}
+		})
+	}
+	for iss, endpoint := range map[string]string{
+		"https://accounts.google.com":                "https://accounts.google.com/o/oauth2/v2/auth",
+		"https://login.microsoftonline.com/tid/v2.0": "https://login.microsoftonline.com/tid/oauth2/v2.0/logout",
+		"https://acme.okta.com/oauth2/default":       "https://acme.okta.com/oauth2/default/v1/authorize",
+		"https://acme.eu.auth0.com/":                 "https://acme.eu.auth0.com/oidc/logout",
+		"https://sso.acme.example/realms/acme":       "https://SSO.acme.example:443/realms/acme/protocol/openid-connect/auth",
+		"http://127.0.0.1:5556/dex":                  "http://127.0.0.1:5556/dex/auth",
+	} {
+		if err := checkEndpoint(iss, "authorization_endpoint", endpoint); err != nil {
+			t.Errorf("%s for issuer %s: %v", endpoint, iss, err)
+		}
+	}
+
+	// Configured while its endpoints were on its host, then changed.
+	idp := dex.ServeDiscovery(t, func(doc map[string]any) { doc["end_session_endpoint"] = doc["issuer"].(string) + "/logout" })
+	if _, err := r.s.ConfigureSSO(t.Context(), sc, admin, SSOUpdate{Issuer: idp.Issuer, ClientID: "c", ClientSecret: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sc.joinByEmail(t.Context(), "alice@acme.example", r.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := r.s.Store.createSession(t.Context(), sc.InstanceID(), m.ID, &sessionOIDC{Provider: sc.InstanceID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := r.s.endSessionURL(t.Context(), secret); !strings.HasPrefix(u, idp.Issuer+"/logout?") {
+		t.Fatalf("end-session URL before the change: %q", u)
+	}
+	idp.Set(func(doc map[string]any) {
+		doc["authorization_endpoint"] = "https://evil.example/phish"
+		doc["end_session_endpoint"] = "https://evil.example/logout"
+	})
+	r.s.sso.forget(sc.InstanceID()) // as after a restart
+	in := oidcStart{InstanceID: sc.InstanceID(), IP: netip.MustParseAddr("192.0.2.1"), Browser: "browser"}
+	if u, err := r.s.startOIDC(t.Context(), in); !errors.Is(err, ErrOIDCUnavailable) {
+		t.Errorf("start after the change: %q, %v, want ErrOIDCUnavailable", u, err)
+	}
+	if u := r.s.endSessionURL(t.Context(), secret); u != "" {
+		t.Errorf("end-session URL after the change: %q, want none", u)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -53,25 +52,7 @@ type testApp struct {
 	// mastodon is a contract fake of a Mastodon server on loopback.
 	mastodon *mastodontest.Server
 	// logs holds every log line of the app (Info and up).
-	logs *logBuffer
-}
-
-// logBuffer keeps log output for tests that search it.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs *tenanttest.Buffer
 }
 
 // warnOnly passes on the text handler's lines of level WARN and ERROR.
@@ -118,7 +99,7 @@ func newTestAppEdit(t *testing.T, env map[string]string, extraPorts []int, edit 
 		t.Fatal(err)
 	}
 	clock := tenanttest.NewClock(time.Now().UTC())
-	logs := &logBuffer{}
+	logs := &tenanttest.Buffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, warnOnly{testWriter{t}}), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	uri, db := tenanttest.Mongo(t)
 	mongoURI, mongoDB := uri, db

@@ -36,6 +36,13 @@ func TestBadBodies(t *testing.T) {
 		{"bad limit", "GET", "/api/v1/members?limit=1000", ``, nil, 400, "validation_failed", "limit"},
 		{"forged cursor", "GET", "/api/v1/members?cursor=eyIkbmUiOiIifQ", ``, nil, 400, "validation_failed", "cursor"},
 		{"unknown route", "GET", "/api/v1/nothing-here", ``, nil, 404, "not_found", ""},
+		{"api root", "GET", "/api", ``, nil, 404, "not_found", ""},
+		{"api root with slash", "GET", "/api/", ``, nil, 404, "not_found", ""},
+		{"ops root", "GET", "/ops", ``, nil, 404, "not_found", ""},
+		{"unknown ops route", "GET", "/ops/nothing-here", ``, nil, 404, "not_found", ""},
+		{"null body", "PATCH", "/api/v1/members/me", `null`, nil, 400, "malformed_json", ""},
+		{"null body of a creating POST", "POST", "/api/v1/auth/email", `null`, nil, 400, "malformed_json", ""},
+		{"null body among spaces", "PATCH", "/api/v1/members/me", " \n null" + strings.Repeat(" ", 600), nil, 400, "malformed_json", ""},
 		{"wrong method", "PUT", "/api/v1/me", ``, nil, 405, "method_not_allowed", ""},
 	}
 	for _, tt := range tests {
@@ -142,5 +149,18 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 	if res := c.do("GET", "/", nil); res.status != http.StatusOK || !strings.Contains(res.header.Get("Content-Security-Policy"), "script-src 'self'") {
 		t.Errorf("GET /: %d, CSP %q", res.status, res.header.Get("Content-Security-Policy"))
+	}
+}
+
+// Paths outside the API, the operator routes and tracked links are the web
+// app's own URLs: they get its page, also when they merely start like one.
+func TestWebAppURLsGetTheApp(t *testing.T) {
+	a := newTestApp(t, nil)
+	c := a.client(t)
+	for _, p := range []string{"/feed", "/admin/settings", "/apiary", "/opsroom"} {
+		res := c.do("GET", p, nil)
+		if res.status != http.StatusOK || !strings.HasPrefix(res.header.Get("Content-Type"), "text/html") {
+			t.Errorf("GET %s: %d %s, want the web app", p, res.status, res.header.Get("Content-Type"))
+		}
 	}
 }

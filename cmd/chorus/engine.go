@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -141,6 +142,12 @@ func newContentService(log *slog.Logger, now func() time.Time, fetcher content.F
 	})
 }
 
+// underRoot reports whether p is root or below it: /api and /api/x,
+// not /apiary.
+func underRoot(p, root string) bool {
+	return p == root || strings.HasPrefix(p, root+"/")
+}
+
 // app is the HTTP side of Chorus: the Gin engine with every route, and the
 // handler the server runs (the engine behind cross-origin protection).
 type app struct {
@@ -225,9 +232,9 @@ func newApp(d appDeps) (*app, error) {
 	e.Use(recovery, api.RequestIDs(), observed, securityHeaders, api.LimitBody(d.cfg.MaxBodyBytes))
 	web := frontend.Handler()
 	e.NoRoute(func(c *gin.Context) {
-		p := c.Request.URL.Path
+		p := path.Clean("/" + c.Request.URL.Path) // as the web handler sees it
 		if (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) &&
-			!strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/ops/") && !strings.HasPrefix(p, "/r/") {
+			!underRoot(p, "/api") && !underRoot(p, "/ops") && !underRoot(p, "/r") {
 			web.ServeHTTP(c.Writer, c.Request) // the app's own URLs (/feed, /admin …) get index.html
 			return
 		}

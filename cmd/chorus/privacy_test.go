@@ -116,12 +116,7 @@ func scanAll(t *testing.T, a *testApp) string { return scan(t, a, false) }
 // cannot change; the ledger is how a restore is cleaned again).
 func scan(t *testing.T, a *testApp, skipKept bool) string {
 	t.Helper()
-	uri, db := a.mongo()
-	c, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(context.Background())
+	c, db := rawMongo(t, a)
 	var b strings.Builder
 	for _, name := range []string{db, db + "_ledger"} {
 		if skipKept && name != db {

@@ -171,3 +171,19 @@ func TestInstanceSSOSecretRotatesAndIsNowhereInClear(t *testing.T) {
 		t.Errorf("second rotation with the new key only: %v, %s", err, out.String())
 	}
 }
+
+// A provider whose discovery sends browsers off its own host would make
+// Chorus's sign-in and logout addresses open redirects: it is refused.
+func TestInstanceSSORefusesEndpointsOffTheIssuersHost(t *testing.T) {
+	a := newTestApp(t, nil)
+	admin, _ := verifiedAdmin(t, a, "admin@acme.example")
+	idp := oidctest.ServeDiscovery(t, func(doc map[string]any) { doc["authorization_endpoint"] = "https://evil.example/phish" })
+	res := admin.do("PUT", "/api/v1/instance/sso", map[string]any{"issuer": idp.Issuer, "client_id": "x", "client_secret": "y"})
+	if p := res.problem(t); res.status != http.StatusUnprocessableEntity || p.Code != "idp_discovery_failed" ||
+		!strings.Contains(p.Detail, "authorization_endpoint") || !strings.Contains(p.Detail, "https://evil.example/phish") {
+		t.Errorf("configure: %d %s, want 422 idp_discovery_failed naming the endpoint", res.status, res.body)
+	}
+	if res := admin.do("GET", "/api/v1/instance/sso", nil); !strings.Contains(string(res.body), `"configured":false`) {
+		t.Errorf("something was stored: %s", res.body)
+	}
+}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -31,16 +33,23 @@ func tooLarge(max int64) *Problem {
 }
 
 // Decode reads the request's JSON body into dst, a pointer to a struct.
-// Unknown fields, wrong types, trailing data, a missing body or another
-// media type are refused with a *Problem naming what is wrong, so a value
-// such as {"$ne": ""} can never reach a query where a string was expected.
+// Unknown fields, wrong types, trailing data, a missing or null body or
+// another media type are refused with a *Problem naming what is wrong, so
+// a value such as {"$ne": ""} can never reach a query where a string was
+// expected.
 func Decode(c *gin.Context, dst any) error {
 	ct := c.GetHeader("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return New(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
 	}
-	dec := json.NewDecoder(c.Request.Body)
+	// encoding/json leaves dst as it is for a literal null, which would
+	// read as {}.
+	body := bufio.NewReader(c.Request.Body)
+	if head, _ := body.Peek(512); bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n"), []byte("null")) {
+		return New(http.StatusBadRequest, "malformed_json", "the body must be a JSON object, not null")
+	}
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeProblem(err)

@@ -10,7 +10,6 @@
 package oidctest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -52,7 +51,7 @@ type Dex struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
-	out  *lockedBuffer
+	out  *tenanttest.Buffer
 }
 
 // User is a static password user of Dex.
@@ -227,7 +226,7 @@ func (d *Dex) run(t testing.TB, users []User) error {
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := &lockedBuffer{}
+	out := &tenanttest.Buffer{}
 	cmd := exec.Command(d.bin, "serve", cfgPath)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Dir = d.dir
@@ -390,22 +389,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// lockedBuffer collects Dex's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
