@@ -436,7 +436,7 @@ func (s *Service) Approve(ctx context.Context, sc tenant.Scope, reviewer tenant.
 		return Post{}, err
 	}
 	if d.URL != nil && p.URL != before {
-		p.Preview = s.fetchPreview(ctx, p.URL)
+		p.Preview = s.previewOf(ctx, p.URL)
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	p.State, p.ReviewerID, p.UpdatedAt = StatePublished, reviewer.ID, now
