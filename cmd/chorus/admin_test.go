@@ -270,6 +270,23 @@ func TestInvitations(t *testing.T) {
 	}
 }
 
+// A resend takes no body but an empty object.
+func TestResendRefusesABody(t *testing.T) {
+	a := newTestApp(t, nil)
+	admin, _ := verifiedAdmin(t, a, "alice@acme.example")
+	var invs struct{ Items []struct{ ID string } }
+	admin.do("POST", "/api/v1/invitations", map[string]any{"emails": []string{"carol@acme.example"}}).json(t, &invs)
+	path := "/api/v1/invitations/" + invs.Items[0].ID + "/resend"
+	for _, body := range []any{map[string]any{"junk": 1}, "not json"} {
+		if res := admin.do("POST", path, body); res.status != http.StatusBadRequest {
+			t.Errorf("body %v: %d %s, want 400", body, res.status, res.body)
+		}
+	}
+	if res := admin.do("POST", path, map[string]any{}); res.status != http.StatusOK {
+		t.Errorf("body {}: %d %s, want 200", res.status, res.body)
+	}
+}
+
 func TestRolesAndRemoval(t *testing.T) {
 	a := newTestApp(t, nil)
 	admin := a.client(t)

@@ -56,6 +56,16 @@ func Decode(c *gin.Context, dst any) error {
 	return nil
 }
 
+// DecodeNone refuses a body on a request that takes none: no body and an
+// empty JSON object pass; anything else is a *Problem as from Decode.
+func DecodeNone(c *gin.Context) error {
+	if c.Request.ContentLength == 0 {
+		return nil
+	}
+	var none struct{}
+	return Decode(c, &none)
+}
+
 func decodeProblem(err error) *Problem {
 	var (
 		mbe *http.MaxBytesError
