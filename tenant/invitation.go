@@ -54,7 +54,9 @@ const (
 // An address with an open invitation is not invited twice: that
 // invitation is resent (a fresh link, its own message), which counts
 // against its resends, and an address past them refuses the request like
-// a foreign one.
+// a foreign one. A failure partway (a mail refused) returns the error and
+// withdraws every invitation the request made, mailed or not, so nobody of
+// it is invited; invitations it resent stay open.
 func (s *Service) Invite(ctx context.Context, sc Scope, by Member, emails []string, message *string) ([]Invitation, error) {
 	if err := RequireVerified(sc); err != nil {
 		return nil, err
@@ -110,28 +112,62 @@ func (s *Service) Invite(ctx context.Context, sc Scope, by Member, emails []stri
 		return nil, &InviteError{verr}
 	}
 	out := make([]Invitation, 0, len(addrs))
+	var made []Invitation
 	for _, addr := range addrs {
 		inv, resend := open[addr]
 		if !resend {
 			inv = Invitation{ID: newID(), Email: addr, InvitedBy: by.ID, Message: msg, State: "pending",
 				CreatedAt: now, ExpiresAt: now.Add(InvitationTTL)}
 			if err := sc.Collection(invitationKind).Insert(ctx, inv); err != nil {
-				return out, err
+				return nil, s.withdraw(ctx, sc, made, err)
 			}
 		}
-		if err := s.sendInvitation(ctx, sc, &inv); err != nil {
-			return out, err
+		err := s.sendInvitation(ctx, sc, &inv)
+		if !resend {
+			made = append(made, inv)
 		}
-		action := "invitation.sent"
-		if resend {
-			action = "invitation.resent"
-		}
-		if err := sc.Audit(ctx, MemberActor(by), action, inv.ID, nil); err != nil {
-			return out, err
+		if err != nil {
+			return nil, s.withdraw(ctx, sc, made, fmt.Errorf("invite %s: %w", addr, err))
 		}
 		out = append(out, inv)
 	}
+	for _, inv := range out {
+		action := "invitation.sent"
+		if _, resend := open[inv.Email]; resend {
+			action = "invitation.resent"
+		}
+		if err := sc.Audit(ctx, MemberActor(by), action, inv.ID, nil); err != nil {
+			return nil, s.withdraw(ctx, sc, made, err)
+		}
+	}
 	return out, nil
+}
+
+// withdraw takes back the invitations a failed Invite made, so that nobody
+// of it is invited: their links die (some were mailed already) and they are
+// deleted. It returns cause, with whatever failed here.
+func (s *Service) withdraw(ctx context.Context, sc Scope, made []Invitation, cause error) error {
+	ctx = context.WithoutCancel(ctx)
+	var ids, hashes []string
+	for _, inv := range made {
+		ids = append(ids, inv.ID)
+		if inv.TokenHash != "" {
+			hashes = append(hashes, inv.TokenHash)
+		}
+	}
+	errs := []error{cause}
+	if len(hashes) > 0 {
+		if _, err := s.Store.db.Collection(collSignIn).UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: hashes}}}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "used", Value: true}}}}); err != nil {
+			errs = append(errs, fmt.Errorf("withdraw invitation links: %w", storeErr(err)))
+		}
+	}
+	if len(ids) > 0 {
+		if _, err := sc.Collection(invitationKind).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
+			errs = append(errs, fmt.Errorf("withdraw invitations: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // openInvitations returns the pending, unexpired invitations of addrs by

@@ -1,7 +1,9 @@
 package tenant
 
 import (
+	"context"
 	"errors"
+	"net/url"
 	"testing"
 )
 
@@ -40,5 +42,51 @@ func TestInviteAgainIsAResend(t *testing.T) {
 	}
 	if n := len(box.List("b@acme.example")); n != 0 {
 		t.Errorf("b@acme.example got %d mails from a refused request", n)
+	}
+}
+
+// failingMailer fails every mail to one address.
+type failingMailer struct {
+	Mailer
+	to string
+}
+
+func (m failingMailer) Send(ctx context.Context, mail Mail) error {
+	if mail.To == m.to {
+		return errors.New("mail server refused " + mail.To)
+	}
+	return m.Mailer.Send(ctx, mail)
+}
+
+// A mail failing partway through a request leaves nobody of it invited:
+// the invitations it made are withdrawn and their mailed links dead.
+func TestInviteMailFailureInvitesNobody(t *testing.T) {
+	s, box := newTestService(t, newTestClock())
+	sc, admin := verifiedInstance(t, s, "acme.example")
+	s.Mailer = failingMailer{Mailer: box, to: "b@acme.example"}
+	_, err := s.Invite(t.Context(), sc, admin, []string{"a@acme.example", "b@acme.example", "c@acme.example"}, nil)
+	if err == nil {
+		t.Fatal("a failed mail went unreported")
+	}
+	invs, err := s.Invitations(t.Context(), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(invs) != 0 {
+		t.Errorf("invitations after the failed request: %+v, want none", invs)
+	}
+	mails := box.List("a@acme.example")
+	if len(mails) != 1 {
+		t.Fatalf("%d mails to a@acme.example", len(mails))
+	}
+	u, err := url.Parse(mails[0].Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SignInWithEmailLink(t.Context(), u.Query().Get("token"), ""); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("the withdrawn invitation's link: %v, want ErrInvalidToken", err)
+	}
+	if n := len(box.List("c@acme.example")); n != 0 {
+		t.Errorf("c@acme.example got %d mails after the request failed", n)
 	}
 }
