@@ -67,6 +67,9 @@ func (s *Service) Invite(ctx context.Context, sc Scope, by Member, emails []stri
 	msg := sc.Instance().Settings.InvitationMessage
 	if message != nil {
 		msg = strings.TrimSpace(*message)
+		if e := controlCharError("message", msg, true); e != nil {
+			return nil, e
+		}
 		if len([]rune(msg)) > maxInvitationMessage {
 			return nil, &ValidationError{Field: "message", Reason: fmt.Sprintf("must be at most %d characters", maxInvitationMessage)}
 		}

@@ -180,7 +180,9 @@ func profileSet(u ProfileUpdate) (bson.D, ValidationErrors) {
 	var verr ValidationErrors
 	if u.Name != nil {
 		name := strings.TrimSpace(*u.Name)
-		switch n := len([]rune(name)); {
+		switch n, e := len([]rune(name)), controlCharError("name", name, false); {
+		case e != nil:
+			verr = append(verr, e)
 		case n == 0:
 			verr = append(verr, &ValidationError{Field: "name", Reason: "must not be empty"})
 		case n > maxNameLen:
@@ -190,7 +192,9 @@ func profileSet(u ProfileUpdate) (bson.D, ValidationErrors) {
 	}
 	if u.Title != nil {
 		title := strings.TrimSpace(*u.Title)
-		if len([]rune(title)) > maxTitleLen {
+		if e := controlCharError("title", title, false); e != nil {
+			verr = append(verr, e)
+		} else if len([]rune(title)) > maxTitleLen {
 			verr = append(verr, &ValidationError{Field: "title", Reason: fmt.Sprintf("must be at most %d characters", maxTitleLen)})
 		}
 		set = append(set, bson.E{Key: "title", Value: title})
