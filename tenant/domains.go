@@ -237,12 +237,17 @@ func (s *Service) ForceVerify(ctx context.Context, domain, reason string) (Domai
 	return c.view(), err
 }
 
+// markVerified verifies the instance's claim of domain and the instance;
+// ErrNotFound when the claim left the instance (taken over) meanwhile.
 func (s *Store) markVerified(ctx context.Context, instanceID, domain string, now time.Time) error {
-	_, err := s.db.Collection(collDomains).UpdateOne(ctx, bson.D{{Key: "_id", Value: domain}, {Key: "instance_id", Value: instanceID}},
+	res, err := s.db.Collection(collDomains).UpdateOne(ctx, bson.D{{Key: "_id", Value: domain}, {Key: "instance_id", Value: instanceID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "verified", Value: true}, {Key: "verified_at", Value: now},
 			{Key: "checked_at", Value: now}, {Key: "missing", Value: false}}}})
 	if err != nil {
 		return storeErr(err)
+	}
+	if res.MatchedCount == 0 {
+		return ErrNotFound
 	}
 	_, err = s.db.Collection(collInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: instanceID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "verified", Value: true}}}})

@@ -114,6 +114,11 @@ func TestVerifiedOwnerTakesOverSquattedDomain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the real owner adding a squatted domain: %v", err)
 	}
+	// A verification of Globex's that was under way when the claim went
+	// finds it gone.
+	if err := s.Store.markVerified(t.Context(), globex.InstanceID(), "sub.acme.example", s.Now()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("verifying a claim taken over meanwhile: %v, want ErrNotFound", err)
+	}
 	// Taken back and forth, each instance's record stays the same, so a
 	// published record keeps working.
 	if _, err := s.AddDomain(t.Context(), globex, globexAdmin, "sub.acme.example"); err != nil {
