@@ -142,6 +142,9 @@ func (s *Service) deleteInvitation(c *gin.Context, sc Scope, me Member) error {
 }
 
 func (s *Service) postResend(c *gin.Context, sc Scope, me Member) error {
+	if err := api.DecodeNone(c); err != nil {
+		return err
+	}
 	inv, err := s.ResendInvitation(c.Request.Context(), sc, me, c.Param("id"))
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package tenant
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"net"
@@ -92,6 +94,73 @@ func (s *Store) claimOf(ctx context.Context, sc Scope, domain string) (domainCla
 	return c, storeErr(err)
 }
 
+// routes reports whether a claim decides where people of its domain land
+// (email links, OIDC sign-ins, a join policy of sso): when the domain is
+// verified, or when it is the domain a still-pending instance was created
+// from — a pending instance cannot add domains, so that is its only one. A
+// domain an admin added to a verified instance admits nobody until it is
+// verified.
+func (c domainClaim) routes(holder Instance) bool { return c.Verified || !holder.Verified }
+
+// claimOwner returns the claim of a normalised domain and the instance
+// holding it; ok is false when no instance claims the domain.
+func (s *Store) claimOwner(ctx context.Context, domain string) (c domainClaim, holder Instance, ok bool, err error) {
+	err = s.db.Collection(collDomains).FindOne(ctx, bson.D{{Key: "_id", Value: domain}}).Decode(&c)
+	switch err := storeErr(err); {
+	case errors.Is(err, ErrNotFound):
+		return domainClaim{}, Instance{}, false, nil
+	case err != nil:
+		return domainClaim{}, Instance{}, false, fmt.Errorf("look up domain %s: %w", domain, err)
+	}
+	holder, err = s.instance(ctx, c.InstanceID)
+	if err != nil {
+		return domainClaim{}, Instance{}, false, fmt.Errorf("instance of domain %s: %w", domain, err)
+	}
+	return c, holder, true, nil
+}
+
+// claim stores c. When another instance holds the domain by a claim that
+// routes nobody (a verified instance's added domain, unverified), c
+// replaces it: the domain leaves that instance, whose audit log records
+// why (reason). A squatter thus blocks nobody, and whoever verifies the domain
+// first keeps it. It returns ErrDuplicate when the domain is held for good
+// or by c's own instance.
+func (s *Store) claim(ctx context.Context, c domainClaim, reason string) error {
+	_, err := s.db.Collection(collDomains).InsertOne(ctx, c)
+	if err := storeErr(err); !errors.Is(err, ErrDuplicate) {
+		return err
+	}
+	old, holder, ok, err := s.claimOwner(ctx, c.Domain)
+	switch {
+	case err != nil:
+		return err
+	case !ok || old.InstanceID == c.InstanceID || old.routes(holder):
+		return ErrDuplicate
+	}
+	res, err := s.db.Collection(collDomains).ReplaceOne(ctx,
+		bson.D{{Key: "_id", Value: old.Domain}, {Key: "instance_id", Value: old.InstanceID}, {Key: "verified", Value: false}}, c)
+	switch {
+	case err != nil:
+		return storeErr(err)
+	case res.MatchedCount == 0:
+		return ErrDuplicate // verified or taken a moment ago
+	}
+	if _, err := s.db.Collection(collInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: old.InstanceID}},
+		bson.D{{Key: "$pull", Value: bson.D{{Key: "domains", Value: old.Domain}}}}); err != nil {
+		return storeErr(err)
+	}
+	return Scope{store: s, inst: holder}.Audit(ctx, SystemActor, "domain.taken_over", old.Domain, map[string]string{"reason": reason})
+}
+
+// addedClaimToken is the verification token of a domain an instance adds:
+// the same every time that instance adds that domain, so a record it
+// published stays valid if another instance takes the unverified claim
+// over and it adds the domain again.
+func addedClaimToken(instanceID, domain string) string {
+	sum := sha256.Sum256([]byte("chorus domain claim\x00" + instanceID + "\x00" + domain))
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
+}
+
 // hasRecord looks for the claim's TXT record at the domain.
 func hasRecord(ctx context.Context, r TXTResolver, c domainClaim) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -168,12 +237,17 @@ func (s *Service) ForceVerify(ctx context.Context, domain, reason string) (Domai
 	return c.view(), err
 }
 
+// markVerified verifies the instance's claim of domain and the instance;
+// ErrNotFound when the claim left the instance (taken over) meanwhile.
 func (s *Store) markVerified(ctx context.Context, instanceID, domain string, now time.Time) error {
-	_, err := s.db.Collection(collDomains).UpdateOne(ctx, bson.D{{Key: "_id", Value: domain}, {Key: "instance_id", Value: instanceID}},
+	res, err := s.db.Collection(collDomains).UpdateOne(ctx, bson.D{{Key: "_id", Value: domain}, {Key: "instance_id", Value: instanceID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "verified", Value: true}, {Key: "verified_at", Value: now},
 			{Key: "checked_at", Value: now}, {Key: "missing", Value: false}}}})
 	if err != nil {
 		return storeErr(err)
+	}
+	if res.MatchedCount == 0 {
+		return ErrNotFound
 	}
 	_, err = s.db.Collection(collInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: instanceID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "verified", Value: true}}}})
@@ -187,8 +261,10 @@ func (s *Store) setChecked(ctx context.Context, domain string, now time.Time, mi
 }
 
 // AddDomain claims another domain for the scope's instance (admins of a
-// verified instance); it is pending until verified. A domain another
-// instance owns is ErrDomainTaken.
+// verified instance); it is pending, and admits nobody, until verified.
+// Another instance's unverified added claim of the domain is taken over
+// (see Store.claim); a domain another instance owns for good is
+// ErrDomainTaken. Adding a domain the instance holds already is a no-op.
 func (s *Service) AddDomain(ctx context.Context, sc Scope, by Member, domain string) (Domain, error) {
 	if !sc.Instance().Verified {
 		return Domain{}, ErrDomainUnverified
@@ -197,9 +273,8 @@ func (s *Service) AddDomain(ctx context.Context, sc Scope, by Member, domain str
 	if err != nil {
 		return Domain{}, err
 	}
-	c := domainClaim{Domain: d, InstanceID: sc.InstanceID(), Token: newID(), CreatedAt: s.Now().UTC().Truncate(time.Millisecond)}
-	_, err = s.Store.db.Collection(collDomains).InsertOne(ctx, c)
-	switch err := storeErr(err); {
+	c := domainClaim{Domain: d, InstanceID: sc.InstanceID(), Token: addedClaimToken(sc.InstanceID(), d), CreatedAt: s.Now().UTC().Truncate(time.Millisecond)}
+	switch err := s.Store.claim(ctx, c, "added by another instance"); {
 	case errors.Is(err, ErrDuplicate):
 		if owned, _ := s.Store.claimOf(ctx, sc, d); owned.Domain != "" {
 			return owned.view(), nil // already ours: idempotent

@@ -23,6 +23,10 @@ const ExportTTL = 7 * 24 * time.Hour
 // maxExportBytes keeps a prepared export within one MongoDB document.
 const maxExportBytes = 12 << 20
 
+// exportStuckAfter is how long a pending export is awaited: a request after
+// that is not answered with it but fails it and starts anew.
+const exportStuckAfter = 6 * time.Hour
+
 // ErrExportNotReady: the export is still being prepared, or failed.
 var ErrExportNotReady = errors.New("the export is not ready")
 
@@ -40,15 +44,37 @@ type ExportJob struct {
 var exportKind = Kind{Name: "exports", Indexes: []Index{{Keys: bson.D{{Key: "member_id", Value: 1}}}}}
 
 // RequestExport records an export request; enqueue runs the job that
-// prepares it (its payload carries the instance and export IDs only).
+// prepares it (its payload carries the instance and export IDs only). While
+// one of the member's exports is pending (for less than exportStuckAfter),
+// it returns that one instead of queueing another. When enqueue fails the request is deleted again, so no
+// pending export waits for a job that never comes.
 func (p *Privacy) RequestExport(ctx context.Context, sc Scope, m Member, enqueue func(ctx context.Context, sc Scope, id string) error) (ExportJob, error) {
 	now := p.svc.Now().UTC().Truncate(time.Millisecond)
+	var pending []ExportJob
+	if err := sc.Collection(exportKind).Find(ctx, bson.D{{Key: "member_id", Value: m.ID}, {Key: "state", Value: "pending"}}, &pending); err != nil {
+		return ExportJob{}, err
+	}
+	for _, j := range pending {
+		if now.Sub(j.RequestedAt) < exportStuckAfter {
+			return j, nil
+		}
+		// Its job gave up (retries exhausted) or was lost: it never
+		// becomes ready, and must not stop the member from asking again.
+		if _, err := sc.Collection(exportKind).Update(ctx, bson.D{{Key: "_id", Value: j.ID}, {Key: "state", Value: "pending"}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: "failed"}}}}); err != nil {
+			return ExportJob{}, err
+		}
+	}
 	j := ExportJob{ID: newID(), MemberID: m.ID, State: "pending", RequestedAt: now, ExpiresAt: now.Add(ExportTTL)}
 	if err := sc.Collection(exportKind).Insert(ctx, j); err != nil {
 		return ExportJob{}, err
 	}
 	if err := enqueue(ctx, sc, j.ID); err != nil {
-		return ExportJob{}, fmt.Errorf("queue export: %w", err)
+		err = fmt.Errorf("queue export: %w", err)
+		if _, derr := sc.Collection(exportKind).Delete(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: j.ID}}); derr != nil {
+			err = errors.Join(err, fmt.Errorf("delete the unqueued export: %w", derr))
+		}
+		return ExportJob{}, err
 	}
 	return j, nil
 }
@@ -98,6 +124,9 @@ func exportOf(ctx context.Context, sc Scope, m Member, id string) (ExportJob, er
 // postExports is POST /me/exports.
 func (p *Privacy) postExports(enqueue func(ctx context.Context, sc Scope, id string) error) HandlerFunc {
 	return func(c *gin.Context, sc Scope, me Member) error {
+		if err := api.DecodeNone(c); err != nil {
+			return err
+		}
 		j, err := p.RequestExport(c.Request.Context(), sc, me, enqueue)
 		if err != nil {
 			return err

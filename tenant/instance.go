@@ -156,8 +156,10 @@ const (
 	DefaultInvitationMessage = "Join us on Chorus to find and share news from our company."
 )
 
-// domainClaim records which instance owns a domain; _id is the domain, so
-// a domain can be claimed once.
+// domainClaim records which instance holds a domain; _id is the domain, so
+// a domain is held by one instance at a time. Only a claim that routes
+// people (see routes) owns the domain for good; an admin's added domain is
+// held until verified and may be taken over meanwhile (see Store.claim).
 type domainClaim struct {
 	Domain     string     `bson:"_id"`
 	InstanceID string     `bson:"instance_id"`
@@ -211,17 +213,18 @@ func (s *Store) EnsureInstance(ctx context.Context, domain, founder string) (Ins
 	return s.instanceForDomain(ctx, d, founder)
 }
 
-// instanceForDomain returns the instance owning domain, creating a pending
-// one with founder as admin-to-be if there is none. Two first users racing
-// end up in the same instance: the domain claim is unique.
+// instanceForDomain returns the instance a person of domain lands in,
+// creating a pending one with founder as admin-to-be if no claim of the
+// domain routes anyone (see domainClaim.routes); the new instance's claim
+// then replaces another instance's unverified added claim. Two first users
+// racing end up in the same instance: the domain claim is unique.
 func (s *Store) instanceForDomain(ctx context.Context, domain, founder string) (Instance, error) {
-	var claim domainClaim
-	err := s.db.Collection(collDomains).FindOne(ctx, bson.D{{Key: "_id", Value: domain}}).Decode(&claim)
-	switch err := storeErr(err); {
-	case err == nil:
-		return s.instance(ctx, claim.InstanceID)
-	case !errors.Is(err, ErrNotFound):
-		return Instance{}, fmt.Errorf("look up domain %s: %w", domain, err)
+	claim, owner, ok, err := s.claimOwner(ctx, domain)
+	switch {
+	case err != nil:
+		return Instance{}, err
+	case ok && claim.routes(owner):
+		return owner, nil
 	}
 
 	now := s.now().UTC().Truncate(time.Millisecond)
@@ -250,8 +253,7 @@ func (s *Store) instanceForDomain(ctx context.Context, domain, founder string) (
 		return Instance{}, fmt.Errorf("create instance for %s: %w", domain, storeErr(err))
 	}
 	claim = domainClaim{Domain: domain, InstanceID: inst.ID, Token: newID(), CreatedAt: now}
-	_, err = s.db.Collection(collDomains).InsertOne(ctx, claim)
-	if err := storeErr(err); err != nil {
+	if err := s.claim(ctx, claim, "a new instance was created from it"); err != nil {
 		s.dropInstance(context.WithoutCancel(ctx), inst.ID)
 		if errors.Is(err, ErrDuplicate) {
 			// Someone else claimed the domain a moment ago: join theirs.

@@ -51,6 +51,12 @@ const (
 // Invite invites colleagues (admins of a verified instance): every address
 // must be on one of the instance's verified domains, or nothing is sent.
 // The mail carries the instance's invitation message unless message is set.
+// An address with an open invitation is not invited twice: that
+// invitation is resent (a fresh link, its own message), which counts
+// against its resends, and an address past them refuses the request like
+// a foreign one. A failure partway (a mail refused) returns the error and
+// withdraws every invitation the request made, mailed or not, so nobody of
+// it is invited; invitations it resent stay open.
 func (s *Service) Invite(ctx context.Context, sc Scope, by Member, emails []string, message *string) ([]Invitation, error) {
 	if err := RequireVerified(sc); err != nil {
 		return nil, err
@@ -61,6 +67,9 @@ func (s *Service) Invite(ctx context.Context, sc Scope, by Member, emails []stri
 	msg := sc.Instance().Settings.InvitationMessage
 	if message != nil {
 		msg = strings.TrimSpace(*message)
+		if e := controlCharError("message", msg, true); e != nil {
+			return nil, e
+		}
 		if len([]rune(msg)) > maxInvitationMessage {
 			return nil, &ValidationError{Field: "message", Reason: fmt.Sprintf("must be at most %d characters", maxInvitationMessage)}
 		}
@@ -74,8 +83,9 @@ func (s *Service) Invite(ctx context.Context, sc Scope, by Member, emails []stri
 		verified[d.Domain] = d.Verified
 	}
 	var (
-		verr  ValidationErrors
-		addrs []string
+		verr   ValidationErrors
+		addrs  []string
+		fields = map[string]string{}
 	)
 	for i, e := range emails {
 		addr, domain, err := s.Policy.ParseEmail(e)
@@ -87,28 +97,95 @@ func (s *Service) Invite(ctx context.Context, sc Scope, by Member, emails []stri
 			verr = append(verr, &ValidationError{Field: field, Reason: domain + " is not a verified domain of this instance"})
 		case !slices.Contains(addrs, addr):
 			addrs = append(addrs, addr)
+			fields[addr] = field
+		}
+	}
+	now := s.Now().UTC().Truncate(time.Millisecond)
+	open, err := sc.openInvitations(ctx, addrs, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, addr := range addrs {
+		if inv, ok := open[addr]; ok && inv.Sent > maxResends {
+			verr = append(verr, &ValidationError{Field: fields[addr],
+				Reason: fmt.Sprintf("has an open invitation sent %d times already, the most allowed", inv.Sent)})
 		}
 	}
 	if len(verr) > 0 {
 		return nil, &InviteError{verr}
 	}
-	now := s.Now().UTC().Truncate(time.Millisecond)
 	out := make([]Invitation, 0, len(addrs))
+	var made []Invitation
 	for _, addr := range addrs {
-		inv := Invitation{ID: newID(), Email: addr, InvitedBy: by.ID, Message: msg, State: "pending",
-			CreatedAt: now, ExpiresAt: now.Add(InvitationTTL)}
-		if err := sc.Collection(invitationKind).Insert(ctx, inv); err != nil {
-			return out, err
+		inv, resend := open[addr]
+		if !resend {
+			inv = Invitation{ID: newID(), Email: addr, InvitedBy: by.ID, Message: msg, State: "pending",
+				CreatedAt: now, ExpiresAt: now.Add(InvitationTTL)}
+			if err := sc.Collection(invitationKind).Insert(ctx, inv); err != nil {
+				return nil, s.withdraw(ctx, sc, made, err)
+			}
 		}
-		if err := s.sendInvitation(ctx, sc, &inv); err != nil {
-			return out, err
+		err := s.sendInvitation(ctx, sc, &inv)
+		if !resend {
+			made = append(made, inv)
 		}
-		if err := sc.Audit(ctx, MemberActor(by), "invitation.sent", inv.ID, nil); err != nil {
-			return out, err
+		if err != nil {
+			return nil, s.withdraw(ctx, sc, made, fmt.Errorf("invite %s: %w", addr, err))
 		}
 		out = append(out, inv)
 	}
+	for _, inv := range out {
+		action := "invitation.sent"
+		if _, resend := open[inv.Email]; resend {
+			action = "invitation.resent"
+		}
+		if err := sc.Audit(ctx, MemberActor(by), action, inv.ID, nil); err != nil {
+			return nil, s.withdraw(ctx, sc, made, err)
+		}
+	}
 	return out, nil
+}
+
+// withdraw takes back the invitations a failed Invite made, so that nobody
+// of it is invited: their links die (some were mailed already) and they are
+// deleted. It returns cause, with whatever failed here.
+func (s *Service) withdraw(ctx context.Context, sc Scope, made []Invitation, cause error) error {
+	ctx = context.WithoutCancel(ctx)
+	var ids, hashes []string
+	for _, inv := range made {
+		ids = append(ids, inv.ID)
+		if inv.TokenHash != "" {
+			hashes = append(hashes, inv.TokenHash)
+		}
+	}
+	errs := []error{cause}
+	if len(hashes) > 0 {
+		if _, err := s.Store.db.Collection(collSignIn).UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: hashes}}}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "used", Value: true}}}}); err != nil {
+			errs = append(errs, fmt.Errorf("withdraw invitation links: %w", storeErr(err)))
+		}
+	}
+	if len(ids) > 0 {
+		if _, err := sc.Collection(invitationKind).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
+			errs = append(errs, fmt.Errorf("withdraw invitations: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// openInvitations returns the pending, unexpired invitations of addrs by
+// address.
+func (sc Scope) openInvitations(ctx context.Context, addrs []string, now time.Time) (map[string]Invitation, error) {
+	var invs []Invitation
+	if err := sc.Collection(invitationKind).Find(ctx, bson.D{{Key: "email", Value: bson.D{{Key: "$in", Value: addrs}}},
+		{Key: "state", Value: "pending"}, {Key: "expires_at", Value: bson.D{{Key: "$gt", Value: now}}}}, &invs); err != nil {
+		return nil, err
+	}
+	open := make(map[string]Invitation, len(invs))
+	for _, inv := range invs {
+		open[inv.Email] = inv
+	}
+	return open, nil
 }
 
 // InviteError lists invitation addresses that cannot be invited (422).

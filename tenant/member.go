@@ -180,7 +180,9 @@ func profileSet(u ProfileUpdate) (bson.D, ValidationErrors) {
 	var verr ValidationErrors
 	if u.Name != nil {
 		name := strings.TrimSpace(*u.Name)
-		switch n := len([]rune(name)); {
+		switch n, e := len([]rune(name)), controlCharError("name", name, false); {
+		case e != nil:
+			verr = append(verr, e)
 		case n == 0:
 			verr = append(verr, &ValidationError{Field: "name", Reason: "must not be empty"})
 		case n > maxNameLen:
@@ -190,7 +192,9 @@ func profileSet(u ProfileUpdate) (bson.D, ValidationErrors) {
 	}
 	if u.Title != nil {
 		title := strings.TrimSpace(*u.Title)
-		if len([]rune(title)) > maxTitleLen {
+		if e := controlCharError("title", title, false); e != nil {
+			verr = append(verr, e)
+		} else if len([]rune(title)) > maxTitleLen {
 			verr = append(verr, &ValidationError{Field: "title", Reason: fmt.Sprintf("must be at most %d characters", maxTitleLen)})
 		}
 		set = append(set, bson.E{Key: "title", Value: title})
@@ -226,9 +230,77 @@ func (m Member) Allows(roles ...Role) bool {
 // ErrLastAdmin: the change would leave the instance without an admin.
 var ErrLastAdmin = errors.New("an instance needs at least one admin")
 
+// leavingMark flags an admin whose demotion, removal or erasure is under
+// way. Checking "another admin stays" and changing the admin cannot be one
+// atomic operation (no multi-document transactions on FerretDB), so each
+// change first marks its admin and then counts the unmarked admins: of two
+// racing changes the later count sees the other's mark, so at least one is
+// refused and an instance never loses its last admin, whichever processes
+// make the changes. The final write is conditional on the mark.
+type leavingMark struct {
+	Token string    `bson:"token"`
+	At    time.Time `bson:"at"`
+}
+
+// staleLeaving is the age after which a mark is deemed left by a change
+// that never finished (a crashed process), so a new change may replace it.
+// Until then the marked admin merely does not count as one that stays.
+const staleLeaving = time.Minute
+
+// leaveAdmins marks admin id as leaving and checks that an unmarked admin
+// stays; it returns the mark's token for the final, conditional write.
+// Errors: ErrLastAdmin (mark removed again), ErrConflict when id is no
+// longer an admin or another change of it is under way.
+func (sc Scope) leaveAdmins(ctx context.Context, id string) (string, error) {
+	now := sc.store.now().UTC().Truncate(time.Millisecond)
+	mark := leavingMark{Token: newID(), At: now}
+	ok, err := sc.Collection(memberKind).Update(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "role", Value: RoleAdmin}, {Key: "$or", Value: bson.A{
+			bson.D{{Key: "leaving", Value: bson.D{{Key: "$exists", Value: false}}}},
+			bson.D{{Key: "leaving.at", Value: bson.D{{Key: "$lt", Value: now.Add(-staleLeaving)}}}},
+		}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "leaving", Value: mark}}}})
+	switch {
+	case err != nil:
+		return "", err
+	case !ok:
+		return "", fmt.Errorf("admin %s: %w", id, ErrConflict)
+	}
+	n, err := sc.Collection(memberKind).Count(ctx, bson.D{{Key: "role", Value: RoleAdmin}, {Key: "leaving", Value: bson.D{{Key: "$exists", Value: false}}}})
+	if err == nil && n == 0 {
+		err = ErrLastAdmin
+	}
+	if err != nil {
+		if uerr := sc.stayAdmin(context.WithoutCancel(ctx), id, mark.Token); uerr != nil {
+			sc.store.log.WarnContext(ctx, "leaving mark not removed; it goes stale", "tenant_id", sc.InstanceID(), "member_id", id, "err", uerr)
+		}
+		return "", err
+	}
+	return mark.Token, nil
+}
+
+// stayAdmin removes the leaving mark token of admin id: the change did not
+// happen.
+func (sc Scope) stayAdmin(ctx context.Context, id, token string) error {
+	_, err := sc.Collection(memberKind).Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "leaving.token", Value: token}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "leaving", Value: ""}}}})
+	return err
+}
+
+// leavingFilter selects member id holding role, and the leaving mark token
+// when it is an admin's.
+func leavingFilter(id string, role Role, token string) bson.D {
+	f := bson.D{{Key: "_id", Value: id}, {Key: "role", Value: role}}
+	if token != "" {
+		f = append(f, bson.E{Key: "leaving.token", Value: token})
+	}
+	return f
+}
+
 // SetRole gives a member of the scope's instance a new role. Only admins
-// may call it. It refuses to demote the last admin (ErrLastAdmin) and
-// returns ErrNotFound for another instance's member.
+// may call it. It refuses to demote the last admin (ErrLastAdmin), also
+// when admins are demoted concurrently, returns ErrConflict when the member
+// changed meanwhile and ErrNotFound for another instance's member.
 func (sc Scope) SetRole(ctx context.Context, id string, role Role) (Member, error) {
 	if !slices.Contains(Roles, role) {
 		return Member{}, &ValidationError{Field: "role", Reason: "must be employee, curator, analyst or admin"}
@@ -240,52 +312,52 @@ func (sc Scope) SetRole(ctx context.Context, id string, role Role) (Member, erro
 	if m.Role == role {
 		return m, nil
 	}
+	var token string
 	if m.Role == RoleAdmin {
-		n, err := sc.Collection(memberKind).Count(ctx, bson.D{{Key: "role", Value: RoleAdmin}})
-		if err != nil {
+		if token, err = sc.leaveAdmins(ctx, id); err != nil {
 			return Member{}, err
 		}
-		if n <= 1 {
-			return Member{}, ErrLastAdmin
-		}
 	}
-	// Conditional on the role read above, so two concurrent changes cannot
-	// both pass the last-admin check on stale data.
-	ok, err := sc.Collection(memberKind).Update(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "role", Value: m.Role}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "role", Value: role}}}})
+	// Conditional on the role read above (and the admin's mark), so two
+	// concurrent changes cannot both pass the checks on stale data.
+	ok, err := sc.Collection(memberKind).Update(ctx, leavingFilter(id, m.Role, token),
+		bson.D{{Key: "$set", Value: bson.D{{Key: "role", Value: role}}}, {Key: "$unset", Value: bson.D{{Key: "leaving", Value: ""}}}})
+	if err == nil && !ok {
+		err = fmt.Errorf("set role of %s: %w", id, ErrConflict)
+	}
 	if err != nil {
+		if token != "" {
+			err = errors.Join(err, sc.stayAdmin(context.WithoutCancel(ctx), id, token))
+		}
 		return Member{}, err
-	}
-	if !ok {
-		return Member{}, fmt.Errorf("set role of %s: %w", id, ErrConflict)
 	}
 	m.Role = role
 	return m, nil
 }
 
 // RemoveMember takes a member out of the instance (admins): their profile
-// goes and their sessions end. The last admin cannot be removed.
+// goes and their sessions end. The last admin cannot be removed
+// (ErrLastAdmin), also when admins change concurrently.
 func (s *Service) RemoveMember(ctx context.Context, sc Scope, by Member, id string) error {
 	m, err := sc.Member(ctx, id)
 	if err != nil {
 		return err
 	}
+	var token string
 	if m.Role == RoleAdmin {
-		n, err := sc.Collection(memberKind).Count(ctx, bson.D{{Key: "role", Value: RoleAdmin}})
-		if err != nil {
+		if token, err = sc.leaveAdmins(ctx, id); err != nil {
 			return err
 		}
-		if n <= 1 {
-			return ErrLastAdmin
-		}
 	}
-	ok, err := sc.Collection(memberKind).Delete(ctx, bson.D{{Key: "_id", Value: id}, {Key: "role", Value: m.Role}})
+	ok, err := sc.Collection(memberKind).Delete(ctx, leavingFilter(id, m.Role, token))
+	if err == nil && !ok {
+		err = fmt.Errorf("remove %s: %w", id, ErrConflict)
+	}
 	if err != nil {
+		if token != "" {
+			err = errors.Join(err, sc.stayAdmin(context.WithoutCancel(ctx), id, token))
+		}
 		return err
-	}
-	if !ok {
-		return fmt.Errorf("remove %s: %w", id, ErrConflict)
 	}
 	if err := s.Store.endMemberSessions(ctx, sc.InstanceID(), id); err != nil {
 		return err

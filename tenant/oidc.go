@@ -358,19 +358,16 @@ func (s *Service) stateClient(ctx context.Context, st oidcState) (*oidcClient, *
 	return c, &rec, nil
 }
 
-// oidcDomainInstance returns the ID of the instance owning a normalised
-// domain, or "" when none does yet. It creates nothing: a new domain's
-// instance is created by the verified sign-in.
+// oidcDomainInstance returns the ID of the instance a person of a
+// normalised domain lands in, or "" when none does yet (an unverified
+// added domain routes nobody, see domainClaim.routes). It creates nothing:
+// a new domain's instance is created by the verified sign-in.
 func (s *Store) oidcDomainInstance(ctx context.Context, domain string) (string, error) {
-	var claim domainClaim
-	err := s.db.Collection(collDomains).FindOne(ctx, bson.D{{Key: "_id", Value: domain}}).Decode(&claim)
-	switch err := storeErr(err); {
-	case errors.Is(err, ErrNotFound):
-		return "", nil
-	case err != nil:
-		return "", fmt.Errorf("look up domain %s: %w", domain, err)
+	claim, holder, ok, err := s.claimOwner(ctx, domain)
+	if err != nil || !ok || !claim.routes(holder) {
+		return "", err
 	}
-	return claim.InstanceID, nil
+	return holder.ID, nil
 }
 
 // oidcCallback is the provider's answer as it reached the callback.
@@ -647,20 +644,19 @@ func isEntraIssuer(iss string) bool {
 // domain. A sign-in started for a known instance must stay in it.
 func (s *Service) oidcInstance(ctx context.Context, st oidcState, who oidcIdentity) (Scope, error) {
 	if st.InstanceID != "" {
-		want, err := s.Store.instance(ctx, st.InstanceID)
-		if err != nil {
-			return Scope{}, fmt.Errorf("instance of the sign-in: %w", err)
-		}
-		if !slices.Contains(want.Domains, who.Domain) {
+		// Nothing is created for a sign-in meant for a known instance.
+		claim, holder, ok, err := s.Store.claimOwner(ctx, who.Domain)
+		switch {
+		case err != nil:
+			return Scope{}, err
+		case !ok || holder.ID != st.InstanceID || !claim.routes(holder):
 			return Scope{}, ErrWrongInstance
 		}
+		return Scope{store: s.Store, inst: holder}, nil
 	}
 	inst, err := s.Store.instanceForDomain(ctx, who.Domain, who.Email)
 	if err != nil {
 		return Scope{}, err
-	}
-	if st.InstanceID != "" && inst.ID != st.InstanceID {
-		return Scope{}, ErrWrongInstance
 	}
 	return Scope{store: s.Store, inst: inst}, nil
 }

@@ -310,20 +310,23 @@ func (p *Privacy) Erase(ctx context.Context, sc Scope, by Actor, s Subject) erro
 		if err != nil {
 			return err
 		}
+		// An admin stays marked as leaving once the erasure is in the
+		// ledger: a replay finishes it if anything below fails.
+		var token string
 		if m.Role == RoleAdmin {
-			n, err := sc.Collection(memberKind).Count(ctx, bson.D{{Key: "role", Value: RoleAdmin}})
-			if err != nil {
+			if token, err = sc.leaveAdmins(ctx, m.ID); err != nil {
 				return err
-			}
-			if n <= 1 {
-				return ErrLastAdmin
 			}
 		}
 		// The ledger first: if anything below fails, a replay finishes it.
 		e := erasure{ID: sc.InstanceID() + ":" + m.ID, InstanceID: sc.InstanceID(), MemberID: m.ID, Pseudonym: pseudonym,
 			ErasedAt: p.svc.Now().UTC().Truncate(time.Millisecond)}
 		if _, err := p.svc.Store.ledger().InsertOne(ctx, e); err != nil && !errors.Is(storeErr(err), ErrDuplicate) {
-			return fmt.Errorf("erasure ledger: %w", storeErr(err))
+			err = fmt.Errorf("erasure ledger: %w", storeErr(err))
+			if token != "" {
+				err = errors.Join(err, sc.stayAdmin(context.WithoutCancel(ctx), m.ID, token))
+			}
+			return err
 		}
 	}
 	if err := p.erase(ctx, sc, s, pseudonym); err != nil {

@@ -64,13 +64,17 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate
 	noIdP := false
 	if u.Name != nil {
 		name = strings.TrimSpace(*u.Name)
-		if n := len([]rune(name)); n == 0 || n > maxInstanceName {
+		if e := controlCharError("name", name, false); e != nil {
+			verr = append(verr, e)
+		} else if n := len([]rune(name)); n == 0 || n > maxInstanceName {
 			verr = append(verr, &ValidationError{Field: "name", Reason: fmt.Sprintf("must be 1 to %d characters", maxInstanceName)})
 		}
 	}
 	if u.InvitationMessage != nil {
 		st.InvitationMessage = strings.TrimSpace(*u.InvitationMessage)
-		if len([]rune(st.InvitationMessage)) > maxInvitationMessage {
+		if e := controlCharError("invitation_message", st.InvitationMessage, true); e != nil {
+			verr = append(verr, e)
+		} else if len([]rune(st.InvitationMessage)) > maxInvitationMessage {
 			verr = append(verr, &ValidationError{Field: "invitation_message", Reason: fmt.Sprintf("must be at most %d characters", maxInvitationMessage)})
 		}
 	}

@@ -2,12 +2,15 @@ package tenant
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"net/url"
 	"sync"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 func newTestService(t *testing.T, clock *testClock) (*Service, *DevMailbox) {
@@ -189,4 +192,65 @@ func FuzzDecodeCursor(f *testing.F) {
 			t.Errorf("cursor %q does not round-trip (%q)", cur, encodeCursor(id))
 		}
 	})
+}
+
+// Two admins demoting, removing or erasing each other at the same moment
+// must not leave the instance without an admin: at least one change is
+// refused.
+func TestConcurrentDemotionsKeepAnAdmin(t *testing.T) {
+	clock := newTestClock()
+	s, _ := newTestService(t, clock)
+	sc := newTestScope(t, s.Store, "acme.example")
+	a, err := sc.joinByEmail(t.Context(), "founder@acme.example", clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	privacy := NewPrivacy(s)
+	for round := range 30 {
+		b, err := sc.joinByEmail(t.Context(), fmt.Sprintf("b%d@acme.example", round), clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{a.ID, b.ID} {
+			if _, err := sc.SetRole(t.Context(), id, RoleAdmin); err != nil {
+				t.Fatal(err)
+			}
+		}
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		wg.Go(func() { _, errs[0] = sc.SetRole(t.Context(), a.ID, RoleEmployee) })
+		switch round % 3 {
+		case 0:
+			wg.Go(func() { _, errs[1] = sc.SetRole(t.Context(), b.ID, RoleCurator) })
+		case 1:
+			wg.Go(func() { errs[1] = s.RemoveMember(t.Context(), sc, a, b.ID) })
+		default:
+			wg.Go(func() {
+				errs[1] = privacy.Erase(t.Context(), sc, MemberActor(a), Subject{MemberID: b.ID, Email: b.Email})
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil && !errors.Is(err, ErrLastAdmin) && !errors.Is(err, ErrConflict) {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		n, err := sc.Collection(memberKind).Count(t.Context(), bson.D{{Key: "role", Value: RoleAdmin}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Fatalf("round %d: no admin left (errors %v)", round, errs)
+		}
+		if errs[0] == nil && errs[1] == nil {
+			t.Fatalf("round %d: both changes succeeded", round)
+		}
+		// Next round starts again from a and a new b as the only admins.
+		if _, err := sc.SetRole(t.Context(), a.ID, RoleAdmin); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RemoveMember(t.Context(), sc, a, b.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
 }

@@ -270,6 +270,55 @@ func TestInvitations(t *testing.T) {
 	}
 }
 
+// A resend takes no body but an empty object.
+func TestResendRefusesABody(t *testing.T) {
+	a := newTestApp(t, nil)
+	admin, _ := verifiedAdmin(t, a, "alice@acme.example")
+	var invs struct{ Items []struct{ ID string } }
+	admin.do("POST", "/api/v1/invitations", map[string]any{"emails": []string{"carol@acme.example"}}).json(t, &invs)
+	path := "/api/v1/invitations/" + invs.Items[0].ID + "/resend"
+	for _, body := range []any{map[string]any{"junk": 1}, "not json"} {
+		if res := admin.do("POST", path, body); res.status != http.StatusBadRequest {
+			t.Errorf("body %v: %d %s, want 400", body, res.status, res.body)
+		}
+	}
+	if res := admin.do("POST", path, map[string]any{}); res.status != http.StatusOK {
+		t.Errorf("body {}: %d %s, want 200", res.status, res.body)
+	}
+}
+
+// Names, titles and messages refuse control characters (a line break in
+// an instance name would reach mail headers); numbers say what they must be.
+func TestTextAndNumberFieldsValidated(t *testing.T) {
+	a := newTestApp(t, nil)
+	admin, _ := verifiedAdmin(t, a, "alice@acme.example")
+	tests := []struct {
+		method, path, body, field, message string
+	}{
+		{"PATCH", "/api/v1/members/me", `{"name":"a\u0000b\r\nc"}`, "name", "control characters"},
+		{"PATCH", "/api/v1/members/me", `{"title":"CEO\u001b[31m"}`, "title", "control characters"},
+		{"PATCH", "/api/v1/instance/settings", `{"name":"Acme\r\nBcc: eve@evil.example"}`, "name", "control characters"},
+		{"PATCH", "/api/v1/instance/settings", `{"invitation_message":"Hi\u0007"}`, "invitation_message", "control characters"},
+		{"POST", "/api/v1/invitations", `{"emails":["bob@acme.example"],"message":"Hi\u0000"}`, "message", "control characters"},
+		{"PATCH", "/api/v1/instance/settings", `{"retention_days":1.5}`, "retention_days", "must be a whole number"},
+		{"PATCH", "/api/v1/instance/settings", `{"retention_days":1e400}`, "retention_days", "must be a whole number"},
+	}
+	for _, tt := range tests {
+		res := admin.do(tt.method, tt.path, tt.body)
+		if res.status != http.StatusBadRequest {
+			t.Errorf("%s %s %s: %d %s, want 400", tt.method, tt.path, tt.body, res.status, res.body)
+			continue
+		}
+		p := res.problem(t)
+		if len(p.Errors) != 1 || p.Errors[0].Field != tt.field || !strings.Contains(p.Errors[0].Message, tt.message) {
+			t.Errorf("%s %s: %s, want the field %s: %q", tt.path, tt.body, res.body, tt.field, tt.message)
+		}
+	}
+	if res := admin.do("PATCH", "/api/v1/instance/settings", `{"invitation_message":"Hello,\n\n\tjoin us.\r\n"}`); res.status != http.StatusOK {
+		t.Errorf("a message of several lines: %d %s, want 200", res.status, res.body)
+	}
+}
+
 func TestRolesAndRemoval(t *testing.T) {
 	a := newTestApp(t, nil)
 	admin := a.client(t)

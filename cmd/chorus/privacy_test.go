@@ -480,6 +480,31 @@ func TestExportJob(t *testing.T) {
 	}
 }
 
+// Asking again while an export is prepared answers the same job; the
+// request takes no body but an empty object.
+func TestExportRequestedTwice(t *testing.T) {
+	f := newPrivacyFixture(t)
+	var first, again struct{ ID, State string }
+	f.alice.do("POST", "/api/v1/me/exports", nil).json(t, &first)
+	for _, body := range []any{nil, map[string]any{}} {
+		res := f.alice.do("POST", "/api/v1/me/exports", body)
+		res.json(t, &again)
+		if res.status != http.StatusAccepted || again.ID != first.ID {
+			t.Errorf("asking again (body %v): %d %s, want 202 with job %s", body, res.status, res.body, first.ID)
+		}
+	}
+	for _, body := range []any{map[string]any{"junk": 1}, "not json", "[]"} {
+		if res := f.alice.do("POST", "/api/v1/me/exports", body); res.status != http.StatusBadRequest {
+			t.Errorf("body %v: %d %s, want 400", body, res.status, res.body)
+		}
+	}
+	insp := asynq.NewInspector(f.a.queue)
+	defer insp.Close()
+	if tasks, err := insp.ListPendingTasks(task.QueueDefault); err != nil || len(tasks) != 1 {
+		t.Errorf("queued: %d tasks, %v; want 1", len(tasks), err)
+	}
+}
+
 // scanRedis returns every key and value of the test's Redis database.
 func scanRedis(t *testing.T, a *testApp) string {
 	t.Helper()

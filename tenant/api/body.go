@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -65,6 +66,16 @@ func Decode(c *gin.Context, dst any) error {
 	return nil
 }
 
+// DecodeNone refuses a body on a request that takes none: no body and an
+// empty JSON object pass; anything else is a *Problem as from Decode.
+func DecodeNone(c *gin.Context) error {
+	if c.Request.ContentLength == 0 {
+		return nil
+	}
+	var none struct{}
+	return Decode(c, &none)
+}
+
 func decodeProblem(err error) *Problem {
 	var (
 		mbe *http.MaxBytesError
@@ -85,6 +96,9 @@ func decodeProblem(err error) *Problem {
 		if field == "" {
 			return Newf(http.StatusBadRequest, "malformed_json", "the body must be a JSON object, not %s", typ.Value)
 		}
+		if reason, ok := numberReason(typ); ok {
+			return Invalid(FieldError{Field: field, Message: reason})
+		}
 		return Invalid(FieldError{Field: field, Message: "must be " + jsonType(typ.Type.Kind().String()) + ", not " + typ.Value})
 	}
 	// encoding/json reports an unknown field only in its message.
@@ -92,6 +106,24 @@ func decodeProblem(err error) *Problem {
 		return Invalid(FieldError{Field: strings.Trim(name, `"`), Message: "unknown field"})
 	}
 	return New(http.StatusBadRequest, "malformed_json", "the body is not valid JSON for this request")
+}
+
+// numberReason says what a JSON number that does not fit a numeric field
+// must be instead: a fraction or an out-of-range number for an integer, an
+// out-of-range number for a float.
+func numberReason(typ *json.UnmarshalTypeError) (string, bool) {
+	if !strings.HasPrefix(typ.Value, "number") {
+		return "", false
+	}
+	switch typ.Type.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "must be a whole number", true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "must be a whole number, 0 or more", true
+	case reflect.Float32, reflect.Float64:
+		return "must be a number within range", true
+	}
+	return "", false
 }
 
 func jsonType(kind string) string {
