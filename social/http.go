@@ -40,6 +40,8 @@ func statusOf(err error) *api.Problem {
 		return api.New(http.StatusConflict, "wrong_state", "the share is no longer queued or scheduled")
 	case errors.Is(err, ErrKeyReused):
 		return api.New(http.StatusUnprocessableEntity, "idempotency_key_reused", ErrKeyReused.Error())
+	case errors.Is(err, ErrKeyInUse):
+		return api.New(http.StatusConflict, "idempotency_key_in_use", ErrKeyInUse.Error())
 	case errors.Is(err, ErrNetworkNotAllowed):
 		return api.New(http.StatusForbidden, "network_not_allowed", "your company's admins have not approved this network")
 	case errors.Is(err, ErrServerNotAllowed):

@@ -107,20 +107,65 @@ const unconfirmedText = "the network may have received this post but did not con
 // is still there for the reconciler. The content must be shareable, each
 // connection the member's own, active and on a whitelisted network, and
 // the text must fit the network.
+//
+// With req.Key, the request is idempotent across processes: the first
+// request with the key makes the share set, a repeat returns it, another
+// request with the key is ErrKeyReused, and one while the first is still
+// in flight is ErrKeyInUse. A request that fails leaves no share set
+// under its key.
 func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.Member, post content.Post, req ShareRequest) ([]Share, error) {
 	hash := req.hash(post.ID)
+	var claim *keyClaim
 	if req.Key != "" {
-		var prev []Share
-		if err := sc.Collection(shareKind).Find(ctx, bson.D{{Key: "member_id", Value: me.ID}, {Key: "request_key", Value: req.Key}}, &prev); err != nil {
+		c, prev, err := s.claimKey(ctx, sc, me, req.Key, hash)
+		if err != nil || prev != nil {
+			return prev, err
+		}
+		claim = c
+	}
+	shares, err := s.newShares(ctx, sc, me, post, req, hash)
+	if err != nil {
+		s.abandon(ctx, sc, claim, nil)
+		return nil, err
+	}
+	for i := range shares {
+		code := newCode()
+		shares[i].TrackedURL = s.baseURL.JoinPath("/r/" + code).String()
+		err := sc.CreateLink(ctx, tenant.Link{Code: code, ShareID: shares[i].ID, ContentID: post.ID,
+			Network: shares[i].Network, Destination: post.URL})
+		if err == nil {
+			err = sc.Collection(shareKind).Insert(ctx, shares[i])
+		}
+		if err != nil {
+			s.abandon(ctx, sc, claim, shares[:i+1])
 			return nil, err
 		}
-		if len(prev) > 0 {
-			if prev[0].RequestHash != hash {
-				return nil, ErrKeyReused
-			}
-			return prev, nil
+	}
+	if claim != nil {
+		ok, err := s.completeClaim(ctx, sc, claim, shares)
+		if err == nil && !ok {
+			err = ErrKeyInUse // taken over: this request ran past claimTimeout
+		}
+		if err != nil {
+			s.abandon(ctx, sc, claim, shares)
+			return nil, err
 		}
 	}
+	for _, sh := range shares {
+		if s.enqueue == nil {
+			continue
+		}
+		if err := s.enqueue(ctx, sc, sh.ID, sh.PublishAt); err != nil {
+			// The share stands; the reconciler queues it again.
+			s.log.WarnContext(ctx, "share not queued", "share_id", sh.ID, "err", err)
+		}
+	}
+	return shares, nil
+}
+
+// newShares checks a share request and returns its shares, not yet
+// written.
+func (s *Service) newShares(ctx context.Context, sc tenant.Scope, me tenant.Member, post content.Post, req ShareRequest, hash string) ([]Share, error) {
 	if len(req.Connections) == 0 || len(req.Connections) > 20 {
 		return nil, &tenant.ValidationError{Field: "connections", Reason: "must list 1 to 20 of your connections"}
 	}
@@ -168,26 +213,6 @@ func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.M
 		shares = append(shares, Share{ID: newID(), ContentID: post.ID, ConnectionID: c.ID, MemberID: me.ID,
 			Network: c.Network, Text: text, State: state, Destination: post.URL, PublishAt: at, Followers: c.Followers,
 			RequestKey: req.Key, RequestHash: hash, CreatedAt: now, UpdatedAt: now})
-	}
-	for i := range shares {
-		code := newCode()
-		shares[i].TrackedURL = s.baseURL.JoinPath("/r/" + code).String()
-		if err := sc.CreateLink(ctx, tenant.Link{Code: code, ShareID: shares[i].ID, ContentID: post.ID,
-			Network: shares[i].Network, Destination: post.URL}); err != nil {
-			return nil, err
-		}
-		if err := sc.Collection(shareKind).Insert(ctx, shares[i]); err != nil {
-			return nil, err
-		}
-	}
-	for _, sh := range shares {
-		if s.enqueue == nil {
-			continue
-		}
-		if err := s.enqueue(ctx, sc, sh.ID, sh.PublishAt); err != nil {
-			// The share stands; the reconciler queues it again.
-			s.log.WarnContext(ctx, "share not queued", "share_id", sh.ID, "err", err)
-		}
 	}
 	return shares, nil
 }
@@ -404,7 +429,8 @@ func failureText(err error) string {
 
 // Reconcile repairs what a lost task or a crash left: shares queued (or
 // due scheduled) for more than stale with no live task are queued again
-// (enqueue must dedupe by share ID), and shares whose publishing lease ran
+// (enqueue must dedupe by share ID) unless a failed request with an
+// Idempotency-Key left them (see keyClaim), and shares whose publishing lease ran
 // out become unconfirmed. It returns how many of each it found.
 func (s *Service) Reconcile(ctx context.Context, sc tenant.Scope, stale time.Duration) (requeued, unconfirmed int, err error) {
 	now := s.now().UTC()
@@ -412,6 +438,9 @@ func (s *Service) Reconcile(ctx context.Context, sc tenant.Scope, stale time.Dur
 	var waiting []Share
 	if err := coll.Find(ctx, bson.D{{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}},
 		{Key: "updated_at", Value: bson.D{{Key: "$lt", Value: now.Add(-stale)}}}}, &waiting); err != nil {
+		return 0, 0, err
+	}
+	if waiting, err = s.claimed(ctx, sc, waiting); err != nil {
 		return 0, 0, err
 	}
 	for _, sh := range waiting {

@@ -445,3 +445,57 @@ func TestExpiringConnectionWarnsAndBlocksLateShares(t *testing.T) {
 		t.Errorf("expiry warnings = %d, want 1", warned)
 	}
 }
+
+// Requests racing with one Idempotency-Key make one share set: the first
+// makes it, the others are told the key is in use (409) or replay it.
+func TestConcurrentIdempotentSharesMakeOneSet(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	body := map[string]any{"connections": []string{connID}}
+	var wg sync.WaitGroup
+	results := make([]response, 5)
+	for i := range results {
+		wg.Go(func() {
+			results[i] = employee.do("POST", "/api/v1/content/"+postID+"/shares", body, "Idempotency-Key", "race")
+		})
+	}
+	wg.Wait()
+	made := map[string]bool{}
+	for _, res := range results {
+		switch res.status {
+		case http.StatusAccepted:
+			var out struct{ Items []shareDoc }
+			res.json(t, &out)
+			for _, sh := range out.Items {
+				made[sh.ID] = true
+			}
+		case http.StatusConflict:
+			if p := res.problem(t); p.Code != "idempotency_key_in_use" {
+				t.Errorf("a racing request: 409 %s, want idempotency_key_in_use", res.body)
+			}
+		default:
+			t.Errorf("a racing request: %d %s", res.status, res.body)
+		}
+	}
+	if len(made) != 1 {
+		t.Errorf("the racing requests answered %d shares, want 1", len(made))
+	}
+	var list struct{ Items []shareDoc }
+	employee.do("GET", "/api/v1/shares", nil).json(t, &list)
+	if len(list.Items) != 1 {
+		t.Fatalf("%d shares stored, want 1", len(list.Items))
+	}
+	// Once the first finished, the key replays its answer.
+	var again struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", body, "Idempotency-Key", "race").json(t, &again)
+	if len(again.Items) != 1 || again.Items[0].ID != list.Items[0].ID {
+		t.Errorf("replay: %+v, want the share %s", again.Items, list.Items[0].ID)
+	}
+	if res := employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "text": "other"},
+		"Idempotency-Key", "race"); res.status != http.StatusUnprocessableEntity {
+		t.Errorf("the key with another body: %d, want 422", res.status)
+	}
+	runPublishTasks(t, a)
+	if n := len(a.mastodon.Statuses()); n != 1 {
+		t.Errorf("%d posts at the network, want 1", n)
+	}
+}
