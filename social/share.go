@@ -164,7 +164,7 @@ func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.M
 }
 
 // newShares checks a share request and returns its shares, not yet
-// written.
+// written. Errors about a connection name its index as sent.
 func (s *Service) newShares(ctx context.Context, sc tenant.Scope, me tenant.Member, post content.Post, req ShareRequest, hash string) ([]Share, error) {
 	if len(req.Connections) == 0 || len(req.Connections) > 20 {
 		return nil, &tenant.ValidationError{Field: "connections", Reason: "must list 1 to 20 of your connections"}
@@ -181,7 +181,10 @@ func (s *Service) newShares(ctx context.Context, sc tenant.Scope, me tenant.Memb
 		}
 	}
 	var shares []Share
-	for i, id := range slices.Compact(slices.Clone(req.Connections)) {
+	for i, id := range req.Connections {
+		if slices.Contains(req.Connections[:i], id) {
+			return nil, &tenant.ValidationError{Field: fmt.Sprintf("connections[%d]", i), Reason: "is listed twice"}
+		}
 		c, err := s.Connection(ctx, sc, me, id)
 		if errors.Is(err, ErrNotFound) {
 			return nil, &tenant.ValidationError{Field: fmt.Sprintf("connections[%d]", i), Reason: "is not one of your connections"}

@@ -499,3 +499,17 @@ func TestConcurrentIdempotentSharesMakeOneSet(t *testing.T) {
 		t.Errorf("%d posts at the network, want 1", n)
 	}
 }
+
+// A connection listed twice is refused, named by its index as sent.
+func TestShareConnectionListedTwice(t *testing.T) {
+	_, employee, connID, postID := shareSetup(t)
+	res := employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID, connID}})
+	if res.status != http.StatusBadRequest || !strings.Contains(string(res.body), "connections[1]") || !strings.Contains(string(res.body), "listed twice") {
+		t.Errorf("a connection listed twice: %d %s, want 400 naming connections[1]", res.status, res.body)
+	}
+	var list struct{ Items []shareDoc }
+	employee.do("GET", "/api/v1/shares", nil).json(t, &list)
+	if len(list.Items) != 0 {
+		t.Errorf("a refused request made shares: %+v", list.Items)
+	}
+}
