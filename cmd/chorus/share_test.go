@@ -143,8 +143,10 @@ func TestShareToMastodonAndTrackedLink(t *testing.T) {
 			t.Errorf("GET %s: security headers missing: %v", path, res.header)
 		}
 	}
-	if res := visitor.do("HEAD", u.Path, nil); res.status != http.StatusMethodNotAllowed {
-		t.Errorf("HEAD %s: %d, want 405", u.Path, res.status)
+	// Link unfurlers ask with HEAD: the same redirect, and no click.
+	if res := visitor.do("HEAD", u.Path, nil, "User-Agent", "Mozilla/5.0"); res.status != http.StatusFound ||
+		!strings.Contains(res.header.Get("Location"), "utm_source=mastodon") {
+		t.Errorf("HEAD %s: %d Location %q, want 302 to the destination", u.Path, res.status, res.header.Get("Location"))
 	}
 	if res := visitor.do("GET", "/metrics", nil); !strings.Contains(string(res.body), `route="/r/:code",status="302"`) {
 		t.Errorf("redirects are not counted in /metrics")
@@ -511,5 +513,30 @@ func TestShareConnectionListedTwice(t *testing.T) {
 	employee.do("GET", "/api/v1/shares", nil).json(t, &list)
 	if len(list.Items) != 0 {
 		t.Errorf("a refused request made shares: %+v", list.Items)
+	}
+}
+
+// Offboarding deletes an instance's tracked links: every process stops
+// redirecting them once its cached copy runs out (a minute).
+func TestDeletedLinksStopRedirecting(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	var out struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &out)
+	if len(out.Items) != 1 {
+		t.Fatalf("share: %+v", out.Items)
+	}
+	u, _ := url.Parse(out.Items[0].TrackedURL)
+	visitor := a.client(t)
+	if res := visitor.do("GET", u.Path, nil); res.status != http.StatusFound {
+		t.Fatalf("GET %s: %d", u.Path, res.status)
+	}
+	admin := a.client(t)
+	me := admin.signIn("admin@acme.example")
+	if res := admin.do("DELETE", "/api/v1/instance", map[string]string{"confirm": me.Instance.ID}); res.status != http.StatusNoContent {
+		t.Fatalf("offboard: %d %s", res.status, res.body)
+	}
+	a.clock.Add(time.Minute + time.Second)
+	if res := visitor.do("GET", u.Path, nil); res.status != http.StatusNotFound {
+		t.Errorf("GET %s a minute after offboarding: %d %s, want 404", u.Path, res.status, res.header.Get("Location"))
 	}
 }
