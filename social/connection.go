@@ -604,7 +604,8 @@ func networkTitle(n string) string {
 // Account returns a usable account for connection id of the scope's
 // instance (jobs call it with the connection ID of a share): the
 // connection must be active (ErrDisabled, ErrNeedsReconnect, ErrBroken)
-// and its network whitelisted (ErrNetworkNotAllowed). An access token
+// and its network whitelisted (ErrNetworkNotAllowed), its server allowed
+// (ErrServerNotAllowed). An access token
 // about to expire is refreshed first, once per connection at a time.
 func (s *Service) Account(ctx context.Context, sc tenant.Scope, id string) (Network, Account, error) {
 	if !validID(id) {
@@ -627,8 +628,12 @@ func (s *Service) Account(ctx context.Context, sc tenant.Scope, id string) (Netw
 	if err != nil {
 		return nil, Account{}, err
 	}
-	if _, err := s.whitelisted(ctx, sc, c.Network); err != nil {
+	wl, err := s.whitelisted(ctx, sc, c.Network)
+	if err != nil {
 		return nil, Account{}, err
+	}
+	if !wl.Config.serverAllowed(c.InstanceURL) {
+		return nil, Account{}, ErrServerNotAllowed
 	}
 	acct, err := s.account(ctx, sc, c)
 	if err != nil {

@@ -194,8 +194,12 @@ func (s *Service) newShares(ctx context.Context, sc tenant.Scope, me tenant.Memb
 		if c.Status != StatusActive {
 			return nil, &tenant.ValidationError{Field: fmt.Sprintf("connections[%d]", i), Reason: "is " + string(c.Status) + ": reconnect it first"}
 		}
-		if _, err := s.whitelisted(ctx, sc, c.Network); err != nil {
+		wl, err := s.whitelisted(ctx, sc, c.Network)
+		if err != nil {
 			return nil, err
+		}
+		if !wl.Config.serverAllowed(c.InstanceURL) {
+			return nil, ErrServerNotAllowed
 		}
 		if c.ExpiresAt != nil && c.Refresh == nil && !at.Before(*c.ExpiresAt) {
 			return nil, &tenant.ValidationError{Field: "publish_at", Reason: fmt.Sprintf(
@@ -403,6 +407,8 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		return set(bson.D{{Key: "state", Value: ShareFailed}, {Key: "error", Value: "needs_reconnect: connect the account again"}})
 	case errors.Is(perr, ErrDisabled):
 		return set(bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: "the network is no longer allowed by your company"}})
+	case errors.Is(perr, ErrServerNotAllowed):
+		return set(bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: "your company no longer allows this account's server"}})
 	default:
 		return set(bson.D{{Key: "state", Value: ShareFailed}, {Key: "error", Value: failureText(perr)}})
 	}

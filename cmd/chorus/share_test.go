@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -538,5 +539,63 @@ func TestDeletedLinksStopRedirecting(t *testing.T) {
 	a.clock.Add(time.Minute + time.Second)
 	if res := visitor.do("GET", u.Path, nil); res.status != http.StatusNotFound {
 		t.Errorf("GET %s a minute after offboarding: %d %s, want 404", u.Path, res.status, res.header.Get("Location"))
+	}
+}
+
+// Narrowing the allowed Mastodon servers disables the connections on the
+// others, as un-whitelisting the network does: their waiting shares are
+// cancelled (tasks deleted), the member is told, and nothing more is
+// shared or posted through them until the server is allowed again.
+func TestNarrowingServersDisablesConnections(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	var now, later struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &now)
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "publish_at": "2099-01-01T00:00:00Z"}).json(t, &later)
+	if len(now.Items) != 1 || len(later.Items) != 1 {
+		t.Fatalf("shares: %+v %+v", now.Items, later.Items)
+	}
+	admin := a.client(t)
+	admin.signIn("admin@acme.example")
+	narrow := map[string]any{"config": map[string]any{"allowed_instances": []string{"mastodon.social"}}}
+	if res := admin.do("PUT", "/api/v1/networks/mastodon", narrow); res.status != http.StatusOK {
+		t.Fatalf("narrow: %d %s", res.status, res.body)
+	}
+	if res := employee.do("GET", "/api/v1/connections", nil); !strings.Contains(string(res.body), `"disabled"`) {
+		t.Errorf("connection after narrowing: %s, want disabled", res.body)
+	}
+	for _, id := range []string{now.Items[0].ID, later.Items[0].ID} {
+		var sh shareDoc
+		employee.do("GET", "/api/v1/shares/"+id, nil).json(t, &sh)
+		if sh.State != "cancelled" || sh.Error == "" {
+			t.Errorf("share %s after narrowing: %+v, want cancelled with a reason", id, sh)
+		}
+	}
+	insp := asynq.NewInspector(a.queue)
+	defer insp.Close()
+	if tasks, _ := insp.ListScheduledTasks(task.QueueCritical); len(tasks) != 0 {
+		t.Errorf("%d scheduled tasks left, want 0", len(tasks))
+	}
+	if res := employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}); res.status < 400 {
+		t.Errorf("sharing through a connection on a server no longer allowed: %d %s", res.status, res.body)
+	}
+	runPublishTasks(t, a)
+	if n := len(a.mastodon.Statuses()); n != 0 {
+		t.Errorf("%d posts after narrowing, want 0", n)
+	}
+	var box struct {
+		Items []struct{ Subject, Text string }
+	}
+	employee.do("GET", "/api/v1/dev/mail?to=carol@acme.example", nil).json(t, &box)
+	if !slices.ContainsFunc(box.Items, func(m struct{ Subject, Text string }) bool {
+		return strings.Contains(m.Subject, "Mastodon") && strings.Contains(m.Text, "server")
+	}) {
+		t.Errorf("the member was not told: %+v", box.Items)
+	}
+	// Allowing the server again makes the connection active again.
+	if res := admin.do("PUT", "/api/v1/networks/mastodon", map[string]any{"config": map[string]any{"allowed_instances": []string{}}}); res.status != http.StatusOK {
+		t.Fatalf("widen: %d %s", res.status, res.body)
+	}
+	if res := employee.do("GET", "/api/v1/connections", nil); !strings.Contains(string(res.body), `"active"`) {
+		t.Errorf("connection after allowing every server: %s, want active", res.body)
 	}
 }
