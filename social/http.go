@@ -103,18 +103,22 @@ func (h *Handlers) networks(c *gin.Context, sc tenant.Scope, _ tenant.Member) er
 }
 
 func (h *Handlers) allow(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
-	var in struct {
+	// The body is optional: PUT with none, or with no config, allows the
+	// network with its stored config. A body must be an object.
+	var in *struct {
 		Config *NetworkConfig `json:"config"`
 	}
-	// The body is optional: PUT with none allows the network as it is.
 	if c.Request.ContentLength != 0 {
 		if err := api.Decode(c, &in); err != nil {
 			return err
 		}
+		if in == nil {
+			return api.New(http.StatusBadRequest, "malformed_json", "the body must be a JSON object, not null")
+		}
 	}
-	var cfg NetworkConfig
-	if in.Config != nil {
-		cfg = *in.Config
+	var cfg *NetworkConfig
+	if in != nil {
+		cfg = in.Config
 	}
 	st, err := h.svc.Allow(c.Request.Context(), sc, me, c.Param("network"), cfg)
 	if err != nil {

@@ -78,12 +78,13 @@ func (s *Service) whitelisted(ctx context.Context, sc tenant.Scope, name string)
 }
 
 // Allow whitelists a network for the scope's instance with cfg, or updates
-// its cfg (admins of a verified instance: ErrDomainUnverified otherwise).
+// its cfg (admins of a verified instance: ErrDomainUnverified otherwise);
+// a nil cfg keeps the stored one (none: every server allowed).
 // Connections disabled by an earlier Disallow become active again;
 // connections on servers cfg does not allow are disabled (their waiting
 // shares cancelled, their members told) until a later Allow allows their
 // server again. It is idempotent and audited.
-func (s *Service) Allow(ctx context.Context, sc tenant.Scope, by tenant.Member, name string, cfg NetworkConfig) (NetworkState, error) {
+func (s *Service) Allow(ctx context.Context, sc tenant.Scope, by tenant.Member, name string, cfg *NetworkConfig) (NetworkState, error) {
 	n, err := s.network(name)
 	if err != nil {
 		return NetworkState{}, err
@@ -92,26 +93,35 @@ func (s *Service) Allow(ctx context.Context, sc tenant.Scope, by tenant.Member, 
 		return NetworkState{}, err
 	}
 	_, fed := n.(Federated)
-	cfg, err = cleanConfig(cfg, fed)
-	if err != nil {
-		return NetworkState{}, err
+	set := bson.D{{Key: "allowed", Value: true}, {Key: "updated_at", Value: s.timestamp()}, {Key: "updated_by", Value: by.ID}}
+	if cfg != nil {
+		clean, err := cleanConfig(*cfg, fed)
+		if err != nil {
+			return NetworkState{}, err
+		}
+		set = append(set, bson.E{Key: "config", Value: clean})
 	}
-	err = sc.Collection(networkKind).Upsert(ctx, bson.D{{Key: "_id", Value: name}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "allowed", Value: true}, {Key: "config", Value: cfg},
-			{Key: "updated_at", Value: s.timestamp()}, {Key: "updated_by", Value: by.ID}}}})
+	if err := sc.Collection(networkKind).Upsert(ctx, bson.D{{Key: "_id", Value: name}}, bson.D{{Key: "$set", Value: set}}); err != nil {
+		return NetworkState{}, fmt.Errorf("allow %s: %w", name, err)
+	}
+	wl, err := s.whitelisted(ctx, sc, name)
 	if err != nil {
 		return NetworkState{}, fmt.Errorf("allow %s: %w", name, err)
+	}
+	stored := wl.Config
+	if stored.AllowedInstances == nil {
+		stored.AllowedInstances = []string{}
 	}
 	if _, err := s.setStatuses(ctx, sc, name, StatusDisabled, StatusActive, disabledByWhitelist); err != nil {
 		return NetworkState{}, err
 	}
-	disabled, err := s.applyServers(ctx, sc, name, cfg)
+	disabled, err := s.applyServers(ctx, sc, name, stored)
 	if err != nil {
 		return NetworkState{}, fmt.Errorf("allow %s: %w", name, err)
 	}
 	details := map[string]string{}
-	if len(cfg.AllowedInstances) > 0 {
-		details["allowed_instances"] = strings.Join(cfg.AllowedInstances, " ")
+	if len(stored.AllowedInstances) > 0 {
+		details["allowed_instances"] = strings.Join(stored.AllowedInstances, " ")
 	}
 	if disabled > 0 {
 		details["connections_disabled"] = fmt.Sprint(disabled)
@@ -119,7 +129,7 @@ func (s *Service) Allow(ctx context.Context, sc tenant.Scope, by tenant.Member, 
 	if err := sc.Audit(ctx, tenant.MemberActor(by), "network.allowed", name, details); err != nil {
 		return NetworkState{}, err
 	}
-	return NetworkState{Name: name, Allowed: true, Federated: fed, Config: cfg}, nil
+	return NetworkState{Name: name, Allowed: true, Federated: fed, Config: stored}, nil
 }
 
 // Disallow removes a network from the whitelist (admins): its connections
