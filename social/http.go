@@ -32,8 +32,19 @@ func NewHandlers(svc *Service, auth *tenant.Service, log *slog.Logger) *Handlers
 
 // statusOf maps social's errors to problems.
 func statusOf(err error) *api.Problem {
-	var ne *Error
+	var (
+		ne  *Error
+		sae *ServerAddressError
+	)
 	switch {
+	case errors.As(err, &sae):
+		msg := "private, loopback or non-public addresses are not allowed"
+		if sae.Port != "" {
+			msg = "port " + sae.Port + " is not allowed: use the server's https address (port 443)"
+		}
+		p := api.New(http.StatusUnprocessableEntity, "server_address_not_allowed", "instance_url: "+msg)
+		p.Errors = []api.FieldError{{Field: "instance_url", Message: msg}}
+		return p
 	case errors.Is(err, content.ErrNotShareable):
 		return api.New(http.StatusConflict, "not_shareable", "this content is not published, not due yet, or expired")
 	case errors.Is(err, ErrShareState):
