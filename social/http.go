@@ -293,11 +293,21 @@ func (h *Handlers) shares(c *gin.Context, sc tenant.Scope, me tenant.Member) err
 	if err != nil {
 		return err
 	}
-	shares, err := h.svc.Shares(c.Request.Context(), sc, me, all, limit)
+	// Shares page like content lists, with content's cursor format.
+	after, err := content.ParseCursor(c.Query("cursor"))
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, api.List[Share]{Items: shares})
+	shares, next, err := h.svc.Shares(c.Request.Context(), sc, me, all, limit, after)
+	if err != nil {
+		return err
+	}
+	out := api.List[Share]{Items: shares}
+	if next != nil {
+		cur := next.Encode()
+		out.NextCursor = &cur
+	}
+	c.JSON(http.StatusOK, out)
 	return nil
 }
 

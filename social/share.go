@@ -254,19 +254,35 @@ func newCode() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// Shares lists shares newest first: the member's, or all (admins and
-// analysts).
-func (s *Service) Shares(ctx context.Context, sc tenant.Scope, me tenant.Member, all bool, limit int) ([]Share, error) {
-	f := bson.D{{Key: "member_id", Value: me.ID}}
-	if all {
-		f = bson.D{}
+// Shares lists a page of shares newest first (created_at, then ID): the
+// member's, or all (admins and analysts). after is the position to
+// continue from (nil: the start), as a content.Cursor whose time is the
+// created_at of the last share seen. It returns the cursor of the next
+// page, nil at the end.
+func (s *Service) Shares(ctx context.Context, sc tenant.Scope, me tenant.Member, all bool, limit int, after *content.Cursor) ([]Share, *content.Cursor, error) {
+	and := bson.A{}
+	if !all {
+		and = append(and, bson.D{{Key: "member_id", Value: me.ID}})
 	}
-	var out []Share
-	err := sc.Collection(shareKind).Find(ctx, f, &out, options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)))
-	if out == nil {
-		out = []Share{}
+	if after != nil {
+		and = append(and, bson.D{{Key: "$or", Value: bson.A{
+			bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: after.PublishAt}}}},
+			bson.D{{Key: "created_at", Value: after.PublishAt}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: after.ID}}}},
+		}}})
 	}
-	return out, err
+	f := bson.D{}
+	if len(and) > 0 {
+		f = bson.D{{Key: "$and", Value: and}}
+	}
+	out := []Share{}
+	err := sc.Collection(shareKind).Find(ctx, f, &out,
+		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit+1)))
+	if err != nil || len(out) <= limit {
+		return out, nil, err
+	}
+	out = out[:limit]
+	last := out[len(out)-1]
+	return out, &content.Cursor{PublishAt: last.CreatedAt, ID: last.ID}, nil
 }
 
 // GetShare returns one share: the member's own, or any for admins and

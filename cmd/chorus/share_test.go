@@ -599,3 +599,50 @@ func TestNarrowingServersDisablesConnections(t *testing.T) {
 		t.Errorf("connection after allowing every server: %s, want active", res.body)
 	}
 }
+
+// GET /api/v1/shares pages with limit and cursor, newest first, each share
+// once; a cursor the list did not hand out is a 400.
+func TestSharesPaging(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	var made []string
+	for range 5 {
+		var out struct{ Items []shareDoc }
+		employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "publish_at": "2099-01-01T00:00:00Z"}).json(t, &out)
+		if len(out.Items) != 1 {
+			t.Fatalf("share: %+v", out.Items)
+		}
+		made = append([]string{out.Items[0].ID}, made...)
+		a.clock.Add(time.Millisecond)
+	}
+	var got []string
+	path := "/api/v1/shares?limit=2"
+	for pages := 0; path != ""; pages++ {
+		if pages > 3 {
+			t.Fatal("more than 3 pages of 2 for 5 shares")
+		}
+		var page struct {
+			Items      []shareDoc
+			NextCursor *string `json:"next_cursor"`
+		}
+		res := employee.do("GET", path, nil)
+		res.json(t, &page)
+		if res.status != http.StatusOK || len(page.Items) > 2 {
+			t.Fatalf("GET %s: %d %s", path, res.status, res.body)
+		}
+		for _, sh := range page.Items {
+			got = append(got, sh.ID)
+		}
+		path = ""
+		if page.NextCursor != nil {
+			path = "/api/v1/shares?limit=2&cursor=" + url.QueryEscape(*page.NextCursor)
+		}
+	}
+	if !slices.Equal(got, made) {
+		t.Errorf("paged shares %v, want newest first %v", got, made)
+	}
+	for _, bad := range []string{"zzz", "eyJ0IjoiMjAyNi0wMS0wMVQwMDowMDowMFoiLCJpZCI6IngifQ"} {
+		if res := employee.do("GET", "/api/v1/shares?cursor="+bad, nil); res.status != http.StatusBadRequest {
+			t.Errorf("cursor %q: %d, want 400", bad, res.status)
+		}
+	}
+}
