@@ -111,8 +111,8 @@ const unconfirmedText = "the network may have received this post but did not con
 // With req.Key, the request is idempotent across processes: the first
 // request with the key makes the share set, a repeat returns it, another
 // request with the key is ErrKeyReused, and one while the first is still
-// in flight is ErrKeyInUse. A request that fails leaves no share set
-// under its key.
+// in flight is ErrKeyInUse. A request that fails deletes the shares it
+// wrote, so it leaves no share set (under its key or otherwise).
 func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.Member, post content.Post, req ShareRequest) ([]Share, error) {
 	hash := req.hash(post.ID)
 	var claim *keyClaim
