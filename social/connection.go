@@ -124,7 +124,8 @@ func (s *Service) AppURL(query string) string {
 // Start begins connecting the member's account at network and returns the
 // URL to send their browser to. The network must be whitelisted
 // (ErrNetworkNotAllowed); a federated network needs instanceURL, whose host
-// must be on the admins' list when they keep one (ErrServerNotAllowed).
+// must be on the admins' list when they keep one (ErrServerNotAllowed) and
+// at a public address (*ServerAddressError).
 func (s *Service) Start(ctx context.Context, sc tenant.Scope, me tenant.Member, network, instanceURL string) (string, error) {
 	n, err := s.network(network)
 	if err != nil {
@@ -152,7 +153,7 @@ func (s *Service) Start(ctx context.Context, sc tenant.Scope, me tenant.Member, 
 			return "", ErrServerNotAllowed
 		}
 		if app, st.AppID, err = s.app(ctx, sc, fed, st.Server); err != nil {
-			return "", err
+			return "", serverAddressErr(st.Server, err)
 		}
 	case instanceURL != "":
 		return "", &tenant.ValidationError{Field: "instance_url", Reason: "applies to federated networks (Mastodon) only"}
@@ -322,9 +323,10 @@ func (s *Service) Callback(ctx context.Context, sc tenant.Scope, me tenant.Membe
 // with identifier (handle, DID or email) and an app password, which is
 // used to log in once and never stored. The network must be whitelisted
 // (ErrNetworkNotAllowed) and the server on the admins' list when they keep
-// one (ErrServerNotAllowed); an OAuth network is a validation error (use
-// Start). Wrong credentials are ErrInvalidCredentials. Connecting the same account
-// again updates its connection.
+// one (ErrServerNotAllowed) and at a public address (*ServerAddressError);
+// an OAuth network is a validation error (use Start). Wrong credentials
+// are ErrInvalidCredentials. Connecting the same account again updates its
+// connection.
 func (s *Service) Connect(ctx context.Context, sc tenant.Scope, me tenant.Member, network, instanceURL, identifier string, password Secret) (Connection, error) {
 	n, err := s.network(network)
 	if err != nil {
@@ -356,7 +358,7 @@ func (s *Service) Connect(ctx context.Context, sc tenant.Scope, me tenant.Member
 		return Connection{}, fmt.Errorf("%w (%v)", ErrInvalidCredentials, err)
 	}
 	if err != nil {
-		return Connection{}, err
+		return Connection{}, serverAddressErr(server, err)
 	}
 	acct := Account{Server: server, AccessToken: toks.Access}
 	return s.store(ctx, sc, me, n, acct, "", &oauth2.Token{AccessToken: toks.Access.Reveal(), RefreshToken: toks.Refresh.Reveal(), Expiry: toks.Expiry})
@@ -604,7 +606,8 @@ func networkTitle(n string) string {
 // Account returns a usable account for connection id of the scope's
 // instance (jobs call it with the connection ID of a share): the
 // connection must be active (ErrDisabled, ErrNeedsReconnect, ErrBroken)
-// and its network whitelisted (ErrNetworkNotAllowed). An access token
+// and its network whitelisted (ErrNetworkNotAllowed), its server allowed
+// (ErrServerNotAllowed). An access token
 // about to expire is refreshed first, once per connection at a time.
 func (s *Service) Account(ctx context.Context, sc tenant.Scope, id string) (Network, Account, error) {
 	if !validID(id) {
@@ -627,8 +630,12 @@ func (s *Service) Account(ctx context.Context, sc tenant.Scope, id string) (Netw
 	if err != nil {
 		return nil, Account{}, err
 	}
-	if _, err := s.whitelisted(ctx, sc, c.Network); err != nil {
+	wl, err := s.whitelisted(ctx, sc, c.Network)
+	if err != nil {
 		return nil, Account{}, err
+	}
+	if !wl.Config.serverAllowed(c.InstanceURL) {
+		return nil, Account{}, ErrServerNotAllowed
 	}
 	acct, err := s.account(ctx, sc, c)
 	if err != nil {

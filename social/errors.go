@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
+	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/tenant"
 )
 
@@ -98,3 +100,32 @@ var (
 	// app password given to Connect.
 	ErrInvalidCredentials = errors.New("wrong handle or app password")
 )
+
+// ServerAddressError: the server a member named (instance_url) is at an
+// address Chorus does not call — private, loopback or otherwise not
+// public — or on a port that is not allowed (Port). It is the member's
+// to correct, not a network outage.
+type ServerAddressError struct {
+	// Port is the refused port when the address named one other than
+	// 443, else "".
+	Port string
+	Err  error
+}
+
+func (e *ServerAddressError) Error() string { return "server address not allowed: " + e.Err.Error() }
+
+// Unwrap returns the outbound guard's error.
+func (e *ServerAddressError) Unwrap() error { return e.Err }
+
+// serverAddressErr is err as a *ServerAddressError when the outbound guard
+// refused server's address, else err.
+func serverAddressErr(server string, err error) error {
+	if !errors.Is(err, preview.ErrBlocked) {
+		return err
+	}
+	e := &ServerAddressError{Err: err}
+	if u, perr := url.Parse(server); perr == nil && u.Port() != "" && u.Port() != "443" {
+		e.Port = u.Port()
+	}
+	return e
+}

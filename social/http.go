@@ -32,14 +32,27 @@ func NewHandlers(svc *Service, auth *tenant.Service, log *slog.Logger) *Handlers
 
 // statusOf maps social's errors to problems.
 func statusOf(err error) *api.Problem {
-	var ne *Error
+	var (
+		ne  *Error
+		sae *ServerAddressError
+	)
 	switch {
+	case errors.As(err, &sae):
+		msg := "private, loopback or non-public addresses are not allowed"
+		if sae.Port != "" {
+			msg = "port " + sae.Port + " is not allowed: use the server's https address (port 443)"
+		}
+		p := api.New(http.StatusUnprocessableEntity, "server_address_not_allowed", "instance_url: "+msg)
+		p.Errors = []api.FieldError{{Field: "instance_url", Message: msg}}
+		return p
 	case errors.Is(err, content.ErrNotShareable):
 		return api.New(http.StatusConflict, "not_shareable", "this content is not published, not due yet, or expired")
 	case errors.Is(err, ErrShareState):
 		return api.New(http.StatusConflict, "wrong_state", "the share is no longer queued or scheduled")
 	case errors.Is(err, ErrKeyReused):
 		return api.New(http.StatusUnprocessableEntity, "idempotency_key_reused", ErrKeyReused.Error())
+	case errors.Is(err, ErrKeyInUse):
+		return api.New(http.StatusConflict, "idempotency_key_in_use", ErrKeyInUse.Error())
 	case errors.Is(err, ErrNetworkNotAllowed):
 		return api.New(http.StatusForbidden, "network_not_allowed", "your company's admins have not approved this network")
 	case errors.Is(err, ErrServerNotAllowed):
@@ -101,18 +114,22 @@ func (h *Handlers) networks(c *gin.Context, sc tenant.Scope, _ tenant.Member) er
 }
 
 func (h *Handlers) allow(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
-	var in struct {
+	// The body is optional: PUT with none, or with no config, allows the
+	// network with its stored config. A body must be an object.
+	var in *struct {
 		Config *NetworkConfig `json:"config"`
 	}
-	// The body is optional: PUT with none allows the network as it is.
 	if c.Request.ContentLength != 0 {
 		if err := api.Decode(c, &in); err != nil {
 			return err
 		}
+		if in == nil {
+			return api.New(http.StatusBadRequest, "malformed_json", "the body must be a JSON object, not null")
+		}
 	}
-	var cfg NetworkConfig
-	if in.Config != nil {
-		cfg = *in.Config
+	var cfg *NetworkConfig
+	if in != nil {
+		cfg = in.Config
 	}
 	st, err := h.svc.Allow(c.Request.Context(), sc, me, c.Param("network"), cfg)
 	if err != nil {
@@ -276,11 +293,21 @@ func (h *Handlers) shares(c *gin.Context, sc tenant.Scope, me tenant.Member) err
 	if err != nil {
 		return err
 	}
-	shares, err := h.svc.Shares(c.Request.Context(), sc, me, all, limit)
+	// Shares page like content lists, with content's cursor format.
+	after, err := content.ParseCursor(c.Query("cursor"))
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, api.List[Share]{Items: shares})
+	shares, next, err := h.svc.Shares(c.Request.Context(), sc, me, all, limit, after)
+	if err != nil {
+		return err
+	}
+	out := api.List[Share]{Items: shares}
+	if next != nil {
+		cur := next.Encode()
+		out.NextCursor = &cur
+	}
+	c.JSON(http.StatusOK, out)
 	return nil
 }
 

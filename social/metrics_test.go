@@ -40,7 +40,7 @@ func TestPostMetricsThroughTheConnection(t *testing.T) {
 	cfg := h.cfg
 	cfg.Networks = reg
 	svc := social.NewService(cfg)
-	if _, err := svc.Allow(ctx, sc, me, social.X, social.NetworkConfig{}); err != nil {
+	if _, err := svc.Allow(ctx, sc, me, social.X, nil); err != nil {
 		t.Fatal(err)
 	}
 	authorize, err := svc.Start(ctx, sc, me, social.X, "")

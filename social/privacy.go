@@ -92,6 +92,9 @@ func (p privacySource) Erase(ctx context.Context, sc tenant.Scope, s tenant.Subj
 		bson.D{{Key: "$set", Value: bson.D{{Key: "member_id", Value: pseudonym}, {Key: "text", Value: ""}}}}); err != nil {
 		return err
 	}
+	if _, err := sc.Collection(claimKind).DeleteMany(ctx, bson.D{{Key: "member_id", Value: s.MemberID}}); err != nil {
+		return err
+	}
 	me := tenant.Member{ID: s.MemberID}
 	conns, err := p.svc.Connections(ctx, sc, me)
 	if err != nil {

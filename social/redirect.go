@@ -116,7 +116,9 @@ func (b clickBatch) clicks() ([]Click, error) {
 var clickKind = tenant.Kind{Name: "clicks", Indexes: []tenant.Index{{Keys: bson.D{{Key: "at_max", Value: 1}}}}}
 
 // Redirector serves GET /r/{code}: a 302 to the stored destination with
-// UTM parameters, never shaped by the request. Clicks are recorded off the
+// UTM parameters, never shaped by the request. Links are cached for
+// cacheLifetime (a minute): a deleted link stops redirecting in every
+// process within that. Clicks are recorded off the
 // request path in batches; when the recorder falls behind, clicks are
 // dropped and counted, the redirect never waits.
 type Redirector struct {
@@ -146,16 +148,22 @@ type pending struct {
 	agent    string
 }
 
-// cached is a resolved link with its Location worked out once.
+// cached is a resolved link with its Location worked out once, good
+// until its lifetime runs out.
 type cached struct {
 	link     tenant.Link
 	location string
+	until    time.Time
 }
 
 const (
-	cacheSize  = 100000
-	clickQueue = 10000
-	batchSize  = 500
+	// cacheLifetime bounds how long a process keeps redirecting a link
+	// deleted elsewhere (an offboarded instance's): every process reads
+	// the link again after it.
+	cacheLifetime = time.Minute
+	cacheSize     = 100000
+	clickQueue    = 10000
+	batchSize     = 500
 )
 
 // NewRedirector starts the click recorder; Close flushes it.
@@ -188,14 +196,22 @@ func validCode(s string) bool {
 	return true
 }
 
+// resolve returns the code's link, from the cache while its lifetime
+// lasts.
 func (r *Redirector) resolve(ctx context.Context, code string) (*cached, error) {
+	now := r.now()
 	r.mu.Lock()
 	c, ok := r.cache[code]
 	r.mu.Unlock()
-	if ok {
+	if ok && now.Before(c.until) {
 		return c, nil
 	}
 	l, err := r.store.ResolveLink(ctx, code)
+	if errors.Is(err, tenant.ErrNotFound) && ok {
+		r.mu.Lock()
+		delete(r.cache, code)
+		r.mu.Unlock()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +219,7 @@ func (r *Redirector) resolve(ctx context.Context, code string) (*cached, error) 
 	if err != nil {
 		return nil, tenant.ErrNotFound // a destination that is not a web URL leads nowhere
 	}
-	c = &cached{link: l, location: loc}
+	c = &cached{link: l, location: loc, until: now.Add(cacheLifetime)}
 	r.mu.Lock()
 	if len(r.cache) >= cacheSize {
 		for k := range r.cache { // evict one arbitrary entry
@@ -216,7 +232,8 @@ func (r *Redirector) resolve(ctx context.Context, code string) (*cached, error) 
 	return c, nil
 }
 
-// Handle is the gin handler of GET /r/:code.
+// Handle is the gin handler of GET and HEAD /r/:code. HEAD (link
+// unfurlers) answers the same redirect and records no click.
 func (r *Redirector) Handle(c *gin.Context) {
 	code := c.Param("code")
 	if !validCode(code) {
@@ -233,7 +250,7 @@ func (r *Redirector) Handle(c *gin.Context) {
 		api.Write(c, api.ErrNotFound)
 		return
 	}
-	if !isBot(c.Request.UserAgent()) {
+	if c.Request.Method == http.MethodGet && !isBot(c.Request.UserAgent()) {
 		// ClientIP: the visitor's address, not a trusted proxy's
 		// (CHORUS_TRUSTED_PROXIES), so unique clicks stay unique behind one.
 		r.enqueue(l, c.Request, c.ClientIP())

@@ -69,7 +69,8 @@ func (s *Service) ResolveUnconfirmed(ctx context.Context, sc tenant.Scope) (publ
 			level := slog.LevelInfo
 			var nerr *Error
 			if err != nil && !errors.As(err, &nerr) && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrDisabled) &&
-				!errors.Is(err, ErrNeedsReconnect) && !errors.Is(err, ErrBroken) && !errors.Is(err, ErrNetworkNotAllowed) {
+				!errors.Is(err, ErrNeedsReconnect) && !errors.Is(err, ErrBroken) && !errors.Is(err, ErrNetworkNotAllowed) &&
+				!errors.Is(err, ErrServerNotAllowed) {
 				level = slog.LevelWarn
 			}
 			if reason == sh.Error {
@@ -188,6 +189,8 @@ func uncheckedReason(sh Share, err error) string {
 		return lead + "reconnect your account, and Chorus checks again"
 	case errors.Is(err, ErrDisabled), errors.Is(err, ErrNetworkNotAllowed):
 		return lead + "your company no longer allows this network"
+	case errors.Is(err, ErrServerNotAllowed):
+		return lead + "your company no longer allows this account's server"
 	case errors.Is(err, ErrNotFound):
 		return lead + "the connection is gone"
 	case sh.TrackedURL == "":

@@ -79,7 +79,7 @@ func TestResolveUnconfirmedAtXFacebookAndLinkedIn(t *testing.T) {
 	conns := map[string]string{}
 	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, network := range []string{social.X, social.Facebook, social.LinkedIn} {
-		if _, err := svc.Allow(ctx, sc, me, network, social.NetworkConfig{}); err != nil {
+		if _, err := svc.Allow(ctx, sc, me, network, nil); err != nil {
 			t.Fatal(err)
 		}
 		authorize, err := svc.Start(ctx, sc, me, network, "")

@@ -107,20 +107,65 @@ const unconfirmedText = "the network may have received this post but did not con
 // is still there for the reconciler. The content must be shareable, each
 // connection the member's own, active and on a whitelisted network, and
 // the text must fit the network.
+//
+// With req.Key, the request is idempotent across processes: the first
+// request with the key makes the share set, a repeat returns it, another
+// request with the key is ErrKeyReused, and one while the first is still
+// in flight is ErrKeyInUse. A request that fails deletes the shares it
+// wrote, so it leaves no share set (under its key or otherwise).
 func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.Member, post content.Post, req ShareRequest) ([]Share, error) {
 	hash := req.hash(post.ID)
+	var claim *keyClaim
 	if req.Key != "" {
-		var prev []Share
-		if err := sc.Collection(shareKind).Find(ctx, bson.D{{Key: "member_id", Value: me.ID}, {Key: "request_key", Value: req.Key}}, &prev); err != nil {
+		c, prev, err := s.claimKey(ctx, sc, me, req.Key, hash)
+		if err != nil || prev != nil {
+			return prev, err
+		}
+		claim = c
+	}
+	shares, err := s.newShares(ctx, sc, me, post, req, hash)
+	if err != nil {
+		s.abandon(ctx, sc, claim, nil)
+		return nil, err
+	}
+	for i := range shares {
+		code := newCode()
+		shares[i].TrackedURL = s.baseURL.JoinPath("/r/" + code).String()
+		err := sc.CreateLink(ctx, tenant.Link{Code: code, ShareID: shares[i].ID, ContentID: post.ID,
+			Network: shares[i].Network, Destination: post.URL})
+		if err == nil {
+			err = sc.Collection(shareKind).Insert(ctx, shares[i])
+		}
+		if err != nil {
+			s.abandon(ctx, sc, claim, shares[:i+1])
 			return nil, err
 		}
-		if len(prev) > 0 {
-			if prev[0].RequestHash != hash {
-				return nil, ErrKeyReused
-			}
-			return prev, nil
+	}
+	if claim != nil {
+		ok, err := s.completeClaim(ctx, sc, claim, shares)
+		if err == nil && !ok {
+			err = ErrKeyInUse // taken over: this request ran past claimTimeout
+		}
+		if err != nil {
+			s.abandon(ctx, sc, claim, shares)
+			return nil, err
 		}
 	}
+	for _, sh := range shares {
+		if s.enqueue == nil {
+			continue
+		}
+		if err := s.enqueue(ctx, sc, sh.ID, sh.PublishAt); err != nil {
+			// The share stands; the reconciler queues it again.
+			s.log.WarnContext(ctx, "share not queued", "share_id", sh.ID, "err", err)
+		}
+	}
+	return shares, nil
+}
+
+// newShares checks a share request and returns its shares, not yet
+// written. Errors about a connection name its index as sent.
+func (s *Service) newShares(ctx context.Context, sc tenant.Scope, me tenant.Member, post content.Post, req ShareRequest, hash string) ([]Share, error) {
 	if len(req.Connections) == 0 || len(req.Connections) > 20 {
 		return nil, &tenant.ValidationError{Field: "connections", Reason: "must list 1 to 20 of your connections"}
 	}
@@ -136,7 +181,10 @@ func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.M
 		}
 	}
 	var shares []Share
-	for i, id := range slices.Compact(slices.Clone(req.Connections)) {
+	for i, id := range req.Connections {
+		if slices.Contains(req.Connections[:i], id) {
+			return nil, &tenant.ValidationError{Field: fmt.Sprintf("connections[%d]", i), Reason: "is listed twice"}
+		}
 		c, err := s.Connection(ctx, sc, me, id)
 		if errors.Is(err, ErrNotFound) {
 			return nil, &tenant.ValidationError{Field: fmt.Sprintf("connections[%d]", i), Reason: "is not one of your connections"}
@@ -146,8 +194,12 @@ func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.M
 		if c.Status != StatusActive {
 			return nil, &tenant.ValidationError{Field: fmt.Sprintf("connections[%d]", i), Reason: "is " + string(c.Status) + ": reconnect it first"}
 		}
-		if _, err := s.whitelisted(ctx, sc, c.Network); err != nil {
+		wl, err := s.whitelisted(ctx, sc, c.Network)
+		if err != nil {
 			return nil, err
+		}
+		if !wl.Config.serverAllowed(c.InstanceURL) {
+			return nil, ErrServerNotAllowed
 		}
 		if c.ExpiresAt != nil && c.Refresh == nil && !at.Before(*c.ExpiresAt) {
 			return nil, &tenant.ValidationError{Field: "publish_at", Reason: fmt.Sprintf(
@@ -168,26 +220,6 @@ func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.M
 		shares = append(shares, Share{ID: newID(), ContentID: post.ID, ConnectionID: c.ID, MemberID: me.ID,
 			Network: c.Network, Text: text, State: state, Destination: post.URL, PublishAt: at, Followers: c.Followers,
 			RequestKey: req.Key, RequestHash: hash, CreatedAt: now, UpdatedAt: now})
-	}
-	for i := range shares {
-		code := newCode()
-		shares[i].TrackedURL = s.baseURL.JoinPath("/r/" + code).String()
-		if err := sc.CreateLink(ctx, tenant.Link{Code: code, ShareID: shares[i].ID, ContentID: post.ID,
-			Network: shares[i].Network, Destination: post.URL}); err != nil {
-			return nil, err
-		}
-		if err := sc.Collection(shareKind).Insert(ctx, shares[i]); err != nil {
-			return nil, err
-		}
-	}
-	for _, sh := range shares {
-		if s.enqueue == nil {
-			continue
-		}
-		if err := s.enqueue(ctx, sc, sh.ID, sh.PublishAt); err != nil {
-			// The share stands; the reconciler queues it again.
-			s.log.WarnContext(ctx, "share not queued", "share_id", sh.ID, "err", err)
-		}
 	}
 	return shares, nil
 }
@@ -222,19 +254,35 @@ func newCode() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// Shares lists shares newest first: the member's, or all (admins and
-// analysts).
-func (s *Service) Shares(ctx context.Context, sc tenant.Scope, me tenant.Member, all bool, limit int) ([]Share, error) {
-	f := bson.D{{Key: "member_id", Value: me.ID}}
-	if all {
-		f = bson.D{}
+// Shares lists a page of shares newest first (created_at, then ID): the
+// member's, or all (admins and analysts). after is the position to
+// continue from (nil: the start), as a content.Cursor whose time is the
+// created_at of the last share seen. It returns the cursor of the next
+// page, nil at the end.
+func (s *Service) Shares(ctx context.Context, sc tenant.Scope, me tenant.Member, all bool, limit int, after *content.Cursor) ([]Share, *content.Cursor, error) {
+	and := bson.A{}
+	if !all {
+		and = append(and, bson.D{{Key: "member_id", Value: me.ID}})
 	}
-	var out []Share
-	err := sc.Collection(shareKind).Find(ctx, f, &out, options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)))
-	if out == nil {
-		out = []Share{}
+	if after != nil {
+		and = append(and, bson.D{{Key: "$or", Value: bson.A{
+			bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: after.PublishAt}}}},
+			bson.D{{Key: "created_at", Value: after.PublishAt}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: after.ID}}}},
+		}}})
 	}
-	return out, err
+	f := bson.D{}
+	if len(and) > 0 {
+		f = bson.D{{Key: "$and", Value: and}}
+	}
+	out := []Share{}
+	err := sc.Collection(shareKind).Find(ctx, f, &out,
+		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit+1)))
+	if err != nil || len(out) <= limit {
+		return out, nil, err
+	}
+	out = out[:limit]
+	last := out[len(out)-1]
+	return out, &content.Cursor{PublishAt: last.CreatedAt, ID: last.ID}, nil
 }
 
 // GetShare returns one share: the member's own, or any for admins and
@@ -375,6 +423,8 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		return set(bson.D{{Key: "state", Value: ShareFailed}, {Key: "error", Value: "needs_reconnect: connect the account again"}})
 	case errors.Is(perr, ErrDisabled):
 		return set(bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: "the network is no longer allowed by your company"}})
+	case errors.Is(perr, ErrServerNotAllowed):
+		return set(bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: "your company no longer allows this account's server"}})
 	default:
 		return set(bson.D{{Key: "state", Value: ShareFailed}, {Key: "error", Value: failureText(perr)}})
 	}
@@ -404,7 +454,8 @@ func failureText(err error) string {
 
 // Reconcile repairs what a lost task or a crash left: shares queued (or
 // due scheduled) for more than stale with no live task are queued again
-// (enqueue must dedupe by share ID), and shares whose publishing lease ran
+// (enqueue must dedupe by share ID) unless a failed request with an
+// Idempotency-Key left them (see keyClaim), and shares whose publishing lease ran
 // out become unconfirmed. It returns how many of each it found.
 func (s *Service) Reconcile(ctx context.Context, sc tenant.Scope, stale time.Duration) (requeued, unconfirmed int, err error) {
 	now := s.now().UTC()
@@ -412,6 +463,9 @@ func (s *Service) Reconcile(ctx context.Context, sc tenant.Scope, stale time.Dur
 	var waiting []Share
 	if err := coll.Find(ctx, bson.D{{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}},
 		{Key: "updated_at", Value: bson.D{{Key: "$lt", Value: now.Add(-stale)}}}}, &waiting); err != nil {
+		return 0, 0, err
+	}
+	if waiting, err = s.claimed(ctx, sc, waiting); err != nil {
 		return 0, 0, err
 	}
 	for _, sh := range waiting {

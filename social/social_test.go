@@ -1,6 +1,7 @@
 package social_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -88,7 +89,7 @@ func TestStartNeedsWhitelist(t *testing.T) {
 	if res := start(map[string]string{"instance_url": h.fake.URL}); res.status != 403 || res.code(t) != "instance_not_allowed" {
 		t.Errorf("start on an unlisted server = %d %s, want 403 instance_not_allowed", res.status, res.body)
 	}
-	h.allowMastodon(admin, nil)
+	h.allowMastodon(admin, map[string]any{"allowed_instances": []string{}}) // every server
 	if res := start(map[string]string{}); res.status != 400 || res.code(t) != "validation_failed" {
 		t.Errorf("start without instance_url = %d %s, want 400", res.status, res.body)
 	}
@@ -386,5 +387,40 @@ func TestRefreshIsSerialised(t *testing.T) {
 	}
 	if c.Refresh == nil || len(c.Refresh.Data) == 0 || c.RefreshLease != nil {
 		t.Errorf("stored refresh token %v, lease %v; want the token kept and no lease", c.Refresh, c.RefreshLease)
+	}
+}
+
+// PUT without a config keeps the stored one: no body, an empty object or
+// a null config allow the network as it is; a null body is refused.
+func TestAllowKeepsTheConfigWithoutOne(t *testing.T) {
+	h := newHarness(t, mastodontest.Options{})
+	admin := h.signIn("admin@acme.example", tenant.RoleAdmin)
+	h.verify("acme.example")
+	h.allowMastodon(admin, map[string]any{"allowed_instances": []string{"mastodon.social"}})
+	want := []string{"mastodon.social"}
+	for _, tc := range []struct {
+		name string
+		body any
+	}{
+		{"no body", nil},
+		{"empty object", map[string]any{}},
+		{"null config", map[string]any{"config": nil}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := admin.do("PUT", "/api/v1/networks/mastodon", tc.body)
+			var got social.NetworkState
+			res.json(t, &got)
+			if res.status != http.StatusOK || !slices.Equal(got.Config.AllowedInstances, want) {
+				t.Errorf("PUT: %d %s, want 200 with allowed_instances %v", res.status, res.body, want)
+			}
+			var list struct{ Items []social.NetworkState }
+			admin.do("GET", "/api/v1/networks", nil).json(t, &list)
+			if len(list.Items) != 1 || !slices.Equal(list.Items[0].Config.AllowedInstances, want) {
+				t.Errorf("GET /networks after PUT: %+v, want allowed_instances %v", list.Items, want)
+			}
+		})
+	}
+	if res := admin.do("PUT", "/api/v1/networks/mastodon", json.RawMessage("null")); res.status != http.StatusBadRequest {
+		t.Errorf("PUT with a null body: %d %s, want 400", res.status, res.body)
 	}
 }

@@ -78,10 +78,13 @@ func (s *Service) whitelisted(ctx context.Context, sc tenant.Scope, name string)
 }
 
 // Allow whitelists a network for the scope's instance with cfg, or updates
-// its cfg (admins of a verified instance: ErrDomainUnverified otherwise).
-// Connections disabled by an earlier Disallow become active again. It is
-// idempotent and audited.
-func (s *Service) Allow(ctx context.Context, sc tenant.Scope, by tenant.Member, name string, cfg NetworkConfig) (NetworkState, error) {
+// its cfg (admins of a verified instance: ErrDomainUnverified otherwise);
+// a nil cfg keeps the stored one (none: every server allowed).
+// Connections disabled by an earlier Disallow become active again;
+// connections on servers cfg does not allow are disabled (their waiting
+// shares cancelled, their members told) until a later Allow allows their
+// server again. It is idempotent and audited.
+func (s *Service) Allow(ctx context.Context, sc tenant.Scope, by tenant.Member, name string, cfg *NetworkConfig) (NetworkState, error) {
 	n, err := s.network(name)
 	if err != nil {
 		return NetworkState{}, err
@@ -90,27 +93,43 @@ func (s *Service) Allow(ctx context.Context, sc tenant.Scope, by tenant.Member, 
 		return NetworkState{}, err
 	}
 	_, fed := n.(Federated)
-	cfg, err = cleanConfig(cfg, fed)
-	if err != nil {
-		return NetworkState{}, err
+	set := bson.D{{Key: "allowed", Value: true}, {Key: "updated_at", Value: s.timestamp()}, {Key: "updated_by", Value: by.ID}}
+	if cfg != nil {
+		clean, err := cleanConfig(*cfg, fed)
+		if err != nil {
+			return NetworkState{}, err
+		}
+		set = append(set, bson.E{Key: "config", Value: clean})
 	}
-	err = sc.Collection(networkKind).Upsert(ctx, bson.D{{Key: "_id", Value: name}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "allowed", Value: true}, {Key: "config", Value: cfg},
-			{Key: "updated_at", Value: s.timestamp()}, {Key: "updated_by", Value: by.ID}}}})
+	if err := sc.Collection(networkKind).Upsert(ctx, bson.D{{Key: "_id", Value: name}}, bson.D{{Key: "$set", Value: set}}); err != nil {
+		return NetworkState{}, fmt.Errorf("allow %s: %w", name, err)
+	}
+	wl, err := s.whitelisted(ctx, sc, name)
 	if err != nil {
 		return NetworkState{}, fmt.Errorf("allow %s: %w", name, err)
+	}
+	stored := wl.Config
+	if stored.AllowedInstances == nil {
+		stored.AllowedInstances = []string{}
 	}
 	if _, err := s.setStatuses(ctx, sc, name, StatusDisabled, StatusActive, disabledByWhitelist); err != nil {
 		return NetworkState{}, err
 	}
+	disabled, err := s.applyServers(ctx, sc, name, stored)
+	if err != nil {
+		return NetworkState{}, fmt.Errorf("allow %s: %w", name, err)
+	}
 	details := map[string]string{}
-	if len(cfg.AllowedInstances) > 0 {
-		details["allowed_instances"] = strings.Join(cfg.AllowedInstances, " ")
+	if len(stored.AllowedInstances) > 0 {
+		details["allowed_instances"] = strings.Join(stored.AllowedInstances, " ")
+	}
+	if disabled > 0 {
+		details["connections_disabled"] = fmt.Sprint(disabled)
 	}
 	if err := sc.Audit(ctx, tenant.MemberActor(by), "network.allowed", name, details); err != nil {
 		return NetworkState{}, err
 	}
-	return NetworkState{Name: name, Allowed: true, Federated: fed, Config: cfg}, nil
+	return NetworkState{Name: name, Allowed: true, Federated: fed, Config: stored}, nil
 }
 
 // Disallow removes a network from the whitelist (admins): its connections
@@ -136,26 +155,10 @@ func (s *Service) Disallow(ctx context.Context, sc tenant.Scope, by tenant.Membe
 	// Nothing is published to a network after it was un-whitelisted: its
 	// queued and scheduled shares are cancelled now (and the publish step
 	// checks the whitelist again, for a task already running).
-	pendingShares := bson.D{{Key: "network", Value: name}, {Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}}}
-	var pending []struct {
-		ID string `bson:"_id"`
-	}
-	if err := sc.Collection(shareKind).Find(ctx, pendingShares, &pending); err != nil {
-		return fmt.Errorf("disallow %s: find pending shares: %w", name, err)
-	}
-	cancelled, err := sc.Collection(shareKind).UpdateMany(ctx, pendingShares,
-		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled},
-			{Key: "error", Value: "the network is no longer allowed by your company"}, {Key: "updated_at", Value: s.timestamp()}}}})
+	cancelled, err := s.cancelPending(ctx, sc, bson.D{{Key: "network", Value: name}}, "the network is no longer allowed by your company")
 	if err != nil {
-		return fmt.Errorf("disallow %s: cancel pending shares: %w", name, err)
+		return fmt.Errorf("disallow %s: %w", name, err)
 	}
-	// A share that started publishing between the two steps keeps its
-	// running task (it cannot be deleted) and is refused by the whitelist.
-	ids := make([]string, len(pending))
-	for i, p := range pending {
-		ids[i] = p.ID
-	}
-	s.dropTasks(ctx, sc, ids)
 	if s.onDisallow != nil {
 		if err := s.onDisallow(ctx, sc, name); err != nil {
 			return fmt.Errorf("disallow %s: cancel pending shares: %w", name, err)
@@ -165,7 +168,99 @@ func (s *Service) Disallow(ctx context.Context, sc tenant.Scope, by tenant.Membe
 		map[string]string{"connections_disabled": fmt.Sprint(disabled), "shares_cancelled": fmt.Sprint(cancelled)})
 }
 
-const disabledByWhitelist = "whitelist"
+// cancelPending cancels the queued and scheduled shares that filter
+// selects, giving reason, and deletes their tasks; it returns how many it
+// cancelled.
+func (s *Service) cancelPending(ctx context.Context, sc tenant.Scope, filter bson.D, reason string) (int64, error) {
+	pendingShares := append(filter, bson.E{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}})
+	var pending []struct {
+		ID string `bson:"_id"`
+	}
+	if err := sc.Collection(shareKind).Find(ctx, pendingShares, &pending); err != nil {
+		return 0, fmt.Errorf("find pending shares: %w", err)
+	}
+	cancelled, err := sc.Collection(shareKind).UpdateMany(ctx, pendingShares,
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled},
+			{Key: "error", Value: reason}, {Key: "updated_at", Value: s.timestamp()}}}})
+	if err != nil {
+		return 0, fmt.Errorf("cancel pending shares: %w", err)
+	}
+	// A share that started publishing between the two steps keeps its
+	// running task (it cannot be deleted) and is refused when it runs.
+	ids := make([]string, len(pending))
+	for i, p := range pending {
+		ids[i] = p.ID
+	}
+	s.dropTasks(ctx, sc, ids)
+	return cancelled, nil
+}
+
+// Why a connection is disabled (Connection.DisabledBy).
+const (
+	disabledByWhitelist = "whitelist"
+	// disabledByServer: its server is not on the admins' list of allowed
+	// servers any more.
+	disabledByServer = "allowed_instances"
+)
+
+// applyServers holds the network's connections to cfg's allowed servers:
+// active connections on servers it does not allow are disabled, their
+// waiting shares cancelled and their members told; connections disabled
+// for that reason whose server is allowed again become active. It
+// returns how many it disabled.
+func (s *Service) applyServers(ctx context.Context, sc tenant.Scope, network string, cfg NetworkConfig) (int, error) {
+	var conns []Connection
+	if err := sc.Collection(connectionKind).Find(ctx, bson.D{{Key: "network", Value: network}, {Key: "$or", Value: bson.A{
+		bson.D{{Key: "status", Value: StatusActive}},
+		bson.D{{Key: "status", Value: StatusDisabled}, {Key: "disabled_by", Value: disabledByServer}},
+	}}}, &conns); err != nil {
+		return 0, err
+	}
+	var disabled []Connection
+	for _, c := range conns {
+		allowed := cfg.serverAllowed(c.InstanceURL)
+		var set bson.D
+		switch {
+		case c.Status == StatusActive && !allowed:
+			set = bson.D{{Key: "status", Value: StatusDisabled}, {Key: "disabled_by", Value: disabledByServer}}
+		case c.Status == StatusDisabled && allowed:
+			set = bson.D{{Key: "status", Value: StatusActive}}
+		default:
+			continue
+		}
+		ok, err := sc.Collection(connectionKind).Update(ctx, bson.D{{Key: "_id", Value: c.ID}, {Key: "status", Value: c.Status}},
+			bson.D{{Key: "$set", Value: append(set, bson.E{Key: "updated_at", Value: s.timestamp()})}})
+		if err != nil {
+			return len(disabled), err
+		}
+		if ok && c.Status == StatusActive {
+			disabled = append(disabled, c)
+		}
+	}
+	for _, c := range disabled {
+		if _, err := s.cancelPending(ctx, sc, bson.D{{Key: "connection_id", Value: c.ID}}, "your company no longer allows this account's server"); err != nil {
+			return len(disabled), err
+		}
+		s.tellServerDisallowed(ctx, sc, c)
+	}
+	return len(disabled), nil
+}
+
+// tellServerDisallowed tells a member that their connection was disabled
+// because its server is no longer allowed.
+func (s *Service) tellServerDisallowed(ctx context.Context, sc tenant.Scope, c Connection) {
+	if s.notify == nil {
+		return
+	}
+	title := networkTitle(c.Network)
+	subject := "Your " + title + " account can no longer be used in Chorus"
+	text := "Your company's admins no longer allow the " + title + " server of your account " + c.Handle +
+		", so Chorus no longer posts to it; shares waiting for it were cancelled.\n\n" +
+		"Connect an account on a server they allow, or ask them to allow this one.\n"
+	if err := s.notify(context.WithoutCancel(ctx), sc, c.MemberID, subject, text); err != nil {
+		s.log.WarnContext(ctx, "member not told their server is no longer allowed", "connection_id", c.ID, "err", err)
+	}
+}
 
 // setStatuses moves the network's connections from one status to another,
 // one conditional update each (the store has no updateMany), and returns

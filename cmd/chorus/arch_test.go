@@ -32,7 +32,7 @@ var allowedImports = map[string][]string{
 	"jobs/jobstest":     {"jobs/redisserver"},
 	"content/preview":   {},
 	"content":           {"content/preview", "tenant", "tenant/api", "jobs/task"},
-	"social":            {"content", "tenant", "tenant/api", "jobs/task"},
+	"social":            {"content", "content/preview", "tenant", "tenant/api", "jobs/task"},
 	"jobs":              {"jobs/task", "social", "social/reach", "content", "tenant", "tenant/api"},
 	"cmd/chorus":        {"*"},
 }

@@ -163,7 +163,7 @@ func BenchmarkPublishPipeline(b *testing.B) {
 	contentSvc := content.NewService(content.Config{})
 	svc := social.NewService(social.Config{Networks: reg, Keys: keys, BaseURL: base, Content: contentSvc})
 	admin := tenant.Member{ID: "benchadmin", Role: tenant.RoleAdmin}
-	if _, err := svc.Allow(ctx, sc, admin, social.Bluesky, social.NetworkConfig{}); err != nil {
+	if _, err := svc.Allow(ctx, sc, admin, social.Bluesky, nil); err != nil {
 		b.Fatal(err)
 	}
 	me := tenant.Member{ID: "benchmember", Role: tenant.RoleEmployee}

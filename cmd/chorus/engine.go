@@ -246,8 +246,9 @@ func newApp(d appDeps) (*app, error) {
 
 	redirector := social.NewRedirector(d.store, d.log, d.now)
 	e.GET(trackedLinkRoute, redirector.Handle)
+	e.HEAD(trackedLinkRoute, redirector.Handle)
 	// Tracked links are the hot path (every click of every share) and
-	// carry no body, session or state change: a GET takes a lean
+	// carry no body, session or state change: a GET or HEAD takes a lean
 	// engine with recovery, metrics and the security headers only, the
 	// same handler as the main engine's route.
 	links := gin.New()
@@ -257,6 +258,7 @@ func newApp(d appDeps) (*app, error) {
 	}
 	links.Use(recovery, observed, securityHeaders)
 	links.GET(trackedLinkRoute, redirector.Handle)
+	links.HEAD(trackedLinkRoute, redirector.Handle)
 	links.NoRoute(func(c *gin.Context) { api.Write(c, api.New(http.StatusNotFound, "not_found", "no such resource")) })
 	// Reach measurement: clicks feed the rollups, analysts read them.
 	reachSvc := d.reach
@@ -297,7 +299,7 @@ func newApp(d appDeps) (*app, error) {
 	}))
 	guarded := cop.Handler(e)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/r/") {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.HasPrefix(r.URL.Path, "/r/") {
 			links.ServeHTTP(w, r)
 			return
 		}

@@ -243,6 +243,7 @@ var publicRoutes = []string{
 	"GET /api/v1/connections/:network/callback",
 	// Tracked links: public by design; the code is the capability.
 	"GET /r/:code",
+	"HEAD /r/:code",
 }
 
 func TestIsolationMatrix(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -143,8 +144,10 @@ func TestShareToMastodonAndTrackedLink(t *testing.T) {
 			t.Errorf("GET %s: security headers missing: %v", path, res.header)
 		}
 	}
-	if res := visitor.do("HEAD", u.Path, nil); res.status != http.StatusMethodNotAllowed {
-		t.Errorf("HEAD %s: %d, want 405", u.Path, res.status)
+	// Link unfurlers ask with HEAD: the same redirect, and no click.
+	if res := visitor.do("HEAD", u.Path, nil, "User-Agent", "Mozilla/5.0"); res.status != http.StatusFound ||
+		!strings.Contains(res.header.Get("Location"), "utm_source=mastodon") {
+		t.Errorf("HEAD %s: %d Location %q, want 302 to the destination", u.Path, res.status, res.header.Get("Location"))
 	}
 	if res := visitor.do("GET", "/metrics", nil); !strings.Contains(string(res.body), `route="/r/:code",status="302"`) {
 		t.Errorf("redirects are not counted in /metrics")
@@ -443,5 +446,203 @@ func TestExpiringConnectionWarnsAndBlocksLateShares(t *testing.T) {
 	}
 	if warned != 1 {
 		t.Errorf("expiry warnings = %d, want 1", warned)
+	}
+}
+
+// Requests racing with one Idempotency-Key make one share set: the first
+// makes it, the others are told the key is in use (409) or replay it.
+func TestConcurrentIdempotentSharesMakeOneSet(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	body := map[string]any{"connections": []string{connID}}
+	var wg sync.WaitGroup
+	results := make([]response, 5)
+	for i := range results {
+		wg.Go(func() {
+			results[i] = employee.do("POST", "/api/v1/content/"+postID+"/shares", body, "Idempotency-Key", "race")
+		})
+	}
+	wg.Wait()
+	made := map[string]bool{}
+	for _, res := range results {
+		switch res.status {
+		case http.StatusAccepted:
+			var out struct{ Items []shareDoc }
+			res.json(t, &out)
+			for _, sh := range out.Items {
+				made[sh.ID] = true
+			}
+		case http.StatusConflict:
+			if p := res.problem(t); p.Code != "idempotency_key_in_use" {
+				t.Errorf("a racing request: 409 %s, want idempotency_key_in_use", res.body)
+			}
+		default:
+			t.Errorf("a racing request: %d %s", res.status, res.body)
+		}
+	}
+	if len(made) != 1 {
+		t.Errorf("the racing requests answered %d shares, want 1", len(made))
+	}
+	var list struct{ Items []shareDoc }
+	employee.do("GET", "/api/v1/shares", nil).json(t, &list)
+	if len(list.Items) != 1 {
+		t.Fatalf("%d shares stored, want 1", len(list.Items))
+	}
+	// Once the first finished, the key replays its answer.
+	var again struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", body, "Idempotency-Key", "race").json(t, &again)
+	if len(again.Items) != 1 || again.Items[0].ID != list.Items[0].ID {
+		t.Errorf("replay: %+v, want the share %s", again.Items, list.Items[0].ID)
+	}
+	if res := employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "text": "other"},
+		"Idempotency-Key", "race"); res.status != http.StatusUnprocessableEntity {
+		t.Errorf("the key with another body: %d, want 422", res.status)
+	}
+	runPublishTasks(t, a)
+	if n := len(a.mastodon.Statuses()); n != 1 {
+		t.Errorf("%d posts at the network, want 1", n)
+	}
+}
+
+// A connection listed twice is refused, named by its index as sent.
+func TestShareConnectionListedTwice(t *testing.T) {
+	_, employee, connID, postID := shareSetup(t)
+	res := employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID, connID}})
+	if res.status != http.StatusBadRequest || !strings.Contains(string(res.body), "connections[1]") || !strings.Contains(string(res.body), "listed twice") {
+		t.Errorf("a connection listed twice: %d %s, want 400 naming connections[1]", res.status, res.body)
+	}
+	var list struct{ Items []shareDoc }
+	employee.do("GET", "/api/v1/shares", nil).json(t, &list)
+	if len(list.Items) != 0 {
+		t.Errorf("a refused request made shares: %+v", list.Items)
+	}
+}
+
+// Offboarding deletes an instance's tracked links: every process stops
+// redirecting them once its cached copy runs out (a minute).
+func TestDeletedLinksStopRedirecting(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	var out struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &out)
+	if len(out.Items) != 1 {
+		t.Fatalf("share: %+v", out.Items)
+	}
+	u, _ := url.Parse(out.Items[0].TrackedURL)
+	visitor := a.client(t)
+	if res := visitor.do("GET", u.Path, nil); res.status != http.StatusFound {
+		t.Fatalf("GET %s: %d", u.Path, res.status)
+	}
+	admin := a.client(t)
+	me := admin.signIn("admin@acme.example")
+	if res := admin.do("DELETE", "/api/v1/instance", map[string]string{"confirm": me.Instance.ID}); res.status != http.StatusNoContent {
+		t.Fatalf("offboard: %d %s", res.status, res.body)
+	}
+	a.clock.Add(time.Minute + time.Second)
+	if res := visitor.do("GET", u.Path, nil); res.status != http.StatusNotFound {
+		t.Errorf("GET %s a minute after offboarding: %d %s, want 404", u.Path, res.status, res.header.Get("Location"))
+	}
+}
+
+// Narrowing the allowed Mastodon servers disables the connections on the
+// others, as un-whitelisting the network does: their waiting shares are
+// cancelled (tasks deleted), the member is told, and nothing more is
+// shared or posted through them until the server is allowed again.
+func TestNarrowingServersDisablesConnections(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	var now, later struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &now)
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "publish_at": "2099-01-01T00:00:00Z"}).json(t, &later)
+	if len(now.Items) != 1 || len(later.Items) != 1 {
+		t.Fatalf("shares: %+v %+v", now.Items, later.Items)
+	}
+	admin := a.client(t)
+	admin.signIn("admin@acme.example")
+	narrow := map[string]any{"config": map[string]any{"allowed_instances": []string{"mastodon.social"}}}
+	if res := admin.do("PUT", "/api/v1/networks/mastodon", narrow); res.status != http.StatusOK {
+		t.Fatalf("narrow: %d %s", res.status, res.body)
+	}
+	if res := employee.do("GET", "/api/v1/connections", nil); !strings.Contains(string(res.body), `"disabled"`) {
+		t.Errorf("connection after narrowing: %s, want disabled", res.body)
+	}
+	for _, id := range []string{now.Items[0].ID, later.Items[0].ID} {
+		var sh shareDoc
+		employee.do("GET", "/api/v1/shares/"+id, nil).json(t, &sh)
+		if sh.State != "cancelled" || sh.Error == "" {
+			t.Errorf("share %s after narrowing: %+v, want cancelled with a reason", id, sh)
+		}
+	}
+	insp := asynq.NewInspector(a.queue)
+	defer insp.Close()
+	if tasks, _ := insp.ListScheduledTasks(task.QueueCritical); len(tasks) != 0 {
+		t.Errorf("%d scheduled tasks left, want 0", len(tasks))
+	}
+	if res := employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}); res.status < 400 {
+		t.Errorf("sharing through a connection on a server no longer allowed: %d %s", res.status, res.body)
+	}
+	runPublishTasks(t, a)
+	if n := len(a.mastodon.Statuses()); n != 0 {
+		t.Errorf("%d posts after narrowing, want 0", n)
+	}
+	var box struct {
+		Items []struct{ Subject, Text string }
+	}
+	employee.do("GET", "/api/v1/dev/mail?to=carol@acme.example", nil).json(t, &box)
+	if !slices.ContainsFunc(box.Items, func(m struct{ Subject, Text string }) bool {
+		return strings.Contains(m.Subject, "Mastodon") && strings.Contains(m.Text, "server")
+	}) {
+		t.Errorf("the member was not told: %+v", box.Items)
+	}
+	// Allowing the server again makes the connection active again.
+	if res := admin.do("PUT", "/api/v1/networks/mastodon", map[string]any{"config": map[string]any{"allowed_instances": []string{}}}); res.status != http.StatusOK {
+		t.Fatalf("widen: %d %s", res.status, res.body)
+	}
+	if res := employee.do("GET", "/api/v1/connections", nil); !strings.Contains(string(res.body), `"active"`) {
+		t.Errorf("connection after allowing every server: %s, want active", res.body)
+	}
+}
+
+// GET /api/v1/shares pages with limit and cursor, newest first, each share
+// once; a cursor the list did not hand out is a 400.
+func TestSharesPaging(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	var made []string
+	for range 5 {
+		var out struct{ Items []shareDoc }
+		employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "publish_at": "2099-01-01T00:00:00Z"}).json(t, &out)
+		if len(out.Items) != 1 {
+			t.Fatalf("share: %+v", out.Items)
+		}
+		made = append([]string{out.Items[0].ID}, made...)
+		a.clock.Add(time.Millisecond)
+	}
+	var got []string
+	path := "/api/v1/shares?limit=2"
+	for pages := 0; path != ""; pages++ {
+		if pages > 3 {
+			t.Fatal("more than 3 pages of 2 for 5 shares")
+		}
+		var page struct {
+			Items      []shareDoc
+			NextCursor *string `json:"next_cursor"`
+		}
+		res := employee.do("GET", path, nil)
+		res.json(t, &page)
+		if res.status != http.StatusOK || len(page.Items) > 2 {
+			t.Fatalf("GET %s: %d %s", path, res.status, res.body)
+		}
+		for _, sh := range page.Items {
+			got = append(got, sh.ID)
+		}
+		path = ""
+		if page.NextCursor != nil {
+			path = "/api/v1/shares?limit=2&cursor=" + url.QueryEscape(*page.NextCursor)
+		}
+	}
+	if !slices.Equal(got, made) {
+		t.Errorf("paged shares %v, want newest first %v", got, made)
+	}
+	for _, bad := range []string{"zzz", "eyJ0IjoiMjAyNi0wMS0wMVQwMDowMDowMFoiLCJpZCI6IngifQ"} {
+		if res := employee.do("GET", "/api/v1/shares?cursor="+bad, nil); res.status != http.StatusBadRequest {
+			t.Errorf("cursor %q: %d, want 400", bad, res.status)
+		}
 	}
 }

@@ -159,3 +159,36 @@ func TestNetworksServedWhenConfigured(t *testing.T) {
 		t.Errorf("an ID without its secret: %v", err)
 	}
 }
+
+// A server address the outbound guard refuses is the member's mistake, not
+// a network outage: 422 naming instance_url, never 503 "try again later".
+func TestBlockedServerAddressIsInvalid(t *testing.T) {
+	a := newTestApp(t, nil)
+	admin, _ := verifiedAdmin(t, a, "admin@acme.example")
+	for _, n := range []string{"mastodon", "bluesky"} {
+		if res := admin.do("PUT", "/api/v1/networks/"+n, nil); res.status != http.StatusOK {
+			t.Fatalf("whitelist %s: %d %s", n, res.status, res.body)
+		}
+	}
+	employee := a.client(t)
+	employee.signIn("carol@acme.example")
+	for _, tc := range []struct{ server, want string }{
+		{"https://169.254.169.254", "non-public"},
+		{"https://[::ffff:a9fe:a9fe]", "non-public"},
+		{"https://2130706433", "non-public"},
+		{"https://0x7f.1", "non-public"},
+		{"https://127.0.0.1:1", "port"},
+	} {
+		for _, call := range []struct{ path, body string }{
+			{"/api/v1/connections/mastodon/start", `{"instance_url":"` + tc.server + `"}`},
+			{"/api/v1/connections/bluesky/password", `{"instance_url":"` + tc.server + `","identifier":"carol.test","app_password":"aaaa-bbbb-cccc-dddd"}`},
+		} {
+			res := employee.do("POST", call.path, call.body)
+			p := res.problem(t)
+			if res.status != http.StatusUnprocessableEntity || p.Title != "Unprocessable Entity" ||
+				!strings.Contains(string(res.body), `"instance_url"`) || !strings.Contains(p.Detail, tc.want) {
+				t.Errorf("%s %s: %d %s, want 422 naming instance_url (%s)", call.path, tc.server, res.status, res.body, tc.want)
+			}
+		}
+	}
+}

@@ -124,13 +124,32 @@ func New(cfg Config) *Fetcher {
 }
 
 // Client returns an HTTP client with the Fetcher's outbound guard — every
-// address checked when dialed, every redirect held to the URL policy, no
-// proxy — and its timeout per request, for other calls to servers that
+// address checked when dialed, every request and redirect held to the URL
+// policy, no proxy — and its timeout per request, for other calls to servers that
 // people name (a member's Mastodon server, for one).
 func (f *Fetcher) Client() *http.Client {
 	c := *f.client
 	c.Timeout = f.timeout
+	c.Transport = checkedURLs{policy: f.policy, next: c.Transport}
 	return &c
+}
+
+// checkedURLs holds every request of a Client to the URL policy, the
+// first as well as redirects: a port not allowed or a numeric host such as
+// 2130706433 is refused (ErrBlocked) before any lookup or dial.
+type checkedURLs struct {
+	policy *policy
+	next   http.RoundTripper
+}
+
+func (t checkedURLs) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := t.policy.checkURL(req.URL); err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("%s: %w", req.URL.Redacted(), err)
+	}
+	return t.next.RoundTrip(req)
 }
 
 // Fetch GETs rawURL, following redirects, and parses the preview of the HTML

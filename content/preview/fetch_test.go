@@ -550,3 +550,19 @@ func TestFetchConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// Client holds its first request to the URL policy too, not only its
+// redirects: a numeric host or a port not allowed never reaches DNS or a
+// dial.
+func TestClientChecksTheFirstURL(t *testing.T) {
+	c := New(Config{Ports: []int{443}}).Client()
+	for _, u := range []string{"https://2130706433/", "https://0x7f.1/", "https://example.com:8443/", "ftp://example.com/"} {
+		res, err := c.Get(u)
+		if err == nil {
+			res.Body.Close()
+		}
+		if !errors.Is(err, ErrBlocked) {
+			t.Errorf("GET %s: %v, want ErrBlocked", u, err)
+		}
+	}
+}

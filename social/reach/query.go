@@ -25,7 +25,7 @@ const MaxPeriod = 2
 func ParsePeriod(from, to string) (Period, error) {
 	bad := func(field, msg string) error {
 		p := api.Invalid(api.FieldError{Field: field, Message: msg})
-		p.Status = http.StatusUnprocessableEntity
+		p.Status, p.Title = http.StatusUnprocessableEntity, http.StatusText(http.StatusUnprocessableEntity)
 		return p
 	}
 	f, err := time.Parse(time.DateOnly, from)

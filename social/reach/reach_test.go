@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/api"
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
@@ -184,6 +187,11 @@ func TestParsePeriod(t *testing.T) {
 		_, err := reach.ParsePeriod(tc.from, tc.to)
 		if (err == nil) != tc.ok {
 			t.Errorf("ParsePeriod(%q, %q) = %v, want ok=%v", tc.from, tc.to, err, tc.ok)
+		}
+		// A refusal is a problem whose title says its status.
+		var p *api.Problem
+		if err != nil && (!errors.As(err, &p) || p.Status != http.StatusUnprocessableEntity || p.Title != http.StatusText(p.Status)) {
+			t.Errorf("ParsePeriod(%q, %q) = %+v, want a 422 problem titled %q", tc.from, tc.to, err, http.StatusText(http.StatusUnprocessableEntity))
 		}
 	}
 }

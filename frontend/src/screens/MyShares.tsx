@@ -1,10 +1,11 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
 import { Link } from "react-router";
 import { useTranslation } from "react-i18next";
 import { T } from "../components/T";
 import { api, call } from "../api/client";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
+import { MoreOnScroll } from "../components/MoreOnScroll";
 import { ShareState } from "../components/ShareState";
 import { networkLabel, useConnections, type Share } from "../lib/networks";
 import { when } from "../lib/session";
@@ -14,16 +15,19 @@ const moving: ReadonlySet<Share["state"]> = new Set(["queued", "publishing"]);
 export function MyShares() {
   const qc = useQueryClient();
   const conns = useConnections();
-  const shares = useQuery({
+  const shares = useInfiniteQuery({
     queryKey: ["shares"],
-    queryFn: () => call(api.GET("/api/v1/shares", { params: { query: { limit: 100 } } })),
-    refetchInterval: (q) => (q.state.data?.items?.some((s) => moving.has(s.state)) ? 2000 : false),
+    queryFn: ({ pageParam }) =>
+      call(api.GET("/api/v1/shares", { params: { query: { limit: 50, ...(pageParam ? { cursor: pageParam } : {}) } } })),
+    initialPageParam: "",
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
+    refetchInterval: (q) => (q.state.data?.pages.some((p) => p.items?.some((s) => moving.has(s.state))) ? 2000 : false),
   });
   const cancel = useMutation({
     mutationFn: (id: string) => call(api.POST("/api/v1/shares/{id}/cancel", { params: { path: { id } } })),
     onSettled: () => qc.invalidateQueries({ queryKey: ["shares"] }),
   });
-  const items = shares.data?.items ?? [];
+  const items = shares.data?.pages.flatMap((p) => p.items ?? []) ?? [];
   const { t } = useTranslation();
   return (
     <section>
@@ -65,6 +69,7 @@ export function MyShares() {
           );
         })}
       </ul>
+      {shares.hasNextPage && <MoreOnScroll more={() => shares.fetchNextPage()} loading={shares.isFetchingNextPage} />}
       <ErrorMessage error={cancel.error} />
     </section>
   );
