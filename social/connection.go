@@ -505,8 +505,9 @@ func (s *Service) Connection(ctx context.Context, sc tenant.Scope, me tenant.Mem
 }
 
 // Disconnect revokes the connection's tokens at the network where it can
-// (a failure there is logged, never blocks) and deletes it. Another
-// member's or instance's connection is ErrNotFound.
+// (a failure there is logged, never blocks), cancels its queued and
+// scheduled shares and deletes it. Another member's or instance's
+// connection is ErrNotFound.
 func (s *Service) Disconnect(ctx context.Context, sc tenant.Scope, me tenant.Member, id string) error {
 	c, err := s.Connection(ctx, sc, me, id)
 	if err != nil {
@@ -526,6 +527,13 @@ func (s *Service) Disconnect(ctx context.Context, sc tenant.Scope, me tenant.Mem
 		if err != nil {
 			s.log.WarnContext(ctx, "token not revoked at the network", "connection_id", c.ID, "network", c.Network, "err", err)
 		}
+	}
+	// Its waiting shares could only fail once it is gone: they are
+	// cancelled first (and their tasks deleted), so a failure here leaves
+	// the connection to disconnect again.
+	if _, err := s.cancelPending(ctx, sc, bson.D{{Key: "connection_id", Value: c.ID}, {Key: "member_id", Value: me.ID}},
+		"the account was disconnected"); err != nil {
+		return err
 	}
 	ok, err := sc.Collection(connectionKind).Delete(ctx, bson.D{{Key: "_id", Value: id}, {Key: "member_id", Value: me.ID}})
 	if err != nil {

@@ -55,7 +55,10 @@ export function ConnectedAccounts() {
 
   const disconnect = useMutation({
     mutationFn: (id: string) => call(api.DELETE("/api/v1/connections/{id}", { params: { path: { id } } })),
-    onSettled: () => qc.invalidateQueries({ queryKey: ["connections"] }),
+    onSettled: () => {
+      qc.invalidateQueries({ queryKey: ["connections"] });
+      qc.invalidateQueries({ queryKey: ["shares"] }); // its waiting shares were cancelled
+    },
   });
 
   return (
