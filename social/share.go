@@ -1,6 +1,7 @@
 package social
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -40,8 +41,11 @@ const (
 // Share is one post of one content to one connection: at most one post at
 // the network, whatever fails.
 type Share struct {
-	ID           string     `bson:"_id" json:"id"`
-	ContentID    string     `bson:"content_id" json:"content_id"`
+	ID        string `bson:"_id" json:"id"`
+	ContentID string `bson:"content_id" json:"content_id"`
+	// ContentTitle is the content's title (else its link) when shared, so
+	// a member's list of shares says what each was.
+	ContentTitle string     `bson:"content_title,omitempty" json:"content_title,omitempty"`
 	ConnectionID string     `bson:"connection_id" json:"connection_id"`
 	MemberID     string     `bson:"member_id" json:"-"`
 	Network      string     `bson:"network" json:"network"`
@@ -219,7 +223,8 @@ func (s *Service) newShares(ctx context.Context, sc tenant.Scope, me tenant.Memb
 		}
 		shares = append(shares, Share{ID: newID(), ContentID: post.ID, ConnectionID: c.ID, MemberID: me.ID,
 			Network: c.Network, Text: text, State: state, Destination: post.URL, PublishAt: at, Followers: c.Followers,
-			RequestKey: req.Key, RequestHash: hash, CreatedAt: now, UpdatedAt: now})
+			ContentTitle: cmp.Or(post.Title, post.URL),
+			RequestKey:   req.Key, RequestHash: hash, CreatedAt: now, UpdatedAt: now})
 	}
 	return shares, nil
 }

@@ -24,6 +24,7 @@ import (
 
 type shareDoc struct {
 	ID, State, Network, Error string
+	ContentTitle              string `json:"content_title"`
 	TrackedURL                string `json:"tracked_url"`
 	PostURL                   string `json:"post_url"`
 }
@@ -80,6 +81,9 @@ func TestShareToMastodonAndTrackedLink(t *testing.T) {
 	res.json(t, &out)
 	if res.status != http.StatusAccepted || len(out.Items) != 1 || out.Items[0].State != "queued" || !strings.Contains(out.Items[0].TrackedURL, "/r/") {
 		t.Fatalf("share: %d %s", res.status, res.body)
+	}
+	if out.Items[0].ContentTitle != "Launch" {
+		t.Errorf("the share's content_title = %q, want the content's title Launch", out.Items[0].ContentTitle)
 	}
 	// The same request with the same key: the same share, not a second one.
 	var again struct{ Items []shareDoc }

@@ -53,6 +53,7 @@ export function MyShares() {
                   <time dateTime={s.created_at}>{when(s.created_at)}</time>
                 </span>
               </p>
+              {s.content_title && <p className="share-of">{t("Shared: {{title}}", { title: s.content_title })}</p>}
               {s.text && <p className="commentary">{s.text}</p>}
               <ShareState share={s} connection={c} />
               {(s.state === "queued" || s.state === "scheduled") && (

@@ -15,6 +15,7 @@ const ok = (data: unknown) => Promise.resolve({ data, response: new Response(nul
 const share = (id: string, text: string) => ({
   id,
   content_id: "p1",
+  content_title: "Launch <b>day</b>",
   connection_id: "c1",
   network: "mastodon",
   text,
@@ -44,6 +45,7 @@ describe("My shares", () => {
       </QueryClientProvider>,
     );
     expect(await screen.findByText("First page")).toBeTruthy();
+    expect(screen.getByText("Shared: Launch <b>day</b>")).toBeTruthy(); // what was shared, as text
     fireEvent.click(screen.getByRole("button", { name: "Load more" }));
     expect(await screen.findByText("Second page")).toBeTruthy();
     await waitFor(() => expect(screen.queryByRole("button", { name: "Load more" })).toBeNull());
