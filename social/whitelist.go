@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -327,8 +328,14 @@ func serverHost(raw string) (string, bool) {
 		return "", false
 	}
 	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
-	if host == "" || strings.ContainsAny(host, " /\\@") {
-		return "", false
+	if _, err := netip.ParseAddr(host); err != nil {
+		// A DNS name, as domains are checked everywhere (IDN to
+		// punycode; no "$where", no "a..b").
+		d, err := tenant.NormalizeDomain(host)
+		if err != nil {
+			return "", false
+		}
+		host = d
 	}
 	if p := u.Port(); p != "" {
 		return net.JoinHostPort(host, p), true
