@@ -270,7 +270,7 @@ func newApp(d appDeps) (*app, error) {
 	e.GET("/readyz", readyz(d))
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{})))
 
-	v1 := e.Group("/api/v1")
+	v1 := e.Group("/api/v1", api.WellFormed())
 	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDoc) })
 	auth.Routes(v1)
 	content.NewHandlers(d.content, auth, d.log).WithSharedTo(d.social.SharedNetworks).Routes(v1)

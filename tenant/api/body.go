@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 
@@ -29,6 +30,24 @@ func LimitBody(max int64) gin.HandlerFunc {
 	}
 }
 
+// WellFormed refuses, before any handler, a query string that does not
+// parse (a parameter such as ?limit=%zz would otherwise read as absent)
+// and a body in an encoding Chorus does not read (Content-Encoding other
+// than identity), each with a problem that says so.
+func WellFormed() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if _, err := url.ParseQuery(c.Request.URL.RawQuery); err != nil {
+			Write(c, Newf(http.StatusBadRequest, "malformed_query", "the query string does not parse: %v", err))
+			return
+		}
+		if ce := strings.TrimSpace(c.GetHeader("Content-Encoding")); ce != "" && !strings.EqualFold(ce, "identity") {
+			Write(c, Newf(http.StatusUnsupportedMediaType, "unsupported_content_encoding", "send the body without Content-Encoding (not %q)", ce))
+			return
+		}
+		c.Next()
+	}
+}
+
 func tooLarge(max int64) *Problem {
 	return Newf(http.StatusRequestEntityTooLarge, "body_too_large", "the request body is larger than %d bytes", max)
 }
@@ -40,9 +59,12 @@ func tooLarge(max int64) *Problem {
 // expected.
 func Decode(c *gin.Context, dst any) error {
 	ct := c.GetHeader("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return New(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return New(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as UTF-8 JSON (charset=utf-8 or none)")
 	}
 	// encoding/json leaves dst as it is for a literal null, which would
 	// read as {}.
