@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -201,7 +202,13 @@ type Export struct {
 func (p *Privacy) Export(ctx context.Context, sc Scope, s Subject) (Export, error) {
 	ex := Export{GeneratedAt: p.svc.Now().UTC(), Data: map[string]any{}}
 	ex.Instance.ID, ex.Instance.Name = sc.InstanceID(), sc.Instance().Name
-	ex.Manifest = []string{memberKind.Name, consentKind.Name, invitationKind.Name, auditKind.Name, exportKind.Name, collSessions}
+	ex.Manifest = []string{memberKind.Name, consentKind.Name, invitationKind.Name, auditKind.Name, exportKind.Name, collSessions,
+		collSignIn, idempotencyKind.Name}
+	links, err := p.svc.Store.addressLinks(ctx, s.Email)
+	if err != nil {
+		return Export{}, err
+	}
+	ex.Data["sign_in_links"] = links
 
 	if s.MemberID != "" {
 		m, err := sc.Member(ctx, s.MemberID)
@@ -234,6 +241,22 @@ func (p *Privacy) Export(ctx context.Context, sc Scope, s Subject) (Export, erro
 			return Export{}, err
 		}
 		ex.Data["audit_entries"] = nonNil(audit)
+		// Answers kept for a repeated request (Idempotency-Key, 24 h):
+		// what was asked and answered, the answer itself as stored.
+		var kept []idempotencyRecord
+		if err := sc.Collection(idempotencyKind).Find(ctx, bson.D{{Key: "member_id", Value: m.ID}}, &kept); err != nil {
+			return Export{}, err
+		}
+		answers := make([]map[string]any, len(kept))
+		for i, r := range kept {
+			var answer any = string(r.Body)
+			if json.Valid(r.Body) {
+				answer = json.RawMessage(r.Body)
+			}
+			answers[i] = map[string]any{"status": r.Status, "answer": answer, "location": r.Location,
+				"created_at": r.CreatedAt, "expires_at": r.ExpiresAt}
+		}
+		ex.Data["kept_answers"] = answers
 	}
 	var invs []Invitation
 	if err := sc.Collection(invitationKind).Find(ctx, bson.D{{Key: "email", Value: s.Email}}, &invs); err != nil {

@@ -131,6 +131,26 @@ func (s *Store) memberSessions(ctx context.Context, instanceID, memberID string)
 	return out, storeErr(cur.All(ctx, &out))
 }
 
+// signInLinkInfo is a sign-in link as a person's export shows it: never
+// its token (only its hash is stored anyway).
+type signInLinkInfo struct {
+	Used         bool      `bson:"used" json:"used"`
+	CreatedAt    time.Time `bson:"created_at" json:"created_at"`
+	ExpiresAt    time.Time `bson:"expires_at" json:"expires_at"`
+	InvitationID string    `bson:"invitation_id,omitempty" json:"invitation_id,omitempty"`
+}
+
+// addressLinks lists the sign-in links mailed to email that are still
+// kept (until they expire).
+func (s *Store) addressLinks(ctx context.Context, email string) ([]signInLinkInfo, error) {
+	cur, err := s.db.Collection(collSignIn).Find(ctx, bson.D{{Key: "email", Value: email}})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	out := []signInLinkInfo{}
+	return out, storeErr(cur.All(ctx, &out))
+}
+
 // forgetAddress deletes the sign-in links and rate-limit counters of an
 // email address.
 func (s *Store) forgetAddress(ctx context.Context, email string) error {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ import (
 type privacyFixture struct {
 	a                   *testApp
 	admin, alice, carol *client
-	aliceID             string
+	aliceID, instanceID string
 	aliceCanary         []string
 	otherCanary         []string
 }
@@ -53,7 +54,9 @@ func newPrivacyFixture(t *testing.T) *privacyFixture {
 	}
 	must(f.alice.do("PATCH", "/api/v1/members/me", map[string]string{"name": "canary-alice-name", "title": "canary-alice-title"}), 200)
 	must(f.alice.do("PUT", "/api/v1/me/consents/tracking", map[string]any{"granted": true, "text_version": "canary-consent-v1"}), 200)
-	must(f.alice.do("POST", "/api/v1/suggestions", map[string]any{"url": a.pages.url("/canary-alice-link"), "commentary": "canary-alice-suggestion"}), 201)
+	// With an Idempotency-Key: the stored answer holds her data too.
+	must(f.alice.do("POST", "/api/v1/suggestions", map[string]any{"url": a.pages.url("/canary-alice-link"), "commentary": "canary-alice-suggestion"},
+		"Idempotency-Key", "alice-suggestion-1"), 201)
 	must(f.admin.do("PATCH", "/api/v1/members/"+alice.Member.ID, map[string]string{"role": "curator"}), 200)
 	must(f.alice.do("POST", "/api/v1/content", map[string]any{"url": a.pages.url("/canary-alice-post"), "title": "canary-alice-post"}), 201)
 	// The post Alice published as a curator is the company's and stays
@@ -64,7 +67,7 @@ func newPrivacyFixture(t *testing.T) *privacyFixture {
 	must(f.carol.do("POST", "/api/v1/suggestions", map[string]any{"url": a.pages.url("/carol"), "commentary": "canary-carol-suggestion"}), 201)
 	must(bob.do("PATCH", "/api/v1/members/me", map[string]string{"name": "canary-bob-name"}), 200)
 	f.otherCanary = []string{"canary-carol-name", "canary-carol-suggestion", "canary-bob-name", "carol@acme.example", "bob@globex.example"}
-	_ = admin
+	f.instanceID = admin.Instance.ID
 	return f
 }
 
@@ -92,6 +95,21 @@ func TestExportHoldsEverythingAndNothingElse(t *testing.T) {
 	for _, kind := range []string{"members", "consents", "invitations", "audit", "sessions", "posts"} {
 		if !strings.Contains(strings.Join(ex.Manifest, ","), kind) {
 			t.Errorf("manifest %v lacks %s", ex.Manifest, kind)
+		}
+	}
+	// Every collection that holds anything of Alice's is one the export
+	// searched: a new kind of data cannot be left out of it unnoticed.
+	for _, line := range strings.Split(scan(t, f.a, false), "\n") {
+		coll, docs, ok := strings.Cut(line, ": ")
+		if !ok || !strings.Contains(docs, f.aliceID) && !strings.Contains(docs, "alice@acme.example") {
+			continue
+		}
+		kind := coll[strings.LastIndex(coll, "_")+1:]
+		if strings.HasPrefix(coll, "t_") {
+			kind = strings.TrimPrefix(coll, "t_"+f.instanceID+"_")
+		}
+		if !slices.Contains(ex.Manifest, kind) && !slices.Contains(ex.Manifest, coll) {
+			t.Errorf("collection %s holds Alice's data but is not in the export's manifest %v", coll, ex.Manifest)
 		}
 	}
 	// Admins get the same document for a person on request; audited.
