@@ -35,7 +35,19 @@ func (p privacySource) Export(ctx context.Context, sc tenant.Scope, s tenant.Sub
 			return nil, nil, err
 		}
 	}
-	return []string{connectionKind.Name, stateKind.Name, shareKind.Name}, map[string]any{"connections": views, "shares": shares}, nil
+	// A share request's Idempotency-Key claim: which shares it made.
+	claims := []keyClaim{}
+	if s.MemberID != "" {
+		if err := sc.Collection(claimKind).Find(ctx, bson.D{{Key: "member_id", Value: s.MemberID}}, &claims); err != nil {
+			return nil, nil, err
+		}
+	}
+	requests := make([]map[string]any, len(claims))
+	for i, c := range claims {
+		requests[i] = map[string]any{"share_ids": c.ShareIDs, "done": c.Done, "claimed_at": c.ClaimedAt}
+	}
+	return []string{connectionKind.Name, stateKind.Name, shareKind.Name, claimKind.Name},
+		map[string]any{"connections": views, "shares": shares, "share_requests": requests}, nil
 }
 
 // PendingTasks lists the publication tasks of the subject's shares that

@@ -58,7 +58,15 @@ func newPrivacyFixture(t *testing.T) *privacyFixture {
 	must(f.alice.do("POST", "/api/v1/suggestions", map[string]any{"url": a.pages.url("/canary-alice-link"), "commentary": "canary-alice-suggestion"},
 		"Idempotency-Key", "alice-suggestion-1"), 201)
 	must(f.admin.do("PATCH", "/api/v1/members/"+alice.Member.ID, map[string]string{"role": "curator"}), 200)
-	must(f.alice.do("POST", "/api/v1/content", map[string]any{"url": a.pages.url("/canary-alice-post"), "title": "canary-alice-post"}), 201)
+	var post struct{ ID string }
+	res := f.alice.do("POST", "/api/v1/content", map[string]any{"url": a.pages.url("/canary-alice-post"), "title": "canary-alice-post"})
+	must(res, 201)
+	res.json(t, &post)
+	// Alice shares it, with a key, through her own Mastodon account.
+	must(f.admin.do("PUT", "/api/v1/networks/mastodon", nil), 200)
+	conn := a.connectMastodon(t, f.alice)
+	must(f.alice.do("POST", "/api/v1/content/"+post.ID+"/shares", map[string]any{"connections": []string{conn}, "publish_at": "2099-01-01T00:00:00Z"},
+		"Idempotency-Key", "alice-share-1"), 202)
 	// The post Alice published as a curator is the company's and stays
 	// (de-identified); it is not among her canaries.
 	f.aliceCanary = []string{"canary-alice-name", "canary-alice-title", "canary-consent-v1", "canary-alice-suggestion", "alice@acme.example"}
