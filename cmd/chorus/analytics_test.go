@@ -246,9 +246,9 @@ func TestAnalyticsIncrementalEqualsRebuild(t *testing.T) {
 	for _, st := range a.mastodon.Statuses() {
 		engagement += st.Favourites + st.Replies + st.Reblogs
 	}
-	want := reach.Summary{From: sum.From, To: sum.To, Shares: int64(len(links)), Clicks: humans, UniqueClicks: sum.UniqueClicks,
+	want := reach.Summary{From: sum.From, To: sum.To, Figures: reach.Figures{Shares: int64(len(links)), Clicks: humans, UniqueClicks: sum.UniqueClicks,
 		PotentialReach: reachSum, Reactions: sum.Reactions, Comments: sum.Comments, Reposts: sum.Reposts, Engagement: engagement,
-		EarnedMediaValue: tenant.Money{Amount: humans * 35, Currency: "EUR"}}
+		EarnedMediaValue: tenant.Money{Amount: humans * 35, Currency: "EUR"}}}
 	if diff := cmp.Diff(want, sum); diff != "" {
 		t.Errorf("totals (-counted +rollups):\n%s", diff)
 	}

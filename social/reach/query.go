@@ -80,25 +80,34 @@ func emv(sc tenant.Scope, clicks int64) Money {
 	return Money{Amount: clicks * cpc.Amount, Currency: cpc.Currency}
 }
 
+// Figures are what rollups add up to, as the API shows them: a period's
+// totals (Summary) or one line of a top list (Row).
+type Figures struct {
+	Shares           int64 `json:"shares"`
+	Clicks           int64 `json:"clicks"`
+	UniqueClicks     int64 `json:"unique_clicks"`
+	PotentialReach   int64 `json:"potential_reach"`
+	Reactions        int64 `json:"reactions"`
+	Comments         int64 `json:"comments"`
+	Reposts          int64 `json:"reposts"`
+	Engagement       int64 `json:"engagement"`
+	EarnedMediaValue Money `json:"earned_media_value"`
+}
+
+func figuresOf(sc tenant.Scope, c Counters) Figures {
+	return Figures{Shares: c.Shares, Clicks: c.Clicks, UniqueClicks: c.UniqueClicks, PotentialReach: c.PotentialReach,
+		Reactions: c.Reactions, Comments: c.Comments, Reposts: c.Reposts, Engagement: c.Engagement(), EarnedMediaValue: emv(sc, c.Clicks)}
+}
+
 // Summary is a period's totals.
 type Summary struct {
-	From             string `json:"from"`
-	To               string `json:"to"`
-	Shares           int64  `json:"shares"`
-	Clicks           int64  `json:"clicks"`
-	UniqueClicks     int64  `json:"unique_clicks"`
-	PotentialReach   int64  `json:"potential_reach"`
-	Reactions        int64  `json:"reactions"`
-	Comments         int64  `json:"comments"`
-	Reposts          int64  `json:"reposts"`
-	Engagement       int64  `json:"engagement"`
-	EarnedMediaValue Money  `json:"earned_media_value"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	Figures
 }
 
 func summaryOf(sc tenant.Scope, p Period, c Counters) Summary {
-	return Summary{From: p.From, To: p.To, Shares: c.Shares, Clicks: c.Clicks, UniqueClicks: c.UniqueClicks,
-		PotentialReach: c.PotentialReach, Reactions: c.Reactions, Comments: c.Comments, Reposts: c.Reposts,
-		Engagement: c.Engagement(), EarnedMediaValue: emv(sc, c.Clicks)}
+	return Summary{From: p.From, To: p.To, Figures: figuresOf(sc, c)}
 }
 
 // Summary returns the instance's totals over p.
@@ -167,24 +176,15 @@ func (s *Service) Timeseries(ctx context.Context, sc tenant.Scope, p Period, met
 // Row is one line of a top list: a content, member or network with its
 // figures over a period.
 type Row struct {
-	ID               string `json:"id"`
-	Name             string `json:"name,omitempty"`
-	Rank             int    `json:"rank,omitempty"`
-	Points           int64  `json:"points,omitempty"`
-	Shares           int64  `json:"shares"`
-	Clicks           int64  `json:"clicks"`
-	UniqueClicks     int64  `json:"unique_clicks"`
-	PotentialReach   int64  `json:"potential_reach"`
-	Reactions        int64  `json:"reactions"`
-	Comments         int64  `json:"comments"`
-	Reposts          int64  `json:"reposts"`
-	Engagement       int64  `json:"engagement"`
-	EarnedMediaValue Money  `json:"earned_media_value"`
+	ID     string `json:"id"`
+	Name   string `json:"name,omitempty"`
+	Rank   int    `json:"rank,omitempty"`
+	Points int64  `json:"points,omitempty"`
+	Figures
 }
 
 func rowOf(sc tenant.Scope, id string, c Counters) Row {
-	return Row{ID: id, Shares: c.Shares, Clicks: c.Clicks, UniqueClicks: c.UniqueClicks, PotentialReach: c.PotentialReach,
-		Reactions: c.Reactions, Comments: c.Comments, Reposts: c.Reposts, Engagement: c.Engagement(), EarnedMediaValue: emv(sc, c.Clicks)}
+	return Row{ID: id, Figures: figuresOf(sc, c)}
 }
 
 // Dimensions of the top lists.
