@@ -113,9 +113,13 @@ func (s Settings) PointWeights() Points {
 	return p
 }
 
-// WithDefaults fills in the reach settings an older instance never set,
-// as they apply.
+// WithDefaults fills in the settings an instance never set (retention,
+// the reach settings, the digest) as they apply: GET /api/v1/instance
+// shows the effective settings.
 func (s Settings) WithDefaults() Settings {
+	if s.RetentionDays <= 0 {
+		s.RetentionDays = DefaultRetentionDays
+	}
 	if s.TimeZone == "" {
 		s.TimeZone = DefaultTimeZone
 	}

@@ -83,17 +83,17 @@ export function settingsFields(inst: Instance): SettingsFields {
   return {
     name: inst.name,
     message: s.invitation_message ?? "",
-    // Unset settings show the server's defaults, so none is left empty.
-    retention: String(s.retention_days || 395),
+    // The API answers the effective settings (defaults filled in).
+    retention: String(s.retention_days ?? ""),
     joinPolicy: s.join_policy ?? "open",
     needApproval: s.suggestions_need_approval ?? true,
-    zone: s.time_zone || "UTC",
+    zone: s.time_zone ?? "",
     cpc: fromMinor(s.cpc),
     currency: s.cpc?.currency ?? "",
-    minGroup: String(s.min_group_size || 1),
+    minGroup: String(s.min_group_size ?? ""),
     leaderboard: s.leaderboard_visible ?? false,
-    perShare: String(s.points?.per_share || 10),
-    perClick: String(s.points?.per_unique_click || 1),
+    perShare: String(s.points?.per_share ?? ""),
+    perClick: String(s.points?.per_unique_click ?? ""),
     digest: s.digest !== "off",
   };
 }

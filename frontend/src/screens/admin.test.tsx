@@ -12,8 +12,10 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/** An instance as GET /api/v1/instance answers it: settings with their defaults filled in. */
 function instance(settings: Schemas["Instance"]["settings"]): Schemas["Instance"] {
-  return { id: "i1", name: "Acme", domains: ["acme.example"], verified: true, settings };
+  const defaults = { retention_days: 395, time_zone: "UTC", min_group_size: 1, points: { per_share: 10, per_unique_click: 1 } };
+  return { id: "i1", name: "Acme", domains: ["acme.example"], verified: true, settings: { ...defaults, ...settings } };
 }
 
 function renderSettings(inst: Schemas["Instance"]) {
