@@ -36,9 +36,12 @@ func LimitBody(max int64) gin.HandlerFunc {
 // than identity), each with a problem that says so.
 func WellFormed() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if _, err := url.ParseQuery(c.Request.URL.RawQuery); err != nil {
-			Write(c, Newf(http.StatusBadRequest, "malformed_query", "the query string does not parse: %v", err))
-			return
+		// gin reads the query leniently and drops what does not parse.
+		if raw := c.Request.URL.RawQuery; raw != "" {
+			if _, err := url.ParseQuery(raw); err != nil {
+				Write(c, Newf(http.StatusBadRequest, "malformed_query", "the query string does not parse: %v", err))
+				return
+			}
 		}
 		if ce := strings.TrimSpace(c.GetHeader("Content-Encoding")); ce != "" && !strings.EqualFold(ce, "identity") {
 			Write(c, Newf(http.StatusUnsupportedMediaType, "unsupported_content_encoding", "send the body without Content-Encoding (not %q)", ce))
