@@ -20,6 +20,12 @@ import (
 // share set only once every share of it is written; until then a share
 // carrying the key is not the key's result (Reconcile leaves it alone),
 // so the key answers a complete set or none.
+//
+// The other creating POSTs use tenant.Service.Idempotent, which keeps a
+// finished request's answer. Shares need more than a kept answer: a
+// request that dies after writing some shares must not have them
+// published by the reconciler, so the claim is what says which shares
+// are the key's.
 type keyClaim struct {
 	ID       string `bson:"_id"`
 	MemberID string `bson:"member_id"`
