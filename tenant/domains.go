@@ -145,11 +145,17 @@ func (s *Store) claim(ctx context.Context, c domainClaim, reason string) error {
 	case res.MatchedCount == 0:
 		return ErrDuplicate // verified or taken a moment ago
 	}
+	// The domain is c's from here on, so what follows cannot undo the
+	// claim: a failure is logged (the old instance lists a domain it no
+	// longer holds, which routes nobody) and c's caller goes on.
 	if _, err := s.db.Collection(collInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: old.InstanceID}},
 		bson.D{{Key: "$pull", Value: bson.D{{Key: "domains", Value: old.Domain}}}}); err != nil {
-		return storeErr(err)
+		s.log.ErrorContext(ctx, "domain taken over but still listed by its former instance", "domain", old.Domain, "tenant_id", old.InstanceID, "err", storeErr(err))
 	}
-	return Scope{store: s, inst: holder}.Audit(ctx, SystemActor, "domain.taken_over", old.Domain, map[string]string{"reason": reason})
+	if err := (Scope{store: s, inst: holder}).Audit(ctx, SystemActor, "domain.taken_over", old.Domain, map[string]string{"reason": reason}); err != nil {
+		s.log.ErrorContext(ctx, "domain takeover not audited", "domain", old.Domain, "tenant_id", old.InstanceID, "err", err)
+	}
+	return nil
 }
 
 // addedClaimToken is the verification token of a domain an instance adds:
@@ -274,12 +280,16 @@ func (s *Service) AddDomain(ctx context.Context, sc Scope, by Member, domain str
 		return Domain{}, err
 	}
 	c := domainClaim{Domain: d, InstanceID: sc.InstanceID(), Token: addedClaimToken(sc.InstanceID(), d), CreatedAt: s.Now().UTC().Truncate(time.Millisecond)}
+	added := true
 	switch err := s.Store.claim(ctx, c, "added by another instance"); {
 	case errors.Is(err, ErrDuplicate):
-		if owned, _ := s.Store.claimOf(ctx, sc, d); owned.Domain != "" {
-			return owned.view(), nil // already ours: idempotent
+		owned, _ := s.Store.claimOf(ctx, sc, d)
+		if owned.Domain == "" {
+			return Domain{}, ErrDomainTaken
 		}
-		return Domain{}, ErrDomainTaken
+		// Already ours: idempotent, and a retry finishes what a failure
+		// below left undone.
+		c, added = owned, false
 	case err != nil:
 		return Domain{}, err
 	}
@@ -287,8 +297,10 @@ func (s *Service) AddDomain(ctx context.Context, sc Scope, by Member, domain str
 		bson.D{{Key: "$addToSet", Value: bson.D{{Key: "domains", Value: d}}}}); err != nil {
 		return Domain{}, storeErr(err)
 	}
-	if err := sc.Audit(ctx, MemberActor(by), "domain.added", d, nil); err != nil {
-		return Domain{}, err
+	if added {
+		if err := sc.Audit(ctx, MemberActor(by), "domain.added", d, nil); err != nil {
+			return Domain{}, err
+		}
 	}
 	return c.view(), nil
 }

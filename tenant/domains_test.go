@@ -3,7 +3,10 @@ package tenant
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // txtRecords is a TXTResolver answering from a map.
@@ -149,5 +152,30 @@ func TestVerifiedOwnerTakesOverSquattedDomain(t *testing.T) {
 	}
 	if sc, _ := signedIn(t, s, "max@initech.example"); sc.InstanceID() != pending.InstanceID() {
 		t.Error("a colleague did not join the pending instance")
+	}
+}
+
+// Adding a domain the instance already claims finishes what an earlier
+// attempt left undone: the instance lists the domain again.
+func TestAddDomainAgainFinishesTheList(t *testing.T) {
+	s, _ := newTestService(t, newTestClock())
+	acme, admin := verifiedInstance(t, s, "acme.example")
+	if _, err := s.AddDomain(t.Context(), acme, admin, "acme.de"); err != nil {
+		t.Fatal(err)
+	}
+	// An earlier attempt that stopped after the claim.
+	if _, err := s.Store.db.Collection(collInstances).UpdateOne(t.Context(), bson.D{{Key: "_id", Value: acme.InstanceID()}},
+		bson.D{{Key: "$pull", Value: bson.D{{Key: "domains", Value: "acme.de"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddDomain(t.Context(), acme, admin, "acme.de"); err != nil {
+		t.Fatalf("adding it again: %v", err)
+	}
+	inst, err := s.Store.instance(t.Context(), acme.InstanceID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(inst.Domains, "acme.de") {
+		t.Errorf("domains after adding again: %v, want acme.de listed", inst.Domains)
 	}
 }
