@@ -96,8 +96,8 @@ func TestUnverifiedAddedDomainDoesNotForceSSO(t *testing.T) {
 	if err := s.refuseEmailUnderSSO(t.Context(), "newco.example"); err != nil {
 		t.Errorf("email sign-in on a domain another instance added but never verified: %v", err)
 	}
-	if id, err := s.Store.oidcDomainInstance(t.Context(), "newco.example"); err != nil || id != "" {
-		t.Errorf("oidcDomainInstance(newco.example) = %q, %v; want none", id, err)
+	if inst, err := s.Store.oidcDomainInstance(t.Context(), "newco.example"); err != nil || inst.ID != "" {
+		t.Errorf("oidcDomainInstance(newco.example) = %q, %v; want none", inst.ID, err)
 	}
 	if err := s.refuseEmailUnderSSO(t.Context(), "globex.example"); !errors.Is(err, ErrSSORequired) {
 		t.Errorf("Globex's own verified domain: err = %v, want ErrSSORequired", err)

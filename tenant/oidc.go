@@ -267,11 +267,11 @@ func (s *Service) startOIDC(ctx context.Context, in oidcStart) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		id, err := s.Store.oidcDomainInstance(ctx, domain)
+		inst, err := s.Store.oidcDomainInstance(ctx, domain)
 		if err != nil {
 			return "", err
 		}
-		st.InstanceID = id
+		st.InstanceID = inst.ID
 		opts = append(opts, oauth2.SetAuthURLParam("login_hint", addr))
 	default:
 		inst, err := s.Store.instance(ctx, in.InstanceID)
@@ -358,16 +358,16 @@ func (s *Service) stateClient(ctx context.Context, st oidcState) (*oidcClient, *
 	return c, &rec, nil
 }
 
-// oidcDomainInstance returns the ID of the instance a person of a
-// normalised domain lands in, or "" when none does yet (an unverified
-// added domain routes nobody, see domainClaim.routes). It creates nothing:
-// a new domain's instance is created by the verified sign-in.
-func (s *Store) oidcDomainInstance(ctx context.Context, domain string) (string, error) {
+// oidcDomainInstance returns the instance a person of a normalised domain
+// lands in, or the zero Instance when none does yet (an unverified added
+// domain routes nobody, see domainClaim.routes). It creates nothing: a
+// new domain's instance is created by the verified sign-in.
+func (s *Store) oidcDomainInstance(ctx context.Context, domain string) (Instance, error) {
 	claim, holder, ok, err := s.claimOwner(ctx, domain)
 	if err != nil || !ok || !claim.routes(holder) {
-		return "", err
+		return Instance{}, err
 	}
-	return holder.ID, nil
+	return holder, nil
 }
 
 // oidcCallback is the provider's answer as it reached the callback.

@@ -472,7 +472,7 @@ func TestOIDCNewSubjectForKnownEmailIsPending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := r.s.Store.Open(t.Context(), claim)
+	sc, err := r.s.Store.Open(t.Context(), claim.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

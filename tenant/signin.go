@@ -141,11 +141,7 @@ func (s *Service) RequestEmailLink(ctx context.Context, email string, ip netip.A
 // refuseEmailUnderSSO returns ErrSSORequired when the instance owning
 // domain signs people in only through its identity provider.
 func (s *Service) refuseEmailUnderSSO(ctx context.Context, domain string) error {
-	id, err := s.Store.oidcDomainInstance(ctx, domain)
-	if err != nil || id == "" {
-		return err
-	}
-	inst, err := s.Store.instance(ctx, id)
+	inst, err := s.Store.oidcDomainInstance(ctx, domain)
 	if err != nil {
 		return err
 	}
