@@ -116,22 +116,16 @@ func (h *Handlers) networks(c *gin.Context, sc tenant.Scope, _ tenant.Member) er
 func (h *Handlers) allow(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
 	// The body is optional: PUT with none, or with no config, allows the
 	// network with its stored config. A body must be an object.
-	var in *struct {
+	// (api.Decode refuses a null body.)
+	var in struct {
 		Config *NetworkConfig `json:"config"`
 	}
 	if c.Request.ContentLength != 0 {
 		if err := api.Decode(c, &in); err != nil {
 			return err
 		}
-		if in == nil {
-			return api.New(http.StatusBadRequest, "malformed_json", "the body must be a JSON object, not null")
-		}
 	}
-	var cfg *NetworkConfig
-	if in != nil {
-		cfg = in.Config
-	}
-	st, err := h.svc.Allow(c.Request.Context(), sc, me, c.Param("network"), cfg)
+	st, err := h.svc.Allow(c.Request.Context(), sc, me, c.Param("network"), in.Config)
 	if err != nil {
 		return err
 	}
