@@ -38,7 +38,8 @@ type keyClaim struct {
 	ClaimedAt time.Time `bson:"claimed_at"`
 }
 
-var claimKind = tenant.Kind{Name: "share_requests"}
+// Privacy export and erasure find a member's claims.
+var claimKind = tenant.Kind{Name: "share_requests", Indexes: []tenant.Index{{Keys: bson.D{{Key: "member_id", Value: 1}}}}}
 
 // claimTimeout is how long a claim not yet done holds its key: past it,
 // the request holding it is taken to have died and another request with

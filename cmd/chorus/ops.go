@@ -90,7 +90,7 @@ func runPrivacy(ctx context.Context, args []string, getenv func(string) string, 
 	return withStore(ctx, getenv, stdout, func(cfg config, store *tenant.Store) error {
 		// Tokens restored with the data were revoked at the erasure;
 		// replaying only has to delete them again, so no keyring is needed.
-		keys, _ := social.ParseKeyring(getenv("CHORUS_TOKEN_KEYS"))
+		keys, _ := social.ParseKeyring(cfg.TokenKeys)
 		so, err := commandSocial(keys)
 		if err != nil {
 			return err
