@@ -93,8 +93,17 @@ func (s *Service) claimKey(ctx context.Context, sc tenant.Scope, me tenant.Membe
 	if !ok {
 		return nil, nil, ErrKeyInUse
 	}
-	// What the abandoned request wrote was never the key's result.
-	if _, err := sc.Collection(shareKind).DeleteMany(ctx, bson.D{{Key: "member_id", Value: me.ID}, {Key: "request_key", Value: key}}); err != nil {
+	// What the abandoned request wrote was never the key's result: its
+	// shares and their tracked links go.
+	stray := bson.D{{Key: "member_id", Value: me.ID}, {Key: "request_key", Value: key}}
+	var left []Share
+	if err := sc.Collection(shareKind).Find(ctx, stray, &left); err != nil {
+		return nil, nil, err
+	}
+	if err := sc.DeleteLinks(ctx, shareIDs(left)); err != nil {
+		return nil, nil, err
+	}
+	if _, err := sc.Collection(shareKind).DeleteMany(ctx, stray); err != nil {
 		return nil, nil, err
 	}
 	return c, nil, nil
@@ -103,23 +112,27 @@ func (s *Service) claimKey(ctx context.Context, sc tenant.Scope, me tenant.Membe
 // completeClaim records the complete share set as the key's result; false
 // if another request took the claim over meanwhile.
 func (s *Service) completeClaim(ctx context.Context, sc tenant.Scope, c *keyClaim, shares []Share) (bool, error) {
+	return sc.Collection(claimKind).Update(ctx, bson.D{{Key: "_id", Value: c.ID}, {Key: "attempt", Value: c.Attempt}, {Key: "done", Value: false}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "done", Value: true}, {Key: "share_ids", Value: shareIDs(shares)}}}})
+}
+
+func shareIDs(shares []Share) []string {
 	ids := make([]string, len(shares))
 	for i, sh := range shares {
 		ids[i] = sh.ID
 	}
-	return sc.Collection(claimKind).Update(ctx, bson.D{{Key: "_id", Value: c.ID}, {Key: "attempt", Value: c.Attempt}, {Key: "done", Value: false}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "done", Value: true}, {Key: "share_ids", Value: ids}}}})
+	return ids
 }
 
-// abandon undoes a request that failed: the shares it wrote, then its
-// claim, so that the key is free again. Whatever it cannot undo waits for
-// a takeover.
+// abandon undoes a request that failed: the tracked links and shares it
+// wrote, then its claim, so that the key is free again. Whatever it cannot
+// undo waits for a takeover.
 func (s *Service) abandon(ctx context.Context, sc tenant.Scope, c *keyClaim, shares []Share) {
 	ctx = context.WithoutCancel(ctx)
 	if len(shares) > 0 {
-		ids := make([]string, len(shares))
-		for i, sh := range shares {
-			ids[i] = sh.ID
+		ids := shareIDs(shares)
+		if err := sc.DeleteLinks(ctx, ids); err != nil {
+			s.log.WarnContext(ctx, "tracked links of a failed request not deleted", "err", err)
 		}
 		if _, err := sc.Collection(shareKind).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
 			s.log.WarnContext(ctx, "shares of a failed request not deleted; a retry with its key replaces them", "err", err)

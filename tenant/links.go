@@ -44,3 +44,14 @@ func (s *Store) ResolveLink(ctx context.Context, code string) (Link, error) {
 func (s *Store) OpenLink(ctx context.Context, l Link) (Scope, error) {
 	return s.Open(ctx, l.InstanceID)
 }
+
+// DeleteLinks deletes the scope's tracked links of shares that were never
+// made (a share request that failed): their codes lead nowhere after.
+func (sc Scope) DeleteLinks(ctx context.Context, shareIDs []string) error {
+	if len(shareIDs) == 0 {
+		return nil
+	}
+	_, err := sc.store.db.Collection(collLinks).DeleteMany(ctx, bson.D{{Key: "instance_id", Value: sc.InstanceID()},
+		{Key: "share_id", Value: bson.D{{Key: "$in", Value: shareIDs}}}})
+	return storeErr(err)
+}
