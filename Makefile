@@ -11,14 +11,15 @@ WEB_DIST      := $(WEB)/dist/index.html
 WEB_SRC       := $(shell find $(WEB)/src $(WEB)/public $(WEB)/scripts -type f ! -name schema.d.ts 2>/dev/null) \
                  $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json
 
-.PHONY: run run-sso build test deps test-go test-web web lint vulncheck tools clean
+.PHONY: run run-sso build test deps documentdb test-go test-web web lint vulncheck tools clean
 
-## run: the whole platform (API, web app, workers) with embedded MongoDB-compatible and Redis servers
-run: build
+## run: the whole platform (API, web app, workers) with the embedded store (FerretDB v2 on a
+## private PostgreSQL with DocumentDB, built once by `make documentdb`) and Redis
+run: documentdb build
 	CHORUS_DEV_MAILBOX=$${CHORUS_DEV_MAILBOX:-1} CHORUS_LOG_FORMAT=$${CHORUS_LOG_FORMAT:-text} ./$(BIN) all
 
 ## run-sso: as run, signing in through a local Dex (deploy/dex/dev.yaml; users alice@acme.example … password "password")
-run-sso: build
+run-sso: documentdb build
 	./.ci/run-sso
 
 build: $(WEB_DIST)
@@ -28,9 +29,15 @@ build: $(WEB_DIST)
 ## the web app's unit tests and its browser end-to-end test
 test: deps lint test-go test-web vulncheck
 
-## deps: installs what the tests need (redis-server) when it is missing
+## deps: installs what the tests need (redis-server, PostgreSQL with DocumentDB, Dex…) when missing
 deps:
 	./.ci/ensure-deps
+
+## documentdb: PostgreSQL 15 with DocumentDB and FerretDB v2 for the embedded store (once; < 1 s after).
+## Where it cannot be built, `make run` goes on and Chorus falls back to its SQLite demo store
+## (`make deps`, which the tests use, fails instead).
+documentdb:
+	@./.ci/build-documentdb || echo "documentdb: could not build; Chorus will fall back to its SQLite demo store" >&2
 
 test-go:
 	$(GO) test -race -tags $(TAGS) -count=1 -timeout 20m $(GOTESTFLAGS) ./...
