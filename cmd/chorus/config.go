@@ -15,6 +15,7 @@ import (
 
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/embedded"
 )
 
 // config is every setting of chorus serve/worker/all. Each comes from a
@@ -24,6 +25,7 @@ type config struct {
 	BaseURL          string // empty: http://<listen address>
 	DataDir          string
 	MongoURI         string
+	EmbeddedStore    embedded.Engine
 	MongoDatabase    string
 	RedisURL         string
 	DevMailbox       bool
@@ -69,7 +71,8 @@ var settings = []setting{
 	{"addr", "CHORUS_ADDR", "127.0.0.1:8080", "listen address of the HTTP server", false},
 	{"base-url", "CHORUS_BASE_URL", "", "public URL used in links and OAuth redirects (default http://<addr>; must be https unless localhost)", false},
 	{"data-dir", "CHORUS_DATA_DIR", "./data", "data of the embedded MongoDB-compatible and Redis servers", false},
-	{"mongo-uri", "CHORUS_MONGO_URI", "", "MongoDB URI; empty starts the embedded FerretDB under the data dir", true},
+	{"mongo-uri", "CHORUS_MONGO_URI", "", "MongoDB URI (MongoDB, or FerretDB v2 on PostgreSQL with DocumentDB); empty starts the embedded store under the data dir", true},
+	{"embedded-store", "CHORUS_EMBEDDED_STORE", "auto", "engine of the embedded store: documentdb (FerretDB v2 on a private PostgreSQL with DocumentDB), sqlite (FerretDB v1, a demo mode) or auto (documentdb when installed, else sqlite)", false},
 	{"mongo-database", "CHORUS_MONGO_DATABASE", "chorus", "MongoDB database name", false},
 	{"redis-url", "CHORUS_REDIS_URL", "", "Redis URL for Asynq (redis://, rediss://, redis-socket://, redis-sentinel://); empty starts redis-server from PATH, else an in-process Redis", true},
 	{"dev-mailbox", "CHORUS_DEV_MAILBOX", "0", "1 keeps mail in memory, serves it at /api/v1/dev/mail and logs links (development only)", false},
@@ -229,6 +232,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 	if c.MongoDatabase == "" {
 		bad("CHORUS_MONGO_DATABASE", "must not be empty")
 	}
+	if e, err := embedded.ParseEngine(get("embedded-store")); err != nil {
+		bad("CHORUS_EMBEDDED_STORE", "must be auto, documentdb or sqlite, not %q", get("embedded-store"))
+	} else {
+		c.EmbeddedStore = e
+	}
 	if c.DataDir == "" && (c.MongoURI == "" || c.RedisURL == "") {
 		bad("CHORUS_DATA_DIR", "must be set when an embedded server is used")
 	}
@@ -319,7 +327,7 @@ func (c config) masked() []string {
 	}
 	vals := map[string]string{
 		"CHORUS_ADDR": c.Addr, "CHORUS_BASE_URL": c.BaseURL, "CHORUS_DATA_DIR": c.DataDir,
-		"CHORUS_MONGO_URI": c.MongoURI, "CHORUS_MONGO_DATABASE": c.MongoDatabase, "CHORUS_REDIS_URL": c.RedisURL,
+		"CHORUS_MONGO_URI": c.MongoURI, "CHORUS_EMBEDDED_STORE": string(c.EmbeddedStore), "CHORUS_MONGO_DATABASE": c.MongoDatabase, "CHORUS_REDIS_URL": c.RedisURL,
 		"CHORUS_DEV_MAILBOX": strconv.FormatBool(c.DevMailbox), "CHORUS_OPERATOR_TOKEN": c.OperatorToken,
 		"CHORUS_TOKEN_KEYS": c.TokenKeys, "CHORUS_SMTP_URL": c.SMTPURL, "CHORUS_MAIL_FROM": c.MailFrom,
 		"CHORUS_TRUSTED_PROXIES": strings.Join(c.TrustedProxies, ","), "CHORUS_MAX_BODY_BYTES": strconv.FormatInt(c.MaxBodyBytes, 10),

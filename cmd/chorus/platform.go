@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -182,24 +183,35 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 }
 
 // mongoServer returns the MongoDB URI to use: CHORUS_MONGO_URI, or the
-// embedded server of another Chorus process on the same data dir, or a new
-// embedded server, which the returned function stops.
+// embedded store under the data dir, which the returned function stops. On
+// DocumentDB each process runs its own FerretDB on the one PostgreSQL
+// cluster of the data dir (started by the first); on the SQLite demo store
+// a second process uses the first one's FerretDB.
 func mongoServer(ctx context.Context, cfg config, log *slog.Logger) (string, func(context.Context) error, error) {
 	noop := func(context.Context) error { return nil }
 	if cfg.MongoURI != "" {
 		return cfg.MongoURI, noop, nil
 	}
 	dir := filepath.Join(cfg.DataDir, "mongo")
-	if uri, ok := embedded.RunningURI(ctx, dir); ok {
-		log.Info("using the embedded FerretDB of the Chorus process already running on the data dir", "dir", dir)
-		return uri, noop, nil
+	if cfg.EmbeddedStore != embedded.EngineDocumentDB {
+		if uri, ok := embedded.RunningURI(ctx, dir); ok {
+			log.Info("using the embedded FerretDB (SQLite) of the Chorus process already running on the data dir", "dir", dir)
+			return uri, noop, nil
+		}
 	}
-	m, err := embedded.StartMongo(ctx, dir, log)
+	m, err := embedded.Start(ctx, dir, embedded.Options{Engine: cfg.EmbeddedStore, MaxConns: embeddedPool(cfg)}, log)
 	if err != nil {
-		return "", nil, fmt.Errorf("embedded MongoDB-compatible server: %w", err)
+		return "", nil, fmt.Errorf("embedded MongoDB-compatible store: %w", err)
 	}
-	log.Info("using the embedded FerretDB (SQLite) under the data dir; set CHORUS_MONGO_URI for MongoDB", "dir", dir)
+	log.Info("using the embedded store under the data dir; set CHORUS_MONGO_URI for MongoDB", "dir", dir, "engine", m.Engine())
 	return m.URI(), m.Stop, nil
+}
+
+// embeddedPool sizes the embedded FerretDB's pool of PostgreSQL
+// connections: a few per core for the HTTP handlers, plus the worker's
+// concurrent tasks, within what a small cluster serves well.
+func embeddedPool(cfg config) int {
+	return min(max(4*runtime.GOMAXPROCS(0)+cfg.Concurrency, 10), 40)
 }
 
 // redisServer returns the Redis to use, like mongoServer: CHORUS_REDIS_URL,

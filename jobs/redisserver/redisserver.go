@@ -6,12 +6,10 @@
 package redisserver
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -24,6 +22,8 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/chorushq/chorus/internal/childproc"
 )
 
 // Kind says which implementation a Server runs.
@@ -52,8 +52,6 @@ const (
 	readyTimeout = 10 * time.Second
 	// stopGrace is how long Stop waits after SIGTERM before SIGKILL.
 	stopGrace = 10 * time.Second
-	// outputTail is how many lines of redis-server output an error quotes.
-	outputTail = 10
 )
 
 // Server is a Redis reachable at Opt. Its methods may be called from any
@@ -111,7 +109,7 @@ func Running(ctx context.Context, dir string) (asynq.RedisClientOpt, bool) {
 		return asynq.RedisClientOpt{}, false
 	}
 	sock, ok := socketInConfig(filepath.Join(dir, configName))
-	if !ok || dialUnix(ctx, sock) != nil {
+	if !ok || childproc.DialUnix(ctx, sock) != nil {
 		return asynq.RedisClientOpt{}, false
 	}
 	return asynq.RedisClientOpt{Network: "unix", Addr: sock}, true
@@ -178,7 +176,7 @@ func startMiniredis(ctx context.Context, log *slog.Logger) (*Server, error) {
 // child is a running redis-server.
 type child struct {
 	cmd     *exec.Cmd
-	out     *lineLog
+	out     *childproc.Lines
 	sock    string
 	sockDir string // temporary directory holding sock, or ""
 
@@ -231,7 +229,7 @@ func startRedisServer(ctx context.Context, bin, dir string, log *slog.Logger) (_
 		return nil, fmt.Errorf("redis-server: write config: %w", err)
 	}
 
-	c.out = &lineLog{log: log.With(slog.String("component", "redis-server"))}
+	c.out = childproc.New(log.With(slog.String("component", "redis-server")), slog.LevelDebug)
 	c.cmd = exec.Command(bin, conf)
 	c.cmd.Stdout = c.out // the same writer for both: one pipe, one copier
 	c.cmd.Stderr = c.out
@@ -327,7 +325,7 @@ func (c *child) waitReady(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		// Dial first: go-redis retries failed dials for ~100 ms itself.
-		err := dialUnix(ctx, c.sock)
+		err := childproc.DialUnix(ctx, c.sock)
 		if err == nil {
 			if err = rc.Ping(ctx).Err(); err == nil {
 				return nil
@@ -335,9 +333,9 @@ func (c *child) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-c.exited:
-			return fmt.Errorf("exited before answering PING (%v); its last output:\n%s", c.waitErr, c.out.tail())
+			return fmt.Errorf("exited before answering PING (%v); its last output:\n%s", c.waitErr, c.out.Tail())
 		case <-ctx.Done():
-			return fmt.Errorf("no answer to PING: %w (last error: %v); its last output:\n%s", context.Cause(ctx), err, c.out.tail())
+			return fmt.Errorf("no answer to PING: %w (last error: %v); its last output:\n%s", context.Cause(ctx), err, c.out.Tail())
 		case <-t.C:
 		}
 	}
@@ -371,7 +369,7 @@ func (c *child) stop(ctx context.Context) error {
 		return c.stopErr
 	}
 	if c.waitErr != nil {
-		return fmt.Errorf("redis-server: %w; its last output:\n%s", c.waitErr, c.out.tail())
+		return fmt.Errorf("redis-server: %w; its last output:\n%s", c.waitErr, c.out.Tail())
 	}
 	return nil
 }
@@ -391,74 +389,14 @@ func (c *child) cleanup() {
 	}
 }
 
-// dialUnix returns nil if something accepts connections on the unix socket
-// at path.
-func dialUnix(ctx context.Context, path string) error {
-	d := net.Dialer{Timeout: time.Second}
-	conn, err := d.DialContext(ctx, "unix", path)
-	if err != nil {
-		return err
-	}
-	return conn.Close()
-}
-
 // refuseLiveSocket returns an error if something answers on the unix socket
 // at path.
 func refuseLiveSocket(ctx context.Context, path string) error {
 	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if dialUnix(ctx, path) != nil {
+	if childproc.DialUnix(ctx, path) != nil {
 		return nil // stale: redis-server replaces it
 	}
 	return fmt.Errorf("another server is already listening on %s; if it is a redis-server left behind, stop it with `redis-cli -s %s shutdown`", path, path)
-}
-
-// lineLog is an io.Writer that logs each line written to it at Debug and
-// remembers the last few for error messages.
-type lineLog struct {
-	log *slog.Logger
-
-	mu      sync.Mutex
-	partial []byte
-	last    []string
-}
-
-// maxLine bounds a line without a newline, so output cannot grow memory.
-const maxLine = 64 << 10
-
-func (w *lineLog) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.partial = append(w.partial, p...)
-	for {
-		i := bytes.IndexByte(w.partial, '\n')
-		if i < 0 {
-			if len(w.partial) < maxLine {
-				return len(p), nil
-			}
-			i = len(w.partial)
-		}
-		w.line(string(bytes.TrimRight(w.partial[:i], "\r")))
-		w.partial = w.partial[min(i+1, len(w.partial)):]
-	}
-}
-
-// line logs one line; w.mu is held.
-func (w *lineLog) line(s string) {
-	if strings.TrimSpace(s) == "" {
-		return
-	}
-	w.log.Debug(s)
-	if len(w.last) == outputTail {
-		w.last = w.last[1:]
-	}
-	w.last = append(w.last, s)
-}
-
-// tail returns the last lines written, most recent last.
-func (w *lineLog) tail() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return strings.Join(w.last, "\n")
 }

@@ -272,33 +272,6 @@ func TestAsynq(t *testing.T) {
 	}
 }
 
-func TestLineLog(t *testing.T) {
-	tests := []struct {
-		name   string
-		writes []string
-		want   string // tail
-	}{
-		{"whole lines", []string{"a\nb\n"}, "a\nb"},
-		{"split lines", []string{"a", "b\nc", "\n"}, "ab\nc"},
-		{"crlf and blank lines", []string{"a\r\n\n  \nb\n"}, "a\nb"},
-		{"partial line not yet logged", []string{"a\nb"}, "a"},
-		{"tail keeps the last lines", []string{strings.Repeat("x\n", outputTail) + "y\n"}, strings.Repeat("x\n", outputTail-1) + "y"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := &lineLog{log: slog.New(slog.DiscardHandler)}
-			for _, s := range tt.writes {
-				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
-					t.Fatalf("Write(%q) = %d, %v; want %d, nil", s, n, err, len(s))
-				}
-			}
-			if got := w.tail(); got != tt.want {
-				t.Errorf("tail() = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestConfigQuoting(t *testing.T) {
 	tests := []struct{ sock, quoted string }{
 		{`/tmp/a`, `"/tmp/a"`},

@@ -1,10 +1,18 @@
-// Package embedded runs the embedded MongoDB-compatible server (FerretDB v1
-// with its SQLite backend) for laptops and tests, so that Chorus works without
-// a MongoDB deployment. Production points CHORUS_MONGO_URI at real MongoDB and
+// Package embedded runs the embedded MongoDB-compatible store for laptops,
+// small installs and tests, so that Chorus works without a MongoDB
+// deployment: FerretDB v2 on a private PostgreSQL cluster with the
+// DocumentDB extension, both child processes (like redis-server), the
+// cluster's data under the data directory; or, where PostgreSQL with DocumentDB is
+// not installed, FerretDB v1 on SQLite, a demo mode that scans whole
+// collections and is atomic only within one connection. Production points
+// CHORUS_MONGO_URI at MongoDB or at its own FerretDB v2 + DocumentDB and
 // never starts it.
 //
-// The package builds with and without the ferretdb_no_postgresql tag; the tag
-// only drops FerretDB's PostgreSQL backend, which is never used here.
+// FerretDB v1 runs in-process; v2 cannot (it needs another major version of
+// github.com/FerretDB/wire than v1 compiles against), so .ci/build-documentdb
+// builds it from tools/ferretdb. The package builds with and without the
+// ferretdb_no_postgresql tag; the tag only drops FerretDB v1's PostgreSQL
+// backend, which is never used here.
 package embedded
 
 import (
@@ -12,220 +20,130 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"time"
-
-	"github.com/FerretDB/FerretDB/ferretdb"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 )
+
+// Engine is what serves the embedded store.
+type Engine string
 
 const (
-	// socketName ends in "sock" because that suffix is how the Mongo driver
-	// tells a unix socket address from a host name.
-	socketName = "ferretdb.sock"
-
-	// maxSocketPath keeps socket paths under the sun_path limit (104 bytes
-	// on macOS, 108 on Linux) with some room to spare.
-	maxSocketPath = 100
-
-	// pingTimeout bounds how long StartMongo waits for the first ping.
-	pingTimeout = 10 * time.Second
+	// EngineAuto is DocumentDB when installed, else SQLite with a warning.
+	EngineAuto Engine = ""
+	// EngineDocumentDB is FerretDB v2 on a private PostgreSQL cluster with
+	// the DocumentDB extension: indexes, atomic across connections, no
+	// multi-document transactions.
+	EngineDocumentDB Engine = "documentdb"
+	// EngineSQLite is FerretDB v1 on SQLite: a demo mode.
+	EngineSQLite Engine = "sqlite"
 )
 
-// newMu serialises ferretdb.New, which writes the package-level build
-// information of FerretDB (version.Get().Package) without a lock; two
-// concurrent StartMongo calls would otherwise race.
-var newMu sync.Mutex
+// ParseEngine parses the name of an engine: "auto" (or ""), "documentdb"
+// or "sqlite".
+func ParseEngine(s string) (Engine, error) {
+	switch e := Engine(strings.ToLower(strings.TrimSpace(s))); e {
+	case "auto", EngineAuto:
+		return EngineAuto, nil
+	case EngineDocumentDB, EngineSQLite:
+		return e, nil
+	}
+	return "", fmt.Errorf("unknown embedded store engine %q: want auto, documentdb or sqlite", s)
+}
 
-// Mongo is a running embedded FerretDB. Its methods may be called from any
+// Options configures Start. The zero value is the default of `chorus`.
+type Options struct {
+	// Engine chooses the engine; EngineAuto falls back to SQLite.
+	Engine Engine
+	// Ephemeral turns off flushing to disk (fsync, synchronous commit) in a
+	// cluster Start initialises: for tests, whose data a crash may lose.
+	Ephemeral bool
+	// MaxConns bounds this process's pool of PostgreSQL connections
+	// (default 20). Each connection is a PostgreSQL process; the cluster
+	// accepts 200 in all, for every process on the data directory.
+	MaxConns int
+}
+
+// Mongo is a running embedded store. Its methods may be called from any
 // goroutine.
 type Mongo struct {
+	engine Engine
 	uri    string
-	cancel context.CancelFunc
-	done   chan struct{} // closed when FerretDB has exited and closed its backend
+	stop   func(context.Context) error
 }
 
-// StartMongo starts FerretDB with its SQLite backend, storing one SQLite file
-// per database under dir (created with mode 0700 if missing). It listens on
-// a unix socket inside dir when the socket path is short enough, else on TCP
-// 127.0.0.1 with a port chosen by the kernel.
+// Start starts the embedded store whose data lives in dir (created 0700 if
+// missing) and returns once it answers a ping.
 //
-// FerretDB logs through log, tagged component=ferretdb, at Warn and above
-// only: its Info and Debug records (one per connection, per query in debug
-// builds) are dropped, and so are its reports of failed commands, which the
-// client sees as errors (see quiet).
+// With EngineDocumentDB (or EngineAuto when PostgreSQL 15 and the DocumentDB
+// extension are installed, see .ci/build-documentdb) the PostgreSQL cluster
+// lives in dir/postgres, listens only on a unix socket in that directory (in
+// a temporary one when that path is too long for a socket), and logs through
+// log at Debug. The first start initialises it and creates the extension.
+// When Chorus runs as root the cluster runs as the postgres user, which must
+// be able to reach dir: Start adds the search bit for others (not the read
+// bit) to dir and to the directory holding it where missing. If another
+// process already serves a cluster on dir/postgres (`chorus serve` and
+// `chorus worker` side by side), Start uses it and leaves it running at
+// Stop; that process stops it when it stops, and the cluster stops (fast
+// shutdown) if the process that started it dies. FerretDB v2 then runs in
+// a child process of this one (its binary installed beside postgres), on a
+// unix socket of its own in dir, with a pool of opts.MaxConns connections to
+// the cluster; its state file is in dir/ferretdb. Without PostgreSQL or DocumentDB, EngineDocumentDB returns
+// an error wrapping ErrNotInstalled that says how to install them.
 //
-// StartMongo returns once the server answers a ping, or an error after
-// pingTimeout or when ctx ends; on error nothing is left running. ctx bounds
-// only the start: the server runs until Stop, whatever happens to ctx.
+// With EngineSQLite, or EngineAuto without DocumentDB (logged as a warning
+// that this is a demo mode), FerretDB v1 stores one SQLite file per database
+// in dir and listens on dir/ferretdb.sock (or TCP 127.0.0.1 when that path
+// is too long); a socket left by a crashed process is removed, a live one
+// makes Start fail: use RunningURI.
 //
-// log must not be nil. Only one server may use a dir at a time; StartMongo returns an error if
-// another one is listening on the dir's socket. A socket left behind by a
-// process that crashed is removed.
-func StartMongo(ctx context.Context, dir string, log *slog.Logger) (*Mongo, error) {
+// ctx bounds only the start: the store runs until Stop. log must not be
+// nil; FerretDB logs through it at Warn and above, tagged
+// component=ferretdb. On error nothing is left running.
+func Start(ctx context.Context, dir string, opts Options, log *slog.Logger) (*Mongo, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, fmt.Errorf("embedded mongo: %w", err)
-	}
-	// FerretDB hands the SQLite URI to SQLite with the path unescaped, so
-	// characters that mean something in a URI cannot be passed through.
-	if strings.ContainsAny(dir, "?#%") {
-		return nil, fmt.Errorf("embedded mongo: data directory %q must not contain '?', '#' or '%%'", dir)
+		return nil, fmt.Errorf("embedded store: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("embedded mongo: create data directory: %w", err)
+		return nil, fmt.Errorf("embedded store: create data directory: %w", err)
 	}
-
-	var listener ferretdb.ListenerConfig
-	sock := filepath.Join(dir, socketName)
-	// The driver splits host and port on ':' after unescaping, so a socket
-	// path with a colon cannot be expressed in a URI.
-	if len(sock) < maxSocketPath && !strings.Contains(sock, ":") {
-		if err := removeStaleSocket(ctx, sock); err != nil {
-			return nil, fmt.Errorf("embedded mongo: %w", err)
-		}
-		listener.Unix = sock
-	} else {
-		listener.TCP = "127.0.0.1:0"
+	switch opts.Engine {
+	case EngineSQLite:
+		return startSQLite(ctx, dir, log)
+	case EngineDocumentDB, EngineAuto:
+	default:
+		return nil, fmt.Errorf("embedded store: unknown engine %q", opts.Engine)
 	}
-
-	newMu.Lock()
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  listener,
-		Logger:    slog.New(quiet{log.Handler()}).With(slog.String("component", "ferretdb")),
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/",
-	})
-	newMu.Unlock()
+	in, err := findPostgres(ctx)
+	if errors.Is(err, ErrNotInstalled) && opts.Engine == EngineAuto {
+		log.WarnContext(ctx, "embedded store: DEMO MODE: FerretDB v1 on SQLite, which scans whole collections and is atomic only within one connection; install PostgreSQL with DocumentDB (.ci/build-documentdb) or set CHORUS_MONGO_URI",
+			slog.String("reason", err.Error()))
+		return startSQLite(ctx, dir, log)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("embedded mongo: %w", err)
+		return nil, fmt.Errorf("embedded store: %w", err)
 	}
-
-	// The server outlives ctx: keep its values, drop its cancellation.
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m := &Mongo{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(m.done)
-		_ = f.Run(runCtx) // always nil; it returns once runCtx is canceled
-	}()
-
-	if listener.Unix != "" {
-		// The driver wants the socket path as the host, query-escaped.
-		m.uri = "mongodb://" + url.QueryEscape(sock)
-	} else {
-		m.uri = f.MongoDBURI() // waits for the TCP listener's address
-	}
-
-	if err := ping(ctx, m.uri); err != nil {
-		cancel()
-		<-m.done
-		return nil, fmt.Errorf("embedded mongo: server in %s did not answer: %w", dir, err)
-	}
-
-	log.InfoContext(ctx, "embedded MongoDB-compatible server (FerretDB/SQLite) started",
-		slog.String("dir", dir), slog.String("uri", m.uri))
-	return m, nil
+	return startDocumentDB(ctx, in, dir, opts, log)
 }
 
-// URI returns a mongodb:// URI for the server, usable by the v2 driver. For a
+// Engine returns the engine that serves m.
+func (m *Mongo) Engine() Engine { return m.engine }
+
+// URI returns a mongodb:// URI for the store, usable by the v2 driver. For a
 // unix socket the path is the escaped host (mongodb://%2Fpath%2Fferretdb.sock).
 func (m *Mongo) URI() string { return m.uri }
 
-// Stop stops the server and waits until it has exited and closed its SQLite
-// databases. Clients still connected are given up to 3 seconds (FerretDB's
-// own grace period) to finish; disconnect them first for a quick stop. Stop
-// is idempotent. If ctx ends first, Stop returns ctx's error and the server
-// keeps shutting down in the background.
+// Stop stops FerretDB and then the PostgreSQL cluster if this process
+// started it, and waits until they have exited. FerretDB gives clients
+// still connected a few seconds to finish: disconnect them first for a
+// quick stop. Stop is idempotent. If ctx ends first, Stop returns ctx's
+// error; FerretDB v1 keeps shutting down in the background, child
+// processes are killed.
 func (m *Mongo) Stop(ctx context.Context) error {
-	m.cancel()
-	select {
-	case <-m.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("embedded mongo: stop: %w", context.Cause(ctx))
-	}
-}
-
-// ping connects to uri and pings it, within pingTimeout.
-func ping(ctx context.Context, uri string) error {
-	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
-	defer cancel()
-
-	c, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		return err
-	}
-	defer func() { _ = c.Disconnect(context.WithoutCancel(ctx)) }()
-	return c.Ping(ctx, readpref.Primary())
-}
-
-// removeStaleSocket removes the socket at path if nothing answers on it, and
-// returns an error if something does.
-func removeStaleSocket(ctx context.Context, path string) error {
-	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	d := net.Dialer{Timeout: time.Second}
-	if c, err := d.DialContext(ctx, "unix", path); err == nil {
-		_ = c.Close()
-		return fmt.Errorf("another server is already listening on %s", path)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove stale socket: %w", err)
+	if err := m.stop(ctx); err != nil {
+		return fmt.Errorf("embedded store: stop: %w", err)
 	}
 	return nil
-}
-
-// quiet is the handler FerretDB logs through. It passes on records at Warn
-// and above to the wrapped handler and drops the rest, and also drops the
-// Warn records FerretDB writes for every command that fails ("Response
-// header: …", "Response message: …"): the client gets that error anyway and
-// logs it once where it is handled, the message can hold document values
-// (a duplicate key, for one), and the v2 driver's endSessions, which FerretDB
-// v1 lacks, would add two of them to every disconnect.
-type quiet struct{ h slog.Handler }
-
-func (q quiet) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelWarn && q.h.Enabled(ctx, l)
-}
-
-func (q quiet) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level < slog.LevelWarn {
-		return nil
-	}
-	if r.Level < slog.LevelError && strings.HasPrefix(r.Message, "Response ") {
-		return nil
-	}
-	return q.h.Handle(ctx, r)
-}
-
-func (q quiet) WithAttrs(as []slog.Attr) slog.Handler { return quiet{q.h.WithAttrs(as)} }
-
-func (q quiet) WithGroup(name string) slog.Handler { return quiet{q.h.WithGroup(name)} }
-
-// RunningURI returns the URI of an embedded server already serving dir
-// (another Chorus process on the same data dir), if one answers.
-func RunningURI(ctx context.Context, dir string) (string, bool) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", false
-	}
-	sock := filepath.Join(dir, socketName)
-	if _, err := os.Stat(sock); err != nil {
-		return "", false
-	}
-	uri := "mongodb://" + url.QueryEscape(sock)
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	if err := ping(ctx, uri); err != nil {
-		return "", false
-	}
-	return uri, true
 }

@@ -1,6 +1,10 @@
 // Package tenanttest gives tests a real MongoDB-compatible server: the one
 // named by CHORUS_TEST_MONGO_URI (real MongoDB in the GitHub workflow), or
-// else an embedded FerretDB started once per test process.
+// else the embedded store, started once per test process: FerretDB v2 on a
+// private PostgreSQL cluster with DocumentDB (.ci/build-documentdb installs
+// it; under CI=true its absence fails the tests, elsewhere they fall back to
+// FerretDB v1/SQLite), or FerretDB v1/SQLite when
+// CHORUS_TEST_EMBEDDED=sqlite (the smoke run of the demo fallback).
 package tenanttest
 
 import (
@@ -8,9 +12,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,12 +44,31 @@ func serverURI() (string, error) {
 			uri = u
 			return
 		}
-		dir, err := os.MkdirTemp("", "chorus-ferretdb-")
+		opts := embedded.Options{Ephemeral: true}
+		var err error
+		if opts.Engine, err = embedded.ParseEngine(os.Getenv("CHORUS_TEST_EMBEDDED")); err != nil {
+			onceErr = fmt.Errorf("CHORUS_TEST_EMBEDDED: %w", err)
+			return
+		}
+		if opts.Engine == embedded.EngineAuto && os.Getenv("CI") == "true" {
+			opts.Engine = embedded.EngineDocumentDB
+		}
+		removeStaleStores()
+		dir, err := os.MkdirTemp("", storePrefix)
 		if err != nil {
 			onceErr = err
 			return
 		}
-		m, err := embedded.StartMongo(context.Background(), dir, slog.New(slog.DiscardHandler))
+		// The cluster runs as the postgres user when the tests run as root.
+		if err := os.Chmod(dir, 0o711); err != nil {
+			onceErr = err
+			return
+		}
+		if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+			onceErr = err
+			return
+		}
+		m, err := embedded.Start(context.Background(), filepath.Join(dir, "mongo"), opts, slog.New(slog.DiscardHandler))
 		if err != nil {
 			onceErr = err
 			return
@@ -49,13 +78,49 @@ func serverURI() (string, error) {
 	return uri, onceErr
 }
 
+// storePrefix names the temporary directories of the embedded stores of
+// test processes; ownerFile in each holds the pid of its process. The
+// process never stops its store: when it exits, its children (PostgreSQL,
+// FerretDB v2) stop, and the next test process removes the directory.
+const (
+	storePrefix = "chorus-test-store-"
+	ownerFile   = "owner.pid"
+)
+
+// removeStaleStores removes the store directories of test processes that
+// have exited and whose PostgreSQL has stopped.
+func removeStaleStores() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), storePrefix+"*"))
+	for _, d := range dirs {
+		if alive(filepath.Join(d, ownerFile)) || alive(filepath.Join(d, "mongo", "postgres", "postmaster.pid")) {
+			continue
+		}
+		_ = os.RemoveAll(d)
+	}
+}
+
+// alive reports whether the pid on the first line of the file at path is a
+// running process. A file still being written counts as alive.
+func alive(path string) bool {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 0 {
+		return err != nil
+	}
+	return syscall.Kill(pid, 0) != syscall.ESRCH
+}
+
 // Mongo returns the URI of the test server and a fresh, randomly named
 // database that is dropped when the test ends.
 func Mongo(t testing.TB) (uri, database string) {
 	t.Helper()
 	u, err := serverURI()
 	if err != nil {
-		t.Fatalf("start the embedded MongoDB-compatible server (or set CHORUS_TEST_MONGO_URI): %v", err)
+		t.Fatalf("start the embedded MongoDB-compatible store (run .ci/build-documentdb, or set CHORUS_TEST_MONGO_URI): %v", err)
 	}
 	var b [6]byte
 	rand.Read(b[:])

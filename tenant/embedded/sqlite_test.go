@@ -14,14 +14,20 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// startMongo starts a server in dir and stops it at cleanup.
+// startMongo starts a SQLite server in dir and stops it at cleanup.
 func startMongo(t *testing.T, dir string) *Mongo {
+	t.Helper()
+	return start(t, dir, Options{Engine: EngineSQLite})
+}
+
+// start starts a store in dir and stops it at cleanup.
+func start(t *testing.T, dir string, opts Options) *Mongo {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(t.Output(), nil))
 	start := time.Now()
-	m, err := StartMongo(t.Context(), dir, log)
+	m, err := Start(t.Context(), dir, opts, log)
 	if err != nil {
-		t.Fatalf("StartMongo(%q): %v", dir, err)
+		t.Fatalf("Start(%q, %+v): %v", dir, opts, err)
 	}
 	t.Logf("started in %v at %s", time.Since(start).Round(time.Millisecond), m.URI())
 	t.Cleanup(func() {
@@ -70,7 +76,7 @@ func find(t *testing.T, c *mongo.Client, id string) (doc, error) {
 	return got, err
 }
 
-func TestStartMongoPersists(t *testing.T) {
+func TestSQLitePersists(t *testing.T) {
 	tests := []struct {
 		name       string
 		dir        func(t *testing.T) string
@@ -128,7 +134,7 @@ func TestStartMongoPersists(t *testing.T) {
 	}
 }
 
-func TestStartMongoSideBySide(t *testing.T) {
+func TestSQLiteSideBySide(t *testing.T) {
 	a := startMongo(t, t.TempDir())
 	b := startMongo(t, t.TempDir())
 	if a.URI() == b.URI() {
@@ -159,16 +165,16 @@ func TestStartMongoSideBySide(t *testing.T) {
 	}
 }
 
-func TestStartMongoRefusesBusyDir(t *testing.T) {
+func TestSQLiteRefusesBusyDir(t *testing.T) {
 	dir := t.TempDir()
 	startMongo(t, dir)
-	m, err := StartMongo(t.Context(), dir, slog.New(slog.DiscardHandler))
+	m, err := Start(t.Context(), dir, Options{Engine: EngineSQLite}, slog.New(slog.DiscardHandler))
 	if err == nil {
 		_ = m.Stop(t.Context())
-		t.Fatal("second StartMongo on the same dir succeeded, want an error")
+		t.Fatal("second Start on the same dir succeeded, want an error")
 	}
 	if !strings.Contains(err.Error(), "already listening") {
-		t.Errorf("second StartMongo error = %q, want it to say the dir is in use", err)
+		t.Errorf("second Start error = %q, want it to say the dir is in use", err)
 	}
 }
 
