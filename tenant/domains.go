@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,7 +58,8 @@ func (c domainClaim) view() Domain {
 		RecordMissing: c.Missing, TXT: TXTRecord{Name: c.Domain, Type: "TXT", Value: TXTPrefix + c.Token}}
 }
 
-// Domains lists the scope's domains with their state and records.
+// Domains lists the scope's domains with their state and records, sorted
+// by domain name (an instance has a handful: sorted here, not by an index).
 func (s *Service) Domains(ctx context.Context, sc Scope) ([]Domain, error) {
 	claims, err := s.Store.claims(ctx, bson.D{{Key: "instance_id", Value: sc.InstanceID()}})
 	if err != nil {
@@ -67,6 +69,7 @@ func (s *Service) Domains(ctx context.Context, sc Scope) ([]Domain, error) {
 	for i, c := range claims {
 		out[i] = c.view()
 	}
+	slices.SortFunc(out, func(a, b Domain) int { return strings.Compare(a.Domain, b.Domain) })
 	return out, nil
 }
 

@@ -179,3 +179,26 @@ func TestAddDomainAgainFinishesTheList(t *testing.T) {
 		t.Errorf("domains after adding again: %v, want acme.de listed", inst.Domains)
 	}
 }
+
+// Domains lists by name, whatever order they were added in or the store
+// returns them in.
+func TestDomainsSortedByName(t *testing.T) {
+	s, _ := newTestService(t, newTestClock())
+	sc, admin := verifiedInstance(t, s, "zeta.example")
+	for _, d := range []string{"mid.example", "alpha.example", "zz.example"} {
+		if _, err := s.AddDomain(t.Context(), sc, admin, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := s.Domains(t.Context(), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.Domain)
+	}
+	if want := []string{"alpha.example", "mid.example", "zeta.example", "zz.example"}; !slices.Equal(got, want) {
+		t.Errorf("Domains = %v, want %v", got, want)
+	}
+}
