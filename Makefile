@@ -41,6 +41,8 @@ documentdb:
 
 test-go:
 	$(GO) test -race -tags $(TAGS) -count=1 -timeout 20m $(GOTESTFLAGS) ./...
+	@echo "smoke test of the embedded store's SQLite fallback (the demo mode):"
+	CHORUS_TEST_EMBEDDED=sqlite $(GO) test -race -tags $(TAGS) -count=1 $(GOTESTFLAGS) ./tenant
 
 tools:
 	@mkdir -p $(TOOLS)

@@ -60,8 +60,10 @@ const (
 )
 
 // OpenStore connects to MongoDB (or FerretDB) and prepares the global
-// collections. Against FerretDB, which is atomic only within one
-// connection, it limits the pool to a single connection and says so.
+// collections. Against FerretDB v1 (the SQLite demo store), which is atomic
+// only within one connection, it limits the pool to a single connection and
+// says so; FerretDB v2 on PostgreSQL is atomic across connections and gets
+// the driver's pool, as MongoDB does.
 func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	if cfg.Database == "" {
 		cfg.Database = "chorus"
@@ -91,7 +93,7 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	if ferret {
 		s.ferret = true
 		opts.SetMaxPoolSize(1)
-		s.log.Warn("the MongoDB server is FerretDB: using a single connection, since FerretDB is atomic only within one connection; use MongoDB for production load")
+		s.log.Warn("the MongoDB server is FerretDB v1: using a single connection, since it is atomic only within one connection; use MongoDB or FerretDB v2 with DocumentDB for production load")
 	}
 	s.client, err = mongo.Connect(opts)
 	if err != nil {
@@ -105,7 +107,8 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	return s, nil
 }
 
-// isFerretDB asks the server's buildInfo whether it is FerretDB.
+// isFerretDB asks the server's buildInfo whether it is FerretDB v1, which
+// reports ferretdbVersion (v2 reports a ferretdb document instead).
 func isFerretDB(ctx context.Context, uri string) (bool, error) {
 	c, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(1).SetServerSelectionTimeout(15 * time.Second))
 	if err != nil {
@@ -142,7 +145,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	return storeErr(s.client.Ping(ctx, nil))
 }
 
-// FerretDB reports whether the server is FerretDB.
+// FerretDB reports whether the server is FerretDB v1.
 func (s *Store) FerretDB() bool { return s.ferret }
 
 func (s *Store) ensureGlobalIndexes(ctx context.Context) error {

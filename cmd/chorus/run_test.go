@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -95,11 +97,19 @@ func TestRunAllEmbedded(t *testing.T) {
 		t.Log("no redis-server on PATH: run uses its in-process fallback")
 	}
 	dir := t.TempDir()
+	// Run as root, the embedded PostgreSQL runs as the postgres user, which
+	// must reach the data dir (t.TempDir's parent is 0700).
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
 	env := map[string]string{
 		"CHORUS_ADDR":        "127.0.0.1:0",
 		"CHORUS_DATA_DIR":    dir,
 		"CHORUS_DEV_MAILBOX": "1",
 		"CHORUS_LOG_LEVEL":   "info",
+	}
+	if os.Getenv("CI") == "true" {
+		env["CHORUS_EMBEDDED_STORE"] = "documentdb" // no silent fallback in CI
 	}
 	base, stop, logs := startRunLogged(t, env)
 	jar, _ := cookiejar.New(nil)

@@ -28,7 +28,7 @@ func needDocumentDB(t *testing.T) {
 
 // storeDir returns a fresh directory for a store, reachable by the
 // postgres user when the test runs as root (t.TempDir's parent is 0700).
-func storeDir(t *testing.T) string {
+func storeDir(t testing.TB) string {
 	t.Helper()
 	d := t.TempDir()
 	if err := os.Chmod(filepath.Dir(d), 0o711); err != nil {

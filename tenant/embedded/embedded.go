@@ -56,7 +56,7 @@ type Options struct {
 	// Engine chooses the engine; EngineAuto falls back to SQLite.
 	Engine Engine
 	// Ephemeral turns off flushing to disk (fsync, synchronous commit) in a
-	// cluster Start initialises: for tests, whose data a crash may lose.
+	// cluster this process starts: for tests, whose data a crash may lose.
 	Ephemeral bool
 	// MaxConns bounds this process's pool of PostgreSQL connections
 	// (default 20). Each connection is a PostgreSQL process; the cluster

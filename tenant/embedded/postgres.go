@@ -241,6 +241,24 @@ log_min_messages = warning
 	return b.String()
 }
 
+// includeConf makes the postgresql.conf at path include chorus.conf, once.
+func includeConf(path string) error {
+	line := fmt.Sprintf("include = '%s'", confName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if bytes.Contains(b, []byte(line)) {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "\n# Chorus's settings, rewritten at every start.\n%s\n", line)
+	return errors.Join(err, f.Close())
+}
+
 // startCluster initialises pgdata if it holds no cluster yet, starts a
 // postmaster on it as a child process and waits until it accepts
 // connections; the first start creates the documentdb extension.
@@ -290,14 +308,9 @@ func startCluster(ctx context.Context, in pgInstall, dir, pgdata string, ephemer
 		if err := cmd.Run(); err != nil {
 			return nil, fmt.Errorf("initdb %s: %w; its output:\n%s", pgdata, err, strings.TrimSpace(out.String()))
 		}
-		f, err := os.OpenFile(filepath.Join(pgdata, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			return nil, err
-		}
-		_, err = fmt.Fprintf(f, "\n# Chorus's settings, rewritten at every start.\ninclude = '%s'\n", confName)
-		if err := errors.Join(err, f.Close()); err != nil {
-			return nil, fmt.Errorf("postgresql.conf: %w", err)
-		}
+	}
+	if err := includeConf(filepath.Join(pgdata, "postgresql.conf")); err != nil {
+		return nil, fmt.Errorf("postgresql.conf: %w", err)
 	}
 	conf := filepath.Join(pgdata, confName)
 	if err := os.WriteFile(conf, []byte(clusterConfig(c.sockDir, ephemeral)), 0o600); err != nil {
