@@ -68,7 +68,9 @@ func serverURI() (string, error) {
 			onceErr = err
 			return
 		}
-		m, err := embedded.Start(context.Background(), filepath.Join(dir, "mongo"), opts, slog.New(slog.DiscardHandler))
+		// Warnings only: the demo-mode fallback says so once per package.
+		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		m, err := embedded.Start(context.Background(), filepath.Join(dir, "mongo"), opts, log)
 		if err != nil {
 			onceErr = err
 			return
