@@ -25,6 +25,11 @@ import (
 	"strings"
 )
 
+// ErrNotInstalled is returned (wrapped, with how to install it) when
+// PostgreSQL 15, its DocumentDB extension or FerretDB v2 is missing and no
+// fallback is allowed.
+var ErrNotInstalled = errors.New("PostgreSQL with the DocumentDB extension is not installed")
+
 // Engine is what serves the embedded store.
 type Engine string
 

@@ -1,3 +1,5 @@
+//go:build unix
+
 package embedded
 
 import (
@@ -19,11 +21,6 @@ import (
 
 	"github.com/chorushq/chorus/internal/childproc"
 )
-
-// ErrNotInstalled is returned (wrapped, with how to install it) when
-// PostgreSQL 15 or its DocumentDB extension is missing and no fallback is
-// allowed.
-var ErrNotInstalled = errors.New("PostgreSQL with the DocumentDB extension is not installed")
 
 const (
 	// pgMajor is the PostgreSQL release the DocumentDB build targets.

@@ -113,7 +113,12 @@ func alive(path string) bool {
 	if err != nil || pid <= 0 {
 		return err != nil
 	}
-	return syscall.Kill(pid, 0) != syscall.ESRCH
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	// Only a process known to be gone counts as dead.
+	return !errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone)
 }
 
 // Mongo returns the URI of the test server and a fresh, randomly named
