@@ -68,8 +68,11 @@ func (s *Service) refreshOnce(ctx context.Context, sc tenant.Scope, n Network, i
 			return s.account(ctx, sc, c) // another process refreshed meanwhile
 		}
 		lease = now.Add(refreshLeaseTTL)
+		// The lease is taken only on the token read above: a refresh
+		// that ended (and released its lease) since then has replaced it,
+		// and refreshing again with the old refresh token would fail.
 		ok, err := coll.Update(ctx,
-			bson.D{{Key: "_id", Value: id}, {Key: "status", Value: StatusActive}, {Key: "$or", Value: bson.A{
+			bson.D{{Key: "_id", Value: id}, {Key: "status", Value: StatusActive}, {Key: "expires_at", Value: *c.ExpiresAt}, {Key: "$or", Value: bson.A{
 				bson.D{{Key: "refresh_lease", Value: bson.D{{Key: "$exists", Value: false}}}},
 				bson.D{{Key: "refresh_lease", Value: bson.D{{Key: "$lt", Value: now}}}},
 			}}},
