@@ -6,6 +6,9 @@ BIN           := bin/chorus
 TOOLS         := $(CURDIR)/.cache/bin
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 GOVULNCHECK   := golang.org/x/vuln/cmd/govulncheck@v1.9.0
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT        ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS       := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 WEB           := frontend
 WEB_DIST      := $(WEB)/dist/index.html
 WEB_SRC       := $(shell find $(WEB)/src $(WEB)/public $(WEB)/scripts -type f ! -name schema.d.ts 2>/dev/null) \
@@ -22,7 +25,7 @@ run-sso: build
 	./.ci/run-sso
 
 build: $(WEB_DIST)
-	$(GO) build -tags $(TAGS) -trimpath -ldflags='-s -w' -o $(BIN) ./cmd/chorus
+	$(GO) build -tags $(TAGS) -trimpath -ldflags='$(LDFLAGS)' -o $(BIN) ./cmd/chorus
 
 ## test: everything: vet, staticcheck, the race-enabled tests on real servers, govulncheck,
 ## the web app's unit tests and its browser end-to-end test
