@@ -14,7 +14,7 @@ WEB_DIST      := $(WEB)/dist/index.html
 WEB_SRC       := $(shell find $(WEB)/src $(WEB)/public $(WEB)/scripts -type f ! -name schema.d.ts 2>/dev/null) \
                  $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json
 
-.PHONY: run run-sso build test deps test-go test-web web lint vulncheck tools clean
+.PHONY: run run-sso build image test deps test-go test-web web lint vulncheck tools clean
 
 ## run: the whole platform (API, web app, workers) with embedded MongoDB-compatible and Redis servers
 run: build
@@ -26,6 +26,24 @@ run-sso: build
 
 build: $(WEB_DIST)
 	$(GO) build -tags $(TAGS) -trimpath -ldflags='$(LDFLAGS)' -o $(BIN) ./cmd/chorus
+
+## image: the container image (deploy/Dockerfile) as $(IMAGE) and localhost/chorus:latest, with podman
+## (CONTAINER=docker works too). The build stages run on GO_IMAGE and NODE_IMAGE, by default a local
+## Debian base that deploy/image/build-base makes once (no registry needed); with a registry, e.g.
+## make image GO_IMAGE=docker.io/library/golang:1.26-trixie NODE_IMAGE=docker.io/library/node:22-trixie-slim
+CONTAINER     ?= podman
+IMAGE         ?= localhost/chorus:$(VERSION)
+BUILD_BASE    := localhost/chorus-build-base:trixie
+GO_IMAGE      ?= $(BUILD_BASE)
+NODE_IMAGE    ?= $(BUILD_BASE)
+image:
+	@if [ "$(GO_IMAGE)" = "$(BUILD_BASE)" ] || [ "$(NODE_IMAGE)" = "$(BUILD_BASE)" ]; then \
+	  CONTAINER=$(CONTAINER) ./deploy/image/build-base $(BUILD_BASE); fi
+	$(CONTAINER) build -f deploy/Dockerfile \
+	  --build-arg GO_IMAGE=$(GO_IMAGE) --build-arg NODE_IMAGE=$(NODE_IMAGE) \
+	  --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
+	  --build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+	  -t $(IMAGE) -t localhost/chorus:latest .
 
 ## test: everything: vet, staticcheck, the race-enabled tests on real servers, govulncheck,
 ## the web app's unit tests and its browser end-to-end test
