@@ -105,7 +105,9 @@ var settings = []setting{
 }
 
 // parseConfig reads flags (args) over environment over defaults and
-// validates the result with messages that say what to change.
+// validates the result with messages that say what to change. cmd is the
+// command they are for: serve, worker, all and config check are held to
+// productionProblems too, "operator" (the admin subcommands) is not.
 func parseConfig(cmd string, args []string, getenv func(string) string, out io.Writer) (config, error) {
 	fs := flag.NewFlagSet("chorus "+cmd, flag.ContinueOnError)
 	fs.SetOutput(out)
@@ -250,7 +252,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 			bad("CHORUS_BLOCKED_DOMAINS", "%q: %v", d, err)
 		}
 	}
-	errs = append(errs, c.productionProblems()...)
+	// The operator's commands (domain, privacy, keys …) send no mail and
+	// write no links: they need the store's settings only.
+	if cmd != "operator" {
+		errs = append(errs, c.productionProblems()...)
+	}
 	return c, errors.Join(errs...)
 }
 
