@@ -6,12 +6,15 @@ BIN           := bin/chorus
 TOOLS         := $(CURDIR)/.cache/bin
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 GOVULNCHECK   := golang.org/x/vuln/cmd/govulncheck@v1.9.0
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT        ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS       := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 WEB           := frontend
 WEB_DIST      := $(WEB)/dist/index.html
 WEB_SRC       := $(shell find $(WEB)/src $(WEB)/public $(WEB)/scripts -type f ! -name schema.d.ts 2>/dev/null) \
                  $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json
 
-.PHONY: run run-sso build test deps documentdb test-go test-web web lint vulncheck tools clean
+.PHONY: run run-sso build image test deps documentdb test-go test-web web lint vulncheck tools clean
 
 ## run: the whole platform (API, web app, workers) with the embedded store (FerretDB v2 on a
 ## private PostgreSQL with DocumentDB, built once by `make documentdb`) and Redis
@@ -23,7 +26,25 @@ run-sso: documentdb build
 	./.ci/run-sso
 
 build: $(WEB_DIST)
-	$(GO) build -tags $(TAGS) -trimpath -ldflags='-s -w' -o $(BIN) ./cmd/chorus
+	$(GO) build -tags $(TAGS) -trimpath -ldflags='$(LDFLAGS)' -o $(BIN) ./cmd/chorus
+
+## image: the container image (deploy/Dockerfile) as $(IMAGE) and localhost/chorus:latest, with podman
+## (CONTAINER=docker works too). The build stages run on GO_IMAGE and NODE_IMAGE, by default a local
+## Debian base that deploy/image/build-base makes once (no registry needed); with a registry, e.g.
+## make image GO_IMAGE=docker.io/library/golang:1.26-trixie NODE_IMAGE=docker.io/library/node:22-trixie-slim
+CONTAINER     ?= podman
+IMAGE         ?= localhost/chorus:$(VERSION)
+BUILD_BASE    := localhost/chorus-build-base:trixie
+GO_IMAGE      ?= $(BUILD_BASE)
+NODE_IMAGE    ?= $(BUILD_BASE)
+image:
+	@if [ "$(GO_IMAGE)" = "$(BUILD_BASE)" ] || [ "$(NODE_IMAGE)" = "$(BUILD_BASE)" ]; then \
+	  CONTAINER=$(CONTAINER) ./deploy/image/build-base $(BUILD_BASE); fi
+	$(CONTAINER) build -f deploy/Dockerfile \
+	  --build-arg GO_IMAGE=$(GO_IMAGE) --build-arg NODE_IMAGE=$(NODE_IMAGE) \
+	  --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
+	  --build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+	  -t $(IMAGE) -t localhost/chorus:latest .
 
 ## test: everything: vet, staticcheck, the race-enabled tests on real servers, govulncheck,
 ## the web app's unit tests and its browser end-to-end test

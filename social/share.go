@@ -240,16 +240,12 @@ func (r ShareRequest) hash(contentID string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// defaultText is the curators' text for the network, else the commentary,
-// else the title.
+// defaultText is the curators' text for the network, else the title, else
+// the page's title. Never the commentary: that is the curators' note to
+// colleagues, not meant for the public. The caller checks it against the
+// network's limit like any text.
 func defaultText(p content.Post, network string) string {
-	if t := p.ShareTexts[network]; t != "" {
-		return t
-	}
-	if p.Commentary != "" {
-		return p.Commentary
-	}
-	return p.Title
+	return cmp.Or(p.ShareTexts[network], p.Title, p.Preview.Title)
 }
 
 // newCode returns a tracked link code: 96 random bits, URL-safe.

@@ -108,7 +108,9 @@ var settings = []setting{
 }
 
 // parseConfig reads flags (args) over environment over defaults and
-// validates the result with messages that say what to change.
+// validates the result with messages that say what to change. cmd is the
+// command they are for: serve, worker, all and config check are held to
+// productionProblems too, "operator" (the admin subcommands) is not.
 func parseConfig(cmd string, args []string, getenv func(string) string, out io.Writer) (config, error) {
 	fs := flag.NewFlagSet("chorus "+cmd, flag.ContinueOnError)
 	fs.SetOutput(out)
@@ -253,15 +255,82 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("CHORUS_LOG_FORMAT", "must be json or text")
 	}
-	if c.SMTPURL == "" && !c.DevMailbox && cmd != "worker" {
-		bad("CHORUS_SMTP_URL", "set an SMTP server, or CHORUS_DEV_MAILBOX=1 for development: sign-in links must reach people")
-	}
 	for _, d := range c.BlockedDomains {
 		if _, err := tenant.NormalizeDomain(d); err != nil {
 			bad("CHORUS_BLOCKED_DOMAINS", "%q: %v", d, err)
 		}
 	}
+	// The operator's commands (domain, privacy, keys …) send no mail and
+	// write no links: they need the store's settings only.
+	if cmd != "operator" {
+		errs = append(errs, c.productionProblems()...)
+	}
 	return c, errors.Join(errs...)
+}
+
+// productionProblems returns what serve, worker and all need to run for
+// real people and lack, one error per setting, each naming it: they are
+// checked with the rest of the configuration, before anything connects.
+// Development (CHORUS_DEV_MAILBOX=1, as make run sets) keeps a generated
+// token key in the data dir and shows mail in the app instead.
+//
+// Every process gets the same checks: the worker stores tokens (refreshes),
+// sends mail (digests, notices, exports) and writes links as much as the
+// HTTP server does.
+func (c config) productionProblems() []error {
+	var errs []error
+	if c.TokenKeys == "" && !c.DevMailbox {
+		errs = append(errs, errors.New("CHORUS_TOKEN_KEYS: is not set: set a keyring such as k1:$(openssl rand -base64 32) "+
+			"to encrypt social network tokens, the same for serve and worker, and keep a copy (tokens are unreadable without it)"))
+	}
+	if c.SMTPURL == "" && !c.DevMailbox {
+		errs = append(errs, errors.New("CHORUS_SMTP_URL: set an SMTP server, or CHORUS_DEV_MAILBOX=1 for development: "+
+			"sign-in links and the worker's mails must reach people"))
+	}
+	// Without a base URL, links point at the listen address: right only
+	// on the machine itself. (A base URL given is checked for https above.)
+	if host, _, err := net.SplitHostPort(c.Addr); err == nil && c.BaseURL == "" && !tenant.IsLoopbackHost(host) {
+		errs = append(errs, fmt.Errorf("CHORUS_BASE_URL: is not set while CHORUS_ADDR %s is not a loopback address: "+
+			"set the public https URL such as https://chorus.example.com (links in mails, tracked links and OAuth redirects use it)", c.Addr))
+	}
+	return errs
+}
+
+// runConfig is "chorus config check [flags]": the settings serve, worker
+// and all would run with, secrets hidden, then every problem; an error
+// (exit 1) when there is any.
+func runConfig(args []string, getenv func(string) string, out io.Writer) error {
+	if len(args) == 0 || args[0] != "check" {
+		fmt.Fprintln(out, "usage: chorus config check [flags of chorus serve]")
+		return errUsage
+	}
+	c, err := parseConfig("config check", args[1:], getenv, out)
+	var problems []error
+	if err != nil {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			problems = j.Unwrap()
+		} else {
+			// A flag that does not parse: no settings to show.
+			return err
+		}
+	}
+	for _, l := range c.masked() {
+		fmt.Fprintln(out, l)
+	}
+	fmt.Fprintln(out)
+	if len(problems) == 0 {
+		fmt.Fprintln(out, "no problems: serve, worker and all start with these settings")
+		return nil
+	}
+	n := fmt.Sprintf("%d problems", len(problems))
+	if len(problems) == 1 {
+		n = "1 problem"
+	}
+	fmt.Fprintln(out, n+":")
+	for _, p := range problems {
+		fmt.Fprintln(out, "  "+p.Error())
+	}
+	return fmt.Errorf("configuration: %s", n)
 }
 
 // checkBaseURL accepts an absolute http(s) URL with no query or fragment;

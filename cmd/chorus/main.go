@@ -43,6 +43,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return fmt.Errorf("configuration:\n%w", err)
 		}
 		return runPlatform(ctx, cmd, cfg, stdout)
+	case "config":
+		return runConfig(args[1:], getenv, stdout)
+	case "version":
+		fmt.Fprintln(stdout, buildInfo())
+		return nil
 	case "domain":
 		return runDomain(ctx, args[1:], getenv, stdout)
 	case "privacy":
@@ -73,6 +78,10 @@ Commands:
   serve    the HTTP API, web app, tracked links, /healthz /readyz /metrics
   worker   the background workers (Asynq) and the scheduler
   all      serve and worker in one process (what make run starts)
+  config check [flags]
+           print the effective settings (secrets hidden) and every problem
+           serve and worker would refuse to start with; exit 1 if any
+  version  the version and commit this binary was built from
   domain verify <domain> --reason "…"
            verify a domain without DNS (operators, on-prem); audited
   privacy replay-erasures

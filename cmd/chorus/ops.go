@@ -63,7 +63,7 @@ func runDomain(ctx context.Context, args []string, getenv func(string) string, s
 // withStore runs f with the configuration and the configured store (CHORUS_MONGO_URI, the
 // running process's embedded server on the data dir, or a new one).
 func withStore(ctx context.Context, getenv func(string) string, stdout io.Writer, f func(config, *tenant.Store) error) (err error) {
-	cfg, err := parseConfig("worker", nil, getenv, stdout)
+	cfg, err := parseConfig("operator", nil, getenv, stdout)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}

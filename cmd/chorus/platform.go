@@ -33,7 +33,8 @@ import (
 // in reverse order once ctx is done.
 func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) (err error) {
 	log := newLogger(cfg, stdout)
-	log.Info("starting", "command", cmd, "config", cfg.masked())
+	v, commit := release()
+	log.Info("starting", "command", cmd, "version", v, "commit", commit, "config", cfg.masked())
 	// Cleanups run on a context of their own: ctx is already done then.
 	stopCtx := func() (context.Context, context.CancelFunc) {
 		return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -130,7 +131,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoMetric())
 
 	g, gctx := errgroup.WithContext(ctx)
 	if serves {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -118,6 +119,11 @@ func TestRunAllEmbedded(t *testing.T) {
 	if res := c.do("GET", "/readyz", nil); res.status != http.StatusOK {
 		t.Fatalf("readyz: %d %s", res.status, res.body)
 	}
+	v, commit := release()
+	want := fmt.Sprintf(`chorus_build_info{commit=%q,goversion=%q,version=%q} 1`, commit, runtime.Version(), v)
+	if res := c.do("GET", "/metrics", nil); !strings.Contains(string(res.body), want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
 	alice := c.signIn("alice@acme.example")
 	if alice.Member.Role != "admin" {
 		t.Errorf("alice = %+v", alice.Member)
@@ -184,6 +190,9 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		want string
 	}{
 		{"no mail", map[string]string{}, "CHORUS_SMTP_URL"},
+		{"no token keys", map[string]string{"CHORUS_SMTP_URL": "smtp://mail.example:587"}, "CHORUS_TOKEN_KEYS: is not set"},
+		{"a public address without a base URL", map[string]string{"CHORUS_SMTP_URL": "smtp://mail.example:587", "CHORUS_TOKEN_KEYS": testTokenKeys,
+			"CHORUS_ADDR": "0.0.0.0:8080"}, "CHORUS_BASE_URL: is not set"},
 		{"http base URL", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_BASE_URL": "http://chorus.example.com"}, "CHORUS_BASE_URL: must use https"},
 		{"bad address", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_ADDR": "8080"}, "CHORUS_ADDR"},
 		{"bad proxy", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_TRUSTED_PROXIES": "10.0.0.0/99"}, "CHORUS_TRUSTED_PROXIES"},
@@ -204,6 +213,123 @@ func TestRunRefusesBadConfig(t *testing.T) {
 	}
 	if err := run(t.Context(), []string{"frobnicate"}, func(string) string { return "" }, io.Discard); err == nil {
 		t.Error("an unknown command ran")
+	}
+}
+
+// testTokenKeys is a valid CHORUS_TOKEN_KEYS.
+const testTokenKeys = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+
+// prodEnv is a production configuration with external servers that do not
+// answer (port 1): what passes the checks, before anything connects.
+func prodEnv(over map[string]string) map[string]string {
+	env := map[string]string{
+		"CHORUS_ADDR":       "0.0.0.0:8080",
+		"CHORUS_BASE_URL":   "https://chorus.example.com",
+		"CHORUS_TOKEN_KEYS": testTokenKeys,
+		"CHORUS_SMTP_URL":   "smtp://user:smtp-secret-456@mail.example:587",
+		"CHORUS_MONGO_URI":  "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=20000",
+		"CHORUS_REDIS_URL":  "redis://127.0.0.1:1/0",
+	}
+	for k, v := range over {
+		if v == "" {
+			delete(env, k)
+		} else {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// serve and worker refuse a configuration production cannot run with
+// before they connect to anything, one line per problem naming the setting.
+func TestProductionSettingsAreCheckedBeforeConnecting(t *testing.T) {
+	tests := []struct {
+		name string
+		over map[string]string
+		want []string
+	}{
+		{"no token keys", map[string]string{"CHORUS_TOKEN_KEYS": ""}, []string{"CHORUS_TOKEN_KEYS: is not set"}},
+		{"no SMTP", map[string]string{"CHORUS_SMTP_URL": ""}, []string{"CHORUS_SMTP_URL: "}},
+		{"no base URL", map[string]string{"CHORUS_BASE_URL": ""}, []string{"CHORUS_BASE_URL: is not set"}},
+		{"an http base URL", map[string]string{"CHORUS_BASE_URL": "http://chorus.example.com"}, []string{"CHORUS_BASE_URL: must use https"}},
+		{"all three", map[string]string{"CHORUS_TOKEN_KEYS": "", "CHORUS_SMTP_URL": "", "CHORUS_BASE_URL": ""},
+			[]string{"CHORUS_TOKEN_KEYS: ", "CHORUS_SMTP_URL: ", "CHORUS_BASE_URL: "}},
+	}
+	for _, cmd := range []string{"serve", "worker", "all"} {
+		for _, tt := range tests {
+			t.Run(cmd+"/"+tt.name, func(t *testing.T) {
+				env := prodEnv(tt.over)
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+				defer cancel()
+				err := run(ctx, []string{cmd}, func(k string) string { return env[k] }, io.Discard)
+				if err == nil {
+					t.Fatal("started")
+				}
+				lines := strings.Split(strings.TrimPrefix(err.Error(), "configuration:\n"), "\n")
+				if len(lines) != len(tt.want) {
+					t.Fatalf("error = %q, want %d lines", err, len(tt.want))
+				}
+				for i, w := range tt.want {
+					if !strings.HasPrefix(lines[i], w) {
+						t.Errorf("line %d = %q, want it to start with %q", i, lines[i], w)
+					}
+				}
+			})
+		}
+	}
+	// Loopback without a base URL is a laptop: its links are right.
+	env := prodEnv(map[string]string{"CHORUS_BASE_URL": "", "CHORUS_ADDR": "127.0.0.1:8080"})
+	if _, err := parseConfig("worker", nil, func(k string) string { return env[k] }, io.Discard); err != nil {
+		t.Errorf("loopback without a base URL: %v", err)
+	}
+	env = prodEnv(nil)
+	if _, err := parseConfig("worker", nil, func(k string) string { return env[k] }, io.Discard); err != nil {
+		t.Errorf("a complete production configuration: %v", err)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	env := prodEnv(nil)
+	var out strings.Builder
+	if err := run(t.Context(), []string{"config", "check"}, func(k string) string { return env[k] }, &out); err != nil {
+		t.Fatalf("config check of a good configuration: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"CHORUS_BASE_URL=https://chorus.example.com", "CHORUS_TOKEN_KEYS=(set, hidden)", "CHORUS_SMTP_URL=smtp://user:xxxxx@mail.example:587", "no problems"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("config check output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "smtp-secret-456") || strings.Contains(out.String(), "AQEBAQEB") {
+		t.Errorf("config check shows a secret:\n%s", out.String())
+	}
+
+	env = prodEnv(map[string]string{"CHORUS_TOKEN_KEYS": "", "CHORUS_SMTP_URL": "", "CHORUS_LOG_LEVEL": "loud"})
+	out.Reset()
+	err := run(t.Context(), []string{"config", "check"}, func(k string) string { return env[k] }, &out)
+	if err == nil {
+		t.Fatalf("config check of a bad configuration passed:\n%s", out.String())
+	}
+	for _, want := range []string{"CHORUS_ADDR=0.0.0.0:8080", "3 problems", "CHORUS_TOKEN_KEYS: is not set", "CHORUS_SMTP_URL: ", "CHORUS_LOG_LEVEL: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("config check output lacks %q:\n%s", want, out.String())
+		}
+	}
+	// Flags count as for serve; a wrong one is a problem too.
+	out.Reset()
+	if err := run(t.Context(), []string{"config", "check", "--addr", "nope"}, func(k string) string { return prodEnv(nil)[k] }, &out); err == nil || !strings.Contains(out.String(), "CHORUS_ADDR: ") {
+		t.Errorf("config check --addr nope: %v\n%s", err, out.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	defer func(v, c string) { version, commit = v, c }(version, commit)
+	version, commit = "v1.2.3", "0123abc"
+	var out strings.Builder
+	if err := run(t.Context(), []string{"version"}, func(string) string { return "" }, &out); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.String(), "chorus v1.2.3 (commit 0123abc, "+runtime.Version(); !strings.HasPrefix(got, want) {
+		t.Errorf("chorus version = %q, want it to start with %q", got, want)
 	}
 }
 

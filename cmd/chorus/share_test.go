@@ -650,3 +650,50 @@ func TestSharesPaging(t *testing.T) {
 		}
 	}
 }
+
+// The commentary is the curators' note to colleagues: a share without a
+// text of its own never carries it. It gets the network's suggested text,
+// else the title, else the page's title.
+func TestShareDefaultTextIsNeverTheCommentary(t *testing.T) {
+	a, employee, connID, _ := shareSetup(t)
+	admin := a.client(t)
+	admin.signIn("admin@acme.example")
+	const note = "If you share one thing this week, make it this one."
+	for _, tc := range []struct {
+		name, title string
+		texts       map[string]string
+		want        string
+	}{
+		{"the network's suggested text", "Launch", map[string]string{"mastodon": "We launched!"}, "We launched!"},
+		{"another network's text only: the title", "Launch", map[string]string{"x": "On X"}, "Launch"},
+		{"no title: the page's title", "", nil, "Story /untitled"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p struct{ ID string }
+			res := admin.do("POST", "/api/v1/content", map[string]any{"url": a.pages.url("/untitled"), "title": tc.title,
+				"commentary": note, "share_texts": tc.texts})
+			if res.status != http.StatusCreated {
+				t.Fatalf("create: %d %s", res.status, res.body)
+			}
+			res.json(t, &p)
+			var out struct{ Items []struct{ ID, Text string } }
+			res = employee.do("POST", "/api/v1/content/"+p.ID+"/shares", map[string]any{"connections": []string{connID}})
+			if res.status != http.StatusAccepted {
+				t.Fatalf("share: %d %s", res.status, res.body)
+			}
+			res.json(t, &out)
+			if len(out.Items) != 1 || out.Items[0].Text != tc.want {
+				t.Errorf("share text = %+v, want %q", out.Items, tc.want)
+			}
+		})
+	}
+	runPublishTasks(t, a)
+	for _, st := range a.mastodon.Statuses() {
+		if strings.Contains(st.Text, note) {
+			t.Errorf("posted the note to colleagues: %q", st.Text)
+		}
+	}
+	if n := len(a.mastodon.Statuses()); n != 3 {
+		t.Errorf("%d posts at the network, want 3", n)
+	}
+}

@@ -333,11 +333,12 @@ try {
   });
 
   const title = "Chorus launch <b>day</b>";
+  const note = "We launched! Please share."; // the commentary: for colleagues, never posted
   await step("the admin posts content with share texts", async () => {
     await nav(page, "Post content", "Post content");
     await page.getByLabel("Link", { exact: true }).fill("https://example.com/launch");
     await page.getByLabel("Title (optional: taken from the page)").fill(title);
-    await page.getByLabel("Commentary for colleagues").fill("We launched! Please share.");
+    await page.getByLabel("Note to colleagues (never posted)").fill(note);
     await page.getByLabel("Engineering", { exact: true }).check();
     await page.getByLabel("X", { exact: true }).fill("We launched 🚀 日本");
     await page.getByText("43 / 280 weighted characters").waitFor(); // 12 + 2 (emoji) + 1 + 4 (CJK) + 24 (link)
@@ -357,6 +358,8 @@ try {
     await card.waitFor();
     assert.equal(await page.locator("article b").count(), 0, "user text is never HTML");
     await card.getByText("Engineering").waitFor();
+    const noted = card.locator("aside", { hasText: "Note to colleagues (never posted)" });
+    assert.equal(await noted.getByText(note, { exact: true }).count(), 1, "the commentary shows as the note to colleagues");
     await page.getByLabel("Topic", { exact: true }).selectOption("engineering");
     await card.waitFor();
     await axe(page, "feed");
@@ -419,7 +422,7 @@ try {
     await shot(page, "07c-content");
     await page.getByRole("link", { name: `Edit ${edited}` }).click();
     await page.getByRole("heading", { name: "Edit content", level: 1 }).waitFor();
-    await page.getByLabel("Commentary for colleagues").fill("Edited commentary");
+    await page.getByLabel("Note to colleagues (never posted)").fill("Edited commentary");
     await page.getByRole("button", { name: "Save changes" }).click();
     await page.getByText("Saved (published).").waitFor();
     await axe(page, "edit content");
@@ -585,13 +588,15 @@ try {
       await nav(carol, "Feed", "Feed");
       await carol.getByRole("link", { name: `Share ${title}` }).click();
       await carol.getByLabel("Bluesky: @carol.test").uncheck();
-      assert.equal(await carol.getByLabel("Mastodon", { exact: true }).inputValue(), "We launched! Please share.");
-      await carol.getByText(/^50 \/ 500 characters/).waitFor(); // 26 + the link's 24
+      // No Mastodon text from the curators: the title, never the note to colleagues.
+      assert.equal(await carol.getByLabel("Mastodon", { exact: true }).inputValue(), title);
+      await carol.getByText(/^48 \/ 500 characters/).waitFor(); // 24 + the link's 24
       await carol.getByRole("button", { name: "Share now" }).click();
       await carol.getByRole("link", { name: "View the post on Mastodon" }).waitFor({ timeout: 60_000 });
       assert.equal(masto.statuses.length, 1);
-      assert.ok(masto.statuses[0].status.startsWith("We launched! Please share.") && masto.statuses[0].status.includes(`${base}/r/`),
-        `the status carries the tracked link: ${masto.statuses[0].status}`);
+      assert.ok(masto.statuses[0].status.startsWith(title) && masto.statuses[0].status.includes(`${base}/r/`),
+        `the status carries the title and the tracked link: ${masto.statuses[0].status}`);
+      assert.ok(!masto.statuses[0].status.includes(note), `the note to colleagues was posted: ${masto.statuses[0].status}`);
 
       masto.revoked = true; // the member revoked Chorus at their server
       await carol.getByRole("button", { name: "Share again" }).click();

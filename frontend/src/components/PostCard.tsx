@@ -24,7 +24,12 @@ export function PostCard({ post, topics, children }: { post: Post; topics?: Topi
           )}
         </h2>
         {post.preview?.site_name && <p className="meta">{post.preview.site_name}</p>}
-        {post.commentary && <p className="commentary">{post.commentary}</p>}
+        {post.commentary && (
+          <aside className="note">
+            <p className="note-label">{t("Note to colleagues (never posted)")}</p>
+            <p className="commentary">{post.commentary}</p>
+          </aside>
+        )}
         {!post.commentary && post.preview?.description && <p className="commentary">{post.preview.description}</p>}
         {post.topics.length > 0 && (
           <ul className="tags" aria-label={t("Topics")}>

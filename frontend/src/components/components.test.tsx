@@ -4,6 +4,7 @@ import { NETWORKS } from "../lib/counting";
 import { ShareTextField } from "./ShareTextField";
 import { ConfirmButton } from "./ConfirmButton";
 import { ErrorMessage } from "./ErrorMessage";
+import { PostCard } from "./PostCard";
 import { ApiError } from "../api/client";
 import { useState } from "react";
 
@@ -93,5 +94,31 @@ describe("ErrorMessage", () => {
     render(<ErrorMessage error={two} />);
     expect(screen.getAllByRole("listitem").map((li) => li.textContent)).toEqual(["connections 1: not yours", "topics: unknown"]);
     expect(screen.getByRole("alert").textContent).not.toContain("connections[0]");
+  });
+});
+
+describe("PostCard", () => {
+  const post = {
+    id: "p1",
+    state: "published" as const,
+    url: "https://example.com/a",
+    title: "Launch",
+    commentary: "If you share one thing this week, make it this one.",
+    share_texts: {},
+    topics: [],
+    publish_at: "2026-11-23T10:00:00Z",
+    preview: { description: "The page's own summary" },
+    shared_to: [],
+  };
+  it("shows the commentary as a note to colleagues that is never posted", () => {
+    render(<PostCard post={post} />);
+    const note = screen.getByText("Note to colleagues (never posted)").closest("aside");
+    expect(note?.textContent).toContain(post.commentary);
+    expect(screen.queryByText("The page's own summary")).toBeNull();
+  });
+  it("shows the page's description, unlabelled, when there is no note", () => {
+    render(<PostCard post={{ ...post, commentary: "" }} />);
+    expect(screen.getByText("The page's own summary")).toBeTruthy();
+    expect(screen.queryByText("Note to colleagues (never posted)")).toBeNull();
   });
 });

@@ -27,9 +27,13 @@ export function networkLabel(network: string): string {
   return limitOf(network)?.label ?? network.charAt(0).toUpperCase() + network.slice(1);
 }
 
-/** The text a share gets unless the member changes it: the server's rule. */
-export function defaultText(post: Pick<Post, "share_texts" | "commentary" | "title">, network: string): string {
-  return post.share_texts?.[network] || post.commentary || post.title || "";
+/**
+ * The text a share gets unless the member changes it, the server's rule:
+ * the curators' text for the network, else the title, else the page's
+ * title. Never the commentary: that is the note to colleagues.
+ */
+export function defaultText(post: Pick<Post, "share_texts" | "title" | "preview">, network: string): string {
+  return post.share_texts?.[network] || post.title || post.preview?.title || "";
 }
 
 /** Connection IDs grouped by network, in the order first picked. */

@@ -114,8 +114,17 @@ export function ContentFields({
       <input id={`${idPrefix}-url`} type="url" required placeholder="https://" {...register("url", { required: true })} />
       <label htmlFor={`${idPrefix}-title`}>{t("Title (optional: taken from the page)")}</label>
       <input id={`${idPrefix}-title`} maxLength={300} {...register("title")} />
-      <label htmlFor={`${idPrefix}-commentary`}>{t("Commentary for colleagues")}</label>
-      <textarea id={`${idPrefix}-commentary`} rows={4} maxLength={5000} {...register("commentary")} />
+      <label htmlFor={`${idPrefix}-commentary`}>{t("Note to colleagues (never posted)")}</label>
+      <textarea
+        id={`${idPrefix}-commentary`}
+        rows={4}
+        maxLength={5000}
+        aria-describedby={`${idPrefix}-commentary-hint`}
+        {...register("commentary")}
+      />
+      <p id={`${idPrefix}-commentary-hint`} className="hint">
+        {t("Shown on the card in the feed. Shares start from the text per network below, else the title.")}
+      </p>
       <Controller
         control={control}
         name="topics"

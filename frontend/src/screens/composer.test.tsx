@@ -73,10 +73,11 @@ function mockAPI() {
 }
 
 describe("composer helpers", () => {
-  it("prefills the curators' text per network, else the commentary, else the title", () => {
+  it("prefills the curators' text per network, else the title, else the page's title: never the commentary", () => {
     expect(defaultText(post, "bluesky")).toBe("Bluesky text");
-    expect(defaultText(post, "x")).toBe("We launched");
-    expect(defaultText({ ...post, commentary: "" }, "x")).toBe("Launch");
+    expect(defaultText(post, "x")).toBe("Launch");
+    expect(defaultText({ ...post, title: "", preview: { title: "Page title" } }, "x")).toBe("Page title");
+    expect(defaultText({ ...post, title: "" }, "x")).toBe("");
   });
   it("groups picked connections by network", () => {
     expect([...byNetwork(["c-x", "c-bsky", "nope"], conns)]).toEqual([
@@ -103,6 +104,8 @@ describe("ComposerForm", () => {
 
     const bsky = screen.getByLabelText("Bluesky") as HTMLTextAreaElement;
     expect(bsky.value).toBe("Bluesky text");
+    // No text for X: the title, not the note to colleagues.
+    expect((screen.getByLabelText("X") as HTMLTextAreaElement).value).toBe("Launch");
     expect(screen.getByText("12 / 300 graphemes")).toBeTruthy();
     fireEvent.change(bsky, { target: { value: "é".repeat(301) } });
     expect(screen.getByText(/301 \/ 300 graphemes.*1 too many/)).toBeTruthy();
@@ -127,6 +130,7 @@ describe("ComposerForm", () => {
       { connections: ["c-bsky"], text: "Bluesky text" },
       { connections: ["c-x"], text: "My take" },
     ]);
+    expect(JSON.stringify(calls)).not.toContain(post.commentary);
     const keys = calls.map((c) => c[1].params.header["Idempotency-Key"]);
     expect(new Set(keys).size).toBe(2);
     expect(shared.mock.calls[0]![0]).toHaveLength(2);
