@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -113,7 +114,7 @@ func (s *Service) RequestEmailLink(ctx context.Context, email string, ip netip.A
 	if err := s.limit(ctx, "signin-ip:"+ipKey(ip), s.IPLimit, "sign-in requests from this address"); err != nil {
 		return err
 	}
-	if err := s.limit(ctx, "signin-email:"+hashSecret(addr), s.AddressLimit, "sign-in mails for this email address"); err != nil {
+	if err := s.limit(ctx, "signin-email:"+hashSecret(mailboxKey(addr)), s.AddressLimit, "sign-in mails for this email address"); err != nil {
 		return err
 	}
 
@@ -160,6 +161,21 @@ func (s *Service) limit(ctx context.Context, key string, l Limit, what string) e
 		return &RateLimitError{What: what, RetryAfter: wait}
 	}
 	return nil
+}
+
+// mailboxKey is the rate-limit key of a normalised address: the mailbox
+// that receives its mail. Mail servers deliver local+tag to local, and
+// many ignore dots in the local part, so both are folded: otherwise
+// victim+1@, victim+2@ … would each get the whole limit of mails into one
+// mailbox. Two people whose addresses differ only by dots share a limit,
+// which costs them nothing but patience.
+func mailboxKey(addr string) string {
+	local, domain, ok := strings.Cut(addr, "@")
+	if !ok {
+		return addr
+	}
+	local, _, _ = strings.Cut(local, "+")
+	return strings.ReplaceAll(local, ".", "") + "@" + domain
 }
 
 // ipKey is the rate-limit key of a client address: IPv6 clients usually

@@ -196,6 +196,23 @@ func TestSignInRateLimits(t *testing.T) {
 			t.Errorf("another address was limited: %d", res.status)
 		}
 	})
+	t.Run("per mailbox, whatever its plus tag or dots", func(t *testing.T) {
+		a := newTestApp(t, nil)
+		for i := range 10 {
+			if res := a.client(t).do("POST", "/api/v1/auth/email", map[string]string{"email": "victim@acme.example"}); res.status != http.StatusAccepted {
+				t.Fatalf("mail %d: %d %s", i+1, res.status, res.body)
+			}
+		}
+		for _, addr := range []string{"victim+0@acme.example", "Victim+news@acme.example", "vic.tim@acme.example", "v.i.c.t.i.m+1@acme.example"} {
+			res := a.client(t).do("POST", "/api/v1/auth/email", map[string]string{"email": addr})
+			if res.status != http.StatusTooManyRequests {
+				t.Errorf("%s after 10 mails to victim@: %d %s, want 429", addr, res.status, res.body)
+			}
+		}
+		if res := a.client(t).do("POST", "/api/v1/auth/email", map[string]string{"email": "victor+0@acme.example"}); res.status != http.StatusAccepted {
+			t.Errorf("another mailbox was limited: %d", res.status)
+		}
+	})
 	t.Run("per IP ignores X-Forwarded-For", func(t *testing.T) {
 		a := newTestApp(t, map[string]string{"CHORUS_SIGNIN_LIMIT_IP": "3"})
 		c := a.client(t)
