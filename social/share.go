@@ -195,15 +195,19 @@ func (s *Service) newShares(ctx context.Context, sc tenant.Scope, me tenant.Memb
 		} else if err != nil {
 			return nil, err
 		}
-		if c.Status != StatusActive {
-			return nil, &tenant.ValidationError{Field: fmt.Sprintf("connections[%d]", i), Reason: "is " + string(c.Status) + ": reconnect it first"}
-		}
+		// What the admins no longer allow comes first: reconnecting cannot
+		// help a connection they disabled.
 		wl, err := s.whitelisted(ctx, sc, c.Network)
-		if err != nil {
+		if errors.Is(err, ErrNetworkNotAllowed) {
+			return nil, &ConnectionError{Field: fmt.Sprintf("connections[%d]", i), Network: c.Network, Err: err}
+		} else if err != nil {
 			return nil, err
 		}
 		if !wl.Config.serverAllowed(c.InstanceURL) {
-			return nil, ErrServerNotAllowed
+			return nil, &ConnectionError{Field: fmt.Sprintf("connections[%d]", i), Network: c.Network, Err: ErrServerNotAllowed}
+		}
+		if c.Status != StatusActive {
+			return nil, &tenant.ValidationError{Field: fmt.Sprintf("connections[%d]", i), Reason: "is " + string(c.Status) + ": reconnect it first"}
 		}
 		if c.ExpiresAt != nil && c.Refresh == nil && !at.Before(*c.ExpiresAt) {
 			return nil, &tenant.ValidationError{Field: "publish_at", Reason: fmt.Sprintf(

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -19,5 +20,33 @@ func TestInviteOnlyRefusedAddresses(t *testing.T) {
 	p := res.problem(t)
 	if len(p.Errors) != 2 || p.Errors[0].Field != "emails[0]" || p.Errors[1].Field != "emails[1]" {
 		t.Errorf("errors = %+v, want emails[0] and emails[1]", p.Errors)
+	}
+}
+
+// Sharing through a connection whose network or server the admins stopped
+// allowing names that reason (403), not "reconnect it first", which
+// cannot help.
+func TestShareRefusalNamesTheDisallowedNetwork(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	admin := a.client(t)
+	admin.signIn("admin@acme.example")
+	narrow := map[string]any{"config": map[string]any{"allowed_instances": []string{"mastodon.social"}}}
+	if res := admin.do("PUT", "/api/v1/networks/mastodon", narrow); res.status != http.StatusOK {
+		t.Fatalf("narrow: %d %s", res.status, res.body)
+	}
+	res := employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}})
+	if p := res.problem(t); res.status != http.StatusForbidden || p.Code != "instance_not_allowed" || len(p.Errors) != 1 || p.Errors[0].Field != "connections[0]" {
+		t.Errorf("server no longer allowed: %d %s, want 403 instance_not_allowed naming connections[0]", res.status, res.body)
+	}
+	if res := admin.do("DELETE", "/api/v1/networks/mastodon", nil); res.status != http.StatusNoContent {
+		t.Fatalf("un-whitelist: %d", res.status)
+	}
+	res = employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}})
+	p := res.problem(t)
+	if res.status != http.StatusForbidden || p.Code != "network_not_allowed" || len(p.Errors) != 1 || p.Errors[0].Field != "connections[0]" {
+		t.Fatalf("network no longer allowed: %d %s, want 403 network_not_allowed naming connections[0]", res.status, res.body)
+	}
+	if strings.Contains(p.Errors[0].Message, "reconnect") && !strings.Contains(p.Errors[0].Message, "cannot help") {
+		t.Errorf("the refusal still suggests reconnecting: %q", p.Errors[0].Message)
 	}
 }
