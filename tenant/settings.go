@@ -55,8 +55,9 @@ const (
 
 // UpdateSettings validates and stores u for the scope's instance; only
 // admins may call it. It returns the instance as stored, or
-// ValidationErrors naming every bad field, or ErrSSONotConfigured for the
-// join policy sso without the instance's own identity provider.
+// ValidationErrors naming every bad field, ErrDomainUnverified for a join
+// policy other than open on a pending instance, or ErrSSONotConfigured for
+// the join policy sso without the instance's own identity provider.
 func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate) (Instance, error) {
 	inst := sc.Instance()
 	name, st := inst.Name, inst.Settings
@@ -119,6 +120,13 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate
 	verr = append(verr, checkReachSettings(u, &st)...)
 	if len(verr) > 0 {
 		return Instance{}, verr
+	}
+	// A pending instance's first member could otherwise lock every
+	// colleague out before anyone proved the domain is the company's.
+	if u.JoinPolicy != nil && st.JoinPolicy != JoinOpen && st.JoinPolicy != inst.Settings.JoinPolicy {
+		if err := RequireVerified(sc); err != nil {
+			return Instance{}, err
+		}
 	}
 	if noIdP {
 		return Instance{}, ErrSSONotConfigured

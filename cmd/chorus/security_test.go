@@ -50,3 +50,23 @@ func TestShareRefusalNamesTheDisallowedNetwork(t *testing.T) {
 		t.Errorf("the refusal still suggests reconnecting: %q", p.Errors[0].Message)
 	}
 }
+
+// The first person of a domain cannot lock colleagues out of a pending
+// instance: its join policy stays open until a domain is verified.
+func TestPendingInstanceKeepsTheJoinPolicyOpen(t *testing.T) {
+	a := newTestApp(t, nil)
+	founder := a.client(t)
+	founder.signIn("alice@acme.example")
+	for _, policy := range []string{"invite", "sso"} {
+		res := founder.do("PATCH", "/api/v1/instance/settings", map[string]any{"join_policy": policy})
+		if res.status != http.StatusForbidden || res.problem(t).Code != "domain_unverified" {
+			t.Errorf("join_policy %s on a pending instance: %d %s, want 403 domain_unverified", policy, res.status, res.body)
+		}
+	}
+	if res := founder.do("PATCH", "/api/v1/instance/settings", map[string]any{"join_policy": "open", "name": "Acme"}); res.status != http.StatusOK {
+		t.Errorf("open (the policy it has) and a name on a pending instance: %d %s, want 200", res.status, res.body)
+	}
+	if m := a.client(t).signIn("bob@acme.example"); m.Member.Role != "employee" {
+		t.Errorf("a colleague joining: %+v", m.Member)
+	}
+}
