@@ -331,7 +331,7 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 	if err := api.Decode(c, &in); err != nil {
 		return err
 	}
-	inst, err := s.UpdateSettings(c.Request.Context(), sc, SettingsUpdate{
+	inst, err := s.UpdateSettings(c.Request.Context(), sc, me, SettingsUpdate{
 		Name: in.Name, InvitationMessage: in.InvitationMessage, RetentionDays: in.RetentionDays, JoinPolicy: in.JoinPolicy,
 		SuggestionsNeedApproval: in.NeedApproval, Subdomain: in.Subdomain,
 		TimeZone: in.TimeZone, CPC: in.CPC, MinGroupSize: in.MinGroupSize, LeaderboardVisible: in.LeaderboardVisible, Points: in.Points,

@@ -117,9 +117,7 @@ func (s Settings) PointWeights() Points {
 // the reach settings, the digest) as they apply: GET /api/v1/instance
 // shows the effective settings.
 func (s Settings) WithDefaults() Settings {
-	if s.RetentionDays <= 0 {
-		s.RetentionDays = DefaultRetentionDays
-	}
+	s.RetentionDays = s.RetentionPeriod()
 	if s.TimeZone == "" {
 		s.TimeZone = DefaultTimeZone
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -68,5 +69,46 @@ func TestPendingInstanceKeepsTheJoinPolicyOpen(t *testing.T) {
 	}
 	if m := a.client(t).signIn("bob@acme.example"); m.Member.Role != "employee" {
 		t.Errorf("a colleague joining: %+v", m.Member)
+	}
+}
+
+// Every settings change is audited with its old and new values, and
+// retention cannot be shortened below its minimum.
+func TestSettingsChangesAuditedAndRetentionHasAMinimum(t *testing.T) {
+	a := newTestApp(t, nil)
+	admin, m := verifiedAdmin(t, a, "alice@acme.example")
+	for _, days := range []int{1, 29} {
+		res := admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"retention_days": days})
+		if p := res.problem(t); res.status != http.StatusBadRequest || len(p.Errors) != 1 || p.Errors[0].Field != "retention_days" || !strings.Contains(p.Errors[0].Message, "30") {
+			t.Errorf("retention_days %d: %d %s, want 400 naming retention_days and its minimum 30", days, res.status, res.body)
+		}
+	}
+	change := map[string]any{"retention_days": 30, "join_policy": "invite", "name": "Acme Corp", "digest": "off",
+		"leaderboard_visible": true, "cpc": map[string]any{"amount": 150, "currency": "EUR"}, "points": map[string]any{"per_share": 5, "per_unique_click": 2}}
+	if res := admin.do("PATCH", "/api/v1/instance/settings", change); res.status != http.StatusOK {
+		t.Fatalf("settings: %d %s", res.status, res.body)
+	}
+	entries := auditEntries(t, admin)
+	if len(entries) == 0 || entries[0].Action != "instance.settings_changed" {
+		t.Fatalf("newest audit entry: %+v, want instance.settings_changed", entries)
+	}
+	e := entries[0]
+	want := map[string]string{
+		"retention_days_old": "395", "retention_days_new": "30",
+		"join_policy_old": "open", "join_policy_new": "invite",
+		"name_old": "acme.example", "name_new": "Acme Corp",
+		"digest_old": "weekly", "digest_new": "off",
+		"leaderboard_visible_old": "false", "leaderboard_visible_new": "true",
+		"cpc_old": "", "cpc_new": "150 EUR",
+		"points_per_share_old": "10", "points_per_share_new": "5",
+		"points_per_unique_click_old": "1", "points_per_unique_click_new": "2",
+	}
+	if e.Actor.ID != m.Member.ID || !maps.Equal(e.Details, want) {
+		t.Errorf("entry = %+v\nwant details %v by %s", e, want, m.Member.ID)
+	}
+	// A change that changes nothing writes no entry.
+	admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"retention_days": 30})
+	if again := auditEntries(t, admin); len(again) != len(entries) {
+		t.Errorf("an unchanged setting was audited: %+v", again[0])
 	}
 }
