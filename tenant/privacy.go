@@ -203,12 +203,15 @@ func (p *Privacy) Export(ctx context.Context, sc Scope, s Subject) (Export, erro
 	ex := Export{GeneratedAt: p.svc.Now().UTC(), Data: map[string]any{}}
 	ex.Instance.ID, ex.Instance.Name = sc.InstanceID(), sc.Instance().Name
 	ex.Manifest = []string{memberKind.Name, consentKind.Name, invitationKind.Name, auditKind.Name, exportKind.Name, collSessions,
-		collSignIn, idempotencyKind.Name}
+		collSignIn, idempotencyKind.Name, collInstances}
 	links, err := p.svc.Store.addressLinks(ctx, s.Email)
 	if err != nil {
 		return Export{}, err
 	}
 	ex.Data["sign_in_links"] = links
+	if ex.Data["instance_record"], err = p.svc.Store.founderRecord(ctx, sc.InstanceID(), s.Email); err != nil {
+		return Export{}, err
+	}
 
 	if s.MemberID != "" {
 		m, err := sc.Member(ctx, s.MemberID)
@@ -407,6 +410,9 @@ func (p *Privacy) erase(ctx context.Context, sc Scope, s Subject, pseudonym stri
 			return err
 		}
 		if err := p.svc.Store.forgetAddress(ctx, s.Email); err != nil {
+			return err
+		}
+		if err := p.svc.Store.forgetFounder(ctx, sc.InstanceID(), s.Email); err != nil {
 			return err
 		}
 	}

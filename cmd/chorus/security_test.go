@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // Regression tests of the second security review (issue 14).
@@ -110,5 +112,51 @@ func TestSettingsChangesAuditedAndRetentionHasAMinimum(t *testing.T) {
 	admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"retention_days": 30})
 	if again := auditEntries(t, admin); len(again) != len(entries) {
 		t.Errorf("an unchanged setting was audited: %+v", again[0])
+	}
+}
+
+// A founder who was removed or erased joins again under the join policy
+// like anyone else: the founder rule served the founding sign-in only.
+func TestRemovedFounderIsNotAdminAgain(t *testing.T) {
+	for _, how := range []string{"removed", "erased"} {
+		t.Run(how, func(t *testing.T) {
+			a := newTestApp(t, nil)
+			alice, am := verifiedAdmin(t, a, "alice@acme.example")
+			if am.Member.Role != "admin" {
+				t.Fatalf("the founder: %+v, want admin", am.Member)
+			}
+			carol := a.client(t)
+			cm := carol.signIn("carol@acme.example")
+			if res := alice.do("PATCH", "/api/v1/members/"+cm.Member.ID, map[string]string{"role": "admin"}); res.status != http.StatusOK {
+				t.Fatalf("make carol admin: %d %s", res.status, res.body)
+			}
+			// As an instance record made before the founder's address was
+			// forgotten at the founding sign-in still names its founder.
+			c, db := rawMongo(t, a)
+			if _, err := c.Database(db).Collection("instances").UpdateOne(t.Context(), bson.D{{Key: "_id", Value: am.Instance.ID}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "founder_email", Value: "alice@acme.example"}}}}); err != nil {
+				t.Fatal(err)
+			}
+			var res response
+			if how == "removed" {
+				res = carol.do("DELETE", "/api/v1/members/"+am.Member.ID, nil)
+			} else {
+				res = carol.do("POST", "/api/v1/privacy/subjects/erase", map[string]string{"email": "alice@acme.example"})
+			}
+			if res.status != http.StatusNoContent {
+				t.Fatalf("%s alice: %d %s", how, res.status, res.body)
+			}
+			again := a.client(t).signIn("alice@acme.example")
+			if again.Member.Role != "employee" {
+				t.Errorf("alice after being %s and signing in again: %s, want employee", how, again.Member.Role)
+			}
+			sc, err := a.store.Open(t.Context(), am.Instance.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f := sc.Instance().FounderEmail; f != "" {
+				t.Errorf("the instance record still holds the founder's address %q", f)
+			}
+		})
 	}
 }
