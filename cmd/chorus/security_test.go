@@ -1,8 +1,10 @@
 package main
 
 import (
+	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -156,6 +158,73 @@ func TestRemovedFounderIsNotAdminAgain(t *testing.T) {
 			}
 			if f := sc.Instance().FounderEmail; f != "" {
 				t.Errorf("the instance record still holds the founder's address %q", f)
+			}
+		})
+	}
+}
+
+// Strict-Transport-Security goes with every answer when the base URL is
+// https, and only then.
+func TestHSTSWhenTheBaseURLIsHTTPS(t *testing.T) {
+	plain := newTestApp(t, nil)
+	if h := plain.client(t).do("GET", "/healthz", nil).header.Get("Strict-Transport-Security"); h != "" {
+		t.Errorf("plain-http base URL: Strict-Transport-Security %q, want none", h)
+	}
+	secure := newTestAppEdit(t, nil, nil, func(d *appDeps) {
+		d.baseURL = &url.URL{Scheme: "https", Host: "chorus.example.com"}
+	})
+	c := secure.client(t)
+	for _, path := range []string{"/healthz", "/api/v1/me", "/r/nosuchcode", "/"} {
+		if h := c.do("GET", path, nil).header.Get("Strict-Transport-Security"); !strings.HasPrefix(h, "max-age=") {
+			t.Errorf("GET %s with an https base URL: Strict-Transport-Security %q, want max-age=…", path, h)
+		}
+	}
+}
+
+// /metrics answers only with the metrics token when one is set.
+func TestMetricsToken(t *testing.T) {
+	if res := newTestApp(t, nil).client(t).do("GET", "/metrics", nil); res.status != http.StatusOK {
+		t.Errorf("/metrics without a token configured: %d, want 200", res.status)
+	}
+	a := newTestApp(t, map[string]string{"CHORUS_METRICS_TOKEN": "metrics-secret-for-tests"})
+	c := a.client(t)
+	for _, auth := range []string{"", "Bearer wrong", "Bearer metrics-secret-for-test"} {
+		res := c.do("GET", "/metrics", nil, "Authorization", auth)
+		if res.status != http.StatusUnauthorized || res.problem(t).Code != "unauthenticated" {
+			t.Errorf("/metrics with %q: %d %.200s, want 401 unauthenticated", auth, res.status, res.body)
+		}
+	}
+	res := c.do("GET", "/metrics", nil, "Authorization", "Bearer metrics-secret-for-tests")
+	if res.status != http.StatusOK || !strings.Contains(string(res.body), "# HELP") {
+		t.Errorf("/metrics with the token: %d %.200s", res.status, res.body)
+	}
+}
+
+// The dev mailbox hands out every sign-in link: it runs only on a
+// loopback listen address behind a plain-http base URL.
+func TestDevMailboxOnlyOnLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		refused bool
+	}{
+		{"loopback", map[string]string{"CHORUS_ADDR": "127.0.0.1:8080"}, false},
+		{"localhost", map[string]string{"CHORUS_ADDR": "localhost:8080", "CHORUS_BASE_URL": "http://localhost:8080"}, false},
+		{"IPv6 loopback", map[string]string{"CHORUS_ADDR": "[::1]:8080"}, false},
+		{"a public address", map[string]string{"CHORUS_ADDR": "0.0.0.0:8080"}, true},
+		{"every interface", map[string]string{"CHORUS_ADDR": ":8080"}, true},
+		{"a host name", map[string]string{"CHORUS_ADDR": "chorus.example.com:8080"}, true},
+		{"an https base URL", map[string]string{"CHORUS_BASE_URL": "https://chorus.example.com"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"CHORUS_DEV_MAILBOX": "1"}
+			maps.Copy(env, tc.env)
+			_, err := parseConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)
+			switch {
+			case tc.refused && (err == nil || !strings.Contains(err.Error(), "CHORUS_DEV_MAILBOX: hands out every sign-in link")):
+				t.Errorf("error = %v, want the dev mailbox refused", err)
+			case !tc.refused && err != nil:
+				t.Errorf("error = %v, want none", err)
 			}
 		})
 	}
