@@ -76,7 +76,7 @@ func (s Settings) RetentionPeriod() int {
 // admins (by) may call it. Each change is audited with its old and new
 // values (instance.settings_changed). It returns the instance as stored, or
 // ValidationErrors naming every bad field, ErrDomainUnverified for a join
-// policy other than open on a pending instance, or ErrSSONotConfigured for
+// policy other than open or a new subdomain on a pending instance, or ErrSSONotConfigured for
 // the join policy sso without the instance's own identity provider.
 func (s *Service) UpdateSettings(ctx context.Context, sc Scope, by Member, u SettingsUpdate) (Instance, error) {
 	inst := sc.Instance()
@@ -121,12 +121,22 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, by Member, u Set
 			verr = append(verr, &ValidationError{Field: "join_policy", Reason: "must be open, invite or sso"})
 		}
 	}
+	newSubdomain := false
 	if u.Subdomain != nil {
 		sub, ve := checkSubdomain(*u.Subdomain)
 		if ve != nil {
 			verr = append(verr, ve)
 		}
 		st.Subdomain = sub
+		if newSubdomain = ve == nil && sub != "" && sub != inst.Settings.Subdomain; newSubdomain && inst.Verified {
+			ve, err := s.checkSubdomainOwned(ctx, sc, sub)
+			if err != nil {
+				return Instance{}, err
+			}
+			if ve != nil {
+				verr = append(verr, ve)
+			}
+		}
 	}
 	if u.SuggestionsNeedApproval != nil {
 		st.SuggestionsNeedApproval = new(*u.SuggestionsNeedApproval)
@@ -143,7 +153,9 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, by Member, u Set
 	}
 	// A pending instance's first member could otherwise lock every
 	// colleague out before anyone proved the domain is the company's.
-	if u.JoinPolicy != nil && st.JoinPolicy != JoinOpen && st.JoinPolicy != inst.Settings.JoinPolicy {
+	// Nor can it claim a login page that would show its name to another
+	// company's people.
+	if u.JoinPolicy != nil && st.JoinPolicy != JoinOpen && st.JoinPolicy != inst.Settings.JoinPolicy || newSubdomain {
 		if err := RequireVerified(sc); err != nil {
 			return Instance{}, err
 		}

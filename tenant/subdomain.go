@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/chorushq/chorus/tenant/api"
 )
@@ -47,6 +48,54 @@ func checkSubdomain(s string) (string, *ValidationError) {
 		return "", &ValidationError{Field: "subdomain", Reason: "is reserved"}
 	}
 	return s, nil
+}
+
+// checkSubdomainOwned returns a ValidationError unless sub is a label of
+// one of the instance's verified domains (its public suffix left out):
+// mail.acme.co.uk offers mail and acme. A name an instance cannot show to
+// be its own would let it pose as another company on that login page.
+func (s *Service) checkSubdomainOwned(ctx context.Context, sc Scope, sub string) (*ValidationError, error) {
+	domains, err := s.Domains(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	var offered []string
+	for _, d := range domains {
+		if !d.Verified {
+			continue
+		}
+		for _, l := range subdomainLabels(d.Domain) {
+			if l == sub {
+				return nil, nil
+			}
+			if !slices.Contains(offered, l) {
+				offered = append(offered, l)
+			}
+		}
+	}
+	reason := "must be a name from one of your verified domains"
+	if len(offered) > 0 {
+		reason += ": " + strings.Join(offered, ", ")
+	}
+	return &ValidationError{Field: "subdomain", Reason: reason}, nil
+}
+
+// subdomainLabels returns the labels of a normalised domain that may name
+// its login page: those before its public suffix that are valid,
+// unreserved subdomains.
+func subdomainLabels(domain string) []string {
+	suffix, _ := publicsuffix.PublicSuffix(domain)
+	rest, ok := strings.CutSuffix(domain, "."+suffix)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for l := range strings.SplitSeq(rest, ".") {
+		if sub, ve := checkSubdomain(l); ve == nil && sub != "" {
+			out = append(out, sub)
+		}
+	}
+	return out
 }
 
 // claimSubdomain moves the instance's subdomain claim from old to s.
@@ -97,6 +146,10 @@ func (s *Service) getLoginPage(c *gin.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
 	defer cancel()
 	inst, err := s.Store.instanceBySubdomain(ctx, sub)
+	if err == nil && !inst.Verified {
+		// Claimed while pending instances could claim names: not shown.
+		err = ErrNotFound
+	}
 	if errors.Is(err, ErrNotFound) {
 		return api.New(http.StatusNotFound, "not_found", "this host is no company's login page")
 	} else if err != nil {

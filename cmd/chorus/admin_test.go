@@ -382,10 +382,9 @@ func TestDomainVerifyCommand(t *testing.T) {
 
 func TestSubdomainLoginPage(t *testing.T) {
 	a := newTestApp(t, map[string]string{"CHORUS_BASE_DOMAIN": "chorus.test"})
-	admin := a.client(t)
-	alice := admin.signIn("alice@acme.example")
-	bob := a.client(t)
-	bob.signIn("bob@globex.example")
+	// Two verified companies whose domains both offer the name acme.
+	admin, alice := verifiedAdmin(t, a, "alice@acme.example")
+	bob, _ := verifiedAdmin(t, a, "bob@acme.de")
 	for _, bad := range []string{"www", "ab", "-acme", "ac me", "Ácme", strings.Repeat("a", 41)} {
 		if res := admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": bad}); res.status != http.StatusBadRequest {
 			t.Errorf("subdomain %q: %d, want 400", bad, res.status)
@@ -411,8 +410,8 @@ func TestSubdomainLoginPage(t *testing.T) {
 			t.Errorf("login page of %s: %d, want 404", host, res.status)
 		}
 	}
-	// Moving to another subdomain frees the old one.
-	admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": "acme-corp"})
+	// Giving the subdomain up frees it.
+	admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": ""})
 	if res := bob.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": "acme"}); res.status != http.StatusOK {
 		t.Errorf("the freed subdomain: %d %s", res.status, res.body)
 	}

@@ -229,3 +229,36 @@ func TestDevMailboxOnlyOnLoopback(t *testing.T) {
 		})
 	}
 }
+
+// Login subdomains cannot be squatted: only a verified instance claims
+// one, and only a label of one of its verified domains.
+func TestSubdomainsCannotBeSquatted(t *testing.T) {
+	a := newTestApp(t, map[string]string{"CHORUS_BASE_DOMAIN": "chorus.test"})
+	squatter := a.client(t)
+	squatter.signIn("mallory@squat.example")
+	res := squatter.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": "globex", "name": "Globex Corporation"})
+	if res.status != http.StatusForbidden || res.problem(t).Code != "domain_unverified" {
+		t.Errorf("a pending instance claiming a subdomain: %d %s, want 403 domain_unverified", res.status, res.body)
+	}
+	if res := squatter.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": "squat"}); res.status != http.StatusForbidden {
+		t.Errorf("a pending instance claiming its own label: %d %s, want 403", res.status, res.body)
+	}
+	if res := a.client(t).do("GET", "/api/v1/auth/login-page", nil, "Host", "globex.chorus.test"); res.status != http.StatusNotFound {
+		t.Errorf("the squatted login page: %d %s, want 404", res.status, res.body)
+	}
+
+	acme, _ := verifiedAdmin(t, a, "alice@mail.acme.example")
+	res = acme.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": "globex"})
+	if p := res.problem(t); res.status != http.StatusBadRequest || len(p.Errors) != 1 || p.Errors[0].Field != "subdomain" || !strings.Contains(p.Errors[0].Message, "acme") {
+		t.Errorf("a verified instance claiming another company's name: %d %s, want 400 naming subdomain and offering acme", res.status, res.body)
+	}
+	for _, sub := range []string{"acme", "example"} {
+		if res := acme.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": sub}); (res.status == http.StatusOK) != (sub == "acme") {
+			t.Errorf("subdomain %q of mail.acme.example: %d %s", sub, res.status, res.body)
+		}
+	}
+	globex, _ := verifiedAdmin(t, a, "bob@globex.example")
+	if res := globex.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": "globex"}); res.status != http.StatusOK {
+		t.Errorf("globex claiming its own name: %d %s", res.status, res.body)
+	}
+}
