@@ -373,9 +373,13 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		return &RetryError{Delay: sh.PublishAt.Sub(now), Err: errors.New("not due yet")}
 	}
 	coll := sc.Collection(shareKind)
-	// Content and whitelist are checked again: either may have changed
-	// since the share was made.
-	if reason := s.blocker(ctx, sc, sh); reason != "" {
+	// Member, content and whitelist are checked again: any may have
+	// changed since the share was made.
+	reason, err := s.blocker(ctx, sc, sh)
+	if err != nil {
+		return err
+	}
+	if reason != "" {
 		_, err := coll.Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: sh.State}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: reason}, {Key: "updated_at", Value: now}}}})
 		return err
@@ -440,16 +444,25 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 }
 
 // blocker says why a share may not be published any more, or "".
-func (s *Service) blocker(ctx context.Context, sc tenant.Scope, sh Share) string {
+func (s *Service) blocker(ctx context.Context, sc tenant.Scope, sh Share) (string, error) {
+	// Removal and erasure cancel a member's shares; a share that escaped
+	// them (a task already running) still never posts for someone who
+	// left.
+	switch _, err := sc.Member(ctx, sh.MemberID); {
+	case errors.Is(err, tenant.ErrNotFound):
+		return "the member is no longer in the company", nil
+	case err != nil:
+		return "", err
+	}
 	if s.content != nil {
 		if _, err := s.content.Shareable(ctx, sc, sh.ContentID); err != nil {
-			return "the content is no longer published"
+			return "the content is no longer published", nil
 		}
 	}
 	if _, err := s.whitelisted(ctx, sc, sh.Network); err != nil {
-		return "the network is no longer allowed by your company"
+		return "the network is no longer allowed by your company", nil
 	}
-	return ""
+	return "", nil
 }
 
 // failureText is what the member is told about a permanent failure.

@@ -365,13 +365,24 @@ func (sc Scope) SetRole(ctx context.Context, id string, role Role) (Member, erro
 	return m, nil
 }
 
-// RemoveMember takes a member out of the instance (admins): their profile
-// goes and their sessions end. The last admin cannot be removed
-// (ErrLastAdmin), also when admins change concurrently.
+// RemoveMember takes a member out of the instance (admins): their data is
+// erased as a data-subject erasure does it (Privacy.Erase, once
+// NewPrivacy was given this service: connections revoked at the networks
+// and deleted, waiting shares cancelled and their tasks deleted, the
+// profile last), so nothing of theirs stays live or out of the
+// data-subject tools' reach. Without a Privacy only the profile goes and
+// the sessions end. The last admin cannot be removed (ErrLastAdmin), also
+// when admins change concurrently.
 func (s *Service) RemoveMember(ctx context.Context, sc Scope, by Member, id string) error {
 	m, err := sc.Member(ctx, id)
 	if err != nil {
 		return err
+	}
+	if s.privacy != nil {
+		if err := s.privacy.Erase(ctx, sc, MemberActor(by), Subject{MemberID: m.ID, Email: m.Email}); err != nil {
+			return err
+		}
+		return sc.Audit(ctx, MemberActor(by), "member.removed", id, map[string]string{"role": string(m.Role)})
 	}
 	var token string
 	if m.Role == RoleAdmin {

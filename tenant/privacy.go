@@ -73,9 +73,13 @@ func (p *Privacy) DeleteTasksWith(f func(ctx context.Context, tasks []TaskRef) e
 }
 
 // NewPrivacy returns the privacy service over tenant's own data and the
-// given domains' sources.
+// given domains' sources. It becomes svc's way to remove members
+// (Service.RemoveMember erases them through it), so a removal and an
+// erasure leave the same behind.
 func NewPrivacy(svc *Service, sources ...PrivacySource) *Privacy {
-	return &Privacy{svc: svc, sources: sources, log: svc.Log}
+	p := &Privacy{svc: svc, sources: sources, log: svc.Log}
+	svc.privacy = p
+	return p
 }
 
 // Consent purposes. Tracking (view pixels, non-essential cookies) is off

@@ -70,6 +70,8 @@ type Service struct {
 	oidc oidcSlot
 	// sso caches instances' own identity providers.
 	sso ssoClients
+	// privacy erases removed members (set by NewPrivacy).
+	privacy *Privacy
 }
 
 // NewService returns a Service; the zero limits mean unlimited.

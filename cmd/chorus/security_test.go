@@ -1,14 +1,20 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"maps"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hibiken/asynq"
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/chorushq/chorus/jobs"
+	"github.com/chorushq/chorus/jobs/task"
 )
 
 // Regression tests of the second security review (issue 14).
@@ -260,5 +266,80 @@ func TestSubdomainsCannotBeSquatted(t *testing.T) {
 	globex, _ := verifiedAdmin(t, a, "bob@globex.example")
 	if res := globex.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": "globex"}); res.status != http.StatusOK {
 		t.Errorf("globex claiming its own name: %d %s", res.status, res.body)
+	}
+}
+
+// Removing a member does what erasure does to their connections, shares
+// and tasks: nothing is posted to their accounts afterwards, and nothing
+// of theirs stays orphaned out of the data-subject tools' reach.
+func TestRemovalRevokesConnectionsAndCancelsShares(t *testing.T) {
+	a, eve, connID, postID := shareSetup(t)
+	var eveMe me
+	eve.do("GET", "/api/v1/me", nil).json(t, &eveMe)
+	later := a.clock.Now().Add(time.Minute).UTC().Format(time.RFC3339)
+	var shares struct{ Items []shareDoc }
+	eve.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "publish_at": later}).json(t, &shares)
+	if len(shares.Items) != 1 || shares.Items[0].State != "scheduled" {
+		t.Fatalf("scheduled share: %+v", shares.Items)
+	}
+	admin := a.client(t)
+	admin.signIn("admin@acme.example")
+	if res := admin.do("DELETE", "/api/v1/members/"+eveMe.Member.ID, nil); res.status != http.StatusNoContent {
+		t.Fatalf("remove eve: %d %s", res.status, res.body)
+	}
+	insp := asynq.NewInspector(a.queue)
+	defer insp.Close()
+	if info, err := insp.GetTaskInfo(task.QueueCritical, shares.Items[0].ID); !errors.Is(err, asynq.ErrTaskNotFound) {
+		t.Errorf("the scheduled task after removal: %+v, %v; want it deleted", info, err)
+	}
+	// A task already running when she was removed publishes nothing.
+	a.clock.Add(2 * time.Minute)
+	w, _ := jobs.NewWorker(jobs.Config{Store: a.store, Social: a.social})
+	if err := w.Handler().ProcessTask(t.Context(), task.Publish(eveMe.Instance.ID, shares.Items[0].ID)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(a.mastodon.Statuses()); n != 0 {
+		t.Errorf("%d posts on a removed member's account, want 0", n)
+	}
+	c, db := rawMongo(t, a)
+	for _, kind := range []string{"connections", "shares", "consents"} {
+		n, err := c.Database(db).Collection("t_"+eveMe.Instance.ID+"_"+kind).CountDocuments(t.Context(), bson.D{{Key: "member_id", Value: eveMe.Member.ID}})
+		if err != nil || n != 0 {
+			t.Errorf("%d %s still name the removed member (%v), out of the data-subject tools' reach", n, kind, err)
+		}
+	}
+	revoked := 0
+	for _, tok := range a.mastodon.IssuedTokens() {
+		if a.mastodon.Revoked(tok) {
+			revoked++
+		}
+	}
+	if revoked == 0 {
+		t.Error("the removed member's token was not revoked at the network")
+	}
+}
+
+// PublishShare refuses a share whose member no longer exists, whatever
+// removed them: a second line of defence for tasks already running.
+func TestPublishRefusesAShareOfAMemberWhoLeft(t *testing.T) {
+	a, eve, connID, postID := shareSetup(t)
+	var eveMe me
+	eve.do("GET", "/api/v1/me", nil).json(t, &eveMe)
+	var shares struct{ Items []shareDoc }
+	eve.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}}).json(t, &shares)
+	c, db := rawMongo(t, a)
+	if _, err := c.Database(db).Collection("t_"+eveMe.Instance.ID+"_members").DeleteOne(t.Context(), bson.D{{Key: "_id", Value: eveMe.Member.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	runPublishTasks(t, a)
+	if n := len(a.mastodon.Statuses()); n != 0 {
+		t.Errorf("%d posts for a member who no longer exists, want 0", n)
+	}
+	var sh struct{ State, Error string }
+	if err := c.Database(db).Collection("t_"+eveMe.Instance.ID+"_shares").FindOne(t.Context(), bson.D{{Key: "_id", Value: shares.Items[0].ID}}).Decode(&sh); err != nil {
+		t.Fatal(err)
+	}
+	if sh.State != "cancelled" || sh.Error == "" {
+		t.Errorf("the share: %+v, want cancelled with a reason", sh)
 	}
 }
