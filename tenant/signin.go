@@ -191,6 +191,27 @@ func ipKey(ip netip.Addr) string {
 	return ip.String()
 }
 
+// PeekEmailLink returns the address a sign-in (or invitation) link signs
+// in, without consuming it or touching any session: the link in the mail
+// only leads to the web app's confirmation page, so mail scanners that
+// fetch it leave it working and a cross-site GET changes nobody's session.
+// Unknown, used or expired links are ErrInvalidToken.
+func (s *Service) PeekEmailLink(ctx context.Context, token string) (string, error) {
+	if token == "" || len(token) > 100 {
+		return "", ErrInvalidToken
+	}
+	var tok signInToken
+	err := s.Store.db.Collection(collSignIn).FindOne(ctx, bson.D{{Key: "_id", Value: hashSecret(token)}, {Key: "used", Value: false},
+		{Key: "expires_at", Value: bson.D{{Key: "$gt", Value: s.Now().UTC()}}}}).Decode(&tok)
+	switch err := storeErr(err); {
+	case errors.Is(err, ErrNotFound):
+		return "", ErrInvalidToken
+	case err != nil:
+		return "", fmt.Errorf("read sign-in link: %w", err)
+	}
+	return tok.Email, nil
+}
+
 // SignInWithEmailLink consumes a sign-in link and starts a session,
 // creating the pending instance of a new domain (whose first member is its
 // admin-to-be) or joining the existing one. It ends the session of

@@ -343,3 +343,64 @@ func TestPublishRefusesAShareOfAMemberWhoLeft(t *testing.T) {
 		t.Errorf("the share: %+v, want cancelled with a reason", sh)
 	}
 }
+
+// A sign-in link's GET (the link in the mail) changes no session and
+// consumes nothing: mail scanners that fetch it (GET, HEAD) leave it
+// working, and a signed-in person who opens an attacker's link stays who
+// they were. Only the confirmation page's same-origin POST signs in.
+func TestSignInLinkNeedsTheConfirmationPage(t *testing.T) {
+	a := newTestApp(t, nil)
+	t.Run("mail scanner prefetch", func(t *testing.T) {
+		alice := a.client(t)
+		link := alice.signInLink("alice@acme.example")
+		u, _ := url.Parse(link)
+		scanner := a.client(t)
+		for _, method := range []string{"HEAD", "GET", "GET"} {
+			res := scanner.do(method, u.RequestURI(), nil)
+			if res.status != http.StatusSeeOther || res.header.Get("Set-Cookie") != "" {
+				t.Errorf("%s of the link: %d, Set-Cookie %q; want 303 and no cookie", method, res.status, res.header.Get("Set-Cookie"))
+			}
+			loc, _ := url.Parse(res.header.Get("Location"))
+			if method == "GET" && (loc.Path != "/signin/confirm" || !strings.Contains(loc.Fragment, "email=alice@acme.example") || loc.RawQuery != "") {
+				t.Errorf("GET of the link goes to %q, want the confirmation page with the address in the fragment", res.header.Get("Location"))
+			}
+		}
+		if res := scanner.do("GET", "/api/v1/me", nil); res.status != http.StatusUnauthorized {
+			t.Errorf("the scanner got a session: %d", res.status)
+		}
+		if res := alice.useLink(link); res.status != http.StatusNoContent {
+			t.Fatalf("signing in after the scanner: %d %s", res.status, res.body)
+		}
+		var m me
+		alice.do("GET", "/api/v1/me", nil).json(t, &m)
+		if m.Member.Email != "alice@acme.example" {
+			t.Errorf("signed in as %+v", m.Member)
+		}
+	})
+	t.Run("login CSRF", func(t *testing.T) {
+		victim := a.client(t)
+		victim.signIn("victim@acme.example")
+		link := a.client(t).signInLink("mallory@globex.example")
+		u, _ := url.Parse(link)
+		// A top-level cross-site navigation to the attacker's link.
+		res := victim.do("GET", u.RequestURI(), nil, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate")
+		if res.status != http.StatusSeeOther || res.header.Get("Set-Cookie") != "" {
+			t.Errorf("cross-site GET of a link: %d, Set-Cookie %q; want 303 and no cookie", res.status, res.header.Get("Set-Cookie"))
+		}
+		// A cross-site POST of the token.
+		res = victim.do("POST", "/api/v1/auth/email/callback", map[string]string{"token": u.Query().Get("token")},
+			"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
+		if res.status != http.StatusForbidden || res.problem(t).Code != "cross_origin_request" || res.header.Get("Set-Cookie") != "" {
+			t.Errorf("cross-site POST of a link's token: %d %s, want 403 cross_origin_request", res.status, res.body)
+		}
+		var m me
+		victim.do("GET", "/api/v1/me", nil).json(t, &m)
+		if m.Member.Email != "victim@acme.example" {
+			t.Errorf("the victim is now %q, want still victim@acme.example", m.Member.Email)
+		}
+		// The link still works for its owner.
+		if res := a.client(t).useLink(link); res.status != http.StatusNoContent {
+			t.Errorf("the attacker's own link after the refused CSRF: %d %s", res.status, res.body)
+		}
+	})
+}
