@@ -428,6 +428,29 @@ func (p *Privacy) erase(ctx context.Context, sc Scope, s Subject, pseudonym stri
 	return nil
 }
 
+// eraseEveryone erases every member of the instance as an erasure does,
+// without the ledger or the last-admin rule (the instance goes): the
+// domains' sources revoke connections at the networks, cancel waiting
+// shares and their tasks are deleted. Offboarding calls it before it
+// drops the instance's data; it is idempotent.
+func (p *Privacy) eraseEveryone(ctx context.Context, sc Scope) error {
+	for {
+		// Each erased member leaves the list: the first page is the next.
+		ms, err := sc.Members(ctx, "", 100)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if err := p.erase(ctx, sc, Subject{MemberID: m.ID, Email: m.Email}, "offboarded-"+randomHex(8)); err != nil {
+				return fmt.Errorf("offboard member %s: %w", m.ID, err)
+			}
+		}
+		if len(ms) < 100 {
+			return nil
+		}
+	}
+}
+
 // ReplayErasures erases again, in every instance, each person in the
 // ledger whose data came back (a backup restore). It returns how many it
 // found and erased again.

@@ -404,3 +404,33 @@ func TestSignInLinkNeedsTheConfirmationPage(t *testing.T) {
 		}
 	})
 }
+
+// Offboarding an instance revokes its members' connections at the
+// networks and deletes their waiting tasks before its data goes.
+func TestOffboardingRevokesConnectionsAndTasks(t *testing.T) {
+	a, eve, connID, postID := shareSetup(t)
+	var shares struct{ Items []shareDoc }
+	eve.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "publish_at": "2099-01-01T00:00:00Z"}).json(t, &shares)
+	if len(shares.Items) != 1 {
+		t.Fatalf("shares: %+v", shares.Items)
+	}
+	admin := a.client(t)
+	am := admin.signIn("admin@acme.example")
+	if res := admin.do("DELETE", "/api/v1/instance", map[string]string{"confirm": am.Instance.ID}); res.status != http.StatusNoContent {
+		t.Fatalf("offboard: %d %s", res.status, res.body)
+	}
+	insp := asynq.NewInspector(a.queue)
+	defer insp.Close()
+	if info, err := insp.GetTaskInfo(task.QueueCritical, shares.Items[0].ID); !errors.Is(err, asynq.ErrTaskNotFound) {
+		t.Errorf("the scheduled task after offboarding: %+v, %v; want it deleted", info, err)
+	}
+	revoked := 0
+	for _, tok := range a.mastodon.IssuedTokens() {
+		if a.mastodon.Revoked(tok) {
+			revoked++
+		}
+	}
+	if revoked == 0 {
+		t.Error("the member's token was not revoked at the network")
+	}
+}
