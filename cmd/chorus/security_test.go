@@ -308,13 +308,7 @@ func TestRemovalRevokesConnectionsAndCancelsShares(t *testing.T) {
 			t.Errorf("%d %s still name the removed member (%v), out of the data-subject tools' reach", n, kind, err)
 		}
 	}
-	revoked := 0
-	for _, tok := range a.mastodon.IssuedTokens() {
-		if a.mastodon.Revoked(tok) {
-			revoked++
-		}
-	}
-	if revoked == 0 {
+	if revokedTokens(a) == 0 {
 		t.Error("the removed member's token was not revoked at the network")
 	}
 }
@@ -424,13 +418,18 @@ func TestOffboardingRevokesConnectionsAndTasks(t *testing.T) {
 	if info, err := insp.GetTaskInfo(task.QueueCritical, shares.Items[0].ID); !errors.Is(err, asynq.ErrTaskNotFound) {
 		t.Errorf("the scheduled task after offboarding: %+v, %v; want it deleted", info, err)
 	}
-	revoked := 0
-	for _, tok := range a.mastodon.IssuedTokens() {
-		if a.mastodon.Revoked(tok) {
-			revoked++
-		}
-	}
-	if revoked == 0 {
+	if revokedTokens(a) == 0 {
 		t.Error("the member's token was not revoked at the network")
 	}
+}
+
+// revokedTokens counts the Mastodon fake's access tokens revoked so far.
+func revokedTokens(a *testApp) int {
+	n := 0
+	for _, tok := range a.mastodon.IssuedTokens() {
+		if a.mastodon.Revoked(tok) {
+			n++
+		}
+	}
+	return n
 }
