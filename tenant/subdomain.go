@@ -120,6 +120,34 @@ func (s *Store) claimSubdomain(ctx context.Context, instanceID, old, sub string)
 	return nil
 }
 
+// ReserveSubdomain gives an instance a login subdomain none of its
+// verified domains offers, such as a company's name that is not its
+// domain's (operators; audited in the instance's log with the reason).
+// Errors: *ValidationError for a malformed or reserved name,
+// ErrSubdomainTaken, ErrNotFound for an unknown instance.
+func (s *Store) ReserveSubdomain(ctx context.Context, instanceID, name, reason string) (string, error) {
+	sub, ve := checkSubdomain(name)
+	if ve != nil {
+		return "", ve
+	}
+	if sub == "" {
+		return "", &ValidationError{Field: "subdomain", Reason: "must not be empty"}
+	}
+	sc, err := s.Open(ctx, instanceID)
+	if err != nil {
+		return "", err
+	}
+	old := sc.Instance().Settings.Subdomain
+	if err := s.claimSubdomain(ctx, instanceID, old, sub); err != nil {
+		return "", err
+	}
+	if _, err := s.db.Collection(collInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: instanceID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "settings.subdomain", Value: sub}}}}); err != nil {
+		return "", storeErr(err)
+	}
+	return sub, sc.Audit(ctx, OperatorActor, "subdomain.reserved", sub, map[string]string{"reason": reason, "previous": old})
+}
+
 // instanceBySubdomain returns the instance that claimed sub.
 func (s *Store) instanceBySubdomain(ctx context.Context, sub string) (Instance, error) {
 	var claim struct {

@@ -433,3 +433,31 @@ func revokedTokens(a *testApp) int {
 	}
 	return n
 }
+
+// An operator reserves a subdomain no verified domain of the instance
+// offers (a company known by another name); audited.
+func TestSubdomainReserveCommand(t *testing.T) {
+	a := newTestApp(t, map[string]string{"CHORUS_BASE_DOMAIN": "chorus.test"})
+	admin, m := verifiedAdmin(t, a, "alice@initech.example")
+	uri, db := a.mongo()
+	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db}
+	getenv := func(k string) string { return env[k] }
+	var out strings.Builder
+	if err := run(t.Context(), []string{"subdomain", "reserve", "initrode", "--instance", m.Instance.ID}, getenv, &out); err == nil {
+		t.Error("reserving without a reason succeeded")
+	}
+	if err := run(t.Context(), []string{"subdomain", "reserve", "initrode", "--instance", m.Instance.ID, "--reason", "ticket 7"}, getenv, &out); err != nil {
+		t.Fatalf("chorus subdomain reserve: %v", err)
+	}
+	res := a.client(t).do("GET", "/api/v1/auth/login-page", nil, "Host", "initrode.chorus.test")
+	if res.status != http.StatusOK || !strings.Contains(string(res.body), m.Instance.ID) {
+		t.Errorf("the reserved login page: %d %s", res.status, res.body)
+	}
+	if es := auditEntries(t, admin); len(es) == 0 || es[0].Action != "subdomain.reserved" || es[0].Actor.Kind != "operator" || es[0].Details["reason"] != "ticket 7" {
+		t.Errorf("newest audit entry: %+v, want subdomain.reserved by an operator with the reason", es)
+	}
+	// Other settings change as before; the reserved name stays.
+	if res := admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": "initrode", "name": "Initech"}); res.status != http.StatusOK {
+		t.Errorf("settings with the reserved subdomain: %d %s", res.status, res.body)
+	}
+}
