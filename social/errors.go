@@ -101,6 +101,20 @@ var (
 	ErrInvalidCredentials = errors.New("wrong handle or app password")
 )
 
+// ConnectionError: a connection listed in a share request cannot be used
+// for a reason its member cannot mend (ErrNetworkNotAllowed,
+// ErrServerNotAllowed); Field names it as sent (connections[0]).
+type ConnectionError struct {
+	Field   string
+	Network string
+	Err     error
+}
+
+func (e *ConnectionError) Error() string { return e.Field + " (" + e.Network + "): " + e.Err.Error() }
+
+// Unwrap returns the reason.
+func (e *ConnectionError) Unwrap() error { return e.Err }
+
 // ServerAddressError: the server a member named (instance_url) is at an
 // address Chorus does not call — private, loopback or otherwise not
 // public — or on a port that is not allowed (Port). It is the member's

@@ -35,8 +35,18 @@ func statusOf(err error) *api.Problem {
 	var (
 		ne  *Error
 		sae *ServerAddressError
+		ce  *ConnectionError
 	)
 	switch {
+	case errors.As(err, &ce):
+		p := statusOf(ce.Err)
+		msg := "your company's admins no longer allow this network (" + ce.Network + "): reconnecting cannot help, ask them to allow it again"
+		if errors.Is(ce.Err, ErrServerNotAllowed) {
+			msg = "your company's admins no longer allow this account's " + ce.Network + " server: reconnecting cannot help, ask them to add it"
+		}
+		p.Detail = ce.Field + ": " + msg
+		p.Errors = []api.FieldError{{Field: ce.Field, Message: msg}}
+		return p
 	case errors.As(err, &sae):
 		msg := "private, loopback or non-public addresses are not allowed"
 		if sae.Port != "" {

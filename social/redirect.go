@@ -415,11 +415,7 @@ func (r *Redirector) Close(ctx context.Context) error {
 // job calls this. Batches wholly older than the cutoff are deleted; a
 // batch straddling it keeps only its clicks from the cutoff on.
 func SweepClicks(ctx context.Context, sc tenant.Scope, now time.Time) (int64, error) {
-	days := sc.Instance().Settings.RetentionDays
-	if days <= 0 {
-		days = tenant.DefaultRetentionDays
-	}
-	cutoff := now.UTC().AddDate(0, 0, -days)
+	cutoff := now.UTC().AddDate(0, 0, -sc.Instance().Settings.RetentionPeriod())
 	coll := sc.Collection(clickKind)
 	var old []clickBatch
 	before := bson.D{{Key: "at_max", Value: bson.D{{Key: "$lt", Value: cutoff}}}}

@@ -195,15 +195,19 @@ func (s *Service) newShares(ctx context.Context, sc tenant.Scope, me tenant.Memb
 		} else if err != nil {
 			return nil, err
 		}
-		if c.Status != StatusActive {
-			return nil, &tenant.ValidationError{Field: fmt.Sprintf("connections[%d]", i), Reason: "is " + string(c.Status) + ": reconnect it first"}
-		}
+		// What the admins no longer allow comes first: reconnecting cannot
+		// help a connection they disabled.
 		wl, err := s.whitelisted(ctx, sc, c.Network)
-		if err != nil {
+		if errors.Is(err, ErrNetworkNotAllowed) {
+			return nil, &ConnectionError{Field: fmt.Sprintf("connections[%d]", i), Network: c.Network, Err: err}
+		} else if err != nil {
 			return nil, err
 		}
 		if !wl.Config.serverAllowed(c.InstanceURL) {
-			return nil, ErrServerNotAllowed
+			return nil, &ConnectionError{Field: fmt.Sprintf("connections[%d]", i), Network: c.Network, Err: ErrServerNotAllowed}
+		}
+		if c.Status != StatusActive {
+			return nil, &tenant.ValidationError{Field: fmt.Sprintf("connections[%d]", i), Reason: "is " + string(c.Status) + ": reconnect it first"}
 		}
 		if c.ExpiresAt != nil && c.Refresh == nil && !at.Before(*c.ExpiresAt) {
 			return nil, &tenant.ValidationError{Field: "publish_at", Reason: fmt.Sprintf(
@@ -365,9 +369,13 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		return &RetryError{Delay: sh.PublishAt.Sub(now), Err: errors.New("not due yet")}
 	}
 	coll := sc.Collection(shareKind)
-	// Content and whitelist are checked again: either may have changed
-	// since the share was made.
-	if reason := s.blocker(ctx, sc, sh); reason != "" {
+	// Member, content and whitelist are checked again: any may have
+	// changed since the share was made.
+	reason, err := s.blocker(ctx, sc, sh)
+	if err != nil {
+		return err
+	}
+	if reason != "" {
 		_, err := coll.Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: sh.State}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: reason}, {Key: "updated_at", Value: now}}}})
 		return err
@@ -432,16 +440,25 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 }
 
 // blocker says why a share may not be published any more, or "".
-func (s *Service) blocker(ctx context.Context, sc tenant.Scope, sh Share) string {
+func (s *Service) blocker(ctx context.Context, sc tenant.Scope, sh Share) (string, error) {
+	// Removal and erasure cancel a member's shares; a share that escaped
+	// them (a task already running) still never posts for someone who
+	// left.
+	switch _, err := sc.Member(ctx, sh.MemberID); {
+	case errors.Is(err, tenant.ErrNotFound):
+		return "the member is no longer in the company", nil
+	case err != nil:
+		return "", err
+	}
 	if s.content != nil {
 		if _, err := s.content.Shareable(ctx, sc, sh.ContentID); err != nil {
-			return "the content is no longer published"
+			return "the content is no longer published", nil
 		}
 	}
 	if _, err := s.whitelisted(ctx, sc, sh.Network); err != nil {
-		return "the network is no longer allowed by your company"
+		return "the network is no longer allowed by your company", nil
 	}
-	return ""
+	return "", nil
 }
 
 // failureText is what the member is told about a permanent failure.

@@ -190,16 +190,14 @@ func (sc Scope) AuditAnchor(ctx context.Context) (AuditAnchor, error) {
 }
 
 // SweepAudit purges the scope's audit entries older than the instance's
-// retention period (settings.retention_days), keeping the chain
+// retention period (settings.retention_days), but never younger than
+// MinAuditRetentionDays, keeping the chain
 // verifiable: the anchor first moves to the newest purged entry, then the
 // entries up to it go, so a crash in between leaves only entries the next
 // sweep removes. The purge is itself audited. It returns how many entries
 // went; run it again and it does nothing more.
 func SweepAudit(ctx context.Context, sc Scope, now time.Time) (int64, error) {
-	days := sc.Instance().Settings.RetentionDays
-	if days <= 0 {
-		days = DefaultRetentionDays
-	}
+	days := max(sc.Instance().Settings.RetentionPeriod(), MinAuditRetentionDays)
 	cutoff := now.UTC().AddDate(0, 0, -days)
 	coll := sc.Collection(auditKind)
 	var last []AuditEntry

@@ -166,3 +166,35 @@ func TestAuditRetentionKeepsTheChainVerifiable(t *testing.T) {
 		t.Errorf("VerifyAudit = %d, %v; want 2 entries after the anchor", checked, err)
 	}
 }
+
+// The audit log keeps a year at least, whatever the instance's retention
+// period: the shortest admins may set, or a shorter one stored before the
+// minimum existed.
+func TestAuditOutlivesAShortRetention(t *testing.T) {
+	for _, days := range []int{1, MinRetentionDays} {
+		t.Run(fmt.Sprint(days), func(t *testing.T) {
+			clock := newTestClock()
+			s := newTestStore(t, clock)
+			sc := newTestScope(t, s, "acme.example")
+			ctx := t.Context()
+			if _, err := s.updateInstance(ctx, sc, "Acme", Settings{RetentionDays: days}); err != nil {
+				t.Fatal(err)
+			}
+			sc, err := s.Open(ctx, sc.InstanceID())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sc.Audit(ctx, SystemActor, "test.entry", "", nil); err != nil {
+				t.Fatal(err)
+			}
+			clock.Add(time.Duration(MinAuditRetentionDays-1) * 24 * time.Hour)
+			if n, err := SweepAudit(ctx, sc, clock.Now()); err != nil || n != 0 {
+				t.Errorf("sweep after %d days = %d, %v; want nothing purged", MinAuditRetentionDays-1, n, err)
+			}
+			clock.Add(2 * 24 * time.Hour)
+			if n, err := SweepAudit(ctx, sc, clock.Now()); err != nil || n != 1 {
+				t.Errorf("sweep after %d days = %d, %v; want the entry purged", MinAuditRetentionDays+1, n, err)
+			}
+		})
+	}
+}

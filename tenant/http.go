@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -154,6 +155,8 @@ func domainReasonText(r DomainReason) string {
 func (s *Service) Routes(r gin.IRouter) {
 	r.POST("/auth/email", s.Public(s.postEmailSignIn))
 	r.GET("/auth/email/callback", s.Public(s.getEmailCallback))
+	r.HEAD("/auth/email/callback", s.Public(s.getEmailCallback))
+	r.POST("/auth/email/callback", s.Public(s.postEmailCallback))
 	r.GET("/auth/login-page", s.Public(s.getLoginPage))
 	s.OIDCRoutes(r)
 	s.SSORoutes(r)
@@ -200,16 +203,45 @@ func (s *Service) postEmailSignIn(c *gin.Context) error {
 	return nil
 }
 
+// getEmailCallback is the link in sign-in and invitation mails: it sends
+// the browser to the web app's confirmation page (/signin/confirm) with
+// the token and its address in the fragment (never sent to a server, nor
+// in a Referer). It consumes nothing and sets no cookie: see
+// PeekEmailLink.
 func (s *Service) getEmailCallback(c *gin.Context) error {
+	frag := "error=invalid_token"
+	token := c.Query("token")
+	switch email, err := s.PeekEmailLink(c.Request.Context(), token); {
+	case err == nil:
+		frag = url.Values{"token": {token}, "email": {email}}.Encode()
+	case !errors.Is(err, ErrInvalidToken):
+		return err
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Referrer-Policy", "no-referrer")
+	c.Redirect(http.StatusSeeOther, s.BaseURL.JoinPath("/signin/confirm").String()+"#"+frag)
+	return nil
+}
+
+// postEmailCallback is the confirmation page's sign-in: {"token": …}
+// consumes the link and sets the session cookie (204). Like every
+// state-changing request it must be same-origin (cross_origin_request
+// otherwise), so another site cannot sign a visitor in to its account.
+func (s *Service) postEmailCallback(c *gin.Context) error {
+	var in struct {
+		Token string `json:"token"`
+	}
+	if err := api.Decode(c, &in); err != nil {
+		return err
+	}
 	old, _ := c.Cookie(s.cookie.name)
-	secret, err := s.SignInWithEmailLink(c.Request.Context(), c.Query("token"), old)
+	secret, err := s.SignInWithEmailLink(c.Request.Context(), in.Token, old)
 	if err != nil {
 		return err
 	}
 	s.setCookie(c, secret, int(SessionTTL.Seconds()))
 	c.Header("Cache-Control", "no-store")
-	c.Header("Referrer-Policy", "no-referrer")
-	c.Redirect(http.StatusSeeOther, s.BaseURL.JoinPath("/").String())
+	c.Status(http.StatusNoContent)
 	return nil
 }
 
@@ -331,7 +363,7 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 	if err := api.Decode(c, &in); err != nil {
 		return err
 	}
-	inst, err := s.UpdateSettings(c.Request.Context(), sc, SettingsUpdate{
+	inst, err := s.UpdateSettings(c.Request.Context(), sc, me, SettingsUpdate{
 		Name: in.Name, InvitationMessage: in.InvitationMessage, RetentionDays: in.RetentionDays, JoinPolicy: in.JoinPolicy,
 		SuggestionsNeedApproval: in.NeedApproval, Subdomain: in.Subdomain,
 		TimeZone: in.TimeZone, CPC: in.CPC, MinGroupSize: in.MinGroupSize, LeaderboardVisible: in.LeaderboardVisible, Points: in.Points,

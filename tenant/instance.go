@@ -29,7 +29,8 @@ type Instance struct {
 	Settings  Settings  `bson:"settings" json:"settings"`
 	Placement Placement `bson:"placement" json:"-"`
 	// FounderEmail is the first verified address of the instance; its
-	// member is the admin-to-be.
+	// member is the admin-to-be. It is cleared once the founder joined
+	// (and by the founder's erasure).
 	FounderEmail string    `bson:"founder_email" json:"-"`
 	CreatedAt    time.Time `bson:"created_at" json:"created_at"`
 }
@@ -117,9 +118,7 @@ func (s Settings) PointWeights() Points {
 // the reach settings, the digest) as they apply: GET /api/v1/instance
 // shows the effective settings.
 func (s Settings) WithDefaults() Settings {
-	if s.RetentionDays <= 0 {
-		s.RetentionDays = DefaultRetentionDays
-	}
+	s.RetentionDays = s.RetentionPeriod()
 	if s.TimeZone == "" {
 		s.TimeZone = DefaultTimeZone
 	}
@@ -293,6 +292,31 @@ func (s *Store) updateInstance(ctx context.Context, sc Scope, name string, st Se
 		return Instance{}, storeErr(err)
 	}
 	return s.instance(ctx, sc.inst.ID)
+}
+
+// forgetFounder removes email from the instance record when it names
+// the founder; it is idempotent.
+func (s *Store) forgetFounder(ctx context.Context, instanceID, email string) error {
+	_, err := s.db.Collection(collInstances).UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: instanceID}, {Key: "founder_email", Value: email}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "founder_email", Value: ""}}}})
+	if err != nil {
+		return fmt.Errorf("forget the founder's address: %w", storeErr(err))
+	}
+	return nil
+}
+
+// founderRecord returns the instance record's part about email: its
+// founder's address when it is email's (export).
+func (s *Store) founderRecord(ctx context.Context, instanceID, email string) (map[string]any, error) {
+	inst, err := s.instance(ctx, instanceID)
+	if err != nil {
+		return nil, err
+	}
+	if email == "" || inst.FounderEmail != email {
+		return map[string]any{}, nil
+	}
+	return map[string]any{"id": inst.ID, "founder_email": inst.FounderEmail}, nil
 }
 
 // Instances lists every instance (operators), oldest first, without any

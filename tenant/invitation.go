@@ -174,8 +174,12 @@ func (s *Service) withdraw(ctx context.Context, sc Scope, made []Invitation, cau
 }
 
 // openInvitations returns the pending, unexpired invitations of addrs by
-// address.
+// address. No addresses ask nothing of the store: MongoDB refuses an $in
+// of null, which a nil slice encodes to.
 func (sc Scope) openInvitations(ctx context.Context, addrs []string, now time.Time) (map[string]Invitation, error) {
+	if len(addrs) == 0 {
+		return map[string]Invitation{}, nil
+	}
 	var invs []Invitation
 	if err := sc.Collection(invitationKind).Find(ctx, bson.D{{Key: "email", Value: bson.D{{Key: "$in", Value: addrs}}},
 		{Key: "state", Value: "pending"}, {Key: "expires_at", Value: bson.D{{Key: "$gt", Value: now}}}}, &invs); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"testing"
+	"time"
 )
 
 // Inviting an address with a pending invitation again resends that
@@ -88,5 +89,21 @@ func TestInviteMailFailureInvitesNobody(t *testing.T) {
 	}
 	if n := len(box.List("c@acme.example")); n != 0 {
 		t.Errorf("c@acme.example got %d mails after the request failed", n)
+	}
+}
+
+// With no addresses left to invite (every one refused), openInvitations
+// asks nothing of the store: MongoDB refuses the $in of null a nil slice
+// encodes to, and the request answered 500 instead of naming the
+// refused addresses. A closed store proves no query is made.
+func TestOpenInvitationsOfNoAddressesAsksNothing(t *testing.T) {
+	s := newTestStore(t, newTestClock())
+	sc := newTestScope(t, s, "acme.example")
+	if err := s.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	open, err := sc.openInvitations(t.Context(), nil, time.Now())
+	if err != nil || len(open) != 0 {
+		t.Errorf("openInvitations(nil) = %v, %v; want none and no query", open, err)
 	}
 }

@@ -108,9 +108,9 @@ func (sc Scope) joinByEmail(ctx context.Context, email string, now time.Time) (M
 	if !errors.Is(err, ErrNotFound) {
 		return Member{}, err
 	}
-	role := RoleEmployee
-	if email == sc.inst.FounderEmail {
-		role = RoleAdmin
+	role, err := sc.newMemberRole(ctx, email)
+	if err != nil {
+		return Member{}, err
 	}
 	local, _, _ := strings.Cut(email, "@")
 	m = Member{
@@ -130,7 +130,37 @@ func (sc Scope) joinByEmail(ctx context.Context, email string, now time.Time) (M
 	case err != nil:
 		return Member{}, fmt.Errorf("add member: %w", err)
 	}
-	return m, nil
+	return m, sc.founderJoined(ctx, m)
+}
+
+// newMemberRole is the role of a person joining the instance: admin for
+// its founder on the founding sign-in — while the instance record holds
+// the founder's address and the instance has no admin yet — else
+// employee. A founder who was removed or erased comes back as anyone else
+// (an instance always keeps an admin, so the second condition holds even
+// where an old record still names its founder).
+func (sc Scope) newMemberRole(ctx context.Context, email string) (Role, error) {
+	if email == "" || email != sc.inst.FounderEmail {
+		return RoleEmployee, nil
+	}
+	n, err := sc.Collection(memberKind).Count(ctx, bson.D{{Key: "role", Value: RoleAdmin}})
+	if err != nil {
+		return "", err
+	}
+	if n > 0 {
+		return RoleEmployee, nil
+	}
+	return RoleAdmin, nil
+}
+
+// founderJoined makes the instance record forget its founder's address
+// once the founder joined as admin: the founder rule is used up, and the
+// address is personal data the record no longer needs.
+func (sc Scope) founderJoined(ctx context.Context, m Member) error {
+	if m.Role != RoleAdmin || m.Email != sc.inst.FounderEmail {
+		return nil
+	}
+	return sc.store.forgetFounder(ctx, sc.InstanceID(), m.Email)
 }
 
 // touchSignIn records a sign-in.
@@ -335,13 +365,24 @@ func (sc Scope) SetRole(ctx context.Context, id string, role Role) (Member, erro
 	return m, nil
 }
 
-// RemoveMember takes a member out of the instance (admins): their profile
-// goes and their sessions end. The last admin cannot be removed
-// (ErrLastAdmin), also when admins change concurrently.
+// RemoveMember takes a member out of the instance (admins): their data is
+// erased as a data-subject erasure does it (Privacy.Erase, once
+// NewPrivacy was given this service: connections revoked at the networks
+// and deleted, waiting shares cancelled and their tasks deleted, the
+// profile last), so nothing of theirs stays live or out of the
+// data-subject tools' reach. Without a Privacy only the profile goes and
+// the sessions end. The last admin cannot be removed (ErrLastAdmin), also
+// when admins change concurrently.
 func (s *Service) RemoveMember(ctx context.Context, sc Scope, by Member, id string) error {
 	m, err := sc.Member(ctx, id)
 	if err != nil {
 		return err
+	}
+	if s.privacy != nil {
+		if err := s.privacy.Erase(ctx, sc, MemberActor(by), Subject{MemberID: m.ID, Email: m.Email}); err != nil {
+			return err
+		}
+		return sc.Audit(ctx, MemberActor(by), "member.removed", id, map[string]string{"role": string(m.Role)})
 	}
 	var token string
 	if m.Role == RoleAdmin {
@@ -360,6 +401,9 @@ func (s *Service) RemoveMember(ctx context.Context, sc Scope, by Member, id stri
 		return err
 	}
 	if err := s.Store.endMemberSessions(ctx, sc.InstanceID(), id); err != nil {
+		return err
+	}
+	if err := s.Store.forgetFounder(ctx, sc.InstanceID(), m.Email); err != nil {
 		return err
 	}
 	return sc.Audit(ctx, MemberActor(by), "member.removed", id, map[string]string{"role": string(m.Role)})

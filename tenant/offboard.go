@@ -69,6 +69,13 @@ func (s *Service) deleteInstance(c *gin.Context, sc Scope, me Member) error {
 	if in.Confirm != sc.InstanceID() {
 		return api.Invalid(api.FieldError{Field: "confirm", Message: "must repeat the instance's ID: deleting it cannot be undone"})
 	}
+	// The members' connections are revoked at the networks and their
+	// waiting tasks deleted while the data that names them still exists.
+	if s.privacy != nil {
+		if err := s.privacy.eraseEveryone(c.Request.Context(), sc); err != nil {
+			return err
+		}
+	}
 	if err := s.Store.DeleteInstance(c.Request.Context(), sc.InstanceID(), "member:"+me.ID, "admin request"); err != nil {
 		return err
 	}

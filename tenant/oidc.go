@@ -717,9 +717,9 @@ func (s *Service) joinByOIDC(ctx context.Context, sc Scope, who oidcIdentity, no
 		if err := s.admit(ctx, sc, signInToken{}, who.Email, now); err != nil {
 			return Member{}, err
 		}
-		role := RoleEmployee
-		if who.Email == sc.inst.FounderEmail {
-			role = RoleAdmin
+		role, err := sc.newMemberRole(ctx, who.Email)
+		if err != nil {
+			return Member{}, err
 		}
 		m = Member{
 			ID:         newID(),
@@ -738,7 +738,7 @@ func (s *Service) joinByOIDC(ctx context.Context, sc Scope, who oidcIdentity, no
 		case err != nil:
 			return Member{}, fmt.Errorf("add member: %w", err)
 		}
-		return m, nil
+		return m, sc.founderJoined(ctx, m)
 	}
 }
 

@@ -73,9 +73,13 @@ func (p *Privacy) DeleteTasksWith(f func(ctx context.Context, tasks []TaskRef) e
 }
 
 // NewPrivacy returns the privacy service over tenant's own data and the
-// given domains' sources.
+// given domains' sources. It becomes svc's way to remove members
+// (Service.RemoveMember erases them through it), so a removal and an
+// erasure leave the same behind.
 func NewPrivacy(svc *Service, sources ...PrivacySource) *Privacy {
-	return &Privacy{svc: svc, sources: sources, log: svc.Log}
+	p := &Privacy{svc: svc, sources: sources, log: svc.Log}
+	svc.privacy = p
+	return p
 }
 
 // Consent purposes. Tracking (view pixels, non-essential cookies) is off
@@ -203,12 +207,15 @@ func (p *Privacy) Export(ctx context.Context, sc Scope, s Subject) (Export, erro
 	ex := Export{GeneratedAt: p.svc.Now().UTC(), Data: map[string]any{}}
 	ex.Instance.ID, ex.Instance.Name = sc.InstanceID(), sc.Instance().Name
 	ex.Manifest = []string{memberKind.Name, consentKind.Name, invitationKind.Name, auditKind.Name, exportKind.Name, collSessions,
-		collSignIn, idempotencyKind.Name}
+		collSignIn, idempotencyKind.Name, collInstances}
 	links, err := p.svc.Store.addressLinks(ctx, s.Email)
 	if err != nil {
 		return Export{}, err
 	}
 	ex.Data["sign_in_links"] = links
+	if ex.Data["instance_record"], err = p.svc.Store.founderRecord(ctx, sc.InstanceID(), s.Email); err != nil {
+		return Export{}, err
+	}
 
 	if s.MemberID != "" {
 		m, err := sc.Member(ctx, s.MemberID)
@@ -409,6 +416,9 @@ func (p *Privacy) erase(ctx context.Context, sc Scope, s Subject, pseudonym stri
 		if err := p.svc.Store.forgetAddress(ctx, s.Email); err != nil {
 			return err
 		}
+		if err := p.svc.Store.forgetFounder(ctx, sc.InstanceID(), s.Email); err != nil {
+			return err
+		}
 	}
 	if s.MemberID != "" {
 		if _, err := sc.Collection(memberKind).Delete(ctx, bson.D{{Key: "_id", Value: s.MemberID}}); err != nil {
@@ -416,6 +426,29 @@ func (p *Privacy) erase(ctx context.Context, sc Scope, s Subject, pseudonym stri
 		}
 	}
 	return nil
+}
+
+// eraseEveryone erases every member of the instance as an erasure does,
+// without the ledger or the last-admin rule (the instance goes): the
+// domains' sources revoke connections at the networks, cancel waiting
+// shares and their tasks are deleted. Offboarding calls it before it
+// drops the instance's data; it is idempotent.
+func (p *Privacy) eraseEveryone(ctx context.Context, sc Scope) error {
+	for {
+		// Each erased member leaves the list: the first page is the next.
+		ms, err := sc.Members(ctx, "", 100)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if err := p.erase(ctx, sc, Subject{MemberID: m.ID, Email: m.Email}, "offboarded-"+randomHex(8)); err != nil {
+				return fmt.Errorf("offboard member %s: %w", m.ID, err)
+			}
+		}
+		if len(ms) < 100 {
+			return nil
+		}
+	}
 }
 
 // ReplayErasures erases again, in every instance, each person in the

@@ -49,15 +49,36 @@ func (s Settings) DigestSchedule() string {
 const (
 	maxInstanceName      = 100
 	maxInvitationMessage = 2000
-	minRetentionDays     = 1
 	maxRetentionDays     = 3650
 )
 
+// MinRetentionDays is the shortest retention period admins may set: the
+// daily sweeps would otherwise purge clicks (and, before the audit log had
+// its own minimum, the audit trail) after a day.
+const MinRetentionDays = 30
+
+// MinAuditRetentionDays is how long the audit log keeps its entries at
+// least, whatever the instance's retention period: admins cannot shorten
+// the trail of their own actions.
+const MinAuditRetentionDays = 365
+
+// RetentionPeriod returns how many days raw data is kept: the setting,
+// DefaultRetentionDays when unset, never less than MinRetentionDays (a
+// shorter value stored before the minimum existed).
+func (s Settings) RetentionPeriod() int {
+	if s.RetentionDays <= 0 {
+		return DefaultRetentionDays
+	}
+	return max(s.RetentionDays, MinRetentionDays)
+}
+
 // UpdateSettings validates and stores u for the scope's instance; only
-// admins may call it. It returns the instance as stored, or
-// ValidationErrors naming every bad field, or ErrSSONotConfigured for the
-// join policy sso without the instance's own identity provider.
-func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate) (Instance, error) {
+// admins (by) may call it. Each change is audited with its old and new
+// values (instance.settings_changed). It returns the instance as stored, or
+// ValidationErrors naming every bad field, ErrDomainUnverified for a join
+// policy other than open or a new subdomain on a pending instance, or ErrSSONotConfigured for
+// the join policy sso without the instance's own identity provider.
+func (s *Service) UpdateSettings(ctx context.Context, sc Scope, by Member, u SettingsUpdate) (Instance, error) {
 	inst := sc.Instance()
 	name, st := inst.Name, inst.Settings
 	var verr ValidationErrors
@@ -80,8 +101,8 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate
 	}
 	if u.RetentionDays != nil {
 		st.RetentionDays = *u.RetentionDays
-		if st.RetentionDays < minRetentionDays || st.RetentionDays > maxRetentionDays {
-			verr = append(verr, &ValidationError{Field: "retention_days", Reason: fmt.Sprintf("must be from %d to %d", minRetentionDays, maxRetentionDays)})
+		if st.RetentionDays < MinRetentionDays || st.RetentionDays > maxRetentionDays {
+			verr = append(verr, &ValidationError{Field: "retention_days", Reason: fmt.Sprintf("must be from %d to %d", MinRetentionDays, maxRetentionDays)})
 		}
 	}
 	if u.JoinPolicy != nil {
@@ -100,12 +121,22 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate
 			verr = append(verr, &ValidationError{Field: "join_policy", Reason: "must be open, invite or sso"})
 		}
 	}
+	newSubdomain := false
 	if u.Subdomain != nil {
 		sub, ve := checkSubdomain(*u.Subdomain)
 		if ve != nil {
 			verr = append(verr, ve)
 		}
 		st.Subdomain = sub
+		if newSubdomain = ve == nil && sub != "" && sub != inst.Settings.Subdomain; newSubdomain && inst.Verified {
+			ve, err := s.checkSubdomainOwned(ctx, sc, sub)
+			if err != nil {
+				return Instance{}, err
+			}
+			if ve != nil {
+				verr = append(verr, ve)
+			}
+		}
 	}
 	if u.SuggestionsNeedApproval != nil {
 		st.SuggestionsNeedApproval = new(*u.SuggestionsNeedApproval)
@@ -120,13 +151,67 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, u SettingsUpdate
 	if len(verr) > 0 {
 		return Instance{}, verr
 	}
+	// A pending instance's first member could otherwise lock every
+	// colleague out before anyone proved the domain is the company's.
+	// Nor can it claim a login page that would show its name to another
+	// company's people.
+	if u.JoinPolicy != nil && st.JoinPolicy != JoinOpen && st.JoinPolicy != inst.Settings.JoinPolicy || newSubdomain {
+		if err := RequireVerified(sc); err != nil {
+			return Instance{}, err
+		}
+	}
 	if noIdP {
 		return Instance{}, ErrSSONotConfigured
 	}
 	if err := s.Store.claimSubdomain(ctx, inst.ID, inst.Settings.Subdomain, st.Subdomain); err != nil {
 		return Instance{}, err
 	}
-	return s.Store.updateInstance(ctx, sc, name, st)
+	stored, err := s.Store.updateInstance(ctx, sc, name, st)
+	if err != nil {
+		return Instance{}, err
+	}
+	if changes := settingsChanges(inst, stored); len(changes) > 0 {
+		if err := sc.Audit(ctx, MemberActor(by), "instance.settings_changed", inst.ID, changes); err != nil {
+			return Instance{}, err
+		}
+	}
+	return stored, nil
+}
+
+// settingsChanges returns the audit details of what changed between two
+// versions of an instance: "<field>_old" and "<field>_new" of each changed
+// field (points_per_share for points.per_share: keys hold no dots),
+// settings as they apply (defaults filled in).
+func settingsChanges(before, after Instance) map[string]string {
+	fields := func(inst Instance) [][2]string {
+		st := inst.Settings.WithDefaults()
+		cpc := ""
+		if st.CPC != nil {
+			cpc = fmt.Sprintf("%d %s", st.CPC.Amount, st.CPC.Currency)
+		}
+		return [][2]string{
+			{"name", inst.Name},
+			{"invitation_message", st.InvitationMessage},
+			{"retention_days", fmt.Sprint(st.RetentionDays)},
+			{"join_policy", string(st.JoinPolicy)},
+			{"suggestions_need_approval", fmt.Sprint(st.NeedsApproval())},
+			{"subdomain", st.Subdomain},
+			{"time_zone", st.TimeZone},
+			{"cpc", cpc},
+			{"min_group_size", fmt.Sprint(st.MinGroupSize)},
+			{"leaderboard_visible", fmt.Sprint(st.LeaderboardVisible)},
+			{"points_per_share", fmt.Sprint(st.Points.PerShare)},
+			{"points_per_unique_click", fmt.Sprint(st.Points.PerUniqueClick)},
+			{"digest", st.Digest},
+		}
+	}
+	old, changed := fields(before), map[string]string{}
+	for i, f := range fields(after) {
+		if f[1] != old[i][1] {
+			changed[f[0]+"_old"], changed[f[0]+"_new"] = old[i][1], f[1]
+		}
+	}
+	return changed
 }
 
 // Reach settings limits.

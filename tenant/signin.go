@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -69,6 +70,8 @@ type Service struct {
 	oidc oidcSlot
 	// sso caches instances' own identity providers.
 	sso ssoClients
+	// privacy erases removed members (set by NewPrivacy).
+	privacy *Privacy
 }
 
 // NewService returns a Service; the zero limits mean unlimited.
@@ -113,7 +116,7 @@ func (s *Service) RequestEmailLink(ctx context.Context, email string, ip netip.A
 	if err := s.limit(ctx, "signin-ip:"+ipKey(ip), s.IPLimit, "sign-in requests from this address"); err != nil {
 		return err
 	}
-	if err := s.limit(ctx, "signin-email:"+hashSecret(addr), s.AddressLimit, "sign-in mails for this email address"); err != nil {
+	if err := s.limit(ctx, "signin-email:"+hashSecret(mailboxKey(addr)), s.AddressLimit, "sign-in mails for this email address"); err != nil {
 		return err
 	}
 
@@ -162,6 +165,21 @@ func (s *Service) limit(ctx context.Context, key string, l Limit, what string) e
 	return nil
 }
 
+// mailboxKey is the rate-limit key of a normalised address: the mailbox
+// that receives its mail. Mail servers deliver local+tag to local, and
+// many ignore dots in the local part, so both are folded: otherwise
+// victim+1@, victim+2@ … would each get the whole limit of mails into one
+// mailbox. Two people whose addresses differ only by dots share a limit,
+// which costs them nothing but patience.
+func mailboxKey(addr string) string {
+	local, domain, ok := strings.Cut(addr, "@")
+	if !ok {
+		return addr
+	}
+	local, _, _ = strings.Cut(local, "+")
+	return strings.ReplaceAll(local, ".", "") + "@" + domain
+}
+
 // ipKey is the rate-limit key of a client address: IPv6 clients usually
 // hold a whole /64.
 func ipKey(ip netip.Addr) string {
@@ -171,6 +189,27 @@ func ipKey(ip netip.Addr) string {
 		return p.String()
 	}
 	return ip.String()
+}
+
+// PeekEmailLink returns the address a sign-in (or invitation) link signs
+// in, without consuming it or touching any session: the link in the mail
+// only leads to the web app's confirmation page, so mail scanners that
+// fetch it leave it working and a cross-site GET changes nobody's session.
+// Unknown, used or expired links are ErrInvalidToken.
+func (s *Service) PeekEmailLink(ctx context.Context, token string) (string, error) {
+	if token == "" || len(token) > 100 {
+		return "", ErrInvalidToken
+	}
+	var tok signInToken
+	err := s.Store.db.Collection(collSignIn).FindOne(ctx, bson.D{{Key: "_id", Value: hashSecret(token)}, {Key: "used", Value: false},
+		{Key: "expires_at", Value: bson.D{{Key: "$gt", Value: s.Now().UTC()}}}}).Decode(&tok)
+	switch err := storeErr(err); {
+	case errors.Is(err, ErrNotFound):
+		return "", ErrInvalidToken
+	case err != nil:
+		return "", fmt.Errorf("read sign-in link: %w", err)
+	}
+	return tok.Email, nil
 }
 
 // SignInWithEmailLink consumes a sign-in link and starts a session,

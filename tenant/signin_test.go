@@ -40,6 +40,22 @@ func tokenOf(t *testing.T, s *Service, box *DevMailbox, email string) string {
 	return u.Query().Get("token")
 }
 
+func TestMailboxKey(t *testing.T) {
+	for _, tc := range []struct{ addr, want string }{
+		{"victim@acme.example", "victim@acme.example"},
+		{"victim+0@acme.example", "victim@acme.example"},
+		{"victim+a+b@acme.example", "victim@acme.example"},
+		{"vic.tim@acme.example", "victim@acme.example"},
+		{"v.i.c.t.i.m+news@acme.example", "victim@acme.example"},
+		{"victim@mail.acme.example", "victim@mail.acme.example"},
+		{"+tag@acme.example", "@acme.example"},
+	} {
+		if got := mailboxKey(tc.addr); got != tc.want {
+			t.Errorf("mailboxKey(%q) = %q, want %q", tc.addr, got, tc.want)
+		}
+	}
+}
+
 func TestSignInLinkRaceHasOneWinner(t *testing.T) {
 	clock := newTestClock()
 	s, box := newTestService(t, clock)

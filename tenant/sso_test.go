@@ -229,7 +229,7 @@ func TestJoinPolicySSO(t *testing.T) {
 	ctx := t.Context()
 	acme, admin := r.verifiedInstance(t, "acme.example")
 
-	if _, err := r.s.UpdateSettings(ctx, acme, SettingsUpdate{JoinPolicy: new(JoinSSO)}); !errors.Is(err, ErrSSONotConfigured) {
+	if _, err := r.s.UpdateSettings(ctx, acme, admin, SettingsUpdate{JoinPolicy: new(JoinSSO)}); !errors.Is(err, ErrSSONotConfigured) {
 		t.Fatalf("sso without a provider: %v, want ErrSSONotConfigured", err)
 	}
 	if p := ProblemOf(ErrSSONotConfigured); p.Status != http.StatusUnprocessableEntity || p.Code != "sso_not_configured" {
@@ -247,7 +247,7 @@ func TestJoinPolicySSO(t *testing.T) {
 		t.Fatal(err)
 	}
 	acme = r.reopen(t, acme)
-	if _, err := r.s.UpdateSettings(ctx, acme, SettingsUpdate{JoinPolicy: new(JoinSSO)}); err != nil {
+	if _, err := r.s.UpdateSettings(ctx, acme, admin, SettingsUpdate{JoinPolicy: new(JoinSSO)}); err != nil {
 		t.Fatalf("sso with the provider: %v", err)
 	}
 	acme = r.reopen(t, acme)

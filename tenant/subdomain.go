@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/chorushq/chorus/tenant/api"
 )
@@ -49,6 +50,54 @@ func checkSubdomain(s string) (string, *ValidationError) {
 	return s, nil
 }
 
+// checkSubdomainOwned returns a ValidationError unless sub is a label of
+// one of the instance's verified domains (its public suffix left out):
+// mail.acme.co.uk offers mail and acme. A name an instance cannot show to
+// be its own would let it pose as another company on that login page.
+func (s *Service) checkSubdomainOwned(ctx context.Context, sc Scope, sub string) (*ValidationError, error) {
+	domains, err := s.Domains(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	var offered []string
+	for _, d := range domains {
+		if !d.Verified {
+			continue
+		}
+		for _, l := range subdomainLabels(d.Domain) {
+			if l == sub {
+				return nil, nil
+			}
+			if !slices.Contains(offered, l) {
+				offered = append(offered, l)
+			}
+		}
+	}
+	reason := "must be a name from one of your verified domains"
+	if len(offered) > 0 {
+		reason += ": " + strings.Join(offered, ", ")
+	}
+	return &ValidationError{Field: "subdomain", Reason: reason}, nil
+}
+
+// subdomainLabels returns the labels of a normalised domain that may name
+// its login page: those before its public suffix that are valid,
+// unreserved subdomains.
+func subdomainLabels(domain string) []string {
+	suffix, _ := publicsuffix.PublicSuffix(domain)
+	rest, ok := strings.CutSuffix(domain, "."+suffix)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for l := range strings.SplitSeq(rest, ".") {
+		if sub, ve := checkSubdomain(l); ve == nil && sub != "" {
+			out = append(out, sub)
+		}
+	}
+	return out
+}
+
 // claimSubdomain moves the instance's subdomain claim from old to s.
 func (s *Store) claimSubdomain(ctx context.Context, instanceID, old, sub string) error {
 	if sub == old {
@@ -69,6 +118,34 @@ func (s *Store) claimSubdomain(ctx context.Context, instanceID, old, sub string)
 		}
 	}
 	return nil
+}
+
+// ReserveSubdomain gives an instance a login subdomain none of its
+// verified domains offers, such as a company's name that is not its
+// domain's (operators; audited in the instance's log with the reason).
+// Errors: *ValidationError for a malformed or reserved name,
+// ErrSubdomainTaken, ErrNotFound for an unknown instance.
+func (s *Store) ReserveSubdomain(ctx context.Context, instanceID, name, reason string) (string, error) {
+	sub, ve := checkSubdomain(name)
+	if ve != nil {
+		return "", ve
+	}
+	if sub == "" {
+		return "", &ValidationError{Field: "subdomain", Reason: "must not be empty"}
+	}
+	sc, err := s.Open(ctx, instanceID)
+	if err != nil {
+		return "", err
+	}
+	old := sc.Instance().Settings.Subdomain
+	if err := s.claimSubdomain(ctx, instanceID, old, sub); err != nil {
+		return "", err
+	}
+	if _, err := s.db.Collection(collInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: instanceID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "settings.subdomain", Value: sub}}}}); err != nil {
+		return "", storeErr(err)
+	}
+	return sub, sc.Audit(ctx, OperatorActor, "subdomain.reserved", sub, map[string]string{"reason": reason, "previous": old})
 }
 
 // instanceBySubdomain returns the instance that claimed sub.
@@ -97,6 +174,10 @@ func (s *Service) getLoginPage(c *gin.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
 	defer cancel()
 	inst, err := s.Store.instanceBySubdomain(ctx, sub)
+	if err == nil && !inst.Verified {
+		// Claimed while pending instances could claim names: not shown.
+		err = ErrNotFound
+	}
 	if errors.Is(err, ErrNotFound) {
 		return api.New(http.StatusNotFound, "not_found", "this host is no company's login page")
 	} else if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -211,8 +210,7 @@ func TestInvitations(t *testing.T) {
 	}
 	// Under the invite policy, nobody uninvited gets in.
 	dave := a.client(t)
-	link, _ := url.Parse(dave.signInLink("dave@acme.example"))
-	if res := dave.do("GET", link.RequestURI(), nil); res.status != http.StatusForbidden || res.problem(t).Code != "not_invited" {
+	if res := dave.useLink(dave.signInLink("dave@acme.example")); res.status != http.StatusForbidden || res.problem(t).Code != "not_invited" {
 		t.Errorf("uninvited sign-in: %d %s, want 403 not_invited", res.status, res.body)
 	}
 
@@ -232,8 +230,7 @@ func TestInvitations(t *testing.T) {
 	if len(box.Items) != 1 || !strings.Contains(box.Items[0].Text, "Welcome to Acme's Chorus!") {
 		t.Fatalf("carol's invitation mail: %+v", box.Items)
 	}
-	inviteLink, _ := url.Parse(box.Items[0].Link)
-	if res := carol.do("GET", inviteLink.RequestURI(), nil); res.status != http.StatusSeeOther {
+	if res := carol.useLink(box.Items[0].Link); res.status != http.StatusNoContent {
 		t.Fatalf("accepting: %d %s", res.status, res.body)
 	}
 	var cm me
@@ -254,15 +251,14 @@ func TestInvitations(t *testing.T) {
 	}
 	frank := a.client(t)
 	frank.do("GET", "/api/v1/dev/mail?to=frank@acme.example", nil).json(t, &box)
-	oldest, _ := url.Parse(box.Items[len(box.Items)-1].Link)
-	newest, _ := url.Parse(box.Items[0].Link)
-	if res := frank.do("GET", oldest.RequestURI(), nil); res.status != http.StatusBadRequest {
+	oldest, newest := box.Items[len(box.Items)-1].Link, box.Items[0].Link
+	if res := frank.useLink(oldest); res.status != http.StatusBadRequest {
 		t.Errorf("a superseded invitation link: %d, want 400", res.status)
 	}
 	if res := admin.do("DELETE", "/api/v1/invitations/"+frankID, nil); res.status != http.StatusNoContent {
 		t.Fatalf("revoke: %d %s", res.status, res.body)
 	}
-	if res := frank.do("GET", newest.RequestURI(), nil); res.status != http.StatusBadRequest || res.problem(t).Code != "invalid_token" {
+	if res := frank.useLink(newest); res.status != http.StatusBadRequest || res.problem(t).Code != "invalid_token" {
 		t.Errorf("a revoked invitation's link: %d %s, want 400 invalid_token", res.status, res.body)
 	}
 	if res := admin.do("DELETE", "/api/v1/invitations/"+frankID, nil); res.status != http.StatusConflict {
@@ -382,10 +378,9 @@ func TestDomainVerifyCommand(t *testing.T) {
 
 func TestSubdomainLoginPage(t *testing.T) {
 	a := newTestApp(t, map[string]string{"CHORUS_BASE_DOMAIN": "chorus.test"})
-	admin := a.client(t)
-	alice := admin.signIn("alice@acme.example")
-	bob := a.client(t)
-	bob.signIn("bob@globex.example")
+	// Two verified companies whose domains both offer the name acme.
+	admin, alice := verifiedAdmin(t, a, "alice@acme.example")
+	bob, _ := verifiedAdmin(t, a, "bob@acme.de")
 	for _, bad := range []string{"www", "ab", "-acme", "ac me", "Ácme", strings.Repeat("a", 41)} {
 		if res := admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": bad}); res.status != http.StatusBadRequest {
 			t.Errorf("subdomain %q: %d, want 400", bad, res.status)
@@ -411,8 +406,8 @@ func TestSubdomainLoginPage(t *testing.T) {
 			t.Errorf("login page of %s: %d, want 404", host, res.status)
 		}
 	}
-	// Moving to another subdomain frees the old one.
-	admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": "acme-corp"})
+	// Giving the subdomain up frees it.
+	admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": ""})
 	if res := bob.do("PATCH", "/api/v1/instance/settings", map[string]any{"subdomain": "acme"}); res.status != http.StatusOK {
 		t.Errorf("the freed subdomain: %d %s", res.status, res.body)
 	}

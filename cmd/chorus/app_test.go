@@ -295,16 +295,26 @@ func (c *client) signInLink(email string) string {
 	return box.Items[0].Link
 }
 
-// signIn signs email in through the dev mailbox and returns the member.
-func (c *client) signIn(email string) me {
+// useLink follows a sign-in (or invitation) link as a person does: the
+// link's GET, which must only lead to the confirmation page, then the
+// page's POST of the token. It returns the POST's response.
+func (c *client) useLink(link string) response {
 	c.t.Helper()
-	link := c.signInLink(email)
 	u, err := url.Parse(link)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	res := c.do("GET", u.RequestURI(), nil)
-	if res.status != http.StatusSeeOther {
+	if res := c.do("GET", u.RequestURI(), nil); res.status != http.StatusSeeOther || res.header.Get("Set-Cookie") != "" {
+		c.t.Fatalf("GET of the link: %d %s, Set-Cookie %q; want 303 to the confirmation page, no cookie", res.status, res.body, res.header.Get("Set-Cookie"))
+	}
+	return c.do("POST", "/api/v1/auth/email/callback", map[string]string{"token": u.Query().Get("token")})
+}
+
+// signIn signs email in through the dev mailbox and returns the member.
+func (c *client) signIn(email string) me {
+	c.t.Helper()
+	res := c.useLink(c.signInLink(email))
+	if res.status != http.StatusNoContent {
 		c.t.Fatalf("sign-in link: %d %s", res.status, res.body)
 	}
 	var m me

@@ -30,6 +30,7 @@ type config struct {
 	RedisURL         string
 	DevMailbox       bool
 	OperatorToken    string
+	MetricsToken     string
 	TokenKeys        string
 	SMTPURL          string
 	MailFrom         string
@@ -77,6 +78,7 @@ var settings = []setting{
 	{"redis-url", "CHORUS_REDIS_URL", "", "Redis URL for Asynq (redis://, rediss://, redis-socket://, redis-sentinel://); empty starts redis-server from PATH, else an in-process Redis", true},
 	{"dev-mailbox", "CHORUS_DEV_MAILBOX", "0", "1 keeps mail in memory, serves it at /api/v1/dev/mail and logs links (development only)", false},
 	{"operator-token", "CHORUS_OPERATOR_TOKEN", "", "bearer token of the operator API /ops/v1 (empty: off)", true},
+	{"metrics-token", "CHORUS_METRICS_TOKEN", "", "bearer token /metrics asks for (empty: /metrics is open, so keep it off the public network)", true},
 	{"token-keys", "CHORUS_TOKEN_KEYS", "", "keyring encrypting social network tokens: id:base64key,… (newest first; openssl rand -base64 32); with the dev mailbox a development key is kept in the data dir", true},
 	{"smtp-url", "CHORUS_SMTP_URL", "", "SMTP server: smtp://user:pass@host:587 (STARTTLS), smtps://…:465, ?tls=none for a local catcher", true},
 	{"mail-from", "CHORUS_MAIL_FROM", "", "sender address of mails (default no-reply@<base URL host>)", false},
@@ -149,6 +151,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 		MongoDatabase:    get("mongo-database"),
 		RedisURL:         get("redis-url"),
 		OperatorToken:    get("operator-token"),
+		MetricsToken:     get("metrics-token"),
 		TokenKeys:        get("token-keys"),
 		SMTPURL:          get("smtp-url"),
 		MailFrom:         get("mail-from"),
@@ -200,6 +203,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 		if err := checkBaseURL(c.BaseURL); err != nil {
 			bad("CHORUS_BASE_URL", "%v", err)
 		}
+	}
+	if c.DevMailbox && cmd != "worker" && !devMailboxSafe(c.Addr, c.BaseURL) {
+		bad("CHORUS_DEV_MAILBOX", "hands out every sign-in link to whoever asks: it runs only on a loopback CHORUS_ADDR (127.0.0.1, ::1, localhost) with a plain-http CHORUS_BASE_URL; use CHORUS_SMTP_URL here")
 	}
 	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
 		bad("CHORUS_MONGO_URI", "must start with mongodb:// or mongodb+srv://")
@@ -333,6 +339,17 @@ func runConfig(args []string, getenv func(string) string, out io.Writer) error {
 	return fmt.Errorf("configuration: %s", n)
 }
 
+// devMailboxSafe reports whether the dev mailbox may run: the server
+// listens on loopback only and the base URL is not https (a deployment).
+func devMailboxSafe(addr, baseURL string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || !tenant.IsLoopbackHost(host) {
+		return false
+	}
+	u, err := url.Parse(baseURL)
+	return err == nil && u.Scheme != "https"
+}
+
 // checkBaseURL accepts an absolute http(s) URL with no query or fragment;
 // plain http only for localhost.
 func checkBaseURL(raw string) error {
@@ -397,7 +414,7 @@ func (c config) masked() []string {
 	vals := map[string]string{
 		"CHORUS_ADDR": c.Addr, "CHORUS_BASE_URL": c.BaseURL, "CHORUS_DATA_DIR": c.DataDir,
 		"CHORUS_MONGO_URI": c.MongoURI, "CHORUS_EMBEDDED_STORE": string(c.EmbeddedStore), "CHORUS_MONGO_DATABASE": c.MongoDatabase, "CHORUS_REDIS_URL": c.RedisURL,
-		"CHORUS_DEV_MAILBOX": strconv.FormatBool(c.DevMailbox), "CHORUS_OPERATOR_TOKEN": c.OperatorToken,
+		"CHORUS_DEV_MAILBOX": strconv.FormatBool(c.DevMailbox), "CHORUS_OPERATOR_TOKEN": c.OperatorToken, "CHORUS_METRICS_TOKEN": c.MetricsToken,
 		"CHORUS_TOKEN_KEYS": c.TokenKeys, "CHORUS_SMTP_URL": c.SMTPURL, "CHORUS_MAIL_FROM": c.MailFrom,
 		"CHORUS_TRUSTED_PROXIES": strings.Join(c.TrustedProxies, ","), "CHORUS_MAX_BODY_BYTES": strconv.FormatInt(c.MaxBodyBytes, 10),
 		"CHORUS_LOG_LEVEL": c.LogLevel.String(), "CHORUS_LOG_FORMAT": c.LogFormat,

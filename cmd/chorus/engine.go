@@ -229,7 +229,8 @@ func newApp(d appDeps) (*app, error) {
 		api.Write(c, api.Internal)
 	})
 	observed := observe(d.log, d.metrics)
-	e.Use(recovery, api.RequestIDs(), observed, securityHeaders, api.LimitBody(d.cfg.MaxBodyBytes))
+	secured := securityHeaders(d.baseURL != nil && d.baseURL.Scheme == "https")
+	e.Use(recovery, api.RequestIDs(), observed, secured, api.LimitBody(d.cfg.MaxBodyBytes))
 	web := frontend.Handler()
 	e.NoRoute(func(c *gin.Context) {
 		p := path.Clean("/" + c.Request.URL.Path) // as the web handler sees it
@@ -256,7 +257,7 @@ func newApp(d appDeps) (*app, error) {
 	if err := links.SetTrustedProxies(d.cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("CHORUS_TRUSTED_PROXIES: %w", err)
 	}
-	links.Use(recovery, observed, securityHeaders)
+	links.Use(recovery, observed, secured)
 	links.GET(trackedLinkRoute, redirector.Handle)
 	links.HEAD(trackedLinkRoute, redirector.Handle)
 	links.NoRoute(func(c *gin.Context) { api.Write(c, api.New(http.StatusNotFound, "not_found", "no such resource")) })
@@ -268,7 +269,11 @@ func newApp(d appDeps) (*app, error) {
 	redirector.SetClickHook(reachSvc)
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", readyz(d))
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{})))
+	metrics := []gin.HandlerFunc{gin.WrapH(promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{}))}
+	if d.cfg.MetricsToken != "" {
+		metrics = append([]gin.HandlerFunc{tokenOnly(d.cfg.MetricsToken, "Chorus metrics", "/metrics needs the metrics token (CHORUS_METRICS_TOKEN)")}, metrics...)
+	}
+	e.GET("/metrics", metrics...)
 
 	v1 := e.Group("/api/v1", api.WellFormed())
 	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDoc) })
@@ -331,13 +336,20 @@ func readyz(d appDeps) gin.HandlerFunc {
 // trackedLinkRoute is the tracked-link redirect, /r/{code}.
 const trackedLinkRoute = "/r/:code"
 
-// securityHeaders are sent with every answer.
-func securityHeaders(c *gin.Context) {
-	h := c.Writer.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-	h.Set("X-Frame-Options", "DENY")
-	c.Next()
+// securityHeaders returns the middleware that sends the security headers
+// with every answer; hsts (an https base URL) adds Strict-Transport-Security,
+// so browsers never try plain http again.
+func securityHeaders(hsts bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		h.Set("X-Frame-Options", "DENY")
+		if hsts {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		c.Next()
+	}
 }
 
 // observe counts and times requests by route template and logs each one.

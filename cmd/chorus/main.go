@@ -56,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runAudit(ctx, args[1:], getenv, stdout)
 	case "instance":
 		return runInstance(ctx, args[1:], getenv, stdout)
+	case "subdomain":
+		return runSubdomain(ctx, args[1:], getenv, stdout)
 	case "keys":
 		return runKeys(ctx, args[1:], getenv, stdout)
 	case "analytics":
@@ -90,6 +92,8 @@ Commands:
            check an instance's audit hash chain
   instance delete <instance ID> --reason "…"
            offboard an instance: drop its data, keep a ledger entry
+  subdomain reserve <name> --instance <instance ID> --reason "…"
+           give an instance a login subdomain its domains do not offer; audited
   keys rotate
            re-encrypt social network tokens to the newest CHORUS_TOKEN_KEYS key
   analytics rebuild --instance <instance ID>

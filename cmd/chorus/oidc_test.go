@@ -318,7 +318,11 @@ func TestOIDCStartForInstance(t *testing.T) {
 func TestOIDCFollowsJoinPolicy(t *testing.T) {
 	a := newOIDCTestApp(t, dexAlice, dexCarol)
 	ac := a.client(t)
-	ac.oidcSignIn(a.dex, dexAlice.Email, dexAlice.Password)
+	alice := ac.oidcSignIn(a.dex, dexAlice.Email, dexAlice.Password)
+	// Only a verified instance may stop admitting everyone of its domain.
+	if _, err := tenant.NewService(tenant.Config{Store: a.store}).ForceVerify(t.Context(), alice.Instance.Domains[0], "test"); err != nil {
+		t.Fatal(err)
+	}
 	if res := ac.do("PATCH", "/api/v1/instance/settings", map[string]string{"join_policy": "invite"}); res.status != http.StatusOK {
 		t.Fatalf("set the invite policy: %d %s", res.status, res.body)
 	}

@@ -172,6 +172,37 @@ func runInstance(ctx context.Context, args []string, getenv func(string) string,
 	})
 }
 
+// runSubdomain is `chorus subdomain reserve <name> --instance <id>
+// --reason "…"`: an operator gives an instance a login subdomain that
+// none of its verified domains offers.
+func runSubdomain(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	usage := errors.New(`usage: chorus subdomain reserve <name> --instance <instance ID> --reason "why"`)
+	if len(args) < 2 || args[0] != "reserve" || strings.HasPrefix(args[1], "-") {
+		return usage
+	}
+	fs := flag.NewFlagSet("chorus subdomain reserve", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	instance := fs.String("instance", "", "the instance that gets the subdomain")
+	reason := fs.String("reason", "", "why (required; audited in the instance's log)")
+	if err := fs.Parse(args[2:]); err != nil {
+		return err
+	}
+	if *instance == "" || fs.NArg() > 0 {
+		return usage
+	}
+	if *reason == "" {
+		return errors.New("--reason is required: it goes into the instance's audit log")
+	}
+	return withStore(ctx, getenv, stdout, func(_ config, store *tenant.Store) error {
+		sub, err := store.ReserveSubdomain(ctx, *instance, args[1], *reason)
+		if err != nil {
+			return fmt.Errorf("subdomain %s for instance %s: %w", args[1], *instance, err)
+		}
+		fmt.Fprintf(stdout, "instance %s has the login subdomain %s (audited as an operator action)\n", *instance, sub)
+		return nil
+	})
+}
+
 // runKeys is `chorus keys rotate`: re-encrypts every instance's social
 // tokens (and registered app secrets) and its identity provider's client
 // secret to the newest key of CHORUS_TOKEN_KEYS. Drop an old key only

@@ -76,6 +76,14 @@ func newPrivacyFixture(t *testing.T) *privacyFixture {
 	must(bob.do("PATCH", "/api/v1/members/me", map[string]string{"name": "canary-bob-name"}), 200)
 	f.otherCanary = []string{"canary-carol-name", "canary-carol-suggestion", "canary-bob-name", "carol@acme.example", "bob@globex.example"}
 	f.instanceID = admin.Instance.ID
+	// Alice as the founder whose address the instance record still holds:
+	// instances made before the record forgot it at the founder's first
+	// sign-in keep it.
+	c, db := rawMongo(t, a)
+	if _, err := c.Database(db).Collection("instances").UpdateOne(t.Context(), bson.D{{Key: "_id", Value: f.instanceID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "founder_email", Value: "alice@acme.example"}}}}); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 

@@ -37,14 +37,20 @@ func mountQueues(e *gin.Engine, token string, redisOpt asynq.RedisConnOpt) *asyn
 
 // operatorOnly lets through requests that carry the operator token.
 func operatorOnly(token string) gin.HandlerFunc {
+	return tokenOnly(token, "Chorus operators", "the queues console needs the operator token")
+}
+
+// tokenOnly lets through requests that carry token as a bearer token (or
+// a basic-auth password); others get 401 with detail.
+func tokenOnly(token, realm, detail string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		given, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 		if !ok {
 			_, given, ok = c.Request.BasicAuth()
 		}
 		if !ok || subtle.ConstantTimeCompare([]byte(given), []byte(token)) != 1 {
-			c.Header("WWW-Authenticate", `Basic realm="Chorus operators", charset="UTF-8"`)
-			api.Write(c, api.New(http.StatusUnauthorized, "unauthenticated", "the queues console needs the operator token"))
+			c.Header("WWW-Authenticate", `Basic realm="`+realm+`", charset="UTF-8"`)
+			api.Write(c, api.New(http.StatusUnauthorized, "unauthenticated", detail))
 			return
 		}
 		c.Header("Cache-Control", "no-store")

@@ -87,12 +87,12 @@ func TestSignInRefusesDomains(t *testing.T) {
 func TestSignInLinkWorksOnce(t *testing.T) {
 	a := newTestApp(t, nil)
 	c := a.client(t)
-	link, _ := url.Parse(c.signInLink("alice@acme.example"))
-	if res := c.do("GET", link.RequestURI(), nil); res.status != http.StatusSeeOther {
+	link := c.signInLink("alice@acme.example")
+	if res := c.useLink(link); res.status != http.StatusNoContent {
 		t.Fatalf("first use: %d %s", res.status, res.body)
 	}
 	other := a.client(t)
-	res := other.do("GET", link.RequestURI(), nil)
+	res := other.useLink(link)
 	if res.status != http.StatusBadRequest || res.problem(t).Code != "invalid_token" {
 		t.Errorf("replay: %d %s, want 400 invalid_token", res.status, res.body)
 	}
@@ -109,16 +109,21 @@ func TestSignInLinkExpiresAndForgedTokens(t *testing.T) {
 	c := a.client(t)
 	link, _ := url.Parse(c.signInLink("alice@acme.example"))
 	a.clock.Add(16 * time.Minute)
-	for name, path := range map[string]string{
-		"expired": link.RequestURI(),
-		"forged":  "/api/v1/auth/email/callback?token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-		"empty":   "/api/v1/auth/email/callback",
-		"huge":    "/api/v1/auth/email/callback?token=" + strings.Repeat("a", 5000),
+	for name, token := range map[string]string{
+		"expired": link.Query().Get("token"),
+		"forged":  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		"empty":   "",
+		"huge":    strings.Repeat("a", 5000),
 	} {
 		t.Run(name, func(t *testing.T) {
-			res := c.do("GET", path, nil)
+			// The link leads to the confirmation page, which says so.
+			res := c.do("GET", "/api/v1/auth/email/callback?"+url.Values{"token": {token}}.Encode(), nil)
+			if loc, _ := url.Parse(res.header.Get("Location")); res.status != http.StatusSeeOther || loc.Path != "/signin/confirm" || loc.Fragment != "error=invalid_token" {
+				t.Errorf("GET: %d to %q, want 303 to /signin/confirm#error=invalid_token", res.status, res.header.Get("Location"))
+			}
+			res = c.do("POST", "/api/v1/auth/email/callback", map[string]string{"token": token})
 			if res.status != http.StatusBadRequest || res.problem(t).Code != "invalid_token" {
-				t.Errorf("%d %s, want 400 invalid_token", res.status, res.body)
+				t.Errorf("POST: %d %s, want 400 invalid_token", res.status, res.body)
 			}
 			if res.header.Get("Set-Cookie") != "" {
 				t.Errorf("a cookie was set: %s", res.header.Get("Set-Cookie"))
@@ -161,16 +166,15 @@ func TestSessionCookieRotationAndLogout(t *testing.T) {
 func TestSessionCookieFlags(t *testing.T) {
 	a := newTestApp(t, nil)
 	c := a.client(t)
-	link, _ := url.Parse(c.signInLink("alice@acme.example"))
-	res := c.do("GET", link.RequestURI(), nil)
+	res := c.useLink(c.signInLink("alice@acme.example"))
 	sc := res.header.Get("Set-Cookie")
 	for _, want := range []string{"chorus_session=", "HttpOnly", "SameSite=Lax", "Path=/"} {
 		if !strings.Contains(sc, want) {
 			t.Errorf("Set-Cookie %q lacks %q", sc, want)
 		}
 	}
-	if loc := res.header.Get("Location"); loc != a.srv.URL+"/" {
-		t.Errorf("Location = %q, want the app at %s/", loc, a.srv.URL)
+	if res.status != http.StatusNoContent {
+		t.Errorf("sign-in: %d %s, want 204", res.status, res.body)
 	}
 }
 
@@ -194,6 +198,23 @@ func TestSignInRateLimits(t *testing.T) {
 		}
 		if res := a.client(t).do("POST", "/api/v1/auth/email", map[string]string{"email": "carol@acme.example"}); res.status != http.StatusAccepted {
 			t.Errorf("another address was limited: %d", res.status)
+		}
+	})
+	t.Run("per mailbox, whatever its plus tag or dots", func(t *testing.T) {
+		a := newTestApp(t, nil)
+		for i := range 10 {
+			if res := a.client(t).do("POST", "/api/v1/auth/email", map[string]string{"email": "victim@acme.example"}); res.status != http.StatusAccepted {
+				t.Fatalf("mail %d: %d %s", i+1, res.status, res.body)
+			}
+		}
+		for _, addr := range []string{"victim+0@acme.example", "Victim+news@acme.example", "vic.tim@acme.example", "v.i.c.t.i.m+1@acme.example"} {
+			res := a.client(t).do("POST", "/api/v1/auth/email", map[string]string{"email": addr})
+			if res.status != http.StatusTooManyRequests {
+				t.Errorf("%s after 10 mails to victim@: %d %s, want 429", addr, res.status, res.body)
+			}
+		}
+		if res := a.client(t).do("POST", "/api/v1/auth/email", map[string]string{"email": "victor+0@acme.example"}); res.status != http.StatusAccepted {
+			t.Errorf("another mailbox was limited: %d", res.status)
 		}
 	})
 	t.Run("per IP ignores X-Forwarded-For", func(t *testing.T) {

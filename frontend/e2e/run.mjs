@@ -188,6 +188,10 @@ async function signIn(page, base, email) {
   const link = page.getByRole("link", { name: "open the sign-in link" });
   await link.waitFor();
   await link.click();
+  // The link leads to the confirmation page, which names the address;
+  // only its button signs in.
+  await page.getByRole("heading", { name: "Sign in as " + email }).waitFor();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("heading", { name: "Feed", level: 1 }).waitFor();
   assert.equal(new URL(page.url()).pathname, "/feed");
 }

@@ -6,7 +6,7 @@ import i18n from "./i18n";
 import { api, isApiError } from "./api/client";
 import { canAnalyse, canCurate, isAdmin, safeHref, useMe } from "./lib/session";
 import { ErrorMessage } from "./components/ErrorMessage";
-import { SignIn } from "./screens/SignIn";
+import { SignIn, SignInConfirm } from "./screens/SignIn";
 import { Feed } from "./screens/Feed";
 import { Suggest } from "./screens/Suggest";
 import { MySuggestions } from "./screens/MySuggestions";
@@ -67,6 +67,7 @@ export function App() {
       <main id="main" ref={main} tabIndex={-1}>
         <Routes>
           <Route path="/signin" element={<SignIn />} />
+          <Route path="/signin/confirm" element={<SignInConfirm />} />
           <Route path="/" element={<Home />} />
           <Route path="/share/:id" element={<Authed>{() => <Composer />}</Authed>} />
           <Route path="/shares" element={<Authed>{() => <MyShares />}</Authed>} />

@@ -33,7 +33,7 @@ func instance(t *testing.T, store *tenant.Store, domain, tz string) tenant.Scope
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tenant.NewService(tenant.Config{Store: store}).UpdateSettings(t.Context(), sc, tenant.SettingsUpdate{TimeZone: &tz}); err != nil {
+	if _, err := tenant.NewService(tenant.Config{Store: store}).UpdateSettings(t.Context(), sc, tenant.Member{}, tenant.SettingsUpdate{TimeZone: &tz}); err != nil {
 		t.Fatal(err)
 	}
 	if sc, err = store.Open(t.Context(), inst.ID); err != nil {

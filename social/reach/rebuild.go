@@ -30,11 +30,7 @@ type RebuildReport struct {
 func (s *Service) Rebuild(ctx context.Context, sc tenant.Scope) (RebuildReport, error) {
 	set := sc.Instance().Settings
 	loc := set.Location()
-	days := set.RetentionDays
-	if days <= 0 {
-		days = tenant.DefaultRetentionDays
-	}
-	y, m, d := s.now().In(loc).AddDate(0, 0, -days+1).Date()
+	y, m, d := s.now().In(loc).AddDate(0, 0, -set.RetentionPeriod()+1).Date()
 	start := time.Date(y, m, d, 0, 0, 0, 0, loc)
 	rows, rep, err := compute(ctx, sc, start)
 	if err != nil {

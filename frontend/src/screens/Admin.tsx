@@ -148,7 +148,7 @@ export function Settings() {
         <label htmlFor="set-message">{t("Invitation message")}</label>
         <textarea id="set-message" rows={3} maxLength={2000} {...register("message")} />
         <label htmlFor="set-retention">{t("Keep data for (days)")}</label>
-        <input id="set-retention" type="number" min={1} max={3650} required {...register("retention")} />
+        <input id="set-retention" type="number" min={30} max={3650} required {...register("retention")} />
         <label htmlFor="set-join">{t("Who may join")}</label>
         <select id="set-join" {...register("joinPolicy")}>
           <option value="open">{t("Anyone with a verified company address")}</option>

@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router";
 import { useMutation, useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useTranslation } from "react-i18next";
-import { api, call, type Post } from "../api/client";
+import { api, call, isApiError, type Post } from "../api/client";
 import { usage } from "../lib/counting";
 import {
   FINAL_SHARE_STATES,
@@ -108,6 +108,14 @@ export function ComposerForm({ post, onShared }: { post: Post; onShared: (s: Sha
       qc.invalidateQueries({ queryKey: ["feed"] });
       onShared(s);
     },
+    onError: (e) => {
+      // The admins stopped allowing a network or server since the lists
+      // were loaded: reload them, so the account shows as not allowed.
+      if (isApiError(e, 403) && (e.code === "network_not_allowed" || e.code === "instance_not_allowed")) {
+        qc.invalidateQueries({ queryKey: ["networks"] });
+        qc.invalidateQueries({ queryKey: ["connections"] });
+      }
+    },
   });
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -119,7 +127,7 @@ export function ComposerForm({ post, onShared }: { post: Post; onShared: (s: Sha
     return (
       <div className="panel">
         <h2>{t("No account to share with")}</h2>
-        <ErrorMessage error={networks.error ?? conns.error} />
+        <ErrorMessage error={networks.error ?? conns.error ?? share.error} />
         <p>
           {allowed.size === 0
             ? t("Your admins have not allowed any social network yet.")

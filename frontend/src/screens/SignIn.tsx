@@ -1,5 +1,5 @@
-import { useState, type FormEvent } from "react";
-import { Navigate } from "react-router";
+import { useEffect, useState, type FormEvent } from "react";
+import { Link, Navigate } from "react-router";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useTranslation } from "react-i18next";
 import { T } from "../components/T";
@@ -108,6 +108,64 @@ export function SignIn() {
       ) : (
         <ErrorMessage error={send.error} />
       )}
+    </section>
+  );
+}
+
+/** What the link in a sign-in mail carries to the confirmation page, in the URL fragment. */
+export function linkOf(hash: string): { token?: string; email?: string; error?: string } {
+  const p = new URLSearchParams(hash.replace(/^#/, ""));
+  return { token: p.get("token") ?? undefined, email: p.get("email") ?? undefined, error: p.get("error") ?? undefined };
+}
+
+/**
+ * The page a sign-in (or invitation) link leads to: it says which address
+ * signs in, and that a session already open here ends, and signs in with
+ * one click. Opening the link alone signs nobody in, so mail scanners that
+ * fetch links leave it working and another site cannot sign a visitor in
+ * to its account.
+ */
+export function SignInConfirm({ go = (path: string) => window.location.replace(path) }: { go?: (path: string) => void }) {
+  const me = useMe();
+  const { t } = useTranslation();
+  const [link] = useState(() => linkOf(window.location.hash));
+  const signIn = useMutation({
+    mutationFn: () => call(api.POST("/api/v1/auth/email/callback", { body: { token: link.token ?? "" } })),
+    // A fresh start: the app loads as the new member.
+    onSuccess: () => go("/feed"),
+  });
+  useEffect(() => {
+    // The token stays out of the history and of anything the page links to.
+    window.history.replaceState(null, "", window.location.pathname);
+  }, []);
+  if (!link.token || !link.email) {
+    return (
+      <section className="narrow">
+        <h1 tabIndex={-1}>{t("This sign-in link does not work")}</h1>
+        <p>{t("It is unknown, used or expired: ask for a new one.")}</p>
+        <p>
+          <Link to="/signin">{t("Sign in")}</Link>
+        </p>
+      </section>
+    );
+  }
+  const current = me.data?.member.email;
+  return (
+    <section className="narrow">
+      <h1 tabIndex={-1}>{t("Sign in as {{email}}", { email: link.email })}</h1>
+      {current && (
+        <p className="notice" role="note">
+          <T
+            k="You are signed in as <0>{{current}}</0> here. Signing in as <1>{{email}}</1> ends that session."
+            values={{ current, email: link.email }}
+            components={[<strong />, <strong />]}
+          />
+        </p>
+      )}
+      <button type="button" onClick={() => signIn.mutate()} disabled={signIn.isPending || signIn.isSuccess || me.isPending}>
+        {signIn.isPending ? t("Signing in…") : t("Sign in")}
+      </button>
+      <ErrorMessage error={signIn.error} />
     </section>
   );
 }

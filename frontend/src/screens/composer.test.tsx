@@ -136,6 +136,28 @@ describe("ComposerForm", () => {
     expect(shared.mock.calls[0]![0]).toHaveLength(2);
   });
 
+  it("says why a network the admins stopped allowing refuses the share, and shows the account as not allowed", async () => {
+    mockAPI();
+    let bskyAllowed = true;
+    vi.spyOn(api, "GET").mockImplementation(((path: string) => {
+      if (path === "/api/v1/networks") return ok({ items: [{ name: "bluesky", allowed: bskyAllowed }] });
+      if (path === "/api/v1/connections") return ok({ items: [conns[0]] });
+      throw new Error("unexpected GET " + path);
+    }) as never);
+    const message = "your company's admins no longer allow this network (bluesky): reconnecting cannot help, ask them to allow it again";
+    vi.spyOn(api, "POST").mockImplementation((() => {
+      bskyAllowed = false;
+      return Promise.resolve({
+        error: { status: 403, code: "network_not_allowed", detail: "connections[0]: " + message, errors: [{ field: "connections[0]", message }] },
+        response: new Response(null, { status: 403 }),
+      });
+    }) as never);
+    wrap(<ComposerForm post={post} onShared={() => undefined} />);
+    fireEvent.click(await screen.findByRole("button", { name: "Share now" }));
+    expect((await screen.findByRole("alert")).textContent).toContain("reconnecting cannot help");
+    expect(await screen.findByText(/not allowed by your admins/)).toBeTruthy();
+  });
+
   it("schedules at a time in the member's zone", async () => {
     const post$ = mockAPI();
     wrap(<ComposerForm post={post} onShared={() => undefined} />);

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, render, screen } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter } from "react-router";
 import { api } from "../api/client";
-import { SignIn } from "./SignIn";
+import { SignIn, SignInConfirm } from "./SignIn";
 
 afterEach(() => {
   cleanup();
@@ -44,5 +44,53 @@ describe("SignIn", () => {
     await screen.findByRole("heading", { name: "Sign in to Chorus" });
     expect(screen.queryByRole("link", { name: /single sign-on/ })).toBeNull();
     expect(screen.getByLabelText("Work email")).toBeTruthy();
+  });
+});
+
+describe("SignInConfirm", () => {
+  function renderConfirm(hash: string, me?: { email: string }) {
+    window.history.replaceState(null, "", "/signin/confirm" + hash);
+    vi.spyOn(api, "GET").mockImplementation(((path: string) => {
+      if (path !== "/api/v1/me") throw new Error("unexpected " + path);
+      if (!me) return Promise.resolve({ error: { code: "unauthenticated" }, response: new Response(null, { status: 401 }) });
+      return Promise.resolve({ data: { member: { id: "m1", email: me.email, name: "Bob", role: "employee", topics: [] }, instance: {} }, response: new Response(null, { status: 200 }) });
+    }) as never);
+    const post = vi.spyOn(api, "POST").mockImplementation((() => Promise.resolve({ response: new Response(null, { status: 204 }) })) as never);
+    const go = vi.fn();
+    const qc = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+    render(
+      <QueryClientProvider client={qc}>
+        <MemoryRouter>
+          <SignInConfirm go={go} />
+        </MemoryRouter>
+      </QueryClientProvider>,
+    );
+    return { post, go };
+  }
+
+  it("names the address, signs in only on the click, then opens the app", async () => {
+    const { post, go } = renderConfirm("#token=tok-1&email=alice%40acme.example");
+    await screen.findByRole("heading", { name: "Sign in as alice@acme.example" });
+    expect(window.location.hash).toBe(""); // the token leaves the address bar
+    const button = await screen.findByRole("button", { name: "Sign in" });
+    await waitFor(() => expect((button as HTMLButtonElement).disabled).toBe(false));
+    expect(post).not.toHaveBeenCalled(); // opening the link alone signs nobody in
+    expect(screen.queryByText(/ends that session/)).toBeNull();
+    fireEvent.click(button);
+    await waitFor(() => expect(go).toHaveBeenCalledWith("/feed"));
+    expect(post).toHaveBeenCalledWith("/api/v1/auth/email/callback", { body: { token: "tok-1" } });
+  });
+
+  it("says that the session open here ends", async () => {
+    renderConfirm("#token=tok-2&email=alice%40acme.example", { email: "bob@acme.example" });
+    const note = await screen.findByRole("note");
+    expect(note.textContent).toBe("You are signed in as bob@acme.example here. Signing in as alice@acme.example ends that session.");
+  });
+
+  it("says when the link does not work", async () => {
+    const { post } = renderConfirm("#error=invalid_token");
+    await screen.findByRole("heading", { name: "This sign-in link does not work" });
+    expect(screen.queryByRole("button", { name: "Sign in" })).toBeNull();
+    expect(post).not.toHaveBeenCalled();
   });
 });
