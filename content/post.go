@@ -85,7 +85,10 @@ func (p Post) StateAt(now time.Time) State {
 var postKind = tenant.Kind{
 	Name: "posts",
 	Indexes: []tenant.Index{
+		// The feed and curators' lists by state (List): equality on state, a
+		// range on publish_at bounded by now and the cursor, the sort order.
 		{Keys: bson.D{{Key: "state", Value: 1}, {Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}},
+		// A member's own suggestions (GET /suggestions), and export/erasure.
 		{Keys: bson.D{{Key: "author_id", Value: 1}, {Key: "publish_at", Value: -1}}},
 	},
 }
