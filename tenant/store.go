@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -36,6 +37,13 @@ type StoreConfig struct {
 	Kinds    []Kind // every tenant kind in use, besides tenant's own
 	Log      *slog.Logger
 	Now      func() time.Time // default time.Now
+	// AuthCacheTTL bounds how long a process keeps the sessions, instances
+	// and members of its requests' session checks (default
+	// DefaultAuthCacheTTL; negative: no cache).
+	AuthCacheTTL time.Duration
+	// Monitor, when set, sees every command the store sends (tests count
+	// the reads of a request with it).
+	Monitor *event.CommandMonitor
 }
 
 // Store owns the MongoDB client. Nothing outside tenant sees the client:
@@ -48,6 +56,7 @@ type Store struct {
 	log    *slog.Logger
 	now    func() time.Time
 	ferret bool
+	cache  *authCache
 }
 
 // Global (non-tenant) collections.
@@ -72,7 +81,7 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Store{kinds: map[string]Kind{}, log: cfg.Log, now: cfg.Now}
+	s := &Store{kinds: map[string]Kind{}, log: cfg.Log, now: cfg.Now, cache: newAuthCache(cfg.AuthCacheTTL)}
 	for _, k := range append(ownKinds(), cfg.Kinds...) {
 		if !validKindName(k.Name) {
 			return nil, fmt.Errorf("tenant kind %q: use lower case letters and _", k.Name)
@@ -88,6 +97,9 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		return nil, err
 	}
 	opts := options.Client().ApplyURI(cfg.URI).SetTimeout(30 * time.Second)
+	if cfg.Monitor != nil {
+		opts.SetMonitor(cfg.Monitor)
+	}
 	if ferret {
 		s.ferret = true
 		opts.SetMaxPoolSize(1)
@@ -101,6 +113,12 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	if err := s.ensureGlobalIndexes(ctx); err != nil {
 		s.client.Disconnect(context.WithoutCancel(ctx))
 		return nil, err
+	}
+	// Instances made before an index was declared get it now (creating an
+	// index that exists is a no-op), so every hot query has its index.
+	if err := s.EachInstance(ctx, func(sc Scope) error { return s.ensureTenantIndexes(ctx, sc.inst.ID) }); err != nil {
+		s.client.Disconnect(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("create the indexes of existing instances: %w", err)
 	}
 	return s, nil
 }
