@@ -95,7 +95,7 @@ func (r *Reads) Sent() []bson.Raw {
 
 // Plan is what explain says of one read command.
 type Plan struct {
-	Command string
+	Command string // the command's name and collection
 	// Examined is the documents and index keys the server examined; -1
 	// when the server's explain does not say (FerretDB).
 	DocsExamined, KeysExamined int64
@@ -129,7 +129,7 @@ func Explain(ctx context.Context, client *mongo.Client, db string, cmds []bson.R
 		if err != nil {
 			return nil, fmt.Errorf("explain %s: %w", clean, err)
 		}
-		p := Plan{Command: clean.String(), DocsExamined: -1, KeysExamined: -1}
+		p := Plan{Command: fmt.Sprint(clean[0].Key, " ", clean[0].Value), DocsExamined: -1, KeysExamined: -1}
 		if v, ok := res.Lookup("executionStats", "totalDocsExamined").AsInt64OK(); ok {
 			p.DocsExamined = v
 		}
