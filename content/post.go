@@ -90,6 +90,10 @@ var postKind = tenant.Kind{
 		{Keys: bson.D{{Key: "state", Value: 1}, {Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}},
 		// A member's own suggestions (GET /suggestions), and export/erasure.
 		{Keys: bson.D{{Key: "author_id", Value: 1}, {Key: "publish_at", Value: -1}}},
+		// The feed of one topic (?topic=) or of the followed ones (?followed=1,
+		// one range per topic merged in order): a page of a rare topic must
+		// not walk every newer post of the others.
+		{Keys: bson.D{{Key: "topics", Value: 1}, {Key: "state", Value: 1}, {Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}},
 	},
 }
 

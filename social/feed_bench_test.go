@@ -34,7 +34,7 @@ func BenchmarkFeedPage(b *testing.B) {
 	r := newFeedRig(b)
 	s0 := r.instance(b, "empty.example")
 	s3 := r.instance(b, "year.example")
-	posts := r.addPosts(b, s3, time.Minute, 5000)
+	posts := r.addPosts(b, s3, "news", time.Minute, 5000)
 	// The member shared one post in five; 40 colleagues shared the rest.
 	r.addShares(b, s3, member, posts[:1000], 2000)
 	for i := range 40 {
@@ -47,15 +47,15 @@ func BenchmarkFeedPage(b *testing.B) {
 		}
 	}
 	page := func(sc tenant.Scope) {
-		_, next, _ := r.feedPage(b, sc, member, nil)
+		_, next, _ := r.feedPage(b, sc, member, "", nil)
 		if next != nil {
-			r.feedPage(b, sc, member, next)
+			r.feedPage(b, sc, member, "", next)
 		}
 	}
 
 	// What a page costs at S3, counted once.
 	r.reads.Reset()
-	_, next, _ := r.feedPage(b, s3, member, nil)
+	_, next, _ := r.feedPage(b, s3, member, "", nil)
 	commands, docs := r.reads.Count()
 	plans, err := tenanttest.Explain(ctx, r.raw, r.db, r.reads.Sent())
 	if err != nil {
