@@ -14,20 +14,26 @@ import (
 
 // Reads counts what a store reads, through the command monitor handed to
 // tenant.StoreConfig: read commands (find, getMore, aggregate, count),
-// the documents they returned, and the read commands themselves, so that
-// a test can explain them.
+// the collection each read and the documents it returned, and the
+// commands themselves, so that a test can explain them.
 type Reads struct {
-	mu       sync.Mutex
-	commands int
-	docs     int
-	sent     []bson.Raw
-	// pending maps a request ID to whether its reply's batch counts.
-	pending map[int64]bool
+	mu   sync.Mutex
+	read []Read
+	// pending maps a request ID to its entry in read.
+	pending map[int64]int
+}
+
+// Read is one read command.
+type Read struct {
+	Name       string // find, getMore, aggregate or count
+	Collection string // "" for getMore
+	Docs       int    // documents returned
+	Command    bson.Raw
 }
 
 // NewReads returns a counter and the monitor to give the store.
 func NewReads() (*Reads, *event.CommandMonitor) {
-	r := &Reads{pending: map[int64]bool{}}
+	r := &Reads{pending: map[int64]int{}}
 	return r, &event.CommandMonitor{
 		Started: func(_ context.Context, e *event.CommandStartedEvent) {
 			if !isRead(e.CommandName) {
@@ -35,23 +41,25 @@ func NewReads() (*Reads, *event.CommandMonitor) {
 			}
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			r.commands++
-			r.pending[e.RequestID] = true
+			rd := Read{Name: e.CommandName, Command: slices.Clone(e.Command)}
 			if e.CommandName != "getMore" {
-				r.sent = append(r.sent, slices.Clone(e.Command))
+				rd.Collection, _ = e.Command.Lookup(e.CommandName).StringValueOK()
 			}
+			r.pending[e.RequestID] = len(r.read)
+			r.read = append(r.read, rd)
 		},
 		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			if !r.pending[e.RequestID] {
+			i, ok := r.pending[e.RequestID]
+			if !ok {
 				return
 			}
 			delete(r.pending, e.RequestID)
 			for _, batch := range []string{"firstBatch", "nextBatch"} {
 				if arr, ok := e.Reply.Lookup("cursor", batch).ArrayOK(); ok {
 					vals, _ := arr.Values()
-					r.docs += len(vals)
+					r.read[i].Docs += len(vals)
 				}
 			}
 		},
@@ -71,26 +79,40 @@ func isRead(name string) bool {
 	return false
 }
 
-// Reset forgets what was counted.
+// Reset forgets what was counted. Reads still in flight are not counted.
 func (r *Reads) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.commands, r.docs, r.sent = 0, 0, nil
+	r.read = nil
+	clear(r.pending)
+}
+
+// Reads returns the read commands since the last Reset.
+func (r *Reads) Reads() []Read {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.read)
 }
 
 // Count returns the read commands and the documents they returned since
 // the last Reset.
 func (r *Reads) Count() (commands, docs int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.commands, r.docs
+	for _, rd := range r.Reads() {
+		commands++
+		docs += rd.Docs
+	}
+	return commands, docs
 }
 
 // Sent returns the read commands (not getMore) sent since the last Reset.
 func (r *Reads) Sent() []bson.Raw {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.sent)
+	var out []bson.Raw
+	for _, rd := range r.Reads() {
+		if rd.Name != "getMore" {
+			out = append(out, rd.Command)
+		}
+	}
+	return out
 }
 
 // Plan is what explain says of one read command.
