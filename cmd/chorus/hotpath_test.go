@@ -160,3 +160,19 @@ func newHotID(batch time.Duration, i int) string {
 	}
 	return string(b)
 }
+
+// seenWithin reports whether ok holds, asking until a change made by
+// another process must have reached this one's caches (ttl, and a margin
+// for a slow machine).
+func seenWithin(ttl time.Duration, ok func() bool) bool {
+	deadline := time.Now().Add(ttl + 5*time.Second)
+	for {
+		if ok() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
