@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
 // hotCost is what one request read: read commands and the documents they
@@ -99,6 +105,7 @@ func TestHotRequestsReadTheSameWhateverTheHistory(t *testing.T) {
 	// counts the session check's reads (sessions, instances, members)
 	// apart: they are constant, but cached for 2 s, and a slow machine may
 	// let the cache expire between two requests.
+	sent := make([][]bson.Raw, len(requests)) // each request's reads, as last sent
 	measure := func() (auth, rest []hotCost) {
 		t.Helper()
 		auth, rest = make([]hotCost, len(requests)), make([]hotCost, len(requests))
@@ -114,6 +121,7 @@ func TestHotRequestsReadTheSameWhateverTheHistory(t *testing.T) {
 					t.Fatalf("%s: %d %s", r.name, res.status, res.body)
 				}
 				var au, re hotCost
+				sent[i] = a.reads.Sent()
 				for _, rd := range a.reads.Reads() {
 					c := &re
 					if rd.Collection == "sessions" || rd.Collection == "instances" || strings.HasSuffix(rd.Collection, "_members") {
@@ -144,6 +152,25 @@ func TestHotRequestsReadTheSameWhateverTheHistory(t *testing.T) {
 		if after[i] != before[i] {
 			t.Errorf("%s reads more with history: %d returning %d documents, %d returning %d without",
 				r.name, after[i].commands, after[i].docs, before[i].commands, before[i].docs)
+		}
+	}
+	// Where explain says which plan won (MongoDB), no hot read scans a
+	// collection, but for the networks an instance allows (one document
+	// per network this deployment serves, at most).
+	raw, err := mongo.Connect(options.Client().ApplyURI(a.mongoURI).SetMaxPoolSize(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Disconnect(context.Background())
+	for i, r := range requests {
+		plans, err := tenanttest.Explain(t.Context(), raw, a.mongoDB, sent[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range plans {
+			if p.CollScan && !strings.HasSuffix(p.Command, "_networks") {
+				t.Errorf("%s scans a collection: %s", r.name, p)
+			}
 		}
 	}
 	if authBefore[0].commands != 0 || before[0].commands != 0 {

@@ -151,7 +151,8 @@ func Explain(ctx context.Context, client *mongo.Client, db string, cmds []bson.R
 		if err != nil {
 			return nil, fmt.Errorf("explain %s: %w", clean, err)
 		}
-		p := Plan{Command: fmt.Sprint(clean[0].Key, " ", clean[0].Value), DocsExamined: -1, KeysExamined: -1}
+		coll, _ := elems[0].Value().StringValueOK()
+		p := Plan{Command: elems[0].Key() + " " + coll, DocsExamined: -1, KeysExamined: -1}
 		if v, ok := res.Lookup("executionStats", "totalDocsExamined").AsInt64OK(); ok {
 			p.DocsExamined = v
 		}
