@@ -199,19 +199,21 @@ func TestFeedPageReadsDoNotGrowWithHistory(t *testing.T) {
 		before = append(before, c)
 	}
 
-	// A year goes by: posts older than the feed's pages and newer than
-	// the rare topic's, everyone's shares, the member's own shares.
-	old := r.addPosts(t, sc, "news", 24*time.Hour, 1500)
-	r.addShares(t, sc, me, old, 1500)
-	r.addShares(t, sc, "member-other", old, 3000)
-	r.addShares(t, sc, "member-third", recent, 500)
+	// History: posts older than the feed's pages and newer than the rare
+	// topic's, everyone's shares, the member's own shares — ten times the
+	// pages read, few enough for the embedded FerretDB v1, which scans,
+	// under the race detector.
+	old := r.addPosts(t, sc, "news", 24*time.Hour, 400)
+	r.addShares(t, sc, me, old, 400)
+	r.addShares(t, sc, "member-other", old, 800)
+	r.addShares(t, sc, "member-third", recent, 200)
 
 	for k, topic := range topics {
 		after := r.cost(t, sc, me, topic)
 		for i := range after {
 			b := before[k][i]
 			if after[i].commands != b.commands || after[i].docs != b.docs {
-				t.Errorf("topic %q, page %d: %d reads returning %d documents with a year of history, %d returning %d without",
+				t.Errorf("topic %q, page %d: %d reads returning %d documents with history, %d returning %d without",
 					topic, i+1, after[i].commands, after[i].docs, b.commands, b.docs)
 			}
 			for j, p := range after[i].plans {

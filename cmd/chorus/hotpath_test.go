@@ -24,7 +24,7 @@ type hotCost struct{ commands, docs int }
 
 // Each hot request — /me, a feed page and the next, the composer's post,
 // the member's connections, the networks, a share and its state — reads the same whether the instance
-// is new or holds a year of content and shares, and /me reads nothing
+// is new or holds several times as many posts and shares, and /me reads nothing
 // once its session is cached.
 func TestHotRequestsReadTheSameWhateverTheHistory(t *testing.T) {
 	a, employee, connID, postID := shareSetup(t)
@@ -141,13 +141,14 @@ func TestHotRequestsReadTheSameWhateverTheHistory(t *testing.T) {
 		return auth, rest
 	}
 	authBefore, before := measure()
-	// A year: posts older than the feed's first pages, shared by the
-	// member and by colleagues.
-	seed(24*time.Hour, 1500, 1, m.Member.ID)
-	seed(400*24*time.Hour, 1500, 2, "colleague")
+	// History: posts older than the feed's first pages, shared by the
+	// member and by colleagues; several times the pages read, few enough for
+	// the embedded FerretDB v1, which scans, under the race detector.
+	seed(24*time.Hour, 150, 1, m.Member.ID)
+	seed(400*24*time.Hour, 150, 2, "colleague")
 	authAfter, after := measure()
 	for i, r := range requests {
-		t.Logf("%-22s %d reads returning %d documents (+%d for the session check); with a year of history %d returning %d (+%d)",
+		t.Logf("%-22s %d reads returning %d documents (+%d for the session check); with history %d returning %d (+%d)",
 			r.name, before[i].commands, before[i].docs, authBefore[i].commands, after[i].commands, after[i].docs, authAfter[i].commands)
 		if after[i] != before[i] {
 			t.Errorf("%s reads more with history: %d returning %d documents, %d returning %d without",
