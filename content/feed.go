@@ -95,6 +95,9 @@ func (s *Service) List(ctx context.Context, sc tenant.Scope, me tenant.Member, q
 		and = append(and, bson.D{{Key: "topics", Value: bson.D{{Key: "$in", Value: append([]string{}, me.Topics...)}}}})
 	}
 	if c := q.After; c != nil {
+		// The plain bound starts the index range at the cursor (a next page
+		// reads a page, not everything before it); the $or breaks ties.
+		and = append(and, bson.D{{Key: "publish_at", Value: bson.D{{Key: "$lte", Value: c.PublishAt}}}})
 		and = append(and, bson.D{{Key: "$or", Value: bson.A{
 			bson.D{{Key: "publish_at", Value: bson.D{{Key: "$lt", Value: c.PublishAt}}}},
 			bson.D{{Key: "publish_at", Value: c.PublishAt}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: c.ID}}}},

@@ -85,8 +85,15 @@ func (p Post) StateAt(now time.Time) State {
 var postKind = tenant.Kind{
 	Name: "posts",
 	Indexes: []tenant.Index{
+		// The feed and curators' lists by state (List): equality on state, a
+		// range on publish_at bounded by now and the cursor, the sort order.
 		{Keys: bson.D{{Key: "state", Value: 1}, {Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}},
+		// A member's own suggestions (GET /suggestions), and export/erasure.
 		{Keys: bson.D{{Key: "author_id", Value: 1}, {Key: "publish_at", Value: -1}}},
+		// The feed of one topic (?topic=) or of the followed ones (?followed=1,
+		// one range per topic merged in order): a page of a rare topic must
+		// not walk every newer post of the others.
+		{Keys: bson.D{{Key: "topics", Value: 1}, {Key: "state", Value: 1}, {Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}},
 	},
 }
 

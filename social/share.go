@@ -77,8 +77,13 @@ type Share struct {
 var shareKind = tenant.Kind{
 	Name: "shares",
 	Indexes: []tenant.Index{
+		// GET /shares (a member's, newest first) and privacy export and erasure.
 		{Keys: bson.D{{Key: "member_id", Value: 1}, {Key: "created_at", Value: -1}}},
+		// Reconcile: queued/scheduled shares left waiting, publishing ones past their lease.
 		{Keys: bson.D{{Key: "state", Value: 1}, {Key: "updated_at", Value: 1}}},
+		// The feed's and the composer's "already shared" marks (SharedNetworks):
+		// a member's shares of one page of posts, whatever their history.
+		{Keys: bson.D{{Key: "member_id", Value: 1}, {Key: "content_id", Value: 1}}},
 	},
 }
 
@@ -270,6 +275,9 @@ func (s *Service) Shares(ctx context.Context, sc tenant.Scope, me tenant.Member,
 		and = append(and, bson.D{{Key: "member_id", Value: me.ID}})
 	}
 	if after != nil {
+		// The plain bound lets the index range start at the cursor; the $or
+		// only breaks ties at its exact time.
+		and = append(and, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lte", Value: after.PublishAt}}}})
 		and = append(and, bson.D{{Key: "$or", Value: bson.A{
 			bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: after.PublishAt}}}},
 			bson.D{{Key: "created_at", Value: after.PublishAt}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: after.ID}}}},
@@ -516,12 +524,16 @@ func (s *Service) Reconcile(ctx context.Context, sc tenant.Scope, stale time.Dur
 }
 
 // SharedNetworks returns, per content ID, the networks the member shared
-// it to (shares not failed or cancelled), for the feed.
+// it to (shares not failed or cancelled), for the feed and the composer.
+// It reads the member's shares of these contents only, through the
+// (member_id, content_id) index: its cost follows the page, not the
+// history of shares.
 func (s *Service) SharedNetworks(ctx context.Context, sc tenant.Scope, memberID string, contentIDs []string) (map[string][]string, error) {
 	var shares []Share
 	err := sc.Collection(shareKind).Find(ctx, bson.D{{Key: "member_id", Value: memberID},
 		{Key: "content_id", Value: bson.D{{Key: "$in", Value: contentIDs}}},
-		{Key: "state", Value: bson.D{{Key: "$nin", Value: bson.A{ShareFailed, ShareCancelled}}}}}, &shares)
+		{Key: "state", Value: bson.D{{Key: "$nin", Value: bson.A{ShareFailed, ShareCancelled}}}}}, &shares,
+		options.Find().SetProjection(bson.D{{Key: "content_id", Value: 1}, {Key: "network", Value: 1}}))
 	if err != nil {
 		return nil, err
 	}

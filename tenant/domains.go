@@ -151,8 +151,10 @@ func (s *Store) claim(ctx context.Context, c domainClaim, reason string) error {
 	// The domain is c's from here on, so what follows cannot undo the
 	// claim: a failure is logged (the old instance lists a domain it no
 	// longer holds, which routes nobody) and c's caller goes on.
-	if _, err := s.db.Collection(collInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: old.InstanceID}},
-		bson.D{{Key: "$pull", Value: bson.D{{Key: "domains", Value: old.Domain}}}}); err != nil {
+	_, err = s.db.Collection(collInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: old.InstanceID}},
+		bson.D{{Key: "$pull", Value: bson.D{{Key: "domains", Value: old.Domain}}}})
+	s.cache.dropInstance(old.InstanceID)
+	if err != nil {
 		s.log.ErrorContext(ctx, "domain taken over but still listed by its former instance", "domain", old.Domain, "tenant_id", old.InstanceID, "err", storeErr(err))
 	}
 	if err := (Scope{store: s, inst: holder}).Audit(ctx, SystemActor, "domain.taken_over", old.Domain, map[string]string{"reason": reason}); err != nil {
@@ -260,6 +262,7 @@ func (s *Store) markVerified(ctx context.Context, instanceID, domain string, now
 	}
 	_, err = s.db.Collection(collInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: instanceID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "verified", Value: true}}}})
+	s.cache.dropInstance(instanceID)
 	return storeErr(err)
 }
 
@@ -296,8 +299,10 @@ func (s *Service) AddDomain(ctx context.Context, sc Scope, by Member, domain str
 	case err != nil:
 		return Domain{}, err
 	}
-	if _, err := s.Store.db.Collection(collInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: sc.InstanceID()}},
-		bson.D{{Key: "$addToSet", Value: bson.D{{Key: "domains", Value: d}}}}); err != nil {
+	_, err = s.Store.db.Collection(collInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: sc.InstanceID()}},
+		bson.D{{Key: "$addToSet", Value: bson.D{{Key: "domains", Value: d}}}})
+	s.Store.cache.dropInstance(sc.InstanceID())
+	if err != nil {
 		return Domain{}, storeErr(err)
 	}
 	if added {

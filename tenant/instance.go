@@ -279,6 +279,7 @@ func (s *Store) dropInstance(ctx context.Context, id string) {
 	if _, err := s.db.Collection(collInstances).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
 		s.log.WarnContext(ctx, "drop instance", "tenant_id", id, "err", storeErr(err))
 	}
+	s.cache.dropInstance(id)
 }
 
 // updateInstance stores the name and settings of the scope's instance and
@@ -288,6 +289,7 @@ func (s *Store) updateInstance(ctx context.Context, sc Scope, name string, st Se
 		bson.D{{Key: "_id", Value: sc.inst.ID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "name", Value: name}, {Key: "settings", Value: st}}}},
 	)
+	s.cache.dropInstance(sc.inst.ID)
 	if err != nil {
 		return Instance{}, storeErr(err)
 	}

@@ -49,10 +49,18 @@ func (sc Scope) Collection(k Kind) *Collection {
 	case sc.store.kinds[k.Name].Name == "":
 		return &Collection{err: fmt.Errorf("tenant kind %q is not registered with the store", k.Name)}
 	}
-	return &Collection{
+	c := &Collection{
 		c:        sc.store.db.Collection(collectionName(sc.inst.ID, k.Name)),
 		tenantID: sc.inst.ID,
 	}
+	if k.Name == memberKind.Name {
+		// Every write to members drops the instance's cached members, so a
+		// role change or a removal holds for the next request of this
+		// process, whichever code made it.
+		cache, id := sc.store.cache, sc.inst.ID
+		c.wrote = func() { cache.dropMembers(id) }
+	}
+	return c
 }
 
 // Collection is one kind of tenant data of one instance. Its methods return
@@ -62,6 +70,16 @@ type Collection struct {
 	c        *mongo.Collection
 	tenantID string
 	err      error
+	// wrote, when set, runs after every write (whether or not it failed:
+	// a failed write may still have been applied).
+	wrote func()
+}
+
+// written runs the collection's write hook.
+func (c *Collection) written() {
+	if c.wrote != nil {
+		c.wrote()
+	}
 }
 
 // filter returns f with the tenant condition first.
@@ -107,6 +125,7 @@ func (c *Collection) Insert(ctx context.Context, v any) error {
 	if c.err != nil {
 		return c.err
 	}
+	defer c.written()
 	d, err := c.doc(v)
 	if err != nil {
 		return err
@@ -121,6 +140,16 @@ func (c *Collection) FindOne(ctx context.Context, filter bson.D, out any, opts .
 		return c.err
 	}
 	return storeErr(c.c.FindOne(ctx, c.filter(filter), opts...).Decode(out))
+}
+
+// findOneRaw returns the first match of filter as stored; ErrNotFound if
+// none.
+func (c *Collection) findOneRaw(ctx context.Context, filter bson.D) (bson.Raw, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	raw, err := c.c.FindOne(ctx, c.filter(filter)).Raw()
+	return raw, storeErr(err)
 }
 
 // Find decodes every match of filter into out, a pointer to a slice.
@@ -150,6 +179,7 @@ func (c *Collection) Update(ctx context.Context, filter, update bson.D) (bool, e
 	if c.err != nil {
 		return false, c.err
 	}
+	defer c.written()
 	res, err := c.c.UpdateOne(ctx, c.filter(filter), c.update(update))
 	if err != nil {
 		return false, storeErr(err)
@@ -162,6 +192,7 @@ func (c *Collection) Upsert(ctx context.Context, filter, update bson.D) error {
 	if c.err != nil {
 		return c.err
 	}
+	defer c.written()
 	_, err := c.c.UpdateOne(ctx, c.filter(filter), c.update(update), options.UpdateOne().SetUpsert(true))
 	return storeErr(err)
 }
@@ -172,6 +203,7 @@ func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update bson.D
 	if c.err != nil {
 		return c.err
 	}
+	defer c.written()
 	opts := options.FindOneAndUpdate().SetReturnDocument(options.After)
 	return storeErr(c.c.FindOneAndUpdate(ctx, c.filter(filter), c.update(update), opts).Decode(out))
 }
@@ -199,6 +231,7 @@ func (c *Collection) Delete(ctx context.Context, filter bson.D) (bool, error) {
 	if c.err != nil {
 		return false, c.err
 	}
+	defer c.written()
 	res, err := c.c.DeleteOne(ctx, c.filter(filter))
 	if err != nil {
 		return false, storeErr(err)
@@ -211,6 +244,7 @@ func (c *Collection) DeleteMany(ctx context.Context, filter bson.D) (int64, erro
 	if c.err != nil {
 		return 0, c.err
 	}
+	defer c.written()
 	res, err := c.c.DeleteMany(ctx, c.filter(filter))
 	if err != nil {
 		return 0, storeErr(err)
@@ -251,6 +285,7 @@ func (c *Collection) UpdateMany(ctx context.Context, filter, update bson.D) (int
 	if c.err != nil {
 		return 0, c.err
 	}
+	defer c.written()
 	res, err := c.c.UpdateMany(ctx, c.filter(filter), c.update(update))
 	if err != nil {
 		return 0, storeErr(err)
@@ -263,6 +298,7 @@ func (c *Collection) InsertMany(ctx context.Context, vs []any) error {
 	if c.err != nil {
 		return c.err
 	}
+	defer c.written()
 	docs := make([]any, len(vs))
 	for i, v := range vs {
 		d, err := c.doc(v)

@@ -105,13 +105,16 @@ func (s *Store) endSession(ctx context.Context, secret string) error {
 	if secret == "" {
 		return nil
 	}
-	_, err := s.db.Collection(collSessions).DeleteOne(ctx, bson.D{{Key: "_id", Value: hashSecret(secret)}})
+	hash := hashSecret(secret)
+	_, err := s.db.Collection(collSessions).DeleteOne(ctx, bson.D{{Key: "_id", Value: hash}})
+	s.cache.dropSession(hash)
 	return storeErr(err)
 }
 
 // endMemberSessions ends every session of a member.
 func (s *Store) endMemberSessions(ctx context.Context, instanceID, memberID string) error {
 	_, err := s.db.Collection(collSessions).DeleteMany(ctx, bson.D{{Key: "instance_id", Value: instanceID}, {Key: "member_id", Value: memberID}})
+	s.cache.dropMember(instanceID, memberID)
 	return storeErr(err)
 }
 

@@ -320,18 +320,24 @@ func (s *Service) admit(ctx context.Context, sc Scope, tok signInToken, addr str
 // Authenticate resolves a session secret to the member's scope and
 // member. It returns ErrNoSession when the session is unknown or expired,
 // or its member no longer exists.
+//
+// The three come from the process's cache (see authCache): sign-out,
+// session revocation, role changes, removals and instance changes made in
+// this process hold for its next request; those made by another process
+// within DefaultAuthCacheTTL (StoreConfig.AuthCacheTTL).
 func (s *Service) Authenticate(ctx context.Context, secret string) (Scope, Member, error) {
-	ses, err := s.Store.liveSession(ctx, secret)
+	ses, err := s.Store.cachedSession(ctx, secret)
 	if err != nil {
 		return Scope{}, Member{}, err
 	}
-	sc, err := s.Store.Open(ctx, ses.InstanceID)
+	inst, err := s.Store.cachedInstance(ctx, ses.InstanceID)
 	if errors.Is(err, ErrNotFound) {
 		return Scope{}, Member{}, ErrNoSession
 	} else if err != nil {
-		return Scope{}, Member{}, err
+		return Scope{}, Member{}, fmt.Errorf("open instance %s: %w", ses.InstanceID, err)
 	}
-	m, err := sc.Member(ctx, ses.MemberID)
+	sc := Scope{store: s.Store, inst: inst}
+	m, err := sc.cachedMember(ctx, ses.MemberID)
 	if errors.Is(err, ErrNotFound) {
 		return Scope{}, Member{}, ErrNoSession
 	} else if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -36,6 +37,13 @@ type StoreConfig struct {
 	Kinds    []Kind // every tenant kind in use, besides tenant's own
 	Log      *slog.Logger
 	Now      func() time.Time // default time.Now
+	// AuthCacheTTL bounds how long a process keeps the sessions, instances
+	// and members of its requests' session checks (default
+	// DefaultAuthCacheTTL; negative: no cache).
+	AuthCacheTTL time.Duration
+	// Monitor, when set, sees every command the store sends (tests count
+	// the reads of a request with it).
+	Monitor *event.CommandMonitor
 }
 
 // Store owns the MongoDB client. Nothing outside tenant sees the client:
@@ -48,6 +56,7 @@ type Store struct {
 	log    *slog.Logger
 	now    func() time.Time
 	ferret bool
+	cache  *authCache
 }
 
 // Global (non-tenant) collections.
@@ -74,7 +83,7 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Store{kinds: map[string]Kind{}, log: cfg.Log, now: cfg.Now}
+	s := &Store{kinds: map[string]Kind{}, log: cfg.Log, now: cfg.Now, cache: newAuthCache(cfg.AuthCacheTTL)}
 	for _, k := range append(ownKinds(), cfg.Kinds...) {
 		if !validKindName(k.Name) {
 			return nil, fmt.Errorf("tenant kind %q: use lower case letters and _", k.Name)
@@ -90,6 +99,9 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		return nil, err
 	}
 	opts := options.Client().ApplyURI(cfg.URI).SetTimeout(30 * time.Second)
+	if cfg.Monitor != nil {
+		opts.SetMonitor(cfg.Monitor)
+	}
 	if ferret {
 		s.ferret = true
 		opts.SetMaxPoolSize(1)
@@ -103,6 +115,12 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	if err := s.ensureGlobalIndexes(ctx); err != nil {
 		s.client.Disconnect(context.WithoutCancel(ctx))
 		return nil, err
+	}
+	// Instances made before an index was declared get it now, so every
+	// hot query has its index.
+	if err := s.EachInstance(ctx, func(sc Scope) error { return s.addMissingIndexes(ctx, sc.inst.ID) }); err != nil {
+		s.client.Disconnect(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("create the indexes of existing instances: %w", err)
 	}
 	return s, nil
 }
@@ -189,6 +207,69 @@ func (s *Store) ensureTenantIndexes(ctx context.Context, instanceID string) erro
 		}
 	}
 	return nil
+}
+
+// addMissingIndexes creates the declared indexes an existing instance
+// lacks (and the collections of kinds added since). It asks which exist
+// first: FerretDB v1 drops the connection when asked to create an index
+// that exists.
+func (s *Store) addMissingIndexes(ctx context.Context, instanceID string) error {
+	for _, k := range s.kinds {
+		coll := s.db.Collection(collectionName(instanceID, k.Name))
+		specs, err := coll.Indexes().ListSpecifications(ctx)
+		if err != nil && !isNamespaceNotFound(err) {
+			return fmt.Errorf("list indexes of %s: %w", coll.Name(), storeErr(err))
+		}
+		have := map[string]bool{}
+		for _, sp := range specs {
+			have[indexKeyOf(sp.KeysDocument)] = true
+		}
+		if len(specs) == 0 && len(k.Indexes) == 0 {
+			if err := s.db.CreateCollection(ctx, coll.Name()); err != nil && !isNamespaceExists(err) {
+				return fmt.Errorf("create %s: %w", coll.Name(), storeErr(err))
+			}
+			continue
+		}
+		var models []mongo.IndexModel
+		for _, ix := range k.Indexes {
+			keys := append(bson.D{{Key: "tenant_id", Value: 1}}, ix.Keys...)
+			raw, err := bson.Marshal(keys)
+			if err != nil {
+				return err
+			}
+			if !have[indexKeyOf(raw)] {
+				models = append(models, mongo.IndexModel{Keys: keys, Options: options.Index().SetUnique(ix.Unique)})
+			}
+		}
+		if len(models) == 0 {
+			continue
+		}
+		if _, err := coll.Indexes().CreateMany(ctx, models); err != nil {
+			return fmt.Errorf("create indexes of %s: %w", coll.Name(), storeErr(err))
+		}
+		s.log.InfoContext(ctx, "created missing indexes", "collection", coll.Name(), "count", len(models))
+	}
+	return nil
+}
+
+// indexKeyOf names an index by its fields and directions, whatever
+// numeric type the server keeps them in.
+func indexKeyOf(keys bson.Raw) string {
+	elems, _ := keys.Elements()
+	var b strings.Builder
+	for _, e := range elems {
+		dir := "+"
+		if f, ok := e.Value().AsFloat64OK(); ok && f < 0 {
+			dir = "-"
+		}
+		b.WriteString(e.Key() + dir + ",")
+	}
+	return b.String()
+}
+
+func isNamespaceNotFound(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && (ce.Code == 26 || ce.Name == "NamespaceNotFound")
 }
 
 func collectionName(instanceID, kind string) string {

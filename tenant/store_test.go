@@ -242,3 +242,45 @@ func TestRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+// An instance made before an index was declared gets it when a store
+// opens again, and opening again once it has it changes nothing.
+func TestOpenStoreAddsIndexesToExistingInstances(t *testing.T) {
+	uri, db := tenanttest.Mongo(t)
+	open := func(kinds ...Kind) *Store {
+		t.Helper()
+		s, err := OpenStore(t.Context(), StoreConfig{URI: uri, Database: db, Kinds: kinds})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close(t.Context()) })
+		return s
+	}
+	s := open(Kind{Name: "notes"})
+	inst, err := s.EnsureInstance(t.Context(), "acme.example", "founder@acme.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := Kind{Name: "notes", Indexes: []Index{{Keys: bson.D{{Key: "title", Value: 1}, {Key: "at", Value: -1}}}}}
+	for range 2 {
+		s = open(later, Kind{Name: "labels"})
+	}
+	names := func(kind string) []string {
+		t.Helper()
+		specs, err := s.db.Collection(collectionName(inst.ID, kind)).Indexes().ListSpecifications(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, sp := range specs {
+			out = append(out, indexKeyOf(sp.KeysDocument))
+		}
+		return out
+	}
+	if got, want := names("notes"), []string{"_id+,", "tenant_id+,title+,at-,"}; !cmp.Equal(got, want) {
+		t.Errorf("indexes of notes: %v, want %v", got, want)
+	}
+	if got := names("labels"); len(got) != 1 {
+		t.Errorf("the new kind's collection has indexes %v, want only _id", got)
+	}
+}

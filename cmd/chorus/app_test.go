@@ -53,6 +53,8 @@ type testApp struct {
 	mastodon *mastodontest.Server
 	// logs holds every log line of the app (Info and up).
 	logs *tenanttest.Buffer
+	// reads counts what the store reads.
+	reads *tenanttest.Reads
 }
 
 // warnOnly passes on the text handler's lines of level WARN and ERROR.
@@ -103,7 +105,8 @@ func newTestAppEdit(t *testing.T, env map[string]string, extraPorts []int, edit 
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, warnOnly{testWriter{t}}), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	uri, db := tenanttest.Mongo(t)
 	mongoURI, mongoDB := uri, db
-	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db, Kinds: storeKinds(), Log: log, Now: clock.Now})
+	reads, monitor := tenanttest.NewReads()
+	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db, Kinds: storeKinds(), Log: log, Now: clock.Now, Monitor: monitor})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +166,7 @@ func newTestAppEdit(t *testing.T, env map[string]string, extraPorts []int, edit 
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { a.redirector.Close(context.Background()) })
 	return &testApp{app: a, srv: srv, clock: clock, store: store, pages: pages, queue: redisOpt, mongoURI: mongoURI, mongoDB: mongoDB, logs: logs,
-		content: contentSvc, social: socialSvc, mastodon: fake}
+		content: contentSvc, social: socialSvc, mastodon: fake, reads: reads}
 }
 
 // testWriter sends logs to t.Log.
