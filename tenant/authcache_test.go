@@ -163,9 +163,9 @@ func TestAuthenticateSeesThisProcessChangesAtOnce(t *testing.T) {
 	t.Run("settings", func(t *testing.T) {
 		r := newAuthRig(t)
 		secret := r.signIn(t, "founder@acme.example")
-		sc, _ := auth(t, r.s, secret)
+		sc, founder := auth(t, r.s, secret)
 		name := "Acme Corp"
-		if _, err := r.s.UpdateSettings(t.Context(), sc, SettingsUpdate{Name: &name}); err != nil {
+		if _, err := r.s.UpdateSettings(t.Context(), sc, founder, SettingsUpdate{Name: &name}); err != nil {
 			t.Fatal(err)
 		}
 		if sc, _ := auth(t, r.s, secret); sc.Instance().Name != name {
