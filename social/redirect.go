@@ -427,7 +427,7 @@ func (r *Redirector) drop() {
 	if now.Sub(r.dropLogTime) < dropLogEvery {
 		return
 	}
-	r.log.Warn("clicks dropped: the click recorder cannot keep up", "dropped", n-r.dropLogged, "dropped_total", n, "queued", len(r.clicks))
+	r.log.Warn("clicks dropped: the click recorder's queue stayed full (or it was stopped)", "dropped", n-r.dropLogged, "dropped_total", n, "queued", len(r.clicks))
 	r.dropLogged, r.dropLogTime = n, now
 }
 
