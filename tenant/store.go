@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -36,6 +37,9 @@ type StoreConfig struct {
 	Kinds    []Kind // every tenant kind in use, besides tenant's own
 	Log      *slog.Logger
 	Now      func() time.Time // default time.Now
+	// Monitor, if set, is told of every command (tests and benchmarks
+	// count the reads of an operation).
+	Monitor *event.CommandMonitor
 }
 
 // Store owns the MongoDB client. Nothing outside tenant sees the client:
@@ -88,6 +92,9 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		return nil, err
 	}
 	opts := options.Client().ApplyURI(cfg.URI).SetTimeout(30 * time.Second)
+	if cfg.Monitor != nil {
+		opts.SetMonitor(cfg.Monitor)
+	}
 	if ferret {
 		s.ferret = true
 		opts.SetMaxPoolSize(1)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/chorushq/chorus/jobs/jobstest"
 	"github.com/chorushq/chorus/social"
@@ -45,9 +46,15 @@ func instance(t *testing.T, store *tenant.Store, domain, tz string) tenant.Scope
 
 func openStore(t *testing.T) *tenant.Store {
 	t.Helper()
+	return openStoreWith(t, nil)
+}
+
+// openStoreWith opens the store with a command monitor.
+func openStoreWith(t *testing.T, mon *event.CommandMonitor) *tenant.Store {
+	t.Helper()
 	uri, db := tenanttest.Mongo(t)
 	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db,
-		Kinds: append(social.Kinds(), reach.Kinds()...)})
+		Kinds: append(social.Kinds(), reach.Kinds()...), Monitor: mon})
 	if err != nil {
 		t.Fatal(err)
 	}
