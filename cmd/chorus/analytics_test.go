@@ -264,17 +264,45 @@ func TestAnalyticsIncrementalEqualsRebuild(t *testing.T) {
 		}
 	}
 
+	// What the analytics read (the daily totals) before and after.
+	widgets := func() map[string]any {
+		t.Helper()
+		out := map[string]any{}
+		var err error
+		if out["summary"], err = svc.Summary(t.Context(), sc, everything()); err != nil {
+			t.Fatal(err)
+		}
+		for _, by := range []string{reach.ByContent, reach.ByMember, reach.ByNetwork} {
+			if out[by], err = svc.Top(t.Context(), sc, everything(), by); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, id := range f.ids {
+			if out[fmt.Sprint("me ", i)], err = svc.Me(t.Context(), sc, tenant.Member{ID: id}, everything(), false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out
+	}
+	beforeRebuild := widgets()
+
 	var out strings.Builder
-	if err := run(t.Context(), []string{"analytics", "rebuild", "--instance", f.instance}, mongoEnv(a), &out); err != nil {
+	if err := run(t.Context(), []string{"analytics", "rebuild", "--all"}, mongoEnv(a), &out); err != nil {
 		t.Fatalf("chorus analytics rebuild: %v\n%s", err, out.String())
 	}
 	t.Log(strings.TrimSpace(out.String()))
+	if !strings.Contains(out.String(), f.instance) {
+		t.Errorf("rebuild --all did not rebuild %s: %s", f.instance, out.String())
+	}
 	rebuilt, err := svc.Rollups(t.Context(), sc, everything())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(incremental, rebuilt); diff != "" {
 		t.Errorf("incremental rollups differ from the rebuild (-incremental +rebuilt):\n%s", diff)
+	}
+	if diff := cmp.Diff(beforeRebuild, widgets()); diff != "" {
+		t.Errorf("incremental totals differ from the rebuilt ones (-incremental +rebuilt):\n%s", diff)
 	}
 }
 

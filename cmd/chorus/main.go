@@ -83,7 +83,7 @@ Commands:
            offboard an instance: drop its data, keep a ledger entry
   keys rotate
            re-encrypt social network tokens to the newest CHORUS_TOKEN_KEYS key
-  analytics rebuild --instance <instance ID>
+  analytics rebuild --instance <instance ID> | --all
            recompute an instance's reach rollups from its raw shares and clicks
   help     this text
 

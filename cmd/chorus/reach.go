@@ -55,33 +55,42 @@ func contentTitles(c *content.Service) func(ctx context.Context, sc tenant.Scope
 	}
 }
 
-// runAnalytics is `chorus analytics rebuild --instance <id>`: recomputes
-// an instance's rollups from its raw shares and clicks.
+// runAnalytics is `chorus analytics rebuild --instance <id>` (or
+// `--all`): recomputes an instance's rollups from its raw shares and
+// clicks, and its daily totals from every rollup (which fills the totals
+// of data recorded before they existed).
 func runAnalytics(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	usage := errors.New("usage: chorus analytics rebuild --instance <instance ID>")
+	usage := errors.New("usage: chorus analytics rebuild --instance <instance ID> | --all")
 	if len(args) == 0 || args[0] != "rebuild" {
 		return usage
 	}
 	fs := flag.NewFlagSet("chorus analytics rebuild", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	id := fs.String("instance", "", "the instance whose rollups to rebuild")
+	all := fs.Bool("all", false, "rebuild every instance's rollups")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if *id == "" || fs.NArg() > 0 {
+	if (*id == "") == !*all || fs.NArg() > 0 {
 		return usage
 	}
 	return withStore(ctx, getenv, stdout, func(_ config, store *tenant.Store) error {
+		rebuild := func(sc tenant.Scope) error {
+			rep, err := reach.New(reach.Config{}).Rebuild(ctx, sc)
+			if err != nil {
+				return fmt.Errorf("instance %s: %w", sc.InstanceID(), err)
+			}
+			fmt.Fprintf(stdout, "rollups of %s rebuilt from %s: %d shares and %d clicks gave %d rollups; %d daily totals derived from every rollup\n",
+				sc.InstanceID(), rep.From, rep.Shares, rep.Clicks, rep.Rollups, rep.Totals)
+			return nil
+		}
+		if *all {
+			return store.EachInstance(ctx, rebuild)
+		}
 		sc, err := store.Open(ctx, *id)
 		if err != nil {
 			return fmt.Errorf("instance %s: %w", *id, err)
 		}
-		rep, err := reach.New(reach.Config{}).Rebuild(ctx, sc)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "rollups of %s rebuilt from %s: %d shares and %d clicks gave %d rollups; %d daily totals derived from every rollup\n",
-			*id, rep.From, rep.Shares, rep.Clicks, rep.Rollups, rep.Totals)
-		return nil
+		return rebuild(sc)
 	})
 }
