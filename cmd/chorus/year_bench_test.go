@@ -20,10 +20,9 @@ import (
 
 // yearSize is how much history the benchmarks load into an instance
 // before measuring: CHORUS_BENCH_YEAR_SHARES published shares and
-// CHORUS_BENCH_YEAR_CLICKS clicks over the last year (defaults 2,000 and
-// 50,000).
-func yearSize() (shares, clicks int) {
-	shares, clicks = 2000, 50000
+// CHORUS_BENCH_YEAR_CLICKS clicks over the last year (defaults shares
+// and clicks).
+func yearSize(shares, clicks int) (int, int) {
 	if n, err := strconv.Atoi(os.Getenv("CHORUS_BENCH_YEAR_SHARES")); err == nil && n > 0 {
 		shares = n
 	}
@@ -33,29 +32,31 @@ func yearSize() (shares, clicks int) {
 	return shares, clicks
 }
 
-// seedYear loads a year of one instance's sharing as the recorder and the
+// seedYear loads a year of one instance's sharing (shares and clicks,
+// unless yearSize's variables say otherwise) as the recorder and the
 // publishing hook would have left it: shares published through the year
 // (50 members, a content per four shares, two networks), each click in
 // the two weeks after its share (exponential, mean 1.5 days) from a pool
 // of 5,000 addresses, stored in the recorder's batches, and the rollups
 // and daily totals the rebuild derives from them. It returns a line
 // saying what it loaded.
-func seedYear(tb testing.TB, sc tenant.Scope, now time.Time) string {
+func seedYear(tb testing.TB, sc tenant.Scope, now time.Time, shares, clicks int) string {
 	tb.Helper()
 	ctx := context.Background()
-	nShares, nClicks := yearSize()
+	nShares, nClicks := yearSize(shares, clicks)
 	rng := rand.New(rand.NewPCG(1, 2))
 	start := time.Now()
-	shares := make([]social.Share, nShares)
+	year := make([]social.Share, nShares)
 	docs := make([]any, 0, 1000)
-	for i := range shares {
-		at := now.Add(-365 * 24 * time.Hour).Add(time.Duration(i) * 365 * 24 * time.Hour / time.Duration(nShares)).Truncate(time.Millisecond)
-		shares[i] = social.Share{ID: fmt.Sprintf("year-share-%06d", i), ContentID: fmt.Sprintf("year-content-%05d", i/4),
+	step := 365 * 24 * time.Hour / time.Duration(nShares)
+	for i := range year {
+		at := now.Add(-365 * 24 * time.Hour).Add(time.Duration(i) * step).Truncate(time.Millisecond)
+		year[i] = social.Share{ID: fmt.Sprintf("year-share-%06d", i), ContentID: fmt.Sprintf("year-content-%05d", i/4),
 			ConnectionID: fmt.Sprintf("year-conn-%02d", i%50), MemberID: fmt.Sprintf("year-member-%02d", i%50),
 			Network: []string{social.Mastodon, social.Bluesky}[i%2], State: social.SharePublished, PublishAt: at,
 			PublishedAt: new(at), RemoteID: fmt.Sprint(i), Followers: int64(100 + i%900), CreatedAt: at, UpdatedAt: at}
 		// Test data: shares are social's, written as social stores them.
-		if docs = append(docs, shares[i]); len(docs) == cap(docs) || i == nShares-1 {
+		if docs = append(docs, year[i]); len(docs) == cap(docs) || i == nShares-1 {
 			if err := sc.Collection(tenant.Kind{Name: "shares"}).InsertMany(ctx, docs); err != nil {
 				tb.Fatal(err)
 			}
@@ -64,7 +65,7 @@ func seedYear(tb testing.TB, sc tenant.Scope, now time.Time) string {
 	}
 	var batch []social.Click
 	for i := range nClicks {
-		sh := shares[rng.IntN(nShares)]
+		sh := year[rng.IntN(nShares)]
 		delay := time.Duration(math.Min(rng.ExpFloat64()*1.5, 14) * float64(24*time.Hour))
 		at := sh.PublishedAt.Add(delay)
 		if at.After(now) {
