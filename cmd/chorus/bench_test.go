@@ -591,7 +591,7 @@ func BenchmarkRedirectLoad(b *testing.B) {
 	}
 	chorusURL := "http://" + ln.Addr().String() + "/r/" + code
 	bareURL := "http://" + bareLn.Addr().String() + "/r/" + code
-	served := int64(0) // redirects Chorus answered
+	served := int64(0)   // redirects Chorus answered
 	var drains []float64 // how long the queue took to drain after each Chorus round, ms
 	// quiet waits until the click recorder has dealt with every redirect
 	// served (stored or dropped): the embedded database shares this
