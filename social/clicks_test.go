@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
 // Raw clicks are stored a batch per document: reading them back gives
@@ -16,20 +15,7 @@ import (
 // documents.
 func TestClickBatchesAndSweep(t *testing.T) {
 	ctx := context.Background()
-	uri, db := tenanttest.Mongo(t)
-	store, err := tenant.OpenStore(ctx, tenant.StoreConfig{URI: uri, Database: db, Kinds: Kinds()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close(ctx)
-	inst, err := store.EnsureInstance(ctx, "clicks.example", "a@clicks.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := store.Open(ctx, inst.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, sc := testScope(t, "clicks.example")
 	t0 := time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
 	mk := func(share string, at time.Duration, visitor string) Click {
 		return Click{ShareID: share, ContentID: "content-" + share, Network: "mastodon", At: t0.Add(at),

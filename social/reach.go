@@ -94,6 +94,19 @@ func SharesPublishedSince(ctx context.Context, sc tenant.Scope, since time.Time)
 	return shares, err
 }
 
+// EachPublishedSince hands fn the instance's shares in state published
+// that were published at or after since, in pages, walking the {state,
+// updated_at} index (a share's updated_at is set when it becomes
+// published and, for a published share, not after), never the whole
+// collection.
+func EachPublishedSince(ctx context.Context, sc tenant.Scope, since time.Time, fn func([]Share) error) error {
+	// An hour before since: a network whose clock runs ahead dates the
+	// post after Chorus's updated_at.
+	return walkShares(ctx, sc.Collection(shareKind), bson.D{{Key: "state", Value: SharePublished},
+		{Key: "updated_at", Value: bson.D{{Key: "$gte", Value: since.Add(-time.Hour)}}},
+		{Key: "published_at", Value: bson.D{{Key: "$gte", Value: since}}}}, "updated_at", fn)
+}
+
 // MemberShares returns every share of a member (or of a pseudonym).
 func MemberShares(ctx context.Context, sc tenant.Scope, memberID string) ([]Share, error) {
 	var shares []Share

@@ -2,6 +2,8 @@ package social
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,19 +35,27 @@ type Click struct {
 	At        time.Time
 	IPPrefix  string
 	Referrer  string // the referrer's host
-	// Visitor is a daily-salted hash of (code, IP prefix, User-Agent) that
-	// counts unique clicks; the salt is discarded, so it identifies no one.
+	// Visitor is a daily-salted hash of (code, IP prefix) that counts
+	// unique clicks: one per link, address prefix and day, whatever the
+	// User-Agent says. The salt is discarded, so it identifies no one.
 	Visitor string
-	// Code and UserAgent are known while the batch is recorded, never
-	// stored.
-	Code      string
-	UserAgent string
+	// Own: the click came with the session cookie of the member who
+	// shared the link (their own visit). It counts as a click, never as a
+	// unique click, so it earns no points.
+	Own bool
+	// Code, UserAgent and SessionMember (the member of this instance
+	// whose session cookie came with the click) are known while the batch
+	// is recorded, never stored.
+	Code          string
+	UserAgent     string
+	SessionMember string
 }
 
 // clickBatch is how raw clicks are stored: one document per batch the
 // recorder writes for an instance (at most batchSize clicks, about a
 // second's worth), in columns: click i is Links[Link[i]] at At[i] from
-// IPPrefix[i], Referrer[i] and Visitor[i]. The embedded database's cost
+// IPPrefix[i], Referrer[i] and Visitor[i]; Own[i] when the batch has
+// the column (batches stored before it have none). The embedded database's cost
 // is mostly per document and per embedded document, and it shares its CPU
 // with the redirects: a document per click took about six times the CPU.
 type clickBatch struct {
@@ -61,6 +71,7 @@ type clickBatch struct {
 	IPPrefix []string    `bson:"ip_prefix"`
 	Referrer []string    `bson:"referrer_host"`
 	Visitor  []string    `bson:"visitor"`
+	Own      []bool      `bson:"own,omitempty"`
 }
 
 // clickLink is what the clicks on one tracked link share.
@@ -85,6 +96,12 @@ func newClickBatch(clicks []Click) clickBatch {
 			b.Links = append(b.Links, l)
 		}
 		b.Link[i], b.At[i], b.IPPrefix[i], b.Referrer[i], b.Visitor[i] = n, c.At, c.IPPrefix, c.Referrer, c.Visitor
+		if c.Own {
+			if b.Own == nil {
+				b.Own = make([]bool, len(clicks))
+			}
+			b.Own[i] = true
+		}
 		if c.At.Before(b.AtMin) {
 			b.AtMin = c.At
 		}
@@ -98,7 +115,8 @@ func newClickBatch(clicks []Click) clickBatch {
 // clicks returns the batch's clicks.
 func (b clickBatch) clicks() ([]Click, error) {
 	n := b.N
-	if len(b.Link) != n || len(b.At) != n || len(b.IPPrefix) != n || len(b.Referrer) != n || len(b.Visitor) != n {
+	if len(b.Link) != n || len(b.At) != n || len(b.IPPrefix) != n || len(b.Referrer) != n || len(b.Visitor) != n ||
+		(len(b.Own) != 0 && len(b.Own) != n) {
 		return nil, fmt.Errorf("click batch %s: columns do not hold its %d clicks", b.ID, n)
 	}
 	out := make([]Click, n)
@@ -108,7 +126,7 @@ func (b clickBatch) clicks() ([]Click, error) {
 		}
 		l := b.Links[b.Link[i]]
 		out[i] = Click{ShareID: l.ShareID, ContentID: l.ContentID, Network: l.Network, At: b.At[i],
-			IPPrefix: b.IPPrefix[i], Referrer: b.Referrer[i], Visitor: b.Visitor[i]}
+			IPPrefix: b.IPPrefix[i], Referrer: b.Referrer[i], Visitor: b.Visitor[i], Own: len(b.Own) == n && b.Own[i]}
 	}
 	return out, nil
 }
@@ -118,9 +136,10 @@ var clickKind = tenant.Kind{Name: "clicks", Indexes: []tenant.Index{{Keys: bson.
 // Redirector serves GET /r/{code}: a 302 to the stored destination with
 // UTM parameters, never shaped by the request. Links are cached for
 // cacheLifetime (a minute): a deleted link stops redirecting in every
-// process within that. Clicks are recorded off the
-// request path in batches; when the recorder falls behind, clicks are
-// dropped and counted, the redirect never waits.
+// process within that. Clicks are recorded off the request path in
+// batches. When the recorder falls behind and its queue is full, a
+// redirect waits up to queueWait for room (backpressure); only then is
+// its click dropped, counted and logged.
 type Redirector struct {
 	store   *tenant.Store
 	log     *slog.Logger
@@ -136,16 +155,35 @@ type Redirector struct {
 	closing sync.RWMutex
 	closed  bool
 	hook    ClickHook
+	// cookie is the session cookie's name ("" reads none); sessions
+	// caches what the recorder learnt of each cookie (recorder only).
+	cookie   string
+	sessions map[string]sessionOf
+	// flushed is told how long each flush took (metrics).
+	flushed func(time.Duration)
+	// dropLog rate-limits the log line about dropped clicks: the count
+	// when last logged and when.
+	dropMu      sync.Mutex
+	dropLogged  int64
+	dropLogTime time.Time
 }
 
 // pending is a click as the request path leaves it: the rest (ID, IP
-// truncation, referrer host) is worked out by the recorder, off the path.
+// truncation, referrer host, whose session) is worked out by the
+// recorder, off the path.
 type pending struct {
 	link     *cached
 	at       time.Time
 	remote   string
 	referrer string
 	agent    string
+	session  string // the session cookie's value, "" without one
+}
+
+// sessionOf is whose session a cookie was, as the recorder last read it.
+type sessionOf struct {
+	instanceID, memberID string
+	until                time.Time
 }
 
 // cached is a resolved link with its Location worked out once, good
@@ -162,8 +200,18 @@ const (
 	// the link again after it.
 	cacheLifetime = time.Minute
 	cacheSize     = 100000
-	clickQueue    = 10000
-	batchSize     = 500
+	// clickQueue holds 25 s of a 2,000 clicks/s burst should the store
+	// stall (about 150 bytes a click).
+	clickQueue = 50000
+	// queueWait is how long a redirect waits for room in a full queue.
+	queueWait = time.Second
+	batchSize = 2000
+	// sessionLifetime bounds how long the recorder trusts what it read
+	// of a session cookie (a sign-out elsewhere shows within it).
+	sessionLifetime  = time.Minute
+	sessionCacheSize = 10000
+	// dropLogEvery rate-limits the log line about dropped clicks.
+	dropLogEvery = 10 * time.Second
 )
 
 // NewRedirector starts the click recorder; Close flushes it.
@@ -172,7 +220,7 @@ func NewRedirector(store *tenant.Store, log *slog.Logger, now func() time.Time) 
 		now = time.Now
 	}
 	r := &Redirector{store: store, log: log, now: now, cache: map[string]*cached{},
-		clicks: make(chan pending, clickQueue), done: make(chan struct{})}
+		clicks: make(chan pending, clickQueue), done: make(chan struct{}), sessions: map[string]sessionOf{}}
 	go r.record()
 	return r
 }
@@ -182,6 +230,18 @@ func (r *Redirector) Dropped() int64 { return r.dropped.Load() }
 
 // Stored counts clicks written.
 func (r *Redirector) Stored() int64 { return r.stored.Load() }
+
+// Queued is how many clicks wait in the queue.
+func (r *Redirector) Queued() int { return len(r.clicks) }
+
+// SetSessionCookie names the session cookie: a click that carries the
+// sharer's own session is recorded as Own. Call it before the redirector
+// serves.
+func (r *Redirector) SetSessionCookie(name string) { r.cookie = name }
+
+// SetFlushObserver installs f, told how long each flush of the recorder
+// took (a metric). Call it before the redirector serves.
+func (r *Redirector) SetFlushObserver(f func(time.Duration)) { r.flushed = f }
 
 // validCode reports whether s can be a code made by newCode.
 func validCode(s string) bool {
@@ -328,17 +388,79 @@ func truncateIP(remote string) string {
 
 func (r *Redirector) enqueue(l *cached, req *http.Request, remote string) {
 	p := pending{link: l, at: r.now(), remote: remote, referrer: req.Referer(), agent: req.UserAgent()}
+	if r.cookie != "" && len(req.Header["Cookie"]) > 0 {
+		if c, err := req.Cookie(r.cookie); err == nil {
+			p.session = c.Value
+		}
+	}
 	r.closing.RLock()
 	defer r.closing.RUnlock()
 	if r.closed {
-		r.dropped.Add(1)
+		r.drop()
 		return
 	}
 	select {
 	case r.clicks <- p:
+		return
 	default:
-		r.dropped.Add(1)
 	}
+	// Full: the recorder is behind. Wait for room rather than lose the
+	// click; the visitor's redirect waits with it.
+	t := time.NewTimer(queueWait)
+	defer t.Stop()
+	select {
+	case r.clicks <- p:
+	case <-t.C:
+		r.drop()
+	case <-req.Context().Done():
+		r.drop()
+	}
+}
+
+// drop counts a lost click and says so in the log, at most once every
+// dropLogEvery.
+func (r *Redirector) drop() {
+	n := r.dropped.Add(1)
+	now := time.Now()
+	r.dropMu.Lock()
+	defer r.dropMu.Unlock()
+	if now.Sub(r.dropLogTime) < dropLogEvery {
+		return
+	}
+	r.log.Warn("clicks dropped: the click recorder's queue stayed full (or it was stopped)", "dropped", n-r.dropLogged, "dropped_total", n, "queued", len(r.clicks))
+	r.dropLogged, r.dropLogTime = n, now
+}
+
+// sessionMember returns the member of the instance whose session the
+// cookie secret is, or "" (recorder only: sessions is not locked).
+func (r *Redirector) sessionMember(ctx context.Context, secret, instanceID string) string {
+	if secret == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(secret))
+	key := hex.EncodeToString(h[:])
+	now := r.now()
+	s, ok := r.sessions[key]
+	if !ok || !now.Before(s.until) {
+		inst, member, err := r.store.SessionMember(ctx, secret)
+		if err != nil && !errors.Is(err, tenant.ErrNoSession) {
+			r.log.Warn("session of a click not read: counted as a visitor's", "err", err)
+			return ""
+		}
+		if len(r.sessions) >= sessionCacheSize {
+			for k, v := range r.sessions {
+				if !now.Before(v.until) || len(r.sessions) >= sessionCacheSize {
+					delete(r.sessions, k)
+				}
+			}
+		}
+		s = sessionOf{instanceID: inst, memberID: member, until: now.Add(sessionLifetime)}
+		r.sessions[key] = s
+	}
+	if s.instanceID != instanceID {
+		return ""
+	}
+	return s.memberID
 }
 
 // record writes clicks in batches per instance until Close.
@@ -350,6 +472,7 @@ func (r *Redirector) record() {
 	links := map[string]tenant.Link{}
 	n := 0
 	flush := func() {
+		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		for inst, clicks := range batch {
@@ -365,6 +488,9 @@ func (r *Redirector) record() {
 		}
 		clear(batch)
 		n = 0
+		if r.flushed != nil {
+			r.flushed(time.Since(start))
+		}
 	}
 	for {
 		select {
@@ -378,6 +504,11 @@ func (r *Redirector) record() {
 				At: p.at.UTC().Truncate(time.Millisecond), IPPrefix: truncateIP(p.remote), Code: l.Code, UserAgent: p.agent}
 			if ref, err := url.Parse(p.referrer); err == nil {
 				click.Referrer = ref.Hostname()
+			}
+			if p.session != "" {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				click.SessionMember = r.sessionMember(ctx, p.session, l.InstanceID)
+				cancel()
 			}
 			batch[l.InstanceID] = append(batch[l.InstanceID], click)
 			links[l.InstanceID] = l
@@ -449,7 +580,8 @@ func SweepClicks(ctx context.Context, sc tenant.Scope, now time.Time) (int64, er
 		ok, err := coll.Update(ctx, bson.D{{Key: "_id", Value: b.ID}, {Key: "n", Value: b.N}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "at_min", Value: t.AtMin}, {Key: "n", Value: t.N},
 				{Key: "links", Value: t.Links}, {Key: "link", Value: t.Link}, {Key: "at", Value: t.At},
-				{Key: "ip_prefix", Value: t.IPPrefix}, {Key: "referrer_host", Value: t.Referrer}, {Key: "visitor", Value: t.Visitor}}}})
+				{Key: "ip_prefix", Value: t.IPPrefix}, {Key: "referrer_host", Value: t.Referrer}, {Key: "visitor", Value: t.Visitor},
+				{Key: "own", Value: t.Own}}}})
 		if err != nil {
 			return deleted, err
 		}

@@ -13,7 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
 // The redirect's allocation budget, gated by BenchmarkRedirect.
@@ -119,21 +118,8 @@ func BenchmarkRedirect(b *testing.B) {
 // behind gin as cmd mounts it, and a request for the link.
 func redirectFixture(tb testing.TB) (*gin.Engine, *http.Request, *Redirector, string, string) {
 	tb.Helper()
-	uri, db := tenanttest.Mongo(tb)
 	ctx := context.Background()
-	store, err := tenant.OpenStore(ctx, tenant.StoreConfig{URI: uri, Database: db, Kinds: Kinds()})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { store.Close(ctx) })
-	inst, err := store.EnsureInstance(ctx, "bench.example", "a@bench.example")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sc, err := store.Open(ctx, inst.ID)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	store, sc := testScope(tb, "bench.example")
 	code := newCode()
 	dest := "https://news.example/story?ref=site"
 	if err := sc.CreateLink(ctx, tenant.Link{Code: code, ShareID: newID(), ContentID: newID(), Network: "mastodon", Destination: dest}); err != nil {

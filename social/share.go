@@ -77,10 +77,15 @@ type Share struct {
 var shareKind = tenant.Kind{
 	Name: "shares",
 	Indexes: []tenant.Index{
-		// GET /shares (a member's, newest first) and privacy export and erasure.
+		// A member's shares, newest first (GET /shares, export).
 		{Keys: bson.D{{Key: "member_id", Value: 1}, {Key: "created_at", Value: -1}}},
-		// Reconcile: queued/scheduled shares left waiting, publishing ones past their lease.
+		// Reconcile: queued shares not touched for a while, and shares
+		// whose publishing lease ran out; ResolveUnconfirmed; the
+		// engagement refresh's walk over recently published shares
+		// (EachPublishedSince).
 		{Keys: bson.D{{Key: "state", Value: 1}, {Key: "updated_at", Value: 1}}},
+		// Reconcile: scheduled shares that are due.
+		{Keys: bson.D{{Key: "state", Value: 1}, {Key: "publish_at", Value: 1}}},
 		// The feed's and the composer's "already shared" marks (SharedNetworks):
 		// a member's shares of one page of posts, whatever their history.
 		{Keys: bson.D{{Key: "member_id", Value: 1}, {Key: "content_id", Value: 1}}},
@@ -486,41 +491,84 @@ func failureText(err error) string {
 func (s *Service) Reconcile(ctx context.Context, sc tenant.Scope, stale time.Duration) (requeued, unconfirmed int, err error) {
 	now := s.now().UTC()
 	coll := sc.Collection(shareKind)
-	var waiting []Share
-	if err := coll.Find(ctx, bson.D{{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}},
-		{Key: "updated_at", Value: bson.D{{Key: "$lt", Value: now.Add(-stale)}}}}, &waiting); err != nil {
-		return 0, 0, err
-	}
-	if waiting, err = s.claimed(ctx, sc, waiting); err != nil {
-		return 0, 0, err
-	}
-	for _, sh := range waiting {
-		if sh.State == ShareScheduled && sh.PublishAt.After(now) {
-			continue
+	requeue := func(page []Share) error {
+		page, err := s.claimed(ctx, sc, page)
+		if err != nil {
+			return err
 		}
-		if s.enqueue != nil {
-			if err := s.enqueue(ctx, sc, sh.ID, sh.PublishAt); err != nil {
-				return requeued, unconfirmed, err
+		for _, sh := range page {
+			if s.enqueue != nil {
+				if err := s.enqueue(ctx, sc, sh.ID, sh.PublishAt); err != nil {
+					return err
+				}
 			}
+			requeued++
 		}
-		requeued++
+		return nil
 	}
-	var stuck []Share
-	if err := coll.Find(ctx, bson.D{{Key: "state", Value: SharePublishing}, {Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}}, &stuck); err != nil {
+	// Each walk reads the index in pages, never the collection: queued
+	// shares not touched for stale, then scheduled ones due for stale.
+	old := bson.D{{Key: "$lt", Value: now.Add(-stale)}}
+	if err := walkShares(ctx, coll, bson.D{{Key: "state", Value: ShareQueued}, {Key: "updated_at", Value: old}}, "updated_at", requeue); err != nil {
 		return requeued, unconfirmed, err
 	}
-	for _, sh := range stuck {
-		ok, err := coll.Update(ctx, bson.D{{Key: "_id", Value: sh.ID}, {Key: "state", Value: SharePublishing}, {Key: "attempt_id", Value: sh.AttemptID}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareUnconfirmed}, {Key: "updated_at", Value: now},
-				{Key: "error", Value: "publishing was interrupted; the post may exist at the network and is not posted again"}}}})
-		if err != nil {
-			return requeued, unconfirmed, err
-		}
-		if ok {
-			unconfirmed++
-		}
+	if err := walkShares(ctx, coll, bson.D{{Key: "state", Value: ShareScheduled}, {Key: "publish_at", Value: bson.D{{Key: "$lte", Value: now}}},
+		{Key: "updated_at", Value: old}}, "publish_at", requeue); err != nil {
+		return requeued, unconfirmed, err
 	}
-	return requeued, unconfirmed, nil
+	err = walkShares(ctx, coll, bson.D{{Key: "state", Value: SharePublishing}, {Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}}, "updated_at",
+		func(page []Share) error {
+			for _, sh := range page {
+				ok, err := coll.Update(ctx, bson.D{{Key: "_id", Value: sh.ID}, {Key: "state", Value: SharePublishing}, {Key: "attempt_id", Value: sh.AttemptID}},
+					bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareUnconfirmed}, {Key: "updated_at", Value: now},
+						{Key: "error", Value: "publishing was interrupted; the post may exist at the network and is not posted again"}}}})
+				if err != nil {
+					return err
+				}
+				if ok {
+					unconfirmed++
+				}
+			}
+			return nil
+		})
+	return requeued, unconfirmed, err
+}
+
+// walkBatch is how many shares a walk reads at a time.
+const walkBatch = 200
+
+// walkShares hands fn the shares that match filter (whose first field is
+// state) in pages of walkBatch, in the order of by (a time field of an
+// index on {state, by}) and _id, each page read after the last one's
+// position: the walk reads the index range, never the collection, and
+// ends even if fn changes the shares it is handed.
+func walkShares(ctx context.Context, coll *tenant.Collection, filter bson.D, by string, fn func([]Share) error) error {
+	opts := options.Find().SetSort(bson.D{{Key: by, Value: 1}, {Key: "_id", Value: 1}}).SetLimit(walkBatch)
+	var after bson.D
+	for {
+		var page []Share
+		if err := coll.Find(ctx, append(slices.Clone(filter), after...), &page, opts); err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		if len(page) < walkBatch {
+			return nil
+		}
+		last := page[len(page)-1]
+		at := last.UpdatedAt
+		if by == "publish_at" {
+			at = last.PublishAt
+		}
+		after = bson.D{{Key: "$or", Value: bson.A{
+			bson.D{{Key: by, Value: bson.D{{Key: "$gt", Value: at}}}},
+			bson.D{{Key: by, Value: at}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: last.ID}}}},
+		}}}
+	}
 }
 
 // SharedNetworks returns, per content ID, the networks the member shared

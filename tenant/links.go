@@ -55,3 +55,14 @@ func (sc Scope) DeleteLinks(ctx context.Context, shareIDs []string) error {
 		{Key: "share_id", Value: bson.D{{Key: "$in", Value: shareIDs}}}})
 	return storeErr(err)
 }
+
+// SessionMember returns the instance and member of the live session
+// behind a session cookie's secret (ErrNoSession if none): the click
+// recorder tells a sharer's own visits of their links from others'.
+func (s *Store) SessionMember(ctx context.Context, secret string) (instanceID, memberID string, err error) {
+	ses, err := s.liveSession(ctx, secret)
+	return ses.InstanceID, ses.MemberID, err
+}
+
+// SessionCookie is the name of the session cookie this service sets.
+func (s *Service) SessionCookie() string { return s.cookie.name }

@@ -310,3 +310,38 @@ func (c *Collection) InsertMany(ctx context.Context, vs []any) error {
 	_, err := c.c.InsertMany(ctx, docs)
 	return storeErr(err)
 }
+
+// Upsert is one keyed upsert of BulkUpsert.
+type Upsert struct {
+	Filter, Update bson.D
+}
+
+// BulkUpsert applies every upsert in one round trip (unordered). An
+// upsert that lost an insert race to a concurrent one of the same key
+// (ErrDuplicate) is retried once, when it updates: keyed $inc upserts
+// are counted exactly once.
+func (c *Collection) BulkUpsert(ctx context.Context, ops []Upsert) error {
+	if c.err != nil {
+		return c.err
+	}
+	for try := 0; len(ops) > 0; try++ {
+		models := make([]mongo.WriteModel, len(ops))
+		for i, op := range ops {
+			models[i] = mongo.NewUpdateOneModel().SetFilter(c.filter(op.Filter)).SetUpdate(c.update(op.Update)).SetUpsert(true)
+		}
+		_, err := c.c.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+		var bw mongo.BulkWriteException
+		if err == nil || try > 0 || !errors.As(err, &bw) || bw.WriteConcernError != nil {
+			return storeErr(err)
+		}
+		var again []Upsert
+		for _, we := range bw.WriteErrors {
+			if !mongo.IsDuplicateKeyError(we) || we.Index < 0 || we.Index >= len(ops) {
+				return storeErr(err)
+			}
+			again = append(again, ops[we.Index])
+		}
+		ops = again
+	}
+	return nil
+}

@@ -97,9 +97,14 @@ func notifier(m tenant.Mailer) func(ctx context.Context, sc tenant.Scope, member
 	}
 }
 
-// privacyOf builds the privacy service over every domain's data.
-func privacyOf(auth *tenant.Service, c *content.Service, so *social.Service) *tenant.Privacy {
-	return tenant.NewPrivacy(auth, c.PrivacySource(), so.PrivacySource(), reach.New(reach.Config{}).PrivacySource())
+// privacyOf builds the privacy service over every domain's data. r is the
+// process's reach service (nil: one of its own), whose click lookups an
+// objection or erasure must forget.
+func privacyOf(auth *tenant.Service, c *content.Service, so *social.Service, r *reach.Service) *tenant.Privacy {
+	if r == nil {
+		r = reach.New(reach.Config{})
+	}
+	return tenant.NewPrivacy(auth, c.PrivacySource(), so.PrivacySource(), r.PrivacySource())
 }
 
 // deleteTasks deletes waiting Asynq tasks by queue and ID, for erasure. A
@@ -267,6 +272,10 @@ func newApp(d appDeps) (*app, error) {
 		reachSvc = reach.New(reach.Config{Redis: d.redis, Log: d.log, Now: d.now})
 	}
 	redirector.SetClickHook(reachSvc)
+	redirector.SetSessionCookie(auth.SessionCookie())
+	if err := clickMetrics(d.metrics, redirector); err != nil {
+		return nil, err
+	}
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", readyz(d))
 	metrics := []gin.HandlerFunc{gin.WrapH(promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{}))}
@@ -280,7 +289,7 @@ func newApp(d appDeps) (*app, error) {
 	auth.Routes(v1)
 	content.NewHandlers(d.content, auth, d.log).WithSharedTo(d.social.SharedNetworks).Routes(v1)
 	social.NewHandlers(d.social, auth, d.log).Routes(v1)
-	privacy := privacyOf(auth, d.content, d.social)
+	privacy := privacyOf(auth, d.content, d.social, reachSvc)
 	if d.redis != nil {
 		privacy.DeleteTasksWith(deleteTasks(asynq.NewInspectorFromRedisClient(d.redis), d.log))
 	}

@@ -96,7 +96,7 @@ Commands:
            give an instance a login subdomain its domains do not offer; audited
   keys rotate
            re-encrypt social network tokens to the newest CHORUS_TOKEN_KEYS key
-  analytics rebuild --instance <instance ID>
+  analytics rebuild --instance <instance ID> | --all
            recompute an instance's reach rollups from its raw shares and clicks
   help     this text
 

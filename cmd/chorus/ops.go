@@ -95,7 +95,7 @@ func runPrivacy(ctx context.Context, args []string, getenv func(string) string, 
 		if err != nil {
 			return err
 		}
-		p := privacyOf(tenant.NewService(tenant.Config{Store: store}), content.NewService(content.Config{}), so)
+		p := privacyOf(tenant.NewService(tenant.Config{Store: store}), content.NewService(content.Config{}), so, nil)
 		// Tasks that came back for the erased (the reconciler re-queues
 		// restored shares) go too: in the deployment's Redis, or the
 		// embedded one on the data dir (the running platform's, or

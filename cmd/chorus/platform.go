@@ -171,7 +171,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	}
 	if works {
 		w, err := jobs.NewWorker(jobs.Config{Redis: redisOpt, Store: store, Content: contentSvc, Social: socialSvc,
-			Privacy: privacyOf(tenant.NewService(tenant.Config{Store: store, Log: log}), contentSvc, socialSvc), Resolver: cfg.resolver(), Log: log, Metrics: reg, Concurrency: cfg.Concurrency, Mailer: mailer,
+			Privacy: privacyOf(tenant.NewService(tenant.Config{Store: store, Log: log}), contentSvc, socialSvc, reachSvc), Resolver: cfg.resolver(), Log: log, Metrics: reg, Concurrency: cfg.Concurrency, Mailer: mailer,
 			BaseURL: baseURL, Reach: reachSvc})
 		if err != nil {
 			return err

@@ -30,66 +30,69 @@ type RefreshReport struct {
 }
 
 // RefreshEngagement reads the engagement of the instance's shares
-// published in the last 30 days and adds what changed since the last
+// published in the last 30 days (walking them in pages on an index) and
+// adds what changed since the last
 // read to the rollups of the day each share was published (the
 // engagement a day's shares earned). Each change is a compare-and-swap on
 // the share, so two refreshes never add one difference twice.
 func (s *Service) RefreshEngagement(ctx context.Context, sc tenant.Scope, src MetricsSource) (RefreshReport, error) {
 	var rep RefreshReport
-	shares, err := social.SharesPublishedSince(ctx, sc, s.now().Add(-EngagementWindow))
-	if err != nil {
-		return rep, err
-	}
-	members := make([]string, 0, len(shares))
-	for _, sh := range shares {
-		members = append(members, sh.MemberID)
-	}
-	attr, err := tenant.Attributions(ctx, sc, members)
-	if err != nil {
-		return rep, err
-	}
 	loc := sc.Instance().Settings.Location()
 	calls := map[string]int{}
 	paused := map[string]bool{}
-	for _, sh := range shares {
-		if err := ctx.Err(); err != nil {
-			return rep, err
+	err := social.EachPublishedSince(ctx, sc, s.now().Add(-EngagementWindow), func(shares []social.Share) error {
+		members := make([]string, 0, len(shares))
+		for _, sh := range shares {
+			members = append(members, sh.MemberID)
 		}
-		if sh.State != social.SharePublished || paused[sh.Network] || calls[sh.Network] >= CallsPerNetwork {
-			continue
-		}
-		calls[sh.Network]++
-		e, err := src.PostMetrics(ctx, sc, sh)
-		switch {
-		case errors.Is(err, social.ErrNoMetrics):
-			calls[sh.Network]--
-			continue
-		case errors.Is(err, social.ErrRetryLater):
-			paused[sh.Network] = true
-			continue
-		case err != nil:
-			rep.Failed++
-			s.log.InfoContext(ctx, "engagement not read", "tenant_id", sc.InstanceID(), "share_id", sh.ID, "err", err)
-			continue
-		}
-		rep.Read++
-		if e == sh.Engagement {
-			continue
-		}
-		ok, err := social.SetEngagement(ctx, sc, sh.ID, sh.Engagement, e)
+		attr, err := tenant.Attributions(ctx, sc, members)
 		if err != nil {
-			return rep, err
+			return err
 		}
-		if !ok {
-			continue // another refresh applied it
+		for _, sh := range shares {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if paused[sh.Network] || calls[sh.Network] >= CallsPerNetwork {
+				continue
+			}
+			calls[sh.Network]++
+			e, err := src.PostMetrics(ctx, sc, sh)
+			switch {
+			case errors.Is(err, social.ErrNoMetrics):
+				calls[sh.Network]--
+				continue
+			case errors.Is(err, social.ErrRetryLater):
+				paused[sh.Network] = true
+				continue
+			case err != nil:
+				rep.Failed++
+				s.log.InfoContext(ctx, "engagement not read", "tenant_id", sc.InstanceID(), "share_id", sh.ID, "err", err)
+				continue
+			}
+			rep.Read++
+			if e == sh.Engagement {
+				continue
+			}
+			ok, err := social.SetEngagement(ctx, sc, sh.ID, sh.Engagement, e)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue // another refresh applied it
+			}
+			rep.Changed++
+			at := *sh.PublishedAt
+			k := Key{Day: Day(at, loc), ContentID: sh.ContentID, MemberID: attributed(attr, sh.MemberID, at), Network: sh.Network}
+			if err := inc(ctx, sc, k, Counters{Reactions: e.Reactions - sh.Engagement.Reactions,
+				Comments: e.Comments - sh.Engagement.Comments, Reposts: e.Reposts - sh.Engagement.Reposts}); err != nil {
+				return err
+			}
 		}
-		rep.Changed++
-		at := *sh.PublishedAt
-		k := Key{Day: Day(at, loc), ContentID: sh.ContentID, MemberID: attributed(attr, sh.MemberID, at), Network: sh.Network}
-		if err := inc(ctx, sc, k, Counters{Reactions: e.Reactions - sh.Engagement.Reactions,
-			Comments: e.Comments - sh.Engagement.Comments, Reposts: e.Reposts - sh.Engagement.Reposts}); err != nil {
-			return rep, err
-		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
 	}
 	return rep, nil
 }

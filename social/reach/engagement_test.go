@@ -48,11 +48,11 @@ func TestRefreshEngagement(t *testing.T) {
 	now := at("2026-06-15T12:00:00Z")
 	day := func(d int) *time.Time { t := now.AddDate(0, 0, -d); return &t }
 	shares := []any{
-		social.Share{ID: "m1", ContentID: "p1", MemberID: "alice", Network: "mastodon", State: social.SharePublished, RemoteID: "1", PublishedAt: day(1)},
-		social.Share{ID: "m2", ContentID: "p1", MemberID: "bob", Network: "mastodon", State: social.SharePublished, RemoteID: "2", PublishedAt: day(3)},
-		social.Share{ID: "old", ContentID: "p1", MemberID: "bob", Network: "mastodon", State: social.SharePublished, RemoteID: "3", PublishedAt: day(31)},
-		social.Share{ID: "b1", ContentID: "p2", MemberID: "alice", Network: "bluesky", State: social.SharePublished, RemoteID: "at://1", PublishedAt: day(1)},
-		social.Share{ID: "b2", ContentID: "p2", MemberID: "alice", Network: "bluesky", State: social.SharePublished, RemoteID: "at://2", PublishedAt: day(2)},
+		social.Share{ID: "m1", ContentID: "p1", MemberID: "alice", Network: "mastodon", State: social.SharePublished, RemoteID: "1", PublishedAt: day(1), UpdatedAt: *day(1)},
+		social.Share{ID: "m2", ContentID: "p1", MemberID: "bob", Network: "mastodon", State: social.SharePublished, RemoteID: "2", PublishedAt: day(3), UpdatedAt: *day(3)},
+		social.Share{ID: "old", ContentID: "p1", MemberID: "bob", Network: "mastodon", State: social.SharePublished, RemoteID: "3", PublishedAt: day(31), UpdatedAt: *day(31)},
+		social.Share{ID: "b1", ContentID: "p2", MemberID: "alice", Network: "bluesky", State: social.SharePublished, RemoteID: "at://1", PublishedAt: day(1), UpdatedAt: *day(1)},
+		social.Share{ID: "b2", ContentID: "p2", MemberID: "alice", Network: "bluesky", State: social.SharePublished, RemoteID: "at://2", PublishedAt: day(2), UpdatedAt: *day(2)},
 	}
 	// Test data: shares are social's, written as social stores them.
 	if err := sc.Collection(tenant.Kind{Name: "shares"}).InsertMany(t.Context(), shares); err != nil {

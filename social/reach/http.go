@@ -113,32 +113,37 @@ func (h *Handlers) list(by string) tenant.HandlerFunc {
 			return err
 		}
 		ctx := c.Request.Context()
-		rows, err := h.svc.Top(ctx, sc, p, by)
-		if err != nil {
-			return err
-		}
-		// Per-member figures of a group smaller than the instance's
-		// minimum are not shown.
-		suppressed := by == ByMember && len(rows) > 0 && len(rows) < sc.Instance().Settings.GroupSize()
-		if suppressed {
-			rows = nil
-		}
-		if format == "csv" {
-			h.name(ctx, sc, by, rows)
-			return writeCSV(c, by+"-"+p.From+"-"+p.To, csvRows(by, rows))
-		}
 		out := struct {
 			api.List[Row]
 			Suppressed bool `json:"suppressed,omitempty"`
-		}{List: api.List[Row]{Items: []Row{}}, Suppressed: suppressed}
-		if offset < len(rows) {
-			page := rows[offset:min(len(rows), offset+limit)]
+		}{List: api.List[Row]{Items: []Row{}}}
+		var page []Row
+		more := false
+		if by == ByMember || format == "csv" {
+			rows, err := h.svc.Top(ctx, sc, p, by)
+			if err != nil {
+				return err
+			}
+			// Per-member figures of a group smaller than the instance's
+			// minimum are not shown.
+			if by == ByMember && len(rows) > 0 && len(rows) < sc.Instance().Settings.GroupSize() {
+				rows, out.Suppressed = nil, true
+			}
+			if format == "csv" {
+				h.name(ctx, sc, by, rows)
+				return writeCSV(c, by+"-"+p.From+"-"+p.To, csvRows(by, rows))
+			}
+			page, more = rows[min(offset, len(rows)):min(offset+limit, len(rows))], offset+limit < len(rows)
+		} else if page, more, err = h.svc.Page(ctx, sc, p, by, offset, limit); err != nil {
+			return err
+		}
+		if len(page) > 0 {
 			h.name(ctx, sc, by, page)
 			out.Items = page
-			if offset+limit < len(rows) {
-				next := encodeCursor(offset + limit)
-				out.NextCursor = &next
-			}
+		}
+		if more {
+			next := encodeCursor(offset + limit)
+			out.NextCursor = &next
 		}
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusOK, out)

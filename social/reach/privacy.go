@@ -20,14 +20,18 @@ func (s *Service) PrivacySource() tenant.PrivacySource { return privacySource{s}
 
 // Export returns the rollups attributed to the subject.
 func (p privacySource) Export(ctx context.Context, sc tenant.Scope, s tenant.Subject) ([]string, map[string]any, error) {
-	rows := []Rollup{}
+	rows, lines := []Rollup{}, []total{}
 	if s.MemberID != "" {
 		if err := sc.Collection(rollupKind).Find(ctx, bson.D{{Key: "member_id", Value: s.MemberID}}, &rows,
 			options.Find().SetSort(bson.D{{Key: "day", Value: 1}})); err != nil {
 			return nil, nil, err
 		}
+		if err := sc.Collection(totalKind).Find(ctx, bson.D{{Key: "dim", Value: dimMember}, {Key: "id", Value: s.MemberID}}, &lines,
+			options.Find().SetSort(bson.D{{Key: "day", Value: 1}})); err != nil {
+			return nil, nil, err
+		}
 	}
-	return []string{rollupKind.Name}, map[string]any{"analytics_rollups": rows}, nil
+	return []string{rollupKind.Name, totalKind.Name}, map[string]any{"analytics_rollups": rows, "analytics_daily_totals": lines}, nil
 }
 
 // Erase gives the subject's rollups the pseudonym their shares get, so
@@ -36,7 +40,7 @@ func (p privacySource) Erase(ctx context.Context, sc tenant.Scope, s tenant.Subj
 	if s.MemberID == "" {
 		return nil
 	}
-	return move(ctx, sc, s.MemberID, pseudonym)
+	return p.svc.move(ctx, sc, s.MemberID, pseudonym)
 }
 
 // ConsentChanged moves a member's rollups into the instance totals when
@@ -46,5 +50,5 @@ func (p privacySource) ConsentChanged(ctx context.Context, sc tenant.Scope, memb
 	if purpose != tenant.PurposeAnalyticsAttribution || granted {
 		return nil
 	}
-	return move(ctx, sc, memberID, "")
+	return p.svc.move(ctx, sc, memberID, "")
 }

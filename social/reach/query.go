@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
@@ -56,16 +58,91 @@ func (p Period) Days() []string {
 	return out
 }
 
-// rows reads the period's rollups, of one member if memberID is set.
-func rows(ctx context.Context, sc tenant.Scope, p Period, memberID *string) ([]Rollup, error) {
-	f := bson.D{}
-	if memberID != nil {
-		f = append(f, bson.E{Key: "member_id", Value: *memberID})
-	}
-	f = append(f, bson.E{Key: "day", Value: bson.D{{Key: "$gte", Value: p.From}, {Key: "$lte", Value: p.To}}})
+// rows reads the period's rollups (operator tools and tests).
+func rows(ctx context.Context, sc tenant.Scope, p Period) ([]Rollup, error) {
 	var out []Rollup
-	err := sc.Collection(rollupKind).Find(ctx, f, &out)
+	err := sc.Collection(rollupKind).Find(ctx, bson.D{{Key: "day", Value: bson.D{{Key: "$gte", Value: p.From}, {Key: "$lte", Value: p.To}}}}, &out)
 	return out, err
+}
+
+// days reads one line's totals of each day of the period (the instance's
+// with dimDay and ""): at most one document a day, on an index.
+func days(ctx context.Context, sc tenant.Scope, p Period, dim, of string) ([]total, error) {
+	var out []total
+	err := sc.Collection(totalKind).Find(ctx, bson.D{{Key: "dim", Value: dim}, {Key: "id", Value: of},
+		{Key: "day", Value: bson.D{{Key: "$gte", Value: p.From}, {Key: "$lte", Value: p.To}}}}, &out,
+		options.Find().SetLimit(int64(MaxPeriod*367)))
+	return out, err
+}
+
+// counterFields are the counters' fields, in the order grouped sums are
+// asked for.
+var counterFields = []string{"shares", "clicks", "unique_clicks", "potential_reach", "reactions", "comments", "reposts"}
+
+// grouped is one line of a top list as the database adds it up.
+type grouped struct {
+	ID       string `bson:"_id"`
+	Counters `bson:",inline"`
+	// Lines counts the totals added up; asked for last, it is never 0 on
+	// an engine that sums every field of a $group (FerretDB v1 answers 0
+	// for all but the first).
+	Lines int64 `bson:"lines"`
+}
+
+// groups adds up the period's totals of dim per line, most clicks first
+// (then most shares, then by ID), skipping skip lines and returning at
+// most limit (0: all). The database adds them up ($group) where it can;
+// on an engine that cannot, the lines are read and added up here.
+func (s *Service) groups(ctx context.Context, sc tenant.Scope, p Period, dim string, skip, limit int) ([]grouped, error) {
+	match := bson.D{{Key: "dim", Value: dim}, {Key: "day", Value: bson.D{{Key: "$gte", Value: p.From}, {Key: "$lte", Value: p.To}}}}
+	coll := sc.Collection(totalKind)
+	if !s.ungrouped.Load() {
+		group := bson.D{{Key: "_id", Value: "$id"}}
+		for _, f := range counterFields {
+			group = append(group, bson.E{Key: f, Value: bson.D{{Key: "$sum", Value: "$" + f}}})
+		}
+		group = append(group, bson.E{Key: "lines", Value: bson.D{{Key: "$sum", Value: 1}}})
+		pipe := mongo.Pipeline{{{Key: "$match", Value: match}}, {{Key: "$group", Value: group}},
+			{{Key: "$sort", Value: bson.D{{Key: "clicks", Value: -1}, {Key: "shares", Value: -1}, {Key: "_id", Value: 1}}}}}
+		if skip > 0 {
+			pipe = append(pipe, bson.D{{Key: "$skip", Value: int64(skip)}})
+		}
+		if limit > 0 {
+			pipe = append(pipe, bson.D{{Key: "$limit", Value: int64(limit)}})
+		}
+		var out []grouped
+		if err := coll.Aggregate(ctx, pipe, &out); err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(out, func(g grouped) bool { return g.Lines == 0 }) {
+			return out, nil
+		}
+		s.ungrouped.Store(true)
+		s.log.WarnContext(ctx, "the database adds up only one field per $group (FerretDB v1): analytics lists are added up in the application")
+	}
+	var lines []total
+	if err := coll.Find(ctx, match, &lines); err != nil {
+		return nil, err
+	}
+	at := map[string]int{}
+	var out []grouped
+	for _, l := range lines {
+		i, ok := at[l.Of]
+		if !ok {
+			i, at[l.Of] = len(out), len(out)
+			out = append(out, grouped{ID: l.Of})
+		}
+		out[i].add(l.Counters)
+		out[i].Lines++
+	}
+	slices.SortFunc(out, func(a, b grouped) int {
+		return cmp.Or(cmp.Compare(b.Clicks, a.Clicks), cmp.Compare(b.Shares, a.Shares), cmp.Compare(a.ID, b.ID))
+	})
+	out = out[min(skip, len(out)):]
+	if limit > 0 {
+		out = out[:min(limit, len(out))]
+	}
+	return out, nil
 }
 
 // Money is an amount in minor units (cents) of a currency.
@@ -112,15 +189,15 @@ func summaryOf(sc tenant.Scope, p Period, c Counters) Summary {
 
 // Summary returns the instance's totals over p.
 func (s *Service) Summary(ctx context.Context, sc tenant.Scope, p Period) (Summary, error) {
-	rs, err := rows(ctx, sc, p, nil)
+	ds, err := days(ctx, sc, p, dimDay, "")
 	if err != nil {
 		return Summary{}, err
 	}
-	var total Counters
-	for _, r := range rs {
-		total.add(r.Counters)
+	var sum Counters
+	for _, d := range ds {
+		sum.add(d.Counters)
 	}
-	return summaryOf(sc, p, total), nil
+	return summaryOf(sc, p, sum), nil
 }
 
 // Metrics of a time series.
@@ -155,15 +232,15 @@ func (s *Service) Timeseries(ctx context.Context, sc tenant.Scope, p Period, met
 	if !slices.Contains(Metrics, metric) {
 		return nil, &tenant.ValidationError{Field: "metric", Reason: "must be one of clicks, unique_clicks, shares, reach, engagement, emv"}
 	}
-	rs, err := rows(ctx, sc, p, nil)
+	ds, err := days(ctx, sc, p, dimDay, "")
 	if err != nil {
 		return nil, err
 	}
 	byDay := map[string]Counters{}
-	for _, r := range rs {
-		c := byDay[r.Day]
-		c.add(r.Counters)
-		byDay[r.Day] = c
+	for _, d := range ds {
+		c := byDay[d.Day]
+		c.add(d.Counters)
+		byDay[d.Day] = c
 	}
 	days := p.Days()
 	out := make([]DayValue, len(days))
@@ -194,46 +271,60 @@ const (
 	ByNetwork = "network"
 )
 
-// Top groups the period's rollups by dimension, most clicks first (then
+// Top groups the period's totals by dimension, most clicks first (then
 // most shares). By member it is the leaderboard: only members still in
-// the instance, with their points, ranked by points; rollups of members
+// the instance, with their points, ranked by points; totals of members
 // who objected to attribution ("") and of erased members are left out.
+// Top lists every line; Page lists limit lines from offset, and says
+// whether more follow.
 func (s *Service) Top(ctx context.Context, sc tenant.Scope, p Period, by string) ([]Row, error) {
-	rs, err := rows(ctx, sc, p, nil)
-	if err != nil {
-		return nil, err
-	}
-	sums := map[string]Counters{}
-	for _, r := range rs {
-		var id string
-		switch by {
-		case ByContent:
-			id = r.ContentID
-		case ByMember:
-			id = r.MemberID
-		case ByNetwork:
-			id = r.Network
-		default:
-			return nil, fmt.Errorf("unknown dimension %q", by)
-		}
-		c := sums[id]
-		c.add(r.Counters)
-		sums[id] = c
-	}
-	if by == ByMember {
-		return s.leaderboard(ctx, sc, sums)
-	}
-	out := make([]Row, 0, len(sums))
-	for id, c := range sums {
-		out = append(out, rowOf(sc, id, c))
-	}
-	slices.SortFunc(out, func(a, b Row) int {
-		return cmp.Or(cmp.Compare(b.Clicks, a.Clicks), cmp.Compare(b.Shares, a.Shares), cmp.Compare(a.ID, b.ID))
-	})
-	return out, nil
+	rows, _, err := s.Page(ctx, sc, p, by, 0, 0)
+	return rows, err
 }
 
-func (s *Service) leaderboard(ctx context.Context, sc tenant.Scope, sums map[string]Counters) ([]Row, error) {
+// Page returns limit lines (0: all) of the top list by dimension from
+// offset, and whether more follow. The leaderboard (ByMember) ranks every
+// member of the period, so its cost grows with the members who shared
+// then; the other lists are added up, ordered and cut by the database.
+func (s *Service) Page(ctx context.Context, sc tenant.Scope, p Period, by string, offset, limit int) ([]Row, bool, error) {
+	switch by {
+	case ByContent, ByNetwork:
+	case ByMember:
+		gs, err := s.groups(ctx, sc, p, dimMember, 0, 0)
+		if err != nil {
+			return nil, false, err
+		}
+		board, err := s.leaderboard(ctx, sc, gs)
+		if err != nil {
+			return nil, false, err
+		}
+		if limit <= 0 {
+			return board[min(offset, len(board)):], false, nil
+		}
+		return board[min(offset, len(board)):min(offset+limit, len(board))], offset+limit < len(board), nil
+	default:
+		return nil, false, fmt.Errorf("unknown dimension %q", by)
+	}
+	n := limit
+	if limit > 0 {
+		n++ // one more tells whether a next page exists
+	}
+	gs, err := s.groups(ctx, sc, p, by, offset, n)
+	if err != nil {
+		return nil, false, err
+	}
+	more := limit > 0 && len(gs) > limit
+	if more {
+		gs = gs[:limit]
+	}
+	out := make([]Row, len(gs))
+	for i, g := range gs {
+		out[i] = rowOf(sc, g.ID, g.Counters)
+	}
+	return out, more, nil
+}
+
+func (s *Service) leaderboard(ctx context.Context, sc tenant.Scope, gs []grouped) ([]Row, error) {
 	names := map[string]string{}
 	for after := ""; ; {
 		ms, err := sc.Members(ctx, after, 500)
@@ -249,8 +340,9 @@ func (s *Service) leaderboard(ctx context.Context, sc tenant.Scope, sums map[str
 		after = ms[len(ms)-1].ID
 	}
 	w := sc.Instance().Settings.PointWeights()
-	out := make([]Row, 0, len(sums))
-	for id, c := range sums {
+	out := make([]Row, 0, len(gs))
+	for _, g := range gs {
+		id, c := g.ID, g.Counters
 		name, ok := names[id]
 		if !ok {
 			continue // "" (objected) or an erased member's pseudonym
@@ -289,13 +381,13 @@ type Mine struct {
 // Me returns the member's own figures over p; with rank, their place on
 // the leaderboard.
 func (s *Service) Me(ctx context.Context, sc tenant.Scope, me tenant.Member, p Period, rank bool) (Mine, error) {
-	rs, err := rows(ctx, sc, p, &me.ID)
+	ds, err := days(ctx, sc, p, dimMember, me.ID)
 	if err != nil {
 		return Mine{}, err
 	}
 	var c Counters
-	for _, r := range rs {
-		c.add(r.Counters)
+	for _, d := range ds {
+		c.add(d.Counters)
 	}
 	attr, err := tenant.Attributions(ctx, sc, []string{me.ID})
 	if err != nil {
@@ -321,7 +413,7 @@ func (s *Service) Me(ctx context.Context, sc tenant.Scope, me tenant.Member, p P
 // Rollups returns the period's rollup documents, by day, content, member
 // and network (operator tools and tests compare them).
 func (s *Service) Rollups(ctx context.Context, sc tenant.Scope, p Period) ([]Rollup, error) {
-	rs, err := rows(ctx, sc, p, nil)
+	rs, err := rows(ctx, sc, p)
 	slices.SortFunc(rs, func(a, b Rollup) int {
 		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.ContentID, b.ContentID), cmp.Compare(a.MemberID, b.MemberID), cmp.Compare(a.Network, b.Network))
 	})

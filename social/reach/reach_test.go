@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/chorushq/chorus/jobs/jobstest"
 	"github.com/chorushq/chorus/social"
@@ -44,9 +46,15 @@ func instance(t *testing.T, store *tenant.Store, domain, tz string) tenant.Scope
 
 func openStore(t *testing.T) *tenant.Store {
 	t.Helper()
+	return openStoreWith(t, nil)
+}
+
+// openStoreWith opens the store with a command monitor.
+func openStoreWith(t *testing.T, mon *event.CommandMonitor) *tenant.Store {
+	t.Helper()
 	uri, db := tenanttest.Mongo(t)
 	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db,
-		Kinds: append(social.Kinds(), reach.Kinds()...)})
+		Kinds: append(social.Kinds(), reach.Kinds()...), Monitor: mon})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +133,19 @@ func TestDaysFollowTheInstanceTimeZone(t *testing.T) {
 	}
 }
 
-// A visitor (same code, IP prefix and User-Agent) counts once a day; the
-// next day's salt makes them new again, unlinkable to the day before.
+// publish stores a share of post1 by alice, published at when.
+func publish(t *testing.T, sc tenant.Scope, id, when string) {
+	t.Helper()
+	// Test data: shares are social's, written as social stores them.
+	if err := sc.Collection(tenant.Kind{Name: "shares"}).Insert(t.Context(), social.Share{ID: id, ContentID: "post1",
+		MemberID: "alice", Network: "mastodon", State: social.SharePublished, PublishedAt: new(at(when))}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A visitor (same link and IP prefix) counts once a day, whatever their
+// User-Agent; the next day's salt makes them new again, unlinkable to the
+// day before. Another link, or another address, is another visitor.
 func TestUniqueClicks(t *testing.T) {
 	store := openStore(t)
 	opt := jobstest.Redis(t)
@@ -138,6 +157,8 @@ func TestUniqueClicks(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			sc := instance(t, store, name+"-unique.example", "UTC")
+			publish(t, sc, "share1", "2026-05-01T09:00:00Z")
+			publish(t, sc, "share2", "2026-05-01T09:00:00Z")
 			first := []social.Click{click("2026-05-01T10:00:00Z", "Firefox"), click("2026-05-01T11:00:00Z", "Firefox"),
 				click("2026-05-01T12:00:00Z", "Safari")}
 			record(t, svc, sc, first...)
@@ -145,15 +166,20 @@ func TestUniqueClicks(t *testing.T) {
 			record(t, svc, sc, click("2026-05-01T13:00:00Z", "Firefox"))
 			next := []social.Click{click("2026-05-02T10:00:00Z", "Firefox")}
 			record(t, svc, sc, next...)
-			if first[0].Visitor == "" || first[0].Visitor != first[1].Visitor || first[0].Visitor == first[2].Visitor || first[0].Visitor == next[0].Visitor {
+			elsewhere := click("2026-05-01T14:00:00Z", "Firefox")
+			elsewhere.IPPrefix = "198.51.100.0/24"
+			other := click("2026-05-01T14:00:00Z", "Firefox")
+			other.ShareID, other.Code = "share2", "code2"
+			record(t, svc, sc, elsewhere, other)
+			if first[0].Visitor == "" || first[0].Visitor != first[1].Visitor || first[0].Visitor != first[2].Visitor || first[0].Visitor == next[0].Visitor {
 				t.Errorf("visitor hashes: %q %q %q, next day %q", first[0].Visitor, first[1].Visitor, first[2].Visitor, next[0].Visitor)
 			}
 			sum, err := svc.Summary(t.Context(), sc, reach.Period{From: "2026-05-01", To: "2026-05-02"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sum.Clicks != 5 || sum.UniqueClicks != 3 {
-				t.Errorf("clicks %d unique %d, want 5 and 3", sum.Clicks, sum.UniqueClicks)
+			if sum.Clicks != 7 || sum.UniqueClicks != 4 {
+				t.Errorf("clicks %d unique %d, want 7 and 4", sum.Clicks, sum.UniqueClicks)
 			}
 		})
 	}
@@ -166,6 +192,52 @@ func TestUniqueClicks(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Points cannot be farmed: clicks before the share was published, and
+// clicks that came with the sharer's own session, are clicks but never
+// unique clicks, and they do not use up the address's unique click for a
+// colleague; 25 User-Agents from one address are one visitor. The
+// rebuild applies the same rule.
+func TestPointsNotFarmable(t *testing.T) {
+	store := openStore(t)
+	svc := reach.New(reach.Config{})
+	sc := instance(t, store, "farm.example", "UTC")
+	publish(t, sc, "share1", "2026-05-01T10:00:00Z")
+	early := click("2026-05-01T09:00:00Z", "Firefox")
+	early.IPPrefix = "203.0.113.0/24"
+	own := click("2026-05-01T11:00:00Z", "Firefox")
+	own.SessionMember = "alice"
+	colleague := click("2026-05-01T11:05:00Z", "Firefox")
+	colleague.SessionMember = "bob"
+	clicks := []social.Click{early, own, colleague}
+	for i := range 25 {
+		c := click("2026-05-01T12:00:00Z", fmt.Sprintf("Agent/%d", i))
+		c.IPPrefix = "198.51.100.0/24"
+		clicks = append(clicks, c)
+	}
+	record(t, svc, sc, clicks...)
+	if !clicks[1].Own || clicks[0].Own || clicks[2].Own {
+		t.Errorf("own visits: %v %v %v, want only the sharer's session's", clicks[0].Own, clicks[1].Own, clicks[2].Own)
+	}
+	p := reach.Period{From: "2026-05-01", To: "2026-05-01"}
+	check := func(when string) {
+		t.Helper()
+		mine, err := svc.Me(t.Context(), sc, tenant.Member{ID: "alice"}, p, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := sc.Instance().Settings.PointWeights()
+		if mine.Clicks != 28 || mine.UniqueClicks != 2 || mine.Points != mine.Shares*w.PerShare+2*w.PerUniqueClick {
+			t.Errorf("%s: clicks %d unique %d points %d, want 28 clicks, 2 unique (the colleague and the 25 agents' address)",
+				when, mine.Clicks, mine.UniqueClicks, mine.Points)
+		}
+	}
+	check("recorded")
+	if _, err := reach.New(reach.Config{Now: func() time.Time { return at("2026-05-02T12:00:00Z") }}).Rebuild(t.Context(), sc); err != nil {
+		t.Fatal(err)
+	}
+	check("rebuilt")
 }
 
 func TestParsePeriod(t *testing.T) {

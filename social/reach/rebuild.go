@@ -19,6 +19,9 @@ type RebuildReport struct {
 	Shares  int
 	Clicks  int
 	Rollups int
+	// Totals is how many daily totals (per instance, content, member and
+	// network) were derived from every rollup, older days' included.
+	Totals int
 }
 
 // Rebuild recomputes the instance's rollups from the raw shares and
@@ -40,14 +43,47 @@ func (s *Service) Rebuild(ctx context.Context, sc tenant.Scope) (RebuildReport, 
 	if _, err := coll.DeleteMany(ctx, bson.D{{Key: "day", Value: bson.D{{Key: "$gte", Value: rep.From}}}}); err != nil {
 		return rep, err
 	}
-	for len(rows) > 0 {
-		n := min(len(rows), 1000)
-		if err := coll.InsertMany(ctx, rows[:n]); err != nil {
-			return rep, err
-		}
-		rows = rows[n:]
+	var older []Rollup
+	if err := coll.Find(ctx, bson.D{{Key: "day", Value: bson.D{{Key: "$lt", Value: rep.From}}}}, &older); err != nil {
+		return rep, err
 	}
+	sums := map[totalKey]Counters{}
+	for _, r := range older {
+		addTotals(sums, r.Key, r.Counters)
+	}
+	for _, r := range rows {
+		r := r.(Rollup)
+		addTotals(sums, r.Key, r.Counters)
+	}
+	if err := insertAll(ctx, coll, rows); err != nil {
+		return rep, err
+	}
+	totals := make([]any, 0, len(sums))
+	for k, c := range sums {
+		totals = append(totals, total{ID: k.id(), Dim: k.dim, Of: k.of, Day: k.day, Counters: c})
+	}
+	rep.Totals = len(totals)
+	tc := sc.Collection(totalKind)
+	if _, err := tc.DeleteMany(ctx, bson.D{}); err != nil {
+		return rep, err
+	}
+	if err := insertAll(ctx, tc, totals); err != nil {
+		return rep, err
+	}
+	s.forget(ctx, sc)
 	return rep, nil
+}
+
+// insertAll inserts docs a thousand at a time.
+func insertAll(ctx context.Context, coll *tenant.Collection, docs []any) error {
+	for len(docs) > 0 {
+		n := min(len(docs), 1000)
+		if err := coll.InsertMany(ctx, docs[:n]); err != nil {
+			return err
+		}
+		docs = docs[n:]
+	}
+	return nil
 }
 
 // compute builds the rollups of every day from start (a midnight in the
@@ -99,9 +135,12 @@ func compute(ctx context.Context, sc tenant.Scope, start time.Time) ([]any, Rebu
 		k := Key{Day: day, ContentID: c.ContentID, Network: c.Network, MemberID: attributed(attr, clicked[c.ShareID].MemberID, c.At)}
 		n := sums[k]
 		n.Clicks++
-		if v := [3]string{day, c.ShareID, c.Visitor}; c.Visitor == "" || !seen[v] {
-			seen[v] = true
-			n.UniqueClicks++
+		sh := clicked[c.ShareID]
+		if countsForPoints(shareFacts{from: countsFrom(sh)}, c) {
+			if v := [3]string{day, c.ShareID, c.Visitor}; c.Visitor == "" || !seen[v] {
+				seen[v] = true
+				n.UniqueClicks++
+			}
 		}
 		sums[k] = n
 	}

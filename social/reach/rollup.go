@@ -10,11 +10,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -89,12 +88,52 @@ type Rollup struct {
 }
 
 var rollupKind = tenant.Kind{Name: "rollups", Indexes: []tenant.Index{
+	// Rebuild and Rollups: the rows of a range of days.
 	{Keys: bson.D{{Key: "day", Value: 1}}},
+	// move, Export: a member's rows.
 	{Keys: bson.D{{Key: "member_id", Value: 1}, {Key: "day", Value: 1}}},
 }}
 
+// Dimensions of the totals: the instance's daily totals (ID ""), and one
+// line per content, member and network and day.
+const (
+	dimDay     = "day"
+	dimContent = ByContent
+	dimMember  = ByMember
+	dimNetwork = ByNetwork
+)
+
+// total is one day's sums of the rollups of one content, member or
+// network, or of the whole instance (dim "day", ID ""): what the
+// analytics read, so that a read costs days or one group per line, not
+// every rollup of the period.
+type total struct {
+	ID       string `bson:"_id"`
+	Dim      string `bson:"dim"`
+	Of       string `bson:"id"`
+	Day      string `bson:"day"`
+	Counters `bson:",inline"`
+}
+
+// totalKey is what a total counts for.
+type totalKey struct{ dim, of, day string }
+
+func (k totalKey) id() string {
+	h := sha256.Sum256([]byte(k.dim + "\x00" + k.of + "\x00" + k.day))
+	return hex.EncodeToString(h[:16])
+}
+
+var totalKind = tenant.Kind{Name: "rollup_totals", Indexes: []tenant.Index{
+	// Summary and Timeseries ({dim: day, day range}) and the top lists
+	// ($match {dim, day range}, $group by id).
+	{Keys: bson.D{{Key: "dim", Value: 1}, {Key: "day", Value: 1}}},
+	// A member's own days (analytics/me: {dim: member, id, day range}),
+	// and moving a member's lines (erasure, objection).
+	{Keys: bson.D{{Key: "dim", Value: 1}, {Key: "id", Value: 1}, {Key: "day", Value: 1}}},
+}}
+
 // Kinds are the tenant kinds reach keeps, for tenant.StoreConfig.
-func Kinds() []tenant.Kind { return []tenant.Kind{rollupKind} }
+func Kinds() []tenant.Kind { return []tenant.Kind{rollupKind, totalKind} }
 
 // Day is t's calendar day in loc, as rollups store it.
 func Day(t time.Time, loc *time.Location) string { return t.In(loc).Format(time.DateOnly) }
@@ -110,6 +149,14 @@ type Service struct {
 	mu    sync.Mutex
 	salts map[string][]byte
 	seen  map[string]map[string]bool
+
+	// cache holds what click flushes look up, per instance (see
+	// lookup.go).
+	cacheMu sync.Mutex
+	cache   map[string]*instanceCache
+	// grouped is false once the database answered a $group with several
+	// sums wrongly (FerretDB v1): the top lists then add up in Go.
+	ungrouped atomic.Bool
 }
 
 // Config configures a Service.
@@ -129,27 +176,81 @@ func New(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{redis: cfg.Redis, log: cfg.Log, now: cfg.Now, salts: map[string][]byte{}, seen: map[string]map[string]bool{}}
+	return &Service{redis: cfg.Redis, log: cfg.Log, now: cfg.Now, salts: map[string][]byte{}, seen: map[string]map[string]bool{},
+		cache: map[string]*instanceCache{}}
 }
 
-// inc adds c to the rollup of k, creating it if needed.
+// inc adds c to the rollup of k and to its totals, creating them if
+// needed.
 func inc(ctx context.Context, sc tenant.Scope, k Key, c Counters) error {
-	d := c.incDoc()
-	if len(d) == 0 {
+	return apply(ctx, sc, map[Key]Counters{k: c})
+}
+
+// apply adds each key's counters to its rollup and to the totals of its
+// day, content, member and network: two bulk writes of keyed upserts.
+func apply(ctx context.Context, sc tenant.Scope, sums map[Key]Counters) error {
+	totals := map[totalKey]Counters{}
+	for k, c := range sums {
+		addTotals(totals, k, c)
+	}
+	if err := upsertRollups(ctx, sc, sums); err != nil {
+		return err
+	}
+	return upsertTotals(ctx, sc, totals)
+}
+
+// addTotals adds a rollup's counters to the totals of its day, content,
+// member and network.
+func addTotals(totals map[totalKey]Counters, k Key, c Counters) {
+	for _, t := range []totalKey{{dimDay, "", k.Day}, {dimContent, k.ContentID, k.Day},
+		{dimMember, k.MemberID, k.Day}, {dimNetwork, k.Network, k.Day}} {
+		n := totals[t]
+		n.add(c)
+		totals[t] = n
+	}
+}
+
+// keyed is a key that names its document: its _id and the fields an
+// upsert sets on insert.
+type keyed interface {
+	comparable
+	id() string
+	fields() bson.D
+}
+
+func (k Key) fields() bson.D {
+	return bson.D{{Key: "day", Value: k.Day}, {Key: "content_id", Value: k.ContentID},
+		{Key: "member_id", Value: k.MemberID}, {Key: "network", Value: k.Network}}
+}
+
+func (k totalKey) fields() bson.D {
+	return bson.D{{Key: "dim", Value: k.dim}, {Key: "id", Value: k.of}, {Key: "day", Value: k.day}}
+}
+
+// upsertRollups adds each key's counters to its rollup (one bulk write).
+func upsertRollups(ctx context.Context, sc tenant.Scope, sums map[Key]Counters) error {
+	return bulkInc(ctx, sc.Collection(rollupKind), sums)
+}
+
+// upsertTotals adds each key's counters to its total (one bulk write).
+func upsertTotals(ctx context.Context, sc tenant.Scope, sums map[totalKey]Counters) error {
+	return bulkInc(ctx, sc.Collection(totalKind), sums)
+}
+
+// bulkInc adds each key's counters to its document, creating it if
+// needed, in one bulk write of keyed upserts.
+func bulkInc[K keyed](ctx context.Context, coll *tenant.Collection, sums map[K]Counters) error {
+	ops := make([]tenant.Upsert, 0, len(sums))
+	for k, c := range sums {
+		if d := c.incDoc(); len(d) > 0 {
+			ops = append(ops, tenant.Upsert{Filter: bson.D{{Key: "_id", Value: k.id()}},
+				Update: bson.D{{Key: "$setOnInsert", Value: k.fields()}, {Key: "$inc", Value: d}}})
+		}
+	}
+	if len(ops) == 0 {
 		return nil
 	}
-	update := bson.D{
-		{Key: "$setOnInsert", Value: bson.D{{Key: "day", Value: k.Day}, {Key: "content_id", Value: k.ContentID},
-			{Key: "member_id", Value: k.MemberID}, {Key: "network", Value: k.Network}}},
-		{Key: "$inc", Value: d},
-	}
-	coll := sc.Collection(rollupKind)
-	err := coll.Upsert(ctx, bson.D{{Key: "_id", Value: k.id()}}, update)
-	if errors.Is(err, tenant.ErrDuplicate) {
-		// Two upserts inserted at once: the loser's retry updates.
-		err = coll.Upsert(ctx, bson.D{{Key: "_id", Value: k.id()}}, update)
-	}
-	return err
+	return coll.BulkUpsert(ctx, ops)
 }
 
 // attributed returns whom an event of memberID at t counts for.
@@ -178,6 +279,9 @@ func (s *Service) sharePublished(ctx context.Context, sc tenant.Scope, shareID s
 	if sh.State != social.SharePublished || sh.PublishedAt == nil {
 		return nil // the publishing attempt lost its lease: not published
 	}
+	// Read, not cached: one keyed read per publication, and the
+	// publishing worker may run in a process that hears of consent
+	// changes late.
 	attr, err := tenant.Attributions(ctx, sc, []string{sh.MemberID})
 	if err != nil {
 		return err
@@ -230,20 +334,25 @@ func (s *Service) salt(ctx context.Context, day string) ([]byte, error) {
 	return b, nil
 }
 
-// visitor is the daily-salted hash of a click's code, IP prefix and
-// User-Agent.
+// visitor is the daily-salted hash of a click's code and IP prefix: one
+// visitor per link, address prefix and day. The User-Agent is left out:
+// anyone can send a new one with every request.
 func visitor(salt []byte, c social.Click) string {
 	h := sha256.New()
 	h.Write(salt)
-	for _, p := range []string{c.Code, c.IPPrefix, c.UserAgent} {
+	for _, p := range []string{c.Code, c.IPPrefix} {
 		h.Write([]byte(p))
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// PrepareClicks gives each click its visitor hash (social.ClickHook).
+// PrepareClicks gives each click its visitor hash, and marks the clicks
+// that came with the sharer's own session (social.ClickHook).
 func (s *Service) PrepareClicks(ctx context.Context, sc tenant.Scope, clicks []social.Click) {
+	if err := s.markOwn(ctx, sc, clicks); err != nil {
+		s.log.WarnContext(ctx, "shares of clicks not read: own visits not told apart", "tenant_id", sc.InstanceID(), "err", err)
+	}
 	loc := sc.Instance().Settings.Location()
 	for i := range clicks {
 		salt, err := s.salt(ctx, Day(clicks[i].At, loc))
@@ -339,74 +448,104 @@ func (s *Service) ClicksRecorded(ctx context.Context, sc tenant.Scope, clicks []
 
 func (s *Service) clicksRecorded(ctx context.Context, sc tenant.Scope, clicks []social.Click) error {
 	loc := sc.Instance().Settings.Location()
-	ids := make([]string, 0, len(clicks))
-	for _, c := range clicks {
-		ids = append(ids, c.ShareID)
-	}
-	slices.Sort(ids)
-	shares, err := social.SharesByID(ctx, sc, slices.Compact(ids))
+	shares, err := s.shares(ctx, sc, clicks)
 	if err != nil {
 		return err
 	}
 	members := make([]string, 0, len(shares))
 	for _, sh := range shares {
-		members = append(members, sh.MemberID)
+		members = append(members, sh.memberID)
 	}
-	attr, err := tenant.Attributions(ctx, sc, members)
+	attr, err := s.attributions(ctx, sc, members)
 	if err != nil {
 		return err
 	}
 	days := make([]string, len(clicks))
+	// Only clicks that can earn points are looked up in the day's
+	// visitors: another's click from the same address still counts.
+	var counted []social.Click
+	var countedDays []string
+	var at []int
 	for i, c := range clicks {
 		days[i] = Day(c.At, loc)
+		if countsForPoints(shares[c.ShareID], c) {
+			counted, countedDays, at = append(counted, c), append(countedDays, days[i]), append(at, i)
+		}
 	}
-	first, err := s.firstVisits(ctx, sc, days, clicks)
+	first, err := s.firstVisits(ctx, sc, countedDays, counted)
 	if err != nil {
 		return err
+	}
+	unique := make([]bool, len(clicks))
+	for j, i := range at {
+		unique[i] = first[j]
 	}
 	sums := map[Key]Counters{}
 	for i, c := range clicks {
 		k := Key{Day: days[i], ContentID: c.ContentID, Network: c.Network,
-			MemberID: attributed(attr, shares[c.ShareID].MemberID, c.At)}
+			MemberID: attributed(attr, shares[c.ShareID].memberID, c.At)}
 		n := sums[k]
 		n.Clicks++
-		if first[i] {
+		if unique[i] {
 			n.UniqueClicks++
 		}
 		sums[k] = n
 	}
-	var errs []error
-	for k, n := range sums {
-		if err := inc(ctx, sc, k, n); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return apply(ctx, sc, sums)
 }
 
-// move takes every rollup of memberID and adds it to the same key under
-// to ("" for the instance totals, or an erased member's pseudonym). Each
-// row is deleted before it is added elsewhere, so a crash can lose a
-// row's figures (a rebuild restores them) but never counts them twice.
-func move(ctx context.Context, sc tenant.Scope, memberID, to string) error {
-	coll := sc.Collection(rollupKind)
-	var rows []Rollup
-	if err := coll.Find(ctx, bson.D{{Key: "member_id", Value: memberID}}, &rows); err != nil {
+// countsForPoints reports whether a click may be a unique click, which
+// earns points: the share was published when the click came, and the
+// click is not the sharer's own (their session came with it).
+func countsForPoints(sh shareFacts, c social.Click) bool {
+	return sh.from != nil && !c.At.Before(*sh.from) && !c.Own
+}
+
+// move takes every rollup and member total of memberID and adds it to
+// the same key under to ("" for the instance totals, or an erased
+// member's pseudonym). Each row is deleted before it is added elsewhere,
+// so a crash can lose a row's figures (a rebuild restores them) but never
+// counts them twice. The day, content and network totals do not name
+// members and stay as they are.
+func (s *Service) move(ctx context.Context, sc tenant.Scope, memberID, to string) error {
+	defer s.forget(ctx, sc)
+	err := moveRows(ctx, sc.Collection(rollupKind), bson.D{{Key: "member_id", Value: memberID}},
+		func(r Rollup) error {
+			k := r.Key
+			k.MemberID = to
+			return upsertRollups(ctx, sc, map[Key]Counters{k: r.Counters})
+		})
+	if err != nil {
+		return err
+	}
+	return moveRows(ctx, sc.Collection(totalKind), bson.D{{Key: "dim", Value: dimMember}, {Key: "id", Value: memberID}},
+		func(t total) error {
+			return upsertTotals(ctx, sc, map[totalKey]Counters{{dimMember, to, t.Day}: t.Counters})
+		})
+}
+
+// moveRows deletes each row that matches filter and adds the rows this
+// call deleted elsewhere with add (of two moves at once, one moves each
+// row).
+func moveRows[T interface{ rowID() string }](ctx context.Context, coll *tenant.Collection, filter bson.D, add func(T) error) error {
+	var rows []T
+	if err := coll.Find(ctx, filter, &rows); err != nil {
 		return err
 	}
 	for _, r := range rows {
-		gone, err := coll.Delete(ctx, bson.D{{Key: "_id", Value: r.ID}, {Key: "member_id", Value: memberID}})
+		gone, err := coll.Delete(ctx, append(bson.D{{Key: "_id", Value: r.rowID()}}, filter...))
 		if err != nil {
 			return err
 		}
 		if !gone {
 			continue
 		}
-		k := r.Key
-		k.MemberID = to
-		if err := inc(ctx, sc, k, r.Counters); err != nil {
+		if err := add(r); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+func (r Rollup) rowID() string { return r.ID }
+func (t total) rowID() string  { return t.ID }
