@@ -141,7 +141,9 @@ func TestReadsDoNotGrowWithData(t *testing.T) {
 		})
 		out["summary"] = counter.of(t, func() error { _, err := svc.Summary(ctx, sc, period); return err })
 		out["timeseries"] = counter.of(t, func() error { _, err := svc.Timeseries(ctx, sc, period, "clicks"); return err })
-		out["content page"] = counter.of(t, func() error { _, _, err := svc.Page(ctx, sc, period, reach.ByContent, 5, 5); return err })
+		// A page that is not the last on either instance: a last page holds
+		// fewer rows by nature, which is not growth.
+		out["content page"] = counter.of(t, func() error { _, _, err := svc.Page(ctx, sc, period, reach.ByContent, 2, 5); return err })
 		out["networks"] = counter.of(t, func() error { _, _, err := svc.Page(ctx, sc, period, reach.ByNetwork, 0, 20); return err })
 		out["leaderboard"] = counter.of(t, func() error { _, err := svc.Top(ctx, sc, period, reach.ByMember); return err })
 		out["me"] = counter.of(t, func() error {
