@@ -183,7 +183,7 @@ func seedScale(t *testing.T, a *testApp, z scaleSize, rng *mrand.Rand) *scaleEnv
 	posts := make([]postInfo, 0, z.posts)
 	var docs []any
 	for i := range z.posts - 1 {
-		at := now.Add(-year + time.Duration(i)*year/time.Duration(z.posts)).Truncate(time.Millisecond)
+		at := now.Add(-year + time.Duration(i)*(year/time.Duration(z.posts))).Truncate(time.Millisecond)
 		p := postInfo{id: randomID(), url: fmt.Sprintf("https://news.scale.example/%d/story?ref=site", i), at: at}
 		posts = append(posts, p)
 		d := cloneDoc(tplPost)
