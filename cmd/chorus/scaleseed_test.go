@@ -586,12 +586,11 @@ func TestScaleSeedIsRealData(t *testing.T) {
 		}
 	}
 	after := counts()
-	seededColls := map[string]bool{"links": true}
-	for _, k := range []string{"posts", "shares", "clicks", "rollups"} {
-		seededColls["t_"+e.instance+"_"+k] = true
-	}
+	// A collection the real paths write to holds history: the seeding
+	// must have filled it (the bulk or the rebuild), not left it at the
+	// few documents of the real walk.
 	for n, c := range after {
-		if c > before[n] && !seededColls[n] {
+		if c > before[n] && before[n] < int64(z.shares)/2 {
 			t.Errorf("posting, sharing, publishing and a click wrote to %s, which the scaling benchmark does not seed: seed it (scaleseed_test.go)", n)
 		}
 	}
