@@ -394,13 +394,12 @@ func limitedInOrder(above []string, limit string, others ...string) bool {
 	return false
 }
 
-// tenantWideBounds reports whether MongoDB index bounds fix tenant_id and
-// leave every other field of the index its whole range.
+// tenantWideBounds reports whether MongoDB index bounds leave every
+// field of the index but tenant_id its whole range: the scan reads the
+// whole tenant's collection.
 func tenantWideBounds(b bson.D) bool {
-	tenant := false
 	for _, e := range b {
 		if e.Key == "tenant_id" {
-			tenant = true
 			continue
 		}
 		ivs, _ := e.Value.(bson.A)
@@ -408,7 +407,7 @@ func tenantWideBounds(b bson.D) bool {
 			return false
 		}
 	}
-	return tenant
+	return true
 }
 
 // wholeCollectionCondition reports whether a DocumentDB index condition
@@ -714,6 +713,7 @@ func TestFullScans(t *testing.T) {
 		{"mongodb-classic-tenant-wide-ixscan.json", []string{"IXSCAN of the whole collection (tenant_id_1_member_id_1_created_at_-1)"}},
 		{"mongodb-classic-limit-page-ixscan.json", nil},
 		{"mongodb-classic-sort-over-tenant-ixscan.json", []string{"IXSCAN of the whole collection (tenant_id_1_day_1)"}},
+		{"mongodb-classic-id-order-ixscan.json", []string{"IXSCAN of the whole collection (_id_)"}},
 		{"mongodb-sbe-collscan.json", []string{"COLLSCAN"}},
 		{"mongodb-aggregate-cursor-collscan.json", []string{"COLLSCAN"}},
 		{"mongodb-express-ixscan.json", nil},
