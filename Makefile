@@ -14,7 +14,7 @@ WEB_DIST      := $(WEB)/dist/index.html
 WEB_SRC       := $(shell find $(WEB)/src $(WEB)/public $(WEB)/scripts -type f ! -name schema.d.ts 2>/dev/null) \
                  $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json
 
-.PHONY: run run-sso build image test deps documentdb test-go test-web web lint vulncheck tools clean
+.PHONY: run run-sso build image test deps documentdb test-go test-web web lint vulncheck tools clean bench
 
 ## run: the whole platform (API, web app, workers) with the embedded store (FerretDB v2 on a
 ## private PostgreSQL with DocumentDB, built once by `make documentdb`) and Redis
@@ -64,6 +64,14 @@ test-go:
 	$(GO) test -race -tags $(TAGS) -count=1 -timeout 20m $(GOTESTFLAGS) ./...
 	@echo "smoke test of the embedded store's SQLite fallback (the demo mode):"
 	CHORUS_TEST_EMBEDDED=sqlite $(GO) test -race -tags $(TAGS) -count=1 $(GOTESTFLAGS) ./tenant
+
+## bench: the scaling benchmark: every hot path's p50/p99 on seeded instances and its ratio to S0,
+## as a table (also in bin/bench.md); CHORUS_BENCH_SIZES=S0,S1,S2,S3,Y1000 for more sizes
+bench: deps
+	@mkdir -p bin
+	CHORUS_BENCH_SIZES=$${CHORUS_BENCH_SIZES:-S0,S1,S2} CHORUS_BENCH_OUT=$(CURDIR)/bin/bench.md \
+		$(GO) test -tags $(TAGS) -count=1 -timeout 180m -run '^TestScaling$$' -v ./cmd/chorus
+	@echo; cat bin/bench.md
 
 tools:
 	@mkdir -p $(TOOLS)

@@ -87,6 +87,14 @@ func newTestAppPorts(t *testing.T, env map[string]string, extraPorts []int) *tes
 // before the app is built.
 func newTestAppEdit(t *testing.T, env map[string]string, extraPorts []int, edit func(*appDeps)) *testApp {
 	t.Helper()
+	return newTestAppVia(t, env, extraPorts, edit, nil)
+}
+
+// newTestAppVia is newTestAppEdit whose store reaches the test server
+// through the URI via makes of the server's (a recording proxy's); nil
+// connects directly.
+func newTestAppVia(t *testing.T, env map[string]string, extraPorts []int, edit func(*appDeps), via func(uri string) string) *testApp {
+	t.Helper()
 	getenv := func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
@@ -105,6 +113,9 @@ func newTestAppEdit(t *testing.T, env map[string]string, extraPorts []int, edit 
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, warnOnly{testWriter{t}}), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	uri, db := tenanttest.Mongo(t)
 	mongoURI, mongoDB := uri, db
+	if via != nil {
+		uri = via(uri)
+	}
 	reads, monitor := tenanttest.NewReads()
 	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db, Kinds: storeKinds(), Log: log, Now: clock.Now, Monitor: monitor})
 	if err != nil {
