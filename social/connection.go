@@ -68,6 +68,8 @@ var connectionKind = tenant.Kind{
 	Indexes: []tenant.Index{
 		// One connection per member and remote account; also serves "mine".
 		{Keys: bson.D{{Key: "member_id", Value: 1}, {Key: "network", Value: 1}, {Key: "instance_url", Value: 1}, {Key: "remote_id", Value: 1}}, Unique: true},
+		// The expiry warning: active connections whose tokens expire soon.
+		{Keys: bson.D{{Key: "status", Value: 1}, {Key: "expires_at", Value: 1}}},
 	},
 }
 

@@ -37,7 +37,12 @@ const idempotencyLease = 5 * time.Minute
 // maxIdempotencyKey bounds the header, as for shares.
 const maxIdempotencyKey = 200
 
-var idempotencyKind = Kind{Name: "idempotency", Indexes: []Index{{Keys: bson.D{{Key: "member_id", Value: 1}}}}}
+var idempotencyKind = Kind{Name: "idempotency", Indexes: []Index{
+	// Export and erasure of a member's records.
+	{Keys: bson.D{{Key: "member_id", Value: 1}}},
+	// The expiry sweep.
+	{Keys: bson.D{{Key: "expires_at", Value: 1}}},
+}}
 
 // idempotencyRecord is one member's use of one key.
 type idempotencyRecord struct {

@@ -170,8 +170,14 @@ func (s *Store) ensureGlobalIndexes(ctx context.Context) error {
 	idx := map[string][]mongo.IndexModel{
 		collInstances: {{Keys: bson.D{{Key: "settings.subdomain", Value: 1}}}},
 		collDomains:   {{Keys: bson.D{{Key: "instance_id", Value: 1}}}},
-		collSessions:  {{Keys: bson.D{{Key: "instance_id", Value: 1}, {Key: "member_id", Value: 1}}}},
-		collLinks:     {{Keys: bson.D{{Key: "instance_id", Value: 1}, {Key: "share_id", Value: 1}}}},
+		collSessions: {
+			{Keys: bson.D{{Key: "instance_id", Value: 1}, {Key: "member_id", Value: 1}}},
+			// The expiry sweep deletes by expires_at, as on the two below.
+			{Keys: bson.D{{Key: "expires_at", Value: 1}}},
+		},
+		collSignIn:     {{Keys: bson.D{{Key: "expires_at", Value: 1}}}},
+		collRateLimits: {{Keys: bson.D{{Key: "expires_at", Value: 1}}}},
+		collLinks:      {{Keys: bson.D{{Key: "instance_id", Value: 1}, {Key: "share_id", Value: 1}}}},
 	}
 	for coll, models := range idx {
 		if _, err := s.db.Collection(coll).Indexes().CreateMany(ctx, models); err != nil {

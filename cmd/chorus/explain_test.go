@@ -45,6 +45,11 @@ var boundedKinds = map[string]string{
 	"networks":   "one document per supported network",
 	"topics":     "the instance's topic list, set by its admins",
 	"oauth_apps": "one document per network server the instance uses",
+	// The periodic jobs visit every instance and the digest every member:
+	// these walks read each document once whatever the history, and their
+	// size is the number of companies and of employees.
+	"instances": "one document per company instance, each visited by the periodic jobs",
+	"members":   "one document per employee, walked in pages by the digest",
 }
 
 func TestHotQueriesUseIndexes(t *testing.T) {
