@@ -451,6 +451,22 @@ func (p *Privacy) eraseEveryone(ctx context.Context, sc Scope) error {
 	}
 }
 
+// Offboard is the operator's offboarding of an instance: every member is
+// erased first, as DELETE /api/v1/instance does (connections revoked at
+// the networks, waiting shares cancelled and their tasks deleted), then
+// the instance's data goes and a ledger entry stays. It is idempotent
+// until the data is gone; afterwards the instance is ErrNotFound.
+func (p *Privacy) Offboard(ctx context.Context, instanceID, by, reason string) error {
+	sc, err := p.svc.Store.Open(ctx, instanceID)
+	if err != nil {
+		return err
+	}
+	if err := p.eraseEveryone(ctx, sc); err != nil {
+		return err
+	}
+	return p.svc.Store.DeleteInstance(ctx, instanceID, by, reason)
+}
+
 // ReplayErasures erases again, in every instance, each person in the
 // ledger whose data came back (a backup restore). It returns how many it
 // found and erased again.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chorushq/chorus/jobs/redisserver"
 	"github.com/chorushq/chorus/jobs/task"
+	"github.com/chorushq/chorus/tenant"
 )
 
 // Erasure deletes the person's waiting publication tasks from Redis by ID
@@ -192,4 +193,50 @@ func TestCancelledSharesLoseTheirTasks(t *testing.T) {
 	}
 	gone("a queued share of an un-whitelisted network", queued)
 	gone("a scheduled share of an un-whitelisted network", scheduled)
+}
+
+// The operator's offboarding (chorus instance delete) erases the members
+// first, as the admin's does: their waiting tasks leave the deployment's
+// Redis and their connections go before the instance's data.
+func TestOffboardingCommandDeletesWaitingTasks(t *testing.T) {
+	a, employee, connID, postID := shareSetup(t)
+	var later struct{ Items []shareDoc }
+	employee.do("POST", "/api/v1/content/"+postID+"/shares", map[string]any{"connections": []string{connID}, "publish_at": "2099-01-01T00:00:00Z"}).json(t, &later)
+	if len(later.Items) != 1 {
+		t.Fatalf("share: %+v", later.Items)
+	}
+	var m me
+	employee.do("GET", "/api/v1/me", nil).json(t, &m)
+	insp := asynq.NewInspector(a.queue)
+	defer insp.Close()
+	if _, err := insp.GetTaskInfo(task.QueueCritical, later.Items[0].ID); err != nil {
+		t.Fatalf("the scheduled task before offboarding: %v", err)
+	}
+
+	uri, db := a.mongo()
+	opt := a.queue.(asynq.RedisClientOpt)
+	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db,
+		"CHORUS_REDIS_URL": fmt.Sprintf("redis://%s/%d", opt.Addr, opt.DB)}
+	if opt.Network == "unix" {
+		env["CHORUS_REDIS_URL"] = fmt.Sprintf("redis-socket://%s?db=%d", opt.Addr, opt.DB)
+	}
+	var out strings.Builder
+	if err := run(t.Context(), []string{"instance", "delete", m.Instance.ID, "--reason", "contract ended"}, func(k string) string { return env[k] }, &out); err != nil {
+		t.Fatalf("chorus instance delete: %v (%s)", err, out.String())
+	}
+	if info, err := insp.GetTaskInfo(task.QueueCritical, later.Items[0].ID); !errors.Is(err, asynq.ErrTaskNotFound) {
+		t.Errorf("the scheduled task after the operator's offboarding: %+v, %v; want it deleted", info, err)
+	}
+	// The app is another process: its session cache forgets within its TTL.
+	deadline := time.Now().Add(tenant.DefaultAuthCacheTTL + 5*time.Second)
+	for {
+		res := employee.do("GET", "/api/v1/me", nil)
+		if res.status == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the member's session after offboarding: %d, want 401", res.status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -90,29 +90,11 @@ func runPrivacy(ctx context.Context, args []string, getenv func(string) string, 
 	return withStore(ctx, getenv, stdout, func(cfg config, store *tenant.Store) error {
 		// Tokens restored with the data were revoked at the erasure;
 		// replaying only has to delete them again, so no keyring is needed.
-		keys, _ := social.ParseKeyring(cfg.TokenKeys)
-		so, err := commandSocial(keys)
+		p, stop, err := commandPrivacy(ctx, cfg, store, stdout)
 		if err != nil {
 			return err
 		}
-		p := privacyOf(tenant.NewService(tenant.Config{Store: store}), content.NewService(content.Config{}), so, nil)
-		// Tasks that came back for the erased (the reconciler re-queues
-		// restored shares) go too: in the deployment's Redis, or the
-		// embedded one on the data dir (the running platform's, or
-		// started for the replay). Without redis-server the platform's
-		// Redis is in memory and kept no tasks across the restore.
-		opt, stopRedis, err := redisServer(ctx, cfg, slog.New(slog.DiscardHandler), false)
-		switch {
-		case errors.Is(err, redisserver.ErrNotInstalled):
-			fmt.Fprintln(stdout, "no redis-server here: the embedded Redis keeps no tasks across restarts, so none are checked")
-		case err != nil:
-			return err
-		default:
-			defer stopRedis(context.WithoutCancel(ctx))
-			insp := asynq.NewInspector(opt)
-			defer insp.Close()
-			p.DeleteTasksWith(deleteTasks(insp, slog.New(slog.DiscardHandler)))
-		}
+		defer stop()
 		n, err := p.ReplayErasures(ctx)
 		if err != nil {
 			return err
@@ -163,11 +145,16 @@ func runInstance(ctx context.Context, args []string, getenv func(string) string,
 	if *reason == "" || fs.NArg() > 0 {
 		return usage
 	}
-	return withStore(ctx, getenv, stdout, func(_ config, store *tenant.Store) error {
-		if err := store.DeleteInstance(ctx, args[1], "operator", *reason); err != nil {
+	return withStore(ctx, getenv, stdout, func(cfg config, store *tenant.Store) error {
+		p, stop, err := commandPrivacy(ctx, cfg, store, stdout)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		if err := p.Offboard(ctx, args[1], "operator", *reason); err != nil {
 			return fmt.Errorf("instance %s: %w", args[1], err)
 		}
-		fmt.Fprintf(stdout, "instance %s deleted\n", args[1])
+		fmt.Fprintf(stdout, "instance %s deleted: its members were erased first (connections revoked, waiting tasks deleted)\n", args[1])
 		return nil
 	})
 }
@@ -244,6 +231,38 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return nil
 	})
+}
+
+// commandPrivacy is the erasure of an operator command (replaying
+// erasures, offboarding). Tokens are revoked with the keyring of
+// CHORUS_TOKEN_KEYS when it is set; tokens restored with a backup were
+// revoked at the erasure, so replaying only deletes them again. Waiting
+// tasks of the erased go too (the reconciler re-queues restored shares):
+// in the deployment's Redis, or the embedded one on the data dir (the
+// running platform's, or one started for the command). Without
+// redis-server the platform's Redis is in memory and keeps no tasks
+// across restarts. stop releases what it started.
+func commandPrivacy(ctx context.Context, cfg config, store *tenant.Store, stdout io.Writer) (*tenant.Privacy, func(), error) {
+	keys, _ := social.ParseKeyring(cfg.TokenKeys)
+	so, err := commandSocial(keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := privacyOf(tenant.NewService(tenant.Config{Store: store}), content.NewService(content.Config{}), so, nil)
+	opt, stopRedis, err := redisServer(ctx, cfg, slog.New(slog.DiscardHandler), false)
+	switch {
+	case errors.Is(err, redisserver.ErrNotInstalled):
+		fmt.Fprintln(stdout, "no redis-server here: the embedded Redis keeps no tasks across restarts, so none are checked")
+		return p, func() {}, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	insp := asynq.NewInspector(opt)
+	p.DeleteTasksWith(deleteTasks(insp, slog.New(slog.DiscardHandler)))
+	return p, func() {
+		insp.Close()
+		_ = stopRedis(context.WithoutCancel(ctx))
+	}, nil
 }
 
 // commandSocial is the social service of an operator command: it reaches

@@ -395,9 +395,10 @@ func TestOffboarding(t *testing.T) {
 	if again.Instance.ID == alice.Instance.ID {
 		t.Error("the deleted instance came back")
 	}
-	// The operator command does the same.
+	// The operator command does the same (with a Redis of its own on the
+	// data dir, for the waiting tasks of the members it erases first).
 	uri, db := a.mongo()
-	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db}
+	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db, "CHORUS_DATA_DIR": t.TempDir()}
 	var out strings.Builder
 	if err := run(t.Context(), []string{"instance", "delete", again.Instance.ID, "--reason", "contract ended"}, func(k string) string { return env[k] }, &out); err != nil {
 		t.Fatalf("chorus instance delete: %v", err)
