@@ -125,11 +125,7 @@ func replayErasuresDeletesTasks(t *testing.T, embedded bool) {
 		t.Cleanup(func() { rs.Stop(context.Background()) })
 		queue, env["CHORUS_DATA_DIR"] = rs.Opt(), dataDir
 	} else {
-		opt := a.queue.(asynq.RedisClientOpt)
-		env["CHORUS_REDIS_URL"] = fmt.Sprintf("redis://%s/%d", opt.Addr, opt.DB)
-		if opt.Network == "unix" {
-			env["CHORUS_REDIS_URL"] = fmt.Sprintf("redis-socket://%s?db=%d", opt.Addr, opt.DB)
-		}
+		env["CHORUS_REDIS_URL"] = redisURL(a.queue)
 	}
 	q := asynq.NewClient(queue)
 	defer q.Close()
@@ -214,12 +210,7 @@ func TestOffboardingCommandDeletesWaitingTasks(t *testing.T) {
 	}
 
 	uri, db := a.mongo()
-	opt := a.queue.(asynq.RedisClientOpt)
-	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db,
-		"CHORUS_REDIS_URL": fmt.Sprintf("redis://%s/%d", opt.Addr, opt.DB)}
-	if opt.Network == "unix" {
-		env["CHORUS_REDIS_URL"] = fmt.Sprintf("redis-socket://%s?db=%d", opt.Addr, opt.DB)
-	}
+	env := map[string]string{"CHORUS_MONGO_URI": uri, "CHORUS_MONGO_DATABASE": db, "CHORUS_REDIS_URL": redisURL(a.queue)}
 	var out strings.Builder
 	if err := run(t.Context(), []string{"instance", "delete", m.Instance.ID, "--reason", "contract ended"}, func(k string) string { return env[k] }, &out); err != nil {
 		t.Fatalf("chorus instance delete: %v (%s)", err, out.String())
@@ -239,4 +230,14 @@ func TestOffboardingCommandDeletesWaitingTasks(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// redisURL is CHORUS_REDIS_URL for the test app's Redis, for commands run
+// against it.
+func redisURL(q asynq.RedisConnOpt) string {
+	opt := q.(asynq.RedisClientOpt)
+	if opt.Network == "unix" {
+		return fmt.Sprintf("redis-socket://%s?db=%d", opt.Addr, opt.DB)
+	}
+	return fmt.Sprintf("redis://%s/%d", opt.Addr, opt.DB)
 }
