@@ -205,7 +205,7 @@ const (
 	clickQueue = 50000
 	// queueWait is how long a redirect waits for room in a full queue.
 	queueWait = time.Second
-	batchSize = 2000
+	batchSize = 10000
 	// sessionLifetime bounds how long the recorder trusts what it read
 	// of a session cookie (a sign-out elsewhere shows within it).
 	sessionLifetime  = time.Minute
