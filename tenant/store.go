@@ -180,11 +180,42 @@ func (s *Store) ensureGlobalIndexes(ctx context.Context) error {
 		collLinks:      {{Keys: bson.D{{Key: "instance_id", Value: 1}, {Key: "share_id", Value: 1}}}},
 	}
 	for coll, models := range idx {
-		if _, err := s.db.Collection(coll).Indexes().CreateMany(ctx, models); err != nil {
-			return fmt.Errorf("create indexes of %s: %w", coll, storeErr(err))
+		if _, _, err := createMissingIndexes(ctx, s.db.Collection(coll), models); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// createMissingIndexes creates those of models coll lacks (FerretDB v1
+// drops the connection when asked to create an index that exists) and
+// says how many it created and whether coll existed.
+func createMissingIndexes(ctx context.Context, coll *mongo.Collection, models []mongo.IndexModel) (int, bool, error) {
+	specs, err := coll.Indexes().ListSpecifications(ctx)
+	if err != nil && !isNamespaceNotFound(err) {
+		return 0, false, fmt.Errorf("list indexes of %s: %w", coll.Name(), storeErr(err))
+	}
+	have := map[string]bool{}
+	for _, sp := range specs {
+		have[indexKeyOf(sp.KeysDocument)] = true
+	}
+	var missing []mongo.IndexModel
+	for _, m := range models {
+		raw, err := bson.Marshal(m.Keys)
+		if err != nil {
+			return 0, false, err
+		}
+		if !have[indexKeyOf(raw)] {
+			missing = append(missing, m)
+		}
+	}
+	if len(missing) == 0 {
+		return 0, len(specs) > 0, nil
+	}
+	if _, err := coll.Indexes().CreateMany(ctx, missing); err != nil {
+		return 0, false, fmt.Errorf("create indexes of %s: %w", coll.Name(), storeErr(err))
+	}
+	return len(missing), true, nil
 }
 
 // ledger is the erasure ledger. It lives in a database of its own, so that
@@ -222,38 +253,23 @@ func (s *Store) ensureTenantIndexes(ctx context.Context, instanceID string) erro
 func (s *Store) addMissingIndexes(ctx context.Context, instanceID string) error {
 	for _, k := range s.kinds {
 		coll := s.db.Collection(collectionName(instanceID, k.Name))
-		specs, err := coll.Indexes().ListSpecifications(ctx)
-		if err != nil && !isNamespaceNotFound(err) {
-			return fmt.Errorf("list indexes of %s: %w", coll.Name(), storeErr(err))
+		models := make([]mongo.IndexModel, 0, len(k.Indexes))
+		for _, ix := range k.Indexes {
+			keys := append(bson.D{{Key: "tenant_id", Value: 1}}, ix.Keys...)
+			models = append(models, mongo.IndexModel{Keys: keys, Options: options.Index().SetUnique(ix.Unique)})
 		}
-		have := map[string]bool{}
-		for _, sp := range specs {
-			have[indexKeyOf(sp.KeysDocument)] = true
+		n, existed, err := createMissingIndexes(ctx, coll, models)
+		if err != nil {
+			return err
 		}
-		if len(specs) == 0 && len(k.Indexes) == 0 {
+		if !existed && len(models) == 0 {
 			if err := s.db.CreateCollection(ctx, coll.Name()); err != nil && !isNamespaceExists(err) {
 				return fmt.Errorf("create %s: %w", coll.Name(), storeErr(err))
 			}
-			continue
 		}
-		var models []mongo.IndexModel
-		for _, ix := range k.Indexes {
-			keys := append(bson.D{{Key: "tenant_id", Value: 1}}, ix.Keys...)
-			raw, err := bson.Marshal(keys)
-			if err != nil {
-				return err
-			}
-			if !have[indexKeyOf(raw)] {
-				models = append(models, mongo.IndexModel{Keys: keys, Options: options.Index().SetUnique(ix.Unique)})
-			}
+		if n > 0 {
+			s.log.InfoContext(ctx, "created missing indexes", "collection", coll.Name(), "count", n)
 		}
-		if len(models) == 0 {
-			continue
-		}
-		if _, err := coll.Indexes().CreateMany(ctx, models); err != nil {
-			return fmt.Errorf("create indexes of %s: %w", coll.Name(), storeErr(err))
-		}
-		s.log.InfoContext(ctx, "created missing indexes", "collection", coll.Name(), "count", len(models))
 	}
 	return nil
 }

@@ -21,7 +21,7 @@
 // Without chromium it skips with a how-to, except under CI=true, where that
 // is a failure. CHROMIUM_PATH overrides /usr/bin/chromium.
 import { spawn, execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, createWriteStream } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, createWriteStream } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import { createServer } from "node:net";
@@ -59,6 +59,9 @@ const { chromium } = await import("playwright-core");
 const axeSource = readFileSync(join(frontendDir, "node_modules", "axe-core", "axe.min.js"), "utf8");
 
 const tmp = mkdtempSync(join(tmpdir(), "chorus-e2e-"));
+// Run as root, the embedded store's PostgreSQL runs as the postgres user,
+// which must be able to pass through the data dir's parents.
+chmodSync(tmp, 0o711);
 mkdirSync(results, { recursive: true });
 let server;
 let browser;
