@@ -33,6 +33,10 @@ type Instance struct {
 	// (and by the founder's erasure).
 	FounderEmail string    `bson:"founder_email" json:"-"`
 	CreatedAt    time.Time `bson:"created_at" json:"created_at"`
+	// IndexSet fingerprints the kinds and indexes the instance's
+	// collections were last given (Store.indexSet): a start whose set is
+	// the same has nothing to check.
+	IndexSet string `bson:"index_set,omitempty" json:"-"`
 }
 
 // Settings are what an instance's admins configure.
@@ -246,6 +250,7 @@ func (s *Store) instanceForDomain(ctx context.Context, domain, founder string) (
 		},
 		FounderEmail: founder,
 		CreatedAt:    now,
+		IndexSet:     s.indexSet,
 	}
 	// The instance's collections and record exist before the domain points
 	// at it, so nobody ever lands in a half-made instance.

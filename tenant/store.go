@@ -2,9 +2,13 @@ package tenant
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,10 +57,13 @@ type Store struct {
 	client *mongo.Client
 	db     *mongo.Database
 	kinds  map[string]Kind
-	log    *slog.Logger
-	now    func() time.Time
-	ferret bool
-	cache  *authCache
+	// indexSet fingerprints kinds (indexSetOf), kept on each instance
+	// record whose collections have those indexes.
+	indexSet string
+	log      *slog.Logger
+	now      func() time.Time
+	ferret   bool
+	cache    *authCache
 }
 
 // Global (non-tenant) collections.
@@ -117,8 +124,21 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		return nil, err
 	}
 	// Instances made before an index was declared get it now, so every
-	// hot query has its index.
-	if err := s.EachInstance(ctx, func(sc Scope) error { return s.addMissingIndexes(ctx, sc.inst.ID) }); err != nil {
+	// hot query has its index. Only instances whose collections were made
+	// for another set of kinds and indexes are looked at: a start costs
+	// one read of the instances, not a listIndexes per kind and instance.
+	s.indexSet = indexSetOf(s.kinds)
+	if err := s.EachInstance(ctx, func(sc Scope) error {
+		if sc.inst.IndexSet == s.indexSet {
+			return nil
+		}
+		if err := s.addMissingIndexes(ctx, sc.inst.ID); err != nil {
+			return err
+		}
+		_, err := s.db.Collection(collInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: sc.inst.ID}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "index_set", Value: s.indexSet}}}})
+		return storeErr(err)
+	}); err != nil {
 		s.client.Disconnect(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("create the indexes of existing instances: %w", err)
 	}
@@ -185,6 +205,23 @@ func (s *Store) ensureGlobalIndexes(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// indexSetOf fingerprints kinds: their names and their indexes' keys and
+// uniqueness, in a fixed order.
+func indexSetOf(kinds map[string]Kind) string {
+	h := sha256.New()
+	for _, name := range slices.Sorted(maps.Keys(kinds)) {
+		fmt.Fprintf(h, "%s;", name)
+		for _, ix := range kinds[name].Indexes {
+			for _, e := range ix.Keys {
+				fmt.Fprintf(h, "%s:%v,", e.Key, e.Value)
+			}
+			fmt.Fprintf(h, "unique=%t;", ix.Unique)
+		}
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // createMissingIndexes creates those of models coll lacks (FerretDB v1

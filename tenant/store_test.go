@@ -1,14 +1,17 @@
 package tenant
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
@@ -282,5 +285,22 @@ func TestOpenStoreAddsIndexesToExistingInstances(t *testing.T) {
 	}
 	if got := names("labels"); len(got) != 1 {
 		t.Errorf("the new kind's collection has indexes %v, want only _id", got)
+	}
+
+	// A start with the same kinds checks nothing: its cost does not grow
+	// with the number of instances.
+	var lists atomic.Int64
+	mon := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		if e.CommandName == "listIndexes" || e.CommandName == "createIndexes" {
+			lists.Add(1)
+		}
+	}}
+	again, err := OpenStore(t.Context(), StoreConfig{URI: uri, Database: db, Kinds: []Kind{later, {Name: "labels"}}, Monitor: mon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close(t.Context())
+	if n, global := lists.Load(), int64(6); n > global {
+		t.Errorf("a start with unchanged kinds sent %d index commands, want only the %d global collections'", n, global)
 	}
 }
