@@ -2,8 +2,6 @@ package social
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -155,10 +153,8 @@ type Redirector struct {
 	closing sync.RWMutex
 	closed  bool
 	hook    ClickHook
-	// cookie is the session cookie's name ("" reads none); sessions
-	// caches what the recorder learnt of each cookie (recorder only).
-	cookie   string
-	sessions map[string]sessionOf
+	// cookie is the session cookie's name ("" reads none).
+	cookie string
 	// flushed is told how long each flush took (metrics).
 	flushed func(time.Duration)
 	// dropLog rate-limits the log line about dropped clicks: the count
@@ -178,12 +174,6 @@ type pending struct {
 	referrer string
 	agent    string
 	session  string // the session cookie's value, "" without one
-}
-
-// sessionOf is whose session a cookie was, as the recorder last read it.
-type sessionOf struct {
-	instanceID, memberID string
-	until                time.Time
 }
 
 // cached is a resolved link with its Location worked out once, good
@@ -206,10 +196,6 @@ const (
 	// queueWait is how long a redirect waits for room in a full queue.
 	queueWait = time.Second
 	batchSize = 10000
-	// sessionLifetime bounds how long the recorder trusts what it read
-	// of a session cookie (a sign-out elsewhere shows within it).
-	sessionLifetime  = time.Minute
-	sessionCacheSize = 10000
 	// dropLogEvery rate-limits the log line about dropped clicks.
 	dropLogEvery = 10 * time.Second
 )
@@ -220,7 +206,7 @@ func NewRedirector(store *tenant.Store, log *slog.Logger, now func() time.Time) 
 		now = time.Now
 	}
 	r := &Redirector{store: store, log: log, now: now, cache: map[string]*cached{},
-		clicks: make(chan pending, clickQueue), done: make(chan struct{}), sessions: map[string]sessionOf{}}
+		clicks: make(chan pending, clickQueue), done: make(chan struct{})}
 	go r.record()
 	return r
 }
@@ -432,35 +418,20 @@ func (r *Redirector) drop() {
 }
 
 // sessionMember returns the member of the instance whose session the
-// cookie secret is, or "" (recorder only: sessions is not locked).
+// cookie secret is, or "" (the store's session cache keeps it cheap).
 func (r *Redirector) sessionMember(ctx context.Context, secret, instanceID string) string {
 	if secret == "" {
 		return ""
 	}
-	h := sha256.Sum256([]byte(secret))
-	key := hex.EncodeToString(h[:])
-	now := r.now()
-	s, ok := r.sessions[key]
-	if !ok || !now.Before(s.until) {
-		inst, member, err := r.store.SessionMember(ctx, secret)
-		if err != nil && !errors.Is(err, tenant.ErrNoSession) {
-			r.log.Warn("session of a click not read: counted as a visitor's", "err", err)
-			return ""
-		}
-		if len(r.sessions) >= sessionCacheSize {
-			for k, v := range r.sessions {
-				if !now.Before(v.until) || len(r.sessions) >= sessionCacheSize {
-					delete(r.sessions, k)
-				}
-			}
-		}
-		s = sessionOf{instanceID: inst, memberID: member, until: now.Add(sessionLifetime)}
-		r.sessions[key] = s
-	}
-	if s.instanceID != instanceID {
+	inst, member, err := r.store.SessionMember(ctx, secret)
+	if err != nil && !errors.Is(err, tenant.ErrNoSession) {
+		r.log.Warn("session of a click not read: counted as a visitor's", "err", err)
 		return ""
 	}
-	return s.memberID
+	if inst != instanceID {
+		return ""
+	}
+	return member
 }
 
 // record writes clicks in batches per instance until Close.

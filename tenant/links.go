@@ -58,9 +58,11 @@ func (sc Scope) DeleteLinks(ctx context.Context, shareIDs []string) error {
 
 // SessionMember returns the instance and member of the live session
 // behind a session cookie's secret (ErrNoSession if none): the click
-// recorder tells a sharer's own visits of their links from others'.
+// recorder tells a sharer's own visits of their links from others'. It
+// reads through the process's session cache, as a request's session check
+// does, so a sign-out in this process shows at once.
 func (s *Store) SessionMember(ctx context.Context, secret string) (instanceID, memberID string, err error) {
-	ses, err := s.liveSession(ctx, secret)
+	ses, err := s.cachedSession(ctx, secret)
 	return ses.InstanceID, ses.MemberID, err
 }
 
