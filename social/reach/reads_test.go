@@ -1,65 +1,28 @@
 package reach_test
 
 import (
-	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
-// reads counts the read commands the store sends and the documents they
+// readsOf returns the read commands fn sends and the documents they
 // return.
-type reads struct {
-	mu         sync.Mutex
-	on         bool
-	cmds, docs int
-}
-
-func (r *reads) monitor() *event.CommandMonitor {
-	return &event.CommandMonitor{Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {
-		switch e.CommandName {
-		case "find", "aggregate", "getMore", "count":
-		default:
-			return
-		}
-		n := 0
-		for _, batch := range []string{"firstBatch", "nextBatch"} {
-			if v, err := e.Reply.LookupErr("cursor", batch); err == nil {
-				vals, _ := v.Array().Values()
-				n += len(vals)
-			}
-		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.on {
-			r.cmds++
-			r.docs += n
-		}
-	}}
-}
-
-// of returns the reads fn makes.
-func (r *reads) of(t *testing.T, fn func() error) [2]int {
+func readsOf(t *testing.T, r *tenanttest.Reads, fn func() error) [2]int {
 	t.Helper()
-	r.mu.Lock()
-	r.on, r.cmds, r.docs = true, 0, 0
-	r.mu.Unlock()
-	err := fn()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.on = false
-	if err != nil {
+	r.Reset()
+	if err := fn(); err != nil {
 		t.Fatal(err)
 	}
-	return [2]int{r.cmds, r.docs}
+	cmds, docs := r.Count()
+	return [2]int{cmds, docs}
 }
 
 // The reads of a click flush, of each analytics widget and of the
@@ -69,8 +32,8 @@ func (r *reads) of(t *testing.T, fn func() error) [2]int {
 // clicks, and more rollups in the period read). Each count is logged with
 // the rollups a read of every rollup of the period would return.
 func TestReadsDoNotGrowWithData(t *testing.T) {
-	counter := &reads{}
-	store := openStoreWith(t, counter.monitor())
+	counter, monitor := tenanttest.NewReads()
+	store := openStoreWith(t, monitor)
 	sc := instance(t, store, "reads.example", "UTC")
 	ctx := t.Context()
 	start := at("2026-03-01T00:00:00Z") // the period read: 30 days from here
@@ -129,24 +92,24 @@ func TestReadsDoNotGrowWithData(t *testing.T) {
 		if err := sc.Collection(tenant.Kind{Name: "shares"}).InsertMany(ctx, docs); err != nil {
 			t.Fatal(err)
 		}
-		out["click flush"] = counter.of(t, func() error {
+		out["click flush"] = readsOf(t, counter, func() error {
 			svc.PrepareClicks(ctx, sc, clicks)
 			svc.ClicksRecorded(ctx, sc, clicks)
 			return nil
 		})
-		out["click flush, cached"] = counter.of(t, func() error {
+		out["click flush, cached"] = readsOf(t, counter, func() error {
 			svc.PrepareClicks(ctx, sc, clicks)
 			svc.ClicksRecorded(ctx, sc, clicks)
 			return nil
 		})
-		out["summary"] = counter.of(t, func() error { _, err := svc.Summary(ctx, sc, period); return err })
-		out["timeseries"] = counter.of(t, func() error { _, err := svc.Timeseries(ctx, sc, period, "clicks"); return err })
+		out["summary"] = readsOf(t, counter, func() error { _, err := svc.Summary(ctx, sc, period); return err })
+		out["timeseries"] = readsOf(t, counter, func() error { _, err := svc.Timeseries(ctx, sc, period, "clicks"); return err })
 		// A page that is not the last on either instance: a last page holds
 		// fewer rows by nature, which is not growth.
-		out["content page"] = counter.of(t, func() error { _, _, err := svc.Page(ctx, sc, period, reach.ByContent, 2, 5); return err })
-		out["networks"] = counter.of(t, func() error { _, _, err := svc.Page(ctx, sc, period, reach.ByNetwork, 0, 20); return err })
-		out["leaderboard"] = counter.of(t, func() error { _, err := svc.Top(ctx, sc, period, reach.ByMember); return err })
-		out["me"] = counter.of(t, func() error {
+		out["content page"] = readsOf(t, counter, func() error { _, _, err := svc.Page(ctx, sc, period, reach.ByContent, 2, 5); return err })
+		out["networks"] = readsOf(t, counter, func() error { _, _, err := svc.Page(ctx, sc, period, reach.ByNetwork, 0, 20); return err })
+		out["leaderboard"] = readsOf(t, counter, func() error { _, err := svc.Top(ctx, sc, period, reach.ByMember); return err })
+		out["me"] = readsOf(t, counter, func() error {
 			_, err := svc.Me(ctx, sc, tenant.Member{ID: "m1"}, period, false)
 			return err
 		})
@@ -155,7 +118,7 @@ func TestReadsDoNotGrowWithData(t *testing.T) {
 		if err := sc.Collection(tenant.Kind{Name: "shares"}).Insert(ctx, pub); err != nil {
 			t.Fatal(err)
 		}
-		out["publish hook"] = counter.of(t, func() error { svc.SharePublished(ctx, sc, pub.ID); return nil })
+		out["publish hook"] = readsOf(t, counter, func() error { svc.SharePublished(ctx, sc, pub.ID); return nil })
 		if svc.GroupsInGo() {
 			// FerretDB v1 sums one field per $group: the lists are added
 			// up here from every line of the period, which grows.
