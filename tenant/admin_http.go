@@ -170,15 +170,17 @@ func (s *Service) getAudit(c *gin.Context, sc Scope, _ Member) error {
 	if err != nil {
 		return err
 	}
-	out := api.List[AuditEntry]{Items: es}
+	var next *string
 	if len(es) > limit {
-		out.Items = es[:limit]
-		next := strconv.FormatInt(es[limit-1].Seq, 10)
-		out.NextCursor = &next
+		es = es[:limit]
+		n := strconv.FormatInt(es[limit-1].Seq, 10)
+		next = &n
 	}
-	if out.Items == nil {
-		out.Items = []AuditEntry{}
+	lines, err := sc.AuditLines(c.Request.Context(), es)
+	if err != nil {
+		return err
 	}
+	out := api.List[AuditLine]{Items: lines, NextCursor: next}
 	c.JSON(http.StatusOK, out)
 	return nil
 }

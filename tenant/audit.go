@@ -228,3 +228,66 @@ func SweepAudit(ctx context.Context, sc Scope, now time.Time) (int64, error) {
 	}
 	return n, err
 }
+
+// AuditLine is an audit entry as admins read it: the entry, and the
+// addresses of the people it names where they are still members or
+// invitees of the instance (the entry itself holds opaque IDs only, so
+// an erased person shows as an ID).
+type AuditLine struct {
+	AuditEntry
+	// Actor repeats the entry's actor with the member's address.
+	Actor struct {
+		Actor
+		Email string `json:"email,omitempty"`
+	} `json:"actor"`
+	// TargetEmail is the address of the member or invitation the entry
+	// is about, if it is one.
+	TargetEmail string `json:"target_email,omitempty"`
+}
+
+// AuditLines names the people of a page of entries by address: two
+// keyed reads (members and invitations by ID), whatever the log's length.
+// Only admins may call it: addresses are theirs to see.
+func (sc Scope) AuditLines(ctx context.Context, es []AuditEntry) ([]AuditLine, error) {
+	ids := map[string]bool{}
+	for _, e := range es {
+		if e.Actor.Kind == "member" && e.Actor.ID != "" {
+			ids[e.Actor.ID] = true
+		}
+		if e.Target != "" {
+			ids[e.Target] = true
+		}
+	}
+	list := make([]string, 0, len(ids))
+	for id := range ids {
+		list = append(list, id)
+	}
+	emails := map[string]string{}
+	if len(list) > 0 {
+		in := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: list}}}}
+		var ms []Member
+		if err := sc.Collection(memberKind).Find(ctx, in, &ms, options.Find().SetProjection(bson.D{{Key: "email", Value: 1}})); err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			emails[m.ID] = m.Email
+		}
+		var invs []Invitation
+		if err := sc.Collection(invitationKind).Find(ctx, in, &invs, options.Find().SetProjection(bson.D{{Key: "email", Value: 1}})); err != nil {
+			return nil, err
+		}
+		for _, inv := range invs {
+			emails[inv.ID] = inv.Email
+		}
+	}
+	out := make([]AuditLine, len(es))
+	for i, e := range es {
+		out[i].AuditEntry = e
+		out[i].Actor.Actor = e.Actor
+		if e.Actor.Kind == "member" {
+			out[i].Actor.Email = emails[e.Actor.ID]
+		}
+		out[i].TargetEmail = emails[e.Target]
+	}
+	return out, nil
+}

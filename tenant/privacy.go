@@ -200,6 +200,10 @@ type Export struct {
 	// Manifest lists every collection searched, found or not.
 	Manifest []string       `json:"manifest"`
 	Data     map[string]any `json:"data"`
+	// Counts says, per part of Data, how many records it holds: a list's
+	// length, 1 for a record, 0 for nothing. It is counted from Data as
+	// it is written out, so the two always agree.
+	Counts map[string]int `json:"counts"`
 }
 
 // Export gathers everything about s in the scope's instance.
@@ -280,7 +284,40 @@ func (p *Privacy) Export(ctx context.Context, sc Scope, s Subject) (Export, erro
 			ex.Data[k] = v
 		}
 	}
+	counts, err := countRecords(ex.Data)
+	if err != nil {
+		return Export{}, fmt.Errorf("export: %w", err)
+	}
+	ex.Counts = counts
 	return ex, nil
+}
+
+// countRecords counts each part of an export's data as JSON shows it: a
+// list counts its items, an object (a profile) or any other value
+// counts 1 unless it is empty or null.
+func countRecords(data map[string]any) (map[string]int, error) {
+	out := make(map[string]int, len(data))
+	for k, v := range data {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("count %s: %w", k, err)
+		}
+		var shape any
+		if err := json.Unmarshal(b, &shape); err != nil {
+			return nil, fmt.Errorf("count %s: %w", k, err)
+		}
+		switch s := shape.(type) {
+		case nil:
+			out[k] = 0
+		case []any:
+			out[k] = len(s)
+		case map[string]any:
+			out[k] = min(len(s), 1)
+		default:
+			out[k] = 1
+		}
+	}
+	return out, nil
 }
 
 func nonNil[T any](xs []T) []T {
