@@ -186,3 +186,22 @@ func SetEngagement(ctx context.Context, sc tenant.Scope, id string, old, now Eng
 // IsBot reports whether a User-Agent is a link-preview bot or crawler,
 // whose visits are not clicks.
 func IsBot(ua string) bool { return isBot(ua) }
+
+// ConnectedMembers returns the members who have at least one active
+// connection now, through the {status, expires_at} index: one document
+// per active connection, a handful per member at most.
+func ConnectedMembers(ctx context.Context, sc tenant.Scope) (map[string]bool, error) {
+	var cs []struct {
+		MemberID string `bson:"member_id"`
+	}
+	err := sc.Collection(connectionKind).Find(ctx, bson.D{{Key: "status", Value: StatusActive}}, &cs,
+		options.Find().SetProjection(bson.D{{Key: "member_id", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		out[c.MemberID] = true
+	}
+	return out, nil
+}

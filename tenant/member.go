@@ -408,3 +408,23 @@ func (s *Service) RemoveMember(ctx context.Context, sc Scope, by Member, id stri
 	}
 	return sc.Audit(ctx, MemberActor(by), "member.removed", id, map[string]string{"role": string(m.Role)})
 }
+
+// MemberIDsJoinedBy returns the IDs of the instance's members who joined
+// before until. It reads the members kind whole (one document per
+// employee, projected to its ID and join time): analytics' adoption
+// figures count members, and their number is bounded by the company's.
+func (sc Scope) MemberIDsJoinedBy(ctx context.Context, until time.Time) ([]string, error) {
+	var ms []struct {
+		ID string `bson:"_id"`
+	}
+	err := sc.Collection(memberKind).Find(ctx, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: until}}}}, &ms,
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out, nil
+}

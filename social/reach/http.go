@@ -61,8 +61,15 @@ func (h *Handlers) getSummary(c *gin.Context, sc tenant.Scope, _ tenant.Member) 
 	if err != nil {
 		return err
 	}
+	adoption, err := h.svc.Adoption(c.Request.Context(), sc, p)
+	if err != nil {
+		return err
+	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, sum)
+	c.JSON(http.StatusOK, struct {
+		Summary
+		Adoption
+	}{sum, adoption})
 	return nil
 }
 
