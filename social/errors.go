@@ -80,6 +80,9 @@ var (
 	ErrNotFound = tenant.ErrNotFound
 	// ErrUnknownNetwork: the network is not served by this deployment.
 	ErrUnknownNetwork = fmt.Errorf("unknown network: %w", tenant.ErrNotFound)
+	// ErrNotConfigured: a network Chorus supports but this deployment does
+	// not serve: the operator has not set its app credentials.
+	ErrNotConfigured = errors.New("this network is not set up on this Chorus deployment")
 	// ErrNetworkNotAllowed: the instance's admins have not whitelisted the
 	// network.
 	ErrNetworkNotAllowed = errors.New("your company has not approved this network")

@@ -63,6 +63,9 @@ func statusOf(err error) *api.Problem {
 		return api.New(http.StatusUnprocessableEntity, "idempotency_key_reused", ErrKeyReused.Error())
 	case errors.Is(err, ErrKeyInUse):
 		return api.New(http.StatusConflict, "idempotency_key_in_use", ErrKeyInUse.Error())
+	case errors.Is(err, ErrNotConfigured):
+		return api.New(http.StatusConflict, "network_not_configured",
+			"this network is not set up on this Chorus deployment: its operator must register Chorus with the network and set its app credentials (see the README's section on social networks)")
 	case errors.Is(err, ErrNetworkNotAllowed):
 		return api.New(http.StatusForbidden, "network_not_allowed", "your company's admins have not approved this network")
 	case errors.Is(err, ErrServerNotAllowed):
@@ -109,6 +112,7 @@ func (h *Handlers) Routes(r gin.IRouter) {
 	r.GET("/connections/:network/callback", m(h.callback))
 	r.DELETE("/connections/:id", m(h.disconnect))
 	r.POST("/content/:id/shares", m(h.share))
+	r.POST("/content/:id/link", m(h.linkShare))
 	r.GET("/shares", m(h.shares))
 	r.GET("/shares/:id", m(h.getShare))
 	r.POST("/shares/:id/cancel", m(h.cancelShare))
@@ -285,6 +289,32 @@ func (h *Handlers) share(c *gin.Context, sc tenant.Scope, me tenant.Member) erro
 		return err
 	}
 	c.JSON(http.StatusAccepted, api.List[Share]{Items: shares})
+	return nil
+}
+
+// linkShare hands the member their tracked link of a content (a share
+// on the link channel): 201 the first time, 200 with the same share
+// after. It takes no body.
+func (h *Handlers) linkShare(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
+	if c.Request.ContentLength > 0 {
+		var in struct{}
+		if err := api.Decode(c, &in); err != nil {
+			return err
+		}
+	}
+	post, err := h.svc.content.Shareable(c.Request.Context(), sc, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	sh, created, err := h.svc.LinkShare(c.Request.Context(), sc, me, post)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	c.JSON(status, sh)
 	return nil
 }
 

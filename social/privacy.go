@@ -83,6 +83,9 @@ func (p privacySource) Erase(ctx context.Context, sc tenant.Scope, s tenant.Subj
 			return err
 		}
 		for _, sh := range posted {
+			if sh.Network == Link {
+				continue // nothing was posted: the member passed the link on
+			}
 			if err := p.svc.DeletePost(ctx, sc, sh.ConnectionID, sh.RemoteID); err != nil {
 				p.svc.log.WarnContext(ctx, "published post not deleted at the network", "share_id", sh.ID, "network", sh.Network, "err", err)
 				continue

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -123,6 +124,9 @@ func validID(s string) bool {
 
 func (s *Service) network(name string) (Network, error) {
 	n, ok := s.networks.Get(name)
+	if !ok && slices.Contains(Names, name) {
+		return nil, ErrNotConfigured
+	}
 	if !ok {
 		return nil, ErrUnknownNetwork
 	}

@@ -38,7 +38,7 @@ func TestWhitelist(t *testing.T) {
 		{"employee", employee, "PUT", "/api/v1/networks/mastodon", nil, 403, "forbidden"},
 		{"employee un-whitelisting", employee, "DELETE", "/api/v1/networks/mastodon", nil, 403, "forbidden"},
 		{"unknown network", admin, "PUT", "/api/v1/networks/myspace", nil, 404, "not_found"},
-		{"unserved network", admin, "PUT", "/api/v1/networks/linkedin", nil, 404, "not_found"},
+		{"unserved network", admin, "PUT", "/api/v1/networks/linkedin", nil, 409, "network_not_configured"},
 		{"unknown field", admin, "PUT", "/api/v1/networks/mastodon", map[string]any{"allowed": true}, 400, "validation_failed"},
 		{"bad host", admin, "PUT", "/api/v1/networks/mastodon", map[string]any{"config": map[string]any{"allowed_instances": []string{"https://x.example/path"}}}, 400, "validation_failed"},
 		{"verified admin", admin, "PUT", "/api/v1/networks/mastodon", map[string]any{"config": map[string]any{"allowed_instances": []string{"https://Mastodon.Social/", "fosstodon.org"}}}, 200, ""},
@@ -53,14 +53,18 @@ func TestWhitelist(t *testing.T) {
 
 	var got struct{ Items []social.NetworkState }
 	employee.do("GET", "/api/v1/networks", nil).json(t, &got)
-	want := []social.NetworkState{{Name: "mastodon", Allowed: true, Federated: true,
+	want := []social.NetworkState{{Name: "mastodon", State: social.NetAllowed, Allowed: true, Federated: true,
 		Config: social.NetworkConfig{AllowedInstances: []string{"fosstodon.org", "mastodon.social"}}}}
+	// Every other network Chorus supports is listed, not served here.
+	for _, name := range social.Names[1:] {
+		want = append(want, social.NetworkState{Name: name, State: social.NotConfigured, Config: social.NetworkConfig{AllowedInstances: []string{}}})
+	}
 	if diff := cmp.Diff(want, got.Items); diff != "" {
 		t.Errorf("GET /networks (-want +got):\n%s", diff)
 	}
 	var other struct{ Items []social.NetworkState }
 	pending.do("GET", "/api/v1/networks", nil).json(t, &other)
-	if len(other.Items) != 1 || other.Items[0].Allowed {
+	if len(other.Items) != len(social.Names) || other.Items[0].Allowed || other.Items[0].State != social.NetNotAllowed {
 		t.Errorf("another instance sees %+v, want mastodon not allowed", other.Items)
 	}
 	log, err := h.scope(admin).AuditLog(t.Context(), 0, 10)
@@ -415,7 +419,7 @@ func TestAllowKeepsTheConfigWithoutOne(t *testing.T) {
 			}
 			var list struct{ Items []social.NetworkState }
 			admin.do("GET", "/api/v1/networks", nil).json(t, &list)
-			if len(list.Items) != 1 || !slices.Equal(list.Items[0].Config.AllowedInstances, want) {
+			if len(list.Items) != len(social.Names) || !slices.Equal(list.Items[0].Config.AllowedInstances, want) {
 				t.Errorf("GET /networks after PUT: %+v, want allowed_instances %v", list.Items, want)
 			}
 		})

@@ -22,12 +22,35 @@ type NetworkConfig struct {
 	AllowedInstances []string `bson:"allowed_instances" json:"allowed_instances"`
 }
 
+// Availability is where a network stands for an instance: whether the
+// operator configured it for the deployment, then whether the instance's
+// admins allow it.
+type Availability string
+
+// Availabilities.
+const (
+	// NotConfigured: the deployment has no app credentials for the
+	// network (the operator sets them up; see the README).
+	NotConfigured Availability = "not_configured"
+	NetAllowed    Availability = "allowed"
+	NetNotAllowed Availability = "not_allowed"
+)
+
 // NetworkState is a network as an instance sees it.
 type NetworkState struct {
 	Name      string        `json:"name"`
+	State     Availability  `json:"state"`
 	Allowed   bool          `json:"allowed"`
 	Federated bool          `json:"federated"`
 	Config    NetworkConfig `json:"config"`
+}
+
+// stateOf is the availability of a served network.
+func stateOf(allowed bool) Availability {
+	if allowed {
+		return NetAllowed
+	}
+	return NetNotAllowed
 }
 
 // networkDoc is an instance's whitelist entry of one network; _id is the
@@ -42,21 +65,27 @@ type networkDoc struct {
 
 var networkKind = tenant.Kind{Name: "networks"}
 
-// Networks lists every network this deployment serves with whether the
-// scope's instance allows it. Any member may call it.
+// Networks lists every network Chorus supports, in display order, with
+// its state: not_configured when this deployment does not serve it (no
+// app credentials), else whether the scope's instance allows it. Any
+// member may call it.
 func (s *Service) Networks(ctx context.Context, sc tenant.Scope) ([]NetworkState, error) {
 	var docs []networkDoc
 	if err := sc.Collection(networkKind).Find(ctx, bson.D{}, &docs); err != nil {
 		return nil, err
 	}
 	out := []NetworkState{}
-	for _, name := range s.networks.Names() {
-		n, _ := s.networks.Get(name)
+	for _, name := range Names {
+		n, served := s.networks.Get(name)
+		if !served {
+			out = append(out, NetworkState{Name: name, State: NotConfigured, Config: NetworkConfig{AllowedInstances: []string{}}})
+			continue
+		}
 		_, fed := n.(Federated)
-		st := NetworkState{Name: name, Federated: fed, Config: NetworkConfig{AllowedInstances: []string{}}}
+		st := NetworkState{Name: name, State: NetNotAllowed, Federated: fed, Config: NetworkConfig{AllowedInstances: []string{}}}
 		for _, d := range docs {
 			if d.Name == name {
-				st.Allowed = d.Allowed
+				st.Allowed, st.State = d.Allowed, stateOf(d.Allowed)
 				if d.Config.AllowedInstances != nil {
 					st.Config = d.Config
 				}
@@ -130,7 +159,7 @@ func (s *Service) Allow(ctx context.Context, sc tenant.Scope, by tenant.Member, 
 	if err := sc.Audit(ctx, tenant.MemberActor(by), "network.allowed", name, details); err != nil {
 		return NetworkState{}, err
 	}
-	return NetworkState{Name: name, Allowed: true, Federated: fed, Config: stored}, nil
+	return NetworkState{Name: name, State: NetAllowed, Allowed: true, Federated: fed, Config: stored}, nil
 }
 
 // Disallow removes a network from the whitelist (admins): its connections

@@ -49,7 +49,7 @@ var boundedKinds = map[string]string{
 	// these walks read each document once whatever the history, and their
 	// size is the number of companies and of employees.
 	"instances": "one document per company instance, each visited by the periodic jobs",
-	"members":   "one document per employee, walked in pages by the digest",
+	"members":   "one document per employee, walked in pages by the digest and counted by the analytics summary (adoption)",
 }
 
 func TestHotQueriesUseIndexes(t *testing.T) {

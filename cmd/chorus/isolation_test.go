@@ -211,6 +211,7 @@ var isolationMatrix = map[string]isoRoute{
 	"DELETE /api/v1/invitations/:id":  {ids: (*isoFixture).invitationIDs, roles: []tenant.Role{tenant.RoleAdmin}},
 	"GET /api/v1/me/exports/:id":      {ids: (*isoFixture).exportIDs},
 	"POST /api/v1/content/:id/shares": {ids: (*isoFixture).postIDs},
+	"POST /api/v1/content/:id/link":   {ids: (*isoFixture).postIDs},
 	"GET /api/v1/shares/:id":          {ids: (*isoFixture).shareIDs},
 	"POST /api/v1/shares/:id/cancel":  {ids: (*isoFixture).shareIDs},
 	"DELETE /api/v1/connections/:id": {ids: func(f *isoFixture) []map[string]string {

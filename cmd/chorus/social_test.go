@@ -130,17 +130,20 @@ func TestNetworksServedWhenConfigured(t *testing.T) {
 	names := func(a *testApp) string {
 		c := a.client(t)
 		c.signIn("alice@acme.example")
-		var out struct{ Items []struct{ Name string } }
+		var out struct{ Items []struct{ Name, State string } }
 		c.do("GET", "/api/v1/networks", nil).json(t, &out)
 		var ns []string
 		for _, n := range out.Items {
-			ns = append(ns, n.Name)
+			if n.State != "not_configured" {
+				ns = append(ns, n.Name)
+			}
 		}
 		return strings.Join(ns, ",")
 	}
-	// Mastodon and Bluesky need no credentials of Chorus's.
+	// Mastodon and Bluesky need no credentials of Chorus's; the others
+	// are listed as not configured.
 	if got := names(newTestApp(t, nil)); got != "mastodon,bluesky" {
-		t.Errorf("without credentials: %s, want mastodon,bluesky only", got)
+		t.Errorf("without credentials: %s served, want mastodon,bluesky only", got)
 	}
 	got := names(newTestApp(t, map[string]string{
 		"CHORUS_LINKEDIN_CLIENT_ID": "li", "CHORUS_LINKEDIN_CLIENT_SECRET": "s",
