@@ -130,7 +130,9 @@ func TestNetworksServedWhenConfigured(t *testing.T) {
 	names := func(a *testApp) string {
 		c := a.client(t)
 		c.signIn("alice@acme.example")
-		var out struct{ Items []struct{ Name, State string } }
+		var out struct {
+			Items []struct{ Name, State string }
+		}
 		c.do("GET", "/api/v1/networks", nil).json(t, &out)
 		var ns []string
 		for _, n := range out.Items {
