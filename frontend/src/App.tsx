@@ -81,7 +81,7 @@ export function App() {
           <Route path="/queue" element={<Authed need="curator">{() => <CuratorQueue />}</Authed>} />
           <Route path="/post" element={<Authed need="curator">{() => <PostContent />}</Authed>} />
           <Route path="/profile" element={<Authed>{() => <Profile />}</Authed>} />
-          <Route path="/admin" element={<Authed need="admin">{() => <Admin />}</Authed>} />
+          <Route path="/admin/*" element={<Authed need="admin">{() => <Admin />}</Authed>} />
           <Route
             path="*"
             element={

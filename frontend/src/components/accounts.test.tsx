@@ -15,7 +15,7 @@ function renderForm() {
   return render(
     <QueryClientProvider client={qc}>
       <MemoryRouter>
-        <PasswordConnect network={{ name: "bluesky", allowed: true }} />
+        <PasswordConnect network={{ name: "bluesky", state: "allowed", allowed: true }} />
       </MemoryRouter>
     </QueryClientProvider>,
   );
@@ -66,7 +66,7 @@ describe("OAuthConnect", () => {
     const qc = new QueryClient({ defaultOptions: { queries: { retry: false }, mutations: { retry: false } } });
     render(
       <QueryClientProvider client={qc}>
-        <OAuthConnect network={{ name: "mastodon", allowed: true, federated: true, ...(allowed_instances ? { config: { allowed_instances } } : {}) }} />
+        <OAuthConnect network={{ name: "mastodon", state: "allowed", allowed: true, federated: true, ...(allowed_instances ? { config: { allowed_instances } } : {}) }} />
       </QueryClientProvider>,
     );
   }

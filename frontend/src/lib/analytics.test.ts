@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { settingsBody, settingsFields } from "../screens/Admin";
+import { settingsBody, settingsFields } from "../screens/admin/Settings";
 import { csvHref, formatMoney, fromMinor, lastDays, toMinor, todayIn } from "./analytics";
 
 describe("analytics helpers", () => {

@@ -3,8 +3,9 @@ import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/re
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter } from "react-router";
 import { api, type Schemas } from "../api/client";
-import { Settings } from "./Admin";
-import { BulkInvite, DataRequests, SupportGrants } from "./AdminMore";
+import { Settings } from "./admin/Settings";
+import { BulkInvite } from "./admin/People";
+import { DataRequests, SupportGrants } from "./admin/Privacy";
 import type { ReactNode } from "react";
 
 afterEach(() => {
@@ -106,7 +107,11 @@ describe("SupportGrants form", () => {
 describe("DataRequests lookup", () => {
   it("wants an email address, then looks the person up", async () => {
     const get = vi.spyOn(api, "GET").mockResolvedValue({
-      data: { manifest: ["members"], data: { members: [{}] } },
+      data: {
+        manifest: ["members", "shares", "rollups"],
+        data: { profile: { id: "m1" }, shares: [{}, {}], analytics_rollups: [{}], digests: [] },
+        counts: { profile: 1, shares: 2, analytics_rollups: 1, digests: 0 },
+      },
       response: new Response(null, { status: 200 }),
     } as never);
     renderIt(<DataRequests />);
@@ -121,6 +126,12 @@ describe("DataRequests lookup", () => {
     fireEvent.click(screen.getByRole("button", { name: "Look up" }));
     await screen.findByRole("heading", { name: "What Chorus stores about carol@acme.example" });
     expect(get).toHaveBeenCalledWith("/api/v1/privacy/subjects", { params: { query: { email: "carol@acme.example" } } });
+    // The server's counts per part of the export, not the manifest's collection names.
+    expect(screen.getByRole("row", { name: "shares 2" })).toBeTruthy();
+    expect(screen.getByRole("row", { name: "analytics rollups 1" })).toBeTruthy();
+    expect(screen.getByRole("row", { name: "profile 1" })).toBeTruthy();
+    expect(screen.getByRole("row", { name: "digests 0" })).toBeTruthy();
+    expect(screen.getByText("4 records in 3 parts; 3 collections searched.")).toBeTruthy();
   });
 });
 
