@@ -4,7 +4,7 @@ import { useTranslation } from "react-i18next";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { api, call, type Post } from "../api/client";
 import { NETWORKS, usage, type Network } from "../lib/counting";
-import { localToISO, timeZone } from "../lib/networks";
+import { localToISO, timeZone, useNetworks, type NetworkInfo } from "../lib/networks";
 import { useTopics } from "../lib/session";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
@@ -90,6 +90,12 @@ export function changedBody(f: ContentFields, was: ContentFields, at = new Date(
   return out as Partial<ReturnType<typeof bodyOf>>;
 }
 
+/** The limits of the networks the instance allows, in display order. */
+export function allowedLimits(networks: Pick<NetworkInfo, "name" | "state">[]) {
+  const allowed = new Set(networks.filter((n) => n.state === "allowed").map((n) => n.name));
+  return NETWORKS.filter((n) => allowed.has(n.network));
+}
+
 /** Networks whose share text is over their limit. */
 export function overLimit(texts: Record<Network, string>) {
   return NETWORKS.filter((n) => texts[n.network].trim() !== "" && usage(n, texts[n.network]).over);
@@ -106,8 +112,11 @@ export function ContentFields({
   schedule?: boolean;
 }) {
   const topics = useTopics();
+  const networks = useNetworks();
   const { t } = useTranslation();
   const { register, control } = form;
+  // Text boxes only for the networks members can share to here.
+  const shown = allowedLimits(networks.data?.items ?? []);
   return (
     <>
       <label htmlFor={`${idPrefix}-url`}>{t("Link")}</label>
@@ -143,8 +152,15 @@ export function ContentFields({
       )}
       <fieldset>
         <legend>{t("Suggested share texts")}</legend>
-        <p className="hint">{t("Optional, per network. Empty ones are left out.")}</p>
-        {NETWORKS.map((n) => (
+        <p className="hint">
+          {shown.length > 0
+            ? t("Optional, per network your admins allow. Empty ones are left out.")
+            : networks.isPending
+              ? t("Loading the networks…")
+              : t("Your admins have not allowed any social network yet: members can still copy a tracked link, or send it by email or WhatsApp.")}
+        </p>
+        <ErrorMessage error={networks.error} />
+        {shown.map((n) => (
           <Controller
             key={n.network}
             control={control}

@@ -23,11 +23,20 @@ const stored: Post = {
   shared_to: [],
 };
 
-function setup() {
-  vi.spyOn(api, "GET").mockResolvedValue({
-    data: { items: [{ id: "t1", name: "Engineering" }] },
-    response: new Response(null, { status: 200 }),
-  } as never);
+const networks = [
+  { name: "mastodon", state: "allowed", allowed: true },
+  { name: "bluesky", state: "not_allowed", allowed: false },
+  { name: "linkedin", state: "not_configured", allowed: false },
+  { name: "x", state: "allowed", allowed: true },
+  { name: "facebook", state: "not_configured", allowed: false },
+];
+
+function setup(nets = networks) {
+  vi.spyOn(api, "GET").mockImplementation(((path: string) =>
+    Promise.resolve({
+      data: { items: path === "/api/v1/networks" ? nets : [{ id: "t1", name: "Engineering" }] },
+      response: new Response(null, { status: 200 }),
+    })) as never);
   const post = vi.spyOn(api, "POST").mockImplementation(((_p: string, init: { body: Record<string, unknown> }) =>
     Promise.resolve({
       data: { ...stored, ...init.body, state: init.body.draft ? "draft" : "published" },
@@ -45,12 +54,23 @@ function setup() {
 }
 
 describe("PostContent", () => {
+  it("offers share texts only for the networks the admins allow", async () => {
+    setup();
+    await screen.findByLabelText("Mastodon");
+    expect(screen.getByLabelText("X")).toBeTruthy();
+    for (const hidden of ["Bluesky", "LinkedIn", "Facebook"]) expect(screen.queryByLabelText(hidden)).toBeNull();
+  });
+  it("says members can still pass links on when no network is allowed", async () => {
+    setup(networks.map((n) => ({ ...n, state: n.state === "allowed" ? "not_allowed" : n.state, allowed: false })));
+    await screen.findByText(/have not allowed any social network yet: members can still copy a tracked link/);
+    expect(screen.queryByLabelText("Mastodon")).toBeNull();
+  });
   it("sends the fields, non-empty share texts only, and clears the form", async () => {
     const post = setup();
     fireEvent.change(screen.getByLabelText("Link"), { target: { value: " https://example.com/new " } });
     fireEvent.change(screen.getByLabelText(/^Title/), { target: { value: "New" } });
     fireEvent.click(await screen.findByLabelText("Engineering"));
-    fireEvent.change(screen.getByLabelText("Mastodon"), { target: { value: "Toot" } });
+    fireEvent.change(await screen.findByLabelText("Mastodon"), { target: { value: "Toot" } });
     fireEvent.click(screen.getByRole("button", { name: "Publish" }));
     await screen.findByText(/Published:/);
     expect(post).toHaveBeenCalledWith("/api/v1/content", {
@@ -61,7 +81,7 @@ describe("PostContent", () => {
   it("blocks a text over its network's limit, and saves drafts", async () => {
     const post = setup();
     fireEvent.change(screen.getByLabelText("Link"), { target: { value: "https://example.com/d" } });
-    fireEvent.change(screen.getByLabelText("X"), { target: { value: "a".repeat(257) } });
+    fireEvent.change(await screen.findByLabelText("X"), { target: { value: "a".repeat(257) } });
     expect(screen.getByRole("alert").textContent).toBe("Too long for X.");
     expect((screen.getByRole("button", { name: "Publish" }) as HTMLButtonElement).disabled).toBe(true);
     expect((screen.getByRole("button", { name: "Save as draft" }) as HTMLButtonElement).disabled).toBe(true);
