@@ -24,6 +24,7 @@ export function limitOf(network: string): NetworkLimit | undefined {
 }
 
 export function networkLabel(network: string): string {
+  if (network === "link") return "Tracked link"; // a share the member passed on themselves
   return limitOf(network)?.label ?? network.charAt(0).toUpperCase() + network.slice(1);
 }
 

@@ -20,6 +20,7 @@ import {
   type Share,
 } from "../lib/networks";
 import { ErrorMessage } from "../components/ErrorMessage";
+import { PassLinkOn } from "../components/PassLinkOn";
 import { PostCard } from "../components/PostCard";
 import { ShareState } from "../components/ShareState";
 import { ShareTextField } from "../components/ShareTextField";
@@ -48,6 +49,7 @@ export function Composer() {
           ) : (
             <ShareProgress shares={shares} onAgain={() => setShares([])} />
           )}
+          <PassLinkOn post={post.data} />
         </>
       )}
     </section>
