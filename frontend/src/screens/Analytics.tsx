@@ -1,4 +1,4 @@
-import { useId, useState } from "react";
+import { useId, useState, type ReactNode } from "react";
 import { Link } from "react-router";
 import { useTranslation } from "react-i18next";
 import { T } from "../components/T";
@@ -118,10 +118,33 @@ export function Period({
   );
 }
 
+/** The share of members who did something, as a whole percentage ("–" with no members). */
+export function percentOf(part: number, whole: number): string {
+  return whole > 0 ? `${Math.round((part / whole) * 100)}%` : "–";
+}
+
 export function Tiles({ s }: { s: Summary }) {
   const { t } = useTranslation();
   const admin = isAdmin(useMe().data?.member.role);
-  const tiles: [string, string, string?][] = [
+  const cpcLink = (text: string) => (
+    <Link to="/admin/settings#set-cpc">{text}</Link>
+  );
+  const tiles: [string, string, ReactNode?][] = [
+    // Adoption comes first, as on the dashboards people compare with;
+    // only the company-wide summary has it.
+    ...(s.members !== undefined
+      ? [
+          [
+            t("Adoption"),
+            percentOf(s.members_sharing ?? 0, s.members),
+            t("{{sharing}} of {{members}} members shared · {{connected}} connected an account", {
+              sharing: count(s.members_sharing ?? 0),
+              members: count(s.members),
+              connected: count(s.members_connected ?? 0),
+            }),
+          ] as [string, string, ReactNode],
+        ]
+      : []),
     [t("Shares"), count(s.shares)],
     [t("Clicks"), count(s.clicks), t("{{count}} unique", { count: s.unique_clicks, formatted: count(s.unique_clicks) })],
     [t("Potential reach"), count(s.potential_reach), t("followers of the sharing accounts")],
@@ -137,11 +160,16 @@ export function Tiles({ s }: { s: Summary }) {
     [
       t("Earned media value"),
       formatMoney(s.earned_media_value),
-      s.earned_media_value?.currency
-        ? t("clicks priced at the cost per click")
-        : admin
-          ? t("set a cost per click under Admin")
-          : t("no cost per click is set"),
+      s.earned_media_value?.currency ? (
+        <>
+          {t("clicks priced at the cost per click")}
+          {admin && <> · {cpcLink(t("change the cost per click"))}</>}
+        </>
+      ) : admin ? (
+        cpcLink(t("Set a cost per click to price clicks"))
+      ) : (
+        t("no cost per click is set")
+      ),
     ],
   ];
   return (
