@@ -67,14 +67,17 @@ export function setupSteps(f: SetupFacts, t: (s: string, o?: Record<string, unkn
   ];
 }
 
-/** The admin console's first page: the set-up checklist. */
+/**
+ * The admin console's first page: the set-up checklist. Its own query
+ * keys: the feed's and the members' caches hold pages of another shape.
+ */
 export function Setup() {
   const { t } = useTranslation();
   const inst = useInstance();
   const networks = useNetworks();
   const invitations = useQuery({ queryKey: ["invitations"], queryFn: () => call(api.GET("/api/v1/invitations")) });
-  const members = useQuery({ queryKey: ["members", "first"], queryFn: () => call(api.GET("/api/v1/members", { params: { query: { limit: 2 } } })) });
-  const posts = useQuery({ queryKey: ["feed", "first"], queryFn: () => call(api.GET("/api/v1/content", { params: { query: { limit: 1 } } })) });
+  const members = useQuery({ queryKey: ["setup", "members"], queryFn: () => call(api.GET("/api/v1/members", { params: { query: { limit: 2 } } })) });
+  const posts = useQuery({ queryKey: ["setup", "first-post"], queryFn: () => call(api.GET("/api/v1/content", { params: { query: { limit: 1 } } })) });
   const error = inst.error ?? networks.error ?? invitations.error ?? members.error ?? posts.error;
   const ready = inst.data && networks.data && invitations.data && members.data && posts.data;
   const steps = ready
