@@ -204,6 +204,13 @@ async function nav(page, name, heading) {
   await page.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
 }
 
+/** Opens one page of the admin console through its own navigation. */
+async function adminPage(page, name, heading) {
+  if (!new URL(page.url()).pathname.startsWith("/admin")) await nav(page, "Admin", "Admin");
+  await page.getByRole("navigation", { name: "Admin sections" }).getByRole("link", { name, exact: true }).click();
+  await page.getByRole("heading", { name: heading, exact: true, level: 2 }).waitFor();
+}
+
 try {
   const bin = join(tmp, "chorus");
   await step("go build", async () => {
@@ -247,6 +254,10 @@ try {
         CHORUS_LOG_FORMAT: "text",
         CHORUS_OPERATOR_TOKEN: operatorToken,
         CHORUS_DEV_NETWORK_PORTS: [masto.port, ...(pds ? [new URL(pds.url).port] : [])].join(","),
+        // X is set up (nothing is posted to it here); LinkedIn and Facebook
+        // are not, so the admin console shows them as not set up.
+        CHORUS_X_CLIENT_ID: "e2e-x-client",
+        CHORUS_X_CLIENT_SECRET: "e2e-x-secret",
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -308,27 +319,37 @@ try {
 
   await step("admin screen, adding a topic", async () => {
     await nav(page, "Admin", "Admin");
-    await page.getByRole("heading", { name: "Domains" }).waitFor();
+    await page.getByRole("heading", { name: "Set-up checklist", level: 2 }).waitFor();
+    await adminPage(page, "Domains", "Domains");
     await page.getByText("acme.example", { exact: true }).first().waitFor();
+    await adminPage(page, "Topics", "Topics");
     await page.getByLabel("New topic").fill("Engineering");
     await page.getByRole("button", { name: "Add topic" }).click();
     await page.getByRole("button", { name: "Remove topic Engineering" }).waitFor();
-    await page.getByRole("heading", { name: "Audit log" }).waitFor();
-    await page.getByRole("heading", { name: "Single sign-on" }).waitFor();
+    await adminPage(page, "Audit log", "Audit log");
+    await page.getByRole("row", { name: /domain verified/ }).getByText("an operator").waitFor();
+    await adminPage(page, "Single sign-on", "Single sign-on");
     await page.getByText("/api/v1/auth/oidc/callback").waitFor(); // the redirect URI to register
     await axe(page, "admin");
     await shot(page, "03-admin");
   });
 
   await step("the admin allows Bluesky", async () => {
+    await adminPage(page, "Networks", "Social networks");
     const row = page.getByRole("row", { name: /^Bluesky/ });
     await row.getByText("Not allowed").waitFor();
     await page.getByRole("button", { name: "Allow Bluesky" }).click();
     await row.getByText("Allowed", { exact: true }).waitFor();
     await page.getByRole("button", { name: "Stop allowing Bluesky" }).waitFor();
+    // X has app credentials here; LinkedIn and Facebook do not.
+    await page.getByRole("button", { name: "Allow X" }).click();
+    await page.getByRole("button", { name: "Stop allowing X" }).waitFor();
+    await page.getByRole("row", { name: /^LinkedIn/ }).getByText("Not set up on this server").waitFor();
+    await page.getByRole("link", { name: "How to set up a network" }).waitFor();
   });
 
   await step("bulk invitations with progress, refused addresses kept with the reason", async () => {
+    await adminPage(page, "People", "Invitations");
     await page.getByLabel(/^Email addresses/).fill("dan@acme.example, erin@acme.example\nfrank@gmail.com\ngreta@acme.example");
     await page.getByText("4 addresses").waitFor();
     await page.getByRole("button", { name: "Invite", exact: true }).click();
@@ -577,7 +598,7 @@ try {
     });
 
     await step("the admin allows Mastodon; the employee connects it through the OAuth redirect", async () => {
-      await nav(page, "Admin", "Admin");
+      await adminPage(page, "Networks", "Social networks");
       await page.getByRole("button", { name: "Allow Mastodon" }).click();
       await page.getByRole("button", { name: "Stop allowing Mastodon" }).waitFor();
       await carol.goto(base + "/profile");
@@ -622,7 +643,7 @@ try {
     });
 
     await step("the admin makes the employee an analyst, who downloads a CSV", async () => {
-      await nav(page, "Admin", "Admin");
+      await adminPage(page, "People", "Members and roles");
       await page.getByLabel("Role of carol").selectOption("analyst");
       await page.getByRole("button", { name: "Apply" }).click();
       await page.getByRole("dialog").getByRole("button", { name: "Change role" }).click();
@@ -715,7 +736,7 @@ try {
       await axe(a, "phone content console");
       await fits("content console", a);
       await shot(a, "phone-content");
-      await a.goto(base + "/admin");
+      await a.goto(base + "/admin/networks");
       await a.getByRole("heading", { name: "Social networks" }).waitFor();
       await axe(a, "phone admin");
       await fits("admin", a);
@@ -724,7 +745,7 @@ try {
     });
 
     await step("the admin looks the employee up (data-subject request)", async () => {
-      await nav(page, "Admin", "Admin");
+      await adminPage(page, "Privacy and support", "Data-subject requests");
       await page.getByLabel("Email address", { exact: true }).fill("carol@acme.example");
       await page.getByRole("button", { name: "Look up" }).click();
       await page.getByRole("heading", { name: "What Chorus stores about carol@acme.example" }).waitFor();
@@ -735,6 +756,7 @@ try {
     });
 
     await step("the admin stops allowing Bluesky; the employee's account is disabled", async () => {
+      await adminPage(page, "Networks", "Social networks");
       await page.getByRole("button", { name: "Stop allowing Bluesky" }).click();
       await page.getByRole("dialog").getByRole("button", { name: "Stop allowing Bluesky" }).click();
       await page.getByRole("button", { name: "Allow Bluesky" }).waitFor();
@@ -749,14 +771,86 @@ try {
       assert.equal(await carol.getByLabel(/^Bluesky: /).count(), 0, "no Bluesky account to pick");
       await shot(carol, "17-composer-bluesky-not-allowed");
 
-      await page.getByRole("button", { name: "Stop allowing Mastodon" }).click();
-      await page.getByRole("dialog").getByRole("button", { name: "Stop allowing Mastodon" }).click();
-      await page.getByRole("button", { name: "Allow Mastodon" }).waitFor();
+      for (const n of ["X", "Mastodon"]) {
+        await page.getByRole("button", { name: `Stop allowing ${n}` }).click();
+        await page.getByRole("dialog").getByRole("button", { name: `Stop allowing ${n}` }).click();
+        await page.getByRole("button", { name: `Allow ${n}` }).waitFor();
+      }
       await carol.reload();
       await carol.getByRole("heading", { name: "No account to share with" }).waitFor();
       await carol.getByText("Your admins have not allowed any social network yet.").waitFor();
       await axe(carol, "composer without accounts");
       await shot(carol, "17b-composer-no-network");
+    });
+
+    // ---- Admin console and analytics: tracked links for any network,
+    // admin pages and set-up checklist, data-subject counts, audit by
+    // address, adoption figures. ----
+    await step("with no network allowed, the employee copies a tracked link; it counts as a share", async () => {
+      await carolCtx.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+      await carol.getByRole("heading", { name: "Pass the link on yourself" }).waitFor(); // still on the composer of the launch post
+      await carol.getByRole("button", { name: "Copy tracked link" }).click();
+      await carol.getByText("Copied.").waitFor();
+      const url = await carol.getByLabel("Your tracked link").inputValue();
+      assert.ok(url.startsWith(`${base}/r/`) && url !== trackedUrl, `a tracked link of its own: ${url}`);
+      assert.equal(await carol.evaluate(() => navigator.clipboard.readText()), url, "the link is on the clipboard");
+      const mail = decodeURIComponent(await carol.getByRole("link", { name: "Send by email" }).getAttribute("href"));
+      assert.ok(mail.startsWith("mailto:?subject=") && mail.includes(url) && !mail.includes(note), `the mail link: ${mail}`);
+      const wa = await carol.getByRole("link", { name: "Share on WhatsApp" }).getAttribute("href");
+      assert.ok(wa.startsWith("https://wa.me/?text=") && decodeURIComponent(wa).includes(url), `the WhatsApp link: ${wa}`);
+      await axe(carol, "composer, tracked link");
+      await shot(carol, "20-copy-link");
+      const click = await fetch(url, {
+        redirect: "manual",
+        headers: { "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0 Safari/537.36" },
+      });
+      assert.equal(click.status, 302, `the tracked link ${url} redirects`);
+      assert.match(click.headers.get("location"), /^https:\/\/example\.com\/launch\?.*utm_source=link/);
+      // The same button again: the same link, not a second share.
+      await carol.reload();
+      await carol.getByRole("button", { name: "Copy tracked link" }).click();
+      assert.equal(await carol.getByLabel("Your tracked link").inputValue(), url);
+      await nav(carol, "My shares", "My shares");
+      await carol.getByText("Tracked link", { exact: true }).waitFor();
+      const mine = await carol.evaluate(async () => (await fetch("/api/v1/shares?limit=100")).json());
+      const links = mine.items.filter((s) => s.network === "link");
+      assert.equal(links.length, 1, "one link share");
+      assert.equal(links[0].state, "published");
+      const day = new Date().toISOString().slice(0, 10);
+      for (let until = Date.now() + 20_000; ; await new Promise((r) => setTimeout(r, 250))) {
+        const nets = await carol.evaluate(async (d) => (await fetch(`/api/v1/analytics/networks?from=${d}&to=${d}`)).json(), day);
+        const row = nets.items.find((r) => r.id === "link");
+        if (row && row.shares === 1 && row.clicks === 1) break;
+        assert.ok(Date.now() < until, `the link share and its click are counted: ${JSON.stringify(nets.items)}`);
+      }
+    });
+
+    await step("the admin: adoption first on the dashboard, set-up checklist, audit log by address", async () => {
+      await nav(page, "Analytics", "Analytics");
+      const first = page.getByRole("term").first();
+      assert.equal(await first.textContent(), "Adoption");
+      await page.getByText(/^\d+ of \d+ members shared · \d+ connected an account$/).waitFor();
+      const sum = await page.evaluate(async (d) => (await fetch(`/api/v1/analytics/summary?from=${d}&to=${d}`)).json(), new Date().toISOString().slice(0, 10));
+      assert.ok(sum.members >= 2 && sum.members_sharing >= 1 && sum.members_sharing <= sum.members, `adoption figures: ${JSON.stringify(sum)}`);
+      await page.getByRole("link", { name: "Set a cost per click to price clicks" }).click();
+      await page.getByRole("heading", { name: "Company settings", level: 2 }).waitFor();
+      assert.equal(await page.evaluate(() => document.activeElement?.id), "set-cpc", "the cost per click field has the focus");
+      await adminPage(page, "Set-up", "Set-up checklist");
+      await page.getByText("3 of 4 done.").waitFor(); // every network was just disallowed
+      await page.getByRole("link", { name: "Allow a network" }).waitFor();
+      await axe(page, "admin set-up checklist");
+      await shot(page, "21-admin-setup");
+      await adminPage(page, "Audit log", "Audit log");
+      const viewed = page.getByRole("row", { name: /privacy subject viewed/ }).first();
+      await viewed.getByText("alice@acme.example").waitFor();
+      await viewed.getByText("carol@acme.example").waitFor();
+      await adminPage(page, "Privacy and support", "Data-subject requests");
+      await page.getByLabel("Email address", { exact: true }).fill("carol@acme.example");
+      await page.getByRole("button", { name: "Look up" }).click();
+      const shares = page.getByRole("row", { name: /^shares \d+$/ });
+      await shares.waitFor();
+      assert.ok(Number((await shares.textContent()).replace(/\D/g, "")) >= 3, "carol's shares are counted");
+      await page.getByRole("row", { name: "profile 1" }).waitFor();
     });
   }
 
