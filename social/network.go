@@ -131,6 +131,10 @@ type Profile struct {
 	DisplayName string
 	URL         string
 	Followers   int64
+	// MaxChars is the account's own post length limit where its server
+	// sets one (a Mastodon server's max_characters), 0 for the network's
+	// default.
+	MaxChars int
 }
 
 // Post is what Publish sends.

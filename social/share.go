@@ -228,7 +228,7 @@ func (s *Service) newShares(ctx context.Context, sc tenant.Scope, me tenant.Memb
 		if req.Text != nil {
 			text = strings.TrimSpace(*req.Text)
 		}
-		if err := content.CheckShareText(c.Network, text); err != nil {
+		if err := content.CheckShareText(c.Network, text, c.MaxChars); err != nil {
 			return nil, err
 		}
 		state := ShareQueued

@@ -32,6 +32,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/social"
 )
 
@@ -146,14 +147,7 @@ func (n *Network) Publish(ctx context.Context, a social.Account, p social.Post) 
 	if err != nil {
 		return social.Published{}, err
 	}
-	text := p.Text
-	if p.Link != "" && !strings.Contains(text, p.Link) {
-		if text != "" {
-			text += "\n\n"
-		}
-		text += p.Link
-	}
-	body, _ := json.Marshal(map[string]string{"text": text})
+	body, _ := json.Marshal(map[string]string{"text": content.AppendLink(p.Text, p.Link)})
 	var out struct {
 		Data struct {
 			ID string `json:"id"`

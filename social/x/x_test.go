@@ -110,6 +110,8 @@ func TestConnectPublishDelete(t *testing.T) {
 		t.Errorf("second tweet = %q", got)
 	}
 
+	networktest.CheckLongestText(t, n, a, social.X, "https://chorus.example/r/longest", 0)
+
 	networktest.CheckDeleteAndRevoke(t, n, a, pub.RemoteID, func() bool { return fake.Tweets()[0].Deleted },
 		func() bool { return fake.Revoked(a.AccessToken.Reveal()) })
 }
