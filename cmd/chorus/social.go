@@ -133,7 +133,7 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 	}
 	if c.FacebookID != "" {
 		n, err := facebook.New(facebook.Options{AppID: c.FacebookID, AppSecret: social.Secret(c.FacebookSecret),
-			GraphVersion: c.FacebookVersion, HTTPClient: client, UserAgent: ua, Now: now})
+			GraphVersion: c.FacebookVersion, BusinessPages: c.FacebookBusinessPages, HTTPClient: client, UserAgent: ua, Now: now})
 		if err != nil {
 			return nil, fmt.Errorf("CHORUS_FACEBOOK_*: %w", err)
 		}
