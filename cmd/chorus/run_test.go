@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
@@ -408,4 +411,34 @@ func mustParseURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestReadyzListsPausedNetworks: a network paused for the operator shows
+// on /readyz, which stays 200: everything else is served.
+func TestReadyzListsPausedNetworks(t *testing.T) {
+	a := newTestApp(t, nil)
+	c := a.client(t)
+	var body struct {
+		Paused []struct {
+			Network string    `json:"network"`
+			Until   time.Time `json:"until"`
+			Reason  string    `json:"reason"`
+		} `json:"paused_networks"`
+	}
+	res := c.do("GET", "/readyz", nil)
+	res.json(t, &body)
+	if res.status != http.StatusOK || len(body.Paused) != 0 {
+		t.Fatalf("readyz = %d %s, want 200 without paused networks", res.status, res.body)
+	}
+	rdb := a.queue.MakeRedisClient().(redis.UniversalClient)
+	defer rdb.Close()
+	if err := jobs.NewRateLimiter(rdb, nil).Pause(t.Context(), social.Mastodon, time.Hour, "the app is suspended"); err != nil {
+		t.Fatal(err)
+	}
+	res = c.do("GET", "/readyz", nil)
+	res.json(t, &body)
+	if res.status != http.StatusOK || len(body.Paused) != 1 || body.Paused[0].Network != social.Mastodon ||
+		body.Paused[0].Reason != "the app is suspended" || body.Paused[0].Until.Before(a.clock.Now().Add(59*time.Minute)) {
+		t.Errorf("readyz = %d %s, want 200 listing Mastodon paused for an hour", res.status, res.body)
+	}
 }

@@ -188,11 +188,15 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 			return del(ctx, refs)
 		}
 	}
+	var pauses social.Pauses
+	if o.limits != nil {
+		pauses = o.limits
+	}
 	rs := o.reach
 	if rs == nil {
 		rs = reach.New(reach.Config{Log: log, Now: now})
 	}
 	return social.NewService(social.Config{Networks: reg, Keys: keys, BaseURL: base, HTTPClient: client, Log: log, Now: now,
 		Content: contentSvc, Enqueue: enqueue, Notify: notifier(o.mailer), Throttle: throttle, Dequeue: dequeue,
-		OnPublished: rs.SharePublished}), nil
+		OnPublished: rs.SharePublished, Pauses: pauses}), nil
 }
