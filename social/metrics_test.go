@@ -2,15 +2,12 @@ package social_test
 
 import (
 	"errors"
-	"net/http"
-	"net/url"
 	"testing"
 
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/mastodon/mastodontest"
 	"github.com/chorushq/chorus/social/x"
 	"github.com/chorushq/chorus/social/x/xtest"
-	"github.com/chorushq/chorus/tenant"
 )
 
 // PostMetrics reads a share's engagement through the share's connection:
@@ -19,13 +16,8 @@ import (
 // stands for the connectors whose metrics need the member's token.
 func TestPostMetricsThroughTheConnection(t *testing.T) {
 	h := newHarness(t, mastodontest.Options{})
-	admin := h.signIn("admin@acme.example", tenant.RoleAdmin)
-	h.verify("acme.example")
-	ctx, sc := t.Context(), h.scope(admin)
-	me, err := sc.Member(ctx, admin.member)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin, sc, me := h.admin()
+	ctx := t.Context()
 
 	fake := xtest.New(t, xtest.Options{Username: "alice", Followers: 50})
 	xn, err := x.New(x.Options{ClientID: fake.ClientID(), ClientSecret: social.Secret(fake.ClientSecret()),
@@ -40,27 +32,7 @@ func TestPostMetricsThroughTheConnection(t *testing.T) {
 	cfg := h.cfg
 	cfg.Networks = reg
 	svc := social.NewService(cfg)
-	if _, err := svc.Allow(ctx, sc, me, social.X, nil); err != nil {
-		t.Fatal(err)
-	}
-	authorize, err := svc.Start(ctx, sc, me, social.X, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := browser.Get(authorize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	loc, err := url.Parse(res.Header.Get("Location"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := svc.Callback(ctx, sc, me, social.X, social.CallbackParams{Code: loc.Query().Get("code"), State: loc.Query().Get("state")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := connectOAuth(t, svc, sc, me, social.X)
 	pub, err := svc.Publish(ctx, sc, conn.ID, social.Post{Text: "measured", Link: "https://news.example/m"})
 	if err != nil {
 		t.Fatal(err)

@@ -3,8 +3,6 @@ package social_test
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +13,6 @@ import (
 	"github.com/chorushq/chorus/social/linkedin"
 	"github.com/chorushq/chorus/social/linkedin/linkedintest"
 	"github.com/chorushq/chorus/social/mastodon/mastodontest"
-	"github.com/chorushq/chorus/tenant"
 )
 
 // memPauses keeps network pauses in memory on a clock, as Redis keeps
@@ -51,13 +48,8 @@ func (p *memPauses) Paused(_ context.Context, network string) (time.Duration, st
 // version the waiting share is posted.
 func TestOperatorErrorPausesTheNetwork(t *testing.T) {
 	h := newHarness(t, mastodontest.Options{})
-	admin := h.signIn("admin@acme.example", tenant.RoleAdmin)
-	h.verify("acme.example")
-	ctx, sc := t.Context(), h.scope(admin)
-	me, err := sc.Member(ctx, admin.member)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, sc, me := h.admin()
+	ctx := t.Context()
 	fake := linkedintest.New(t, linkedintest.Options{Now: h.clock.Now})
 	service := func(version string, pauses social.Pauses) *social.Service {
 		n, err := linkedin.New(linkedin.Options{ClientID: fake.ClientID(), ClientSecret: social.Secret(fake.ClientSecret()),
@@ -76,24 +68,7 @@ func TestOperatorErrorPausesTheNetwork(t *testing.T) {
 	pauses := &memPauses{now: h.clock.Now, until: map[string]time.Time{}, reason: map[string]string{}}
 	good, sunset := service("", pauses), service("202312", pauses)
 
-	if _, err := good.Allow(ctx, sc, me, social.LinkedIn, nil); err != nil {
-		t.Fatal(err)
-	}
-	authorize, err := good.Start(ctx, sc, me, social.LinkedIn, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := browser.Get(authorize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	loc, _ := url.Parse(res.Header.Get("Location"))
-	conn, err := good.Callback(ctx, sc, me, social.LinkedIn, social.CallbackParams{Code: loc.Query().Get("code"), State: loc.Query().Get("state")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := connectOAuth(t, good, sc, me, social.LinkedIn)
 	share := func(id string) social.Share {
 		t.Helper()
 		post := content.Post{ID: id, State: content.StatePublished, URL: "https://news.example/" + id, Title: id}
@@ -113,7 +88,7 @@ func TestOperatorErrorPausesTheNetwork(t *testing.T) {
 	}
 	first, second := share("first"), share("second")
 
-	err = sunset.PublishShare(ctx, sc, first.ID)
+	err := sunset.PublishShare(ctx, sc, first.ID)
 	var re *social.RetryError
 	if !errors.As(err, &re) || !errors.Is(err, social.ErrOperator) || re.Delay != social.OperatorPause {
 		t.Fatalf("PublishShare with a sunset version = %v, want a retry in %v for the operator", err, social.OperatorPause)
