@@ -553,7 +553,7 @@ func (s *Service) Disconnect(ctx context.Context, sc tenant.Scope, me tenant.Mem
 // account opens a connection's tokens without status checks. A token that
 // does not decrypt marks the connection broken (ErrBroken).
 func (s *Service) account(ctx context.Context, sc tenant.Scope, c Connection) (Account, error) {
-	acct := Account{Server: c.InstanceURL}
+	acct := Account{Server: c.InstanceURL, RemoteID: c.RemoteID, Handle: c.Handle}
 	var err error
 	acct.AccessToken, err = s.keys.Open(c.Access, tokenAD(sc.InstanceID(), c.ID, "access"))
 	if err == nil && c.Refresh != nil {
