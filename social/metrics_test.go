@@ -3,6 +3,7 @@ package social_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/mastodon/mastodontest"
@@ -31,6 +32,8 @@ func TestPostMetricsThroughTheConnection(t *testing.T) {
 	}
 	cfg := h.cfg
 	cfg.Networks = reg
+	pauses := &memPauses{now: h.clock.Now, until: map[string]time.Time{}, reason: map[string]string{}}
+	cfg.Pauses = pauses
 	svc := social.NewService(cfg)
 	conn := connectOAuth(t, svc, sc, me, social.X)
 	pub, err := svc.Publish(ctx, sc, conn.ID, social.Post{Text: "measured", Link: "https://news.example/m"})
@@ -62,6 +65,22 @@ func TestPostMetricsThroughTheConnection(t *testing.T) {
 		t.Errorf("connection %s after ErrNoMetrics, want active: it still posts", s)
 	}
 	fake.DenyLookups(false)
+
+	// X's usage cap is the operator's: the network is paused, the next
+	// read is not even sent, the connection stays active.
+	fake.CapUsage(true)
+	if _, err := svc.PostMetrics(ctx, sc, sh); !errors.Is(err, social.ErrOperator) {
+		t.Errorf("PostMetrics when X's usage cap is spent = %v; want ErrOperator", err)
+	}
+	lookups := fake.Calls("GET /2/tweets/" + pub.RemoteID)
+	if _, err := svc.PostMetrics(ctx, sc, sh); !errors.Is(err, social.ErrRetryLater) || fake.Calls("GET /2/tweets/"+pub.RemoteID) != lookups {
+		t.Errorf("PostMetrics while X is paused = %v after %d lookups; want ErrRetryLater without asking X", err, fake.Calls("GET /2/tweets/"+pub.RemoteID)-lookups)
+	}
+	if s := status(); s != social.StatusActive {
+		t.Errorf("connection %s after the usage cap, want active", s)
+	}
+	fake.CapUsage(false)
+	h.clock.Add(social.OperatorPause + time.Second)
 
 	n, acct, err := svc.Account(ctx, sc, conn.ID)
 	if err != nil {
