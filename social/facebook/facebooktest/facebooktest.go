@@ -529,7 +529,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.limit.Take(w) {
-		refuse(w, int(s.limitCode.Load()))
+		refuse(w, int(s.limitCode.Load()), p.ID)
 		return
 	}
 	s.mu.Lock()
@@ -580,12 +580,24 @@ func (s *Server) removeApp(w http.ResponseWriter, r *http.Request) {
 	api.Write(w, http.StatusOK, map[string]bool{"success": true})
 }
 
-// refuse answers Graph's error code (refusals); the switch that refused
-// has added its headers (X-App-Usage…).
-func refuse(w http.ResponseWriter, code int) {
+// refuse answers Graph's error code (refusals) about page; the switch
+// that refused has added the test's headers. A throttling answer carries
+// the usage header Graph's rate limiting page describes for it when the
+// test gave none: X-App-Usage for the app's and user's limits (4, 17),
+// X-Business-Use-Case-Usage for the Page's (32, 80001), without a time to
+// regain access.
+func refuse(w http.ResponseWriter, code int, page string) {
 	r, ok := refusals[code]
 	if !ok {
 		panic(fmt.Sprintf("facebooktest: no Graph error %d", code))
+	}
+	h := w.Header()
+	switch {
+	case h.Get("X-App-Usage") != "" || h.Get("X-Business-Use-Case-Usage") != "":
+	case code == 4 || code == 17:
+		h.Set("X-App-Usage", `{"call_count":100,"total_cputime":20,"total_time":30}`)
+	case code == 32 || code == 80001:
+		h.Set("X-Business-Use-Case-Usage", `{"`+page+`":[{"type":"pages","call_count":100,"total_cputime":20,"total_time":30,"estimated_time_to_regain_access":0}]}`)
 	}
 	e := map[string]any{"message": r.msg, "type": r.typ, "is_transient": r.transient, "code": code, "fbtrace_id": "AbCdEf"}
 	if r.subcode != 0 {
@@ -616,7 +628,7 @@ func (s *Server) postNode(w http.ResponseWriter, r *http.Request, t *token) {
 		}
 	}
 	if s.readLimit.Take(w) {
-		refuse(w, int(s.readCode.Load()))
+		refuse(w, int(s.readCode.Load()), p.PageID)
 		return
 	}
 	out := map[string]any{"id": p.ID}
@@ -726,7 +738,7 @@ func (s *Server) publishedPosts(w http.ResponseWriter, r *http.Request) {
 		fields = map[string]bool{"id": true, "message": true, "created_time": true}
 	}
 	if s.readLimit.Take(w) {
-		refuse(w, int(s.readCode.Load()))
+		refuse(w, int(s.readCode.Load()), r.PathValue("page"))
 		return
 	}
 	s.mu.Lock()
