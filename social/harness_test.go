@@ -278,6 +278,7 @@ type connView struct {
 	Handle    string `json:"handle"`
 	Status    string `json:"status"`
 	Followers int64  `json:"followers"`
+	MaxChars  int    `json:"max_chars"`
 }
 
 func (h *harness) connections(c *client) []connView {
