@@ -99,6 +99,7 @@ type Server struct {
 	retryHdr  bool
 	deny      bool
 	delay     time.Duration
+	public    int // status reads without a token
 }
 
 type app struct{ secret, redirect, scopes string }
@@ -226,6 +227,15 @@ func (s *Server) RevokeAll() {
 	for _, t := range s.tokens {
 		t.revoked = true
 	}
+}
+
+// PublicReads counts the status reads (a status, an account's statuses)
+// made without a token: what a client falls back to when its token lacks
+// read:statuses.
+func (s *Server) PublicReads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.public
 }
 
 // AccountID is the fake account's ID.
@@ -442,6 +452,11 @@ func (s *Server) optionalAuth(w http.ResponseWriter, r *http.Request, scopes ...
 	if r.Header.Get("Authorization") != "" {
 		_, ok := s.authed(w, r, scopes...)
 		return ok
+	}
+	if len(scopes) > 0 {
+		s.mu.Lock()
+		s.public++
+		s.mu.Unlock()
 	}
 	if s.opts.DisallowUnauthenticated {
 		writeError(w, http.StatusUnauthorized, "This API requires an authenticated user")
