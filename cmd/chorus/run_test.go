@@ -202,6 +202,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"bad mongo", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_MONGO_URI": "postgres://x"}, "CHORUS_MONGO_URI"},
 		{"bad level", map[string]string{"CHORUS_DEV_MAILBOX": "yes"}, "CHORUS_DEV_MAILBOX"},
 		{"bad LinkedIn engagement switch", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_LINKEDIN_READ_ENGAGEMENT": "yes"}, "CHORUS_LINKEDIN_READ_ENGAGEMENT"},
+		{"bad Facebook business Pages switch", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_FACEBOOK_BUSINESS_PAGES": "maybe"}, "CHORUS_FACEBOOK_BUSINESS_PAGES"},
 		{"dev network ports in production", map[string]string{"CHORUS_SMTP_URL": "smtp://mail.example:587", "CHORUS_DEV_NETWORK_PORTS": "2583"}, "CHORUS_DEV_NETWORK_PORTS: is for development only"},
 		{"bad publishing limit", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_PUBLISH_LIMITS": "x.connection=0/1h"}, "CHORUS_PUBLISH_LIMITS: \"x.connection=0/1h\": the count must be"},
 		{"bad dev network port", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_DEV_NETWORK_PORTS": "2583,99999"}, "CHORUS_DEV_NETWORK_PORTS"},
