@@ -13,20 +13,24 @@ import (
 )
 
 // A network's text limit, and how it counts. The share's link is added to
-// the text on X and Mastodon (both count any URL as 23 characters); on
-// Bluesky, LinkedIn and Facebook it travels as a link card, outside the text.
+// the text on X and Mastodon (AppendLink; both count any URL as 23
+// characters); on Bluesky, LinkedIn and Facebook it travels as a link
+// card, outside the text.
 type textLimit struct {
 	max   int
 	count func(string) int
-	// link is what the appended link costs, separator included.
-	link int
-	unit string
+	// linkInText: the link is appended to the text (AppendLink) and
+	// counted with it.
+	linkInText bool
+	unit       string
 }
 
-// Networks whose share texts Chorus knows how to check.
+// Networks whose share texts Chorus knows how to check. Mastodon's 500 is
+// the default of a server that says nothing else (max_characters in GET
+// /api/v2/instance; a connection keeps its server's).
 var textLimits = map[string]textLimit{
-	"x":        {max: 280, count: xLength, link: 1 + urlWeight, unit: "weighted characters (most non-Latin characters and emoji count twice)"},
-	"mastodon": {max: 500, count: mastodonLength, link: 1 + urlWeight, unit: "characters"},
+	"x":        {max: 280, count: xLength, linkInText: true, unit: "weighted characters (most non-Latin characters and emoji count twice)"},
+	"mastodon": {max: 500, count: mastodonLength, linkInText: true, unit: "characters"},
 	"bluesky":  {max: 300, count: uniseg.GraphemeClusterCount, unit: "graphemes"},
 	"linkedin": {max: 3000, count: utf8.RuneCountInString, unit: "characters"},
 	"facebook": {max: 63206, count: utf8.RuneCountInString, unit: "characters"},
@@ -44,6 +48,25 @@ func Networks() []string {
 
 // urlWeight is what X and Mastodon count for any URL (t.co wrapping).
 const urlWeight = 23
+
+// AppendLink is the text a network receives whose posts carry the share's
+// link in their text (X, Mastodon): text, a blank line and link; text
+// alone when it holds link already (or link is empty); link alone when
+// text is empty. The connectors send it and the length check counts it,
+// so a text the composer accepts is one the network accepts.
+func AppendLink(text, link string) string {
+	switch {
+	case link == "" || strings.Contains(text, link):
+		return text
+	case text == "":
+		return link
+	}
+	return text + "\n\n" + link
+}
+
+// sampleLink stands for a share's tracked link when a text is checked
+// before the share exists; any URL counts urlWeight.
+const sampleLink = "https://chorus.invalid/r/0"
 
 var urlPattern = regexp.MustCompile(`https?://[^\s]+`)
 
@@ -93,6 +116,12 @@ func isEmoji(cluster string) bool {
 // checkShareTexts validates suggested texts per network against each
 // network's limit, naming the field of every text that does not fit.
 func checkShareTexts(texts map[string]string) (map[string]string, tenant.ValidationErrors) {
+	return checkShareTextsMax(texts, 0)
+}
+
+// checkShareTextsMax is checkShareTexts with max, when positive, as the
+// limit instead of the network's default.
+func checkShareTextsMax(texts map[string]string, max int) (map[string]string, tenant.ValidationErrors) {
 	var errs tenant.ValidationErrors
 	out := make(map[string]string, len(texts))
 	for network, text := range texts {
@@ -107,10 +136,18 @@ func checkShareTexts(texts map[string]string) (map[string]string, tenant.Validat
 			errs = append(errs, &tenant.ValidationError{Field: field, Reason: "must be valid UTF-8"})
 			continue
 		}
-		if n := lim.count(text) + lim.link; n > lim.max {
-			msg := fmt.Sprintf("is %d %s long, at most %d fit", n, lim.unit, lim.max)
-			if lim.link > 0 {
-				msg = fmt.Sprintf("is %d %s long with the link (%d), at most %d fit", n, lim.unit, lim.link, lim.max)
+		limit := lim.max
+		if max > 0 {
+			limit = max
+		}
+		sent := text
+		if lim.linkInText {
+			sent = AppendLink(text, sampleLink)
+		}
+		if n := lim.count(sent); n > limit {
+			msg := fmt.Sprintf("is %d %s long, at most %d fit", n, lim.unit, limit)
+			if lim.linkInText {
+				msg = fmt.Sprintf("is %d %s long with the link appended after a blank line (a link counts %d), at most %d fit", n, lim.unit, urlWeight, limit)
 			}
 			errs = append(errs, &tenant.ValidationError{Field: field, Reason: msg})
 			continue
@@ -123,9 +160,12 @@ func checkShareTexts(texts map[string]string) (map[string]string, tenant.Validat
 }
 
 // CheckShareText validates a share's text for one network (the link is
-// added as the network counts it); the error is a field error on "text".
-func CheckShareText(network, text string) error {
-	_, errs := checkShareTexts(map[string]string{network: text})
+// added as the connector adds it, counted as the network counts it); max,
+// when positive, is the account's own limit (a Mastodon server's
+// max_characters) instead of the network's default. The error is a field
+// error on "text".
+func CheckShareText(network, text string, max int) error {
+	_, errs := checkShareTextsMax(map[string]string{network: text}, max)
 	if len(errs) > 0 {
 		return &tenant.ValidationError{Field: "text", Reason: errs[0].Reason}
 	}

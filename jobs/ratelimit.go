@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -16,14 +17,43 @@ import (
 // ("rate:t:<instance>:publish:<network>[:<connection>]"), so no instance
 // can spend another's budget. The buckets are GCRA (redis_rate): one
 // atomic script per check, no background refill.
+//
+// It also keeps the networks paused for the operator (social.Pauses), one
+// key per network for the whole deployment ("rate:paused:<network>"),
+// expiring with the pause: the app a network refuses is the deployment's,
+// not an instance's.
 type RateLimiter struct {
+	rdb     redis.UniversalClient
 	limiter *redis_rate.Limiter
 	limits  map[string]social.Limits
 }
 
+var _ social.Pauses = (*RateLimiter)(nil)
+
 // NewRateLimiter returns a limiter over rdb with limits per network name.
 func NewRateLimiter(rdb redis.UniversalClient, limits map[string]social.Limits) *RateLimiter {
-	return &RateLimiter{limiter: redis_rate.NewLimiter(rdb), limits: limits}
+	return &RateLimiter{rdb: rdb, limiter: redis_rate.NewLimiter(rdb), limits: limits}
+}
+
+func pauseKey(network string) string { return "rate:paused:" + network }
+
+// Pause pauses network for d (at least a second) with reason. A later
+// pause replaces an earlier one: the network's latest answer says best.
+func (r *RateLimiter) Pause(ctx context.Context, network string, d time.Duration, reason string) error {
+	return r.rdb.Set(ctx, pauseKey(network), reason, max(d, time.Second)).Err()
+}
+
+// Paused says how long network stays paused (0: not paused) and why.
+func (r *RateLimiter) Paused(ctx context.Context, network string) (time.Duration, string, error) {
+	pipe := r.rdb.Pipeline()
+	get := pipe.Get(ctx, pauseKey(network))
+	ttl := pipe.PTTL(ctx, pauseKey(network))
+	if _, err := pipe.Exec(ctx); errors.Is(err, redis.Nil) {
+		return 0, "", nil
+	} else if err != nil {
+		return 0, "", err
+	}
+	return max(ttl.Val(), 0), get.Val(), nil
 }
 
 // Wait takes a token for one post through connection of network in

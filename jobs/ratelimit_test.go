@@ -75,3 +75,45 @@ func TestRetryPolicy(t *testing.T) {
 		t.Errorf("a task whose worker died waits %v", got)
 	}
 }
+
+// TestNetworkPause: a pause holds for the whole deployment with its
+// reason, a later one replaces it, and it ends by itself.
+func TestNetworkPause(t *testing.T) {
+	opt := jobstest.Redis(t)
+	rdb := opt.MakeRedisClient().(redis.UniversalClient)
+	defer rdb.Close()
+	l := NewRateLimiter(rdb, nil)
+	ctx := t.Context()
+	if wait, reason, err := l.Paused(ctx, social.X); err != nil || wait != 0 || reason != "" {
+		t.Fatalf("Paused before any pause = %v, %q, %v; want 0", wait, reason, err)
+	}
+	if err := l.Pause(ctx, social.X, time.Hour, "usage cap"); err != nil {
+		t.Fatal(err)
+	}
+	if wait, reason, err := l.Paused(ctx, social.X); err != nil || wait < 59*time.Minute || wait > time.Hour || reason != "usage cap" {
+		t.Errorf("Paused = %v, %q, %v; want about an hour for the usage cap", wait, reason, err)
+	}
+	if wait, _, err := l.Paused(ctx, social.LinkedIn); err != nil || wait != 0 {
+		t.Errorf("another network: %v, %v; want not paused", wait, err)
+	}
+	if err := l.Pause(ctx, social.X, 1500*time.Millisecond, "again"); err != nil {
+		t.Fatal(err)
+	}
+	if wait, reason, _ := l.Paused(ctx, social.X); wait > 1500*time.Millisecond || reason != "again" {
+		t.Errorf("a later pause: %v, %q; want it to replace the first", wait, reason)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		wait, _, err := l.Paused(ctx, social.X)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wait == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still paused for %v after a minute", wait)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

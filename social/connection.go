@@ -47,7 +47,10 @@ type Connection struct {
 	DisplayName string `bson:"display_name"`
 	ProfileURL  string `bson:"profile_url"`
 	Followers   int64  `bson:"followers"`
-	Status      Status `bson:"status"`
+	// MaxChars is the account's post length limit as its server reported
+	// it at connect time (Profile.MaxChars), 0 for the network's default.
+	MaxChars int    `bson:"max_chars,omitempty"`
+	Status   Status `bson:"status"`
 	// DisabledBy says why a disabled connection is (whitelist).
 	DisabledBy string `bson:"disabled_by,omitempty"`
 	// InstanceURL is the account's server (Mastodon), "" otherwise.
@@ -377,7 +380,7 @@ func (s *Service) store(ctx context.Context, sc tenant.Scope, me tenant.Member, 
 	}
 	now := s.timestamp()
 	c := Connection{ID: newID(), MemberID: me.ID, Network: network, RemoteID: prof.RemoteID, Handle: prof.Handle,
-		DisplayName: prof.DisplayName, ProfileURL: prof.URL, Followers: prof.Followers, Status: StatusActive,
+		DisplayName: prof.DisplayName, ProfileURL: prof.URL, Followers: prof.Followers, MaxChars: prof.MaxChars, Status: StatusActive,
 		InstanceURL: acct.Server, AppID: appID, CreatedAt: now, UpdatedAt: now}
 	var existing Connection
 	err = sc.Collection(connectionKind).FindOne(ctx, bson.D{{Key: "member_id", Value: me.ID}, {Key: "network", Value: network},
@@ -405,7 +408,7 @@ func (s *Service) store(ctx context.Context, sc tenant.Scope, me tenant.Member, 
 
 func connectionSet(c Connection) bson.D {
 	set := bson.D{{Key: "handle", Value: c.Handle}, {Key: "display_name", Value: c.DisplayName},
-		{Key: "profile_url", Value: c.ProfileURL}, {Key: "followers", Value: c.Followers},
+		{Key: "profile_url", Value: c.ProfileURL}, {Key: "followers", Value: c.Followers}, {Key: "max_chars", Value: c.MaxChars},
 		{Key: "status", Value: c.Status}, {Key: "app_id", Value: c.AppID}, {Key: "access", Value: c.Access},
 		{Key: "updated_at", Value: c.UpdatedAt}, {Key: "expiry_warned", Value: false}}
 	if c.Refresh != nil {
@@ -550,7 +553,7 @@ func (s *Service) Disconnect(ctx context.Context, sc tenant.Scope, me tenant.Mem
 // account opens a connection's tokens without status checks. A token that
 // does not decrypt marks the connection broken (ErrBroken).
 func (s *Service) account(ctx context.Context, sc tenant.Scope, c Connection) (Account, error) {
-	acct := Account{Server: c.InstanceURL}
+	acct := Account{Server: c.InstanceURL, RemoteID: c.RemoteID, Handle: c.Handle}
 	var err error
 	acct.AccessToken, err = s.keys.Open(c.Access, tokenAD(sc.InstanceID(), c.ID, "access"))
 	if err == nil && c.Refresh != nil {

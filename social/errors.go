@@ -1,6 +1,7 @@
 package social
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,7 +27,35 @@ var (
 	// ErrAmbiguous: the request was sent but no answer came back; the
 	// network may have acted on it. A publish must not be repeated blindly.
 	ErrAmbiguous = errors.New("request sent, outcome unknown")
+	// ErrOperator: the network refuses Chorus's app itself for a reason
+	// only the deployment's operator can mend — LinkedIn no longer (or
+	// not yet) serves the configured API version (426), X's usage cap
+	// for the app's plan is spent. No member can help and every account
+	// meets the same answer, so the network is paused for the whole
+	// deployment (Pauses) for Error.RetryAfter, or OperatorPause when the
+	// network does not say, and the operator is told (log, /readyz).
+	ErrOperator = errors.New("the network refused Chorus's app; the operator must act")
 )
+
+// OperatorPause is how long a network stays paused after ErrOperator
+// when the network does not say: long enough not to hammer it, short
+// enough that a fixed configuration is picked up within the hour.
+const OperatorPause = time.Hour
+
+// ErrNetworkPaused: shares to the network wait while it is paused for the
+// operator (ErrOperator); a *RetryError carries how long.
+var ErrNetworkPaused = errors.New("the network is paused until the operator fixes Chorus's access; the share waits")
+
+// Pauses keeps the networks paused for their operator (ErrOperator),
+// shared by every process of the deployment: cmd keeps them in Redis
+// (jobs.RateLimiter).
+type Pauses interface {
+	// Pause holds every publication to network for d, with reason (the
+	// network's own explanation) for whoever asks.
+	Pause(ctx context.Context, network string, d time.Duration, reason string) error
+	// Paused says how long network stays paused (0: it is not) and why.
+	Paused(ctx context.Context, network string) (wait time.Duration, reason string, err error)
+}
 
 // Error is a failed call to a network, classified by Class (one of the
 // sentinels above).

@@ -278,6 +278,7 @@ type connView struct {
 	Handle    string `json:"handle"`
 	Status    string `json:"status"`
 	Followers int64  `json:"followers"`
+	MaxChars  int    `json:"max_chars"`
 }
 
 func (h *harness) connections(c *client) []connView {
@@ -289,4 +290,48 @@ func (h *harness) connections(c *client) []connView {
 	var out struct{ Items []connView }
 	res.json(h.t, &out)
 	return out.Items
+}
+
+// admin signs in an admin of acme.example, verifies the domain, and
+// returns the scope and the member.
+func (h *harness) admin() (*client, tenant.Scope, tenant.Member) {
+	h.t.Helper()
+	admin := h.signIn("admin@acme.example", tenant.RoleAdmin)
+	h.verify("acme.example")
+	sc := h.scope(admin)
+	me, err := sc.Member(h.t.Context(), admin.member)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return admin, sc, me
+}
+
+// connectOAuth allows network and connects me's account there through
+// svc, following the OAuth redirect as the member's browser would (the
+// fakes approve at once).
+func connectOAuth(t *testing.T, svc *social.Service, sc tenant.Scope, me tenant.Member, network string) social.Connection {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := svc.Allow(ctx, sc, me, network, nil); err != nil {
+		t.Fatal(err)
+	}
+	authorize, err := svc.Start(ctx, sc, me, network, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := browser.Get(authorize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, err := url.Parse(res.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := svc.Callback(ctx, sc, me, network, social.CallbackParams{Code: loc.Query().Get("code"), State: loc.Query().Get("state")})
+	if err != nil {
+		t.Fatalf("connect %s: %v", network, err)
+	}
+	return conn
 }

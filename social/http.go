@@ -159,13 +159,16 @@ func (h *Handlers) disallow(c *gin.Context, sc tenant.Scope, me tenant.Member) e
 
 // connectionView is a connection as its member sees it: never its tokens.
 type connectionView struct {
-	ID          string     `json:"id"`
-	Network     string     `json:"network"`
-	Handle      string     `json:"handle"`
-	DisplayName string     `json:"display_name"`
-	ProfileURL  string     `json:"profile_url"`
-	Status      Status     `json:"status"`
-	Followers   int64      `json:"followers"`
+	ID          string `json:"id"`
+	Network     string `json:"network"`
+	Handle      string `json:"handle"`
+	DisplayName string `json:"display_name"`
+	ProfileURL  string `json:"profile_url"`
+	Status      Status `json:"status"`
+	Followers   int64  `json:"followers"`
+	// MaxChars is the account's own post limit (a Mastodon server's),
+	// absent for the network's default.
+	MaxChars    int        `json:"max_chars,omitempty"`
 	InstanceURL string     `json:"instance_url,omitempty"`
 	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
@@ -173,7 +176,7 @@ type connectionView struct {
 
 func viewOf(c Connection) connectionView {
 	return connectionView{ID: c.ID, Network: c.Network, Handle: c.Handle, DisplayName: c.DisplayName,
-		ProfileURL: c.ProfileURL, Status: c.Status, Followers: c.Followers, InstanceURL: c.InstanceURL,
+		ProfileURL: c.ProfileURL, Status: c.Status, Followers: c.Followers, MaxChars: c.MaxChars, InstanceURL: c.InstanceURL,
 		ExpiresAt: c.ExpiresAt, CreatedAt: c.CreatedAt}
 }
 

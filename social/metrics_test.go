@@ -2,15 +2,13 @@ package social_test
 
 import (
 	"errors"
-	"net/http"
-	"net/url"
 	"testing"
+	"time"
 
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/mastodon/mastodontest"
 	"github.com/chorushq/chorus/social/x"
 	"github.com/chorushq/chorus/social/x/xtest"
-	"github.com/chorushq/chorus/tenant"
 )
 
 // PostMetrics reads a share's engagement through the share's connection:
@@ -19,13 +17,8 @@ import (
 // stands for the connectors whose metrics need the member's token.
 func TestPostMetricsThroughTheConnection(t *testing.T) {
 	h := newHarness(t, mastodontest.Options{})
-	admin := h.signIn("admin@acme.example", tenant.RoleAdmin)
-	h.verify("acme.example")
-	ctx, sc := t.Context(), h.scope(admin)
-	me, err := sc.Member(ctx, admin.member)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin, sc, me := h.admin()
+	ctx := t.Context()
 
 	fake := xtest.New(t, xtest.Options{Username: "alice", Followers: 50})
 	xn, err := x.New(x.Options{ClientID: fake.ClientID(), ClientSecret: social.Secret(fake.ClientSecret()),
@@ -39,28 +32,10 @@ func TestPostMetricsThroughTheConnection(t *testing.T) {
 	}
 	cfg := h.cfg
 	cfg.Networks = reg
+	pauses := &memPauses{now: h.clock.Now, until: map[string]time.Time{}, reason: map[string]string{}}
+	cfg.Pauses = pauses
 	svc := social.NewService(cfg)
-	if _, err := svc.Allow(ctx, sc, me, social.X, nil); err != nil {
-		t.Fatal(err)
-	}
-	authorize, err := svc.Start(ctx, sc, me, social.X, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := browser.Get(authorize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	loc, err := url.Parse(res.Header.Get("Location"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := svc.Callback(ctx, sc, me, social.X, social.CallbackParams{Code: loc.Query().Get("code"), State: loc.Query().Get("state")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := connectOAuth(t, svc, sc, me, social.X)
 	pub, err := svc.Publish(ctx, sc, conn.ID, social.Post{Text: "measured", Link: "https://news.example/m"})
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +65,22 @@ func TestPostMetricsThroughTheConnection(t *testing.T) {
 		t.Errorf("connection %s after ErrNoMetrics, want active: it still posts", s)
 	}
 	fake.DenyLookups(false)
+
+	// X's usage cap is the operator's: the network is paused, the next
+	// read is not even sent, the connection stays active.
+	fake.CapUsage(true)
+	if _, err := svc.PostMetrics(ctx, sc, sh); !errors.Is(err, social.ErrOperator) {
+		t.Errorf("PostMetrics when X's usage cap is spent = %v; want ErrOperator", err)
+	}
+	lookups := fake.Calls("GET /2/tweets/" + pub.RemoteID)
+	if _, err := svc.PostMetrics(ctx, sc, sh); !errors.Is(err, social.ErrRetryLater) || fake.Calls("GET /2/tweets/"+pub.RemoteID) != lookups {
+		t.Errorf("PostMetrics while X is paused = %v after %d lookups; want ErrRetryLater without asking X", err, fake.Calls("GET /2/tweets/"+pub.RemoteID)-lookups)
+	}
+	if s := status(); s != social.StatusActive {
+		t.Errorf("connection %s after the usage cap, want active", s)
+	}
+	fake.CapUsage(false)
+	h.clock.Add(social.OperatorPause + time.Second)
 
 	n, acct, err := svc.Account(ctx, sc, conn.ID)
 	if err != nil {

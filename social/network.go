@@ -120,6 +120,10 @@ type Account struct {
 	AccessToken Secret
 	// App is the client the token was issued to (revocation needs it).
 	App App
+	// RemoteID and Handle are the account's, as Profile read them when it
+	// was connected ("" while connecting): a connector uses them rather
+	// than asking the network again (X bills every user read).
+	RemoteID, Handle string
 }
 
 // Profile is a connected account as its network describes it.
@@ -131,6 +135,10 @@ type Profile struct {
 	DisplayName string
 	URL         string
 	Followers   int64
+	// MaxChars is the account's own post length limit where its server
+	// sets one (a Mastodon server's max_characters), 0 for the network's
+	// default.
+	MaxChars int
 }
 
 // Post is what Publish sends.

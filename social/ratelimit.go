@@ -28,11 +28,16 @@ type Limits struct {
 
 // DefaultLimits follow the networks' documented limits: Mastodon 300
 // statuses per account in 3 hours; Bluesky 5,000 write points an hour (3
-// per post); LinkedIn 150 member posts a day; X's Basic tier 100 posts a
-// day per user; Facebook's 200 calls per user an hour. Instances get a
-// tenth of an app-wide budget (LinkedIn 100,000 a day, X 10,000 a day) or,
-// where the limit is per account only, a ceiling that keeps one instance
-// from flooding a server.
+// per post); LinkedIn 150 member posts a day; Facebook's 200 calls per
+// user an hour. X (docs.x.com/x-api/fundamentals/rate-limits) allows
+// POST /2/tweets 100 per 15 minutes per user and 10,000 per 24 hours per
+// app, and bills every post ($0.200 with a URL, as a share's always has,
+// docs.x.com/x-api/getting-started/pricing): Chorus keeps a member to 100
+// posts a day (at most $20 a day) and an instance to a tenth of the
+// app's day. Instances get a tenth of an app-wide budget (LinkedIn
+// 100,000 a day, X 10,000 a day) or, where the limit is per account
+// only, a ceiling that keeps one instance from flooding a server. An
+// operator whose plan differs sets CHORUS_PUBLISH_LIMITS (ParseLimits).
 var DefaultLimits = map[string]Limits{
 	Mastodon: {PerConnection: Rate{300, 3 * time.Hour}, PerInstance: Rate{3000, time.Hour}},
 	Bluesky:  {PerConnection: Rate{1000, time.Hour}, PerInstance: Rate{5000, time.Hour}},

@@ -1,6 +1,7 @@
 package social
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -147,7 +148,9 @@ func InsertClicks(ctx context.Context, sc tenant.Scope, clicks []Click) error {
 
 // PostMetrics reads a published share's engagement from its network:
 // ErrNoMetrics when the network offers none, the connection's errors
-// (ErrDisabled, ErrNeedsReconnect…) when it cannot be used.
+// (ErrDisabled, ErrNeedsReconnect…) when it cannot be used. A network
+// paused for the operator is not asked (ErrRetryLater until the pause
+// ends); one that refuses the deployment's app (ErrOperator) is paused.
 func (s *Service) PostMetrics(ctx context.Context, sc tenant.Scope, sh Share) (Engagement, error) {
 	if sh.State != SharePublished || sh.RemoteID == "" {
 		return Engagement{}, ErrNoMetrics
@@ -155,6 +158,10 @@ func (s *Service) PostMetrics(ctx context.Context, sc tenant.Scope, sh Share) (E
 	n, err := s.network(sh.Network)
 	if err != nil {
 		return Engagement{}, err
+	}
+	if wait, reason := s.paused(ctx, sh.Network); wait > 0 {
+		return Engagement{}, &Error{Network: sh.Network, Op: "metrics", Class: ErrRetryLater, RetryAfter: wait,
+			Message: "paused for the operator: " + reason}
 	}
 	mr, ok := n.(MetricsReader)
 	if !ok {
@@ -165,8 +172,12 @@ func (s *Service) PostMetrics(ctx context.Context, sc tenant.Scope, sh Share) (E
 		return Engagement{}, err
 	}
 	e, err := mr.Metrics(ctx, acct, sh.RemoteID)
-	if errors.Is(err, ErrReconnect) {
+	var nerr *Error
+	switch {
+	case errors.Is(err, ErrReconnect):
 		s.setStatus(ctx, sc, sh.ConnectionID, StatusNeedsReconnect)
+	case errors.Is(err, ErrOperator) && errors.As(err, &nerr):
+		s.pause(ctx, sh.Network, cmp.Or(nerr.RetryAfter, OperatorPause), nerr.Message, err)
 	}
 	return e, err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -77,29 +76,8 @@ func TestResolveUnconfirmedAtXFacebookAndLinkedIn(t *testing.T) {
 	svc := social.NewService(cfg)
 
 	conns := map[string]string{}
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, network := range []string{social.X, social.Facebook, social.LinkedIn} {
-		if _, err := svc.Allow(ctx, sc, me, network, nil); err != nil {
-			t.Fatal(err)
-		}
-		authorize, err := svc.Start(ctx, sc, me, network, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := browser.Get(authorize)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		loc, err := url.Parse(res.Header.Get("Location"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := svc.Callback(ctx, sc, me, network, social.CallbackParams{Code: loc.Query().Get("code"), State: loc.Query().Get("state")})
-		if err != nil {
-			t.Fatalf("connect %s: %v", network, err)
-		}
-		conns[network] = c.ID
+		conns[network] = connectOAuth(t, svc, sc, me, network).ID
 	}
 
 	post := content.Post{ID: "post-launch", State: content.StatePublished, URL: "https://news.example/launch", Title: "Launch"}

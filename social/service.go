@@ -33,6 +33,7 @@ type Service struct {
 	published  func(ctx context.Context, sc tenant.Scope, shareID string)
 	throttle   func(ctx context.Context, sc tenant.Scope, network, connectionID string) (time.Duration, error)
 	dequeue    func(ctx context.Context, sc tenant.Scope, shareIDs []string) error
+	pauses     Pauses
 	// refreshes runs one token refresh per connection in this process; a
 	// lease on the connection document serialises processes.
 	refreshes singleflight.Group
@@ -74,6 +75,10 @@ type Config struct {
 	// (cmd: Asynq tasks by ID, the share's). A task it misses finds its
 	// share cancelled and posts nothing. nil: tasks are left to run out.
 	Dequeue func(ctx context.Context, sc tenant.Scope, shareIDs []string) error
+	// Pauses holds networks paused for the operator (ErrOperator) across
+	// the deployment; nil: a network that refuses Chorus's app is not
+	// paused, each share just waits OperatorPause.
+	Pauses Pauses
 }
 
 // NewService returns a Service.
@@ -92,7 +97,7 @@ func NewService(cfg Config) *Service {
 	}
 	return &Service{networks: cfg.Networks, keys: cfg.Keys, baseURL: cfg.BaseURL, client: cfg.HTTPClient,
 		log: cfg.Log, now: cfg.Now, onDisallow: cfg.OnNetworkDisallowed, content: cfg.Content, enqueue: cfg.Enqueue, notify: cfg.Notify,
-		published: cfg.OnPublished, throttle: cfg.Throttle, dequeue: cfg.Dequeue}
+		published: cfg.OnPublished, throttle: cfg.Throttle, dequeue: cfg.Dequeue, pauses: cfg.Pauses}
 }
 
 // Kinds are the tenant kinds social keeps, for tenant.StoreConfig:

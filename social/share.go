@@ -228,7 +228,7 @@ func (s *Service) newShares(ctx context.Context, sc tenant.Scope, me tenant.Memb
 		if req.Text != nil {
 			text = strings.TrimSpace(*req.Text)
 		}
-		if err := content.CheckShareText(c.Network, text); err != nil {
+		if err := content.CheckShareText(c.Network, text, c.MaxChars); err != nil {
 			return nil, err
 		}
 		state := ShareQueued
@@ -393,6 +393,15 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: reason}, {Key: "updated_at", Value: now}}}})
 		return err
 	}
+	if wait, reason := s.paused(ctx, sh.Network); wait > 0 {
+		// Not one request while the operator has not acted: the share
+		// waits, saying why.
+		if _, err := coll.Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: sh.State}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "error", Value: pausedText(sh.Network, reason)}, {Key: "updated_at", Value: now}}}}); err != nil {
+			return err
+		}
+		return &RetryError{Delay: wait, Err: ErrNetworkPaused}
+	}
 	if s.throttle != nil {
 		wait, err := s.throttle(ctx, sc, sh.Network, sh.ConnectionID)
 		if err != nil {
@@ -432,6 +441,19 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		return nil
 	case errors.Is(perr, ErrAmbiguous):
 		return set(bson.D{{Key: "state", Value: ShareUnconfirmed}, {Key: "error", Value: unconfirmedText}})
+	case errors.Is(perr, ErrOperator):
+		delay, msg := OperatorPause, ""
+		if errors.As(perr, &nerr) {
+			msg = nerr.Message
+			if nerr.RetryAfter > 0 {
+				delay = nerr.RetryAfter
+			}
+		}
+		s.pause(ctx, sh.Network, delay, msg, perr)
+		if err := set(bson.D{{Key: "state", Value: ShareQueued}, {Key: "error", Value: pausedText(sh.Network, msg)}}); err != nil {
+			return err
+		}
+		return &RetryError{Delay: delay, Err: perr}
 	case errors.Is(perr, ErrRetryLater):
 		delay := 30 * time.Second
 		if errors.As(perr, &nerr) && nerr.RetryAfter > 0 {
@@ -450,6 +472,71 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 	default:
 		return set(bson.D{{Key: "state", Value: ShareFailed}, {Key: "error", Value: failureText(perr)}})
 	}
+}
+
+// pausedText is what a member is told about a share waiting for the
+// operator.
+func pausedText(network, reason string) string {
+	text := "waiting: " + network + " refuses this deployment's app until its operator acts; the share is posted once they have"
+	if reason != "" {
+		text += " (" + network + ": " + reason + ")"
+	}
+	return text
+}
+
+// pause pauses network for d after err (ErrOperator), deployment-wide,
+// and tells the operator: an error in the log, the pause on /readyz.
+func (s *Service) pause(ctx context.Context, network string, d time.Duration, reason string, err error) {
+	s.log.ErrorContext(ctx, "network refuses the deployment's app: publishing to it is paused until the operator acts",
+		"network", network, "pause", d.String(), "err", err)
+	if s.pauses == nil {
+		return
+	}
+	if perr := s.pauses.Pause(ctx, network, d, reason); perr != nil {
+		s.log.WarnContext(ctx, "network pause not recorded; each share waits on its own", "network", network, "err", perr)
+	}
+}
+
+// paused is how long network stays paused for the operator (0: it is
+// not) and why. A store that cannot say lets the share go ahead: the
+// network answers again and pauses again.
+func (s *Service) paused(ctx context.Context, network string) (time.Duration, string) {
+	if s.pauses == nil {
+		return 0, ""
+	}
+	wait, reason, err := s.pauses.Paused(ctx, network)
+	if err != nil {
+		s.log.WarnContext(ctx, "network pauses unavailable; publishing without them", "network", network, "err", err)
+		return 0, ""
+	}
+	return wait, reason
+}
+
+// NetworkPause is a network paused for the operator.
+type NetworkPause struct {
+	Network string        `json:"network"`
+	For     time.Duration `json:"-"`
+	Until   time.Time     `json:"until"`
+	Reason  string        `json:"reason"`
+}
+
+// PausedNetworks lists the served networks paused for the operator, for
+// the health page; a store that cannot say is an error.
+func (s *Service) PausedNetworks(ctx context.Context) ([]NetworkPause, error) {
+	if s.pauses == nil {
+		return nil, nil
+	}
+	var out []NetworkPause
+	for _, n := range s.networks.Names() {
+		wait, reason, err := s.pauses.Paused(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		if wait > 0 {
+			out = append(out, NetworkPause{Network: n, For: wait, Until: s.now().UTC().Add(wait).Truncate(time.Second), Reason: reason})
+		}
+	}
+	return out, nil
 }
 
 // blocker says why a share may not be published any more, or "".

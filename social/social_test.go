@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/mastodon/mastodontest"
 	"github.com/chorushq/chorus/tenant"
@@ -123,7 +124,7 @@ func TestConnectPublishDisconnect(t *testing.T) {
 		}
 	}
 	host := strings.TrimPrefix(h.fake.URL, "http://")
-	want := []connView{{ID: id, Network: "mastodon", Handle: "@alice@" + host, Status: "active", Followers: 1234}}
+	want := []connView{{ID: id, Network: "mastodon", Handle: "@alice@" + host, Status: "active", Followers: 1234, MaxChars: mastodontest.MaxChars}}
 	if diff := cmp.Diff(want, h.connections(admin)); diff != "" {
 		t.Errorf("connections (-want +got):\n%s", diff)
 	}
@@ -426,5 +427,30 @@ func TestAllowKeepsTheConfigWithoutOne(t *testing.T) {
 	}
 	if res := admin.do("PUT", "/api/v1/networks/mastodon", json.RawMessage("null")); res.status != http.StatusBadRequest {
 		t.Errorf("PUT with a null body: %d %s, want 400", res.status, res.body)
+	}
+}
+
+// TestServerLimitFollowsTheConnection: a Mastodon server's own status
+// limit, read when the account is connected, is shown with the
+// connection (the composer counts against it) and is the limit a share's
+// text is checked against.
+func TestServerLimitFollowsTheConnection(t *testing.T) {
+	h := newHarness(t, mastodontest.Options{MaxCharacters: 1000})
+	admin, sc, me := h.admin()
+	h.allowMastodon(admin, nil)
+	id := h.connect(admin)
+	if got := h.connections(admin); len(got) != 1 || got[0].MaxChars != 1000 {
+		t.Fatalf("connections = %+v, want max_chars 1000", got)
+	}
+	post := content.Post{ID: "long", State: content.StatePublished, URL: "https://news.example/long", Title: "Long"}
+	for _, tc := range []struct {
+		n  int
+		ok bool
+	}{{975, true}, {976, false}} { // with the link: a blank line and 23
+		text := strings.Repeat("a", tc.n)
+		_, err := h.svc.CreateShares(t.Context(), sc, me, post, social.ShareRequest{Connections: []string{id}, Text: &text})
+		if (err == nil) != tc.ok {
+			t.Errorf("a text of %d on a server of 1000: %v, want accepted %t", tc.n, err, tc.ok)
+		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chorushq/chorus/content"
+	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/jobstest"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/mastodon/mastodontest"
@@ -154,6 +155,8 @@ func newTestAppVia(t *testing.T, env map[string]string, extraPorts []int, edit f
 	socialSvc, err := newSocialService(base, keys, log, clock.Now, networkOptions{
 		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: append([]int{int(fakeAddr.Port())}, extraPorts...), allowHTTP: true,
 		cfg: cfg, mailer: mailer, tasks: tasks,
+		// No publishing limits, but the network pauses, as in production.
+		limits: jobs.NewRateLimiter(rdb, nil),
 	}, contentSvc, queue)
 	if err != nil {
 		t.Fatal(err)

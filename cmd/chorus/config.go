@@ -53,6 +53,9 @@ type config struct {
 
 	// LinkedInReadEngagement: the LinkedIn app has r_member_social.
 	LinkedInReadEngagement bool
+	// FacebookBusinessPages: the Meta app has business_management, so
+	// Pages owned by a business portfolio can be connected.
+	FacebookBusinessPages bool
 	// PublishLimits are the publishing token buckets per network:
 	// social.DefaultLimits with CHORUS_PUBLISH_LIMITS over them.
 	PublishLimits map[string]social.Limits
@@ -103,6 +106,7 @@ var settings = []setting{
 	{"facebook-app-id", "CHORUS_FACEBOOK_APP_ID", "", "Meta app ID (with the secret: Facebook Pages are served)", false},
 	{"facebook-app-secret", "CHORUS_FACEBOOK_APP_SECRET", "", "Meta app secret", true},
 	{"facebook-graph-version", "CHORUS_FACEBOOK_GRAPH_VERSION", "", "Graph API version such as v24.0; default the connector's", false},
+	{"facebook-business-pages", "CHORUS_FACEBOOK_BUSINESS_PAGES", "0", "1 when Meta granted the app business_management: members are asked for it, and Pages owned by a business portfolio (which /me/accounts lists only with it) can be connected", false},
 	{"base-domain", "CHORUS_BASE_DOMAIN", "", "domain under which instances get login pages (acme.<domain>); empty: none", false},
 	{"dev-network-ports", "CHORUS_DEV_NETWORK_PORTS", "", "development and tests only (needs CHORUS_DEV_MAILBOX=1): comma-separated 127.0.0.1 ports where social network servers such as a local Bluesky PDS may be reached over http", false},
 	{"publish-limits", "CHORUS_PUBLISH_LIMITS", "", "raise or lower Chorus's publishing limits per network, e.g. x.connection=300/24h,x.instance=3000/24h (network.connection or network.instance = posts/period); default the networks' documented limits", false},
@@ -171,12 +175,18 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 	}
 	c.MaxBodyBytes = int64(atoi("max-body-bytes", "CHORUS_MAX_BODY_BYTES", 1024))
 
-	switch v := get("linkedin-read-engagement"); v {
-	case "1", "true":
-		c.LinkedInReadEngagement = true
-	case "0", "false", "":
-	default:
-		bad("CHORUS_LINKEDIN_READ_ENGAGEMENT", "must be 1 or 0, not %q", v)
+	for _, sw := range []struct {
+		name, env string
+		to        *bool
+	}{{"linkedin-read-engagement", "CHORUS_LINKEDIN_READ_ENGAGEMENT", &c.LinkedInReadEngagement},
+		{"facebook-business-pages", "CHORUS_FACEBOOK_BUSINESS_PAGES", &c.FacebookBusinessPages}} {
+		switch v := get(sw.name); v {
+		case "1", "true":
+			*sw.to = true
+		case "0", "false", "":
+		default:
+			bad(sw.env, "must be 1 or 0, not %q", v)
+		}
 	}
 	switch v := get("dev-mailbox"); v {
 	case "1", "true":
@@ -426,6 +436,7 @@ func (c config) masked() []string {
 		"CHORUS_LINKEDIN_CLIENT_ID": c.LinkedInID, "CHORUS_LINKEDIN_CLIENT_SECRET": c.LinkedInSecret, "CHORUS_LINKEDIN_VERSION": c.LinkedInVersion,
 		"CHORUS_LINKEDIN_READ_ENGAGEMENT": strconv.FormatBool(c.LinkedInReadEngagement), "CHORUS_X_CLIENT_ID": c.XID, "CHORUS_X_CLIENT_SECRET": c.XSecret,
 		"CHORUS_FACEBOOK_APP_ID": c.FacebookID, "CHORUS_FACEBOOK_APP_SECRET": c.FacebookSecret, "CHORUS_FACEBOOK_GRAPH_VERSION": c.FacebookVersion,
+		"CHORUS_FACEBOOK_BUSINESS_PAGES": strconv.FormatBool(c.FacebookBusinessPages),
 	}
 	lines := make([]string, 0, len(settings))
 	for _, s := range settings {

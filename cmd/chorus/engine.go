@@ -322,7 +322,9 @@ func newApp(d appDeps) (*app, error) {
 	return &app{engine: e, handler: handler, auth: auth, redirector: redirector, queues: queues}, nil
 }
 
-// readyz answers 200 when MongoDB and Redis both answer.
+// readyz answers 200 when MongoDB and Redis both answer, and lists the
+// networks paused for the operator (paused_networks: network, until,
+// reason).
 func readyz(d appDeps) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
@@ -336,6 +338,18 @@ func readyz(d appDeps) gin.HandlerFunc {
 		if err := d.redis.Ping(ctx).Err(); err != nil {
 			checks["redis"], status = "unavailable", http.StatusServiceUnavailable
 			d.log.WarnContext(ctx, "readyz: redis", "err", err)
+		}
+		// Networks paused for the operator (a network refusing the
+		// deployment's app) are shown, without making the server unready:
+		// it serves everything else.
+		if d.social != nil {
+			paused, err := d.social.PausedNetworks(ctx)
+			if err != nil {
+				d.log.WarnContext(ctx, "readyz: network pauses", "err", err)
+			}
+			if len(paused) > 0 {
+				checks["paused_networks"] = paused
+			}
 		}
 		c.Header("Cache-Control", "no-store")
 		c.JSON(status, checks)

@@ -59,10 +59,14 @@ func TestAcceptedThenTimedOutIsUnconfirmedNotReposted(t *testing.T) {
 		t.Fatalf("the post was sent %d times, want 1", n)
 	}
 	// The reconciler asks Mastodon, finds the post by its tracked link
-	// and records it.
+	// and records it — with the member's token, whose scopes (those Chorus
+	// asks for) include read:statuses, not through the public fallback.
 	a.clock.Add(time.Minute)
 	if err := w.Handler().ProcessTask(t.Context(), task.Reconcile()); err != nil {
 		t.Fatal(err)
+	}
+	if n := a.mastodon.PublicReads(); n != 0 {
+		t.Errorf("%d status reads without a token, want none: the token must hold read:statuses", n)
 	}
 	sh = shareDoc{}
 	employee.do("GET", "/api/v1/shares/"+id, nil).json(t, &sh)

@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
@@ -199,6 +202,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"bad mongo", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_MONGO_URI": "postgres://x"}, "CHORUS_MONGO_URI"},
 		{"bad level", map[string]string{"CHORUS_DEV_MAILBOX": "yes"}, "CHORUS_DEV_MAILBOX"},
 		{"bad LinkedIn engagement switch", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_LINKEDIN_READ_ENGAGEMENT": "yes"}, "CHORUS_LINKEDIN_READ_ENGAGEMENT"},
+		{"bad Facebook business Pages switch", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_FACEBOOK_BUSINESS_PAGES": "maybe"}, "CHORUS_FACEBOOK_BUSINESS_PAGES"},
 		{"dev network ports in production", map[string]string{"CHORUS_SMTP_URL": "smtp://mail.example:587", "CHORUS_DEV_NETWORK_PORTS": "2583"}, "CHORUS_DEV_NETWORK_PORTS: is for development only"},
 		{"bad publishing limit", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_PUBLISH_LIMITS": "x.connection=0/1h"}, "CHORUS_PUBLISH_LIMITS: \"x.connection=0/1h\": the count must be"},
 		{"bad dev network port", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_DEV_NETWORK_PORTS": "2583,99999"}, "CHORUS_DEV_NETWORK_PORTS"},
@@ -408,4 +412,34 @@ func mustParseURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestReadyzListsPausedNetworks: a network paused for the operator shows
+// on /readyz, which stays 200: everything else is served.
+func TestReadyzListsPausedNetworks(t *testing.T) {
+	a := newTestApp(t, nil)
+	c := a.client(t)
+	var body struct {
+		Paused []struct {
+			Network string    `json:"network"`
+			Until   time.Time `json:"until"`
+			Reason  string    `json:"reason"`
+		} `json:"paused_networks"`
+	}
+	res := c.do("GET", "/readyz", nil)
+	res.json(t, &body)
+	if res.status != http.StatusOK || len(body.Paused) != 0 {
+		t.Fatalf("readyz = %d %s, want 200 without paused networks", res.status, res.body)
+	}
+	rdb := a.queue.MakeRedisClient().(redis.UniversalClient)
+	defer rdb.Close()
+	if err := jobs.NewRateLimiter(rdb, nil).Pause(t.Context(), social.Mastodon, time.Hour, "the app is suspended"); err != nil {
+		t.Fatal(err)
+	}
+	res = c.do("GET", "/readyz", nil)
+	res.json(t, &body)
+	if res.status != http.StatusOK || len(body.Paused) != 1 || body.Paused[0].Network != social.Mastodon ||
+		body.Paused[0].Reason != "the app is suspended" || body.Paused[0].Until.Before(a.clock.Now().Add(59*time.Minute)) {
+		t.Errorf("readyz = %d %s, want 200 listing Mastodon paused for an hour", res.status, res.body)
+	}
 }

@@ -133,7 +133,7 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 	}
 	if c.FacebookID != "" {
 		n, err := facebook.New(facebook.Options{AppID: c.FacebookID, AppSecret: social.Secret(c.FacebookSecret),
-			GraphVersion: c.FacebookVersion, HTTPClient: client, UserAgent: ua, Now: now})
+			GraphVersion: c.FacebookVersion, BusinessPages: c.FacebookBusinessPages, HTTPClient: client, UserAgent: ua, Now: now})
 		if err != nil {
 			return nil, fmt.Errorf("CHORUS_FACEBOOK_*: %w", err)
 		}
@@ -188,11 +188,15 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 			return del(ctx, refs)
 		}
 	}
+	var pauses social.Pauses
+	if o.limits != nil {
+		pauses = o.limits
+	}
 	rs := o.reach
 	if rs == nil {
 		rs = reach.New(reach.Config{Log: log, Now: now})
 	}
 	return social.NewService(social.Config{Networks: reg, Keys: keys, BaseURL: base, HTTPClient: client, Log: log, Now: now,
 		Content: contentSvc, Enqueue: enqueue, Notify: notifier(o.mailer), Throttle: throttle, Dequeue: dequeue,
-		OnPublished: rs.SharePublished}), nil
+		OnPublished: rs.SharePublished, Pauses: pauses}), nil
 }

@@ -369,7 +369,7 @@ try {
     await page.getByLabel("Note to colleagues (never posted)").fill(note);
     await page.getByLabel("Engineering", { exact: true }).check();
     await page.getByLabel("X", { exact: true }).fill("We launched 🚀 日本");
-    await page.getByText("43 / 280 weighted characters").waitFor(); // 12 + 2 (emoji) + 1 + 4 (CJK) + 24 (link)
+    await page.getByText("44 / 280 weighted characters").waitFor(); // 12 + 2 (emoji) + 1 + 4 (CJK) + 25 (a blank line and the link)
     await page.getByLabel("Bluesky", { exact: true }).fill("a".repeat(301));
     await page.getByText(/301 \/ 300 graphemes.*1 too many/).waitFor();
     assert.equal(await page.getByRole("button", { name: "Publish" }).isDisabled(), true);
@@ -618,7 +618,7 @@ try {
       await carol.getByLabel("Bluesky: @carol.test").uncheck();
       // No Mastodon text from the curators: the title, never the note to colleagues.
       assert.equal(await carol.getByLabel("Mastodon", { exact: true }).inputValue(), title);
-      await carol.getByText(/^48 \/ 500 characters/).waitFor(); // 24 + the link's 24
+      await carol.getByText(/^49 \/ 500 characters/).waitFor(); // 24 + a blank line and the link, 25
       await carol.getByRole("button", { name: "Share now" }).click();
       await carol.getByRole("link", { name: "View the post on Mastodon" }).waitFor({ timeout: 60_000 });
       assert.equal(masto.statuses.length, 1);

@@ -46,8 +46,19 @@ import (
 )
 
 // Scopes Chorus asks for: list the member's Pages, post to them, read
-// their follower counts and their posts' engagement.
+// their follower counts and their posts' engagement. Options.BusinessPages
+// adds BusinessScope.
 var Scopes = []string{"pages_show_list", "pages_manage_posts", "pages_read_engagement"}
+
+// BusinessScope is the permission without which /me/accounts leaves out
+// the Pages a business portfolio (Business Manager) owns. It needs its
+// own App Review, so Chorus asks for it only when configured to.
+const BusinessScope = "business_management"
+
+// BlockedWait is how long a post waits after Graph's code 368
+// ("temporarily blocked for policies violations"), which says to wait and
+// retry but not how long; the block lasts hours or days.
+const BlockedWait = time.Hour
 
 // DefaultGraphVersion is the Graph API version used when
 // Options.GraphVersion is empty. Meta serves a version for at least two
@@ -81,6 +92,9 @@ type Options struct {
 	// Now is the clock for post times and rate-limit delays; default
 	// time.Now.
 	Now func() time.Time
+	// BusinessPages asks for BusinessScope too, so that Pages owned by a
+	// business portfolio can be connected.
+	BusinessPages bool
 }
 
 // Network is the Facebook Pages connector, a social.Network.
@@ -128,16 +142,27 @@ func (n *Network) OAuth(string, social.App) social.OAuth {
 	return social.OAuth{
 		Endpoint: oauth2.Endpoint{AuthURL: n.opts.DialogBaseURL + "/" + n.opts.GraphVersion + "/dialog/oauth",
 			TokenURL: n.graph + "/oauth/access_token", AuthStyle: oauth2.AuthStyleInParams},
-		Scopes: Scopes, ClientID: n.opts.AppID, ClientSecret: n.opts.AppSecret,
+		Scopes: n.scopes(), ClientID: n.opts.AppID, ClientSecret: n.opts.AppSecret,
 	}
 }
 
+// scopes are Scopes, and BusinessScope with Options.BusinessPages.
+func (n *Network) scopes() []string {
+	if n.opts.BusinessPages {
+		return append(slices.Clone(Scopes), BusinessScope)
+	}
+	return Scopes
+}
+
 // UpgradeToken trades a short-lived user token for a long-lived one
-// (GET /oauth/access_token?grant_type=fb_exchange_token, sent as a POST
-// so the secret and token stay out of URLs). Facebook issues no refresh
-// token: when the long-lived token expires the member connects again.
+// (GET /oauth/access_token?grant_type=fb_exchange_token, the method Meta
+// documents at developers.facebook.com/docs/facebook-login/guides/
+// access-tokens/get-long-lived). The secret and the token travel in the
+// query, so a transport error is stripped of the URL before it is
+// returned (logs never see them). Facebook issues no refresh token: when
+// the long-lived token expires the member connects again.
 func (n *Network) UpgradeToken(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
-	form := url.Values{"grant_type": {"fb_exchange_token"}, "client_id": {n.opts.AppID},
+	q := url.Values{"grant_type": {"fb_exchange_token"}, "client_id": {n.opts.AppID},
 		"client_secret": {n.opts.AppSecret.Reveal()}, "fb_exchange_token": {tok.AccessToken}}
 	var out struct {
 		AccessToken string `json:"access_token"`
@@ -145,7 +170,11 @@ func (n *Network) UpgradeToken(ctx context.Context, tok *oauth2.Token) (*oauth2.
 		ExpiresIn   int64  `json:"expires_in"`
 	}
 	// No appsecret_proof: the secret itself is in the request.
-	if err := n.call(ctx, "token", http.MethodPost, n.graph+"/oauth/access_token", "", form, &out); err != nil {
+	if err := n.call(ctx, "token", http.MethodGet, n.graph+"/oauth/access_token?"+q.Encode(), "", nil, &out); err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = n.graph + "/oauth/access_token"
+		}
 		return nil, err
 	}
 	if out.AccessToken == "" {
@@ -186,6 +215,9 @@ func (n *Network) page(ctx context.Context, op string, a social.Account, id stri
 		}
 	}
 	msg := "the Facebook account manages no Page Chorus may post to; Facebook does not let apps post to personal profiles"
+	if !n.opts.BusinessPages {
+		msg += " (Pages owned by a business portfolio are listed only with the " + BusinessScope + " permission, which this deployment does not ask for)"
+	}
 	if id != "" {
 		msg = "the Facebook account no longer manages the Page " + id
 	}
@@ -519,6 +551,14 @@ func (n *Network) refused(op string, res *http.Response, body []byte) *social.Er
 		e.Class = social.ErrReconnect
 	case ge.Code == 506:
 		e.Class, e.Message = social.ErrPermanent, "already posted: "+msg
+	case op == "publish" && (ge.Code == 10 || ge.Code >= 200 && ge.Code < 300):
+		// A permission to post not granted or since removed: asking the
+		// member again (connecting again) is the remedy. Reads that
+		// lack a permission say so themselves (Metrics, FindPost).
+		e.Class = social.ErrReconnect
+	case ge.Code == 368:
+		// Temporarily blocked for policy violations: wait, hours at least.
+		e.Class, e.RetryAfter = social.ErrRetryLater, max(n.retryAfter(res.Header), BlockedWait)
 	case rateLimited(ge.Code) || s == http.StatusTooManyRequests:
 		e.Class, e.RetryAfter = social.ErrRetryLater, n.retryAfter(res.Header)
 	case ge.IsTransient || ge.Code == 1 || ge.Code == 2 || s >= 500:
@@ -531,11 +571,11 @@ func (n *Network) refused(op string, res *http.Response, body []byte) *social.Er
 }
 
 // rateLimited are Graph's throttling codes: the app's (4), the user's
-// (17), the Page's (32), an API's call count (613) and the Pages Business
-// Use Case limit (80001).
+// (17), the Page's (32), an API's call count (613), the Pages Business
+// Use Case limit (80001) and the application limit (341).
 func rateLimited(code int) bool {
 	switch code {
-	case 4, 17, 32, 613, 80001:
+	case 4, 17, 32, 341, 613, 80001:
 		return true
 	}
 	return false

@@ -212,9 +212,71 @@ func TestErrorsAreClassified(t *testing.T) {
 		{Name: "wrong app secret", Network: newNetwork(t, fake, func(o *facebook.Options) { o.AppSecret = "not-it" }), Class: social.ErrPermanent,
 			Status: 400, Message: "appsecret_proof"},
 		{Name: "Facebook down", Network: newNetwork(t, fake, func(o *facebook.Options) { o.GraphBaseURL = "http://127.0.0.1:1" }), Class: social.ErrRetryLater},
+		// Graph's error handling page: the throttling codes wait; 341
+		// and 368 wait too (368 is a block of hours at least); a
+		// permission not granted or removed (10, 200–299) asks the
+		// member again; 102 and 190 are a dead session or token.
+		refusal(fake, 4, social.ErrRetryLater, 400, 0, "Application request limit reached"),
+		refusal(fake, 17, social.ErrRetryLater, 400, 0, "User request limit reached"),
+		refusal(fake, 613, social.ErrRetryLater, 400, 0, "exceeded the rate limit"),
+		refusal(fake, 80001, social.ErrRetryLater, 400, 0, "too many calls to this Page"),
+		refusal(fake, 341, social.ErrRetryLater, 400, 0, "Application limit reached"),
+		refusal(fake, 368, social.ErrRetryLater, 400, facebook.BlockedWait, "deemed abusive"),
+		refusal(fake, 10, social.ErrReconnect, 403, 0, "does not have permission"),
+		refusal(fake, 200, social.ErrReconnect, 403, 0, "Permissions error"),
+		refusal(fake, 230, social.ErrReconnect, 403, 0, "pages_manage_posts"),
+		refusal(fake, 102, social.ErrReconnect, 400, 0, "Session key invalid"),
+		refusal(fake, 190, social.ErrReconnect, 400, 0, "not authorized application"),
 	})
 	if got := len(fake.Posts()); got != 1 {
 		t.Errorf("%d posts exist, want only the first", got)
+	}
+}
+
+// refusal is the publish failure of Graph's error code, which the fake
+// answers once.
+func refusal(fake *facebooktest.Server, code int, class error, status int, wait time.Duration, msg string) networktest.PublishFailure {
+	return networktest.PublishFailure{Name: fmt.Sprint("graph error ", code), Setup: func() { fake.Refuse(1, code, nil) },
+		Class: class, Status: status, RetryAfter: wait, Message: msg}
+}
+
+// TestEveryRefusalClassified: every Graph error the fake knows is tested
+// above, so a code added to the fake is classified on purpose.
+func TestEveryRefusalClassified(t *testing.T) {
+	if got := fmt.Sprint(facebooktest.RefusalCodes()); got != "[4 10 17 32 102 190 200 230 341 368 613 80001]" {
+		t.Errorf("the fake refuses with %s; classify the new codes in TestErrorsAreClassified", got)
+	}
+}
+
+// TestLongLivedExchangeIsGET: the token exchange uses the method Meta
+// documents, and a failure does not carry the app secret (which a GET
+// puts in the URL) into the error.
+func TestLongLivedExchangeIsGET(t *testing.T) {
+	fake := facebooktest.New(t, facebooktest.Options{})
+	n := newNetwork(t, fake, nil)
+	connect(t, n)
+	if got := fake.Calls("GET /" + facebook.DefaultGraphVersion + "/oauth/access_token fb_exchange_token"); got != 1 {
+		t.Errorf("%d GET exchanges, want 1 (POST: %d)", got, fake.Calls("POST /"+facebook.DefaultGraphVersion+"/oauth/access_token fb_exchange_token"))
+	}
+	down := newNetwork(t, fake, func(o *facebook.Options) { o.GraphBaseURL = "http://127.0.0.1:1" })
+	_, err := down.UpgradeToken(t.Context(), &oauth2.Token{AccessToken: "short"})
+	if err == nil || strings.Contains(err.Error(), fake.AppSecret()) || strings.Contains(err.Error(), "short") {
+		t.Errorf("UpgradeToken error = %v, want one without the secret or the token", err)
+	}
+}
+
+// TestBusinessPages: a Page owned by a business portfolio is listed only
+// with business_management, which Chorus asks for when told to.
+func TestBusinessPages(t *testing.T) {
+	pages := []facebooktest.Page{{ID: "7", Name: "Acme Corp", Business: true}}
+	fake := facebooktest.New(t, facebooktest.Options{Pages: pages})
+	plain := newNetwork(t, fake, nil)
+	if _, err := plain.Profile(t.Context(), connect(t, plain)); !errors.Is(err, social.ErrPermanent) || !strings.Contains(err.Error(), "business_management") {
+		t.Errorf("a business Page without business_management: %v, want a permanent error naming business_management", err)
+	}
+	biz := newNetwork(t, fake, func(o *facebook.Options) { o.BusinessPages = true })
+	if prof, err := biz.Profile(t.Context(), connect(t, biz)); err != nil || prof.RemoteID != "7" {
+		t.Errorf("with business_management: %+v, %v; want Page 7", prof, err)
 	}
 }
 

@@ -58,11 +58,16 @@ var Scopes = []string{"openid", "profile", "email", "w_member_social"}
 const EngagementScope = "r_member_social"
 
 // DefaultVersion is the LinkedIn-Version (YYYYMM) sent when
-// Options.Version is empty. LinkedIn serves a version for about a year and
-// then answers 426 NONEXISTENT_VERSION to every call; connectors that
-// hard-code the header break on that day. Operators move ahead by setting
-// Options.Version, without waiting for a Chorus release.
-const DefaultVersion = "202609"
+// Options.Version is empty: the "Latest Version" of LinkedIn's Marketing
+// API versioning page as available here (March 2026; the migrations page
+// gives its sunset as March 16, 2027). Newer versions could not be
+// confirmed from that documentation, so none is guessed. LinkedIn serves
+// a version for at least a year and then answers 426 to every call, as it
+// does for a version it has not released: operators set
+// CHORUS_LINKEDIN_VERSION (Options.Version) to a version LinkedIn lists as
+// active, without waiting for a Chorus release. The contract fake
+// (linkedintest) refuses this default after its sunset, like LinkedIn.
+const DefaultVersion = "202603"
 
 // Production endpoints.
 const (
@@ -499,7 +504,10 @@ func (n *Network) refused(op string, res *http.Response, body []byte) *social.Er
 			e.Message += " (" + urn + ")"
 		}
 	case s == http.StatusUpgradeRequired:
-		e.Message = fmt.Sprintf("%s; the LinkedIn-Version %s is no longer served: configure a newer one", msg, n.opts.Version)
+		// The deployment's configuration, not the member, is at fault:
+		// every call of every member meets the same answer.
+		e.Class = social.ErrOperator
+		e.Message = fmt.Sprintf("%s; LinkedIn does not serve LinkedIn-Version %s (sunset, or not released yet): set CHORUS_LINKEDIN_VERSION to a version LinkedIn lists as active", msg, n.opts.Version)
 	}
 	return e
 }

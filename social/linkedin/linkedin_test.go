@@ -85,7 +85,7 @@ func TestNewValidates(t *testing.T) {
 
 func TestConnectPublishDelete(t *testing.T) {
 	fake := linkedintest.New(t, linkedintest.Options{Name: "Alice Martin"})
-	n := newNetwork(t, fake, func(o *linkedin.Options) { o.Version = "202607" })
+	n := newNetwork(t, fake, func(o *linkedin.Options) { o.Version = "202602" })
 	a := connect(t, n)
 	ctx := t.Context()
 
@@ -111,7 +111,7 @@ func TestConnectPublishDelete(t *testing.T) {
 	}
 	want := linkedintest.Post{URN: pub.RemoteID, Author: "urn:li:person:" + fake.MemberID(), Commentary: posts[0].Commentary,
 		Rendered: text, ArticleSource: "https://news.example/a/b?x=1", ArticleTitle: "news.example/a/b?x=1",
-		Visibility: "PUBLIC", LifecycleState: "PUBLISHED", Version: "202607"}
+		Visibility: "PUBLIC", LifecycleState: "PUBLISHED", Version: "202602"}
 	if diff := cmp.Diff(posts[0], want, cmpopts.IgnoreFields(linkedintest.Post{}, "CreatedAt", "LastModifiedAt")); diff != "" {
 		t.Errorf("post (-got +want):\n%s", diff)
 	}
@@ -157,8 +157,12 @@ func TestErrorsAreClassified(t *testing.T) {
 			Status: 429, RetryAfter: 2 * time.Minute},
 		{Name: "invalid token", Account: &social.Account{AccessToken: "forged"}, Class: social.ErrReconnect, Status: 401,
 			Message: "Invalid access token"},
-		{Name: "inactive version", Network: newNetwork(t, fake, func(o *linkedin.Options) { o.Version = "202312" }), Class: social.ErrPermanent,
-			Status: 426, Message: "configure a newer one"},
+		// LinkedIn's versioning: a sunset version and one not released
+		// yet are both refused with 426, an operator's problem.
+		{Name: "sunset version", Network: newNetwork(t, fake, func(o *linkedin.Options) { o.Version = "202312" }), Class: social.ErrOperator,
+			Status: 426, Message: "set CHORUS_LINKEDIN_VERSION"},
+		{Name: "unreleased version", Network: newNetwork(t, fake, func(o *linkedin.Options) { o.Version = "209912" }), Class: social.ErrOperator,
+			Status: 426, Message: "not released yet"},
 		{Name: "LinkedIn down", Network: newNetwork(t, fake, func(o *linkedin.Options) { o.APIBaseURL = "http://127.0.0.1:1" }),
 			Class: social.ErrRetryLater},
 	})

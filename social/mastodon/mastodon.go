@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -15,11 +16,18 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/social"
 )
 
-// Scopes Chorus asks for: read the profile, post and delete statuses.
-var Scopes = []string{"read:accounts", "write:statuses"}
+// Scopes Chorus asks for: read the profile, post and delete statuses, and
+// read statuses — Mastodon authorises GET /api/v1/accounts/:id/statuses
+// and GET /api/v1/statuses/:id with read:statuses whenever a token is
+// sent, and FindPost needs the account's own listing to confirm a share
+// whose answer was lost. Connections made when Chorus asked only for
+// read:accounts and write:statuses fall back to the public listing (see
+// FindPost).
+var Scopes = []string{"read:accounts", "read:statuses", "write:statuses"}
 
 // Options configure the connector.
 type Options struct {
@@ -125,7 +133,11 @@ type account struct {
 	FollowersCount int64  `json:"followers_count"`
 }
 
-// Profile reads GET /api/v1/accounts/verify_credentials.
+// Profile reads GET /api/v1/accounts/verify_credentials, and the server's
+// status limit from GET /api/v2/instance
+// (configuration.statuses.max_characters). A server that does not say
+// (older than 4.0, or the call fails) leaves MaxChars 0: Mastodon's
+// default of 500 applies.
 func (n *Network) Profile(ctx context.Context, a social.Account) (social.Profile, error) {
 	var acc account
 	if err := n.call(ctx, "profile", http.MethodGet, a.Server+"/api/v1/accounts/verify_credentials", a.AccessToken.Reveal(), nil, nil, &acc); err != nil {
@@ -135,8 +147,20 @@ func (n *Network) Profile(ctx context.Context, a social.Account) (social.Profile
 	if u, err := url.Parse(a.Server); err == nil {
 		host = u.Host
 	}
+	var inst struct {
+		Configuration struct {
+			Statuses struct {
+				MaxCharacters int `json:"max_characters"`
+			} `json:"statuses"`
+		} `json:"configuration"`
+	}
+	// The token goes along: a server that disallows unauthenticated
+	// access still answers it.
+	if err := n.call(ctx, "profile", http.MethodGet, a.Server+"/api/v2/instance", a.AccessToken.Reveal(), nil, nil, &inst); err != nil {
+		inst.Configuration.Statuses.MaxCharacters = 0
+	}
 	return social.Profile{RemoteID: acc.ID, Handle: "@" + acc.Username + "@" + host, DisplayName: acc.DisplayName,
-		URL: acc.URL, Followers: acc.FollowersCount}, nil
+		URL: acc.URL, Followers: acc.FollowersCount, MaxChars: max(inst.Configuration.Statuses.MaxCharacters, 0)}, nil
 }
 
 // status is the part of Mastodon's Status entity Chorus reads.
@@ -148,15 +172,10 @@ type status struct {
 }
 
 // Publish posts a public status (POST /api/v1/statuses) with the link
-// appended unless the text holds it, deduplicated by Idempotency-Key.
+// appended as content.AppendLink does (and the length check counts),
+// deduplicated by Idempotency-Key.
 func (n *Network) Publish(ctx context.Context, a social.Account, p social.Post) (social.Published, error) {
-	text := p.Text
-	if p.Link != "" && !strings.Contains(text, p.Link) {
-		if text != "" {
-			text += "\n\n"
-		}
-		text += p.Link
-	}
+	text := content.AppendLink(p.Text, p.Link)
 	h := http.Header{}
 	if p.IdempotencyKey != "" {
 		h.Set("Idempotency-Key", p.IdempotencyKey)
@@ -178,19 +197,29 @@ func (n *Network) Publish(ctx context.Context, a social.Account, p social.Post) 
 // /api/v1/accounts/:id/statuses, newest first, up to findPages pages of
 // 40), matching the link, which Mastodon keeps in the status's HTML. It
 // answers not found only when the listing reached back past since.
+//
+// The listing is read with the member's token, which needs read:statuses
+// (Scopes). A token from before Chorus asked for it is refused with 403
+// "outside the authorized scopes"; FindPost then reads the public listing
+// without a token, which holds the public statuses Chorus posts. A server
+// that also refuses unauthenticated calls (401 without a token) cannot
+// tell: ErrPermanent saying the account must be connected again to grant
+// read:statuses — not ErrReconnect, as the token itself still works.
 func (n *Network) FindPost(ctx context.Context, a social.Account, p social.Post, since time.Time) (social.Published, bool, error) {
 	var acc account
 	if err := n.call(ctx, "find", http.MethodGet, a.Server+"/api/v1/accounts/verify_credentials", a.AccessToken.Reveal(), nil, nil, &acc); err != nil {
 		return social.Published{}, false, err
 	}
 	q := url.Values{"limit": {"40"}, "exclude_reblogs": {"true"}}
+	token := a.AccessToken.Reveal()
 	for range findPages {
 		var page []struct {
 			status
 			Content string `json:"content"`
 		}
 		u := a.Server + "/api/v1/accounts/" + url.PathEscape(acc.ID) + "/statuses?" + q.Encode()
-		if err := n.call(ctx, "find", http.MethodGet, u, a.AccessToken.Reveal(), nil, nil, &page); err != nil {
+		err := n.readStatuses(ctx, "find", u, &token, &page)
+		if err != nil {
 			return social.Published{}, false, err
 		}
 		for _, st := range page {
@@ -223,19 +252,47 @@ func (n *Network) Delete(ctx context.Context, a social.Account, remoteID string)
 
 var _ social.MetricsReader = (*Network)(nil)
 
-// Metrics reads a public status's favourites, replies and reblogs (GET
-// /api/v1/statuses/:id). The request carries no token: Chorus's scopes do
-// not include read:statuses, and a public status needs none.
+// Metrics reads a status's favourites, replies and reblogs (GET
+// /api/v1/statuses/:id) with the member's token (read:statuses), or, for
+// a connection made before Chorus asked for that scope, without one — a
+// public status needs none. A server that refuses calls without a token
+// answers that with 401, which here means "no metrics without
+// reconnecting" (social.ErrNoMetrics), never that the connection is gone.
 func (n *Network) Metrics(ctx context.Context, a social.Account, remoteID string) (social.Engagement, error) {
 	var st struct {
 		Favourites int64 `json:"favourites_count"`
 		Replies    int64 `json:"replies_count"`
 		Reblogs    int64 `json:"reblogs_count"`
 	}
-	if err := n.call(ctx, "metrics", http.MethodGet, a.Server+"/api/v1/statuses/"+url.PathEscape(remoteID), "", nil, nil, &st); err != nil {
+	token := a.AccessToken.Reveal()
+	if err := n.readStatuses(ctx, "metrics", a.Server+"/api/v1/statuses/"+url.PathEscape(remoteID), &token, &st); err != nil {
+		var e *social.Error
+		if token == "" && errors.As(err, &e) && e.Status == http.StatusUnauthorized {
+			return social.Engagement{}, fmt.Errorf("%w: %v", social.ErrNoMetrics, err)
+		}
 		return social.Engagement{}, err
 	}
 	return social.Engagement{Reactions: st.Favourites, Comments: st.Replies, Reposts: st.Reblogs}, nil
+}
+
+// readStatuses GETs rawURL, an endpoint under read:statuses, with *token.
+// A token outside that scope (403, a connection made before Chorus asked
+// for it) is dropped — *token becomes "" for the calls that follow — and
+// the public answer read instead. A 401 to a call without a token is the
+// server refusing unauthenticated access, not a dead token: ErrPermanent,
+// asking for a reconnect that grants read:statuses.
+func (n *Network) readStatuses(ctx context.Context, op, rawURL string, token *string, out any) error {
+	err := n.call(ctx, op, http.MethodGet, rawURL, *token, nil, nil, out)
+	var e *social.Error
+	if *token != "" && errors.As(err, &e) && e.Status == http.StatusForbidden {
+		*token = ""
+		err = n.call(ctx, op, http.MethodGet, rawURL, "", nil, nil, out)
+	}
+	if *token == "" && errors.As(err, &e) && e.Status == http.StatusUnauthorized {
+		e.Class = social.ErrPermanent
+		e.Message = "the server does not show statuses without read:statuses, which this connection lacks: connect the account again (" + e.Message + ")"
+	}
+	return err
 }
 
 // Revoke revokes the access token (POST /oauth/revoke).

@@ -50,6 +50,17 @@ func TestServer(t *testing.T) {
 // returns a connected account.
 func connect(t *testing.T, n *mastodon.Network, fake *mastodontest.Server) social.Account {
 	t.Helper()
+	return connectWith(t, n, fake, nil)
+}
+
+// legacyScopes are those Chorus asked for before it asked for
+// read:statuses; connections made then hold tokens limited to them.
+var legacyScopes = []string{"read:accounts", "write:statuses"}
+
+// connectWith is connect with scopes asked for at authorisation instead
+// of the connector's (nil: the connector's).
+func connectWith(t *testing.T, n *mastodon.Network, fake *mastodontest.Server, scopes []string) social.Account {
+	t.Helper()
 	ctx := t.Context()
 	redirect := "http://127.0.0.1:1/api/v1/connections/mastodon/callback"
 	app, err := n.RegisterApp(ctx, fake.URL, redirect)
@@ -60,7 +71,11 @@ func connect(t *testing.T, n *mastodon.Network, fake *mastodontest.Server) socia
 	if o.Endpoint.AuthStyle != oauth2.AuthStyleInParams || !o.PKCE {
 		t.Errorf("OAuth = %+v, want credentials in params and PKCE", o)
 	}
-	tok := networktest.Login(t, o.Config(redirect), o.PKCE)
+	cfg := o.Config(redirect)
+	if scopes != nil {
+		cfg.Scopes = scopes
+	}
+	tok := networktest.Login(t, cfg, o.PKCE)
 	if !tok.Expiry.IsZero() || tok.RefreshToken != "" {
 		t.Errorf("token expires %v with refresh %t; Mastodon tokens do not expire", tok.Expiry, tok.RefreshToken != "")
 	}
@@ -68,7 +83,7 @@ func connect(t *testing.T, n *mastodon.Network, fake *mastodontest.Server) socia
 }
 
 func TestConnectPublishDelete(t *testing.T) {
-	fake := mastodontest.New(t, mastodontest.Options{Username: "alice", Followers: 321})
+	fake := mastodontest.New(t, mastodontest.Options{Username: "alice", Followers: 321, MaxCharacters: 1000})
 	n := mastodon.New(mastodon.Options{AllowHTTP: true, UserAgent: "Chorus-test"})
 	a := connect(t, n, fake)
 	ctx := t.Context()
@@ -77,8 +92,8 @@ func TestConnectPublishDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	host := strings.TrimPrefix(fake.URL, "http://")
-	if prof.Handle != "@alice@"+host || prof.Followers != 321 || prof.RemoteID != fake.AccountID() {
-		t.Errorf("Profile = %+v", prof)
+	if prof.Handle != "@alice@"+host || prof.Followers != 321 || prof.RemoteID != fake.AccountID() || prof.MaxChars != 1000 {
+		t.Errorf("Profile = %+v, want the server's limit of 1000 too", prof)
 	}
 	post := social.Post{Text: "Worth a read", Link: "https://news.example/a", IdempotencyKey: "share-1"}
 	pub, err := n.Publish(ctx, a, post)
@@ -96,6 +111,7 @@ func TestConnectPublishDelete(t *testing.T) {
 	if len(sts) != 1 || sts[0].Text != "Worth a read\n\nhttps://news.example/a" || sts[0].IdempotencyKey != "share-1" {
 		t.Errorf("statuses = %+v, want one with text and link", sts)
 	}
+	networktest.CheckLongestText(t, n, a, social.Mastodon, "https://chorus.example/r/longest", prof.MaxChars)
 	networktest.CheckDeleteAndRevoke(t, n, a, pub.RemoteID, func() bool { return fake.Statuses()[0].Deleted },
 		func() bool { return fake.Revoked(a.AccessToken.Reveal()) })
 }
@@ -174,13 +190,25 @@ func TestAmbiguousWhenSentWithoutAnswer(t *testing.T) {
 	}
 }
 
-// Metrics read a public status's counts without a token (Chorus holds no
-// read:statuses scope; the fake, like Mastodon, refuses a token without
-// it); a deleted status is a permanent failure.
+// TestDefaultLimit: a server that does not report its limit leaves the
+// network's default, and the longest text the check accepts is posted.
+func TestDefaultLimit(t *testing.T) {
+	fake := mastodontest.New(t, mastodontest.Options{})
+	n := mastodon.New(mastodon.Options{AllowHTTP: true, UserAgent: "Chorus-test"})
+	a := connect(t, n, fake)
+	networktest.CheckLongestText(t, n, a, social.Mastodon, "https://chorus.example/r/a-rather-long-tracked-link-0123456789", 0)
+}
+
+// Metrics read a status's counts with the member's token (read:statuses);
+// a deleted status is a permanent failure. A connection made with the
+// scopes Chorus asked for before falls back to reading without a token;
+// on a server that refuses that, there are no metrics — never a
+// reconnect of a connection that posts fine.
 func TestMetrics(t *testing.T) {
 	fake := mastodontest.New(t, mastodontest.Options{})
 	n := mastodon.New(mastodon.Options{AllowHTTP: true, UserAgent: "Chorus-test"})
 	a := connect(t, n, fake)
+	legacy := connectWith(t, n, fake, legacyScopes)
 	ctx := t.Context()
 	pub, err := n.Publish(ctx, a, social.Post{Text: "hi", IdempotencyKey: "m1"})
 	if err != nil {
@@ -195,10 +223,22 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("%d metric reads, want 1", calls)
 	}
 	req, _ := http.NewRequest("GET", fake.URL+"/api/v1/statuses/"+pub.RemoteID, nil)
-	req.Header.Set("Authorization", "Bearer "+a.AccessToken.Reveal())
+	req.Header.Set("Authorization", "Bearer "+legacy.AccessToken.Reveal())
 	req.Header.Set("User-Agent", "test")
 	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusForbidden {
 		t.Errorf("a token without read:statuses: %v %v, want 403", res.StatusCode, err)
+	}
+	if e, err := n.Metrics(ctx, legacy, pub.RemoteID); err != nil || e.Reactions != 7 {
+		t.Errorf("Metrics with a token without read:statuses = %+v, %v; want the public counts", e, err)
+	}
+	closed := mastodontest.New(t, mastodontest.Options{DisallowUnauthenticated: true})
+	old := connectWith(t, n, closed, legacyScopes)
+	cpub, err := n.Publish(ctx, old, social.Post{Text: "hi", IdempotencyKey: "m2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Metrics(ctx, old, cpub.RemoteID); !errors.Is(err, social.ErrNoMetrics) || errors.Is(err, social.ErrReconnect) {
+		t.Errorf("Metrics of an old connection on a closed server: %v, want ErrNoMetrics, not ErrReconnect", err)
 	}
 	n.Delete(ctx, a, pub.RemoteID)
 	if _, err := n.Metrics(ctx, a, pub.RemoteID); !errors.Is(err, social.ErrPermanent) {
@@ -247,6 +287,19 @@ func TestFindPost(t *testing.T) {
 	// not "absent" but unknown.
 	if _, found, err := n.FindPost(t.Context(), a, social.Post{Link: "https://chorus.example/r/nevernever"}, start.Add(-time.Hour)); err != nil || found {
 		t.Errorf("a short history listed in full: found %t, %v; want not found", found, err)
+	}
+	// A connection made with the old scopes reads the public listing.
+	legacy := connectWith(t, n, fake, legacyScopes)
+	if pub, found, err := n.FindPost(t.Context(), legacy, social.Post{Link: link(3)}, start); err != nil || !found || pub.RemoteID != wanted.RemoteID {
+		t.Errorf("FindPost with a token without read:statuses = %+v, %t, %v; want the post", pub, found, err)
+	}
+	closed := mastodontest.New(t, mastodontest.Options{DisallowUnauthenticated: true})
+	old := connectWith(t, n, closed, legacyScopes)
+	if _, err := n.Publish(t.Context(), old, social.Post{Text: "x", Link: link(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := n.FindPost(t.Context(), old, social.Post{Link: link(1)}, start); !errors.Is(err, social.ErrPermanent) || !strings.Contains(err.Error(), "read:statuses") {
+		t.Errorf("FindPost of an old connection on a closed server: %v, want ErrPermanent asking for read:statuses", err)
 	}
 	fake.RevokeAll()
 	if _, _, err := n.FindPost(t.Context(), a, social.Post{Link: link(3)}, start); !errors.Is(err, social.ErrReconnect) {

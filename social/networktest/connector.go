@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/oauth2"
 
+	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/social"
 )
 
@@ -178,5 +179,26 @@ func CheckStalledPublish(t testing.TB, n social.Network, a social.Account, post 
 	}
 	if got := posts(); got != 1 {
 		t.Errorf("%d posts exist, want the one the network accepted", got)
+	}
+}
+
+// CheckLongestText publishes, with link, the longest text of repeated
+// "a" that Chorus's length check accepts for network on an account whose
+// limit is max (0: the network's default), and expects the network to
+// take it: what the composer lets through, the network must accept.
+func CheckLongestText(t *testing.T, n social.Network, a social.Account, network, link string, max int) {
+	t.Helper()
+	text := ""
+	for i := 10000; i > 0; i-- {
+		if content.CheckShareText(network, strings.Repeat("a", i), max) == nil {
+			text = strings.Repeat("a", i)
+			break
+		}
+	}
+	if text == "" {
+		t.Fatalf("no text fits %s", network)
+	}
+	if _, err := n.Publish(t.Context(), a, social.Post{Text: text, Link: link}); err != nil {
+		t.Errorf("publishing the longest text the check accepts (%d characters): %v", len(text), err)
 	}
 }

@@ -62,7 +62,9 @@ func (s *Service) RefreshEngagement(ctx context.Context, sc tenant.Scope, src Me
 			case errors.Is(err, social.ErrNoMetrics):
 				calls[sh.Network]--
 				continue
-			case errors.Is(err, social.ErrRetryLater):
+			case errors.Is(err, social.ErrRetryLater), errors.Is(err, social.ErrOperator):
+				// The network asks to wait, or refuses the deployment's
+				// app: none of its other shares is asked this run.
 				paused[sh.Network] = true
 				continue
 			case err != nil:

@@ -16,6 +16,7 @@ type metrics struct {
 	mu     sync.Mutex
 	counts map[string]social.Engagement
 	busy   map[string]bool // networks that say "wait"
+	capped map[string]bool // networks that refuse the deployment's app
 	calls  map[string]int  // per network
 }
 
@@ -25,6 +26,9 @@ func (m *metrics) PostMetrics(_ context.Context, _ tenant.Scope, sh social.Share
 	m.calls[sh.Network]++
 	if m.busy[sh.Network] {
 		return social.Engagement{}, &social.Error{Network: sh.Network, Op: "metrics", Class: social.ErrRetryLater}
+	}
+	if m.capped[sh.Network] {
+		return social.Engagement{}, &social.Error{Network: sh.Network, Op: "metrics", Class: social.ErrOperator, Status: 429}
 	}
 	e, ok := m.counts[sh.ID]
 	if !ok {
@@ -40,8 +44,9 @@ func (m *metrics) set(id string, e social.Engagement) {
 }
 
 // Engagement differences are added once however many refreshes run, on
-// the day the share was published; a network that says "wait" is asked
-// once per run; shares older than 30 days are not read.
+// the day the share was published; a network that says "wait", or
+// refuses the deployment's app, is asked once per run; shares older than
+// 30 days are not read.
 func TestRefreshEngagement(t *testing.T) {
 	store := openStore(t)
 	sc := instance(t, store, "engage.example", "UTC")
@@ -53,6 +58,8 @@ func TestRefreshEngagement(t *testing.T) {
 		social.Share{ID: "old", ContentID: "p1", MemberID: "bob", Network: "mastodon", State: social.SharePublished, RemoteID: "3", PublishedAt: day(31), UpdatedAt: *day(31)},
 		social.Share{ID: "b1", ContentID: "p2", MemberID: "alice", Network: "bluesky", State: social.SharePublished, RemoteID: "at://1", PublishedAt: day(1), UpdatedAt: *day(1)},
 		social.Share{ID: "b2", ContentID: "p2", MemberID: "alice", Network: "bluesky", State: social.SharePublished, RemoteID: "at://2", PublishedAt: day(2), UpdatedAt: *day(2)},
+		social.Share{ID: "x1", ContentID: "p2", MemberID: "alice", Network: "x", State: social.SharePublished, RemoteID: "11", PublishedAt: day(1), UpdatedAt: *day(1)},
+		social.Share{ID: "x2", ContentID: "p2", MemberID: "bob", Network: "x", State: social.SharePublished, RemoteID: "12", PublishedAt: day(2), UpdatedAt: *day(2)},
 	}
 	// Test data: shares are social's, written as social stores them.
 	if err := sc.Collection(tenant.Kind{Name: "shares"}).InsertMany(t.Context(), shares); err != nil {
@@ -61,7 +68,7 @@ func TestRefreshEngagement(t *testing.T) {
 	src := &metrics{counts: map[string]social.Engagement{
 		"m1": {Reactions: 5, Comments: 1, Reposts: 2}, "m2": {Reactions: 1}, "old": {Reactions: 100},
 		"b1": {Reactions: 9}, "b2": {Reactions: 9},
-	}, busy: map[string]bool{"bluesky": true}, calls: map[string]int{}}
+	}, busy: map[string]bool{"bluesky": true}, capped: map[string]bool{"x": true}, calls: map[string]int{}}
 	svc := reach.New(reach.Config{Now: func() time.Time { return now }})
 	var wg sync.WaitGroup
 	for range 3 {
@@ -74,6 +81,9 @@ func TestRefreshEngagement(t *testing.T) {
 	wg.Wait()
 	if src.calls["bluesky"] != 3 {
 		t.Errorf("a busy network was asked %d times in 3 runs, want once per run", src.calls["bluesky"])
+	}
+	if src.calls["x"] != 3 {
+		t.Errorf("a network refusing the deployment's app was asked %d times in 3 runs, want once per run", src.calls["x"])
 	}
 	p := reach.Period{From: "2026-05-01", To: "2026-06-30"}
 	sum, err := svc.Summary(t.Context(), sc, p)

@@ -32,6 +32,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/social"
 )
 
@@ -61,7 +62,15 @@ type Options struct {
 	AuthBaseURL, APIBaseURL string
 	// Now is the clock for rate-limit delays; default time.Now.
 	Now func() time.Time
+	// FindReads bounds the posts FindPost reads (each is billed, see
+	// FindPost); default DefaultFindReads.
+	FindReads int
 }
+
+// DefaultFindReads is how many of the account's posts since a lost
+// publication FindPost reads at most: X bills $0.005 a post read, so a
+// lookup costs at most $0.10, half of the post it looks for.
+const DefaultFindReads = 20
 
 // Network is the X connector, a social.Network.
 type Network struct {
@@ -80,6 +89,9 @@ func New(opts Options) (*Network, error) {
 	opts.APIBaseURL = social.BaseURL(opts.APIBaseURL, DefaultAPIBaseURL)
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.FindReads <= 0 {
+		opts.FindReads = DefaultFindReads
 	}
 	n := &Network{opts: opts}
 	n.api = social.NewAPI(social.X, opts.HTTPClient, opts.UserAgent, n.refused)
@@ -137,23 +149,14 @@ func (n *Network) Profile(ctx context.Context, a social.Account) (social.Profile
 		URL: "https://x.com/" + u.Username, Followers: u.PublicMetrics.FollowersCount}, nil
 }
 
-// Publish posts the text with the link appended unless the text holds it
-// (POST /2/tweets). It first reads the account's username for the post's
-// URL (social.Account does not carry it), so a failure there has posted
-// nothing. p.IdempotencyKey is not used: X has none.
+// Publish posts the text with the link appended as content.AppendLink
+// does (POST /2/tweets): one request, billed $0.015, or $0.200 when the
+// text holds a URL — as every share's does. The post's URL is built from
+// the handle read at connect time (a.Handle), or is X's handle-less
+// x.com/i/status/{id}: no user read (billed $0.010) per post.
+// p.IdempotencyKey is not used: X has none.
 func (n *Network) Publish(ctx context.Context, a social.Account, p social.Post) (social.Published, error) {
-	u, err := n.me(ctx, "publish", a, "")
-	if err != nil {
-		return social.Published{}, err
-	}
-	text := p.Text
-	if p.Link != "" && !strings.Contains(text, p.Link) {
-		if text != "" {
-			text += "\n\n"
-		}
-		text += p.Link
-	}
-	body, _ := json.Marshal(map[string]string{"text": text})
+	body, _ := json.Marshal(map[string]string{"text": content.AppendLink(p.Text, p.Link)})
 	var out struct {
 		Data struct {
 			ID string `json:"id"`
@@ -165,21 +168,21 @@ func (n *Network) Publish(ctx context.Context, a social.Account, p social.Post) 
 	if out.Data.ID == "" {
 		return social.Published{}, &social.Error{Network: social.X, Op: "publish", Class: social.ErrAmbiguous, Message: "X accepted the post but returned no post ID"}
 	}
-	return social.Published{RemoteID: out.Data.ID, URL: PostURL(u.Username, out.Data.ID), At: n.opts.Now()}, nil
+	return social.Published{RemoteID: out.Data.ID, URL: PostURL(strings.TrimPrefix(a.Handle, "@"), out.Data.ID), At: n.opts.Now()}, nil
 }
 
 var _ social.PostFinder = (*Network)(nil)
 
-// findPages bounds how far FindPost reads back: 5 pages of 100 posts.
-const findPages = 5
-
 // FindPost looks for p among the account's posts since since (GET
-// /2/users/:id/tweets?start_time=…, 100 a page, newest first), matching
-// p.Link against each post's links as posted (entities.urls[].expanded_url;
-// the text holds them as t.co links) or its text. It answers not found
-// only when X listed every post since since: the last page came without
-// meta.next_token, within findPages pages (X lists at most the newest
-// 3200 posts, far more than that).
+// /2/users/:id/tweets?start_time=…, newest first), matching p.Link
+// against each post's links as posted (entities.urls[].expanded_url; the
+// text holds them as t.co links) or its text. X bills every post a
+// listing returns ($0.005, once a UTC day), so FindPost reads at most
+// Options.FindReads posts, in pages of up to 100 (5 at least, X's
+// minimum), and takes the account's ID from a.RemoteID (asking X only
+// for an account without one). It answers not found only when X listed
+// every post since since: the last page came without meta.next_token
+// within the posts it may read.
 //
 // 401 is social.ErrReconnect and 429 social.ErrRetryLater until the
 // x-rate-limit-reset of the timeline window. A 403 (an app whose access
@@ -193,13 +196,19 @@ func (n *Network) FindPost(ctx context.Context, a social.Account, p social.Post,
 	if p.Link == "" {
 		return social.Published{}, false, &social.Error{Network: social.X, Op: "find", Class: social.ErrPermanent, Message: "no link to look for"}
 	}
-	u, err := n.me(ctx, "find", a, "")
-	if err != nil {
-		return social.Published{}, false, err
+	userID, username := a.RemoteID, strings.TrimPrefix(a.Handle, "@")
+	if userID == "" {
+		u, err := n.me(ctx, "find", a, "")
+		if err != nil {
+			return social.Published{}, false, err
+		}
+		userID, username = u.ID, u.Username
 	}
-	q := url.Values{"max_results": {"100"}, "start_time": {since.UTC().Truncate(time.Second).Format(time.RFC3339)},
+	size := min(max(n.opts.FindReads, 5), 100)
+	pages := (n.opts.FindReads + size - 1) / size
+	q := url.Values{"max_results": {strconv.Itoa(size)}, "start_time": {since.UTC().Truncate(time.Second).Format(time.RFC3339)},
 		"tweet.fields": {"created_at,entities"}}
-	for range findPages {
+	for range pages {
 		var out struct {
 			Data []struct {
 				ID        string    `json:"id"`
@@ -219,7 +228,7 @@ func (n *Network) FindPost(ctx context.Context, a social.Account, p social.Post,
 			} `json:"meta"`
 			Errors []json.RawMessage `json:"errors"`
 		}
-		err := n.call(ctx, "find", http.MethodGet, n.opts.APIBaseURL+"/2/users/"+url.PathEscape(u.ID)+"/tweets?"+q.Encode(), a.AccessToken.Reveal(), nil, &out)
+		err := n.call(ctx, "find", http.MethodGet, n.opts.APIBaseURL+"/2/users/"+url.PathEscape(userID)+"/tweets?"+q.Encode(), a.AccessToken.Reveal(), nil, &out)
 		var se *social.Error
 		if errors.As(err, &se) && se.Status == http.StatusForbidden {
 			se.Message = "X refused to list the account's posts: " + se.Message
@@ -233,7 +242,7 @@ func (n *Network) FindPost(ctx context.Context, a social.Account, p social.Post,
 				match = match || l.ExpandedURL == p.Link || l.UnwoundURL == p.Link
 			}
 			if match {
-				return social.Published{RemoteID: t.ID, URL: PostURL(u.Username, t.ID), At: t.CreatedAt}, true, nil
+				return social.Published{RemoteID: t.ID, URL: PostURL(username, t.ID), At: t.CreatedAt}, true, nil
 			}
 		}
 		if len(out.Errors) > 0 {
@@ -249,8 +258,14 @@ func (n *Network) FindPost(ctx context.Context, a social.Account, p social.Post,
 	return social.Published{}, false, unsure("too many posts since the attempt to be sure")
 }
 
-// PostURL is where a post is seen: https://x.com/<username>/status/<id>.
-func PostURL(username, id string) string { return "https://x.com/" + username + "/status/" + id }
+// PostURL is where a post is seen: https://x.com/<username>/status/<id>,
+// or https://x.com/i/status/<id> without a username (X redirects it).
+func PostURL(username, id string) string {
+	if username == "" {
+		username = "i"
+	}
+	return "https://x.com/" + username + "/status/" + id
+}
 
 // Delete deletes a post (DELETE /2/tweets/:id); one already gone (404, or
 // deleted: false) is not an error.
@@ -386,6 +401,11 @@ type problem struct {
 	ErrorDescription string `json:"error_description"`
 }
 
+// usageCapped: the answer is X's usage cap, not a rate limit.
+func (p problem) usageCapped() bool {
+	return strings.HasSuffix(p.Type, "/usage-capped") || p.Title == "UsageCapExceeded"
+}
+
 func (p problem) message() string {
 	// errors[] says what was wrong where detail is generic ("One or more
 	// parameters to your request was invalid.").
@@ -411,12 +431,19 @@ func (n *Network) call(ctx context.Context, op, method, rawURL, token string, bo
 
 // refused classifies X's refusals. A 5xx is retry-later even for a post:
 // X's refusal of duplicate content turns a retry of a post that did go
-// through into a permanent error, so at most one post results.
+// through into a permanent error, so at most one post results. A 429
+// whose problem type is usage-capped is the app's usage cap, not a rate
+// limit: social.ErrOperator, its x-rate-limit-reset (the endpoint's
+// window) ignored — the cap lasts until the operator buys credits or
+// the period ends.
 func (n *Network) refused(op string, res *http.Response, body []byte) *social.Error {
 	var p problem
 	json.Unmarshal(body, &p)
 	e := n.api.Refusal(op, res.StatusCode, p.message())
 	switch {
+	case res.StatusCode == http.StatusTooManyRequests && p.usageCapped():
+		e.Class = social.ErrOperator
+		e.Message = "X's usage cap for this deployment's app is spent (" + e.Message + "): add credits or raise the spending limit in the X Developer Console"
 	case e.Class == social.ErrRetryLater:
 		e.RetryAfter = retryAfter(res.Header, n.opts.Now())
 	case res.StatusCode == http.StatusForbidden && strings.Contains(e.Message, "duplicate content"):

@@ -40,8 +40,10 @@ func connect(t *testing.T, n *x.Network) *oauth2.Token {
 	return tok
 }
 
+// account is the connected account as the social service hands it to
+// the connector: with the ID and handle Profile read at connect time.
 func account(tok *oauth2.Token) social.Account {
-	return social.Account{AccessToken: social.Secret(tok.AccessToken)}
+	return social.Account{AccessToken: social.Secret(tok.AccessToken), RemoteID: "2244994945", Handle: "@alice"}
 }
 
 // connectedAt starts a fake and a connector on a clock standing at start,
@@ -109,6 +111,8 @@ func TestConnectPublishDelete(t *testing.T) {
 	if got := fake.Tweets()[1].Text; got != "See https://news.example/b now" {
 		t.Errorf("second tweet = %q", got)
 	}
+
+	networktest.CheckLongestText(t, n, a, social.X, "https://chorus.example/r/longest", 0)
 
 	networktest.CheckDeleteAndRevoke(t, n, a, pub.RemoteID, func() bool { return fake.Tweets()[0].Deleted },
 		func() bool { return fake.Revoked(a.AccessToken.Reveal()) })
@@ -195,6 +199,78 @@ func TestErrorsAreClassified(t *testing.T) {
 	}
 }
 
+// TestCosts: X bills per use (xtest follows its pricing page). A publish
+// is one request — the post with its URL — and reads no user; FindPost
+// reads at most DefaultFindReads posts and no user. An account without
+// the ID and handle read at connect time still works: FindPost asks X,
+// the post's URL is X's handle-less form.
+func TestCosts(t *testing.T) {
+	c, fake, n, a := connectedAt(t, time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
+	ctx := t.Context()
+	before := fake.Cost()
+	pub, err := n.Publish(ctx, a, social.Post{Text: "costly", Link: "https://chorus.example/r/c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.Cost() - before; got != xtest.PostCreateURL {
+		t.Errorf("a publish cost %d µ$, want %d (the post with a URL, no user read): usage %v", got, xtest.PostCreateURL, fake.Usage())
+	}
+	if pub.URL != "https://x.com/alice/status/"+pub.RemoteID {
+		t.Errorf("URL = %q", pub.URL)
+	}
+	since := c.Now().Add(-time.Minute)
+	for i := range 3 * x.DefaultFindReads {
+		c.Add(time.Second)
+		fake.AddTweet(fmt.Sprint("chatter ", i), c.Now())
+	}
+	before = fake.Cost()
+	if _, found, err := n.FindPost(ctx, a, social.Post{Link: "https://chorus.example/r/c1"}, since); err == nil || found {
+		t.Errorf("FindPost past its bound: %t, %v; want an error (cannot tell)", found, err)
+	}
+	if got := fake.Cost() - before; got > x.DefaultFindReads*xtest.PostRead {
+		t.Errorf("FindPost cost %d µ$, want at most %d posts read (%d µ$)", got, x.DefaultFindReads, x.DefaultFindReads*xtest.PostRead)
+	}
+	if got := fake.Calls("GET /2/users/me"); got != 0 {
+		t.Errorf("%d user reads, want none", got)
+	}
+
+	bare := social.Account{AccessToken: a.AccessToken}
+	pub, err = n.Publish(ctx, bare, social.Post{Text: "bare", Link: "https://chorus.example/r/c2"})
+	if err != nil || pub.URL != "https://x.com/i/status/"+pub.RemoteID {
+		t.Errorf("Publish without a handle = %+v, %v; want the x.com/i/status URL", pub, err)
+	}
+	if got, found, err := n.FindPost(ctx, bare, social.Post{Link: "https://chorus.example/r/c2"}, since); err != nil || !found || got.URL != pub.URL[:len("https://x.com/")]+"alice/status/"+pub.RemoteID {
+		t.Errorf("FindPost without an ID = %+v, %t, %v; want the post, the user read from X", got, found, err)
+	}
+}
+
+// TestUsageCap: X's 429 usage-capped is the operator's (the app's credits
+// or spending limit), not a rate limit: its x-rate-limit-reset is not a
+// time to retry.
+func TestUsageCap(t *testing.T) {
+	_, fake, n, a := connectedAt(t, time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
+	fake.CapUsage(true)
+	networktest.CheckPublishFailures(t, n, a, "https://chorus.example/r/u", []networktest.PublishFailure{
+		{Name: "usage capped", Class: social.ErrOperator, Status: 429, Message: "usage cap"},
+	})
+	if _, _, err := n.FindPost(t.Context(), a, social.Post{Link: "https://chorus.example/r/u"}, time.Now().Add(-time.Hour)); !errors.Is(err, social.ErrOperator) {
+		t.Errorf("FindPost when capped: %v, want ErrOperator", err)
+	}
+	fake.CapUsage(false)
+	if _, err := n.Publish(t.Context(), a, social.Post{Text: "after", Link: "https://chorus.example/r/u"}); err != nil {
+		t.Errorf("publish once credits are back: %v", err)
+	}
+	small := xtest.New(t, xtest.Options{Credits: xtest.UserRead + xtest.PostCreateURL})
+	sn := newNetwork(t, small, nil)
+	sa := account(connect(t, sn))
+	if _, err := sn.Publish(t.Context(), sa, social.Post{Text: "one", Link: "https://chorus.example/r/1"}); err != nil {
+		t.Fatalf("the post the credits pay for: %v", err)
+	}
+	if _, err := sn.Publish(t.Context(), sa, social.Post{Text: "two", Link: "https://chorus.example/r/2"}); !errors.Is(err, social.ErrOperator) {
+		t.Errorf("a post past the credits: %v, want ErrOperator", err)
+	}
+}
+
 func TestAmbiguousWhenPostStalls(t *testing.T) {
 	fake := xtest.New(t, xtest.Options{})
 	a := account(connect(t, newNetwork(t, fake, nil)))
@@ -259,7 +335,10 @@ func TestMetrics(t *testing.T) {
 // tracked link as X gives it back: in entities.urls[].expanded_url, the
 // text holding only t.co links.
 func TestFindPost(t *testing.T) {
-	c, fake, n, a := connectedAt(t, time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
+	c, fake, _, a := connectedAt(t, time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
+	// Four pages of 100 rather than the default's one of 20, to follow
+	// the paging.
+	n := newNetwork(t, fake, func(o *x.Options) { o.Now = c.Now; o.FindReads = 400 })
 	ctx := t.Context()
 	attempt := c.Now()
 	link := func(i int) string { return fmt.Sprintf("https://chorus.example/r/code%03d", i) }
@@ -301,6 +380,9 @@ func TestFindPost(t *testing.T) {
 	}
 	if _, found, err := n.FindPost(ctx, a, social.Post{Link: "https://chorus.example/r/nevernever"}, since); err == nil || found {
 		t.Errorf("more posts than read: found %t, %v; want an error (cannot tell)", found, err)
+	}
+	if got := fake.Calls("GET /2/users/me"); got != 0 {
+		t.Errorf("%d user reads, want none: the account carries its ID and handle", got)
 	}
 	// The post is still found when it is within the pages read.
 	if pub, found, err := n.FindPost(ctx, a, social.Post{Link: link(249)}, since); err != nil || !found || pub.RemoteID == "" {

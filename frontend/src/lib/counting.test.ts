@@ -42,13 +42,15 @@ describe("blueskyLength", () => {
 });
 
 describe("usage", () => {
-  it("reserves 24 for the link on X and Mastodon", () => {
-    expect(usage(net("x"), "a".repeat(256))).toMatchObject({ used: 280, over: false, remaining: 0 });
-    expect(usage(net("x"), "a".repeat(257))).toMatchObject({ used: 281, over: true });
-    expect(usage(net("x"), "日".repeat(128))).toMatchObject({ used: 280, over: false });
-    expect(usage(net("x"), "日".repeat(129)).over).toBe(true);
-    expect(usage(net("mastodon"), "a".repeat(476)).over).toBe(false);
-    expect(usage(net("mastodon"), "a".repeat(477)).over).toBe(true);
+  it("reserves 25 for the link on X and Mastodon: a blank line and 23", () => {
+    expect(usage(net("x"), "a".repeat(255))).toMatchObject({ used: 280, over: false, remaining: 0 });
+    expect(usage(net("x"), "a".repeat(256))).toMatchObject({ used: 281, over: true });
+    expect(usage(net("x"), "日".repeat(127))).toMatchObject({ used: 279, over: false });
+    expect(usage(net("x"), "日".repeat(128)).over).toBe(true);
+    expect(usage(net("mastodon"), "a".repeat(475)).over).toBe(false);
+    expect(usage(net("mastodon"), "a".repeat(476)).over).toBe(true);
+    // An empty text is the link alone.
+    expect(usage(net("x"), "  ")).toMatchObject({ used: 23 });
   });
   it("keeps Bluesky, LinkedIn and Facebook links outside the text", () => {
     expect(usage(net("bluesky"), "👍".repeat(300)).over).toBe(false);

@@ -2,8 +2,9 @@
 // server's content/sharetext.go, which has the last word when saving.
 //   X:        280 weighted characters; any URL counts 23; code points outside
 //             the Latin/General-Punctuation ranges and emoji count 2; the
-//             appended link costs 24 (a space and 23).
-//   Mastodon: 500 characters; any URL counts 23; the link costs 24.
+//             link is appended after a blank line and costs 25 (2 and 23;
+//             23 alone after an empty text), as content.AppendLink sends it.
+//   Mastodon: 500 characters; any URL counts 23; the link costs 25.
 //   Bluesky:  300 graphemes (the link travels as a card).
 //   LinkedIn: 3000 characters. Facebook: 63206 characters.
 
@@ -13,7 +14,7 @@ export interface NetworkLimit {
   network: Network;
   label: string;
   max: number;
-  /** What the appended link costs, separator included. */
+  /** What the appended link costs after a text, separator included. */
   link: number;
   unit: string;
   count: (text: string) => number;
@@ -71,8 +72,8 @@ export function blueskyLength(s: string): number {
 }
 
 export const NETWORKS: readonly NetworkLimit[] = [
-  { network: "x", label: "X", max: 280, link: 1 + URL_WEIGHT, unit: "weighted characters", count: xLength },
-  { network: "mastodon", label: "Mastodon", max: 500, link: 1 + URL_WEIGHT, unit: "characters", count: mastodonLength },
+  { network: "x", label: "X", max: 280, link: 2 + URL_WEIGHT, unit: "weighted characters", count: xLength },
+  { network: "mastodon", label: "Mastodon", max: 500, link: 2 + URL_WEIGHT, unit: "characters", count: mastodonLength },
   { network: "bluesky", label: "Bluesky", max: 300, link: 0, unit: "graphemes", count: blueskyLength },
   { network: "linkedin", label: "LinkedIn", max: 3000, link: 0, unit: "characters", count: codePoints },
   { network: "facebook", label: "Facebook", max: 63206, link: 0, unit: "characters", count: codePoints },
@@ -88,6 +89,8 @@ export interface Usage {
 /** What a share text uses of a network's limit, the link included. */
 export function usage(limit: NetworkLimit, text: string): Usage {
   const trimmed = text.trim();
-  const used = limit.count(trimmed) + limit.link;
+  // After an empty text the link goes alone, without the blank line.
+  const link = limit.link > 0 && trimmed === "" ? URL_WEIGHT : limit.link;
+  const used = limit.count(trimmed) + link;
   return { used, max: limit.max, remaining: limit.max - used, over: used > limit.max };
 }

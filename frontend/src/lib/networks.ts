@@ -23,6 +23,19 @@ export function limitOf(network: string): NetworkLimit | undefined {
   return NETWORKS.find((n) => n.network === network);
 }
 
+/**
+ * The limit one text for network must fit when it goes to these
+ * connections: the network's, or the smallest a connection's server sets
+ * (a Mastodon server's max_characters), as the server checks each share.
+ */
+export function limitFor(network: string, connections: Pick<Connection, "network" | "max_chars">[]): NetworkLimit | undefined {
+  const base = limitOf(network);
+  if (!base) return undefined;
+  // A connection without a limit of its own is checked against the network's.
+  const own = connections.filter((c) => c.network === network).map((c) => c.max_chars || base.max);
+  return own.length > 0 ? { ...base, max: Math.min(...own) } : base;
+}
+
 export function networkLabel(network: string): string {
   if (network === "link") return "Tracked link"; // a share the member passed on themselves
   return limitOf(network)?.label ?? network.charAt(0).toUpperCase() + network.slice(1);

@@ -9,7 +9,7 @@ import {
   byNetwork,
   connectionStatusText,
   defaultText,
-  limitOf,
+  limitFor,
   localNow,
   localToISO,
   networkLabel,
@@ -75,8 +75,9 @@ export function ComposerForm({ post, onShared }: { post: Post; onShared: (s: Sha
   const whenId = useId();
   const { t } = useTranslation();
 
+  const limitOfGroup = (n: string) => limitFor(n, usable.filter((c) => groups.get(n)?.includes(c.id)));
   const over = [...groups.keys()].filter((n) => {
-    const l = limitOf(n);
+    const l = limitOfGroup(n);
     return l ? usage(l, textOf(n)).over : false;
   });
   const empty = [...groups.keys()].filter((n) => textOf(n).trim() === "");
@@ -165,7 +166,7 @@ export function ComposerForm({ post, onShared }: { post: Post; onShared: (s: Sha
           <legend>{t("Text per network")}</legend>
           <p className="hint">{t("Prefilled with your curators' suggestion; make it yours. The link is added for you.")}</p>
           {[...groups.keys()].map((n) => {
-            const l = limitOf(n);
+            const l = limitOfGroup(n);
             return l ? (
               <ShareTextField key={n} limit={l} value={textOf(n)} onChange={(v) => setTexts((t) => ({ ...t, [n]: v }))} />
             ) : null;

@@ -9,9 +9,14 @@
 //     short-lived user token (client_id and client_secret as parameters),
 //     and, with grant_type=fb_exchange_token, a short-lived token for a
 //     long-lived one (60 days): {access_token, token_type, expires_in}.
+//     The documentation (developers.facebook.com/docs/facebook-login/
+//     guides/access-tokens/get-long-lived) shows GET for the exchange;
+//     Calls tells which method a client used.
 //   - GET /{v}/me/accounts lists the member's Pages with a Page token
 //     each; a Page token read with a long-lived user token never expires,
-//     one read with a short-lived token expires with it.
+//     one read with a short-lived token expires with it. A Page owned by
+//     a business portfolio (Page.Business) is listed only when the member
+//     also granted business_management.
 //   - GET /{v}/{page-id}?fields=… (id, name, link, username,
 //     followers_count), POST /{v}/{page-id}/feed (message, link) → {id:
 //     "{page-id}_{post-id}"}, DELETE /{v}/{post-id} → {success: true},
@@ -39,9 +44,18 @@
 // Tokens are read from the Authorization header (Bearer) or access_token,
 // and, as with "Require App Secret" on, every call needs appsecret_proof.
 // Errors are Graph's {"error": {"message", "type", "code", "error_subcode",
-// "fbtrace_id"}}: 190 for an invalid or expired token, 506 for a duplicate
-// post, 32 for a Page over its rate limit (with X-Business-Use-Case-Usage),
-// 100 (subcode 33) for deleting what does not exist.
+// "is_transient", "fbtrace_id"}}, codes as the Graph API's error handling
+// page lists them (developers.facebook.com/docs/graph-api/guides/
+// error-handling) and rate limiting page explains them
+// (developers.facebook.com/docs/graph-api/overview/rate-limiting): 190 for
+// an invalid or expired token, 506 for a duplicate post, 100 (subcode 33)
+// for deleting what does not exist; and, for the next posts a test
+// refuses (Refuse), the throttling codes 4 (app), 17 (user), 32 (Page),
+// 613 and 80001 (Pages business use case) with the headers given
+// (X-App-Usage, X-Business-Use-Case-Usage), 341 (application limit, wait),
+// 368 (temporarily blocked for policy violations, wait), 10 and 200–299
+// (permission not granted or removed, HTTP 403), 102 (session) and 190
+// (token), with Graph's messages.
 package facebooktest
 
 import (
@@ -80,6 +94,9 @@ type Page struct {
 	Followers          int64
 	// Tasks the member may perform; default all, with CREATE_CONTENT.
 	Tasks []string
+	// Business: the Page is owned by a business portfolio (Business
+	// Manager), so it is listed only with business_management.
+	Business bool
 }
 
 // Options configure the fake.
@@ -103,6 +120,7 @@ type Server struct {
 
 	limit, readLimit, stall networktest.Switch
 	readCode                atomic.Int64 // Graph's throttling code for readLimit
+	limitCode               atomic.Int64 // Graph's error code for limit
 
 	mu      sync.Mutex
 	codes   map[string]grant
@@ -187,7 +205,47 @@ func (s *Server) Posts() []Post {
 
 // RateLimit makes the next n posts fail with Graph's Page rate limit
 // (code 32) and headers h.
-func (s *Server) RateLimit(n int, h http.Header) { s.limit.Set(n, h) }
+func (s *Server) RateLimit(n int, h http.Header) { s.Refuse(n, 32, h) }
+
+// Refuse makes the next n posts fail with Graph's error code (one of
+// RefusalCodes), as Graph answers it, with headers h added.
+func (s *Server) Refuse(n, code int, h http.Header) {
+	s.limitCode.Store(int64(code))
+	s.limit.Set(n, h)
+}
+
+// refusals are Graph's documented errors a post can meet besides
+// validation: HTTP status, type, message, whether Graph marks it
+// transient, and a subcode.
+var refusals = map[int]struct {
+	status    int
+	typ, msg  string
+	transient bool
+	subcode   int
+}{
+	4:     {http.StatusBadRequest, "OAuthException", "(#4) Application request limit reached", true, 0},
+	17:    {http.StatusBadRequest, "OAuthException", "(#17) User request limit reached", true, 0},
+	32:    {http.StatusBadRequest, "OAuthException", "(#32) Page request limit reached", true, 0},
+	613:   {http.StatusBadRequest, "OAuthException", "(#613) Calls to this api have exceeded the rate limit.", true, 0},
+	80001: {http.StatusBadRequest, "OAuthException", "(#80001) There have been too many calls to this Page account. Wait a bit and try again.", true, 0},
+	341:   {http.StatusBadRequest, "OAuthException", "(#341) Application limit reached", true, 0},
+	368:   {http.StatusBadRequest, "OAuthException", "(#368) The action attempted has been deemed abusive or is otherwise disallowed", false, 1390008},
+	10:    {http.StatusForbidden, "OAuthException", "(#10) Application does not have permission for this action", false, 0},
+	200:   {http.StatusForbidden, "OAuthException", "(#200) Permissions error", false, 0},
+	230:   {http.StatusForbidden, "OAuthException", "(#230) Requires pages_manage_posts permission to manage the object", false, 0},
+	102:   {http.StatusBadRequest, "OAuthException", "Session key invalid or no longer valid", false, 0},
+	190:   {http.StatusBadRequest, "OAuthException", "Error validating access token: The user has not authorized application.", false, 458},
+}
+
+// RefusalCodes lists the codes Refuse knows.
+func RefusalCodes() []int {
+	var out []int
+	for c := range refusals {
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // SetEngagement sets the counts of the post id, as if people reacted,
 // commented and shared; false if there is no such post.
@@ -366,6 +424,9 @@ func (s *Server) accounts(w http.ResponseWriter, r *http.Request) {
 	data := []any{}
 	s.mu.Lock()
 	for _, p := range s.opts.Pages {
+		if p.Business && !hasScope(t.scopes, "business_management") {
+			continue
+		}
 		pt := &token{page: p.ID, scopes: t.scopes}
 		if !t.long {
 			pt.expires = t.expires
@@ -382,11 +443,17 @@ func (s *Server) accounts(w http.ResponseWriter, r *http.Request) {
 // granted checks that the member granted permission in the login dialog
 // (scope: comma- or space-separated), or answers Graph's #200.
 func granted(w http.ResponseWriter, t *token, permission string) bool {
-	if slices.Contains(strings.FieldsFunc(t.scopes, func(r rune) bool { return r == ',' || r == ' ' }), permission) {
+	if hasScope(t.scopes, permission) {
 		return true
 	}
 	graphError(w, http.StatusForbidden, "OAuthException", 200, 0, "(#200) This endpoint requires the '"+permission+"' permission")
 	return false
+}
+
+// hasScope reports whether scopes (comma- or space-separated) hold
+// permission.
+func hasScope(scopes, permission string) bool {
+	return slices.Contains(strings.FieldsFunc(scopes, func(r rune) bool { return r == ',' || r == ' ' }), permission)
 }
 
 func (s *Server) findPage(id string) (Page, bool) {
@@ -462,7 +529,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.limit.Take(w) {
-		throttled(w, 32)
+		refuse(w, int(s.limitCode.Load()), p.ID)
 		return
 	}
 	s.mu.Lock()
@@ -513,20 +580,30 @@ func (s *Server) removeApp(w http.ResponseWriter, r *http.Request) {
 	api.Write(w, http.StatusOK, map[string]bool{"success": true})
 }
 
-// throttleMessages are Graph's messages for its throttling codes.
-var throttleMessages = map[int]string{
-	4:     "(#4) Application request limit reached",
-	17:    "(#17) User request limit reached",
-	32:    "(#32) Page request limit reached",
-	613:   "(#613) Calls to this api have exceeded the rate limit.",
-	80001: "(#80001) There have been too many calls to this Page account. Wait a bit and try again.",
-}
-
-// throttled is Graph's throttling error with code (HTTP 400); the switch
-// that throttles has added its headers (X-App-Usage…).
-func throttled(w http.ResponseWriter, code int) {
-	api.Write(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"message": throttleMessages[code],
-		"type": "OAuthException", "is_transient": true, "code": code, "fbtrace_id": "AbCdEf"}})
+// refuse answers Graph's error code (refusals) about page; the switch
+// that refused has added the test's headers. A throttling answer carries
+// the usage header Graph's rate limiting page describes for it when the
+// test gave none: X-App-Usage for the app's and user's limits (4, 17),
+// X-Business-Use-Case-Usage for the Page's (32, 80001), without a time to
+// regain access.
+func refuse(w http.ResponseWriter, code int, page string) {
+	r, ok := refusals[code]
+	if !ok {
+		panic(fmt.Sprintf("facebooktest: no Graph error %d", code))
+	}
+	h := w.Header()
+	switch {
+	case h.Get("X-App-Usage") != "" || h.Get("X-Business-Use-Case-Usage") != "":
+	case code == 4 || code == 17:
+		h.Set("X-App-Usage", `{"call_count":100,"total_cputime":20,"total_time":30}`)
+	case code == 32 || code == 80001:
+		h.Set("X-Business-Use-Case-Usage", `{"`+page+`":[{"type":"pages","call_count":100,"total_cputime":20,"total_time":30,"estimated_time_to_regain_access":0}]}`)
+	}
+	e := map[string]any{"message": r.msg, "type": r.typ, "is_transient": r.transient, "code": code, "fbtrace_id": "AbCdEf"}
+	if r.subcode != 0 {
+		e["error_subcode"] = r.subcode
+	}
+	api.Write(w, r.status, map[string]any{"error": e})
 }
 
 // postNode answers GET /{v}/{page-id}_{post-id}?fields=….
@@ -551,7 +628,7 @@ func (s *Server) postNode(w http.ResponseWriter, r *http.Request, t *token) {
 		}
 	}
 	if s.readLimit.Take(w) {
-		throttled(w, int(s.readCode.Load()))
+		refuse(w, int(s.readCode.Load()), p.PageID)
 		return
 	}
 	out := map[string]any{"id": p.ID}
@@ -661,7 +738,7 @@ func (s *Server) publishedPosts(w http.ResponseWriter, r *http.Request) {
 		fields = map[string]bool{"id": true, "message": true, "created_time": true}
 	}
 	if s.readLimit.Take(w) {
-		throttled(w, int(s.readCode.Load()))
+		refuse(w, int(s.readCode.Load()), r.PathValue("page"))
 		return
 	}
 	s.mu.Lock()

@@ -13,7 +13,8 @@
 //   - POST /oauth/v2/revoke.
 //   - GET /v2/userinfo (OpenID Connect: sub, name, email…).
 //   - POST /rest/posts and DELETE /rest/posts/{encoded URN}, which require
-//     LinkedIn-Version (426 NONEXISTENT_VERSION for an inactive one) and
+//     LinkedIn-Version (426 NONEXISTENT_VERSION for one that is not
+//     active: not released yet or sunset, by Options.Schedule) and
 //     X-Restli-Protocol-Version: 2.0.0, answer 201 with the post's URN in
 //     x-restli-id, 422 DUPLICATE_POST for a repeated commentary, 422 for a
 //     commentary over 3,000 characters, and 204 to a delete (also of a
@@ -39,6 +40,17 @@
 // "message"}; 401 for an invalid, expired or revoked token; 429 with
 // "Resource level throttle … DAY limit …" (LinkedIn sends no Retry-After:
 // its daily limits reset at midnight UTC).
+//
+// Versions follow LinkedIn's Marketing API versioning page
+// (learn.microsoft.com/linkedin/marketing/versioning: monthly releases,
+// each served at least a year, "Latest Version" March 2026, 202603) and
+// its migrations page (learn.microsoft.com/linkedin/marketing/
+// integrations/migrations: the sunset date of each version): a version is
+// active from the first day of its month until its sunset, by the fake's
+// clock. DefaultSchedule holds the versions those pages list as active
+// or recently sunset; versions not listed there (202512, and the 202604 to
+// 202607 that secondary sources mention) are unknown to the fake, as they
+// could not be confirmed.
 package linkedintest
 
 import (
@@ -72,9 +84,10 @@ type Options struct {
 	ClientID, ClientSecret string
 	// Name, Email and MemberID describe the member who authorises Chorus.
 	Name, Email, MemberID string
-	// Versions are the active LinkedIn-Version values; default every
-	// version from 202501 on.
-	Versions func(v string) bool
+	// Schedule is the versions LinkedIn released, with their sunsets;
+	// default DefaultSchedule. A LinkedIn-Version is active when it is
+	// listed, released and not sunset by the fake's clock.
+	Schedule []Release
 	// Now is the fake's clock for post times; default time.Now.
 	Now func() time.Time
 }
@@ -125,6 +138,34 @@ type Post struct {
 	TopLevelComments int64
 }
 
+// Release is a LinkedIn-Version and when LinkedIn serves it.
+type Release struct {
+	Version          string
+	Released, Sunset time.Time
+}
+
+func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+
+// DefaultSchedule is the Marketing API versions and sunset dates as
+// LinkedIn's migrations page lists them (see the package comment).
+var DefaultSchedule = []Release{
+	{"202510", day(2025, 10, 1), day(2026, 10, 15)},
+	{"202511", day(2025, 11, 1), day(2026, 11, 16)},
+	{"202601", day(2026, 1, 1), day(2027, 1, 15)},
+	{"202602", day(2026, 2, 1), day(2027, 2, 15)},
+	{"202603", day(2026, 3, 1), day(2027, 3, 16)},
+}
+
+// active reports whether LinkedIn serves version v at now.
+func (s *Server) active(v string, now time.Time) bool {
+	for _, r := range s.opts.Schedule {
+		if r.Version == v {
+			return !now.Before(r.Released) && now.Before(r.Sunset)
+		}
+	}
+	return false
+}
+
 // New starts a fake on 127.0.0.1, closed when the test ends.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
@@ -136,8 +177,8 @@ func New(t testing.TB, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Versions == nil {
-		opts.Versions = func(v string) bool { return v >= "202501" }
+	if opts.Schedule == nil {
+		opts.Schedule = DefaultSchedule
 	}
 	s := &Server{opts: opts, codes: map[string]grant{}, tokens: map[string]*token{}, posts: networktest.NewLog[Post](7141138937766391800)}
 	mux := http.NewServeMux()
@@ -195,7 +236,7 @@ func (s *Server) AddPost(commentary, link string, at time.Time) string {
 	at = at.UTC().Truncate(time.Millisecond)
 	return s.add(&Post{Author: "urn:li:person:" + s.opts.MemberID,
 		Commentary: commentary, Rendered: commentary, ArticleSource: link, Visibility: "PUBLIC", LifecycleState: "PUBLISHED",
-		Version: "202609", CreatedAt: at, LastModifiedAt: at})
+		Version: s.opts.Schedule[len(s.opts.Schedule)-1].Version, CreatedAt: at, LastModifiedAt: at})
 }
 
 // add gives p the next share URN and keeps it; the caller holds s.mu.
@@ -350,7 +391,7 @@ func (s *Server) versioned(w http.ResponseWriter, r *http.Request) (string, bool
 	case v == "":
 		writeError(w, http.StatusBadRequest, 0, "VERSION_MISSING", "A version must be present. Please specify a version by adding the LinkedIn-Version header.")
 		return "", false
-	case !s.opts.Versions(v):
+	case !s.active(v, s.opts.Now()):
 		writeError(w, http.StatusUpgradeRequired, 0, "NONEXISTENT_VERSION", fmt.Sprintf("Requested version %s00 is not active", v))
 		return "", false
 	case r.Header.Get("X-Restli-Protocol-Version") != "2.0.0":

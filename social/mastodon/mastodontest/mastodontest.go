@@ -3,10 +3,31 @@
 // what Chorus uses: POST /api/v1/apps, /oauth/authorize (approving at once,
 // as if the member clicked Authorize), /oauth/token, /oauth/revoke,
 // GET /api/v1/accounts/verify_credentials, POST, GET and DELETE
-// /api/v1/statuses. Like Mastodon it answers 401 {"error":"The access token
+// /api/v1/statuses, GET /api/v1/accounts/:id/statuses and GET
+// /api/v2/instance. Like Mastodon it answers 401 {"error":"The access token
 // is invalid"}, 422 {"error":"Validation failed: …"}, 429 with
 // X-RateLimit-* headers, 418 to a request without User-Agent, and issues
 // tokens that never expire (unless Options.ExpiringTokens says otherwise).
+//
+// Scopes are enforced per endpoint as Mastodon's controllers declare them
+// (docs.joinmastodon.org/api/oauth-scopes/ and, in mastodon/mastodon,
+// app/controllers/api/v1/statuses_controller.rb and
+// app/controllers/api/v1/accounts/statuses_controller.rb): a token
+// outside the endpoint's scopes is 403 {"error":"This action is outside
+// the authorized scopes"}; "read" and "write" cover their read:… and
+// write:… children. verify_credentials needs read:accounts (or profile);
+// posting and deleting statuses need write:statuses; reading a status or
+// an account's statuses needs read:statuses when a token is sent
+// (authorize_if_got_token!) and no token for public statuses — unless the
+// server runs with DISALLOW_UNAUTHENTICATED_API_ACCESS
+// (Options.DisallowUnauthenticated), which answers 401 {"error":"This API
+// requires an authenticated user"}. A code is granted only scopes the app
+// registered (invalid_scope otherwise).
+//
+// The status length limit is the server's own: MaxCharacters, reported as
+// configuration.statuses.max_characters by GET /api/v2/instance
+// (docs.joinmastodon.org/entities/Instance/), every URL counting
+// characters_reserved_per_url (23) whatever its length.
 package mastodontest
 
 import (
@@ -18,6 +39,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,8 +51,12 @@ import (
 	"github.com/chorushq/chorus/social/networktest"
 )
 
-// MaxChars is the server's status length limit.
+// MaxChars is a server's status length limit unless its administrator
+// changed it (Options.MaxCharacters).
 const MaxChars = 500
+
+// URLChars is what any URL in a status counts.
+const URLChars = 23
 
 // Options configure the fake.
 type Options struct {
@@ -44,6 +71,11 @@ type Options struct {
 	ExpiringTokens time.Duration
 	// Now is the fake's clock for token expiry; default time.Now.
 	Now func() time.Time
+	// MaxCharacters is the server's status limit; default MaxChars.
+	MaxCharacters int
+	// DisallowUnauthenticated refuses every API call without a token, as
+	// a server with DISALLOW_UNAUTHENTICATED_API_ACCESS does.
+	DisallowUnauthenticated bool
 }
 
 // Server is a fake Mastodon server. Calls counts the requests by method
@@ -67,6 +99,7 @@ type Server struct {
 	retryHdr  bool
 	deny      bool
 	delay     time.Duration
+	public    int // status reads without a token
 }
 
 type app struct{ secret, redirect, scopes string }
@@ -105,6 +138,7 @@ type Status struct {
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
 	opts.Username = cmp.Or(opts.Username, "alice")
+	opts.MaxCharacters = cmp.Or(opts.MaxCharacters, MaxChars)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -120,6 +154,7 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("DELETE /api/v1/statuses/{id}", s.deleteStatus)
 	mux.HandleFunc("GET /api/v1/statuses/{id}", s.getStatus)
 	mux.HandleFunc("GET /api/v1/accounts/{id}/statuses", s.accountStatuses)
+	mux.HandleFunc("GET /api/v2/instance", s.instance)
 	s.Server = networktest.Start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.UserAgent() == "" {
 			writeError(w, http.StatusTeapot, "This server requires a User-Agent")
@@ -192,6 +227,15 @@ func (s *Server) RevokeAll() {
 	for _, t := range s.tokens {
 		t.revoked = true
 	}
+}
+
+// PublicReads counts the status reads (a status, an account's statuses)
+// made without a token: what a client falls back to when its token lacks
+// read:statuses.
+func (s *Server) PublicReads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.public
 }
 
 // AccountID is the fake account's ID.
@@ -268,10 +312,18 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 			"error_description": {"The resource owner or authorization server denied the request."}})
 		return
 	}
+	scopes := cmp.Or(q.Get("scope"), "read")
+	for _, sc := range strings.Fields(scopes) {
+		if !slices.Contains(strings.Fields(a.scopes), sc) {
+			networktest.Redirect(w, r, u, url.Values{"state": {q.Get("state")}, "error": {"invalid_scope"},
+				"error_description": {"The requested scope is invalid, unknown, or malformed."}})
+			return
+		}
+	}
 	code := networktest.Random()
 	s.mu.Lock()
 	s.codes[code] = grant{clientID: q.Get("client_id"), redirect: a.redirect, challenge: q.Get("code_challenge"),
-		method: q.Get("code_challenge_method"), scopes: q.Get("scope"), expires: time.Now().Add(10 * time.Minute)}
+		method: q.Get("code_challenge_method"), scopes: scopes, expires: time.Now().Add(10 * time.Minute)}
 	s.mu.Unlock()
 	networktest.Redirect(w, r, u, url.Values{"code": {code}, "state": {q.Get("state")}})
 }
@@ -353,22 +405,85 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	api.Write(w, http.StatusOK, map[string]any{})
 }
 
-// authed returns the request's valid token, or answers 401.
-func (s *Server) authed(w http.ResponseWriter, r *http.Request) (string, bool) {
+// authed returns the request's valid token, or answers 401, or 403 when
+// the token holds none of scopes: the endpoint's scope, its parent
+// ("read" for "read:statuses") and any alternative.
+func (s *Server) authed(w http.ResponseWriter, r *http.Request, scopes ...string) (string, bool) {
 	access, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	s.mu.Lock()
 	t := s.tokens[access]
 	valid := ok && t != nil && !t.revoked && (t.expires.IsZero() || s.opts.Now().Before(t.expires))
+	var granted string
+	if valid {
+		granted = t.scopes
+	}
 	s.mu.Unlock()
 	if !valid {
 		writeError(w, http.StatusUnauthorized, "The access token is invalid")
 		return "", false
 	}
+	if !allows(granted, scopes) {
+		writeError(w, http.StatusForbidden, "This action is outside the authorized scopes")
+		return "", false
+	}
 	return access, true
 }
 
+// allows reports whether granted (space-separated) holds one of scopes or
+// the parent of one; no scopes is any token.
+func allows(granted string, scopes []string) bool {
+	if len(scopes) == 0 {
+		return true
+	}
+	have := strings.Fields(granted)
+	for _, sc := range scopes {
+		parent, _, _ := strings.Cut(sc, ":")
+		if slices.Contains(have, sc) || slices.Contains(have, parent) {
+			return true
+		}
+	}
+	return false
+}
+
+// optionalAuth is Mastodon's authorize_if_got_token!: a request with a
+// token must hold one of scopes; one without is served public data,
+// unless the server disallows unauthenticated access (401).
+func (s *Server) optionalAuth(w http.ResponseWriter, r *http.Request, scopes ...string) bool {
+	if r.Header.Get("Authorization") != "" {
+		_, ok := s.authed(w, r, scopes...)
+		return ok
+	}
+	if len(scopes) > 0 {
+		s.mu.Lock()
+		s.public++
+		s.mu.Unlock()
+	}
+	if s.opts.DisallowUnauthenticated {
+		writeError(w, http.StatusUnauthorized, "This API requires an authenticated user")
+		return false
+	}
+	return true
+}
+
+// instance is GET /api/v2/instance, public: the server's configuration,
+// of which Chorus reads the status limit.
+func (s *Server) instance(w http.ResponseWriter, r *http.Request) {
+	if !s.optionalAuth(w, r) {
+		return
+	}
+	api.Write(w, http.StatusOK, map[string]any{
+		"domain": r.Host, "title": "Fake Mastodon", "version": "4.3.0", "source_url": "https://github.com/mastodon/mastodon",
+		"configuration": map[string]any{
+			"urls":     map[string]any{"streaming": "ws://" + r.Host},
+			"accounts": map[string]any{"max_featured_tags": 10, "max_pinned_statuses": 5},
+			"statuses": map[string]any{"max_characters": s.opts.MaxCharacters, "max_media_attachments": 4,
+				"characters_reserved_per_url": URLChars},
+		},
+	})
+}
+
 func (s *Server) verifyCredentials(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authed(w, r); !ok {
+	if _, ok := s.authed(w, r, "read:accounts", "profile"); !ok {
 		return
 	}
 	host := r.Host
@@ -393,7 +508,7 @@ func (s *Server) statusJSON(r *http.Request, st Status) map[string]any {
 }
 
 func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
-	access, ok := s.authed(w, r)
+	access, ok := s.authed(w, r, "write:statuses")
 	if !ok {
 		return
 	}
@@ -436,8 +551,8 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 	case strings.TrimSpace(text) == "":
 		writeError(w, http.StatusUnprocessableEntity, "Validation failed: Text can't be blank")
 		return
-	case utf8.RuneCountInString(text) > MaxChars:
-		writeError(w, http.StatusUnprocessableEntity, fmt.Sprintf("Validation failed: Text character limit of %d exceeded", MaxChars))
+	case length(text) > s.opts.MaxCharacters:
+		writeError(w, http.StatusUnprocessableEntity, fmt.Sprintf("Validation failed: Text character limit of %d exceeded", s.opts.MaxCharacters))
 		return
 	}
 	vis := p.Get("visibility")
@@ -463,22 +578,19 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 	api.Write(w, http.StatusOK, s.statusJSON(r, st))
 }
 
+// urlPattern finds the URLs Mastodon counts as URLChars.
+var urlPattern = regexp.MustCompile(`https?://[^\s]+`)
+
+// length counts a status as Mastodon does: characters, any URL URLChars.
+func length(text string) int {
+	return utf8.RuneCountInString(urlPattern.ReplaceAllString(text, "")) + URLChars*len(urlPattern.FindAllString(text, -1))
+}
+
 // getStatus is GET /api/v1/statuses/:id: a public status needs no token;
-// a token without read:statuses (or read) is refused with 403, as
-// Mastodon refuses calls outside a token's scopes.
+// a token needs read:statuses (or read).
 func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "" {
-		access, ok := s.authed(w, r)
-		if !ok {
-			return
-		}
-		s.mu.Lock()
-		scopes := " " + s.tokens[access].scopes + " "
-		s.mu.Unlock()
-		if !strings.Contains(scopes, " read ") && !strings.Contains(scopes, " read:statuses ") {
-			writeError(w, http.StatusForbidden, "This action is outside the authorized scopes")
-			return
-		}
+	if !s.optionalAuth(w, r, "read:statuses") {
+		return
 	}
 	s.mu.Lock()
 	st, ok := s.statuses[r.PathValue("id")]
@@ -510,10 +622,13 @@ func (s *Server) SetCounts(id string, favourites, replies, reblogs int64) {
 
 // accountStatuses lists the account's statuses newest first, as Mastodon
 // does: ?limit= (default 20, at most 40) and ?max_id= (older than).
+// Without a token it lists public statuses only; with one it needs
+// read:statuses.
 func (s *Server) accountStatuses(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authed(w, r); !ok {
+	if !s.optionalAuth(w, r, "read:statuses") {
 		return
 	}
+	public := r.Header.Get("Authorization") == ""
 	if r.PathValue("id") != s.AccountID() {
 		writeError(w, http.StatusNotFound, "Record not found")
 		return
@@ -531,7 +646,7 @@ func (s *Server) accountStatuses(w http.ResponseWriter, r *http.Request) {
 	}
 	var page []Status
 	for i := maxID - 1; i >= 1 && len(page) < limit; i-- {
-		if st, ok := s.statuses[strconv.Itoa(i)]; ok && !st.Deleted {
+		if st, ok := s.statuses[strconv.Itoa(i)]; ok && !st.Deleted && (!public || st.Visibility == "public") {
 			page = append(page, st)
 		}
 	}
@@ -544,7 +659,7 @@ func (s *Server) accountStatuses(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteStatus(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authed(w, r); !ok {
+	if _, ok := s.authed(w, r, "write:statuses"); !ok {
 		return
 	}
 	s.mu.Lock()

@@ -42,6 +42,21 @@
 //
 // Errors are X's problem bodies: {"title", "detail", "type", "status"},
 // 401 {"title":"Unauthorized", …} for an invalid, expired or revoked token.
+//
+// Usage is billed as X's pay-per-usage pricing page lists it
+// (docs.x.com/x-api/getting-started/pricing; usage and billing:
+// docs.x.com/x-api/fundamentals/post-cap): reads per resource returned —
+// a post $0.005, a user $0.010 — each resource counted once per UTC day;
+// writes per request — a post $0.015, a post with a URL $0.200, a delete
+// (Content: Manage, as the fake reads the table) $0.005; only successful
+// answers are billed. Cost and Usage report what a test's requests cost.
+// With Options.Credits, a request whose cost the credits left cannot
+// cover — or any request after CapUsage — is refused as X refuses a spent
+// usage cap: 429 {"title":"UsageCapExceeded","type":
+// ".../problems/usage-capped","period","scope",…} while the
+// x-rate-limit-* headers of the endpoint's window, which do not apply,
+// still come along (docs.x.com/x-api/fundamentals/response-codes-and-errors:
+// "429 Rate limit or usage cap exceeded").
 package xtest
 
 import (
@@ -50,6 +65,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -84,7 +100,19 @@ type Options struct {
 	Followers      int64
 	// Now is the fake's clock for token expiry; default time.Now.
 	Now func() time.Time
+	// Credits, when positive, is what the app may spend, in millionths
+	// of a dollar; a request it cannot pay for is usage-capped.
+	Credits int64
 }
+
+// Prices of X's pay-per-usage plan, in millionths of a dollar.
+const (
+	PostRead      = 5000
+	UserRead      = 10000
+	PostCreate    = 15000
+	PostCreateURL = 200000
+	PostDelete    = 5000
+)
 
 // Server is a fake X. Calls counts the requests by method and path; for
 // the token endpoint the key ends in the grant type ("POST /2/oauth2/token
@@ -102,6 +130,10 @@ type Server struct {
 	refresh  map[string]*refresh
 	tweets   *networktest.Log[Tweet]
 	failWith int
+	capped   bool
+	spent    int64
+	usage    map[string]int             // billed units by kind (post_read…)
+	billed   map[string]map[string]bool // UTC day → resources read
 }
 
 // readAccess is what a test may switch on a read endpoint.
@@ -166,7 +198,7 @@ func New(t testing.TB, opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, codes: map[string]grant{}, tokens: map[string]*token{}, refresh: map[string]*refresh{},
-		tweets: networktest.NewLog[Tweet](1445880548472328190)}
+		tweets: networktest.NewLog[Tweet](1445880548472328190), usage: map[string]int{}, billed: map[string]map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /i/oauth2/authorize", s.authorize)
 	mux.HandleFunc("POST /2/oauth2/token", s.token)
@@ -194,6 +226,81 @@ func (s *Server) Tweets() []Tweet {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tweets.Copies()
+}
+
+// Cost is what the requests so far cost, in millionths of a dollar.
+func (s *Server) Cost() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.spent
+}
+
+// Usage counts the billed units by kind: post_read, user_read,
+// post_create, post_create_url, post_delete.
+func (s *Server) Usage() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.usage)
+}
+
+// CapUsage makes every billed request answer 429 usage-capped (capped)
+// or not, as when the app's usage cap is spent.
+func (s *Server) CapUsage(capped bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.capped = capped
+}
+
+// charge is one billed item: its kind, price and, for reads, the resource
+// (billed once per UTC day).
+type charge struct {
+	kind     string
+	price    int64
+	resource string
+}
+
+// affordable reports whether the app may still pay for items, or answers
+// 429 usage-capped; the caller bills them with bill once it succeeds.
+func (s *Server) affordable(w http.ResponseWriter, items ...charge) bool {
+	s.mu.Lock()
+	var cost int64
+	day := s.opts.Now().UTC().Format(time.DateOnly)
+	for _, c := range items {
+		if c.resource == "" || !s.billed[day][c.resource] {
+			cost += c.price
+		}
+	}
+	capped := s.capped || (s.opts.Credits > 0 && s.spent+cost > s.opts.Credits)
+	s.mu.Unlock()
+	if !capped {
+		return true
+	}
+	w.Header().Set("X-Rate-Limit-Limit", "900")
+	w.Header().Set("X-Rate-Limit-Remaining", "899")
+	w.Header().Set("X-Rate-Limit-Reset", strconv.FormatInt(s.opts.Now().Add(15*time.Minute).Unix(), 10))
+	api.Write(w, http.StatusTooManyRequests, map[string]any{"title": "UsageCapExceeded", "detail": "Usage cap exceeded: Monthly product cap",
+		"type": "https://api.x.com/2/problems/usage-capped", "period": "Monthly", "scope": "Product", "status": http.StatusTooManyRequests})
+	return false
+}
+
+// bill records items as paid.
+func (s *Server) bill(items ...charge) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	day := s.opts.Now().UTC().Format(time.DateOnly)
+	if s.billed[day] == nil {
+		s.billed[day] = map[string]bool{}
+	}
+	for _, c := range items {
+		if c.resource != "" {
+			if s.billed[day][c.resource] {
+				continue
+			}
+			s.billed[day][c.resource] = true
+		}
+		s.spent += c.price
+		s.usage[c.kind]++
+	}
 }
 
 // RateLimit makes the next n posts fail with 429 and headers h (X's
@@ -401,6 +508,11 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	if !s.authed(w, r, "tweet.read", "users.read") {
 		return
 	}
+	read := charge{"user_read", UserRead, "user:" + s.UserID()}
+	if !s.affordable(w, read) {
+		return
+	}
+	defer s.bill(read)
 	u := map[string]any{"id": s.UserID(), "name": s.opts.Name, "username": s.opts.Username}
 	for _, f := range strings.Split(r.URL.Query().Get("user.fields"), ",") {
 		if f == "public_metrics" {
@@ -443,6 +555,13 @@ func (s *Server) createTweet(w http.ResponseWriter, r *http.Request) {
 		tooManyRequests(w)
 		return
 	}
+	create := charge{"post_create", PostCreate, ""}
+	if link.MatchString(text) {
+		create = charge{"post_create_url", PostCreateURL, ""}
+	}
+	if !s.affordable(w, create) {
+		return
+	}
 	s.mu.Lock()
 	if st := s.failWith; st != 0 {
 		s.failWith = 0
@@ -459,6 +578,7 @@ func (s *Server) createTweet(w http.ResponseWriter, r *http.Request) {
 	}
 	t := s.post(text, s.opts.Now())
 	s.mu.Unlock()
+	s.bill(create)
 	if s.stall.Take(w) {
 		s.Hang(r)
 		return
@@ -474,6 +594,10 @@ func (s *Server) deleteTweet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
+	del := charge{"post_delete", PostDelete, ""}
+	if !s.affordable(w, del) {
+		return
+	}
 	s.mu.Lock()
 	t := s.tweets.Get(id)
 	gone := t == nil || t.Deleted
@@ -481,6 +605,9 @@ func (s *Server) deleteTweet(w http.ResponseWriter, r *http.Request) {
 		t.Deleted = true
 	}
 	s.mu.Unlock()
+	if !gone {
+		s.bill(del)
+	}
 	if gone {
 		api.Write(w, http.StatusNotFound, map[string]any{"title": "Not Found Error", "type": "https://api.twitter.com/2/problems/resource-not-found",
 			"detail": "Could not find tweet with id: [" + id + "].", "status": 404})
@@ -495,6 +622,10 @@ func (s *Server) lookupTweet(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	if s.lookups.refused(w) {
+		return
+	}
+	read := charge{"post_read", PostRead, "post:" + id}
+	if !s.affordable(w, read) {
 		return
 	}
 	s.mu.Lock()
@@ -519,6 +650,7 @@ func (s *Server) lookupTweet(w http.ResponseWriter, r *http.Request) {
 				"quote_count": m.Quotes, "bookmark_count": m.Bookmarks, "impression_count": m.Impressions}
 		}
 	}
+	s.bill(read)
 	w.Header().Set("X-Rate-Limit-Limit", "900")
 	w.Header().Set("X-Rate-Limit-Remaining", "899")
 	w.Header().Set("X-Rate-Limit-Reset", strconv.FormatInt(s.opts.Now().Add(15*time.Minute).Unix(), 10))
@@ -613,6 +745,16 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
 	}
 	meta := map[string]any{"result_count": 0}
 	var data []any
+	var reads []charge
+	if offset < len(listed) {
+		for _, t := range listed[offset:min(offset+size, len(listed))] {
+			reads = append(reads, charge{"post_read", PostRead, "post:" + t.ID})
+		}
+	}
+	if !s.affordable(w, reads...) {
+		return
+	}
+	s.bill(reads...)
 	if offset < len(listed) {
 		end := min(offset+size, len(listed))
 		for i, t := range listed[offset:end] {
