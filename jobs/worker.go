@@ -50,6 +50,8 @@ type Worker struct {
 	cfg       Config
 	heartbeat prometheus.Gauge
 	processed *prometheus.CounterVec
+	failures  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
 }
 
 // NewWorker returns a Worker; Run starts it.
@@ -76,9 +78,18 @@ func NewWorker(cfg Config) (*Worker, error) {
 			Name: "chorus_tasks_processed_total",
 			Help: "Tasks processed, by type and outcome.",
 		}, []string{"type", "outcome"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: MetricTaskFailures,
+			Help: "Task runs that failed, by queue and type (waits for a rate limit are not failures; drops are).",
+		}, []string{"queue", "type"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    MetricTaskDuration,
+			Help:    "How long task runs took, by queue and type.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"queue", "type"}),
 	}
 	if cfg.Metrics != nil {
-		for _, c := range []prometheus.Collector{w.heartbeat, w.processed} {
+		for _, c := range []prometheus.Collector{w.heartbeat, w.processed, w.failures, w.duration} {
 			if err := cfg.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("register worker metrics: %w", err)
 			}
@@ -228,11 +239,17 @@ func (w *Worker) scoped(h func(ctx context.Context, sc tenant.Scope, id string) 
 func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		id, _ := asynq.GetTaskID(ctx)
+		queue, _ := asynq.GetQueueName(ctx)
 		ctx = api.WithLogAttrs(ctx, slog.String("task_id", id), slog.String("task_type", t.Type()))
+		start := time.Now()
 		err := next.ProcessTask(ctx, t)
+		w.duration.WithLabelValues(queue, t.Type()).Observe(time.Since(start).Seconds())
 		outcome := "ok"
 		if err != nil {
 			outcome = "error"
+			if isFailure(err) {
+				w.failures.WithLabelValues(queue, t.Type()).Inc()
+			}
 		}
 		w.processed.WithLabelValues(t.Type(), outcome).Inc()
 		return err

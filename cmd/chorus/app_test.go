@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chorushq/chorus/content"
+	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/jobstest"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/mastodon/mastodontest"
@@ -151,14 +152,19 @@ func newTestAppVia(t *testing.T, env map[string]string, extraPorts []int, edit f
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := prometheus.NewRegistry()
+	outcomes, err := jobs.PublishOutcomes(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	socialSvc, err := newSocialService(base, keys, log, clock.Now, networkOptions{
 		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: append([]int{int(fakeAddr.Port())}, extraPorts...), allowHTTP: true,
-		cfg: cfg, mailer: mailer, tasks: tasks,
+		cfg: cfg, mailer: mailer, tasks: tasks, outcomes: outcomes,
 	}, contentSvc, queue)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(),
+	deps := appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg,
 		baseURL: base, now: clock.Now, content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, queueRedis: redisOpt,
 		// Dex runs on loopback over http: reach it with a plain client.
 		keys: keys, idpHTTP: &http.Client{Timeout: 15 * time.Second}, idpAllowHTTP: true}

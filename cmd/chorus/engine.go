@@ -17,7 +17,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chorushq/chorus/content"
@@ -276,13 +275,7 @@ func newApp(d appDeps) (*app, error) {
 	if err := clickMetrics(d.metrics, redirector); err != nil {
 		return nil, err
 	}
-	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
-	e.GET("/readyz", readyz(d))
-	metrics := []gin.HandlerFunc{gin.WrapH(promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{}))}
-	if d.cfg.MetricsToken != "" {
-		metrics = append([]gin.HandlerFunc{tokenOnly(d.cfg.MetricsToken, "Chorus metrics", "/metrics needs the metrics token (CHORUS_METRICS_TOKEN)")}, metrics...)
-	}
-	e.GET("/metrics", metrics...)
+	probeRoutes(e, d.cfg, d.store, d.redis, d.metrics, d.log)
 
 	v1 := e.Group("/api/v1", api.WellFormed())
 	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDoc) })
@@ -320,26 +313,6 @@ func newApp(d appDeps) (*app, error) {
 		guarded.ServeHTTP(w, r)
 	})
 	return &app{engine: e, handler: handler, auth: auth, redirector: redirector, queues: queues}, nil
-}
-
-// readyz answers 200 when MongoDB and Redis both answer.
-func readyz(d appDeps) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
-		defer cancel()
-		checks := gin.H{"mongo": "ok", "redis": "ok"}
-		status := http.StatusOK
-		if err := d.store.Ping(ctx); err != nil {
-			checks["mongo"], status = "unavailable", http.StatusServiceUnavailable
-			d.log.WarnContext(ctx, "readyz: mongo", "err", err)
-		}
-		if err := d.redis.Ping(ctx).Err(); err != nil {
-			checks["redis"], status = "unavailable", http.StatusServiceUnavailable
-			d.log.WarnContext(ctx, "readyz: redis", "err", err)
-		}
-		c.Header("Cache-Control", "no-store")
-		c.JSON(status, checks)
-	}
 }
 
 // trackedLinkRoute is the tracked-link redirect, /r/{code}.

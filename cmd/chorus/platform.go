@@ -125,13 +125,18 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	netOpts := cfg.networkOptions(mailer)
 	netOpts.tasks, netOpts.reach = tasks, reachSvc
 	netOpts.limits = jobs.NewRateLimiter(rdb, cfg.PublishLimits)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoMetric())
+	if netOpts.outcomes, err = jobs.PublishOutcomes(reg); err != nil {
+		return err
+	}
 	socialSvc, err := newSocialService(baseURL, keys, log, time.Now, netOpts, contentSvc, queue)
 	if err != nil {
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoMetric())
+	// The queues are read at each scrape, by whichever process serves it.
+	reg.MustRegister(jobs.NewQueueCollector(tasks, log))
 
 	g, gctx := errgroup.WithContext(ctx)
 	if serves {
@@ -175,6 +180,22 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 			BaseURL: baseURL, Reach: reachSvc})
 		if err != nil {
 			return err
+		}
+		if !serves {
+			// Under all, the API's listener serves the probes and the
+			// one registry; a worker alone gets a port of its own.
+			wh, err := listenWorkerHTTP(cfg, store, rdb, reg, log)
+			if err != nil {
+				return err
+			}
+			g.Go(wh.Serve)
+			g.Go(func() error {
+				<-gctx.Done()
+				c, cancel := stopCtx()
+				defer cancel()
+				return wh.Shutdown(c)
+			})
+			log.Info("worker probes and metrics", "listen", wh.Addr())
 		}
 		g.Go(func() error { return w.Run(gctx) })
 	}

@@ -33,11 +33,19 @@ func startRun(t *testing.T, env map[string]string) (string, func() error) {
 // startRunLogged is startRun that also returns the log lines so far.
 func startRunLogged(t *testing.T, env map[string]string) (string, func() error, func() []string) {
 	t.Helper()
+	return startCommand(t, "all", env, "Chorus is running", "url")
+}
+
+// startCommand runs the command cmd as main does until it logs msg, and
+// returns that record's field, a function that stops it and returns
+// run's error, and the log lines so far.
+func startCommand(t *testing.T, cmd string, env map[string]string, msg, field string) (string, func() error, func() []string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, []string{"all"}, func(k string) string { return env[k] }, pw)
+		err := run(ctx, []string{cmd}, func(k string) string { return env[k] }, pw)
 		pw.CloseWithError(io.EOF)
 		done <- err
 	}()
@@ -58,12 +66,10 @@ func startRunLogged(t *testing.T, env map[string]string) (string, func() error, 
 			mu.Lock()
 			lines = append(lines, sc.Text())
 			mu.Unlock()
-			var rec struct {
-				Msg string `json:"msg"`
-				URL string `json:"url"`
-			}
-			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "Chorus is running" {
-				urls <- rec.URL
+			var rec map[string]any
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec["msg"] == msg {
+				v, _ := rec[field].(string)
+				urls <- v
 			}
 			if testing.Verbose() {
 				t.Log(sc.Text())

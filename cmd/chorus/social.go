@@ -79,6 +79,9 @@ type networkOptions struct {
 	// reach counts published shares in the rollups; nil: a reach service
 	// of this social service's own.
 	reach *reach.Service
+	// outcomes counts publishing attempts (jobs.PublishOutcomes); nil:
+	// not counted.
+	outcomes func(network string, outcome social.PublishOutcome)
 }
 
 // wholeSecondAfter rounds a time still to come up to a whole second:
@@ -194,5 +197,5 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 	}
 	return social.NewService(social.Config{Networks: reg, Keys: keys, BaseURL: base, HTTPClient: client, Log: log, Now: now,
 		Content: contentSvc, Enqueue: enqueue, Notify: notifier(o.mailer), Throttle: throttle, Dequeue: dequeue,
-		OnPublished: rs.SharePublished}), nil
+		OnPublished: rs.SharePublished, OnPublishOutcome: o.outcomes}), nil
 }

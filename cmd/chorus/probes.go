@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/api"
+)
+
+// probeRoutes mounts /healthz (the process answers), /readyz (MongoDB and
+// Redis answer) and /metrics (behind CHORUS_METRICS_TOKEN when set). The
+// API serves them on CHORUS_ADDR, the worker on CHORUS_WORKER_ADDR.
+func probeRoutes(e *gin.Engine, cfg config, store *tenant.Store, rdb redis.UniversalClient, reg *prometheus.Registry, log *slog.Logger) {
+	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/readyz", readyz(store, rdb, log))
+	metrics := []gin.HandlerFunc{gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))}
+	if cfg.MetricsToken != "" {
+		metrics = append([]gin.HandlerFunc{tokenOnly(cfg.MetricsToken, "Chorus metrics", "/metrics needs the metrics token (CHORUS_METRICS_TOKEN)")}, metrics...)
+	}
+	e.GET("/metrics", metrics...)
+}
+
+// readyz answers 200 when MongoDB and Redis both answer, else 503 naming
+// the ones that do not.
+func readyz(store *tenant.Store, rdb redis.UniversalClient, log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+		defer cancel()
+		var down []string
+		if err := store.Ping(ctx); err != nil {
+			down = append(down, "MongoDB")
+			log.WarnContext(ctx, "readyz: mongo", "err", err)
+		}
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			down = append(down, "Redis")
+			log.WarnContext(ctx, "readyz: redis", "err", err)
+		}
+		c.Header("Cache-Control", "no-store")
+		if len(down) > 0 {
+			api.Write(c, api.New(http.StatusServiceUnavailable, "not_ready", strings.Join(down, " and ")+" did not answer within 3 s"))
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"mongo": "ok", "redis": "ok"})
+	}
+}
+
+// workerHTTP is the worker's own small HTTP server on CHORUS_WORKER_ADDR:
+// its probes and metrics, for `chorus worker` (under `all` the API's
+// listener serves them, one registry for the process).
+type workerHTTP struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// listenWorkerHTTP listens on cfg.WorkerAddr; Serve serves until Shutdown.
+func listenWorkerHTTP(cfg config, store *tenant.Store, rdb redis.UniversalClient, reg *prometheus.Registry, log *slog.Logger) (*workerHTTP, error) {
+	ln, err := net.Listen("tcp", cfg.WorkerAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on CHORUS_WORKER_ADDR %s: %w", cfg.WorkerAddr, err)
+	}
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, v any) {
+		log.ErrorContext(c.Request.Context(), "panic", "route", c.FullPath(), "panic", fmt.Sprint(v))
+		api.Write(c, api.Internal)
+	}), api.RequestIDs())
+	probeRoutes(e, cfg, store, rdb, reg, log)
+	e.NoRoute(func(c *gin.Context) {
+		api.Write(c, api.New(http.StatusNotFound, "not_found", "the worker serves /healthz, /readyz and /metrics only"))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		api.Write(c, api.New(http.StatusMethodNotAllowed, "method_not_allowed", "this resource does not accept "+c.Request.Method))
+	})
+	return &workerHTTP{ln: ln, srv: &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}}, nil
+}
+
+// Addr is the address the worker's HTTP server listens on.
+func (w *workerHTTP) Addr() string { return w.ln.Addr().String() }
+
+// Serve serves until Shutdown.
+func (w *workerHTTP) Serve() error {
+	if err := w.srv.Serve(w.ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("worker HTTP server: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops the server once its requests are answered.
+func (w *workerHTTP) Shutdown(ctx context.Context) error { return w.srv.Shutdown(ctx) }

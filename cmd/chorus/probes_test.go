@@ -1,0 +1,103 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chorushq/chorus/jobs/jobstest"
+	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/tenanttest"
+)
+
+// get fetches url with an optional bearer token.
+func get(t *testing.T, url, token string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, string(b)
+}
+
+// chorus worker serves its probes and metrics on CHORUS_WORKER_ADDR, the
+// metrics behind CHORUS_METRICS_TOKEN like the API's.
+func TestWorkerServesProbesAndMetrics(t *testing.T) {
+	uri, db := tenanttest.Mongo(t)
+	env := map[string]string{
+		"CHORUS_WORKER_ADDR":    "127.0.0.1:0",
+		"CHORUS_DATA_DIR":       t.TempDir(),
+		"CHORUS_DEV_MAILBOX":    "1",
+		"CHORUS_MONGO_URI":      uri,
+		"CHORUS_MONGO_DATABASE": db,
+		"CHORUS_REDIS_URL":      redisURL(jobstest.Redis(t)),
+		"CHORUS_METRICS_TOKEN":  "scrape-me",
+	}
+	addr, stop, _ := startCommand(t, "worker", env, "worker probes and metrics", "listen")
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("worker returned %v after a graceful stop", err)
+		}
+	}()
+	base := "http://" + addr
+	if st, _, body := get(t, base+"/healthz", ""); st != http.StatusOK {
+		t.Errorf("healthz: %d %s", st, body)
+	}
+	if st, _, body := get(t, base+"/readyz", ""); st != http.StatusOK || !strings.Contains(body, `"redis":"ok"`) {
+		t.Errorf("readyz: %d %s", st, body)
+	}
+	if st, h, body := get(t, base+"/metrics", ""); st != http.StatusUnauthorized || h.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("metrics without the token: %d %s %s, want 401 problem+json", st, h.Get("Content-Type"), body)
+	}
+	st, _, body := get(t, base+"/metrics", "scrape-me")
+	if st != http.StatusOK {
+		t.Fatalf("metrics with the token: %d %s", st, body)
+	}
+	for _, want := range []string{`chorus_queue_tasks{queue="critical",state="pending"} 0`, "chorus_queue_latency_seconds{", "chorus_queue_inspection_up 1", "chorus_build_info{"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("worker metrics lack %s", want)
+		}
+	}
+	if st, h, body := get(t, base+"/api/v1/me", ""); st != http.StatusNotFound || h.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("an API route on the worker: %d %s, want 404 problem+json", st, body)
+	}
+}
+
+// /readyz answers 503 problem+json naming what does not answer.
+func TestReadyzNamesWhatIsDown(t *testing.T) {
+	uri, db := tenanttest.Mongo(t)
+	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close(t.Context())
+	// Nothing listens on a port just released.
+	ln := httptest.NewServer(http.NotFoundHandler())
+	dead := strings.TrimPrefix(ln.URL, "http://")
+	ln.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: dead, MaxRetries: -1})
+	defer rdb.Close()
+	e := gin.New()
+	probeRoutes(e, config{}, store, rdb, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	var p problemDoc
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != http.StatusServiceUnavailable ||
+		rec.Header().Get("Content-Type") != "application/problem+json" || !strings.Contains(p.Detail, "Redis") || strings.Contains(p.Detail, "MongoDB") {
+		t.Errorf("readyz with Redis down: %d %s %s, want 503 problem+json naming Redis only", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+	}
+}
