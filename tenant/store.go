@@ -123,25 +123,8 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		s.client.Disconnect(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	// Instances made before an index was declared get it now, so every
-	// hot query has its index. Only instances whose collections were made
-	// for another set of kinds and indexes are looked at: a start costs
-	// one read of the instances, not a listIndexes per kind and instance.
+	// Instances made before an index was declared get it from Migrate.
 	s.indexSet = indexSetOf(s.kinds)
-	if err := s.EachInstance(ctx, func(sc Scope) error {
-		if sc.inst.IndexSet == s.indexSet {
-			return nil
-		}
-		if err := s.addMissingIndexes(ctx, sc.inst.ID); err != nil {
-			return err
-		}
-		_, err := s.db.Collection(collInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: sc.inst.ID}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "index_set", Value: s.indexSet}}}})
-		return storeErr(err)
-	}); err != nil {
-		s.client.Disconnect(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("create the indexes of existing instances: %w", err)
-	}
 	return s, nil
 }
 

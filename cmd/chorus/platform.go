@@ -75,6 +75,16 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		err = errors.Join(err, store.Close(c))
 	}()
 
+	if cfg.Migrate {
+		rep, err := migrate(ctx, store, log)
+		if err != nil {
+			return err
+		}
+		log.Info("database up to date", "migration", rep.To, "ran", len(rep.Ran), "instances_indexed", max(rep.Indexed, 0))
+	} else {
+		log.Info("migrations not run at start (CHORUS_MIGRATE=off): run chorus migrate")
+	}
+
 	queue := asynq.NewClient(redisOpt)
 	defer queue.Close()
 	tasks := asynq.NewInspector(redisOpt)
