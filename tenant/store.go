@@ -348,3 +348,60 @@ func storeErr(err error) error {
 	}
 	return fmt.Errorf("store: %s", strings.TrimSpace(err.Error()))
 }
+
+// Ledger is the content of the erasure ledger's database, by collection.
+type Ledger map[string][]bson.Raw
+
+// Entries counts the ledger's documents.
+func (l Ledger) Entries() int {
+	n := 0
+	for _, docs := range l {
+		n += len(docs)
+	}
+	return n
+}
+
+// ReadLedger returns every document of the erasure ledger's database (the
+// erasures and the offboardings): a restore of the whole store, which
+// brings back the ledger as it was at the backup, merges it in again with
+// MergeLedger before the erasures are replayed.
+func (s *Store) ReadLedger(ctx context.Context) (Ledger, error) {
+	db := s.ledger().Database()
+	names, err := db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return nil, fmt.Errorf("list the ledger: %w", storeErr(err))
+	}
+	out := Ledger{}
+	for _, name := range names {
+		cur, err := db.Collection(name).Find(ctx, bson.D{})
+		if err != nil {
+			return nil, fmt.Errorf("read the ledger's %s: %w", name, storeErr(err))
+		}
+		var docs []bson.Raw
+		if err := cur.All(ctx, &docs); err != nil {
+			return nil, fmt.Errorf("read the ledger's %s: %w", name, storeErr(err))
+		}
+		out[name] = docs
+	}
+	return out, nil
+}
+
+// MergeLedger inserts the entries of l the ledger lacks (by _id) and
+// returns how many it inserted.
+func (s *Store) MergeLedger(ctx context.Context, l Ledger) (int, error) {
+	db := s.ledger().Database()
+	n := 0
+	for name, docs := range l {
+		for _, d := range docs {
+			_, err := db.Collection(name).InsertOne(ctx, d)
+			switch err = storeErr(err); {
+			case err == nil:
+				n++
+			case errors.Is(err, ErrDuplicate):
+			default:
+				return n, fmt.Errorf("merge the ledger's %s: %w", name, err)
+			}
+		}
+	}
+	return n, nil
+}

@@ -48,6 +48,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "version":
 		fmt.Fprintln(stdout, buildInfo())
 		return nil
+	case "backup":
+		return runBackup(ctx, args[1:], getenv, stdout)
+	case "restore":
+		return runRestore(ctx, args[1:], getenv, stdout)
 	case "migrate":
 		return runMigrate(ctx, args[1:], getenv, stdout)
 	case "domain":
@@ -88,6 +92,12 @@ Commands:
   version  the version and commit this binary was built from
   migrate  bring the database up to date (serve, worker and all do it at
            start unless CHORUS_MIGRATE=off); see docs/upgrading.md
+  backup <file>
+           a consistent snapshot of the embedded store, taken while Chorus
+           runs (MongoDB: mongodump --oplog); see docs/backup.md
+  restore [--without-current-ledger] <file>
+           replace the embedded store with a backup (Chorus stopped); then
+           run chorus privacy replay-erasures
   domain verify <domain> --reason "…"
            verify a domain without DNS (operators, on-prem); audited
   privacy replay-erasures
