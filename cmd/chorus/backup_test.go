@@ -28,12 +28,7 @@ func TestRestoreDrill(t *testing.T) {
 		}
 		t.Skip(err)
 	}
-	dir := t.TempDir()
-	// The embedded PostgreSQL runs as the postgres user when the tests run
-	// as root: it must reach the data dir.
-	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
-		t.Fatal(err)
-	}
+	dir := embeddedDataDir(t)
 	env := map[string]string{
 		"CHORUS_ADDR":           "127.0.0.1:0",
 		"CHORUS_DATA_DIR":       dir,

@@ -99,16 +99,23 @@ func startCommand(t *testing.T, cmd string, env map[string]string, msg, field st
 	return "", nil, nil
 }
 
+// embeddedDataDir is a data dir for the embedded store. Run as root, the
+// embedded PostgreSQL runs as the postgres user, which must reach it
+// (t.TempDir's parent is 0700).
+func embeddedDataDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func TestRunAllEmbedded(t *testing.T) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Log("no redis-server on PATH: run uses its in-process fallback")
 	}
-	dir := t.TempDir()
-	// Run as root, the embedded PostgreSQL runs as the postgres user, which
-	// must reach the data dir (t.TempDir's parent is 0700).
-	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
-		t.Fatal(err)
-	}
+	dir := embeddedDataDir(t)
 	env := map[string]string{
 		"CHORUS_ADDR":        "127.0.0.1:0",
 		"CHORUS_DATA_DIR":    dir,
