@@ -23,7 +23,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chorushq/chorus/content"
-	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/jobstest"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/mastodon/mastodontest"
@@ -56,6 +55,8 @@ type testApp struct {
 	logs *tenanttest.Buffer
 	// reads counts what the store reads.
 	reads *tenanttest.Reads
+	// metrics is the registry /metrics serves.
+	metrics *prometheus.Registry
 }
 
 // warnOnly passes on the text handler's lines of level WARN and ERROR.
@@ -153,7 +154,7 @@ func newTestAppVia(t *testing.T, env map[string]string, extraPorts []int, edit f
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	outcomes, err := jobs.PublishOutcomes(reg)
+	outcomes, err := processMetrics(reg, tasks, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func newTestAppVia(t *testing.T, env map[string]string, extraPorts []int, edit f
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { a.redirector.Close(context.Background()) })
 	return &testApp{app: a, srv: srv, clock: clock, store: store, pages: pages, queue: redisOpt, mongoURI: mongoURI, mongoDB: mongoDB, logs: logs,
-		content: contentSvc, social: socialSvc, mastodon: fake, reads: reads}
+		content: contentSvc, social: socialSvc, mastodon: fake, reads: reads, metrics: reg}
 }
 
 // testWriter sends logs to t.Log.

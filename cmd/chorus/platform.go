@@ -22,6 +22,7 @@ import (
 	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/redisserver"
+	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
@@ -136,17 +137,13 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	netOpts.tasks, netOpts.reach = tasks, reachSvc
 	netOpts.limits = jobs.NewRateLimiter(rdb, cfg.PublishLimits)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoMetric())
-	if netOpts.outcomes, err = jobs.PublishOutcomes(reg); err != nil {
+	if netOpts.outcomes, err = processMetrics(reg, tasks, log); err != nil {
 		return err
 	}
 	socialSvc, err := newSocialService(baseURL, keys, log, time.Now, netOpts, contentSvc, queue)
 	if err != nil {
 		return err
 	}
-
-	// The queues are read at each scrape, by whichever process serves it.
-	reg.MustRegister(jobs.NewQueueCollector(tasks, log))
 
 	g, gctx := errgroup.WithContext(ctx)
 	if serves {
@@ -212,6 +209,19 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	err = g.Wait()
 	log.Info("stopping")
 	return err
+}
+
+// processMetrics registers the metrics of the process as a whole on reg:
+// Go and process, the build, the queues (read from Redis at each scrape,
+// by whichever process serves it) and the publishing outcomes, whose hook
+// it returns for the social service. The HTTP side and the worker register
+// their own.
+func processMetrics(reg *prometheus.Registry, tasks *asynq.Inspector, log *slog.Logger) (func(string, social.PublishOutcome), error) {
+	if err := errors.Join(reg.Register(collectors.NewGoCollector()), reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
+		reg.Register(buildInfoMetric()), reg.Register(jobs.NewQueueCollector(tasks, log))); err != nil {
+		return nil, err
+	}
+	return jobs.PublishOutcomes(reg)
 }
 
 // mongoServer returns the MongoDB URI to use: CHORUS_MONGO_URI, or the
