@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,13 +48,16 @@ func TestWorkerServesProbesAndMetrics(t *testing.T) {
 		"CHORUS_REDIS_URL":      redisURL(jobstest.Redis(t)),
 		"CHORUS_METRICS_TOKEN":  "scrape-me",
 	}
-	addr, stop, _ := startCommand(t, "worker", env, "worker probes and metrics", "listen")
+	addr, stop, logs := startCommand(t, "worker", env, "worker probes and metrics", "listen")
 	defer func() {
 		if err := stop(); err != nil {
 			t.Errorf("worker returned %v after a graceful stop", err)
 		}
 	}()
 	base := "http://" + addr
+	if !slices.ContainsFunc(logs(), func(l string) bool { return strings.Contains(l, `"msg":"database up to date","migration":2`) }) {
+		t.Errorf("the worker did not migrate the database at start:\n%s", strings.Join(logs(), "\n"))
+	}
 	if st, _, body := get(t, base+"/healthz", ""); st != http.StatusOK {
 		t.Errorf("healthz: %d %s", st, body)
 	}
@@ -99,5 +103,26 @@ func TestReadyzNamesWhatIsDown(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != http.StatusServiceUnavailable ||
 		rec.Header().Get("Content-Type") != "application/problem+json" || !strings.Contains(p.Detail, "Redis") || strings.Contains(p.Detail, "MongoDB") {
 		t.Errorf("readyz with Redis down: %d %s %s, want 503 problem+json naming Redis only", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+	}
+}
+
+// With CHORUS_MIGRATE=off a start leaves the migrations to chorus migrate.
+func TestMigrateOffLeavesMigrationsToTheCommand(t *testing.T) {
+	uri, db := tenanttest.Mongo(t)
+	env := map[string]string{
+		"CHORUS_ADDR":           "127.0.0.1:0",
+		"CHORUS_DATA_DIR":       t.TempDir(),
+		"CHORUS_DEV_MAILBOX":    "1",
+		"CHORUS_MONGO_URI":      uri,
+		"CHORUS_MONGO_DATABASE": db,
+		"CHORUS_MIGRATE":        "off",
+	}
+	_, stop := startRun(t, env)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil || !strings.Contains(out.String(), "migrated from 0 to 2") {
+		t.Errorf("chorus migrate after a start with CHORUS_MIGRATE=off: %v\n%s", err, out.String())
 	}
 }

@@ -215,6 +215,8 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"dev network ports in production", map[string]string{"CHORUS_SMTP_URL": "smtp://mail.example:587", "CHORUS_DEV_NETWORK_PORTS": "2583"}, "CHORUS_DEV_NETWORK_PORTS: is for development only"},
 		{"bad publishing limit", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_PUBLISH_LIMITS": "x.connection=0/1h"}, "CHORUS_PUBLISH_LIMITS: \"x.connection=0/1h\": the count must be"},
 		{"bad dev network port", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_DEV_NETWORK_PORTS": "2583,99999"}, "CHORUS_DEV_NETWORK_PORTS"},
+		{"bad worker address", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_WORKER_ADDR": "9091"}, "CHORUS_WORKER_ADDR: must be host:port"},
+		{"bad migrate switch", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_MIGRATE": "later"}, `CHORUS_MIGRATE: must be on or off, not "later"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,7 +309,7 @@ func TestConfigCheck(t *testing.T) {
 	if err := run(t.Context(), []string{"config", "check"}, func(k string) string { return env[k] }, &out); err != nil {
 		t.Fatalf("config check of a good configuration: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"CHORUS_BASE_URL=https://chorus.example.com", "CHORUS_TOKEN_KEYS=(set, hidden)", "CHORUS_SMTP_URL=smtp://user:xxxxx@mail.example:587", "no problems"} {
+	for _, want := range []string{"CHORUS_BASE_URL=https://chorus.example.com", "CHORUS_WORKER_ADDR=127.0.0.1:9091", "CHORUS_MIGRATE=on", "CHORUS_TOKEN_KEYS=(set, hidden)", "CHORUS_SMTP_URL=smtp://user:xxxxx@mail.example:587", "no problems"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("config check output lacks %q:\n%s", want, out.String())
 		}
