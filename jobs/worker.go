@@ -13,6 +13,10 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/jobs/task"
@@ -206,6 +210,9 @@ func (w *Worker) Handler() asynq.Handler {
 	return mux
 }
 
+// tracerName names the spans of the worker's tasks.
+const tracerName = "github.com/chorushq/chorus/jobs"
+
 // errDropped ends a task for good that nothing can make succeed and that
 // is nobody's fault (a link the preview fetcher refuses): not retried
 // (asynq.SkipRetry), logged once at warn rather than as a failure.
@@ -241,6 +248,11 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 		id, _ := asynq.GetTaskID(ctx)
 		queue, _ := asynq.GetQueueName(ctx)
 		ctx = api.WithLogAttrs(ctx, slog.String("task_id", id), slog.String("task_type", t.Type()))
+		// The task's span continues the trace of the code that enqueued it.
+		ctx, span := otel.Tracer(tracerName).Start(task.TraceContext(ctx, t), "task "+t.Type(), trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.String("messaging.system", "asynq"), attribute.String("messaging.destination.name", queue),
+				attribute.String("messaging.message.id", id)))
+		defer span.End()
 		start := time.Now()
 		err := next.ProcessTask(ctx, t)
 		w.duration.WithLabelValues(queue, t.Type()).Observe(time.Since(start).Seconds())
@@ -249,6 +261,8 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 			outcome = "error"
 			if isFailure(err) {
 				w.failures.WithLabelValues(queue, t.Type()).Inc()
+				span.RecordError(err)
+				span.SetStatus(codes.Error, "task failed")
 			}
 		}
 		w.processed.WithLabelValues(t.Type(), outcome).Inc()

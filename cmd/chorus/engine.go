@@ -138,8 +138,10 @@ func newContentService(log *slog.Logger, now func() time.Time, fetcher content.F
 		Fetcher: fetcher,
 		Log:     log,
 		Now:     now,
-		RetryPreview: func(ctx context.Context, sc tenant.Scope, postID string) error {
-			_, err := queue.EnqueueContext(ctx, task.Preview(sc.InstanceID(), postID),
+		RetryPreview: func(ctx context.Context, sc tenant.Scope, postID string) (err error) {
+			ctx, span := startEnqueue(ctx, task.TypePreview)
+			defer func() { endSpan(span, err) }()
+			_, err = queue.EnqueueContext(ctx, task.WithTrace(ctx, task.Preview(sc.InstanceID(), postID)),
 				asynq.Queue(task.QueueLow), asynq.MaxRetry(5), asynq.Timeout(30*time.Second))
 			return err
 		},
@@ -234,7 +236,7 @@ func newApp(d appDeps) (*app, error) {
 	})
 	observed := observe(d.log, d.metrics)
 	secured := securityHeaders(d.baseURL != nil && d.baseURL.Scheme == "https")
-	e.Use(recovery, api.RequestIDs(), observed, secured, api.LimitBody(d.cfg.MaxBodyBytes))
+	e.Use(recovery, api.RequestIDs(), traced(), observed, secured, api.LimitBody(d.cfg.MaxBodyBytes))
 	web := frontend.Handler()
 	e.NoRoute(func(c *gin.Context) {
 		p := path.Clean("/" + c.Request.URL.Path) // as the web handler sees it
@@ -261,7 +263,7 @@ func newApp(d appDeps) (*app, error) {
 	if err := links.SetTrustedProxies(d.cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("CHORUS_TRUSTED_PROXIES: %w", err)
 	}
-	links.Use(recovery, observed, secured)
+	links.Use(recovery, traced(), observed, secured)
 	links.GET(trackedLinkRoute, redirector.Handle)
 	links.HEAD(trackedLinkRoute, redirector.Handle)
 	links.NoRoute(func(c *gin.Context) { api.Write(c, api.New(http.StatusNotFound, "not_found", "no such resource")) })
@@ -287,8 +289,10 @@ func newApp(d appDeps) (*app, error) {
 		privacy.DeleteTasksWith(deleteTasks(asynq.NewInspectorFromRedisClient(d.redis), d.log))
 	}
 	privacy.Routes(v1)
-	privacy.ExportRoutes(v1, func(ctx context.Context, sc tenant.Scope, id string) error {
-		_, err := d.queue.EnqueueContext(ctx, task.Export(sc.InstanceID(), id), asynq.Queue(task.QueueDefault), asynq.MaxRetry(5))
+	privacy.ExportRoutes(v1, func(ctx context.Context, sc tenant.Scope, id string) (err error) {
+		ctx, span := startEnqueue(ctx, task.TypeExport)
+		defer func() { endSpan(span, err) }()
+		_, err = d.queue.EnqueueContext(ctx, task.WithTrace(ctx, task.Export(sc.InstanceID(), id)), asynq.Queue(task.QueueDefault), asynq.MaxRetry(5))
 		return err
 	})
 	reach.NewHandlers(reachSvc, auth, contentTitles(d.content)).Routes(v1)

@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if err != nil {
 			return fmt.Errorf("configuration:\n%w", err)
 		}
-		return runPlatform(ctx, cmd, cfg, stdout)
+		return runPlatform(ctx, cmd, cfg, getenv, stdout)
 	case "config":
 		return runConfig(args[1:], getenv, stdout)
 	case "version":

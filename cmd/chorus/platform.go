@@ -32,7 +32,7 @@ import (
 // runPlatform starts what cmd needs — embedded servers when no external
 // ones are configured, the HTTP server, the worker — and stops everything
 // in reverse order once ctx is done.
-func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) (err error) {
+func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string) string, stdout io.Writer) (err error) {
 	log := newLogger(cfg, stdout)
 	v, commit := release()
 	log.Info("starting", "command", cmd, "version", v, "commit", commit, "config", cfg.masked())
@@ -40,6 +40,16 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	stopCtx := func() (context.Context, context.CancelFunc) {
 		return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	}
+
+	stopTracing, err := setupTracing(ctx, getenv, cmd, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		c, cancel := stopCtx()
+		defer cancel()
+		err = errors.Join(err, stopTracing(c))
+	}()
 
 	mongoURI, stopMongo, err := mongoServer(ctx, cfg, log)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -18,6 +19,22 @@ import (
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
+
+// externalMongoEnv is the environment of a development run on the test's
+// database (CHORUS_ADDR on port 0, the dev mailbox), with extra over it.
+func externalMongoEnv(t *testing.T, extra map[string]string) map[string]string {
+	t.Helper()
+	uri, db := tenanttest.Mongo(t)
+	env := map[string]string{
+		"CHORUS_ADDR":           "127.0.0.1:0",
+		"CHORUS_DATA_DIR":       t.TempDir(),
+		"CHORUS_DEV_MAILBOX":    "1",
+		"CHORUS_MONGO_URI":      uri,
+		"CHORUS_MONGO_DATABASE": db,
+	}
+	maps.Copy(env, extra)
+	return env
+}
 
 // get fetches url with an optional bearer token.
 func get(t *testing.T, url, token string) (int, http.Header, string) {
@@ -38,16 +55,11 @@ func get(t *testing.T, url, token string) (int, http.Header, string) {
 // chorus worker serves its probes and metrics on CHORUS_WORKER_ADDR, the
 // metrics behind CHORUS_METRICS_TOKEN like the API's.
 func TestWorkerServesProbesAndMetrics(t *testing.T) {
-	uri, db := tenanttest.Mongo(t)
-	env := map[string]string{
-		"CHORUS_WORKER_ADDR":    "127.0.0.1:0",
-		"CHORUS_DATA_DIR":       t.TempDir(),
-		"CHORUS_DEV_MAILBOX":    "1",
-		"CHORUS_MONGO_URI":      uri,
-		"CHORUS_MONGO_DATABASE": db,
-		"CHORUS_REDIS_URL":      redisURL(jobstest.Redis(t)),
-		"CHORUS_METRICS_TOKEN":  "scrape-me",
-	}
+	env := externalMongoEnv(t, map[string]string{
+		"CHORUS_WORKER_ADDR":   "127.0.0.1:0",
+		"CHORUS_REDIS_URL":     redisURL(jobstest.Redis(t)),
+		"CHORUS_METRICS_TOKEN": "scrape-me",
+	})
 	addr, stop, logs := startCommand(t, "worker", env, "worker probes and metrics", "listen")
 	defer func() {
 		if err := stop(); err != nil {
@@ -108,15 +120,7 @@ func TestReadyzNamesWhatIsDown(t *testing.T) {
 
 // With CHORUS_MIGRATE=off a start leaves the migrations to chorus migrate.
 func TestMigrateOffLeavesMigrationsToTheCommand(t *testing.T) {
-	uri, db := tenanttest.Mongo(t)
-	env := map[string]string{
-		"CHORUS_ADDR":           "127.0.0.1:0",
-		"CHORUS_DATA_DIR":       t.TempDir(),
-		"CHORUS_DEV_MAILBOX":    "1",
-		"CHORUS_MONGO_URI":      uri,
-		"CHORUS_MONGO_DATABASE": db,
-		"CHORUS_MIGRATE":        "off",
-	}
+	env := externalMongoEnv(t, map[string]string{"CHORUS_MIGRATE": "off"})
 	_, stop := startRun(t, env)
 	if err := stop(); err != nil {
 		t.Fatal(err)
