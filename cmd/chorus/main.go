@@ -114,6 +114,10 @@ Commands:
            recompute an instance's reach rollups from its raw shares and clicks
   help     this text
 
+Tracing is off unless OTEL_EXPORTER_OTLP_ENDPOINT names an OpenTelemetry
+collector (OTLP/HTTP); OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER and
+OTEL_EXPORTER_OTLP_HEADERS are honoured.
+
 Every flag can also be set through its environment variable:
 `)
 	for _, s := range settings {
