@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel"
@@ -32,18 +34,20 @@ func tracer() trace.Tracer { return otel.Tracer(tracerName) }
 // says (default: every trace a caller sampled or that starts here). Off
 // otherwise, at no cost. The returned function flushes and stops it.
 func setupTracing(ctx context.Context, getenv func(string) string, cmd string, log *slog.Logger) (func(context.Context) error, error) {
-	endpoint := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-	opt := otlptracehttp.WithEndpointURL(endpoint)
+	name, endpoint := "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 	if endpoint == "" {
-		if endpoint = getenv("OTEL_EXPORTER_OTLP_ENDPOINT"); endpoint == "" {
+		if name, endpoint = "OTEL_EXPORTER_OTLP_ENDPOINT", getenv("OTEL_EXPORTER_OTLP_ENDPOINT"); endpoint == "" {
 			return func(context.Context) error { return nil }, nil
 		}
 		// The base endpoint gets the signal's path, as the specification says.
-		opt = otlptracehttp.WithEndpointURL(endpoint + "/v1/traces")
+		endpoint = strings.TrimSuffix(endpoint, "/") + "/v1/traces"
 	}
-	exp, err := otlptracehttp.New(ctx, opt)
+	if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%s: must be an http(s) URL such as http://otel-collector:4318, not %q", name, endpoint)
+	}
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
 	if err != nil {
-		return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT: %w", err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	service := getenv("OTEL_SERVICE_NAME")
 	if service == "" {

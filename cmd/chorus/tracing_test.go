@@ -97,7 +97,11 @@ func TestTracesGoToTheOTLPEndpoint(t *testing.T) {
 		w.Header().Set("Content-Type", "application/x-protobuf")
 	}))
 	defer collector.Close()
-	env := externalMongoEnv(t, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL})
+	bad := externalMongoEnv(t, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"})
+	if err := run(t.Context(), []string{"all"}, func(k string) string { return bad[k] }, io.Discard); err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_ENDPOINT: must be an http(s) URL") {
+		t.Errorf("a malformed endpoint: %v", err)
+	}
+	env := externalMongoEnv(t, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL + "/"})
 	base, stop := startRun(t, env)
 	if res, err := http.Get(base + "/healthz"); err != nil {
 		t.Fatal(err)
