@@ -35,16 +35,26 @@ func TestMigrateRunsEachMigrationOnceAcrossStores(t *testing.T) {
 		}}
 	}
 	const stores = 5
+	// Opened one after the other (FerretDB v1 fails concurrent index
+	// creation), then migrating all at once.
+	opened := make([]*Store, stores)
+	for p := range opened {
+		s, err := OpenStore(t.Context(), StoreConfig{URI: uri, Database: db, Kinds: []Kind{{Name: "notes"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(context.Background())
+		if s.FerretDB() {
+			// Its updates are atomic only within one connection: no
+			// compare-and-set holds across stores (docs/upgrading.md).
+			t.Skip("FerretDB v1 (the SQLite demo store) cannot serialise several stores")
+		}
+		opened[p] = s
+	}
 	var wg sync.WaitGroup
 	reps := make([]MigrateReport, stores)
-	for p := range stores {
+	for p, s := range opened {
 		wg.Go(func() {
-			s, err := OpenStore(t.Context(), StoreConfig{URI: uri, Database: db, Kinds: []Kind{{Name: "notes"}}})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer s.Close(context.Background())
 			rep, err := s.Migrate(t.Context(), migs, fmt.Sprintf("pod-%d", p))
 			if err != nil {
 				t.Errorf("store %d: %v", p, err)
