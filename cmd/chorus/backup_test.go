@@ -64,8 +64,12 @@ func TestRestoreDrill(t *testing.T) {
 		t.Fatalf("content: %d %s", res.status, res.body)
 	}
 	file := filepath.Join(t.TempDir(), "chorus.backup")
+	start := time.Now()
 	if out := command("backup", file); !strings.Contains(out, "CHORUS_TOKEN_KEYS") {
 		t.Errorf("backup said %q, want the keyring reminder", out)
+	}
+	if fi, err := os.Stat(file); err == nil {
+		t.Logf("backup of a running store: %d bytes in %s", fi.Size(), time.Since(start).Round(time.Millisecond))
 	}
 	if res := alice.do("POST", "/api/v1/privacy/subjects/erase", map[string]string{"email": "bob@acme.example"}); res.status != http.StatusNoContent {
 		t.Fatalf("erase Bob: %d %s", res.status, res.body)
@@ -92,8 +96,9 @@ func TestRestoreDrill(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	start = time.Now()
 	out := command("restore", file)
-	t.Log(out)
+	t.Logf("restore in %s:\n%s", time.Since(start).Round(time.Millisecond), out)
 	if !strings.Contains(out, "1 entries made since the backup kept") {
 		t.Errorf("restore said:\n%s\nwant Bob's erasure kept in the ledger", out)
 	}

@@ -84,7 +84,8 @@ Usage: chorus <command> [flags]
 
 Commands:
   serve    the HTTP API, web app, tracked links, /healthz /readyz /metrics
-  worker   the background workers (Asynq) and the scheduler
+  worker   the background workers (Asynq) and the scheduler; /healthz
+           /readyz /metrics on CHORUS_WORKER_ADDR
   all      serve and worker in one process (what make run starts)
   config check [flags]
            print the effective settings (secrets hidden) and every problem
