@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
@@ -74,6 +75,14 @@ func TestRestoreDrill(t *testing.T) {
 	if res := alice.do("POST", "/api/v1/privacy/subjects/erase", map[string]string{"email": "bob@acme.example"}); res.status != http.StatusNoContent {
 		t.Fatalf("erase Bob: %d %s", res.status, res.body)
 	}
+	// A restore under a running Chorus is refused, and leaves it alone.
+	var refused strings.Builder
+	if err := run(t.Context(), []string{"restore", file}, getenv, &refused); err == nil || !strings.Contains(err.Error(), "stop every Chorus process") {
+		t.Errorf("restore while Chorus runs: %v", err)
+	}
+	if res := alice.do("GET", "/api/v1/me", nil); res.status != http.StatusOK {
+		t.Fatalf("Chorus after the refused restore: %d %s", res.status, res.body)
+	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +105,13 @@ func TestRestoreDrill(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	notBackup := filepath.Join(t.TempDir(), "notes.tar")
+	if err := os.WriteFile(notBackup, make([]byte, 1024), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t.Context(), []string{"restore", notBackup}, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), "not a backup") {
+		t.Errorf("restoring a file that is not a backup: %v", err)
+	}
 	start = time.Now()
 	out := command("restore", file)
 	t.Logf("restore in %s:\n%s", time.Since(start).Round(time.Millisecond), out)

@@ -186,6 +186,9 @@ func Restore(ctx context.Context, dir string, r io.Reader, log *slog.Logger) (as
 		}
 		seen[h.Name] = true
 	}
+	if len(seen) == 0 {
+		return "", errors.New("not a backup of the embedded store (chorus backup): the file holds no archive entries")
+	}
 	for _, want := range []string{headerName, "base.tar.gz", "pg_wal.tar.gz"} {
 		if !seen[want] {
 			return "", fmt.Errorf("the backup is incomplete: it lacks %s", want)
