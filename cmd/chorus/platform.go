@@ -86,6 +86,66 @@ func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string
 		err = errors.Join(err, store.Close(c))
 	}()
 
+	queue := asynq.NewClient(redisOpt)
+	defer queue.Close()
+	tasks := asynq.NewInspector(redisOpt)
+	defer tasks.Close()
+	reg := prometheus.NewRegistry()
+	outcomes, err := processMetrics(reg, tasks, log)
+	if err != nil {
+		return err
+	}
+
+	// The HTTP servers answer from here on, while migrations run: /healthz
+	// (the process is alive), 503 "starting" for the rest until the
+	// platform is ready (startGate).
+	serves, works := cmd == "serve" || cmd == "all", cmd == "worker" || cmd == "all"
+	var (
+		ln      net.Listener
+		apiGate startGate
+		srv     *http.Server
+		served  chan error
+	)
+	if serves {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return fmt.Errorf("listen on CHORUS_ADDR %s: %w", cfg.Addr, err)
+		}
+		srv = &http.Server{
+			Handler:           &apiGate,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
+		served = make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		// For the returns before the platform runs: Close stops Serve.
+		defer srv.Close()
+	}
+	var wh *workerHTTP
+	if works && !serves {
+		// Under all, the API's listener serves the probes and the one
+		// registry; a worker alone gets a port of its own.
+		if wh, err = listenWorkerHTTP(cfg, store, rdb, reg, log); err != nil {
+			return err
+		}
+		go func() { _ = wh.Serve() }()
+		defer func() {
+			c, cancel := stopCtx()
+			defer cancel()
+			err = errors.Join(err, wh.Shutdown(c))
+		}()
+	}
+	switch {
+	case ln != nil:
+		log.Info("listening; Chorus starts", "listen", ln.Addr().String())
+	case wh != nil:
+		log.Info("listening; Chorus starts", "listen", wh.Addr())
+	}
+
 	if cfg.Migrate {
 		rep, err := migrate(ctx, store, log)
 		if err != nil {
@@ -95,11 +155,10 @@ func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string
 	} else {
 		log.Info("migrations not run at start (CHORUS_MIGRATE=off): run chorus migrate")
 	}
-
-	queue := asynq.NewClient(redisOpt)
-	defer queue.Close()
-	tasks := asynq.NewInspector(redisOpt)
-	defer tasks.Close()
+	if wh != nil {
+		wh.gate.open(wh.handler)
+		log.Info("worker probes and metrics", "listen", wh.Addr())
+	}
 	contentSvc := newContentService(log, time.Now, preview.New(preview.Config{}), queue)
 	// One reach service for the process: the API's click recorder, the
 	// publishing hook and the worker's jobs share its visitor state.
@@ -109,16 +168,10 @@ func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string
 	if err != nil {
 		return err
 	}
-	serves, works := cmd == "serve" || cmd == "all", cmd == "worker" || cmd == "all"
 	// The public URL is CHORUS_BASE_URL, else the address the HTTP server
-	// listens on, known once it listens (CHORUS_ADDR may name port 0).
-	var ln net.Listener
+	// listens on (CHORUS_ADDR may name port 0).
 	addr := cfg.Addr
 	if serves {
-		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-			return fmt.Errorf("listen on CHORUS_ADDR %s: %w", cfg.Addr, err)
-		}
-		defer ln.Close() // for the returns before it serves; closing twice is harmless
 		addr = ln.Addr().String()
 	}
 	base := cfg.BaseURL
@@ -146,10 +199,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string
 	netOpts := cfg.networkOptions(mailer)
 	netOpts.tasks, netOpts.reach = tasks, reachSvc
 	netOpts.limits = jobs.NewRateLimiter(rdb, cfg.PublishLimits)
-	reg := prometheus.NewRegistry()
-	if netOpts.outcomes, err = processMetrics(reg, tasks, log); err != nil {
-		return err
-	}
+	netOpts.outcomes = outcomes
 	socialSvc, err := newSocialService(baseURL, keys, log, time.Now, netOpts, contentSvc, queue)
 	if err != nil {
 		return err
@@ -165,18 +215,9 @@ func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string
 		if a.queues != nil {
 			defer a.queues.Close()
 		}
-		srv := &http.Server{
-			Handler:           a.handler,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       60 * time.Second,
-			WriteTimeout:      60 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(gctx) },
-		}
+		apiGate.open(a.handler)
 		g.Go(func() error {
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("HTTP server: %w", err)
 			}
 			return nil
@@ -197,22 +238,6 @@ func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string
 			BaseURL: baseURL, Reach: reachSvc})
 		if err != nil {
 			return err
-		}
-		if !serves {
-			// Under all, the API's listener serves the probes and the
-			// one registry; a worker alone gets a port of its own.
-			wh, err := listenWorkerHTTP(cfg, store, rdb, reg, log)
-			if err != nil {
-				return err
-			}
-			g.Go(wh.Serve)
-			g.Go(func() error {
-				<-gctx.Done()
-				c, cancel := stopCtx()
-				defer cancel()
-				return wh.Shutdown(c)
-			})
-			log.Info("worker probes and metrics", "listen", wh.Addr())
 		}
 		g.Go(func() error { return w.Run(gctx) })
 	}

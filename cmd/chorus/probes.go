@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -62,6 +63,9 @@ func readyz(store *tenant.Store, rdb redis.UniversalClient, log *slog.Logger) gi
 type workerHTTP struct {
 	srv *http.Server
 	ln  net.Listener
+	// gate answers until the worker is ready; then handler does.
+	gate    startGate
+	handler http.Handler
 }
 
 // listenWorkerHTTP listens on cfg.WorkerAddr; Serve serves until Shutdown.
@@ -83,14 +87,16 @@ func listenWorkerHTTP(cfg config, store *tenant.Store, rdb redis.UniversalClient
 	e.NoMethod(func(c *gin.Context) {
 		api.Write(c, api.New(http.StatusMethodNotAllowed, "method_not_allowed", "this resource does not accept "+c.Request.Method))
 	})
-	return &workerHTTP{ln: ln, srv: &http.Server{
-		Handler:           e,
+	w := &workerHTTP{ln: ln, handler: e}
+	w.srv = &http.Server{
+		Handler:           &w.gate,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}}, nil
+	}
+	return w, nil
 }
 
 // Addr is the address the worker's HTTP server listens on.
@@ -106,3 +112,29 @@ func (w *workerHTTP) Serve() error {
 
 // Shutdown stops the server once its requests are answered.
 func (w *workerHTTP) Shutdown(ctx context.Context) error { return w.srv.Shutdown(ctx) }
+
+// startGate is a process's HTTP handler while it starts (migrations may
+// take minutes): /healthz answers 200, since the process is alive and
+// must not be restarted, and every other request 503 problem+json
+// "starting", /readyz included, until open hands them to the real handler.
+type startGate struct{ h atomic.Pointer[http.Handler] }
+
+func (g *startGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := g.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if r.URL.Path == "/healthz" {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		fmt.Fprintln(w, `{"status":"starting"}`)
+		return
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", "5")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	fmt.Fprintf(w, `{"type":%q,"title":"Service Unavailable","status":503,"detail":"Chorus is starting (migrations may be running; the log says which)","code":"starting"}`+"\n", api.TypePrefix+"starting")
+}
+
+// open hands every request from now on to h.
+func (g *startGate) open(h http.Handler) { g.h.Store(&h) }

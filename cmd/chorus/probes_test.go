@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -10,10 +11,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/jobs/jobstest"
 	"github.com/chorushq/chorus/tenant"
@@ -128,5 +133,54 @@ func TestMigrateOffLeavesMigrationsToTheCommand(t *testing.T) {
 	var out strings.Builder
 	if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil || !strings.Contains(out.String(), "migrated from 0 to 2") {
 		t.Errorf("chorus migrate after a start with CHORUS_MIGRATE=off: %v\n%s", err, out.String())
+	}
+}
+
+// While a start waits for migrations (here, another process holds the
+// lock), the listener already answers: /healthz 200, so the process is not
+// restarted, and everything else, /readyz included, 503 "starting".
+func TestStartingProcessAnswersWhileMigrationsWait(t *testing.T) {
+	env := externalMongoEnv(t, nil)
+	raw, err := mongo.Connect(options.Client().ApplyURI(env["CHORUS_MONGO_URI"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Disconnect(context.Background())
+	record := raw.Database(env["CHORUS_MONGO_DATABASE"]).Collection("migrations")
+	if _, err := record.InsertOne(t.Context(), bson.D{{Key: "_id", Value: "schema"}, {Key: "version", Value: 0}, {Key: "index_set", Value: ""},
+		{Key: "lock_owner", Value: "other-pod"}, {Key: "lock_until", Value: time.Now().Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	addr, stop, logs := startCommand(t, "all", env, "listening; Chorus starts", "listen")
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	base := "http://" + addr
+	if st, _, body := get(t, base+"/healthz", ""); st != http.StatusOK {
+		t.Errorf("healthz while starting: %d %s", st, body)
+	}
+	for _, path := range []string{"/readyz", "/api/v1/me"} {
+		st, h, body := get(t, base+path, "")
+		var p problemDoc
+		if json.Unmarshal([]byte(body), &p) != nil || st != http.StatusServiceUnavailable || h.Get("Content-Type") != "application/problem+json" || p.Code != "starting" {
+			t.Errorf("%s while starting: %d %s %s, want 503 starting", path, st, h.Get("Content-Type"), body)
+		}
+	}
+	// The other process finishes and lets go.
+	if _, err := record.UpdateOne(t.Context(), bson.D{{Key: "_id", Value: "schema"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "lock_owner", Value: ""}, {Key: "lock_until", Value: time.Unix(0, 0)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !slices.ContainsFunc(logs(), func(l string) bool { return strings.Contains(l, `"msg":"Chorus is running"`) }) {
+		if time.Now().After(deadline) {
+			t.Fatal("Chorus did not start within 30 s of the lock's release")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st, _, body := get(t, base+"/readyz", ""); st != http.StatusOK {
+		t.Errorf("readyz once started: %d %s", st, body)
 	}
 }
