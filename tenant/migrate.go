@@ -38,10 +38,12 @@ type MigrateReport struct {
 const (
 	collMigrations = "migrations"
 	migrationsID   = "schema"
-	// migrationLease is how long a lock lasts without renewal: a process
-	// that died holding it blocks the others this long at most.
-	migrationLease = 30 * time.Second
 )
+
+// migrationLease is how long a lock lasts without renewal: a process that
+// died holding it blocks the others this long at most. Renewed every
+// third of it. (A variable for the tests.)
+var migrationLease = 30 * time.Second
 
 type migrationRecord struct {
 	Version   int       `bson:"version"`

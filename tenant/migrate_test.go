@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -140,5 +141,70 @@ func TestMigrateLeaseFailureAndNewerDatabase(t *testing.T) {
 	}
 	if _, err := s.Migrate(t.Context(), nil, "old release"); err == nil || !strings.Contains(err.Error(), "newer than this release") {
 		t.Errorf("an older release on a migrated database: %v", err)
+	}
+}
+
+// A migration longer than the lease keeps the lock (renewed while it runs)
+// and another store waits for it; a holder whose lock is taken from it
+// stops with ErrMigrationLockLost and records nothing.
+func TestMigrateRenewsItsLeaseAndStopsWhenItLosesIt(t *testing.T) {
+	uri, db := tenanttest.Mongo(t)
+	defer func(l time.Duration) { migrationLease = l }(migrationLease)
+	// Renewed every 0.7 s: the slack keeps a loaded machine from losing it.
+	migrationLease = 2 * time.Second
+	open := func() *Store {
+		s, err := OpenStore(t.Context(), StoreConfig{URI: uri, Database: db})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close(context.Background()) })
+		return s
+	}
+	first, second := open(), open()
+	if first.FerretDB() {
+		t.Skip("FerretDB v1 (the SQLite demo store) cannot serialise several stores")
+	}
+	started := make(chan struct{})
+	var runs atomic.Int32
+	long := []Migration{{Version: 1, Name: "long", Run: func(ctx context.Context, _ *Store) error {
+		runs.Add(1)
+		close(started)
+		select { // two leases
+		case <-time.After(2 * migrationLease):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}}
+	done := make(chan error, 1)
+	go func() { _, err := first.Migrate(t.Context(), long, "first"); done <- err }()
+	<-started
+	rep, err := second.Migrate(t.Context(), long, "second")
+	if err != nil || len(rep.Ran) != 0 || rep.To != 1 {
+		t.Errorf("the second store: %+v, %v; want it to wait for the first and run nothing", rep, err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("the first store: %v", err)
+	}
+	if n := runs.Load(); n != 1 {
+		t.Errorf("the long migration ran %d times, want once", n)
+	}
+
+	// The lock taken away mid-migration.
+	coll := first.db.Collection(collMigrations)
+	stolen := []Migration{long[0], {Version: 2, Name: "robbed", Run: func(ctx context.Context, s *Store) error {
+		if _, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: migrationsID}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "lock_owner", Value: "thief"}}}}); err != nil {
+			return err
+		}
+		<-ctx.Done() // the renewal finds the lock gone and cancels
+		return ctx.Err()
+	}}}
+	if _, err := first.Migrate(t.Context(), stolen, "first"); !errors.Is(err, ErrMigrationLockLost) {
+		t.Errorf("a holder that lost its lock: %v, want ErrMigrationLockLost", err)
+	}
+	var rec migrationRecord
+	if err := coll.FindOne(t.Context(), bson.D{{Key: "_id", Value: migrationsID}}).Decode(&rec); err != nil || rec.Version != 1 {
+		t.Errorf("after the lost lock the record is at %d (%v), want 1", rec.Version, err)
 	}
 }
