@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/chorushq/chorus/jobs/jobstest"
 	"github.com/chorushq/chorus/jobs/task"
@@ -156,5 +158,58 @@ func TestWorkerCountsFailuresByQueueAndType(t *testing.T) {
 	}
 	if _, ok := got[`chorus_task_failures_total{queue=default,type=health:ping}`]; ok {
 		t.Error("a task that succeeded counted as a failure")
+	}
+}
+
+// commandCounter counts the Redis commands a client sends.
+type commandCounter struct{ n atomic.Int64 }
+
+func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
+}
+func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(int64(len(cmds))); return next(ctx, cmds) }
+}
+
+// A scrape costs the same number of Redis commands whatever the queues
+// hold: an empty Redis, then 2,000 waiting tasks.
+func TestQueueScrapeCostDoesNotGrowWithTheQueues(t *testing.T) {
+	redisOpt := jobstest.Redis(t)
+	rdb := redisOpt.MakeRedisClient().(*redis.Client)
+	defer rdb.Close()
+	counter := &commandCounter{}
+	rdb.AddHook(counter)
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewQueueCollector(insp, nil))
+	scrape := func() int64 {
+		t.Helper()
+		before := counter.n.Load()
+		gathered(t, reg)
+		return counter.n.Load() - before
+	}
+	client := asynq.NewClient(redisOpt)
+	defer client.Close()
+	// Every queue known to Redis, each with one task.
+	for _, q := range []string{task.QueueCritical, task.QueueDefault, task.QueueLow} {
+		if _, err := client.Enqueue(task.HealthPing(), asynq.Queue(q)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scrape() // the first one loads Asynq's scripts into Redis
+	small := scrape()
+	for range 2000 {
+		if _, err := client.Enqueue(task.HealthPing(), asynq.Queue(task.QueueCritical)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	large := scrape()
+	if v := gathered(t, reg)[`chorus_queue_tasks{queue=critical,state=pending}`]; v != 2001 {
+		t.Fatalf("pending in critical = %v, want 2001", v)
+	}
+	t.Logf("Redis commands per scrape: %d with 3 tasks, %d with 2,003", small, large)
+	if large > small {
+		t.Errorf("a scrape sent %d Redis commands with 2,003 tasks, %d with 3: its cost grows with the queues", large, small)
 	}
 }
