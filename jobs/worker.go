@@ -13,6 +13,10 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/jobs/task"
@@ -50,6 +54,8 @@ type Worker struct {
 	cfg       Config
 	heartbeat prometheus.Gauge
 	processed *prometheus.CounterVec
+	failures  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
 }
 
 // NewWorker returns a Worker; Run starts it.
@@ -76,9 +82,18 @@ func NewWorker(cfg Config) (*Worker, error) {
 			Name: "chorus_tasks_processed_total",
 			Help: "Tasks processed, by type and outcome.",
 		}, []string{"type", "outcome"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: MetricTaskFailures,
+			Help: "Task runs that failed, by queue and type (waits for a rate limit are not failures; drops are).",
+		}, []string{"queue", "type"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    MetricTaskDuration,
+			Help:    "How long task runs took, by queue and type.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"queue", "type"}),
 	}
 	if cfg.Metrics != nil {
-		for _, c := range []prometheus.Collector{w.heartbeat, w.processed} {
+		for _, c := range []prometheus.Collector{w.heartbeat, w.processed, w.failures, w.duration} {
 			if err := cfg.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("register worker metrics: %w", err)
 			}
@@ -195,6 +210,9 @@ func (w *Worker) Handler() asynq.Handler {
 	return mux
 }
 
+// tracerName names the spans of the worker's tasks.
+const tracerName = "github.com/chorushq/chorus/jobs"
+
 // errDropped ends a task for good that nothing can make succeed and that
 // is nobody's fault (a link the preview fetcher refuses): not retried
 // (asynq.SkipRetry), logged once at warn rather than as a failure.
@@ -228,11 +246,24 @@ func (w *Worker) scoped(h func(ctx context.Context, sc tenant.Scope, id string) 
 func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		id, _ := asynq.GetTaskID(ctx)
+		queue, _ := asynq.GetQueueName(ctx)
 		ctx = api.WithLogAttrs(ctx, slog.String("task_id", id), slog.String("task_type", t.Type()))
+		// The task's span continues the trace of the code that enqueued it.
+		ctx, span := otel.Tracer(tracerName).Start(task.TraceContext(ctx, t), "task "+t.Type(), trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.String("messaging.system", "asynq"), attribute.String("messaging.destination.name", queue),
+				attribute.String("messaging.message.id", id)))
+		defer span.End()
+		start := time.Now()
 		err := next.ProcessTask(ctx, t)
+		w.duration.WithLabelValues(queue, t.Type()).Observe(time.Since(start).Seconds())
 		outcome := "ok"
 		if err != nil {
 			outcome = "error"
+			if isFailure(err) {
+				w.failures.WithLabelValues(queue, t.Type()).Inc()
+				span.RecordError(err)
+				span.SetStatus(codes.Error, "task failed")
+			}
 		}
 		w.processed.WithLabelValues(t.Type(), outcome).Inc()
 		return err

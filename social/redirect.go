@@ -562,3 +562,58 @@ func SweepClicks(ctx context.Context, sc tenant.Scope, now time.Time) (int64, er
 	}
 	return deleted, nil
 }
+
+// legacyClick is a raw click as releases before click batches stored it:
+// one document per click, with no at_max, so that neither the retention
+// sweep nor the reach readers (which select batches by at_max) saw it.
+type legacyClick struct {
+	ID        string    `bson:"_id"`
+	ShareID   string    `bson:"share_id"`
+	ContentID string    `bson:"content_id"`
+	Network   string    `bson:"network"`
+	At        time.Time `bson:"at"`
+	IPPrefix  string    `bson:"ip_prefix"`
+	Referrer  string    `bson:"referrer_host"`
+	Visitor   string    `bson:"visitor"`
+}
+
+// legacyPage is how many legacy clicks BatchLegacyClicks makes one batch.
+const legacyPage = 500
+
+// BatchLegacyClicks stores the instance's clicks kept one document per
+// click (before batches) as batches, which carry at_max, so retention
+// sweeps them and reach reads them; it returns how many clicks it moved.
+// It pages through them by _id, legacyPage at a time. It may run again
+// after an interruption: each batch's _id derives from its first click's,
+// so a batch written before the interruption is written over with the
+// same clicks, and its clicks are deleted after it is stored.
+func BatchLegacyClicks(ctx context.Context, sc tenant.Scope) (int, error) {
+	coll := sc.Collection(clickKind)
+	moved := 0
+	for {
+		var page []legacyClick
+		if err := coll.Find(ctx, bson.D{{Key: "at_max", Value: bson.D{{Key: "$exists", Value: false}}}}, &page,
+			options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(legacyPage)); err != nil {
+			return moved, err
+		}
+		if len(page) == 0 {
+			return moved, nil
+		}
+		clicks := make([]Click, len(page))
+		ids := make([]string, len(page))
+		for i, l := range page {
+			clicks[i] = Click{ShareID: l.ShareID, ContentID: l.ContentID, Network: l.Network, At: l.At.UTC(),
+				IPPrefix: l.IPPrefix, Referrer: l.Referrer, Visitor: l.Visitor}
+			ids[i] = l.ID
+		}
+		b := newClickBatch(clicks)
+		b.ID = "legacy-" + page[0].ID
+		if err := coll.Insert(ctx, b); err != nil && !errors.Is(err, tenant.ErrDuplicate) {
+			return moved, err
+		}
+		if _, err := coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
+			return moved, err
+		}
+		moved += len(page)
+	}
+}

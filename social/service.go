@@ -34,6 +34,7 @@ type Service struct {
 	throttle   func(ctx context.Context, sc tenant.Scope, network, connectionID string) (time.Duration, error)
 	dequeue    func(ctx context.Context, sc tenant.Scope, shareIDs []string) error
 	pauses     Pauses
+	outcome    func(network string, outcome PublishOutcome)
 	// refreshes runs one token refresh per connection in this process; a
 	// lease on the connection document serialises processes.
 	refreshes singleflight.Group
@@ -79,7 +80,24 @@ type Config struct {
 	// the deployment; nil: a network that refuses Chorus's app is not
 	// paused, each share just waits OperatorPause.
 	Pauses Pauses
+	// OnPublishOutcome is told what each call to a network to publish a
+	// share came to (cmd counts them per network); nil tells nobody.
+	OnPublishOutcome func(network string, outcome PublishOutcome)
 }
+
+// PublishOutcome is what one attempt to publish a share through its
+// network came to.
+type PublishOutcome string
+
+// The outcomes of a publishing attempt.
+const (
+	OutcomePublished   PublishOutcome = "published"   // the network has the post
+	OutcomeFailed      PublishOutcome = "failed"      // refused for good, or the account needs reconnecting
+	OutcomeRetried     PublishOutcome = "retried"     // the network asked to wait; queued again
+	OutcomePaused      PublishOutcome = "paused"      // the network refuses the deployment's app; queued until the operator acts
+	OutcomeUnconfirmed PublishOutcome = "unconfirmed" // the network may have it; never posted again automatically
+	OutcomeCancelled   PublishOutcome = "cancelled"   // the network or server is no longer allowed
+)
 
 // NewService returns a Service.
 func NewService(cfg Config) *Service {
@@ -97,7 +115,8 @@ func NewService(cfg Config) *Service {
 	}
 	return &Service{networks: cfg.Networks, keys: cfg.Keys, baseURL: cfg.BaseURL, client: cfg.HTTPClient,
 		log: cfg.Log, now: cfg.Now, onDisallow: cfg.OnNetworkDisallowed, content: cfg.Content, enqueue: cfg.Enqueue, notify: cfg.Notify,
-		published: cfg.OnPublished, throttle: cfg.Throttle, dequeue: cfg.Dequeue, pauses: cfg.Pauses}
+		published: cfg.OnPublished, throttle: cfg.Throttle, dequeue: cfg.Dequeue, pauses: cfg.Pauses,
+		outcome: cfg.OnPublishOutcome}
 }
 
 // Kinds are the tenant kinds social keeps, for tenant.StoreConfig:

@@ -426,6 +426,9 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		_, err := coll.Update(context.WithoutCancel(ctx), mine, bson.D{{Key: "$set", Value: fields}, {Key: "$unset", Value: bson.D{{Key: "lease_until", Value: ""}}}})
 		return err
 	}
+	if s.outcome != nil {
+		s.outcome(sh.Network, outcomeOf(perr))
+	}
 	var nerr *Error
 	switch {
 	case perr == nil:
@@ -537,6 +540,24 @@ func (s *Service) PausedNetworks(ctx context.Context) ([]NetworkPause, error) {
 		}
 	}
 	return out, nil
+}
+
+// outcomeOf names what a network's answer to a publication came to, as
+// PublishShare records it.
+func outcomeOf(perr error) PublishOutcome {
+	switch {
+	case perr == nil:
+		return OutcomePublished
+	case errors.Is(perr, ErrAmbiguous):
+		return OutcomeUnconfirmed
+	case errors.Is(perr, ErrOperator):
+		return OutcomePaused
+	case errors.Is(perr, ErrRetryLater):
+		return OutcomeRetried
+	case errors.Is(perr, ErrDisabled), errors.Is(perr, ErrServerNotAllowed):
+		return OutcomeCancelled
+	}
+	return OutcomeFailed
 }
 
 // blocker says why a share may not be published any more, or "".

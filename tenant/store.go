@@ -123,25 +123,8 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		s.client.Disconnect(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	// Instances made before an index was declared get it now, so every
-	// hot query has its index. Only instances whose collections were made
-	// for another set of kinds and indexes are looked at: a start costs
-	// one read of the instances, not a listIndexes per kind and instance.
+	// Instances made before an index was declared get it from Migrate.
 	s.indexSet = indexSetOf(s.kinds)
-	if err := s.EachInstance(ctx, func(sc Scope) error {
-		if sc.inst.IndexSet == s.indexSet {
-			return nil
-		}
-		if err := s.addMissingIndexes(ctx, sc.inst.ID); err != nil {
-			return err
-		}
-		_, err := s.db.Collection(collInstances).UpdateOne(ctx, bson.D{{Key: "_id", Value: sc.inst.ID}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "index_set", Value: s.indexSet}}}})
-		return storeErr(err)
-	}); err != nil {
-		s.client.Disconnect(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("create the indexes of existing instances: %w", err)
-	}
 	return s, nil
 }
 
@@ -364,4 +347,61 @@ func storeErr(err error) error {
 		return fmt.Errorf("store: %w", context.Canceled)
 	}
 	return fmt.Errorf("store: %s", strings.TrimSpace(err.Error()))
+}
+
+// Ledger is the content of the erasure ledger's database, by collection.
+type Ledger map[string][]bson.Raw
+
+// Entries counts the ledger's documents.
+func (l Ledger) Entries() int {
+	n := 0
+	for _, docs := range l {
+		n += len(docs)
+	}
+	return n
+}
+
+// ReadLedger returns every document of the erasure ledger's database (the
+// erasures and the offboardings): a restore of the whole store, which
+// brings back the ledger as it was at the backup, merges it in again with
+// MergeLedger before the erasures are replayed.
+func (s *Store) ReadLedger(ctx context.Context) (Ledger, error) {
+	db := s.ledger().Database()
+	names, err := db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return nil, fmt.Errorf("list the ledger: %w", storeErr(err))
+	}
+	out := Ledger{}
+	for _, name := range names {
+		cur, err := db.Collection(name).Find(ctx, bson.D{})
+		if err != nil {
+			return nil, fmt.Errorf("read the ledger's %s: %w", name, storeErr(err))
+		}
+		var docs []bson.Raw
+		if err := cur.All(ctx, &docs); err != nil {
+			return nil, fmt.Errorf("read the ledger's %s: %w", name, storeErr(err))
+		}
+		out[name] = docs
+	}
+	return out, nil
+}
+
+// MergeLedger inserts the entries of l the ledger lacks (by _id) and
+// returns how many it inserted.
+func (s *Store) MergeLedger(ctx context.Context, l Ledger) (int, error) {
+	db := s.ledger().Database()
+	n := 0
+	for name, docs := range l {
+		for _, d := range docs {
+			_, err := db.Collection(name).InsertOne(ctx, d)
+			switch err = storeErr(err); {
+			case err == nil:
+				n++
+			case errors.Is(err, ErrDuplicate):
+			default:
+				return n, fmt.Errorf("merge the ledger's %s: %w", name, err)
+			}
+		}
+	}
+	return n, nil
 }

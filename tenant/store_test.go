@@ -248,7 +248,7 @@ func TestRetryAfter(t *testing.T) {
 
 // An instance made before an index was declared gets it when a store
 // opens again, and opening again once it has it changes nothing.
-func TestOpenStoreAddsIndexesToExistingInstances(t *testing.T) {
+func TestMigrateAddsIndexesToExistingInstances(t *testing.T) {
 	uri, db := tenanttest.Mongo(t)
 	open := func(kinds ...Kind) *Store {
 		t.Helper()
@@ -257,6 +257,9 @@ func TestOpenStoreAddsIndexesToExistingInstances(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close(t.Context()) })
+		if _, err := s.Migrate(t.Context(), nil, "test"); err != nil {
+			t.Fatal(err)
+		}
 		return s
 	}
 	s := open(Kind{Name: "notes"})
@@ -300,6 +303,9 @@ func TestOpenStoreAddsIndexesToExistingInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer again.Close(t.Context())
+	if rep, err := again.Migrate(t.Context(), nil, "test"); err != nil || rep.Indexed != -1 {
+		t.Errorf("migrating with unchanged kinds: %+v, %v; want no instance looked at", rep, err)
+	}
 	if n, global := lists.Load(), int64(6); n > global {
 		t.Errorf("a start with unchanged kinds sent %d index commands, want only the %d global collections'", n, global)
 	}

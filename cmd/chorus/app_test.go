@@ -56,6 +56,8 @@ type testApp struct {
 	logs *tenanttest.Buffer
 	// reads counts what the store reads.
 	reads *tenanttest.Reads
+	// metrics is the registry /metrics serves.
+	metrics *prometheus.Registry
 }
 
 // warnOnly passes on the text handler's lines of level WARN and ERROR.
@@ -152,16 +154,21 @@ func newTestAppVia(t *testing.T, env map[string]string, extraPorts []int, edit f
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := prometheus.NewRegistry()
+	outcomes, err := processMetrics(reg, tasks, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	socialSvc, err := newSocialService(base, keys, log, clock.Now, networkOptions{
 		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: append([]int{int(fakeAddr.Port())}, extraPorts...), allowHTTP: true,
-		cfg: cfg, mailer: mailer, tasks: tasks,
+		cfg: cfg, mailer: mailer, tasks: tasks, outcomes: outcomes,
 		// No publishing limits, but the network pauses, as in production.
 		limits: jobs.NewRateLimiter(rdb, nil),
 	}, contentSvc, queue)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(),
+	deps := appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg,
 		baseURL: base, now: clock.Now, content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, queueRedis: redisOpt,
 		// Dex runs on loopback over http: reach it with a plain client.
 		keys: keys, idpHTTP: &http.Client{Timeout: 15 * time.Second}, idpAllowHTTP: true}
@@ -180,7 +187,7 @@ func newTestAppVia(t *testing.T, env map[string]string, extraPorts []int, edit f
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { a.redirector.Close(context.Background()) })
 	return &testApp{app: a, srv: srv, clock: clock, store: store, pages: pages, queue: redisOpt, mongoURI: mongoURI, mongoDB: mongoDB, logs: logs,
-		content: contentSvc, social: socialSvc, mastodon: fake, reads: reads}
+		content: contentSvc, social: socialSvc, mastodon: fake, reads: reads, metrics: reg}
 }
 
 // testWriter sends logs to t.Log.

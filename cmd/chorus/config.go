@@ -22,6 +22,8 @@ import (
 // flag or, failing that, from its CHORUS_* environment variable.
 type config struct {
 	Addr             string
+	WorkerAddr       string // the worker's /healthz, /readyz and /metrics
+	Migrate          bool   // run pending migrations at start
 	BaseURL          string // empty: http://<listen address>
 	DataDir          string
 	MongoURI         string
@@ -73,6 +75,8 @@ type setting struct {
 
 var settings = []setting{
 	{"addr", "CHORUS_ADDR", "127.0.0.1:8080", "listen address of the HTTP server", false},
+	{"worker-addr", "CHORUS_WORKER_ADDR", "127.0.0.1:9091", "listen address of the worker's /healthz, /readyz and /metrics (chorus worker; chorus all serves them on CHORUS_ADDR)", false},
+	{"migrate", "CHORUS_MIGRATE", "on", "on: serve, worker and all run pending migrations at start (once across processes); off: only chorus migrate runs them", false},
 	{"base-url", "CHORUS_BASE_URL", "", "public URL used in links and OAuth redirects (default http://<addr>; must be https unless localhost)", false},
 	{"data-dir", "CHORUS_DATA_DIR", "./data", "data of the embedded MongoDB-compatible and Redis servers", false},
 	{"mongo-uri", "CHORUS_MONGO_URI", "", "MongoDB URI (MongoDB, or FerretDB v2 on PostgreSQL with DocumentDB); empty starts the embedded store under the data dir", true},
@@ -149,6 +153,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 	}
 	c := config{
 		Addr:             get("addr"),
+		WorkerAddr:       get("worker-addr"),
 		BaseURL:          get("base-url"),
 		DataDir:          get("data-dir"),
 		MongoURI:         get("mongo-uri"),
@@ -208,6 +213,16 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		bad("CHORUS_ADDR", "must be host:port such as 127.0.0.1:8080 (%v)", err)
+	}
+	if _, _, err := net.SplitHostPort(c.WorkerAddr); err != nil {
+		bad("CHORUS_WORKER_ADDR", "must be host:port such as 127.0.0.1:9091 (%v)", err)
+	}
+	switch v := get("migrate"); v {
+	case "on", "1", "true":
+		c.Migrate = true
+	case "off", "0", "false":
+	default:
+		bad("CHORUS_MIGRATE", "must be on or off, not %q", v)
 	}
 	if c.BaseURL != "" {
 		if err := checkBaseURL(c.BaseURL); err != nil {
@@ -377,6 +392,13 @@ func checkBaseURL(raw string) error {
 	return nil
 }
 
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
 func splitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
@@ -422,7 +444,7 @@ func (c config) masked() []string {
 		return "(set, hidden)"
 	}
 	vals := map[string]string{
-		"CHORUS_ADDR": c.Addr, "CHORUS_BASE_URL": c.BaseURL, "CHORUS_DATA_DIR": c.DataDir,
+		"CHORUS_ADDR": c.Addr, "CHORUS_WORKER_ADDR": c.WorkerAddr, "CHORUS_MIGRATE": onOff(c.Migrate), "CHORUS_BASE_URL": c.BaseURL, "CHORUS_DATA_DIR": c.DataDir,
 		"CHORUS_MONGO_URI": c.MongoURI, "CHORUS_EMBEDDED_STORE": string(c.EmbeddedStore), "CHORUS_MONGO_DATABASE": c.MongoDatabase, "CHORUS_REDIS_URL": c.RedisURL,
 		"CHORUS_DEV_MAILBOX": strconv.FormatBool(c.DevMailbox), "CHORUS_OPERATOR_TOKEN": c.OperatorToken, "CHORUS_METRICS_TOKEN": c.MetricsToken,
 		"CHORUS_TOKEN_KEYS": c.TokenKeys, "CHORUS_SMTP_URL": c.SMTPURL, "CHORUS_MAIL_FROM": c.MailFrom,

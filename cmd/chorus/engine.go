@@ -17,7 +17,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chorushq/chorus/content"
@@ -139,8 +138,10 @@ func newContentService(log *slog.Logger, now func() time.Time, fetcher content.F
 		Fetcher: fetcher,
 		Log:     log,
 		Now:     now,
-		RetryPreview: func(ctx context.Context, sc tenant.Scope, postID string) error {
-			_, err := queue.EnqueueContext(ctx, task.Preview(sc.InstanceID(), postID),
+		RetryPreview: func(ctx context.Context, sc tenant.Scope, postID string) (err error) {
+			ctx, span := startEnqueue(ctx, task.TypePreview)
+			defer func() { endSpan(span, err) }()
+			_, err = queue.EnqueueContext(ctx, task.WithTrace(ctx, task.Preview(sc.InstanceID(), postID)),
 				asynq.Queue(task.QueueLow), asynq.MaxRetry(5), asynq.Timeout(30*time.Second))
 			return err
 		},
@@ -235,7 +236,7 @@ func newApp(d appDeps) (*app, error) {
 	})
 	observed := observe(d.log, d.metrics)
 	secured := securityHeaders(d.baseURL != nil && d.baseURL.Scheme == "https")
-	e.Use(recovery, api.RequestIDs(), observed, secured, api.LimitBody(d.cfg.MaxBodyBytes))
+	e.Use(recovery, api.RequestIDs(), traced(), observed, secured, api.LimitBody(d.cfg.MaxBodyBytes))
 	web := frontend.Handler()
 	e.NoRoute(func(c *gin.Context) {
 		p := path.Clean("/" + c.Request.URL.Path) // as the web handler sees it
@@ -262,7 +263,7 @@ func newApp(d appDeps) (*app, error) {
 	if err := links.SetTrustedProxies(d.cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("CHORUS_TRUSTED_PROXIES: %w", err)
 	}
-	links.Use(recovery, observed, secured)
+	links.Use(recovery, traced(), observed, secured)
 	links.GET(trackedLinkRoute, redirector.Handle)
 	links.HEAD(trackedLinkRoute, redirector.Handle)
 	links.NoRoute(func(c *gin.Context) { api.Write(c, api.New(http.StatusNotFound, "not_found", "no such resource")) })
@@ -276,13 +277,7 @@ func newApp(d appDeps) (*app, error) {
 	if err := clickMetrics(d.metrics, redirector); err != nil {
 		return nil, err
 	}
-	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
-	e.GET("/readyz", readyz(d))
-	metrics := []gin.HandlerFunc{gin.WrapH(promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{}))}
-	if d.cfg.MetricsToken != "" {
-		metrics = append([]gin.HandlerFunc{tokenOnly(d.cfg.MetricsToken, "Chorus metrics", "/metrics needs the metrics token (CHORUS_METRICS_TOKEN)")}, metrics...)
-	}
-	e.GET("/metrics", metrics...)
+	probeRoutes(e, d.cfg, d.store, d.redis, d.metrics, d.log, d.social)
 
 	v1 := e.Group("/api/v1", api.WellFormed())
 	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDoc) })
@@ -294,8 +289,10 @@ func newApp(d appDeps) (*app, error) {
 		privacy.DeleteTasksWith(deleteTasks(asynq.NewInspectorFromRedisClient(d.redis), d.log))
 	}
 	privacy.Routes(v1)
-	privacy.ExportRoutes(v1, func(ctx context.Context, sc tenant.Scope, id string) error {
-		_, err := d.queue.EnqueueContext(ctx, task.Export(sc.InstanceID(), id), asynq.Queue(task.QueueDefault), asynq.MaxRetry(5))
+	privacy.ExportRoutes(v1, func(ctx context.Context, sc tenant.Scope, id string) (err error) {
+		ctx, span := startEnqueue(ctx, task.TypeExport)
+		defer func() { endSpan(span, err) }()
+		_, err = d.queue.EnqueueContext(ctx, task.WithTrace(ctx, task.Export(sc.InstanceID(), id)), asynq.Queue(task.QueueDefault), asynq.MaxRetry(5))
 		return err
 	})
 	reach.NewHandlers(reachSvc, auth, contentTitles(d.content)).Routes(v1)
@@ -320,40 +317,6 @@ func newApp(d appDeps) (*app, error) {
 		guarded.ServeHTTP(w, r)
 	})
 	return &app{engine: e, handler: handler, auth: auth, redirector: redirector, queues: queues}, nil
-}
-
-// readyz answers 200 when MongoDB and Redis both answer, and lists the
-// networks paused for the operator (paused_networks: network, until,
-// reason).
-func readyz(d appDeps) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
-		defer cancel()
-		checks := gin.H{"mongo": "ok", "redis": "ok"}
-		status := http.StatusOK
-		if err := d.store.Ping(ctx); err != nil {
-			checks["mongo"], status = "unavailable", http.StatusServiceUnavailable
-			d.log.WarnContext(ctx, "readyz: mongo", "err", err)
-		}
-		if err := d.redis.Ping(ctx).Err(); err != nil {
-			checks["redis"], status = "unavailable", http.StatusServiceUnavailable
-			d.log.WarnContext(ctx, "readyz: redis", "err", err)
-		}
-		// Networks paused for the operator (a network refusing the
-		// deployment's app) are shown, without making the server unready:
-		// it serves everything else.
-		if d.social != nil {
-			paused, err := d.social.PausedNetworks(ctx)
-			if err != nil {
-				d.log.WarnContext(ctx, "readyz: network pauses", "err", err)
-			}
-			if len(paused) > 0 {
-				checks["paused_networks"] = paused
-			}
-		}
-		c.Header("Cache-Control", "no-store")
-		c.JSON(status, checks)
-	}
 }
 
 // trackedLinkRoute is the tracked-link redirect, /r/{code}.

@@ -42,12 +42,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if err != nil {
 			return fmt.Errorf("configuration:\n%w", err)
 		}
-		return runPlatform(ctx, cmd, cfg, stdout)
+		return runPlatform(ctx, cmd, cfg, getenv, stdout)
 	case "config":
 		return runConfig(args[1:], getenv, stdout)
 	case "version":
 		fmt.Fprintln(stdout, buildInfo())
 		return nil
+	case "backup":
+		return runBackup(ctx, args[1:], getenv, stdout)
+	case "restore":
+		return runRestore(ctx, args[1:], getenv, stdout)
+	case "migrate":
+		return runMigrate(ctx, args[1:], getenv, stdout)
 	case "domain":
 		return runDomain(ctx, args[1:], getenv, stdout)
 	case "privacy":
@@ -78,12 +84,21 @@ Usage: chorus <command> [flags]
 
 Commands:
   serve    the HTTP API, web app, tracked links, /healthz /readyz /metrics
-  worker   the background workers (Asynq) and the scheduler
+  worker   the background workers (Asynq) and the scheduler; /healthz
+           /readyz /metrics on CHORUS_WORKER_ADDR
   all      serve and worker in one process (what make run starts)
   config check [flags]
            print the effective settings (secrets hidden) and every problem
            serve and worker would refuse to start with; exit 1 if any
   version  the version and commit this binary was built from
+  migrate  bring the database up to date (serve, worker and all do it at
+           start unless CHORUS_MIGRATE=off); see docs/upgrading.md
+  backup <file>
+           a consistent snapshot of the embedded store, taken while Chorus
+           runs (MongoDB: mongodump --oplog); see docs/backup.md
+  restore [--without-current-ledger] <file>
+           replace the embedded store with a backup (Chorus stopped); then
+           run chorus privacy replay-erasures
   domain verify <domain> --reason "…"
            verify a domain without DNS (operators, on-prem); audited
   privacy replay-erasures
@@ -99,6 +114,10 @@ Commands:
   analytics rebuild --instance <instance ID> | --all
            recompute an instance's reach rollups from its raw shares and clicks
   help     this text
+
+Tracing is off unless OTEL_EXPORTER_OTLP_ENDPOINT names an OpenTelemetry
+collector (OTLP/HTTP); OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER and
+OTEL_EXPORTER_OTLP_HEADERS are honoured.
 
 Every flag can also be set through its environment variable:
 `)

@@ -22,6 +22,7 @@ import (
 	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/redisserver"
+	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
@@ -31,7 +32,7 @@ import (
 // runPlatform starts what cmd needs — embedded servers when no external
 // ones are configured, the HTTP server, the worker — and stops everything
 // in reverse order once ctx is done.
-func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) (err error) {
+func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string) string, stdout io.Writer) (err error) {
 	log := newLogger(cfg, stdout)
 	v, commit := release()
 	log.Info("starting", "command", cmd, "version", v, "commit", commit, "config", cfg.masked())
@@ -39,6 +40,16 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	stopCtx := func() (context.Context, context.CancelFunc) {
 		return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	}
+
+	stopTracing, err := setupTracing(ctx, getenv, cmd, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		c, cancel := stopCtx()
+		defer cancel()
+		err = errors.Join(err, stopTracing(c))
+	}()
 
 	mongoURI, stopMongo, err := mongoServer(ctx, cfg, log)
 	if err != nil {
@@ -79,6 +90,75 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	defer queue.Close()
 	tasks := asynq.NewInspector(redisOpt)
 	defer tasks.Close()
+	reg := prometheus.NewRegistry()
+	outcomes, err := processMetrics(reg, tasks, log)
+	if err != nil {
+		return err
+	}
+
+	// The HTTP servers answer from here on, while migrations run: /healthz
+	// (the process is alive), 503 "starting" for the rest until the
+	// platform is ready (startGate).
+	serves, works := cmd == "serve" || cmd == "all", cmd == "worker" || cmd == "all"
+	var (
+		ln      net.Listener
+		apiGate startGate
+		srv     *http.Server
+		served  chan error
+	)
+	if serves {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return fmt.Errorf("listen on CHORUS_ADDR %s: %w", cfg.Addr, err)
+		}
+		srv = &http.Server{
+			Handler:           &apiGate,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
+		served = make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		// For the returns before the platform runs: Close stops Serve.
+		defer srv.Close()
+	}
+	var wh *workerHTTP
+	if works && !serves {
+		// Under all, the API's listener serves the probes and the one
+		// registry; a worker alone gets a port of its own.
+		if wh, err = listenWorkerHTTP(cfg, store, rdb, reg, log); err != nil {
+			return err
+		}
+		go func() { _ = wh.Serve() }()
+		defer func() {
+			c, cancel := stopCtx()
+			defer cancel()
+			err = errors.Join(err, wh.Shutdown(c))
+		}()
+	}
+	switch {
+	case ln != nil:
+		log.Info("listening; Chorus starts", "listen", ln.Addr().String())
+	case wh != nil:
+		log.Info("listening; Chorus starts", "listen", wh.Addr())
+	}
+
+	if cfg.Migrate {
+		rep, err := migrate(ctx, store, log)
+		if err != nil {
+			return err
+		}
+		log.Info("database up to date", "migration", rep.To, "ran", len(rep.Ran), "instances_indexed", max(rep.Indexed, 0))
+	} else {
+		log.Info("migrations not run at start (CHORUS_MIGRATE=off): run chorus migrate")
+	}
+	if wh != nil {
+		wh.gate.open(wh.handler)
+		log.Info("worker probes and metrics", "listen", wh.Addr())
+	}
 	contentSvc := newContentService(log, time.Now, preview.New(preview.Config{}), queue)
 	// One reach service for the process: the API's click recorder, the
 	// publishing hook and the worker's jobs share its visitor state.
@@ -88,16 +168,10 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
-	serves, works := cmd == "serve" || cmd == "all", cmd == "worker" || cmd == "all"
 	// The public URL is CHORUS_BASE_URL, else the address the HTTP server
-	// listens on, known once it listens (CHORUS_ADDR may name port 0).
-	var ln net.Listener
+	// listens on (CHORUS_ADDR may name port 0).
 	addr := cfg.Addr
 	if serves {
-		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-			return fmt.Errorf("listen on CHORUS_ADDR %s: %w", cfg.Addr, err)
-		}
-		defer ln.Close() // for the returns before it serves; closing twice is harmless
 		addr = ln.Addr().String()
 	}
 	base := cfg.BaseURL
@@ -125,13 +199,11 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	netOpts := cfg.networkOptions(mailer)
 	netOpts.tasks, netOpts.reach = tasks, reachSvc
 	netOpts.limits = jobs.NewRateLimiter(rdb, cfg.PublishLimits)
+	netOpts.outcomes = outcomes
 	socialSvc, err := newSocialService(baseURL, keys, log, time.Now, netOpts, contentSvc, queue)
 	if err != nil {
 		return err
 	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoMetric())
 
 	g, gctx := errgroup.WithContext(ctx)
 	if serves {
@@ -143,18 +215,9 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		if a.queues != nil {
 			defer a.queues.Close()
 		}
-		srv := &http.Server{
-			Handler:           a.handler,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       60 * time.Second,
-			WriteTimeout:      60 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(gctx) },
-		}
+		apiGate.open(a.handler)
 		g.Go(func() error {
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("HTTP server: %w", err)
 			}
 			return nil
@@ -181,6 +244,19 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 	err = g.Wait()
 	log.Info("stopping")
 	return err
+}
+
+// processMetrics registers the metrics of the process as a whole on reg:
+// Go and process, the build, the queues (read from Redis at each scrape,
+// by whichever process serves it) and the publishing outcomes, whose hook
+// it returns for the social service. The HTTP side and the worker register
+// their own.
+func processMetrics(reg *prometheus.Registry, tasks *asynq.Inspector, log *slog.Logger) (func(string, social.PublishOutcome), error) {
+	if err := errors.Join(reg.Register(collectors.NewGoCollector()), reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
+		reg.Register(buildInfoMetric()), reg.Register(jobs.NewQueueCollector(tasks, log))); err != nil {
+		return nil, err
+	}
+	return jobs.PublishOutcomes(reg)
 }
 
 // mongoServer returns the MongoDB URI to use: CHORUS_MONGO_URI, or the

@@ -46,6 +46,9 @@ func TestAcceptedThenTimedOutIsUnconfirmedNotReposted(t *testing.T) {
 	if sh.State != "unconfirmed" || !strings.Contains(sh.Error, "not posted again") {
 		t.Fatalf("share after the timeout: %+v, want unconfirmed saying it is not posted again", sh)
 	}
+	if got := metricValue(t, a, `chorus_publish_outcomes_total{network="mastodon",outcome="unconfirmed"}`); got != "1" {
+		t.Errorf("unconfirmed outcomes counted %q, want 1", got)
+	}
 	a.mastodon.DelayAnswers(0)
 	// Asynq delivers the task again, and cancelling is refused: nothing
 	// is sent again.

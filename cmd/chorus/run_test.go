@@ -36,11 +36,19 @@ func startRun(t *testing.T, env map[string]string) (string, func() error) {
 // startRunLogged is startRun that also returns the log lines so far.
 func startRunLogged(t *testing.T, env map[string]string) (string, func() error, func() []string) {
 	t.Helper()
+	return startCommand(t, "all", env, "Chorus is running", "url")
+}
+
+// startCommand runs the command cmd as main does until it logs msg, and
+// returns that record's field, a function that stops it and returns
+// run's error, and the log lines so far.
+func startCommand(t *testing.T, cmd string, env map[string]string, msg, field string) (string, func() error, func() []string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, []string{"all"}, func(k string) string { return env[k] }, pw)
+		err := run(ctx, []string{cmd}, func(k string) string { return env[k] }, pw)
 		pw.CloseWithError(io.EOF)
 		done <- err
 	}()
@@ -61,12 +69,10 @@ func startRunLogged(t *testing.T, env map[string]string) (string, func() error, 
 			mu.Lock()
 			lines = append(lines, sc.Text())
 			mu.Unlock()
-			var rec struct {
-				Msg string `json:"msg"`
-				URL string `json:"url"`
-			}
-			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "Chorus is running" {
-				urls <- rec.URL
+			var rec map[string]any
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec["msg"] == msg {
+				v, _ := rec[field].(string)
+				urls <- v
 			}
 			if testing.Verbose() {
 				t.Log(sc.Text())
@@ -96,16 +102,23 @@ func startRunLogged(t *testing.T, env map[string]string) (string, func() error, 
 	return "", nil, nil
 }
 
+// embeddedDataDir is a data dir for the embedded store. Run as root, the
+// embedded PostgreSQL runs as the postgres user, which must reach it
+// (t.TempDir's parent is 0700).
+func embeddedDataDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func TestRunAllEmbedded(t *testing.T) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Log("no redis-server on PATH: run uses its in-process fallback")
 	}
-	dir := t.TempDir()
-	// Run as root, the embedded PostgreSQL runs as the postgres user, which
-	// must reach the data dir (t.TempDir's parent is 0700).
-	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
-		t.Fatal(err)
-	}
+	dir := embeddedDataDir(t)
 	env := map[string]string{
 		"CHORUS_ADDR":        "127.0.0.1:0",
 		"CHORUS_DATA_DIR":    dir,
@@ -206,6 +219,8 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"dev network ports in production", map[string]string{"CHORUS_SMTP_URL": "smtp://mail.example:587", "CHORUS_DEV_NETWORK_PORTS": "2583"}, "CHORUS_DEV_NETWORK_PORTS: is for development only"},
 		{"bad publishing limit", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_PUBLISH_LIMITS": "x.connection=0/1h"}, "CHORUS_PUBLISH_LIMITS: \"x.connection=0/1h\": the count must be"},
 		{"bad dev network port", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_DEV_NETWORK_PORTS": "2583,99999"}, "CHORUS_DEV_NETWORK_PORTS"},
+		{"bad worker address", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_WORKER_ADDR": "9091"}, "CHORUS_WORKER_ADDR: must be host:port"},
+		{"bad migrate switch", map[string]string{"CHORUS_DEV_MAILBOX": "1", "CHORUS_MIGRATE": "later"}, `CHORUS_MIGRATE: must be on or off, not "later"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,7 +313,7 @@ func TestConfigCheck(t *testing.T) {
 	if err := run(t.Context(), []string{"config", "check"}, func(k string) string { return env[k] }, &out); err != nil {
 		t.Fatalf("config check of a good configuration: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"CHORUS_BASE_URL=https://chorus.example.com", "CHORUS_TOKEN_KEYS=(set, hidden)", "CHORUS_SMTP_URL=smtp://user:xxxxx@mail.example:587", "no problems"} {
+	for _, want := range []string{"CHORUS_BASE_URL=https://chorus.example.com", "CHORUS_WORKER_ADDR=127.0.0.1:9091", "CHORUS_MIGRATE=on", "CHORUS_TOKEN_KEYS=(set, hidden)", "CHORUS_SMTP_URL=smtp://user:xxxxx@mail.example:587", "no problems"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("config check output lacks %q:\n%s", want, out.String())
 		}

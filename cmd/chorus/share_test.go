@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -51,6 +52,24 @@ func shareSetupEnv(t *testing.T, env map[string]string) (a *testApp, employee *c
 	admin.do("POST", "/api/v1/content", map[string]any{"url": a.pages.url("/launch?ref=site"), "title": "Launch",
 		"share_texts": map[string]string{"mastodon": "We launched!"}}).json(t, &p)
 	return a, employee, connID, p.ID
+}
+
+// metricValue is the value /metrics shows for the sample named
+// name{labels}, or "" when it shows none.
+func metricValue(t *testing.T, a *testApp, sample string) string {
+	t.Helper()
+	res, err := http.Get(a.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	for _, l := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(l, sample+" "); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // runPublishTasks runs the queued share:publish tasks as the worker would.
@@ -112,6 +131,10 @@ func TestShareToMastodonAndTrackedLink(t *testing.T) {
 	employee.do("GET", "/api/v1/shares/"+out.Items[0].ID, nil).json(t, &sh)
 	if sh.State != "published" || sh.PostURL == "" {
 		t.Errorf("share after publishing: %+v", sh)
+	}
+	// One call to the network, counted once: the duplicate never called it.
+	if got := metricValue(t, a, `chorus_publish_outcomes_total{network="mastodon",outcome="published"}`); got != "1" {
+		t.Errorf("published outcomes counted %q, want 1", got)
 	}
 	var feed struct {
 		Items []struct {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -79,6 +80,9 @@ type networkOptions struct {
 	// reach counts published shares in the rollups; nil: a reach service
 	// of this social service's own.
 	reach *reach.Service
+	// outcomes counts publishing attempts (jobs.PublishOutcomes); nil:
+	// not counted.
+	outcomes func(network string, outcome social.PublishOutcome)
 }
 
 // wholeSecondAfter rounds a time still to come up to a whole second:
@@ -106,6 +110,11 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 		ports = []int{443}
 	}
 	client := preview.New(preview.Config{Ports: ports, AllowPrefixes: o.allow, Timeout: 30 * time.Second}).Client()
+	rt := client.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	client.Transport = tracedTransport{rt}
 	ua := "Chorus (+" + base.String() + ")"
 	networks := []social.Network{mastodon.New(mastodon.Options{
 		HTTPClient: client,
@@ -145,8 +154,10 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 	}
 	var enqueue func(ctx context.Context, sc tenant.Scope, id string, at time.Time) error
 	if queue != nil {
-		enqueue = func(ctx context.Context, sc tenant.Scope, id string, at time.Time) error {
-			_, err := queue.EnqueueContext(ctx, task.Publish(sc.InstanceID(), id), asynq.TaskID(id),
+		enqueue = func(ctx context.Context, sc tenant.Scope, id string, at time.Time) (err error) {
+			ctx, span := startEnqueue(ctx, task.TypePublish)
+			defer func() { endSpan(span, err) }()
+			_, err = queue.EnqueueContext(ctx, task.WithTrace(ctx, task.Publish(sc.InstanceID(), id)), asynq.TaskID(id),
 				asynq.Queue(task.QueueCritical), asynq.ProcessAt(wholeSecondAfter(at)), asynq.MaxRetry(20), asynq.Retention(24*time.Hour))
 			if !errors.Is(err, asynq.ErrTaskIDConflict) {
 				return err
@@ -163,7 +174,7 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 			if err := o.tasks.DeleteTask(task.QueueCritical, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
 				return err
 			}
-			_, err = queue.EnqueueContext(ctx, task.Publish(sc.InstanceID(), id), asynq.TaskID(id),
+			_, err = queue.EnqueueContext(ctx, task.WithTrace(ctx, task.Publish(sc.InstanceID(), id)), asynq.TaskID(id),
 				asynq.Queue(task.QueueCritical), asynq.ProcessAt(wholeSecondAfter(at)), asynq.MaxRetry(20), asynq.Retention(24*time.Hour))
 			if errors.Is(err, asynq.ErrTaskIDConflict) {
 				return nil
@@ -198,5 +209,5 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 	}
 	return social.NewService(social.Config{Networks: reg, Keys: keys, BaseURL: base, HTTPClient: client, Log: log, Now: now,
 		Content: contentSvc, Enqueue: enqueue, Notify: notifier(o.mailer), Throttle: throttle, Dequeue: dequeue,
-		OnPublished: rs.SharePublished, Pauses: pauses}), nil
+		OnPublished: rs.SharePublished, Pauses: pauses, OnPublishOutcome: o.outcomes}), nil
 }

@@ -5,6 +5,7 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 )
 
@@ -16,4 +17,14 @@ func findPostgres(context.Context) (struct{}, error) {
 
 func startDocumentDB(context.Context, struct{}, string, Options, *slog.Logger) (*Mongo, error) {
 	return nil, fmt.Errorf("embedded store: %w", ErrNotInstalled)
+}
+
+// Backup needs the DocumentDB engine, which runs on Unix systems only.
+func Backup(context.Context, string, io.Writer, *slog.Logger) error {
+	return fmt.Errorf("embedded store: %w", ErrNotInstalled)
+}
+
+// Restore needs the DocumentDB engine, which runs on Unix systems only.
+func Restore(context.Context, string, io.Reader, *slog.Logger) (string, error) {
+	return "", fmt.Errorf("embedded store: %w", ErrNotInstalled)
 }

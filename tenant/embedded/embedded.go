@@ -152,3 +152,11 @@ func (m *Mongo) Stop(ctx context.Context) error {
 	}
 	return nil
 }
+
+// DocumentDBInstalled returns nil when the DocumentDB engine can run here
+// (PostgreSQL 15, the extension and FerretDB v2 are installed), else an
+// error wrapping ErrNotInstalled that says what is missing.
+func DocumentDBInstalled(ctx context.Context) error {
+	_, err := findPostgres(ctx)
+	return err
+}
