@@ -48,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "version":
 		fmt.Fprintln(stdout, buildInfo())
 		return nil
+	case "healthcheck":
+		return runHealthcheck(ctx, args[1:], stdout)
 	case "domain":
 		return runDomain(ctx, args[1:], getenv, stdout)
 	case "privacy":
@@ -84,6 +86,8 @@ Commands:
            print the effective settings (secrets hidden) and every problem
            serve and worker would refuse to start with; exit 1 if any
   version  the version and commit this binary was built from
+  healthcheck <url>
+           exit 0 when the URL answers 2xx (a container healthcheck without curl)
   domain verify <domain> --reason "…"
            verify a domain without DNS (operators, on-prem); audited
   privacy replay-erasures
