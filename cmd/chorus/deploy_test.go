@@ -69,7 +69,7 @@ func TestComposeGivesServeAndWorkerTheSameSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range regexp.MustCompile(`\$\{(CHORUS_[A-Z_]+)`).FindAllStringSubmatch(string(b), -1) {
-		if !regexp.MustCompile(`(?m)^#?`+m[1]+`=`).Match(ex) {
+		if !regexp.MustCompile(`(?m)^#?` + m[1] + `=`).Match(ex) {
 			t.Errorf("deploy/.env.example lacks %s", m[1])
 		}
 	}
