@@ -48,7 +48,7 @@ image:
 
 ## test: everything: vet, staticcheck, the race-enabled tests on real servers, govulncheck,
 ## the web app's unit tests and its browser end-to-end test
-test: deps lint test-go test-deploy test-web vulncheck
+test: deps lint test-go test-deploy smoke test-web vulncheck
 
 ## deps: installs what the tests need (redis-server, PostgreSQL with DocumentDB, Dex…) when missing
 deps:
@@ -101,6 +101,13 @@ test-deploy:
 	$(HELM) template chorus $(CHART) >/dev/null
 	$(HELM) template chorus $(CHART) -f $(CHART)/ci/production-values.yaml >/dev/null
 	cd deploy/helm/test && HELM=$(HELM) GOFLAGS=-buildvcs=false $(GO) test -count=1 ./...
+
+## smoke: deploy/smoke: the image (built unless this commit's exists), the Helm chart with podman
+## kube play and deploy/compose.yaml with podman-compose, used as an outside client (sign-in,
+## a share published by the worker, both /metrics, a worker killed mid-publish); skipped
+## without podman, a failure under CI=true
+smoke:
+	./deploy/smoke/run
 
 ## test-web: the web app's unit tests (Vitest), then the browser end-to-end test
 ## (Debian's chromium; skipped with a how-to when it is missing, a failure under CI=true)
