@@ -184,6 +184,9 @@ spec:
 	time.Sleep(time.Second)
 	if state := strings.TrimSpace(runOut(t, "podman", "inspect", "--format", "{{.State.Status}}", worker)); state != "running" {
 		run(t, "podman", "start", worker)
+		t.Logf("the worker's container was %s; started it again, as Kubernetes would start a new pod", state)
+	} else {
+		t.Log("podman's restart policy (the pod's Always) started the worker's container again")
 	}
 	restarted := time.Now()
 	s := w.employee.waitPublished(id, 3*time.Minute)
@@ -316,27 +319,54 @@ func forPodman(t *testing.T, rendered string) (string, map[string]any) {
 	return strings.Join(docs, "---\n"), secret
 }
 
-// chorusImage is the image make image builds for this commit, built unless
-// it exists (CHORUS_SMOKE_IMAGE names another one to use as is).
+// chorusImage is an image make image built from the sources as they are
+// now, or a new one (CHORUS_SMOKE_IMAGE names another one to use as is).
+// An image is up to date when nothing the binary is built from (Go code,
+// the web app, the Dockerfile) differs between the commit it was built
+// from (its revision label) and the working tree.
 func chorusImage(t *testing.T) string {
 	t.Helper()
 	if img := os.Getenv("CHORUS_SMOKE_IMAGE"); img != "" {
 		return img
 	}
-	version := strings.TrimSpace(runOut(t, "git", "-C", repo, "describe", "--tags", "--always", "--dirty"))
-	image := "localhost/chorus:" + version
-	if !strings.HasSuffix(version, "-dirty") && exec.Command("podman", "image", "exists", image).Run() == nil {
-		t.Logf("image %s is up to date", image)
-		return image
+	for _, img := range strings.Fields(runOut(t, "podman", "images", "--filter", "reference=localhost/chorus", "--format", "{{.Repository}}:{{.Tag}}")) {
+		if strings.HasSuffix(img, ":<none>") {
+			continue
+		}
+		rev := strings.TrimSpace(runOut(t, "podman", "image", "inspect", "--format", `{{index .Labels "org.opencontainers.image.revision"}}`, img))
+		if rev != "" && builtFrom(rev) {
+			t.Logf("image %s (built from %.12s) is up to date", img, rev)
+			return img
+		}
 	}
 	started := time.Now()
+	version := strings.TrimSpace(runOut(t, "git", "-C", repo, "describe", "--tags", "--always", "--dirty"))
 	cmd := exec.Command("make", "-C", repo, "image")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make image: %v\n%s", err, tail(out, 40))
 	}
+	image := "localhost/chorus:" + version
 	size := strings.TrimSpace(runOut(t, "podman", "image", "inspect", "--format", "{{.Size}}", image))
 	t.Logf("built %s in %.0f s (%s bytes)", image, time.Since(started).Seconds(), size)
 	return image
+}
+
+// imageSources are the paths the image's binary is built from.
+var imageSources = []string{"go.mod", "go.sum", ":(glob)**/*.go", ":(exclude,glob)**/*_test.go", ":(exclude)tools",
+	"frontend", "cmd/chorus/openapi.yaml", "deploy/Dockerfile", ".dockerignore"}
+
+// builtFrom reports whether the working tree's image sources are those of
+// commit rev, with no untracked file among them.
+func builtFrom(rev string) bool {
+	git := func(args ...string) *exec.Cmd { return exec.Command("git", append([]string{"-C", repo}, args...)...) }
+	if git("cat-file", "-e", rev+"^{commit}").Run() != nil {
+		return false
+	}
+	if git(append([]string{"diff", "--quiet", rev, "--"}, imageSources...)...).Run() != nil {
+		return false
+	}
+	out, err := git(append([]string{"ls-files", "--others", "--exclude-standard", "--"}, imageSources...)...).Output()
+	return err == nil && len(bytes.TrimSpace(out)) == 0
 }
 
 // redisImage makes an image FROM scratch of this machine's redis-server
