@@ -157,16 +157,15 @@ spec:
 	t.Logf("API pod ready %.1f s after podman kube play", time.Since(started).Seconds())
 	workerServes := waitWorker(t, d.worker, time.Since(started))
 
-	w, shareID, text := walkThrough(t, d, fake)
+	w := walkThrough(t, d, fake)
 	scrape(t, d, workerServes)
 
 	// A worker pod killed while it publishes loses nothing: the network got
 	// the post, the worker died before it learned so; the next worker's
 	// retry (same idempotency key) ends the share published, once.
-	_ = shareID
 	worker := container(t, rel+"-worker-pod-0")
 	fake.DelayAnswers(20 * time.Second)
-	text = "Killed mid-publish " + randHex(4)
+	text := "Killed mid-publish " + randHex(4)
 	before := fake.Calls("POST /api/v1/statuses")
 	id := w.post(t, "Resilience "+randHex(3), text)
 	deadline := time.Now().Add(time.Minute)
@@ -199,7 +198,7 @@ spec:
 
 // walkThrough signs in, verifies the domain, allows Mastodon, connects an
 // employee and shares a post, which the worker publishes.
-func walkThrough(t *testing.T, d deployment, fake *mastodontest.Server) (world, string, string) {
+func walkThrough(t *testing.T, d deployment, fake *mastodontest.Server) world {
 	t.Helper()
 	w := setUp(t, d.api, d.operator, fake)
 	text := "Shared from the smoke test " + randHex(4)
@@ -209,7 +208,7 @@ func walkThrough(t *testing.T, d deployment, fake *mastodontest.Server) (world, 
 		t.Errorf("published as %q, the network holds %d statuses of it", s.PostURL, statuses(fake, text))
 	}
 	t.Logf("signed in, verified acme.example, allowed Mastodon, connected carol, shared: published at %s", s.PostURL)
-	return w, id, text
+	return w
 }
 
 // scrape reads both processes' /metrics with the metrics token.
