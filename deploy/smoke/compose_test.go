@@ -109,7 +109,7 @@ func compose(t *testing.T, image, redisImage string, fake *mastodontest.Server, 
 	})
 	waitReady(t, d.api+"/readyz", 3*time.Minute)
 	t.Logf("compose: API ready %.1f s after podman-compose up", time.Since(started).Seconds())
-	workerServes := waitWorker(t, d.worker, time.Since(started))
+	workerServes := waitWorker(t, d.worker, started, "podman-compose up")
 	walkThrough(t, d, fake)
 	scrape(t, d, workerServes)
 	// The healthchecks compose declares pass inside the containers.

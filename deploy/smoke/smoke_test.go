@@ -155,7 +155,7 @@ spec:
 	run(t, "podman", "kube", "play", playFile)
 	waitReady(t, d.api+"/readyz", 3*time.Minute)
 	t.Logf("API pod ready %.1f s after podman kube play", time.Since(started).Seconds())
-	workerServes := waitWorker(t, d.worker, time.Since(started))
+	workerServes := waitWorker(t, d.worker, started, "podman kube play")
 
 	w := walkThrough(t, d, fake)
 	scrape(t, d, workerServes)
@@ -253,7 +253,7 @@ func scrape(t *testing.T, d deployment, worker bool) {
 
 // waitWorker waits for the worker's /readyz; a worker without an HTTP
 // server is a failure named as such, and the rest of the run goes on.
-func waitWorker(t *testing.T, base string, already time.Duration) bool {
+func waitWorker(t *testing.T, base string, started time.Time, how string) bool {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	var last string
@@ -262,14 +262,14 @@ func waitWorker(t *testing.T, base string, already time.Duration) bool {
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				t.Logf("worker pod ready (/readyz on CHORUS_WORKER_ADDR) by %.1f s after podman kube play", (already + time.Minute - time.Until(deadline)).Seconds())
+				t.Logf("worker ready (/readyz on CHORUS_WORKER_ADDR) %.1f s after %s", time.Since(started).Seconds(), how)
 				return true
 			}
 			last = res.Status
 		} else {
 			last = err.Error()
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 	t.Errorf("the worker serves no /readyz on CHORUS_WORKER_ADDR (%s) after a minute: %s", base, last)
 	return false
