@@ -93,20 +93,29 @@ func compose(t *testing.T, image, redisImage string, fake *mastodontest.Server, 
 		cmd.Dir = dir
 		return cmd
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := compose("logs").CombinedOutput()
+			t.Logf("podman-compose logs:\n%s", tail(out, 60))
+		}
+		// The containers go first with their anonymous volumes (the image's
+		// /data), which podman-compose down leaves behind.
+		// (The test's context is done by now: plain commands.)
+		out, _ := exec.Command("podman", "ps", "-a", "-q", "--filter", "label=io.podman.compose.project="+project).Output()
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
+			exec.Command("podman", append([]string{"rm", "-f", "-v"}, ids...)...).Run()
+		}
+		out, err := compose("down", "-v").CombinedOutput()
+		t.Logf("podman-compose down: %v\n%s", err, tail(out, 5))
+		// podman-compose 1.0.3 leaves the project's network.
+		exec.Command("podman", "network", "rm", "-f", project+"_default").Run()
+	})
 	started := time.Now()
 	up, err := compose("up", "-d").CombinedOutput()
 	running := runOut(t, "podman", "ps", "--filter", "label=io.podman.compose.project="+project, "--format", "{{.Names}}")
 	if err != nil || strings.Count(running, "\n") != 3 {
 		t.Fatalf("podman-compose up: %v, running: %q\n%s", err, running, tail(up, 30))
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			out, _ := compose("logs").CombinedOutput()
-			t.Logf("podman-compose logs:\n%s", tail(out, 60))
-		}
-		out, err := compose("down", "-v").CombinedOutput()
-		t.Logf("podman-compose down: %v\n%s", err, tail(out, 5))
-	})
 	waitReady(t, d.api+"/readyz", 3*time.Minute)
 	t.Logf("compose: API ready %.1f s after podman-compose up", time.Since(started).Seconds())
 	workerServes := waitWorker(t, d.worker, started, "podman-compose up")
