@@ -14,7 +14,7 @@ WEB_DIST      := $(WEB)/dist/index.html
 WEB_SRC       := $(shell find $(WEB)/src $(WEB)/public $(WEB)/scripts -type f ! -name schema.d.ts 2>/dev/null) \
                  $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json
 
-.PHONY: run run-sso build image test deps documentdb test-go test-web web lint vulncheck tools clean bench
+.PHONY: run run-sso build image test deps documentdb test-go test-web test-deploy smoke web lint vulncheck tools clean bench
 
 ## run: the whole platform (API, web app, workers) with the embedded store (FerretDB v2 on a
 ## private PostgreSQL with DocumentDB, built once by `make documentdb`) and Redis
@@ -48,7 +48,7 @@ image:
 
 ## test: everything: vet, staticcheck, the race-enabled tests on real servers, govulncheck,
 ## the web app's unit tests and its browser end-to-end test
-test: deps lint test-go test-web vulncheck
+test: deps lint test-go test-deploy smoke test-web vulncheck
 
 ## deps: installs what the tests need (redis-server, PostgreSQL with DocumentDB, Dex…) when missing
 deps:
@@ -88,6 +88,26 @@ $(WEB)/node_modules/.package-lock.json: $(WEB)/package.json $(WEB)/package-lock.
 
 $(WEB_DIST): $(WEB)/node_modules/.package-lock.json $(WEB_SRC) cmd/chorus/openapi.yaml
 	cd $(WEB) && npm run build
+
+## test-deploy: the Helm chart (deploy/helm/chorus): helm lint and helm template with the default
+## and the production-like values, and the Go test module deploy/helm/test that decodes every rendered
+## object strictly into the Kubernetes API types and checks the restricted Pod Security rules
+HELM          := $(TOOLS)/helm
+CHART         := deploy/helm/chorus
+test-deploy:
+	./.ci/build-helm
+	$(HELM) lint --strict $(CHART)
+	$(HELM) lint --strict $(CHART) -f $(CHART)/ci/production-values.yaml
+	$(HELM) template chorus $(CHART) >/dev/null
+	$(HELM) template chorus $(CHART) -f $(CHART)/ci/production-values.yaml >/dev/null
+	cd deploy/helm/test && HELM=$(HELM) GOFLAGS=-buildvcs=false $(GO) test -count=1 ./...
+
+## smoke: deploy/smoke: the image (built unless this commit's exists), the Helm chart with podman
+## kube play and deploy/compose.yaml with podman-compose, used as an outside client (sign-in,
+## a share published by the worker, both /metrics, a worker killed mid-publish); skipped
+## without podman, a failure under CI=true
+smoke:
+	./deploy/smoke/run
 
 ## test-web: the web app's unit tests (Vitest), then the browser end-to-end test
 ## (Debian's chromium; skipped with a how-to when it is missing, a failure under CI=true)

@@ -5,7 +5,6 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/goccy/go-yaml"
@@ -30,10 +29,22 @@ func TestComposeGivesServeAndWorkerTheSameSettings(t *testing.T) {
 		Services map[string]struct {
 			Command     []string          `yaml:"command"`
 			Environment map[string]string `yaml:"environment"`
+			Restart     string            `yaml:"restart"`
+			Healthcheck struct {
+				Test []string `yaml:"test"`
+			} `yaml:"healthcheck"`
 		} `yaml:"services"`
 	}
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
+	}
+	for name, s := range doc.Services {
+		if s.Restart == "" || s.Restart == "no" {
+			t.Errorf("service %s has no restart policy", name)
+		}
+		if len(s.Healthcheck.Test) < 2 {
+			t.Errorf("service %s has no healthcheck", name)
+		}
 	}
 	api, worker := doc.Services["api"], doc.Services["worker"]
 	if !slices.Equal(api.Command, []string{"serve"}) || !slices.Equal(worker.Command, []string{"worker"}) {
@@ -58,85 +69,45 @@ func TestComposeGivesServeAndWorkerTheSameSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range regexp.MustCompile(`\$\{(CHORUS_[A-Z_]+)`).FindAllStringSubmatch(string(b), -1) {
-		if m[1] != "CHORUS_IMAGE" && !regexp.MustCompile(`(?m)^#?`+m[1]+`=`).Match(ex) {
+		if !regexp.MustCompile(`(?m)^#?` + m[1] + `=`).Match(ex) {
 			t.Errorf("deploy/.env.example lacks %s", m[1])
 		}
 	}
 }
 
-// deploy/kubernetes/chorus.yaml gives both Deployments the same ConfigMap
-// and Secret; between them they hold the required settings.
-func TestKubernetesGivesServeAndWorkerTheSameSettings(t *testing.T) {
-	b, err := os.ReadFile("../../deploy/kubernetes/chorus.yaml")
+// The Helm chart's values (deploy/helm/chorus/values.yaml) name only
+// settings Chorus reads, every required one among them, secrets only in the
+// Secret. The rendered chart is checked by the module deploy/helm/test.
+func TestHelmValuesNameChorusSettings(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/helm/chorus/values.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	type ref struct {
-		Name string `yaml:"name"`
+	var values struct {
+		Config map[string]string `yaml:"config"`
+		Secret struct {
+			Values map[string]string `yaml:"values"`
+		} `yaml:"secret"`
 	}
-	var (
-		config   map[string]string
-		envFroms = map[string][]string{}
-	)
-	for _, part := range strings.Split(string(b), "\n---\n") {
-		var obj struct {
-			Kind     string            `yaml:"kind"`
-			Metadata ref               `yaml:"metadata"`
-			Data     map[string]string `yaml:"data"`
-			Spec     struct {
-				Template struct {
-					Spec struct {
-						Containers []struct {
-							Args    []string `yaml:"args"`
-							Env     []ref    `yaml:"env"`
-							EnvFrom []struct {
-								ConfigMapRef *ref `yaml:"configMapRef"`
-								SecretRef    *ref `yaml:"secretRef"`
-							} `yaml:"envFrom"`
-						} `yaml:"containers"`
-					} `yaml:"spec"`
-				} `yaml:"template"`
-			} `yaml:"spec"`
-		}
-		if err := yaml.Unmarshal([]byte(part), &obj); err != nil {
-			t.Fatal(err)
-		}
-		switch obj.Kind {
-		case "ConfigMap":
-			config = obj.Data
-		case "Deployment":
-			for _, c := range obj.Spec.Template.Spec.Containers {
-				if len(c.Env) > 0 {
-					t.Errorf("%s sets env of its own: both Deployments take everything from the ConfigMap and the Secret", obj.Metadata.Name)
-				}
-				var from []string
-				for _, f := range c.EnvFrom {
-					switch {
-					case f.ConfigMapRef != nil:
-						from = append(from, "configmap/"+f.ConfigMapRef.Name)
-					case f.SecretRef != nil:
-						from = append(from, "secret/"+f.SecretRef.Name)
-					}
-				}
-				envFroms[strings.Join(c.Args, " ")] = from
-			}
-		}
+	if err := yaml.Unmarshal(b, &values); err != nil {
+		t.Fatal(err)
 	}
-	want := []string{"configmap/chorus", "secret/chorus"}
-	if !slices.Equal(envFroms["serve"], want) || !slices.Equal(envFroms["worker"], want) {
-		t.Errorf("envFrom: %v, want serve and worker both from %v", envFroms, want)
-	}
-	// The Secret is made by the kubectl line in the file's header.
 	keys := map[string]bool{}
-	for k := range config {
+	for k := range values.Config {
 		keys[k] = true
+		if i := slices.IndexFunc(settings, func(s setting) bool { return s.env == k }); i >= 0 && settings[i].secret {
+			t.Errorf("config.%s is a secret setting: put it under secret.values", k)
+		}
 	}
-	for _, m := range regexp.MustCompile(`--from-literal=(CHORUS_[A-Z_]+)=`).FindAllStringSubmatch(string(b), -1) {
-		keys[m[1]] = true
+	for k := range values.Secret.Values {
+		keys[k] = true
+		if i := slices.IndexFunc(settings, func(s setting) bool { return s.env == k }); i >= 0 && !settings[i].secret {
+			t.Errorf("secret.values.%s is not a secret setting: put it under config", k)
+		}
 	}
 	for _, k := range deployRequired {
 		if !keys[k] {
-			t.Errorf("neither the ConfigMap nor the Secret holds %s", k)
+			t.Errorf("the chart's values hold no %s", k)
 		}
 	}
 	for k := range keys {

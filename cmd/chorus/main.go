@@ -54,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runRestore(ctx, args[1:], getenv, stdout)
 	case "migrate":
 		return runMigrate(ctx, args[1:], getenv, stdout)
+	case "healthcheck":
+		return runHealthcheck(ctx, args[1:], stdout)
 	case "domain":
 		return runDomain(ctx, args[1:], getenv, stdout)
 	case "privacy":
@@ -99,6 +101,8 @@ Commands:
   restore [--without-current-ledger] <file>
            replace the embedded store with a backup (Chorus stopped); then
            run chorus privacy replay-erasures
+  healthcheck <url>
+           exit 0 when the URL answers 2xx (a container healthcheck without curl)
   domain verify <domain> --reason "…"
            verify a domain without DNS (operators, on-prem); audited
   privacy replay-erasures
