@@ -43,7 +43,7 @@ func TestPostMetricsThroughTheConnection(t *testing.T) {
 	if _, err := svc.Allow(ctx, sc, me, social.X, nil); err != nil {
 		t.Fatal(err)
 	}
-	authorize, err := svc.Start(ctx, sc, me, social.X, "")
+	authorize, err := svc.Start(ctx, sc, me, social.X, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

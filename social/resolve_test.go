@@ -82,7 +82,7 @@ func TestResolveUnconfirmedAtXFacebookAndLinkedIn(t *testing.T) {
 		if _, err := svc.Allow(ctx, sc, me, network, nil); err != nil {
 			t.Fatal(err)
 		}
-		authorize, err := svc.Start(ctx, sc, me, network, "")
+		authorize, err := svc.Start(ctx, sc, me, network, "", "")
 		if err != nil {
 			t.Fatal(err)
 		}

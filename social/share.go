@@ -64,9 +64,14 @@ type Share struct {
 	PublishedAt  *time.Time `bson:"published_at,omitempty" json:"published_at,omitempty"`
 	Error        string     `bson:"error,omitempty" json:"error,omitempty"`
 	// Followers is the connection's follower count when the share was made
-	// (its potential reach); Engagement the network's latest metrics.
-	Followers  int64      `bson:"followers" json:"-"`
+	// (its potential reach, "reach" in the API); Engagement the network's
+	// latest metrics.
+	Followers  int64      `bson:"followers" json:"reach"`
 	Engagement Engagement `bson:"engagement" json:"engagement"`
+	// Clicks counts the clicks on the share's tracked link, kept by the
+	// click recorder as it stores each batch (clicks stored before the
+	// counter existed are not in it).
+	Clicks int64 `bson:"clicks,omitempty" json:"clicks"`
 	// RequestKey and RequestHash make POST …/shares idempotent.
 	RequestKey  string    `bson:"request_key,omitempty" json:"-"`
 	RequestHash string    `bson:"request_hash,omitempty" json:"-"`
@@ -142,6 +147,13 @@ func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.M
 		s.abandon(ctx, sc, claim, nil)
 		return nil, err
 	}
+	// Whether the member is a new sharer of the post, for its colleague
+	// counter: one keyed read of their shares of this post.
+	before, err := s.SharedNetworks(ctx, sc, me.ID, []string{post.ID})
+	if err != nil {
+		s.abandon(ctx, sc, claim, nil)
+		return nil, err
+	}
 	for i := range shares {
 		code := newCode()
 		shares[i].TrackedURL = s.baseURL.JoinPath("/r/" + code).String()
@@ -165,6 +177,11 @@ func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.M
 			return nil, err
 		}
 	}
+	newSharer := int64(0)
+	if len(before[post.ID]) == 0 {
+		newSharer = 1
+	}
+	s.countShares(ctx, sc, post.ID, newSharer, int64(len(shares)))
 	for _, sh := range shares {
 		if s.enqueue == nil {
 			continue
@@ -337,7 +354,24 @@ func (s *Service) CancelShare(ctx context.Context, sc tenant.Scope, me tenant.Me
 	}
 	sh.State, sh.Error, sh.UpdatedAt = ShareCancelled, "cancelled by the member", now
 	s.dropTasks(ctx, sc, []string{id})
+	left := int64(0)
+	if still, err := s.SharedNetworks(ctx, sc, me.ID, []string{sh.ContentID}); err != nil {
+		s.log.WarnContext(ctx, "share counters of the content not updated", "content_id", sh.ContentID, "err", err)
+		return sh, nil
+	} else if len(still[sh.ContentID]) == 0 {
+		left = -1
+	}
+	s.countShares(ctx, sc, sh.ContentID, left, -1)
 	return sh, nil
+}
+
+// countShares updates the content's share counters. It cannot fail the
+// share or its cancellation, which stand: a counter left behind is only
+// a figure shown on the content.
+func (s *Service) countShares(ctx context.Context, sc tenant.Scope, contentID string, sharedBy, shares int64) {
+	if err := content.CountShares(context.WithoutCancel(ctx), sc, contentID, sharedBy, shares); err != nil {
+		s.log.WarnContext(ctx, "share counters of the content not updated", "content_id", contentID, "err", err)
+	}
 }
 
 // dropTasks deletes the waiting tasks of cancelled shares. It cannot fail
