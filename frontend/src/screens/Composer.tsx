@@ -132,7 +132,7 @@ export function ComposerForm({ post, onShared }: { post: Post; onShared: (s: Sha
           {allowed.size === 0
             ? t("Your admins have not allowed any social network yet.")
             : t("Connect your {{networks}} account first.", { networks: [...allowed].map(networkLabel).join(", ") })}{" "}
-          <Link to="/profile#accounts">{t("Go to connected accounts")}</Link>.
+          <Link to={`/profile?return_to=${encodeURIComponent(`/share/${post.id}`)}#accounts`}>{t("Connect an account and come back")}</Link>.
         </p>
         <Unusable list={unusable} allowed={allowed} />
       </div>

@@ -36,7 +36,8 @@ export function Suggest() {
       <p>
         {inst.data?.settings.suggestions_need_approval === false
           ? t("Found something your colleagues should share? Suggest it; it reaches the feed at once.")
-          : t("Found something your colleagues should share? Suggest it; a curator reviews it before it reaches the feed.")}
+          : t("Found something your colleagues should share? Suggest it; a curator reviews it before it reaches the feed.")}{" "}
+        <Link to="/suggestions">{t("My suggestions")}</Link>
       </p>
       <form onSubmit={submit}>
         <label htmlFor="suggest-url">{t("Link")}</label>
