@@ -9,8 +9,11 @@
 // analyst's dashboard with a CSV download, an employee
 // who connects a Bluesky account on a real PDS (tools/pds, started here on
 // loopback; chorus reaches it through CHORUS_DEV_NETWORK_PORTS), shares
-// from the composer and sees the post published, the main screens at a
-// phone's width (375 px), an admin who un-whitelists Bluesky, and a member
+// from the composer and sees the post published, a new employee on a
+// phone (the first-sign-in checklist, the tab bar, connecting from the
+// composer and back, clicks and reach per share, the weekly trend, Sign out
+// in the profile) and the curator's counts, the main screens at a
+// phone's width (375 px, none wider than the viewport), an admin who un-whitelists Bluesky, and a member
 // of another company who sees none of it. Each main screen is checked with
 // axe-core (no serious or critical violations) and photographed into
 // test-results/.
@@ -667,6 +670,134 @@ try {
       await axe(carol, "my impact");
       await shot(carol, "19-my-impact");
     });
+
+    // ---- The weekly habit at a phone's width (issue 19: items 3 to 7) ----
+    // A new employee, on a phone from the first sign-in: the checklist,
+    // connecting from the composer and coming back to it, a share whose
+    // clicks and reach come back, a trend, points; a suggestion the
+    // curator sees counted and attributed. Every screen must fit 375 px.
+    await step("phone: a new employee's checklist, tab bar, and connecting from the composer back to it", async () => {
+      const danCtx = await browser.newContext({ viewport: { width: 375, height: 812 } });
+      const dan = await newPage(danCtx, problems);
+      dan.setDefaultTimeout(15_000);
+      const fits = async (screen) => {
+        const [wide, inner] = await dan.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+        assert.ok(wide <= inner, `${screen} is ${wide} px wide at a ${inner} px viewport`);
+      };
+      const tab = async (name, heading) => {
+        await dan.getByRole("navigation", { name: "Tabs" }).getByRole("link", { name, exact: true }).click();
+        await dan.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
+      };
+      await signIn(dan, base, "dan@acme.example");
+      await dan.getByRole("heading", { name: "Get started: 3 of 3 left" }).waitFor();
+      const card = dan.getByRole("article", { name: title });
+      await card.getByText("1 colleague shared this").waitFor(); // carol
+      await card.getByText("example.com", { exact: true }).waitFor(); // the source's domain
+      assert.equal(await dan.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Feed", exact: true }).isVisible(), false,
+        "the member's pages are in the tab bar, not the header");
+      assert.equal(await dan.getByRole("button", { name: "Sign out" }).isVisible(), false, "Sign out is in the profile");
+      const header = await dan.locator("header.top").boundingBox();
+      assert.ok(header.height <= 0.1 * 812, `the header takes ${header.height} px of 812`);
+      await axe(dan, "phone feed with the checklist");
+      await fits("feed with the checklist");
+      await shot(dan, "20-phone-checklist");
+
+      await card.getByRole("link", { name: `Share ${title}` }).click();
+      await dan.getByRole("heading", { name: "No account to share with" }).waitFor();
+      await fits("composer without an account");
+      const composer = new URL(dan.url()).pathname;
+      await dan.getByRole("link", { name: "Connect an account and come back" }).click();
+      await dan.getByText("After connecting you go back to your post.").waitFor();
+      await fits("profile, connecting");
+      await dan.getByLabel("Your Mastodon server").fill(masto.url);
+      await dan.getByRole("button", { name: "Connect Mastodon" }).click();
+      await dan.getByRole("heading", { name: "Share", level: 1 }).waitFor();
+      assert.equal(new URL(dan.url()).pathname, composer, "back in the composer after connecting");
+      const account = dan.getByLabel(/^Mastodon: /);
+      await account.waitFor();
+      await account.check();
+      await axe(dan, "phone composer after connecting");
+      await fits("composer after connecting");
+      await dan.getByRole("button", { name: "Share now" }).click();
+      await dan.getByRole("link", { name: "View the post on Mastodon" }).waitFor({ timeout: 60_000 });
+
+      // A reader clicks Dan's link; My shares says so, with the reach.
+      const mine = await dan.evaluate(async () => (await fetch("/api/v1/shares")).json());
+      const click = await fetch(mine.items[0].tracked_url, {
+        redirect: "manual",
+        headers: { "User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148" },
+      });
+      assert.equal(click.status, 302);
+      for (let until = Date.now() + 20_000; ; await new Promise((r) => setTimeout(r, 250))) {
+        const sh = await dan.evaluate(async () => (await fetch("/api/v1/shares")).json());
+        if (sh.items[0].clicks === 1) break;
+        assert.ok(Date.now() < until, `the share's click is counted: ${JSON.stringify(sh.items[0])}`);
+      }
+      await tab("My shares", "My shares");
+      const figures = dan.locator(".figures").first();
+      await figures.waitFor();
+      assert.equal((await figures.textContent()).trim(), "1 click 42 reach");
+      await axe(dan, "phone my shares with clicks");
+      await fits("my shares with clicks");
+      await shot(dan, "21-phone-my-shares");
+
+      // My impact: points (on by default for a new instance) and the trend.
+      await tab("My impact", "My impact");
+      await dan.getByText(/^You are number \d+ of \d+ on the leaderboard with \d+ points\.$/).waitFor();
+      await dan.getByRole("heading", { name: "Week by week" }).waitFor();
+      await dan.locator(".recharts-bar-rectangle").first().waitFor();
+      await axe(dan, "phone my impact");
+      await fits("my impact");
+      await shot(dan, "22-phone-my-impact");
+
+      // The name, the checklist ticked from it, and hidden for good.
+      await tab("Profile", "Profile");
+      await dan.getByLabel("Name", { exact: true }).fill("Dan Ortiz");
+      await dan.getByRole("button", { name: "Save profile" }).click();
+      await dan.getByText("Saved.").waitFor();
+      await fits("profile");
+      await tab("Feed", "Feed");
+      await dan.getByRole("heading", { name: "Get started: 1 of 3 left" }).waitFor();
+      await dan.getByRole("button", { name: "Hide this checklist" }).click();
+      await dan.getByRole("heading", { name: /^Get started/ }).waitFor({ state: "detached" });
+      await dan.reload();
+      await card.waitFor();
+      assert.equal(await dan.getByRole("heading", { name: /^Get started/ }).count(), 0, "the checklist stays hidden");
+
+      // A suggestion from the phone.
+      await tab("Suggest", "Suggest content");
+      await dan.getByLabel("Link", { exact: true }).fill("https://example.net/customer-story");
+      await dan.getByRole("button", { name: "Suggest", exact: true }).click();
+      await dan.getByText("Thank you: your suggestion is waiting for review.").waitFor();
+      await fits("suggest");
+      await dan.getByRole("link", { name: "My suggestions" }).first().click();
+      await dan.getByRole("heading", { name: "My suggestions", level: 1 }).waitFor();
+      await fits("my suggestions");
+
+      // Sign out is in the profile.
+      await tab("Profile", "Profile");
+      await dan.getByRole("button", { name: "Sign out" }).click();
+      await dan.getByRole("heading", { name: "Sign in to Chorus" }).waitFor();
+      await fits("sign-in");
+      await danCtx.close();
+    });
+
+    await step("curators: Review (N), who suggested it, shares and clicks per content", async () => {
+      await page.reload();
+      const review = page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Review, 1 waiting" });
+      await review.waitFor();
+      assert.equal((await review.textContent()).trim(), "Review (1)");
+      await review.click();
+      await page.getByRole("heading", { name: "Review suggestions", level: 1 }).waitFor();
+      await page.getByText("Suggested by Dan Ortiz").waitFor();
+      await nav(page, "Content", "Content");
+      const figures = page.getByRole("article", { name: title }).locator(".figures");
+      await figures.waitFor();
+      assert.match((await figures.textContent()).trim(), /^\d+ shares 2 clicks$/);
+      await axe(page, "content console with figures");
+      await shot(page, "23-content-figures");
+    });
+    // ---- end of the weekly habit ----
 
     await step("phone width (375 px): feed, composer, my shares, profile, admin", async () => {
       const phone = await browser.newContext({ viewport: { width: 375, height: 812 }, storageState: await carolCtx.storageState() });
