@@ -148,8 +148,8 @@ func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.M
 		return nil, err
 	}
 	// Whether the member is a new sharer of the post, for its colleague
-	// counter: one keyed read of their shares of this post.
-	before, err := s.SharedNetworks(ctx, sc, me.ID, []string{post.ID})
+	// counter: one keyed read of at most one of their shares of it.
+	sharedBefore, err := s.hasLiveShare(ctx, sc, me.ID, post.ID)
 	if err != nil {
 		s.abandon(ctx, sc, claim, nil)
 		return nil, err
@@ -177,9 +177,9 @@ func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.M
 			return nil, err
 		}
 	}
-	newSharer := int64(0)
-	if len(before[post.ID]) == 0 {
-		newSharer = 1
+	newSharer := int64(1)
+	if sharedBefore {
+		newSharer = 0
 	}
 	s.countShares(ctx, sc, post.ID, newSharer, int64(len(shares)))
 	for _, sh := range shares {
@@ -355,10 +355,10 @@ func (s *Service) CancelShare(ctx context.Context, sc tenant.Scope, me tenant.Me
 	sh.State, sh.Error, sh.UpdatedAt = ShareCancelled, "cancelled by the member", now
 	s.dropTasks(ctx, sc, []string{id})
 	left := int64(0)
-	if still, err := s.SharedNetworks(ctx, sc, me.ID, []string{sh.ContentID}); err != nil {
+	if still, err := s.hasLiveShare(ctx, sc, me.ID, sh.ContentID); err != nil {
 		s.log.WarnContext(ctx, "share counters of the content not updated", "content_id", sh.ContentID, "err", err)
 		return sh, nil
-	} else if len(still[sh.ContentID]) == 0 {
+	} else if !still {
 		left = -1
 	}
 	s.countShares(ctx, sc, sh.ContentID, left, -1)
@@ -603,6 +603,17 @@ func walkShares(ctx context.Context, coll *tenant.Collection, filter bson.D, by 
 			bson.D{{Key: by, Value: at}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: last.ID}}}},
 		}}}
 	}
+}
+
+// hasLiveShare reports whether the member has a share of the content that
+// did not fail and was not cancelled: one read of at most one share
+// through the (member_id, content_id) index, whatever their history.
+func (s *Service) hasLiveShare(ctx context.Context, sc tenant.Scope, memberID, contentID string) (bool, error) {
+	var found []Share
+	err := sc.Collection(shareKind).Find(ctx, bson.D{{Key: "member_id", Value: memberID}, {Key: "content_id", Value: contentID},
+		{Key: "state", Value: bson.D{{Key: "$nin", Value: bson.A{ShareFailed, ShareCancelled}}}}}, &found,
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetLimit(1))
+	return len(found) > 0, err
 }
 
 // SharedNetworks returns, per content ID, the networks the member shared

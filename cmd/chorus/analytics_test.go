@@ -473,7 +473,10 @@ func TestAnalyticsAPI(t *testing.T) {
 	}
 
 	// Employees see their own figures; their rank only when the
-	// leaderboard is visible.
+	// leaderboard is visible (new instances show it; the admin hides it).
+	if res := f.admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"leaderboard_visible": false}); res.status != http.StatusOK {
+		t.Fatalf("hide the leaderboard: %d %s", res.status, res.body)
+	}
 	var mine struct {
 		Shares, Clicks int64
 		Points         int64
