@@ -210,13 +210,15 @@ function Header() {
               {canCurate(role) && (
                 <>
                   <li>
-                    <NavLink
-                      to="/queue"
-                      aria-label={review.data ? t("Review, {{count}} waiting", { count: review.data.pending }) : undefined}
-                    >
-                      {t("Review")}
-                      {review.data && review.data.pending > 0 && <span className="badge"> ({pending})</span>}
-                    </NavLink>
+                    <NavLink to="/queue">{t("Review")}</NavLink>
+                    {/* Beside the link, so the link's name stays "Review". */}
+                    {review.data && review.data.pending > 0 && (
+                      <span className="badge">
+                        {" "}
+                        ({pending}
+                        <span className="sr-only"> {t("waiting")}</span>)
+                      </span>
+                    )}
                   </li>
                   <li>
                     <NavLink to="/post">{t("Post content")}</NavLink>

@@ -39,9 +39,14 @@ export function PostCard({ post, topics, children }: { post: Post; topics?: Topi
       {image && failed !== image ? (
         <img src={image} alt="" loading="lazy" referrerPolicy="no-referrer" onError={() => setFailed(image)} />
       ) : (
-        <div className="placeholder" aria-hidden="true" style={{ ["--hue" as string]: String(hueOf(first ?? domain)) }}>
-          <span>{first ? topicName(first) : domain}</span>
-        </div>
+        // The name is drawn by CSS from data-name: a picture, not a second
+        // copy of the topic or domain in the card's text.
+        <div
+          className="placeholder"
+          aria-hidden="true"
+          data-name={first ? topicName(first) : domain}
+          style={{ ["--hue" as string]: String(hueOf(first ?? domain)) }}
+        />
       )}
       <div className="card-body">
         <h2 id={`post-${post.id}`}>

@@ -43,7 +43,7 @@ describe("PostCard", () => {
     expect(screen.getByText("example.com")).toBeTruthy();
     expect(document.querySelector("img")).toBeNull();
     const ph = document.querySelector(".placeholder") as HTMLElement;
-    expect(ph.textContent).toBe("Product news");
+    expect(ph.dataset.name).toBe("Product news");
     expect(ph.style.getPropertyValue("--hue")).not.toBe("");
   });
   it("hides an image that fails to load and shows the placeholder instead", () => {
