@@ -141,12 +141,15 @@ func CheckReturnTo(raw string) (string, error) {
 	case strings.ContainsFunc(raw, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }):
 		return bad("must not contain control characters or backslashes")
 	}
+	raw, _, _ = strings.Cut(raw, "#")
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+	// The decoded path is checked too: "/%2F…" must not become "//…"
+	// wherever it is decoded.
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		strings.HasPrefix(u.Path, "//") || strings.Contains(u.Path, "\\") {
 		return bad("must be a path of this app, such as /share/abc")
 	}
-	u.Fragment, u.RawFragment = "", ""
-	return u.String(), nil
+	return raw, nil
 }
 
 // ReturnURL is the app's page at returnTo (a path CheckReturnTo passed;
@@ -160,7 +163,7 @@ func (s *Service) ReturnURL(returnTo string, query url.Values) string {
 		return s.AppURL(query.Encode())
 	}
 	u := *s.baseURL
-	u.Path, u.RawPath = rt.Path, ""
+	u.Path, u.RawPath = rt.Path, rt.RawPath
 	q := rt.Query()
 	for k, vs := range query {
 		q[k] = vs
