@@ -9,6 +9,9 @@ import { Onboarding, nameSet } from "./Onboarding";
 import { OAuthConnect, returnPath } from "./ConnectedAccounts";
 import { DataTable } from "./Wide";
 import { MyShares } from "../screens/MyShares";
+import { CuratorQueue } from "../screens/CuratorQueue";
+import { ContentList } from "../screens/ContentAdmin";
+import { Feed } from "../screens/Feed";
 
 afterEach(() => {
   cleanup();
@@ -165,5 +168,40 @@ describe("MyShares", () => {
     wrap(<MyShares />);
     await waitFor(() => expect(document.querySelector(".figures")).not.toBeNull());
     expect(document.querySelector(".figures")!.textContent!.trim()).toBe("12 clicks 340 reach");
+  });
+});
+
+describe("curators and the feed", () => {
+  const me = {
+    member: { id: "m1", email: "cur@acme.example", name: "Cur Ator", role: "curator", title: "", topics: ["product"], onboarding: { dismissed: true } },
+    instance: { id: "i1", name: "Acme", domains: ["acme.example"], verified: true },
+  };
+  it("says who suggested each link waiting for review", async () => {
+    mockGets({
+      "/api/v1/topics": { items: [] },
+      "/api/v1/content": { items: [{ ...post, state: "pending", suggested: true, author_id: "m2", author_name: "Dan Ortiz" }] },
+    });
+    wrap(<CuratorQueue />);
+    expect(await screen.findByText("Suggested by Dan Ortiz")).toBeTruthy();
+  });
+  it("shows each content's shares and clicks", async () => {
+    mockGets({
+      "/api/v1/topics": { items: [] },
+      "/api/v1/content": { items: [{ ...post, shares: 1, clicks: 7 }] },
+    });
+    wrap(<ContentList />);
+    const figures = await screen.findByLabelText("Results of Our launch");
+    expect(figures.textContent!.trim()).toBe("1 share 7 clicks");
+  });
+  it("says how many colleagues shared a post in the feed", async () => {
+    mockGets({
+      "/api/v1/me": me,
+      "/api/v1/topics": { items: [] },
+      "/api/v1/connections": { items: [] },
+      "/api/v1/content": { items: [{ ...post, colleagues_shared: 3 }, { ...post, id: "p2", title: "Quiet one", colleagues_shared: 0 }] },
+    });
+    wrap(<Feed />);
+    expect(await screen.findByText("3 colleagues shared this")).toBeTruthy();
+    expect(document.querySelectorAll(".social-proof").length).toBe(1);
   });
 });
