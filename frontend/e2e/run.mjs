@@ -365,6 +365,31 @@ try {
     await page.getByText(`Published: ${title}`).waitFor({ timeout: 20_000 });
   });
 
+  if (readmeShots) {
+    // The README's pictures: a feed of several posts and a curator with a name.
+    await step("README pictures: more content, a real name", async () => {
+      const statuses = await page.evaluate(async () => {
+        const send = (method, url, body) =>
+          fetch(url, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.status);
+        return [
+          await send("PATCH", "/api/v1/members/me", { name: "Alice Martin" }),
+          await send("POST", "/api/v1/content", {
+            url: "https://example.com/blog/hybrid-work-study",
+            title: "What 1,200 engineers told us about hybrid work",
+            commentary: "Our research team's survey, out today. Great for anyone hiring.",
+            topics: ["engineering"],
+          }),
+          await send("POST", "/api/v1/content", {
+            url: "https://example.com/careers/platform-team",
+            title: "We are hiring: five roles in the platform team",
+            topics: ["engineering"],
+          }),
+        ];
+      });
+      assert.deepEqual(statuses, [200, 201, 201]);
+    });
+  }
+
   await step("the feed shows it, its title as text", async () => {
     await nav(page, "Feed", "Feed");
     const card = page.getByRole("article", { name: title });
@@ -717,6 +742,7 @@ try {
       await dan.getByRole("button", { name: "Connect Mastodon" }).click();
       await dan.getByRole("heading", { name: "Share", level: 1 }).waitFor();
       assert.equal(new URL(dan.url()).pathname, composer, "back in the composer after connecting");
+      await dan.getByText("Your Mastodon account is connected.").waitFor();
       const account = dan.getByLabel(/^Mastodon: /);
       await account.waitFor();
       await account.check();

@@ -36,6 +36,30 @@ export function returnPath(raw: string | null): string | undefined {
 }
 
 /**
+ * What a network's OAuth return says (?connected= or ?connect_error=),
+ * on a page the member came back to from connecting, such as the composer.
+ */
+export function ConnectResult() {
+  const { t } = useTranslation();
+  const [params] = useSearchParams();
+  const connected = params.get("connected");
+  const connectError = params.get("connect_error");
+  const network = networkLabel(params.get("network") ?? "");
+  return (
+    <div role="status" aria-live="polite">
+      {connected && <p className="notice">{t("Your {{network}} account is connected.", { network: networkLabel(connected) })}</p>}
+      {connectError && (
+        <p className="error">
+          {connectError === "declined"
+            ? t("{{network}} did not connect: the authorisation was declined.", { network })
+            : t("{{network}} did not connect: {{reason}}.", { network, reason: connectError })}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/**
  * The member's social accounts: connect (OAuth or app password),
  * reconnect, disconnect. Only the networks the admins allow are offered.
  */

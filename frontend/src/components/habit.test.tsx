@@ -6,7 +6,7 @@ import type { ReactNode } from "react";
 import { api, type Post } from "../api/client";
 import { PostCard, domainOf } from "./PostCard";
 import { Onboarding, nameSet } from "./Onboarding";
-import { OAuthConnect, returnPath } from "./ConnectedAccounts";
+import { ConnectResult, OAuthConnect, returnPath } from "./ConnectedAccounts";
 import { DataTable } from "./Wide";
 import { MyShares } from "../screens/MyShares";
 import { CuratorQueue } from "../screens/CuratorQueue";
@@ -93,6 +93,17 @@ function mockGets(routes: Record<string, unknown>) {
     return Promise.resolve({ data: routes[path], response: new Response(null, { status: 200 }) });
   }) as never);
 }
+
+describe("ConnectResult", () => {
+  it("tells the member back from connecting that it worked", () => {
+    render(
+      <MemoryRouter initialEntries={["/share/p1?connected=mastodon"]}>
+        <ConnectResult />
+      </MemoryRouter>,
+    );
+    expect(screen.getByRole("status").textContent).toBe("Your Mastodon account is connected.");
+  });
+});
 
 describe("Onboarding", () => {
   const me = (over: Record<string, unknown>) => ({

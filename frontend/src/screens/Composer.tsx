@@ -20,6 +20,7 @@ import {
   type Share,
 } from "../lib/networks";
 import { ErrorMessage } from "../components/ErrorMessage";
+import { ConnectResult } from "../components/ConnectedAccounts";
 import { PostCard } from "../components/PostCard";
 import { ShareState } from "../components/ShareState";
 import { ShareTextField } from "../components/ShareTextField";
@@ -38,6 +39,7 @@ export function Composer() {
   return (
     <section className="narrow">
       <h1 tabIndex={-1}>{t("Share")}</h1>
+      <ConnectResult />
       <ErrorMessage error={post.error} />
       {post.isPending && <p role="status">{t("Loading…")}</p>}
       {post.data && (
