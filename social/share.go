@@ -354,15 +354,22 @@ func (s *Service) CancelShare(ctx context.Context, sc tenant.Scope, me tenant.Me
 	}
 	sh.State, sh.Error, sh.UpdatedAt = ShareCancelled, "cancelled by the member", now
 	s.dropTasks(ctx, sc, []string{id})
+	s.shareEnded(ctx, sc, sh)
+	return sh, nil
+}
+
+// shareEnded takes a share that was just cancelled or failed out of its
+// content's counters: one share less, and one sharer less when the member
+// has no other live share of it.
+func (s *Service) shareEnded(ctx context.Context, sc tenant.Scope, sh Share) {
 	left := int64(0)
-	if still, err := s.hasLiveShare(ctx, sc, me.ID, sh.ContentID); err != nil {
+	if still, err := s.hasLiveShare(ctx, sc, sh.MemberID, sh.ContentID); err != nil {
 		s.log.WarnContext(ctx, "share counters of the content not updated", "content_id", sh.ContentID, "err", err)
-		return sh, nil
+		return
 	} else if !still {
 		left = -1
 	}
 	s.countShares(ctx, sc, sh.ContentID, left, -1)
-	return sh, nil
 }
 
 // countShares updates the content's share counters. It cannot fail the
@@ -423,8 +430,11 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		return err
 	}
 	if reason != "" {
-		_, err := coll.Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: sh.State}},
+		ok, err := coll.Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: sh.State}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: reason}, {Key: "updated_at", Value: now}}}})
+		if ok {
+			s.shareEnded(ctx, sc, sh)
+		}
 		return err
 	}
 	if s.throttle != nil {
@@ -448,7 +458,11 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 	mine := bson.D{{Key: "_id", Value: id}, {Key: "state", Value: SharePublishing}, {Key: "attempt_id", Value: attempt}}
 	set := func(fields bson.D) error {
 		fields = append(fields, bson.E{Key: "updated_at", Value: s.now().UTC()})
-		_, err := coll.Update(context.WithoutCancel(ctx), mine, bson.D{{Key: "$set", Value: fields}, {Key: "$unset", Value: bson.D{{Key: "lease_until", Value: ""}}}})
+		ok, err := coll.Update(context.WithoutCancel(ctx), mine, bson.D{{Key: "$set", Value: fields}, {Key: "$unset", Value: bson.D{{Key: "lease_until", Value: ""}}}})
+		// A share that failed or was cancelled leaves its content's counters.
+		if st := fields[0].Value; ok && (st == ShareFailed || st == ShareCancelled) {
+			s.shareEnded(ctx, sc, sh)
+		}
 		return err
 	}
 	var nerr *Error

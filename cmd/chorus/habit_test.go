@@ -97,6 +97,15 @@ func TestShareAndContentCounters(t *testing.T) {
 	if p := get(f.admin); p.Shares != 2 || p.Colleague != 2 {
 		t.Errorf("after cancelling it: %+v, want 2 shares, 2 colleagues", p)
 	}
+
+	// A share that fails leaves the counters too: the member revoked
+	// Chorus at their server, so their only share of another post fails.
+	f.a.mastodon.RevokeAll()
+	post = f.post(t, "fails", nil)
+	f.share(t, 0, post)
+	if p := get(f.admin); p.Shares != 0 || p.Colleague != 0 {
+		t.Errorf("after the only share failed: %+v, want 0 shares, 0 colleagues", p)
+	}
 }
 
 // New instances show members their points and rank; admins may turn it off.
