@@ -21,6 +21,7 @@ export function Suggest() {
       setCommentary("");
       setPicked([]);
       qc.invalidateQueries({ queryKey: ["suggestions"] });
+      qc.invalidateQueries({ queryKey: ["review-count"] }); // a curator's own suggestion waits too
       qc.invalidateQueries({ queryKey: ["feed"] }); // published at once where no review is needed
     },
   });
