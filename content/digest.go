@@ -154,6 +154,12 @@ func (s *Service) sendDigest(ctx context.Context, sc tenant.Scope, mailer tenant
 	if err != nil || len(posts) == 0 {
 		return false, err
 	}
+	var clicks int64
+	if s.memberClicks != nil {
+		if clicks, err = s.memberClicks(ctx, sc, m.ID, since, now); err != nil {
+			return false, err
+		}
+	}
 
 	rec := digestRecord{ID: id, MemberID: m.ID, Week: week, State: digestSending, Since: since, Until: now,
 		PostIDs: idsOf(posts), ClaimedAt: now}
@@ -163,7 +169,7 @@ func (s *Service) sendDigest(ctx context.Context, sc tenant.Scope, mailer tenant
 	case err != nil:
 		return false, err
 	}
-	if err := mailer.Send(ctx, digestMail(sc.Instance().Name, m, posts, since, base)); err != nil {
+	if err := mailer.Send(ctx, digestMail(sc.Instance().Name, m, posts, since, clicks, base)); err != nil {
 		// Not handed over: release the claim so a retry sends it.
 		if _, derr := digests.Delete(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: id}}); derr != nil {
 			err = errors.Join(err, fmt.Errorf("release the claim: %w", derr))
@@ -195,15 +201,27 @@ func (s *Service) publishedBetween(ctx context.Context, sc tenant.Scope, since, 
 	return posts, err
 }
 
-// digestMail writes the digest: plain text, links straight into the web
-// app (no tracked links, no pixel), and how to stop it.
-func digestMail(instance string, m tenant.Member, posts []Post, since time.Time, base *url.URL) tenant.Mail {
+// digestMail writes the digest: plain text, what the member's posts got
+// since the last one (clicks, when any), links straight into the web app
+// (no tracked links, no pixel), and how to stop it.
+func digestMail(instance string, m tenant.Member, posts []Post, since time.Time, clicks int64, base *url.URL) tenant.Mail {
 	var b strings.Builder
 	hello := "Hello"
 	if m.Name != "" {
 		hello += " " + m.Name
 	}
-	fmt.Fprintf(&b, "%s,\n\nnew on %s's Chorus since %s:\n\n", hello, instance, since.UTC().Format("2 January 2006"))
+	day := since.UTC().Format("2 January 2006")
+	fmt.Fprintf(&b, "%s,\n\n", hello)
+	if clicks > 0 {
+		unit := "clicks"
+		if clicks == 1 {
+			unit = "click"
+		}
+		fmt.Fprintf(&b, "your posts got %d %s since %s. Your impact: %s\n\nNew on %s's Chorus:\n\n",
+			clicks, unit, day, base.JoinPath("impact").String(), instance)
+	} else {
+		fmt.Fprintf(&b, "new on %s's Chorus since %s:\n\n", instance, day)
+	}
 	for _, p := range posts {
 		fmt.Fprintf(&b, "- %s\n  %s\n\n", postTitle(p), base.JoinPath("share", p.ID).String())
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,6 +47,32 @@ func (h *Handlers) withShared(ctx context.Context, sc tenant.Scope, me tenant.Me
 	for i := range views {
 		if ns := shared[views[i].ID]; ns != nil {
 			views[i].SharedTo = ns
+			// The member's own share is not a colleague's.
+			views[i].ColleaguesShared = max(views[i].ColleaguesShared-1, 0)
+		}
+	}
+	return nil
+}
+
+// withAuthors names who suggested the suggested posts (one read of the
+// page's authors).
+func (h *Handlers) withAuthors(ctx context.Context, sc tenant.Scope, views []postView) error {
+	var ids []string
+	for _, v := range views {
+		if v.Suggested && v.AuthorID != "" && !slices.Contains(ids, v.AuthorID) {
+			ids = append(ids, v.AuthorID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	names, err := sc.MemberNames(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i := range views {
+		if views[i].Suggested {
+			views[i].AuthorName = names[views[i].AuthorID]
 		}
 	}
 	return nil
@@ -78,6 +105,7 @@ func (h *Handlers) Routes(r gin.IRouter) {
 	}
 	r.POST("/content", m(h.auth.Idempotent(h.create), curators...))
 	r.GET("/content", m(h.list))
+	r.GET("/content/review-count", m(h.reviewCount, curators...))
 	r.GET("/content/:id", m(h.get))
 	r.PATCH("/content/:id", m(h.edit, curators...))
 	r.DELETE("/content/:id", m(h.archive, curators...))
@@ -107,17 +135,25 @@ type postView struct {
 	Suggested  bool              `json:"suggested"`
 	Reason     string            `json:"reason,omitempty"`
 	Preview    Preview           `json:"preview"`
+	// AuthorName names who suggested a suggested post.
+	AuthorName string `json:"author_name,omitempty"`
 	// SharedTo lists the networks the member shared this post to.
-	SharedTo  []string  `json:"shared_to"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	SharedTo []string `json:"shared_to"`
+	// ColleaguesShared counts the other members who shared it; Shares
+	// and Clicks are its shares (not cancelled) and their links' clicks.
+	ColleaguesShared int64     `json:"colleagues_shared"`
+	Shares           int64     `json:"shares"`
+	Clicks           int64     `json:"clicks"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
 
 func (h *Handlers) view(p Post) postView {
 	v := postView{ID: p.ID, State: p.StateAt(h.svc.now()), URL: p.URL, Title: p.Title, Commentary: p.Commentary,
 		ShareTexts: p.ShareTexts, Topics: p.Topics, ImageURL: p.ImageURL, Language: p.Language,
 		PublishAt: p.PublishAt, ExpiresAt: p.ExpiresAt, AuthorID: p.AuthorID, Suggested: p.Suggested,
-		Reason: p.Reason, Preview: p.Preview, SharedTo: []string{}, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+		Reason: p.Reason, Preview: p.Preview, SharedTo: []string{}, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		ColleaguesShared: max(p.SharedBy, 0), Shares: max(p.Shares, 0), Clicks: p.Clicks}
 	if v.ShareTexts == nil {
 		v.ShareTexts = map[string]string{}
 	}
@@ -276,6 +312,9 @@ func (h *Handlers) page(c *gin.Context, sc tenant.Scope, me tenant.Member, q Que
 	if err := h.withShared(c.Request.Context(), sc, me, out.Items); err != nil {
 		return err
 	}
+	if err := h.withAuthors(c.Request.Context(), sc, out.Items); err != nil {
+		return err
+	}
 	if next != nil {
 		s := next.Encode()
 		out.NextCursor = &s
@@ -291,6 +330,9 @@ func (h *Handlers) get(c *gin.Context, sc tenant.Scope, me tenant.Member) error 
 	}
 	v := []postView{h.view(p)}
 	if err := h.withShared(c.Request.Context(), sc, me, v); err != nil {
+		return err
+	}
+	if err := h.withAuthors(c.Request.Context(), sc, v); err != nil {
 		return err
 	}
 	c.JSON(http.StatusOK, v[0])
@@ -360,6 +402,17 @@ func (h *Handlers) reject(c *gin.Context, sc tenant.Scope, me tenant.Member) err
 		return err
 	}
 	c.JSON(http.StatusOK, h.view(p))
+	return nil
+}
+
+// reviewCount says how many suggestions wait for review, up to
+// MaxReviewCount (more: true beyond).
+func (h *Handlers) reviewCount(c *gin.Context, sc tenant.Scope, _ tenant.Member) error {
+	n, more, err := h.svc.PendingCount(c.Request.Context(), sc)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"pending": n, "more": more})
 	return nil
 }
 

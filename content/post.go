@@ -55,6 +55,14 @@ type Post struct {
 	Preview    Preview   `bson:"preview"`
 	CreatedAt  time.Time `bson:"created_at"`
 	UpdatedAt  time.Time `bson:"updated_at"`
+	// Counters kept by social as shares are made and cancelled and clicks
+	// stored (see CountShares and CountClicks), so a page of posts says
+	// them without reading any share: SharedBy is how many members have a
+	// share of the post that they did not cancel, Shares how many such
+	// shares there are, Clicks how many clicks their links got.
+	SharedBy int64 `bson:"shared_by,omitempty"`
+	Shares   int64 `bson:"shares,omitempty"`
+	Clicks   int64 `bson:"clicks,omitempty"`
 }
 
 // Preview is what the link's page says about itself.

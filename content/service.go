@@ -44,6 +44,7 @@ type Service struct {
 	now     func() time.Time
 	// retryPreview, when set, asks a job to fetch a failed preview again.
 	retryPreview func(ctx context.Context, sc tenant.Scope, postID string) error
+	memberClicks func(ctx context.Context, sc tenant.Scope, memberID string, since, until time.Time) (int64, error)
 }
 
 // Config configures a Service.
@@ -52,6 +53,10 @@ type Config struct {
 	Log          *slog.Logger
 	Now          func() time.Time
 	RetryPreview func(ctx context.Context, sc tenant.Scope, postID string) error
+	// MemberClicks, when set, counts the clicks on a member's links
+	// between two times, for the digest's "your posts got N clicks"
+	// (reach measurement provides it: content knows no clicks).
+	MemberClicks func(ctx context.Context, sc tenant.Scope, memberID string, since, until time.Time) (int64, error)
 }
 
 // NewService returns a Service.
@@ -62,7 +67,7 @@ func NewService(cfg Config) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{fetcher: cfg.Fetcher, log: cfg.Log, now: cfg.Now, retryPreview: cfg.RetryPreview}
+	return &Service{fetcher: cfg.Fetcher, log: cfg.Log, now: cfg.Now, retryPreview: cfg.RetryPreview, memberClicks: cfg.MemberClicks}
 }
 
 // Kinds are the tenant kinds content keeps, for tenant.StoreConfig.

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -87,6 +88,9 @@ type oauthState struct {
 	Verifier  *Sealed    `bson:"verifier,omitempty"`
 	ExpiresAt time.Time  `bson:"expires_at"`
 	UsedAt    *time.Time `bson:"used_at,omitempty"`
+	// ReturnTo is the app's page the member started from (a checked
+	// same-origin path), where the callback sends them back.
+	ReturnTo string `bson:"return_to,omitempty"`
 }
 
 // StateTTL is how long a member has to authorise Chorus at the network.
@@ -119,6 +123,58 @@ func (s *Service) redirectURL(network string) string {
 	return s.baseURL.JoinPath("/api/v1/connections", network, "callback").String()
 }
 
+// maxReturnTo bounds a return path.
+const maxReturnTo = 512
+
+// CheckReturnTo validates a page of the app to send the member back to
+// after connecting: a path relative to the app's origin ("/share/abc",
+// with a query if any), never an address that leaves it — no scheme or
+// host, no "//" or "/\\" prefix (which browsers read as another host), no
+// control characters. It returns the path as it will be used, or a
+// *tenant.ValidationError on return_to.
+func CheckReturnTo(raw string) (string, error) {
+	bad := func(reason string) (string, error) {
+		return "", &tenant.ValidationError{Field: "return_to", Reason: reason}
+	}
+	switch {
+	case len(raw) > maxReturnTo:
+		return bad(fmt.Sprintf("must be at most %d bytes", maxReturnTo))
+	case !strings.HasPrefix(raw, "/") || strings.HasPrefix(raw, "//") || strings.HasPrefix(raw, "/\\"):
+		return bad("must be a path of this app, such as /share/abc")
+	case strings.ContainsFunc(raw, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }):
+		return bad("must not contain control characters or backslashes")
+	}
+	raw, _, _ = strings.Cut(raw, "#")
+	u, err := url.Parse(raw)
+	// The decoded path is checked too: "/%2F…" must not become "//…"
+	// wherever it is decoded.
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		strings.HasPrefix(u.Path, "//") || strings.Contains(u.Path, "\\") {
+		return bad("must be a path of this app, such as /share/abc")
+	}
+	return raw, nil
+}
+
+// ReturnURL is the app's page at returnTo (a path CheckReturnTo passed;
+// "" for the app's root) with query's parameters added.
+func (s *Service) ReturnURL(returnTo string, query url.Values) string {
+	if returnTo == "" {
+		return s.AppURL(query.Encode())
+	}
+	rt, err := url.Parse(returnTo)
+	if err != nil {
+		return s.AppURL(query.Encode())
+	}
+	u := *s.baseURL
+	u.Path, u.RawPath = rt.Path, rt.RawPath
+	q := rt.Query()
+	for k, vs := range query {
+		q[k] = vs
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // AppURL is where the callback sends the member's browser afterwards.
 func (s *Service) AppURL(query string) string {
 	u := *s.baseURL.JoinPath("/")
@@ -130,11 +186,17 @@ func (s *Service) AppURL(query string) string {
 // URL to send their browser to. The network must be whitelisted
 // (ErrNetworkNotAllowed); a federated network needs instanceURL, whose host
 // must be on the admins' list when they keep one (ErrServerNotAllowed) and
-// at a public address (*ServerAddressError).
-func (s *Service) Start(ctx context.Context, sc tenant.Scope, me tenant.Member, network, instanceURL string) (string, error) {
+// at a public address (*ServerAddressError). returnTo ("" for none) is
+// the app's page to come back to, a path of the app (CheckReturnTo).
+func (s *Service) Start(ctx context.Context, sc tenant.Scope, me tenant.Member, network, instanceURL, returnTo string) (string, error) {
 	n, err := s.network(network)
 	if err != nil {
 		return "", err
+	}
+	if returnTo != "" {
+		if returnTo, err = CheckReturnTo(returnTo); err != nil {
+			return "", err
+		}
 	}
 	wl, err := s.whitelisted(ctx, sc, network)
 	if err != nil {
@@ -143,7 +205,7 @@ func (s *Service) Start(ctx context.Context, sc tenant.Scope, me tenant.Member, 
 	if _, ok := n.(PasswordNetwork); ok {
 		return "", &tenant.ValidationError{Field: "network", Reason: "connects with an app password, not OAuth: use POST /api/v1/connections/" + network + "/password"}
 	}
-	st := oauthState{MemberID: me.ID, Network: network, ExpiresAt: s.timestamp().Add(StateTTL)}
+	st := oauthState{MemberID: me.ID, Network: network, ExpiresAt: s.timestamp().Add(StateTTL), ReturnTo: returnTo}
 	var app App
 	fed, isFed := n.(Federated)
 	switch {
@@ -262,6 +324,19 @@ var ErrDeclined = errors.New("authorisation declined at the network")
 // exchanges the code, reads the profile and stores the connection with its
 // tokens sealed. Connecting the same account again updates its connection.
 func (s *Service) Callback(ctx context.Context, sc tenant.Scope, me tenant.Member, network string, p CallbackParams) (Connection, error) {
+	c, _, err := s.CallbackReturn(ctx, sc, me, network, p)
+	return c, err
+}
+
+// CallbackReturn is Callback that also returns the page the member
+// started from (Start's returnTo, "" for none), also when they declined.
+func (s *Service) CallbackReturn(ctx context.Context, sc tenant.Scope, me tenant.Member, network string, p CallbackParams) (Connection, string, error) {
+	var st oauthState
+	c, err := s.callback(ctx, sc, me, network, p, &st)
+	return c, st.ReturnTo, err
+}
+
+func (s *Service) callback(ctx context.Context, sc tenant.Scope, me tenant.Member, network string, p CallbackParams, st *oauthState) (Connection, error) {
 	n, err := s.network(network)
 	if err != nil {
 		return Connection{}, err
@@ -270,11 +345,10 @@ func (s *Service) Callback(ctx context.Context, sc tenant.Scope, me tenant.Membe
 		return Connection{}, ErrInvalidState
 	}
 	now := s.timestamp()
-	var st oauthState
 	err = sc.Collection(stateKind).FindOneAndUpdate(ctx,
 		bson.D{{Key: "_id", Value: hashState(p.State)}, {Key: "member_id", Value: me.ID}, {Key: "network", Value: network},
 			{Key: "used_at", Value: bson.D{{Key: "$exists", Value: false}}}, {Key: "expires_at", Value: bson.D{{Key: "$gt", Value: now}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "used_at", Value: now}}}}, &st)
+		bson.D{{Key: "$set", Value: bson.D{{Key: "used_at", Value: now}}}}, st)
 	if isNotFound(err) {
 		return Connection{}, ErrInvalidState
 	}

@@ -315,7 +315,7 @@ func connectOAuth(t *testing.T, svc *social.Service, sc tenant.Scope, me tenant.
 	if _, err := svc.Allow(ctx, sc, me, network, nil); err != nil {
 		t.Fatal(err)
 	}
-	authorize, err := svc.Start(ctx, sc, me, network, "")
+	authorize, err := svc.Start(ctx, sc, me, network, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -196,13 +196,14 @@ func (h *Handlers) connections(c *gin.Context, sc tenant.Scope, me tenant.Member
 func (h *Handlers) start(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
 	var in struct {
 		InstanceURL string `json:"instance_url"`
+		ReturnTo    string `json:"return_to"`
 	}
 	if c.Request.ContentLength != 0 {
 		if err := api.Decode(c, &in); err != nil {
 			return err
 		}
 	}
-	u, err := h.svc.Start(c.Request.Context(), sc, me, c.Param("network"), in.InstanceURL)
+	u, err := h.svc.Start(c.Request.Context(), sc, me, c.Param("network"), in.InstanceURL, in.ReturnTo)
 	if err != nil {
 		return err
 	}
@@ -238,20 +239,20 @@ func (h *Handlers) connectPassword(c *gin.Context, sc tenant.Scope, me tenant.Me
 // is a 400 problem, never a redirect.
 func (h *Handlers) callback(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
 	network := c.Param("network")
-	conn, err := h.svc.Callback(c.Request.Context(), sc, me, network, CallbackParams{
+	conn, back, err := h.svc.CallbackReturn(c.Request.Context(), sc, me, network, CallbackParams{
 		Code: c.Query("code"), State: c.Query("state"), Error: c.Query("error"),
 	})
 	c.Header("Cache-Control", "no-store")
 	c.Header("Referrer-Policy", "no-referrer")
 	if errors.Is(err, ErrDeclined) {
-		c.Redirect(http.StatusSeeOther, h.svc.AppURL(url.Values{"connect_error": {"declined"}, "network": {network}}.Encode()))
+		c.Redirect(http.StatusSeeOther, h.svc.ReturnURL(back, url.Values{"connect_error": {"declined"}, "network": {network}}))
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	h.log.InfoContext(c.Request.Context(), "account connected", "connection_id", conn.ID, "network", network)
-	c.Redirect(http.StatusSeeOther, h.svc.AppURL(url.Values{"connected": {network}}.Encode()))
+	c.Redirect(http.StatusSeeOther, h.svc.ReturnURL(back, url.Values{"connected": {network}}))
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/tenant"
 )
 
@@ -52,10 +53,38 @@ func (r *Redirector) insertClicks(ctx context.Context, sc tenant.Scope, clicks [
 	if err := sc.Collection(clickKind).Insert(ctx, newClickBatch(clicks)); err != nil {
 		return err
 	}
+	r.countClicks(ctx, sc, clicks)
 	if r.hook != nil {
 		r.hook.ClicksRecorded(ctx, sc, clicks)
 	}
 	return nil
+}
+
+// countClicks adds a stored batch's clicks to the counters of its shares
+// and contents: two bulk writes of keyed $inc updates, one document per
+// share and content of the batch. The batch is stored whatever happens
+// here (a retry would count it twice); a failure is logged, and the
+// analytics, which have their own totals, are not affected.
+func (r *Redirector) countClicks(ctx context.Context, sc tenant.Scope, clicks []Click) {
+	byShare, byContent := map[string]int64{}, map[string]int64{}
+	for _, c := range clicks {
+		byShare[c.ShareID]++
+		if c.ContentID != "" {
+			byContent[c.ContentID]++
+		}
+	}
+	ops := make([]tenant.Upsert, 0, len(byShare))
+	for id, n := range byShare {
+		ops = append(ops, tenant.Upsert{Filter: bson.D{{Key: "_id", Value: id}},
+			Update: bson.D{{Key: "$inc", Value: bson.D{{Key: "clicks", Value: n}}}}})
+	}
+	err := sc.Collection(shareKind).BulkUpdate(ctx, ops)
+	if err == nil {
+		err = content.CountClicks(ctx, sc, byContent)
+	}
+	if err != nil {
+		r.log.Warn("click counters of shares and contents not updated", "tenant_id", sc.InstanceID(), "count", len(clicks), "err", err)
+	}
 }
 
 // sharePublished tells the OnPublished hook.

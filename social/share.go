@@ -64,9 +64,14 @@ type Share struct {
 	PublishedAt  *time.Time `bson:"published_at,omitempty" json:"published_at,omitempty"`
 	Error        string     `bson:"error,omitempty" json:"error,omitempty"`
 	// Followers is the connection's follower count when the share was made
-	// (its potential reach); Engagement the network's latest metrics.
-	Followers  int64      `bson:"followers" json:"-"`
+	// (its potential reach, "reach" in the API); Engagement the network's
+	// latest metrics.
+	Followers  int64      `bson:"followers" json:"reach"`
 	Engagement Engagement `bson:"engagement" json:"engagement"`
+	// Clicks counts the clicks on the share's tracked link, kept by the
+	// click recorder as it stores each batch (clicks stored before the
+	// counter existed are not in it).
+	Clicks int64 `bson:"clicks,omitempty" json:"clicks"`
 	// RequestKey and RequestHash make POST …/shares idempotent.
 	RequestKey  string    `bson:"request_key,omitempty" json:"-"`
 	RequestHash string    `bson:"request_hash,omitempty" json:"-"`
@@ -142,6 +147,13 @@ func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.M
 		s.abandon(ctx, sc, claim, nil)
 		return nil, err
 	}
+	// Whether the member is a new sharer of the post, for its colleague
+	// counter: one keyed read of at most one of their shares of it.
+	sharedBefore, err := s.hasLiveShare(ctx, sc, me.ID, post.ID)
+	if err != nil {
+		s.abandon(ctx, sc, claim, nil)
+		return nil, err
+	}
 	for i := range shares {
 		code := newCode()
 		shares[i].TrackedURL = s.baseURL.JoinPath("/r/" + code).String()
@@ -165,6 +177,11 @@ func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.M
 			return nil, err
 		}
 	}
+	newSharer := int64(1)
+	if sharedBefore {
+		newSharer = 0
+	}
+	s.countShares(ctx, sc, post.ID, newSharer, int64(len(shares)))
 	for _, sh := range shares {
 		if s.enqueue == nil {
 			continue
@@ -337,7 +354,31 @@ func (s *Service) CancelShare(ctx context.Context, sc tenant.Scope, me tenant.Me
 	}
 	sh.State, sh.Error, sh.UpdatedAt = ShareCancelled, "cancelled by the member", now
 	s.dropTasks(ctx, sc, []string{id})
+	s.shareEnded(ctx, sc, sh)
 	return sh, nil
+}
+
+// shareEnded takes a share that was just cancelled or failed out of its
+// content's counters: one share less, and one sharer less when the member
+// has no other live share of it.
+func (s *Service) shareEnded(ctx context.Context, sc tenant.Scope, sh Share) {
+	left := int64(0)
+	if still, err := s.hasLiveShare(ctx, sc, sh.MemberID, sh.ContentID); err != nil {
+		s.log.WarnContext(ctx, "share counters of the content not updated", "content_id", sh.ContentID, "err", err)
+		return
+	} else if !still {
+		left = -1
+	}
+	s.countShares(ctx, sc, sh.ContentID, left, -1)
+}
+
+// countShares updates the content's share counters. It cannot fail the
+// share or its cancellation, which stand: a counter left behind is only
+// a figure shown on the content.
+func (s *Service) countShares(ctx context.Context, sc tenant.Scope, contentID string, sharedBy, shares int64) {
+	if err := content.CountShares(context.WithoutCancel(ctx), sc, contentID, sharedBy, shares); err != nil {
+		s.log.WarnContext(ctx, "share counters of the content not updated", "content_id", contentID, "err", err)
+	}
 }
 
 // dropTasks deletes the waiting tasks of cancelled shares. It cannot fail
@@ -389,8 +430,11 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		return err
 	}
 	if reason != "" {
-		_, err := coll.Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: sh.State}},
+		ok, err := coll.Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: sh.State}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: reason}, {Key: "updated_at", Value: now}}}})
+		if ok {
+			s.shareEnded(ctx, sc, sh)
+		}
 		return err
 	}
 	if wait, reason := s.paused(ctx, sh.Network); wait > 0 {
@@ -423,7 +467,11 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 	mine := bson.D{{Key: "_id", Value: id}, {Key: "state", Value: SharePublishing}, {Key: "attempt_id", Value: attempt}}
 	set := func(fields bson.D) error {
 		fields = append(fields, bson.E{Key: "updated_at", Value: s.now().UTC()})
-		_, err := coll.Update(context.WithoutCancel(ctx), mine, bson.D{{Key: "$set", Value: fields}, {Key: "$unset", Value: bson.D{{Key: "lease_until", Value: ""}}}})
+		ok, err := coll.Update(context.WithoutCancel(ctx), mine, bson.D{{Key: "$set", Value: fields}, {Key: "$unset", Value: bson.D{{Key: "lease_until", Value: ""}}}})
+		// A share that failed or was cancelled leaves its content's counters.
+		if st := fields[0].Value; ok && (st == ShareFailed || st == ShareCancelled) {
+			s.shareEnded(ctx, sc, sh)
+		}
 		return err
 	}
 	if s.outcome != nil {
@@ -677,6 +725,17 @@ func walkShares(ctx context.Context, coll *tenant.Collection, filter bson.D, by 
 			bson.D{{Key: by, Value: at}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: last.ID}}}},
 		}}}
 	}
+}
+
+// hasLiveShare reports whether the member has a share of the content that
+// did not fail and was not cancelled: one read of at most one share
+// through the (member_id, content_id) index, whatever their history.
+func (s *Service) hasLiveShare(ctx context.Context, sc tenant.Scope, memberID, contentID string) (bool, error) {
+	var found []Share
+	err := sc.Collection(shareKind).Find(ctx, bson.D{{Key: "member_id", Value: memberID}, {Key: "content_id", Value: contentID},
+		{Key: "state", Value: bson.D{{Key: "$nin", Value: bson.A{ShareFailed, ShareCancelled}}}}}, &found,
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetLimit(1))
+	return len(found) > 0, err
 }
 
 // SharedNetworks returns, per content ID, the networks the member shared

@@ -273,7 +273,7 @@ func TestKeyRotation(t *testing.T) {
 		}
 	}
 	// The app secret was rotated too: starting again registers no new app.
-	if _, err := onlyNew.Start(ctx, sc, tenant.Member{ID: bob.member}, "mastodon", h.fake.URL); err != nil {
+	if _, err := onlyNew.Start(ctx, sc, tenant.Member{ID: bob.member}, "mastodon", h.fake.URL, ""); err != nil {
 		t.Errorf("start after rotation: %v", err)
 	}
 	if got := h.fake.Calls("POST /api/v1/apps"); got != 1 {

@@ -284,6 +284,13 @@ type memberView struct {
 	Role   Role     `json:"role"`
 	Title  string   `json:"title"`
 	Topics []string `json:"topics"`
+	// Onboarding is the member's own first-sign-in checklist state, shown
+	// to themselves and admins only.
+	Onboarding *onboardingView `json:"onboarding,omitempty"`
+}
+
+type onboardingView struct {
+	Dismissed bool `json:"dismissed"`
 }
 
 func viewOf(m Member, withEmail bool) memberView {
@@ -293,6 +300,7 @@ func viewOf(m Member, withEmail bool) memberView {
 	}
 	if withEmail {
 		v.Email = m.Email
+		v.Onboarding = &onboardingView{Dismissed: m.OnboardingDismissed}
 	}
 	return v
 }
@@ -429,9 +437,10 @@ func (s *Service) getMember(c *gin.Context, sc Scope, me Member) error {
 
 func (s *Service) patchMe(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
-		Name   *string   `json:"name"`
-		Title  *string   `json:"title"`
-		Topics *[]string `json:"topics"`
+		Name       *string   `json:"name"`
+		Title      *string   `json:"title"`
+		Topics     *[]string `json:"topics"`
+		Onboarding *bool     `json:"onboarding_dismissed"`
 	}
 	if err := api.Decode(c, &in); err != nil {
 		return err
@@ -446,7 +455,8 @@ func (s *Service) patchMe(c *gin.Context, sc Scope, me Member) error {
 		}
 		in.Topics = &topics
 	}
-	m, err := sc.UpdateProfile(c.Request.Context(), me.ID, ProfileUpdate{Name: in.Name, Title: in.Title, Topics: in.Topics})
+	m, err := sc.UpdateProfile(c.Request.Context(), me.ID, ProfileUpdate{Name: in.Name, Title: in.Title, Topics: in.Topics,
+		OnboardingDismissed: in.Onboarding})
 	if err != nil {
 		return err
 	}

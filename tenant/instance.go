@@ -246,7 +246,10 @@ func (s *Store) instanceForDomain(ctx context.Context, domain, founder string) (
 			SuggestionsNeedApproval: new(true),
 			TimeZone:                DefaultTimeZone,
 			MinGroupSize:            1,
-			Points:                  Points{PerShare: DefaultPointsPerShare, PerUniqueClick: DefaultPointsPerClick},
+			// Team points and rank are shown from the start; admins may
+			// turn them off. Instances made before keep what they stored.
+			LeaderboardVisible: true,
+			Points:             Points{PerShare: DefaultPointsPerShare, PerUniqueClick: DefaultPointsPerClick},
 		},
 		FounderEmail: founder,
 		CreatedAt:    now,

@@ -39,6 +39,8 @@ type Member struct {
 	Identities []Identity `bson:"identities" json:"-"`
 	CreatedAt  time.Time  `bson:"created_at" json:"created_at"`
 	LastSignIn time.Time  `bson:"last_sign_in" json:"-"`
+	// OnboardingDismissed: the member closed the first-sign-in checklist.
+	OnboardingDismissed bool `bson:"onboarding_dismissed,omitempty" json:"-"`
 }
 
 // Identity is a sign-in identity: an OIDC issuer and subject, or the
@@ -88,6 +90,24 @@ func (sc Scope) Members(ctx context.Context, after string, limit int) ([]Member,
 		return nil, err
 	}
 	return ms, nil
+}
+
+// MemberNames returns the names of the instance's members with the given
+// IDs (one keyed read; unknown IDs are left out).
+func (sc Scope) MemberNames(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var ms []Member
+	if err := sc.Collection(memberKind).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, &ms,
+		options.Find().SetProjection(bson.D{{Key: "name", Value: 1}})); err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		out[m.ID] = m.Name
+	}
+	return out, nil
 }
 
 // memberByEmail returns the member with a verified address of this instance.
@@ -176,6 +196,9 @@ type ProfileUpdate struct {
 	Title *string
 	// Topics must have been validated by Config.CheckTopics.
 	Topics *[]string
+	// OnboardingDismissed closes (true) or reopens the first-sign-in
+	// checklist.
+	OnboardingDismissed *bool
 }
 
 // Profile limits.
@@ -231,6 +254,9 @@ func profileSet(u ProfileUpdate) (bson.D, ValidationErrors) {
 	}
 	if u.Topics != nil {
 		set = append(set, bson.E{Key: "topics", Value: *u.Topics})
+	}
+	if u.OnboardingDismissed != nil {
+		set = append(set, bson.E{Key: "onboarding_dismissed", Value: *u.OnboardingDismissed})
 	}
 	return set, verr
 }

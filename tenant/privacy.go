@@ -229,6 +229,7 @@ func (p *Privacy) Export(ctx context.Context, sc Scope, s Subject) (Export, erro
 		ex.Data["profile"] = map[string]any{
 			"id": m.ID, "email": m.Email, "name": m.Name, "title": m.Title, "role": m.Role,
 			"topics": m.Topics, "created_at": m.CreatedAt, "last_sign_in": m.LastSignIn,
+			"onboarding_dismissed": m.OnboardingDismissed,
 		}
 		ids := make([]map[string]string, len(m.Identities))
 		for i, id := range m.Identities {

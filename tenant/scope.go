@@ -345,3 +345,23 @@ func (c *Collection) BulkUpsert(ctx context.Context, ops []Upsert) error {
 	}
 	return nil
 }
+
+// BulkUpdate applies every keyed update in one round trip (unordered),
+// inserting nothing: a filter that matches no document changes nothing.
+// It is for $inc counters on documents that exist (or were deleted, when
+// the count no longer matters).
+func (c *Collection) BulkUpdate(ctx context.Context, ops []Upsert) error {
+	if c.err != nil {
+		return c.err
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	defer c.written()
+	models := make([]mongo.WriteModel, len(ops))
+	for i, op := range ops {
+		models[i] = mongo.NewUpdateOneModel().SetFilter(c.filter(op.Filter)).SetUpdate(c.update(op.Update))
+	}
+	_, err := c.c.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	return storeErr(err)
+}

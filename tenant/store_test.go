@@ -85,6 +85,12 @@ func TestScopeIsolation(t *testing.T) {
 	if ok, err := nb.Update(ctx, byID, bson.D{{Key: "$set", Value: bson.D{{Key: "title", Value: "pwned"}}}}); err != nil || ok {
 		t.Errorf("B Update = %v, %v; want no match", ok, err)
 	}
+	if err := nb.BulkUpdate(ctx, []Upsert{{Filter: byID, Update: bson.D{{Key: "$set", Value: bson.D{{Key: "title", Value: "pwned"}}}}}}); err != nil {
+		t.Errorf("B BulkUpdate: %v", err)
+	}
+	if n, err := nb.Count(ctx, bson.D{}); err != nil || n != 0 {
+		t.Errorf("B BulkUpdate inserted: count %d, %v; want 0", n, err)
+	}
 	if ok, err := nb.Delete(ctx, byID); err != nil || ok {
 		t.Errorf("B Delete = %v, %v; want no match", ok, err)
 	}
@@ -127,6 +133,12 @@ func TestScopeMembersIsolation(t *testing.T) {
 	ms, err := b.Members(t.Context(), "", 100)
 	if err != nil || len(ms) != 0 {
 		t.Errorf("B Members = %v, %v; want none", ms, err)
+	}
+	if names, err := b.MemberNames(t.Context(), []string{alice.ID}); err != nil || len(names) != 0 {
+		t.Errorf("B MemberNames(alice) = %v, %v; want none", names, err)
+	}
+	if names, err := a.MemberNames(t.Context(), []string{alice.ID, "unknown"}); err != nil || len(names) != 1 || names[alice.ID] != "alice" {
+		t.Errorf("A MemberNames(alice, unknown) = %v, %v; want alice's name only", names, err)
 	}
 	got, err := a.Member(t.Context(), alice.ID)
 	if err != nil || got.Name != "alice" {

@@ -84,25 +84,37 @@ func (f *reachFixture) share(t *testing.T, i int, post string) string {
 		t.Fatalf("share: %d %s", res.status, res.body)
 	}
 	res.json(t, &out)
-	// As the worker would (the queue's clock is not the test's).
-	w, err := jobs.NewWorker(jobs.Config{Store: f.a.store, Social: f.a.social})
+	publishShare(t, f.a, f.instance, out.Items[0].ID)
+	u, _ := url.Parse(out.Items[0].TrackedURL)
+	return u.Path
+}
+
+// publishShare runs a share's publish task as the worker would (the
+// queue's clock is not the test's).
+func publishShare(t *testing.T, a *testApp, instance, shareID string) {
+	t.Helper()
+	w, err := jobs.NewWorker(jobs.Config{Store: a.store, Social: a.social})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Handler().ProcessTask(t.Context(), task.Publish(f.instance, out.Items[0].ID)); err != nil {
+	if err := w.Handler().ProcessTask(t.Context(), task.Publish(instance, shareID)); err != nil {
 		t.Fatal(err)
 	}
-	u, _ := url.Parse(out.Items[0].TrackedURL)
-	return u.Path
 }
 
 // clicks waits until the recorder has stored n clicks in all.
 func (f *reachFixture) waitClicks(t *testing.T, n int64) {
 	t.Helper()
+	waitStored(t, f.a, n)
+}
+
+// waitStored waits until a's recorder has stored n clicks in all.
+func waitStored(t *testing.T, a *testApp, n int64) {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for f.a.redirector.Stored() < n {
+	for a.redirector.Stored() < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("the recorder stored %d clicks, want %d", f.a.redirector.Stored(), n)
+			t.Fatalf("the recorder stored %d clicks, want %d", a.redirector.Stored(), n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -461,7 +473,10 @@ func TestAnalyticsAPI(t *testing.T) {
 	}
 
 	// Employees see their own figures; their rank only when the
-	// leaderboard is visible.
+	// leaderboard is visible (new instances show it; the admin hides it).
+	if res := f.admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"leaderboard_visible": false}); res.status != http.StatusOK {
+		t.Fatalf("hide the leaderboard: %d %s", res.status, res.body)
+	}
 	var mine struct {
 		Shares, Clicks int64
 		Points         int64

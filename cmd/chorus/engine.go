@@ -132,12 +132,14 @@ func storeKinds() []tenant.Kind {
 }
 
 // newContentService builds the content service; a failed link preview is
-// retried by a content:preview task.
+// retried by a content:preview task; the digest counts a member's clicks
+// from the analytics' daily totals.
 func newContentService(log *slog.Logger, now func() time.Time, fetcher content.Fetcher, queue *asynq.Client) *content.Service {
 	return content.NewService(content.Config{
-		Fetcher: fetcher,
-		Log:     log,
-		Now:     now,
+		Fetcher:      fetcher,
+		Log:          log,
+		Now:          now,
+		MemberClicks: reach.MemberClicks,
 		RetryPreview: func(ctx context.Context, sc tenant.Scope, postID string) (err error) {
 			ctx, span := startEnqueue(ctx, task.TypePreview)
 			defer func() { endSpan(span, err) }()

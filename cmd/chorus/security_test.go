@@ -94,7 +94,7 @@ func TestSettingsChangesAuditedAndRetentionHasAMinimum(t *testing.T) {
 		}
 	}
 	change := map[string]any{"retention_days": 30, "join_policy": "invite", "name": "Acme Corp", "digest": "off",
-		"leaderboard_visible": true, "cpc": map[string]any{"amount": 150, "currency": "EUR"}, "points": map[string]any{"per_share": 5, "per_unique_click": 2}}
+		"leaderboard_visible": false, "cpc": map[string]any{"amount": 150, "currency": "EUR"}, "points": map[string]any{"per_share": 5, "per_unique_click": 2}}
 	if res := admin.do("PATCH", "/api/v1/instance/settings", change); res.status != http.StatusOK {
 		t.Fatalf("settings: %d %s", res.status, res.body)
 	}
@@ -108,7 +108,7 @@ func TestSettingsChangesAuditedAndRetentionHasAMinimum(t *testing.T) {
 		"join_policy_old": "open", "join_policy_new": "invite",
 		"name_old": "acme.example", "name_new": "Acme Corp",
 		"digest_old": "weekly", "digest_new": "off",
-		"leaderboard_visible_old": "false", "leaderboard_visible_new": "true",
+		"leaderboard_visible_old": "true", "leaderboard_visible_new": "false",
 		"cpc_old": "", "cpc_new": "150 EUR",
 		"points_per_share_old": "10", "points_per_share_new": "5",
 		"points_per_unique_click_old": "1", "points_per_unique_click_new": "2",

@@ -21,18 +21,7 @@ func (a *testApp) connectMastodon(t *testing.T, c *client) string {
 	if res.status != http.StatusOK {
 		t.Fatalf("start: %d %s", res.status, res.body)
 	}
-	// The member approves at the server, which sends the browser back.
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	r, err := browser.Get(out.AuthorizeURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Body.Close()
-	loc, err := url.Parse(r.Header.Get("Location"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res := c.do("GET", loc.RequestURI(), nil); res.status != http.StatusSeeOther {
+	if res := approveAt(t, c, out.AuthorizeURL); res.status != http.StatusSeeOther {
 		t.Fatalf("callback: %d %s", res.status, res.body)
 	}
 	var conns struct{ Items []struct{ ID string } }
@@ -41,6 +30,23 @@ func (a *testApp) connectMastodon(t *testing.T, c *client) string {
 		t.Fatal("no connection after the callback")
 	}
 	return conns.Items[len(conns.Items)-1].ID
+}
+
+// approveAt approves at the network's authorize URL, which sends the
+// browser back: it returns the app's answer to c at the callback.
+func approveAt(t *testing.T, c *client, authorizeURL string) response {
+	t.Helper()
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r, err := browser.Get(authorizeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	loc, err := url.Parse(r.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.do("GET", loc.RequestURI(), nil)
 }
 
 func TestSocialConnectionsThroughTheApp(t *testing.T) {

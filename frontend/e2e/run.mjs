@@ -9,8 +9,11 @@
 // analyst's dashboard with a CSV download, an employee
 // who connects a Bluesky account on a real PDS (tools/pds, started here on
 // loopback; chorus reaches it through CHORUS_DEV_NETWORK_PORTS), shares
-// from the composer and sees the post published, the main screens at a
-// phone's width (375 px), an admin who un-whitelists Bluesky, and a member
+// from the composer and sees the post published, a new employee on a
+// phone (the first-sign-in checklist, the tab bar, connecting from the
+// composer and back, clicks and reach per share, the weekly trend, Sign out
+// in the profile) and the curator's counts, the main screens at a
+// phone's width (375 px, none wider than the viewport), an admin who un-whitelists Bluesky, and a member
 // of another company who sees none of it. Each main screen is checked with
 // axe-core (no serious or critical violations) and photographed into
 // test-results/.
@@ -360,7 +363,10 @@ try {
     await page.getByLabel(/^Email addresses/).fill("");
   });
 
-  const title = "Chorus launch <b>day</b>";
+  // The README's pictures show realistic content; otherwise the title
+  // carries markup, which must show as text.
+  const title = readmeShots ? "Chorus 2.0 is out: share company news in one tap" : "Chorus launch <b>day</b>";
+  const escRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const note = "We launched! Please share."; // the commentary: for colleagues, never posted
   await step("the admin posts content with share texts", async () => {
     await nav(page, "Post content", "Post content");
@@ -380,6 +386,33 @@ try {
     await page.getByText(`Published: ${title}`).waitFor({ timeout: 20_000 });
   });
 
+  if (readmeShots) {
+    // The README's pictures: a feed of several posts and a curator with a name.
+    await step("README pictures: more content, a real name", async () => {
+      const statuses = await page.evaluate(async () => {
+        const send = (method, url, body) =>
+          fetch(url, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.status);
+        return [
+          await send("PATCH", "/api/v1/members/me", { name: "Alice Martin" }),
+          await send("POST", "/api/v1/content", {
+            url: "https://example.com/blog/hybrid-work-study",
+            title: "What 1,200 engineers told us about hybrid work",
+            commentary: "Our research team's survey, out today. Great for anyone hiring.",
+            topics: ["engineering"],
+          }),
+          await send("POST", "/api/v1/content", {
+            url: "https://example.com/careers/platform-team",
+            title: "We are hiring: five roles in the platform team",
+            topics: ["engineering"],
+          }),
+        ];
+      });
+      assert.deepEqual(statuses, [200, 201, 201]);
+      await page.reload(); // the header and the checklist show the name
+      await page.getByRole("heading", { name: "Post content", level: 1 }).waitFor();
+    });
+  }
+
   await step("the feed shows it, its title as text", async () => {
     await nav(page, "Feed", "Feed");
     const card = page.getByRole("article", { name: title });
@@ -395,17 +428,21 @@ try {
     readmeShot("05-feed", "feed");
   });
 
+  // An emoji counts as one grapheme; the README's pictures have no emoji
+  // font, so they get plain text.
+  const shareText = readmeShots ? "Chorus 2.0 is out: sharing company news now takes one tap." : "We launched 🚀 today.";
+  const idea = readmeShots ? "How Nordwind halved its onboarding time: a customer story our sales team keeps asking for" : "A good read";
   await step("a suggestion, rejected with a reason", async () => {
     await nav(page, "Suggest", "Suggest content");
-    await page.getByLabel("Link", { exact: true }).fill("https://example.org/idea");
-    await page.getByLabel("Why it is worth sharing (optional)").fill("A good read");
+    await page.getByLabel("Link", { exact: true }).fill(readmeShots ? "https://example.org/customers/nordwind-onboarding" : "https://example.org/idea");
+    await page.getByLabel("Why it is worth sharing (optional)").fill(idea);
     await axe(page, "suggest");
     await shot(page, "06-suggest");
     await page.getByRole("button", { name: "Suggest" }).click();
     await page.getByText("waiting for review").waitFor();
 
     await nav(page, "Review", "Review suggestions");
-    await page.getByText("A good read").waitFor();
+    await page.getByText(idea).waitFor();
     await page.getByLabel("Reason for rejecting").fill("Off topic for us");
     await axe(page, "review queue");
     await shot(page, "07-review");
@@ -541,8 +578,8 @@ try {
       const box = carol.getByLabel("Bluesky", { exact: true });
       assert.equal(await box.inputValue(), "We launched.");
       await carol.getByText("12 / 300 graphemes").waitFor();
-      await box.fill("We launched 🚀 today.");
-      await carol.getByText("20 / 300 graphemes").waitFor();
+      await box.fill(shareText);
+      await carol.getByText(`${[...new Intl.Segmenter().segment(shareText)].length} / 300 graphemes`).waitFor();
       await axe(carol, "composer");
       await shot(carol, "13-composer");
       readmeShot("13-composer", "composer");
@@ -559,7 +596,7 @@ try {
       assert.equal(mine.items[0].state, "published");
       const recs = await xrpc(pds, `com.atproto.repo.listRecords?repo=${encodeURIComponent(pds.did)}&collection=app.bsky.feed.post`, undefined, undefined, "GET");
       assert.equal(recs.records.length, 1, "exactly one post on the PDS");
-      assert.match(recs.records[0].value.text, /^We launched 🚀 today\./);
+      assert.ok(recs.records[0].value.text.startsWith(shareText), `the post's text: ${recs.records[0].value.text}`);
     });
 
     await step("a share scheduled for later, then cancelled from my shares", async () => {
@@ -575,7 +612,7 @@ try {
       await carol.getByText("Scheduled", { exact: true }).waitFor();
       await nav(carol, "My shares", "My shares");
       await carol.getByText("Published", { exact: true }).waitFor();
-      await carol.getByText("We launched 🚀 today.").waitFor();
+      await carol.getByText(shareText).waitFor();
       await carol.getByText("Scheduled", { exact: true }).waitFor();
       await axe(carol, "my shares");
       await shot(carol, "15-my-shares");
@@ -618,7 +655,7 @@ try {
       await carol.getByLabel("Bluesky: @carol.test").uncheck();
       // No Mastodon text from the curators: the title, never the note to colleagues.
       assert.equal(await carol.getByLabel("Mastodon", { exact: true }).inputValue(), title);
-      await carol.getByText(/^49 \/ 500 characters/).waitFor(); // 24 + a blank line and the link, 25
+      await carol.getByText(new RegExp(`^${[...title].length + 25} / 500 characters`)).waitFor(); // the title + a blank line and the link, 25
       await carol.getByRole("button", { name: "Share now" }).click();
       await carol.getByRole("link", { name: "View the post on Mastodon" }).waitFor({ timeout: 60_000 });
       assert.equal(masto.statuses.length, 1);
@@ -668,7 +705,7 @@ try {
       }
       await carol.reload();
       await nav(carol, "Analytics", "Analytics");
-      await carol.getByRole("row", { name: /^Chorus launch <b>day<\/b> 2 1 \(1 unique\)/ }).waitFor();
+      await carol.getByRole("row", { name: new RegExp(`^${escRe(title)} 2 1 \\(1 unique\\)`) }).waitFor();
       await carol.getByRole("term").filter({ hasText: "Potential reach" }).waitFor();
       await carol.getByRole("heading", { name: "Top content" }).waitFor();
       await carol.getByRole("heading", { name: "Clicks per day" }).waitFor();
@@ -682,12 +719,140 @@ try {
       const csv = readFileSync(await dl.path(), "utf8").trim().split(/\r?\n/);
       assert.match(csv[0], /^content_id,title,shares,clicks,unique_clicks,/, `the CSV header row: ${csv[0]}`);
       assert.equal(csv.length, 2, `one content row: ${csv.join(" | ")}`);
-      assert.match(csv[1], /^"?[^,]*"?,"?Chorus launch <b>day<\/b>"?,2,1,1,/, `the row counts 2 shares and the click: ${csv[1]}`);
+      assert.match(csv[1], new RegExp(`^"?[^,]*"?,"?${escRe(title)}"?,2,1,1,`), `the row counts 2 shares and the click: ${csv[1]}`);
       await nav(carol, "My impact", "My impact");
       await carol.getByRole("term").filter({ hasText: "Earned media value" }).waitFor();
       await axe(carol, "my impact");
       await shot(carol, "19-my-impact");
     });
+
+    // ---- The weekly habit at a phone's width (issue 19: items 3 to 7) ----
+    // A new employee, on a phone from the first sign-in: the checklist,
+    // connecting from the composer and coming back to it, a share whose
+    // clicks and reach come back, a trend, points; a suggestion the
+    // curator sees counted and attributed. Every screen must fit 375 px.
+    await step("phone: a new employee's checklist, tab bar, and connecting from the composer back to it", async () => {
+      const danCtx = await browser.newContext({ viewport: { width: 375, height: 812 } });
+      const dan = await newPage(danCtx, problems);
+      dan.setDefaultTimeout(15_000);
+      const fits = async (screen) => {
+        const [wide, inner] = await dan.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+        assert.ok(wide <= inner, `${screen} is ${wide} px wide at a ${inner} px viewport`);
+      };
+      const tab = async (name, heading) => {
+        await dan.getByRole("navigation", { name: "Tabs" }).getByRole("link", { name, exact: true }).click();
+        await dan.getByRole("heading", { name: heading, exact: true, level: 1 }).waitFor();
+      };
+      await signIn(dan, base, "dan@acme.example");
+      await dan.getByRole("heading", { name: "Get started: 3 of 3 left" }).waitFor();
+      const card = dan.getByRole("article", { name: title });
+      await card.getByText("1 colleague shared this").waitFor(); // carol
+      await card.getByText("example.com", { exact: true }).waitFor(); // the source's domain
+      assert.equal(await dan.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Feed", exact: true }).isVisible(), false,
+        "the member's pages are in the tab bar, not the header");
+      assert.equal(await dan.getByRole("button", { name: "Sign out" }).isVisible(), false, "Sign out is in the profile");
+      const header = await dan.locator("header.top").boundingBox();
+      assert.ok(header.height <= 0.1 * 812, `the header takes ${header.height} px of 812`);
+      await axe(dan, "phone feed with the checklist");
+      await fits("feed with the checklist");
+      await shot(dan, "20-phone-checklist");
+
+      await card.getByRole("link", { name: `Share ${title}` }).click();
+      await dan.getByRole("heading", { name: "No account to share with" }).waitFor();
+      await fits("composer without an account");
+      const composer = new URL(dan.url()).pathname;
+      await dan.getByRole("link", { name: "Connect an account and come back" }).click();
+      await dan.getByText("After connecting you go back to your post.").waitFor();
+      await fits("profile, connecting");
+      await dan.getByLabel("Your Mastodon server").fill(masto.url);
+      await dan.getByRole("button", { name: "Connect Mastodon" }).click();
+      await dan.getByRole("heading", { name: "Share", level: 1 }).waitFor();
+      assert.equal(new URL(dan.url()).pathname, composer, "back in the composer after connecting");
+      await dan.getByText("Your Mastodon account is connected.").waitFor();
+      const account = dan.getByLabel(/^Mastodon: /);
+      await account.waitFor();
+      await account.check();
+      await axe(dan, "phone composer after connecting");
+      await fits("composer after connecting");
+      await dan.getByRole("button", { name: "Share now" }).click();
+      await dan.getByRole("link", { name: "View the post on Mastodon" }).waitFor({ timeout: 60_000 });
+
+      // A reader clicks Dan's link; My shares says so, with the reach.
+      const mine = await dan.evaluate(async () => (await fetch("/api/v1/shares")).json());
+      const click = await fetch(mine.items[0].tracked_url, {
+        redirect: "manual",
+        headers: { "User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148" },
+      });
+      assert.equal(click.status, 302);
+      for (let until = Date.now() + 20_000; ; await new Promise((r) => setTimeout(r, 250))) {
+        const sh = await dan.evaluate(async () => (await fetch("/api/v1/shares")).json());
+        if (sh.items[0].clicks === 1) break;
+        assert.ok(Date.now() < until, `the share's click is counted: ${JSON.stringify(sh.items[0])}`);
+      }
+      await tab("My shares", "My shares");
+      const figures = dan.locator(".figures").first();
+      await figures.waitFor();
+      assert.equal((await figures.textContent()).trim(), "1 click 42 reach");
+      await axe(dan, "phone my shares with clicks");
+      await fits("my shares with clicks");
+      await shot(dan, "21-phone-my-shares");
+
+      // My impact: points (on by default for a new instance) and the trend.
+      await tab("My impact", "My impact");
+      await dan.getByText(/^You are number \d+ of \d+ on the leaderboard with \d+ points\.$/).waitFor();
+      await dan.getByRole("heading", { name: "Week by week" }).waitFor();
+      await dan.locator(".recharts-bar-rectangle").first().waitFor();
+      await axe(dan, "phone my impact");
+      await fits("my impact");
+      await shot(dan, "22-phone-my-impact");
+
+      // The name, the checklist ticked from it, and hidden for good.
+      await tab("Profile", "Profile");
+      await dan.getByLabel("Name", { exact: true }).fill("Dan Ortiz");
+      await dan.getByRole("button", { name: "Save profile" }).click();
+      await dan.getByText("Saved.").waitFor();
+      await fits("profile");
+      await tab("Feed", "Feed");
+      await dan.getByRole("heading", { name: "Get started: 1 of 3 left" }).waitFor();
+      await dan.getByRole("button", { name: "Hide this checklist" }).click();
+      await dan.getByRole("heading", { name: /^Get started/ }).waitFor({ state: "detached" });
+      await dan.reload();
+      await card.waitFor();
+      assert.equal(await dan.getByRole("heading", { name: /^Get started/ }).count(), 0, "the checklist stays hidden");
+
+      // A suggestion from the phone.
+      await tab("Suggest", "Suggest content");
+      await dan.getByLabel("Link", { exact: true }).fill("https://example.net/customer-story");
+      await dan.getByRole("button", { name: "Suggest", exact: true }).click();
+      await dan.getByText("Thank you: your suggestion is waiting for review.").waitFor();
+      await fits("suggest");
+      await dan.getByRole("link", { name: "My suggestions" }).first().click();
+      await dan.getByRole("heading", { name: "My suggestions", level: 1 }).waitFor();
+      await fits("my suggestions");
+
+      // Sign out is in the profile.
+      await tab("Profile", "Profile");
+      await dan.getByRole("button", { name: "Sign out" }).click();
+      await dan.getByRole("heading", { name: "Sign in to Chorus" }).waitFor();
+      await fits("sign-in");
+      await danCtx.close();
+    });
+
+    await step("curators: Review (N), who suggested it, shares and clicks per content", async () => {
+      await page.reload();
+      const review = page.getByRole("navigation", { name: "Main" }).getByRole("listitem").filter({ hasText: /^Review/ });
+      await review.getByText("waiting").waitFor({ state: "attached" });
+      assert.equal((await review.textContent()).trim(), "Review (1 waiting)"); // "Review (1)" on screen
+      await nav(page, "Review", "Review suggestions");
+      await page.getByText("Suggested by Dan Ortiz").waitFor();
+      await nav(page, "Content", "Content");
+      const figures = page.getByRole("article", { name: title }).locator(".figures");
+      await figures.waitFor();
+      assert.match((await figures.textContent()).trim(), /^\d+ shares 2 clicks$/);
+      await axe(page, "content console with figures");
+      await shot(page, "23-content-figures");
+    });
+    // ---- end of the weekly habit ----
 
     await step("phone width (375 px): feed, composer, my shares, profile, admin", async () => {
       const phone = await browser.newContext({ viewport: { width: 375, height: 812 }, storageState: await carolCtx.storageState() });

@@ -1,10 +1,10 @@
 import { lazy, Suspense, useEffect, useRef, type ReactNode } from "react";
-import { Navigate, NavLink, Route, Routes, useLocation, useNavigate } from "react-router";
-import { useQueryClient } from "@tanstack/react-query";
+import { Navigate, NavLink, Route, Routes, useLocation } from "react-router";
+import { useQuery } from "@tanstack/react-query";
 import { useTranslation } from "react-i18next";
 import i18n from "./i18n";
-import { api, isApiError } from "./api/client";
-import { canAnalyse, canCurate, isAdmin, safeHref, useMe } from "./lib/session";
+import { api, call, isApiError } from "./api/client";
+import { canAnalyse, canCurate, isAdmin, useMe, useSignOut } from "./lib/session";
 import { ErrorMessage } from "./components/ErrorMessage";
 import { SignIn, SignInConfirm } from "./screens/SignIn";
 import { Feed } from "./screens/Feed";
@@ -64,6 +64,7 @@ export function App() {
         {i18n.t("Skip to content")}
       </a>
       <Header />
+      <TabBar />
       <main id="main" ref={main} tabIndex={-1}>
         <Routes>
           <Route path="/signin" element={<SignIn />} />
@@ -141,24 +142,56 @@ function Authed({ children, need }: { children: () => ReactNode; need?: "curator
   return <Suspense fallback={<p role="status">{i18n.t("Loading…")}</p>}>{children()}</Suspense>;
 }
 
+/** How many suggestions wait for review, for curators' "Review (N)". */
+function useReviewCount(enabled: boolean) {
+  return useQuery({
+    queryKey: ["review-count"],
+    queryFn: () => call(api.GET("/api/v1/content/review-count")),
+    enabled,
+    staleTime: 30_000,
+    refetchInterval: 120_000,
+  });
+}
+
+/** The pages every member uses; on a narrow screen they are the bottom tab bar. */
+const MEMBER_PAGES = [
+  { to: "/feed", label: "Feed", icon: "▤" },
+  { to: "/shares", label: "My shares", icon: "↗" },
+  { to: "/impact", label: "My impact", icon: "▲" },
+  { to: "/suggest", label: "Suggest", icon: "+" },
+  { to: "/profile", label: "Profile", icon: "●" },
+];
+
+/** A bottom tab bar of the member's pages, shown on narrow screens only (CSS). */
+function TabBar() {
+  const { t } = useTranslation();
+  const me = useMe();
+  if (!me.data) return null;
+  return (
+    <nav className="tabbar" aria-label={t("Tabs")}>
+      <ul>
+        {MEMBER_PAGES.map((p) => (
+          <li key={p.to}>
+            <NavLink to={p.to}>
+              <span className="icon" aria-hidden="true">
+                {p.icon}
+              </span>
+              {t(p.label)}
+            </NavLink>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  );
+}
+
 function Header() {
   const { t } = useTranslation();
   const me = useMe();
-  const qc = useQueryClient();
-  const navigate = useNavigate();
   const role = me.data?.member.role;
-  const signOut = async () => {
-    const r = await api.POST("/api/v1/auth/logout").catch(() => undefined);
-    qc.clear();
-    // Signed in through an identity provider that ends its own session
-    // too: go there; it sends the browser back to the app.
-    const endSession = safeHref(r?.data?.end_session_url);
-    if (endSession) {
-      window.location.assign(endSession);
-      return;
-    }
-    navigate("/signin");
-  };
+  const signOut = useSignOut();
+  const review = useReviewCount(canCurate(role));
+  const pending = review.data ? (review.data.more ? "99+" : String(review.data.pending)) : "";
   return (
     <header className="top">
       <span className="brand">Chorus</span>
@@ -166,25 +199,26 @@ function Header() {
         <>
           <nav aria-label={t("Main")}>
             <ul>
-              <li>
-                <NavLink to="/feed">{t("Feed")}</NavLink>
-              </li>
-              <li>
-                <NavLink to="/shares">{t("My shares")}</NavLink>
-              </li>
-              <li>
-                <NavLink to="/impact">{t("My impact")}</NavLink>
-              </li>
-              <li>
-                <NavLink to="/suggest">{t("Suggest")}</NavLink>
-              </li>
-              <li>
+              {MEMBER_PAGES.slice(0, 4).map((p) => (
+                <li key={p.to} className="member-page">
+                  <NavLink to={p.to}>{t(p.label)}</NavLink>
+                </li>
+              ))}
+              <li className="member-page">
                 <NavLink to="/suggestions">{t("My suggestions")}</NavLink>
               </li>
               {canCurate(role) && (
                 <>
                   <li>
                     <NavLink to="/queue">{t("Review")}</NavLink>
+                    {/* Beside the link, so the link's name stays "Review". */}
+                    {review.data && review.data.pending > 0 && (
+                      <span className="badge">
+                        {" "}
+                        ({pending}
+                        <span className="sr-only"> {t("waiting")}</span>)
+                      </span>
+                    )}
                   </li>
                   <li>
                     <NavLink to="/post">{t("Post content")}</NavLink>
@@ -204,7 +238,7 @@ function Header() {
                   <NavLink to="/admin">{t("Admin")}</NavLink>
                 </li>
               )}
-              <li>
+              <li className="member-page">
                 <NavLink to="/profile">{t("Profile")}</NavLink>
               </li>
             </ul>
@@ -212,7 +246,7 @@ function Header() {
           <span className="who">
             {me.data.member.name} · {me.data.instance.name}
           </span>
-          <button type="button" onClick={signOut}>
+          <button type="button" className="signout" onClick={signOut}>
             {t("Sign out")}
           </button>
         </>

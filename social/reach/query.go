@@ -376,6 +376,38 @@ type Mine struct {
 	// is on it.
 	Rank *int `json:"rank"`
 	Of   *int `json:"of,omitempty"`
+	// Weeks is the trend: the member's shares and clicks per week
+	// (Monday to Sunday) of the period, oldest first, every week present.
+	Weeks []Week `json:"weeks"`
+}
+
+// Week is one week of a member's trend: Start is its Monday (or the
+// period's first day, when the period starts mid-week).
+type Week struct {
+	Start  string `json:"start"`
+	Shares int64  `json:"shares"`
+	Clicks int64  `json:"clicks"`
+}
+
+// weeksOf adds up daily totals per week of p, oldest first.
+func weeksOf(p Period, ds []total) []Week {
+	byDay := make(map[string]Counters, len(ds))
+	for _, d := range ds {
+		c := byDay[d.Day]
+		c.add(d.Counters)
+		byDay[d.Day] = c
+	}
+	var out []Week
+	for _, day := range p.Days() {
+		t, _ := time.Parse(time.DateOnly, day)
+		if len(out) == 0 || t.Weekday() == time.Monday {
+			out = append(out, Week{Start: day})
+		}
+		w := &out[len(out)-1]
+		w.Shares += byDay[day].Shares
+		w.Clicks += byDay[day].Clicks
+	}
+	return out
 }
 
 // Me returns the member's own figures over p; with rank, their place on
@@ -395,7 +427,7 @@ func (s *Service) Me(ctx context.Context, sc tenant.Scope, me tenant.Member, p P
 	}
 	w := sc.Instance().Settings.PointWeights()
 	out := Mine{Summary: summaryOf(sc, p, c), Attributed: !attr[me.ID].Withdrawn,
-		Points: c.Shares*w.PerShare + c.UniqueClicks*w.PerUniqueClick}
+		Points: c.Shares*w.PerShare + c.UniqueClicks*w.PerUniqueClick, Weeks: weeksOf(p, ds)}
 	if rank && out.Points > 0 {
 		board, err := s.Top(ctx, sc, p, ByMember)
 		if err != nil {
@@ -408,6 +440,22 @@ func (s *Service) Me(ctx context.Context, sc tenant.Scope, me tenant.Member, p P
 		}
 	}
 	return out, nil
+}
+
+// MemberClicks returns the clicks on the member's links from the day of
+// since to the day of until (the instance's calendar days): one read of
+// at most one daily total a day.
+func MemberClicks(ctx context.Context, sc tenant.Scope, memberID string, since, until time.Time) (int64, error) {
+	loc := sc.Instance().Settings.Location()
+	ds, err := days(ctx, sc, Period{From: Day(since, loc), To: Day(until, loc)}, dimMember, memberID)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, d := range ds {
+		n += d.Clicks
+	}
+	return n, nil
 }
 
 // Rollups returns the period's rollup documents, by day, content, member

@@ -1,5 +1,5 @@
 import { useEffect, useId, useRef } from "react";
-import { useLocation, useSearchParams } from "react-router";
+import { Link, useLocation, useNavigate, useSearchParams } from "react-router";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useForm } from "react-hook-form";
 import { useTranslation } from "react-i18next";
@@ -21,6 +21,45 @@ import { DataTable } from "./Wide";
 import { ReconnectButton } from "./ReconnectButton";
 
 /**
+ * A page of this app to come back to after connecting, from ?return_to=:
+ * a same-origin path only ("/share/abc"), never "//host" or a URL, as the
+ * server also checks.
+ */
+export function returnPath(raw: string | null): string | undefined {
+  if (!raw || !raw.startsWith("/") || raw.startsWith("//") || raw.includes("\\") || /[\u0000-\u001f\u007f]/.test(raw)) return undefined;
+  try {
+    const u = new URL(raw, window.location.origin);
+    return u.origin === window.location.origin ? u.pathname + u.search : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What a network's OAuth return says (?connected= or ?connect_error=),
+ * on a page the member came back to from connecting, such as the composer.
+ */
+export function ConnectResult() {
+  const { t } = useTranslation();
+  const [params] = useSearchParams();
+  const connected = params.get("connected");
+  const connectError = params.get("connect_error");
+  const network = networkLabel(params.get("network") ?? "");
+  return (
+    <div role="status" aria-live="polite">
+      {connected && <p className="notice">{t("Your {{network}} account is connected.", { network: networkLabel(connected) })}</p>}
+      {connectError && (
+        <p className="error">
+          {connectError === "declined"
+            ? t("{{network}} did not connect: the authorisation was declined.", { network })
+            : t("{{network}} did not connect: {{reason}}.", { network, reason: connectError })}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/**
  * The member's social accounts: connect (OAuth or app password),
  * reconnect, disconnect. Only the networks the admins allow are offered.
  */
@@ -34,6 +73,7 @@ export function ConnectedAccounts() {
   const connectError = params.get("connect_error");
   const reconnectId = params.get("reconnect");
   const reconnecting = conns.data?.items?.find((c) => c.id === reconnectId);
+  const back = returnPath(params.get("return_to"));
   const allowed = (networks.data?.items ?? []).filter((n) => n.allowed);
   const items = conns.data?.items ?? [];
 
@@ -64,6 +104,11 @@ export function ConnectedAccounts() {
   return (
     <section id="accounts" aria-labelledby="accounts-h" ref={section}>
       <h2 id="accounts-h">{t("Connected accounts")}</h2>
+      {back && (
+        <p className="notice">
+          {t("After connecting you go back to your post.")} <Link to={back}>{t("Back to the post")}</Link>
+        </p>
+      )}
       <div role="status" aria-live="polite">
         {connected && (
           <p className="notice">
@@ -127,9 +172,9 @@ export function ConnectedAccounts() {
       )}
       {allowed.map((n) =>
         PASSWORD_NETWORKS.has(n.name) ? (
-          <PasswordConnect key={n.name} network={n} reconnect={reconnecting?.network === n.name ? reconnecting : undefined} />
+          <PasswordConnect key={n.name} network={n} reconnect={reconnecting?.network === n.name ? reconnecting : undefined} returnTo={back} />
         ) : (
-          <OAuthConnect key={n.name} network={n} />
+          <OAuthConnect key={n.name} network={n} returnTo={back} />
         ),
       )}
     </section>
@@ -149,9 +194,10 @@ function AccountName({ c }: { c: Connection }) {
 }
 
 /** Bluesky: handle and an app password, sent once, never stored. */
-export function PasswordConnect({ network, reconnect }: { network: NetworkInfo; reconnect?: Connection }) {
+export function PasswordConnect({ network, reconnect, returnTo }: { network: NetworkInfo; reconnect?: Connection; returnTo?: string }) {
   const { t } = useTranslation();
   const qc = useQueryClient();
+  const navigate = useNavigate();
   const id = useId();
   const label = networkLabel(network.name);
   const form = useForm<{ handle: string; password: string; server: string }>({
@@ -171,9 +217,10 @@ export function PasswordConnect({ network, reconnect }: { network: NetworkInfo; 
           },
         }),
       ),
-    onSuccess: () => {
+    onSuccess: async () => {
       form.resetField("password");
-      qc.invalidateQueries({ queryKey: ["connections"] });
+      await qc.invalidateQueries({ queryKey: ["connections"] });
+      if (returnTo) navigate(returnTo);
     },
   });
   const { register } = form;
@@ -215,7 +262,7 @@ export function PasswordConnect({ network, reconnect }: { network: NetworkInfo; 
 }
 
 /** OAuth networks: to the network's consent page and back. */
-export function OAuthConnect({ network }: { network: NetworkInfo }) {
+export function OAuthConnect({ network, returnTo }: { network: NetworkInfo; returnTo?: string }) {
   const { t } = useTranslation();
   const id = useId();
   const label = networkLabel(network.name);
@@ -227,7 +274,10 @@ export function OAuthConnect({ network }: { network: NetworkInfo }) {
       call(
         api.POST("/api/v1/connections/{network}/start", {
           params: { path: { network: network.name } },
-          body: network.federated ? { instance_url: withScheme(server.trim()) } : {},
+          body: {
+            ...(network.federated ? { instance_url: withScheme(server.trim()) } : {}),
+            ...(returnTo ? { return_to: returnTo } : {}),
+          },
         }),
       ),
     onSuccess: (r) => {

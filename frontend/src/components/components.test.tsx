@@ -20,11 +20,11 @@ describe("ShareTextField", () => {
     render(<XField />);
     const box = screen.getByLabelText("X");
     expect(box.getAttribute("aria-describedby")).toBeTruthy();
-    expect(screen.getByText(/24 \/ 280 weighted characters/)).toBeTruthy();
+    expect(screen.getByText(/23 \/ 280 weighted characters/)).toBeTruthy(); // the link alone
     fireEvent.change(box, { target: { value: "日本 https://example.com/x" } });
-    expect(screen.getByText(/52 \/ 280/)).toBeTruthy(); // 4 + 1 + 23 + 24
+    expect(screen.getByText(/53 \/ 280/)).toBeTruthy(); // 4 + 1 + 23 + a blank line and the link, 25
     fireEvent.change(box, { target: { value: "a".repeat(260) } });
-    expect(screen.getByText(/284 \/ 280.*4 too many/)).toBeTruthy();
+    expect(screen.getByText(/285 \/ 280.*5 too many/)).toBeTruthy();
     expect(box.getAttribute("aria-invalid")).toBe("true");
   });
 });

@@ -1,4 +1,5 @@
-import { useQuery } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useNavigate } from "react-router";
 import { api, call, type Role } from "../api/client";
 
 export function useMe() {
@@ -47,3 +48,21 @@ export function useInstance() {
 
 /** A role's name for people; t() translates it where it is shown. */
 export const ROLE_LABELS: Record<Role, string> = { employee: "Employee", curator: "Curator", analyst: "Analyst", admin: "Admin" };
+
+/** Signs the member out; through their identity provider when it ends its own session too. */
+export function useSignOut() {
+  const qc = useQueryClient();
+  const navigate = useNavigate();
+  return async () => {
+    const r = await api.POST("/api/v1/auth/logout").catch(() => undefined);
+    qc.clear();
+    // Signed in through an identity provider that ends its own session
+    // too: go there; it sends the browser back to the app.
+    const endSession = safeHref(r?.data?.end_session_url);
+    if (endSession) {
+      window.location.assign(endSession);
+      return;
+    }
+    navigate("/signin");
+  };
+}

@@ -5,6 +5,7 @@ import { T } from "../components/T";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { api, call, type Schemas } from "../api/client";
+import { WeeklyTrend } from "../components/WeeklyTrend";
 import type { paths } from "../api/schema";
 import { METRICS, count, csvHref, formatMoney, lastDays, todayIn, type Metric, type Row, type Summary } from "../lib/analytics";
 import { networkLabel } from "../lib/networks";
@@ -377,6 +378,7 @@ export function MyImpact() {
             </p>
           )}
           <Tiles s={me.data} />
+          <WeeklyTrend weeks={me.data.weeks ?? []} />
           {me.data.shares === 0 && (
             <p className="empty">
               <T k="No shares in this period yet. Pick something in the <0>feed</0> and press Share." components={[<Link to="/feed" />]} />

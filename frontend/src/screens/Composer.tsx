@@ -21,6 +21,7 @@ import {
 } from "../lib/networks";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { PassLinkOn } from "../components/PassLinkOn";
+import { ConnectResult } from "../components/ConnectedAccounts";
 import { PostCard } from "../components/PostCard";
 import { ShareState } from "../components/ShareState";
 import { ShareTextField } from "../components/ShareTextField";
@@ -39,6 +40,7 @@ export function Composer() {
   return (
     <section className="narrow">
       <h1 tabIndex={-1}>{t("Share")}</h1>
+      <ConnectResult />
       <ErrorMessage error={post.error} />
       {post.isPending && <p role="status">{t("Loading…")}</p>}
       {post.data && (
@@ -135,7 +137,7 @@ export function ComposerForm({ post, onShared }: { post: Post; onShared: (s: Sha
           {allowed.size === 0
             ? t("Your admins have not allowed any social network yet.")
             : t("Connect your {{networks}} account first.", { networks: [...allowed].map(networkLabel).join(", ") })}{" "}
-          <Link to="/profile#accounts">{t("Go to connected accounts")}</Link>.
+          <Link to={`/profile?return_to=${encodeURIComponent(`/share/${post.id}`)}#accounts`}>{t("Connect an account and come back")}</Link>.
         </p>
         <Unusable list={unusable} allowed={allowed} />
       </div>

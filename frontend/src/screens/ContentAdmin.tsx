@@ -99,6 +99,14 @@ export function ContentList() {
           return (
             <PostCard key={p.id} post={p} topics={topics.data?.items}>
               {p.expires_at && <p className="meta">{t("Expires {{time}}", { time: when(p.expires_at) })}</p>}
+              <p className="figures" aria-label={t("Results of {{title}}", { title: label })}>
+                <span>
+                  <strong>{p.shares ?? 0}</strong> {t("shares", { count: p.shares ?? 0 })}
+                </span>{" "}
+                <span>
+                  <strong>{p.clicks ?? 0}</strong> {t("clicks", { count: p.clicks ?? 0 })}
+                </span>
+              </p>
               <div className="card-actions">
                 <Link className="button" to={`/content/${encodeURIComponent(p.id)}/edit`} aria-label={t("Edit {{title}}", { title: label })}>
                   {t("Edit")}

@@ -33,6 +33,7 @@ export function CuratorQueue() {
       <div className="cards">
         {items.map((p) => (
           <PostCard key={p.id} post={p} topics={topics.data?.items}>
+            <p className="meta suggested-by">{t("Suggested by {{name}}", { name: p.author_name || t("a former colleague") })}</p>
             <Review post={p} />
           </PostCard>
         ))}
@@ -53,6 +54,7 @@ function Review({ post }: { post: Post }) {
   const reasonId = useId();
   const done = () => {
     qc.invalidateQueries({ queryKey: ["queue"] });
+    qc.invalidateQueries({ queryKey: ["review-count"] });
     qc.invalidateQueries({ queryKey: ["feed"] });
     qc.invalidateQueries({ queryKey: ["content-admin"] });
     qc.invalidateQueries({ queryKey: ["suggestions"] }); // the curator's own, reviewed

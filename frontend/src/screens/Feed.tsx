@@ -9,6 +9,7 @@ import { canCurate, isAdmin, useMe, useTopics } from "../lib/session";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
 import { MoreOnScroll } from "../components/MoreOnScroll";
+import { Onboarding } from "../components/Onboarding";
 
 export function Feed() {
   const [topic, setTopic] = useState("");
@@ -40,6 +41,7 @@ export function Feed() {
   return (
     <section>
       <h1 tabIndex={-1}>{t("Feed")}</h1>
+      <Onboarding />
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label={t("Filter the feed")}>
         <div>
           <label htmlFor={topicId}>{t("Topic")}</label>
@@ -97,6 +99,9 @@ export function Feed() {
       <div className="cards">
         {items.map((p) => (
           <PostCard key={p.id} post={p} topics={topics.data?.items}>
+            {(p.colleagues_shared ?? 0) > 0 && (
+              <p className="meta social-proof">{t("{{count}} colleagues shared this", { count: p.colleagues_shared })}</p>
+            )}
             {p.shared_to.length > 0 && (
               <p className="meta">{t("You shared this to {{networks}}.", { networks: p.shared_to.map(networkLabel).join(", ") })}</p>
             )}

@@ -56,6 +56,21 @@ export function MyShares() {
               {s.content_title && <p className="share-of">{t("Shared: {{title}}", { title: s.content_title })}</p>}
               {s.text && <p className="commentary">{s.text}</p>}
               <ShareState share={s} connection={c} />
+              {s.state === "published" && (
+                <p className="figures">
+                  <span>
+                    <strong>{s.clicks ?? 0}</strong> {t("clicks", { count: s.clicks ?? 0 })}
+                  </span>{" "}
+                  <span>
+                    <strong>{s.reach ?? 0}</strong> {t("reach")}
+                  </span>{" "}
+                  {(s.engagement?.reactions ?? 0) > 0 && (
+                    <span>
+                      <strong>{s.engagement?.reactions}</strong> {t("reactions")}
+                    </span>
+                  )}
+                </p>
+              )}
               {(s.state === "queued" || s.state === "scheduled") && (
                 <ConfirmButton
                   question={t("Cancel this share to {{network}}? It will not be posted.", { network: networkLabel(s.network) })}

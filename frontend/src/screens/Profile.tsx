@@ -3,7 +3,7 @@ import { useNavigate } from "react-router";
 import { useTranslation } from "react-i18next";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call } from "../api/client";
-import { ROLE_LABELS, useMe, useTopics } from "../lib/session";
+import { ROLE_LABELS, useMe, useSignOut, useTopics } from "../lib/session";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { TopicPicker } from "../components/TopicPicker";
@@ -33,6 +33,7 @@ export function Profile() {
   const topics = useTopics();
   const qc = useQueryClient();
   const navigate = useNavigate();
+  const signOut = useSignOut();
   const [name, setName] = useState("");
   const [title, setTitle] = useState("");
   const [followed, setFollowed] = useState<string[]>([]);
@@ -85,14 +86,23 @@ export function Profile() {
     <section className="narrow">
       <h1 tabIndex={-1}>{t("Profile")}</h1>
       <ErrorMessage error={me.error} />
-      {me.data && <p>{t("Signed in as {{email}} ({{role}}).", { email: me.data.member.email, role: t(ROLE_LABELS[me.data.member.role]) })}</p>}
+      {me.data && (
+        <p className="signed-in">
+          <span>{t("Signed in as {{email}} ({{role}}).", { email: me.data.member.email, role: t(ROLE_LABELS[me.data.member.role]) })}</span>{" "}
+          <button type="button" className="secondary" onClick={signOut}>
+            {t("Sign out")}
+          </button>
+        </p>
+      )}
       <form onSubmit={submit} aria-labelledby="profile-h">
         <h2 id="profile-h">{t("About me")}</h2>
         <label htmlFor="profile-name">{t("Name")}</label>
         <input id="profile-name" required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} />
         <label htmlFor="profile-title">{t("Job title")}</label>
         <input id="profile-title" maxLength={100} value={title} onChange={(e) => setTitle(e.target.value)} />
-        <TopicPicker legend={t("Topics I follow")} topics={topics.data?.items ?? []} value={followed} onChange={setFollowed} />
+        <div id="topics">
+          <TopicPicker legend={t("Topics I follow")} topics={topics.data?.items ?? []} value={followed} onChange={setFollowed} />
+        </div>
         <button type="submit" disabled={save.isPending}>
           {t("Save profile")}
         </button>

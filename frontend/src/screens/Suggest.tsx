@@ -21,6 +21,7 @@ export function Suggest() {
       setCommentary("");
       setPicked([]);
       qc.invalidateQueries({ queryKey: ["suggestions"] });
+      qc.invalidateQueries({ queryKey: ["review-count"] }); // a curator's own suggestion waits too
       qc.invalidateQueries({ queryKey: ["feed"] }); // published at once where no review is needed
     },
   });
@@ -36,7 +37,8 @@ export function Suggest() {
       <p>
         {inst.data?.settings.suggestions_need_approval === false
           ? t("Found something your colleagues should share? Suggest it; it reaches the feed at once.")
-          : t("Found something your colleagues should share? Suggest it; a curator reviews it before it reaches the feed.")}
+          : t("Found something your colleagues should share? Suggest it; a curator reviews it before it reaches the feed.")}{" "}
+        <Link to="/suggestions">{t("My suggestions")}</Link>
       </p>
       <form onSubmit={submit}>
         <label htmlFor="suggest-url">{t("Link")}</label>
