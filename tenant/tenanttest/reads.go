@@ -121,12 +121,16 @@ type Plan struct {
 	// Examined is the documents and index keys the server examined; -1
 	// when the server's explain does not say (FerretDB).
 	DocsExamined, KeysExamined int64
-	// CollScan: the winning plan reads the whole collection.
-	CollScan bool
+	// FullScans are the scans of a whole collection in the plan
+	// (FullScans): a COLLSCAN (MongoDB), a Seq Scan (DocumentDB), an index
+	// scan conditioned only on the tenant.
+	FullScans []string
+	// Indexed are the fields the plan's index scans narrow (IndexedFields).
+	Indexed []string
 }
 
 func (p Plan) String() string {
-	return fmt.Sprintf("%s: docs examined %d, keys examined %d, collection scan %t", p.Command, p.DocsExamined, p.KeysExamined, p.CollScan)
+	return fmt.Sprintf("%s: docs examined %d, keys examined %d, full scans %q, index narrows %q", p.Command, p.DocsExamined, p.KeysExamined, p.FullScans, p.Indexed)
 }
 
 // Explain runs explain (executionStats) of every command in cmds against
@@ -159,8 +163,8 @@ func Explain(ctx context.Context, client *mongo.Client, db string, cmds []bson.R
 		if v, ok := res.Lookup("executionStats", "totalKeysExamined").AsInt64OK(); ok {
 			p.KeysExamined = v
 		}
-		if winning, err := res.LookupErr("queryPlanner", "winningPlan"); err == nil {
-			p.CollScan = strings.Contains(winning.String(), `"COLLSCAN"`)
+		if p.FullScans, p.Indexed, err = readPlan(res); err != nil {
+			return nil, fmt.Errorf("explain %s: %w", clean, err)
 		}
 		out = append(out, p)
 	}
