@@ -1,13 +1,18 @@
 package content
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
 // TestListThroughWindowsIsTheOpenQuery pages through every kind of list
@@ -189,4 +194,71 @@ func firstDiff(a, b []string) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// A first page and a page deep in a history of 2,000 posts each read one
+// window of publish_at, and the plan of that read narrows its index scan
+// by publish_at, without a full scan: it scans the window's part of the
+// index, not the history. Where the server says what it examined
+// (MongoDB), that is no more than the window's posts.
+func TestFeedWindowReadScansTheWindow(t *testing.T) {
+	uri, db := tenanttest.Mongo(t)
+	reads, monitor := tenanttest.NewReads()
+	clock := tenanttest.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
+	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db, Kinds: Kinds(), Now: clock.Now, Monitor: monitor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close(context.Background()) })
+	raw, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Disconnect(context.Background()) })
+	inst, err := store.EnsureInstance(t.Context(), "window.example", "founder@window.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := store.Open(t.Context(), inst.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := clock.Now()
+	var docs []any
+	for i := range 2000 {
+		docs = append(docs, Post{ID: newID(), State: StatePublished, URL: "https://news.example/", Title: "t", Topics: []string{},
+			PublishAt: now.Add(-time.Duration(i+1) * time.Hour), AuthorID: "a", CreatedAt: now, UpdatedAt: now})
+	}
+	if err := sc.Collection(postKind).InsertMany(t.Context(), docs); err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(Config{Fetcher: pageFetcher{}, Now: clock.Now})
+	me := tenant.Member{ID: newID(), Role: tenant.RoleEmployee}
+	const window = 14 * 24 // posts in the first window: one an hour
+	deep := &Cursor{PublishAt: now.Add(-1500 * time.Hour).Truncate(time.Millisecond), ID: "~"}
+	for _, after := range []*Cursor{nil, deep} {
+		reads.Reset()
+		posts, _, err := svc.List(t.Context(), sc, me, Query{Limit: 20, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(posts) != 20 {
+			t.Fatalf("after %v: %d posts, want 20", after, len(posts))
+		}
+		plans, err := tenanttest.Explain(t.Context(), raw, db, reads.Sent())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(plans) != 1 {
+			t.Fatalf("after %v: %d reads, want one window", after, len(plans))
+		}
+		p := plans[0]
+		t.Logf("after %v: %s", after, p)
+		if len(p.FullScans) > 0 || !slices.Contains(p.Indexed, "publish_at") {
+			t.Errorf("after %v: the window's read does not narrow its index scan by publish_at: %s", after, p)
+		}
+		if p.KeysExamined > window+1 {
+			t.Errorf("after %v: %d index keys examined, more than the window's %d posts", after, p.KeysExamined, window)
+		}
+	}
 }
