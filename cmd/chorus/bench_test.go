@@ -168,9 +168,17 @@ func BenchmarkPublishPipeline(b *testing.B) {
 	// As cmd wires it: the publishing limits (generous here, so that
 	// nothing waits: their cost is the Redis round trip) and the reach
 	// hook, on collections holding a year of shares and rollups.
-	// Smaller than RedirectLoad's by default: on FerretDB v1, which
-	// scans, each publication reads the whole collections.
-	b.Log(seedYear(b, sc, time.Now(), 500, 10000))
+	// RedirectLoad's year; smaller on FerretDB v1, which scans: each
+	// publication there reads the whole collections.
+	engine, err := storeEngine(ctx, uri)
+	if err != nil {
+		b.Fatal(err)
+	}
+	shares, clicks, pool := 2000, 50000, uint64(100)
+	if engine == engineFerretV1 {
+		shares, clicks, pool = 500, 10000, 1
+	}
+	b.Log(seedYear(b, sc, time.Now(), shares, clicks))
 	limitRedis := redisOpt.MakeRedisClient().(redis.UniversalClient)
 	defer limitRedis.Close()
 	limiter := jobs.NewRateLimiter(limitRedis, map[string]social.Limits{social.Bluesky: {
@@ -199,7 +207,9 @@ func BenchmarkPublishPipeline(b *testing.B) {
 	}
 	client := asynq.NewClient(redisOpt)
 	defer client.Close()
-	raw, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(1)) // as the store does on FerretDB
+	// The pool the store has: one connection on FerretDB v1, the driver's
+	// default elsewhere.
+	raw, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(pool))
 	if err != nil {
 		b.Fatal(err)
 	}
