@@ -59,6 +59,7 @@ func (n *instantNetwork) Publish(_ context.Context, _ social.Account, p social.P
 func (*instantNetwork) Delete(context.Context, social.Account, string) error { return nil }
 func (*instantNetwork) Revoke(context.Context, social.Account) error         { return nil }
 func (*instantNetwork) Server(string) (string, error)                        { return "https://bench.invalid", nil }
+
 // Tokens last two hours, as Bluesky's access tokens do: without an
 // expiry every publication would refresh them, one at a time under the
 // connection's lease.

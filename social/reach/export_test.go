@@ -11,4 +11,6 @@ import (
 func (s *Service) GroupsInGo() bool { return s.ungrouped.Load() }
 
 // Apply is apply: the keys' counters added to their rollups and totals.
-func Apply(ctx context.Context, sc tenant.Scope, sums map[Key]Counters) error { return apply(ctx, sc, sums) }
+func Apply(ctx context.Context, sc tenant.Scope, sums map[Key]Counters) error {
+	return apply(ctx, sc, sums)
+}
