@@ -120,8 +120,18 @@ func (s *Service) List(ctx context.Context, sc tenant.Scope, me tenant.Member, q
 			SetSort(bson.D{{Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}).
 			SetLimit(int64(q.Limit+1)))
 	} else {
+		// Lists shared by every member (by state and topic) learn how far
+		// back a page reaches, first pages (from now) apart from next ones
+		// (from a cursor); a member's own lists do not.
+		key := ""
+		if !q.Followed && !q.MineSuggested {
+			key = string(q.State) + "\x00" + q.Topic
+			if q.After != nil {
+				key += "\x00next"
+			}
+		}
 		err = tenant.Newest(ctx, sc.Collection(postKind), bson.D{{Key: "$and", Value: and}},
-			tenant.Window{Field: "publish_at", Before: before, Now: now}, q.Limit+1, &posts)
+			tenant.Window{Field: "publish_at", Before: before, Now: now, Key: key}, q.Limit+1, &posts)
 	}
 	if err != nil {
 		return nil, nil, err
