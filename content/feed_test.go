@@ -254,6 +254,11 @@ func TestFeedWindowReadScansTheWindow(t *testing.T) {
 		}
 		p := plans[0]
 		t.Logf("after %v: %s", after, p)
+		if !p.Planned {
+			// FerretDB v1 (the SQLite fallback) explains without a plan:
+			// only the single read is checked there.
+			continue
+		}
 		if len(p.FullScans) > 0 || !slices.Contains(p.Indexed, "publish_at") {
 			t.Errorf("after %v: the window's read does not narrow its index scan by publish_at: %s", after, p)
 		}

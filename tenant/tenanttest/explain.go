@@ -10,6 +10,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
+// errNoPlan: an explain result holds no plan FullScans knows (FerretDB v1
+// answers explain without one).
+var errNoPlan = errors.New("the explain result holds no plan this test knows (a MongoDB winningPlan or a PostgreSQL plan)")
+
 // FullScans returns the full scans in an explain result:
 //   - MongoDB: a COLLSCAN stage of a winning plan (rejected plans are not
 //     looked at);
@@ -111,7 +115,7 @@ func readPlan(explain bson.Raw) ([]string, []string, error) {
 	}
 	walk(bsonD(v), false, nil)
 	if plans == 0 {
-		return nil, nil, errors.New("the explain result holds no plan this test knows (a MongoDB winningPlan or a PostgreSQL plan)")
+		return nil, nil, errNoPlan
 	}
 	fields := slices.Sorted(maps.Keys(indexed))
 	return scans, fields, nil

@@ -2,6 +2,7 @@ package tenanttest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -127,6 +128,9 @@ type Plan struct {
 	FullScans []string
 	// Indexed are the fields the plan's index scans narrow (IndexedFields).
 	Indexed []string
+	// Planned: the server's explain gave a plan (MongoDB, DocumentDB);
+	// FerretDB v1's gives none, and FullScans and Indexed stay empty.
+	Planned bool
 }
 
 func (p Plan) String() string {
@@ -163,7 +167,10 @@ func Explain(ctx context.Context, client *mongo.Client, db string, cmds []bson.R
 		if v, ok := res.Lookup("executionStats", "totalKeysExamined").AsInt64OK(); ok {
 			p.KeysExamined = v
 		}
-		if p.FullScans, p.Indexed, err = readPlan(res); err != nil {
+		switch p.FullScans, p.Indexed, err = readPlan(res); {
+		case err == nil:
+			p.Planned = true
+		case !errors.Is(err, errNoPlan):
 			return nil, fmt.Errorf("explain %s: %w", clean, err)
 		}
 		out = append(out, p)
