@@ -67,12 +67,16 @@ func ParseCursor(s string) (*Cursor, error) {
 func (s *Service) List(ctx context.Context, sc tenant.Scope, me tenant.Member, q Query) ([]Post, *Cursor, error) {
 	now := s.now().UTC()
 	var and bson.A
+	// The list reads its pages through windows of publish_at
+	// (tenant.Newest); before is an upper bound of every post in it.
+	var before time.Time
 	switch {
 	case q.MineSuggested:
 		and = append(and, bson.D{{Key: "author_id", Value: me.ID}, {Key: "suggested", Value: true}})
 	case q.State == "" || q.State == StatePublished:
+		before = now
 		and = append(and,
-			bson.D{{Key: "state", Value: StatePublished}, {Key: "publish_at", Value: bson.D{{Key: "$lte", Value: now}}}},
+			bson.D{{Key: "state", Value: StatePublished}},
 			bson.D{{Key: "$or", Value: bson.A{
 				bson.D{{Key: "expires_at", Value: bson.D{{Key: "$exists", Value: false}}}},
 				bson.D{{Key: "expires_at", Value: bson.D{{Key: "$gt", Value: now}}}},
@@ -80,8 +84,12 @@ func (s *Service) List(ctx context.Context, sc tenant.Scope, me tenant.Member, q
 	case !isCurator(me):
 		return nil, nil, tenant.ErrForbidden
 	case q.State == StateScheduled:
+		// What is scheduled lies between now and the future: not history,
+		// so one range holds it.
 		and = append(and, bson.D{{Key: "state", Value: StatePublished}, {Key: "publish_at", Value: bson.D{{Key: "$gt", Value: now}}}})
 	case q.State == StateExpired:
+		// Published before it expired, and it expired by now.
+		before = now
 		and = append(and, bson.D{{Key: "state", Value: StatePublished}, {Key: "expires_at", Value: bson.D{{Key: "$lte", Value: now}}}})
 	case q.State == StateDraft, q.State == StatePending, q.State == StateRejected, q.State == StateArchived:
 		and = append(and, bson.D{{Key: "state", Value: q.State}})
@@ -95,19 +103,37 @@ func (s *Service) List(ctx context.Context, sc tenant.Scope, me tenant.Member, q
 		and = append(and, bson.D{{Key: "topics", Value: bson.D{{Key: "$in", Value: append([]string{}, me.Topics...)}}}})
 	}
 	if c := q.After; c != nil {
-		// The plain bound starts the index range at the cursor (a next page
-		// reads a page, not everything before it); the $or breaks ties.
-		and = append(and, bson.D{{Key: "publish_at", Value: bson.D{{Key: "$lte", Value: c.PublishAt}}}})
+		// The windows start at the cursor (a next page reads a page, not
+		// everything before it); the $or breaks ties at its exact time.
+		if before.IsZero() || c.PublishAt.Before(before) {
+			before = c.PublishAt
+		}
 		and = append(and, bson.D{{Key: "$or", Value: bson.A{
 			bson.D{{Key: "publish_at", Value: bson.D{{Key: "$lt", Value: c.PublishAt}}}},
 			bson.D{{Key: "publish_at", Value: c.PublishAt}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: c.ID}}}},
 		}}})
 	}
-	opts := options.Find().
-		SetSort(bson.D{{Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}).
-		SetLimit(int64(q.Limit + 1))
 	var posts []Post
-	if err := sc.Collection(postKind).Find(ctx, bson.D{{Key: "$and", Value: and}}, &posts, opts); err != nil {
+	var err error
+	if q.State == StateScheduled {
+		err = sc.Collection(postKind).Find(ctx, bson.D{{Key: "$and", Value: and}}, &posts, options.Find().
+			SetSort(bson.D{{Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}).
+			SetLimit(int64(q.Limit+1)))
+	} else {
+		// Lists shared by every member (by state and topic) learn how far
+		// back a page reaches, first pages (from now) apart from next ones
+		// (from a cursor); a member's own lists do not.
+		key := ""
+		if !q.Followed && !q.MineSuggested {
+			key = string(q.State) + "\x00" + q.Topic
+			if q.After != nil {
+				key += "\x00next"
+			}
+		}
+		err = tenant.Newest(ctx, sc.Collection(postKind), bson.D{{Key: "$and", Value: and}},
+			tenant.Window{Field: "publish_at", Before: before, Now: now, Key: key}, q.Limit+1, &posts)
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	if len(posts) <= q.Limit {

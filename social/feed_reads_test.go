@@ -174,7 +174,8 @@ func (r *feedRig) cost(tb testing.TB, sc tenant.Scope, member, topic string) [2]
 // A feed page reads the same whatever the instance's history: one find of
 // the page's posts and one of the member's shares of them, returning a
 // page and its marks; so does a page of one topic, whose posts are older
-// than everything else. Where the server's explain says what it examined
+// than everything else and 300 days apart, which the windows of publish_at
+// (tenant.Newest) reach in at most five finds. Where the server's explain says what it examined
 // (MongoDB), the page examines no more than it returns and a bounded
 // margin, and never scans a collection.
 func TestFeedPageReadsDoNotGrowWithHistory(t *testing.T) {
@@ -192,8 +193,8 @@ func TestFeedPageReadsDoNotGrowWithHistory(t *testing.T) {
 	for _, topic := range topics {
 		c := r.cost(t, sc, me, topic)
 		for i := range c {
-			if c[i].commands != 2 {
-				t.Errorf("topic %q, page %d: %d read commands, want 2 (posts, shares of them)", topic, i+1, c[i].commands)
+			if want := 2; (topic == "" && c[i].commands != want) || c[i].commands < want || c[i].commands > want+4 {
+				t.Errorf("topic %q, page %d: %d read commands, want 2 (posts, shares of them; up to 4 more windows for the rare topic)", topic, i+1, c[i].commands)
 			}
 		}
 		before = append(before, c)
@@ -218,7 +219,7 @@ func TestFeedPageReadsDoNotGrowWithHistory(t *testing.T) {
 			}
 			for j, p := range after[i].plans {
 				t.Logf("topic %q, page %d: %s", topic, i+1, p)
-				if p.CollScan {
+				if len(p.FullScans) > 0 {
 					t.Errorf("topic %q, page %d scans a collection: %s", topic, i+1, p)
 				}
 				if p.DocsExamined >= 0 && p.DocsExamined > 2*int64(b.docs)+b.plans[j].DocsExamined {

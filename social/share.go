@@ -310,8 +310,22 @@ func (s *Service) Shares(ctx context.Context, sc tenant.Scope, me tenant.Member,
 		f = bson.D{{Key: "$and", Value: and}}
 	}
 	out := []Share{}
-	err := sc.Collection(shareKind).Find(ctx, f, &out,
-		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit+1)))
+	var err error
+	if all {
+		// Every member's shares: no index on created_at alone to walk in
+		// windows (an admin's page, not a hot path).
+		err = sc.Collection(shareKind).Find(ctx, f, &out,
+			options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit+1)))
+	} else {
+		// A member's shares, through windows of created_at on the
+		// {member_id, created_at} index (tenant.Newest); a share made by a
+		// process whose clock runs ahead is read first, from after now.
+		w := tenant.Window{Field: "created_at", Now: s.now().UTC()}
+		if after != nil {
+			w.Before = after.PublishAt
+		}
+		err = tenant.Newest(ctx, sc.Collection(shareKind), f, w, limit+1, &out)
+	}
 	if err != nil || len(out) <= limit {
 		return out, nil, err
 	}

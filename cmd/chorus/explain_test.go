@@ -10,7 +10,6 @@ package main
 import (
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,8 +17,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -84,7 +81,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 			t.Errorf("explain %s: %v", q.shape, err)
 			continue
 		}
-		scans, err := fullScans(res)
+		scans, err := tenanttest.FullScans(res)
 		if err != nil {
 			t.Errorf("explain %s: %v\n%s", q.shape, err, res)
 			continue
@@ -305,165 +302,6 @@ func kindOf(coll string) string {
 		}
 	}
 	return coll
-}
-
-// fullScans returns the full scans in an explain result:
-//   - MongoDB: a COLLSCAN stage of a winning plan (rejected plans are not
-//     looked at);
-//   - PostgreSQL, whose plan FerretDB v2 with DocumentDB returns as its
-//     queryPlanner: a Seq Scan;
-//   - on both, an index scan whose only condition is the tenant: every
-//     index of a tenant kind starts with tenant_id and a tenant's
-//     collection holds only its documents, so such a scan reads all of
-//     them, unless a limit stops it in index order (a page).
-//
-// It fails on a result that holds neither kind of plan, so that a format
-// it does not know never passes as a plan without scans.
-func fullScans(explain bson.Raw) ([]string, error) {
-	var v any
-	if err := bson.Unmarshal(explain, &v); err != nil {
-		return nil, err
-	}
-	var scans []string
-	plans := 0
-	var walk func(v any, winning bool, above []string)
-	walk = func(v any, winning bool, above []string) {
-		switch x := v.(type) {
-		case bson.D:
-			m := map[string]any{}
-			for _, e := range x {
-				m[e.Key] = e.Value
-			}
-			if stage, ok := m["stage"].(string); ok && winning {
-				switch {
-				case stage == "COLLSCAN":
-					scans = append(scans, "COLLSCAN")
-				case strings.HasSuffix(stage, "IXSCAN"):
-					if b, ok := m["indexBounds"].(bson.D); ok && tenantWideBounds(b) && !limitedInOrder(above, "LIMIT", "SORT") {
-						name, _ := m["indexName"].(string)
-						scans = append(scans, "IXSCAN of the whole collection ("+name+")")
-					}
-				}
-				above = append(above, stage)
-			}
-			if node, ok := m["Node Type"].(string); ok {
-				plans++
-				cond, _ := m["Index Cond"].(string)
-				switch {
-				case node == "Seq Scan":
-					rel, _ := m["Relation Name"].(string)
-					scans = append(scans, "Seq Scan on "+rel)
-				case (node == "Bitmap Index Scan" || (strings.HasPrefix(node, "Index") && !limitedInOrder(above, "Limit", "Sort", "Aggregate", "Hash", "Materialize", "Unique"))) &&
-					wholeCollectionCondition(cond):
-					name, _ := m["Index Name"].(string)
-					scans = append(scans, node+" of the whole collection ("+name+")")
-				}
-				above = append(above, node)
-			}
-			for _, e := range x {
-				switch e.Key {
-				case "rejectedPlans", "command", "originalCommand", "indexBounds":
-				case "winningPlan":
-					plans++
-					walk(e.Value, true, above)
-				default:
-					walk(e.Value, winning, above)
-				}
-			}
-		case bson.A:
-			for _, y := range x {
-				walk(y, winning, above)
-			}
-		}
-	}
-	walk(bsonD(v), false, nil)
-	if plans == 0 {
-		return nil, errors.New("the explain result holds no plan this test knows (a MongoDB winningPlan or a PostgreSQL plan)")
-	}
-	return scans, nil
-}
-
-// limitedInOrder reports whether the nearest of the stages above (closest
-// last) that is limit or one of the others is limit: a limit reached
-// without a sort, grouping or the like in between stops the scan after a
-// page.
-func limitedInOrder(above []string, limit string, others ...string) bool {
-	for i := len(above) - 1; i >= 0; i-- {
-		switch {
-		case above[i] == limit:
-			return true
-		case slices.Contains(others, above[i]):
-			return false
-		}
-	}
-	return false
-}
-
-// tenantWideBounds reports whether MongoDB index bounds leave every
-// field of the index but tenant_id its whole range: the scan reads the
-// whole tenant's collection.
-func tenantWideBounds(b bson.D) bool {
-	for _, e := range b {
-		if e.Key == "tenant_id" {
-			continue
-		}
-		ivs, _ := e.Value.(bson.A)
-		if len(ivs) != 1 || (ivs[0] != "[MinKey, MaxKey]" && ivs[0] != "[MaxKey, MinKey]") {
-			return false
-		}
-	}
-	return true
-}
-
-// wholeCollectionCondition reports whether a DocumentDB index condition
-// selects a whole collection, or all of a tenant's documents: it names
-// only the collection (shard_key_value, how DocumentDB scans a whole
-// collection through its _id index) or compares only tenant_id. Document
-// operands are BSON written as 'BSONHEX…' literals; a condition on _id
-// names object_id.
-func wholeCollectionCondition(cond string) bool {
-	if cond == "" || strings.Contains(cond, "object_id") {
-		return false
-	}
-	keys := map[string]bool{}
-	for _, part := range strings.Split(cond, "'BSONHEX")[1:] {
-		hexDoc, _, _ := strings.Cut(part, "'")
-		b, err := hex.DecodeString(hexDoc)
-		if err != nil {
-			return false
-		}
-		elems, err := bson.Raw(b).Elements()
-		if err != nil {
-			return false
-		}
-		for _, e := range elems {
-			keys[e.Key()] = true
-		}
-	}
-	return (len(keys) == 0 && strings.Contains(cond, "shard_key_value")) || (len(keys) == 1 && keys["tenant_id"])
-}
-
-// bsonD makes bson.Unmarshal's default map types ordered documents.
-func bsonD(v any) any {
-	switch x := v.(type) {
-	case bson.D:
-		for i := range x {
-			x[i].Value = bsonD(x[i].Value)
-		}
-		return x
-	case bson.M:
-		d := make(bson.D, 0, len(x))
-		for k, val := range x {
-			d = append(d, bson.E{Key: k, Value: bsonD(val)})
-		}
-		return d
-	case bson.A:
-		for i := range x {
-			x[i] = bsonD(x[i])
-		}
-		return x
-	}
-	return v
 }
 
 // Engines the tests tell apart.
@@ -693,57 +531,6 @@ func parseOpMsg(body []byte) (bson.Raw, error) {
 	return bson.Marshal(append(cmd, seqs...))
 }
 
-// loadExplain reads a recorded explain result (testdata/explain/*.json,
-// MongoDB extended JSON).
-func loadExplain(t *testing.T, name string) bson.Raw {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "explain", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc bson.Raw
-	if err := bson.UnmarshalExtJSON(b, false, &doc); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return doc
-}
-
-func TestFullScans(t *testing.T) {
-	for _, c := range []struct {
-		file string
-		want []string
-	}{
-		{"mongodb-4.0-collscan.json", []string{"COLLSCAN"}},
-		{"mongodb-classic-id-ixscan.json", nil},
-		{"mongodb-classic-tenant-wide-ixscan.json", []string{"IXSCAN of the whole collection (tenant_id_1_member_id_1_created_at_-1)"}},
-		{"mongodb-classic-limit-page-ixscan.json", nil},
-		{"mongodb-classic-sort-over-tenant-ixscan.json", []string{"IXSCAN of the whole collection (tenant_id_1_day_1)"}},
-		{"mongodb-classic-id-order-ixscan.json", []string{"IXSCAN of the whole collection (_id_)"}},
-		{"mongodb-sbe-collscan.json", []string{"COLLSCAN"}},
-		{"mongodb-aggregate-cursor-collscan.json", []string{"COLLSCAN"}},
-		{"mongodb-express-ixscan.json", nil},
-		{"postgresql-seq-scan.json", []string{"Seq Scan on documents_12"}},
-		{"documentdb-whole-collection-bitmap.json", []string{"Bitmap Index Scan of the whole collection (_id_)"}},
-		{"documentdb-tenant-wide-bitmap.json", []string{"Bitmap Index Scan of the whole collection (tenant_id_1_member_id_1_created_at_-1)"}},
-		{"documentdb-id-index-scan.json", nil},
-		{"documentdb-limit-sort-index.json", nil},
-		{"documentdb-aggregate-bitmap.json", nil},
-	} {
-		t.Run(c.file, func(t *testing.T) {
-			got, err := fullScans(loadExplain(t, c.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got, c.want) {
-				t.Errorf("full scans %q, want %q", got, c.want)
-			}
-		})
-	}
-	if _, err := fullScans(mustMarshal(t, bson.D{{Key: "ok", Value: 1.0}})); err == nil {
-		t.Error("a result without a plan passed as one without scans")
-	}
-}
-
 func TestEngineOf(t *testing.T) {
 	for _, c := range []struct {
 		info bson.D
@@ -754,24 +541,15 @@ func TestEngineOf(t *testing.T) {
 		{bson.D{{Key: "version", Value: "7.0.77"}, {Key: "ferretdb", Value: bson.D{{Key: "version", Value: "v2.7.0"}, {Key: "package", Value: "unknown"}}}}, engineFerretV2},
 		{bson.D{{Key: "version", Value: "7.0.14"}, {Key: "gitVersion", Value: "ce59cfc6a3c5e5c067dca0d30697edd68d4f5188"}}, engineMongoDB},
 	} {
-		if got := engineOf(mustMarshal(t, c.info)); got != c.want {
+		if got := engineOf(tenanttest.MustMarshal(t, c.info)); got != c.want {
 			t.Errorf("engineOf(%v) = %s, want %s", c.info, got, c.want)
 		}
 	}
 }
 
-func mustMarshal(t *testing.T, d bson.D) bson.Raw {
-	t.Helper()
-	b, err := bson.Marshal(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestExplainable(t *testing.T) {
 	up := func(q bson.D, multi bool) bson.Raw {
-		return mustMarshal(t, bson.D{{Key: "q", Value: q}, {Key: "u", Value: bson.D{{Key: "$set", Value: bson.D{{Key: "a", Value: 1}}}}}, {Key: "multi", Value: multi}})
+		return tenanttest.MustMarshal(t, bson.D{{Key: "q", Value: q}, {Key: "u", Value: bson.D{{Key: "$set", Value: bson.D{{Key: "a", Value: 1}}}}}, {Key: "multi", Value: multi}})
 	}
 	cmds := []bson.D{
 		{{Key: "find", Value: "t_i1_posts"}, {Key: "filter", Value: bson.D{{Key: "tenant_id", Value: "i1"}, {Key: "state", Value: "published"}}},
@@ -785,7 +563,7 @@ func TestExplainable(t *testing.T) {
 	}
 	var raws []bson.Raw
 	for _, c := range cmds {
-		raws = append(raws, mustMarshal(t, c))
+		raws = append(raws, tenanttest.MustMarshal(t, c))
 	}
 	var got []string
 	for _, q := range explainable(raws, "d") {
@@ -802,8 +580,8 @@ func TestExplainable(t *testing.T) {
 }
 
 func TestParseOpMsgAndProxiedURI(t *testing.T) {
-	doc := mustMarshal(t, bson.D{{Key: "update", Value: "c"}, {Key: "$db", Value: "d"}})
-	stmt := mustMarshal(t, bson.D{{Key: "q", Value: bson.D{{Key: "_id", Value: "x"}}}})
+	doc := tenanttest.MustMarshal(t, bson.D{{Key: "update", Value: "c"}, {Key: "$db", Value: "d"}})
+	stmt := tenanttest.MustMarshal(t, bson.D{{Key: "q", Value: bson.D{{Key: "_id", Value: "x"}}}})
 	var body []byte
 	body = binary.LittleEndian.AppendUint32(body, 0)
 	body = append(body, 0)

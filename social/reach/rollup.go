@@ -12,6 +12,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -240,9 +242,18 @@ func upsertTotals(ctx context.Context, sc tenant.Scope, sums map[totalKey]Counte
 // bulkInc adds each key's counters to its document, creating it if
 // needed, in one bulk write of keyed upserts.
 func bulkInc[K keyed](ctx context.Context, coll *tenant.Collection, sums map[K]Counters) error {
+	// In the order of their IDs: the engine may lock the documents of one
+	// bulk write together (DocumentDB runs it in one transaction), and
+	// concurrent writes that lock shared documents in different orders
+	// deadlock until PostgreSQL's deadlock_timeout (1 s) breaks one.
+	keys := make([]K, 0, len(sums))
+	for k := range sums {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b K) int { return strings.Compare(a.id(), b.id()) })
 	ops := make([]tenant.Upsert, 0, len(sums))
-	for k, c := range sums {
-		if d := c.incDoc(); len(d) > 0 {
+	for _, k := range keys {
+		if d := sums[k].incDoc(); len(d) > 0 {
 			ops = append(ops, tenant.Upsert{Filter: bson.D{{Key: "_id", Value: k.id()}},
 				Update: bson.D{{Key: "$setOnInsert", Value: k.fields()}, {Key: "$inc", Value: d}}})
 		}

@@ -2,6 +2,7 @@ package tenanttest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -121,12 +122,19 @@ type Plan struct {
 	// Examined is the documents and index keys the server examined; -1
 	// when the server's explain does not say (FerretDB).
 	DocsExamined, KeysExamined int64
-	// CollScan: the winning plan reads the whole collection.
-	CollScan bool
+	// FullScans are the scans of a whole collection in the plan
+	// (FullScans): a COLLSCAN (MongoDB), a Seq Scan (DocumentDB), an index
+	// scan conditioned only on the tenant.
+	FullScans []string
+	// Indexed are the fields the plan's index scans narrow (IndexedFields).
+	Indexed []string
+	// Planned: the server's explain gave a plan (MongoDB, DocumentDB);
+	// FerretDB v1's gives none, and FullScans and Indexed stay empty.
+	Planned bool
 }
 
 func (p Plan) String() string {
-	return fmt.Sprintf("%s: docs examined %d, keys examined %d, collection scan %t", p.Command, p.DocsExamined, p.KeysExamined, p.CollScan)
+	return fmt.Sprintf("%s: docs examined %d, keys examined %d, full scans %q, index narrows %q", p.Command, p.DocsExamined, p.KeysExamined, p.FullScans, p.Indexed)
 }
 
 // Explain runs explain (executionStats) of every command in cmds against
@@ -159,8 +167,11 @@ func Explain(ctx context.Context, client *mongo.Client, db string, cmds []bson.R
 		if v, ok := res.Lookup("executionStats", "totalKeysExamined").AsInt64OK(); ok {
 			p.KeysExamined = v
 		}
-		if winning, err := res.LookupErr("queryPlanner", "winningPlan"); err == nil {
-			p.CollScan = strings.Contains(winning.String(), `"COLLSCAN"`)
+		switch p.FullScans, p.Indexed, err = readPlan(res); {
+		case err == nil:
+			p.Planned = true
+		case !errors.Is(err, errNoPlan):
+			return nil, fmt.Errorf("explain %s: %w", clean, err)
 		}
 		out = append(out, p)
 	}
