@@ -53,3 +53,40 @@ func (s *Service) PendingCount(ctx context.Context, sc tenant.Scope) (int, bool,
 	}
 	return min(len(ids), MaxReviewCount), len(ids) > MaxReviewCount, nil
 }
+
+// Counts are a post's counters as recomputed from the shares and clicks.
+type Counts struct {
+	SharedBy, Shares, Clicks int64
+}
+
+// countsPage is how many posts SetCounts reads at a time.
+const countsPage = 500
+
+// SetCounts sets every post's share counters to counts (zero for a post
+// not in it) and its clicks to the larger of its counter and counts'
+// (stored clicks can only be fewer than the counter held: the retention
+// sweep deletes them). It reads the posts in pages by the _id index and
+// writes the counters that differ, one bulk write per page; it returns
+// how many posts it changed.
+func SetCounts(ctx context.Context, sc tenant.Scope, counts map[string]*Counts) (int, error) {
+	coll := sc.Collection(postKind)
+	changed := 0
+	err := tenant.WalkByID(ctx, coll, bson.D{{Key: "_id", Value: 1}, {Key: "shared_by", Value: 1}, {Key: "shares", Value: 1}, {Key: "clicks", Value: 1}},
+		countsPage, func(p Post) string { return p.ID }, func(page []Post) error {
+			var ops []tenant.Upsert
+			for _, p := range page {
+				want := Counts{Clicks: p.Clicks}
+				if c := counts[p.ID]; c != nil {
+					want = Counts{SharedBy: c.SharedBy, Shares: c.Shares, Clicks: max(p.Clicks, c.Clicks)}
+				}
+				if want == (Counts{SharedBy: p.SharedBy, Shares: p.Shares, Clicks: p.Clicks}) {
+					continue
+				}
+				ops = append(ops, tenant.Upsert{Filter: bson.D{{Key: "_id", Value: p.ID}},
+					Update: bson.D{{Key: "$set", Value: bson.D{{Key: "shared_by", Value: want.SharedBy}, {Key: "shares", Value: want.Shares}, {Key: "clicks", Value: want.Clicks}}}}})
+			}
+			changed += len(ops)
+			return coll.BulkUpdate(ctx, ops)
+		})
+	return changed, err
+}

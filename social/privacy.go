@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/tenant"
@@ -90,17 +91,23 @@ func (p privacySource) Erase(ctx context.Context, sc tenant.Scope, s tenant.Subj
 				p.svc.log.WarnContext(ctx, "published post not deleted at the network", "share_id", sh.ID, "network", sh.Network, "err", err)
 				continue
 			}
-			if _, err := shares.Update(ctx, bson.D{{Key: "_id", Value: sh.ID}}, bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled},
-				{Key: "error", Value: "deleted at the network when the member was erased"}, {Key: "post_url", Value: ""}}}}); err != nil {
+			if _, err := p.svc.cancelEach(ctx, sc, []Share{sh}, bson.D{{Key: "state", Value: ShareCancelled},
+				{Key: "error", Value: "deleted at the network when the member was erased"}, {Key: "post_url", Value: ""}}); err != nil {
 				return err
 			}
 		}
 	}
 	// Shares not posted yet are cancelled (their tasks then do nothing);
 	// the rest stay for the company's numbers under the pseudonym.
-	if _, err := shares.UpdateMany(ctx, bson.D{{Key: "member_id", Value: s.MemberID},
-		{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: "the member was erased"}}}}); err != nil {
+	// One conditional update per share: each leaves its content's counters
+	// once, whichever path cancels it.
+	var waiting []Share
+	if err := shares.Find(ctx, bson.D{{Key: "member_id", Value: s.MemberID},
+		{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}}}, &waiting,
+		options.Find().SetProjection(shareEndFields)); err != nil {
+		return err
+	}
+	if _, err := p.svc.cancelEach(ctx, sc, waiting, bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: "the member was erased"}}); err != nil {
 		return err
 	}
 	if _, err := shares.UpdateMany(ctx, bson.D{{Key: "member_id", Value: s.MemberID}},

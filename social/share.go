@@ -373,17 +373,59 @@ func (s *Service) CancelShare(ctx context.Context, sc tenant.Scope, me tenant.Me
 }
 
 // shareEnded takes a share that was just cancelled or failed out of its
-// content's counters: one share less, and one sharer less when the member
-// has no other live share of it.
+// content's counters (see sharesEnded).
 func (s *Service) shareEnded(ctx context.Context, sc tenant.Scope, sh Share) {
-	left := int64(0)
-	if still, err := s.hasLiveShare(ctx, sc, sh.MemberID, sh.ContentID); err != nil {
-		s.log.WarnContext(ctx, "share counters of the content not updated", "content_id", sh.ContentID, "err", err)
-		return
-	} else if !still {
-		left = -1
+	s.sharesEnded(ctx, sc, []Share{sh})
+}
+
+// sharesEnded takes shares that this process just cancelled or failed
+// (each by its own conditional update, so no other path counts it) out of
+// their contents' counters: per member and content, as many shares less,
+// and one sharer less when the member has no other live share of it.
+func (s *Service) sharesEnded(ctx context.Context, sc tenant.Scope, ended []Share) {
+	type of struct{ member, content string }
+	n := map[of]int64{}
+	var order []of
+	for _, sh := range ended {
+		k := of{sh.MemberID, sh.ContentID}
+		if n[k] == 0 {
+			order = append(order, k)
+		}
+		n[k]++
 	}
-	s.countShares(ctx, sc, sh.ContentID, left, -1)
+	for _, k := range order {
+		left := int64(0)
+		if still, err := s.hasLiveShare(ctx, sc, k.member, k.content); err != nil {
+			s.log.WarnContext(ctx, "share counters of the content not updated", "content_id", k.content, "err", err)
+			continue
+		} else if !still {
+			left = -1
+		}
+		s.countShares(ctx, sc, k.content, left, -n[k])
+	}
+}
+
+// cancelEach cancels each of shares still in the state it was read in, one
+// conditional update per share (set is the $set, the state included), and
+// takes the ones this call cancelled out of their contents' counters: of
+// two paths cancelling one share, only the one whose update matched counts
+// it. It returns the shares it cancelled.
+func (s *Service) cancelEach(ctx context.Context, sc tenant.Scope, shares []Share, set bson.D) ([]Share, error) {
+	coll := sc.Collection(shareKind)
+	var done []Share
+	var err error
+	for _, sh := range shares {
+		var ok bool
+		ok, err = coll.Update(ctx, bson.D{{Key: "_id", Value: sh.ID}, {Key: "state", Value: sh.State}}, bson.D{{Key: "$set", Value: set}})
+		if err != nil {
+			break
+		}
+		if ok {
+			done = append(done, sh)
+		}
+	}
+	s.sharesEnded(ctx, sc, done)
+	return done, err
 }
 
 // countShares updates the content's share counters. It cannot fail the

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/tenant"
 )
@@ -203,27 +204,29 @@ func (s *Service) Disallow(ctx context.Context, sc tenant.Scope, by tenant.Membe
 // cancelled.
 func (s *Service) cancelPending(ctx context.Context, sc tenant.Scope, filter bson.D, reason string) (int64, error) {
 	pendingShares := append(filter, bson.E{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}})
-	var pending []struct {
-		ID string `bson:"_id"`
-	}
-	if err := sc.Collection(shareKind).Find(ctx, pendingShares, &pending); err != nil {
+	var pending []Share
+	if err := sc.Collection(shareKind).Find(ctx, pendingShares, &pending, options.Find().SetProjection(shareEndFields)); err != nil {
 		return 0, fmt.Errorf("find pending shares: %w", err)
 	}
-	cancelled, err := sc.Collection(shareKind).UpdateMany(ctx, pendingShares,
-		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled},
-			{Key: "error", Value: reason}, {Key: "updated_at", Value: s.timestamp()}}}})
-	if err != nil {
-		return 0, fmt.Errorf("cancel pending shares: %w", err)
-	}
-	// A share that started publishing between the two steps keeps its
-	// running task (it cannot be deleted) and is refused when it runs.
-	ids := make([]string, len(pending))
-	for i, p := range pending {
+	// One conditional update per share, so that each cancellation this
+	// call makes, and only those, leaves the content's counters. A share
+	// that started publishing between the two steps keeps its running
+	// task (it cannot be deleted) and is refused when it runs.
+	cancelled, err := s.cancelEach(ctx, sc, pending, bson.D{{Key: "state", Value: ShareCancelled},
+		{Key: "error", Value: reason}, {Key: "updated_at", Value: s.timestamp()}})
+	ids := make([]string, len(cancelled))
+	for i, p := range cancelled {
 		ids[i] = p.ID
 	}
 	s.dropTasks(ctx, sc, ids)
-	return cancelled, nil
+	if err != nil {
+		return int64(len(cancelled)), fmt.Errorf("cancel pending shares: %w", err)
+	}
+	return int64(len(cancelled)), nil
 }
+
+// shareEndFields are what cancelEach needs of a share.
+var shareEndFields = bson.D{{Key: "_id", Value: 1}, {Key: "state", Value: 1}, {Key: "member_id", Value: 1}, {Key: "content_id", Value: 1}}
 
 // Why a connection is disabled (Connection.DisabledBy).
 const (

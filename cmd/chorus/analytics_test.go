@@ -306,6 +306,11 @@ func TestAnalyticsIncrementalEqualsRebuild(t *testing.T) {
 	if !strings.Contains(out.String(), f.instance) {
 		t.Errorf("rebuild --all did not rebuild %s: %s", f.instance, out.String())
 	}
+	// It recounts the shares' and contents' counters too, which the
+	// recorder and the share paths kept right.
+	if !strings.Contains(out.String(), "counters of "+f.instance+" recounted from") || !strings.Contains(out.String(), ": 0 shares' and 0 contents' corrected") {
+		t.Errorf("rebuild --all did not find %s's counters right: %s", f.instance, out.String())
+	}
 	rebuilt, err := svc.Rollups(t.Context(), sc, everything())
 	if err != nil {
 		t.Fatal(err)

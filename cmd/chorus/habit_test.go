@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 )
 
 // What comes back for sharing: each share says its clicks and reach, the
@@ -81,17 +80,11 @@ func TestShareAndContentCounters(t *testing.T) {
 
 	// A second share of the same member (scheduled) adds a share, not a
 	// colleague; cancelling it takes the share back only.
-	later := f.a.clock.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
-	var out struct{ Items []shareDoc }
-	res := f.employees[0].do("POST", "/api/v1/content/"+post+"/shares", map[string]any{"connections": []string{f.conns[0]}, "publish_at": later})
-	if res.status != http.StatusAccepted {
-		t.Fatalf("scheduled share: %d %s", res.status, res.body)
-	}
-	res.json(t, &out)
+	second := f.schedule(t, 0, post)
 	if p := get(f.admin); p.Shares != 3 || p.Colleague != 2 {
 		t.Errorf("after a second share of one member: %+v, want 3 shares, 2 colleagues", p)
 	}
-	if res := f.employees[0].do("POST", "/api/v1/shares/"+out.Items[0].ID+"/cancel", nil); res.status != http.StatusOK {
+	if res := f.employees[0].do("POST", "/api/v1/shares/"+second+"/cancel", nil); res.status != http.StatusOK {
 		t.Fatalf("cancel: %d %s", res.status, res.body)
 	}
 	if p := get(f.admin); p.Shares != 2 || p.Colleague != 2 {

@@ -38,6 +38,17 @@ func migrations(log *slog.Logger) []tenant.Migration {
 				return nil
 			})
 		}},
+		{Version: 3, Name: "share and content counters recounted from the shares and clicks", Run: func(ctx context.Context, s *tenant.Store) error {
+			return s.EachInstance(ctx, func(sc tenant.Scope) error {
+				rep, err := social.RecountCounters(ctx, sc)
+				if err != nil {
+					return fmt.Errorf("instance %s: %w", sc.InstanceID(), err)
+				}
+				log.InfoContext(ctx, "counters recounted", "tenant_id", sc.InstanceID(), "shares", rep.Shares, "clicks", rep.Clicks,
+					"shares_changed", rep.SharesChanged, "contents_changed", rep.PostsChanged)
+				return nil
+			})
+		}},
 	}
 }
 

@@ -82,6 +82,14 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 			}
 			fmt.Fprintf(stdout, "rollups of %s rebuilt from %s: %d shares and %d clicks gave %d rollups; %d daily totals derived from every rollup\n",
 				sc.InstanceID(), rep.From, rep.Shares, rep.Clicks, rep.Rollups, rep.Totals)
+			// The counters on shares and contents read the same shares and
+			// clicks once more: of the order of the rebuild's own cost.
+			crep, err := social.RecountCounters(ctx, sc)
+			if err != nil {
+				return fmt.Errorf("instance %s: %w", sc.InstanceID(), err)
+			}
+			fmt.Fprintf(stdout, "counters of %s recounted from %d shares and %d clicks: %d shares' and %d contents' corrected\n",
+				sc.InstanceID(), crep.Shares, crep.Clicks, crep.SharesChanged, crep.PostsChanged)
 			return nil
 		}
 		if *all {

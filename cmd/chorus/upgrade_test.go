@@ -18,9 +18,10 @@ import (
 // the state that release left it in, the documents it wrote differently
 // inserted raw — instance records without index_set, a kind's index
 // missing (share_requests' member index, added later), raw clicks stored
-// one document per click without at_max, no daily reach totals and no
-// migrations record. chorus migrate then leaves the indexes, retention
-// and reach right, and a second run has nothing to do.
+// one document per click without at_max, no daily reach totals, shares
+// and contents without their counters and no migrations record. chorus
+// migrate then leaves the indexes, retention, reach and the counters
+// right, and a second run has nothing to do.
 func TestUpgradeFromThePreviousSchema(t *testing.T) {
 	f := newReachFixture(t, 1)
 	a := f.a
@@ -77,6 +78,45 @@ func TestUpgradeFromThePreviousSchema(t *testing.T) {
 	if _, err := coll("clicks").InsertMany(t.Context(), docs); err != nil {
 		t.Fatal(err)
 	}
+	// Shares and contents stored before their counters: none on the share
+	// and the post, another member's queued share and a cancelled one
+	// (which does not count), and another post with counters that no share
+	// or click supports.
+	var shareDoc bson.D
+	if err := coll("shares").FindOne(t.Context(), bson.D{{Key: "_id", Value: share.ID}}).Decode(&shareDoc); err != nil {
+		t.Fatal(err)
+	}
+	variant := func(id, member, state string) bson.D {
+		d := bson.D{}
+		for _, e := range shareDoc {
+			switch e.Key {
+			case "_id":
+				e.Value = id
+			case "member_id":
+				e.Value = member
+			case "state":
+				e.Value = state
+			case "clicks", "published_at", "remote_id", "post_url":
+				continue // not published
+			}
+			d = append(d, e)
+		}
+		return d
+	}
+	if _, err := coll("shares").InsertMany(t.Context(), []any{variant("old-queued", "m-other", "queued"), variant("old-cancelled", "m-third", "cancelled")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := coll("shares").UpdateMany(t.Context(), bson.D{}, bson.D{{Key: "$unset", Value: bson.D{{Key: "clicks", Value: ""}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := coll("posts").UpdateMany(t.Context(), bson.D{}, bson.D{{Key: "$unset", Value: bson.D{{Key: "clicks", Value: ""}, {Key: "shares", Value: ""}, {Key: "shared_by", Value: ""}}}}); err != nil {
+		t.Fatal(err)
+	}
+	stale := f.post(t, "stale", nil)
+	if _, err := coll("posts").UpdateOne(t.Context(), bson.D{{Key: "_id", Value: stale}}, bson.D{{Key: "$set", Value: bson.D{{Key: "shares", Value: 7}, {Key: "shared_by", Value: 3}}}}); err != nil {
+		t.Fatal(err)
+	}
+
 	q := "?from=" + share.PublishedAt.AddDate(0, 0, -1).Format(time.DateOnly) + "&to=" + share.PublishedAt.AddDate(0, 0, 1).Format(time.DateOnly)
 	var sum summaryDoc
 	f.admin.do("GET", "/api/v1/analytics/summary"+q, nil).json(t, &sum)
@@ -89,7 +129,7 @@ func TestUpgradeFromThePreviousSchema(t *testing.T) {
 	if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil {
 		t.Fatalf("chorus migrate: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "migrated from 0 to 2") || !strings.Contains(out.String(), "1 instances changed") {
+	if !strings.Contains(out.String(), "migrated from 0 to 3") || !strings.Contains(out.String(), "1 instances changed") {
 		t.Errorf("chorus migrate said:\n%s", out.String())
 	}
 
@@ -116,6 +156,34 @@ func TestUpgradeFromThePreviousSchema(t *testing.T) {
 	if sum.Shares != 1 || sum.Clicks != 3 || sum.UniqueClicks != 2 {
 		t.Errorf("summary after migrating: %+v, want 1 share, 3 clicks, 2 unique", sum)
 	}
+	// Counters: the post's shares, sharers and clicks and the share's
+	// clicks count what was stored before them; the stale post's none.
+	type counters struct {
+		SharedBy int64 `bson:"shared_by"`
+		Shares   int64 `bson:"shares"`
+		Clicks   int64 `bson:"clicks"`
+	}
+	read := func(kind, id string) (c counters) {
+		t.Helper()
+		if err := coll(kind).FindOne(t.Context(), bson.D{{Key: "_id", Value: id}}).Decode(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	checkCounters := func(when string) {
+		t.Helper()
+		if c := read("posts", post); c != (counters{SharedBy: 2, Shares: 2, Clicks: 5}) {
+			t.Errorf("%s: the post's counters are %+v, want 2 sharers, 2 shares, 5 clicks", when, c)
+		}
+		if c := read("posts", stale); c != (counters{}) {
+			t.Errorf("%s: the stale post's counters are %+v, want none", when, c)
+		}
+		if c := read("shares", share.ID); c.Clicks != 5 {
+			t.Errorf("%s: the share counts %d clicks, want 5", when, c.Clicks)
+		}
+	}
+	checkCounters("after migrating")
+
 	// Retention: the sweep now deletes the old clicks, and only them.
 	sc, err := a.store.Open(t.Context(), f.instance)
 	if err != nil {
@@ -129,8 +197,16 @@ func TestUpgradeFromThePreviousSchema(t *testing.T) {
 		t.Errorf("clicks kept: %d (%v), want the 3 recent", len(since), err)
 	}
 
+	// Recounting again changes nothing, though the sweep deleted clicks
+	// the counters hold.
+	rep, err := social.RecountCounters(t.Context(), sc)
+	if err != nil || rep.SharesChanged != 0 || rep.PostsChanged != 0 || rep.Shares != 3 || rep.Clicks != 3 {
+		t.Errorf("a second recount: %+v (%v), want 3 shares and 3 clicks read and nothing changed", rep, err)
+	}
+	checkCounters("after a second recount")
+
 	out.Reset()
-	if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil || !strings.Contains(out.String(), "up to date (migration 2)") {
+	if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil || !strings.Contains(out.String(), "up to date (migration 3)") {
 		t.Errorf("a second chorus migrate: %v\n%s", err, out.String())
 	}
 }

@@ -1,0 +1,106 @@
+package social
+
+import (
+	"context"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/chorushq/chorus/content"
+	"github.com/chorushq/chorus/tenant"
+)
+
+// recountPage is how many documents RecountCounters reads at a time.
+const recountPage = 500
+
+// RecountReport says what RecountCounters found and changed.
+type RecountReport struct {
+	// Clicks is how many stored clicks it read, Shares how many shares.
+	Clicks, Shares int
+	// SharesChanged and PostsChanged are how many counters it corrected.
+	SharesChanged, PostsChanged int
+}
+
+// RecountCounters recomputes the counters kept on shares (clicks) and on
+// posts (shared_by, shares, clicks) from the stored shares and clicks, for
+// data stored before the counters existed and for counters a failure left
+// behind. It reads the instance's click batches, then its shares, then its
+// posts, each in pages by the _id index (cost proportional to the data,
+// memory to the clicked shares and the contents' sharers), and writes only
+// the counters that differ, one bulk write per page.
+//
+// A post's shares and shared_by become exactly its live shares (neither
+// failed nor cancelled) and their members. Clicks become the larger of the
+// counter and the stored clicks: the retention sweep deletes clicks the
+// counter holds, so the stored ones are a lower bound, never a reason to
+// lower a count. Running it twice gives the same numbers.
+func RecountCounters(ctx context.Context, sc tenant.Scope) (RecountReport, error) {
+	var rep RecountReport
+	shareClicks, contentClicks := map[string]int64{}, map[string]int64{}
+	err := tenant.WalkByID(ctx, sc.Collection(clickKind), bson.D{{Key: "_id", Value: 1}, {Key: "links", Value: 1}, {Key: "link", Value: 1}},
+		recountPage, func(b clickBatch) string { return b.ID }, func(page []clickBatch) error {
+			for _, b := range page {
+				for _, l := range b.Link {
+					if l < 0 || l >= len(b.Links) {
+						return fmt.Errorf("click batch %s: link %d of %d", b.ID, l, len(b.Links))
+					}
+					shareClicks[b.Links[l].ShareID]++
+					if id := b.Links[l].ContentID; id != "" {
+						contentClicks[id]++
+					}
+				}
+				rep.Clicks += len(b.Link)
+			}
+			return nil
+		})
+	if err != nil {
+		return rep, fmt.Errorf("read the clicks: %w", err)
+	}
+
+	posts := map[string]*content.Counts{}
+	sharers := map[string]map[string]bool{}
+	shares := sc.Collection(shareKind)
+	err = tenant.WalkByID(ctx, shares, bson.D{{Key: "_id", Value: 1}, {Key: "content_id", Value: 1}, {Key: "member_id", Value: 1},
+		{Key: "state", Value: 1}, {Key: "clicks", Value: 1}}, recountPage, func(sh Share) string { return sh.ID }, func(page []Share) error {
+		var ops []tenant.Upsert
+		for _, sh := range page {
+			rep.Shares++
+			if n := shareClicks[sh.ID]; n > sh.Clicks {
+				ops = append(ops, tenant.Upsert{Filter: bson.D{{Key: "_id", Value: sh.ID}},
+					Update: bson.D{{Key: "$set", Value: bson.D{{Key: "clicks", Value: n}}}}})
+			}
+			if sh.State == ShareFailed || sh.State == ShareCancelled {
+				continue
+			}
+			c := posts[sh.ContentID]
+			if c == nil {
+				c = &content.Counts{}
+				posts[sh.ContentID] = c
+				sharers[sh.ContentID] = map[string]bool{}
+			}
+			c.Shares++
+			if !sharers[sh.ContentID][sh.MemberID] {
+				sharers[sh.ContentID][sh.MemberID] = true
+				c.SharedBy++
+			}
+		}
+		rep.SharesChanged += len(ops)
+		return shares.BulkUpdate(ctx, ops)
+	})
+	if err != nil {
+		return rep, fmt.Errorf("recount the shares: %w", err)
+	}
+	for id, n := range contentClicks {
+		c := posts[id]
+		if c == nil {
+			c = &content.Counts{}
+			posts[id] = c
+		}
+		c.Clicks = n
+	}
+	rep.PostsChanged, err = content.SetCounts(ctx, sc, posts)
+	if err != nil {
+		return rep, fmt.Errorf("recount the contents: %w", err)
+	}
+	return rep, nil
+}
