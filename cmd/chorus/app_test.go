@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chorushq/chorus/content"
+	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/jobstest"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/mastodon/mastodontest"
@@ -126,7 +127,7 @@ func newTestAppVia(t *testing.T, env map[string]string, extraPorts []int, edit f
 	// shared test Redis.
 	var redisOpt asynq.RedisConnOpt = jobstest.Redis(t)
 	if cfg.RedisURL != "" {
-		if redisOpt, err = asynq.ParseRedisURI(cfg.RedisURL); err != nil {
+		if redisOpt, err = jobs.ParseRedisURL(cfg.RedisURL); err != nil {
 			t.Fatal(err)
 		}
 	}

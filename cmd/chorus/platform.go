@@ -222,7 +222,7 @@ func embeddedPool(cfg config) int {
 func redisServer(ctx context.Context, cfg config, log *slog.Logger, allowFallback bool) (asynq.RedisConnOpt, func(context.Context) error, error) {
 	noop := func(context.Context) error { return nil }
 	if cfg.RedisURL != "" {
-		opt, err := asynq.ParseRedisURI(cfg.RedisURL)
+		opt, err := jobs.ParseRedisURL(cfg.RedisURL)
 		if err != nil {
 			return nil, nil, fmt.Errorf("CHORUS_REDIS_URL: %w", err)
 		}
