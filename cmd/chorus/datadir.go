@@ -36,11 +36,11 @@ type dataDir struct {
 }
 
 // claimDataDir makes this process the owner of cfg's data dir if no other
-// process is, when an embedded server is configured (else there is nothing
-// to own, and own is true).
-func claimDataDir(cfg config, log *slog.Logger) (*dataDir, error) {
+// process is, when it uses an embedded server (else there is nothing to
+// own, and it counts as the owner).
+func claimDataDir(cfg config, embedded bool, log *slog.Logger) (*dataDir, error) {
 	d := &dataDir{dir: cfg.DataDir, log: log, own: true, release: func() {}}
-	if cfg.MongoURI != "" && cfg.RedisURL != "" {
+	if !embedded {
 		return d, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {

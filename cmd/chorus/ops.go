@@ -68,7 +68,9 @@ func withStore(ctx context.Context, getenv func(string) string, stdout io.Writer
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	dd, err := claimDataDir(cfg, log)
+	// The store decides: a command on MongoDB that needs Redis uses the
+	// data dir's redis-server as before, running or started for it.
+	dd, err := claimDataDir(cfg, cfg.MongoURI == "", log)
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, stdout io.Writer) 
 		return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	}
 
-	dd, err := claimDataDir(cfg, log)
+	dd, err := claimDataDir(cfg, cfg.MongoURI == "" || cfg.RedisURL == "", log)
 	if err != nil {
 		return err
 	}
