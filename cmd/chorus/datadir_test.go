@@ -145,14 +145,14 @@ func (p *chorusProc) serving() string {
 }
 
 // exited waits until the process exits and returns its error output.
-func (p *chorusProc) exited(within time.Duration) (error, string) {
+func (p *chorusProc) exited(within time.Duration) (stderr string, err error) {
 	p.t.Helper()
 	select {
 	case <-p.done:
-		return p.err, p.stderr.String()
+		return p.stderr.String(), p.err
 	case <-time.After(within):
 		p.t.Fatalf("chorus still runs after %v", within)
-		return nil, ""
+		return "", nil
 	}
 }
 
@@ -160,7 +160,7 @@ func (p *chorusProc) exited(within time.Duration) (error, string) {
 func (p *chorusProc) stop() {
 	p.t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if err, stderr := p.exited(time.Minute); err != nil {
+	if stderr, err := p.exited(time.Minute); err != nil {
 		p.t.Errorf("chorus stopped with %v: %s", err, stderr)
 	}
 }
@@ -235,7 +235,7 @@ func TestDataDirHasOneOwner(t *testing.T) {
 	var inst struct{ ID string }
 	c.do("GET", "/api/v1/instance", nil).json(t, &inst)
 	cmd := startChorus(t, env, "audit", "verify", inst.ID)
-	if err, stderr := cmd.exited(2 * time.Minute); err != nil {
+	if stderr, err := cmd.exited(2 * time.Minute); err != nil {
 		t.Fatalf("chorus audit verify while the platform runs: %v %s", err, stderr)
 	}
 
@@ -316,7 +316,7 @@ func refusesSecond(t *testing.T, env map[string]string, says ...string) {
 	a := startChorus(t, env, "serve")
 	a.serving()
 	b := startChorus(t, env, "worker")
-	err, stderr := b.exited(time.Minute)
+	stderr, err := b.exited(time.Minute)
 	if err == nil {
 		t.Fatal("a second process on the data dir started")
 	}

@@ -180,7 +180,7 @@ func TestSoak(t *testing.T) {
 	admin := newClient()
 	m := admin.signIn("admin@acme.example")
 	verify := startChorus(t, env, "domain", "verify", m.Instance.Domains[0], "--reason", "soak")
-	if err, stderr := verify.exited(2 * time.Minute); err != nil {
+	if stderr, err := verify.exited(2 * time.Minute); err != nil {
 		t.Fatalf("domain verify: %v %s", err, stderr)
 	}
 	// The API processes cache the instance for 2 s.
