@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,5 +71,59 @@ func TestLeaseAndLimitsOnCluster(t *testing.T) {
 	<-done
 	if n, err := rdb.Exists(t.Context(), LeaderKey).Result(); err != nil || n != 0 {
 		t.Errorf("the lease is still held after a graceful stop (%d, %v)", n, err)
+	}
+}
+
+// TestSentinelOverTLS: a rediss-sentinel:// URL reaches the sentinel and
+// the master over TLS, checking each one's certificate against its own
+// address, with the master's password and the URL's database, and follows
+// the master through a failover.
+func TestSentinelOverTLS(t *testing.T) {
+	s, pool := jobstest.SentinelTLS(t, "data-pw", "sentinel-pw", 2)
+	opt, err := ParseRedisURL(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fo, ok := opt.(asynq.RedisFailoverClientOpt)
+	if !ok || fo.TLSConfig == nil {
+		t.Fatalf("%s parsed to %#v, want Sentinel options with TLS", s.URL, opt)
+	}
+	// Without the test's CA the certificates are refused: TLS is checked.
+	untrusted := fo.MakeRedisClient().(redis.UniversalClient)
+	if err := untrusted.Ping(t.Context()).Err(); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("PING with the system's CAs: %v, want a certificate error", err)
+	}
+	untrusted.Close()
+
+	fo.TLSConfig.RootCAs = pool
+	rdb := fo.MakeRedisClient().(redis.UniversalClient)
+	defer rdb.Close()
+	if err := rdb.Set(t.Context(), "k", "before", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := rdb.Do(t.Context(), "CLIENT", "INFO").Text()
+	if err != nil || !strings.Contains(info, " db=2 ") {
+		t.Errorf("CLIENT INFO %q (%v), want db=2", info, err)
+	}
+	if err := s.Failover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := rdb.Set(t.Context(), "k", "after", 0).Err()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no write to the new master within 20 s: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got, err := rdb.Get(t.Context(), "k").Result(); err != nil || got != "after" {
+		t.Errorf("GET after the failover: %q %v", got, err)
+	}
+	master, _ := s.MasterAddr(t.Context())
+	if master != s.Replica.Addr {
+		t.Errorf("the master is %s after the failover, want the former replica %s", master, s.Replica.Addr)
 	}
 }

@@ -3,7 +3,15 @@ package jobstest
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -73,11 +81,16 @@ func (p *RedisProcess) Kill() {
 // startRedis runs redis-server with conf (plus port and dir) in dir,
 // killed when the test ends, and waits until it answers PING with
 // password.
-func startRedis(t testing.TB, bin, dir, name, conf, password string, sentinel bool) *RedisProcess {
+func startRedis(t testing.TB, bin, dir, name, conf, password string, sentinel bool, tc *testTLS) *RedisProcess {
 	t.Helper()
 	port := freePort(t)
 	path := filepath.Join(dir, name+".conf")
-	full := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsave \"\"\nlogfile \"\"\n%s", port, dir, conf)
+	listen := fmt.Sprintf("port %d\n", port)
+	if tc != nil {
+		listen = fmt.Sprintf("port 0\ntls-port %d\ntls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\ntls-auth-clients no\ntls-replication yes\n",
+			port, tc.certFile, tc.keyFile, tc.caFile)
+	}
+	full := fmt.Sprintf("%sbind 127.0.0.1\ndir %s\nsave \"\"\nlogfile \"\"\n%s", listen, dir, conf)
 	if err := os.WriteFile(path, []byte(full), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +109,7 @@ func startRedis(t testing.TB, bin, dir, name, conf, password string, sentinel bo
 			t.Logf("%s (%s):\n%s", name, p.Addr, lastLines(p.out.String(), 20))
 		}
 	})
-	rc := redis.NewClient(&redis.Options{Addr: p.Addr, Password: password, MaxRetries: -1})
+	rc := redis.NewClient(&redis.Options{Addr: p.Addr, Password: password, MaxRetries: -1, TLSConfig: tc.config()})
 	defer rc.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for rc.Ping(context.Background()).Err() != nil {
@@ -124,7 +137,7 @@ func Cluster(t testing.TB, password string) (url string, nodes []*RedisProcess) 
 	var addrs []string
 	for i := range 3 {
 		conf := fmt.Sprintf("cluster-enabled yes\ncluster-config-file nodes-%d.conf\ncluster-node-timeout 2000\nappendonly no\nrequirepass %s\nmasterauth %s\n", i, password, password)
-		p := startRedis(t, bin, dir, fmt.Sprintf("node%d", i), conf, password, false)
+		p := startRedis(t, bin, dir, fmt.Sprintf("node%d", i), conf, password, false, nil)
 		nodes = append(nodes, p)
 		addrs = append(addrs, p.Addr)
 	}
@@ -161,6 +174,7 @@ type SentinelSet struct {
 	Master, Replica  *RedisProcess
 	Sentinel         *RedisProcess
 	sentinelPassword string
+	tls              *tls.Config
 }
 
 // Sentinel starts a master and a replica (both requiring password, AOF on)
@@ -168,16 +182,33 @@ type SentinelSet struct {
 // sentinel knows the replica. All are killed when the test ends.
 func Sentinel(t testing.TB, password, sentinelPassword string, db int) *SentinelSet {
 	t.Helper()
+	return sentinelSet(t, password, sentinelPassword, db, nil)
+}
+
+// SentinelTLS is Sentinel with every server, the sentinel too, serving TLS
+// only (replication over TLS as well), with a certificate for 127.0.0.1
+// from a CA of the test; its URL is rediss-sentinel://, and the returned
+// pool trusts the CA.
+func SentinelTLS(t testing.TB, password, sentinelPassword string, db int) (*SentinelSet, *x509.CertPool) {
+	t.Helper()
+	tc := newTestTLS(t)
+	s := sentinelSet(t, password, sentinelPassword, db, tc)
+	s.URL = "rediss" + strings.TrimPrefix(s.URL, "redis")
+	return s, tc.pool
+}
+
+func sentinelSet(t testing.TB, password, sentinelPassword string, db int, tc *testTLS) *SentinelSet {
+	t.Helper()
 	bin, _ := redisBinaries(t)
 	dir := t.TempDir()
 	data := fmt.Sprintf("requirepass %s\nmasterauth %s\nappendonly yes\nappendfsync always\n", password, password)
-	master := startRedis(t, bin, filepath.Join(mkdir(t, dir, "master")), "master", data, password, false)
+	master := startRedis(t, bin, filepath.Join(mkdir(t, dir, "master")), "master", data, password, false, tc)
 	host, port, _ := net.SplitHostPort(master.Addr)
-	replica := startRedis(t, bin, filepath.Join(mkdir(t, dir, "replica")), "replica", data+fmt.Sprintf("replicaof %s %s\n", host, port), password, false)
+	replica := startRedis(t, bin, filepath.Join(mkdir(t, dir, "replica")), "replica", data+fmt.Sprintf("replicaof %s %s\n", host, port), password, false, tc)
 	conf := fmt.Sprintf("requirepass %s\nsentinel monitor chorus %s %s 1\nsentinel auth-pass chorus %s\nsentinel down-after-milliseconds chorus 2000\nsentinel failover-timeout chorus 10000\n",
 		sentinelPassword, host, port, password)
-	sentinel := startRedis(t, bin, mkdir(t, dir, "sentinel"), "sentinel", conf, sentinelPassword, true)
-	s := &SentinelSet{Master: master, Replica: replica, Sentinel: sentinel, sentinelPassword: sentinelPassword,
+	sentinel := startRedis(t, bin, mkdir(t, dir, "sentinel"), "sentinel", conf, sentinelPassword, true, tc)
+	s := &SentinelSet{Master: master, Replica: replica, Sentinel: sentinel, sentinelPassword: sentinelPassword, tls: tc.config(),
 		URL: fmt.Sprintf("redis-sentinel://:%s@%s/chorus/%d?sentinel_password=%s", password, sentinel.Addr, db, sentinelPassword)}
 	sc := s.client()
 	defer sc.Close()
@@ -194,6 +225,58 @@ func Sentinel(t testing.TB, password, sentinelPassword string, db int) *Sentinel
 	}
 }
 
+// testTLS is a CA of the test and a server certificate for 127.0.0.1 that
+// it signed, in PEM files.
+type testTLS struct {
+	caFile, certFile, keyFile string
+	pool                      *x509.CertPool
+}
+
+func newTestTLS(t testing.TB) *testTLS {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Chorus test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &testTLS{caFile: filepath.Join(dir, "ca.pem"), certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem"), pool: x509.NewCertPool()}
+	tc.pool.AddCert(caCert)
+	for path, block := range map[string]*pem.Block{tc.caFile: {Type: "CERTIFICATE", Bytes: caDER},
+		tc.certFile: {Type: "CERTIFICATE", Bytes: leafDER}, tc.keyFile: {Type: "PRIVATE KEY", Bytes: keyDER}} {
+		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tc
+}
+
+// config is the client side: the test CA trusted, each server's address
+// checked. nil for no TLS.
+func (tc *testTLS) config() *tls.Config {
+	if tc == nil {
+		return nil
+	}
+	return &tls.Config{RootCAs: tc.pool, MinVersion: tls.VersionTLS12}
+}
+
 func mkdir(t testing.TB, parent, name string) string {
 	t.Helper()
 	d := filepath.Join(parent, name)
@@ -204,7 +287,7 @@ func mkdir(t testing.TB, parent, name string) string {
 }
 
 func (s *SentinelSet) client() *redis.SentinelClient {
-	return redis.NewSentinelClient(&redis.Options{Addr: s.Sentinel.Addr, Password: s.sentinelPassword})
+	return redis.NewSentinelClient(&redis.Options{Addr: s.Sentinel.Addr, Password: s.sentinelPassword, TLSConfig: s.tls})
 }
 
 // MasterAddr returns the address the sentinel gives for the master now.
