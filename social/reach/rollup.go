@@ -12,6 +12,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -240,9 +243,14 @@ func upsertTotals(ctx context.Context, sc tenant.Scope, sums map[totalKey]Counte
 // bulkInc adds each key's counters to its document, creating it if
 // needed, in one bulk write of keyed upserts.
 func bulkInc[K keyed](ctx context.Context, coll *tenant.Collection, sums map[K]Counters) error {
+	// In _id order: two processes' bulks over the same documents then
+	// lock them in the same order. In map order, PostgreSQL (DocumentDB)
+	// found deadlocks between two API processes' click flushes, and the
+	// losing flush's counts were dropped.
+	keys := slices.SortedFunc(maps.Keys(sums), func(a, b K) int { return strings.Compare(a.id(), b.id()) })
 	ops := make([]tenant.Upsert, 0, len(sums))
-	for k, c := range sums {
-		if d := c.incDoc(); len(d) > 0 {
+	for _, k := range keys {
+		if d := sums[k].incDoc(); len(d) > 0 {
 			ops = append(ops, tenant.Upsert{Filter: bson.D{{Key: "_id", Value: k.id()}},
 				Update: bson.D{{Key: "$setOnInsert", Value: k.fields()}, {Key: "$inc", Value: d}}})
 		}
