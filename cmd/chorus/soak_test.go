@@ -14,6 +14,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -323,6 +324,7 @@ func TestSoak(t *testing.T) {
 	// dir stops last: the others need its servers to write theirs.
 	api[1].stop()
 	api[0].stop()
+	stopped := slices.Clone(api)
 	api[0] = startChorus(t, env, "serve")
 	admin.base = api[0].serving()
 	var counted int64
@@ -342,6 +344,13 @@ func TestSoak(t *testing.T) {
 	}
 	if counted != int64(clicks) {
 		t.Errorf("%d clicks counted, %d made", counted, clicks)
+		for _, p := range stopped {
+			for _, l := range p.lines(1 << 20) {
+				if strings.Contains(l, "click") && (strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, `"level":"WARN"`)) {
+					t.Logf("process %d: %s", p.cmd.Process.Pid, l)
+				}
+			}
+		}
 	}
 
 	network.mu.Lock()
