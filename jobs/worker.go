@@ -13,6 +13,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/robfig/cron/v3"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -46,6 +48,10 @@ type Config struct {
 	Log         *slog.Logger
 	Metrics     prometheus.Registerer
 	Concurrency int // default 10
+	// LeaderLease is how long the scheduler's lease in Redis lasts
+	// without renewal (default DefaultLease): one worker of the
+	// deployment, its holder, enqueues the periodic tasks.
+	LeaderLease time.Duration
 	Now         func() time.Time
 }
 
@@ -289,12 +295,15 @@ const (
 // reconcileInterval is how often share:reconcile runs.
 const reconcileInterval = time.Minute
 
-// periodic are the scheduler's entries.
-var periodic = []struct {
+// periodicTask is an entry of the scheduler: a task enqueued every spec.
+type periodicTask struct {
 	spec string
 	task func() *asynq.Task
 	opts []asynq.Option
-}{
+}
+
+// periodic are the scheduler's entries.
+var periodic = []periodicTask{
 	{"@every " + reconcileInterval.String(), task.Reconcile, []asynq.Option{asynq.Queue(task.QueueDefault), asynq.Unique(50 * time.Second)}},
 	{"@every 1m", task.HealthPing, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(50 * time.Second)}},
 	{"@every 10m", task.SweepExpired, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(9 * time.Minute)}},
@@ -337,34 +346,67 @@ func (w *Worker) Run(ctx context.Context) error {
 		RetryDelayFunc:           retryDelay,
 		IsFailure:                isFailure,
 	})
-	sched := asynq.NewScheduler(w.cfg.Redis, &asynq.SchedulerOpts{
-		Location: time.UTC,
-		Logger:   asynqLogger{log},
-		LogLevel: asynq.WarnLevel,
-		PostEnqueueFunc: func(info *asynq.TaskInfo, err error) {
-			if err != nil && !errors.Is(err, asynq.ErrDuplicateTask) {
-				log.Warn("periodic task not enqueued", "err", err)
-			}
-		},
-	})
 	for _, p := range periodic {
-		if _, err := sched.Register(p.spec, p.task(), p.opts...); err != nil {
+		// Check the entries before any worker takes the lease.
+		if _, err := cron.ParseStandard(p.spec); err != nil {
 			return fmt.Errorf("schedule %s: %w", p.task().Type(), err)
 		}
 	}
 	if err := srv.Start(w.Handler()); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	if err := sched.Start(); err != nil {
-		srv.Shutdown()
-		return fmt.Errorf("start scheduler: %w", err)
-	}
+	scheduled := make(chan struct{})
+	go func() {
+		defer close(scheduled)
+		runScheduler(ctx, w.cfg.Redis, periodic, w.cfg.LeaderLease, log)
+	}()
 	log.Info("worker started", "concurrency", w.cfg.Concurrency)
 	<-ctx.Done()
-	sched.Shutdown()
+	<-scheduled
 	srv.Shutdown()
 	log.Info("worker stopped")
 	return nil
+}
+
+// runScheduler enqueues entries on their schedule while this process
+// holds the scheduler's lease in Redis (see leader), until ctx is done:
+// however many workers run, each periodic task is enqueued once per
+// period, and when the holder dies another worker takes over once its
+// lease runs out.
+func runScheduler(ctx context.Context, opt asynq.RedisConnOpt, entries []periodicTask, lease time.Duration, log *slog.Logger) {
+	if lease <= 0 {
+		lease = DefaultLease
+	}
+	rdb, ok := opt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		log.Error("scheduler not started: Redis client of unexpected type")
+		return
+	}
+	defer rdb.Close()
+	newLeader(rdb, lease, log).run(ctx, func(ctx context.Context) {
+		sched := asynq.NewScheduler(opt, &asynq.SchedulerOpts{
+			Location: time.UTC,
+			Logger:   asynqLogger{log},
+			LogLevel: asynq.WarnLevel,
+			PostEnqueueFunc: func(info *asynq.TaskInfo, err error) {
+				if err != nil && !errors.Is(err, asynq.ErrDuplicateTask) {
+					log.Warn("periodic task not enqueued", "err", err)
+				}
+			},
+		})
+		for _, p := range entries {
+			if _, err := sched.Register(p.spec, p.task(), p.opts...); err != nil {
+				log.Error("periodic task not scheduled", "task_type", p.task().Type(), "err", err)
+			}
+		}
+		if err := sched.Start(); err != nil {
+			log.Error("scheduler not started", "err", err)
+			<-ctx.Done()
+			return
+		}
+		<-ctx.Done()
+		sched.Shutdown()
+	})
 }
 
 // retryDelay is when Asynq runs a failed task again: when the network (or

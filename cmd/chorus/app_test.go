@@ -129,7 +129,7 @@ func newTestAppVia(t *testing.T, env map[string]string, extraPorts []int, edit f
 	// shared test Redis.
 	var redisOpt asynq.RedisConnOpt = jobstest.Redis(t)
 	if cfg.RedisURL != "" {
-		if redisOpt, err = asynq.ParseRedisURI(cfg.RedisURL); err != nil {
+		if redisOpt, err = jobs.ParseRedisURL(cfg.RedisURL); err != nil {
 			t.Fatal(err)
 		}
 	}

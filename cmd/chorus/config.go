@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/embedded"
@@ -82,7 +83,7 @@ var settings = []setting{
 	{"mongo-uri", "CHORUS_MONGO_URI", "", "MongoDB URI (MongoDB, or FerretDB v2 on PostgreSQL with DocumentDB); empty starts the embedded store under the data dir", true},
 	{"embedded-store", "CHORUS_EMBEDDED_STORE", "auto", "engine of the embedded store: documentdb (FerretDB v2 on a private PostgreSQL with DocumentDB), sqlite (FerretDB v1, a demo mode) or auto (documentdb when installed, else sqlite)", false},
 	{"mongo-database", "CHORUS_MONGO_DATABASE", "chorus", "MongoDB database name", false},
-	{"redis-url", "CHORUS_REDIS_URL", "", "Redis URL for Asynq (redis://, rediss://, redis-socket://, redis-sentinel://); empty starts redis-server from PATH, else an in-process Redis", true},
+	{"redis-url", "CHORUS_REDIS_URL", "", "Redis URL (redis://, rediss://, redis-socket://, redis-sentinel://, rediss-sentinel://, redis-cluster://, rediss-cluster://); empty: the data dir's redis-server", true},
 	{"dev-mailbox", "CHORUS_DEV_MAILBOX", "0", "1 keeps mail in memory, serves it at /api/v1/dev/mail and logs links (development only)", false},
 	{"operator-token", "CHORUS_OPERATOR_TOKEN", "", "bearer token of the operator API /ops/v1 (empty: off)", true},
 	{"metrics-token", "CHORUS_METRICS_TOKEN", "", "bearer token /metrics asks for (empty: /metrics is open, so keep it off the public network)", true},
@@ -269,6 +270,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 		bad("CHORUS_EMBEDDED_STORE", "must be auto, documentdb or sqlite, not %q", get("embedded-store"))
 	} else {
 		c.EmbeddedStore = e
+	}
+	if c.RedisURL != "" {
+		if _, err := jobs.ParseRedisURL(c.RedisURL); err != nil {
+			bad("CHORUS_REDIS_URL", "%v", err)
+		}
 	}
 	if c.DataDir == "" && (c.MongoURI == "" || c.RedisURL == "") {
 		bad("CHORUS_DATA_DIR", "must be set when an embedded server is used")

@@ -68,7 +68,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if len(args) != 0 {
 		return fmt.Errorf("usage: chorus migrate (no arguments; it reads the store settings, CHORUS_MONGO_URI …)")
 	}
-	return withStore(ctx, getenv, stdout, func(cfg config, store *tenant.Store) error {
+	return withStore(ctx, getenv, stdout, func(cfg command, store *tenant.Store) error {
 		rep, err := migrate(ctx, store, newLogger(config{LogLevel: slog.LevelWarn, LogFormat: "text"}, stdout))
 		if err != nil {
 			return err

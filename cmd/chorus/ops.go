@@ -47,7 +47,7 @@ func runDomain(ctx context.Context, args []string, getenv func(string) string, s
 	if *reason == "" {
 		return errors.New("--reason is required: it goes into the instance's audit log")
 	}
-	return withStore(ctx, getenv, stdout, func(_ config, store *tenant.Store) error {
+	return withStore(ctx, getenv, stdout, func(_ command, store *tenant.Store) error {
 		d, err := tenant.NewService(tenant.Config{Store: store}).ForceVerify(ctx, domain, *reason)
 		if errors.Is(err, tenant.ErrNotFound) {
 			return fmt.Errorf("no instance owns %s: its first user must sign in first", domain)
@@ -62,13 +62,20 @@ func runDomain(ctx context.Context, args []string, getenv func(string) string, s
 
 // withStore runs f with the configuration and the configured store (CHORUS_MONGO_URI, the
 // running process's embedded server on the data dir, or a new one).
-func withStore(ctx context.Context, getenv func(string) string, stdout io.Writer, f func(config, *tenant.Store) error) (err error) {
+func withStore(ctx context.Context, getenv func(string) string, stdout io.Writer, f func(command, *tenant.Store) error) (err error) {
 	cfg, err := parseConfig("operator", nil, getenv, stdout)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	uri, stop, err := mongoServer(ctx, cfg, log)
+	// The store decides: a command on MongoDB that needs Redis uses the
+	// data dir's redis-server as before, running or started for it.
+	dd, err := claimDataDir(cfg, cfg.MongoURI == "", log)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, dd.close(context.WithoutCancel(ctx))) }()
+	uri, _, stop, err := mongoServer(ctx, cfg, log, dd.owner(), true)
 	if err != nil {
 		return err
 	}
@@ -78,7 +85,15 @@ func withStore(ctx context.Context, getenv func(string) string, stdout io.Writer
 		return err
 	}
 	defer store.Close(context.WithoutCancel(ctx))
-	return f(cfg, store)
+	return f(command{config: cfg, owner: dd.owner()}, store)
+}
+
+// command is the configuration of an operator command, and whether it
+// owns the data dir (no Chorus process runs on it) and so starts the
+// embedded servers it needs.
+type command struct {
+	config
+	owner bool
 }
 
 // runPrivacy is `chorus privacy replay-erasures`: after restoring a
@@ -87,7 +102,7 @@ func runPrivacy(ctx context.Context, args []string, getenv func(string) string, 
 	if len(args) != 1 || args[0] != "replay-erasures" {
 		return errors.New("usage: chorus privacy replay-erasures")
 	}
-	return withStore(ctx, getenv, stdout, func(cfg config, store *tenant.Store) error {
+	return withStore(ctx, getenv, stdout, func(cfg command, store *tenant.Store) error {
 		// Tokens restored with the data were revoked at the erasure;
 		// replaying only has to delete them again, so no keyring is needed.
 		p, stop, err := commandPrivacy(ctx, cfg, store, stdout)
@@ -110,7 +125,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) != 2 || args[0] != "verify" {
 		return errors.New("usage: chorus audit verify <instance ID>")
 	}
-	return withStore(ctx, getenv, stdout, func(_ config, store *tenant.Store) error {
+	return withStore(ctx, getenv, stdout, func(_ command, store *tenant.Store) error {
 		sc, err := store.Open(ctx, args[1])
 		if err != nil {
 			return fmt.Errorf("instance %s: %w", args[1], err)
@@ -145,7 +160,7 @@ func runInstance(ctx context.Context, args []string, getenv func(string) string,
 	if *reason == "" || fs.NArg() > 0 {
 		return usage
 	}
-	return withStore(ctx, getenv, stdout, func(cfg config, store *tenant.Store) error {
+	return withStore(ctx, getenv, stdout, func(cfg command, store *tenant.Store) error {
 		p, stop, err := commandPrivacy(ctx, cfg, store, stdout)
 		if err != nil {
 			return err
@@ -180,7 +195,7 @@ func runSubdomain(ctx context.Context, args []string, getenv func(string) string
 	if *reason == "" {
 		return errors.New("--reason is required: it goes into the instance's audit log")
 	}
-	return withStore(ctx, getenv, stdout, func(_ config, store *tenant.Store) error {
+	return withStore(ctx, getenv, stdout, func(_ command, store *tenant.Store) error {
 		sub, err := store.ReserveSubdomain(ctx, *instance, args[1], *reason)
 		if err != nil {
 			return fmt.Errorf("subdomain %s for instance %s: %w", args[1], *instance, err)
@@ -202,7 +217,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return fmt.Errorf("CHORUS_TOKEN_KEYS: %w", err)
 	}
-	return withStore(ctx, getenv, stdout, func(_ config, store *tenant.Store) error {
+	return withStore(ctx, getenv, stdout, func(_ command, store *tenant.Store) error {
 		so, err := commandSocial(keys)
 		if err != nil {
 			return err
@@ -242,14 +257,14 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 // running platform's, or one started for the command). Without
 // redis-server the platform's Redis is in memory and keeps no tasks
 // across restarts. stop releases what it started.
-func commandPrivacy(ctx context.Context, cfg config, store *tenant.Store, stdout io.Writer) (*tenant.Privacy, func(), error) {
+func commandPrivacy(ctx context.Context, cfg command, store *tenant.Store, stdout io.Writer) (*tenant.Privacy, func(), error) {
 	keys, _ := social.ParseKeyring(cfg.TokenKeys)
 	so, err := commandSocial(keys)
 	if err != nil {
 		return nil, nil, err
 	}
 	p := privacyOf(tenant.NewService(tenant.Config{Store: store}), content.NewService(content.Config{}), so, nil)
-	opt, stopRedis, err := redisServer(ctx, cfg, slog.New(slog.DiscardHandler), false)
+	opt, stopRedis, err := redisServer(ctx, cfg.config, slog.New(slog.DiscardHandler), cfg.owner, false)
 	switch {
 	case errors.Is(err, redisserver.ErrNotInstalled):
 		fmt.Fprintln(stdout, "no redis-server here: the embedded Redis keeps no tasks across restarts, so none are checked")

@@ -51,7 +51,18 @@ func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string
 		err = errors.Join(err, stopTracing(c))
 	}()
 
-	mongoURI, stopMongo, err := mongoServer(ctx, cfg, log)
+	dd, err := claimDataDir(cfg, cfg.MongoURI == "" || cfg.RedisURL == "", log)
+	if err != nil {
+		return err
+	}
+	// Last: the servers taken over stop, then the lock goes.
+	defer func() {
+		c, cancel := stopCtx()
+		defer cancel()
+		err = errors.Join(err, dd.close(c))
+	}()
+	owner := dd.owner()
+	mongoURI, mongo, stopMongo, err := mongoServer(ctx, cfg, log, owner, false)
 	if err != nil {
 		return err
 	}
@@ -61,7 +72,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string
 		err = errors.Join(err, stopMongo(c))
 	}()
 
-	redisOpt, stopRedis, err := redisServer(ctx, cfg, log, true)
+	redisOpt, stopRedis, err := redisServer(ctx, cfg, log, owner, true)
 	if err != nil {
 		return err
 	}
@@ -70,6 +81,20 @@ func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string
 		defer cancel()
 		err = errors.Join(err, stopRedis(c))
 	}()
+	if !owner {
+		// When the owner stops or dies, this process takes over its
+		// servers and keeps working.
+		tookOver := make(chan struct{})
+		overCtx, stopTakeOver := context.WithCancel(ctx)
+		go func() {
+			defer close(tookOver)
+			dd.takeOver(overCtx, mongo, cfg.RedisURL == "")
+		}()
+		defer func() {
+			stopTakeOver()
+			<-tookOver
+		}()
+	}
 	rdb, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
 	if !ok {
 		return errors.New("redis client of unexpected type")
@@ -260,28 +285,34 @@ func processMetrics(reg *prometheus.Registry, tasks *asynq.Inspector, log *slog.
 }
 
 // mongoServer returns the MongoDB URI to use: CHORUS_MONGO_URI, or the
-// embedded store under the data dir, which the returned function stops. On
-// DocumentDB each process runs its own FerretDB on the one PostgreSQL
-// cluster of the data dir (started by the first); on the SQLite demo store
-// a second process uses the first one's FerretDB.
-func mongoServer(ctx context.Context, cfg config, log *slog.Logger) (string, func(context.Context) error, error) {
+// embedded store under the data dir, which the returned function stops.
+// The owner of the data dir (own) starts the PostgreSQL cluster; another
+// process uses it, waiting while the owner starts it. Each process runs a
+// FerretDB of its own on the cluster. On the SQLite demo store, which is
+// atomic only within one connection, only the owner runs Chorus; an
+// operator command (command) uses the owner's FerretDB. The returned
+// embedded store is nil when there is none.
+func mongoServer(ctx context.Context, cfg config, log *slog.Logger, own, command bool) (string, *embedded.Mongo, func(context.Context) error, error) {
 	noop := func(context.Context) error { return nil }
 	if cfg.MongoURI != "" {
-		return cfg.MongoURI, noop, nil
+		return cfg.MongoURI, nil, noop, nil
 	}
 	dir := filepath.Join(cfg.DataDir, "mongo")
-	if cfg.EmbeddedStore != embedded.EngineDocumentDB {
+	if !own && command && cfg.EmbeddedStore != embedded.EngineDocumentDB {
 		if uri, ok := embedded.RunningURI(ctx, dir); ok {
 			log.Info("using the embedded FerretDB (SQLite) of the Chorus process already running on the data dir", "dir", dir)
-			return uri, noop, nil
+			return uri, nil, noop, nil
 		}
 	}
-	m, err := embedded.Start(ctx, dir, embedded.Options{Engine: cfg.EmbeddedStore, MaxConns: embeddedPool(cfg)}, log)
-	if err != nil {
-		return "", nil, fmt.Errorf("embedded MongoDB-compatible store: %w", err)
+	m, err := embedded.Start(ctx, dir, embedded.Options{Engine: cfg.EmbeddedStore, MaxConns: embeddedPool(cfg), Attach: !own}, log)
+	if errors.Is(err, embedded.ErrNotShared) {
+		return "", nil, nil, fmt.Errorf("another Chorus process owns the data dir %s, and %w: stop it and run a single `chorus all`, or install PostgreSQL with DocumentDB (.ci/build-documentdb), or set CHORUS_MONGO_URI", cfg.DataDir, err)
 	}
-	log.Info("using the embedded store under the data dir; set CHORUS_MONGO_URI for MongoDB", "dir", dir, "engine", m.Engine())
-	return m.URI(), m.Stop, nil
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("embedded MongoDB-compatible store: %w", err)
+	}
+	log.Info("using the embedded store under the data dir; set CHORUS_MONGO_URI for MongoDB", "dir", dir, "engine", m.Engine(), "owner", own)
+	return m.URI(), m, m.Stop, nil
 }
 
 // embeddedPool sizes the embedded FerretDB's pool of PostgreSQL
@@ -292,21 +323,32 @@ func embeddedPool(cfg config) int {
 }
 
 // redisServer returns the Redis to use, like mongoServer: CHORUS_REDIS_URL,
-// or the embedded redis-server of another Chorus process on the same data
-// dir, or a new embedded one (with allowFallback, an in-process miniredis
-// when redis-server is not installed), which the returned function stops.
-func redisServer(ctx context.Context, cfg config, log *slog.Logger, allowFallback bool) (asynq.RedisConnOpt, func(context.Context) error, error) {
+// or the data dir's redis-server: started by its owner (own; with
+// allowFallback, an in-process miniredis when redis-server is not
+// installed, which only the owner can use), used by the others. The
+// returned function stops what this process started.
+func redisServer(ctx context.Context, cfg config, log *slog.Logger, own, allowFallback bool) (asynq.RedisConnOpt, func(context.Context) error, error) {
 	noop := func(context.Context) error { return nil }
 	if cfg.RedisURL != "" {
-		opt, err := asynq.ParseRedisURI(cfg.RedisURL)
+		opt, err := jobs.ParseRedisURL(cfg.RedisURL)
 		if err != nil {
 			return nil, nil, fmt.Errorf("CHORUS_REDIS_URL: %w", err)
 		}
 		return opt, noop, nil
 	}
 	dir := filepath.Join(cfg.DataDir, "redis")
+	if !own {
+		opt, err := attachRedis(ctx, dir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("embedded Redis: %w", err)
+		}
+		log.Info("using the embedded redis-server of the Chorus process that owns the data dir", "dir", dir)
+		return opt, noop, nil
+	}
 	if opt, ok := redisserver.Running(ctx, dir); ok {
-		log.Info("using the embedded redis-server of the Chorus process already running on the data dir", "dir", dir)
+		// Left running by a process that owned the data dir and died
+		// where children outlive their parent (not Linux).
+		log.Info("using the embedded redis-server already running on the data dir", "dir", dir)
 		return opt, noop, nil
 	}
 	rs, err := redisserver.Start(ctx, dir, allowFallback, log)

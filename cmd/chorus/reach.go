@@ -74,7 +74,7 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 	if (*id == "") == !*all || fs.NArg() > 0 {
 		return usage
 	}
-	return withStore(ctx, getenv, stdout, func(_ config, store *tenant.Store) error {
+	return withStore(ctx, getenv, stdout, func(_ command, store *tenant.Store) error {
 		rebuild := func(sc tenant.Scope) error {
 			rep, err := reach.New(reach.Config{}).Rebuild(ctx, sc)
 			if err != nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/logging"
 
-	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/redisserver"
 	"github.com/chorushq/chorus/jobs/task"
 )
@@ -57,17 +56,7 @@ func TestRedisRestartMidPublish(t *testing.T) {
 	}
 
 	a, employee, connID, postID := shareSetupEnv(t, map[string]string{"CHORUS_REDIS_URL": rs.URL()})
-	w, err := jobs.NewWorker(jobs.Config{Redis: a.queue, Store: a.store, Content: a.content, Social: a.social, Log: log, Concurrency: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-ran
-	})
+	w := runWorker(t, a, log, 2)
 
 	share := func() string {
 		t.Helper()

@@ -13,7 +13,14 @@ import (
 // network must be whitelisted) and returns the connection ID.
 func (a *testApp) connectMastodon(t *testing.T, c *client) string {
 	t.Helper()
-	res := c.do("POST", "/api/v1/connections/mastodon/start", map[string]string{"instance_url": a.mastodon.URL})
+	return connectMastodonAt(t, c, a.mastodon.URL)
+}
+
+// connectMastodonAt connects c's member to the Mastodon server at instance
+// as a member does; it returns the connection's ID.
+func connectMastodonAt(t *testing.T, c *client, instance string) string {
+	t.Helper()
+	res := c.do("POST", "/api/v1/connections/mastodon/start", map[string]string{"instance_url": instance})
 	var out struct {
 		AuthorizeURL string `json:"authorize_url"`
 	}

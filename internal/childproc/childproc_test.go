@@ -2,6 +2,7 @@ package childproc
 
 import (
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 )
@@ -30,5 +31,24 @@ func TestLines(t *testing.T) {
 				t.Errorf("Tail() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestSocketDirIsTheSameForTheSameDir(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	a, err := SocketDir("chorus-test-", "/data/one", os.Geteuid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := SocketDir("chorus-test-", "/data/one", os.Geteuid())
+	c, _ := SocketDir("chorus-test-", "/data/two", os.Geteuid())
+	if a != b || a == c {
+		t.Errorf("socket dirs %q, %q (same data dir), %q (another)", a, b, c)
+	}
+	if err := os.Chmod(a, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SocketDir("chorus-test-", "/data/one", os.Geteuid()); err == nil || !strings.Contains(err.Error(), "remove it") {
+		t.Errorf("a socket dir others may enter: %v, want a refusal", err)
 	}
 }

@@ -211,17 +211,15 @@ func startRedisServer(ctx context.Context, bin, dir string, log *slog.Logger) (_
 
 	c := &child{sock: filepath.Join(dir, socketName), exited: make(chan struct{})}
 	if len(c.sock) >= maxSocketPath {
-		c.sockDir, err = os.MkdirTemp("", "chorus-redis-")
+		// The same directory for dir in every process: clients of a
+		// redis-server that another process restarts find it again.
+		c.sockDir, err = childproc.SocketDir("chorus-redis-", dir, os.Geteuid())
 		if err != nil {
 			return nil, fmt.Errorf("redis-server: socket directory: %w", err)
 		}
 		c.sock = filepath.Join(c.sockDir, socketName)
-		defer func() {
-			if err != nil {
-				_ = os.RemoveAll(c.sockDir)
-			}
-		}()
-	} else if err := refuseLiveSocket(ctx, c.sock); err != nil {
+	}
+	if err := refuseLiveSocket(ctx, c.sock); err != nil {
 		return nil, fmt.Errorf("redis-server: %w", err)
 	}
 

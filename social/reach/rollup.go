@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -242,15 +243,11 @@ func upsertTotals(ctx context.Context, sc tenant.Scope, sums map[totalKey]Counte
 // bulkInc adds each key's counters to its document, creating it if
 // needed, in one bulk write of keyed upserts.
 func bulkInc[K keyed](ctx context.Context, coll *tenant.Collection, sums map[K]Counters) error {
-	// In the order of their IDs: the engine may lock the documents of one
-	// bulk write together (DocumentDB runs it in one transaction), and
-	// concurrent writes that lock shared documents in different orders
-	// deadlock until PostgreSQL's deadlock_timeout (1 s) breaks one.
-	keys := make([]K, 0, len(sums))
-	for k := range sums {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b K) int { return strings.Compare(a.id(), b.id()) })
+	// In _id order: two processes' bulks over the same documents then
+	// lock them in the same order. In map order, PostgreSQL (DocumentDB)
+	// found deadlocks between two API processes' click flushes, and the
+	// losing flush's counts were dropped.
+	keys := slices.SortedFunc(maps.Keys(sums), func(a, b K) int { return strings.Compare(a.id(), b.id()) })
 	ops := make([]tenant.Upsert, 0, len(sums))
 	for _, k := range keys {
 		if d := sums[k].incDoc(); len(d) > 0 {

@@ -45,23 +45,17 @@ var fronts atomic.Int64
 // startDocumentDB starts (or finds) the cluster in dir/postgres and serves
 // FerretDB v2 on it as a child process of this one.
 func startDocumentDB(ctx context.Context, in pgInstall, dir string, opts Options, log *slog.Logger) (_ *Mongo, err error) {
-	unlock, err := lockDir(filepath.Join(dir, lockName))
-	if err != nil {
-		return nil, fmt.Errorf("embedded store: %w", err)
-	}
 	pgdata := filepath.Join(dir, pgdataName)
-	c, shared := runningCluster(ctx, pgdata)
-	if shared {
-		log.InfoContext(ctx, "embedded store: using the PostgreSQL cluster another process runs on the data dir",
-			slog.String("pgdata", pgdata), slog.String("socket_dir", c.sockDir))
+	var (
+		c      *cluster
+		shared bool
+	)
+	if opts.Attach {
+		c, err = waitCluster(ctx, dir, pgdata)
+		shared = true
 	} else {
-		if sqliteData(dir) && !exists(filepath.Join(pgdata, "PG_VERSION")) {
-			log.WarnContext(ctx, "embedded store: the data of the former SQLite store in this directory is not carried over to PostgreSQL; set CHORUS_EMBEDDED_STORE=sqlite to keep using it",
-				slog.String("dir", dir))
-		}
-		c, err = startCluster(ctx, in, dir, pgdata, opts.Ephemeral, log)
+		c, shared, err = ensureCluster(ctx, in, dir, opts, log)
 	}
-	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("embedded store: PostgreSQL in %s: %w", pgdata, err)
 	}
@@ -75,16 +69,104 @@ func startDocumentDB(ctx context.Context, in pgInstall, dir string, opts Options
 	if err != nil {
 		return nil, fmt.Errorf("embedded store: FerretDB on %s: %w", pgdata, err)
 	}
-	m := &Mongo{
-		engine: EngineDocumentDB,
-		uri:    uri,
-		stop: func(ctx context.Context) error {
-			return errors.Join(f.stop(ctx), c.stop(ctx))
-		},
+	m := &Mongo{engine: EngineDocumentDB, uri: uri, clusters: []*cluster{c}}
+	m.own = func(ctx context.Context) (bool, error) {
+		c, shared, err := ensureCluster(ctx, in, dir, opts, log)
+		if err != nil || shared {
+			return false, err
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.clusters = append(m.clusters, c)
+		return true, nil
+	}
+	m.stop = func(ctx context.Context) error {
+		err := f.stop(ctx)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for _, c := range m.clusters {
+			err = errors.Join(err, c.stop(ctx))
+		}
+		return err
 	}
 	log.InfoContext(ctx, "embedded MongoDB-compatible store (FerretDB v2 on PostgreSQL with DocumentDB) started",
 		slog.String("dir", dir), slog.String("uri", uri), slog.Bool("shared_cluster", shared))
 	return m, nil
+}
+
+// ensureCluster returns the cluster another process serves on dir, or
+// starts one as a child of this process (shared false).
+func ensureCluster(ctx context.Context, in pgInstall, dir string, opts Options, log *slog.Logger) (*cluster, bool, error) {
+	unlock, err := lockDir(filepath.Join(dir, lockName))
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
+	pgdata := filepath.Join(dir, pgdataName)
+	if c, ok := runningCluster(ctx, pgdata); ok {
+		log.InfoContext(ctx, "embedded store: using the PostgreSQL cluster another process runs on the data dir",
+			slog.String("pgdata", pgdata), slog.String("socket_dir", c.sockDir))
+		return c, true, nil
+	}
+	if err := waitPostmasterGone(ctx, pgdata); err != nil {
+		return nil, false, err
+	}
+	if sqliteData(dir) && !exists(filepath.Join(pgdata, "PG_VERSION")) {
+		log.WarnContext(ctx, "embedded store: the data of the former SQLite store in this directory is not carried over to PostgreSQL; set CHORUS_EMBEDDED_STORE=sqlite to keep using it",
+			slog.String("dir", dir))
+	}
+	c, err := startCluster(ctx, in, dir, pgdata, opts.Ephemeral, log)
+	return c, false, err
+}
+
+// attachTimeout bounds how long a process that does not own the data dir
+// waits for the owner's cluster to accept connections.
+const attachTimeout = 90 * time.Second
+
+// waitCluster waits until another process serves a cluster on pgdata.
+func waitCluster(ctx context.Context, dir, pgdata string) (*cluster, error) {
+	ctx, cancel := context.WithTimeout(ctx, attachTimeout)
+	defer cancel()
+	for {
+		unlock, err := lockDir(filepath.Join(dir, lockName))
+		if err != nil {
+			return nil, err
+		}
+		c, ok := runningCluster(ctx, pgdata)
+		unlock()
+		if ok {
+			return c, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("no cluster answers on %s: the process that owns the data dir has not started it (%w)", pgdata, context.Cause(ctx))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// waitPostmasterGone waits until the postmaster that postmaster.pid names,
+// if it still lives, has exited: a cluster whose process died shuts down
+// on its own (fast shutdown), and a new one cannot start before.
+func waitPostmasterGone(ctx context.Context, pgdata string) error {
+	ctx, cancel := context.WithTimeout(ctx, pgStopGrace)
+	defer cancel()
+	for {
+		b, err := os.ReadFile(filepath.Join(pgdata, "postmaster.pid"))
+		if err != nil {
+			return nil
+		}
+		pidStr, _, _ := strings.Cut(string(b), "\n")
+		pid, err := strconv.Atoi(strings.TrimSpace(pidStr))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) == syscall.ESRCH {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the postmaster %d of %s neither serves nor exits", pid, pgdata)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // startFerretDB runs FerretDB v2 on cluster c, listening on a unix socket

@@ -23,12 +23,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // ErrNotInstalled is returned (wrapped, with how to install it) when
 // PostgreSQL 15, its DocumentDB extension or FerretDB v2 is missing and no
 // fallback is allowed.
 var ErrNotInstalled = errors.New("PostgreSQL with the DocumentDB extension is not installed")
+
+// ErrNotShared is returned by Start with Options.Attach when the engine
+// would be FerretDB v1 on SQLite, which is atomic only within one
+// connection and so serves the process that owns the data dir only.
+var ErrNotShared = errors.New("its embedded store is FerretDB v1 on SQLite (CHORUS_EMBEDDED_STORE=sqlite, or no PostgreSQL with DocumentDB here), which is atomic only within one connection, so one Chorus process only may use it")
 
 // Engine is what serves the embedded store.
 type Engine string
@@ -63,6 +69,11 @@ type Options struct {
 	// Ephemeral turns off flushing to disk (fsync, synchronous commit) in a
 	// cluster this process starts: for tests, whose data a crash may lose.
 	Ephemeral bool
+	// Attach makes Start use the cluster that another process (the data
+	// dir's owner) runs, waiting up to 90 s for it, instead of starting
+	// one: for a process that does not own the data dir. Ignored by the
+	// SQLite engine.
+	Attach bool
 	// MaxConns bounds this process's pool of PostgreSQL connections
 	// (default 20). Each connection is a PostgreSQL process; the cluster
 	// accepts 200 in all, for every process on the data directory.
@@ -75,6 +86,10 @@ type Mongo struct {
 	engine Engine
 	uri    string
 	stop   func(context.Context) error
+	own    func(context.Context) (bool, error) // nil: nothing to take over
+
+	mu       sync.Mutex
+	clusters []*cluster // what stop stops (each a no-op unless started here)
 }
 
 // Start starts the embedded store whose data lives in dir (created 0700 if
@@ -116,12 +131,18 @@ func Start(ctx context.Context, dir string, opts Options, log *slog.Logger) (*Mo
 	}
 	switch opts.Engine {
 	case EngineSQLite:
+		if opts.Attach {
+			return nil, ErrNotShared
+		}
 		return startSQLite(ctx, dir, log)
 	case EngineDocumentDB, EngineAuto:
 	default:
 		return nil, fmt.Errorf("embedded store: unknown engine %q", opts.Engine)
 	}
 	in, err := findPostgres(ctx)
+	if errors.Is(err, ErrNotInstalled) && opts.Engine == EngineAuto && opts.Attach {
+		return nil, ErrNotShared
+	}
 	if errors.Is(err, ErrNotInstalled) && opts.Engine == EngineAuto {
 		log.WarnContext(ctx, "embedded store: DEMO MODE: FerretDB v1 on SQLite, which scans whole collections and is atomic only within one connection; install PostgreSQL with DocumentDB (.ci/build-documentdb) or set CHORUS_MONGO_URI",
 			slog.String("reason", err.Error()))
@@ -139,6 +160,22 @@ func (m *Mongo) Engine() Engine { return m.engine }
 // URI returns a mongodb:// URI for the store, usable by the v2 driver. For a
 // unix socket the path is the escaped host (mongodb://%2Fpath%2Fferretdb.sock).
 func (m *Mongo) URI() string { return m.uri }
+
+// Own starts the PostgreSQL cluster on the data dir as a child of this
+// process if no process serves it (its owner stopped or died), and reports
+// whether it did; this process's FerretDB then reconnects to it, and Stop
+// stops it. Only the process that owns the data dir may call Own. The
+// SQLite engine has nothing to take over: Own returns false.
+func (m *Mongo) Own(ctx context.Context) (bool, error) {
+	if m.own == nil {
+		return false, nil
+	}
+	started, err := m.own(ctx)
+	if err != nil {
+		return false, fmt.Errorf("embedded store: %w", err)
+	}
+	return started, nil
+}
 
 // Stop stops FerretDB and then the PostgreSQL cluster if this process
 // started it, and waits until they have exited. FerretDB gives clients

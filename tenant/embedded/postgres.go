@@ -284,7 +284,13 @@ func startCluster(ctx context.Context, in pgInstall, dir, pgdata string, ephemer
 	c := &cluster{pgdata: pgdata, sockDir: pgdata, cleanup: func() {}}
 	// The socket is sockDir/.s.PGSQL.5432: keep it under the sun_path limit.
 	if len(filepath.Join(pgdata, ".s.PGSQL.5432")) >= maxSocketPath {
-		c.sockDir, err = os.MkdirTemp("", "chorus-pg-")
+		// The same directory for pgdata in every process: the FerretDBs
+		// of other processes find a cluster that one of them restarts.
+		uid := os.Geteuid()
+		if cred != nil {
+			uid = int(cred.Uid)
+		}
+		c.sockDir, err = childproc.SocketDir("chorus-pg-", pgdata, uid)
 		if err != nil {
 			return nil, fmt.Errorf("socket directory: %w", err)
 		}
