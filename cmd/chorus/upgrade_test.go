@@ -89,7 +89,7 @@ func TestUpgradeFromThePreviousSchema(t *testing.T) {
 	if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil {
 		t.Fatalf("chorus migrate: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "migrated from 0 to 2") || !strings.Contains(out.String(), "1 instances changed") {
+	if !strings.Contains(out.String(), "migrated from 0 to 3") || !strings.Contains(out.String(), "1 instances changed") {
 		t.Errorf("chorus migrate said:\n%s", out.String())
 	}
 
@@ -130,7 +130,7 @@ func TestUpgradeFromThePreviousSchema(t *testing.T) {
 	}
 
 	out.Reset()
-	if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil || !strings.Contains(out.String(), "up to date (migration 2)") {
+	if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil || !strings.Contains(out.String(), "up to date (migration 3)") {
 		t.Errorf("a second chorus migrate: %v\n%s", err, out.String())
 	}
 }
