@@ -207,3 +207,48 @@ func TestRebuildIndexesWithCompositeTerms(t *testing.T) {
 		t.Errorf("the read after the crash and a run: %v, before %v", got, before)
 	}
 }
+
+// The flags DocumentDB puts in the specification of an index with
+// composite terms, and their absence or falsity.
+func TestHasCompositeTerms(t *testing.T) {
+	for _, c := range []struct {
+		spec bson.D
+		want bool
+	}{
+		{bson.D{{Key: "name", Value: "a_1"}, {Key: "enableOrderedIndex", Value: int32(1)}}, true},
+		{bson.D{{Key: "name", Value: "a_1"}, {Key: "enableOrderedIndex", Value: true}}, true},
+		{bson.D{{Key: "name", Value: "a_1"}, {Key: "enableCompositeTerm", Value: true}}, true},
+		{bson.D{{Key: "name", Value: "a_1"}, {Key: "enableOrderedIndex", Value: int32(0)}}, false},
+		{bson.D{{Key: "name", Value: "a_1"}, {Key: "enableOrderedIndex", Value: false}}, false},
+		{bson.D{{Key: "name", Value: "a_1"}, {Key: "unique", Value: true}}, false},
+	} {
+		if got := hasCompositeTerms(tenanttest.MustMarshal(t, c.spec)); got != c.want {
+			t.Errorf("%v: %t, want %t", c.spec, got, c.want)
+		}
+	}
+}
+
+// An index specification becomes the same index: keys in order, name,
+// and the options listIndexes reports.
+func TestIndexModelOf(t *testing.T) {
+	m, err := indexModelOf(tenanttest.MustMarshal(t, bson.D{{Key: "v", Value: int32(2)},
+		{Key: "key", Value: bson.D{{Key: "tenant_id", Value: int32(1)}, {Key: "at", Value: -1.0}}}, {Key: "name", Value: "tenant_id_1_at_-1"},
+		{Key: "unique", Value: true}, {Key: "expireAfterSeconds", Value: int64(60)}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o options.IndexOptions
+	for _, set := range m.Options.List() {
+		if err := set(&o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := m.Keys.(bson.D)
+	if len(keys) != 2 || keys[0].Key != "tenant_id" || keys[1].Key != "at" || keys[1].Value != -1.0 ||
+		o.Name == nil || *o.Name != "tenant_id_1_at_-1" || o.Unique == nil || !*o.Unique || o.ExpireAfterSeconds == nil || *o.ExpireAfterSeconds != 60 || o.Sparse != nil {
+		t.Errorf("the model: keys %v, options %+v", keys, o)
+	}
+	if _, err := indexModelOf(tenanttest.MustMarshal(t, bson.D{{Key: "name", Value: "x"}})); err == nil {
+		t.Error("a specification without keys: no error")
+	}
+}
