@@ -2,10 +2,12 @@ package tenant
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -54,6 +56,12 @@ func oldIndexes(t *testing.T, s *Store) int {
 	return n
 }
 
+// rebuildMigration runs RebuildIndexesWithCompositeTerms as migration 1.
+var rebuildMigration = []Migration{{Version: 1, Name: "indexes rebuilt with composite terms", Run: func(ctx context.Context, s *Store) error {
+	_, err := s.RebuildIndexesWithCompositeTerms(ctx)
+	return err
+}}}
+
 // compositeIndexes returns the names of coll's indexes with and without
 // composite terms (_id's left out).
 func compositeIndexes(t *testing.T, coll *mongo.Collection) (with, without []string) {
@@ -87,10 +95,7 @@ func TestRebuildIndexesWithCompositeTerms(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close(context.Background())
-	migs := []Migration{{Version: 1, Name: "indexes rebuilt with composite terms", Run: func(ctx context.Context, s *Store) error {
-		_, err := s.RebuildIndexesWithCompositeTerms(ctx)
-		return err
-	}}}
+	migs := rebuildMigration
 	docdb, err := s.usesDocumentDB(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -250,5 +255,93 @@ func TestIndexModelOf(t *testing.T) {
 	}
 	if _, err := indexModelOf(tenanttest.MustMarshal(t, bson.D{{Key: "name", Value: "x"}})); err == nil {
 		t.Error("a specification without keys: no error")
+	}
+}
+
+// compositeTermsSetting turns documentdb.defaultUseCompositeOpClass of the
+// embedded test cluster on or off (ALTER SYSTEM, then a reload) and waits
+// until a new session sees it.
+func compositeTermsSetting(t *testing.T, pg string, on bool) {
+	t.Helper()
+	ctx := context.WithoutCancel(t.Context())
+	conn, err := pgx.Connect(ctx, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	set := "ALTER SYSTEM RESET documentdb.defaultUseCompositeOpClass"
+	if !on {
+		set = "ALTER SYSTEM SET documentdb.defaultUseCompositeOpClass = off"
+	}
+	if _, err := conn.Exec(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[bool]string{true: "on", false: "off"}[on]
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := pgx.Connect(ctx, pg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		err = c.QueryRow(ctx, "SHOW documentdb.defaultUseCompositeOpClass").Scan(&got)
+		c.Close(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("documentdb.defaultUseCompositeOpClass is %s after the reload, want %s", got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The sessions FerretDB holds read the reloaded file at their next command.
+	time.Sleep(200 * time.Millisecond)
+}
+
+// An embedded store whose indexes were made with the setting off, as
+// before Chorus turned it on: with the setting still off the migration
+// fails before dropping anything and is not recorded; once it is on the
+// migration rebuilds them with composite terms.
+func TestRebuildIndexesNeedsTheSettingOn(t *testing.T) {
+	pg, ok := tenanttest.Postgres(t)
+	if !ok {
+		t.Skip("the tests' server is not the embedded DocumentDB store, whose settings this test changes")
+	}
+	uri, db := tenanttest.Mongo(t)
+	compositeTermsSetting(t, pg, false)
+	t.Cleanup(func() { compositeTermsSetting(t, pg, true) })
+	notes := Kind{Name: "notes", Indexes: []Index{{Keys: bson.D{{Key: "state", Value: 1}, {Key: "at", Value: 1}}}}}
+	s, err := OpenStore(t.Context(), StoreConfig{URI: uri, Database: db, Kinds: []Kind{notes}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	inst, err := s.EnsureInstance(t.Context(), "acme.example", "founder@acme.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	coll := s.db.Collection(collectionName(inst.ID, "notes"))
+	if with, without := compositeIndexes(t, coll); len(with) != 0 || len(without) != 1 {
+		t.Fatalf("made with the setting off: indexes with composite terms %v, without %v", with, without)
+	}
+	migs := rebuildMigration
+	if rep, err := s.Migrate(t.Context(), migs, "off"); !errors.Is(err, ErrCompositeTermsOff) || rep.To != 0 {
+		t.Fatalf("migrating with the setting off: %+v, %v; want ErrCompositeTermsOff and nothing recorded", rep, err)
+	}
+	if _, without := compositeIndexes(t, coll); len(without) != 1 {
+		t.Errorf("after the failed migration the notes' indexes are %v, want the old one kept", without)
+	}
+
+	compositeTermsSetting(t, pg, true)
+	if rep, err := s.Migrate(t.Context(), migs, "on"); err != nil || rep.To != 1 {
+		t.Fatalf("migrating with the setting on: %+v, %v", rep, err)
+	}
+	if with, without := compositeIndexes(t, coll); len(with) != 1 || len(without) != 0 {
+		t.Errorf("after migrating: indexes with composite terms %v, without %v", with, without)
 	}
 }
