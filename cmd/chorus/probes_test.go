@@ -72,7 +72,7 @@ func TestWorkerServesProbesAndMetrics(t *testing.T) {
 		}
 	}()
 	base := "http://" + addr
-	if !slices.ContainsFunc(logs(), func(l string) bool { return strings.Contains(l, `"msg":"database up to date","migration":2`) }) {
+	if !slices.ContainsFunc(logs(), func(l string) bool { return strings.Contains(l, `"msg":"database up to date","migration":3`) }) {
 		t.Errorf("the worker did not migrate the database at start:\n%s", strings.Join(logs(), "\n"))
 	}
 	if st, _, body := get(t, base+"/healthz", ""); st != http.StatusOK {
