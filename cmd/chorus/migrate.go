@@ -49,6 +49,15 @@ func migrations(log *slog.Logger) []tenant.Migration {
 				return nil
 			})
 		}},
+		// Indexes made before the embedded cluster set
+		// documentdb.defaultUseCompositeOpClass keep a term per field.
+		{Version: 4, Name: "indexes rebuilt with composite terms on FerretDB v2 with DocumentDB", Run: func(ctx context.Context, s *tenant.Store) error {
+			rep, err := s.RebuildIndexesWithCompositeTerms(ctx)
+			if err == nil && rep.DocumentDB {
+				log.InfoContext(ctx, "indexes rebuilt with composite terms", "rebuilt", rep.Rebuilt, "already_composite", rep.Current, "duration_ms", rep.Took.Milliseconds())
+			}
+			return err
+		}},
 	}
 }
 

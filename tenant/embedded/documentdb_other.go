@@ -28,3 +28,7 @@ func Backup(context.Context, string, io.Writer, *slog.Logger) error {
 func Restore(context.Context, string, io.Reader, *slog.Logger) (string, error) {
 	return "", fmt.Errorf("embedded store: %w", ErrNotInstalled)
 }
+
+// PostgresConnString: no cluster runs on systems without the DocumentDB
+// engine.
+func PostgresConnString(context.Context, string) (string, bool) { return "", false }

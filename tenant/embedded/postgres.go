@@ -168,6 +168,17 @@ func (c *cluster) connString(db string) string {
 	return fmt.Sprintf("host=%s user=%s dbname=%s sslmode=disable", c.sockDir, pgUser, db)
 }
 
+// PostgresConnString returns a libpq connection string to the postgres
+// database of the cluster a process serves for the embedded store in dir
+// (as its superuser), if one runs: for tests that change its settings.
+func PostgresConnString(ctx context.Context, dir string) (string, bool) {
+	c, ok := runningCluster(ctx, filepath.Join(dir, "postgres"))
+	if !ok {
+		return "", false
+	}
+	return c.connString("postgres"), true
+}
+
 // runningCluster returns the cluster another process serves on pgdata, if
 // its postmaster.pid names a live postmaster that accepts connections.
 func runningCluster(ctx context.Context, pgdata string) (*cluster, bool) {

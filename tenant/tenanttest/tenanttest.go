@@ -34,9 +34,10 @@ import (
 // The embedded server lives as long as the test process: a package-level
 // once is the simplest way to share it between the tests of one package.
 var (
-	once    sync.Once
-	uri     string
-	onceErr error
+	once     sync.Once
+	uri      string
+	storeDir string // the embedded store's, "" with CHORUS_TEST_MONGO_URI
+	onceErr  error
 )
 
 func serverURI() (string, error) {
@@ -77,6 +78,7 @@ func serverURI() (string, error) {
 			return
 		}
 		uri = m.URI()
+		storeDir = filepath.Join(dir, "mongo")
 	})
 	return uri, onceErr
 }
@@ -147,6 +149,17 @@ func Mongo(t testing.TB) (uri, database string) {
 		}
 	})
 	return u, db
+}
+
+// Postgres returns a libpq connection string to the PostgreSQL cluster of
+// the embedded store the tests use (as its superuser), or false when they
+// use another server (CHORUS_TEST_MONGO_URI, the SQLite fallback).
+func Postgres(t testing.TB) (string, bool) {
+	t.Helper()
+	if _, err := serverURI(); err != nil || storeDir == "" {
+		return "", false
+	}
+	return embedded.PostgresConnString(t.Context(), storeDir)
 }
 
 // Missing reports a server the test needs but cannot find: a skip with a
