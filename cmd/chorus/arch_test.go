@@ -17,7 +17,7 @@ import (
 const module = "github.com/chorushq/chorus"
 
 // allowedImports lists, per package of ours, the packages of ours it may
-// import directly (STYLE.md: cmd → jobs → social → content → tenant;
+// import directly (docs/design/STYLE.md: cmd → jobs → social → content → tenant;
 // jobs/task is a leaf every domain may use to enqueue). A package missing
 // here fails the test until its place is decided.
 var allowedImports = map[string][]string{

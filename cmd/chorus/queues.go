@@ -30,7 +30,7 @@ func mountQueues(e *gin.Engine, token string, redisOpt asynq.RedisConnOpt) *asyn
 	h := []gin.HandlerFunc{operatorOnly(token), gin.WrapH(mon)}
 	e.GET(queuesPath, h...)
 	e.GET(queuesPath+"/*path", h...)
-	// API.md names the console /ops/v1/queues, beside the operator API.
+	// docs/design/API.md names the console /ops/v1/queues, beside the operator API.
 	e.GET("/ops/v1/queues", operatorOnly(token), func(c *gin.Context) { c.Redirect(http.StatusFound, queuesPath+"/") })
 	return mon
 }

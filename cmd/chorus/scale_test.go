@@ -2,7 +2,7 @@ package main
 
 // The scaling benchmark (`make bench`): each hot path's latency on an
 // instance holding no history (S0) and on instances holding more, in one
-// run, with each size's ratio to S0. Growth is a defect (DESIGN.md: cost
+// run, with each size's ratio to S0. Growth is a defect (docs/design/DESIGN.md: cost
 // must not grow with history).
 //
 //	CHORUS_BENCH_SIZES=S0,S1,S2 make bench        # the default
