@@ -65,7 +65,7 @@ func statusOf(err error) *api.Problem {
 		return api.New(http.StatusConflict, "idempotency_key_in_use", ErrKeyInUse.Error())
 	case errors.Is(err, ErrNotConfigured):
 		return api.New(http.StatusConflict, "network_not_configured",
-			"this network is not set up on this Chorus deployment: its operator must register Chorus with the network and set its app credentials (see the README's section on social networks)")
+			"this network is not set up on this Chorus deployment: its operator must register Chorus with the network and set its app credentials (see docs/connections.md)")
 	case errors.Is(err, ErrNetworkNotAllowed):
 		return api.New(http.StatusForbidden, "network_not_allowed", "your company's admins have not approved this network")
 	case errors.Is(err, ErrServerNotAllowed):

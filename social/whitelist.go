@@ -31,7 +31,7 @@ type Availability string
 // Availabilities.
 const (
 	// NotConfigured: the deployment has no app credentials for the
-	// network (the operator sets them up; see the README).
+	// network (the operator sets them up; see docs/connections.md).
 	NotConfigured Availability = "not_configured"
 	NetAllowed    Availability = "allowed"
 	NetNotAllowed Availability = "not_allowed"

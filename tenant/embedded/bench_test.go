@@ -110,7 +110,7 @@ func BenchmarkEngines(b *testing.B) {
 // page costs a page, 25 that it costs the number of matches), and
 // sort-all: 1 when the plan sorts every match (a Sort node between the
 // Limit and the index scan), 0 when the index returns the documents in
-// order. DocumentDB 0.107 as .ci/build-documentdb builds it sorts (README,
+// order. DocumentDB 0.107 as .ci/build-documentdb builds it sorts (docs/benchmarks.md,
 // "Publishing benchmarks", says why). Run:
 // go test -tags ferretdb_no_postgresql -run - -bench FeedPage ./tenant/embedded
 func BenchmarkFeedPage(b *testing.B) {
