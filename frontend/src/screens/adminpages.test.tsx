@@ -89,7 +89,7 @@ describe("Admin pages", () => {
     expect(screen.queryByRole("button", { name: "Allow LinkedIn" })).toBeNull();
     expect(screen.getByText(/LinkedIn, X, Facebook need app credentials/)).toBeTruthy();
     expect(screen.getByText("CHORUS_LINKEDIN_CLIENT_ID")).toBeTruthy();
-    expect(screen.getByRole("link", { name: "How to set up a network" }).getAttribute("href")).toMatch(/#social-networks-and-connections$/);
+    expect(screen.getByRole("link", { name: "How to set up a network" }).getAttribute("href")).toMatch(/\/docs\/connections\.md#registering-chorus-with-each-network$/);
   });
 
   it("enables Allow once the domain is verified", async () => {

@@ -10,7 +10,7 @@ import { ErrorMessage } from "../../components/ErrorMessage";
 import { DataTable } from "../../components/Wide";
 
 /** Where operators read how to register Chorus with each network. */
-export const NETWORK_SETUP_DOCS = "https://github.com/chorushq/chorus#social-networks-and-connections";
+export const NETWORK_SETUP_DOCS = "https://github.com/chorushq/chorus/blob/main/docs/connections.md#registering-chorus-with-each-network";
 
 /** The settings an operator sets to serve a network that needs app credentials. */
 const OPERATOR_SETTINGS: Record<string, string[]> = {
