@@ -14,7 +14,7 @@ WEB_DIST      := $(WEB)/dist/index.html
 WEB_SRC       := $(shell find $(WEB)/src $(WEB)/public $(WEB)/scripts -type f ! -name schema.d.ts 2>/dev/null) \
                  $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json
 
-.PHONY: run run-sso build image test deps documentdb test-go test-web test-deploy smoke web lint vulncheck tools clean bench
+.PHONY: run run-sso build image image-local test deps documentdb test-go test-web test-deploy smoke web lint vulncheck tools clean bench
 
 ## run: the whole platform (API, web app, workers) with the embedded store (FerretDB v2 on a
 ## private PostgreSQL with DocumentDB, built once by `make documentdb`) and Redis
@@ -45,6 +45,13 @@ image:
 	  --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
 	  --build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
 	  -t $(IMAGE) -t localhost/chorus:latest .
+
+## image-local: the same final image around a static binary built here (deploy/image/from-binary:
+## FROM scratch, no build stages, no base image: seconds, not minutes); the smoke test uses it.
+## Release images come from make image, which builds from the sources alone.
+image-local: $(WEB_DIST)
+	CGO_ENABLED=0 $(GO) build -tags $(TAGS) -trimpath -ldflags='$(LDFLAGS)' -o bin/chorus-static ./cmd/chorus
+	VERSION=$(VERSION) COMMIT=$(COMMIT) ./deploy/image/from-binary bin/chorus-static $(IMAGE) localhost/chorus:latest
 
 ## test: everything: vet, staticcheck, the race-enabled tests on real servers, govulncheck,
 ## the web app's unit tests and its browser end-to-end test

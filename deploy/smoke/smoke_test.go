@@ -318,11 +318,15 @@ func forPodman(t *testing.T, rendered string) (string, map[string]any) {
 	return strings.Join(docs, "---\n"), secret
 }
 
-// chorusImage is an image make image built from the sources as they are
-// now, or a new one (CHORUS_SMOKE_IMAGE names another one to use as is).
-// An image is up to date when nothing the binary is built from (Go code,
-// the web app, the Dockerfile) differs between the commit it was built
-// from (its revision label) and the working tree.
+// chorusImage is an image built from the sources as they are now (by make
+// image, or make image-local), or a new one made by make image-local: the
+// release image's final stage around a static binary built on this machine,
+// which takes seconds where make image's build stages take minutes the first
+// time (CHORUS_SMOKE_IMAGE names another one to use as is; deploy/image/check
+// and the GitHub workflow cover make image itself). An image is up to date
+// when nothing the binary is built from (Go code, the web app, the
+// Dockerfile) differs between the commit it was built from (its revision
+// label) and the working tree.
 func chorusImage(t *testing.T) string {
 	t.Helper()
 	if img := os.Getenv("CHORUS_SMOKE_IMAGE"); img != "" {
@@ -340,9 +344,9 @@ func chorusImage(t *testing.T) string {
 	}
 	started := time.Now()
 	version := strings.TrimSpace(runOut(t, "git", "-C", repo, "describe", "--tags", "--always", "--dirty"))
-	cmd := exec.Command("make", "-C", repo, "image")
+	cmd := exec.Command("make", "-C", repo, "image-local")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("make image: %v\n%s", err, tail(out, 40))
+		t.Fatalf("make image-local: %v\n%s", err, tail(out, 40))
 	}
 	image := "localhost/chorus:" + version
 	size := strings.TrimSpace(runOut(t, "podman", "image", "inspect", "--format", "{{.Size}}", image))
@@ -352,7 +356,7 @@ func chorusImage(t *testing.T) string {
 
 // imageSources are the paths the image's binary is built from.
 var imageSources = []string{"go.mod", "go.sum", ":(glob)**/*.go", ":(exclude,glob)**/*_test.go", ":(exclude)tools",
-	"frontend", "cmd/chorus/openapi.yaml", "deploy/Dockerfile", ".dockerignore"}
+	"frontend", "cmd/chorus/openapi.yaml", "deploy/Dockerfile", "deploy/image/from-binary", ".dockerignore"}
 
 // builtFrom reports whether the working tree's image sources are those of
 // commit rev, with no untracked file among them.
