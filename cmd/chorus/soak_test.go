@@ -278,6 +278,20 @@ func TestSoak(t *testing.T) {
 			for _, sh := range states {
 				left[sh.State]++
 			}
+			// What keeps each unfinished share, and what the workers said
+			// about shares.
+			for i, id := range ids {
+				if sh := states[id]; sh.State != "published" && sh.State != "failed" && sh.State != "cancelled" {
+					t.Logf("share %d (%s) is %s: %s", i, id, sh.State, sh.Error)
+				}
+			}
+			for _, w := range workers {
+				for _, l := range w.lines(1 << 20) {
+					if strings.Contains(l, "unconfirmed") || strings.Contains(l, "reconciled") {
+						t.Logf("worker %d: %s", w.cmd.Process.Pid, l)
+					}
+				}
+			}
 			t.Fatalf("after %v, shares by state: %v", *soakSettle, left)
 		}
 	}
