@@ -172,6 +172,9 @@ func TestSoak(t *testing.T) {
 	api = append(api, startChorus(t, env, "serve"))
 	urls = append(urls, api[1].serving())
 	workers := []*chorusProc{startChorus(t, env, "worker"), startChorus(t, env, "worker"), startChorus(t, env, "worker")}
+	for _, w := range workers {
+		w.working()
+	}
 
 	newClient := func() *client {
 		jar, _ := cookiejar.New(nil)
@@ -213,6 +216,7 @@ func TestSoak(t *testing.T) {
 		case *soakShares / 4:
 			workers[0].kill()
 			workers[0] = startChorus(t, env, "worker")
+			workers[0].working()
 			kills = append(kills, "worker SIGKILL")
 		case *soakShares / 2:
 			api[1].kill()
