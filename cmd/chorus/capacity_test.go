@@ -122,7 +122,7 @@ func TestCapacity(t *testing.T) {
 	instanceID := m.Instance.ID
 
 	mongoDir := filepath.Join(dir, "mongo")
-	attach := func() (*tenant.Store, *mongo.Client, func()) {
+	attach := func() (*tenant.Store, string, func()) {
 		log := slog.New(slog.DiscardHandler)
 		em, err := embedded.Start(t.Context(), mongoDir, embedded.Options{Engine: embedded.EngineDocumentDB, Attach: true, MaxConns: 4}, log)
 		if err != nil {
@@ -132,19 +132,14 @@ func TestCapacity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, err := mongo.Connect(options.Client().ApplyURI(em.URI()).SetMaxPoolSize(2))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return store, raw, func() {
+		return store, em.URI(), func() {
 			ctx := context.WithoutCancel(t.Context())
-			raw.Disconnect(ctx)
 			store.Close(ctx)
 			em.Stop(ctx)
 		}
 	}
-	store, raw, detach := attach()
-	countCollections(t, raw.Database("chorus"), instanceID)
+	store, uri, detach := attach()
+	countCollections(t, uri, "chorus", instanceID)
 
 	pgConn := func() *pgx.Conn {
 		cs, ok := embedded.PostgresConnString(t.Context(), mongoDir)
@@ -221,7 +216,7 @@ func TestCapacity(t *testing.T) {
 			}
 		}
 		if n != counts[len(counts)-1] {
-			store, raw, detach = attach()
+			store, _, detach = attach()
 		}
 	}
 	fmt.Println(capacityTable(rows, firstStart))
@@ -312,8 +307,14 @@ func useEveryFeature(t *testing.T, env map[string]string, admin, member *client,
 // code declares them (storeKinds and the tenant package's own kinds, an
 // _id index each) with what the server lists, and logs both with the
 // deployment-wide collections.
-func countCollections(t *testing.T, db *mongo.Database, instanceID string) {
+func countCollections(t *testing.T, uri, database, instanceID string) {
 	t.Helper()
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(context.WithoutCancel(t.Context()))
+	db := client.Database(database)
 	names, err := db.ListCollectionNames(t.Context(), bson.D{})
 	if err != nil {
 		t.Fatal(err)
