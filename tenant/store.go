@@ -144,6 +144,10 @@ func isFerretDB(ctx context.Context, uri string) (bool, error) {
 	return ferret, nil
 }
 
+// DeclaredKinds returns every kind a store opened with kinds keeps per
+// instance, a collection each: the tenant package's own, then kinds.
+func DeclaredKinds(kinds []Kind) []Kind { return append(ownKinds(), kinds...) }
+
 func validKindName(n string) bool {
 	if n == "" || len(n) > 40 {
 		return false

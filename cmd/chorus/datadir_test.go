@@ -144,6 +144,21 @@ func (p *chorusProc) serving() string {
 	return ""
 }
 
+// working waits until a worker process has started processing tasks.
+func (p *chorusProc) working() {
+	p.t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); !p.logged("worker started"); time.Sleep(100 * time.Millisecond) {
+		select {
+		case <-p.done:
+			p.t.Fatalf("chorus worker exited before it started (%v): %s", p.err, p.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("chorus worker did not start within 2 minutes")
+		}
+	}
+}
+
 // exited waits until the process exits and returns its error output.
 func (p *chorusProc) exited(within time.Duration) (stderr string, err error) {
 	p.t.Helper()
@@ -183,6 +198,9 @@ func dataDirEnv(t *testing.T) (string, map[string]string) {
 	return dir, map[string]string{
 		"CHORUS_ADDR": "127.0.0.1:0", "CHORUS_DATA_DIR": dir, "CHORUS_DEV_MAILBOX": "1",
 		"CHORUS_LOG_LEVEL": "info", "CHORUS_EMBEDDED_STORE": "documentdb",
+		// Each worker's probes on a port of its own: on the default one
+		// every worker but the first would exit.
+		"CHORUS_WORKER_ADDR": "127.0.0.1:0",
 	}
 }
 

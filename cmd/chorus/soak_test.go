@@ -172,6 +172,9 @@ func TestSoak(t *testing.T) {
 	api = append(api, startChorus(t, env, "serve"))
 	urls = append(urls, api[1].serving())
 	workers := []*chorusProc{startChorus(t, env, "worker"), startChorus(t, env, "worker"), startChorus(t, env, "worker")}
+	for _, w := range workers {
+		w.working()
+	}
 
 	newClient := func() *client {
 		jar, _ := cookiejar.New(nil)
@@ -213,6 +216,7 @@ func TestSoak(t *testing.T) {
 		case *soakShares / 4:
 			workers[0].kill()
 			workers[0] = startChorus(t, env, "worker")
+			workers[0].working()
 			kills = append(kills, "worker SIGKILL")
 		case *soakShares / 2:
 			api[1].kill()
@@ -277,6 +281,20 @@ func TestSoak(t *testing.T) {
 			left := map[string]int{}
 			for _, sh := range states {
 				left[sh.State]++
+			}
+			// What keeps each unfinished share, and what the workers said
+			// about shares.
+			for i, id := range ids {
+				if sh := states[id]; sh.State != "published" && sh.State != "failed" && sh.State != "cancelled" {
+					t.Logf("share %d (%s) is %s: %s", i, id, sh.State, sh.Error)
+				}
+			}
+			for _, w := range workers {
+				for _, l := range w.lines(1 << 20) {
+					if strings.Contains(l, "unconfirmed") || strings.Contains(l, "reconciled") {
+						t.Logf("worker %d: %s", w.cmd.Process.Pid, l)
+					}
+				}
 			}
 			t.Fatalf("after %v, shares by state: %v", *soakSettle, left)
 		}

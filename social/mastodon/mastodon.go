@@ -240,8 +240,12 @@ func (n *Network) FindPost(ctx context.Context, a social.Account, p social.Post,
 		Message: "too many statuses since the attempt to be sure"}
 }
 
-// findPages bounds how far FindPost reads back.
-const findPages = 5
+// findPages bounds how far FindPost reads back: 1,000 statuses, 25
+// requests at most (Mastodon allows 300 a user in 5 minutes). 200 were
+// too few for an account several members share through Chorus: one
+// sharing a few hundred posts in a minute (the soak) left a lost answer
+// unconfirmed for good, each check finding "too many statuses" since.
+const findPages = 25
 
 // Delete deletes a status (DELETE /api/v1/statuses/:id); one already gone
 // is not an error.

@@ -246,6 +246,33 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+// TestFindPostBehindManyNewerStatuses: an account that posted hundreds
+// of statuses since the attempt (an account several members share through
+// Chorus, as in the soak) still has its post found, or found absent, as
+// long as the listing reaches back to the attempt within FindPost's bound.
+func TestFindPostBehindManyNewerStatuses(t *testing.T) {
+	fake := mastodontest.New(t, mastodontest.Options{})
+	n := mastodon.New(mastodon.Options{AllowHTTP: true, UserAgent: "Chorus-test"})
+	a := connect(t, n, fake)
+	start := time.Now().Add(-time.Minute)
+	wanted, err := n.Publish(t.Context(), a, social.Post{Text: "post", Link: "https://chorus.example/r/wanted", IdempotencyKey: "wanted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 { // seven and a half pages of 40 after it
+		if _, err := n.Publish(t.Context(), a, social.Post{Text: "post", Link: fmt.Sprintf("https://chorus.example/r/later%03d", i), IdempotencyKey: fmt.Sprint("later", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub, found, err := n.FindPost(t.Context(), a, social.Post{Link: "https://chorus.example/r/wanted"}, start)
+	if err != nil || !found || pub.RemoteID != wanted.RemoteID {
+		t.Errorf("FindPost of a post 300 statuses back = %+v, %t, %v; want %+v", pub, found, err, wanted)
+	}
+	if _, found, err := n.FindPost(t.Context(), a, social.Post{Link: "https://chorus.example/r/nevernever"}, start); err != nil || found {
+		t.Errorf("FindPost of a link never posted, 301 statuses since = %t, %v; want not found", found, err)
+	}
+}
+
 func TestFindPost(t *testing.T) {
 	fake := mastodontest.New(t, mastodontest.Options{})
 	n := mastodon.New(mastodon.Options{AllowHTTP: true, UserAgent: "Chorus-test"})
