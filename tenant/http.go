@@ -98,6 +98,14 @@ func ProblemOf(err error) *api.Problem {
 		return api.New(http.StatusForbidden, "support_grant_required", "operators read an instance's data only under a live support grant its admins gave (X-Support-Grant)")
 	case errors.Is(err, ErrLastAdmin):
 		return api.New(http.StatusConflict, "last_admin", "the instance needs at least one admin: make someone else admin first")
+	case errors.Is(err, ErrMoving):
+		p := api.New(http.StatusServiceUnavailable, "instance_moving", "your company's data is being moved to another region: it is read-only for a few minutes, try again then")
+		p.RetryAfter = MovingRetryAfter
+		return p
+	case errors.Is(err, ErrRegionFixed):
+		p := api.New(http.StatusConflict, "region_fixed", "the region is picked while the instance is pending; once a domain is verified, the operator moves the data (chorus instance move)")
+		p.Errors = []api.FieldError{{Field: "region", Message: "can no longer be changed here"}}
+		return p
 	case errors.Is(err, ErrConflict):
 		return api.New(http.StatusConflict, "conflict", "the object changed at the same time: reload and try again")
 	case errors.Is(err, ErrInvalidToken):
