@@ -35,7 +35,9 @@ type MoveOptions struct {
 
 // MoveReport says what MoveInstance did.
 type MoveReport struct {
-	From, To    string
+	From, To string
+	// Switched: the instance is in region To now.
+	Switched    bool
 	Collections []MovedCollection
 	// LeftBehind names the old region's collections that were kept: they
 	// changed after they were copied (a write begun before the instance
@@ -69,6 +71,9 @@ func (s *Store) MoveInstance(ctx context.Context, id, to string, opts MoveOption
 		return rep, err
 	}
 	rep.From, rep.To = s.RegionOf(inst), to
+	if rep.From == to {
+		return rep, fmt.Errorf("instance %s is in region %s already", id, to)
+	}
 	src, err := Scope{store: s, inst: inst}.database()
 	if err != nil {
 		return rep, err
@@ -131,7 +136,7 @@ func (s *Store) MoveInstance(ctx context.Context, id, to string, opts MoveOption
 	if res.MatchedCount == 0 {
 		return rep, fmt.Errorf("switch %s to %s: the move's lease ran out (renewals failed)", id, to)
 	}
-	switched = true
+	switched, rep.Switched = true, true
 	s.cache.dropInstance(id)
 	if src != dst {
 		rep.LeftBehind, err = s.dropCopied(ctx, src, id, rep.Collections)
