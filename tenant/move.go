@@ -29,8 +29,9 @@ const copyBatch = 500
 // MoveOptions tune MoveInstance.
 type MoveOptions struct {
 	// Copied, when set, is called after each collection was copied and
-	// verified, while the instance is still read-only.
-	Copied func(kind string)
+	// verified, while the instance is still read-only; an error it returns
+	// stops the move (the instance stays where it was).
+	Copied func(kind string) error
 }
 
 // MoveReport says what MoveInstance did.
@@ -234,7 +235,9 @@ func (s *Store) copyInstance(ctx context.Context, src, dst *mongo.Database, id s
 		copied.Kind = name
 		out = append(out, copied)
 		if opts.Copied != nil {
-			opts.Copied(name)
+			if err := opts.Copied(name); err != nil {
+				return out, err
+			}
 		}
 	}
 	return out, nil

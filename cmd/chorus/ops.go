@@ -194,8 +194,9 @@ func runInstanceMove(ctx context.Context, args []string, getenv func(string) str
 	id := args[0]
 	return withStore(ctx, getenv, stdout, func(_ command, store *tenant.Store) error {
 		fmt.Fprintf(stdout, "moving instance %s to region %s: it is read-only until the copy is verified\n", id, *region)
-		rep, err := store.MoveInstance(ctx, id, *region, tenant.MoveOptions{Copied: func(kind string) {
+		rep, err := store.MoveInstance(ctx, id, *region, tenant.MoveOptions{Copied: func(kind string) error {
 			fmt.Fprintf(stdout, "  %s copied and verified\n", kind)
+			return nil
 		}})
 		switch {
 		case !rep.Switched && (rep.From == "" || errors.Is(err, tenant.ErrMoveInProgress) || errors.Is(err, tenant.ErrUnknownRegion)):
