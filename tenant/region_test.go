@@ -25,11 +25,11 @@ func TestRegionParse(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 	for in, wantErr := range map[string]string{
-		"eu":                                   "is not name=",
-		"EU=mongodb://x/":                      "region name",
-		"eu=mongodb://a/ eu=mongodb://b/":      "listed twice",
-		"eu=http://x/":                         "must start with mongodb://",
-		"eu=mongodb://user:secret@x/ us":       "is not name=",
+		"eu":                                    "is not name=",
+		"EU=mongodb://x/":                       "region name",
+		"eu=mongodb://a/ eu=mongodb://b/":       "listed twice",
+		"eu=http://x/":                          "must start with mongodb://",
+		"eu=mongodb://user:secret@x/ us":        "is not name=",
 		"eu=mongodb://user:secret@x/ us=redis:": "must start with mongodb://",
 	} {
 		_, err := ParseRegions(in)
