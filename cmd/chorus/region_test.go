@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -190,5 +191,35 @@ func TestRegionMoveCommand(t *testing.T) {
 	}, &ops)
 	if strings.Contains(ops.String(), "secret") || !strings.Contains(ops.String(), "CHORUS_REGIONS=eu=") {
 		t.Errorf("config check shows:\n%s", ops.String())
+	}
+}
+
+func TestRegionConfig(t *testing.T) {
+	home := "mongodb://home.example/"
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		want string // "" is no problem with the regions
+	}{
+		{"one region, named", map[string]string{"CHORUS_MONGO_URI": home, "CHORUS_DEFAULT_REGION": "eu"}, ""},
+		{"two regions", map[string]string{"CHORUS_MONGO_URI": home, "CHORUS_REGIONS": "eu=mongodb://u:p,a;ss@eu-a,eu-b/ us=" + home, "CHORUS_DEFAULT_REGION": "eu"}, ""},
+		{"the embedded store", map[string]string{"CHORUS_REGIONS": "eu=mongodb://eu/"}, "CHORUS_REGIONS: needs CHORUS_MONGO_URI"},
+		{"no default", map[string]string{"CHORUS_MONGO_URI": home, "CHORUS_REGIONS": "eu=mongodb://eu/ us=mongodb://us/"}, "CHORUS_DEFAULT_REGION: must name where new instances go, one of eu, us"},
+		{"a default elsewhere", map[string]string{"CHORUS_MONGO_URI": home, "CHORUS_REGIONS": "eu=mongodb://eu/", "CHORUS_DEFAULT_REGION": "us"}, "CHORUS_DEFAULT_REGION: us is not in CHORUS_REGIONS (eu)"},
+		{"a bad default", map[string]string{"CHORUS_MONGO_URI": home, "CHORUS_DEFAULT_REGION": "EU"}, "CHORUS_DEFAULT_REGION: \"EU\" is not a region name"},
+		{"a bad entry", map[string]string{"CHORUS_MONGO_URI": home, "CHORUS_REGIONS": "eu:mongodb://u:secret@eu/"}, "CHORUS_REGIONS: \"eu:…\" is not name=mongodb://…"},
+		{"one URI twice", map[string]string{"CHORUS_MONGO_URI": home, "CHORUS_REGIONS": "eu=mongodb://x/ us=mongodb://x/", "CHORUS_DEFAULT_REGION": "eu"}, "CHORUS_REGIONS: eu and us name the same MongoDB URI"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseConfig("operator", nil, func(k string) string { return tt.env[k] }, io.Discard)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("problems: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("error = %v, want one with %q", err, tt.want)
+			case err != nil && (strings.Contains(err.Error(), "secret") || strings.Count(err.Error(), "\n") > 0):
+				t.Errorf("the problem shows a password or takes more than one line: %v", err)
+			}
+		})
 	}
 }
