@@ -334,3 +334,38 @@ func TestRegionMoveFailedStaysWritable(t *testing.T) {
 		t.Errorf("notes in eu: %v, %v", notes, err)
 	}
 }
+
+// TestRegionLegacyLinksMove moves tracked links stored whole in the home
+// database (before regions) into their instance's region: they resolve
+// before and after, and the home keeps the route only.
+func TestRegionLegacyLinksMove(t *testing.T) {
+	r := newTwoRegions(t, "eu")
+	ctx := t.Context()
+	sc := newTestScope(t, r.s, "acme.example")
+	legacy := Link{Code: "legacy0000000000", InstanceID: sc.InstanceID(), ShareID: "s1", ContentID: "c1", Network: "mastodon",
+		Destination: "https://news.example/canary-legacy", CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	if _, err := r.s.db.Collection(collLinks).InsertOne(ctx, legacy); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := r.s.ResolveLink(ctx, legacy.Code); err != nil || l != legacy {
+		t.Fatalf("a legacy link before the migration: %+v, %v", l, err)
+	}
+	for range 2 { // idempotent
+		if _, err := r.s.MoveLinksToRegions(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l, err := r.s.ResolveLink(ctx, legacy.Code); err != nil || l != legacy {
+		t.Errorf("after the migration: %+v, %v; want %+v", l, err, legacy)
+	}
+	var route bson.M
+	if err := r.s.db.Collection(collLinks).FindOne(ctx, bson.D{{Key: "_id", Value: legacy.Code}}).Decode(&route); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := route["destination"]; ok || route["instance_id"] != sc.InstanceID() {
+		t.Errorf("the home route after the migration: %v", route)
+	}
+	if n, err := sc.Collection(linkKind).Count(ctx, bson.D{}); err != nil || n != 1 {
+		t.Errorf("links in eu: %d, %v", n, err)
+	}
+}
