@@ -213,7 +213,7 @@ func (s *Service) opsInstances(c *gin.Context) error {
 	}
 	out := make([]instanceView, len(insts))
 	for i, inst := range insts {
-		out[i] = instanceViewOf(inst)
+		out[i] = s.instanceViewOf(inst)
 	}
 	c.JSON(http.StatusOK, api.List[instanceView]{Items: out})
 	return nil

@@ -98,6 +98,14 @@ func ProblemOf(err error) *api.Problem {
 		return api.New(http.StatusForbidden, "support_grant_required", "operators read an instance's data only under a live support grant its admins gave (X-Support-Grant)")
 	case errors.Is(err, ErrLastAdmin):
 		return api.New(http.StatusConflict, "last_admin", "the instance needs at least one admin: make someone else admin first")
+	case errors.Is(err, ErrMoving), errors.Is(err, ErrMoveInProgress):
+		p := api.New(http.StatusServiceUnavailable, "instance_moving", "your company's data is being moved to another region: it is read-only for a few minutes, try again then")
+		p.RetryAfter = MovingRetryAfter
+		return p
+	case errors.Is(err, ErrRegionFixed):
+		p := api.New(http.StatusConflict, "region_fixed", "the region is picked while the instance is pending; once a domain is verified, the operator moves the data (chorus instance move)")
+		p.Errors = []api.FieldError{{Field: "region", Message: "can no longer be changed here"}}
+		return p
 	case errors.Is(err, ErrConflict):
 		return api.New(http.StatusConflict, "conflict", "the object changed at the same time: reload and try again")
 	case errors.Is(err, ErrInvalidToken):
@@ -313,6 +321,10 @@ type instanceView struct {
 	Settings Settings `json:"settings"`
 	// SSO says whether members can sign in with an identity provider.
 	SSO *ssoAvailability `json:"sso,omitempty"`
+	// Region names where the instance's data is stored; Regions are the
+	// deployment's regions (a pending instance's admin picks one).
+	Region  string   `json:"region"`
+	Regions []string `json:"regions"`
 }
 
 // ssoAvailability is which identity providers sign an instance's people in.
@@ -330,8 +342,9 @@ func (s *Service) ssoOf(ctx context.Context, inst Instance) *ssoAvailability {
 	return &ssoAvailability{Available: own || global, Instance: own, Required: inst.Settings.JoinPolicy == JoinSSO}
 }
 
-func instanceViewOf(inst Instance) instanceView {
-	return instanceView{ID: inst.ID, Name: inst.Name, Domains: inst.Domains, Verified: inst.Verified, Settings: inst.Settings.WithDefaults()}
+func (s *Service) instanceViewOf(inst Instance) instanceView {
+	return instanceView{ID: inst.ID, Name: inst.Name, Domains: inst.Domains, Verified: inst.Verified, Settings: inst.Settings.WithDefaults(),
+		Region: s.Store.RegionOf(inst), Regions: s.Store.Regions()}
 }
 
 func (s *Service) getMe(c *gin.Context, sc Scope, me Member) error {
@@ -346,7 +359,7 @@ func (s *Service) getMe(c *gin.Context, sc Scope, me Member) error {
 }
 
 func (s *Service) getInstance(c *gin.Context, sc Scope, _ Member) error {
-	v := instanceViewOf(sc.Instance())
+	v := s.instanceViewOf(sc.Instance())
 	v.SSO = s.ssoOf(c.Request.Context(), sc.Instance())
 	c.JSON(http.StatusOK, v)
 	return nil
@@ -367,6 +380,8 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 		LeaderboardVisible *bool   `json:"leaderboard_visible"`
 		Points             *Points `json:"points"`
 		Digest             *string `json:"digest"`
+		// Region: a pending instance's admin picks where its data is stored.
+		Region *string `json:"region"`
 	}
 	if err := api.Decode(c, &in); err != nil {
 		return err
@@ -375,13 +390,13 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 		Name: in.Name, InvitationMessage: in.InvitationMessage, RetentionDays: in.RetentionDays, JoinPolicy: in.JoinPolicy,
 		SuggestionsNeedApproval: in.NeedApproval, Subdomain: in.Subdomain,
 		TimeZone: in.TimeZone, CPC: in.CPC, MinGroupSize: in.MinGroupSize, LeaderboardVisible: in.LeaderboardVisible, Points: in.Points,
-		Digest: in.Digest,
+		Digest: in.Digest, Region: in.Region,
 	})
 	if err != nil {
 		return err
 	}
 	s.Log.InfoContext(c.Request.Context(), "instance settings changed", "by", me.ID)
-	c.JSON(http.StatusOK, instanceViewOf(inst))
+	c.JSON(http.StatusOK, s.instanceViewOf(inst))
 	return nil
 }
 

@@ -154,7 +154,16 @@ const (
 // spread over clusters and pinned to a region.
 type Placement struct {
 	Cluster string `bson:"cluster"`
-	Region  string `bson:"region"`
+	// Region names the region holding the instance's data ("" for an
+	// instance placed before regions existed: the home database).
+	Region string `bson:"region"`
+	// A move to another region in progress (chorus instance move): MoveTo
+	// is its target, MoveID its owner and MoveUntil the end of its lease,
+	// renewed while it copies. Until then the instance is read-only; a
+	// lease that ran out (an interrupted move) holds nothing.
+	MoveTo    string     `bson:"move_to,omitempty"`
+	MoveID    string     `bson:"move_id,omitempty"`
+	MoveUntil *time.Time `bson:"move_until,omitempty"`
 }
 
 // Default settings of a new instance.
@@ -254,10 +263,15 @@ func (s *Store) instanceForDomain(ctx context.Context, domain, founder string) (
 		FounderEmail: founder,
 		CreatedAt:    now,
 		IndexSet:     s.indexSet,
+		Placement:    Placement{Region: s.defaultRegion},
 	}
 	// The instance's collections and record exist before the domain points
 	// at it, so nobody ever lands in a half-made instance.
-	if err := s.ensureTenantIndexes(ctx, inst.ID); err != nil {
+	db, err := Scope{store: s, inst: inst}.database()
+	if err != nil {
+		return Instance{}, err
+	}
+	if err := s.ensureTenantIndexes(ctx, db, inst.ID); err != nil {
 		return Instance{}, err
 	}
 	if _, err := s.db.Collection(collInstances).InsertOne(ctx, inst); err != nil {
@@ -265,7 +279,7 @@ func (s *Store) instanceForDomain(ctx context.Context, domain, founder string) (
 	}
 	claim = domainClaim{Domain: domain, InstanceID: inst.ID, Token: newID(), CreatedAt: now}
 	if err := s.claim(ctx, claim, "a new instance was created from it"); err != nil {
-		s.dropInstance(context.WithoutCancel(ctx), inst.ID)
+		s.dropInstance(context.WithoutCancel(ctx), inst)
 		if errors.Is(err, ErrDuplicate) {
 			// Someone else claimed the domain a moment ago: join theirs.
 			return s.instanceForDomain(ctx, domain, founder)
@@ -276,18 +290,34 @@ func (s *Store) instanceForDomain(ctx context.Context, domain, founder string) (
 	return inst, nil
 }
 
-// dropInstance removes an instance's record and collections; it logs what
-// it cannot drop and goes on, so a retry finishes the job.
-func (s *Store) dropInstance(ctx context.Context, id string) {
-	for name := range s.kinds {
-		if err := s.db.Collection(collectionName(id, name)).Drop(ctx); err != nil {
-			s.log.WarnContext(ctx, "drop collection", "tenant_id", id, "kind", name, "err", storeErr(err))
-		}
+// dropInstance removes an instance's record and collections (in its
+// region); it logs what it cannot drop and goes on, so a retry finishes
+// the job.
+func (s *Store) dropInstance(ctx context.Context, inst Instance) {
+	id := inst.ID
+	if err := s.dropCollections(ctx, inst.Placement.Region, id); err != nil {
+		s.log.WarnContext(ctx, "drop collections", "tenant_id", id, "err", err)
 	}
 	if _, err := s.db.Collection(collInstances).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
 		s.log.WarnContext(ctx, "drop instance", "tenant_id", id, "err", storeErr(err))
 	}
 	s.cache.dropInstance(id)
+}
+
+// dropCollections drops every collection of an instance in a region's
+// database; it goes on after a failure and returns them all.
+func (s *Store) dropCollections(ctx context.Context, region, id string) error {
+	db, err := s.database(region)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for name := range s.kinds {
+		if err := db.Collection(collectionName(id, name)).Drop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("drop %s: %w", name, storeErr(err)))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // updateInstance stores the name and settings of the scope's instance and

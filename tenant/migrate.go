@@ -206,7 +206,7 @@ func (s *Store) indexInstances(ctx context.Context) (int, error) {
 		if sc.inst.IndexSet == s.indexSet {
 			return nil
 		}
-		if err := s.addMissingIndexes(ctx, sc.inst.ID); err != nil {
+		if err := s.addMissingIndexes(ctx, sc); err != nil {
 			return err
 		}
 		n++

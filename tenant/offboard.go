@@ -52,7 +52,7 @@ func (s *Store) DeleteInstance(ctx context.Context, id, by, reason string) error
 	if _, err := s.db.Collection(collSSO).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
 		return storeErr(err)
 	}
-	s.dropInstance(ctx, id)
+	s.dropInstance(ctx, inst)
 	s.log.InfoContext(ctx, "instance deleted", "tenant_id", id, "by", by)
 	return nil
 }

@@ -196,7 +196,11 @@ type Export struct {
 	Instance    struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
+		// Region names where the instance's data is stored.
+		Region string `json:"region"`
 	} `json:"instance"`
+	// StoredIn says where the data is stored, in words.
+	StoredIn string `json:"stored_in"`
 	// Manifest lists every collection searched, found or not.
 	Manifest []string       `json:"manifest"`
 	Data     map[string]any `json:"data"`
@@ -209,7 +213,8 @@ type Export struct {
 // Export gathers everything about s in the scope's instance.
 func (p *Privacy) Export(ctx context.Context, sc Scope, s Subject) (Export, error) {
 	ex := Export{GeneratedAt: p.svc.Now().UTC(), Data: map[string]any{}}
-	ex.Instance.ID, ex.Instance.Name = sc.InstanceID(), sc.Instance().Name
+	ex.Instance.ID, ex.Instance.Name, ex.Instance.Region = sc.InstanceID(), sc.Instance().Name, sc.Region()
+	ex.StoredIn = fmt.Sprintf("The company's data is stored in the region %s; the directory (instances, domains, sign-in and sessions) in the deployment's home database.", ex.Instance.Region)
 	ex.Manifest = []string{memberKind.Name, consentKind.Name, invitationKind.Name, auditKind.Name, exportKind.Name, collSessions,
 		collSignIn, idempotencyKind.Name, collInstances}
 	links, err := p.svc.Store.addressLinks(ctx, s.Email)

@@ -86,10 +86,16 @@ func (s *Store) RebuildIndexesWithCompositeTerms(ctx context.Context) (ReindexRe
 	if err := s.ensureGlobalIndexes(ctx); err != nil {
 		return rep, err
 	}
-	if err := s.EachInstance(ctx, func(sc Scope) error { return s.addMissingIndexes(ctx, sc.inst.ID) }); err != nil {
+	if err := s.EachInstance(ctx, func(sc Scope) error { return s.addMissingIndexes(ctx, sc) }); err != nil {
 		return rep, err
 	}
-	for _, db := range []*mongo.Database{s.db, s.ledger().Database()} {
+	dbs := []*mongo.Database{s.db, s.ledger().Database()}
+	for _, name := range s.Regions() {
+		if r := s.regions[name]; r.client != nil {
+			dbs = append(dbs, r.db)
+		}
+	}
+	for _, db := range dbs {
 		names, err := db.ListCollectionNames(ctx, bson.D{})
 		if err != nil {
 			return rep, fmt.Errorf("list the collections of %s: %w", db.Name(), storeErr(err))

@@ -38,7 +38,22 @@ func (sc Scope) Instance() Instance { return sc.inst }
 // InstanceID returns the instance's ID, or "" for a zero Scope.
 func (sc Scope) InstanceID() string { return sc.inst.ID }
 
-// Collection returns the instance's collection of kind k. Every operation
+// database is the database of the instance's region: the one place that
+// routes an instance to where its data is stored (Placement.Region).
+func (sc Scope) database() (*mongo.Database, error) {
+	return sc.store.database(sc.inst.Placement.Region)
+}
+
+// Region names the region where the instance's data is stored.
+func (sc Scope) Region() string {
+	if sc.store == nil {
+		return ""
+	}
+	return sc.store.RegionOf(sc.inst)
+}
+
+// Collection returns the instance's collection of kind k, in the
+// database of the instance's region. Every operation
 // on it adds tenant_id to filters, inserted documents and the first $match,
 // so a query can never see another instance's documents, even if
 // collection naming were wrong.
@@ -49,9 +64,14 @@ func (sc Scope) Collection(k Kind) *Collection {
 	case sc.store.kinds[k.Name].Name == "":
 		return &Collection{err: fmt.Errorf("tenant kind %q is not registered with the store", k.Name)}
 	}
+	db, err := sc.database()
+	if err != nil {
+		return &Collection{err: err}
+	}
 	c := &Collection{
-		c:        sc.store.db.Collection(collectionName(sc.inst.ID, k.Name)),
+		c:        db.Collection(collectionName(sc.inst.ID, k.Name)),
 		tenantID: sc.inst.ID,
+		readOnly: sc.inst.Placement.moving(sc.store.now()),
 	}
 	if k.Name == memberKind.Name {
 		// Every write to members drops the instance's cached members, so a
@@ -70,6 +90,9 @@ type Collection struct {
 	c        *mongo.Collection
 	tenantID string
 	err      error
+	// readOnly: the instance is being moved to another region; writes
+	// fail with ErrMoving.
+	readOnly bool
 	// wrote, when set, runs after every write (whether or not it failed:
 	// a failed write may still have been applied).
 	wrote func()
@@ -125,6 +148,9 @@ func (c *Collection) Insert(ctx context.Context, v any) error {
 	if c.err != nil {
 		return c.err
 	}
+	if c.readOnly {
+		return ErrMoving
+	}
 	defer c.written()
 	d, err := c.doc(v)
 	if err != nil {
@@ -179,6 +205,9 @@ func (c *Collection) Update(ctx context.Context, filter, update bson.D) (bool, e
 	if c.err != nil {
 		return false, c.err
 	}
+	if c.readOnly {
+		return false, ErrMoving
+	}
 	defer c.written()
 	res, err := c.c.UpdateOne(ctx, c.filter(filter), c.update(update))
 	if err != nil {
@@ -192,6 +221,9 @@ func (c *Collection) Upsert(ctx context.Context, filter, update bson.D) error {
 	if c.err != nil {
 		return c.err
 	}
+	if c.readOnly {
+		return ErrMoving
+	}
 	defer c.written()
 	_, err := c.c.UpdateOne(ctx, c.filter(filter), c.update(update), options.UpdateOne().SetUpsert(true))
 	return storeErr(err)
@@ -202,6 +234,9 @@ func (c *Collection) Upsert(ctx context.Context, filter, update bson.D) error {
 func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update bson.D, out any) error {
 	if c.err != nil {
 		return c.err
+	}
+	if c.readOnly {
+		return ErrMoving
 	}
 	defer c.written()
 	opts := options.FindOneAndUpdate().SetReturnDocument(options.After)
@@ -231,6 +266,9 @@ func (c *Collection) Delete(ctx context.Context, filter bson.D) (bool, error) {
 	if c.err != nil {
 		return false, c.err
 	}
+	if c.readOnly {
+		return false, ErrMoving
+	}
 	defer c.written()
 	res, err := c.c.DeleteOne(ctx, c.filter(filter))
 	if err != nil {
@@ -243,6 +281,9 @@ func (c *Collection) Delete(ctx context.Context, filter bson.D) (bool, error) {
 func (c *Collection) DeleteMany(ctx context.Context, filter bson.D) (int64, error) {
 	if c.err != nil {
 		return 0, c.err
+	}
+	if c.readOnly {
+		return 0, ErrMoving
 	}
 	defer c.written()
 	res, err := c.c.DeleteMany(ctx, c.filter(filter))
@@ -285,6 +326,9 @@ func (c *Collection) UpdateMany(ctx context.Context, filter, update bson.D) (int
 	if c.err != nil {
 		return 0, c.err
 	}
+	if c.readOnly {
+		return 0, ErrMoving
+	}
 	defer c.written()
 	res, err := c.c.UpdateMany(ctx, c.filter(filter), c.update(update))
 	if err != nil {
@@ -297,6 +341,9 @@ func (c *Collection) UpdateMany(ctx context.Context, filter, update bson.D) (int
 func (c *Collection) InsertMany(ctx context.Context, vs []any) error {
 	if c.err != nil {
 		return c.err
+	}
+	if c.readOnly {
+		return ErrMoving
 	}
 	defer c.written()
 	docs := make([]any, len(vs))
@@ -323,6 +370,9 @@ type Upsert struct {
 func (c *Collection) BulkUpsert(ctx context.Context, ops []Upsert) error {
 	if c.err != nil {
 		return c.err
+	}
+	if c.readOnly {
+		return ErrMoving
 	}
 	for try := 0; len(ops) > 0; try++ {
 		models := make([]mongo.WriteModel, len(ops))
@@ -353,6 +403,9 @@ func (c *Collection) BulkUpsert(ctx context.Context, ops []Upsert) error {
 func (c *Collection) BulkUpdate(ctx context.Context, ops []Upsert) error {
 	if c.err != nil {
 		return c.err
+	}
+	if c.readOnly {
+		return ErrMoving
 	}
 	if len(ops) == 0 {
 		return nil

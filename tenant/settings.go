@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,8 @@ type SettingsUpdate struct {
 	Points             *Points
 	// Digest is DigestOff or DigestWeekly.
 	Digest *string
+	// Region moves a pending instance's data to another region.
+	Region *string
 }
 
 // Digest schedules.
@@ -148,8 +151,22 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, by Member, u Set
 		}
 	}
 	verr = append(verr, checkReachSettings(u, &st)...)
+	moveTo := ""
+	if u.Region != nil {
+		r := strings.TrimSpace(*u.Region)
+		if !slices.Contains(s.Store.Regions(), r) {
+			verr = append(verr, &ValidationError{Field: "region", Reason: "must be one of " + strings.Join(s.Store.Regions(), ", ")})
+		} else if r != s.Store.RegionOf(inst) {
+			moveTo = r
+		}
+	}
 	if len(verr) > 0 {
 		return Instance{}, verr
+	}
+	// Once a domain is verified, the company is settled in its region:
+	// moving it is the operator's (chorus instance move).
+	if moveTo != "" && inst.Verified {
+		return Instance{}, ErrRegionFixed
 	}
 	// A pending instance's first member could otherwise lock every
 	// colleague out before anyone proved the domain is the company's.
@@ -175,7 +192,28 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, by Member, u Set
 			return Instance{}, err
 		}
 	}
+	if moveTo != "" {
+		return s.pickRegion(ctx, inst, by, moveTo)
+	}
 	return stored, nil
+}
+
+// pickRegion moves a pending instance's data to the region its admin
+// picked (a few documents: the request waits for it) and audits it in the
+// new region.
+func (s *Service) pickRegion(ctx context.Context, inst Instance, by Member, to string) (Instance, error) {
+	from := s.Store.RegionOf(inst)
+	if _, err := s.Store.MoveInstance(ctx, inst.ID, to, MoveOptions{}); err != nil {
+		return Instance{}, err
+	}
+	moved, err := s.Store.Open(ctx, inst.ID)
+	if err != nil {
+		return Instance{}, err
+	}
+	if err := moved.Audit(ctx, MemberActor(by), "instance.region_changed", inst.ID, map[string]string{"region_old": from, "region_new": to}); err != nil {
+		return Instance{}, err
+	}
+	return moved.Instance(), nil
 }
 
 // settingsChanges returns the audit details of what changed between two

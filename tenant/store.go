@@ -48,6 +48,13 @@ type StoreConfig struct {
 	// Monitor, when set, sees every command the store sends (tests count
 	// the reads of a request with it).
 	Monitor *event.CommandMonitor
+	// Regions are the MongoDB deployments instances' data may be placed
+	// in (see Region); empty: one region, DefaultRegion, on URI. A region
+	// whose URI is URI shares the home database.
+	Regions []Region
+	// DefaultRegion is where new instances are placed (default: the only
+	// region, DefaultRegionName when Regions is empty).
+	DefaultRegion string
 }
 
 // Store owns the MongoDB client. Nothing outside tenant sees the client:
@@ -64,6 +71,14 @@ type Store struct {
 	now      func() time.Time
 	ferret   bool
 	cache    *authCache
+	// regions by name; homeRegion is the one sharing the home database
+	// ("" if none), defaultRegion where new instances go.
+	regions                   map[string]*regionDB
+	homeRegion, defaultRegion string
+	// settle is how long a move waits after making an instance read-only
+	// before it copies: every process's cached copy of the instance
+	// record has expired by then.
+	settle time.Duration
 }
 
 // Global (non-tenant) collections.
@@ -101,11 +116,33 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		s.kinds[k.Name] = k
 	}
 
-	ferret, err := isFerretDB(ctx, cfg.URI)
+	s.settle = max(cfg.AuthCacheTTL, DefaultAuthCacheTTL) + time.Second
+	var err error
+	if s.client, err = s.connect(ctx, cfg.URI, cfg); err != nil {
+		return nil, err
+	}
+	s.db = s.client.Database(cfg.Database)
+	if err := s.openRegions(ctx, cfg); err != nil {
+		s.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if err := s.ensureGlobalIndexes(ctx); err != nil {
+		s.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	// Instances made before an index was declared get it from Migrate.
+	s.indexSet = indexSetOf(s.kinds)
+	return s, nil
+}
+
+// connect opens a client of uri with the store's options. Against
+// FerretDB v1 the pool is a single connection.
+func (s *Store) connect(ctx context.Context, uri string, cfg StoreConfig) (*mongo.Client, error) {
+	ferret, err := isFerretDB(ctx, uri)
 	if err != nil {
 		return nil, err
 	}
-	opts := options.Client().ApplyURI(cfg.URI).SetTimeout(30 * time.Second)
+	opts := options.Client().ApplyURI(uri).SetTimeout(30 * time.Second)
 	if cfg.Monitor != nil {
 		opts.SetMonitor(cfg.Monitor)
 	}
@@ -114,18 +151,11 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		opts.SetMaxPoolSize(1)
 		s.log.Warn("the MongoDB server is FerretDB v1: using a single connection, since it is atomic only within one connection; use MongoDB or FerretDB v2 with DocumentDB for production load")
 	}
-	s.client, err = mongo.Connect(opts)
+	c, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to MongoDB: %w", storeErr(err))
 	}
-	s.db = s.client.Database(cfg.Database)
-	if err := s.ensureGlobalIndexes(ctx); err != nil {
-		s.client.Disconnect(context.WithoutCancel(ctx))
-		return nil, err
-	}
-	// Instances made before an index was declared get it from Migrate.
-	s.indexSet = indexSetOf(s.kinds)
-	return s, nil
+	return c, nil
 }
 
 // isFerretDB asks the server's buildInfo whether it is FerretDB v1, which
@@ -160,14 +190,31 @@ func validKindName(n string) bool {
 	return true
 }
 
-// Close disconnects from MongoDB.
+// Close disconnects from MongoDB (the home database and every region's).
 func (s *Store) Close(ctx context.Context) error {
-	return storeErr(s.client.Disconnect(ctx))
+	errs := []error{storeErr(s.client.Disconnect(ctx))}
+	for _, r := range s.regions {
+		if r.client != nil {
+			errs = append(errs, storeErr(r.client.Disconnect(ctx)))
+		}
+	}
+	return errors.Join(errs...)
 }
 
-// Ping checks that MongoDB answers; /readyz uses it.
+// Ping checks that MongoDB answers, the home database's server and every
+// region's; /readyz uses it.
 func (s *Store) Ping(ctx context.Context) error {
-	return storeErr(s.client.Ping(ctx, nil))
+	if err := s.client.Ping(ctx, nil); err != nil {
+		return storeErr(err)
+	}
+	for _, name := range s.Regions() {
+		if r := s.regions[name]; r.client != nil {
+			if err := r.client.Ping(ctx, nil); err != nil {
+				return fmt.Errorf("region %s: %w", name, storeErr(err))
+			}
+		}
+	}
+	return nil
 }
 
 // FerretDB reports whether the server is FerretDB v1.
@@ -248,17 +295,18 @@ func (s *Store) ledger() *mongo.Collection {
 	return s.client.Database(s.db.Name() + "_ledger").Collection("erasures")
 }
 
-// ensureTenantIndexes creates the collections' indexes of a new instance.
-func (s *Store) ensureTenantIndexes(ctx context.Context, instanceID string) error {
+// ensureTenantIndexes creates the collections' indexes of a new instance
+// in db, its region's database.
+func (s *Store) ensureTenantIndexes(ctx context.Context, db *mongo.Database, instanceID string) error {
 	for _, k := range s.kinds {
 		models := make([]mongo.IndexModel, 0, len(k.Indexes))
 		for _, ix := range k.Indexes {
 			keys := append(bson.D{{Key: "tenant_id", Value: 1}}, ix.Keys...)
 			models = append(models, mongo.IndexModel{Keys: keys, Options: options.Index().SetUnique(ix.Unique)})
 		}
-		coll := s.db.Collection(collectionName(instanceID, k.Name))
+		coll := db.Collection(collectionName(instanceID, k.Name))
 		if len(models) == 0 {
-			if err := s.db.CreateCollection(ctx, coll.Name()); err != nil && !isNamespaceExists(err) {
+			if err := db.CreateCollection(ctx, coll.Name()); err != nil && !isNamespaceExists(err) {
 				return fmt.Errorf("create %s: %w", coll.Name(), storeErr(err))
 			}
 			continue
@@ -274,9 +322,13 @@ func (s *Store) ensureTenantIndexes(ctx context.Context, instanceID string) erro
 // lacks (and the collections of kinds added since). It asks which exist
 // first: FerretDB v1 drops the connection when asked to create an index
 // that exists.
-func (s *Store) addMissingIndexes(ctx context.Context, instanceID string) error {
+func (s *Store) addMissingIndexes(ctx context.Context, sc Scope) error {
+	db, err := sc.database()
+	if err != nil {
+		return err
+	}
 	for _, k := range s.kinds {
-		coll := s.db.Collection(collectionName(instanceID, k.Name))
+		coll := db.Collection(collectionName(sc.inst.ID, k.Name))
 		models := make([]mongo.IndexModel, 0, len(k.Indexes))
 		for _, ix := range k.Indexes {
 			keys := append(bson.D{{Key: "tenant_id", Value: 1}}, ix.Keys...)
@@ -287,7 +339,7 @@ func (s *Store) addMissingIndexes(ctx context.Context, instanceID string) error 
 			return err
 		}
 		if !existed && len(models) == 0 {
-			if err := s.db.CreateCollection(ctx, coll.Name()); err != nil && !isNamespaceExists(err) {
+			if err := db.CreateCollection(ctx, coll.Name()); err != nil && !isNamespaceExists(err) {
 				return fmt.Errorf("create %s: %w", coll.Name(), storeErr(err))
 			}
 		}

@@ -120,7 +120,8 @@ func newTestAppVia(t *testing.T, env map[string]string, extraPorts []int, edit f
 		uri = via(uri)
 	}
 	reads, monitor := tenanttest.NewReads()
-	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db, Kinds: storeKinds(), Log: log, Now: clock.Now, Monitor: monitor})
+	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db, Kinds: storeKinds(), Log: log, Now: clock.Now, Monitor: monitor,
+		Regions: cfg.Regions, DefaultRegion: cfg.DefaultRegion})
 	if err != nil {
 		t.Fatal(err)
 	}

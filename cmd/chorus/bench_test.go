@@ -379,7 +379,7 @@ func BenchmarkPublishPipeline(b *testing.B) {
 				if _, err := coll("shares").DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
 					b.Fatal(err)
 				}
-				if _, err := rdb.Collection("links").DeleteMany(ctx, bson.D{{Key: "share_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
+				if _, err := coll("links").DeleteMany(ctx, bson.D{{Key: "share_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
 					b.Fatal(err)
 				}
 				return rate

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,12 +23,16 @@ import (
 // config is every setting of chorus serve/worker/all. Each comes from a
 // flag or, failing that, from its CHORUS_* environment variable.
 type config struct {
-	Addr             string
-	WorkerAddr       string // the worker's /healthz, /readyz and /metrics
-	Migrate          bool   // run pending migrations at start
-	BaseURL          string // empty: http://<listen address>
-	DataDir          string
-	MongoURI         string
+	Addr       string
+	WorkerAddr string // the worker's /healthz, /readyz and /metrics
+	Migrate    bool   // run pending migrations at start
+	BaseURL    string // empty: http://<listen address>
+	DataDir    string
+	MongoURI   string
+	// Regions place instances' data (CHORUS_REGIONS); DefaultRegion is
+	// where new instances go. Empty Regions: one region on MongoURI.
+	Regions          []tenant.Region
+	DefaultRegion    string
 	EmbeddedStore    embedded.Engine
 	MongoDatabase    string
 	RedisURL         string
@@ -81,6 +86,8 @@ var settings = []setting{
 	{"base-url", "CHORUS_BASE_URL", "", "public URL used in links and OAuth redirects (default http://<addr>; must be https unless localhost)", false},
 	{"data-dir", "CHORUS_DATA_DIR", "./data", "data of the embedded MongoDB-compatible and Redis servers", false},
 	{"mongo-uri", "CHORUS_MONGO_URI", "", "MongoDB URI (MongoDB, or FerretDB v2 on PostgreSQL with DocumentDB); empty starts the embedded store under the data dir", true},
+	{"regions", "CHORUS_REGIONS", "", "regions an instance's data may be placed in: name=mongodb://… entries separated by spaces or newlines, e.g. \"eu=mongodb://eu-db/ us=mongodb://us-db/\"; needs CHORUS_MONGO_URI (the home database: instances, domains, sign-in, sessions); empty: one region on CHORUS_MONGO_URI or the embedded store (docs/regions.md)", true},
+	{"default-region", "CHORUS_DEFAULT_REGION", "", "region where new instances are placed (the only region when CHORUS_REGIONS lists one; default when it is empty)", false},
 	{"embedded-store", "CHORUS_EMBEDDED_STORE", "auto", "engine of the embedded store: documentdb (FerretDB v2 on a private PostgreSQL with DocumentDB), sqlite (FerretDB v1, a demo mode) or auto (documentdb when installed, else sqlite)", false},
 	{"mongo-database", "CHORUS_MONGO_DATABASE", "chorus", "MongoDB database name", false},
 	{"redis-url", "CHORUS_REDIS_URL", "", "Redis URL (redis://, rediss://, redis-socket://, redis-sentinel://, rediss-sentinel://, redis-cluster://, rediss-cluster://); empty: the data dir's redis-server", true},
@@ -235,6 +242,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 	}
 	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
 		bad("CHORUS_MONGO_URI", "must start with mongodb:// or mongodb+srv://")
+	}
+	if err := c.parseRegions(get("regions"), get("default-region")); err != nil {
+		errs = append(errs, err)
 	}
 	for _, pair := range [][3]string{{c.LinkedInID, c.LinkedInSecret, "CHORUS_LINKEDIN_CLIENT_ID"}, {c.XID, c.XSecret, "CHORUS_X_CLIENT_ID"}, {c.FacebookID, c.FacebookSecret, "CHORUS_FACEBOOK_APP_ID"}} {
 		if (pair[0] == "") != (pair[1] == "") {
@@ -451,7 +461,7 @@ func (c config) masked() []string {
 	}
 	vals := map[string]string{
 		"CHORUS_ADDR": c.Addr, "CHORUS_WORKER_ADDR": c.WorkerAddr, "CHORUS_MIGRATE": onOff(c.Migrate), "CHORUS_BASE_URL": c.BaseURL, "CHORUS_DATA_DIR": c.DataDir,
-		"CHORUS_MONGO_URI": c.MongoURI, "CHORUS_EMBEDDED_STORE": string(c.EmbeddedStore), "CHORUS_MONGO_DATABASE": c.MongoDatabase, "CHORUS_REDIS_URL": c.RedisURL,
+		"CHORUS_MONGO_URI": c.MongoURI, "CHORUS_REGIONS": "", "CHORUS_DEFAULT_REGION": c.DefaultRegion, "CHORUS_EMBEDDED_STORE": string(c.EmbeddedStore), "CHORUS_MONGO_DATABASE": c.MongoDatabase, "CHORUS_REDIS_URL": c.RedisURL,
 		"CHORUS_DEV_MAILBOX": strconv.FormatBool(c.DevMailbox), "CHORUS_OPERATOR_TOKEN": c.OperatorToken, "CHORUS_METRICS_TOKEN": c.MetricsToken,
 		"CHORUS_TOKEN_KEYS": c.TokenKeys, "CHORUS_SMTP_URL": c.SMTPURL, "CHORUS_MAIL_FROM": c.MailFrom,
 		"CHORUS_TRUSTED_PROXIES": strings.Join(c.TrustedProxies, ","), "CHORUS_MAX_BODY_BYTES": strconv.FormatInt(c.MaxBodyBytes, 10),
@@ -468,9 +478,55 @@ func (c config) masked() []string {
 	}
 	lines := make([]string, 0, len(settings))
 	for _, s := range settings {
-		lines = append(lines, s.env+"="+show(s.secret, vals[s.env]))
+		v := show(s.secret, vals[s.env])
+		if s.env == "CHORUS_REGIONS" && len(c.Regions) > 0 {
+			parts := make([]string, len(c.Regions))
+			for i, r := range c.Regions {
+				parts[i] = r.Name + "=" + show(true, r.URI)
+			}
+			v = strings.Join(parts, " ")
+		}
+		lines = append(lines, s.env+"="+v)
 	}
 	return lines
+}
+
+// parseRegions reads CHORUS_REGIONS and CHORUS_DEFAULT_REGION into c,
+// returning one line per problem.
+func (c *config) parseRegions(list, def string) error {
+	regions, err := tenant.ParseRegions(list)
+	if err != nil {
+		return fmt.Errorf("CHORUS_REGIONS: %v", err)
+	}
+	c.Regions, c.DefaultRegion = regions, def
+	names := make([]string, len(regions))
+	for i, r := range regions {
+		names[i] = r.Name
+	}
+	switch {
+	case len(regions) > 0 && c.MongoURI == "":
+		return errors.New("CHORUS_REGIONS: needs CHORUS_MONGO_URI, the home database of instances, domains, sign-in and sessions: the embedded store is one region (unset CHORUS_REGIONS, or run MongoDB)")
+	case def != "" && !tenant.ValidRegionName(def):
+		return fmt.Errorf("CHORUS_DEFAULT_REGION: %q is not a region name (1 to 32 lower-case letters, digits and -, starting with a letter)", def)
+	case len(regions) > 1 && def == "":
+		return fmt.Errorf("CHORUS_DEFAULT_REGION: must name where new instances go, one of %s", strings.Join(names, ", "))
+	case len(regions) > 0 && def != "" && !slices.Contains(names, def):
+		return fmt.Errorf("CHORUS_DEFAULT_REGION: %s is not in CHORUS_REGIONS (%s)", def, strings.Join(names, ", "))
+	}
+	seen := map[string]string{}
+	for _, r := range regions {
+		if other, dup := seen[r.URI]; dup {
+			return fmt.Errorf("CHORUS_REGIONS: %s and %s name the same MongoDB URI: a region is a deployment of its own", other, r.Name)
+		}
+		seen[r.URI] = r.Name
+	}
+	return nil
+}
+
+// storeConfig is the store's configuration: uri is the home database's
+// server (CHORUS_MONGO_URI or the embedded store's).
+func (c config) storeConfig(uri string, log *slog.Logger) tenant.StoreConfig {
+	return tenant.StoreConfig{URI: uri, Database: c.MongoDatabase, Kinds: storeKinds(), Log: log, Regions: c.Regions, DefaultRegion: c.DefaultRegion}
 }
 
 // resolver returns the DNS resolver for verification records.

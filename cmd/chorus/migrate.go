@@ -58,6 +58,15 @@ func migrations(log *slog.Logger) []tenant.Migration {
 			}
 			return err
 		}},
+		// Tracked links were whole in the home database; the link is the
+		// instance's data and goes to its region (docs/regions.md).
+		{Version: 5, Name: "tracked links moved into their instances' regions, their codes' routes kept home", Run: func(ctx context.Context, s *tenant.Store) error {
+			n, err := s.MoveLinksToRegions(ctx)
+			if n > 0 {
+				log.InfoContext(ctx, "tracked links moved into their regions", "links", n)
+			}
+			return err
+		}},
 	}
 }
 

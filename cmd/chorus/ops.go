@@ -80,7 +80,7 @@ func withStore(ctx context.Context, getenv func(string) string, stdout io.Writer
 		return err
 	}
 	defer func() { err = errors.Join(err, stop(context.WithoutCancel(ctx))) }()
-	store, err := tenant.OpenStore(ctx, tenant.StoreConfig{URI: uri, Database: cfg.MongoDatabase, Kinds: storeKinds(), Log: log})
+	store, err := tenant.OpenStore(ctx, cfg.storeConfig(uri, log))
 	if err != nil {
 		return err
 	}
@@ -147,9 +147,12 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 // instance (its collections, domains, sessions and record go; a ledger
 // entry stays).
 func runInstance(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	usage := errors.New(`usage: chorus instance delete <instance ID> --reason "why"`)
-	if len(args) < 2 || args[0] != "delete" || strings.HasPrefix(args[1], "-") {
+	usage := errors.New(`usage: chorus instance delete <instance ID> --reason "why" | chorus instance move <instance ID> --region <name>`)
+	if len(args) < 2 || args[0] != "delete" && args[0] != "move" || strings.HasPrefix(args[1], "-") {
 		return usage
+	}
+	if args[0] == "move" {
+		return runInstanceMove(ctx, args[1:], getenv, stdout, usage)
 	}
 	fs := flag.NewFlagSet("chorus instance delete", flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -171,6 +174,47 @@ func runInstance(ctx context.Context, args []string, getenv func(string) string,
 		}
 		fmt.Fprintf(stdout, "instance %s deleted: its members were erased first (connections revoked, waiting tasks deleted)\n", args[1])
 		return nil
+	})
+}
+
+// runInstanceMove is `chorus instance move <instance ID> --region R`:
+// the instance's data is copied to region R while the instance is
+// read-only, verified by counts and hashes, then the instance switches to
+// R and the old region's copies are dropped.
+func runInstanceMove(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, usage error) error {
+	fs := flag.NewFlagSet("chorus instance move", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	region := fs.String("region", "", "the region to move the instance's data to (one of CHORUS_REGIONS)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *region == "" || fs.NArg() > 0 {
+		return usage
+	}
+	id := args[0]
+	return withStore(ctx, getenv, stdout, func(_ command, store *tenant.Store) error {
+		fmt.Fprintf(stdout, "moving instance %s to region %s: it is read-only until the copy is verified\n", id, *region)
+		rep, err := store.MoveInstance(ctx, id, *region, tenant.MoveOptions{Copied: func(kind string) error {
+			fmt.Fprintf(stdout, "  %s copied and verified\n", kind)
+			return nil
+		}})
+		switch {
+		case !rep.Switched && (rep.From == "" || errors.Is(err, tenant.ErrMoveInProgress) || errors.Is(err, tenant.ErrUnknownRegion)):
+			return fmt.Errorf("instance %s: %w", id, err)
+		case !rep.Switched:
+			return fmt.Errorf("instance %s stays in region %s, writable again: %w", id, rep.From, err)
+		}
+		var docs int64
+		for _, c := range rep.Collections {
+			docs += c.Documents
+		}
+		fmt.Fprintf(stdout, "instance %s is in region %s (was %s): %d collections, %d documents, counts and SHA-256 equal, in %s\n",
+			id, rep.To, rep.From, len(rep.Collections), docs, rep.Took.Round(time.Millisecond))
+		if len(rep.LeftBehind) > 0 {
+			return fmt.Errorf("collections of region %s changed after their copy and were kept: %s; compare them with region %s and drop them (%v)",
+				rep.From, strings.Join(rep.LeftBehind, ", "), rep.To, err)
+		}
+		return err
 	})
 }
 

@@ -101,7 +101,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string
 	}
 	defer rdb.Close()
 
-	store, err := tenant.OpenStore(ctx, tenant.StoreConfig{URI: mongoURI, Database: cfg.MongoDatabase, Kinds: storeKinds(), Log: log})
+	store, err := tenant.OpenStore(ctx, cfg.storeConfig(mongoURI, log))
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -169,7 +170,9 @@ func seedScale(t *testing.T, a *testApp, z scaleSize, rng *mrand.Rand) *scaleEnv
 	tplPost := rawOne(t, coll("posts"), bson.D{{Key: "_id", Value: post.ID}})
 	e.tplShare = shared.Items[0].ID
 	tplShare := rawOne(t, coll("shares"), bson.D{{Key: "_id", Value: e.tplShare}})
-	tplLink := rawOne(t, e.raw.Collection("links"), bson.D{{Key: "share_id", Value: shared.Items[0].ID}})
+	// A tracked link is the instance's (its region's links), its code's
+	// route to the instance home.
+	tplLink := rawOne(t, coll("links"), bson.D{{Key: "share_id", Value: shared.Items[0].ID}})
 	tplClicks := rawOne(t, coll("clicks"), bson.D{})
 
 	// The app's clock stands still: history ends at its now.
@@ -211,7 +214,7 @@ func seedScale(t *testing.T, a *testApp, z scaleSize, rng *mrand.Rand) *scaleEnv
 	tplRemote := fieldString(t, tplShare, "remote_id")
 	shares := make([]shareInfo, 0, z.shares)
 	docs = docs[:0]
-	var links []any
+	var links, routes []any
 	for range z.shares - 1 {
 		p := posts[rng.IntN(len(posts)-1)] // the real post keeps its one real share
 		m := rng.IntN(z.members)
@@ -247,10 +250,12 @@ func seedScale(t *testing.T, a *testApp, z scaleSize, rng *mrand.Rand) *scaleEnv
 		setField(t, l, "destination", p.url)
 		setField(t, l, "created_at", at)
 		links = append(links, l)
+		routes = append(routes, bson.D{{Key: "_id", Value: code}, {Key: "instance_id", Value: e.instance}, {Key: "created_at", Value: at}})
 		e.codes = append(e.codes, code)
 	}
 	insertAll(t, coll("shares"), docs)
-	insertAll(t, e.raw.Collection("links"), links)
+	insertAll(t, coll("links"), links)
+	insertAll(t, e.raw.Collection("links"), routes)
 	e.codes = append(e.codes, tplCode)
 
 	// Clicks: on random shares, most within a day of the share, batched
@@ -607,7 +612,8 @@ func TestScaleSeedIsRealData(t *testing.T) {
 		{"post", coll("posts"), bson.D{{Key: "_id", Value: post.ID}}, bson.D{{Key: "_id", Value: e.posts[0]}}},
 		{"share", coll("shares"), bson.D{{Key: "_id", Value: out.Items[0].ID}},
 			bson.D{{Key: "_id", Value: bson.D{{Key: "$nin", Value: bson.A{out.Items[0].ID, e.tplShare}}}}}},
-		{"tracked link", e.raw.Collection("links"), bson.D{{Key: "share_id", Value: out.Items[0].ID}}, bson.D{{Key: "_id", Value: e.codes[0]}}},
+		{"tracked link", coll("links"), bson.D{{Key: "share_id", Value: out.Items[0].ID}}, bson.D{{Key: "_id", Value: e.codes[0]}}},
+		{"tracked link's route", e.raw.Collection("links"), bson.D{{Key: "_id", Value: path.Base(u.Path)}}, bson.D{{Key: "_id", Value: e.codes[0]}}},
 		{"click batch", coll("clicks"), bson.D{{Key: "at_max", Value: clickTime}}, bson.D{{Key: "at_max", Value: bson.D{{Key: "$lt", Value: clickTime}}}}},
 	} {
 		real := rawOne(t, c.coll, c.realFilter)

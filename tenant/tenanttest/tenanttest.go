@@ -124,6 +124,96 @@ func alive(path string) bool {
 	return !errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone)
 }
 
+// StoreDir returns the data directory of the embedded store Mongo's
+// server keeps its files in, or false when the tests use another server
+// (CHORUS_TEST_MONGO_URI).
+func StoreDir(t testing.TB) (string, bool) {
+	t.Helper()
+	if _, err := serverURI(); err != nil || storeDir == "" {
+		return "", false
+	}
+	return storeDir, true
+}
+
+// The second server, for tests of regions: always an embedded store of
+// its own (its files are searched), started once per test process.
+var (
+	secondOnce sync.Once
+	secondURI  string
+	secondDir  string
+	secondErr  error
+)
+
+// SecondMongo returns the URI and data directory of a second
+// MongoDB-wire server, an embedded store with its own data directory (the
+// region tests place instances on two servers and search their files).
+// Tests share it; each uses databases of its own.
+func SecondMongo(t testing.TB) (uri, dir string) {
+	t.Helper()
+	secondOnce.Do(func() {
+		opts := embedded.Options{Ephemeral: true}
+		if opts.Engine, secondErr = embedded.ParseEngine(os.Getenv("CHORUS_TEST_EMBEDDED")); secondErr != nil {
+			return
+		}
+		if opts.Engine == embedded.EngineAuto && os.Getenv("CI") == "true" {
+			opts.Engine = embedded.EngineDocumentDB
+		}
+		removeStaleStores()
+		d, err := os.MkdirTemp("", storePrefix)
+		if err == nil {
+			err = os.Chmod(d, 0o711)
+		}
+		if err == nil {
+			err = os.WriteFile(filepath.Join(d, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600)
+		}
+		if err != nil {
+			secondErr = err
+			return
+		}
+		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		m, err := embedded.Start(context.Background(), filepath.Join(d, "mongo"), opts, log)
+		if err != nil {
+			secondErr = err
+			return
+		}
+		secondURI, secondDir = m.URI(), filepath.Join(d, "mongo")
+	})
+	if secondErr != nil {
+		Missing(t, "a second embedded MongoDB-compatible store", fmt.Sprintf("run .ci/build-documentdb (%v)", secondErr))
+	}
+	return secondURI, secondDir
+}
+
+// FilesContaining returns the files under dir whose bytes contain s.
+func FilesContaining(t testing.TB, dir, s string) []string {
+	t.Helper()
+	var found []string
+	needle := []byte(s)
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
+				return nil // a file PostgreSQL removed meanwhile; a socket's lock
+			}
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		if bytes.Contains(b, needle) {
+			found = append(found, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("search %s: %v", dir, err)
+	}
+	return found
+}
+
 // Mongo returns the URI of the test server and a fresh, randomly named
 // database that is dropped when the test ends.
 func Mongo(t testing.TB) (uri, database string) {

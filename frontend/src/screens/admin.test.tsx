@@ -6,6 +6,7 @@ import { api, type Schemas } from "../api/client";
 import { Settings } from "./admin/Settings";
 import { BulkInvite } from "./admin/People";
 import { DataRequests, SupportGrants } from "./admin/Privacy";
+import { DataRegion } from "./admin/Setup";
 import type { ReactNode } from "react";
 
 afterEach(() => {
@@ -76,6 +77,39 @@ function renderIt(node: ReactNode) {
 function bodyOf(spy: { mock: { calls: unknown[][] } }, call = 0) {
   return (spy.mock.calls[call] as [string, { body: Record<string, unknown> }])[1].body;
 }
+
+describe("DataRegion", () => {
+  function renderRegion(inst: Schemas["Instance"]) {
+    vi.spyOn(api, "GET").mockResolvedValue({ data: inst, response: new Response(null, { status: 200 }) } as never);
+    const patch = vi.spyOn(api, "PATCH").mockImplementation(((_p: string, init: { body: Record<string, unknown> }) =>
+      Promise.resolve({ data: { ...inst, ...init.body }, response: new Response(null, { status: 200 }) })) as never);
+    render(
+      <QueryClientProvider client={new QueryClient({ defaultOptions: { queries: { retry: false } } })}>
+        <DataRegion />
+      </QueryClientProvider>,
+    );
+    return patch;
+  }
+
+  it("lets a pending instance's admin pick the region, and says where the data is", async () => {
+    const patch = renderRegion({ ...instance({}), verified: false, region: "us", regions: ["eu", "us"] });
+    await screen.findByText("Your company's data is stored in the region us.");
+    const save = screen.getByRole("button", { name: "Store the data there" }) as HTMLButtonElement;
+    expect(save.disabled).toBe(true);
+    fireEvent.change(screen.getByLabelText("Region"), { target: { value: "eu" } });
+    fireEvent.click(save);
+    await screen.findByText("Your company's data is stored in the region eu.");
+    expect(patch.mock.calls[0]?.[0]).toBe("/api/v1/instance/settings");
+    expect((patch.mock.calls[0] as unknown as [string, { body: Record<string, unknown> }])[1].body).toEqual({ region: "eu" });
+  });
+
+  it("offers no choice once the domain is verified", async () => {
+    renderRegion({ ...instance({}), verified: true, region: "eu", regions: ["eu", "us"] });
+    await screen.findByText("Your company's data is stored in the region eu.");
+    expect(screen.queryByLabelText("Region")).toBeNull();
+    screen.getByText("To move it to another region, ask the operator of this deployment.");
+  });
+});
 
 describe("SupportGrants form", () => {
   it("explains what is wrong, then grants and clears the reason", async () => {

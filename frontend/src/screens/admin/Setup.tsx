@@ -1,6 +1,7 @@
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
-import { useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call } from "../../api/client";
 import { useNetworks } from "../../lib/networks";
 import { useInstance } from "../../lib/session";
@@ -68,6 +69,58 @@ export function setupSteps(f: SetupFacts, t: (s: string, o?: Record<string, unkn
 }
 
 /**
+ * Where the company's data is stored. While the instance is pending its
+ * admin picks the region (the data moves at once); afterwards only the
+ * operator moves it.
+ */
+export function DataRegion() {
+  const { t } = useTranslation();
+  const qc = useQueryClient();
+  const inst = useInstance();
+  const [picked, setPicked] = useState("");
+  const save = useMutation({
+    mutationFn: (region: string) => call(api.PATCH("/api/v1/instance/settings", { body: { region } })),
+    onSuccess: (data) => {
+      qc.setQueryData(["instance"], data);
+      setPicked("");
+    },
+  });
+  if (!inst.data) return null;
+  const { region, regions, verified } = inst.data;
+  const canPick = !verified && (regions ?? []).length > 1;
+  return (
+    <div id="data-region" role="group" aria-labelledby="data-region-h">
+      <h3 id="data-region-h">{t("Where your data is stored")}</h3>
+      <p>{t("Your company's data is stored in the region {{region}}.", { region })}</p>
+      {canPick ? (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (picked && picked !== region) save.mutate(picked);
+          }}
+        >
+          <label htmlFor="data-region-select">{t("Region")}</label>
+          <select id="data-region-select" value={picked || region} onChange={(e) => setPicked(e.target.value)}>
+            {(regions ?? []).map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
+          </select>
+          <p className="hint">{t("Pick it before verifying your domain: afterwards only the operator can move the data.")}</p>
+          <button type="submit" disabled={save.isPending || !picked || picked === region}>
+            {save.isPending ? t("Moving the data…") : t("Store the data there")}
+          </button>
+          <ErrorMessage error={save.error} />
+        </form>
+      ) : (
+        verified && <p className="hint">{t("To move it to another region, ask the operator of this deployment.")}</p>
+      )}
+    </div>
+  );
+}
+
+/**
  * The admin console's first page: the set-up checklist. Its own query
  * keys: the feed's and the members' caches hold pages of another shape.
  */
@@ -117,6 +170,7 @@ export function Setup() {
           </ol>
         </>
       )}
+      <DataRegion />
     </section>
   );
 }
