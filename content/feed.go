@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/api"
 )
 
 // Query selects a page of posts.
@@ -54,7 +55,7 @@ func ParseCursor(s string) (*Cursor, error) {
 		return nil, bad
 	}
 	var c Cursor
-	if err := json.Unmarshal(b, &c); err != nil || !validID(c.ID) || c.PublishAt.IsZero() {
+	if err := json.Unmarshal(b, &c); err != nil || !api.ValidID(c.ID) || c.PublishAt.IsZero() {
 		return nil, bad
 	}
 	c.PublishAt = c.PublishAt.UTC()

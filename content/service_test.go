@@ -13,6 +13,7 @@ import (
 
 	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/api"
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
@@ -66,9 +67,9 @@ func newFixture(t *testing.T) *fixture {
 		return sc
 	}
 	f.a, f.b = open("acme.example"), open("globex.example")
-	f.curA = tenant.Member{ID: newID(), Role: tenant.RoleCurator}
-	f.empA = tenant.Member{ID: newID(), Role: tenant.RoleEmployee}
-	f.curB = tenant.Member{ID: newID(), Role: tenant.RoleCurator}
+	f.curA = tenant.Member{ID: api.NewID(), Role: tenant.RoleCurator}
+	f.empA = tenant.Member{ID: api.NewID(), Role: tenant.RoleEmployee}
+	f.curB = tenant.Member{ID: api.NewID(), Role: tenant.RoleCurator}
 	return f
 }
 
@@ -318,7 +319,7 @@ func TestEmployeesSeeOnlyTheFeed(t *testing.T) {
 }
 
 func FuzzParseCursor(f *testing.F) {
-	f.Add(Cursor{PublishAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), ID: newID()}.Encode())
+	f.Add(Cursor{PublishAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), ID: api.NewID()}.Encode())
 	f.Add("")
 	f.Add("eyJ0IjoiJG5lIn0")
 	f.Fuzz(func(t *testing.T, s string) {
@@ -326,7 +327,7 @@ func FuzzParseCursor(f *testing.F) {
 		if err != nil || c == nil {
 			return
 		}
-		if !validID(c.ID) || c.PublishAt.IsZero() {
+		if !api.ValidID(c.ID) || c.PublishAt.IsZero() {
 			t.Errorf("ParseCursor(%q) = %+v", s, c)
 		}
 		again, err := ParseCursor(c.Encode())

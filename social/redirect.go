@@ -81,7 +81,7 @@ type clickLink struct {
 
 // newClickBatch stores clicks (at least one) as one batch.
 func newClickBatch(clicks []Click) clickBatch {
-	b := clickBatch{ID: newID(), AtMin: clicks[0].At, AtMax: clicks[0].At, N: len(clicks),
+	b := clickBatch{ID: api.NewID(), AtMin: clicks[0].At, AtMax: clicks[0].At, N: len(clicks),
 		Link: make([]int, len(clicks)), At: make([]time.Time, len(clicks)), IPPrefix: make([]string, len(clicks)),
 		Referrer: make([]string, len(clicks)), Visitor: make([]string, len(clicks))}
 	links := map[clickLink]int{}

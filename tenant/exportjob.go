@@ -65,7 +65,7 @@ func (p *Privacy) RequestExport(ctx context.Context, sc Scope, m Member, enqueue
 			return ExportJob{}, err
 		}
 	}
-	j := ExportJob{ID: newID(), MemberID: m.ID, State: "pending", RequestedAt: now, ExpiresAt: now.Add(ExportTTL)}
+	j := ExportJob{ID: api.NewID(), MemberID: m.ID, State: "pending", RequestedAt: now, ExpiresAt: now.Add(ExportTTL)}
 	if err := sc.Collection(exportKind).Insert(ctx, j); err != nil {
 		return ExportJob{}, err
 	}
@@ -113,7 +113,7 @@ func (p *Privacy) PrepareExport(ctx context.Context, sc Scope, id string) error 
 
 // exportOf returns one of the member's own export jobs.
 func exportOf(ctx context.Context, sc Scope, m Member, id string) (ExportJob, error) {
-	if !validID(id) {
+	if !api.ValidID(id) {
 		return ExportJob{}, ErrNotFound
 	}
 	var j ExportJob

@@ -420,7 +420,7 @@ func decodeCursor(cur string) (string, error) {
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(cur)
 	id, ok := strings.CutPrefix(string(b), "m:")
-	if err != nil || !ok || !validID(id) {
+	if err != nil || !ok || !api.ValidID(id) {
 		return "", api.Invalid(api.FieldError{Field: "cursor", Message: "is not a cursor this list handed out"})
 	}
 	return id, nil

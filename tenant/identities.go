@@ -52,7 +52,7 @@ var ErrNoPendingIdentity = errors.New("no such identity waits on this member")
 // DecideIdentity approves (the identity then signs in as the member) or
 // rejects an identity waiting on a member; admins only, audited.
 func (sc Scope) DecideIdentity(ctx context.Context, by Member, memberID string, id Identity, approve bool) error {
-	if !validID(memberID) {
+	if !api.ValidID(memberID) {
 		return ErrNotFound
 	}
 	var m withPending

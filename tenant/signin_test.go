@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/chorushq/chorus/tenant/api"
 )
 
 func newTestService(t *testing.T, clock *testClock) (*Service, *DevMailbox) {
@@ -193,7 +195,7 @@ func TestSetRoleKeepsAnAdmin(t *testing.T) {
 }
 
 func FuzzDecodeCursor(f *testing.F) {
-	f.Add(encodeCursor(newID()))
+	f.Add(encodeCursor(api.NewID()))
 	f.Add("")
 	f.Add("eyIkbmUiOiIifQ")
 	f.Fuzz(func(t *testing.T, cur string) {
@@ -201,7 +203,7 @@ func FuzzDecodeCursor(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if cur != "" && !validID(id) {
+		if cur != "" && !api.ValidID(id) {
 			t.Errorf("decodeCursor(%q) = %q, not an ID", cur, id)
 		}
 		if cur != "" && encodeCursor(id) != cur {

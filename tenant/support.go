@@ -50,7 +50,7 @@ func (s *Service) GrantSupport(ctx context.Context, sc Scope, by Member, hours i
 		return SupportGrant{}, verr
 	}
 	now := s.Now().UTC().Truncate(time.Millisecond)
-	g := SupportGrant{ID: newID(), GrantedBy: by.ID, Reason: reason, CreatedAt: now, ExpiresAt: now.Add(time.Duration(hours) * time.Hour)}
+	g := SupportGrant{ID: api.NewID(), GrantedBy: by.ID, Reason: reason, CreatedAt: now, ExpiresAt: now.Add(time.Duration(hours) * time.Hour)}
 	if err := sc.Collection(grantKind).Insert(ctx, g); err != nil {
 		return SupportGrant{}, err
 	}
@@ -59,7 +59,7 @@ func (s *Service) GrantSupport(ctx context.Context, sc Scope, by Member, hours i
 
 // RevokeSupport ends a grant early.
 func (s *Service) RevokeSupport(ctx context.Context, sc Scope, by Member, id string) error {
-	if !validID(id) {
+	if !api.ValidID(id) {
 		return ErrNotFound
 	}
 	ok, err := sc.Collection(grantKind).Update(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "revoked", Value: true}}}})
@@ -74,7 +74,7 @@ func (s *Service) RevokeSupport(ctx context.Context, sc Scope, by Member, id str
 
 // liveGrant returns the grant if it is unrevoked and unexpired.
 func (s *Service) liveGrant(ctx context.Context, sc Scope, id string) (SupportGrant, error) {
-	if !validID(id) {
+	if !api.ValidID(id) {
 		return SupportGrant{}, ErrNoSupportGrant
 	}
 	var g SupportGrant
