@@ -315,11 +315,7 @@ func (h *Handlers) page(c *gin.Context, sc tenant.Scope, me tenant.Member, q Que
 	if err := h.withAuthors(c.Request.Context(), sc, out.Items); err != nil {
 		return err
 	}
-	if next != nil {
-		s := next.Encode()
-		out.NextCursor = &s
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, api.Page(out.Items, next))
 	return nil
 }
 

@@ -340,12 +340,7 @@ func (h *Handlers) shares(c *gin.Context, sc tenant.Scope, me tenant.Member) err
 	if err != nil {
 		return err
 	}
-	out := api.List[Share]{Items: shares}
-	if next != nil {
-		cur := next.Encode()
-		out.NextCursor = &cur
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, api.Page(shares, next))
 	return nil
 }
 

@@ -3,7 +3,6 @@ package tenant
 import (
 	"crypto/subtle"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -153,35 +152,38 @@ func (s *Service) postResend(c *gin.Context, sc Scope, me Member) error {
 	return nil
 }
 
-// Audit cursors are the sequence number of the last entry seen.
+// auditCursor is where a page of the audit log starts: before the
+// sequence number of the last entry seen.
+type auditCursor struct {
+	Seq int64 `json:"s"`
+}
+
 func (s *Service) getAudit(c *gin.Context, sc Scope, _ Member) error {
 	limit, err := api.Limit(c)
 	if err != nil {
 		return err
 	}
+	after, err := api.ParseCursor(c.Query("cursor"), func(p auditCursor) bool { return p.Seq >= 1 })
+	if err != nil {
+		return err
+	}
 	var before int64
-	if cur := c.Query("cursor"); cur != "" {
-		before, err = strconv.ParseInt(cur, 10, 64)
-		if err != nil || before < 1 {
-			return api.Invalid(api.FieldError{Field: "cursor", Message: "is not a cursor this list handed out"})
-		}
+	if after != nil {
+		before = after.Seq
 	}
 	es, err := sc.AuditLog(c.Request.Context(), before, limit+1)
 	if err != nil {
 		return err
 	}
-	var next *string
+	var next *auditCursor
 	if len(es) > limit {
-		es = es[:limit]
-		n := strconv.FormatInt(es[limit-1].Seq, 10)
-		next = &n
+		es, next = es[:limit], &auditCursor{Seq: es[limit-1].Seq}
 	}
 	lines, err := sc.AuditLines(c.Request.Context(), es)
 	if err != nil {
 		return err
 	}
-	out := api.List[AuditLine]{Items: lines, NextCursor: next}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, api.Page(lines, next))
 	return nil
 }
 

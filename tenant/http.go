@@ -2,7 +2,6 @@ package tenant
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/netip"
@@ -390,40 +389,34 @@ func (s *Service) listMembers(c *gin.Context, sc Scope, me Member) error {
 	if err != nil {
 		return err
 	}
-	after, err := decodeCursor(c.Query("cursor"))
+	after, err := api.ParseCursor(c.Query("cursor"), func(p memberCursor) bool { return api.ValidID(p.ID) })
 	if err != nil {
 		return err
 	}
-	ms, err := sc.Members(c.Request.Context(), after, limit+1)
+	var from string
+	if after != nil {
+		from = after.ID
+	}
+	ms, err := sc.Members(c.Request.Context(), from, limit+1)
 	if err != nil {
 		return err
 	}
-	out := api.List[memberView]{Items: []memberView{}}
+	var next *memberCursor
+	if len(ms) > limit {
+		ms, next = ms[:limit], &memberCursor{ID: ms[limit-1].ID}
+	}
+	views := make([]memberView, len(ms))
 	for i, m := range ms {
-		if i == limit {
-			next := encodeCursor(ms[i-1].ID)
-			out.NextCursor = &next
-			break
-		}
-		out.Items = append(out.Items, viewOf(m, me.Role == RoleAdmin))
+		views[i] = viewOf(m, me.Role == RoleAdmin)
 	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, api.Page(views, next))
 	return nil
 }
 
-// Member list cursors are the last ID seen, opaque to clients.
-func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte("m:" + id)) }
-
-func decodeCursor(cur string) (string, error) {
-	if cur == "" {
-		return "", nil
-	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(cur)
-	id, ok := strings.CutPrefix(string(b), "m:")
-	if err != nil || !ok || !api.ValidID(id) {
-		return "", api.Invalid(api.FieldError{Field: "cursor", Message: "is not a cursor this list handed out"})
-	}
-	return id, nil
+// memberCursor is where a page of members starts: after the ID of the
+// last member seen.
+type memberCursor struct {
+	ID string `json:"m"`
 }
 
 func (s *Service) getMember(c *gin.Context, sc Scope, me Member) error {
