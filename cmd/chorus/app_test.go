@@ -135,10 +135,11 @@ func newTestAppVia(t *testing.T, env map[string]string, extraPorts []int, edit f
 	}
 	rdb := redisOpt.MakeRedisClient().(redis.UniversalClient)
 	t.Cleanup(func() { rdb.Close() })
-	queue := asynq.NewClient(redisOpt)
-	t.Cleanup(func() { queue.Close() })
+	client := asynq.NewClient(redisOpt)
+	t.Cleanup(func() { client.Close() })
 	tasks := asynq.NewInspector(redisOpt)
 	t.Cleanup(func() { tasks.Close() })
+	queue := jobs.NewQueue(client, tasks, log)
 	pages := newTestPages(t)
 
 	srv := httptest.NewUnstartedServer(nil)
@@ -161,7 +162,7 @@ func newTestAppVia(t *testing.T, env map[string]string, extraPorts []int, edit f
 	}
 	socialSvc, err := newSocialService(base, keys, log, clock.Now, networkOptions{
 		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: append([]int{int(fakeAddr.Port())}, extraPorts...), allowHTTP: true,
-		cfg: cfg, mailer: mailer, tasks: tasks, outcomes: outcomes,
+		cfg: cfg, mailer: mailer, outcomes: outcomes,
 		// No publishing limits, but the network pauses, as in production.
 		limits: jobs.NewRateLimiter(rdb, nil),
 	}, contentSvc, queue)

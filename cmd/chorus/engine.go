@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -22,7 +21,7 @@ import (
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/frontend"
-	"github.com/chorushq/chorus/jobs/task"
+	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
@@ -43,7 +42,7 @@ type appDeps struct {
 	now     func() time.Time
 	content *content.Service
 	social  *social.Service
-	queue   *asynq.Client
+	queue   *jobs.Queue
 	// resolver looks up domain verification records.
 	resolver tenant.TXTResolver
 	// mailer and devBox: the process's mailer (newMailer), shared with
@@ -106,48 +105,20 @@ func privacyOf(auth *tenant.Service, c *content.Service, so *social.Service, r *
 	return tenant.NewPrivacy(auth, c.PrivacySource(), so.PrivacySource(), r.PrivacySource())
 }
 
-// deleteTasks deletes waiting Asynq tasks by queue and ID, for erasure. A
-// task already gone is deleted; one a worker runs now cannot be deleted,
-// and finds its object cancelled.
-func deleteTasks(insp *asynq.Inspector, log *slog.Logger) func(ctx context.Context, tasks []tenant.TaskRef) error {
-	return func(ctx context.Context, tasks []tenant.TaskRef) error {
-		var errs []error
-		for _, t := range tasks {
-			err := insp.DeleteTask(t.Queue, t.ID)
-			switch {
-			case err == nil, errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
-			case strings.Contains(err.Error(), "active"):
-				log.InfoContext(ctx, "task runs now and cannot be deleted; its object is cancelled", "task_id", t.ID)
-			default:
-				errs = append(errs, fmt.Errorf("delete task %s: %w", t.ID, err))
-			}
-		}
-		return errors.Join(errs...)
-	}
-}
-
 // storeKinds are the tenant kinds of every domain, created per instance.
 func storeKinds() []tenant.Kind {
 	return append(append(content.Kinds(), social.Kinds()...), reach.Kinds()...)
 }
 
 // newContentService builds the content service; a failed link preview is
-// retried by a content:preview task; the digest counts a member's clicks
-// from the analytics' daily totals.
-func newContentService(log *slog.Logger, now func() time.Time, fetcher content.Fetcher, queue *asynq.Client) *content.Service {
-	return content.NewService(content.Config{
-		Fetcher:      fetcher,
-		Log:          log,
-		Now:          now,
-		MemberClicks: reach.MemberClicks,
-		RetryPreview: func(ctx context.Context, sc tenant.Scope, postID string) (err error) {
-			ctx, span := startEnqueue(ctx, task.TypePreview)
-			defer func() { endSpan(span, err) }()
-			_, err = queue.EnqueueContext(ctx, task.WithTrace(ctx, task.Preview(sc.InstanceID(), postID)),
-				asynq.Queue(task.QueueLow), asynq.MaxRetry(5), asynq.Timeout(30*time.Second))
-			return err
-		},
-	})
+// retried by a content:preview task (none without a queue); the digest
+// counts a member's clicks from the analytics' daily totals.
+func newContentService(log *slog.Logger, now func() time.Time, fetcher content.Fetcher, queue *jobs.Queue) *content.Service {
+	cfg := content.Config{Fetcher: fetcher, Log: log, Now: now, MemberClicks: reach.MemberClicks}
+	if queue != nil {
+		cfg.RetryPreview = queue.RetryPreview
+	}
+	return content.NewService(cfg)
 }
 
 // underRoot reports whether p is root or below it: /api and /api/x,
@@ -287,16 +258,11 @@ func newApp(d appDeps) (*app, error) {
 	content.NewHandlers(d.content, auth, d.log).WithSharedTo(d.social.SharedNetworks).Routes(v1)
 	social.NewHandlers(d.social, auth, d.log).Routes(v1)
 	privacy := privacyOf(auth, d.content, d.social, reachSvc)
-	if d.redis != nil {
-		privacy.DeleteTasksWith(deleteTasks(asynq.NewInspectorFromRedisClient(d.redis), d.log))
+	if d.queue.CanDelete() {
+		privacy.DeleteTasksWith(d.queue.Delete)
 	}
 	privacy.Routes(v1)
-	privacy.ExportRoutes(v1, func(ctx context.Context, sc tenant.Scope, id string) (err error) {
-		ctx, span := startEnqueue(ctx, task.TypeExport)
-		defer func() { endSpan(span, err) }()
-		_, err = d.queue.EnqueueContext(ctx, task.WithTrace(ctx, task.Export(sc.InstanceID(), id)), asynq.Queue(task.QueueDefault), asynq.MaxRetry(5))
-		return err
-	})
+	privacy.ExportRoutes(v1, d.queue.Export)
 	reach.NewHandlers(reachSvc, auth, contentTitles(d.content)).Routes(v1)
 	auth.OpsRoutes(e.Group("/ops/v1"))
 	queues := mountQueues(e, d.cfg.OperatorToken, d.queueRedis)

@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/chorushq/chorus/content"
+	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/redisserver"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
@@ -273,7 +274,7 @@ func commandPrivacy(ctx context.Context, cfg command, store *tenant.Store, stdou
 		return nil, nil, err
 	}
 	insp := asynq.NewInspector(opt)
-	p.DeleteTasksWith(deleteTasks(insp, slog.New(slog.DiscardHandler)))
+	p.DeleteTasksWith(jobs.NewQueue(nil, insp, nil).Delete)
 	return p, func() {
 		insp.Close()
 		_ = stopRedis(context.WithoutCancel(ctx))

@@ -111,10 +111,11 @@ func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string
 		err = errors.Join(err, store.Close(c))
 	}()
 
-	queue := asynq.NewClient(redisOpt)
-	defer queue.Close()
+	client := asynq.NewClient(redisOpt)
+	defer client.Close()
 	tasks := asynq.NewInspector(redisOpt)
 	defer tasks.Close()
+	queue := jobs.NewQueue(client, tasks, log)
 	reg := prometheus.NewRegistry()
 	outcomes, err := processMetrics(reg, tasks, log)
 	if err != nil {
@@ -222,7 +223,7 @@ func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string
 	// One social service for the process too: the API and the worker
 	// publish, cancel and refresh through the same networks and limits.
 	netOpts := cfg.networkOptions(mailer)
-	netOpts.tasks, netOpts.reach = tasks, reachSvc
+	netOpts.reach = reachSvc
 	netOpts.limits = jobs.NewRateLimiter(rdb, cfg.PublishLimits)
 	netOpts.outcomes = outcomes
 	socialSvc, err := newSocialService(baseURL, keys, log, time.Now, netOpts, contentSvc, queue)
