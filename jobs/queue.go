@@ -32,13 +32,26 @@ type Queue struct {
 	log   *slog.Logger
 }
 
-// NewQueue returns the queue that enqueues through client; tasks (may be
-// nil) inspects and deletes tasks. A nil log discards.
+// NewQueue returns the queue that enqueues through client (nil: every
+// enqueue fails with ErrNoClient; an operator command only deletes);
+// tasks (may be nil) inspects and deletes tasks. A nil log discards.
 func NewQueue(client *asynq.Client, tasks *asynq.Inspector, log *slog.Logger) *Queue {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Queue{client: client, tasks: tasks, log: log}
+}
+
+// ErrNoClient is the answer of a queue that has no client to enqueue with.
+var ErrNoClient = errors.New("jobs: this queue enqueues nothing")
+
+// enqueue enqueues t with opts.
+func (q *Queue) enqueue(ctx context.Context, t *asynq.Task, opts ...asynq.Option) error {
+	if q.client == nil {
+		return ErrNoClient
+	}
+	_, err := q.client.EnqueueContext(ctx, task.WithTrace(ctx, t), opts...)
+	return err
 }
 
 // Publishing policy: the critical queue, retried for about a day of
@@ -57,10 +70,8 @@ func (q *Queue) Publish(ctx context.Context, sc tenant.Scope, shareID string, at
 	ctx, span := startEnqueue(ctx, task.TypePublish)
 	defer func() { endSpan(span, err) }()
 	enqueue := func() error {
-		_, err := q.client.EnqueueContext(ctx, task.WithTrace(ctx, task.Publish(sc.InstanceID(), shareID)), asynq.TaskID(shareID),
-			asynq.Queue(task.QueueCritical), asynq.ProcessAt(WholeSecondAfter(at)), asynq.MaxRetry(publishRetries),
-			asynq.Retention(publishRetention))
-		return err
+		return q.enqueue(ctx, task.Publish(sc.InstanceID(), shareID), asynq.TaskID(shareID), asynq.Queue(task.QueueCritical),
+			asynq.ProcessAt(WholeSecondAfter(at)), asynq.MaxRetry(publishRetries), asynq.Retention(publishRetention))
 	}
 	err = enqueue()
 	switch {
@@ -114,18 +125,14 @@ func (q *Queue) Dequeue(ctx context.Context, _ tenant.Scope, ids []string) error
 func (q *Queue) RetryPreview(ctx context.Context, sc tenant.Scope, postID string) (err error) {
 	ctx, span := startEnqueue(ctx, task.TypePreview)
 	defer func() { endSpan(span, err) }()
-	_, err = q.client.EnqueueContext(ctx, task.WithTrace(ctx, task.Preview(sc.InstanceID(), postID)),
-		asynq.Queue(task.QueueLow), asynq.MaxRetry(5), asynq.Timeout(30*time.Second))
-	return err
+	return q.enqueue(ctx, task.Preview(sc.InstanceID(), postID), asynq.Queue(task.QueueLow), asynq.MaxRetry(5), asynq.Timeout(30*time.Second))
 }
 
 // Export queues the building of the export exportID.
 func (q *Queue) Export(ctx context.Context, sc tenant.Scope, exportID string) (err error) {
 	ctx, span := startEnqueue(ctx, task.TypeExport)
 	defer func() { endSpan(span, err) }()
-	_, err = q.client.EnqueueContext(ctx, task.WithTrace(ctx, task.Export(sc.InstanceID(), exportID)),
-		asynq.Queue(task.QueueDefault), asynq.MaxRetry(5))
-	return err
+	return q.enqueue(ctx, task.Export(sc.InstanceID(), exportID), asynq.Queue(task.QueueDefault), asynq.MaxRetry(5))
 }
 
 // Delete deletes waiting tasks by queue and ID, for erasure. A task

@@ -556,15 +556,14 @@ func BenchmarkRedirectLoad(b *testing.B) {
 	defer queue.Close()
 	rdb := redisOpt.MakeRedisClient().(redis.UniversalClient)
 	defer rdb.Close()
-	jq := jobs.NewQueue(queue, nil, log)
-	contentSvc := newContentService(log, time.Now, nil, jq)
 	keys, _ := social.ParseKeyring("bench:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
-	socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{cfg: cfg}, contentSvc, jq)
+	d := appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(), baseURL: base,
+		queue: jobs.NewQueue(queue, nil, log), keys: keys}
+	svc, err := newServices(d)
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(), baseURL: base,
-		content: contentSvc, social: socialSvc, queue: jq})
+	a, err := newApp(d, svc)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chorushq/chorus/content"
-	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/frontend"
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/social"
@@ -31,7 +30,8 @@ import (
 //go:embed openapi.yaml
 var openAPIDoc []byte
 
-// appDeps is what the HTTP side of Chorus is built from.
+// appDeps is what the services (newServices) and the HTTP side of Chorus
+// (newApp) are built from.
 type appDeps struct {
 	cfg     config
 	log     *slog.Logger
@@ -40,21 +40,27 @@ type appDeps struct {
 	metrics *prometheus.Registry
 	baseURL *url.URL
 	now     func() time.Time
-	content *content.Service
-	social  *social.Service
-	queue   *jobs.Queue
+	// queue enqueues tasks and deletes waiting ones (nil: nothing is
+	// enqueued).
+	queue *jobs.Queue
+	// fetcher reads link previews (nil: the guarded client).
+	fetcher content.Fetcher
+	// network holds the outbound rules and limits of social networks;
+	// newServices fills in its configuration, mailer and reach service.
+	network networkOptions
 	// resolver looks up domain verification records.
 	resolver tenant.TXTResolver
 	// mailer and devBox: the process's mailer (newMailer), shared with
-	// the worker; nil makes newApp build its own.
+	// the worker; nil makes newServices build one when configured.
 	mailer tenant.Mailer
 	devBox *tenant.DevMailbox
 	// reach is the process's reach service (rollups, unique visitors);
-	// nil makes newApp build one on redis.
+	// nil makes newServices build one on redis.
 	reach *reach.Service
 	// queueRedis is Asynq's Redis, for the queues console (/ops/queues).
 	queueRedis asynq.RedisConnOpt
-	// keys encrypt instances' identity provider secrets (CHORUS_TOKEN_KEYS).
+	// keys encrypt social tokens and instances' identity provider
+	// secrets (CHORUS_TOKEN_KEYS).
 	keys *tenant.Keyring
 	// idpHTTP reaches instances' identity providers; nil: the guarded
 	// client (https on 443, public addresses only). idpAllowHTTP lets
@@ -95,16 +101,6 @@ func notifier(m tenant.Mailer) func(ctx context.Context, sc tenant.Scope, member
 	}
 }
 
-// privacyOf builds the privacy service over every domain's data. r is the
-// process's reach service (nil: one of its own), whose click lookups an
-// objection or erasure must forget.
-func privacyOf(auth *tenant.Service, c *content.Service, so *social.Service, r *reach.Service) *tenant.Privacy {
-	if r == nil {
-		r = reach.New(reach.Config{})
-	}
-	return tenant.NewPrivacy(auth, c.PrivacySource(), so.PrivacySource(), r.PrivacySource())
-}
-
 // storeKinds are the tenant kinds of every domain, created per instance.
 func storeKinds() []tenant.Kind {
 	return append(append(content.Kinds(), social.Kinds()...), reach.Kinds()...)
@@ -138,63 +134,16 @@ type app struct {
 	queues *asynqmon.HTTPHandler
 }
 
-// newApp builds the one engine that cmd serves and tests drive.
-func newApp(d appDeps) (*app, error) {
+// newApp assembles the one engine that cmd serves and tests drive: the
+// middleware, the routes of every service of s, the tracked-link engine
+// and cross-origin protection.
+func newApp(d appDeps, s *services) (*app, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
-	if d.resolver == nil {
-		d.resolver = d.cfg.resolver()
-	}
-	policy, err := tenant.NewDomainPolicy(d.cfg.BlockedDomains...)
-	if err != nil {
-		return nil, err
-	}
-	mailer, devBox := d.mailer, d.devBox
-	if mailer == nil {
-		if mailer, devBox, err = newMailer(d.cfg, d.log, d.now, d.baseURL); err != nil {
-			return nil, err
-		}
-	}
-	// Instances' identity providers are servers admins name: reach them
-	// only through the guarded client, as link previews do.
-	idpHTTP, idpAllowHTTP := d.idpHTTP, d.idpAllowHTTP
-	switch {
-	case idpHTTP != nil:
-	case d.cfg.DevMailbox:
-		// Development (make run-sso): a local Dex on loopback over http.
-		// The dev mailbox is never on in production.
-		idpHTTP, idpAllowHTTP = &http.Client{Timeout: 15 * time.Second}, true
-		d.log.Warn("development: companies' identity providers may be http and on loopback (dev mailbox on)")
-	default:
-		idpHTTP = preview.New(preview.Config{Ports: []int{443}, Timeout: 15 * time.Second, MaxRedirects: -1}).Client()
-	}
-	auth := tenant.NewService(tenant.Config{
-		Store:          d.store,
-		Policy:         policy,
-		Mailer:         mailer,
-		BaseURL:        d.baseURL,
-		Log:            d.log,
-		Now:            d.now,
-		AddressLimit:   tenant.Limit{Max: d.cfg.SignInPerAddress, Window: time.Hour},
-		IPLimit:        tenant.Limit{Max: d.cfg.SignInPerIP, Window: time.Hour},
-		DevMailbox:     devBox,
-		CheckTopics:    d.content.CheckTopics,
-		Resolver:       d.resolver,
-		OperatorToken:  d.cfg.OperatorToken,
-		BaseDomain:     d.cfg.BaseDomain,
-		OIDCStartLimit: tenant.Limit{Max: d.cfg.OIDCPerIP, Window: time.Hour},
-		Keys:           d.keys,
-		IdPHTTPClient:  idpHTTP,
-		// http issuers: tests and the dev mailbox (make run-sso) only.
-		AllowHTTPIssuers: idpAllowHTTP,
-	})
-	if d.cfg.OIDC.Issuer != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := auth.EnableOIDC(ctx, d.cfg.OIDC); err != nil {
-			return nil, fmt.Errorf("CHORUS_OIDC_ISSUER: %w", err)
-		}
+	auth := s.tenant
+	if err := enableOIDC(d.cfg, auth); err != nil {
+		return nil, fmt.Errorf("CHORUS_OIDC_ISSUER: %w", err)
 	}
 
 	e := gin.New()
@@ -241,29 +190,21 @@ func newApp(d appDeps) (*app, error) {
 	links.HEAD(trackedLinkRoute, redirector.Handle)
 	links.NoRoute(func(c *gin.Context) { api.Write(c, api.New(http.StatusNotFound, "not_found", "no such resource")) })
 	// Reach measurement: clicks feed the rollups, analysts read them.
-	reachSvc := d.reach
-	if reachSvc == nil {
-		reachSvc = reach.New(reach.Config{Redis: d.redis, Log: d.log, Now: d.now})
-	}
-	redirector.SetClickHook(reachSvc)
+	redirector.SetClickHook(s.reach)
 	redirector.SetSessionCookie(auth.SessionCookie())
 	if err := clickMetrics(d.metrics, redirector); err != nil {
 		return nil, err
 	}
-	probeRoutes(e, d.cfg, d.store, d.redis, d.metrics, d.log, d.social)
+	probeRoutes(e, d.cfg, d.store, d.redis, d.metrics, d.log, s.social)
 
 	v1 := e.Group("/api/v1", api.WellFormed())
 	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDoc) })
 	auth.Routes(v1)
-	content.NewHandlers(d.content, auth, d.log).WithSharedTo(d.social.SharedNetworks).Routes(v1)
-	social.NewHandlers(d.social, auth, d.log).Routes(v1)
-	privacy := privacyOf(auth, d.content, d.social, reachSvc)
-	if d.queue.CanDelete() {
-		privacy.DeleteTasksWith(d.queue.Delete)
-	}
-	privacy.Routes(v1)
-	privacy.ExportRoutes(v1, d.queue.Export)
-	reach.NewHandlers(reachSvc, auth, contentTitles(d.content)).Routes(v1)
+	content.NewHandlers(s.content, auth, d.log).WithSharedTo(s.social.SharedNetworks).Routes(v1)
+	social.NewHandlers(s.social, auth, d.log).Routes(v1)
+	s.privacy.Routes(v1)
+	s.privacy.ExportRoutes(v1, d.queue.Export)
+	reach.NewHandlers(s.reach, auth, contentTitles(s.content)).Routes(v1)
 	auth.OpsRoutes(e.Group("/ops/v1"))
 	queues := mountQueues(e, d.cfg.OperatorToken, d.queueRedis)
 

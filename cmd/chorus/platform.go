@@ -19,11 +19,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/redisserver"
 	"github.com/chorushq/chorus/social"
-	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/api"
 	"github.com/chorushq/chorus/tenant/embedded"
@@ -172,8 +170,17 @@ func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string
 		log.Info("listening; Chorus starts", "listen", wh.Addr())
 	}
 
+	d, err := platformDeps(cfg, log, store, rdb, reg, queue, outcomes, ln)
+	if err != nil {
+		return err
+	}
+	svc, err := newServices(d)
+	if err != nil {
+		return err
+	}
+
 	if cfg.Migrate {
-		rep, err := migrate(ctx, store, log)
+		rep, err := migrate(ctx, store, log, svc.reach)
 		if err != nil {
 			return err
 		}
@@ -185,56 +192,10 @@ func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string
 		wh.gate.open(wh.handler)
 		log.Info("worker probes and metrics", "listen", wh.Addr())
 	}
-	contentSvc := newContentService(log, time.Now, preview.New(preview.Config{}), queue)
-	// One reach service for the process: the API's click recorder, the
-	// publishing hook and the worker's jobs share its visitor state.
-	reachSvc := reach.New(reach.Config{Redis: rdb, Log: log, Now: time.Now})
-
-	keys, err := tokenKeys(cfg, log)
-	if err != nil {
-		return err
-	}
-	// The public URL is CHORUS_BASE_URL, else the address the HTTP server
-	// listens on (CHORUS_ADDR may name port 0).
-	addr := cfg.Addr
-	if serves {
-		addr = ln.Addr().String()
-	}
-	base := cfg.BaseURL
-	if base == "" {
-		base = "http://" + addr
-	}
-	baseURL, err := url.Parse(base)
-	if err != nil {
-		return fmt.Errorf("CHORUS_BASE_URL: %w", err)
-	}
-
-	// One mailer for the process: the API's dev mailbox shows what the
-	// worker sends too. A worker without SMTP settings mails nobody.
-	var (
-		mailer tenant.Mailer
-		devBox *tenant.DevMailbox
-	)
-	if cfg.DevMailbox || cfg.SMTPURL != "" {
-		if mailer, devBox, err = newMailer(cfg, log, time.Now, baseURL); err != nil {
-			return err
-		}
-	}
-	// One social service for the process too: the API and the worker
-	// publish, cancel and refresh through the same networks and limits.
-	netOpts := cfg.networkOptions(mailer)
-	netOpts.reach = reachSvc
-	netOpts.limits = jobs.NewRateLimiter(rdb, cfg.PublishLimits)
-	netOpts.outcomes = outcomes
-	socialSvc, err := newSocialService(baseURL, keys, log, time.Now, netOpts, contentSvc, queue)
-	if err != nil {
-		return err
-	}
-
 	g, gctx := errgroup.WithContext(ctx)
 	if serves {
-		a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg, baseURL: baseURL,
-			content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, keys: keys, queueRedis: redisOpt, reach: reachSvc})
+		d.queueRedis = redisOpt
+		a, err := newApp(d, svc)
 		if err != nil {
 			return err
 		}
@@ -256,12 +217,12 @@ func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string
 			// After the last request: every queued click is written.
 			return errors.Join(err, a.redirector.Close(c))
 		})
-		log.Info("Chorus is running", "url", baseURL.String(), "listen", ln.Addr().String())
+		log.Info("Chorus is running", "url", d.baseURL.String(), "listen", ln.Addr().String())
 	}
 	if works {
-		w, err := jobs.NewWorker(jobs.Config{Redis: redisOpt, Store: store, Content: contentSvc, Social: socialSvc,
-			Privacy: privacyOf(tenant.NewService(tenant.Config{Store: store, Log: log}), contentSvc, socialSvc, reachSvc), Resolver: cfg.resolver(), Log: log, Metrics: reg, Concurrency: cfg.Concurrency, Mailer: mailer,
-			BaseURL: baseURL, Reach: reachSvc})
+		w, err := jobs.NewWorker(jobs.Config{Redis: redisOpt, Store: store, Content: svc.content, Social: svc.social,
+			Privacy: svc.privacy, Resolver: cfg.resolver(), Log: log, Metrics: reg, Concurrency: cfg.Concurrency, Mailer: svc.mailer,
+			BaseURL: d.baseURL, Reach: svc.reach})
 		if err != nil {
 			return err
 		}
@@ -270,6 +231,41 @@ func runPlatform(ctx context.Context, cmd string, cfg config, getenv func(string
 	err = g.Wait()
 	log.Info("stopping")
 	return err
+}
+
+// platformDeps is what the process's services are built from: the
+// keyring of CHORUS_TOKEN_KEYS, the public URL (CHORUS_BASE_URL, else the
+// address the HTTP server listens on: CHORUS_ADDR may name port 0; ln is
+// nil in a worker alone), the mailer when one is configured (a worker
+// without SMTP settings mails nobody) and the publishing limits.
+func platformDeps(cfg config, log *slog.Logger, store *tenant.Store, rdb redis.UniversalClient, reg *prometheus.Registry,
+	queue *jobs.Queue, outcomes func(string, social.PublishOutcome), ln net.Listener) (appDeps, error) {
+	keys, err := tokenKeys(cfg, log)
+	if err != nil {
+		return appDeps{}, err
+	}
+	addr := cfg.Addr
+	if ln != nil {
+		addr = ln.Addr().String()
+	}
+	base := cfg.BaseURL
+	if base == "" {
+		base = "http://" + addr
+	}
+	baseURL, err := url.Parse(base)
+	if err != nil {
+		return appDeps{}, fmt.Errorf("CHORUS_BASE_URL: %w", err)
+	}
+	d := appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg, baseURL: baseURL, queue: queue, keys: keys,
+		network: cfg.networkOptions(nil)}
+	if cfg.DevMailbox || cfg.SMTPURL != "" {
+		if d.mailer, d.devBox, err = newMailer(cfg, log, time.Now, baseURL); err != nil {
+			return appDeps{}, err
+		}
+	}
+	d.network.limits = jobs.NewRateLimiter(rdb, cfg.PublishLimits)
+	d.network.outcomes = outcomes
+	return d, nil
 }
 
 // processMetrics registers the metrics of the process as a whole on reg:
