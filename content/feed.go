@@ -8,7 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Query selects a page of posts.
@@ -32,11 +32,11 @@ type Cursor struct {
 	ID        string    `json:"id"`
 }
 
-// ParseCursor reads a cursor of a list ordered like posts (api.Page made
+// ParseCursor reads a cursor of a list ordered like posts (httpapi.Page made
 // it from a Cursor); anything else is a validation problem on the cursor
 // field.
 func ParseCursor(s string) (*Cursor, error) {
-	c, err := api.ParseCursor(s, func(c Cursor) bool { return api.ValidID(c.ID) && !c.PublishAt.IsZero() })
+	c, err := httpapi.ParseCursor(s, func(c Cursor) bool { return httpapi.ValidID(c.ID) && !c.PublishAt.IsZero() })
 	if c != nil {
 		c.PublishAt = c.PublishAt.UTC()
 	}

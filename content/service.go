@@ -13,7 +13,7 @@ import (
 
 	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Errors of the content service.
@@ -189,7 +189,7 @@ func validLanguage(s string) bool {
 // a preview that fails never fails the create and is retried by a job.
 func (s *Service) Create(ctx context.Context, sc tenant.Scope, author tenant.Member, d Draft) (Post, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
-	p := Post{ID: api.NewID(), State: StatePublished, PublishAt: now, AuthorID: author.ID,
+	p := Post{ID: httpapi.NewID(), State: StatePublished, PublishAt: now, AuthorID: author.ID,
 		ShareTexts: map[string]string{}, Topics: []string{}, CreatedAt: now, UpdatedAt: now}
 	if d.URL == nil {
 		d.URL = new(string)
@@ -210,7 +210,7 @@ func (s *Service) Create(ctx context.Context, sc tenant.Scope, author tenant.Mem
 // once where the instance's settings say suggestions need no approval.
 func (s *Service) Suggest(ctx context.Context, sc tenant.Scope, author tenant.Member, rawURL, commentary string, topics []string) (Post, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
-	p := Post{ID: api.NewID(), State: StatePending, PublishAt: now, AuthorID: author.ID, Suggested: true,
+	p := Post{ID: httpapi.NewID(), State: StatePending, PublishAt: now, AuthorID: author.ID, Suggested: true,
 		ShareTexts: map[string]string{}, Topics: []string{}, CreatedAt: now, UpdatedAt: now}
 	if topics == nil {
 		topics = []string{}
@@ -288,7 +288,7 @@ func (s *Service) RefreshPreview(ctx context.Context, sc tenant.Scope, id string
 
 // Get returns one post of the instance.
 func (s *Service) Get(ctx context.Context, sc tenant.Scope, id string) (Post, error) {
-	if !api.ValidID(id) {
+	if !httpapi.ValidID(id) {
 		return Post{}, ErrNotFound
 	}
 	var p Post
@@ -391,7 +391,7 @@ func withExpiry(set bson.D, expires *time.Time) bson.D {
 
 // Archive takes a post out of every feed; archiving twice is ErrWrongState.
 func (s *Service) Archive(ctx context.Context, sc tenant.Scope, id string) error {
-	if !api.ValidID(id) {
+	if !httpapi.ValidID(id) {
 		return ErrNotFound
 	}
 	ok, err := sc.Collection(postKind).Update(ctx,

@@ -7,7 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Handlers of the admin console: roles, domains, invitations, audit, and
@@ -22,7 +22,7 @@ func (s *Service) patchMember(c *gin.Context, sc Scope, me Member) error {
 		Name  *string `json:"name"`
 		Title *string `json:"title"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	ctx := c.Request.Context()
@@ -31,7 +31,7 @@ func (s *Service) patchMember(c *gin.Context, sc Scope, me Member) error {
 		return err
 	}
 	if in.Role == nil && in.Name == nil && in.Title == nil {
-		return api.Invalid(api.FieldError{Field: "role", Message: "give role, name or title"})
+		return httpapi.Invalid(httpapi.FieldError{Field: "role", Message: "give role, name or title"})
 	}
 	profile := ProfileUpdate{Name: in.Name, Title: in.Title}
 	if _, verr := profileSet(profile); len(verr) > 0 {
@@ -79,7 +79,7 @@ func (s *Service) getDomains(c *gin.Context, sc Scope, _ Member) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, api.List[Domain]{Items: ds})
+	c.JSON(http.StatusOK, httpapi.List[Domain]{Items: ds})
 	return nil
 }
 
@@ -87,7 +87,7 @@ func (s *Service) postDomain(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
 		Domain string `json:"domain"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	d, err := s.AddDomain(c.Request.Context(), sc, me, in.Domain)
@@ -112,7 +112,7 @@ func (s *Service) getInvitations(c *gin.Context, sc Scope, _ Member) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, api.List[Invitation]{Items: invs})
+	c.JSON(http.StatusOK, httpapi.List[Invitation]{Items: invs})
 	return nil
 }
 
@@ -121,14 +121,14 @@ func (s *Service) postInvitations(c *gin.Context, sc Scope, me Member) error {
 		Emails  []string `json:"emails"`
 		Message *string  `json:"message"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	invs, err := s.Invite(c.Request.Context(), sc, me, in.Emails, in.Message)
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusCreated, api.List[Invitation]{Items: invs})
+	c.JSON(http.StatusCreated, httpapi.List[Invitation]{Items: invs})
 	return nil
 }
 
@@ -141,7 +141,7 @@ func (s *Service) deleteInvitation(c *gin.Context, sc Scope, me Member) error {
 }
 
 func (s *Service) postResend(c *gin.Context, sc Scope, me Member) error {
-	if err := api.DecodeNone(c); err != nil {
+	if err := httpapi.DecodeNone(c); err != nil {
 		return err
 	}
 	inv, err := s.ResendInvitation(c.Request.Context(), sc, me, c.Param("id"))
@@ -159,11 +159,11 @@ type auditCursor struct {
 }
 
 func (s *Service) getAudit(c *gin.Context, sc Scope, _ Member) error {
-	limit, err := api.Limit(c)
+	limit, err := httpapi.Limit(c)
 	if err != nil {
 		return err
 	}
-	after, err := api.ParseCursor(c.Query("cursor"), func(p auditCursor) bool { return p.Seq >= 1 })
+	after, err := httpapi.ParseCursor(c.Query("cursor"), func(p auditCursor) bool { return p.Seq >= 1 })
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func (s *Service) getAudit(c *gin.Context, sc Scope, _ Member) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, api.Page(lines, next))
+	c.JSON(http.StatusOK, httpapi.Page(lines, next))
 	return nil
 }
 
@@ -202,7 +202,7 @@ func (s *Service) OpsRoutes(r gin.IRouter) {
 func (s *Service) requireOperator(c *gin.Context) {
 	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.OperatorToken)) != 1 {
-		api.Write(c, api.New(http.StatusUnauthorized, "unauthenticated", "the operator API needs the operator token as a bearer token"))
+		httpapi.Write(c, httpapi.New(http.StatusUnauthorized, "unauthenticated", "the operator API needs the operator token as a bearer token"))
 		return
 	}
 	c.Next()
@@ -217,7 +217,7 @@ func (s *Service) opsInstances(c *gin.Context) error {
 	for i, inst := range insts {
 		out[i] = instanceViewOf(inst)
 	}
-	c.JSON(http.StatusOK, api.List[instanceView]{Items: out})
+	c.JSON(http.StatusOK, httpapi.List[instanceView]{Items: out})
 	return nil
 }
 
@@ -225,11 +225,11 @@ func (s *Service) opsVerifyDomain(c *gin.Context) error {
 	var in struct {
 		Reason string `json:"reason"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	if strings.TrimSpace(in.Reason) == "" {
-		return api.Invalid(api.FieldError{Field: "reason", Message: "say why the domain is verified without DNS (it goes into the instance's audit log)"})
+		return httpapi.Invalid(httpapi.FieldError{Field: "reason", Message: "say why the domain is verified without DNS (it goes into the instance's audit log)"})
 	}
 	d, err := s.ForceVerify(c.Request.Context(), c.Param("domain"), in.Reason)
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Instance is one company's isolated space.
@@ -179,7 +179,7 @@ type domainClaim struct {
 }
 
 func (s *Store) instance(ctx context.Context, id string) (Instance, error) {
-	if !api.ValidID(id) {
+	if !httpapi.ValidID(id) {
 		return Instance{}, ErrNotFound
 	}
 	var inst Instance
@@ -214,7 +214,7 @@ func (s *Store) instanceForDomain(ctx context.Context, domain, founder string) (
 
 	now := s.now().UTC().Truncate(time.Millisecond)
 	inst := Instance{
-		ID:      api.NewID(),
+		ID:      httpapi.NewID(),
 		Name:    domain,
 		Domains: []string{domain},
 		Settings: Settings{
@@ -241,7 +241,7 @@ func (s *Store) instanceForDomain(ctx context.Context, domain, founder string) (
 	if _, err := s.db.Collection(collInstances).InsertOne(ctx, inst); err != nil {
 		return Instance{}, fmt.Errorf("create instance for %s: %w", domain, storeErr(err))
 	}
-	claim = domainClaim{Domain: domain, InstanceID: inst.ID, Token: api.NewID(), CreatedAt: now}
+	claim = domainClaim{Domain: domain, InstanceID: inst.ID, Token: httpapi.NewID(), CreatedAt: now}
 	if err := s.claim(ctx, claim, "a new instance was created from it"); err != nil {
 		s.dropInstance(context.WithoutCancel(ctx), inst.ID)
 		if errors.Is(err, ErrDuplicate) {

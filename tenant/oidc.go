@@ -33,7 +33,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/oauth2"
 
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // OIDCProvider is an identity provider's client configuration.
@@ -724,7 +724,7 @@ func (s *Service) joinByOIDC(ctx context.Context, sc Scope, who oidcIdentity, no
 			return Member{}, err
 		}
 		m = Member{
-			ID:         api.NewID(),
+			ID:         httpapi.NewID(),
 			Email:      who.Email,
 			Name:       oidcDisplayName(who.Name, who.Email),
 			Role:       role,

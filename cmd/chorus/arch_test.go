@@ -21,25 +21,25 @@ const module = "github.com/chorushq/chorus"
 // jobs/task is a leaf every domain may use to enqueue). A package missing
 // here fails the test until its place is decided.
 var allowedImports = map[string][]string{
-	"tenant/api":         {},
-	"internal/childproc": {},
-	"tenant/embedded":    {"internal/childproc"},
-	"tenant/tenanttest":  {"tenant/embedded"},
-	"tenant/oidctest":    {"tenant/tenanttest"},
-	"tenant":             {"tenant/api"},
-	"frontend":           {},
-	"jobs/task":          {},
-	"jobs/redisserver":   {"internal/childproc"},
-	"jobs/jobstest":      {"jobs/redisserver"},
-	"content/preview":    {},
-	"content":            {"content/preview", "tenant", "tenant/api", "jobs/task"},
-	"social":             {"content", "content/preview", "tenant", "tenant/api", "jobs/task"},
-	"jobs":               {"jobs/task", "social", "social/reach", "content", "tenant", "tenant/api"},
-	"cmd/chorus":         {"*"},
+	"tenant/foundation/httpapi":       {},
+	"tenant/foundation/childproc":     {},
+	"tenant/foundation/embeddedmongo": {"tenant/foundation/childproc"},
+	"tenant/tenanttest":               {"tenant/foundation/embeddedmongo"},
+	"tenant/oidctest":                 {"tenant/tenanttest"},
+	"tenant":                          {"tenant/foundation/httpapi"},
+	"frontend":                        {},
+	"jobs/task":                       {},
+	"tenant/foundation/embeddedredis": {"tenant/foundation/childproc"},
+	"jobs/jobstest":                   {"tenant/foundation/embeddedredis"},
+	"content/preview":                 {},
+	"content":                         {"content/preview", "tenant", "tenant/foundation/httpapi", "jobs/task"},
+	"social":                          {"content", "content/preview", "tenant", "tenant/foundation/httpapi", "jobs/task"},
+	"jobs":                            {"jobs/task", "social", "social/reach", "content", "tenant", "tenant/foundation/httpapi"},
+	"cmd/chorus":                      {"*"},
 }
 
 // mongoAllowed may hold a raw *mongo.Client or *mongo.Database.
-var mongoAllowed = []string{"tenant", "tenant/tenanttest", "tenant/embedded", "cmd/chorus"}
+var mongoAllowed = []string{"tenant", "tenant/tenanttest", "tenant/foundation/embeddedmongo", "cmd/chorus"}
 
 type listedPackage struct {
 	ImportPath string

@@ -24,7 +24,7 @@ import (
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 //go:embed openapi.yaml
@@ -154,11 +154,11 @@ func newApp(d appDeps, s *services) (*app, error) {
 	}
 	recovery := gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, v any) {
 		d.log.ErrorContext(c.Request.Context(), "panic", "route", c.FullPath(), "panic", fmt.Sprint(v))
-		api.Write(c, api.Internal)
+		httpapi.Write(c, httpapi.Internal)
 	})
 	observed := observe(d.log, d.metrics)
 	secured := securityHeaders(d.baseURL != nil && d.baseURL.Scheme == "https")
-	e.Use(recovery, api.RequestIDs(), traced(), observed, secured, api.LimitBody(d.cfg.MaxBodyBytes))
+	e.Use(recovery, httpapi.RequestIDs(), traced(), observed, secured, httpapi.LimitBody(d.cfg.MaxBodyBytes))
 	web := frontend.Handler()
 	e.NoRoute(func(c *gin.Context) {
 		p := path.Clean("/" + c.Request.URL.Path) // as the web handler sees it
@@ -167,10 +167,10 @@ func newApp(d appDeps, s *services) (*app, error) {
 			web.ServeHTTP(c.Writer, c.Request) // the app's own URLs (/feed, /admin …) get index.html
 			return
 		}
-		api.Write(c, api.New(http.StatusNotFound, "not_found", "no such resource"))
+		httpapi.Write(c, httpapi.New(http.StatusNotFound, "not_found", "no such resource"))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		api.Write(c, api.New(http.StatusMethodNotAllowed, "method_not_allowed", "this resource does not accept "+c.Request.Method))
+		httpapi.Write(c, httpapi.New(http.StatusMethodNotAllowed, "method_not_allowed", "this resource does not accept "+c.Request.Method))
 	})
 
 	redirector := social.NewRedirector(d.store, d.log, d.now)
@@ -188,7 +188,9 @@ func newApp(d appDeps, s *services) (*app, error) {
 	links.Use(recovery, traced(), observed, secured)
 	links.GET(trackedLinkRoute, redirector.Handle)
 	links.HEAD(trackedLinkRoute, redirector.Handle)
-	links.NoRoute(func(c *gin.Context) { api.Write(c, api.New(http.StatusNotFound, "not_found", "no such resource")) })
+	links.NoRoute(func(c *gin.Context) {
+		httpapi.Write(c, httpapi.New(http.StatusNotFound, "not_found", "no such resource"))
+	})
 	// Reach measurement: clicks feed the rollups, analysts read them.
 	redirector.SetClickHook(s.reach)
 	redirector.SetSessionCookie(auth.SessionCookie())
@@ -197,7 +199,7 @@ func newApp(d appDeps, s *services) (*app, error) {
 	}
 	probeRoutes(e, d.cfg, d.store, d.redis, d.metrics, d.log, s.social)
 
-	v1 := e.Group("/api/v1", api.WellFormed())
+	v1 := e.Group("/api/v1", httpapi.WellFormed())
 	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDoc) })
 	auth.Routes(v1)
 	content.NewHandlers(s.content, auth, d.log).WithSharedTo(s.social.SharedNetworks).Routes(v1)
@@ -215,7 +217,7 @@ func newApp(d appDeps, s *services) (*app, error) {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(http.StatusForbidden)
-		fmt.Fprintf(w, `{"type":%q,"title":"Forbidden","status":403,"detail":"cross-site requests cannot change anything","code":"cross_origin_request"}`+"\n", api.TypePrefix+"cross_origin_request")
+		fmt.Fprintf(w, `{"type":%q,"title":"Forbidden","status":403,"detail":"cross-site requests cannot change anything","code":"cross_origin_request"}`+"\n", httpapi.TypePrefix+"cross_origin_request")
 	}))
 	guarded := cop.Handler(e)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -13,9 +13,9 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/chorushq/chorus/jobs"
-	"github.com/chorushq/chorus/jobs/redisserver"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedredis"
 )
 
 // runDomain is `chorus domain verify <domain> --reason "…"`: an operator
@@ -265,7 +265,7 @@ func commandPrivacy(ctx context.Context, cfg command, store *tenant.Store, stdou
 	keys, _ := social.ParseKeyring(cfg.TokenKeys)
 	opt, stopRedis, err := redisServer(ctx, cfg.config, slog.New(slog.DiscardHandler), cfg.owner, false)
 	switch {
-	case errors.Is(err, redisserver.ErrNotInstalled):
+	case errors.Is(err, embeddedredis.ErrNotInstalled):
 		fmt.Fprintln(stdout, "no redis-server here: the embedded Redis keeps no tasks across restarts, so none are checked")
 		svc, err := commandServices(cfg, store, keys, nil, nil)
 		if err != nil {

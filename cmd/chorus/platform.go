@@ -20,11 +20,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chorushq/chorus/jobs"
-	"github.com/chorushq/chorus/jobs/redisserver"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/api"
-	"github.com/chorushq/chorus/tenant/embedded"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedmongo"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedredis"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // runPlatform starts what cmd needs — embedded servers when no external
@@ -326,20 +326,20 @@ func processMetrics(reg *prometheus.Registry, tasks *asynq.Inspector, log *slog.
 // atomic only within one connection, only the owner runs Chorus; an
 // operator command (command) uses the owner's FerretDB. The returned
 // embedded store is nil when there is none.
-func mongoServer(ctx context.Context, cfg config, log *slog.Logger, own, command bool) (string, *embedded.Mongo, func(context.Context) error, error) {
+func mongoServer(ctx context.Context, cfg config, log *slog.Logger, own, command bool) (string, *embeddedmongo.Mongo, func(context.Context) error, error) {
 	noop := func(context.Context) error { return nil }
 	if cfg.MongoURI != "" {
 		return cfg.MongoURI, nil, noop, nil
 	}
 	dir := filepath.Join(cfg.DataDir, "mongo")
-	if !own && command && cfg.EmbeddedStore != embedded.EngineDocumentDB {
-		if uri, ok := embedded.RunningURI(ctx, dir); ok {
+	if !own && command && cfg.EmbeddedStore != embeddedmongo.EngineDocumentDB {
+		if uri, ok := embeddedmongo.RunningURI(ctx, dir); ok {
 			log.Info("using the embedded FerretDB (SQLite) of the Chorus process already running on the data dir", "dir", dir)
 			return uri, nil, noop, nil
 		}
 	}
-	m, err := embedded.Start(ctx, dir, embedded.Options{Engine: cfg.EmbeddedStore, MaxConns: embeddedPool(cfg), Attach: !own}, log)
-	if errors.Is(err, embedded.ErrNotShared) {
+	m, err := embeddedmongo.Start(ctx, dir, embeddedmongo.Options{Engine: cfg.EmbeddedStore, MaxConns: embeddedPool(cfg), Attach: !own}, log)
+	if errors.Is(err, embeddedmongo.ErrNotShared) {
 		return "", nil, nil, fmt.Errorf("another Chorus process owns the data dir %s, and %w: stop it and run a single `chorus all`, or install PostgreSQL with DocumentDB (.ci/build-documentdb), or set CHORUS_MONGO_URI", cfg.DataDir, err)
 	}
 	if err != nil {
@@ -379,13 +379,13 @@ func redisServer(ctx context.Context, cfg config, log *slog.Logger, own, allowFa
 		log.Info("using the embedded redis-server of the Chorus process that owns the data dir", "dir", dir)
 		return opt, noop, nil
 	}
-	if opt, ok := redisserver.Running(ctx, dir); ok {
+	if opt, ok := embeddedredis.Running(ctx, dir); ok {
 		// Left running by a process that owned the data dir and died
 		// where children outlive their parent (not Linux).
 		log.Info("using the embedded redis-server already running on the data dir", "dir", dir)
 		return opt, noop, nil
 	}
-	rs, err := redisserver.Start(ctx, dir, allowFallback, log)
+	rs, err := embeddedredis.Start(ctx, dir, allowFallback, log)
 	if err != nil {
 		return nil, nil, fmt.Errorf("embedded Redis: %w", err)
 	}
@@ -400,5 +400,5 @@ func newLogger(cfg config, out io.Writer) *slog.Logger {
 	if cfg.LogFormat == "text" {
 		h = slog.NewTextHandler(out, opts)
 	}
-	return slog.New(api.LogHandler(h))
+	return slog.New(httpapi.LogHandler(h))
 }

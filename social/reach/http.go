@@ -11,7 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Handlers serve the analytics API.
@@ -107,13 +107,13 @@ func (h *Handlers) list(by string) tenant.HandlerFunc {
 		}
 		format := c.Query("format")
 		if format != "" && format != "csv" && format != "json" {
-			return api.Invalid(api.FieldError{Field: "format", Message: "must be csv or json"})
+			return httpapi.Invalid(httpapi.FieldError{Field: "format", Message: "must be csv or json"})
 		}
-		limit, err := api.Limit(c)
+		limit, err := httpapi.Limit(c)
 		if err != nil {
 			return err
 		}
-		after, err := api.ParseCursor(c.Query("cursor"), func(p offsetCursor) bool { return p.Offset >= 0 && p.Offset <= 1<<30 })
+		after, err := httpapi.ParseCursor(c.Query("cursor"), func(p offsetCursor) bool { return p.Offset >= 0 && p.Offset <= 1<<30 })
 		if err != nil {
 			return err
 		}
@@ -123,9 +123,9 @@ func (h *Handlers) list(by string) tenant.HandlerFunc {
 		}
 		ctx := c.Request.Context()
 		out := struct {
-			api.List[Row]
+			httpapi.List[Row]
 			Suppressed bool `json:"suppressed,omitempty"`
-		}{List: api.List[Row]{Items: []Row{}}}
+		}{List: httpapi.List[Row]{Items: []Row{}}}
 		var page []Row
 		more := false
 		if by == ByMember || format == "csv" {
@@ -151,7 +151,7 @@ func (h *Handlers) list(by string) tenant.HandlerFunc {
 		if more {
 			next = &offsetCursor{Offset: offset + limit}
 		}
-		out.List = api.Page(page, next)
+		out.List = httpapi.Page(page, next)
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusOK, out)
 		return nil
