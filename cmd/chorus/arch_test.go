@@ -110,6 +110,30 @@ func TestImportDirection(t *testing.T) {
 	}
 }
 
+// foundation is the layer under every business package: HTTP
+// conventions and logging, the embedded servers and their child
+// processes. It imports nothing of ours outside itself.
+const foundation = "tenant/foundation/"
+
+func TestFoundationImportsNoBusinessPackage(t *testing.T) {
+	n := 0
+	for _, p := range listPackages(t) {
+		name := rel(p.ImportPath)
+		if !strings.HasPrefix(name, foundation) {
+			continue
+		}
+		n++
+		for _, imp := range p.Imports {
+			if dep := rel(imp); strings.HasPrefix(imp, module) && !strings.HasPrefix(dep, foundation) {
+				t.Errorf("foundation package %s imports %s: the foundation knows no business package", name, dep)
+			}
+		}
+	}
+	if n == 0 {
+		t.Errorf("no package under %s: the foundation layer moved; update this test", foundation)
+	}
+}
+
 // isTestSupport: a package named like tenanttest or networktest.
 func isTestSupport(pkg string) bool { return strings.HasSuffix(filepath.Base(pkg), "test") }
 
