@@ -2,14 +2,13 @@ package content
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Query selects a page of posts.
@@ -33,32 +32,15 @@ type Cursor struct {
 	ID        string    `json:"id"`
 }
 
-// Encode returns the cursor's opaque form.
-func (c Cursor) Encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// ParseCursor reads a cursor made by Encode; anything else is a
-// validation error on the cursor field.
+// ParseCursor reads a cursor of a list ordered like posts (httpapi.Page made
+// it from a Cursor); anything else is a validation problem on the cursor
+// field.
 func ParseCursor(s string) (*Cursor, error) {
-	if s == "" {
-		return nil, nil
+	c, err := httpapi.ParseCursor(s, func(c Cursor) bool { return httpapi.ValidID(c.ID) && !c.PublishAt.IsZero() })
+	if c != nil {
+		c.PublishAt = c.PublishAt.UTC()
 	}
-	bad := &tenant.ValidationError{Field: "cursor", Reason: "is not a cursor this list handed out"}
-	if len(s) > 200 {
-		return nil, bad
-	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil {
-		return nil, bad
-	}
-	var c Cursor
-	if err := json.Unmarshal(b, &c); err != nil || !validID(c.ID) || c.PublishAt.IsZero() {
-		return nil, bad
-	}
-	c.PublishAt = c.PublishAt.UTC()
-	return &c, nil
+	return c, err
 }
 
 // List returns a page of posts for the member and the cursor of the next

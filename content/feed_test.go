@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
@@ -33,7 +34,7 @@ func TestListThroughWindowsIsTheOpenQuery(t *testing.T) {
 	var all []Post
 	add := func(sc tenant.Scope, state State, at time.Time, mod func(*Post)) {
 		n := len(all)
-		p := Post{ID: newID(), State: state, URL: fmt.Sprintf("https://news.example/%d", n), Title: fmt.Sprintf("post %d", n),
+		p := Post{ID: httpapi.NewID(), State: state, URL: fmt.Sprintf("https://news.example/%d", n), Title: fmt.Sprintf("post %d", n),
 			Topics: topics[n%len(topics)], PublishAt: at.Truncate(time.Millisecond), AuthorID: f.curA.ID,
 			CreatedAt: now, UpdatedAt: now, ShareTexts: map[string]string{}}
 		if mod != nil {
@@ -226,14 +227,14 @@ func TestFeedWindowReadScansTheWindow(t *testing.T) {
 	now := clock.Now()
 	var docs []any
 	for i := range 2000 {
-		docs = append(docs, Post{ID: newID(), State: StatePublished, URL: "https://news.example/", Title: "t", Topics: []string{},
+		docs = append(docs, Post{ID: httpapi.NewID(), State: StatePublished, URL: "https://news.example/", Title: "t", Topics: []string{},
 			PublishAt: now.Add(-time.Duration(i+1) * time.Hour), AuthorID: "a", CreatedAt: now, UpdatedAt: now})
 	}
 	if err := sc.Collection(postKind).InsertMany(t.Context(), docs); err != nil {
 		t.Fatal(err)
 	}
 	svc := NewService(Config{Fetcher: pageFetcher{}, Now: clock.Now})
-	me := tenant.Member{ID: newID(), Role: tenant.RoleEmployee}
+	me := tenant.Member{ID: httpapi.NewID(), Role: tenant.RoleEmployee}
 	const window = 14 * 24 // posts in the first window: one an hour
 	deep := &Cursor{PublishAt: now.Add(-1500 * time.Hour).Truncate(time.Millisecond), ID: "~"}
 	for _, after := range []*Cursor{nil, deep} {

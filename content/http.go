@@ -12,7 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Handlers serves content's routes.
@@ -84,14 +84,14 @@ func NewHandlers(svc *Service, auth *tenant.Service, log *slog.Logger) *Handlers
 }
 
 // statusOf maps content's errors to problems.
-func statusOf(err error) *api.Problem {
+func statusOf(err error) *httpapi.Problem {
 	switch {
 	case errors.Is(err, ErrWrongState):
-		return api.New(http.StatusConflict, "wrong_state", err.Error()+": reload it")
+		return httpapi.New(http.StatusConflict, "wrong_state", err.Error()+": reload it")
 	case errors.Is(err, ErrTopicExists):
-		return api.New(http.StatusConflict, "topic_exists", err.Error())
+		return httpapi.New(http.StatusConflict, "topic_exists", err.Error())
 	case errors.Is(err, ErrNotShareable):
-		return api.New(http.StatusConflict, "not_shareable", "this content is not published, not due yet, or expired")
+		return httpapi.New(http.StatusConflict, "not_shareable", "this content is not published, not due yet, or expired")
 	}
 	return nil
 }
@@ -183,15 +183,15 @@ type draftIn struct {
 
 // only refuses the fields an endpoint does not take.
 func (in draftIn) only(draft, state bool) error {
-	var errs []api.FieldError
+	var errs []httpapi.FieldError
 	if in.Draft != nil && !draft {
-		errs = append(errs, api.FieldError{Field: "draft", Message: "unknown field"})
+		errs = append(errs, httpapi.FieldError{Field: "draft", Message: "unknown field"})
 	}
 	if in.State != nil && !state {
-		errs = append(errs, api.FieldError{Field: "state", Message: "unknown field"})
+		errs = append(errs, httpapi.FieldError{Field: "state", Message: "unknown field"})
 	}
 	if len(errs) > 0 {
-		return api.Invalid(errs...)
+		return httpapi.Invalid(errs...)
 	}
 	return nil
 }
@@ -200,14 +200,14 @@ func (in draftIn) draft() (Draft, error) {
 	d := Draft{URL: in.URL, Title: in.Title, Commentary: in.Commentary, ShareTexts: in.ShareTexts,
 		Topics: in.Topics, ImageURL: in.ImageURL, Language: in.Language}
 	d.AsDraft = in.Draft != nil && *in.Draft
-	var errs []api.FieldError
+	var errs []httpapi.FieldError
 	parse := func(field string, s *string) *time.Time {
 		if s == nil {
 			return nil
 		}
 		t, err := time.Parse(time.RFC3339, *s)
 		if err != nil {
-			errs = append(errs, api.FieldError{Field: field, Message: "must be an RFC 3339 time such as 2026-12-01T09:00:00Z"})
+			errs = append(errs, httpapi.FieldError{Field: field, Message: "must be an RFC 3339 time such as 2026-12-01T09:00:00Z"})
 			return nil
 		}
 		return &t
@@ -219,14 +219,14 @@ func (in draftIn) draft() (Draft, error) {
 		d.ExpiresAt = parse("expires_at", in.ExpiresAt)
 	}
 	if len(errs) > 0 {
-		return Draft{}, api.Invalid(errs...)
+		return Draft{}, httpapi.Invalid(errs...)
 	}
 	return d, nil
 }
 
 func (h *Handlers) create(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
 	var in draftIn
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	if err := in.only(true, false); err != nil {
@@ -251,7 +251,7 @@ func (h *Handlers) suggest(c *gin.Context, sc tenant.Scope, me tenant.Member) er
 		Commentary string   `json:"commentary"`
 		Topics     []string `json:"topics"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	p, err := h.svc.Suggest(c.Request.Context(), sc, me, in.URL, in.Commentary, in.Topics)
@@ -274,7 +274,7 @@ func (h *Handlers) list(c *gin.Context, sc tenant.Scope, me tenant.Member) error
 	case "1", "true":
 		q.Followed = true
 	default:
-		return api.Invalid(api.FieldError{Field: "followed", Message: "must be 1 or 0"})
+		return httpapi.Invalid(httpapi.FieldError{Field: "followed", Message: "must be 1 or 0"})
 	}
 	return h.page(c, sc, me, q)
 }
@@ -289,7 +289,7 @@ func (h *Handlers) mySuggestions(c *gin.Context, sc tenant.Scope, me tenant.Memb
 }
 
 func (h *Handlers) query(c *gin.Context) (Query, error) {
-	limit, err := api.Limit(c)
+	limit, err := httpapi.Limit(c)
 	if err != nil {
 		return Query{}, err
 	}
@@ -305,7 +305,7 @@ func (h *Handlers) page(c *gin.Context, sc tenant.Scope, me tenant.Member, q Que
 	if err != nil {
 		return err
 	}
-	out := api.List[postView]{Items: make([]postView, 0, len(posts))}
+	out := httpapi.List[postView]{Items: make([]postView, 0, len(posts))}
 	for _, p := range posts {
 		out.Items = append(out.Items, h.view(p))
 	}
@@ -315,11 +315,7 @@ func (h *Handlers) page(c *gin.Context, sc tenant.Scope, me tenant.Member, q Que
 	if err := h.withAuthors(c.Request.Context(), sc, out.Items); err != nil {
 		return err
 	}
-	if next != nil {
-		s := next.Encode()
-		out.NextCursor = &s
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, httpapi.Page(out.Items, next))
 	return nil
 }
 
@@ -341,7 +337,7 @@ func (h *Handlers) get(c *gin.Context, sc tenant.Scope, me tenant.Member) error 
 
 func (h *Handlers) edit(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
 	var in draftIn
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	if err := in.only(false, true); err != nil {
@@ -371,7 +367,7 @@ func (h *Handlers) approve(c *gin.Context, sc tenant.Scope, me tenant.Member) er
 	var in draftIn
 	// The body is optional: approving as is sends none.
 	if c.Request.ContentLength != 0 {
-		if err := api.Decode(c, &in); err != nil {
+		if err := httpapi.Decode(c, &in); err != nil {
 			return err
 		}
 		if err := in.only(false, false); err != nil {
@@ -394,7 +390,7 @@ func (h *Handlers) reject(c *gin.Context, sc tenant.Scope, me tenant.Member) err
 	var in struct {
 		Reason string `json:"reason"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	p, err := h.svc.Reject(c.Request.Context(), sc, me, c.Param("id"), in.Reason)
@@ -421,7 +417,7 @@ func (h *Handlers) topics(c *gin.Context, sc tenant.Scope, _ tenant.Member) erro
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, api.List[Topic]{Items: ts})
+	c.JSON(http.StatusOK, httpapi.List[Topic]{Items: ts})
 	return nil
 }
 
@@ -429,7 +425,7 @@ func (h *Handlers) createTopic(c *gin.Context, sc tenant.Scope, _ tenant.Member)
 	var in struct {
 		Name string `json:"name"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	t, err := h.svc.CreateTopic(c.Request.Context(), sc, in.Name)

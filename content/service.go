@@ -2,8 +2,6 @@ package content
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Errors of the content service.
@@ -72,12 +71,6 @@ func NewService(cfg Config) *Service {
 
 // Kinds are the tenant kinds content keeps, for tenant.StoreConfig.
 func Kinds() []tenant.Kind { return []tenant.Kind{postKind, topicKind, digestKind} }
-
-func newID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-}
 
 // Draft is the input of a new or edited post; nil fields are not set.
 type Draft struct {
@@ -196,7 +189,7 @@ func validLanguage(s string) bool {
 // a preview that fails never fails the create and is retried by a job.
 func (s *Service) Create(ctx context.Context, sc tenant.Scope, author tenant.Member, d Draft) (Post, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
-	p := Post{ID: newID(), State: StatePublished, PublishAt: now, AuthorID: author.ID,
+	p := Post{ID: httpapi.NewID(), State: StatePublished, PublishAt: now, AuthorID: author.ID,
 		ShareTexts: map[string]string{}, Topics: []string{}, CreatedAt: now, UpdatedAt: now}
 	if d.URL == nil {
 		d.URL = new(string)
@@ -217,7 +210,7 @@ func (s *Service) Create(ctx context.Context, sc tenant.Scope, author tenant.Mem
 // once where the instance's settings say suggestions need no approval.
 func (s *Service) Suggest(ctx context.Context, sc tenant.Scope, author tenant.Member, rawURL, commentary string, topics []string) (Post, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
-	p := Post{ID: newID(), State: StatePending, PublishAt: now, AuthorID: author.ID, Suggested: true,
+	p := Post{ID: httpapi.NewID(), State: StatePending, PublishAt: now, AuthorID: author.ID, Suggested: true,
 		ShareTexts: map[string]string{}, Topics: []string{}, CreatedAt: now, UpdatedAt: now}
 	if topics == nil {
 		topics = []string{}
@@ -295,7 +288,7 @@ func (s *Service) RefreshPreview(ctx context.Context, sc tenant.Scope, id string
 
 // Get returns one post of the instance.
 func (s *Service) Get(ctx context.Context, sc tenant.Scope, id string) (Post, error) {
-	if !validID(id) {
+	if !httpapi.ValidID(id) {
 		return Post{}, ErrNotFound
 	}
 	var p Post
@@ -320,18 +313,6 @@ func (s *Service) Visible(ctx context.Context, sc tenant.Scope, me tenant.Member
 }
 
 func isCurator(m tenant.Member) bool { return m.Allows(tenant.RoleCurator, tenant.RoleAdmin) }
-
-func validID(s string) bool {
-	if len(s) != 26 {
-		return false
-	}
-	for _, r := range s {
-		if (r < 'a' || r > 'z') && (r < '2' || r > '7') {
-			return false
-		}
-	}
-	return true
-}
 
 // Shareable returns a post that may be shared now: published, due and
 // unexpired. Otherwise ErrNotShareable (or ErrNotFound).
@@ -410,7 +391,7 @@ func withExpiry(set bson.D, expires *time.Time) bson.D {
 
 // Archive takes a post out of every feed; archiving twice is ErrWrongState.
 func (s *Service) Archive(ctx context.Context, sc tenant.Scope, id string) error {
-	if !validID(id) {
+	if !httpapi.ValidID(id) {
 		return ErrNotFound
 	}
 	ok, err := sc.Collection(postKind).Update(ctx,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
@@ -66,9 +67,9 @@ func newFixture(t *testing.T) *fixture {
 		return sc
 	}
 	f.a, f.b = open("acme.example"), open("globex.example")
-	f.curA = tenant.Member{ID: newID(), Role: tenant.RoleCurator}
-	f.empA = tenant.Member{ID: newID(), Role: tenant.RoleEmployee}
-	f.curB = tenant.Member{ID: newID(), Role: tenant.RoleCurator}
+	f.curA = tenant.Member{ID: httpapi.NewID(), Role: tenant.RoleCurator}
+	f.empA = tenant.Member{ID: httpapi.NewID(), Role: tenant.RoleEmployee}
+	f.curB = tenant.Member{ID: httpapi.NewID(), Role: tenant.RoleCurator}
 	return f
 }
 
@@ -318,7 +319,7 @@ func TestEmployeesSeeOnlyTheFeed(t *testing.T) {
 }
 
 func FuzzParseCursor(f *testing.F) {
-	f.Add(Cursor{PublishAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), ID: newID()}.Encode())
+	f.Add(httpapi.EncodeCursor(Cursor{PublishAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), ID: httpapi.NewID()}))
 	f.Add("")
 	f.Add("eyJ0IjoiJG5lIn0")
 	f.Fuzz(func(t *testing.T, s string) {
@@ -326,10 +327,10 @@ func FuzzParseCursor(f *testing.F) {
 		if err != nil || c == nil {
 			return
 		}
-		if !validID(c.ID) || c.PublishAt.IsZero() {
+		if !httpapi.ValidID(c.ID) || c.PublishAt.IsZero() {
 			t.Errorf("ParseCursor(%q) = %+v", s, c)
 		}
-		again, err := ParseCursor(c.Encode())
+		again, err := ParseCursor(httpapi.EncodeCursor(*c))
 		if err != nil || !again.PublishAt.Equal(c.PublishAt) || again.ID != c.ID {
 			t.Errorf("cursor %+v does not round-trip: %+v, %v", c, again, err)
 		}

@@ -25,7 +25,7 @@ import (
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Config configures a Worker.
@@ -240,7 +240,7 @@ func (w *Worker) scoped(h func(ctx context.Context, sc tenant.Scope, id string) 
 		} else if err != nil {
 			return err
 		}
-		err = h(api.WithLogAttrs(ctx, slog.String("tenant_id", ref.TenantID)), sc, ref.ID)
+		err = h(httpapi.WithLogAttrs(ctx, slog.String("tenant_id", ref.TenantID)), sc, ref.ID)
 		if errors.Is(err, tenant.ErrNotFound) {
 			return fmt.Errorf("%s %s not in instance %s: %w", t.Type(), ref.ID, ref.TenantID, asynq.SkipRetry)
 		}
@@ -253,7 +253,7 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		id, _ := asynq.GetTaskID(ctx)
 		queue, _ := asynq.GetQueueName(ctx)
-		ctx = api.WithLogAttrs(ctx, slog.String("task_id", id), slog.String("task_type", t.Type()))
+		ctx = httpapi.WithLogAttrs(ctx, slog.String("task_id", id), slog.String("task_type", t.Type()))
 		// The task's span continues the trace of the code that enqueued it.
 		ctx, span := otel.Tracer(tracerName).Start(task.TraceContext(ctx, t), "task "+t.Type(), trace.WithSpanKind(trace.SpanKindConsumer),
 			trace.WithAttributes(attribute.String("messaging.system", "asynq"), attribute.String("messaging.destination.name", queue),

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Status is where a connection stands.
@@ -453,7 +454,7 @@ func (s *Service) store(ctx context.Context, sc tenant.Scope, me tenant.Member, 
 		return Connection{}, err
 	}
 	now := s.timestamp()
-	c := Connection{ID: newID(), MemberID: me.ID, Network: network, RemoteID: prof.RemoteID, Handle: prof.Handle,
+	c := Connection{ID: httpapi.NewID(), MemberID: me.ID, Network: network, RemoteID: prof.RemoteID, Handle: prof.Handle,
 		DisplayName: prof.DisplayName, ProfileURL: prof.URL, Followers: prof.Followers, MaxChars: prof.MaxChars, Status: StatusActive,
 		InstanceURL: acct.Server, AppID: appID, CreatedAt: now, UpdatedAt: now}
 	var existing Connection
@@ -575,7 +576,7 @@ func (s *Service) Connections(ctx context.Context, sc tenant.Scope, me tenant.Me
 // Connection returns one of the member's connections; another member's
 // or instance's is ErrNotFound.
 func (s *Service) Connection(ctx context.Context, sc tenant.Scope, me tenant.Member, id string) (Connection, error) {
-	if !validID(id) {
+	if !httpapi.ValidID(id) {
 		return Connection{}, ErrNotFound
 	}
 	var c Connection
@@ -697,7 +698,7 @@ func networkTitle(n string) string {
 // (ErrServerNotAllowed). An access token
 // about to expire is refreshed first, once per connection at a time.
 func (s *Service) Account(ctx context.Context, sc tenant.Scope, id string) (Network, Account, error) {
-	if !validID(id) {
+	if !httpapi.ValidID(id) {
 		return nil, Account{}, ErrNotFound
 	}
 	var c Connection

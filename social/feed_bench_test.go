@@ -9,6 +9,7 @@ import (
 
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
@@ -72,7 +73,7 @@ func BenchmarkFeedPage(b *testing.B) {
 	}
 
 	var t0, t3, k0, k3 time.Duration
-	missing := newID()
+	missing := httpapi.NewID()
 	for b.Loop() {
 		start := time.Now()
 		page(s0)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
@@ -83,7 +84,7 @@ func (r *feedRig) addPosts(tb testing.TB, sc tenant.Scope, topic string, newest 
 	coll := sc.Collection(kindNamed(content.Kinds(), "posts"))
 	for i := range posts {
 		at := r.now.Add(-newest - time.Duration(i)*time.Minute)
-		posts[i] = content.Post{ID: newID(), State: content.StatePublished, URL: fmt.Sprintf("https://news.example/%d", i),
+		posts[i] = content.Post{ID: httpapi.NewID(), State: content.StatePublished, URL: fmt.Sprintf("https://news.example/%d", i),
 			Title: fmt.Sprintf("Post %d", i), ShareTexts: map[string]string{"mastodon": "Read this"}, Topics: []string{topic},
 			PublishAt: at, CreatedAt: at, UpdatedAt: at, Preview: content.Preview{Status: "pending"}}
 		docs = append(docs, posts[i])
@@ -110,7 +111,7 @@ func (r *feedRig) addShares(tb testing.TB, sc tenant.Scope, member string, posts
 			state = ShareCancelled
 		}
 		network := []string{"mastodon", "bluesky", "linkedin"}[i%3]
-		docs = append(docs, Share{ID: newID(), ContentID: p.ID, ContentTitle: p.Title, ConnectionID: newID(), MemberID: member,
+		docs = append(docs, Share{ID: httpapi.NewID(), ContentID: p.ID, ContentTitle: p.Title, ConnectionID: httpapi.NewID(), MemberID: member,
 			Network: network, Text: "Read this", State: state, TrackedURL: "https://chorus.example/r/" + newCode(),
 			Destination: p.URL, PublishAt: p.PublishAt, CreatedAt: p.PublishAt, UpdatedAt: p.PublishAt})
 		if len(docs) == cap(docs) || i == n-1 {

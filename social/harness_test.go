@@ -23,7 +23,7 @@ import (
 	"github.com/chorushq/chorus/social/mastodon"
 	"github.com/chorushq/chorus/social/mastodon/mastodontest"
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
@@ -99,7 +99,7 @@ func newHarness(t *testing.T, fakeOpts mastodontest.Options) *harness {
 		}}
 	h.svc = social.NewService(h.cfg)
 	e := gin.New()
-	e.Use(api.RequestIDs())
+	e.Use(httpapi.RequestIDs())
 	v1 := e.Group("/api/v1")
 	h.auth.Routes(v1)
 	social.NewHandlers(h.svc, h.auth, log).Routes(v1)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Handlers serves social's routes.
@@ -31,7 +31,7 @@ func NewHandlers(svc *Service, auth *tenant.Service, log *slog.Logger) *Handlers
 }
 
 // statusOf maps social's errors to problems.
-func statusOf(err error) *api.Problem {
+func statusOf(err error) *httpapi.Problem {
 	var (
 		ne  *Error
 		sae *ServerAddressError
@@ -45,45 +45,45 @@ func statusOf(err error) *api.Problem {
 			msg = "your company's admins no longer allow this account's " + ce.Network + " server: reconnecting cannot help, ask them to add it"
 		}
 		p.Detail = ce.Field + ": " + msg
-		p.Errors = []api.FieldError{{Field: ce.Field, Message: msg}}
+		p.Errors = []httpapi.FieldError{{Field: ce.Field, Message: msg}}
 		return p
 	case errors.As(err, &sae):
 		msg := "private, loopback or non-public addresses are not allowed"
 		if sae.Port != "" {
 			msg = "port " + sae.Port + " is not allowed: use the server's https address (port 443)"
 		}
-		p := api.New(http.StatusUnprocessableEntity, "server_address_not_allowed", "instance_url: "+msg)
-		p.Errors = []api.FieldError{{Field: "instance_url", Message: msg}}
+		p := httpapi.New(http.StatusUnprocessableEntity, "server_address_not_allowed", "instance_url: "+msg)
+		p.Errors = []httpapi.FieldError{{Field: "instance_url", Message: msg}}
 		return p
 	case errors.Is(err, content.ErrNotShareable):
-		return api.New(http.StatusConflict, "not_shareable", "this content is not published, not due yet, or expired")
+		return httpapi.New(http.StatusConflict, "not_shareable", "this content is not published, not due yet, or expired")
 	case errors.Is(err, ErrShareState):
-		return api.New(http.StatusConflict, "wrong_state", "the share is no longer queued or scheduled")
+		return httpapi.New(http.StatusConflict, "wrong_state", "the share is no longer queued or scheduled")
 	case errors.Is(err, ErrKeyReused):
-		return api.New(http.StatusUnprocessableEntity, "idempotency_key_reused", ErrKeyReused.Error())
+		return httpapi.New(http.StatusUnprocessableEntity, "idempotency_key_reused", ErrKeyReused.Error())
 	case errors.Is(err, ErrKeyInUse):
-		return api.New(http.StatusConflict, "idempotency_key_in_use", ErrKeyInUse.Error())
+		return httpapi.New(http.StatusConflict, "idempotency_key_in_use", ErrKeyInUse.Error())
 	case errors.Is(err, ErrNotConfigured):
-		return api.New(http.StatusConflict, "network_not_configured",
+		return httpapi.New(http.StatusConflict, "network_not_configured",
 			"this network is not set up on this Chorus deployment: its operator must register Chorus with the network and set its app credentials (see docs/connections.md)")
 	case errors.Is(err, ErrNetworkNotAllowed):
-		return api.New(http.StatusForbidden, "network_not_allowed", "your company's admins have not approved this network")
+		return httpapi.New(http.StatusForbidden, "network_not_allowed", "your company's admins have not approved this network")
 	case errors.Is(err, ErrServerNotAllowed):
-		return api.New(http.StatusForbidden, "instance_not_allowed", "your company's admins have not approved this server; ask them to add it")
+		return httpapi.New(http.StatusForbidden, "instance_not_allowed", "your company's admins have not approved this server; ask them to add it")
 	case errors.Is(err, ErrInvalidState):
-		return api.New(http.StatusBadRequest, "invalid_state", "this connection attempt is unknown, used or expired: start again")
+		return httpapi.New(http.StatusBadRequest, "invalid_state", "this connection attempt is unknown, used or expired: start again")
 	case errors.Is(err, ErrInvalidCredentials):
-		return api.New(http.StatusBadRequest, "invalid_credentials", ErrInvalidCredentials.Error())
+		return httpapi.New(http.StatusBadRequest, "invalid_credentials", ErrInvalidCredentials.Error())
 	case errors.Is(err, ErrNeedsReconnect), errors.Is(err, ErrReconnect):
-		return api.New(http.StatusConflict, "needs_reconnect", "the network no longer accepts this connection: connect the account again")
+		return httpapi.New(http.StatusConflict, "needs_reconnect", "the network no longer accepts this connection: connect the account again")
 	case errors.Is(err, ErrBroken):
-		return api.New(http.StatusConflict, "connection_broken", ErrBroken.Error())
+		return httpapi.New(http.StatusConflict, "connection_broken", ErrBroken.Error())
 	case errors.Is(err, ErrDisabled):
-		return api.New(http.StatusConflict, "connection_disabled", "your company's admins no longer allow this network")
+		return httpapi.New(http.StatusConflict, "connection_disabled", "your company's admins no longer allow this network")
 	case errors.As(err, &ne):
 		switch ne.Class {
 		case ErrRetryLater:
-			p := api.New(http.StatusServiceUnavailable, "network_unavailable", "the network is busy or unavailable: try again later")
+			p := httpapi.New(http.StatusServiceUnavailable, "network_unavailable", "the network is busy or unavailable: try again later")
 			p.RetryAfter = ne.RetryAfter
 			return p
 		case ErrPermanent:
@@ -91,9 +91,9 @@ func statusOf(err error) *api.Problem {
 			if ne.Message != "" {
 				msg += ": " + ne.Message
 			}
-			return api.New(http.StatusBadGateway, "network_refused", msg)
+			return httpapi.New(http.StatusBadGateway, "network_refused", msg)
 		}
-		return api.New(http.StatusBadGateway, "network_error", "the network did not answer")
+		return httpapi.New(http.StatusBadGateway, "network_error", "the network did not answer")
 	}
 	return nil
 }
@@ -123,19 +123,19 @@ func (h *Handlers) networks(c *gin.Context, sc tenant.Scope, _ tenant.Member) er
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, api.List[NetworkState]{Items: ns})
+	c.JSON(http.StatusOK, httpapi.List[NetworkState]{Items: ns})
 	return nil
 }
 
 func (h *Handlers) allow(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
 	// The body is optional: PUT with none, or with no config, allows the
 	// network with its stored config. A body must be an object.
-	// (api.Decode refuses a null body.)
+	// (httpapi.Decode refuses a null body.)
 	var in struct {
 		Config *NetworkConfig `json:"config"`
 	}
 	if c.Request.ContentLength != 0 {
-		if err := api.Decode(c, &in); err != nil {
+		if err := httpapi.Decode(c, &in); err != nil {
 			return err
 		}
 	}
@@ -185,7 +185,7 @@ func (h *Handlers) connections(c *gin.Context, sc tenant.Scope, me tenant.Member
 	if err != nil {
 		return err
 	}
-	out := api.List[connectionView]{Items: make([]connectionView, 0, len(cs))}
+	out := httpapi.List[connectionView]{Items: make([]connectionView, 0, len(cs))}
 	for _, conn := range cs {
 		out.Items = append(out.Items, viewOf(conn))
 	}
@@ -199,7 +199,7 @@ func (h *Handlers) start(c *gin.Context, sc tenant.Scope, me tenant.Member) erro
 		ReturnTo    string `json:"return_to"`
 	}
 	if c.Request.ContentLength != 0 {
-		if err := api.Decode(c, &in); err != nil {
+		if err := httpapi.Decode(c, &in); err != nil {
 			return err
 		}
 	}
@@ -220,7 +220,7 @@ func (h *Handlers) connectPassword(c *gin.Context, sc tenant.Scope, me tenant.Me
 		Identifier  string `json:"identifier"`
 		AppPassword Secret `json:"app_password"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	network := c.Param("network")
@@ -270,17 +270,17 @@ func (h *Handlers) share(c *gin.Context, sc tenant.Scope, me tenant.Member) erro
 		Text        *string  `json:"text"`
 		PublishAt   *string  `json:"publish_at"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	req := ShareRequest{Connections: in.Connections, Text: in.Text, Key: strings.TrimSpace(c.GetHeader("Idempotency-Key"))}
 	if len(req.Key) > 200 {
-		return api.Invalid(api.FieldError{Field: "Idempotency-Key", Message: "must be at most 200 characters"})
+		return httpapi.Invalid(httpapi.FieldError{Field: "Idempotency-Key", Message: "must be at most 200 characters"})
 	}
 	if in.PublishAt != nil {
 		t, err := time.Parse(time.RFC3339, *in.PublishAt)
 		if err != nil {
-			return api.Invalid(api.FieldError{Field: "publish_at", Message: "must be an RFC 3339 time such as 2026-12-01T09:00:00Z"})
+			return httpapi.Invalid(httpapi.FieldError{Field: "publish_at", Message: "must be an RFC 3339 time such as 2026-12-01T09:00:00Z"})
 		}
 		req.PublishAt = &t
 	}
@@ -292,7 +292,7 @@ func (h *Handlers) share(c *gin.Context, sc tenant.Scope, me tenant.Member) erro
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusAccepted, api.List[Share]{Items: shares})
+	c.JSON(http.StatusAccepted, httpapi.List[Share]{Items: shares})
 	return nil
 }
 
@@ -302,7 +302,7 @@ func (h *Handlers) share(c *gin.Context, sc tenant.Scope, me tenant.Member) erro
 func (h *Handlers) linkShare(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
 	if c.Request.ContentLength > 0 {
 		var in struct{}
-		if err := api.Decode(c, &in); err != nil {
+		if err := httpapi.Decode(c, &in); err != nil {
 			return err
 		}
 	}
@@ -327,7 +327,7 @@ func (h *Handlers) shares(c *gin.Context, sc tenant.Scope, me tenant.Member) err
 	if all && !me.Allows(tenant.RoleAdmin, tenant.RoleAnalyst) {
 		return tenant.ErrForbidden
 	}
-	limit, err := api.Limit(c)
+	limit, err := httpapi.Limit(c)
 	if err != nil {
 		return err
 	}
@@ -340,12 +340,7 @@ func (h *Handlers) shares(c *gin.Context, sc tenant.Scope, me tenant.Member) err
 	if err != nil {
 		return err
 	}
-	out := api.List[Share]{Items: shares}
-	if next != nil {
-		cur := next.Encode()
-		out.NextCursor = &cur
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, httpapi.Page(shares, next))
 	return nil
 }
 

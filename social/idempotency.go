@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // keyClaim makes POST …/shares idempotent across requests and processes
@@ -61,7 +62,7 @@ func claimID(instanceID, memberID, key string) string {
 // flight is ErrKeyInUse.
 func (s *Service) claimKey(ctx context.Context, sc tenant.Scope, me tenant.Member, key, hash string) (*keyClaim, []Share, error) {
 	coll := sc.Collection(claimKind)
-	c := &keyClaim{ID: claimID(sc.InstanceID(), me.ID, key), MemberID: me.ID, Hash: hash, Attempt: newID(),
+	c := &keyClaim{ID: claimID(sc.InstanceID(), me.ID, key), MemberID: me.ID, Hash: hash, Attempt: httpapi.NewID(),
 		ShareIDs: []string{}, ClaimedAt: s.timestamp()}
 	err := coll.Insert(ctx, c)
 	if err == nil {

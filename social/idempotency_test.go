@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
@@ -35,7 +36,7 @@ func TestKeyClaim(t *testing.T) {
 	s := NewService(Config{Now: clock.Now})
 	me := tenant.Member{ID: "m1"}
 	share := func(key string) Share {
-		sh := Share{ID: newID(), MemberID: me.ID, State: ShareQueued, RequestKey: key, PublishAt: clock.Now(),
+		sh := Share{ID: httpapi.NewID(), MemberID: me.ID, State: ShareQueued, RequestKey: key, PublishAt: clock.Now(),
 			CreatedAt: clock.Now().Add(-time.Hour), UpdatedAt: clock.Now().Add(-time.Hour)}
 		if err := sc.Collection(shareKind).Insert(ctx, sh); err != nil {
 			t.Fatal(err)

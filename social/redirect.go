@@ -20,7 +20,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Click is one counted visit of a tracked link. The IP is truncated at
@@ -81,7 +81,7 @@ type clickLink struct {
 
 // newClickBatch stores clicks (at least one) as one batch.
 func newClickBatch(clicks []Click) clickBatch {
-	b := clickBatch{ID: newID(), AtMin: clicks[0].At, AtMax: clicks[0].At, N: len(clicks),
+	b := clickBatch{ID: httpapi.NewID(), AtMin: clicks[0].At, AtMax: clicks[0].At, N: len(clicks),
 		Link: make([]int, len(clicks)), At: make([]time.Time, len(clicks)), IPPrefix: make([]string, len(clicks)),
 		Referrer: make([]string, len(clicks)), Visitor: make([]string, len(clicks))}
 	links := map[clickLink]int{}
@@ -283,17 +283,17 @@ func (r *Redirector) resolve(ctx context.Context, code string) (*cached, error) 
 func (r *Redirector) Handle(c *gin.Context) {
 	code := c.Param("code")
 	if !validCode(code) {
-		api.Write(c, api.ErrNotFound)
+		httpapi.Write(c, httpapi.ErrNotFound)
 		return
 	}
 	l, err := r.resolve(c.Request.Context(), code)
 	if err != nil {
 		if !errors.Is(err, tenant.ErrNotFound) {
 			r.log.ErrorContext(c.Request.Context(), "resolve tracked link", "err", err)
-			api.Write(c, api.Internal)
+			httpapi.Write(c, httpapi.Internal)
 			return
 		}
-		api.Write(c, api.ErrNotFound)
+		httpapi.Write(c, httpapi.ErrNotFound)
 		return
 	}
 	if c.Request.Method == http.MethodGet && !isBot(c.Request.UserAgent()) {

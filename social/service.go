@@ -2,14 +2,11 @@ package social
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -126,24 +123,6 @@ func NewService(cfg Config) *Service {
 // share_requests (Idempotency-Key claims, see keyClaim).
 func Kinds() []tenant.Kind {
 	return []tenant.Kind{networkKind, connectionKind, stateKind, appKind, shareKind, clickKind, claimKind}
-}
-
-func newID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-}
-
-func validID(s string) bool {
-	if len(s) != 26 {
-		return false
-	}
-	for _, r := range s {
-		if (r < 'a' || r > 'z') && (r < '2' || r > '7') {
-			return false
-		}
-	}
-	return true
 }
 
 func (s *Service) network(name string) (Network, error) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // ShareState is where a share stands. Every transition is a conditional
@@ -252,7 +253,7 @@ func (s *Service) newShares(ctx context.Context, sc tenant.Scope, me tenant.Memb
 		if at.After(now) {
 			state = ShareScheduled
 		}
-		shares = append(shares, Share{ID: newID(), ContentID: post.ID, ConnectionID: c.ID, MemberID: me.ID,
+		shares = append(shares, Share{ID: httpapi.NewID(), ContentID: post.ID, ConnectionID: c.ID, MemberID: me.ID,
 			Network: c.Network, Text: text, State: state, Destination: post.URL, PublishAt: at, Followers: c.Followers,
 			ContentTitle: cmp.Or(post.Title, post.URL),
 			RequestKey:   req.Key, RequestHash: hash, CreatedAt: now, UpdatedAt: now})
@@ -337,7 +338,7 @@ func (s *Service) Shares(ctx context.Context, sc tenant.Scope, me tenant.Member,
 // GetShare returns one share: the member's own, or any for admins and
 // analysts.
 func (s *Service) GetShare(ctx context.Context, sc tenant.Scope, me tenant.Member, id string) (Share, error) {
-	if !validID(id) {
+	if !httpapi.ValidID(id) {
 		return Share{}, ErrNotFound
 	}
 	f := bson.D{{Key: "_id", Value: id}}
@@ -510,7 +511,7 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 			return &RetryError{Delay: wait, Err: ErrRateLimited}
 		}
 	}
-	attempt := newID()
+	attempt := httpapi.NewID()
 	lease := now.Add(leaseTime)
 	ok, err := coll.Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: sh.State}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: SharePublishing}, {Key: "attempt_id", Value: attempt},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // A member's list of shares reads through windows of created_at
@@ -36,7 +37,7 @@ func TestMemberShareListThroughWindowsIsTheOpenQuery(t *testing.T) {
 	var docs []any
 	for _, at := range times {
 		for _, member := range []string{me, "member-other"} {
-			sh := Share{ID: newID(), ContentID: "c", ConnectionID: "k", MemberID: member, Network: "mastodon", State: SharePublished,
+			sh := Share{ID: httpapi.NewID(), ContentID: "c", ConnectionID: "k", MemberID: member, Network: "mastodon", State: SharePublished,
 				PublishAt: at, CreatedAt: at.Truncate(time.Millisecond), UpdatedAt: at}
 			docs = append(docs, sh)
 			if member == me {

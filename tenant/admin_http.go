@@ -3,12 +3,11 @@ package tenant
 import (
 	"crypto/subtle"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Handlers of the admin console: roles, domains, invitations, audit, and
@@ -23,7 +22,7 @@ func (s *Service) patchMember(c *gin.Context, sc Scope, me Member) error {
 		Name  *string `json:"name"`
 		Title *string `json:"title"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	ctx := c.Request.Context()
@@ -32,7 +31,7 @@ func (s *Service) patchMember(c *gin.Context, sc Scope, me Member) error {
 		return err
 	}
 	if in.Role == nil && in.Name == nil && in.Title == nil {
-		return api.Invalid(api.FieldError{Field: "role", Message: "give role, name or title"})
+		return httpapi.Invalid(httpapi.FieldError{Field: "role", Message: "give role, name or title"})
 	}
 	profile := ProfileUpdate{Name: in.Name, Title: in.Title}
 	if _, verr := profileSet(profile); len(verr) > 0 {
@@ -80,7 +79,7 @@ func (s *Service) getDomains(c *gin.Context, sc Scope, _ Member) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, api.List[Domain]{Items: ds})
+	c.JSON(http.StatusOK, httpapi.List[Domain]{Items: ds})
 	return nil
 }
 
@@ -88,7 +87,7 @@ func (s *Service) postDomain(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
 		Domain string `json:"domain"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	d, err := s.AddDomain(c.Request.Context(), sc, me, in.Domain)
@@ -113,7 +112,7 @@ func (s *Service) getInvitations(c *gin.Context, sc Scope, _ Member) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, api.List[Invitation]{Items: invs})
+	c.JSON(http.StatusOK, httpapi.List[Invitation]{Items: invs})
 	return nil
 }
 
@@ -122,14 +121,14 @@ func (s *Service) postInvitations(c *gin.Context, sc Scope, me Member) error {
 		Emails  []string `json:"emails"`
 		Message *string  `json:"message"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	invs, err := s.Invite(c.Request.Context(), sc, me, in.Emails, in.Message)
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusCreated, api.List[Invitation]{Items: invs})
+	c.JSON(http.StatusCreated, httpapi.List[Invitation]{Items: invs})
 	return nil
 }
 
@@ -142,7 +141,7 @@ func (s *Service) deleteInvitation(c *gin.Context, sc Scope, me Member) error {
 }
 
 func (s *Service) postResend(c *gin.Context, sc Scope, me Member) error {
-	if err := api.DecodeNone(c); err != nil {
+	if err := httpapi.DecodeNone(c); err != nil {
 		return err
 	}
 	inv, err := s.ResendInvitation(c.Request.Context(), sc, me, c.Param("id"))
@@ -153,35 +152,38 @@ func (s *Service) postResend(c *gin.Context, sc Scope, me Member) error {
 	return nil
 }
 
-// Audit cursors are the sequence number of the last entry seen.
+// auditCursor is where a page of the audit log starts: before the
+// sequence number of the last entry seen.
+type auditCursor struct {
+	Seq int64 `json:"s"`
+}
+
 func (s *Service) getAudit(c *gin.Context, sc Scope, _ Member) error {
-	limit, err := api.Limit(c)
+	limit, err := httpapi.Limit(c)
+	if err != nil {
+		return err
+	}
+	after, err := httpapi.ParseCursor(c.Query("cursor"), func(p auditCursor) bool { return p.Seq >= 1 })
 	if err != nil {
 		return err
 	}
 	var before int64
-	if cur := c.Query("cursor"); cur != "" {
-		before, err = strconv.ParseInt(cur, 10, 64)
-		if err != nil || before < 1 {
-			return api.Invalid(api.FieldError{Field: "cursor", Message: "is not a cursor this list handed out"})
-		}
+	if after != nil {
+		before = after.Seq
 	}
 	es, err := sc.AuditLog(c.Request.Context(), before, limit+1)
 	if err != nil {
 		return err
 	}
-	var next *string
+	var next *auditCursor
 	if len(es) > limit {
-		es = es[:limit]
-		n := strconv.FormatInt(es[limit-1].Seq, 10)
-		next = &n
+		es, next = es[:limit], &auditCursor{Seq: es[limit-1].Seq}
 	}
 	lines, err := sc.AuditLines(c.Request.Context(), es)
 	if err != nil {
 		return err
 	}
-	out := api.List[AuditLine]{Items: lines, NextCursor: next}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, httpapi.Page(lines, next))
 	return nil
 }
 
@@ -200,7 +202,7 @@ func (s *Service) OpsRoutes(r gin.IRouter) {
 func (s *Service) requireOperator(c *gin.Context) {
 	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.OperatorToken)) != 1 {
-		api.Write(c, api.New(http.StatusUnauthorized, "unauthenticated", "the operator API needs the operator token as a bearer token"))
+		httpapi.Write(c, httpapi.New(http.StatusUnauthorized, "unauthenticated", "the operator API needs the operator token as a bearer token"))
 		return
 	}
 	c.Next()
@@ -215,7 +217,7 @@ func (s *Service) opsInstances(c *gin.Context) error {
 	for i, inst := range insts {
 		out[i] = s.instanceViewOf(inst)
 	}
-	c.JSON(http.StatusOK, api.List[instanceView]{Items: out})
+	c.JSON(http.StatusOK, httpapi.List[instanceView]{Items: out})
 	return nil
 }
 
@@ -223,11 +225,11 @@ func (s *Service) opsVerifyDomain(c *gin.Context) error {
 	var in struct {
 		Reason string `json:"reason"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	if strings.TrimSpace(in.Reason) == "" {
-		return api.Invalid(api.FieldError{Field: "reason", Message: "say why the domain is verified without DNS (it goes into the instance's audit log)"})
+		return httpapi.Invalid(httpapi.FieldError{Field: "reason", Message: "say why the domain is verified without DNS (it goes into the instance's audit log)"})
 	}
 	d, err := s.ForceVerify(c.Request.Context(), c.Param("domain"), in.Reason)
 	if err != nil {

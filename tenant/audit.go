@@ -11,6 +11,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Actor is who did something: a member, an operator of the deployment, or
@@ -88,7 +90,7 @@ func (sc Scope) Audit(ctx context.Context, actor Actor, action, target string, d
 		if err := coll.Find(ctx, bson.D{}, &head, options.Find().SetSort(bson.D{{Key: "seq", Value: -1}}).SetLimit(1)); err != nil {
 			return err
 		}
-		e := AuditEntry{ID: newID(), Seq: 1, At: sc.store.now().UTC().Truncate(time.Millisecond), Actor: actor,
+		e := AuditEntry{ID: httpapi.NewID(), Seq: 1, At: sc.store.now().UTC().Truncate(time.Millisecond), Actor: actor,
 			Action: action, Target: target, Details: details}
 		if len(head) == 1 {
 			e.Seq, e.Prev = max(head[0].Seq, head[0].AnchorSeq)+1, head[0].Hash

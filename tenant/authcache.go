@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // DefaultAuthCacheTTL is how long a process keeps a session, an instance
@@ -185,7 +187,7 @@ func (s *Store) cachedSession(ctx context.Context, secret string) (session, erro
 
 // cachedInstance is instance through the cache.
 func (s *Store) cachedInstance(ctx context.Context, id string) (Instance, error) {
-	if !validID(id) {
+	if !httpapi.ValidID(id) {
 		return Instance{}, ErrNotFound
 	}
 	var inst Instance
@@ -208,7 +210,7 @@ func (s *Store) cachedInstance(ctx context.Context, id string) (Instance, error)
 
 // cachedMember is Member through the cache.
 func (sc Scope) cachedMember(ctx context.Context, id string) (Member, error) {
-	if !validID(id) {
+	if !httpapi.ValidID(id) {
 		return Member{}, ErrNotFound
 	}
 	c := sc.store.cache

@@ -11,7 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Exports for people with much data run as a job: the member asks, a job
@@ -65,7 +65,7 @@ func (p *Privacy) RequestExport(ctx context.Context, sc Scope, m Member, enqueue
 			return ExportJob{}, err
 		}
 	}
-	j := ExportJob{ID: newID(), MemberID: m.ID, State: "pending", RequestedAt: now, ExpiresAt: now.Add(ExportTTL)}
+	j := ExportJob{ID: httpapi.NewID(), MemberID: m.ID, State: "pending", RequestedAt: now, ExpiresAt: now.Add(ExportTTL)}
 	if err := sc.Collection(exportKind).Insert(ctx, j); err != nil {
 		return ExportJob{}, err
 	}
@@ -113,7 +113,7 @@ func (p *Privacy) PrepareExport(ctx context.Context, sc Scope, id string) error 
 
 // exportOf returns one of the member's own export jobs.
 func exportOf(ctx context.Context, sc Scope, m Member, id string) (ExportJob, error) {
-	if !validID(id) {
+	if !httpapi.ValidID(id) {
 		return ExportJob{}, ErrNotFound
 	}
 	var j ExportJob
@@ -124,7 +124,7 @@ func exportOf(ctx context.Context, sc Scope, m Member, id string) (ExportJob, er
 // postExports is POST /me/exports.
 func (p *Privacy) postExports(enqueue func(ctx context.Context, sc Scope, id string) error) HandlerFunc {
 	return func(c *gin.Context, sc Scope, me Member) error {
-		if err := api.DecodeNone(c); err != nil {
+		if err := httpapi.DecodeNone(c); err != nil {
 			return err
 		}
 		j, err := p.RequestExport(c.Request.Context(), sc, me, enqueue)
@@ -176,9 +176,9 @@ func (p *Privacy) ExportRoutes(r gin.IRouter, enqueue func(ctx context.Context, 
 	r.GET("/me/exports/:id/download", p.svc.Member(exportProblem, p.downloadExport))
 }
 
-func exportProblem(err error) *api.Problem {
+func exportProblem(err error) *httpapi.Problem {
 	if errors.Is(err, ErrExportNotReady) {
-		return api.New(http.StatusConflict, "export_not_ready", "the export is being prepared, was downloaded already, failed or expired")
+		return httpapi.New(http.StatusConflict, "export_not_ready", "the export is being prepared, was downloaded already, failed or expired")
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/chorushq/chorus/tenant/embedded"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedmongo"
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
@@ -16,11 +16,11 @@ import (
 // connection; FerretDB v2 on DocumentDB is atomic across connections.
 func TestSingleConnectionOnlyOnFerretDBv1(t *testing.T) {
 	tests := []struct {
-		engine embedded.Engine
+		engine embeddedmongo.Engine
 		want   bool
 	}{
-		{embedded.EngineSQLite, true},
-		{embedded.EngineDocumentDB, false},
+		{embeddedmongo.EngineSQLite, true},
+		{embeddedmongo.EngineDocumentDB, false},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.engine), func(t *testing.T) {
@@ -29,8 +29,8 @@ func TestSingleConnectionOnlyOnFerretDBv1(t *testing.T) {
 			if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
 				t.Fatal(err)
 			}
-			m, err := embedded.Start(t.Context(), filepath.Join(dir, "mongo"), embedded.Options{Engine: tt.engine, Ephemeral: true}, slog.New(slog.DiscardHandler))
-			if errors.Is(err, embedded.ErrNotInstalled) {
+			m, err := embeddedmongo.Start(t.Context(), filepath.Join(dir, "mongo"), embeddedmongo.Options{Engine: tt.engine, Ephemeral: true}, slog.New(slog.DiscardHandler))
+			if errors.Is(err, embeddedmongo.ErrNotInstalled) {
 				tenanttest.Missing(t, "PostgreSQL with DocumentDB", "run .ci/build-documentdb ("+err.Error()+")")
 			}
 			if err != nil {

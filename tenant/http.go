@@ -2,7 +2,6 @@ package tenant
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/netip"
@@ -11,7 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // HandlerFunc serves a signed-in member's request; sc is their instance.
@@ -20,21 +19,21 @@ type HandlerFunc func(c *gin.Context, sc Scope, me Member) error
 // Member adapts h to Gin: the request must carry a live session (else 401)
 // of a member holding one of roles (else 403; no roles means any member).
 // Errors h returns go through mapErr, then tenant's own mapping.
-func (s *Service) Member(mapErr func(error) *api.Problem, h HandlerFunc, roles ...Role) gin.HandlerFunc {
+func (s *Service) Member(mapErr func(error) *httpapi.Problem, h HandlerFunc, roles ...Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		secret, _ := c.Cookie(s.cookie.name)
 		sc, me, err := s.Authenticate(c.Request.Context(), secret)
 		if err != nil {
-			api.Respond(c, s.Log, err, ProblemOf)
+			httpapi.Respond(c, s.Log, err, ProblemOf)
 			return
 		}
 		c.Request = c.Request.WithContext(withLogIDs(c.Request.Context(), sc, me))
 		if len(roles) > 0 && !me.Allows(roles...) {
-			api.Write(c, api.ErrForbidden)
+			httpapi.Write(c, httpapi.ErrForbidden)
 			return
 		}
 		if err := h(c, sc, me); err != nil {
-			api.Respond(c, s.Log, err, func(err error) *api.Problem {
+			httpapi.Respond(c, s.Log, err, func(err error) *httpapi.Problem {
 				if mapErr != nil {
 					if p := mapErr(err); p != nil {
 						return p
@@ -50,13 +49,13 @@ func (s *Service) Member(mapErr func(error) *api.Problem, h HandlerFunc, roles .
 func (s *Service) Public(h func(c *gin.Context) error) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := h(c); err != nil {
-			api.Respond(c, s.Log, err, ProblemOf)
+			httpapi.Respond(c, s.Log, err, ProblemOf)
 		}
 	}
 }
 
 // ProblemOf maps tenant's errors to problems; nil for anything else.
-func ProblemOf(err error) *api.Problem {
+func ProblemOf(err error) *httpapi.Problem {
 	var (
 		de  *DomainError
 		rle *RateLimitError
@@ -67,77 +66,77 @@ func ProblemOf(err error) *api.Problem {
 	)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return api.ErrNotFound
+		return httpapi.ErrNotFound
 	case errors.Is(err, ErrNoSession):
-		return api.ErrUnauthenticated
+		return httpapi.ErrUnauthenticated
 	case errors.Is(err, ErrForbidden):
-		return api.ErrForbidden
+		return httpapi.ErrForbidden
 	case errors.Is(err, ErrSSORequired):
-		return api.New(http.StatusForbidden, "sso_required", "your company signs in only through its identity provider: use single sign-on")
+		return httpapi.New(http.StatusForbidden, "sso_required", "your company signs in only through its identity provider: use single sign-on")
 	case errors.Is(err, ErrSSOInUse):
-		return api.New(http.StatusConflict, "sso_in_use", "the join policy sso needs the identity provider: change the join policy first")
+		return httpapi.New(http.StatusConflict, "sso_in_use", "the join policy sso needs the identity provider: change the join policy first")
 	case errors.Is(err, ErrSSONotConfigured):
-		p := api.New(http.StatusUnprocessableEntity, "sso_not_configured", "the join policy sso needs the instance's own identity provider: configure it first (Admin → Single sign-on)")
-		p.Errors = []api.FieldError{{Field: "join_policy", Message: "configure the instance's identity provider first"}}
+		p := httpapi.New(http.StatusUnprocessableEntity, "sso_not_configured", "the join policy sso needs the instance's own identity provider: configure it first (Admin → Single sign-on)")
+		p.Errors = []httpapi.FieldError{{Field: "join_policy", Message: "configure the instance's identity provider first"}}
 		return p
 	case errors.Is(err, ErrNoKeys):
-		return api.New(http.StatusServiceUnavailable, "keys_unavailable", "this deployment has no encryption keys (CHORUS_TOKEN_KEYS) to keep a client secret")
+		return httpapi.New(http.StatusServiceUnavailable, "keys_unavailable", "this deployment has no encryption keys (CHORUS_TOKEN_KEYS) to keep a client secret")
 	case errors.Is(err, ErrDomainUnverified):
-		return api.New(http.StatusForbidden, "domain_unverified", "verify your company's domain first (Admin → Domains: publish the TXT record, then verify)")
+		return httpapi.New(http.StatusForbidden, "domain_unverified", "verify your company's domain first (Admin → Domains: publish the TXT record, then verify)")
 	case errors.Is(err, ErrSubdomainTaken):
-		return api.New(http.StatusConflict, "subdomain_taken", "another company uses this subdomain")
+		return httpapi.New(http.StatusConflict, "subdomain_taken", "another company uses this subdomain")
 	case errors.Is(err, ErrDomainTaken):
-		return api.New(http.StatusConflict, "domain_taken", "this domain belongs to another company instance")
+		return httpapi.New(http.StatusConflict, "domain_taken", "this domain belongs to another company instance")
 	case errors.Is(err, ErrRecordMissing):
-		return api.New(http.StatusUnprocessableEntity, "verification_failed", err.Error())
+		return httpapi.New(http.StatusUnprocessableEntity, "verification_failed", err.Error())
 	case errors.Is(err, ErrNotInvited):
-		return api.New(http.StatusForbidden, "not_invited", err.Error())
+		return httpapi.New(http.StatusForbidden, "not_invited", err.Error())
 	case errors.Is(err, ErrInvitationClosed):
-		return api.New(http.StatusConflict, "invitation_closed", "this invitation was revoked, accepted or has expired")
+		return httpapi.New(http.StatusConflict, "invitation_closed", "this invitation was revoked, accepted or has expired")
 	case errors.Is(err, ErrNoSupportGrant):
-		return api.New(http.StatusForbidden, "support_grant_required", "operators read an instance's data only under a live support grant its admins gave (X-Support-Grant)")
+		return httpapi.New(http.StatusForbidden, "support_grant_required", "operators read an instance's data only under a live support grant its admins gave (X-Support-Grant)")
 	case errors.Is(err, ErrLastAdmin):
-		return api.New(http.StatusConflict, "last_admin", "the instance needs at least one admin: make someone else admin first")
+		return httpapi.New(http.StatusConflict, "last_admin", "the instance needs at least one admin: make someone else admin first")
 	case errors.Is(err, ErrMoving), errors.Is(err, ErrMoveInProgress):
-		p := api.New(http.StatusServiceUnavailable, "instance_moving", "your company's data is being moved to another region: it is read-only for a few minutes, try again then")
+		p := httpapi.New(http.StatusServiceUnavailable, "instance_moving", "your company's data is being moved to another region: it is read-only for a few minutes, try again then")
 		p.RetryAfter = MovingRetryAfter
 		return p
 	case errors.Is(err, ErrRegionFixed):
-		p := api.New(http.StatusConflict, "region_fixed", "the region is picked while the instance is pending; once a domain is verified, the operator moves the data (chorus instance move)")
-		p.Errors = []api.FieldError{{Field: "region", Message: "can no longer be changed here"}}
+		p := httpapi.New(http.StatusConflict, "region_fixed", "the region is picked while the instance is pending; once a domain is verified, the operator moves the data (chorus instance move)")
+		p.Errors = []httpapi.FieldError{{Field: "region", Message: "can no longer be changed here"}}
 		return p
 	case errors.Is(err, ErrConflict):
-		return api.New(http.StatusConflict, "conflict", "the object changed at the same time: reload and try again")
+		return httpapi.New(http.StatusConflict, "conflict", "the object changed at the same time: reload and try again")
 	case errors.Is(err, ErrInvalidToken):
-		return api.New(http.StatusBadRequest, "invalid_token", "this sign-in link is unknown, used or expired: ask for a new one")
+		return httpapi.New(http.StatusBadRequest, "invalid_token", "this sign-in link is unknown, used or expired: ask for a new one")
 	case errors.Is(err, ErrMalformedEmail):
-		return api.Invalid(api.FieldError{Field: "email", Message: "must be a plain email address such as alice@example.com"})
+		return httpapi.Invalid(httpapi.FieldError{Field: "email", Message: "must be a plain email address such as alice@example.com"})
 	case errors.As(err, &idp):
-		p := api.New(http.StatusUnprocessableEntity, "idp_discovery_failed", idp.Reason)
-		p.Errors = []api.FieldError{{Field: "issuer", Message: idp.Reason}}
+		p := httpapi.New(http.StatusUnprocessableEntity, "idp_discovery_failed", idp.Reason)
+		p.Errors = []httpapi.FieldError{{Field: "issuer", Message: idp.Reason}}
 		return p
 	case errors.As(err, &de):
-		return api.Newf(http.StatusUnprocessableEntity, "invalid_email_domain", "%s addresses cannot be used for a company instance: %s", de.Domain, domainReasonText(de.Reason))
+		return httpapi.Newf(http.StatusUnprocessableEntity, "invalid_email_domain", "%s addresses cannot be used for a company instance: %s", de.Domain, domainReasonText(de.Reason))
 	case errors.As(err, &rle):
-		p := api.Newf(http.StatusTooManyRequests, "rate_limited", "too many %s; try again later", rle.What)
+		p := httpapi.Newf(http.StatusTooManyRequests, "rate_limited", "too many %s; try again later", rle.What)
 		p.RetryAfter = rle.RetryAfter
 		return p
 	case errors.As(err, &ie):
-		p := api.New(http.StatusUnprocessableEntity, "invalid_email_domain", "some addresses cannot be invited; nobody was invited")
+		p := httpapi.New(http.StatusUnprocessableEntity, "invalid_email_domain", "some addresses cannot be invited; nobody was invited")
 		p.Errors = fieldErrors(ie.Errors)
 		return p
 	case errors.As(err, &ve):
-		return api.Invalid(api.FieldError{Field: ve.Field, Message: ve.Reason})
+		return httpapi.Invalid(httpapi.FieldError{Field: ve.Field, Message: ve.Reason})
 	case errors.As(err, &ves):
-		return api.Invalid(fieldErrors(ves)...)
+		return httpapi.Invalid(fieldErrors(ves)...)
 	}
 	return nil
 }
 
-func fieldErrors(ves ValidationErrors) []api.FieldError {
-	fes := make([]api.FieldError, len(ves))
+func fieldErrors(ves ValidationErrors) []httpapi.FieldError {
+	fes := make([]httpapi.FieldError, len(ves))
 	for i, v := range ves {
-		fes[i] = api.FieldError{Field: v.Field, Message: v.Reason}
+		fes[i] = httpapi.FieldError{Field: v.Field, Message: v.Reason}
 	}
 	return fes
 }
@@ -200,7 +199,7 @@ func (s *Service) postEmailSignIn(c *gin.Context) error {
 	var in struct {
 		Email string `json:"email"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	ip, _ := netip.ParseAddr(c.ClientIP())
@@ -239,7 +238,7 @@ func (s *Service) postEmailCallback(c *gin.Context) error {
 	var in struct {
 		Token string `json:"token"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	old, _ := c.Cookie(s.cookie.name)
@@ -383,7 +382,7 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 		// Region: a pending instance's admin picks where its data is stored.
 		Region *string `json:"region"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	inst, err := s.UpdateSettings(c.Request.Context(), sc, me, SettingsUpdate{
@@ -401,44 +400,38 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 }
 
 func (s *Service) listMembers(c *gin.Context, sc Scope, me Member) error {
-	limit, err := api.Limit(c)
+	limit, err := httpapi.Limit(c)
 	if err != nil {
 		return err
 	}
-	after, err := decodeCursor(c.Query("cursor"))
+	after, err := httpapi.ParseCursor(c.Query("cursor"), func(p memberCursor) bool { return httpapi.ValidID(p.ID) })
 	if err != nil {
 		return err
 	}
-	ms, err := sc.Members(c.Request.Context(), after, limit+1)
+	var from string
+	if after != nil {
+		from = after.ID
+	}
+	ms, err := sc.Members(c.Request.Context(), from, limit+1)
 	if err != nil {
 		return err
 	}
-	out := api.List[memberView]{Items: []memberView{}}
+	var next *memberCursor
+	if len(ms) > limit {
+		ms, next = ms[:limit], &memberCursor{ID: ms[limit-1].ID}
+	}
+	views := make([]memberView, len(ms))
 	for i, m := range ms {
-		if i == limit {
-			next := encodeCursor(ms[i-1].ID)
-			out.NextCursor = &next
-			break
-		}
-		out.Items = append(out.Items, viewOf(m, me.Role == RoleAdmin))
+		views[i] = viewOf(m, me.Role == RoleAdmin)
 	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, httpapi.Page(views, next))
 	return nil
 }
 
-// Member list cursors are the last ID seen, opaque to clients.
-func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte("m:" + id)) }
-
-func decodeCursor(cur string) (string, error) {
-	if cur == "" {
-		return "", nil
-	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(cur)
-	id, ok := strings.CutPrefix(string(b), "m:")
-	if err != nil || !ok || !validID(id) {
-		return "", api.Invalid(api.FieldError{Field: "cursor", Message: "is not a cursor this list handed out"})
-	}
-	return id, nil
+// memberCursor is where a page of members starts: after the ID of the
+// last member seen.
+type memberCursor struct {
+	ID string `json:"m"`
 }
 
 func (s *Service) getMember(c *gin.Context, sc Scope, me Member) error {
@@ -457,7 +450,7 @@ func (s *Service) patchMe(c *gin.Context, sc Scope, me Member) error {
 		Topics     *[]string `json:"topics"`
 		Onboarding *bool     `json:"onboarding_dismissed"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	if in.Topics != nil {

@@ -23,7 +23,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // IdempotencyTTL is how long a key's answer is kept for replay.
@@ -64,9 +64,9 @@ type idempotencyRecord struct {
 
 // Problems of Idempotency-Key.
 var (
-	errKeyReused = api.New(http.StatusUnprocessableEntity, "idempotency_key_reused",
+	errKeyReused = httpapi.New(http.StatusUnprocessableEntity, "idempotency_key_reused",
 		"this Idempotency-Key was used for another request: use a new key for a new request")
-	errKeyInUse = api.New(http.StatusConflict, "idempotency_key_in_use",
+	errKeyInUse = httpapi.New(http.StatusConflict, "idempotency_key_in_use",
 		"a request with this Idempotency-Key is still being processed: try again in a moment")
 )
 
@@ -87,7 +87,7 @@ func (s *Service) Idempotent(h HandlerFunc) HandlerFunc {
 			return h(c, sc, me)
 		}
 		if len(key) > maxIdempotencyKey {
-			return api.Invalid(api.FieldError{Field: "Idempotency-Key", Message: fmt.Sprintf("must be at most %d characters", maxIdempotencyKey)})
+			return httpapi.Invalid(httpapi.FieldError{Field: "Idempotency-Key", Message: fmt.Sprintf("must be at most %d characters", maxIdempotencyKey)})
 		}
 		body, err := io.ReadAll(c.Request.Body)
 		if err != nil {

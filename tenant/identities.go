@@ -9,7 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // A sign-in identity that claims the address of an existing member is never
@@ -52,7 +52,7 @@ var ErrNoPendingIdentity = errors.New("no such identity waits on this member")
 // DecideIdentity approves (the identity then signs in as the member) or
 // rejects an identity waiting on a member; admins only, audited.
 func (sc Scope) DecideIdentity(ctx context.Context, by Member, memberID string, id Identity, approve bool) error {
-	if !validID(memberID) {
+	if !httpapi.ValidID(memberID) {
 		return ErrNotFound
 	}
 	var m withPending
@@ -95,7 +95,7 @@ func (s *Service) getPendingIdentities(c *gin.Context, sc Scope, _ Member) error
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, api.List[PendingIdentity]{Items: ps})
+	c.JSON(http.StatusOK, httpapi.List[PendingIdentity]{Items: ps})
 	return nil
 }
 
@@ -105,7 +105,7 @@ func (s *Service) postIdentityDecision(c *gin.Context, sc Scope, me Member) erro
 		Subject string `json:"subject"`
 		Approve *bool  `json:"approve"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	// The member first: another instance's ID is a 404 whatever the body.
@@ -113,11 +113,11 @@ func (s *Service) postIdentityDecision(c *gin.Context, sc Scope, me Member) erro
 		return err
 	}
 	if in.Approve == nil || in.Issuer == "" || in.Subject == "" {
-		return api.Invalid(api.FieldError{Field: "approve", Message: "issuer, subject and approve (true or false) are required"})
+		return httpapi.Invalid(httpapi.FieldError{Field: "approve", Message: "issuer, subject and approve (true or false) are required"})
 	}
 	if err := sc.DecideIdentity(c.Request.Context(), me, c.Param("id"), Identity{Issuer: in.Issuer, Subject: in.Subject}, *in.Approve); err != nil {
 		if errors.Is(err, ErrNoPendingIdentity) {
-			return api.New(http.StatusNotFound, "not_found", err.Error())
+			return httpapi.New(http.StatusNotFound, "not_found", err.Error())
 		}
 		return err
 	}

@@ -6,16 +6,15 @@ package tenant
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Instance is one company's isolated space.
@@ -188,29 +187,8 @@ type domainClaim struct {
 	Missing bool `bson:"missing"`
 }
 
-// newID returns a random opaque ID: 128 bits, lower-case base32.
-func newID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-}
-
-// validID reports whether s could be an ID made by newID; anything else is
-// not looked up at all.
-func validID(s string) bool {
-	if len(s) != 26 {
-		return false
-	}
-	for _, r := range s {
-		if (r < 'a' || r > 'z') && (r < '2' || r > '7') {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Store) instance(ctx context.Context, id string) (Instance, error) {
-	if !validID(id) {
+	if !httpapi.ValidID(id) {
 		return Instance{}, ErrNotFound
 	}
 	var inst Instance
@@ -245,7 +223,7 @@ func (s *Store) instanceForDomain(ctx context.Context, domain, founder string) (
 
 	now := s.now().UTC().Truncate(time.Millisecond)
 	inst := Instance{
-		ID:      newID(),
+		ID:      httpapi.NewID(),
 		Name:    domain,
 		Domains: []string{domain},
 		Settings: Settings{
@@ -277,7 +255,7 @@ func (s *Store) instanceForDomain(ctx context.Context, domain, founder string) (
 	if _, err := s.db.Collection(collInstances).InsertOne(ctx, inst); err != nil {
 		return Instance{}, fmt.Errorf("create instance for %s: %w", domain, storeErr(err))
 	}
-	claim = domainClaim{Domain: domain, InstanceID: inst.ID, Token: newID(), CreatedAt: now}
+	claim = domainClaim{Domain: domain, InstanceID: inst.ID, Token: httpapi.NewID(), CreatedAt: now}
 	if err := s.claim(ctx, claim, "a new instance was created from it"); err != nil {
 		s.dropInstance(context.WithoutCancel(ctx), inst)
 		if errors.Is(err, ErrDuplicate) {

@@ -11,6 +11,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // InvitationTTL is how long an invitation link works.
@@ -119,7 +121,7 @@ func (s *Service) Invite(ctx context.Context, sc Scope, by Member, emails []stri
 	for _, addr := range addrs {
 		inv, resend := open[addr]
 		if !resend {
-			inv = Invitation{ID: newID(), Email: addr, InvitedBy: by.ID, Message: msg, State: "pending",
+			inv = Invitation{ID: httpapi.NewID(), Email: addr, InvitedBy: by.ID, Message: msg, State: "pending",
 				CreatedAt: now, ExpiresAt: now.Add(InvitationTTL)}
 			if err := sc.Collection(invitationKind).Insert(ctx, inv); err != nil {
 				return nil, s.withdraw(ctx, sc, made, err)
@@ -251,7 +253,7 @@ func (s *Service) Invitations(ctx context.Context, sc Scope) ([]Invitation, erro
 // RevokeInvitation closes a pending invitation; its link stops working.
 func (s *Service) RevokeInvitation(ctx context.Context, sc Scope, by Member, id string) error {
 	var inv Invitation
-	if !validID(id) {
+	if !httpapi.ValidID(id) {
 		return ErrNotFound
 	}
 	if err := sc.Collection(invitationKind).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, &inv); err != nil {
@@ -276,7 +278,7 @@ func (s *Service) RevokeInvitation(ctx context.Context, sc Scope, by Member, id 
 // three times per invitation.
 func (s *Service) ResendInvitation(ctx context.Context, sc Scope, by Member, id string) (Invitation, error) {
 	var inv Invitation
-	if !validID(id) {
+	if !httpapi.ValidID(id) {
 		return Invitation{}, ErrNotFound
 	}
 	if err := sc.Collection(invitationKind).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, &inv); err != nil {

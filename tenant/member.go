@@ -10,6 +10,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Role is what a member may do in their instance.
@@ -69,7 +71,7 @@ func ownKinds() []Kind {
 // Member returns a member of the scope's instance; ErrNotFound for an
 // unknown ID or another instance's member.
 func (sc Scope) Member(ctx context.Context, id string) (Member, error) {
-	if !validID(id) {
+	if !httpapi.ValidID(id) {
 		return Member{}, ErrNotFound
 	}
 	var m Member
@@ -134,7 +136,7 @@ func (sc Scope) joinByEmail(ctx context.Context, email string, now time.Time) (M
 	}
 	local, _, _ := strings.Cut(email, "@")
 	m = Member{
-		ID:         newID(),
+		ID:         httpapi.NewID(),
 		Email:      email,
 		Name:       local,
 		Role:       role,
@@ -309,7 +311,7 @@ const staleLeaving = time.Minute
 // longer an admin or another change of it is under way.
 func (sc Scope) leaveAdmins(ctx context.Context, id string) (string, error) {
 	now := sc.store.now().UTC().Truncate(time.Millisecond)
-	mark := leavingMark{Token: newID(), At: now}
+	mark := leavingMark{Token: httpapi.NewID(), At: now}
 	ok, err := sc.Collection(memberKind).Update(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "role", Value: RoleAdmin}, {Key: "$or", Value: bson.A{
 			bson.D{{Key: "leaving", Value: bson.D{{Key: "$exists", Value: false}}}},

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 	"maps"
 	"slices"
 	"time"
@@ -83,7 +84,7 @@ func (s *Store) MoveInstance(ctx context.Context, id, to string, opts MoveOption
 	if err != nil {
 		return rep, err
 	}
-	moveID := newID()
+	moveID := httpapi.NewID()
 	if err := s.takeMoveLease(ctx, id, to, moveID); err != nil {
 		return rep, err
 	}

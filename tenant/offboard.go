@@ -10,7 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // offboarding is what remains of a deleted instance: its ID, when and why.
@@ -63,11 +63,11 @@ func (s *Service) deleteInstance(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
 		Confirm string `json:"confirm"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	if in.Confirm != sc.InstanceID() {
-		return api.Invalid(api.FieldError{Field: "confirm", Message: "must repeat the instance's ID: deleting it cannot be undone"})
+		return httpapi.Invalid(httpapi.FieldError{Field: "confirm", Message: "must repeat the instance's ID: deleting it cannot be undone"})
 	}
 	// The members' connections are revoked at the networks and their
 	// waiting tasks deleted while the data that names them still exists.

@@ -32,6 +32,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/oauth2"
+
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // OIDCProvider is an identity provider's client configuration.
@@ -722,7 +724,7 @@ func (s *Service) joinByOIDC(ctx context.Context, sc Scope, who oidcIdentity, no
 			return Member{}, err
 		}
 		m = Member{
-			ID:         newID(),
+			ID:         httpapi.NewID(),
 			Email:      who.Email,
 			Name:       oidcDisplayName(who.Name, who.Email),
 			Role:       role,

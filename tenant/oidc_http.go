@@ -9,7 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // OIDCRoutes mounts GET /auth/oidc/start and GET /auth/oidc/callback under
@@ -35,26 +35,26 @@ func oidcHandler(h func(c *gin.Context) error) func(c *gin.Context) error {
 
 // oidcProblem maps OIDC sign-in's errors to problems; nil for anything
 // else.
-func oidcProblem(err error) *api.Problem {
+func oidcProblem(err error) *httpapi.Problem {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrOIDCDisabled):
-		return api.New(http.StatusNotFound, "oidc_not_configured", "sign-in with an identity provider is not configured here: sign in by email")
+		return httpapi.New(http.StatusNotFound, "oidc_not_configured", "sign-in with an identity provider is not configured here: sign in by email")
 	case errors.Is(err, ErrInvalidState):
-		return api.New(http.StatusBadRequest, "invalid_state", "this sign-in is unknown, used, expired or was started in another browser: start again")
+		return httpapi.New(http.StatusBadRequest, "invalid_state", "this sign-in is unknown, used, expired or was started in another browser: start again")
 	case errors.Is(err, ErrOIDCRefused):
-		return api.New(http.StatusBadRequest, "oidc_refused", "the identity provider did not complete the sign-in: start again")
+		return httpapi.New(http.StatusBadRequest, "oidc_refused", "the identity provider did not complete the sign-in: start again")
 	case errors.Is(err, ErrInvalidIDToken):
-		return api.New(http.StatusBadRequest, "invalid_id_token", "the identity provider's answer could not be verified: start again")
+		return httpapi.New(http.StatusBadRequest, "invalid_id_token", "the identity provider's answer could not be verified: start again")
 	case errors.Is(err, ErrEmailUnverified):
-		return api.New(http.StatusForbidden, "email_unverified", "your identity provider does not confirm that the email address is verified: verify it there, or sign in by email")
+		return httpapi.New(http.StatusForbidden, "email_unverified", "your identity provider does not confirm that the email address is verified: verify it there, or sign in by email")
 	case errors.Is(err, ErrIdentityPending):
-		return api.New(http.StatusForbidden, "identity_pending", "an admin must approve this new sign-in identity; until then, sign in as before")
+		return httpapi.New(http.StatusForbidden, "identity_pending", "an admin must approve this new sign-in identity; until then, sign in as before")
 	case errors.Is(err, ErrWrongInstance):
-		return api.New(http.StatusForbidden, "wrong_instance", "you signed in with an address that does not belong to this company's instance")
+		return httpapi.New(http.StatusForbidden, "wrong_instance", "you signed in with an address that does not belong to this company's instance")
 	case errors.Is(err, ErrOIDCUnavailable):
-		return api.New(http.StatusBadGateway, "idp_unavailable", "the identity provider cannot be reached; try again later")
+		return httpapi.New(http.StatusBadGateway, "idp_unavailable", "the identity provider cannot be reached; try again later")
 	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Subject is a person whose data is exported or erased: a member, or
@@ -128,7 +130,7 @@ func (p *Privacy) SetConsent(ctx context.Context, sc Scope, m Member, purpose st
 		if err != nil {
 			return ConsentRecord{}, err
 		}
-		r := ConsentRecord{ID: newID(), MemberID: m.ID, Seq: n + 1, Purpose: purpose, Granted: granted,
+		r := ConsentRecord{ID: httpapi.NewID(), MemberID: m.ID, Seq: n + 1, Purpose: purpose, Granted: granted,
 			TextVersion: textVersion, At: p.svc.Now().UTC().Truncate(time.Millisecond)}
 		switch err := coll.Insert(ctx, r); {
 		case errors.Is(err, ErrDuplicate):

@@ -6,7 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Routes mounts the data-subject rights under r (the /api/v1 group).
@@ -36,7 +36,7 @@ func (p *Privacy) deleteMe(c *gin.Context, sc Scope, me Member) error {
 	}
 	// The body is optional.
 	if c.Request.ContentLength != 0 {
-		if err := api.Decode(c, &in); err != nil {
+		if err := httpapi.Decode(c, &in); err != nil {
 			return err
 		}
 	}
@@ -63,11 +63,11 @@ func (p *Privacy) putConsent(c *gin.Context, sc Scope, me Member) error {
 		Granted     *bool  `json:"granted"`
 		TextVersion string `json:"text_version"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	if in.Granted == nil {
-		return api.Invalid(api.FieldError{Field: "granted", Message: "is required (true or false)"})
+		return httpapi.Invalid(httpapi.FieldError{Field: "granted", Message: "is required (true or false)"})
 	}
 	rec, err := p.SetConsent(c.Request.Context(), sc, me, c.Param("purpose"), *in.Granted, in.TextVersion)
 	if err != nil {
@@ -99,7 +99,7 @@ func (p *Privacy) postErase(c *gin.Context, sc Scope, me Member) error {
 		Email                string `json:"email"`
 		DeletePublishedPosts bool   `json:"delete_published_posts"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	s, err := p.SubjectByEmail(c.Request.Context(), sc, in.Email)

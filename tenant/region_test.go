@@ -3,6 +3,7 @@ package tenant
 import (
 	"errors"
 	"fmt"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 	"maps"
 	"slices"
 	"strings"
@@ -96,7 +97,7 @@ func TestRegionPlacementAndRouting(t *testing.T) {
 	if got := eu.Region(); got != "eu" {
 		t.Fatalf("new instance placed in %q, want the default eu", got)
 	}
-	canary := "canary-eu-" + newID()
+	canary := "canary-eu-" + httpapi.NewID()
 	if err := eu.Collection(noteKind).Insert(ctx, bson.D{{Key: "_id", Value: "n1"}, {Key: "text", Value: canary}}); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func TestRegionPlacementAndRouting(t *testing.T) {
 	}
 	// An instance placed in a region the configuration lost is refused,
 	// not served from elsewhere.
-	lost := Scope{store: r.s, inst: Instance{ID: newID(), Placement: Placement{Region: "ap"}}}
+	lost := Scope{store: r.s, inst: Instance{ID: httpapi.NewID(), Placement: Placement{Region: "ap"}}}
 	if err := lost.Collection(noteKind).Insert(ctx, bson.D{{Key: "x", Value: 1}}); !errors.Is(err, ErrUnknownRegion) {
 		t.Errorf("an unknown region: %v", err)
 	}
@@ -162,7 +163,7 @@ func TestRegionMove(t *testing.T) {
 	r := newTwoRegions(t, "us")
 	ctx := t.Context()
 	sc := newTestScope(t, r.s, "acme.example")
-	canary := "canary-move-" + newID()
+	canary := "canary-move-" + httpapi.NewID()
 	const n = 1234 // more than two copy batches
 	docs := make([]any, n)
 	for i := range docs {
@@ -309,14 +310,14 @@ func TestRegionMoveFailedStaysWritable(t *testing.T) {
 	// A move whose process died leaves its lease: the instance is
 	// read-only until the lease runs out, then writable, and a new move
 	// may start.
-	if err := r.s.takeMoveLease(ctx, sc.InstanceID(), "eu", newID()); err != nil {
+	if err := r.s.takeMoveLease(ctx, sc.InstanceID(), "eu", httpapi.NewID()); err != nil {
 		t.Fatal(err)
 	}
 	dead, _ := r.s.Open(ctx, sc.InstanceID())
 	if err := dead.Collection(noteKind).Insert(ctx, bson.D{{Key: "_id", Value: "n3"}}); !errors.Is(err, ErrMoving) {
 		t.Errorf("a write under a live lease: %v", err)
 	}
-	if err := r.s.takeMoveLease(ctx, sc.InstanceID(), "eu", newID()); !errors.Is(err, ErrMoveInProgress) {
+	if err := r.s.takeMoveLease(ctx, sc.InstanceID(), "eu", httpapi.NewID()); !errors.Is(err, ErrMoveInProgress) {
 		t.Errorf("a second lease: %v", err)
 	}
 	r.clock.Add(moveLease + time.Second)

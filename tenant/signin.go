@@ -14,7 +14,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // SignInLinkTTL is how long a sign-in link works.
@@ -377,5 +377,5 @@ func IsLoopbackHost(host string) bool {
 
 // withLogIDs adds the instance and member to ctx's log attributes.
 func withLogIDs(ctx context.Context, sc Scope, m Member) context.Context {
-	return api.WithLogAttrs(ctx, slog.String("tenant_id", sc.InstanceID()), slog.String("member_id", m.ID))
+	return httpapi.WithLogAttrs(ctx, slog.String("tenant_id", sc.InstanceID()), slog.String("member_id", m.ID))
 }

@@ -21,7 +21,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // collSSO holds each instance's identity provider, under the instance ID.
@@ -390,7 +390,7 @@ func (s *Service) putSSO(c *gin.Context, sc Scope, me Member) error {
 		ClientSecret string   `json:"client_secret"`
 		Domains      []string `json:"domains"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	v, err := s.ConfigureSSO(c.Request.Context(), sc, me, SSOUpdate{Issuer: in.Issuer, ClientID: in.ClientID,

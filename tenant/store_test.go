@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
 
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
@@ -60,7 +61,7 @@ func TestScopeIsolation(t *testing.T) {
 	b := newTestScope(t, s, "globex.example")
 	ctx := t.Context()
 
-	want := note{ID: newID(), Title: "acme canary"}
+	want := note{ID: httpapi.NewID(), Title: "acme canary"}
 	if err := a.Collection(noteKind).Insert(ctx, want); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func TestScopeIsolation(t *testing.T) {
 		t.Errorf("B Aggregate = %v, %v; want nothing", agg, err)
 	}
 	// B cannot insert into A by naming A's tenant.
-	err := nb.Insert(ctx, bson.D{{Key: "_id", Value: newID()}, {Key: "tenant_id", Value: a.InstanceID()}})
+	err := nb.Insert(ctx, bson.D{{Key: "_id", Value: httpapi.NewID()}, {Key: "tenant_id", Value: a.InstanceID()}})
 	if err == nil {
 		t.Error("B Insert naming A's tenant_id succeeded")
 	}
@@ -162,7 +163,7 @@ func TestZeroScopeReachesNothing(t *testing.T) {
 func TestUnregisteredKindRefused(t *testing.T) {
 	s := newTestStore(t, newTestClock())
 	a := newTestScope(t, s, "acme.example")
-	err := a.Collection(Kind{Name: "unregistered"}).Insert(t.Context(), note{ID: newID()})
+	err := a.Collection(Kind{Name: "unregistered"}).Insert(t.Context(), note{ID: httpapi.NewID()})
 	if err == nil {
 		t.Fatal("insert into an unregistered kind succeeded")
 	}
@@ -170,7 +171,7 @@ func TestUnregisteredKindRefused(t *testing.T) {
 
 func TestOpenUnknownInstance(t *testing.T) {
 	s := newTestStore(t, newTestClock())
-	for _, id := range []string{newID(), "", "../x", `{"$ne": ""}`} {
+	for _, id := range []string{httpapi.NewID(), "", "../x", `{"$ne": ""}`} {
 		if _, err := s.Open(t.Context(), id); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Open(%q) err = %v, want ErrNotFound", id, err)
 		}

@@ -13,7 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/net/publicsuffix"
 
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // An instance may claim a subdomain of the deployment's base domain
@@ -169,7 +169,7 @@ func (s *Service) getLoginPage(c *gin.Context) error {
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	sub, ok := strings.CutSuffix(host, "."+s.BaseDomain)
 	if s.BaseDomain == "" || !ok || strings.Contains(sub, ".") {
-		return api.New(http.StatusNotFound, "not_found", "this host is no company's login page")
+		return httpapi.New(http.StatusNotFound, "not_found", "this host is no company's login page")
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
 	defer cancel()
@@ -179,7 +179,7 @@ func (s *Service) getLoginPage(c *gin.Context) error {
 		err = ErrNotFound
 	}
 	if errors.Is(err, ErrNotFound) {
-		return api.New(http.StatusNotFound, "not_found", "this host is no company's login page")
+		return httpapi.New(http.StatusNotFound, "not_found", "this host is no company's login page")
 	} else if err != nil {
 		return err
 	}

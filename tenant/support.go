@@ -12,7 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Operators reach an instance's data only through a support grant that the
@@ -50,7 +50,7 @@ func (s *Service) GrantSupport(ctx context.Context, sc Scope, by Member, hours i
 		return SupportGrant{}, verr
 	}
 	now := s.Now().UTC().Truncate(time.Millisecond)
-	g := SupportGrant{ID: newID(), GrantedBy: by.ID, Reason: reason, CreatedAt: now, ExpiresAt: now.Add(time.Duration(hours) * time.Hour)}
+	g := SupportGrant{ID: httpapi.NewID(), GrantedBy: by.ID, Reason: reason, CreatedAt: now, ExpiresAt: now.Add(time.Duration(hours) * time.Hour)}
 	if err := sc.Collection(grantKind).Insert(ctx, g); err != nil {
 		return SupportGrant{}, err
 	}
@@ -59,7 +59,7 @@ func (s *Service) GrantSupport(ctx context.Context, sc Scope, by Member, hours i
 
 // RevokeSupport ends a grant early.
 func (s *Service) RevokeSupport(ctx context.Context, sc Scope, by Member, id string) error {
-	if !validID(id) {
+	if !httpapi.ValidID(id) {
 		return ErrNotFound
 	}
 	ok, err := sc.Collection(grantKind).Update(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "revoked", Value: true}}}})
@@ -74,7 +74,7 @@ func (s *Service) RevokeSupport(ctx context.Context, sc Scope, by Member, id str
 
 // liveGrant returns the grant if it is unrevoked and unexpired.
 func (s *Service) liveGrant(ctx context.Context, sc Scope, id string) (SupportGrant, error) {
-	if !validID(id) {
+	if !httpapi.ValidID(id) {
 		return SupportGrant{}, ErrNoSupportGrant
 	}
 	var g SupportGrant
@@ -91,7 +91,7 @@ func (s *Service) postSupportGrant(c *gin.Context, sc Scope, me Member) error {
 		Hours  int    `json:"hours"`
 		Reason string `json:"reason"`
 	}
-	if err := api.Decode(c, &in); err != nil {
+	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
 	g, err := s.GrantSupport(c.Request.Context(), sc, me, in.Hours, in.Reason)
@@ -108,7 +108,7 @@ func (s *Service) getSupportGrants(c *gin.Context, sc Scope, _ Member) error {
 		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}}).SetLimit(200)); err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, api.List[SupportGrant]{Items: nonNil(gs)})
+	c.JSON(http.StatusOK, httpapi.List[SupportGrant]{Items: nonNil(gs)})
 	return nil
 }
 
@@ -144,6 +144,6 @@ func (s *Service) opsMembers(c *gin.Context) error {
 		out[i] = viewOf(m, true)
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, api.List[memberView]{Items: out})
+	c.JSON(http.StatusOK, httpapi.List[memberView]{Items: out})
 	return nil
 }

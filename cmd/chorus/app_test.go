@@ -50,6 +50,8 @@ type testApp struct {
 	mongoURI, mongoDB string
 	content           *content.Service
 	social            *social.Service
+	// services are the app's, built by newServices.
+	services *services
 	// mastodon is a contract fake of a Mastodon server on loopback.
 	mastodon *mastodontest.Server
 	// logs holds every log line of the app (Info and up).
@@ -136,15 +138,15 @@ func newTestAppVia(t *testing.T, env map[string]string, extraPorts []int, edit f
 	}
 	rdb := redisOpt.MakeRedisClient().(redis.UniversalClient)
 	t.Cleanup(func() { rdb.Close() })
-	queue := asynq.NewClient(redisOpt)
-	t.Cleanup(func() { queue.Close() })
+	client := asynq.NewClient(redisOpt)
+	t.Cleanup(func() { client.Close() })
 	tasks := asynq.NewInspector(redisOpt)
 	t.Cleanup(func() { tasks.Close() })
+	queue := jobs.NewQueue(client, tasks, log)
 	pages := newTestPages(t)
 
 	srv := httptest.NewUnstartedServer(nil)
 	base, _ := url.Parse("http://" + srv.Listener.Addr().String())
-	contentSvc := newContentService(log, clock.Now, pages.fetcher, queue)
 	fake := mastodontest.New(t, mastodontest.Options{})
 	fakeAddr := netip.MustParseAddrPort(fake.Listener.Addr().String())
 	keys, err := social.ParseKeyring("test:" + base64.StdEncoding.EncodeToString(make([]byte, 32)))
@@ -160,23 +162,24 @@ func newTestAppVia(t *testing.T, env map[string]string, extraPorts []int, edit f
 	if err != nil {
 		t.Fatal(err)
 	}
-	socialSvc, err := newSocialService(base, keys, log, clock.Now, networkOptions{
-		allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: append([]int{int(fakeAddr.Port())}, extraPorts...), allowHTTP: true,
-		cfg: cfg, mailer: mailer, tasks: tasks, outcomes: outcomes,
-		// No publishing limits, but the network pauses, as in production.
-		limits: jobs.NewRateLimiter(rdb, nil),
-	}, contentSvc, queue)
-	if err != nil {
-		t.Fatal(err)
-	}
 	deps := appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg,
-		baseURL: base, now: clock.Now, content: contentSvc, social: socialSvc, queue: queue, mailer: mailer, devBox: devBox, queueRedis: redisOpt,
+		baseURL: base, now: clock.Now, queue: queue, fetcher: pages.fetcher, mailer: mailer, devBox: devBox, queueRedis: redisOpt,
+		network: networkOptions{
+			allow: []netip.Prefix{netip.PrefixFrom(fakeAddr.Addr(), 32)}, ports: append([]int{int(fakeAddr.Port())}, extraPorts...), allowHTTP: true,
+			outcomes: outcomes,
+			// No publishing limits, but the network pauses, as in production.
+			limits: jobs.NewRateLimiter(rdb, nil),
+		},
 		// Dex runs on loopback over http: reach it with a plain client.
 		keys: keys, idpHTTP: &http.Client{Timeout: 15 * time.Second}, idpAllowHTTP: true}
 	if edit != nil {
 		edit(&deps)
 	}
-	a, err := newApp(deps)
+	svc, err := newServices(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(deps, svc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +191,7 @@ func newTestAppVia(t *testing.T, env map[string]string, extraPorts []int, edit f
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { a.redirector.Close(context.Background()) })
 	return &testApp{app: a, srv: srv, clock: clock, store: store, pages: pages, queue: redisOpt, mongoURI: mongoURI, mongoDB: mongoDB, logs: logs,
-		content: contentSvc, social: socialSvc, mastodon: fake, reads: reads, metrics: reg}
+		content: svc.content, social: svc.social, services: svc, mastodon: fake, reads: reads, metrics: reg}
 }
 
 // testWriter sends logs to t.Log.

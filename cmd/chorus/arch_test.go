@@ -21,25 +21,25 @@ const module = "github.com/chorushq/chorus"
 // jobs/task is a leaf every domain may use to enqueue). A package missing
 // here fails the test until its place is decided.
 var allowedImports = map[string][]string{
-	"tenant/api":         {},
-	"internal/childproc": {},
-	"tenant/embedded":    {"internal/childproc"},
-	"tenant/tenanttest":  {"tenant/embedded"},
-	"tenant/oidctest":    {"tenant/tenanttest"},
-	"tenant":             {"tenant/api"},
-	"frontend":           {},
-	"jobs/task":          {},
-	"jobs/redisserver":   {"internal/childproc"},
-	"jobs/jobstest":      {"jobs/redisserver"},
-	"content/preview":    {},
-	"content":            {"content/preview", "tenant", "tenant/api", "jobs/task"},
-	"social":             {"content", "content/preview", "tenant", "tenant/api", "jobs/task"},
-	"jobs":               {"jobs/task", "social", "social/reach", "content", "tenant", "tenant/api"},
-	"cmd/chorus":         {"*"},
+	"tenant/foundation/httpapi":       {},
+	"tenant/foundation/childproc":     {},
+	"tenant/foundation/embeddedmongo": {"tenant/foundation/childproc"},
+	"tenant/tenanttest":               {"tenant/foundation/embeddedmongo"},
+	"tenant/oidctest":                 {"tenant/tenanttest"},
+	"tenant":                          {"tenant/foundation/httpapi"},
+	"frontend":                        {},
+	"jobs/task":                       {},
+	"tenant/foundation/embeddedredis": {"tenant/foundation/childproc"},
+	"jobs/jobstest":                   {"tenant/foundation/embeddedredis"},
+	"content/preview":                 {},
+	"content":                         {"content/preview", "tenant", "tenant/foundation/httpapi", "jobs/task"},
+	"social":                          {"content", "content/preview", "tenant", "tenant/foundation/httpapi", "jobs/task"},
+	"jobs":                            {"jobs/task", "social", "social/reach", "content", "tenant", "tenant/foundation/httpapi"},
+	"cmd/chorus":                      {"*"},
 }
 
 // mongoAllowed may hold a raw *mongo.Client or *mongo.Database.
-var mongoAllowed = []string{"tenant", "tenant/tenanttest", "tenant/embedded", "cmd/chorus"}
+var mongoAllowed = []string{"tenant", "tenant/tenanttest", "tenant/foundation/embeddedmongo", "cmd/chorus"}
 
 type listedPackage struct {
 	ImportPath string
@@ -107,6 +107,30 @@ func TestImportDirection(t *testing.T) {
 				t.Errorf("%s must not import %s", name, dep)
 			}
 		}
+	}
+}
+
+// foundation is the layer under every business package: HTTP
+// conventions and logging, the embedded servers and their child
+// processes. It imports nothing of ours outside itself.
+const foundation = "tenant/foundation/"
+
+func TestFoundationImportsNoBusinessPackage(t *testing.T) {
+	n := 0
+	for _, p := range listPackages(t) {
+		name := rel(p.ImportPath)
+		if !strings.HasPrefix(name, foundation) {
+			continue
+		}
+		n++
+		for _, imp := range p.Imports {
+			if dep := rel(imp); strings.HasPrefix(imp, module) && !strings.HasPrefix(dep, foundation) {
+				t.Errorf("foundation package %s imports %s: the foundation knows no business package", name, dep)
+			}
+		}
+	}
+	if n == 0 {
+		t.Errorf("no package under %s: the foundation layer moved; update this test", foundation)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/embedded"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedmongo"
 )
 
 // embeddedOnly returns the configuration of a backup or restore command,
@@ -28,7 +28,7 @@ func embeddedOnly(cmd string, getenv func(string) string, stdout io.Writer) (con
 }
 
 // runBackup is `chorus backup <file>`: a consistent snapshot of the
-// embedded store, taken while Chorus runs (see embedded.Backup).
+// embedded store, taken while Chorus runs (see embeddedmongo.Backup).
 func runBackup(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
 	if len(args) != 1 || args[0] == "" || args[0][0] == '-' {
 		return errors.New("usage: chorus backup <file>")
@@ -49,7 +49,7 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 		}
 	}()
 	log := slog.New(slog.DiscardHandler)
-	err = embedded.Backup(ctx, filepath.Join(cfg.DataDir, "mongo"), tmp, log)
+	err = embeddedmongo.Backup(ctx, filepath.Join(cfg.DataDir, "mongo"), tmp, log)
 	if err = errors.Join(err, tmp.Sync(), tmp.Close()); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -103,7 +103,7 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 			return fmt.Errorf("read the current erasure ledger, which the restore keeps: %w (fix the store, or restore --without-current-ledger and erase again by hand whoever was erased after the backup)", err)
 		}
 	}
-	aside, err := embedded.Restore(ctx, dir, f, log)
+	aside, err := embeddedmongo.Restore(ctx, dir, f, log)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -126,7 +126,7 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 // withEmbeddedStore starts the embedded DocumentDB store in dir, runs f
 // on it and stops it.
 func withEmbeddedStore(ctx context.Context, cfg config, dir string, log *slog.Logger, f func(*tenant.Store) error) (err error) {
-	m, err := embedded.Start(ctx, dir, embedded.Options{Engine: embedded.EngineDocumentDB}, log)
+	m, err := embeddedmongo.Start(ctx, dir, embeddedmongo.Options{Engine: embeddedmongo.EngineDocumentDB}, log)
 	if err != nil {
 		return err
 	}

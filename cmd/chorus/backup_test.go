@@ -15,7 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/chorushq/chorus/tenant/embedded"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedmongo"
 )
 
 // The restore drill of docs/backup.md on the embedded store: two members
@@ -23,7 +23,7 @@ import (
 // it; the data lost; the backup restored and the erasures replayed. All
 // but the erased member is back, and the erased member is not.
 func TestRestoreDrill(t *testing.T) {
-	if err := embedded.DocumentDBInstalled(t.Context()); err != nil {
+	if err := embeddedmongo.DocumentDBInstalled(t.Context()); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal(err)
 		}
@@ -89,7 +89,7 @@ func TestRestoreDrill(t *testing.T) {
 
 	// The data is lost: the main database goes (the erasure ledger, a
 	// database of its own, stays, as on MongoDB).
-	m, err := embedded.Start(t.Context(), filepath.Join(dir, "mongo"), embedded.Options{Engine: embedded.EngineDocumentDB}, slog.New(slog.DiscardHandler))
+	m, err := embeddedmongo.Start(t.Context(), filepath.Join(dir, "mongo"), embeddedmongo.Options{Engine: embeddedmongo.EngineDocumentDB}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

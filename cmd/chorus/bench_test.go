@@ -453,7 +453,7 @@ func BenchmarkDispatchLatency(b *testing.B) {
 			at := time.Now().Add(time.Second + rand.N(3*time.Second)).Truncate(time.Millisecond)
 			when := at
 			if cfg.roundUp {
-				when = wholeSecondAfter(at)
+				when = jobs.WholeSecondAfter(at)
 			}
 			if _, err := client.Enqueue(asynq.NewTask("bench:at", payload(at)), asynq.Queue(task.QueueCritical), asynq.ProcessAt(when)); err != nil {
 				b.Fatal(err)
@@ -556,14 +556,14 @@ func BenchmarkRedirectLoad(b *testing.B) {
 	defer queue.Close()
 	rdb := redisOpt.MakeRedisClient().(redis.UniversalClient)
 	defer rdb.Close()
-	contentSvc := newContentService(log, time.Now, nil, queue)
 	keys, _ := social.ParseKeyring("bench:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
-	socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{cfg: cfg}, contentSvc, queue)
+	d := appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(), baseURL: base,
+		queue: jobs.NewQueue(queue, nil, log), keys: keys}
+	svc, err := newServices(d)
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := newApp(appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: prometheus.NewRegistry(), baseURL: base,
-		content: contentSvc, social: socialSvc, queue: queue})
+	a, err := newApp(d, svc)
 	if err != nil {
 		b.Fatal(err)
 	}

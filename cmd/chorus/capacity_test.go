@@ -51,11 +51,11 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/chorushq/chorus/jobs/redisserver"
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/social/mastodon/mastodontest"
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/embedded"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedmongo"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedredis"
 )
 
 // capacityRow is what one count of instances measured.
@@ -127,7 +127,7 @@ func TestCapacity(t *testing.T) {
 	mongoDir := filepath.Join(dir, "mongo")
 	attach := func() (*tenant.Store, string, func()) {
 		log := slog.New(slog.DiscardHandler)
-		em, err := embedded.Start(t.Context(), mongoDir, embedded.Options{Engine: embedded.EngineDocumentDB, Attach: true, MaxConns: 4}, log)
+		em, err := embeddedmongo.Start(t.Context(), mongoDir, embeddedmongo.Options{Engine: embeddedmongo.EngineDocumentDB, Attach: true, MaxConns: 4}, log)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +145,7 @@ func TestCapacity(t *testing.T) {
 	countCollections(t, uri, "chorus", instanceID)
 
 	pgConn := func() *pgx.Conn {
-		cs, ok := embedded.PostgresConnString(t.Context(), mongoDir)
+		cs, ok := embeddedmongo.PostgresConnString(t.Context(), mongoDir)
 		if !ok {
 			t.Fatal("no PostgreSQL cluster on the data dir")
 		}
@@ -563,7 +563,7 @@ func TestCapacityRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(rdir) })
-	rs, err := redisserver.Start(t.Context(), rdir, false, slog.New(slog.DiscardHandler))
+	rs, err := embeddedredis.Start(t.Context(), rdir, false, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/embedded"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedmongo"
 )
 
 // config is every setting of chorus serve/worker/all. Each comes from a
@@ -33,7 +33,7 @@ type config struct {
 	// where new instances go. Empty Regions: one region on MongoURI.
 	Regions          []tenant.Region
 	DefaultRegion    string
-	EmbeddedStore    embedded.Engine
+	EmbeddedStore    embeddedmongo.Engine
 	MongoDatabase    string
 	RedisURL         string
 	DevMailbox       bool
@@ -276,7 +276,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 	if c.MongoDatabase == "" {
 		bad("CHORUS_MONGO_DATABASE", "must not be empty")
 	}
-	if e, err := embedded.ParseEngine(get("embedded-store")); err != nil {
+	if e, err := embeddedmongo.ParseEngine(get("embedded-store")); err != nil {
 		bad("CHORUS_EMBEDDED_STORE", "must be auto, documentdb or sqlite, not %q", get("embedded-store"))
 	} else {
 		c.EmbeddedStore = e

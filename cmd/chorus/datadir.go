@@ -13,9 +13,9 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/chorushq/chorus/internal/childproc"
-	"github.com/chorushq/chorus/jobs/redisserver"
-	"github.com/chorushq/chorus/tenant/embedded"
+	"github.com/chorushq/chorus/tenant/foundation/childproc"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedmongo"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedredis"
 )
 
 // ownerLockName is the file in the data dir whose lock (flock) makes a
@@ -72,7 +72,7 @@ func (d *dataDir) owner() bool {
 // cluster when m is not nil; the redis-server when redis), retrying until
 // they run, so that it keeps working. Its own FerretDB and Redis clients
 // reconnect to them at the same sockets.
-func (d *dataDir) takeOver(ctx context.Context, m *embedded.Mongo, redis bool) {
+func (d *dataDir) takeOver(ctx context.Context, m *embeddedmongo.Mongo, redis bool) {
 	lock := filepath.Join(d.dir, ownerLockName)
 	for {
 		select {
@@ -105,9 +105,9 @@ func (d *dataDir) takeOver(ctx context.Context, m *embedded.Mongo, redis bool) {
 		}
 		if !redisUp {
 			dir := filepath.Join(d.dir, "redis")
-			if _, ok := redisserver.Running(ctx, dir); ok {
+			if _, ok := embeddedredis.Running(ctx, dir); ok {
 				redisUp = true
-			} else if rs, err := redisserver.Start(ctx, dir, false, d.log); err != nil {
+			} else if rs, err := embeddedredis.Start(ctx, dir, false, d.log); err != nil {
 				errs = append(errs, err)
 			} else {
 				d.mu.Lock()
@@ -148,15 +148,15 @@ const attachTimeout = 90 * time.Second
 // attachRedis returns the redis-server of the data dir's owner, waiting
 // for it while the owner starts. An owner without redis-server runs an
 // in-process Redis no other process can reach: that is an error saying
-// what to do, wrapping redisserver.ErrNotInstalled.
+// what to do, wrapping embeddedredis.ErrNotInstalled.
 func attachRedis(ctx context.Context, dir string) (asynq.RedisClientOpt, error) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		return asynq.RedisClientOpt{}, fmt.Errorf("%w: the Chorus process that owns the data dir runs an in-process Redis that no other process can reach; install redis-server (apt-get install redis-server), set CHORUS_REDIS_URL, or run a single `chorus all` on the data dir", redisserver.ErrNotInstalled)
+		return asynq.RedisClientOpt{}, fmt.Errorf("%w: the Chorus process that owns the data dir runs an in-process Redis that no other process can reach; install redis-server (apt-get install redis-server), set CHORUS_REDIS_URL, or run a single `chorus all` on the data dir", embeddedredis.ErrNotInstalled)
 	}
 	ctx, cancel := context.WithTimeout(ctx, attachTimeout)
 	defer cancel()
 	for {
-		if opt, ok := redisserver.Running(ctx, dir); ok {
+		if opt, ok := embeddedredis.Running(ctx, dir); ok {
 			return opt, nil
 		}
 		select {

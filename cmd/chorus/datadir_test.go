@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chorushq/chorus/tenant/embedded"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedmongo"
 )
 
 // runProcessEnv turns this test binary into `chorus` (TestRunProcess): it
@@ -134,7 +134,7 @@ func (p *chorusProc) serving() string {
 	case u := <-p.url:
 		return u
 	case <-p.done:
-		if strings.Contains(p.stderr.String(), embedded.ErrNotInstalled.Error()) && os.Getenv("CI") != "true" {
+		if strings.Contains(p.stderr.String(), embeddedmongo.ErrNotInstalled.Error()) && os.Getenv("CI") != "true" {
 			p.t.Skip("needs PostgreSQL with DocumentDB: run .ci/build-documentdb")
 		}
 		p.t.Fatalf("chorus exited before serving (%v): %s", p.err, p.stderr.String())

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,19 +19,19 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chorushq/chorus/content"
-	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/frontend"
-	"github.com/chorushq/chorus/jobs/task"
+	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 //go:embed openapi.yaml
 var openAPIDoc []byte
 
-// appDeps is what the HTTP side of Chorus is built from.
+// appDeps is what the services (newServices) and the HTTP side of Chorus
+// (newApp) are built from.
 type appDeps struct {
 	cfg     config
 	log     *slog.Logger
@@ -41,21 +40,27 @@ type appDeps struct {
 	metrics *prometheus.Registry
 	baseURL *url.URL
 	now     func() time.Time
-	content *content.Service
-	social  *social.Service
-	queue   *asynq.Client
+	// queue enqueues tasks and deletes waiting ones (nil: nothing is
+	// enqueued).
+	queue *jobs.Queue
+	// fetcher reads link previews (nil: the guarded client).
+	fetcher content.Fetcher
+	// network holds the outbound rules and limits of social networks;
+	// newServices fills in its configuration, mailer and reach service.
+	network networkOptions
 	// resolver looks up domain verification records.
 	resolver tenant.TXTResolver
 	// mailer and devBox: the process's mailer (newMailer), shared with
-	// the worker; nil makes newApp build its own.
+	// the worker; nil makes newServices build one when configured.
 	mailer tenant.Mailer
 	devBox *tenant.DevMailbox
 	// reach is the process's reach service (rollups, unique visitors);
-	// nil makes newApp build one on redis.
+	// nil makes newServices build one on redis.
 	reach *reach.Service
 	// queueRedis is Asynq's Redis, for the queues console (/ops/queues).
 	queueRedis asynq.RedisConnOpt
-	// keys encrypt instances' identity provider secrets (CHORUS_TOKEN_KEYS).
+	// keys encrypt social tokens and instances' identity provider
+	// secrets (CHORUS_TOKEN_KEYS).
 	keys *tenant.Keyring
 	// idpHTTP reaches instances' identity providers; nil: the guarded
 	// client (https on 443, public addresses only). idpAllowHTTP lets
@@ -96,58 +101,20 @@ func notifier(m tenant.Mailer) func(ctx context.Context, sc tenant.Scope, member
 	}
 }
 
-// privacyOf builds the privacy service over every domain's data. r is the
-// process's reach service (nil: one of its own), whose click lookups an
-// objection or erasure must forget.
-func privacyOf(auth *tenant.Service, c *content.Service, so *social.Service, r *reach.Service) *tenant.Privacy {
-	if r == nil {
-		r = reach.New(reach.Config{})
-	}
-	return tenant.NewPrivacy(auth, c.PrivacySource(), so.PrivacySource(), r.PrivacySource())
-}
-
-// deleteTasks deletes waiting Asynq tasks by queue and ID, for erasure. A
-// task already gone is deleted; one a worker runs now cannot be deleted,
-// and finds its object cancelled.
-func deleteTasks(insp *asynq.Inspector, log *slog.Logger) func(ctx context.Context, tasks []tenant.TaskRef) error {
-	return func(ctx context.Context, tasks []tenant.TaskRef) error {
-		var errs []error
-		for _, t := range tasks {
-			err := insp.DeleteTask(t.Queue, t.ID)
-			switch {
-			case err == nil, errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
-			case strings.Contains(err.Error(), "active"):
-				log.InfoContext(ctx, "task runs now and cannot be deleted; its object is cancelled", "task_id", t.ID)
-			default:
-				errs = append(errs, fmt.Errorf("delete task %s: %w", t.ID, err))
-			}
-		}
-		return errors.Join(errs...)
-	}
-}
-
 // storeKinds are the tenant kinds of every domain, created per instance.
 func storeKinds() []tenant.Kind {
 	return append(append(content.Kinds(), social.Kinds()...), reach.Kinds()...)
 }
 
 // newContentService builds the content service; a failed link preview is
-// retried by a content:preview task; the digest counts a member's clicks
-// from the analytics' daily totals.
-func newContentService(log *slog.Logger, now func() time.Time, fetcher content.Fetcher, queue *asynq.Client) *content.Service {
-	return content.NewService(content.Config{
-		Fetcher:      fetcher,
-		Log:          log,
-		Now:          now,
-		MemberClicks: reach.MemberClicks,
-		RetryPreview: func(ctx context.Context, sc tenant.Scope, postID string) (err error) {
-			ctx, span := startEnqueue(ctx, task.TypePreview)
-			defer func() { endSpan(span, err) }()
-			_, err = queue.EnqueueContext(ctx, task.WithTrace(ctx, task.Preview(sc.InstanceID(), postID)),
-				asynq.Queue(task.QueueLow), asynq.MaxRetry(5), asynq.Timeout(30*time.Second))
-			return err
-		},
-	})
+// retried by a content:preview task (none without a queue); the digest
+// counts a member's clicks from the analytics' daily totals.
+func newContentService(log *slog.Logger, now func() time.Time, fetcher content.Fetcher, queue *jobs.Queue) *content.Service {
+	cfg := content.Config{Fetcher: fetcher, Log: log, Now: now, MemberClicks: reach.MemberClicks}
+	if queue != nil {
+		cfg.RetryPreview = queue.RetryPreview
+	}
+	return content.NewService(cfg)
 }
 
 // underRoot reports whether p is root or below it: /api and /api/x,
@@ -167,63 +134,16 @@ type app struct {
 	queues *asynqmon.HTTPHandler
 }
 
-// newApp builds the one engine that cmd serves and tests drive.
-func newApp(d appDeps) (*app, error) {
+// newApp assembles the one engine that cmd serves and tests drive: the
+// middleware, the routes of every service of s, the tracked-link engine
+// and cross-origin protection.
+func newApp(d appDeps, s *services) (*app, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
-	if d.resolver == nil {
-		d.resolver = d.cfg.resolver()
-	}
-	policy, err := tenant.NewDomainPolicy(d.cfg.BlockedDomains...)
-	if err != nil {
-		return nil, err
-	}
-	mailer, devBox := d.mailer, d.devBox
-	if mailer == nil {
-		if mailer, devBox, err = newMailer(d.cfg, d.log, d.now, d.baseURL); err != nil {
-			return nil, err
-		}
-	}
-	// Instances' identity providers are servers admins name: reach them
-	// only through the guarded client, as link previews do.
-	idpHTTP, idpAllowHTTP := d.idpHTTP, d.idpAllowHTTP
-	switch {
-	case idpHTTP != nil:
-	case d.cfg.DevMailbox:
-		// Development (make run-sso): a local Dex on loopback over http.
-		// The dev mailbox is never on in production.
-		idpHTTP, idpAllowHTTP = &http.Client{Timeout: 15 * time.Second}, true
-		d.log.Warn("development: companies' identity providers may be http and on loopback (dev mailbox on)")
-	default:
-		idpHTTP = preview.New(preview.Config{Ports: []int{443}, Timeout: 15 * time.Second, MaxRedirects: -1}).Client()
-	}
-	auth := tenant.NewService(tenant.Config{
-		Store:          d.store,
-		Policy:         policy,
-		Mailer:         mailer,
-		BaseURL:        d.baseURL,
-		Log:            d.log,
-		Now:            d.now,
-		AddressLimit:   tenant.Limit{Max: d.cfg.SignInPerAddress, Window: time.Hour},
-		IPLimit:        tenant.Limit{Max: d.cfg.SignInPerIP, Window: time.Hour},
-		DevMailbox:     devBox,
-		CheckTopics:    d.content.CheckTopics,
-		Resolver:       d.resolver,
-		OperatorToken:  d.cfg.OperatorToken,
-		BaseDomain:     d.cfg.BaseDomain,
-		OIDCStartLimit: tenant.Limit{Max: d.cfg.OIDCPerIP, Window: time.Hour},
-		Keys:           d.keys,
-		IdPHTTPClient:  idpHTTP,
-		// http issuers: tests and the dev mailbox (make run-sso) only.
-		AllowHTTPIssuers: idpAllowHTTP,
-	})
-	if d.cfg.OIDC.Issuer != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := auth.EnableOIDC(ctx, d.cfg.OIDC); err != nil {
-			return nil, fmt.Errorf("CHORUS_OIDC_ISSUER: %w", err)
-		}
+	auth := s.tenant
+	if err := enableOIDC(d.cfg, auth); err != nil {
+		return nil, fmt.Errorf("CHORUS_OIDC_ISSUER: %w", err)
 	}
 
 	e := gin.New()
@@ -234,11 +154,11 @@ func newApp(d appDeps) (*app, error) {
 	}
 	recovery := gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, v any) {
 		d.log.ErrorContext(c.Request.Context(), "panic", "route", c.FullPath(), "panic", fmt.Sprint(v))
-		api.Write(c, api.Internal)
+		httpapi.Write(c, httpapi.Internal)
 	})
 	observed := observe(d.log, d.metrics)
 	secured := securityHeaders(d.baseURL != nil && d.baseURL.Scheme == "https")
-	e.Use(recovery, api.RequestIDs(), traced(), observed, secured, api.LimitBody(d.cfg.MaxBodyBytes))
+	e.Use(recovery, httpapi.RequestIDs(), traced(), observed, secured, httpapi.LimitBody(d.cfg.MaxBodyBytes))
 	web := frontend.Handler()
 	e.NoRoute(func(c *gin.Context) {
 		p := path.Clean("/" + c.Request.URL.Path) // as the web handler sees it
@@ -247,10 +167,10 @@ func newApp(d appDeps) (*app, error) {
 			web.ServeHTTP(c.Writer, c.Request) // the app's own URLs (/feed, /admin …) get index.html
 			return
 		}
-		api.Write(c, api.New(http.StatusNotFound, "not_found", "no such resource"))
+		httpapi.Write(c, httpapi.New(http.StatusNotFound, "not_found", "no such resource"))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		api.Write(c, api.New(http.StatusMethodNotAllowed, "method_not_allowed", "this resource does not accept "+c.Request.Method))
+		httpapi.Write(c, httpapi.New(http.StatusMethodNotAllowed, "method_not_allowed", "this resource does not accept "+c.Request.Method))
 	})
 
 	redirector := social.NewRedirector(d.store, d.log, d.now)
@@ -268,36 +188,25 @@ func newApp(d appDeps) (*app, error) {
 	links.Use(recovery, traced(), observed, secured)
 	links.GET(trackedLinkRoute, redirector.Handle)
 	links.HEAD(trackedLinkRoute, redirector.Handle)
-	links.NoRoute(func(c *gin.Context) { api.Write(c, api.New(http.StatusNotFound, "not_found", "no such resource")) })
+	links.NoRoute(func(c *gin.Context) {
+		httpapi.Write(c, httpapi.New(http.StatusNotFound, "not_found", "no such resource"))
+	})
 	// Reach measurement: clicks feed the rollups, analysts read them.
-	reachSvc := d.reach
-	if reachSvc == nil {
-		reachSvc = reach.New(reach.Config{Redis: d.redis, Log: d.log, Now: d.now})
-	}
-	redirector.SetClickHook(reachSvc)
+	redirector.SetClickHook(s.reach)
 	redirector.SetSessionCookie(auth.SessionCookie())
 	if err := clickMetrics(d.metrics, redirector); err != nil {
 		return nil, err
 	}
-	probeRoutes(e, d.cfg, d.store, d.redis, d.metrics, d.log, d.social)
+	probeRoutes(e, d.cfg, d.store, d.redis, d.metrics, d.log, s.social)
 
-	v1 := e.Group("/api/v1", api.WellFormed())
+	v1 := e.Group("/api/v1", httpapi.WellFormed())
 	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDoc) })
 	auth.Routes(v1)
-	content.NewHandlers(d.content, auth, d.log).WithSharedTo(d.social.SharedNetworks).Routes(v1)
-	social.NewHandlers(d.social, auth, d.log).Routes(v1)
-	privacy := privacyOf(auth, d.content, d.social, reachSvc)
-	if d.redis != nil {
-		privacy.DeleteTasksWith(deleteTasks(asynq.NewInspectorFromRedisClient(d.redis), d.log))
-	}
-	privacy.Routes(v1)
-	privacy.ExportRoutes(v1, func(ctx context.Context, sc tenant.Scope, id string) (err error) {
-		ctx, span := startEnqueue(ctx, task.TypeExport)
-		defer func() { endSpan(span, err) }()
-		_, err = d.queue.EnqueueContext(ctx, task.WithTrace(ctx, task.Export(sc.InstanceID(), id)), asynq.Queue(task.QueueDefault), asynq.MaxRetry(5))
-		return err
-	})
-	reach.NewHandlers(reachSvc, auth, contentTitles(d.content)).Routes(v1)
+	content.NewHandlers(s.content, auth, d.log).WithSharedTo(s.social.SharedNetworks).Routes(v1)
+	social.NewHandlers(s.social, auth, d.log).Routes(v1)
+	s.privacy.Routes(v1)
+	s.privacy.ExportRoutes(v1, d.queue.Export)
+	reach.NewHandlers(s.reach, auth, contentTitles(s.content)).Routes(v1)
 	auth.OpsRoutes(e.Group("/ops/v1"))
 	queues := mountQueues(e, d.cfg.OperatorToken, d.queueRedis)
 
@@ -308,7 +217,7 @@ func newApp(d appDeps) (*app, error) {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(http.StatusForbidden)
-		fmt.Fprintf(w, `{"type":%q,"title":"Forbidden","status":403,"detail":"cross-site requests cannot change anything","code":"cross_origin_request"}`+"\n", api.TypePrefix+"cross_origin_request")
+		fmt.Fprintf(w, `{"type":%q,"title":"Forbidden","status":403,"detail":"cross-site requests cannot change anything","code":"cross_origin_request"}`+"\n", httpapi.TypePrefix+"cross_origin_request")
 	}))
 	guarded := cop.Handler(e)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

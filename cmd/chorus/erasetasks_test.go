@@ -16,9 +16,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/chorushq/chorus/jobs/redisserver"
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedredis"
 )
 
 // Erasure deletes the person's waiting publication tasks from Redis by ID
@@ -118,7 +118,7 @@ func replayErasuresDeletesTasks(t *testing.T, embedded bool) {
 		// The platform's embedded redis-server, still running on the data
 		// dir: the replay finds it there.
 		dataDir := t.TempDir()
-		rs, err := redisserver.Start(t.Context(), filepath.Join(dataDir, "redis"), false, slog.New(slog.DiscardHandler))
+		rs, err := embeddedredis.Start(t.Context(), filepath.Join(dataDir, "redis"), false, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -73,10 +73,11 @@ func TestFaultWorkerProcess(t *testing.T) {
 	}
 	base, _ := url.Parse(c.BaseURL)
 	fake := netip.MustParseAddrPort(c.Fake)
-	contentSvc := newContentService(log, time.Now, nil, queue)
+	jq := jobs.NewQueue(queue, tasks, log)
+	contentSvc := newContentService(log, time.Now, nil, jq)
 	socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{
-		allow: []netip.Prefix{netip.PrefixFrom(fake.Addr(), 32)}, ports: []int{int(fake.Port())}, allowHTTP: true, tasks: tasks,
-	}, contentSvc, queue)
+		allow: []netip.Prefix{netip.PrefixFrom(fake.Addr(), 32)}, ports: []int{int(fake.Port())}, allowHTTP: true,
+	}, contentSvc, jq)
 	if err != nil {
 		t.Fatal(err)
 	}

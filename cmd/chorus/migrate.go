@@ -17,7 +17,7 @@ import (
 // tenant.Migration and docs/upgrading.md). Append; never edit or reorder
 // one that shipped. Every instance's indexes are created before them,
 // whenever the declared kinds and indexes change.
-func migrations(log *slog.Logger) []tenant.Migration {
+func migrations(log *slog.Logger, r *reach.Service) []tenant.Migration {
 	return []tenant.Migration{
 		{Version: 1, Name: "clicks stored one per document become batches (retention and reach see them)", Run: func(ctx context.Context, s *tenant.Store) error {
 			return s.EachInstance(ctx, func(sc tenant.Scope) error {
@@ -30,7 +30,7 @@ func migrations(log *slog.Logger) []tenant.Migration {
 		}},
 		{Version: 2, Name: "reach rollups and daily totals rebuilt from the raw shares and clicks", Run: func(ctx context.Context, s *tenant.Store) error {
 			return s.EachInstance(ctx, func(sc tenant.Scope) error {
-				rep, err := reach.New(reach.Config{Log: log}).Rebuild(ctx, sc)
+				rep, err := r.Rebuild(ctx, sc)
 				if err != nil {
 					return fmt.Errorf("instance %s: %w", sc.InstanceID(), err)
 				}
@@ -70,10 +70,11 @@ func migrations(log *slog.Logger) []tenant.Migration {
 	}
 }
 
-// migrate runs the pending migrations on store, logging to log.
-func migrate(ctx context.Context, store *tenant.Store, log *slog.Logger) (tenant.MigrateReport, error) {
+// migrate runs the pending migrations on store, logging to log; r
+// rebuilds the rollups.
+func migrate(ctx context.Context, store *tenant.Store, log *slog.Logger, r *reach.Service) (tenant.MigrateReport, error) {
 	host, _ := os.Hostname()
-	rep, err := store.Migrate(ctx, migrations(log), fmt.Sprintf("%s/%d", host, os.Getpid()))
+	rep, err := store.Migrate(ctx, migrations(log, r), fmt.Sprintf("%s/%d", host, os.Getpid()))
 	if err != nil {
 		return rep, fmt.Errorf("migrate: %w", err)
 	}
@@ -87,7 +88,12 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		return fmt.Errorf("usage: chorus migrate (no arguments; it reads the store settings, CHORUS_MONGO_URI …)")
 	}
 	return withStore(ctx, getenv, stdout, func(cfg command, store *tenant.Store) error {
-		rep, err := migrate(ctx, store, newLogger(config{LogLevel: slog.LevelWarn, LogFormat: "text"}, stdout))
+		log := newLogger(config{LogLevel: slog.LevelWarn, LogFormat: "text"}, stdout)
+		svc, err := commandServices(cfg, store, nil, nil, log)
+		if err != nil {
+			return err
+		}
+		rep, err := migrate(ctx, store, log, svc.reach)
 		if err != nil {
 			return err
 		}

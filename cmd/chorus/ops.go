@@ -7,16 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
 
-	"github.com/chorushq/chorus/content"
-	"github.com/chorushq/chorus/jobs/redisserver"
+	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedredis"
 )
 
 // runDomain is `chorus domain verify <domain> --reason "…"`: an operator
@@ -47,8 +46,12 @@ func runDomain(ctx context.Context, args []string, getenv func(string) string, s
 	if *reason == "" {
 		return errors.New("--reason is required: it goes into the instance's audit log")
 	}
-	return withStore(ctx, getenv, stdout, func(_ command, store *tenant.Store) error {
-		d, err := tenant.NewService(tenant.Config{Store: store}).ForceVerify(ctx, domain, *reason)
+	return withStore(ctx, getenv, stdout, func(cfg command, store *tenant.Store) error {
+		svc, err := commandServices(cfg, store, nil, nil, nil)
+		if err != nil {
+			return err
+		}
+		d, err := svc.tenant.ForceVerify(ctx, domain, *reason)
 		if errors.Is(err, tenant.ErrNotFound) {
 			return fmt.Errorf("no instance owns %s: its first user must sign in first", domain)
 		}
@@ -261,11 +264,12 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return fmt.Errorf("CHORUS_TOKEN_KEYS: %w", err)
 	}
-	return withStore(ctx, getenv, stdout, func(_ command, store *tenant.Store) error {
-		so, err := commandSocial(keys)
+	return withStore(ctx, getenv, stdout, func(cfg command, store *tenant.Store) error {
+		svc, err := commandServices(cfg, store, keys, nil, nil)
 		if err != nil {
 			return err
 		}
+		so := svc.social
 		var total social.RotateReport
 		err = store.EachInstance(ctx, func(sc tenant.Scope) error {
 			r, err := so.RotateAll(ctx, sc)
@@ -303,30 +307,27 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 // across restarts. stop releases what it started.
 func commandPrivacy(ctx context.Context, cfg command, store *tenant.Store, stdout io.Writer) (*tenant.Privacy, func(), error) {
 	keys, _ := social.ParseKeyring(cfg.TokenKeys)
-	so, err := commandSocial(keys)
-	if err != nil {
-		return nil, nil, err
-	}
-	p := privacyOf(tenant.NewService(tenant.Config{Store: store}), content.NewService(content.Config{}), so, nil)
 	opt, stopRedis, err := redisServer(ctx, cfg.config, slog.New(slog.DiscardHandler), cfg.owner, false)
 	switch {
-	case errors.Is(err, redisserver.ErrNotInstalled):
+	case errors.Is(err, embeddedredis.ErrNotInstalled):
 		fmt.Fprintln(stdout, "no redis-server here: the embedded Redis keeps no tasks across restarts, so none are checked")
-		return p, func() {}, nil
+		svc, err := commandServices(cfg, store, keys, nil, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		return svc.privacy, func() {}, nil
 	case err != nil:
 		return nil, nil, err
 	}
 	insp := asynq.NewInspector(opt)
-	p.DeleteTasksWith(deleteTasks(insp, slog.New(slog.DiscardHandler)))
-	return p, func() {
+	stop := func() {
 		insp.Close()
 		_ = stopRedis(context.WithoutCancel(ctx))
-	}, nil
-}
-
-// commandSocial is the social service of an operator command: it reaches
-// stored connections (decrypting, deleting) but serves no HTTP.
-func commandSocial(keys *social.Keyring) (*social.Service, error) {
-	base, _ := url.Parse("http://127.0.0.1")
-	return newSocialService(base, keys, slog.New(slog.DiscardHandler), time.Now, networkOptions{}, nil, nil)
+	}
+	svc, err := commandServices(cfg, store, keys, jobs.NewQueue(nil, insp, nil), nil)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return svc.privacy, stop, nil
 }

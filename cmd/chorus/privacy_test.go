@@ -495,7 +495,7 @@ func TestExportJob(t *testing.T) {
 	if strings.Contains(string(tasks[0].Payload), "alice") {
 		t.Errorf("the payload carries personal data: %s", tasks[0].Payload)
 	}
-	w, err := jobs.NewWorker(jobs.Config{Store: f.a.store, Privacy: privacyOf(tenant.NewService(tenant.Config{Store: f.a.store}), f.a.content, f.a.social, nil)})
+	w, err := jobs.NewWorker(jobs.Config{Store: f.a.store, Privacy: f.a.services.privacy})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // probeRoutes mounts /healthz (the process answers), /readyz (MongoDB and
@@ -62,7 +62,7 @@ func readyz(store *tenant.Store, rdb redis.UniversalClient, log *slog.Logger, pa
 		}
 		c.Header("Cache-Control", "no-store")
 		if len(down) > 0 {
-			api.Write(c, api.New(http.StatusServiceUnavailable, "not_ready", strings.Join(down, " and ")+" did not answer within 3 s"))
+			httpapi.Write(c, httpapi.New(http.StatusServiceUnavailable, "not_ready", strings.Join(down, " and ")+" did not answer within 3 s"))
 			return
 		}
 		checks := gin.H{"mongo": "ok", "redis": "ok"}
@@ -100,14 +100,14 @@ func listenWorkerHTTP(cfg config, store *tenant.Store, rdb redis.UniversalClient
 	e.HandleMethodNotAllowed = true
 	e.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, v any) {
 		log.ErrorContext(c.Request.Context(), "panic", "route", c.FullPath(), "panic", fmt.Sprint(v))
-		api.Write(c, api.Internal)
-	}), api.RequestIDs())
+		httpapi.Write(c, httpapi.Internal)
+	}), httpapi.RequestIDs())
 	probeRoutes(e, cfg, store, rdb, reg, log, nil)
 	e.NoRoute(func(c *gin.Context) {
-		api.Write(c, api.New(http.StatusNotFound, "not_found", "the worker serves /healthz, /readyz and /metrics only"))
+		httpapi.Write(c, httpapi.New(http.StatusNotFound, "not_found", "the worker serves /healthz, /readyz and /metrics only"))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		api.Write(c, api.New(http.StatusMethodNotAllowed, "method_not_allowed", "this resource does not accept "+c.Request.Method))
+		httpapi.Write(c, httpapi.New(http.StatusMethodNotAllowed, "method_not_allowed", "this resource does not accept "+c.Request.Method))
 	})
 	w := &workerHTTP{ln: ln, handler: e}
 	w.srv = &http.Server{
@@ -155,7 +155,7 @@ func (g *startGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Retry-After", "5")
 	w.WriteHeader(http.StatusServiceUnavailable)
-	fmt.Fprintf(w, `{"type":%q,"title":"Service Unavailable","status":503,"detail":"Chorus is starting (migrations may be running; the log says which)","code":"starting"}`+"\n", api.TypePrefix+"starting")
+	fmt.Fprintf(w, `{"type":%q,"title":"Service Unavailable","status":503,"detail":"Chorus is starting (migrations may be running; the log says which)","code":"starting"}`+"\n", httpapi.TypePrefix+"starting")
 }
 
 // open hands every request from now on to h.

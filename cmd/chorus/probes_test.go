@@ -73,7 +73,7 @@ func TestWorkerServesProbesAndMetrics(t *testing.T) {
 		}
 	}()
 	base := "http://" + addr
-	upToDate := fmt.Sprintf(`"msg":"database up to date","migration":%d`, len(migrations(slog.Default())))
+	upToDate := fmt.Sprintf(`"msg":"database up to date","migration":%d`, len(migrations(slog.Default(), nil)))
 	if !slices.ContainsFunc(logs(), func(l string) bool { return strings.Contains(l, upToDate) }) {
 		t.Errorf("the worker did not migrate the database at start:\n%s", strings.Join(logs(), "\n"))
 	}
@@ -133,7 +133,7 @@ func TestMigrateOffLeavesMigrationsToTheCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil || !strings.Contains(out.String(), fmt.Sprintf("migrated from 0 to %d", len(migrations(slog.Default())))) {
+	if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil || !strings.Contains(out.String(), fmt.Sprintf("migrated from 0 to %d", len(migrations(slog.Default(), nil)))) {
 		t.Errorf("chorus migrate after a start with CHORUS_MIGRATE=off: %v\n%s", err, out.String())
 	}
 }

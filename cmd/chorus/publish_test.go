@@ -161,22 +161,6 @@ func TestScheduledShareNeverStartsEarly(t *testing.T) {
 	}
 }
 
-func TestWholeSecondAfter(t *testing.T) {
-	base := time.Now().Add(time.Hour).Truncate(time.Second)
-	past := time.Now().Add(-time.Hour).Truncate(time.Second).Add(300 * time.Millisecond)
-	for _, tc := range []struct{ in, want time.Time }{
-		{base, base},
-		{base.Add(time.Millisecond), base.Add(time.Second)},
-		{base.Add(999 * time.Millisecond), base.Add(time.Second)},
-		{base.Add(time.Second), base.Add(time.Second)},
-		{past, past}, // due already: queued at once, not a second later
-	} {
-		if got := wholeSecondAfter(tc.in); !got.Equal(tc.want) {
-			t.Errorf("wholeSecondAfter(%v) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestBlueskyUnconfirmedIsResolvedAtThePDS(t *testing.T) {
 	a, pds := newTestAppWithPDS(t)
 	did := pds.CreateAccount(t, "erin.test", "erin-account-password")

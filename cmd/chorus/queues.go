@@ -9,7 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
 
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // queuesPath is where Asynqmon, the queues' web console, is mounted.
@@ -50,7 +50,7 @@ func tokenOnly(token, realm, detail string) gin.HandlerFunc {
 		}
 		if !ok || subtle.ConstantTimeCompare([]byte(given), []byte(token)) != 1 {
 			c.Header("WWW-Authenticate", `Basic realm="`+realm+`", charset="UTF-8"`)
-			api.Write(c, api.New(http.StatusUnauthorized, "unauthenticated", detail))
+			httpapi.Write(c, httpapi.New(http.StatusUnauthorized, "unauthenticated", detail))
 			return
 		}
 		c.Header("Cache-Control", "no-store")

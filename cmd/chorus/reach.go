@@ -13,7 +13,6 @@ import (
 
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/social"
-	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
 )
 
@@ -74,9 +73,13 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 	if (*id == "") == !*all || fs.NArg() > 0 {
 		return usage
 	}
-	return withStore(ctx, getenv, stdout, func(_ command, store *tenant.Store) error {
+	return withStore(ctx, getenv, stdout, func(cfg command, store *tenant.Store) error {
+		svc, err := commandServices(cfg, store, nil, nil, nil)
+		if err != nil {
+			return err
+		}
 		rebuild := func(sc tenant.Scope) error {
-			rep, err := reach.New(reach.Config{}).Rebuild(ctx, sc)
+			rep, err := svc.reach.Rebuild(ctx, sc)
 			if err != nil {
 				return fmt.Errorf("instance %s: %w", sc.InstanceID(), err)
 			}

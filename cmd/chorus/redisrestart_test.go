@@ -14,8 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/logging"
 
-	"github.com/chorushq/chorus/jobs/redisserver"
 	"github.com/chorushq/chorus/jobs/task"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedredis"
 )
 
 // Redis stops and restarts (from its append-only file) twice: while a
@@ -35,10 +35,10 @@ func TestRedisRestartMidPublish(t *testing.T) {
 	// go-redis logs every failed dial while Redis is down.
 	redis.SetLogger(&logging.VoidLogger{})
 	t.Cleanup(func() { redis.SetLogger(stderrRedis{}) })
-	start := func() *redisserver.Server {
+	start := func() *embeddedredis.Server {
 		t.Helper()
-		rs, err := redisserver.Start(t.Context(), dir, false, log)
-		if errors.Is(err, redisserver.ErrNotInstalled) && os.Getenv("CI") != "true" {
+		rs, err := embeddedredis.Start(t.Context(), dir, false, log)
+		if errors.Is(err, embeddedredis.ErrNotInstalled) && os.Getenv("CI") != "true" {
 			t.Skip("restarting Redis needs redis-server: apt-get install redis-server")
 		}
 		if err != nil {

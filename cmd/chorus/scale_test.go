@@ -323,7 +323,7 @@ func startScaleWorker(t *testing.T, a *testApp) func() {
 	publisher, err := newSocialService(base, keys, slog.New(slog.DiscardHandler), a.clock.Now, networkOptions{
 		allow: []netip.Prefix{netip.PrefixFrom(fake.Addr(), 32)}, ports: []int{int(fake.Port())}, allowHTTP: true,
 		limits: jobs.NewRateLimiter(rdb, social.DefaultLimits),
-	}, a.content, queue)
+	}, a.content, jobs.NewQueue(queue, nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

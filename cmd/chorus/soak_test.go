@@ -22,8 +22,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chorushq/chorus/jobs/redisserver"
 	"github.com/chorushq/chorus/social/mastodon/mastodontest"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedredis"
 )
 
 var (
@@ -157,7 +157,7 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(rdir) })
-	rs, err := redisserver.Start(t.Context(), rdir, false, slog.New(slog.DiscardHandler))
+	rs, err := embeddedredis.Start(t.Context(), rdir, false, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestSoak(t *testing.T) {
 				t.Fatal(err)
 			}
 			time.Sleep(500 * time.Millisecond)
-			if rs, err = redisserver.Start(t.Context(), rdir, false, slog.New(slog.DiscardHandler)); err != nil {
+			if rs, err = embeddedredis.Start(t.Context(), rdir, false, slog.New(slog.DiscardHandler)); err != nil {
 				t.Fatal(err)
 			}
 			kills = append(kills, "Redis restart from AOF")

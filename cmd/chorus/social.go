@@ -15,12 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/jobs"
-	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/bluesky"
 	"github.com/chorushq/chorus/social/facebook"
@@ -71,9 +68,6 @@ type networkOptions struct {
 	cfg config
 	// mailer tells members what needs them (reconnecting); nil: nobody.
 	mailer tenant.Mailer
-	// tasks, when set, lets a share be queued again whose earlier task
-	// Asynq still keeps as completed or archived (its ID is the share's).
-	tasks *asynq.Inspector
 	// limits, when set, holds shares back within the networks'
 	// publishing limits.
 	limits *jobs.RateLimiter
@@ -85,26 +79,11 @@ type networkOptions struct {
 	outcomes func(network string, outcome social.PublishOutcome)
 }
 
-// wholeSecondAfter rounds a time still to come up to a whole second:
-// Asynq keeps a task's time in whole seconds and would otherwise start a
-// scheduled share up to a second early (PublishShare also refuses to
-// start early). A time already past is left alone: the task is queued at
-// once.
-func wholeSecondAfter(t time.Time) time.Time {
-	if !t.After(time.Now()) {
-		return t
-	}
-	if r := t.Truncate(time.Second); r.Before(t) {
-		return r.Add(time.Second)
-	}
-	return t
-}
-
 // newSocialService builds the registry of the networks Chorus serves and
 // the social service. Calls to servers that members name go through the
 // same guarded client as link previews: no private or loopback address.
 func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now func() time.Time, o networkOptions,
-	contentSvc *content.Service, queue *asynq.Client) (*social.Service, error) {
+	contentSvc *content.Service, queue *jobs.Queue) (*social.Service, error) {
 	ports := o.ports
 	if len(ports) == 0 {
 		ports = []int{443}
@@ -152,51 +131,20 @@ func newSocialService(base *url.URL, keys *social.Keyring, log *slog.Logger, now
 	if err != nil {
 		return nil, err
 	}
-	var enqueue func(ctx context.Context, sc tenant.Scope, id string, at time.Time) error
+	var (
+		enqueue func(ctx context.Context, sc tenant.Scope, id string, at time.Time) error
+		dequeue func(ctx context.Context, sc tenant.Scope, ids []string) error
+	)
 	if queue != nil {
-		enqueue = func(ctx context.Context, sc tenant.Scope, id string, at time.Time) (err error) {
-			ctx, span := startEnqueue(ctx, task.TypePublish)
-			defer func() { endSpan(span, err) }()
-			_, err = queue.EnqueueContext(ctx, task.WithTrace(ctx, task.Publish(sc.InstanceID(), id)), asynq.TaskID(id),
-				asynq.Queue(task.QueueCritical), asynq.ProcessAt(wholeSecondAfter(at)), asynq.MaxRetry(20), asynq.Retention(24*time.Hour))
-			if !errors.Is(err, asynq.ErrTaskIDConflict) {
-				return err
-			}
-			// The share's ID is the task's: a live task is queued already,
-			// a finished one kept for its retention is replaced.
-			if o.tasks == nil {
-				return nil
-			}
-			info, ierr := o.tasks.GetTaskInfo(task.QueueCritical, id)
-			if ierr != nil || (info.State != asynq.TaskStateCompleted && info.State != asynq.TaskStateArchived) {
-				return nil
-			}
-			if err := o.tasks.DeleteTask(task.QueueCritical, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
-				return err
-			}
-			_, err = queue.EnqueueContext(ctx, task.WithTrace(ctx, task.Publish(sc.InstanceID(), id)), asynq.TaskID(id),
-				asynq.Queue(task.QueueCritical), asynq.ProcessAt(wholeSecondAfter(at)), asynq.MaxRetry(20), asynq.Retention(24*time.Hour))
-			if errors.Is(err, asynq.ErrTaskIDConflict) {
-				return nil
-			}
-			return err
+		enqueue = queue.Publish
+		if queue.CanDelete() {
+			dequeue = queue.Dequeue
 		}
 	}
 	var throttle func(ctx context.Context, sc tenant.Scope, network, connectionID string) (time.Duration, error)
 	if o.limits != nil {
 		throttle = func(ctx context.Context, sc tenant.Scope, network, connectionID string) (time.Duration, error) {
 			return o.limits.Wait(ctx, sc.InstanceID(), network, connectionID)
-		}
-	}
-	var dequeue func(ctx context.Context, sc tenant.Scope, ids []string) error
-	if o.tasks != nil {
-		del := deleteTasks(o.tasks, log)
-		dequeue = func(ctx context.Context, _ tenant.Scope, ids []string) error {
-			refs := make([]tenant.TaskRef, len(ids))
-			for i, id := range ids {
-				refs[i] = tenant.TaskRef{Queue: task.QueueCritical, ID: id}
-			}
-			return del(ctx, refs)
 		}
 	}
 	var pauses social.Pauses

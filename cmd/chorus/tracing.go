@@ -89,22 +89,6 @@ func traced() gin.HandlerFunc {
 	}
 }
 
-// startEnqueue starts the producer span of enqueueing a task of type
-// typ; task.WithTrace puts its context in the payload.
-func startEnqueue(ctx context.Context, typ string) (context.Context, trace.Span) {
-	return tracer().Start(ctx, "enqueue "+typ, trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(attribute.String("messaging.system", "asynq")))
-}
-
-// endSpan records err on span and ends it.
-func endSpan(span trace.Span, err error) {
-	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, "failed")
-	}
-	span.End()
-}
-
 // tracedTransport gives each call to a social network a client span
 // (method, host and status; no path or query, which may carry IDs or
 // tokens). It sends no trace context to the network.

@@ -131,7 +131,7 @@ func TestUpgradeFromThePreviousSchema(t *testing.T) {
 	if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil {
 		t.Fatalf("chorus migrate: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), fmt.Sprintf("migrated from 0 to %d", len(migrations(slog.Default())))) || !strings.Contains(out.String(), "1 instances changed") {
+	if !strings.Contains(out.String(), fmt.Sprintf("migrated from 0 to %d", len(migrations(slog.Default(), nil)))) || !strings.Contains(out.String(), "1 instances changed") {
 		t.Errorf("chorus migrate said:\n%s", out.String())
 	}
 
@@ -208,7 +208,7 @@ func TestUpgradeFromThePreviousSchema(t *testing.T) {
 	checkCounters("after a second recount")
 
 	out.Reset()
-	if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil || !strings.Contains(out.String(), fmt.Sprintf("up to date (migration %d)", len(migrations(slog.Default())))) {
+	if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil || !strings.Contains(out.String(), fmt.Sprintf("up to date (migration %d)", len(migrations(slog.Default(), nil)))) {
 		t.Errorf("a second chorus migrate: %v\n%s", err, out.String())
 	}
 }

@@ -5,7 +5,7 @@ import { MemoryRouter } from "react-router";
 import i18n from "./i18n";
 import { ShareState } from "./components/ShareState";
 import { api } from "./api/client";
-import { SSO } from "./screens/AdminSSO";
+import { SSO } from "./screens/admin/SSO";
 
 afterEach(async () => {
   cleanup();

@@ -16,7 +16,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chorushq/chorus/jobs/redisserver"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedredis"
 )
 
 // EnvURL names the environment variable that points tests at an existing
@@ -95,7 +95,7 @@ func server(t testing.TB) asynq.RedisClientOpt {
 			local.err = err
 			return
 		}
-		s, err := redisserver.Start(context.Background(), dir, false, slog.New(slog.DiscardHandler))
+		s, err := embeddedredis.Start(context.Background(), dir, false, slog.New(slog.DiscardHandler))
 		if err != nil {
 			_ = os.RemoveAll(dir)
 			local.err = err
@@ -104,7 +104,7 @@ func server(t testing.TB) asynq.RedisClientOpt {
 		local.opt = s.Opt()
 	})
 	switch {
-	case errors.Is(local.err, redisserver.ErrNotInstalled):
+	case errors.Is(local.err, embeddedredis.ErrNotInstalled):
 		msg := "no Redis for this test: apt-get install redis-server (macOS: brew install redis) or set " + EnvURL
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)

@@ -2,18 +2,16 @@ package reach
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/csv"
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Handlers serve the analytics API.
@@ -109,21 +107,25 @@ func (h *Handlers) list(by string) tenant.HandlerFunc {
 		}
 		format := c.Query("format")
 		if format != "" && format != "csv" && format != "json" {
-			return api.Invalid(api.FieldError{Field: "format", Message: "must be csv or json"})
+			return httpapi.Invalid(httpapi.FieldError{Field: "format", Message: "must be csv or json"})
 		}
-		limit, err := api.Limit(c)
+		limit, err := httpapi.Limit(c)
 		if err != nil {
 			return err
 		}
-		offset, err := decodeCursor(c.Query("cursor"))
+		after, err := httpapi.ParseCursor(c.Query("cursor"), func(p offsetCursor) bool { return p.Offset >= 0 && p.Offset <= 1<<30 })
 		if err != nil {
 			return err
+		}
+		var offset int
+		if after != nil {
+			offset = after.Offset
 		}
 		ctx := c.Request.Context()
 		out := struct {
-			api.List[Row]
+			httpapi.List[Row]
 			Suppressed bool `json:"suppressed,omitempty"`
-		}{List: api.List[Row]{Items: []Row{}}}
+		}{List: httpapi.List[Row]{Items: []Row{}}}
 		var page []Row
 		more := false
 		if by == ByMember || format == "csv" {
@@ -144,14 +146,12 @@ func (h *Handlers) list(by string) tenant.HandlerFunc {
 		} else if page, more, err = h.svc.Page(ctx, sc, p, by, offset, limit); err != nil {
 			return err
 		}
-		if len(page) > 0 {
-			h.name(ctx, sc, by, page)
-			out.Items = page
-		}
+		h.name(ctx, sc, by, page)
+		var next *offsetCursor
 		if more {
-			next := encodeCursor(offset + limit)
-			out.NextCursor = &next
+			next = &offsetCursor{Offset: offset + limit}
 		}
+		out.List = httpapi.Page(page, next)
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusOK, out)
 		return nil
@@ -193,22 +193,9 @@ func (h *Handlers) getMe(c *gin.Context, sc tenant.Scope, me tenant.Member) erro
 	return nil
 }
 
-// List cursors are offsets into the ranked list, opaque to clients.
-func encodeCursor(offset int) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.Itoa(offset)))
-}
-
-func decodeCursor(cur string) (int, error) {
-	if cur == "" {
-		return 0, nil
-	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(cur)
-	s, ok := strings.CutPrefix(string(b), "o:")
-	n, aerr := strconv.Atoi(s)
-	if err != nil || !ok || aerr != nil || n < 0 || n > 1<<30 {
-		return 0, api.Invalid(api.FieldError{Field: "cursor", Message: "is not a cursor this list handed out"})
-	}
-	return n, nil
+// offsetCursor is where a page of a ranked list starts: its offset.
+type offsetCursor struct {
+	Offset int `json:"o"`
 }
 
 func csvRows(by string, rows []Row) [][]string {

@@ -13,7 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Period is an inclusive range of days in the instance's zone.
@@ -26,7 +26,7 @@ const MaxPeriod = 2
 // years); a bad period is a 422 problem naming the field.
 func ParsePeriod(from, to string) (Period, error) {
 	bad := func(field, msg string) error {
-		p := api.Invalid(api.FieldError{Field: field, Message: msg})
+		p := httpapi.Invalid(httpapi.FieldError{Field: field, Message: msg})
 		p.Status, p.Title = http.StatusUnprocessableEntity, http.StatusText(http.StatusUnprocessableEntity)
 		return p
 	}

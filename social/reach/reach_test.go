@@ -19,7 +19,7 @@ import (
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
-	"github.com/chorushq/chorus/tenant/api"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
@@ -261,7 +261,7 @@ func TestParsePeriod(t *testing.T) {
 			t.Errorf("ParsePeriod(%q, %q) = %v, want ok=%v", tc.from, tc.to, err, tc.ok)
 		}
 		// A refusal is a problem whose title says its status.
-		var p *api.Problem
+		var p *httpapi.Problem
 		if err != nil && (!errors.As(err, &p) || p.Status != http.StatusUnprocessableEntity || p.Title != http.StatusText(p.Status)) {
 			t.Errorf("ParsePeriod(%q, %q) = %+v, want a 422 problem titled %q", tc.from, tc.to, err, http.StatusText(http.StatusUnprocessableEntity))
 		}

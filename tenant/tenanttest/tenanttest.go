@@ -28,7 +28,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/chorushq/chorus/tenant/embedded"
+	"github.com/chorushq/chorus/tenant/foundation/embeddedmongo"
 )
 
 // The embedded server lives as long as the test process: a package-level
@@ -46,14 +46,14 @@ func serverURI() (string, error) {
 			uri = u
 			return
 		}
-		opts := embedded.Options{Ephemeral: true}
+		opts := embeddedmongo.Options{Ephemeral: true}
 		var err error
-		if opts.Engine, err = embedded.ParseEngine(os.Getenv("CHORUS_TEST_EMBEDDED")); err != nil {
+		if opts.Engine, err = embeddedmongo.ParseEngine(os.Getenv("CHORUS_TEST_EMBEDDED")); err != nil {
 			onceErr = fmt.Errorf("CHORUS_TEST_EMBEDDED: %w", err)
 			return
 		}
-		if opts.Engine == embedded.EngineAuto && os.Getenv("CI") == "true" {
-			opts.Engine = embedded.EngineDocumentDB
+		if opts.Engine == embeddedmongo.EngineAuto && os.Getenv("CI") == "true" {
+			opts.Engine = embeddedmongo.EngineDocumentDB
 		}
 		removeStaleStores()
 		dir, err := os.MkdirTemp("", storePrefix)
@@ -72,7 +72,7 @@ func serverURI() (string, error) {
 		}
 		// Warnings only: the demo-mode fallback says so once per package.
 		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		m, err := embedded.Start(context.Background(), filepath.Join(dir, "mongo"), opts, log)
+		m, err := embeddedmongo.Start(context.Background(), filepath.Join(dir, "mongo"), opts, log)
 		if err != nil {
 			onceErr = err
 			return
@@ -151,12 +151,12 @@ var (
 func SecondMongo(t testing.TB) (uri, dir string) {
 	t.Helper()
 	secondOnce.Do(func() {
-		opts := embedded.Options{Ephemeral: true}
-		if opts.Engine, secondErr = embedded.ParseEngine(os.Getenv("CHORUS_TEST_EMBEDDED")); secondErr != nil {
+		opts := embeddedmongo.Options{Ephemeral: true}
+		if opts.Engine, secondErr = embeddedmongo.ParseEngine(os.Getenv("CHORUS_TEST_EMBEDDED")); secondErr != nil {
 			return
 		}
-		if opts.Engine == embedded.EngineAuto && os.Getenv("CI") == "true" {
-			opts.Engine = embedded.EngineDocumentDB
+		if opts.Engine == embeddedmongo.EngineAuto && os.Getenv("CI") == "true" {
+			opts.Engine = embeddedmongo.EngineDocumentDB
 		}
 		removeStaleStores()
 		d, err := os.MkdirTemp("", storePrefix)
@@ -171,7 +171,7 @@ func SecondMongo(t testing.TB) (uri, dir string) {
 			return
 		}
 		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		m, err := embedded.Start(context.Background(), filepath.Join(d, "mongo"), opts, log)
+		m, err := embeddedmongo.Start(context.Background(), filepath.Join(d, "mongo"), opts, log)
 		if err != nil {
 			secondErr = err
 			return
@@ -249,7 +249,7 @@ func Postgres(t testing.TB) (string, bool) {
 	if _, err := serverURI(); err != nil || storeDir == "" {
 		return "", false
 	}
-	return embedded.PostgresConnString(t.Context(), storeDir)
+	return embeddedmongo.PostgresConnString(t.Context(), storeDir)
 }
 
 // Missing reports a server the test needs but cannot find: a skip with a

@@ -1,6 +1,6 @@
 import { useTranslation } from "react-i18next";
 import { NavLink, Route, Routes } from "react-router";
-import { SSO } from "./AdminSSO";
+import { SSO } from "./admin/SSO";
 import { Setup } from "./admin/Setup";
 import { Settings } from "./admin/Settings";
 import { Domains } from "./admin/Domains";

@@ -1,8 +1,9 @@
 import { useId } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call, type Post } from "../api/client";
 import { useTopics, when } from "../lib/session";
+import { useCursorList } from "../lib/cursorList";
 import { dropFromFeed } from "../lib/feedcache";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
@@ -43,13 +44,9 @@ export function ContentList() {
   const topics = useTopics();
   const qc = useQueryClient();
   const stateId = useId();
-  const list = useInfiniteQuery({
-    queryKey: ["content-admin", state],
-    queryFn: ({ pageParam }) =>
-      call(api.GET("/api/v1/content", { params: { query: { state, limit: 20, ...(pageParam ? { cursor: pageParam } : {}) } } })),
-    initialPageParam: "",
-    getNextPageParam: (last) => last.next_cursor ?? undefined,
-  });
+  const list = useCursorList(["content-admin", state], (page) =>
+    call(api.GET("/api/v1/content", { params: { query: { state, limit: 20, ...page } } })),
+  );
   const archive = useMutation({
     mutationFn: (id: string) => call(api.DELETE("/api/v1/content/{id}", { params: { path: { id } } })),
     onSuccess: (_, id) => dropFromFeed(qc, id),
@@ -60,7 +57,7 @@ export function ContentList() {
     onSuccess: (_, p) => dropFromFeed(qc, p.id),
     onSettled: () => qc.invalidateQueries({ queryKey: ["content-admin"] }),
   });
-  const items = list.data?.pages.flatMap((p) => p.items) ?? [];
+  const items = list.items;
   const { t } = useTranslation();
   return (
     <section>

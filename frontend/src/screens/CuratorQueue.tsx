@@ -1,7 +1,8 @@
 import { useId, useState } from "react";
-import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { api, call, type Post } from "../api/client";
 import { useTopics } from "../lib/session";
+import { useCursorList } from "../lib/cursorList";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
@@ -11,18 +12,10 @@ import { ContentFields, TooLong, changedBody, fieldsOf, useOverLimit, type Conte
 
 export function CuratorQueue() {
   const topics = useTopics();
-  const queue = useInfiniteQuery({
-    queryKey: ["queue"],
-    queryFn: ({ pageParam }) =>
-      call(
-        api.GET("/api/v1/content", {
-          params: { query: { state: "pending", limit: 20, ...(pageParam ? { cursor: pageParam } : {}) } },
-        }),
-      ),
-    initialPageParam: "",
-    getNextPageParam: (last) => last.next_cursor ?? undefined,
-  });
-  const items = queue.data?.pages.flatMap((p) => p.items) ?? [];
+  const queue = useCursorList(["queue"], (page) =>
+    call(api.GET("/api/v1/content", { params: { query: { state: "pending", limit: 20, ...page } } })),
+  );
+  const items = queue.items;
   const { t } = useTranslation();
   return (
     <section>

@@ -1,11 +1,11 @@
 import { useId, useState } from "react";
-import { useInfiniteQuery } from "@tanstack/react-query";
 import { Link } from "react-router";
 import { useTranslation } from "react-i18next";
 import { T } from "../components/T";
 import { networkLabel } from "../lib/networks";
 import { api, call } from "../api/client";
 import { canCurate, isAdmin, useMe, useTopics } from "../lib/session";
+import { useCursorList } from "../lib/cursorList";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
 import { MoreOnScroll } from "../components/MoreOnScroll";
@@ -19,25 +19,21 @@ export function Feed() {
   const role = me.data?.member.role;
   const topicId = useId();
   const { t } = useTranslation();
-  const feed = useInfiniteQuery({
-    queryKey: ["feed", { topic, followed }],
-    queryFn: ({ pageParam }) =>
-      call(
-        api.GET("/api/v1/content", {
-          params: {
-            query: {
-              limit: 20,
-              ...(topic ? { topic } : {}),
-              ...(followed ? { followed: "1" as const } : {}),
-              ...(pageParam ? { cursor: pageParam } : {}),
-            },
+  const feed = useCursorList(["feed", { topic, followed }], (page) =>
+    call(
+      api.GET("/api/v1/content", {
+        params: {
+          query: {
+            limit: 20,
+            ...(topic ? { topic } : {}),
+            ...(followed ? { followed: "1" as const } : {}),
+            ...page,
           },
-        }),
-      ),
-    initialPageParam: "",
-    getNextPageParam: (last) => last.next_cursor ?? undefined,
-  });
-  const items = feed.data?.pages.flatMap((p) => p.items) ?? [];
+        },
+      }),
+    ),
+  );
+  const items = feed.items;
   return (
     <section>
       <h1 tabIndex={-1}>{t("Feed")}</h1>

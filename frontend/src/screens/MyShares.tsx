@@ -1,4 +1,4 @@
-import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Link } from "react-router";
 import { useTranslation } from "react-i18next";
 import { T } from "../components/T";
@@ -9,25 +9,21 @@ import { MoreOnScroll } from "../components/MoreOnScroll";
 import { ShareState } from "../components/ShareState";
 import { networkLabel, useConnections, type Share } from "../lib/networks";
 import { when } from "../lib/session";
+import { useCursorList } from "../lib/cursorList";
 
 const moving: ReadonlySet<Share["state"]> = new Set(["queued", "publishing"]);
 
 export function MyShares() {
   const qc = useQueryClient();
   const conns = useConnections();
-  const shares = useInfiniteQuery({
-    queryKey: ["shares"],
-    queryFn: ({ pageParam }) =>
-      call(api.GET("/api/v1/shares", { params: { query: { limit: 50, ...(pageParam ? { cursor: pageParam } : {}) } } })),
-    initialPageParam: "",
-    getNextPageParam: (last) => last.next_cursor ?? undefined,
-    refetchInterval: (q) => (q.state.data?.pages.some((p) => p.items?.some((s) => moving.has(s.state))) ? 2000 : false),
+  const shares = useCursorList(["shares"], (page) => call(api.GET("/api/v1/shares", { params: { query: { limit: 50, ...page } } })), {
+    refetchInterval: (pages) => (pages.some((p) => p.items?.some((s) => moving.has(s.state))) ? 2000 : false),
   });
   const cancel = useMutation({
     mutationFn: (id: string) => call(api.POST("/api/v1/shares/{id}/cancel", { params: { path: { id } } })),
     onSettled: () => qc.invalidateQueries({ queryKey: ["shares"] }),
   });
-  const items = shares.data?.pages.flatMap((p) => p.items ?? []) ?? [];
+  const items = shares.items;
   const { t } = useTranslation();
   return (
     <section>

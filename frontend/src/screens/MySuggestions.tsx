@@ -1,7 +1,7 @@
-import { useInfiniteQuery } from "@tanstack/react-query";
 import { useTranslation } from "react-i18next";
 import { api, call } from "../api/client";
 import { useTopics, when } from "../lib/session";
+import { useCursorList } from "../lib/cursorList";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
 
@@ -17,14 +17,10 @@ const stateText: Record<string, string> = {
 
 export function MySuggestions() {
   const topics = useTopics();
-  const list = useInfiniteQuery({
-    queryKey: ["suggestions"],
-    queryFn: ({ pageParam }) =>
-      call(api.GET("/api/v1/suggestions", { params: { query: { limit: 20, ...(pageParam ? { cursor: pageParam } : {}) } } })),
-    initialPageParam: "",
-    getNextPageParam: (last) => last.next_cursor ?? undefined,
-  });
-  const items = list.data?.pages.flatMap((p) => p.items) ?? [];
+  const list = useCursorList(["suggestions"], (page) =>
+    call(api.GET("/api/v1/suggestions", { params: { query: { limit: 20, ...page } } })),
+  );
+  const items = list.items;
   const { t } = useTranslation();
   return (
     <section>

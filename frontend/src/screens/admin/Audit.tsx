@@ -1,7 +1,7 @@
 import { useTranslation } from "react-i18next";
-import { useInfiniteQuery } from "@tanstack/react-query";
 import { api, call, type Schemas } from "../../api/client";
 import { when } from "../../lib/session";
+import { useCursorList } from "../../lib/cursorList";
 import { ErrorMessage } from "../../components/ErrorMessage";
 import { DataTable } from "../../components/Wide";
 
@@ -21,14 +21,8 @@ export function actorText(a: Entry["actor"], t: (s: string) => string): string {
 /** The audit log, newest first, people named by address. */
 export function Audit() {
   const { t } = useTranslation();
-  const audit = useInfiniteQuery({
-    queryKey: ["audit"],
-    queryFn: ({ pageParam }) =>
-      call(api.GET("/api/v1/audit", { params: { query: { limit: 50, ...(pageParam ? { cursor: pageParam } : {}) } } })),
-    initialPageParam: "",
-    getNextPageParam: (last) => last.next_cursor ?? undefined,
-  });
-  const items = audit.data?.pages.flatMap((p) => p.items) ?? [];
+  const audit = useCursorList(["audit"], (page) => call(api.GET("/api/v1/audit", { params: { query: { limit: 50, ...page } } })));
+  const items = audit.items;
   return (
     <section id="audit" aria-labelledby="audit-h" className="panel">
       <h2 id="audit-h">{t("Audit log")}</h2>

@@ -1,11 +1,12 @@
 import { useTranslation } from "react-i18next";
 import { useId, useState } from "react";
 import { useNavigate } from "react-router";
-import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useForm } from "react-hook-form";
 import { api, call, type Role } from "../../api/client";
 import { inviteInBatches, parseEmails, type BatchResult } from "../../lib/batches";
 import { ROLE_LABELS, useMe, when } from "../../lib/session";
+import { useCursorList } from "../../lib/cursorList";
 import { ConfirmButton } from "../../components/ConfirmButton";
 import { ErrorMessage } from "../../components/ErrorMessage";
 import { FieldError, invalidProps } from "../../components/FieldError";
@@ -85,7 +86,7 @@ export function Members() {
     mutationFn: (id: string) => call(api.DELETE("/api/v1/members/{id}", { params: { path: { id } } })),
     onSettled: () => qc.invalidateQueries({ queryKey: ["members"] }),
   });
-  const items = members.data?.pages.flatMap((p) => p.items) ?? [];
+  const items = members.items;
   return (
     <section id="members" aria-labelledby="members-h" className="panel">
       <h2 id="members-h">{t("Members and roles")}</h2>
@@ -179,13 +180,7 @@ function RoleSelect({ name, role, onChange }: { name: string; role: Role; onChan
 
 /** The instance's members, 100 a page (admins). */
 function useMembers() {
-  return useInfiniteQuery({
-    queryKey: ["members"],
-    queryFn: ({ pageParam }) =>
-      call(api.GET("/api/v1/members", { params: { query: { limit: 100, ...(pageParam ? { cursor: pageParam } : {}) } } })),
-    initialPageParam: "",
-    getNextPageParam: (last) => last.next_cursor ?? undefined,
-  });
+  return useCursorList(["members"], (page) => call(api.GET("/api/v1/members", { params: { query: { limit: 100, ...page } } })));
 }
 
 /** Bulk invitations with progress; the list with resend and revoke is in Admin. */

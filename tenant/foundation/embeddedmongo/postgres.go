@@ -1,6 +1,6 @@
 //go:build unix
 
-package embedded
+package embeddedmongo
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/chorushq/chorus/internal/childproc"
+	"github.com/chorushq/chorus/tenant/foundation/childproc"
 )
 
 const (

@@ -3,7 +3,7 @@
 // persistence, or as a last resort an in-process miniredis that keeps
 // nothing across restarts. Production points CHORUS_REDIS_URL at a real
 // Redis and never starts it.
-package redisserver
+package embeddedredis
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chorushq/chorus/internal/childproc"
+	"github.com/chorushq/chorus/tenant/foundation/childproc"
 )
 
 // Kind says which implementation a Server runs.

@@ -13,7 +13,7 @@
 // builds it from tools/ferretdb. The package builds with and without the
 // ferretdb_no_postgresql tag; the tag only drops FerretDB v1's PostgreSQL
 // backend, which is never used here.
-package embedded
+package embeddedmongo
 
 import (
 	"context"

@@ -1,7 +1,7 @@
 // Package api holds the HTTP conventions every Chorus domain shares: RFC 9457
 // problem documents, strict JSON request bodies, list envelopes and the
 // request ID. It imports nothing of Chorus, so every domain can use it.
-package api
+package httpapi
 
 import (
 	"context"

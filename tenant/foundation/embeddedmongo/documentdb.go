@@ -1,6 +1,6 @@
 //go:build unix
 
-package embedded
+package embeddedmongo
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/chorushq/chorus/internal/childproc"
+	"github.com/chorushq/chorus/tenant/foundation/childproc"
 )
 
 const (

@@ -1,10 +1,10 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useTranslation } from "react-i18next";
-import { api, call, isApiError } from "../api/client";
-import { when } from "../lib/session";
-import { ConfirmButton } from "../components/ConfirmButton";
-import { ErrorMessage } from "../components/ErrorMessage";
+import { api, call, isApiError } from "../../api/client";
+import { when } from "../../lib/session";
+import { ConfirmButton } from "../../components/ConfirmButton";
+import { ErrorMessage } from "../../components/ErrorMessage";
 
 /** The company's own identity provider (admins of a verified instance). */
 export function SSO() {
