@@ -318,9 +318,12 @@ func (s *Service) recordFailure(ctx context.Context, sc tenant.Scope, src Source
 
 // addItems stores the feed's items that no post of the instance has yet
 // (by canonical URL): drafts, or published when the source is trusted.
+// The existing posts are found with one indexed $in query, and the new
+// ones stored with one insert.
 func (s *Service) addItems(ctx context.Context, sc tenant.Scope, src Source, feed *gofeed.Feed, now time.Time) (int, error) {
-	added := 0
-	posts := sc.Collection(postKind)
+	var fresh []Post
+	var canon []string
+	seen := map[string]bool{}
 	for i, it := range feed.Items {
 		if i == maxItemsPerPoll {
 			break
@@ -329,19 +332,18 @@ func (s *Service) addItems(ctx context.Context, sc tenant.Scope, src Source, fee
 		if verr != nil {
 			continue
 		}
-		canon := CanonicalURL(link)
-		n, err := posts.Count(ctx, bson.D{{Key: "canonical_url", Value: canon}})
-		if err != nil {
-			return added, err
-		}
-		if n > 0 {
+		c := CanonicalURL(link)
+		if seen[c] {
 			continue
 		}
-		p := Post{ID: newID(), State: StateDraft, URL: link, CanonicalURL: canon, SourceID: src.ID,
-			Title: clip(strings.TrimSpace(it.Title), maxTitleLen), ShareTexts: map[string]string{}, Topics: src.Topics,
+		seen[c] = true
+		canon = append(canon, c)
+		title := clip(strings.TrimSpace(it.Title), maxTitleLen)
+		p := Post{ID: newID(), State: StateDraft, URL: link, CanonicalURL: c, SourceID: src.ID,
+			Title: title, ShareTexts: map[string]string{}, Topics: src.Topics,
 			PublishAt: now, AuthorID: src.CreatedBy, CreatedAt: now, UpdatedAt: now,
-			Preview: Preview{Title: clip(strings.TrimSpace(it.Title), maxTitleLen), Description: clip(strings.TrimSpace(it.Description), 1000),
-				CanonicalURL: canon, SiteName: clip(strings.TrimSpace(feed.Title), 200), Status: "ok", FetchedAt: now}}
+			Preview: Preview{Title: title, Description: clip(strings.TrimSpace(it.Description), 1000),
+				CanonicalURL: c, SiteName: clip(strings.TrimSpace(feed.Title), 200), Status: "ok", FetchedAt: now}}
 		if it.Image != nil {
 			if u, verr := checkURL("image", it.Image.URL); verr == nil {
 				p.Preview.ImageURL = u
@@ -353,12 +355,34 @@ func (s *Service) addItems(ctx context.Context, sc tenant.Scope, src Source, fee
 		if src.Trusted {
 			p.State = StatePublished
 		}
-		if err := posts.Insert(ctx, p); err != nil {
-			return added, fmt.Errorf("store item: %w", err)
-		}
-		added++
+		fresh = append(fresh, p)
 	}
-	return added, nil
+	if len(fresh) == 0 {
+		return 0, nil
+	}
+	var known []struct {
+		CanonicalURL string `bson:"canonical_url"`
+	}
+	if err := sc.Collection(postKind).Find(ctx, bson.D{{Key: "canonical_url", Value: bson.D{{Key: "$in", Value: canon}}}}, &known,
+		options.Find().SetProjection(bson.D{{Key: "canonical_url", Value: 1}, {Key: "_id", Value: 0}})); err != nil {
+		return 0, err
+	}
+	for _, k := range known {
+		delete(seen, k.CanonicalURL)
+	}
+	var docs []any
+	for _, p := range fresh {
+		if seen[p.CanonicalURL] {
+			docs = append(docs, p)
+		}
+	}
+	if len(docs) == 0 {
+		return 0, nil
+	}
+	if err := sc.Collection(postKind).InsertMany(ctx, docs); err != nil {
+		return 0, fmt.Errorf("store items: %w", err)
+	}
+	return len(docs), nil
 }
 
 // itemLink is an item's link, resolved against the feed's.

@@ -71,7 +71,7 @@ func (fs *feedServer) set(status int, body string) {
 
 // loopbackClient is the preview fetcher's outbound client, allowed to
 // reach the test servers' loopback address and ports only.
-func loopbackClient(t *testing.T, servers ...*httptest.Server) *http.Client {
+func loopbackClient(t testing.TB, servers ...*httptest.Server) *http.Client {
 	t.Helper()
 	cfg := preview.Config{Timeout: 5 * time.Second}
 	for _, s := range servers {
@@ -104,7 +104,7 @@ func atomFeed(base string, paths ...string) string {
 
 // sourceFixture is a fixture whose service polls through a client that
 // reaches the given servers.
-func sourceFixture(t *testing.T, maxBody int64, servers ...*httptest.Server) *fixture {
+func sourceFixture(t testing.TB, maxBody int64, servers ...*httptest.Server) *fixture {
 	t.Helper()
 	f := newFixture(t)
 	f.svc = NewService(Config{Fetcher: pageFetcher{}, Now: f.clock.Now, FeedClient: loopbackClient(t, servers...), MaxFeedBody: maxBody})
