@@ -88,6 +88,8 @@ func statusOf(err error) *httpapi.Problem {
 	switch {
 	case errors.Is(err, ErrWrongState):
 		return httpapi.New(http.StatusConflict, "wrong_state", err.Error()+": reload it")
+	case errors.Is(err, ErrSourceExists):
+		return httpapi.New(http.StatusConflict, "source_exists", err.Error())
 	case errors.Is(err, ErrTopicExists):
 		return httpapi.New(http.StatusConflict, "topic_exists", err.Error())
 	case errors.Is(err, ErrNotShareable):
@@ -116,6 +118,7 @@ func (h *Handlers) Routes(r gin.IRouter) {
 	r.GET("/topics", m(h.topics))
 	r.POST("/topics", m(h.auth.Idempotent(h.createTopic), tenant.RoleAdmin))
 	r.DELETE("/topics/:id", m(h.deleteTopic, tenant.RoleAdmin))
+	h.sourceRoutes(r, m)
 }
 
 // postView is a post as the API shows it.

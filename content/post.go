@@ -34,9 +34,15 @@ const (
 // Post is a piece of content: curated by a curator, or suggested by an
 // employee.
 type Post struct {
-	ID         string            `bson:"_id"`
-	State      State             `bson:"state"`
-	URL        string            `bson:"url"`
+	ID    string `bson:"_id"`
+	State State  `bson:"state"`
+	URL   string `bson:"url"`
+	// CanonicalURL is URL in the form that deduplicates it (CanonicalURL),
+	// so a feed item already posted by hand or by another source is not
+	// posted again.
+	CanonicalURL string `bson:"canonical_url,omitempty"`
+	// SourceID names the content source the post came from, if any.
+	SourceID   string            `bson:"source_id,omitempty"`
 	Title      string            `bson:"title"`
 	Commentary string            `bson:"commentary"`
 	ShareTexts map[string]string `bson:"share_texts"`
@@ -102,6 +108,8 @@ var postKind = tenant.Kind{
 		// one range per topic merged in order): a page of a rare topic must
 		// not walk every newer post of the others.
 		{Keys: bson.D{{Key: "topics", Value: 1}, {Key: "state", Value: 1}, {Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}},
+		// Deduplication of the items of content sources (Source).
+		{Keys: bson.D{{Key: "canonical_url", Value: 1}}},
 	},
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -44,6 +45,7 @@ type Service struct {
 	// retryPreview, when set, asks a job to fetch a failed preview again.
 	retryPreview func(ctx context.Context, sc tenant.Scope, postID string) error
 	memberClicks func(ctx context.Context, sc tenant.Scope, memberID string, since, until time.Time) (int64, error)
+	feeds        feedPoller
 }
 
 // Config configures a Service.
@@ -56,6 +58,12 @@ type Config struct {
 	// between two times, for the digest's "your posts got N clicks"
 	// (reach measurement provides it: content knows no clicks).
 	MemberClicks func(ctx context.Context, sc tenant.Scope, memberID string, since, until time.Time) (int64, error)
+	// FeedClient fetches content sources' feeds (nil: a client of the
+	// preview fetcher's outbound policy, 15 s per poll).
+	FeedClient *http.Client
+	// MaxFeedBody caps a feed's body in bytes [4 MiB]; a larger feed fails
+	// the poll.
+	MaxFeedBody int64
 }
 
 // NewService returns a Service.
@@ -66,11 +74,12 @@ func NewService(cfg Config) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{fetcher: cfg.Fetcher, log: cfg.Log, now: cfg.Now, retryPreview: cfg.RetryPreview, memberClicks: cfg.MemberClicks}
+	return &Service{fetcher: cfg.Fetcher, log: cfg.Log, now: cfg.Now, retryPreview: cfg.RetryPreview, memberClicks: cfg.MemberClicks,
+		feeds: newFeedPoller(cfg.FeedClient, cfg.MaxFeedBody)}
 }
 
 // Kinds are the tenant kinds content keeps, for tenant.StoreConfig.
-func Kinds() []tenant.Kind { return []tenant.Kind{postKind, topicKind, digestKind} }
+func Kinds() []tenant.Kind { return []tenant.Kind{postKind, topicKind, digestKind, sourceKind} }
 
 // Draft is the input of a new or edited post; nil fields are not set.
 type Draft struct {
@@ -99,6 +108,7 @@ func (s *Service) apply(ctx context.Context, sc tenant.Scope, p *Post, d Draft) 
 			errs = append(errs, verr)
 		}
 		p.URL = u
+		p.CanonicalURL = CanonicalURL(u)
 	}
 	if d.Title != nil {
 		p.Title = strings.TrimSpace(*d.Title)
@@ -362,7 +372,7 @@ func (s *Service) Edit(ctx context.Context, sc tenant.Scope, id string, d Draft,
 	}
 	p.UpdatedAt = s.now().UTC().Truncate(time.Millisecond)
 	set := bson.D{
-		{Key: "state", Value: p.State}, {Key: "url", Value: p.URL}, {Key: "title", Value: p.Title},
+		{Key: "state", Value: p.State}, {Key: "url", Value: p.URL}, {Key: "canonical_url", Value: p.CanonicalURL}, {Key: "title", Value: p.Title},
 		{Key: "commentary", Value: p.Commentary}, {Key: "share_texts", Value: p.ShareTexts},
 		{Key: "topics", Value: p.Topics}, {Key: "image_url", Value: p.ImageURL}, {Key: "language", Value: p.Language},
 		{Key: "publish_at", Value: p.PublishAt}, {Key: "preview", Value: p.Preview}, {Key: "updated_at", Value: p.UpdatedAt},

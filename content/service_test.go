@@ -38,7 +38,7 @@ type fixture struct {
 	queued []string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	uri, db := tenanttest.Mongo(t)
 	clock := tenanttest.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))

@@ -209,6 +209,19 @@ func (w *Worker) Handler() asynq.Handler {
 			return err
 		})
 	})
+	mux.HandleFunc(task.TypePollSources, func(ctx context.Context, _ *asynq.Task) error {
+		if w.cfg.Content == nil {
+			return nil
+		}
+		return w.cfg.Store.EachInstance(ctx, func(sc tenant.Scope) error {
+			rep, err := w.cfg.Content.PollDue(ctx, sc)
+			if rep.Polled > 0 {
+				w.cfg.Log.InfoContext(ctx, "content sources polled", "tenant_id", sc.InstanceID(), "polled", rep.Polled,
+					"unchanged", rep.Unchanged, "failed", rep.Failed, "added", rep.Added)
+			}
+			return err
+		})
+	})
 	mux.HandleFunc(task.TypeSweepExports, func(ctx context.Context, _ *asynq.Task) error {
 		_, err := w.cfg.Store.SweepExports(ctx)
 		return err
@@ -314,6 +327,9 @@ var periodic = []periodicTask{
 	// Hourly, so each instance's digests go out soon after Monday
 	// DigestHour in its own time zone; each member gets one a week.
 	{"@every 1h", task.SendDigests, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(50 * time.Minute)}},
+	// Each source is polled every content.PollInterval, or later after
+	// failures; the run polls only the sources that are due.
+	{"@every 5m", task.PollSources, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(4 * time.Minute)}},
 	{"@every 6h", task.RecheckDomains, []asynq.Option{asynq.Queue(task.QueueLow), asynq.Unique(5 * time.Hour)}},
 }
 

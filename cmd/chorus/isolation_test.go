@@ -26,6 +26,7 @@ type isoFixture struct {
 	export      string
 	connection  string
 	share       string
+	source      string
 }
 
 type isoMember struct {
@@ -133,6 +134,15 @@ func (f *isoFixture) seedA(t *testing.T) {
 		f.posts = append(f.posts, p.ID)
 		f.canary = append(f.canary, p.ID, body["title"].(string))
 	}
+	var src struct{ ID string }
+	if res := curator.do("POST", "/api/v1/sources", map[string]any{"url": f.app.pages.url("/canary-feed.xml"), "title": "canary-source-title",
+		"topics": []string{topic.ID}}); res.status != 201 {
+		t.Fatalf("source: %d %s", res.status, res.body)
+	} else {
+		res.json(t, &src)
+	}
+	f.source = src.ID
+	f.canary = append(f.canary, src.ID, "canary-source-title", "canary-feed.xml")
 	res := employee.do("POST", "/api/v1/suggestions", map[string]any{"url": f.app.pages.url("/canary-suggestion"), "commentary": "canary-suggestion"})
 	if res.status != 201 {
 		t.Fatalf("suggestion: %d %s", res.status, res.body)
@@ -172,6 +182,10 @@ func (f *isoFixture) exportIDs() []map[string]string {
 
 func (f *isoFixture) invitationIDs() []map[string]string {
 	return []map[string]string{{"id": f.invitations[0]}}
+}
+
+func (f *isoFixture) sourceIDs() []map[string]string {
+	return []map[string]string{{"id": f.source}}
 }
 
 func (f *isoFixture) postIDs() []map[string]string {
@@ -222,6 +236,9 @@ var isolationMatrix = map[string]isoRoute{
 		return []map[string]string{{"id": f.grant}}
 	}, roles: []tenant.Role{tenant.RoleAdmin}},
 	"POST /api/v1/invitations/:id/resend": {ids: (*isoFixture).invitationIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"GET /api/v1/sources/:id":             {ids: (*isoFixture).sourceIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
+	"PATCH /api/v1/sources/:id":           {ids: (*isoFixture).sourceIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
+	"DELETE /api/v1/sources/:id":          {ids: (*isoFixture).sourceIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
 	"DELETE /api/v1/topics/:id": {ids: func(f *isoFixture) []map[string]string {
 		return []map[string]string{{"id": f.topics[0]}}
 	}, roles: []tenant.Role{tenant.RoleAdmin}},
@@ -290,7 +307,7 @@ func TestIsolationMatrix(t *testing.T) {
 	for _, inst := range []string{"B", "C"} {
 		for role, m := range f.members[inst] {
 			for _, path := range []string{"/api/v1/members?limit=100", "/api/v1/me", "/api/v1/instance",
-				"/api/v1/content?limit=100", "/api/v1/topics", "/api/v1/suggestions",
+				"/api/v1/content?limit=100", "/api/v1/topics", "/api/v1/suggestions", "/api/v1/sources",
 				"/api/v1/instance/domains", "/api/v1/invitations", "/api/v1/audit?limit=100",
 				"/api/v1/instance/support-grants", "/api/v1/me/export", "/api/v1/me/consents",
 				"/api/v1/networks", "/api/v1/connections", "/api/v1/shares", "/api/v1/shares?all=1", "/api/v1/identities/pending",

@@ -17,6 +17,7 @@ import { Admin } from "./screens/Admin";
 import { Composer } from "./screens/Composer";
 import { MyShares } from "./screens/MyShares";
 import { ContentList, EditContent } from "./screens/ContentAdmin";
+import { Sources } from "./screens/Sources";
 // The charts library is loaded only by the analytics screens.
 const Analytics = lazy(() => import("./screens/Analytics").then((m) => ({ default: m.Analytics })));
 const MyImpact = lazy(() => import("./screens/Analytics").then((m) => ({ default: m.MyImpact })));
@@ -32,6 +33,7 @@ const titles: Record<string, string> = {
   "/admin": "Admin",
   "/shares": "My shares",
   "/content": "Content",
+  "/sources": "Sources",
   "/share": "Share",
   "/analytics": "Analytics",
   "/impact": "My impact",
@@ -75,6 +77,7 @@ export function App() {
           <Route path="/impact" element={<Authed>{() => <MyImpact />}</Authed>} />
           <Route path="/analytics" element={<Authed need="analyst">{() => <Analytics />}</Authed>} />
           <Route path="/content" element={<Authed need="curator">{() => <ContentList />}</Authed>} />
+          <Route path="/sources" element={<Authed need="curator">{() => <Sources />}</Authed>} />
           <Route path="/content/:id/edit" element={<Authed need="curator">{() => <EditContent />}</Authed>} />
           <Route path="/feed" element={<Authed>{() => <Feed />}</Authed>} />
           <Route path="/suggest" element={<Authed>{() => <Suggest />}</Authed>} />
@@ -225,6 +228,9 @@ function Header() {
                   </li>
                   <li>
                     <NavLink to="/content" end>{t("Content")}</NavLink>
+                  </li>
+                  <li>
+                    <NavLink to="/sources">{t("Sources")}</NavLink>
                   </li>
                 </>
               )}

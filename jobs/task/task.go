@@ -44,7 +44,12 @@ const (
 	// TypeSendDigests mails each member of each verified instance the
 	// week's digest of new content, once per member and week.
 	TypeSendDigests = "content:send_digests"
+	// TypePollSources polls each instance's content sources that are due.
+	TypePollSources = "content:poll_sources"
 )
+
+// PollSources returns a content:poll_sources task.
+func PollSources() *asynq.Task { return asynq.NewTask(TypePollSources, nil) }
 
 // SendDigests returns a content:send_digests task.
 func SendDigests() *asynq.Task { return asynq.NewTask(TypeSendDigests, nil) }
