@@ -6,6 +6,10 @@ import { App } from "./App";
 import { isApiError } from "./api/client";
 import "./styles.css";
 import "./i18n";
+import { listenForInstallPrompt, registerServiceWorker } from "./lib/pwa";
+
+listenForInstallPrompt();
+registerServiceWorker();
 
 const queryClient = new QueryClient({
   defaultOptions: {
