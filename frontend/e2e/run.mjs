@@ -14,7 +14,8 @@
 // composer and back, clicks and reach per share, the weekly trend, Sign out
 // in the profile) and the curator's counts, the main screens at a
 // phone's width (375 px, none wider than the viewport), an admin who un-whitelists Bluesky, and a member
-// of another company who sees none of it. Each main screen is checked with
+// of another company who sees none of it, and the installable app (e2e/pwa.mjs:
+// manifest, service worker, offline feed, share target, bookmarklet). Each main screen is checked with
 // axe-core (no serious or critical violations) and photographed into
 // test-results/.
 //
@@ -33,6 +34,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { startFakeMastodon } from "./fake-mastodon.mjs";
+import { pwaSteps } from "./pwa.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const frontendDir = resolve(here, "..");
@@ -1018,6 +1020,9 @@ try {
       await page.getByRole("row", { name: "profile 1" }).waitFor();
     });
   }
+
+  // The installable app, offline reading and the share target (pwa.mjs).
+  await pwaSteps({ browser, base, step, newPage, signIn, axe, shot, log, problems, title });
 
   await step("someone of another company sees none of it", async () => {
     const bobCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
