@@ -527,11 +527,13 @@ try {
       await route.continue();
     };
     const contentList = (u) => u.pathname === "/api/v1/content";
-    await page.route(contentList, slow);
+    // On the context: the service worker, which fetches the feed for the
+    // page, is not seen by page.route.
+    await alice.route(contentList, slow);
     await nav(page, "Feed", "Feed");
     await page.getByRole("article", { name: title }).waitFor();
     assert.equal(await page.getByRole("article", { name: old }).count(), 0, "an expired post is out of the feed");
-    await page.unrouteAll({ behavior: "wait" }); // lets the held-back requests finish
+    await alice.unrouteAll({ behavior: "wait" }); // lets the held-back requests finish
   });
 
   await step("profile", async () => {

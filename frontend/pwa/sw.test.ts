@@ -120,6 +120,7 @@ describe("the service worker", () => {
     expect(JSON.parse(await text(await get("/api/v1/content?limit=20"))).items).toEqual([{ id: "alice-post" }]);
     // A later page, or another API, is never kept.
     expect(await get("/api/v1/content?limit=20&cursor=abc")).toBe("passed");
+    expect(await get("/api/v1/content?state=draft&limit=20")).toBe("passed");
     expect(await get("/api/v1/shares")).toBe("passed");
     expect(await get("/r/abcdef", { mode: "navigate" })).toBe("passed");
   });

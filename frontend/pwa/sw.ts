@@ -8,7 +8,7 @@
 //     has a new version and the old shell is dropped on activation;
 //   - the signed-in member's data, "chorus-data-<member id>": the few API
 //     answers the feed needs to show offline (/me, /instance, /topics and
-//     the first page of the feed), kept only for the member that /me
+//     the first page of the feed, not the curators' lists), kept only for the member that /me
 //     names. At most one such cache exists; it is deleted when /me names
 //     someone else or nobody, and on every request under /api/v1/auth/
 //     (signing in or out changes the session). The app also deletes it on
@@ -75,7 +75,7 @@ sw.addEventListener("fetch", (event) => {
   if (req.method !== "GET") return;
   if (p === "/api/v1/me") {
     event.respondWith(me(req));
-  } else if (KEPT.has(p) || (p === "/api/v1/content" && !url.searchParams.has("cursor"))) {
+  } else if (KEPT.has(p) || (p === "/api/v1/content" && !url.searchParams.has("cursor") && !url.searchParams.has("state"))) {
     event.respondWith(memberData(req));
   } else if (req.mode === "navigate" && isAppPage(p)) {
     event.respondWith(page(req));
