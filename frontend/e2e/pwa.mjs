@@ -9,11 +9,12 @@
 import assert from "node:assert/strict";
 
 /**
- * @param {object} t the test's helpers and state: browser, base, step,
+ * @param {object} t the test's helpers and state: profile (launches a
+ *   persistent browser context with the given viewport), base, step,
  *   newPage, signIn, axe, shot, log, problems, and title (a post in the feed)
  */
-export async function pwaSteps({ browser, base, step, newPage, signIn, axe, shot, log, problems, title }) {
-  const ctx = await browser.newContext({ viewport: { width: 412, height: 860 } });
+export async function pwaSteps({ profile, base, step, newPage, signIn, axe, shot, log, problems, title }) {
+  const ctx = await profile({ width: 412, height: 860 });
   // securitypolicyviolation events of every page and worker of this
   // profile, besides the console errors run.mjs already collects.
   const violations = [];
@@ -42,15 +43,20 @@ export async function pwaSteps({ browser, base, step, newPage, signIn, axe, shot
         assert.ok(icon, `a ${purpose} icon of ${size} px`);
         const got = await page.evaluate(async (src) => {
           const r = await fetch(src);
-          const img = new Image();
-          img.src = URL.createObjectURL(await r.blob());
+          const img = new Image(); // from the URL: blob: is not an img-src of the CSP
+          img.src = src;
           await img.decode();
           return { status: r.status, type: r.headers.get("content-type"), w: img.naturalWidth, h: img.naturalHeight };
         }, icon.src);
         assert.deepEqual(got, { status: 200, type: "image/png", w: size, h: size }, icon.src);
       }
     }
-    assert.deepEqual(manifest.share_target, { action: "/suggest", method: "GET", params: { title: "title", text: "text", url: "url" } });
+    assert.deepEqual(manifest.share_target, {
+      action: "/suggest",
+      method: "GET",
+      enctype: "application/x-www-form-urlencoded",
+      params: { title: "title", text: "text", url: "url" },
+    });
     const served = await page.evaluate(async () => (await fetch("/manifest.webmanifest")).headers.get("content-type"));
     assert.equal(served, "application/manifest+json");
 

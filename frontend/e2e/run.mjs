@@ -271,7 +271,7 @@ try {
     await waitReady(base, 60_000);
   });
 
-  browser = await chromium.launch({
+  const launchOptions = {
     executablePath: chromiumPath,
     headless: true,
     args: [
@@ -283,7 +283,8 @@ try {
       "--no-first-run",
       "--disable-dev-shm-usage",
     ],
-  });
+  };
+  browser = await chromium.launch(launchOptions);
   const problems = [];
   // A fresh context per person: its own cookies, like a fresh profile. The
   // page's CSP stays on (bypassCSP false): the app must run under it.
@@ -1024,7 +1025,10 @@ try {
   }
 
   // The installable app, offline reading and the share target (pwa.mjs).
-  await pwaSteps({ browser, base, step, newPage, signIn, axe, shot, log, problems, title });
+  // A browser profile on disk: Chromium does not install apps from the
+  // off-the-record contexts of browser.newContext().
+  const profile = (viewport) => chromium.launchPersistentContext(join(tmp, "pwa-profile"), { ...launchOptions, viewport });
+  await pwaSteps({ profile, base, step, newPage, signIn, axe, shot, log, problems, title });
 
   await step("someone of another company sees none of it", async () => {
     const bobCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });

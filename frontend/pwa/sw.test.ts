@@ -68,7 +68,9 @@ const text = async (r: Response | "passed" | Error) => (r instanceof Response ? 
 const data = () => [...store.keys()].filter((n) => n.startsWith("chorus-data-")).sort();
 
 let precache: string[];
+let told: string[];
 beforeEach(async () => {
+  told = [];
   store = new Map();
   online = true;
   who = "alice";
@@ -91,7 +93,7 @@ beforeEach(async () => {
     location: new URL(ORIGIN + "/sw.js"),
     addEventListener: (t: string, h: Handler) => (handlers[t] ??= []).push(h),
     skipWaiting: async () => undefined,
-    clients: { claim: async () => undefined },
+    clients: { claim: async () => undefined, get: async (id: string) => ({ postMessage: (m: { type: string }) => told.push(`${id} ${m.type}`) }) },
   };
   runInContext(src, createContext({ self, caches, fetch: net, Request: SandboxRequest, Response, URL, console }));
   store.set("chorus-shell-old", new FakeCache());
@@ -122,6 +124,11 @@ describe("the service worker", () => {
     expect(await get("/api/v1/content?limit=20&cursor=abc")).toBe("passed");
     expect(await get("/api/v1/content?state=draft&limit=20")).toBe("passed");
     expect(await get("/api/v1/shares")).toBe("passed");
+    // The page is told when what it shows is a kept copy, and when not.
+    await dispatch("fetch", { request: req("/api/v1/content?limit=20"), clientId: "tab1" });
+    online = true;
+    await dispatch("fetch", { request: req("/api/v1/content?limit=20"), clientId: "tab1" });
+    expect(told).toEqual(["tab1 offline-copy", "tab1 network"]);
     expect(await get("/r/abcdef", { mode: "navigate" })).toBe("passed");
   });
 

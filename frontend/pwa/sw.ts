@@ -74,9 +74,9 @@ sw.addEventListener("fetch", (event) => {
   }
   if (req.method !== "GET") return;
   if (p === "/api/v1/me") {
-    event.respondWith(me(req));
+    event.respondWith(tell(event.clientId, me(req)));
   } else if (KEPT.has(p) || (p === "/api/v1/content" && !url.searchParams.has("cursor") && !url.searchParams.has("state"))) {
-    event.respondWith(memberData(req));
+    event.respondWith(tell(event.clientId, memberData(req)));
   } else if (req.mode === "navigate" && isAppPage(p)) {
     event.respondWith(page(req));
   } else if (p.startsWith("/assets/")) {
@@ -85,6 +85,19 @@ sw.addEventListener("fetch", (event) => {
     event.respondWith(networkFirst(req, () => caches.match(req, { cacheName: SHELL })));
   }
 });
+
+/** Answers that come from the member's cache rather than the network. */
+const copies = new WeakSet<Response>();
+
+/** Tells the page whether its answer is a kept copy (the network failed)
+ * or fresh, so that it can say it is offline: navigator.onLine does not
+ * know when the server cannot be reached. */
+async function tell(clientId: string, answer: Promise<Response>): Promise<Response> {
+  const res = await answer;
+  const client = clientId ? await sw.clients.get(clientId) : undefined;
+  client?.postMessage({ type: copies.has(res) ? "offline-copy" : "network" });
+  return res;
+}
 
 /** Whether a navigation is to one of the app's own pages. */
 function isAppPage(p: string): boolean {
@@ -111,8 +124,9 @@ async function dataCache(): Promise<string | null> {
 async function memberCopy(key: Request | string, e: unknown): Promise<Response> {
   const name = await dataCache();
   const hit = name ? await caches.match(key, { cacheName: name }) : undefined;
-  if (hit) return hit;
-  throw e;
+  if (!hit) throw e;
+  copies.add(hit);
+  return hit;
 }
 
 /** Who /me says is signed in, keeping the answer in that member's cache

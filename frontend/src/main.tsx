@@ -6,9 +6,10 @@ import { App } from "./App";
 import { isApiError } from "./api/client";
 import "./styles.css";
 import "./i18n";
-import { listenForInstallPrompt, registerServiceWorker } from "./lib/pwa";
+import { listenForInstallPrompt, listenForOfflineCopies, registerServiceWorker } from "./lib/pwa";
 
 listenForInstallPrompt();
+listenForOfflineCopies();
 registerServiceWorker();
 
 const queryClient = new QueryClient({

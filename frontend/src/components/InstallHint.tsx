@@ -1,6 +1,6 @@
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { install, useInstallPrompt } from "../lib/pwa";
+import { install, useInstallPrompt, useOfflineCopy } from "../lib/pwa";
 
 const DISMISSED = "chorus.install-hint-dismissed";
 
@@ -42,9 +42,11 @@ export function InstallHint() {
   );
 }
 
-/** Says so when the browser is offline: what shows is the last copy kept. */
+/** Says so when the browser is offline or the worker answered with its kept
+ * copies: what shows is the feed as last loaded. */
 export function OfflineNotice() {
   const { t } = useTranslation();
+  const copy = useOfflineCopy();
   const [online, setOnline] = useState(() => navigator.onLine);
   useEffect(() => {
     const on = () => setOnline(true);
@@ -56,7 +58,7 @@ export function OfflineNotice() {
       window.removeEventListener("offline", off);
     };
   }, []);
-  if (online) return null;
+  if (online && !copy) return null;
   return (
     <p className="offline" role="status">
       {t("You are offline: this is the feed as it was last loaded. Sharing and suggesting need a connection.")}

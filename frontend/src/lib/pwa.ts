@@ -13,6 +13,31 @@ export function registerServiceWorker() {
   });
 }
 
+let offlineCopy = false;
+const copyListeners = new Set<() => void>();
+
+/** Listens for the worker saying whether the answers shown are kept copies. */
+export function listenForOfflineCopies(container: ServiceWorkerContainer | undefined = navigator.serviceWorker) {
+  container?.addEventListener("message", (e: MessageEvent) => {
+    const v = e.data?.type === "offline-copy" ? true : e.data?.type === "network" ? false : offlineCopy;
+    if (v === offlineCopy) return;
+    offlineCopy = v;
+    copyListeners.forEach((l) => l());
+  });
+}
+
+/** Whether the member's data on screen came from the worker's kept copies
+ * because the server could not be reached. */
+export function useOfflineCopy(): boolean {
+  return useSyncExternalStore(
+    (l) => {
+      copyListeners.add(l);
+      return () => copyListeners.delete(l);
+    },
+    () => offlineCopy,
+  );
+}
+
 /** Deletes every member's cached API answers (see pwa/sw.ts), and tells the
  * worker, which does the same when it sees the sign-out request. */
 export async function forgetMemberData() {
