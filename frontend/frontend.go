@@ -40,7 +40,8 @@ const notBuilt = `<!doctype html>
 //   - /assets/…: the bundler's content-hashed files, cached for a year as
 //     immutable; a missing one is a plain 404 (never index.html, so a stale
 //     page does not load HTML as script);
-//   - other files at the top of dist/ (e.g. /favicon.svg): served, revalidated;
+//   - other files of dist/ (/favicon.svg, /manifest.webmanifest, /icons/…,
+//     the service worker /sw.js): served, revalidated;
 //   - /api/… and /ops/…: 404, they are never the app;
 //   - any other GET or HEAD path (/, /feed, /admin …): index.html, never
 //     cached so a new release shows at once; the app routes on the client.
@@ -82,7 +83,12 @@ func handler(root fs.FS) http.Handler {
 			h.Set("Cache-Control", "public, max-age=31536000, immutable")
 			files.ServeHTTP(w, r)
 		case p != "/" && p != "/index.html" && isFile(root, p):
+			// Revalidated, so that a new release's service worker
+			// (/sw.js, scope /) and manifest are seen at once.
 			h.Set("Cache-Control", "no-cache")
+			if path.Ext(p) == ".webmanifest" {
+				h.Set("Content-Type", "application/manifest+json")
+			}
 			files.ServeHTTP(w, r)
 		default:
 			h.Set("Cache-Control", "no-cache")

@@ -24,6 +24,9 @@ func TestHandler(t *testing.T) {
 		"assets/index-abc123.js": {Data: []byte(`console.log(1)`)},
 		"favicon.svg":            {Data: []byte(`<svg/>`)},
 		".gitkeep":               {Data: nil},
+		"sw.js":                  {Data: []byte(`self.addEventListener("fetch", () => {})`)},
+		"manifest.webmanifest":   {Data: []byte(`{"name":"Chorus"}`)},
+		"icons/icon-192.png":     {Data: []byte("\x89PNG\r\n\x1a\n")},
 	}
 	h := handler(root)
 	for _, p := range []string{"/", "/feed", "/admin/members", "/index.html", "/.gitkeep", "/a/../feed"} {
@@ -45,6 +48,18 @@ func TestHandler(t *testing.T) {
 	rec = serve(t, h, http.MethodGet, "/favicon.svg")
 	if rec.Code != http.StatusOK || rec.Body.String() != "<svg/>" || rec.Header().Get("Cache-Control") != "no-cache" {
 		t.Errorf("favicon: %d %q %q", rec.Code, rec.Body.String(), rec.Header().Get("Cache-Control"))
+	}
+	// The installable app: a service worker at the root (its scope is the
+	// whole app) with a JavaScript type, the manifest with its own.
+	for _, f := range []struct{ path, ctype string }{
+		{"/sw.js", "text/javascript; charset=utf-8"},
+		{"/manifest.webmanifest", "application/manifest+json"},
+		{"/icons/icon-192.png", "image/png"},
+	} {
+		rec := serve(t, h, http.MethodGet, f.path)
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != f.ctype || rec.Header().Get("Cache-Control") != "no-cache" {
+			t.Errorf("GET %s: %d, Content-Type %q, Cache-Control %q", f.path, rec.Code, rec.Header().Get("Content-Type"), rec.Header().Get("Cache-Control"))
+		}
 	}
 	for _, p := range []string{"/assets/gone-123.js", "/assets/", "/api/v1/nothing", "/api", "/ops/v1/x"} {
 		if rec := serve(t, h, http.MethodGet, p); rec.Code != http.StatusNotFound {

@@ -1,11 +1,13 @@
 import { defineConfig } from "vitest/config";
 import react from "@vitejs/plugin-react";
+import { pwa } from "./pwa/plugin.ts";
 
 // The build lands in dist/, which frontend.go embeds. The page is served
 // with a strict CSP (no inline script or style): nothing is inlined
 // (assetsInlineLimit 0), and scripts/check-dist.mjs verifies the output.
+// pwa() adds the installable app's icons and service worker (pwa/).
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), pwa()],
   build: {
     outDir: "dist",
     emptyOutDir: false, // scripts/clean-dist.mjs keeps dist/.gitkeep
@@ -24,7 +26,7 @@ export default defineConfig({
   },
   test: {
     environment: "jsdom",
-    include: ["src/**/*.test.{ts,tsx}"],
+    include: ["src/**/*.test.{ts,tsx}", "pwa/**/*.test.ts"],
     setupFiles: ["src/i18n.ts"],
   },
 });

@@ -14,7 +14,8 @@
 // composer and back, clicks and reach per share, the weekly trend, Sign out
 // in the profile) and the curator's counts, the main screens at a
 // phone's width (375 px, none wider than the viewport), an admin who un-whitelists Bluesky, and a member
-// of another company who sees none of it. Each main screen is checked with
+// of another company who sees none of it, and the installable app (e2e/pwa.mjs:
+// manifest, service worker, offline feed, share target, bookmarklet). Each main screen is checked with
 // axe-core (no serious or critical violations) and photographed into
 // test-results/.
 //
@@ -33,6 +34,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { startFakeMastodon } from "./fake-mastodon.mjs";
+import { pwaSteps } from "./pwa.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const frontendDir = resolve(here, "..");
@@ -269,7 +271,7 @@ try {
     await waitReady(base, 60_000);
   });
 
-  browser = await chromium.launch({
+  const launchOptions = {
     executablePath: chromiumPath,
     headless: true,
     args: [
@@ -281,7 +283,8 @@ try {
       "--no-first-run",
       "--disable-dev-shm-usage",
     ],
-  });
+  };
+  browser = await chromium.launch(launchOptions);
   const problems = [];
   // A fresh context per person: its own cookies, like a fresh profile. The
   // page's CSP stays on (bypassCSP false): the app must run under it.
@@ -525,11 +528,13 @@ try {
       await route.continue();
     };
     const contentList = (u) => u.pathname === "/api/v1/content";
-    await page.route(contentList, slow);
+    // On the context: the service worker, which fetches the feed for the
+    // page, is not seen by page.route.
+    await alice.route(contentList, slow);
     await nav(page, "Feed", "Feed");
     await page.getByRole("article", { name: title }).waitFor();
     assert.equal(await page.getByRole("article", { name: old }).count(), 0, "an expired post is out of the feed");
-    await page.unrouteAll({ behavior: "wait" }); // lets the held-back requests finish
+    await alice.unrouteAll({ behavior: "wait" }); // lets the held-back requests finish
   });
 
   await step("profile", async () => {
@@ -1018,6 +1023,12 @@ try {
       await page.getByRole("row", { name: "profile 1" }).waitFor();
     });
   }
+
+  // The installable app, offline reading and the share target (pwa.mjs).
+  // A browser profile on disk: Chromium does not install apps from the
+  // off-the-record contexts of browser.newContext().
+  const profile = (viewport) => chromium.launchPersistentContext(join(tmp, "pwa-profile"), { ...launchOptions, viewport });
+  await pwaSteps({ profile, base, step, newPage, signIn, axe, shot, log, problems, title });
 
   await step("someone of another company sees none of it", async () => {
     const bobCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });

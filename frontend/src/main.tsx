@@ -6,6 +6,11 @@ import { App } from "./App";
 import { isApiError } from "./api/client";
 import "./styles.css";
 import "./i18n";
+import { listenForInstallPrompt, listenForOfflineCopies, registerServiceWorker } from "./lib/pwa";
+
+listenForInstallPrompt();
+listenForOfflineCopies();
+registerServiceWorker();
 
 const queryClient = new QueryClient({
   defaultOptions: {

@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useNavigate } from "react-router";
 import { api, call, type Role } from "../api/client";
+import { forgetMemberData } from "./pwa";
 
 export function useMe() {
   return useQuery({
@@ -56,6 +57,7 @@ export function useSignOut() {
   return async () => {
     const r = await api.POST("/api/v1/auth/logout").catch(() => undefined);
     qc.clear();
+    await forgetMemberData(); // the offline copies of this member's feed
     // Signed in through an identity provider that ends its own session
     // too: go there; it sends the browser back to the app.
     const endSession = safeHref(r?.data?.end_session_url);

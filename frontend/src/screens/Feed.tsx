@@ -10,6 +10,7 @@ import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
 import { MoreOnScroll } from "../components/MoreOnScroll";
 import { Onboarding } from "../components/Onboarding";
+import { InstallHint, OfflineNotice } from "../components/InstallHint";
 
 export function Feed() {
   const [topic, setTopic] = useState("");
@@ -37,6 +38,8 @@ export function Feed() {
   return (
     <section>
       <h1 tabIndex={-1}>{t("Feed")}</h1>
+      <OfflineNotice />
+      <InstallHint />
       <Onboarding />
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label={t("Filter the feed")}>
         <div>

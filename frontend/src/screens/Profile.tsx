@@ -4,6 +4,7 @@ import { useTranslation } from "react-i18next";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call } from "../api/client";
 import { ROLE_LABELS, useMe, useSignOut, useTopics } from "../lib/session";
+import { forgetMemberData } from "../lib/pwa";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { TopicPicker } from "../components/TopicPicker";
@@ -70,8 +71,9 @@ export function Profile() {
   });
   const erase = useMutation({
     mutationFn: () => call(api.DELETE("/api/v1/me")),
-    onSuccess: () => {
+    onSuccess: async () => {
       qc.clear();
+      await forgetMemberData();
       navigate("/signin");
     },
   });
