@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
@@ -58,26 +58,20 @@ func (s *Service) Adoption(ctx context.Context, sc tenant.Scope, p Period) (Adop
 	return a, nil
 }
 
-// sharingMembers returns the members with shares in the period's member
-// totals: one line per member ($group with no accumulator), read on the
-// {dim, day} index.
+// sharingMembers returns the members with a share published in the
+// period and attributed to them (a member total with shares): the union
+// of the sharers of its ragged ends' days and its whole months, at most
+// 62 + 24 documents read on an index.
 func sharingMembers(ctx context.Context, sc tenant.Scope, p Period) (map[string]bool, error) {
-	pipe := mongo.Pipeline{
-		{{Key: "$match", Value: bson.D{{Key: "dim", Value: dimMember},
-			{Key: "day", Value: bson.D{{Key: "$gte", Value: p.From}, {Key: "$lte", Value: p.To}}},
-			{Key: "shares", Value: bson.D{{Key: "$gt", Value: 0}}}}}},
-		{{Key: "$group", Value: bson.D{{Key: "_id", Value: "$id"}}}},
-	}
-	var rows []struct {
-		ID string `bson:"_id"`
-	}
-	if err := sc.Collection(totalKind).Aggregate(ctx, pipe, &rows); err != nil {
+	var lines []total
+	if err := sc.Collection(totalKind).Find(ctx, periodMatch(p, dimSharers, bson.E{Key: "id", Value: ""}), &lines,
+		options.Find().SetProjection(bson.D{{Key: "members", Value: 1}})); err != nil {
 		return nil, err
 	}
-	out := make(map[string]bool, len(rows))
-	for _, r := range rows {
-		if r.ID != "" {
-			out[r.ID] = true
+	out := map[string]bool{}
+	for _, l := range lines {
+		for _, m := range l.Members {
+			out[m] = true
 		}
 	}
 	return out, nil
