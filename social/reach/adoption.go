@@ -27,8 +27,8 @@ type Adoption struct {
 
 // Adoption counts the instance's members, those connected now and those
 // who shared in p. Its reads are bounded by the number of employees (the
-// members, their active connections) and by the member lines of the
-// period's totals that have shares, as the top list of members reads.
+// members, their active connections) and by the period's sharers: one
+// set of members per ragged day and per whole month.
 func (s *Service) Adoption(ctx context.Context, sc tenant.Scope, p Period) (Adoption, error) {
 	to, err := time.ParseInLocation(time.DateOnly, p.To, sc.Instance().Settings.Location())
 	if err != nil {

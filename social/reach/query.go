@@ -368,7 +368,8 @@ func (s *Service) Top(ctx context.Context, sc tenant.Scope, p Period, by string)
 // Page returns limit lines (0: all) of the top list by dimension from
 // offset, and whether more follow. The leaderboard (ByMember) ranks every
 // member of the period, so its cost grows with the members who shared
-// then; the other lists are added up, ordered and cut by the database.
+// then; the other lists are added up, ordered and cut by the database
+// (the content table as contents describes).
 func (s *Service) Page(ctx context.Context, sc tenant.Scope, p Period, by string, offset, limit int) ([]Row, bool, error) {
 	switch by {
 	case ByContent, ByNetwork:

@@ -114,7 +114,7 @@ type total struct {
 	ID       string `bson:"_id"`
 	Dim      string `bson:"dim"`
 	Of       string `bson:"id"`
-	Day      string `bson:"day"`
+	Day      string `bson:"day,omitempty"`
 	Counters `bson:",inline"`
 	// Members are a sharers line's members (see totals.go).
 	Members []string `bson:"members,omitempty" json:"members,omitempty"`

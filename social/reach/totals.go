@@ -270,5 +270,8 @@ func (t total) fields() (bson.D, error) {
 	if err := bson.Unmarshal(raw, &doc); err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(doc, func(e bson.E) bool { return e.Key == "_id" }), nil
+	return slices.DeleteFunc(doc, func(e bson.E) bool {
+		// Sharers count nobody's figures: they carry no counters.
+		return e.Key == "_id" || t.Members != nil && slices.Contains(counterFields, e.Key)
+	}), nil
 }
