@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
@@ -63,16 +62,11 @@ func (s *Service) Adoption(ctx context.Context, sc tenant.Scope, p Period) (Adop
 // of the sharers of its ragged ends' days and its whole months, at most
 // 62 + 24 documents read on an index.
 func sharingMembers(ctx context.Context, sc tenant.Scope, p Period) (map[string]bool, error) {
-	var lines []total
-	if err := sc.Collection(totalKind).Find(ctx, periodMatch(p, dimSharers, bson.E{Key: "id", Value: ""}), &lines,
-		options.Find().SetProjection(bson.D{{Key: "members", Value: 1}})); err != nil {
-		return nil, err
-	}
 	out := map[string]bool{}
-	for _, l := range lines {
+	err := eachSegment(ctx, sc, p, dimSharers, "", bson.D{{Key: "members", Value: 1}}, func(l total) {
 		for _, m := range l.Members {
 			out[m] = true
 		}
-	}
-	return out, nil
+	})
+	return out, err
 }

@@ -69,14 +69,29 @@ func rows(ctx context.Context, sc tenant.Scope, p Period) ([]Rollup, error) {
 // dimDay and ""): its daily totals of the ragged ends and its monthly
 // totals of the whole months, at most 62 + 24 documents, on an index.
 func lineTotals(ctx context.Context, sc tenant.Scope, p Period, dim, of string) (Counters, error) {
-	var out []total
-	err := sc.Collection(totalKind).Find(ctx, periodMatch(p, dim, bson.E{Key: "id", Value: of}), &out,
-		options.Find().SetLimit(int64(62+MaxPeriod*12+1)))
 	var sum Counters
-	for _, t := range out {
-		sum.add(t.Counters)
-	}
+	err := eachSegment(ctx, sc, p, dim, of, nil, func(t total) { sum.add(t.Counters) })
 	return sum, err
+}
+
+// eachSegment calls fn with each of one line's totals of the period: one
+// find per segment, each a range of the {dim, id, day} index (an $or of
+// the segments may be planned on a shorter prefix of it).
+func eachSegment(ctx context.Context, sc tenant.Scope, p Period, dim, of string, proj bson.D, fn func(total)) error {
+	for _, g := range p.segments(dim) {
+		var out []total
+		opts := options.Find().SetLimit(int64(MaxPeriod*367 + 1))
+		if proj != nil {
+			opts.SetProjection(proj)
+		}
+		if err := sc.Collection(totalKind).Find(ctx, g.match(bson.E{Key: "id", Value: of}), &out, opts); err != nil {
+			return err
+		}
+		for _, t := range out {
+			fn(t)
+		}
+	}
+	return nil
 }
 
 // days reads one line's totals of each day of the period (the instance's
