@@ -152,6 +152,13 @@ func hotWalk(t *testing.T, e *scaleEnv) {
 	for _, p := range []string{"summary?", "timeseries?metric=clicks&", "content?", "members?", "networks?"} {
 		ok(e.admin.do("GET", "/api/v1/analytics/"+p+period, nil), "analytics "+p)
 	}
+	// A year reads whole months from the monthly totals, and a period
+	// long past the content table's daily totals.
+	year := "from=" + today.AddDate(-1, 0, 1).Format(time.DateOnly) + "&to=" + today.Format(time.DateOnly)
+	past := "from=" + today.AddDate(0, -3, 0).Format(time.DateOnly) + "&to=" + today.AddDate(0, -1, 0).Format(time.DateOnly)
+	for _, p := range []string{"summary?" + year, "content?" + year, "members?" + year, "networks?" + year, "content?" + past} {
+		ok(e.admin.do("GET", "/api/v1/analytics/"+p, nil), "analytics "+p)
+	}
 	ok(m.do("GET", "/api/v1/analytics/me?"+period, nil), "my analytics")
 	w, err := jobs.NewWorker(jobs.Config{Store: a.store, Content: a.content, Social: a.social, Now: a.clock.Now})
 	if err != nil {

@@ -67,6 +67,16 @@ func migrations(log *slog.Logger, r *reach.Service) []tenant.Migration {
 			}
 			return err
 		}},
+		{Version: 6, Name: "monthly reach totals, sharers and content spans derived from the daily totals", Run: func(ctx context.Context, s *tenant.Store) error {
+			return s.EachInstance(ctx, func(sc tenant.Scope) error {
+				rep, err := reach.Backfill(ctx, sc)
+				if err != nil {
+					return fmt.Errorf("instance %s: %w", sc.InstanceID(), err)
+				}
+				log.InfoContext(ctx, "monthly reach totals derived", "tenant_id", sc.InstanceID(), "daily_totals", rep.Daily, "derived", rep.Derived)
+				return nil
+			})
+		}},
 	}
 }
 

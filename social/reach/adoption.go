@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
@@ -27,8 +26,8 @@ type Adoption struct {
 
 // Adoption counts the instance's members, those connected now and those
 // who shared in p. Its reads are bounded by the number of employees (the
-// members, their active connections) and by the member lines of the
-// period's totals that have shares, as the top list of members reads.
+// members, their active connections) and by the period's sharers: one
+// set of members per ragged day and per whole month.
 func (s *Service) Adoption(ctx context.Context, sc tenant.Scope, p Period) (Adoption, error) {
 	to, err := time.ParseInLocation(time.DateOnly, p.To, sc.Instance().Settings.Location())
 	if err != nil {
@@ -58,27 +57,16 @@ func (s *Service) Adoption(ctx context.Context, sc tenant.Scope, p Period) (Adop
 	return a, nil
 }
 
-// sharingMembers returns the members with shares in the period's member
-// totals: one line per member ($group with no accumulator), read on the
-// {dim, day} index.
+// sharingMembers returns the members with a share published in the
+// period and attributed to them (a member total with shares): the union
+// of the sharers of its ragged ends' days and its whole months, at most
+// 62 + 24 documents read on an index.
 func sharingMembers(ctx context.Context, sc tenant.Scope, p Period) (map[string]bool, error) {
-	pipe := mongo.Pipeline{
-		{{Key: "$match", Value: bson.D{{Key: "dim", Value: dimMember},
-			{Key: "day", Value: bson.D{{Key: "$gte", Value: p.From}, {Key: "$lte", Value: p.To}}},
-			{Key: "shares", Value: bson.D{{Key: "$gt", Value: 0}}}}}},
-		{{Key: "$group", Value: bson.D{{Key: "_id", Value: "$id"}}}},
-	}
-	var rows []struct {
-		ID string `bson:"_id"`
-	}
-	if err := sc.Collection(totalKind).Aggregate(ctx, pipe, &rows); err != nil {
-		return nil, err
-	}
-	out := make(map[string]bool, len(rows))
-	for _, r := range rows {
-		if r.ID != "" {
-			out[r.ID] = true
+	out := map[string]bool{}
+	err := eachSegment(ctx, sc, p, dimSharers, "", bson.D{{Key: "members", Value: 1}}, func(l total) {
+		for _, m := range l.Members {
+			out[m] = true
 		}
-	}
-	return out, nil
+	})
+	return out, err
 }

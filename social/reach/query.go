@@ -65,6 +65,35 @@ func rows(ctx context.Context, sc tenant.Scope, p Period) ([]Rollup, error) {
 	return out, err
 }
 
+// lineTotals reads one line's totals of the period (the instance's with
+// dimDay and ""): its daily totals of the ragged ends and its monthly
+// totals of the whole months, at most 62 + 24 documents, on an index.
+func lineTotals(ctx context.Context, sc tenant.Scope, p Period, dim, of string) (Counters, error) {
+	var sum Counters
+	err := eachSegment(ctx, sc, p, dim, of, nil, func(t total) { sum.add(t.Counters) })
+	return sum, err
+}
+
+// eachSegment calls fn with each of one line's totals of the period: one
+// find per segment, each a range of the {dim, id, day} index (an $or of
+// the segments may be planned on a shorter prefix of it).
+func eachSegment(ctx context.Context, sc tenant.Scope, p Period, dim, of string, proj bson.D, fn func(total)) error {
+	for _, g := range p.segments(dim) {
+		var out []total
+		opts := options.Find().SetLimit(int64(MaxPeriod*367 + 1))
+		if proj != nil {
+			opts.SetProjection(proj)
+		}
+		if err := sc.Collection(totalKind).Find(ctx, g.match(bson.E{Key: "id", Value: of}), &out, opts); err != nil {
+			return err
+		}
+		for _, t := range out {
+			fn(t)
+		}
+	}
+	return nil
+}
+
 // days reads one line's totals of each day of the period (the instance's
 // with dimDay and ""): at most one document a day, on an index.
 func days(ctx context.Context, sc tenant.Scope, p Period, dim, of string) ([]total, error) {
@@ -89,12 +118,14 @@ type grouped struct {
 	Lines int64 `bson:"lines"`
 }
 
-// groups adds up the period's totals of dim per line, most clicks first
-// (then most shares, then by ID), skipping skip lines and returning at
-// most limit (0: all). The database adds them up ($group) where it can;
-// on an engine that cannot, the lines are read and added up here.
-func (s *Service) groups(ctx context.Context, sc tenant.Scope, p Period, dim string, skip, limit int) ([]grouped, error) {
-	match := bson.D{{Key: "dim", Value: dim}, {Key: "day", Value: bson.D{{Key: "$gte", Value: p.From}, {Key: "$lte", Value: p.To}}}}
+// groups adds up the period's totals of dim per line (the ragged ends'
+// daily totals and the whole months' monthly ones; with extra, of the
+// lines that match it), most clicks first (then most shares, then by ID),
+// skipping skip lines and returning at most limit (0: all). The database
+// adds them up ($group) where it can; on an engine that cannot, the lines
+// are read and added up here.
+func (s *Service) groups(ctx context.Context, sc tenant.Scope, p Period, dim string, skip, limit int, extra ...bson.E) ([]grouped, error) {
+	match := periodMatch(p, dim, extra...)
 	coll := sc.Collection(totalKind)
 	if !s.ungrouped.Load() {
 		group := bson.D{{Key: "_id", Value: "$id"}}
@@ -135,9 +166,80 @@ func (s *Service) groups(ctx context.Context, sc tenant.Scope, p Period, dim str
 		out[i].add(l.Counters)
 		out[i].Lines++
 	}
-	slices.SortFunc(out, func(a, b grouped) int {
-		return cmp.Or(cmp.Compare(b.Clicks, a.Clicks), cmp.Compare(b.Shares, a.Shares), cmp.Compare(a.ID, b.ID))
-	})
+	slices.SortFunc(out, byClicks)
+	out = out[min(skip, len(out)):]
+	if limit > 0 {
+		out = out[:min(limit, len(out))]
+	}
+	return out, nil
+}
+
+// byClicks orders a top list: most clicks first, then most shares, then
+// by ID.
+func byClicks(a, b grouped) int {
+	return cmp.Or(cmp.Compare(b.Clicks, a.Clicks), cmp.Compare(b.Shares, a.Shares), cmp.Compare(a.ID, b.ID))
+}
+
+// recentDays is how close to today a period must end for the content
+// table to read the content spans: the spans read are those of the
+// contents active from the period's first day on, so for a period long
+// past they would be every content since.
+const recentDays = 7
+
+// contents is the content table of p from skip, at most limit lines (0:
+// all), as groups returns it. A period that ends within recentDays of
+// today reads the spans of the contents active only within it (the
+// database orders them and returns a page), the keys of those active
+// within it and outside it, and adds up the period's totals of those
+// only (a page again); the two pages together hold the table's page.
+// Older periods add up every content line of the period, as groups does.
+func (s *Service) contents(ctx context.Context, sc tenant.Scope, p Period, skip, limit int) ([]grouped, error) {
+	if p.To < Day(s.now().AddDate(0, 0, -recentDays), sc.Instance().Settings.Location()) {
+		return s.groups(ctx, sc, p, dimContent, skip, limit)
+	}
+	n := 0
+	if limit > 0 {
+		n = skip + limit
+	}
+	coll := sc.Collection(totalKind)
+	var inside []total
+	opts := options.Find().SetSort(bson.D{{Key: "clicks", Value: -1}, {Key: "shares", Value: -1}, {Key: "id", Value: 1}})
+	if n > 0 {
+		opts.SetLimit(int64(n))
+	}
+	err := coll.Find(ctx, bson.D{{Key: "dim", Value: dimSpan},
+		{Key: "last", Value: bson.D{{Key: "$gte", Value: p.From}, {Key: "$lte", Value: p.To}}},
+		{Key: "first", Value: bson.D{{Key: "$gte", Value: p.From}}}}, &inside, opts)
+	if err != nil {
+		return nil, err
+	}
+	var across []total
+	err = coll.Find(ctx, bson.D{{Key: "dim", Value: dimSpan}, {Key: "last", Value: bson.D{{Key: "$gte", Value: p.From}}},
+		{Key: "first", Value: bson.D{{Key: "$lte", Value: p.To}}},
+		{Key: "$or", Value: bson.A{bson.D{{Key: "first", Value: bson.D{{Key: "$lt", Value: p.From}}}}, bson.D{{Key: "last", Value: bson.D{{Key: "$gt", Value: p.To}}}}}}},
+		&across, options.Find().SetProjection(bson.D{{Key: "id", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]grouped, 0, len(inside)+n)
+	for _, t := range inside {
+		out = append(out, grouped{ID: t.Of, Counters: t.Counters, Lines: 1})
+	}
+	if len(across) > 0 {
+		ids := make([]string, len(across))
+		for i, t := range across {
+			ids[i] = t.Of
+		}
+		slices.Sort(ids)
+		gs, err := s.groups(ctx, sc, p, dimContent, 0, n, bson.E{Key: "id", Value: bson.D{{Key: "$in", Value: ids}}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, gs...)
+	}
+	// The two sets of contents are apart: the first skip + limit of both
+	// hold the first skip + limit of all.
+	slices.SortFunc(out, byClicks)
 	out = out[min(skip, len(out)):]
 	if limit > 0 {
 		out = out[:min(limit, len(out))]
@@ -189,13 +291,9 @@ func summaryOf(sc tenant.Scope, p Period, c Counters) Summary {
 
 // Summary returns the instance's totals over p.
 func (s *Service) Summary(ctx context.Context, sc tenant.Scope, p Period) (Summary, error) {
-	ds, err := days(ctx, sc, p, dimDay, "")
+	sum, err := lineTotals(ctx, sc, p, dimDay, "")
 	if err != nil {
 		return Summary{}, err
-	}
-	var sum Counters
-	for _, d := range ds {
-		sum.add(d.Counters)
 	}
 	return summaryOf(sc, p, sum), nil
 }
@@ -285,7 +383,8 @@ func (s *Service) Top(ctx context.Context, sc tenant.Scope, p Period, by string)
 // Page returns limit lines (0: all) of the top list by dimension from
 // offset, and whether more follow. The leaderboard (ByMember) ranks every
 // member of the period, so its cost grows with the members who shared
-// then; the other lists are added up, ordered and cut by the database.
+// then; the other lists are added up, ordered and cut by the database
+// (the content table as contents describes).
 func (s *Service) Page(ctx context.Context, sc tenant.Scope, p Period, by string, offset, limit int) ([]Row, bool, error) {
 	switch by {
 	case ByContent, ByNetwork:
@@ -309,7 +408,13 @@ func (s *Service) Page(ctx context.Context, sc tenant.Scope, p Period, by string
 	if limit > 0 {
 		n++ // one more tells whether a next page exists
 	}
-	gs, err := s.groups(ctx, sc, p, by, offset, n)
+	var gs []grouped
+	var err error
+	if by == ByContent {
+		gs, err = s.contents(ctx, sc, p, offset, n)
+	} else {
+		gs, err = s.groups(ctx, sc, p, by, offset, n)
+	}
 	if err != nil {
 		return nil, false, err
 	}

@@ -19,8 +19,9 @@ type RebuildReport struct {
 	Shares  int
 	Clicks  int
 	Rollups int
-	// Totals is how many daily totals (per instance, content, member and
-	// network) were derived from every rollup, older days' included.
+	// Totals is how many totals (per instance, content, member and
+	// network, daily and monthly, with the sharers and content spans) were
+	// derived from every rollup, older days' included.
 	Totals int
 }
 
@@ -47,20 +48,21 @@ func (s *Service) Rebuild(ctx context.Context, sc tenant.Scope) (RebuildReport, 
 	if err := coll.Find(ctx, bson.D{{Key: "day", Value: bson.D{{Key: "$lt", Value: rep.From}}}}, &older); err != nil {
 		return rep, err
 	}
-	sums := map[totalKey]Counters{}
+	lines := newDerived()
 	for _, r := range older {
-		addTotals(sums, r.Key, r.Counters)
+		lines.addRollup(r.Key, r.Counters)
 	}
 	for _, r := range rows {
 		r := r.(Rollup)
-		addTotals(sums, r.Key, r.Counters)
+		lines.addRollup(r.Key, r.Counters)
 	}
 	if err := insertAll(ctx, coll, rows); err != nil {
 		return rep, err
 	}
-	totals := make([]any, 0, len(sums))
-	for k, c := range sums {
-		totals = append(totals, total{ID: k.id(), Dim: k.dim, Of: k.of, Day: k.day, Counters: c})
+	docs := lines.docs()
+	totals := make([]any, len(docs))
+	for i, t := range docs {
+		totals[i] = t
 	}
 	rep.Totals = len(totals)
 	tc := sc.Collection(totalKind)

@@ -114,8 +114,13 @@ type total struct {
 	ID       string `bson:"_id"`
 	Dim      string `bson:"dim"`
 	Of       string `bson:"id"`
-	Day      string `bson:"day"`
+	Day      string `bson:"day,omitempty"`
 	Counters `bson:",inline"`
+	// Members are a sharers line's members (see totals.go).
+	Members []string `bson:"members,omitempty" json:"members,omitempty"`
+	// First and Last are a content span's first and last day.
+	First string `bson:"first,omitempty" json:"first,omitempty"`
+	Last  string `bson:"last,omitempty" json:"last,omitempty"`
 }
 
 // totalKey is what a total counts for.
@@ -133,6 +138,9 @@ var totalKind = tenant.Kind{Name: "rollup_totals", Indexes: []tenant.Index{
 	// A member's own days (analytics/me: {dim: member, id, day range}),
 	// and moving a member's lines (erasure, objection).
 	{Keys: bson.D{{Key: "dim", Value: 1}, {Key: "id", Value: 1}, {Key: "day", Value: 1}}},
+	// The content spans active in a period (dim content@all, last ≥ its
+	// first day).
+	{Keys: bson.D{{Key: "dim", Value: 1}, {Key: "last", Value: 1}}},
 }}
 
 // Kinds are the tenant kinds reach keeps, for tenant.StoreConfig.
@@ -190,27 +198,17 @@ func inc(ctx context.Context, sc tenant.Scope, k Key, c Counters) error {
 }
 
 // apply adds each key's counters to its rollup and to the totals of its
-// day, content, member and network: two bulk writes of keyed upserts.
+// day, content, member and network and their derived lines (totals.go):
+// two bulk writes of keyed upserts.
 func apply(ctx context.Context, sc tenant.Scope, sums map[Key]Counters) error {
-	totals := map[totalKey]Counters{}
+	d := newDerived()
 	for k, c := range sums {
-		addTotals(totals, k, c)
+		d.addRollup(k, c)
 	}
 	if err := upsertRollups(ctx, sc, sums); err != nil {
 		return err
 	}
-	return upsertTotals(ctx, sc, totals)
-}
-
-// addTotals adds a rollup's counters to the totals of its day, content,
-// member and network.
-func addTotals(totals map[totalKey]Counters, k Key, c Counters) {
-	for _, t := range []totalKey{{dimDay, "", k.Day}, {dimContent, k.ContentID, k.Day},
-		{dimMember, k.MemberID, k.Day}, {dimNetwork, k.Network, k.Day}} {
-		n := totals[t]
-		n.add(c)
-		totals[t] = n
-	}
+	return upsertOps(ctx, sc.Collection(totalKind), d.incs())
 }
 
 // keyed is a key that names its document: its _id and the fields an
@@ -235,9 +233,16 @@ func upsertRollups(ctx context.Context, sc tenant.Scope, sums map[Key]Counters) 
 	return bulkInc(ctx, sc.Collection(rollupKind), sums)
 }
 
-// upsertTotals adds each key's counters to its total (one bulk write).
-func upsertTotals(ctx context.Context, sc tenant.Scope, sums map[totalKey]Counters) error {
-	return bulkInc(ctx, sc.Collection(totalKind), sums)
+// upsertOps applies keyed upserts in the order given (one bulk write).
+func upsertOps(ctx context.Context, coll *tenant.Collection, ops []keyedOp) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	ups := make([]tenant.Upsert, len(ops))
+	for i, op := range ops {
+		ups[i] = tenant.Upsert{Filter: bson.D{{Key: "_id", Value: op.id}}, Update: op.update}
+	}
+	return coll.BulkUpsert(ctx, ups)
 }
 
 // bulkInc adds each key's counters to its document, creating it if
@@ -513,8 +518,9 @@ func countsForPoints(sh shareFacts, c social.Click) bool {
 // the same key under to ("" for the instance totals, or an erased
 // member's pseudonym). Each row is deleted before it is added elsewhere,
 // so a crash can lose a row's figures (a rebuild restores them) but never
-// counts them twice. The day, content and network totals do not name
-// members and stay as they are.
+// counts them twice; for the same reason memberID leaves the sharers and
+// its monthly totals go first. The day, content and network totals do
+// not name members and stay as they are.
 func (s *Service) move(ctx context.Context, sc tenant.Scope, memberID, to string) error {
 	defer s.forget(ctx, sc)
 	err := moveRows(ctx, sc.Collection(rollupKind), bson.D{{Key: "member_id", Value: memberID}},
@@ -526,10 +532,37 @@ func (s *Service) move(ctx context.Context, sc tenant.Scope, memberID, to string
 	if err != nil {
 		return err
 	}
-	return moveRows(ctx, sc.Collection(totalKind), bson.D{{Key: "dim", Value: dimMember}, {Key: "id", Value: memberID}},
-		func(t total) error {
-			return upsertTotals(ctx, sc, map[totalKey]Counters{{dimMember, to, t.Day}: t.Counters})
-		})
+	totals := sc.Collection(totalKind)
+	daily := bson.D{{Key: "dim", Value: dimMember}, {Key: "id", Value: memberID}}
+	var lines []total
+	if err := totals.Find(ctx, daily, &lines); err != nil {
+		return err
+	}
+	pulls := map[string]bool{}
+	for _, l := range lines {
+		if l.Shares > 0 {
+			pulls[totalKey{dimSharers, "", l.Day}.id()] = true
+			pulls[totalKey{monthly(dimSharers), "", monthOf(l.Day)}.id()] = true
+		}
+	}
+	var ops []tenant.Upsert
+	for _, id := range slices.Sorted(maps.Keys(pulls)) {
+		ops = append(ops, tenant.Upsert{Filter: bson.D{{Key: "_id", Value: id}},
+			Update: bson.D{{Key: "$pull", Value: bson.D{{Key: "members", Value: memberID}}}}})
+	}
+	if err := totals.BulkUpdate(ctx, ops); err != nil {
+		return err
+	}
+	if _, err := totals.DeleteMany(ctx, bson.D{{Key: "dim", Value: monthly(dimMember)}, {Key: "id", Value: memberID}}); err != nil {
+		return err
+	}
+	return moveRows(ctx, totals, daily, func(t total) error {
+		d := newDerived()
+		k := totalKey{dimMember, to, t.Day}
+		d.add(d.totals, k, t.Counters)
+		d.addDaily(k, t.Counters)
+		return upsertOps(ctx, totals, d.incs())
+	})
 }
 
 // moveRows deletes each row that matches filter and adds the rows this
