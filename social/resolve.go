@@ -43,129 +43,162 @@ const (
 // conditional update from unconfirmed, so a member or another reconciler
 // acting at the same time wins or loses cleanly.
 func (s *Service) ResolveUnconfirmed(ctx context.Context, sc tenant.Scope) (published, requeued int, err error) {
-	now := s.now().UTC()
-	coll := sc.Collection(shareKind)
-	var shares []Share
-	// Those asked longest ago (or never) first, so shares that cannot be
-	// settled yet do not keep the others waiting.
-	if err := coll.Find(ctx, bson.D{{Key: "state", Value: ShareUnconfirmed}, {Key: "updated_at", Value: bson.D{{Key: "$gt", Value: now.Add(-unconfirmedWindow)}}}},
-		&shares, options.Find().SetSort(bson.D{{Key: "checked_at", Value: 1}, {Key: "updated_at", Value: 1}}).SetLimit(resolveBatch)); err != nil {
+	r := resolver{s: s, sc: sc, now: s.now().UTC(), busy: map[string]string{}}
+	shares, err := r.due(ctx)
+	if err != nil {
 		return 0, 0, err
 	}
-	// Networks that answered "wait" in this run (by network and server):
-	// their other shares are not asked again until a later run, and the
-	// shares of every other network are still asked.
-	busy := map[string]string{}
 	for _, sh := range shares {
-		mine := bson.D{{Key: "_id", Value: sh.ID}, {Key: "state", Value: ShareUnconfirmed}}
-		checked := func() error {
-			_, err := coll.Update(ctx, mine, bson.D{{Key: "$set", Value: bson.D{{Key: "checked_at", Value: now}}}})
-			return err
-		}
-		// unsure records why the network could not tell this time, logged
-		// once while the reason stays the same: at warn for an error of
-		// no known class, else at info.
-		unsure := func(reason string, err error) error {
-			level := slog.LevelInfo
-			var nerr *Error
-			if err != nil && !errors.As(err, &nerr) && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrDisabled) &&
-				!errors.Is(err, ErrNeedsReconnect) && !errors.Is(err, ErrBroken) && !errors.Is(err, ErrNetworkNotAllowed) &&
-				!errors.Is(err, ErrServerNotAllowed) {
-				level = slog.LevelWarn
-			}
-			if reason == sh.Error {
-				level = slog.LevelDebug
-			}
-			s.log.Log(ctx, level, "unconfirmed share not checked", "share_id", sh.ID, "network", sh.Network, "reason", reason, "err", err)
-			_, uerr := coll.Update(ctx, mine, bson.D{{Key: "$set", Value: bson.D{{Key: "checked_at", Value: now}, {Key: "error", Value: reason}}}})
-			return uerr
-		}
-		n, acct, err := s.Account(ctx, sc, sh.ConnectionID)
-		if err != nil {
-			if err := unsure(uncheckedReason(sh, err), err); err != nil {
-				return published, requeued, err
-			}
-			continue
-		}
-		finder, ok := n.(PostFinder)
-		if !ok {
-			if err := checked(); err != nil {
-				return published, requeued, err
-			}
-			continue
-		}
-		key := sh.Network + " " + acct.Server
-		if reason, ok := busy[key]; ok {
-			if err := unsure(reason, nil); err != nil {
-				return published, requeued, err
-			}
-			continue
-		}
-		attempted := sh.UpdatedAt.Add(-leaseTime)
-		if sh.AttemptedAt != nil {
-			attempted = *sh.AttemptedAt
-		}
-		pub, found, err := finder.FindPost(ctx, acct, Post{Text: sh.Text, Link: sh.TrackedURL, IdempotencyKey: sh.ID}, attempted.Add(-clockSkew))
-		if err != nil {
-			if errors.Is(err, ErrReconnect) {
-				// As publishing does: the member is told once.
-				s.setStatus(ctx, sc, sh.ConnectionID, StatusNeedsReconnect)
-			}
-			reason := uncheckedReason(sh, err)
-			if waitAnswer(err) {
-				busy[key] = reason
-			}
-			if err := unsure(reason, err); err != nil {
-				return published, requeued, err
-			}
-			continue
-		}
-		switch {
-		case found:
-			at := pub.At
-			if at.IsZero() {
-				at = attempted
-			}
-			ok, err := coll.Update(ctx, mine, bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: SharePublished},
-				{Key: "remote_id", Value: pub.RemoteID}, {Key: "post_url", Value: pub.URL}, {Key: "published_at", Value: at.UTC()},
-				{Key: "error", Value: ""}, {Key: "updated_at", Value: now}}}})
-			if err != nil {
-				return published, requeued, err
-			}
-			if ok {
-				published++
-				s.sharePublished(ctx, sc, sh.ID)
-			}
-		case now.Sub(attempted) >= unconfirmedGrace:
-			ok, err := coll.Update(ctx, mine, bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareQueued},
-				{Key: "error", Value: "the network did not receive the post; trying again"}, {Key: "updated_at", Value: now}}}})
-			if err != nil {
-				return published, requeued, err
-			}
-			if !ok {
-				continue
-			}
+		res, err := r.resolve(ctx, sh)
+		switch res {
+		case resolvedPublished:
+			published++
+		case resolvedRequeued:
 			requeued++
-			if s.enqueue != nil {
-				if err := s.enqueue(ctx, sc, sh.ID, sh.PublishAt); err != nil {
-					// Queued in the database: the reconciler queues it again.
-					s.log.WarnContext(ctx, "share not queued", "share_id", sh.ID, "err", err)
-				}
-			}
-		default: // not there yet, within the grace period
-			if strings.HasPrefix(sh.Error, uncheckedLead) {
-				// The network answered this time: an earlier reason is stale.
-				if _, err := coll.Update(ctx, mine, bson.D{{Key: "$set", Value: bson.D{{Key: "checked_at", Value: now}, {Key: "error", Value: unconfirmedText}}}}); err != nil {
-					return published, requeued, err
-				}
-				continue
-			}
-			if err := checked(); err != nil {
-				return published, requeued, err
-			}
+		}
+		if err != nil {
+			return published, requeued, err
 		}
 	}
 	return published, requeued, nil
+}
+
+// resolver is one ResolveUnconfirmed run over one instance.
+type resolver struct {
+	s   *Service
+	sc  tenant.Scope
+	now time.Time
+	// busy are the networks (by network and server) that answered "wait"
+	// in this run, with the reason: their other shares are not asked
+	// again until a later run, and the shares of every other network are
+	// still asked.
+	busy map[string]string
+}
+
+// resolution is what a run made of one share.
+type resolution int
+
+const (
+	unresolved resolution = iota
+	resolvedPublished
+	resolvedRequeued
+)
+
+// due reads the shares to ask about: unconfirmed within unconfirmedWindow,
+// those asked longest ago (or never) first, so shares that cannot be
+// settled yet do not keep the others waiting.
+func (r *resolver) due(ctx context.Context) ([]Share, error) {
+	var shares []Share
+	err := r.sc.Collection(shareKind).Find(ctx, bson.D{{Key: "state", Value: ShareUnconfirmed}, {Key: "updated_at", Value: bson.D{{Key: "$gt", Value: r.now.Add(-unconfirmedWindow)}}}},
+		&shares, options.Find().SetSort(bson.D{{Key: "checked_at", Value: 1}, {Key: "updated_at", Value: 1}}).SetLimit(resolveBatch))
+	return shares, err
+}
+
+// resolve asks sh's network about its post and settles the share as the
+// answer allows.
+func (r *resolver) resolve(ctx context.Context, sh Share) (resolution, error) {
+	n, acct, err := r.s.Account(ctx, r.sc, sh.ConnectionID)
+	if err != nil {
+		return unresolved, r.unsure(ctx, sh, uncheckedReason(sh, err), err)
+	}
+	finder, ok := n.(PostFinder)
+	if !ok {
+		return unresolved, r.checked(ctx, sh, nil)
+	}
+	key := sh.Network + " " + acct.Server
+	if reason, ok := r.busy[key]; ok {
+		return unresolved, r.unsure(ctx, sh, reason, nil)
+	}
+	attempted := attemptedAt(sh)
+	pub, found, err := finder.FindPost(ctx, acct, Post{Text: sh.Text, Link: sh.TrackedURL, IdempotencyKey: sh.ID}, attempted.Add(-clockSkew))
+	if err != nil {
+		if errors.Is(err, ErrReconnect) {
+			// As publishing does: the member is told once.
+			r.s.setStatus(ctx, r.sc, sh.ConnectionID, StatusNeedsReconnect)
+		}
+		reason := uncheckedReason(sh, err)
+		if waitAnswer(err) {
+			r.busy[key] = reason
+		}
+		return unresolved, r.unsure(ctx, sh, reason, err)
+	}
+	switch {
+	case found:
+		return r.published(ctx, sh, pub, attempted)
+	case r.now.Sub(attempted) >= unconfirmedGrace:
+		return r.absent(ctx, sh)
+	case strings.HasPrefix(sh.Error, uncheckedLead):
+		// Not there yet, within the grace period; the network answered
+		// this time: an earlier reason is stale.
+		return unresolved, r.checked(ctx, sh, bson.D{{Key: "error", Value: unconfirmedText}})
+	default: // not there yet, within the grace period
+		return unresolved, r.checked(ctx, sh, nil)
+	}
+}
+
+// attemptedAt is when sh's last publishing attempt started.
+func attemptedAt(sh Share) time.Time {
+	if sh.AttemptedAt != nil {
+		return *sh.AttemptedAt
+	}
+	return sh.UpdatedAt.Add(-leaseTime)
+}
+
+// published settles sh as published: the network has its post.
+func (r *resolver) published(ctx context.Context, sh Share, pub Published, attempted time.Time) (resolution, error) {
+	at := pub.At
+	if at.IsZero() {
+		at = attempted
+	}
+	ok, err := r.s.transition(ctx, r.sc, sh.ID, shareMove{From: []ShareState{ShareUnconfirmed}, To: SharePublished,
+		Set: bson.D{{Key: "remote_id", Value: pub.RemoteID}, {Key: "post_url", Value: pub.URL}, {Key: "published_at", Value: at.UTC()},
+			{Key: "error", Value: ""}, {Key: "updated_at", Value: r.now}}})
+	if err != nil || !ok {
+		return unresolved, err
+	}
+	r.s.sharePublished(ctx, r.sc, sh.ID)
+	return resolvedPublished, nil
+}
+
+// absent puts sh back in the queue: the network has no post, well after
+// the attempt.
+func (r *resolver) absent(ctx context.Context, sh Share) (resolution, error) {
+	ok, err := r.s.transition(ctx, r.sc, sh.ID, shareMove{From: []ShareState{ShareUnconfirmed}, To: ShareQueued,
+		Set: bson.D{{Key: "error", Value: "the network did not receive the post; trying again"}, {Key: "updated_at", Value: r.now}}})
+	if err != nil || !ok {
+		return unresolved, err
+	}
+	if r.s.enqueue != nil {
+		if err := r.s.enqueue(ctx, r.sc, sh.ID, sh.PublishAt); err != nil {
+			// Queued in the database: the reconciler queues it again.
+			r.s.log.WarnContext(ctx, "share not queued", "share_id", sh.ID, "err", err)
+		}
+	}
+	return resolvedRequeued, nil
+}
+
+// checked records that sh was asked about now, with more fields to set.
+func (r *resolver) checked(ctx context.Context, sh Share, more bson.D) error {
+	_, err := r.s.annotate(ctx, r.sc, sh.ID, ShareUnconfirmed, append(bson.D{{Key: "checked_at", Value: r.now}}, more...))
+	return err
+}
+
+// unsure records why the network could not tell this time, logged once
+// while the reason stays the same: at warn for an error of no known
+// class, else at info.
+func (r *resolver) unsure(ctx context.Context, sh Share, reason string, err error) error {
+	level := slog.LevelInfo
+	var nerr *Error
+	if err != nil && !errors.As(err, &nerr) && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrDisabled) &&
+		!errors.Is(err, ErrNeedsReconnect) && !errors.Is(err, ErrBroken) && !errors.Is(err, ErrNetworkNotAllowed) &&
+		!errors.Is(err, ErrServerNotAllowed) {
+		level = slog.LevelWarn
+	}
+	if reason == sh.Error {
+		level = slog.LevelDebug
+	}
+	r.s.log.Log(ctx, level, "unconfirmed share not checked", "share_id", sh.ID, "network", sh.Network, "reason", reason, "err", err)
+	return r.checked(ctx, sh, bson.D{{Key: "error", Value: reason}})
 }
 
 // uncheckedLead begins every reason a check could not settle a share.

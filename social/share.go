@@ -22,22 +22,6 @@ import (
 	"github.com/chorushq/chorus/tenant"
 )
 
-// ShareState is where a share stands. Every transition is a conditional
-// update on the state it leaves, so two workers, or a worker and a cancel,
-// never both win.
-type ShareState string
-
-// Share states.
-const (
-	ShareScheduled   ShareState = "scheduled"
-	ShareQueued      ShareState = "queued"
-	SharePublishing  ShareState = "publishing"
-	SharePublished   ShareState = "published"
-	ShareFailed      ShareState = "failed"
-	ShareUnconfirmed ShareState = "unconfirmed" // may have reached the network: never re-posted automatically
-	ShareCancelled   ShareState = "cancelled"
-)
-
 // Share is one post of one content to one connection: at most one post at
 // the network, whatever fails.
 type Share struct {
@@ -357,9 +341,8 @@ func (s *Service) CancelShare(ctx context.Context, sc tenant.Scope, me tenant.Me
 		return Share{}, ErrNotFound
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	ok, err := sc.Collection(shareKind).Update(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{ShareQueued, ShareScheduled}}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: "cancelled by the member"}, {Key: "updated_at", Value: now}}}})
+	ok, err := s.transition(ctx, sc, id, shareMove{From: pendingStates, To: ShareCancelled,
+		Set: bson.D{{Key: "error", Value: "cancelled by the member"}, {Key: "updated_at", Value: now}}})
 	if err != nil {
 		return Share{}, err
 	}
@@ -405,18 +388,17 @@ func (s *Service) sharesEnded(ctx context.Context, sc tenant.Scope, ended []Shar
 	}
 }
 
-// cancelEach cancels each of shares still in the state it was read in, one
-// conditional update per share (set is the $set, the state included), and
-// takes the ones this call cancelled out of their contents' counters: of
-// two paths cancelling one share, only the one whose update matched counts
-// it. It returns the shares it cancelled.
-func (s *Service) cancelEach(ctx context.Context, sc tenant.Scope, shares []Share, set bson.D) ([]Share, error) {
-	coll := sc.Collection(shareKind)
+// cancelEach cancels each of shares still in one of from, one conditional
+// update per share (set is the rest of the $set), and takes the ones this
+// call cancelled out of their contents' counters: of two paths cancelling
+// one share, only the one whose update matched counts it. It returns the
+// shares it cancelled.
+func (s *Service) cancelEach(ctx context.Context, sc tenant.Scope, shares []Share, from []ShareState, set bson.D) ([]Share, error) {
 	var done []Share
 	var err error
 	for _, sh := range shares {
 		var ok bool
-		ok, err = coll.Update(ctx, bson.D{{Key: "_id", Value: sh.ID}, {Key: "state", Value: sh.State}}, bson.D{{Key: "$set", Value: set}})
+		ok, err = s.transition(ctx, sc, sh.ID, shareMove{From: from, To: ShareCancelled, Set: set})
 		if err != nil {
 			break
 		}
@@ -478,7 +460,6 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		// Asynq keeps whole seconds: never start early.
 		return &RetryError{Delay: sh.PublishAt.Sub(now), Err: errors.New("not due yet")}
 	}
-	coll := sc.Collection(shareKind)
 	// Member, content and whitelist are checked again: any may have
 	// changed since the share was made.
 	reason, err := s.blocker(ctx, sc, sh)
@@ -486,8 +467,8 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		return err
 	}
 	if reason != "" {
-		ok, err := coll.Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: sh.State}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: reason}, {Key: "updated_at", Value: now}}}})
+		ok, err := s.transition(ctx, sc, id, shareMove{From: pendingStates, To: ShareCancelled,
+			Set: bson.D{{Key: "error", Value: reason}, {Key: "updated_at", Value: now}}})
 		if ok {
 			s.shareEnded(ctx, sc, sh)
 		}
@@ -496,8 +477,7 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 	if wait, reason := s.paused(ctx, sh.Network); wait > 0 {
 		// Not one request while the operator has not acted: the share
 		// waits, saying why.
-		if _, err := coll.Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: sh.State}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "error", Value: pausedText(sh.Network, reason)}, {Key: "updated_at", Value: now}}}}); err != nil {
+		if _, err := s.annotate(ctx, sc, id, sh.State, bson.D{{Key: "error", Value: pausedText(sh.Network, reason)}, {Key: "updated_at", Value: now}}); err != nil {
 			return err
 		}
 		return &RetryError{Delay: wait, Err: ErrNetworkPaused}
@@ -512,20 +492,20 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 	}
 	attempt := newID()
 	lease := now.Add(leaseTime)
-	ok, err := coll.Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: sh.State}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: SharePublishing}, {Key: "attempt_id", Value: attempt},
-			{Key: "lease_until", Value: lease}, {Key: "attempted_at", Value: now}, {Key: "updated_at", Value: now}}}, {Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}})
+	ok, err := s.transition(ctx, sc, id, shareMove{From: pendingStates, To: SharePublishing,
+		Set:  bson.D{{Key: "attempt_id", Value: attempt}, {Key: "lease_until", Value: lease}, {Key: "attempted_at", Value: now}, {Key: "updated_at", Value: now}},
+		Also: bson.D{{Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}}})
 	if err != nil || !ok {
 		return err // another worker took it, or it was cancelled
 	}
 	link, _ := url.Parse(sh.TrackedURL)
 	pub, perr := s.Publish(ctx, sc, sh.ConnectionID, Post{Text: sh.Text, Link: link.String(), IdempotencyKey: sh.ID})
-	mine := bson.D{{Key: "_id", Value: id}, {Key: "state", Value: SharePublishing}, {Key: "attempt_id", Value: attempt}}
-	set := func(fields bson.D) error {
-		fields = append(fields, bson.E{Key: "updated_at", Value: s.now().UTC()})
-		ok, err := coll.Update(context.WithoutCancel(ctx), mine, bson.D{{Key: "$set", Value: fields}, {Key: "$unset", Value: bson.D{{Key: "lease_until", Value: ""}}}})
+	// set records the outcome, if this attempt still holds the share.
+	set := func(to ShareState, fields bson.D) error {
+		ok, err := s.transition(context.WithoutCancel(ctx), sc, id, shareMove{From: []ShareState{SharePublishing}, To: to, Attempt: attempt,
+			Set: fields, Also: bson.D{{Key: "$unset", Value: bson.D{{Key: "lease_until", Value: ""}}}}})
 		// A share that failed or was cancelled leaves its content's counters.
-		if st := fields[0].Value; ok && (st == ShareFailed || st == ShareCancelled) {
+		if ok && !to.live() {
 			s.shareEnded(ctx, sc, sh)
 		}
 		return err
@@ -540,14 +520,14 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		if at.IsZero() {
 			at = s.now().UTC()
 		}
-		if err := set(bson.D{{Key: "state", Value: SharePublished}, {Key: "remote_id", Value: pub.RemoteID},
+		if err := set(SharePublished, bson.D{{Key: "remote_id", Value: pub.RemoteID},
 			{Key: "post_url", Value: pub.URL}, {Key: "published_at", Value: at}, {Key: "error", Value: ""}}); err != nil {
 			return err
 		}
 		s.sharePublished(ctx, sc, id)
 		return nil
 	case errors.Is(perr, ErrAmbiguous):
-		return set(bson.D{{Key: "state", Value: ShareUnconfirmed}, {Key: "error", Value: unconfirmedText}})
+		return set(ShareUnconfirmed, bson.D{{Key: "error", Value: unconfirmedText}})
 	case errors.Is(perr, ErrOperator):
 		delay, msg := OperatorPause, ""
 		if errors.As(perr, &nerr) {
@@ -557,7 +537,7 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 			}
 		}
 		s.pause(ctx, sh.Network, delay, msg, perr)
-		if err := set(bson.D{{Key: "state", Value: ShareQueued}, {Key: "error", Value: pausedText(sh.Network, msg)}}); err != nil {
+		if err := set(ShareQueued, bson.D{{Key: "error", Value: pausedText(sh.Network, msg)}}); err != nil {
 			return err
 		}
 		return &RetryError{Delay: delay, Err: perr}
@@ -566,18 +546,18 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		if errors.As(perr, &nerr) && nerr.RetryAfter > 0 {
 			delay = nerr.RetryAfter
 		}
-		if err := set(bson.D{{Key: "state", Value: ShareQueued}, {Key: "error", Value: "the network asked to wait; retrying"}}); err != nil {
+		if err := set(ShareQueued, bson.D{{Key: "error", Value: "the network asked to wait; retrying"}}); err != nil {
 			return err
 		}
 		return &RetryError{Delay: delay, Err: perr}
 	case errors.Is(perr, ErrReconnect), errors.Is(perr, ErrNeedsReconnect), errors.Is(perr, ErrBroken):
-		return set(bson.D{{Key: "state", Value: ShareFailed}, {Key: "error", Value: "needs_reconnect: connect the account again"}})
+		return set(ShareFailed, bson.D{{Key: "error", Value: "needs_reconnect: connect the account again"}})
 	case errors.Is(perr, ErrDisabled):
-		return set(bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: "the network is no longer allowed by your company"}})
+		return set(ShareCancelled, bson.D{{Key: "error", Value: "the network is no longer allowed by your company"}})
 	case errors.Is(perr, ErrServerNotAllowed):
-		return set(bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: "your company no longer allows this account's server"}})
+		return set(ShareCancelled, bson.D{{Key: "error", Value: "your company no longer allows this account's server"}})
 	default:
-		return set(bson.D{{Key: "state", Value: ShareFailed}, {Key: "error", Value: failureText(perr)}})
+		return set(ShareFailed, bson.D{{Key: "error", Value: failureText(perr)}})
 	}
 }
 
@@ -731,9 +711,9 @@ func (s *Service) Reconcile(ctx context.Context, sc tenant.Scope, stale time.Dur
 	err = walkShares(ctx, coll, bson.D{{Key: "state", Value: SharePublishing}, {Key: "lease_until", Value: bson.D{{Key: "$lt", Value: now}}}}, "updated_at",
 		func(page []Share) error {
 			for _, sh := range page {
-				ok, err := coll.Update(ctx, bson.D{{Key: "_id", Value: sh.ID}, {Key: "state", Value: SharePublishing}, {Key: "attempt_id", Value: sh.AttemptID}},
-					bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: ShareUnconfirmed}, {Key: "updated_at", Value: now},
-						{Key: "error", Value: "publishing was interrupted; the post may exist at the network and is not posted again"}}}})
+				ok, err := s.transition(ctx, sc, sh.ID, shareMove{From: []ShareState{SharePublishing}, To: ShareUnconfirmed, Attempt: sh.AttemptID,
+					Set: bson.D{{Key: "updated_at", Value: now},
+						{Key: "error", Value: "publishing was interrupted; the post may exist at the network and is not posted again"}}})
 				if err != nil {
 					return err
 				}
