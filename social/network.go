@@ -1,7 +1,3 @@
-// Package social owns the social networks a company's employees share to:
-// the connector interface each network implements, the admin whitelist of
-// networks per instance, members' OAuth connections and the vault that
-// keeps their tokens encrypted at rest.
 package social
 
 import (
