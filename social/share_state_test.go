@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -232,4 +233,43 @@ func key(lit *ast.CompositeLit) string {
 	}
 	s, _ := strconv.Unquote(k.Value)
 	return s
+}
+
+// docs/publishing.md shows the same table as shareSteps.
+func TestPublishingDocShowsShareSteps(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "publishing.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	start := strings.Index(text, "<!-- share-steps")
+	end := strings.Index(text, "<!-- /share-steps -->")
+	if start < 0 || end < start {
+		t.Fatal("docs/publishing.md has no share-steps table")
+	}
+	var inDoc []shareStep
+	for _, line := range strings.Split(text[start:end], "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || !strings.Contains(cells[1], "`") {
+			continue
+		}
+		inDoc = append(inDoc, shareStep{From: ShareState(strings.Trim(cells[1], " `")), To: ShareState(strings.Trim(cells[2], " `"))})
+	}
+	var inCode []shareStep
+	for _, st := range shareSteps {
+		inCode = append(inCode, shareStep{From: st.From, To: st.To})
+	}
+	if len(inDoc) != len(inCode) {
+		t.Errorf("docs/publishing.md lists %d changes of state; shareSteps has %d", len(inDoc), len(inCode))
+	}
+	for _, st := range inCode {
+		if !slices.Contains(inDoc, st) {
+			t.Errorf("docs/publishing.md lacks %s → %s", st.From, st.To)
+		}
+	}
+	for _, st := range inDoc {
+		if !allowedStep(st.From, st.To) {
+			t.Errorf("docs/publishing.md shows %s → %s, which shareSteps lacks", st.From, st.To)
+		}
+	}
 }
