@@ -88,19 +88,15 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 	}
 	link, _ := url.Parse(sh.TrackedURL)
 	pub, perr := s.Publish(ctx, sc, sh.ConnectionID, Post{Text: sh.Text, Link: link.String(), IdempotencyKey: sh.ID})
-	// set records the outcome, if this attempt still holds the share.
-	set := func(to ShareState, fields bson.D) error {
-		ok, err := s.transition(context.WithoutCancel(ctx), sc, id, shareMove{From: []ShareState{SharePublishing}, To: to, Attempt: attempt,
-			Set: fields, Also: bson.D{{Key: "$unset", Value: bson.D{{Key: "lease_until", Value: ""}}}}})
-		// A share that failed or was cancelled leaves its content's counters.
-		if ok && !to.live() {
-			s.shareEnded(ctx, sc, sh)
-		}
-		return err
-	}
 	if s.outcome != nil {
 		s.outcome(sh.Network, outcomeOf(perr))
 	}
+	return s.record(ctx, sc, sh, attempt, pub, perr)
+}
+
+// record settles a publishing attempt as the network's answer says (see
+// outcomeOf): a *RetryError when the share waits in queued.
+func (s *Service) record(ctx context.Context, sc tenant.Scope, sh Share, attempt string, pub Published, perr error) error {
 	var nerr *Error
 	switch {
 	case perr == nil:
@@ -108,14 +104,14 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		if at.IsZero() {
 			at = s.now().UTC()
 		}
-		if err := set(SharePublished, bson.D{{Key: "remote_id", Value: pub.RemoteID},
+		if err := s.settle(ctx, sc, sh, attempt, SharePublished, bson.D{{Key: "remote_id", Value: pub.RemoteID},
 			{Key: "post_url", Value: pub.URL}, {Key: "published_at", Value: at}, {Key: "error", Value: ""}}); err != nil {
 			return err
 		}
-		s.sharePublished(ctx, sc, id)
+		s.sharePublished(ctx, sc, sh.ID)
 		return nil
 	case errors.Is(perr, ErrAmbiguous):
-		return set(ShareUnconfirmed, bson.D{{Key: "error", Value: unconfirmedText}})
+		return s.settle(ctx, sc, sh, attempt, ShareUnconfirmed, bson.D{{Key: "error", Value: unconfirmedText}})
 	case errors.Is(perr, ErrOperator):
 		delay, msg := OperatorPause, ""
 		if errors.As(perr, &nerr) {
@@ -125,7 +121,7 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 			}
 		}
 		s.pause(ctx, sh.Network, delay, msg, perr)
-		if err := set(ShareQueued, bson.D{{Key: "error", Value: pausedText(sh.Network, msg)}}); err != nil {
+		if err := s.settle(ctx, sc, sh, attempt, ShareQueued, bson.D{{Key: "error", Value: pausedText(sh.Network, msg)}}); err != nil {
 			return err
 		}
 		return &RetryError{Delay: delay, Err: perr}
@@ -134,19 +130,32 @@ func (s *Service) PublishShare(ctx context.Context, sc tenant.Scope, id string) 
 		if errors.As(perr, &nerr) && nerr.RetryAfter > 0 {
 			delay = nerr.RetryAfter
 		}
-		if err := set(ShareQueued, bson.D{{Key: "error", Value: "the network asked to wait; retrying"}}); err != nil {
+		if err := s.settle(ctx, sc, sh, attempt, ShareQueued, bson.D{{Key: "error", Value: "the network asked to wait; retrying"}}); err != nil {
 			return err
 		}
 		return &RetryError{Delay: delay, Err: perr}
 	case errors.Is(perr, ErrReconnect), errors.Is(perr, ErrNeedsReconnect), errors.Is(perr, ErrBroken):
-		return set(ShareFailed, bson.D{{Key: "error", Value: "needs_reconnect: connect the account again"}})
+		return s.settle(ctx, sc, sh, attempt, ShareFailed, bson.D{{Key: "error", Value: "needs_reconnect: connect the account again"}})
 	case errors.Is(perr, ErrDisabled):
-		return set(ShareCancelled, bson.D{{Key: "error", Value: "the network is no longer allowed by your company"}})
+		return s.settle(ctx, sc, sh, attempt, ShareCancelled, bson.D{{Key: "error", Value: "the network is no longer allowed by your company"}})
 	case errors.Is(perr, ErrServerNotAllowed):
-		return set(ShareCancelled, bson.D{{Key: "error", Value: "your company no longer allows this account's server"}})
+		return s.settle(ctx, sc, sh, attempt, ShareCancelled, bson.D{{Key: "error", Value: "your company no longer allows this account's server"}})
 	default:
-		return set(ShareFailed, bson.D{{Key: "error", Value: failureText(perr)}})
+		return s.settle(ctx, sc, sh, attempt, ShareFailed, bson.D{{Key: "error", Value: failureText(perr)}})
 	}
+}
+
+// settle moves sh from publishing to to, if attempt still holds it, and
+// ends its lease; a share that failed or was cancelled leaves its
+// content's counters. It writes whatever became of ctx: the network has
+// answered.
+func (s *Service) settle(ctx context.Context, sc tenant.Scope, sh Share, attempt string, to ShareState, fields bson.D) error {
+	ok, err := s.transition(context.WithoutCancel(ctx), sc, sh.ID, shareMove{From: []ShareState{SharePublishing}, To: to, Attempt: attempt,
+		Set: fields, Also: bson.D{{Key: "$unset", Value: bson.D{{Key: "lease_until", Value: ""}}}}})
+	if ok && !to.live() {
+		s.shareEnded(ctx, sc, sh)
+	}
+	return err
 }
 
 // pausedText is what a member is told about a share waiting for the

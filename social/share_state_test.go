@@ -84,10 +84,10 @@ func TestShareStepsMatchTheCode(t *testing.T) {
 						from, ok = statesOf(n.Args[3])
 						to = ShareCancelled
 					}
-				case "set": // PublishShare's outcome: set(to, fields), from publishing
-					if len(n.Args) == 2 {
+				case "settle": // a publishing attempt's outcome: settle(ctx, sc, sh, attempt, to, fields)
+					if len(n.Args) == 6 {
 						var t1 []ShareState
-						t1, ok = statesOf(n.Args[0])
+						t1, ok = statesOf(n.Args[4])
 						if ok {
 							from, to = []ShareState{SharePublishing}, t1[0]
 						}
@@ -198,7 +198,7 @@ func statesOf(e ast.Expr) ([]ShareState, bool) {
 }
 
 // isWrapper: From or To is a plain name that is not a state (the
-// parameter of cancelEach or of PublishShare's set).
+// parameter of cancelEach or of settle).
 func isWrapper(from, to ast.Expr) bool {
 	param := func(e ast.Expr) bool {
 		id, ok := e.(*ast.Ident)
