@@ -108,125 +108,168 @@ func NewWorker(cfg Config) (*Worker, error) {
 	return w, nil
 }
 
-// Handler returns the task mux; tests drive it directly.
+// Handler returns the task mux; tests drive it directly. Each task type
+// has a method of its own; scoped adapts the handlers of one object of
+// one instance, eachInstance those that walk every instance.
 func (w *Worker) Handler() asynq.Handler {
 	mux := asynq.NewServeMux()
 	mux.Use(w.observe)
-	mux.HandleFunc(task.TypeHealthPing, func(ctx context.Context, _ *asynq.Task) error {
-		w.heartbeat.Set(float64(w.cfg.Now().Unix()))
-		return nil
-	})
-	mux.HandleFunc(task.TypeSweepExpired, func(ctx context.Context, _ *asynq.Task) error {
-		n, err := w.cfg.Store.SweepExpired(ctx)
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			w.cfg.Log.InfoContext(ctx, "expired records swept", "count", n)
-		}
-		return nil
-	})
-	mux.HandleFunc(task.TypeRecheckDomains, func(ctx context.Context, _ *asynq.Task) error {
-		r := w.cfg.Resolver
-		if r == nil {
-			r = net.DefaultResolver
-		}
-		checked, missing, err := w.cfg.Store.RecheckDomains(ctx, r, w.cfg.Mailer)
-		if missing > 0 {
-			w.cfg.Log.WarnContext(ctx, "verification records missing", "checked", checked, "missing", missing)
-		}
-		return err
-	})
-	mux.HandleFunc(task.TypePreview, w.scoped(func(ctx context.Context, sc tenant.Scope, id string) error {
-		err := w.cfg.Content.RefreshPreview(ctx, sc, id)
-		if errors.Is(err, content.ErrPreviewRefused) {
-			return fmt.Errorf("%w: %w", err, errDropped)
-		}
-		return err
-	}))
-	mux.HandleFunc(task.TypeExport, w.scoped(func(ctx context.Context, sc tenant.Scope, id string) error {
-		return w.cfg.Privacy.PrepareExport(ctx, sc, id)
-	}))
-	mux.HandleFunc(task.TypePublish, w.scoped(func(ctx context.Context, sc tenant.Scope, id string) error {
-		return w.cfg.Social.PublishShare(ctx, sc, id)
-	}))
-	mux.HandleFunc(task.TypeReconcile, func(ctx context.Context, _ *asynq.Task) error {
-		return w.cfg.Store.EachInstance(ctx, func(sc tenant.Scope) error {
-			// A share queued for a reconcile interval without a live task
-			// is queued again: a task Redis lost is back within two.
-			requeued, unconfirmed, err := w.cfg.Social.Reconcile(ctx, sc, reconcileInterval)
-			if err != nil {
-				return err
-			}
-			published, retried, err := w.cfg.Social.ResolveUnconfirmed(ctx, sc)
-			if requeued+unconfirmed+published+retried > 0 {
-				w.cfg.Log.InfoContext(ctx, "shares reconciled", "tenant_id", sc.InstanceID(), "requeued", requeued, "unconfirmed", unconfirmed,
-					"found_published", published, "found_absent_requeued", retried)
-			}
-			return err
-		})
-	})
-	mux.HandleFunc(task.TypeSweepRetention, func(ctx context.Context, _ *asynq.Task) error {
-		return w.cfg.Store.EachInstance(ctx, func(sc tenant.Scope) error {
-			n, err := social.SweepClicks(ctx, sc, w.cfg.Now())
-			if n > 0 {
-				w.cfg.Log.InfoContext(ctx, "click events past retention deleted", "tenant_id", sc.InstanceID(), "count", n)
-			}
-			if err != nil {
-				return err
-			}
-			n, err = tenant.SweepAudit(ctx, sc, w.cfg.Now())
-			if n > 0 {
-				w.cfg.Log.InfoContext(ctx, "audit entries past retention purged", "tenant_id", sc.InstanceID(), "count", n)
-			}
-			return err
-		})
-	})
-	mux.HandleFunc(task.TypeWarnExpiring, func(ctx context.Context, _ *asynq.Task) error {
-		return w.cfg.Store.EachInstance(ctx, func(sc tenant.Scope) error {
-			_, err := w.cfg.Social.WarnExpiring(ctx, sc)
-			return err
-		})
-	})
-	mux.HandleFunc(task.TypeRefreshEngagement, func(ctx context.Context, _ *asynq.Task) error {
-		return w.cfg.Store.EachInstance(ctx, func(sc tenant.Scope) error {
-			rep, err := w.cfg.Reach.RefreshEngagement(ctx, sc, w.cfg.Social)
-			if rep.Changed+rep.Failed > 0 {
-				w.cfg.Log.InfoContext(ctx, "engagement refreshed", "tenant_id", sc.InstanceID(), "read", rep.Read, "changed", rep.Changed, "failed", rep.Failed)
-			}
-			return err
-		})
-	})
-	mux.HandleFunc(task.TypeSendDigests, func(ctx context.Context, _ *asynq.Task) error {
-		if w.cfg.Mailer == nil || w.cfg.BaseURL == nil || w.cfg.Content == nil {
-			return nil
-		}
-		return w.cfg.Store.EachInstance(ctx, func(sc tenant.Scope) error {
-			rep, err := w.cfg.Content.SendDigests(ctx, sc, w.cfg.Mailer, w.cfg.BaseURL)
-			if rep.Sent > 0 {
-				w.cfg.Log.InfoContext(ctx, "digests sent", "tenant_id", sc.InstanceID(), "sent", rep.Sent, "skipped", rep.Skipped)
-			}
-			return err
-		})
-	})
-	mux.HandleFunc(task.TypePollSources, func(ctx context.Context, _ *asynq.Task) error {
-		if w.cfg.Content == nil {
-			return nil
-		}
-		return w.cfg.Store.EachInstance(ctx, func(sc tenant.Scope) error {
-			rep, err := w.cfg.Content.PollDue(ctx, sc)
-			if rep.Polled > 0 {
-				w.cfg.Log.InfoContext(ctx, "content sources polled", "tenant_id", sc.InstanceID(), "polled", rep.Polled,
-					"unchanged", rep.Unchanged, "failed", rep.Failed, "added", rep.Added)
-			}
-			return err
-		})
-	})
-	mux.HandleFunc(task.TypeSweepExports, func(ctx context.Context, _ *asynq.Task) error {
-		_, err := w.cfg.Store.SweepExports(ctx)
-		return err
-	})
+	mux.HandleFunc(task.TypeHealthPing, w.healthPing)
+	mux.HandleFunc(task.TypeSweepExpired, w.sweepExpired)
+	mux.HandleFunc(task.TypeRecheckDomains, w.recheckDomains)
+	mux.HandleFunc(task.TypePreview, w.scoped(w.refreshPreview))
+	mux.HandleFunc(task.TypeExport, w.scoped(w.prepareExport))
+	mux.HandleFunc(task.TypePublish, w.scoped(w.publishShare))
+	mux.HandleFunc(task.TypeReconcile, w.eachInstance(w.reconcile))
+	mux.HandleFunc(task.TypeSweepRetention, w.eachInstance(w.sweepRetention))
+	mux.HandleFunc(task.TypeWarnExpiring, w.eachInstance(w.warnExpiring))
+	mux.HandleFunc(task.TypeRefreshEngagement, w.eachInstance(w.refreshEngagement))
+	mux.HandleFunc(task.TypeSendDigests, w.sendDigests)
+	mux.HandleFunc(task.TypePollSources, w.pollSources)
+	mux.HandleFunc(task.TypeSweepExports, w.sweepExports)
 	return mux
+}
+
+// healthPing (health:ping) records that the worker processes tasks.
+func (w *Worker) healthPing(ctx context.Context, _ *asynq.Task) error {
+	w.heartbeat.Set(float64(w.cfg.Now().Unix()))
+	return nil
+}
+
+// sweepExpired (tenant:sweep_expired) deletes expired sessions, sign-in
+// tokens, rate-limit windows and idempotency records.
+func (w *Worker) sweepExpired(ctx context.Context, _ *asynq.Task) error {
+	n, err := w.cfg.Store.SweepExpired(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		w.cfg.Log.InfoContext(ctx, "expired records swept", "count", n)
+	}
+	return nil
+}
+
+// recheckDomains (tenant:recheck_domains) checks that verified domains
+// still carry their TXT record.
+func (w *Worker) recheckDomains(ctx context.Context, _ *asynq.Task) error {
+	r := w.cfg.Resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	checked, missing, err := w.cfg.Store.RecheckDomains(ctx, r, w.cfg.Mailer)
+	if missing > 0 {
+		w.cfg.Log.WarnContext(ctx, "verification records missing", "checked", checked, "missing", missing)
+	}
+	return err
+}
+
+// refreshPreview (content:preview) fetches a content's link preview; a
+// link the fetcher refuses is dropped, not retried.
+func (w *Worker) refreshPreview(ctx context.Context, sc tenant.Scope, id string) error {
+	err := w.cfg.Content.RefreshPreview(ctx, sc, id)
+	if errors.Is(err, content.ErrPreviewRefused) {
+		return fmt.Errorf("%w: %w", err, errDropped)
+	}
+	return err
+}
+
+// prepareExport (privacy:export) builds a data-subject export.
+func (w *Worker) prepareExport(ctx context.Context, sc tenant.Scope, id string) error {
+	return w.cfg.Privacy.PrepareExport(ctx, sc, id)
+}
+
+// publishShare (share:publish) publishes one share.
+func (w *Worker) publishShare(ctx context.Context, sc tenant.Scope, id string) error {
+	return w.cfg.Social.PublishShare(ctx, sc, id)
+}
+
+// reconcile (share:reconcile) repairs an instance's shares: a share
+// queued for a reconcile interval without a live task is queued again (a
+// task Redis lost is back within two), an expired publishing lease
+// becomes unconfirmed, and unconfirmed shares are asked about.
+func (w *Worker) reconcile(ctx context.Context, sc tenant.Scope) error {
+	requeued, unconfirmed, err := w.cfg.Social.Reconcile(ctx, sc, reconcileInterval)
+	if err != nil {
+		return err
+	}
+	published, retried, err := w.cfg.Social.ResolveUnconfirmed(ctx, sc)
+	if requeued+unconfirmed+published+retried > 0 {
+		w.cfg.Log.InfoContext(ctx, "shares reconciled", "requeued", requeued, "unconfirmed", unconfirmed,
+			"found_published", published, "found_absent_requeued", retried)
+	}
+	return err
+}
+
+// sweepRetention (privacy:sweep_retention) deletes an instance's click
+// events and audit entries past their retention.
+func (w *Worker) sweepRetention(ctx context.Context, sc tenant.Scope) error {
+	n, err := social.SweepClicks(ctx, sc, w.cfg.Now())
+	if n > 0 {
+		w.cfg.Log.InfoContext(ctx, "click events past retention deleted", "count", n)
+	}
+	if err != nil {
+		return err
+	}
+	n, err = tenant.SweepAudit(ctx, sc, w.cfg.Now())
+	if n > 0 {
+		w.cfg.Log.InfoContext(ctx, "audit entries past retention purged", "count", n)
+	}
+	return err
+}
+
+// warnExpiring (social:warn_expiring) tells members whose
+// connections expire soon.
+func (w *Worker) warnExpiring(ctx context.Context, sc tenant.Scope) error {
+	_, err := w.cfg.Social.WarnExpiring(ctx, sc)
+	return err
+}
+
+// refreshEngagement (reach:refresh_engagement) reads the engagement of an
+// instance's recent posts from their networks.
+func (w *Worker) refreshEngagement(ctx context.Context, sc tenant.Scope) error {
+	rep, err := w.cfg.Reach.RefreshEngagement(ctx, sc, w.cfg.Social)
+	if rep.Changed+rep.Failed > 0 {
+		w.cfg.Log.InfoContext(ctx, "engagement refreshed", "read", rep.Read, "changed", rep.Changed, "failed", rep.Failed)
+	}
+	return err
+}
+
+// sendDigests (content:send_digests) sends the weekly digests of every
+// instance, when mail and the web app's URL are configured.
+func (w *Worker) sendDigests(ctx context.Context, t *asynq.Task) error {
+	if w.cfg.Mailer == nil || w.cfg.BaseURL == nil || w.cfg.Content == nil {
+		return nil
+	}
+	return w.eachInstance(func(ctx context.Context, sc tenant.Scope) error {
+		rep, err := w.cfg.Content.SendDigests(ctx, sc, w.cfg.Mailer, w.cfg.BaseURL)
+		if rep.Sent > 0 {
+			w.cfg.Log.InfoContext(ctx, "digests sent", "sent", rep.Sent, "skipped", rep.Skipped)
+		}
+		return err
+	})(ctx, t)
+}
+
+// pollSources (content:poll_sources) polls every instance's content
+// sources that are due.
+func (w *Worker) pollSources(ctx context.Context, t *asynq.Task) error {
+	if w.cfg.Content == nil {
+		return nil
+	}
+	return w.eachInstance(func(ctx context.Context, sc tenant.Scope) error {
+		rep, err := w.cfg.Content.PollDue(ctx, sc)
+		if rep.Polled > 0 {
+			w.cfg.Log.InfoContext(ctx, "content sources polled", "polled", rep.Polled,
+				"unchanged", rep.Unchanged, "failed", rep.Failed, "added", rep.Added)
+		}
+		return err
+	})(ctx, t)
+}
+
+// sweepExports (privacy:sweep_exports) deletes data-subject exports past
+// their expiry.
+func (w *Worker) sweepExports(ctx context.Context, _ *asynq.Task) error {
+	_, err := w.cfg.Store.SweepExports(ctx)
+	return err
 }
 
 // tracerName names the spans of the worker's tasks.
@@ -258,6 +301,17 @@ func (w *Worker) scoped(h func(ctx context.Context, sc tenant.Scope, id string) 
 			return fmt.Errorf("%s %s not in instance %s: %w", t.Type(), ref.ID, ref.TenantID, asynq.SkipRetry)
 		}
 		return err
+	}
+}
+
+// eachInstance adapts a handler of one instance into a periodic task
+// that runs it for every instance in turn, its log records carrying the
+// instance's tenant_id. The first error ends the walk.
+func (w *Worker) eachInstance(h func(ctx context.Context, sc tenant.Scope) error) asynq.HandlerFunc {
+	return func(ctx context.Context, _ *asynq.Task) error {
+		return w.cfg.Store.EachInstance(ctx, func(sc tenant.Scope) error {
+			return h(httpapi.WithLogAttrs(ctx, slog.String("tenant_id", sc.InstanceID())), sc)
+		})
 	}
 }
 

@@ -1,11 +1,8 @@
-// Package social owns the social networks a company's employees share to:
-// the connector interface each network implements, the admin whitelist of
-// networks per instance, members' OAuth connections and the vault that
-// keeps their tokens encrypted at rest.
 package social
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -227,3 +224,20 @@ type Tokens struct {
 	Access, Refresh Secret
 	Expiry          time.Time
 }
+
+// Engagement is what a network counts on a published post.
+type Engagement struct {
+	Reactions int64 `bson:"reactions" json:"reactions"`
+	Comments  int64 `bson:"comments" json:"comments"`
+	Reposts   int64 `bson:"reposts" json:"reposts"`
+}
+
+// MetricsReader is a Network that can read a published post's engagement
+// (optional; networks without it report no engagement).
+type MetricsReader interface {
+	// Metrics reads the post's current counts.
+	Metrics(ctx context.Context, a Account, remoteID string) (Engagement, error)
+}
+
+// ErrNoMetrics: the share's network offers no engagement metrics.
+var ErrNoMetrics = errors.New("the network offers no post metrics")

@@ -91,8 +91,8 @@ func (p privacySource) Erase(ctx context.Context, sc tenant.Scope, s tenant.Subj
 				p.svc.log.WarnContext(ctx, "published post not deleted at the network", "share_id", sh.ID, "network", sh.Network, "err", err)
 				continue
 			}
-			if _, err := p.svc.cancelEach(ctx, sc, []Share{sh}, bson.D{{Key: "state", Value: ShareCancelled},
-				{Key: "error", Value: "deleted at the network when the member was erased"}, {Key: "post_url", Value: ""}}); err != nil {
+			if _, err := p.svc.cancelEach(ctx, sc, []Share{sh}, []ShareState{SharePublished},
+				bson.D{{Key: "error", Value: "deleted at the network when the member was erased"}, {Key: "post_url", Value: ""}}); err != nil {
 				return err
 			}
 		}
@@ -107,7 +107,7 @@ func (p privacySource) Erase(ctx context.Context, sc tenant.Scope, s tenant.Subj
 		options.Find().SetProjection(shareEndFields)); err != nil {
 		return err
 	}
-	if _, err := p.svc.cancelEach(ctx, sc, waiting, bson.D{{Key: "state", Value: ShareCancelled}, {Key: "error", Value: "the member was erased"}}); err != nil {
+	if _, err := p.svc.cancelEach(ctx, sc, waiting, pendingStates, bson.D{{Key: "error", Value: "the member was erased"}}); err != nil {
 		return err
 	}
 	if _, err := shares.UpdateMany(ctx, bson.D{{Key: "member_id", Value: s.MemberID}},

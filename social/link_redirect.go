@@ -3,133 +3,21 @@ package social
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
-
-// Click is one counted visit of a tracked link. The IP is truncated at
-// ingest (/24, /48) and no cookie is set or read. Clicks are stored in
-// batches (clickBatch).
-type Click struct {
-	ShareID   string
-	ContentID string
-	Network   string
-	At        time.Time
-	IPPrefix  string
-	Referrer  string // the referrer's host
-	// Visitor is a daily-salted hash of (code, IP prefix) that counts
-	// unique clicks: one per link, address prefix and day, whatever the
-	// User-Agent says. The salt is discarded, so it identifies no one.
-	Visitor string
-	// Own: the click came with the session cookie of the member who
-	// shared the link (their own visit). It counts as a click, never as a
-	// unique click, so it earns no points.
-	Own bool
-	// Code, UserAgent and SessionMember (the member of this instance
-	// whose session cookie came with the click) are known while the batch
-	// is recorded, never stored.
-	Code          string
-	UserAgent     string
-	SessionMember string
-}
-
-// clickBatch is how raw clicks are stored: one document per batch the
-// recorder writes for an instance (at most batchSize clicks, about a
-// second's worth), in columns: click i is Links[Link[i]] at At[i] from
-// IPPrefix[i], Referrer[i] and Visitor[i]; Own[i] when the batch has
-// the column (batches stored before it have none). The embedded database's cost
-// is mostly per document and per embedded document, and it shares its CPU
-// with the redirects: a document per click took about six times the CPU.
-type clickBatch struct {
-	ID string `bson:"_id"`
-	// AtMin and AtMax are the earliest and the latest click's time: range
-	// queries and the retention sweep select batches by them.
-	AtMin    time.Time   `bson:"at_min"`
-	AtMax    time.Time   `bson:"at_max"`
-	N        int         `bson:"n"`
-	Links    []clickLink `bson:"links"`
-	Link     []int       `bson:"link"`
-	At       []time.Time `bson:"at"`
-	IPPrefix []string    `bson:"ip_prefix"`
-	Referrer []string    `bson:"referrer_host"`
-	Visitor  []string    `bson:"visitor"`
-	Own      []bool      `bson:"own,omitempty"`
-}
-
-// clickLink is what the clicks on one tracked link share.
-type clickLink struct {
-	ShareID   string `bson:"share_id"`
-	ContentID string `bson:"content_id"`
-	Network   string `bson:"network"`
-}
-
-// newClickBatch stores clicks (at least one) as one batch.
-func newClickBatch(clicks []Click) clickBatch {
-	b := clickBatch{ID: httpapi.NewID(), AtMin: clicks[0].At, AtMax: clicks[0].At, N: len(clicks),
-		Link: make([]int, len(clicks)), At: make([]time.Time, len(clicks)), IPPrefix: make([]string, len(clicks)),
-		Referrer: make([]string, len(clicks)), Visitor: make([]string, len(clicks))}
-	links := map[clickLink]int{}
-	for i, c := range clicks {
-		l := clickLink{ShareID: c.ShareID, ContentID: c.ContentID, Network: c.Network}
-		n, ok := links[l]
-		if !ok {
-			n = len(b.Links)
-			links[l] = n
-			b.Links = append(b.Links, l)
-		}
-		b.Link[i], b.At[i], b.IPPrefix[i], b.Referrer[i], b.Visitor[i] = n, c.At, c.IPPrefix, c.Referrer, c.Visitor
-		if c.Own {
-			if b.Own == nil {
-				b.Own = make([]bool, len(clicks))
-			}
-			b.Own[i] = true
-		}
-		if c.At.Before(b.AtMin) {
-			b.AtMin = c.At
-		}
-		if c.At.After(b.AtMax) {
-			b.AtMax = c.At
-		}
-	}
-	return b
-}
-
-// clicks returns the batch's clicks.
-func (b clickBatch) clicks() ([]Click, error) {
-	n := b.N
-	if len(b.Link) != n || len(b.At) != n || len(b.IPPrefix) != n || len(b.Referrer) != n || len(b.Visitor) != n ||
-		(len(b.Own) != 0 && len(b.Own) != n) {
-		return nil, fmt.Errorf("click batch %s: columns do not hold its %d clicks", b.ID, n)
-	}
-	out := make([]Click, n)
-	for i := range n {
-		if b.Link[i] < 0 || b.Link[i] >= len(b.Links) {
-			return nil, fmt.Errorf("click batch %s: click %d names link %d of %d", b.ID, i, b.Link[i], len(b.Links))
-		}
-		l := b.Links[b.Link[i]]
-		out[i] = Click{ShareID: l.ShareID, ContentID: l.ContentID, Network: l.Network, At: b.At[i],
-			IPPrefix: b.IPPrefix[i], Referrer: b.Referrer[i], Visitor: b.Visitor[i], Own: len(b.Own) == n && b.Own[i]}
-	}
-	return out, nil
-}
-
-var clickKind = tenant.Kind{Name: "clicks", Indexes: []tenant.Index{{Keys: bson.D{{Key: "at_max", Value: 1}}}}}
 
 // Redirector serves GET /r/{code}: a 302 to the stored destination with
 // UTM parameters, never shaped by the request. Links are cached for
@@ -511,109 +399,9 @@ func (r *Redirector) Close(ctx context.Context) error {
 	}
 }
 
-// SweepClicks deletes the instance's raw click events older than its
-// retention period (settings.retention_days) and returns how many; the
-// aggregates are kept. The embedded server has no TTL indexes, so a daily
-// job calls this. Batches wholly older than the cutoff are deleted; a
-// batch straddling it keeps only its clicks from the cutoff on.
-func SweepClicks(ctx context.Context, sc tenant.Scope, now time.Time) (int64, error) {
-	cutoff := now.UTC().AddDate(0, 0, -sc.Instance().Settings.RetentionPeriod())
-	coll := sc.Collection(clickKind)
-	var old []clickBatch
-	before := bson.D{{Key: "at_max", Value: bson.D{{Key: "$lt", Value: cutoff}}}}
-	if err := coll.Find(ctx, before, &old, options.Find().SetProjection(bson.D{{Key: "n", Value: 1}})); err != nil {
-		return 0, err
-	}
-	var deleted int64
-	for _, b := range old {
-		deleted += int64(b.N)
-	}
-	// By the same filter, not by ID: a sweep that did not run for weeks
-	// would name too many batches for one command. A batch stored since
-	// ends after the cutoff, so the filter selects the same batches.
-	if len(old) > 0 {
-		if _, err := coll.DeleteMany(ctx, before); err != nil {
-			return 0, err
-		}
-	}
-	var straddling []clickBatch
-	if err := coll.Find(ctx, bson.D{{Key: "at_min", Value: bson.D{{Key: "$lt", Value: cutoff}}},
-		{Key: "at_max", Value: bson.D{{Key: "$gte", Value: cutoff}}}}, &straddling); err != nil {
-		return deleted, err
-	}
-	for _, b := range straddling {
-		clicks, err := b.clicks()
-		if err != nil {
-			return deleted, err
-		}
-		kept := slices.DeleteFunc(clicks, func(c Click) bool { return c.At.Before(cutoff) })
-		t := newClickBatch(kept) // at_max ≥ cutoff: at least one click is kept
-		ok, err := coll.Update(ctx, bson.D{{Key: "_id", Value: b.ID}, {Key: "n", Value: b.N}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "at_min", Value: t.AtMin}, {Key: "n", Value: t.N},
-				{Key: "links", Value: t.Links}, {Key: "link", Value: t.Link}, {Key: "at", Value: t.At},
-				{Key: "ip_prefix", Value: t.IPPrefix}, {Key: "referrer_host", Value: t.Referrer}, {Key: "visitor", Value: t.Visitor},
-				{Key: "own", Value: t.Own}}}})
-		if err != nil {
-			return deleted, err
-		}
-		if ok {
-			deleted += int64(b.N - t.N)
-		}
-	}
-	return deleted, nil
-}
-
-// legacyClick is a raw click as releases before click batches stored it:
-// one document per click, with no at_max, so that neither the retention
-// sweep nor the reach readers (which select batches by at_max) saw it.
-type legacyClick struct {
-	ID        string    `bson:"_id"`
-	ShareID   string    `bson:"share_id"`
-	ContentID string    `bson:"content_id"`
-	Network   string    `bson:"network"`
-	At        time.Time `bson:"at"`
-	IPPrefix  string    `bson:"ip_prefix"`
-	Referrer  string    `bson:"referrer_host"`
-	Visitor   string    `bson:"visitor"`
-}
-
 // legacyPage is how many legacy clicks BatchLegacyClicks makes one batch.
 const legacyPage = 500
 
-// BatchLegacyClicks stores the instance's clicks kept one document per
-// click (before batches) as batches, which carry at_max, so retention
-// sweeps them and reach reads them; it returns how many clicks it moved.
-// It pages through them by _id, legacyPage at a time. It may run again
-// after an interruption: each batch's _id derives from its first click's,
-// so a batch written before the interruption is written over with the
-// same clicks, and its clicks are deleted after it is stored.
-func BatchLegacyClicks(ctx context.Context, sc tenant.Scope) (int, error) {
-	coll := sc.Collection(clickKind)
-	moved := 0
-	for {
-		var page []legacyClick
-		if err := coll.Find(ctx, bson.D{{Key: "at_max", Value: bson.D{{Key: "$exists", Value: false}}}}, &page,
-			options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(legacyPage)); err != nil {
-			return moved, err
-		}
-		if len(page) == 0 {
-			return moved, nil
-		}
-		clicks := make([]Click, len(page))
-		ids := make([]string, len(page))
-		for i, l := range page {
-			clicks[i] = Click{ShareID: l.ShareID, ContentID: l.ContentID, Network: l.Network, At: l.At.UTC(),
-				IPPrefix: l.IPPrefix, Referrer: l.Referrer, Visitor: l.Visitor}
-			ids[i] = l.ID
-		}
-		b := newClickBatch(clicks)
-		b.ID = "legacy-" + page[0].ID
-		if err := coll.Insert(ctx, b); err != nil && !errors.Is(err, tenant.ErrDuplicate) {
-			return moved, err
-		}
-		if _, err := coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
-			return moved, err
-		}
-		moved += len(page)
-	}
-}
+// IsBot reports whether a User-Agent is a link-preview bot or crawler,
+// whose visits are not clicks.
+func IsBot(ua string) bool { return isBot(ua) }

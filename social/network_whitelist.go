@@ -212,8 +212,8 @@ func (s *Service) cancelPending(ctx context.Context, sc tenant.Scope, filter bso
 	// call makes, and only those, leaves the content's counters. A share
 	// that started publishing between the two steps keeps its running
 	// task (it cannot be deleted) and is refused when it runs.
-	cancelled, err := s.cancelEach(ctx, sc, pending, bson.D{{Key: "state", Value: ShareCancelled},
-		{Key: "error", Value: reason}, {Key: "updated_at", Value: s.timestamp()}})
+	cancelled, err := s.cancelEach(ctx, sc, pending, pendingStates,
+		bson.D{{Key: "error", Value: reason}, {Key: "updated_at", Value: s.timestamp()}})
 	ids := make([]string, len(cancelled))
 	for i, p := range cancelled {
 		ids[i] = p.ID

@@ -104,3 +104,67 @@ func RecountCounters(ctx context.Context, sc tenant.Scope) (RecountReport, error
 	}
 	return rep, nil
 }
+
+// shareEnded takes a share that was just cancelled or failed out of its
+// content's counters (see sharesEnded).
+func (s *Service) shareEnded(ctx context.Context, sc tenant.Scope, sh Share) {
+	s.sharesEnded(ctx, sc, []Share{sh})
+}
+
+// sharesEnded takes shares that this process just cancelled or failed
+// (each by its own conditional update, so no other path counts it) out of
+// their contents' counters: per member and content, as many shares less,
+// and one sharer less when the member has no other live share of it.
+func (s *Service) sharesEnded(ctx context.Context, sc tenant.Scope, ended []Share) {
+	type of struct{ member, content string }
+	n := map[of]int64{}
+	var order []of
+	for _, sh := range ended {
+		k := of{sh.MemberID, sh.ContentID}
+		if n[k] == 0 {
+			order = append(order, k)
+		}
+		n[k]++
+	}
+	for _, k := range order {
+		left := int64(0)
+		if still, err := s.hasLiveShare(ctx, sc, k.member, k.content); err != nil {
+			s.log.WarnContext(ctx, "share counters of the content not updated", "content_id", k.content, "err", err)
+			continue
+		} else if !still {
+			left = -1
+		}
+		s.countShares(ctx, sc, k.content, left, -n[k])
+	}
+}
+
+// cancelEach cancels each of shares still in one of from, one conditional
+// update per share (set is the rest of the $set), and takes the ones this
+// call cancelled out of their contents' counters: of two paths cancelling
+// one share, only the one whose update matched counts it. It returns the
+// shares it cancelled.
+func (s *Service) cancelEach(ctx context.Context, sc tenant.Scope, shares []Share, from []ShareState, set bson.D) ([]Share, error) {
+	var done []Share
+	var err error
+	for _, sh := range shares {
+		var ok bool
+		ok, err = s.transition(ctx, sc, sh.ID, shareMove{From: from, To: ShareCancelled, Set: set})
+		if err != nil {
+			break
+		}
+		if ok {
+			done = append(done, sh)
+		}
+	}
+	s.sharesEnded(ctx, sc, done)
+	return done, err
+}
+
+// countShares updates the content's share counters. It cannot fail the
+// share or its cancellation, which stand: a counter left behind is only
+// a figure shown on the content.
+func (s *Service) countShares(ctx context.Context, sc tenant.Scope, contentID string, sharedBy, shares int64) {
+	if err := content.CountShares(context.WithoutCancel(ctx), sc, contentID, sharedBy, shares); err != nil {
+		s.log.WarnContext(ctx, "share counters of the content not updated", "content_id", contentID, "err", err)
+	}
+}
