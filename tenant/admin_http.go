@@ -200,7 +200,7 @@ func (s *Service) OpsRoutes(r gin.IRouter) {
 func (s *Service) requireOperator(c *gin.Context) {
 	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.OperatorToken)) != 1 {
-		api.Write(c, api.New(http.StatusUnauthorized, "unauthenticated", "the operator API needs the operator token as a bearer token"))
+		api.Write(c, api.ErrUnauthenticated.With("the operator API needs the operator token as a bearer token"))
 		return
 	}
 	c.Next()

@@ -247,10 +247,10 @@ func newApp(d appDeps) (*app, error) {
 			web.ServeHTTP(c.Writer, c.Request) // the app's own URLs (/feed, /admin …) get index.html
 			return
 		}
-		api.Write(c, api.New(http.StatusNotFound, "not_found", "no such resource"))
+		api.Write(c, api.ErrNotFound.With("no such resource"))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		api.Write(c, api.New(http.StatusMethodNotAllowed, "method_not_allowed", "this resource does not accept "+c.Request.Method))
+		api.Write(c, api.ErrMethodNotAllowed.With("this resource does not accept "+c.Request.Method))
 	})
 
 	redirector := social.NewRedirector(d.store, d.log, d.now)
@@ -268,7 +268,7 @@ func newApp(d appDeps) (*app, error) {
 	links.Use(recovery, traced(), observed, secured)
 	links.GET(trackedLinkRoute, redirector.Handle)
 	links.HEAD(trackedLinkRoute, redirector.Handle)
-	links.NoRoute(func(c *gin.Context) { api.Write(c, api.New(http.StatusNotFound, "not_found", "no such resource")) })
+	links.NoRoute(func(c *gin.Context) { api.Write(c, api.ErrNotFound.With("no such resource")) })
 	// Reach measurement: clicks feed the rollups, analysts read them.
 	reachSvc := d.reach
 	if reachSvc == nil {
@@ -306,9 +306,7 @@ func newApp(d appDeps) (*app, error) {
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(http.StatusForbidden)
-		fmt.Fprintf(w, `{"type":%q,"title":"Forbidden","status":403,"detail":"cross-site requests cannot change anything","code":"cross_origin_request"}`+"\n", api.TypePrefix+"cross_origin_request")
+		api.Serve(w, r, api.ErrCrossOrigin)
 	}))
 	guarded := cop.Handler(e)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
