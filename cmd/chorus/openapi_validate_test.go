@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +44,7 @@ func validateResponse(t *testing.T, req *http.Request, status int, header http.H
 // openapi.yaml documents for req's operation: a status it lists (or its
 // default, a problem document), a content type it lists for that status,
 // a body that matches the schema, and no body where it describes none.
+// A nil body was not seen: only status and content type are checked.
 // Requests the document has no operation for (the web app's pages,
 // unknown paths) are not checked.
 func responseMismatch(req *http.Request, status int, header http.Header, body []byte) error {
@@ -52,7 +56,7 @@ func responseMismatch(req *http.Request, status int, header http.Header, body []
 	if err != nil {
 		return nil
 	}
-	opts := &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true,
+	opts := &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true, ExcludeResponseBody: body == nil,
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts},
@@ -100,4 +104,59 @@ func TestResponseMismatch(t *testing.T) {
 	if err := responseMismatch(httptest.NewRequest("GET", "http://127.0.0.1:1/feed", nil), 200, nil, []byte("<html>")); err != nil {
 		t.Errorf("a web app page: %v", err)
 	}
+}
+
+// recordedResponse is one answer the browser test saw (frontend/e2e/run.mjs
+// writes them, one JSON object a line).
+type recordedResponse struct {
+	Method      string `json:"method"`
+	URL         string `json:"url"`
+	Status      int    `json:"status"`
+	ContentType string `json:"content_type"`
+	// Body is absent when the browser could not read it (redirects).
+	Body *string `json:"body"`
+}
+
+// The answers the browser test saw are described by openapi.yaml too:
+// npm run e2e records them and runs this test on the file
+// (CHORUS_RECORDED_RESPONSES).
+func TestRecordedResponses(t *testing.T) {
+	path := os.Getenv("CHORUS_RECORDED_RESPONSES")
+	if path == "" {
+		t.Skip("CHORUS_RECORDED_RESPONSES names the answers the browser test recorded (npm run e2e sets it)")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 16<<20)
+	checked := 0
+	for sc.Scan() {
+		var r recordedResponse
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		req := httptest.NewRequest(r.Method, r.URL, nil)
+		var body []byte
+		if r.Body != nil {
+			body = []byte(*r.Body)
+		}
+		header := http.Header{}
+		if r.ContentType != "" {
+			header.Set("Content-Type", r.ContentType)
+		}
+		if err := responseMismatch(req, r.Status, header, body); err != nil {
+			t.Errorf("openapi.yaml does not describe %s %s → %d %s: %v\nbody: %.500s", r.Method, req.URL.Path, r.Status, r.ContentType, err, body)
+		}
+		checked++
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if checked == 0 {
+		t.Errorf("%s holds no answers: the browser test recorded nothing", path)
+	}
+	t.Logf("%d answers checked", checked)
 }
