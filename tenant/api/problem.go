@@ -41,6 +41,9 @@ type Problem struct {
 const TypePrefix = "urn:chorus:problem:"
 
 // New returns a problem with the given status, stable code and detail.
+// Codes are declared once, in an error table (Rule) or among the
+// Conventions; code elsewhere returns the table's error, or a declared
+// problem With a detail of its own.
 func New(status int, code, detail string) *Problem {
 	return &Problem{
 		Type:   TypePrefix + code,
@@ -49,11 +52,6 @@ func New(status int, code, detail string) *Problem {
 		Detail: detail,
 		Code:   code,
 	}
-}
-
-// Newf is New with a formatted detail.
-func Newf(status int, code, format string, args ...any) *Problem {
-	return New(status, code, fmt.Sprintf(format, args...))
 }
 
 // Invalid returns the 400 validation_failed problem for the given fields.
