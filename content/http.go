@@ -2,7 +2,6 @@ package content
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -83,27 +82,12 @@ func NewHandlers(svc *Service, auth *tenant.Service, log *slog.Logger) *Handlers
 	return &Handlers{svc: svc, auth: auth, log: log}
 }
 
-// statusOf maps content's errors to problems.
-func statusOf(err error) *httpapi.Problem {
-	switch {
-	case errors.Is(err, ErrWrongState):
-		return httpapi.New(http.StatusConflict, "wrong_state", err.Error()+": reload it")
-	case errors.Is(err, ErrSourceExists):
-		return httpapi.New(http.StatusConflict, "source_exists", err.Error())
-	case errors.Is(err, ErrTopicExists):
-		return httpapi.New(http.StatusConflict, "topic_exists", err.Error())
-	case errors.Is(err, ErrNotShareable):
-		return httpapi.New(http.StatusConflict, "not_shareable", "this content is not published, not due yet, or expired")
-	}
-	return nil
-}
-
 var curators = []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}
 
 // Routes mounts content's routes under r (the /api/v1 group).
 func (h *Handlers) Routes(r gin.IRouter) {
 	m := func(f tenant.HandlerFunc, roles ...tenant.Role) gin.HandlerFunc {
-		return h.auth.Member(statusOf, f, roles...)
+		return h.auth.Member(Problems, f, roles...)
 	}
 	r.POST("/content", m(h.auth.Idempotent(h.create), curators...))
 	r.GET("/content", m(h.list))

@@ -363,7 +363,7 @@ func networkTitle(n string) string {
 
 // Account returns a usable account for connection id of the scope's
 // instance (jobs call it with the connection ID of a share): the
-// connection must be active (ErrDisabled, ErrNeedsReconnect, ErrBroken)
+// connection must be active (ErrDisabled, ErrReconnect, ErrBroken)
 // and its network whitelisted (ErrNetworkNotAllowed), its server allowed
 // (ErrServerNotAllowed). An access token
 // about to expire is refreshed first, once per connection at a time.
@@ -382,7 +382,7 @@ func (s *Service) Account(ctx context.Context, sc tenant.Scope, id string) (Netw
 	case StatusBroken:
 		return nil, Account{}, ErrBroken
 	default:
-		return nil, Account{}, ErrNeedsReconnect
+		return nil, Account{}, ErrReconnect
 	}
 	n, err := s.network(c.Network)
 	if err != nil {

@@ -61,7 +61,7 @@ func (s *Service) refreshOnce(ctx context.Context, sc tenant.Scope, n Network, i
 		case StatusDisabled:
 			return Account{}, ErrDisabled
 		default:
-			return Account{}, ErrNeedsReconnect
+			return Account{}, ErrReconnect
 		}
 		now := s.timestamp()
 		if c.ExpiresAt == nil || c.Refresh == nil || c.ExpiresAt.After(now.Add(refreshMargin)) {
@@ -123,7 +123,7 @@ func (s *Service) refreshOnce(ctx context.Context, sc tenant.Scope, n Network, i
 		if errors.Is(err, ErrReconnect) {
 			release(bson.D{{Key: "status", Value: StatusNeedsReconnect}, {Key: "updated_at", Value: s.timestamp()}})
 			s.tellReconnect(ctx, sc, id)
-			return Account{}, fmt.Errorf("connection %s: %w (%v)", id, ErrNeedsReconnect, err)
+			return Account{}, fmt.Errorf("connection %s: %w (%v)", id, ErrReconnect, err)
 		}
 		release(nil)
 		return Account{}, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chorushq/chorus/content/preview"
 	"github.com/chorushq/chorus/tenant"
+	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // Classes of network failures. Connectors return *Error; callers branch
@@ -22,7 +23,9 @@ var (
 	// forbidden, not found); retrying the same request cannot succeed.
 	ErrPermanent = errors.New("network refused the request")
 	// ErrReconnect: the account's authorisation is gone (token invalid,
-	// revoked, invalid_grant); the member must connect it again.
+	// revoked, invalid_grant); the member must connect it again. A
+	// connector's *Error has it as Class; the service returns it for a
+	// connection already marked so (needs_reconnect).
 	ErrReconnect = errors.New("the account must be connected again")
 	// ErrAmbiguous: the request was sent but no answer came back; the
 	// network may have acted on it. A publish must not be repeated blindly.
@@ -124,8 +127,6 @@ var (
 	// missing or the ciphertext was tampered with); it was marked broken
 	// and nothing was sent to the network.
 	ErrBroken = errors.New("the connection's tokens cannot be read; connect the account again")
-	// ErrNeedsReconnect: the connection needs the member to connect again.
-	ErrNeedsReconnect = errors.New("the account must be connected again")
 	// ErrDisabled: the connection's network is no longer whitelisted.
 	ErrDisabled = errors.New("the connection is disabled")
 	// ErrInvalidCredentials: a PasswordNetwork refused the identifier and
@@ -174,4 +175,58 @@ func serverAddressErr(server string, err error) error {
 		e.Port = u.Port()
 	}
 	return e
+}
+
+// Problems is social's error table: what each of its errors answers over
+// HTTP (content.Problems, then tenant.Problems answer the rest). Order
+// matters: the first rule that matches answers.
+var Problems = httpapi.Table{
+	httpapi.Typed(httpapi.Rule{Status: http.StatusUnprocessableEntity, Code: "server_address_not_allowed"}, func(e *ServerAddressError, p *httpapi.Problem) {
+		msg := "private, loopback or non-public addresses are not allowed"
+		if e.Port != "" {
+			msg = "port " + e.Port + " is not allowed: use the server's https address (port 443)"
+		}
+		p.Detail = "instance_url: " + msg
+		p.Errors = []httpapi.FieldError{{Field: "instance_url", Message: msg}}
+	}),
+	{Err: ErrShareState, Status: http.StatusConflict, Code: "wrong_state", Detail: "the share is no longer queued or scheduled"},
+	{Err: ErrNotConfigured, Status: http.StatusConflict, Code: "network_not_configured",
+		Detail: "this network is not set up on this Chorus deployment: its operator must register Chorus with the network and set its app credentials (see docs/connections.md)"},
+	{Err: ErrNetworkNotAllowed, Status: http.StatusForbidden, Code: "network_not_allowed", Detail: "your company's admins have not approved this network",
+		Refine: connectionDetail("your company's admins no longer allow this network (%s): reconnecting cannot help, ask them to allow it again")},
+	{Err: ErrServerNotAllowed, Status: http.StatusForbidden, Code: "instance_not_allowed", Detail: "your company's admins have not approved this server; ask them to add it",
+		Refine: connectionDetail("your company's admins no longer allow this account's %s server: reconnecting cannot help, ask them to add it")},
+	{Err: ErrInvalidState, Status: http.StatusBadRequest, Code: "invalid_state", Detail: "this connection attempt is unknown, used or expired: start again"},
+	{Err: ErrInvalidCredentials, Status: http.StatusBadRequest, Code: "invalid_credentials", Detail: ErrInvalidCredentials.Error()},
+	{Err: ErrReconnect, Status: http.StatusConflict, Code: "needs_reconnect", Detail: "the network no longer accepts this connection: connect the account again"},
+	{Err: ErrBroken, Status: http.StatusConflict, Code: "connection_broken", Detail: ErrBroken.Error()},
+	{Err: ErrDisabled, Status: http.StatusConflict, Code: "connection_disabled", Detail: "your company's admins no longer allow this network"},
+	{Err: ErrRetryLater, Status: http.StatusServiceUnavailable, Code: "network_unavailable", Detail: "the network is busy or unavailable: try again later",
+		Refine: func(err error, p *httpapi.Problem) {
+			if ne := (*Error)(nil); errors.As(err, &ne) {
+				p.RetryAfter = ne.RetryAfter
+			}
+		}},
+	{Err: ErrPermanent, Status: http.StatusBadGateway, Code: "network_refused", Detail: "the network refused the request",
+		Refine: func(err error, p *httpapi.Problem) {
+			if ne := (*Error)(nil); errors.As(err, &ne) && ne.Message != "" {
+				p.Detail += ": " + ne.Message
+			}
+		}},
+	httpapi.Typed[*Error](httpapi.Rule{Status: http.StatusBadGateway, Code: "network_error", Detail: "the network did not answer"}, nil),
+}
+
+// connectionDetail names, in the detail and the field errors, the
+// connection of a share request that cannot be used (*ConnectionError):
+// format gets its network.
+func connectionDetail(format string) func(err error, p *httpapi.Problem) {
+	return func(err error, p *httpapi.Problem) {
+		var ce *ConnectionError
+		if !errors.As(err, &ce) {
+			return
+		}
+		msg := fmt.Sprintf(format, ce.Network)
+		p.Detail = ce.Field + ": " + msg
+		p.Errors = []httpapi.FieldError{{Field: ce.Field, Message: msg}}
+	}
 }

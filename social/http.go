@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,78 +31,14 @@ func NewHandlers(svc *Service, auth *tenant.Service, log *slog.Logger) *Handlers
 	return &Handlers{svc: svc, auth: auth, log: log}
 }
 
-// statusOf maps social's errors to problems.
-func statusOf(err error) *httpapi.Problem {
-	var (
-		ne  *Error
-		sae *ServerAddressError
-		ce  *ConnectionError
-	)
-	switch {
-	case errors.As(err, &ce):
-		p := statusOf(ce.Err)
-		msg := "your company's admins no longer allow this network (" + ce.Network + "): reconnecting cannot help, ask them to allow it again"
-		if errors.Is(ce.Err, ErrServerNotAllowed) {
-			msg = "your company's admins no longer allow this account's " + ce.Network + " server: reconnecting cannot help, ask them to add it"
-		}
-		p.Detail = ce.Field + ": " + msg
-		p.Errors = []httpapi.FieldError{{Field: ce.Field, Message: msg}}
-		return p
-	case errors.As(err, &sae):
-		msg := "private, loopback or non-public addresses are not allowed"
-		if sae.Port != "" {
-			msg = "port " + sae.Port + " is not allowed: use the server's https address (port 443)"
-		}
-		p := httpapi.New(http.StatusUnprocessableEntity, "server_address_not_allowed", "instance_url: "+msg)
-		p.Errors = []httpapi.FieldError{{Field: "instance_url", Message: msg}}
-		return p
-	case errors.Is(err, content.ErrNotShareable):
-		return httpapi.New(http.StatusConflict, "not_shareable", "this content is not published, not due yet, or expired")
-	case errors.Is(err, ErrShareState):
-		return httpapi.New(http.StatusConflict, "wrong_state", "the share is no longer queued or scheduled")
-	case errors.Is(err, ErrKeyReused):
-		return httpapi.New(http.StatusUnprocessableEntity, "idempotency_key_reused", ErrKeyReused.Error())
-	case errors.Is(err, ErrKeyInUse):
-		return httpapi.New(http.StatusConflict, "idempotency_key_in_use", ErrKeyInUse.Error())
-	case errors.Is(err, ErrNotConfigured):
-		return httpapi.New(http.StatusConflict, "network_not_configured",
-			"this network is not set up on this Chorus deployment: its operator must register Chorus with the network and set its app credentials (see docs/connections.md)")
-	case errors.Is(err, ErrNetworkNotAllowed):
-		return httpapi.New(http.StatusForbidden, "network_not_allowed", "your company's admins have not approved this network")
-	case errors.Is(err, ErrServerNotAllowed):
-		return httpapi.New(http.StatusForbidden, "instance_not_allowed", "your company's admins have not approved this server; ask them to add it")
-	case errors.Is(err, ErrInvalidState):
-		return httpapi.New(http.StatusBadRequest, "invalid_state", "this connection attempt is unknown, used or expired: start again")
-	case errors.Is(err, ErrInvalidCredentials):
-		return httpapi.New(http.StatusBadRequest, "invalid_credentials", ErrInvalidCredentials.Error())
-	case errors.Is(err, ErrNeedsReconnect), errors.Is(err, ErrReconnect):
-		return httpapi.New(http.StatusConflict, "needs_reconnect", "the network no longer accepts this connection: connect the account again")
-	case errors.Is(err, ErrBroken):
-		return httpapi.New(http.StatusConflict, "connection_broken", ErrBroken.Error())
-	case errors.Is(err, ErrDisabled):
-		return httpapi.New(http.StatusConflict, "connection_disabled", "your company's admins no longer allow this network")
-	case errors.As(err, &ne):
-		switch ne.Class {
-		case ErrRetryLater:
-			p := httpapi.New(http.StatusServiceUnavailable, "network_unavailable", "the network is busy or unavailable: try again later")
-			p.RetryAfter = ne.RetryAfter
-			return p
-		case ErrPermanent:
-			msg := "the network refused the request"
-			if ne.Message != "" {
-				msg += ": " + ne.Message
-			}
-			return httpapi.New(http.StatusBadGateway, "network_refused", msg)
-		}
-		return httpapi.New(http.StatusBadGateway, "network_error", "the network did not answer")
-	}
-	return nil
-}
+// problems answers social's handlers' errors: social's own, then those of
+// content (Shareable) it passes on.
+var problems = slices.Concat(Problems, content.Problems)
 
 // Routes mounts social's routes under r (the /api/v1 group).
 func (h *Handlers) Routes(r gin.IRouter) {
 	m := func(f tenant.HandlerFunc, roles ...tenant.Role) gin.HandlerFunc {
-		return h.auth.Member(statusOf, f, roles...)
+		return h.auth.Member(problems, f, roles...)
 	}
 	r.GET("/networks", m(h.networks))
 	r.PUT("/networks/:network", m(h.allow, tenant.RoleAdmin))

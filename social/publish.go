@@ -135,7 +135,7 @@ func (s *Service) record(ctx context.Context, sc tenant.Scope, sh Share, attempt
 			return err
 		}
 		return &RetryError{Delay: delay, Err: perr}
-	case errors.Is(perr, ErrReconnect), errors.Is(perr, ErrNeedsReconnect), errors.Is(perr, ErrBroken):
+	case errors.Is(perr, ErrReconnect), errors.Is(perr, ErrBroken):
 		return s.settle(ctx, sc, sh, attempt, ShareFailed, bson.D{{Key: "error", Value: "needs_reconnect: connect the account again"}})
 	case errors.Is(perr, ErrDisabled):
 		return s.settle(ctx, sc, sh, attempt, ShareCancelled, bson.D{{Key: "error", Value: "the network is no longer allowed by your company"}})

@@ -18,7 +18,7 @@ func TestPublishOutcomeOfEachAnswer(t *testing.T) {
 		{&Error{Network: "x", Op: "publish", Class: ErrRetryLater, Status: 429, Message: "slow down"}, OutcomeRetried},
 		{&Error{Network: "x", Op: "publish", Class: ErrReconnect, Status: 401}, OutcomeFailed},
 		{ErrReconnect, OutcomeFailed},
-		{ErrNeedsReconnect, OutcomeFailed},
+		{fmt.Errorf("connection c1: %w", ErrReconnect), OutcomeFailed},
 		{ErrBroken, OutcomeFailed},
 		{ErrOperator, OutcomePaused},
 		{ErrDisabled, OutcomeCancelled},

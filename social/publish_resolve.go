@@ -190,7 +190,7 @@ func (r *resolver) unsure(ctx context.Context, sh Share, reason string, err erro
 	level := slog.LevelInfo
 	var nerr *Error
 	if err != nil && !errors.As(err, &nerr) && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrDisabled) &&
-		!errors.Is(err, ErrNeedsReconnect) && !errors.Is(err, ErrBroken) && !errors.Is(err, ErrNetworkNotAllowed) &&
+		!errors.Is(err, ErrReconnect) && !errors.Is(err, ErrBroken) && !errors.Is(err, ErrNetworkNotAllowed) &&
 		!errors.Is(err, ErrServerNotAllowed) {
 		level = slog.LevelWarn
 	}
@@ -218,7 +218,7 @@ func uncheckedReason(sh Share, err error) string {
 	var nerr *Error
 	isNet := errors.As(err, &nerr)
 	switch {
-	case errors.Is(err, ErrReconnect), errors.Is(err, ErrNeedsReconnect), errors.Is(err, ErrBroken):
+	case errors.Is(err, ErrReconnect), errors.Is(err, ErrBroken):
 		return lead + "reconnect your account, and Chorus checks again"
 	case errors.Is(err, ErrDisabled), errors.Is(err, ErrNetworkNotAllowed):
 		return lead + "your company no longer allows this network"

@@ -85,8 +85,9 @@ var shareKind = tenant.Kind{
 var (
 	// ErrShareState: the share is no longer in a state that allows this.
 	ErrShareState = errors.New("the share is not in a state that allows this")
-	// ErrKeyReused: an Idempotency-Key came back with another request.
-	ErrKeyReused = errors.New("this Idempotency-Key was used for another request")
+	// ErrKeyReused: an Idempotency-Key came back with another request
+	// (the same error as the other creating POSTs').
+	ErrKeyReused = tenant.ErrKeyReused
 )
 
 // ShareRequest is a member's request to share a content.
@@ -327,10 +328,15 @@ func (s *Service) GetShare(ctx context.Context, sc tenant.Scope, me tenant.Membe
 }
 
 // CancelShare cancels a queued or scheduled share of the member's;
-// otherwise ErrShareState. A worker that already took it wins.
+// otherwise ErrShareState. Another member's share is ErrNotFound; a
+// store that fails is its error, not ErrNotFound. A worker that already
+// took it wins.
 func (s *Service) CancelShare(ctx context.Context, sc tenant.Scope, me tenant.Member, id string) (Share, error) {
 	sh, err := s.GetShare(ctx, sc, me, id)
-	if err != nil || sh.MemberID != me.ID {
+	if err != nil {
+		return Share{}, err
+	}
+	if sh.MemberID != me.ID {
 		return Share{}, ErrNotFound
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)

@@ -12,7 +12,7 @@ import (
 
 // PostMetrics reads a published share's engagement from its network:
 // ErrNoMetrics when the network offers none, the connection's errors
-// (ErrDisabled, ErrNeedsReconnect…) when it cannot be used. A network
+// (ErrDisabled, ErrReconnect…) when it cannot be used. A network
 // paused for the operator is not asked (ErrRetryLater until the pause
 // ends); one that refuses the deployment's app (ErrOperator) is paused.
 func (s *Service) PostMetrics(ctx context.Context, sc tenant.Scope, sh Share) (Engagement, error) {

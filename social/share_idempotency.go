@@ -48,8 +48,8 @@ var claimKind = tenant.Kind{Name: "share_requests", Indexes: []tenant.Index{{Key
 const claimTimeout = time.Minute
 
 // ErrKeyInUse: a request with this Idempotency-Key is still being
-// processed.
-var ErrKeyInUse = errors.New("a request with this Idempotency-Key is still being processed")
+// processed (the same error as the other creating POSTs').
+var ErrKeyInUse = tenant.ErrKeyInUse
 
 func claimID(instanceID, memberID, key string) string {
 	h := sha256.Sum256([]byte(instanceID + "\x00" + memberID + "\x00" + key))

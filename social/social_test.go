@@ -380,8 +380,8 @@ func TestRefreshIsSerialised(t *testing.T) {
 	// The network forgets the refresh token: the member must reconnect.
 	h.fake.InvalidateRefreshTokens()
 	h.clock.Add(2 * time.Hour)
-	if _, _, err := h.svc.Account(ctx, sc, id); !errors.Is(err, social.ErrNeedsReconnect) {
-		t.Errorf("refresh with a dead refresh token: %v, want ErrNeedsReconnect", err)
+	if _, _, err := h.svc.Account(ctx, sc, id); !errors.Is(err, social.ErrReconnect) {
+		t.Errorf("refresh with a dead refresh token: %v, want ErrReconnect", err)
 	}
 	if got := h.connections(admin); len(got) != 1 || got[0].Status != "needs_reconnect" {
 		t.Errorf("connections = %+v, want needs_reconnect", got)

@@ -202,7 +202,7 @@ func (s *Service) OpsRoutes(r gin.IRouter) {
 func (s *Service) requireOperator(c *gin.Context) {
 	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.OperatorToken)) != 1 {
-		httpapi.Write(c, httpapi.New(http.StatusUnauthorized, "unauthenticated", "the operator API needs the operator token as a bearer token"))
+		httpapi.Write(c, httpapi.ErrUnauthenticated.With("the operator API needs the operator token as a bearer token"))
 		return
 	}
 	c.Next()

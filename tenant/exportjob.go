@@ -171,16 +171,9 @@ func (p *Privacy) downloadExport(c *gin.Context, sc Scope, me Member) error {
 
 // ExportRoutes mounts the export jobs under r; enqueue queues the job.
 func (p *Privacy) ExportRoutes(r gin.IRouter, enqueue func(ctx context.Context, sc Scope, id string) error) {
-	r.POST("/me/exports", p.svc.Member(exportProblem, p.svc.Idempotent(p.postExports(enqueue))))
-	r.GET("/me/exports/:id", p.svc.Member(exportProblem, p.getExportJob))
-	r.GET("/me/exports/:id/download", p.svc.Member(exportProblem, p.downloadExport))
-}
-
-func exportProblem(err error) *httpapi.Problem {
-	if errors.Is(err, ErrExportNotReady) {
-		return httpapi.New(http.StatusConflict, "export_not_ready", "the export is being prepared, was downloaded already, failed or expired")
-	}
-	return nil
+	r.POST("/me/exports", p.svc.Member(nil, p.svc.Idempotent(p.postExports(enqueue))))
+	r.GET("/me/exports/:id", p.svc.Member(nil, p.getExportJob))
+	r.GET("/me/exports/:id/download", p.svc.Member(nil, p.downloadExport))
 }
 
 // SweepExports deletes every instance's exports past their expiry (a

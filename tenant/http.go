@@ -18,13 +18,14 @@ type HandlerFunc func(c *gin.Context, sc Scope, me Member) error
 
 // Member adapts h to Gin: the request must carry a live session (else 401)
 // of a member holding one of roles (else 403; no roles means any member).
-// Errors h returns go through mapErr, then tenant's own mapping.
-func (s *Service) Member(mapErr func(error) *httpapi.Problem, h HandlerFunc, roles ...Role) gin.HandlerFunc {
+// Errors h returns are answered from errs (the domain's error table), then
+// tenant's own (Problems).
+func (s *Service) Member(errs httpapi.Table, h HandlerFunc, roles ...Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		secret, _ := c.Cookie(s.cookie.name)
 		sc, me, err := s.Authenticate(c.Request.Context(), secret)
 		if err != nil {
-			httpapi.Respond(c, s.Log, err, ProblemOf)
+			httpapi.Respond(c, s.Log, err, Problems)
 			return
 		}
 		c.Request = c.Request.WithContext(withLogIDs(c.Request.Context(), sc, me))
@@ -33,14 +34,7 @@ func (s *Service) Member(mapErr func(error) *httpapi.Problem, h HandlerFunc, rol
 			return
 		}
 		if err := h(c, sc, me); err != nil {
-			httpapi.Respond(c, s.Log, err, func(err error) *httpapi.Problem {
-				if mapErr != nil {
-					if p := mapErr(err); p != nil {
-						return p
-					}
-				}
-				return ProblemOf(err)
-			})
+			httpapi.Respond(c, s.Log, err, errs, Problems)
 		}
 	}
 }
@@ -49,112 +43,9 @@ func (s *Service) Member(mapErr func(error) *httpapi.Problem, h HandlerFunc, rol
 func (s *Service) Public(h func(c *gin.Context) error) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := h(c); err != nil {
-			httpapi.Respond(c, s.Log, err, ProblemOf)
+			httpapi.Respond(c, s.Log, err, Problems)
 		}
 	}
-}
-
-// ProblemOf maps tenant's errors to problems; nil for anything else.
-func ProblemOf(err error) *httpapi.Problem {
-	var (
-		de  *DomainError
-		rle *RateLimitError
-		ve  *ValidationError
-		ves ValidationErrors
-		ie  *InviteError
-		idp *IdPError
-	)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return httpapi.ErrNotFound
-	case errors.Is(err, ErrNoSession):
-		return httpapi.ErrUnauthenticated
-	case errors.Is(err, ErrForbidden):
-		return httpapi.ErrForbidden
-	case errors.Is(err, ErrSSORequired):
-		return httpapi.New(http.StatusForbidden, "sso_required", "your company signs in only through its identity provider: use single sign-on")
-	case errors.Is(err, ErrSSOInUse):
-		return httpapi.New(http.StatusConflict, "sso_in_use", "the join policy sso needs the identity provider: change the join policy first")
-	case errors.Is(err, ErrSSONotConfigured):
-		p := httpapi.New(http.StatusUnprocessableEntity, "sso_not_configured", "the join policy sso needs the instance's own identity provider: configure it first (Admin → Single sign-on)")
-		p.Errors = []httpapi.FieldError{{Field: "join_policy", Message: "configure the instance's identity provider first"}}
-		return p
-	case errors.Is(err, ErrNoKeys):
-		return httpapi.New(http.StatusServiceUnavailable, "keys_unavailable", "this deployment has no encryption keys (CHORUS_TOKEN_KEYS) to keep a client secret")
-	case errors.Is(err, ErrDomainUnverified):
-		return httpapi.New(http.StatusForbidden, "domain_unverified", "verify your company's domain first (Admin → Domains: publish the TXT record, then verify)")
-	case errors.Is(err, ErrSubdomainTaken):
-		return httpapi.New(http.StatusConflict, "subdomain_taken", "another company uses this subdomain")
-	case errors.Is(err, ErrDomainTaken):
-		return httpapi.New(http.StatusConflict, "domain_taken", "this domain belongs to another company instance")
-	case errors.Is(err, ErrRecordMissing):
-		return httpapi.New(http.StatusUnprocessableEntity, "verification_failed", err.Error())
-	case errors.Is(err, ErrNotInvited):
-		return httpapi.New(http.StatusForbidden, "not_invited", err.Error())
-	case errors.Is(err, ErrInvitationClosed):
-		return httpapi.New(http.StatusConflict, "invitation_closed", "this invitation was revoked, accepted or has expired")
-	case errors.Is(err, ErrNoSupportGrant):
-		return httpapi.New(http.StatusForbidden, "support_grant_required", "operators read an instance's data only under a live support grant its admins gave (X-Support-Grant)")
-	case errors.Is(err, ErrLastAdmin):
-		return httpapi.New(http.StatusConflict, "last_admin", "the instance needs at least one admin: make someone else admin first")
-	case errors.Is(err, ErrMoving), errors.Is(err, ErrMoveInProgress):
-		p := httpapi.New(http.StatusServiceUnavailable, "instance_moving", "your company's data is being moved to another region: it is read-only for a few minutes, try again then")
-		p.RetryAfter = MovingRetryAfter
-		return p
-	case errors.Is(err, ErrRegionFixed):
-		p := httpapi.New(http.StatusConflict, "region_fixed", "the region is picked while the instance is pending; once a domain is verified, the operator moves the data (chorus instance move)")
-		p.Errors = []httpapi.FieldError{{Field: "region", Message: "can no longer be changed here"}}
-		return p
-	case errors.Is(err, ErrConflict):
-		return httpapi.New(http.StatusConflict, "conflict", "the object changed at the same time: reload and try again")
-	case errors.Is(err, ErrInvalidToken):
-		return httpapi.New(http.StatusBadRequest, "invalid_token", "this sign-in link is unknown, used or expired: ask for a new one")
-	case errors.Is(err, ErrMalformedEmail):
-		return httpapi.Invalid(httpapi.FieldError{Field: "email", Message: "must be a plain email address such as alice@example.com"})
-	case errors.As(err, &idp):
-		p := httpapi.New(http.StatusUnprocessableEntity, "idp_discovery_failed", idp.Reason)
-		p.Errors = []httpapi.FieldError{{Field: "issuer", Message: idp.Reason}}
-		return p
-	case errors.As(err, &de):
-		return httpapi.Newf(http.StatusUnprocessableEntity, "invalid_email_domain", "%s addresses cannot be used for a company instance: %s", de.Domain, domainReasonText(de.Reason))
-	case errors.As(err, &rle):
-		p := httpapi.Newf(http.StatusTooManyRequests, "rate_limited", "too many %s; try again later", rle.What)
-		p.RetryAfter = rle.RetryAfter
-		return p
-	case errors.As(err, &ie):
-		p := httpapi.New(http.StatusUnprocessableEntity, "invalid_email_domain", "some addresses cannot be invited; nobody was invited")
-		p.Errors = fieldErrors(ie.Errors)
-		return p
-	case errors.As(err, &ve):
-		return httpapi.Invalid(httpapi.FieldError{Field: ve.Field, Message: ve.Reason})
-	case errors.As(err, &ves):
-		return httpapi.Invalid(fieldErrors(ves)...)
-	}
-	return nil
-}
-
-func fieldErrors(ves ValidationErrors) []httpapi.FieldError {
-	fes := make([]httpapi.FieldError, len(ves))
-	for i, v := range ves {
-		fes[i] = httpapi.FieldError{Field: v.Field, Message: v.Reason}
-	}
-	return fes
-}
-
-func domainReasonText(r DomainReason) string {
-	switch r {
-	case ReasonFreemail:
-		return "it is a free email provider, use your work address"
-	case ReasonDisposable:
-		return "it is a disposable email provider"
-	case ReasonPublicSuffix:
-		return "it is a public suffix, not a company's domain"
-	case ReasonIPLiteral:
-		return "an IP address is not a domain"
-	case ReasonMixedScript:
-		return "it mixes scripts like a lookalike domain"
-	}
-	return "it is not a valid domain"
 }
 
 // Routes mounts sign-in, the member's own views, the instance and its

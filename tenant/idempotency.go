@@ -62,14 +62,6 @@ type idempotencyRecord struct {
 	ExpiresAt   time.Time `bson:"expires_at"`
 }
 
-// Problems of Idempotency-Key.
-var (
-	errKeyReused = httpapi.New(http.StatusUnprocessableEntity, "idempotency_key_reused",
-		"this Idempotency-Key was used for another request: use a new key for a new request")
-	errKeyInUse = httpapi.New(http.StatusConflict, "idempotency_key_in_use",
-		"a request with this Idempotency-Key is still being processed: try again in a moment")
-)
-
 // Idempotent makes h, a creating POST, honour an Idempotency-Key header
 // (at most 200 characters). Without the header h runs as it is. With it,
 // per member and for IdempotencyTTL: the first request runs h and, when it
@@ -116,7 +108,7 @@ func (s *Service) Idempotent(h HandlerFunc) HandlerFunc {
 }
 
 // claimKey claims key for me's request of hash: the claim to settle, or
-// the finished record to replay. Errors: errKeyReused, errKeyInUse, or a
+// the finished record to replay. Errors: ErrKeyReused, ErrKeyInUse, or a
 // store failure.
 func (s *Service) claimKey(ctx context.Context, sc Scope, me Member, key, hash string) (claim, done *idempotencyRecord, err error) {
 	coll := sc.Collection(idempotencyKind)
@@ -145,14 +137,14 @@ func (s *Service) claimKey(ctx context.Context, sc Scope, me Member, key, hash s
 				return nil, nil, err
 			}
 		case old.Request != hash:
-			return nil, nil, errKeyReused
+			return nil, nil, ErrKeyReused
 		case !old.Done:
-			return nil, nil, errKeyInUse
+			return nil, nil, ErrKeyInUse
 		default:
 			return nil, &old, nil
 		}
 	}
-	return nil, nil, errKeyInUse
+	return nil, nil, ErrKeyInUse
 }
 
 // settleKey keeps a successful answer for replay, or frees the key of a

@@ -92,11 +92,11 @@ func TestIdempotencyAbandonedClaim(t *testing.T) {
 	if _, _, err := r.s.claimKey(t.Context(), sc, me, "k", requestHash(httptest.NewRequest("POST", "/api/v1/things", nil), []byte("{}"))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.send(t, sc, me, "k", "{}"); err != errKeyInUse {
-		t.Errorf("while claimed: %v, want errKeyInUse", err)
+	if _, err := r.send(t, sc, me, "k", "{}"); err != ErrKeyInUse {
+		t.Errorf("while claimed: %v, want ErrKeyInUse", err)
 	}
-	if _, err := r.send(t, sc, me, "k", "{ }"); err != errKeyReused {
-		t.Errorf("another body while claimed: %v, want errKeyReused", err)
+	if _, err := r.send(t, sc, me, "k", "{ }"); err != ErrKeyReused {
+		t.Errorf("another body while claimed: %v, want ErrKeyReused", err)
 	}
 	r.clock.Add(idempotencyLease)
 	if w := r.post(t, sc, me, "k", "{}"); w.Body.String() != "run 1" {

@@ -116,9 +116,6 @@ func (s *Service) postIdentityDecision(c *gin.Context, sc Scope, me Member) erro
 		return httpapi.Invalid(httpapi.FieldError{Field: "approve", Message: "issuer, subject and approve (true or false) are required"})
 	}
 	if err := sc.DecideIdentity(c.Request.Context(), me, c.Param("id"), Identity{Issuer: in.Issuer, Subject: in.Subject}, *in.Approve); err != nil {
-		if errors.Is(err, ErrNoPendingIdentity) {
-			return httpapi.New(http.StatusNotFound, "not_found", err.Error())
-		}
 		return err
 	}
 	c.Status(http.StatusNoContent)

@@ -60,7 +60,7 @@ const oidcStartPath = "/api/v1/auth/oidc/start"
 // token exchange).
 const oidcHTTPTimeout = 15 * time.Second
 
-// Errors of OIDC sign-in. oidcProblem maps them to problems.
+// Errors of OIDC sign-in. Problems maps them to problems.
 var (
 	// ErrOIDCDisabled: no identity provider is configured.
 	ErrOIDCDisabled = errors.New("sign-in with an identity provider is not configured")

@@ -2,61 +2,19 @@ package tenant
 
 import (
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"net/netip"
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // OIDCRoutes mounts GET /auth/oidc/start and GET /auth/oidc/callback under
 // r (the /api/v1 group). Until EnableOIDC has run they answer 404
 // oidc_not_configured.
 func (s *Service) OIDCRoutes(r gin.IRouter) {
-	r.GET("/auth/oidc/start", s.Public(oidcHandler(s.getOIDCStart)))
+	r.GET("/auth/oidc/start", s.Public(s.getOIDCStart))
 	r.GET("/auth/oidc/callback", s.Public(s.oidcCallbackHandler))
-}
-
-// oidcHandler makes h's errors problems through oidcProblem; Public maps
-// whatever is left (domain policy, validation, rate limits) through
-// ProblemOf.
-func oidcHandler(h func(c *gin.Context) error) func(c *gin.Context) error {
-	return func(c *gin.Context) error {
-		err := h(c)
-		if p := oidcProblem(err); p != nil {
-			return p
-		}
-		return err
-	}
-}
-
-// oidcProblem maps OIDC sign-in's errors to problems; nil for anything
-// else.
-func oidcProblem(err error) *httpapi.Problem {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, ErrOIDCDisabled):
-		return httpapi.New(http.StatusNotFound, "oidc_not_configured", "sign-in with an identity provider is not configured here: sign in by email")
-	case errors.Is(err, ErrInvalidState):
-		return httpapi.New(http.StatusBadRequest, "invalid_state", "this sign-in is unknown, used, expired or was started in another browser: start again")
-	case errors.Is(err, ErrOIDCRefused):
-		return httpapi.New(http.StatusBadRequest, "oidc_refused", "the identity provider did not complete the sign-in: start again")
-	case errors.Is(err, ErrInvalidIDToken):
-		return httpapi.New(http.StatusBadRequest, "invalid_id_token", "the identity provider's answer could not be verified: start again")
-	case errors.Is(err, ErrEmailUnverified):
-		return httpapi.New(http.StatusForbidden, "email_unverified", "your identity provider does not confirm that the email address is verified: verify it there, or sign in by email")
-	case errors.Is(err, ErrIdentityPending):
-		return httpapi.New(http.StatusForbidden, "identity_pending", "an admin must approve this new sign-in identity; until then, sign in as before")
-	case errors.Is(err, ErrWrongInstance):
-		return httpapi.New(http.StatusForbidden, "wrong_instance", "you signed in with an address that does not belong to this company's instance")
-	case errors.Is(err, ErrOIDCUnavailable):
-		return httpapi.New(http.StatusBadGateway, "idp_unavailable", "the identity provider cannot be reached; try again later")
-	}
-	return nil
 }
 
 // The binding cookie ties a started sign-in to its browser. It lives as
@@ -115,7 +73,7 @@ func (s *Service) oidcCallbackHandler(c *gin.Context) error {
 		Error:   c.Query("error"),
 		Browser: browser,
 	}, old)
-	if p := oidcProblem(err); p != nil {
+	if p := Problems.Problem(err); p != nil {
 		// The cause (which check failed) goes to the log, never a token
 		// or code; the client gets the problem.
 		if p.Status < 500 {

@@ -280,13 +280,13 @@ func TestOIDCProblem(t *testing.T) {
 		{ErrOIDCUnavailable, 502, "idp_unavailable"},
 	}
 	for _, tt := range tests {
-		p := oidcProblem(tt.err)
+		p := Problems.Problem(tt.err)
 		if p == nil || p.Status != tt.wantStatus || p.Code != tt.wantCode {
-			t.Errorf("oidcProblem(%v) = %+v, want %d %s", tt.err, p, tt.wantStatus, tt.wantCode)
+			t.Errorf("Problems.Problem(%v) = %+v, want %d %s", tt.err, p, tt.wantStatus, tt.wantCode)
 		}
 	}
-	if p := oidcProblem(&DomainError{Domain: "gmail.com", Reason: ReasonFreemail}); p != nil {
-		t.Errorf("oidcProblem maps a domain error: %+v; ProblemOf should", p)
+	if p := Problems.Problem(&DomainError{Domain: "gmail.com", Reason: ReasonFreemail}); p == nil || p.Code != "invalid_email_domain" {
+		t.Errorf("Problems.Problem(domain error) = %+v, want invalid_email_domain", p)
 	}
 }
 

@@ -232,7 +232,7 @@ func TestJoinPolicySSO(t *testing.T) {
 	if _, err := r.s.UpdateSettings(ctx, acme, admin, SettingsUpdate{JoinPolicy: new(JoinSSO)}); !errors.Is(err, ErrSSONotConfigured) {
 		t.Fatalf("sso without a provider: %v, want ErrSSONotConfigured", err)
 	}
-	if p := ProblemOf(ErrSSONotConfigured); p.Status != http.StatusUnprocessableEntity || p.Code != "sso_not_configured" {
+	if p := Problems.Problem(ErrSSONotConfigured); p.Status != http.StatusUnprocessableEntity || p.Code != "sso_not_configured" {
 		t.Errorf("problem %+v, want 422 sso_not_configured", p)
 	}
 
@@ -255,7 +255,7 @@ func TestJoinPolicySSO(t *testing.T) {
 	if err := r.s.RequestEmailLink(ctx, "frank@acme.example", netip.MustParseAddr("192.0.2.1")); !errors.Is(err, ErrSSORequired) {
 		t.Errorf("email link request: %v, want ErrSSORequired", err)
 	}
-	if p := ProblemOf(ErrSSORequired); p.Status != http.StatusForbidden || p.Code != "sso_required" {
+	if p := Problems.Problem(ErrSSORequired); p.Status != http.StatusForbidden || p.Code != "sso_required" {
 		t.Errorf("problem %+v, want 403 sso_required", p)
 	}
 	if _, err := r.s.SignInWithEmailLink(ctx, token, ""); !errors.Is(err, ErrSSORequired) {

@@ -12,8 +12,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/net/publicsuffix"
-
-	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
 // An instance may claim a subdomain of the deployment's base domain
@@ -169,7 +167,7 @@ func (s *Service) getLoginPage(c *gin.Context) error {
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	sub, ok := strings.CutSuffix(host, "."+s.BaseDomain)
 	if s.BaseDomain == "" || !ok || strings.Contains(sub, ".") {
-		return httpapi.New(http.StatusNotFound, "not_found", "this host is no company's login page")
+		return errNoLoginPage
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
 	defer cancel()
@@ -179,7 +177,7 @@ func (s *Service) getLoginPage(c *gin.Context) error {
 		err = ErrNotFound
 	}
 	if errors.Is(err, ErrNotFound) {
-		return httpapi.New(http.StatusNotFound, "not_found", "this host is no company's login page")
+		return errNoLoginPage
 	} else if err != nil {
 		return err
 	}

@@ -297,6 +297,7 @@ func (c *client) do(method, path string, body any, headers ...string) response {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	validateResponse(c.t, req, res.StatusCode, res.Header, b)
 	return response{status: res.StatusCode, header: res.Header, body: b}
 }
 

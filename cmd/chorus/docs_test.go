@@ -17,11 +17,6 @@ import (
 // The documentation a newcomer reads: README.md and everything under docs/.
 const repoRoot = "../.."
 
-// pendingDocs are linked from README.md and docs/ and written by changes
-// not merged yet; a missing one is logged, not failed. Delete each entry
-// once its file exists.
-var pendingDocs = []string{"docs/api.md", "docs/publishing.md", "docs/regions.md"}
-
 // markdownFiles lists README.md and every .md file under docs/, as paths
 // relative to the repository's root with forward slashes.
 func markdownFiles(t *testing.T) []string {
@@ -150,10 +145,6 @@ func TestDocLinksLeadSomewhere(t *testing.T) {
 					continue
 				}
 				if _, err := os.Stat(filepath.Join(repoRoot, filepath.FromSlash(dest))); err != nil {
-					if slices.Contains(pendingDocs, dest) {
-						t.Logf("%s:%d: %s is not written yet (pendingDocs)", f, l.line, dest)
-						continue
-					}
 					t.Errorf("%s:%d: %s: no such file %s", f, l.line, target, dest)
 					continue
 				}

@@ -167,10 +167,10 @@ func newApp(d appDeps, s *services) (*app, error) {
 			web.ServeHTTP(c.Writer, c.Request) // the app's own URLs (/feed, /admin …) get index.html
 			return
 		}
-		httpapi.Write(c, httpapi.New(http.StatusNotFound, "not_found", "no such resource"))
+		httpapi.Write(c, httpapi.ErrNotFound.With("no such resource"))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		httpapi.Write(c, httpapi.New(http.StatusMethodNotAllowed, "method_not_allowed", "this resource does not accept "+c.Request.Method))
+		httpapi.Write(c, httpapi.ErrMethodNotAllowed.With("this resource does not accept "+c.Request.Method))
 	})
 
 	redirector := social.NewRedirector(d.store, d.log, d.now)
@@ -188,9 +188,7 @@ func newApp(d appDeps, s *services) (*app, error) {
 	links.Use(recovery, traced(), observed, secured)
 	links.GET(trackedLinkRoute, redirector.Handle)
 	links.HEAD(trackedLinkRoute, redirector.Handle)
-	links.NoRoute(func(c *gin.Context) {
-		httpapi.Write(c, httpapi.New(http.StatusNotFound, "not_found", "no such resource"))
-	})
+	links.NoRoute(func(c *gin.Context) { httpapi.Write(c, httpapi.ErrNotFound.With("no such resource")) })
 	// Reach measurement: clicks feed the rollups, analysts read them.
 	redirector.SetClickHook(s.reach)
 	redirector.SetSessionCookie(auth.SessionCookie())
@@ -215,9 +213,7 @@ func newApp(d appDeps, s *services) (*app, error) {
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(http.StatusForbidden)
-		fmt.Fprintf(w, `{"type":%q,"title":"Forbidden","status":403,"detail":"cross-site requests cannot change anything","code":"cross_origin_request"}`+"\n", httpapi.TypePrefix+"cross_origin_request")
+		httpapi.Serve(w, r, httpapi.ErrCrossOrigin)
 	}))
 	guarded := cop.Handler(e)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

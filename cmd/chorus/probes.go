@@ -62,7 +62,7 @@ func readyz(store *tenant.Store, rdb redis.UniversalClient, log *slog.Logger, pa
 		}
 		c.Header("Cache-Control", "no-store")
 		if len(down) > 0 {
-			httpapi.Write(c, httpapi.New(http.StatusServiceUnavailable, "not_ready", strings.Join(down, " and ")+" did not answer within 3 s"))
+			httpapi.Write(c, httpapi.ErrNotReady.With(strings.Join(down, " and ")+" did not answer within 3 s"))
 			return
 		}
 		checks := gin.H{"mongo": "ok", "redis": "ok"}
@@ -104,10 +104,10 @@ func listenWorkerHTTP(cfg config, store *tenant.Store, rdb redis.UniversalClient
 	}), httpapi.RequestIDs())
 	probeRoutes(e, cfg, store, rdb, reg, log, nil)
 	e.NoRoute(func(c *gin.Context) {
-		httpapi.Write(c, httpapi.New(http.StatusNotFound, "not_found", "the worker serves /healthz, /readyz and /metrics only"))
+		httpapi.Write(c, httpapi.ErrNotFound.With("the worker serves /healthz, /readyz and /metrics only"))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		httpapi.Write(c, httpapi.New(http.StatusMethodNotAllowed, "method_not_allowed", "this resource does not accept "+c.Request.Method))
+		httpapi.Write(c, httpapi.ErrMethodNotAllowed.With("this resource does not accept "+c.Request.Method))
 	})
 	w := &workerHTTP{ln: ln, handler: e}
 	w.srv = &http.Server{
@@ -152,10 +152,7 @@ func (g *startGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, `{"status":"starting"}`)
 		return
 	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Retry-After", "5")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	fmt.Fprintf(w, `{"type":%q,"title":"Service Unavailable","status":503,"detail":"Chorus is starting (migrations may be running; the log says which)","code":"starting"}`+"\n", httpapi.TypePrefix+"starting")
+	httpapi.Serve(w, r, httpapi.ErrStarting)
 }
 
 // open hands every request from now on to h.

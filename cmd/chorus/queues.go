@@ -50,7 +50,7 @@ func tokenOnly(token, realm, detail string) gin.HandlerFunc {
 		}
 		if !ok || subtle.ConstantTimeCompare([]byte(given), []byte(token)) != 1 {
 			c.Header("WWW-Authenticate", `Basic realm="`+realm+`", charset="UTF-8"`)
-			httpapi.Write(c, httpapi.New(http.StatusUnauthorized, "unauthenticated", detail))
+			httpapi.Write(c, httpapi.ErrUnauthenticated.With(detail))
 			return
 		}
 		c.Header("Cache-Control", "no-store")

@@ -17,7 +17,9 @@
 // of another company who sees none of it, and the installable app (e2e/pwa.mjs:
 // manifest, service worker, offline feed, share target, bookmarklet). Each main screen is checked with
 // axe-core (no serious or critical violations) and photographed into
-// test-results/.
+// test-results/. Every answer of the API the browser sees is recorded in
+// test-results/api-answers.jsonl and checked against openapi.yaml (status,
+// content type, body) by cmd/chorus's TestRecordedResponses.
 //
 // CHORUS_E2E_README_SHOTS=1 also writes the README's screenshots (feed,
 // composer, approval queue, analytics) to docs/screenshots/.
@@ -25,7 +27,7 @@
 // Without chromium it skips with a how-to, except under CI=true, where that
 // is a failure. CHROMIUM_PATH overrides /usr/bin/chromium.
 import { spawn, execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, createWriteStream } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, createWriteStream, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import { createServer } from "node:net";
@@ -177,9 +179,36 @@ async function xrpc(pds, nsid, body, token, method = "POST") {
 
 const openPages = [];
 
+// Every answer of the API the browser sees (method, URL, status, content
+// type, body), checked against openapi.yaml at the end
+// (TestRecordedResponses in cmd/chorus).
+const apiAnswers = [];
+const apiPrefixes = ["/api/", "/ops/", "/r/", "/healthz", "/readyz"];
+
+function recordAnswers(page) {
+  page.on("response", (res) => {
+    const u = new URL(res.url());
+    if (!apiPrefixes.some((p) => u.pathname.startsWith(p))) return;
+    const req = res.request();
+    apiAnswers.push(
+      res
+        .text()
+        .catch(() => undefined) // redirects have no body to read
+        .then((body) => ({
+          method: req.method(),
+          url: res.url(),
+          status: res.status(),
+          content_type: res.headers()["content-type"] ?? "",
+          body,
+        })),
+    );
+  });
+}
+
 async function newPage(ctx, problems) {
   const page = await ctx.newPage();
   openPages.push(page);
+  recordAnswers(page);
   page.on("console", (m) => {
     if (m.type() === "error" && !/Failed to load resource/.test(m.text())) problems.push(m.text());
   });
@@ -1057,6 +1086,18 @@ try {
 
   await step("no CSP violations or script errors", async () => {
     assert.deepEqual(problems, []);
+  });
+
+  await step("the API's answers match openapi.yaml", async () => {
+    const file = join(results, "api-answers.jsonl");
+    const answers = await Promise.all(apiAnswers);
+    writeFileSync(file, answers.map((a) => JSON.stringify(a)).join("\n") + "\n");
+    log(`${answers.length} API answers recorded in ${file}`);
+    execFileSync(
+      "go",
+      ["test", "-tags", "ferretdb_no_postgresql", "-count=1", "-run", "^TestRecordedResponses$", "./cmd/chorus"],
+      { cwd: repo, stdio: "inherit", env: { ...process.env, CHORUS_RECORDED_RESPONSES: file } },
+    );
   });
   await carolCtx?.close();
   await alice.close();

@@ -39,12 +39,12 @@ func WellFormed() gin.HandlerFunc {
 		// gin reads the query leniently and drops what does not parse.
 		if raw := c.Request.URL.RawQuery; raw != "" {
 			if _, err := url.ParseQuery(raw); err != nil {
-				Write(c, Newf(http.StatusBadRequest, "malformed_query", "the query string does not parse: %v", err))
+				Write(c, errMalformedQuery.Withf("the query string does not parse: %v", err))
 				return
 			}
 		}
 		if ce := strings.TrimSpace(c.GetHeader("Content-Encoding")); ce != "" && !strings.EqualFold(ce, "identity") {
-			Write(c, Newf(http.StatusUnsupportedMediaType, "unsupported_content_encoding", "send the body without Content-Encoding (not %q)", ce))
+			Write(c, errUnsupportedEncoding.Withf("send the body without Content-Encoding (not %q)", ce))
 			return
 		}
 		c.Next()
@@ -52,7 +52,7 @@ func WellFormed() gin.HandlerFunc {
 }
 
 func tooLarge(max int64) *Problem {
-	return Newf(http.StatusRequestEntityTooLarge, "body_too_large", "the request body is larger than %d bytes", max)
+	return errBodyTooLarge.Withf("the request body is larger than %d bytes", max)
 }
 
 // Decode reads the request's JSON body into dst, a pointer to a struct.
@@ -64,16 +64,16 @@ func Decode(c *gin.Context, dst any) error {
 	ct := c.GetHeader("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return New(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
+		return errUnsupportedMediaType.With("send the body as application/json")
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return New(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as UTF-8 JSON (charset=utf-8 or none)")
+		return errUnsupportedMediaType.With("send the body as UTF-8 JSON (charset=utf-8 or none)")
 	}
 	// encoding/json leaves dst as it is for a literal null, which would
 	// read as {}.
 	body := bufio.NewReader(c.Request.Body)
 	if head, _ := body.Peek(512); bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n"), []byte("null")) {
-		return New(http.StatusBadRequest, "malformed_json", "the body must be a JSON object, not null")
+		return errMalformedJSON.With("the body must be a JSON object, not null")
 	}
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
@@ -86,7 +86,7 @@ func Decode(c *gin.Context, dst any) error {
 		if errors.As(err, &mbe) {
 			return tooLarge(mbe.Limit)
 		}
-		return New(http.StatusBadRequest, "malformed_json", "the body must hold exactly one JSON value")
+		return errMalformedJSON.With("the body must hold exactly one JSON value")
 	}
 	return nil
 }
@@ -111,15 +111,15 @@ func decodeProblem(err error) *Problem {
 	case errors.As(err, &mbe):
 		return tooLarge(mbe.Limit)
 	case errors.Is(err, io.EOF):
-		return New(http.StatusBadRequest, "malformed_json", "the request body is empty")
+		return errMalformedJSON.With("the request body is empty")
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return New(http.StatusBadRequest, "malformed_json", "the request body ends in the middle of a JSON value")
+		return errMalformedJSON.With("the request body ends in the middle of a JSON value")
 	case errors.As(err, &syn):
-		return Newf(http.StatusBadRequest, "malformed_json", "malformed JSON at byte %d", syn.Offset)
+		return errMalformedJSON.Withf("malformed JSON at byte %d", syn.Offset)
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
-			return Newf(http.StatusBadRequest, "malformed_json", "the body must be a JSON object, not %s", typ.Value)
+			return errMalformedJSON.Withf("the body must be a JSON object, not %s", typ.Value)
 		}
 		if reason, ok := numberReason(typ); ok {
 			return Invalid(FieldError{Field: field, Message: reason})
@@ -130,7 +130,7 @@ func decodeProblem(err error) *Problem {
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return Invalid(FieldError{Field: strings.Trim(name, `"`), Message: "unknown field"})
 	}
-	return New(http.StatusBadRequest, "malformed_json", "the body is not valid JSON for this request")
+	return errMalformedJSON.With("the body is not valid JSON for this request")
 }
 
 // numberReason says what a JSON number that does not fit a numeric field

@@ -41,6 +41,9 @@ type Problem struct {
 const TypePrefix = "urn:chorus:problem:"
 
 // New returns a problem with the given status, stable code and detail.
+// Codes are declared once, in an error table (Rule) or among the
+// Conventions; code elsewhere returns the table's error, or a declared
+// problem With a detail of its own.
 func New(status int, code, detail string) *Problem {
 	return &Problem{
 		Type:   TypePrefix + code,
@@ -51,14 +54,9 @@ func New(status int, code, detail string) *Problem {
 	}
 }
 
-// Newf is New with a formatted detail.
-func Newf(status int, code, format string, args ...any) *Problem {
-	return New(status, code, fmt.Sprintf(format, args...))
-}
-
 // Invalid returns the 400 validation_failed problem for the given fields.
 func Invalid(errs ...FieldError) *Problem {
-	p := New(http.StatusBadRequest, "validation_failed", "the request has invalid fields")
+	p := errInvalid.With(errInvalid.Detail)
 	if len(errs) == 1 {
 		p.Detail = errs[0].Field + ": " + errs[0].Message
 	}
@@ -70,43 +68,43 @@ func (p *Problem) Error() string {
 	return fmt.Sprintf("%d %s: %s", p.Status, p.Code, p.Detail)
 }
 
-// Common problems.
-var (
-	ErrUnauthenticated = New(http.StatusUnauthorized, "unauthenticated", "sign in first")
-	ErrForbidden       = New(http.StatusForbidden, "forbidden", "your role does not allow this")
-	ErrNotFound        = New(http.StatusNotFound, "not_found", "no such object")
-)
-
-// Internal is the only thing a 5xx body says; the log has the details.
-var Internal = New(http.StatusInternalServerError, "internal", "internal error")
-
 // Write sends p as application/problem+json and aborts the Gin chain.
 func Write(c *gin.Context, p *Problem) {
-	out := *p
-	out.RequestID = RequestID(c.Request.Context())
-	if out.RetryAfter > 0 {
-		secs := int((out.RetryAfter + time.Second - 1) / time.Second)
-		c.Header("Retry-After", strconv.Itoa(secs))
-	}
-	c.Header("Cache-Control", "no-store")
-	c.Render(out.Status, problemRender{&out})
+	out := stamped(c.Writer.Header(), c.Request, p)
+	c.Render(out.Status, problemRender{out})
 	c.Abort()
 }
 
-// Respond writes err as a problem. A *Problem anywhere in the chain is sent
-// as is; otherwise mapErr may translate domain errors; anything left is
-// logged once with the request's IDs and answered with a bare 500.
-func Respond(c *gin.Context, log *slog.Logger, err error, mapErr func(error) *Problem) {
-	var p *Problem
-	if errors.As(err, &p) {
+// Serve sends p as application/problem+json from a handler outside Gin
+// (the cross-origin guard, the start gate).
+func Serve(w http.ResponseWriter, r *http.Request, p *Problem) {
+	out := stamped(w.Header(), r, p)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(out.Status)
+	problemRender{out}.Render(w)
+}
+
+// stamped is p with the request's ID, its Retry-After and Cache-Control
+// set in h.
+func stamped(h http.Header, r *http.Request, p *Problem) *Problem {
+	out := *p
+	out.RequestID = RequestID(r.Context())
+	if out.RetryAfter > 0 {
+		secs := int((out.RetryAfter + time.Second - 1) / time.Second)
+		h.Set("Retry-After", strconv.Itoa(secs))
+	}
+	h.Set("Cache-Control", "no-store")
+	return &out
+}
+
+// Respond writes err as a problem: a *Problem anywhere in the chain as it
+// is, else the first match in tables (the domain's, walked in order);
+// anything left is logged once with the request's IDs and answered with a
+// bare 500.
+func Respond(c *gin.Context, log *slog.Logger, err error, tables ...Table) {
+	if p := ProblemOf(err, tables...); p != nil {
 		Write(c, p)
 		return
-	}
-	if mapErr != nil {
-		if p = mapErr(err); p != nil {
-			Write(c, p)
-			return
-		}
 	}
 	ctx := c.Request.Context()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
