@@ -18,7 +18,7 @@ type sourceIn struct {
 }
 
 func (in sourceIn) draft() SourceDraft {
-	return SourceDraft{URL: in.URL, Title: in.Title, Topics: in.Topics, Trusted: in.Trusted}
+	return SourceDraft(in)
 }
 
 // sourceRoutes mounts the curators' routes of content sources.
