@@ -23,7 +23,8 @@ describe("useCursorList", () => {
     expect(result.current.hasNextPage).toBe(true);
     await act(() => result.current.fetchNextPage());
     expect(fetchPage).toHaveBeenLastCalledWith({ cursor: "c1" });
-    expect(result.current.items).toEqual(["a", "b", "c"]);
+    // The hook's result follows the query's state on the next render.
+    await waitFor(() => expect(result.current.items).toEqual(["a", "b", "c"]));
     expect(result.current.hasNextPage).toBe(false);
   });
 
