@@ -128,12 +128,8 @@ func (s *Service) apply(ctx context.Context, sc tenant.Scope, p *Post, d Draft) 
 		p.ShareTexts = texts
 	}
 	if d.Topics != nil {
-		topics, err := s.checkTopics(ctx, sc, *d.Topics)
-		var ve *tenant.ValidationError
-		switch {
-		case errors.As(err, &ve):
-			errs = append(errs, ve)
-		case err != nil:
+		topics, err := s.fieldTopics(ctx, sc, *d.Topics, &errs)
+		if err != nil {
 			return err
 		}
 		p.Topics = topics

@@ -109,12 +109,8 @@ func (s *Service) applySource(ctx context.Context, sc tenant.Scope, src *Source,
 		}
 	}
 	if d.Topics != nil {
-		topics, err := s.checkTopics(ctx, sc, *d.Topics)
-		var ve *tenant.ValidationError
-		switch {
-		case errors.As(err, &ve):
-			errs = append(errs, ve)
-		case err != nil:
+		topics, err := s.fieldTopics(ctx, sc, *d.Topics, &errs)
+		if err != nil {
 			return err
 		}
 		src.Topics = topics

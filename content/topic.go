@@ -112,6 +112,18 @@ func (s *Service) DeleteTopic(ctx context.Context, sc tenant.Scope, id string) e
 	return nil
 }
 
+// fieldTopics checks a body's topics: a problem with them is added to
+// errs (the other fields are still checked); err is the store's.
+func (s *Service) fieldTopics(ctx context.Context, sc tenant.Scope, topics []string, errs *tenant.ValidationErrors) ([]string, error) {
+	checked, err := s.checkTopics(ctx, sc, topics)
+	var ve *tenant.ValidationError
+	if errors.As(err, &ve) {
+		*errs = append(*errs, ve)
+		return nil, nil
+	}
+	return checked, err
+}
+
 // checkTopics returns the distinct topics, each of which must exist.
 func (s *Service) checkTopics(ctx context.Context, sc tenant.Scope, topics []string) ([]string, error) {
 	if len(topics) > maxTopics {
