@@ -20,12 +20,15 @@ import (
 	"github.com/chorushq/chorus/tenant"
 )
 
-// Source is a feed (RSS or Atom) whose new items become content: drafts
-// for review, or published at once when the source is trusted. The worker
-// polls the sources that are due (PollDue).
+// Source is a feed (RSS or Atom) or a sitemap whose new items become
+// content: drafts for review, or published at once when the source is
+// trusted. The worker polls the sources that are due (PollDue).
 type Source struct {
-	ID        string    `bson:"_id" json:"id"`
-	URL       string    `bson:"url" json:"url"`
+	ID  string `bson:"_id" json:"id"`
+	URL string `bson:"url" json:"url"`
+	// Kind is what URL serves: SourceFeed or SourceSitemap. Sources stored
+	// before sitemaps existed have none and are feeds.
+	Kind      string    `bson:"kind,omitempty" json:"kind"`
 	Title     string    `bson:"title" json:"title"`
 	Topics    []string  `bson:"topics" json:"topics"`
 	Trusted   bool      `bson:"trusted" json:"trusted"`
@@ -46,6 +49,25 @@ type Source struct {
 	Failing             bool   `bson:"failing" json:"failing"`
 	// ItemsAdded counts the posts the source has made.
 	ItemsAdded int64 `bson:"items_added" json:"items_added"`
+	// SitemapSince is when a sitemap was last read in full; its pages whose
+	// lastmod is later are looked at again. Nil until the first read.
+	SitemapSince *time.Time `bson:"sitemap_since,omitempty" json:"-"`
+	// SitemapSeen is the set of the page URLs a sitemap listed at its last
+	// read (see seenSet).
+	SitemapSeen []byte `bson:"sitemap_seen,omitempty" json:"-"`
+}
+
+// The kinds of source.
+const (
+	SourceFeed    = "feed"
+	SourceSitemap = "sitemap"
+)
+
+// normalise gives a source stored before kinds existed its kind.
+func (src *Source) normalise() {
+	if src.Kind == "" {
+		src.Kind = SourceFeed
+	}
 }
 
 var sourceKind = tenant.Kind{
@@ -88,6 +110,7 @@ var ErrSourceExists = errors.New("a source with this URL exists")
 // set.
 type SourceDraft struct {
 	URL     *string
+	Kind    *string
 	Title   *string
 	Topics  *[]string
 	Trusted *bool
@@ -101,6 +124,12 @@ func (s *Service) applySource(ctx context.Context, sc tenant.Scope, src *Source,
 			errs = append(errs, verr)
 		}
 		src.URL = u
+	}
+	if d.Kind != nil {
+		src.Kind = *d.Kind
+		if src.Kind != SourceFeed && src.Kind != SourceSitemap {
+			errs = append(errs, &tenant.ValidationError{Field: "kind", Reason: `must be "feed" or "sitemap"`})
+		}
 	}
 	if d.Title != nil {
 		src.Title = strings.Join(strings.Fields(*d.Title), " ")
@@ -128,7 +157,7 @@ func (s *Service) applySource(ctx context.Context, sc tenant.Scope, src *Source,
 // instance has one with that URL.
 func (s *Service) CreateSource(ctx context.Context, sc tenant.Scope, by tenant.Member, d SourceDraft) (Source, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
-	src := Source{ID: httpapi.NewID(), Topics: []string{}, CreatedBy: by.ID, CreatedAt: now, UpdatedAt: now, NextPollAt: now}
+	src := Source{ID: httpapi.NewID(), Kind: SourceFeed, Topics: []string{}, CreatedBy: by.ID, CreatedAt: now, UpdatedAt: now, NextPollAt: now}
 	if d.URL == nil {
 		d.URL = new(string)
 	}
@@ -155,9 +184,13 @@ func (s *Service) CreateSource(ctx context.Context, sc tenant.Scope, by tenant.M
 func (s *Service) Sources(ctx context.Context, sc tenant.Scope) ([]Source, error) {
 	var out []Source
 	err := sc.Collection(sourceKind).Find(ctx, bson.D{}, &out,
-		options.Find().SetSort(bson.D{{Key: "failing", Value: -1}, {Key: "title", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(maxSources))
+		options.Find().SetSort(bson.D{{Key: "failing", Value: -1}, {Key: "title", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(maxSources).
+			SetProjection(bson.D{{Key: "sitemap_seen", Value: 0}}))
 	if out == nil {
 		out = []Source{}
+	}
+	for i := range out {
+		out[i].normalise()
 	}
 	return out, err
 }
@@ -169,11 +202,12 @@ func (s *Service) GetSource(ctx context.Context, sc tenant.Scope, id string) (So
 		return src, ErrNotFound
 	}
 	err := sc.Collection(sourceKind).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, &src)
+	src.normalise()
 	return src, err
 }
 
-// EditSource changes a source. A new URL forgets the old feed's
-// validators and failures and is due at once.
+// EditSource changes a source. A new URL or kind forgets what the old
+// one's polls learnt (validators, failures, pages seen) and is due at once.
 func (s *Service) EditSource(ctx context.Context, sc tenant.Scope, id string, d SourceDraft) (Source, error) {
 	src, err := s.GetSource(ctx, sc, id)
 	if err != nil {
@@ -185,14 +219,17 @@ func (s *Service) EditSource(ctx context.Context, sc tenant.Scope, id string, d 
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	src.UpdatedAt = now
-	set := bson.D{{Key: "url", Value: src.URL}, {Key: "title", Value: src.Title}, {Key: "topics", Value: src.Topics},
+	set := bson.D{{Key: "url", Value: src.URL}, {Key: "kind", Value: src.Kind}, {Key: "title", Value: src.Title}, {Key: "topics", Value: src.Topics},
 		{Key: "trusted", Value: src.Trusted}, {Key: "updated_at", Value: now}}
-	if src.URL != before.URL {
+	update := bson.D{{Key: "$set", Value: set}}
+	if src.URL != before.URL || src.Kind != before.Kind {
 		src.ETag, src.LastModified, src.ConsecutiveFailures, src.LastError, src.Failing, src.NextPollAt = "", "", 0, "", false, now
+		src.SitemapSince, src.SitemapSeen = nil, nil
 		set = append(set, bson.E{Key: "etag", Value: ""}, bson.E{Key: "last_modified", Value: ""}, bson.E{Key: "consecutive_failures", Value: 0},
 			bson.E{Key: "last_error", Value: ""}, bson.E{Key: "failing", Value: false}, bson.E{Key: "next_poll_at", Value: now})
+		update = bson.D{{Key: "$set", Value: set}, {Key: "$unset", Value: bson.D{{Key: "sitemap_since", Value: ""}, {Key: "sitemap_seen", Value: ""}}}}
 	}
-	ok, err := sc.Collection(sourceKind).Update(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: set}})
+	ok, err := sc.Collection(sourceKind).Update(ctx, bson.D{{Key: "_id", Value: id}}, update)
 	switch {
 	case errors.Is(err, tenant.ErrDuplicate):
 		return Source{}, ErrSourceExists
@@ -265,9 +302,12 @@ type PollResult struct {
 	Err         error
 }
 
-// PollSource fetches one source's feed once, adds its new items and
-// records the outcome on the source.
+// PollSource fetches one source's feed or sitemap once, adds its new items
+// and records the outcome on the source.
 func (s *Service) PollSource(ctx context.Context, sc tenant.Scope, src Source) (PollResult, error) {
+	if src.Kind == SourceSitemap {
+		return s.pollSitemap(ctx, sc, src)
+	}
 	var res PollResult
 	f, err := s.feeds.fetch(ctx, src)
 	now := s.now().UTC().Truncate(time.Millisecond)
@@ -282,14 +322,21 @@ func (s *Service) PollSource(ctx context.Context, sc tenant.Scope, src Source) (
 			return res, err
 		}
 	}
-	set := bson.D{{Key: "last_polled_at", Value: now}, {Key: "next_poll_at", Value: now.Add(PollInterval)},
-		{Key: "consecutive_failures", Value: 0}, {Key: "last_error", Value: ""}, {Key: "failing", Value: false}}
+	var set bson.D
 	if !f.notModified {
-		set = append(set, bson.E{Key: "etag", Value: f.etag}, bson.E{Key: "last_modified", Value: f.lastModified})
+		set = bson.D{{Key: "etag", Value: f.etag}, {Key: "last_modified", Value: f.lastModified}}
 	}
-	_, err = sc.Collection(sourceKind).Update(ctx, bson.D{{Key: "_id", Value: src.ID}},
-		bson.D{{Key: "$set", Value: set}, {Key: "$inc", Value: bson.D{{Key: "items_added", Value: res.Added}}}})
-	return res, err
+	return res, s.recordSuccess(ctx, sc, src, now, res.Added, set)
+}
+
+// recordSuccess records a poll that worked: due again in PollInterval,
+// failures cleared, added counted, and the fields of set stored.
+func (s *Service) recordSuccess(ctx context.Context, sc tenant.Scope, src Source, now time.Time, added int, set bson.D) error {
+	set = append(bson.D{{Key: "last_polled_at", Value: now}, {Key: "next_poll_at", Value: now.Add(PollInterval)},
+		{Key: "consecutive_failures", Value: 0}, {Key: "last_error", Value: ""}, {Key: "failing", Value: false}}, set...)
+	_, err := sc.Collection(sourceKind).Update(ctx, bson.D{{Key: "_id", Value: src.ID}},
+		bson.D{{Key: "$set", Value: set}, {Key: "$inc", Value: bson.D{{Key: "items_added", Value: added}}}})
+	return err
 }
 
 // recordFailure counts a failed poll and backs the source off:
@@ -336,23 +383,14 @@ func (s *Service) addItems(ctx context.Context, sc tenant.Scope, src Source, fee
 		seen[c] = true
 		canon = append(canon, c)
 		title := clip(strings.TrimSpace(it.Title), maxTitleLen)
-		p := Post{ID: httpapi.NewID(), State: StateDraft, URL: link, CanonicalURL: c, SourceID: src.ID,
-			Title: title, ShareTexts: map[string]string{}, Topics: src.Topics,
-			PublishAt: now, AuthorID: src.CreatedBy, CreatedAt: now, UpdatedAt: now,
-			Preview: Preview{Title: title, Description: clip(strings.TrimSpace(it.Description), 1000),
-				CanonicalURL: c, SiteName: clip(strings.TrimSpace(feed.Title), 200), Status: "ok", FetchedAt: now}}
+		pv := Preview{Title: title, Description: clip(strings.TrimSpace(it.Description), 1000),
+			CanonicalURL: c, SiteName: clip(strings.TrimSpace(feed.Title), 200), Status: "ok", FetchedAt: now}
 		if it.Image != nil {
 			if u, verr := checkURL("image", it.Image.URL); verr == nil {
-				p.Preview.ImageURL = u
+				pv.ImageURL = u
 			}
 		}
-		if p.Topics == nil {
-			p.Topics = []string{}
-		}
-		if src.Trusted {
-			p.State = StatePublished
-		}
-		fresh = append(fresh, p)
+		fresh = append(fresh, src.post(link, c, title, pv, now))
 	}
 	if len(fresh) == 0 {
 		return 0, nil
@@ -380,6 +418,22 @@ func (s *Service) addItems(ctx context.Context, sc tenant.Scope, src Source, fee
 		return 0, fmt.Errorf("store items: %w", err)
 	}
 	return len(docs), nil
+}
+
+// post is the post a source makes of one of its items: a draft, or
+// published when the source is trusted; by the curator who added the
+// source, with its topics.
+func (src Source) post(link, canonical, title string, pv Preview, now time.Time) Post {
+	p := Post{ID: httpapi.NewID(), State: StateDraft, URL: link, CanonicalURL: canonical, SourceID: src.ID,
+		Title: title, ShareTexts: map[string]string{}, Topics: src.Topics,
+		PublishAt: now, AuthorID: src.CreatedBy, CreatedAt: now, UpdatedAt: now, Preview: pv}
+	if p.Topics == nil {
+		p.Topics = []string{}
+	}
+	if src.Trusted {
+		p.State = StatePublished
+	}
+	return p
 }
 
 // itemLink is an item's link, resolved against the feed's.
@@ -470,43 +524,62 @@ type fetched struct {
 	feed               *gofeed.Feed
 }
 
-// ErrFeedTooLarge: the feed's body is larger than the cap.
-var ErrFeedTooLarge = errors.New("the feed is larger than allowed")
+// ErrFeedTooLarge: the body of a feed or sitemap is larger than the cap.
+var ErrFeedTooLarge = errors.New("larger than allowed")
 
 func (fp feedPoller) fetch(ctx context.Context, src Source) (fetched, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.URL, nil)
+	a, err := fp.get(ctx, "feed", src.URL, "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1", src.ETag, src.LastModified)
+	if err != nil || a.notModified {
+		return fetched{notModified: a.notModified}, err
+	}
+	feed, err := gofeed.NewParser().Parse(bytes.NewReader(a.body))
 	if err != nil {
-		return fetched{}, fmt.Errorf("feed request: %w", err)
+		return fetched{}, fmt.Errorf("parse feed: %w", err)
 	}
-	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1")
+	return fetched{etag: a.etag, lastModified: a.lastModified, feed: feed}, nil
+}
+
+// answer is what a GET of a source's document gave.
+type answer struct {
+	notModified        bool
+	etag, lastModified string
+	body               []byte
+}
+
+// get GETs rawURL (what names the document in errors) with the poller's
+// client, conditionally when etag or lastModified is set, and reads its
+// body up to the cap: a larger body is ErrFeedTooLarge, a status other
+// than 200 or 304 an error.
+func (fp feedPoller) get(ctx context.Context, what, rawURL, accept, etag, lastModified string) (answer, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return answer{}, fmt.Errorf("%s request: %w", what, err)
+	}
+	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", "ChorusFeedPoller/1.0 (+https://github.com/chorushq/chorus)")
-	if src.ETag != "" {
-		req.Header.Set("If-None-Match", src.ETag)
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
 	}
-	if src.LastModified != "" {
-		req.Header.Set("If-Modified-Since", src.LastModified)
+	if lastModified != "" {
+		req.Header.Set("If-Modified-Since", lastModified)
 	}
 	resp, err := fp.client.Do(req)
 	if err != nil {
-		return fetched{}, fmt.Errorf("fetch feed: %w", err)
+		return answer{}, fmt.Errorf("fetch %s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
-		return fetched{notModified: true}, nil
+		return answer{notModified: true}, nil
 	case resp.StatusCode != http.StatusOK:
-		return fetched{}, fmt.Errorf("fetch feed: the server answered %s", resp.Status)
+		return answer{}, fmt.Errorf("fetch %s: the server answered %s", what, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, fp.maxBody+1))
 	if err != nil {
-		return fetched{}, fmt.Errorf("read feed: %w", err)
+		return answer{}, fmt.Errorf("read %s: %w", what, err)
 	}
 	if int64(len(body)) > fp.maxBody {
-		return fetched{}, fmt.Errorf("%w (%d bytes)", ErrFeedTooLarge, fp.maxBody)
+		return answer{}, fmt.Errorf("%s: %w (%d bytes)", what, ErrFeedTooLarge, fp.maxBody)
 	}
-	feed, err := gofeed.NewParser().Parse(bytes.NewReader(body))
-	if err != nil {
-		return fetched{}, fmt.Errorf("parse feed: %w", err)
-	}
-	return fetched{etag: resp.Header.Get("ETag"), lastModified: resp.Header.Get("Last-Modified"), feed: feed}, nil
+	return answer{etag: resp.Header.Get("ETag"), lastModified: resp.Header.Get("Last-Modified"), body: body}, nil
 }

@@ -12,6 +12,7 @@ import (
 // sourceIn is the body of POST and PATCH /sources.
 type sourceIn struct {
 	URL     *string   `json:"url"`
+	Kind    *string   `json:"kind"`
 	Title   *string   `json:"title"`
 	Topics  *[]string `json:"topics"`
 	Trusted *bool     `json:"trusted"`

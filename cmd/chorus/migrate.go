@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/social/reach"
 	"github.com/chorushq/chorus/tenant"
@@ -74,6 +75,18 @@ func migrations(log *slog.Logger, r *reach.Service) []tenant.Migration {
 					return fmt.Errorf("instance %s: %w", sc.InstanceID(), err)
 				}
 				log.InfoContext(ctx, "monthly reach totals derived", "tenant_id", sc.InstanceID(), "daily_totals", rep.Daily, "derived", rep.Derived)
+				return nil
+			})
+		}},
+		{Version: 7, Name: "posts written before canonical URLs get theirs, so content sources deduplicate against them", Run: func(ctx context.Context, s *tenant.Store) error {
+			return s.EachInstance(ctx, func(sc tenant.Scope) error {
+				n, err := content.BackfillCanonicalURLs(ctx, sc)
+				if n > 0 {
+					log.InfoContext(ctx, "canonical URLs backfilled", "tenant_id", sc.InstanceID(), "posts", n)
+				}
+				if err != nil {
+					return fmt.Errorf("instance %s: %w", sc.InstanceID(), err)
+				}
 				return nil
 			})
 		}},
