@@ -16,23 +16,25 @@ export function sourceStatus(s: Source): "failing" | "new" | "ok" {
   return "ok";
 }
 
-/** Curators' feeds: RSS/Atom sources whose new items become drafts, or
- *  published content when the source is trusted. */
+/** Curators' sources: RSS/Atom feeds and sitemaps whose new items become
+ *  drafts, or published content when the source is trusted. */
 export function Sources() {
   const { t } = useTranslation();
   const qc = useQueryClient();
   const topics = useTopics();
   const sources = useQuery({ queryKey: ["sources"], queryFn: () => call(api.GET("/api/v1/sources")) });
   const [url, setUrl] = useState("");
+  const [kind, setKind] = useState<"feed" | "sitemap">("feed");
   const [title, setTitle] = useState("");
   const [topic, setTopic] = useState("");
   const [trusted, setTrusted] = useState(false);
   const done = () => qc.invalidateQueries({ queryKey: ["sources"] });
   const add = useMutation({
     mutationFn: () =>
-      call(api.POST("/api/v1/sources", { body: { url: url.trim(), title: title.trim(), topics: topic ? [topic] : [], trusted } })),
+      call(api.POST("/api/v1/sources", { body: { url: url.trim(), kind, title: title.trim(), topics: topic ? [topic] : [], trusted } })),
     onSuccess: () => {
       setUrl("");
+      setKind("feed");
       setTitle("");
       setTrusted(false);
       done();
@@ -51,7 +53,11 @@ export function Sources() {
   return (
     <section>
       <h1 tabIndex={-1}>{t("Sources")}</h1>
-      <p>{t("New items of these feeds become drafts for review, or are published at once when the source is trusted.")}</p>
+      <p>
+        {t(
+          "New items of these feeds, and new pages of these sitemaps, become drafts for review, or are published at once when the source is trusted.",
+        )}
+      </p>
       <ErrorMessage error={sources.error} />
       {sources.data && items.length === 0 && <p>{t("No sources yet.")}</p>}
       <ul className="rows" aria-label={t("Sources")}>
@@ -63,6 +69,7 @@ export function Sources() {
               <span className={"state state-" + status}>
                 {status === "failing" ? t("Failing") : status === "new" ? t("Not polled yet") : t("OK")}
               </span>
+              {s.kind === "sitemap" && <span className="badge"> {t("Sitemap")}</span>}
               {s.trusted && <span className="badge"> {t("Trusted")}</span>}
               {s.topics.length > 0 && <span className="muted"> · {s.topics.map(topicName).join(", ")}</span>}
               <div className="muted">
@@ -87,8 +94,18 @@ export function Sources() {
       </ul>
       <ErrorMessage error={setTrust.error ?? remove.error} />
       <form onSubmit={(e) => { e.preventDefault(); add.mutate(); }} className="panel">
-        <h2>{t("Add a feed")}</h2>
-        <label htmlFor="source-url">{t("Feed URL (RSS or Atom)")}</label>
+        <h2>{t("Add a source")}</h2>
+        <fieldset>
+          <legend>{t("Kind")}</legend>
+          <label>
+            <input type="radio" name="source-kind" checked={kind === "feed"} onChange={() => setKind("feed")} /> {t("Feed (RSS or Atom)")}
+          </label>
+          <label>
+            <input type="radio" name="source-kind" checked={kind === "sitemap"} onChange={() => setKind("sitemap")} />{" "}
+            {t("Sitemap (its new pages, with their previews)")}
+          </label>
+        </fieldset>
+        <label htmlFor="source-url">{kind === "sitemap" ? t("Sitemap URL (sitemap.xml or a sitemap index)") : t("Feed URL (RSS or Atom)")}</label>
         <input id="source-url" type="url" required maxLength={2048} value={url} onChange={(e) => setUrl(e.target.value)} />
         <label htmlFor="source-title">{t("Name")}</label>
         <input id="source-title" maxLength={300} value={title} onChange={(e) => setTitle(e.target.value)} />

@@ -13,6 +13,7 @@ afterEach(() => {
 const base: Source = {
   id: "s1",
   url: "https://blog.acme.example/feed.xml",
+  kind: "feed",
   title: "Acme blog",
   topics: ["news"],
   trusted: false,
@@ -94,8 +95,30 @@ describe("Sources", () => {
     fireEvent.click(screen.getByLabelText("Trusted: publish its items without review"));
     fireEvent.click(screen.getByRole("button", { name: "Add source" }));
     await waitFor(() => expect(post).toHaveBeenCalledTimes(1));
-    expect(post.mock.calls[0]![1]).toEqual({ body: { url: "https://blog.acme.example/feed.xml", title: "Acme blog", topics: ["news"], trusted: true } });
+    expect(post.mock.calls[0]![1]).toEqual({
+      body: { url: "https://blog.acme.example/feed.xml", kind: "feed", title: "Acme blog", topics: ["news"], trusted: true },
+    });
     expect(await screen.findByText(/a source with this URL exists/)).toBeTruthy();
+  });
+
+  it("adds a sitemap, and marks sitemaps in the list", async () => {
+    mockGET([{ ...base, id: "s2", kind: "sitemap", title: "Site pages" }]);
+    const post = vi.spyOn(api, "POST").mockResolvedValueOnce({ data: base, response: new Response(null, { status: 201 }) } as never);
+    renderIt();
+    const row = await screen.findByRole("listitem");
+    expect(row.textContent).toContain("Site pages");
+    expect(row.textContent).toContain("Sitemap");
+    fireEvent.click(screen.getByLabelText("Sitemap (its new pages, with their previews)"));
+    fireEvent.change(screen.getByLabelText("Sitemap URL (sitemap.xml or a sitemap index)"), {
+      target: { value: "https://www.acme.example/sitemap.xml" },
+    });
+    fireEvent.click(screen.getByRole("button", { name: "Add source" }));
+    await waitFor(() => expect(post).toHaveBeenCalledTimes(1));
+    expect(post.mock.calls[0]![1]).toEqual({
+      body: { url: "https://www.acme.example/sitemap.xml", kind: "sitemap", title: "", topics: [], trusted: false },
+    });
+    // The form is reset to a feed.
+    await waitFor(() => expect(screen.getByLabelText("Feed URL (RSS or Atom)")).toBeTruthy());
   });
 
   it("trusts a source or takes the trust back", async () => {
