@@ -6,6 +6,7 @@ import i18n from "./i18n";
 import { api, call, isApiError } from "./api/client";
 import { canAnalyse, canCurate, isAdmin, useMe, useSignOut } from "./lib/session";
 import { ErrorMessage } from "./components/ErrorMessage";
+import { forgetReturn, keptReturn, rememberReturn } from "./lib/returnTo";
 import { SignIn, SignInConfirm } from "./screens/SignIn";
 import { Feed } from "./screens/Feed";
 import { Suggest } from "./screens/Suggest";
@@ -111,16 +112,25 @@ function Home() {
   const { search } = useLocation();
   const q = new URLSearchParams(search);
   if (q.has("connected") || q.has("connect_error")) return <Navigate to={`/profile${search}#accounts`} replace />;
-  return <Navigate to="/feed" replace />;
+  // Back from single sign-on: where the member was going, if anywhere.
+  return <Navigate to={keptReturn() ?? "/feed"} replace />;
 }
 
 /** Renders its children for signed-in members with the needed role. */
 function Authed({ children, need }: { children: () => ReactNode; need?: "curator" | "analyst" | "admin" }) {
   const me = useMe();
   const location = useLocation();
+  // Signed in and on a page: a path kept through sign-in has served.
+  const signedIn = me.data !== undefined;
+  useEffect(() => {
+    if (signedIn) forgetReturn();
+  }, [signedIn]);
   if (me.isPending) return <p role="status">{i18n.t("Loading…")}</p>;
   if (me.error) {
-    if (isApiError(me.error, 401)) return <Navigate to="/signin" replace state={{ from: location.pathname }} />;
+    if (isApiError(me.error, 401)) {
+      rememberReturn(location.pathname + location.search + location.hash);
+      return <Navigate to="/signin" replace state={{ from: location.pathname }} />;
+    }
     return <ErrorMessage error={me.error} />;
   }
   const role = me.data.member.role;

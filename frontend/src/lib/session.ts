@@ -2,6 +2,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useNavigate } from "react-router";
 import { api, call, type Role } from "../api/client";
 import { forgetMemberData } from "./pwa";
+import { forgetReturn } from "./returnTo";
 
 export function useMe() {
   return useQuery({
@@ -58,6 +59,7 @@ export function useSignOut() {
     const r = await api.POST("/api/v1/auth/logout").catch(() => undefined);
     qc.clear();
     await forgetMemberData(); // the offline copies of this member's feed
+    forgetReturn(); // a page kept through sign-in is not the next member's
     // Signed in through an identity provider that ends its own session
     // too: go there; it sends the browser back to the app.
     const endSession = safeHref(r?.data?.end_session_url);

@@ -6,6 +6,7 @@ import { T } from "../components/T";
 import { api, call, isApiError } from "../api/client";
 import { safeHref, useMe } from "../lib/session";
 import { ErrorMessage } from "../components/ErrorMessage";
+import { keptReturn } from "../lib/returnTo";
 
 /** The newest sign-in link of the development mailbox, when it is on. */
 async function devMailLink(email: string): Promise<string | undefined> {
@@ -41,7 +42,9 @@ export function SignIn() {
       return address;
     },
   });
-  if (me.data) return <Navigate to="/feed" replace />;
+  // Kept through sign-in (see lib/returnTo): read once, at the first render.
+  const [kept] = useState(keptReturn);
+  if (me.data) return <Navigate to={kept ?? "/feed"} replace />;
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -53,6 +56,13 @@ export function SignIn() {
   return (
     <section className="narrow">
       <h1 tabIndex={-1}>{t("Sign in to {{company}}", { company: company?.name ?? "Chorus" })}</h1>
+      {kept && (
+        <p className="notice" role="note">
+          {kept.startsWith("/suggest?")
+            ? t("After you sign in, the page you shared opens in the suggestion form.")
+            : t("After you sign in, the page you asked for opens.")}
+        </p>
+      )}
       {company && page.data?.sso && (
         <p>
           <a className="button" href={ssoStart({ instance: company.id })}>
@@ -131,8 +141,9 @@ export function SignInConfirm({ go = (path: string) => window.location.replace(p
   const [link] = useState(() => linkOf(window.location.hash));
   const signIn = useMutation({
     mutationFn: () => call(api.POST("/api/v1/auth/email/callback", { body: { token: link.token ?? "" } })),
-    // A fresh start: the app loads as the new member.
-    onSuccess: () => go("/feed"),
+    // A fresh start: the app loads as the new member, where they were
+    // going before they had to sign in, if anywhere.
+    onSuccess: () => go(keptReturn() ?? "/feed"),
   });
   useEffect(() => {
     // The token stays out of the history and of anything the page links to.

@@ -1,13 +1,15 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { MemoryRouter } from "react-router";
+import { MemoryRouter, Route, Routes, useLocation } from "react-router";
 import { api } from "../api/client";
+import { rememberReturn } from "../lib/returnTo";
 import { SignIn, SignInConfirm } from "./SignIn";
 
 afterEach(() => {
   cleanup();
   vi.restoreAllMocks();
+  localStorage.clear();
 });
 
 function mockGET(loginPage: { status: number; data?: unknown }) {
@@ -47,6 +49,51 @@ describe("SignIn", () => {
   });
 });
 
+describe("SignIn with a page kept through sign-in", () => {
+  const shared = "/suggest?url=https%3A%2F%2Fnews.example%2Fa&title=A";
+  function Where() {
+    const l = useLocation();
+    return <p>at {l.pathname + l.search}</p>;
+  }
+  function renderAt(signedIn: boolean) {
+    vi.spyOn(api, "GET").mockImplementation(((path: string) => {
+      if (path === "/api/v1/me" && !signedIn)
+        return Promise.resolve({ error: { code: "unauthenticated" }, response: new Response(null, { status: 401 }) });
+      if (path === "/api/v1/me")
+        return Promise.resolve({ data: { member: { id: "m1", email: "a@acme.example", role: "employee", topics: [] }, instance: {} }, response: new Response(null, { status: 200 }) });
+      return Promise.resolve({ response: new Response(null, { status: 404 }) });
+    }) as never);
+    render(
+      <QueryClientProvider client={new QueryClient({ defaultOptions: { queries: { retry: false } } })}>
+        <MemoryRouter initialEntries={["/signin"]}>
+          <Routes>
+            <Route path="/signin" element={<SignIn />} />
+            <Route path="*" element={<Where />} />
+          </Routes>
+        </MemoryRouter>
+      </QueryClientProvider>,
+    );
+  }
+
+  it("says that the shared page opens after sign-in", async () => {
+    rememberReturn(shared);
+    renderAt(false);
+    const note = await screen.findByRole("note");
+    expect(note.textContent).toBe("After you sign in, the page you shared opens in the suggestion form.");
+  });
+
+  it("goes on to the kept page once signed in (back from single sign-on)", async () => {
+    rememberReturn(shared);
+    renderAt(true);
+    expect((await screen.findByText(/^at /)).textContent).toBe("at " + shared);
+  });
+
+  it("goes to the feed without one", async () => {
+    renderAt(true);
+    expect((await screen.findByText(/^at /)).textContent).toBe("at /feed");
+  });
+});
+
 describe("SignInConfirm", () => {
   function renderConfirm(hash: string, me?: { email: string }) {
     window.history.replaceState(null, "", "/signin/confirm" + hash);
@@ -79,6 +126,25 @@ describe("SignInConfirm", () => {
     fireEvent.click(button);
     await waitFor(() => expect(go).toHaveBeenCalledWith("/feed"));
     expect(post).toHaveBeenCalledWith("/api/v1/auth/email/callback", { body: { token: "tok-1" } });
+  });
+
+  async function clickSignIn() {
+    const button = await screen.findByRole("button", { name: "Sign in" });
+    await waitFor(() => expect((button as HTMLButtonElement).disabled).toBe(false));
+    fireEvent.click(button);
+  }
+
+  it("opens the page kept through sign-in, and only a safe one", async () => {
+    rememberReturn("/suggest?url=https%3A%2F%2Fnews.example%2Fa");
+    const first = renderConfirm("#token=tok-3&email=alice%40acme.example");
+    await clickSignIn();
+    await waitFor(() => expect(first.go).toHaveBeenCalledWith("/suggest?url=https%3A%2F%2Fnews.example%2Fa"));
+    cleanup();
+    vi.restoreAllMocks();
+    localStorage.setItem("chorus.return-to", JSON.stringify({ path: "//evil.example/", at: Date.now() }));
+    const second = renderConfirm("#token=tok-4&email=alice%40acme.example");
+    await clickSignIn();
+    await waitFor(() => expect(second.go).toHaveBeenCalledWith("/feed"));
   });
 
   it("says that the session open here ends", async () => {
