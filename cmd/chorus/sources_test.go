@@ -55,16 +55,7 @@ func TestSourcesEndToEnd(t *testing.T) {
 	}
 
 	// The worker, with a feed client allowed to reach the loopback feed.
-	addr := netip.MustParseAddrPort(feed.Listener.Addr().String())
-	svc := content.NewService(content.Config{Now: a.clock.Now, FeedClient: preview.New(preview.Config{
-		Ports: []int{int(addr.Port())}, AllowPrefixes: []netip.Prefix{netip.PrefixFrom(addr.Addr(), 32)}}).Client()})
-	w, err := jobs.NewWorker(jobs.Config{Store: a.store, Content: svc, Now: a.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Handler().ProcessTask(t.Context(), task.PollSources()); err != nil {
-		t.Fatal(err)
-	}
+	pollSources(t, a, feed, false)
 	var list struct {
 		Items []postDoc `json:"items"`
 	}
@@ -91,6 +82,26 @@ func TestSourcesEndToEnd(t *testing.T) {
 	}
 	if res := curator.do("GET", "/api/v1/sources/"+src.ID, nil); res.status != http.StatusNotFound {
 		t.Errorf("deleted source = %d, want 404", res.status)
+	}
+}
+
+// pollSources runs the worker's content:poll_sources task with a client
+// allowed to reach srv (on loopback), and with previews fetched from srv
+// too when previews is set.
+func pollSources(t *testing.T, a *testApp, srv *httptest.Server, previews bool) {
+	t.Helper()
+	addr := netip.MustParseAddrPort(srv.Listener.Addr().String())
+	cfg := preview.Config{Ports: []int{int(addr.Port())}, AllowPrefixes: []netip.Prefix{netip.PrefixFrom(addr.Addr(), 32)}}
+	c := content.Config{Now: a.clock.Now, FeedClient: preview.New(cfg).Client()}
+	if previews {
+		c.Fetcher = preview.New(cfg)
+	}
+	w, err := jobs.NewWorker(jobs.Config{Store: a.store, Content: content.NewService(c), Now: a.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Handler().ProcessTask(t.Context(), task.PollSources()); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -124,16 +135,7 @@ func TestSitemapSourceEndToEnd(t *testing.T) {
 		t.Fatalf("add sitemap = %d %s", res.status, res.body)
 	}
 
-	addr := netip.MustParseAddrPort(site.Listener.Addr().String())
-	cfg := preview.Config{Ports: []int{int(addr.Port())}, AllowPrefixes: []netip.Prefix{netip.PrefixFrom(addr.Addr(), 32)}}
-	svc := content.NewService(content.Config{Now: a.clock.Now, Fetcher: preview.New(cfg), FeedClient: preview.New(cfg).Client()})
-	w, err := jobs.NewWorker(jobs.Config{Store: a.store, Content: svc, Now: a.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Handler().ProcessTask(t.Context(), task.PollSources()); err != nil {
-		t.Fatal(err)
-	}
+	pollSources(t, a, site, true)
 	var list struct {
 		Items []postDoc `json:"items"`
 	}
@@ -198,16 +200,7 @@ func TestMigrationBackfillsCanonicalURLs(t *testing.T) {
 	if res := admin.do("POST", "/api/v1/sources", map[string]any{"url": feed.URL + "/rss"}); res.status != http.StatusCreated {
 		t.Fatalf("add source = %d %s", res.status, res.body)
 	}
-	addr := netip.MustParseAddrPort(feed.Listener.Addr().String())
-	svc := content.NewService(content.Config{Now: a.clock.Now, FeedClient: preview.New(preview.Config{
-		Ports: []int{int(addr.Port())}, AllowPrefixes: []netip.Prefix{netip.PrefixFrom(addr.Addr(), 32)}}).Client()})
-	w, err := jobs.NewWorker(jobs.Config{Store: a.store, Content: svc, Now: a.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Handler().ProcessTask(t.Context(), task.PollSources()); err != nil {
-		t.Fatal(err)
-	}
+	pollSources(t, a, feed, false)
 	if n, err := posts.CountDocuments(t.Context(), bson.D{{Key: "canonical_url", Value: "https://backfill.example/launch"}}); err != nil || n != 1 {
 		t.Errorf("posts of /launch after the poll: %d, %v; want the one from before", n, err)
 	}
