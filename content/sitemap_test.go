@@ -404,3 +404,33 @@ func TestBackfillCanonicalURLs(t *testing.T) {
 		t.Errorf("poll = %+v, %v; want stories 0 and 2 only", res, err)
 	}
 }
+
+func TestSitemapKindChangeStartsAfresh(t *testing.T) {
+	site := newSiteServer(t)
+	site.set("/sitemap.xml", urlset(site.URL, page{"/a", "2026-11-23"}))
+	f := sourceFixture(t, 0, site.Server)
+	ctx := t.Context()
+	src := f.sitemapSource(t, site.URL+"/sitemap.xml", false)
+	if res, err := f.svc.PollSource(ctx, f.a, src); err != nil || res.Added != 1 {
+		t.Fatalf("poll = %+v, %v", res, err)
+	}
+	polled, _ := f.svc.GetSource(ctx, f.a, src.ID)
+	if polled.ETag == "" || polled.SitemapSince == nil || len(polled.SitemapSeen) != 8 {
+		t.Fatalf("after the poll: %+v", polled)
+	}
+	// The same kind again changes nothing the polls learnt.
+	if _, err := f.svc.EditSource(ctx, f.a, src.ID, SourceDraft{Kind: ptr(SourceSitemap), Title: ptr("Site")}); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := f.svc.GetSource(ctx, f.a, src.ID); s.ETag != polled.ETag || len(s.SitemapSeen) != 8 || !s.NextPollAt.Equal(polled.NextPollAt) {
+		t.Errorf("after a title edit: %+v", s)
+	}
+	// Another kind: the validators and the pages seen are forgotten, due at once.
+	if _, err := f.svc.EditSource(ctx, f.a, src.ID, SourceDraft{Kind: ptr(SourceFeed)}); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := f.svc.GetSource(ctx, f.a, src.ID)
+	if s.Kind != SourceFeed || s.ETag != "" || s.SitemapSince != nil || s.SitemapSeen != nil || s.NextPollAt.After(f.clock.Now()) {
+		t.Errorf("after the kind changed: %+v", s)
+	}
+}
