@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -15,6 +18,31 @@ import (
 	"github.com/chorushq/chorus/jobs/task"
 )
 
+// testPushConfig turns push notifications on with a fresh VAPID key,
+// http endpoints on loopback allowed.
+func testPushConfig(t testing.TB) content.PushConfig {
+	t.Helper()
+	keys, err := content.GenerateVAPIDKeys("mailto:ops@chorus.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return content.PushConfig{Keys: keys, Client: &http.Client{Timeout: 30 * time.Second}, AllowHTTPLoopback: true}
+}
+
+// testDevice is a subscription body for endpoint with valid keys, as a
+// browser would post it (nothing is sent to it).
+func testDevice(t testing.TB, endpoint string) map[string]any {
+	t.Helper()
+	k, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := make([]byte, 16)
+	rand.Read(auth)
+	return map[string]any{"endpoint": endpoint, "expirationTime": nil, "keys": map[string]string{
+		"p256dh": base64.RawURLEncoding.EncodeToString(k.PublicKey().Bytes()), "auth": base64.RawURLEncoding.EncodeToString(auth)}}
+}
+
 // pushFixture: the app with push on (a fresh VAPID key, http endpoints on
 // loopback allowed) and the local Web Push endpoint.
 type pushFixture struct {
@@ -26,14 +54,9 @@ type pushFixture struct {
 func newPushFixture(t *testing.T) *pushFixture {
 	t.Helper()
 	f := &pushFixture{ep: startPushEndpoint(t)}
-	keys, err := content.GenerateVAPIDKeys("mailto:ops@chorus.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.keys = keys
-	f.a = newTestAppEdit(t, nil, nil, func(d *appDeps) {
-		d.push = content.PushConfig{Keys: keys, Client: &http.Client{Timeout: 30 * time.Second}, AllowHTTPLoopback: true}
-	})
+	pc := testPushConfig(t)
+	f.keys = pc.Keys
+	f.a = newTestAppEdit(t, nil, nil, func(d *appDeps) { d.push = pc })
 	return f
 }
 
