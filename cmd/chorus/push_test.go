@@ -51,12 +51,12 @@ type pushFixture struct {
 	keys content.VAPIDKeys
 }
 
-func newPushFixture(t *testing.T) *pushFixture {
+func newPushFixture(t *testing.T, env map[string]string) *pushFixture {
 	t.Helper()
 	f := &pushFixture{ep: startPushEndpoint(t)}
 	pc := testPushConfig(t)
 	f.keys = pc.Keys
-	f.a = newTestAppEdit(t, nil, nil, func(d *appDeps) { d.push = pc })
+	f.a = newTestAppEdit(t, env, nil, func(d *appDeps) { d.push = pc })
 	return f
 }
 
@@ -153,7 +153,7 @@ func (f *pushFixture) notified(t *testing.T, d pushDevice) []string {
 }
 
 func TestPushNotifications(t *testing.T) {
-	f := newPushFixture(t)
+	f := newPushFixture(t, nil)
 	a := f.a
 	admin, acme := verifiedAdmin(t, a, "admin@acme.example")
 	clients := map[string]*client{}
@@ -277,7 +277,7 @@ func TestPushNotifications(t *testing.T) {
 }
 
 func TestPushSubscriptionValidation(t *testing.T) {
-	f := newPushFixture(t)
+	f := newPushFixture(t, nil)
 	c := f.a.client(t)
 	c.signIn("alice@acme.example")
 	good := f.device(t, c)
