@@ -9,11 +9,13 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	webpush "github.com/SherClockHolmes/webpush-go"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/chorushq/chorus/tenant"
 )
@@ -85,8 +87,21 @@ func follows(m tenant.Member, p Post) bool {
 	return false
 }
 
-// pushBatch is how many members a notification run reads at once.
-const pushBatch = 100
+// pushBatch is how many members a notification run reads at once;
+// pushParallel how many of them it notifies at a time.
+const (
+	pushBatch    = 100
+	pushParallel = 8
+)
+
+// add counts o into r.
+func (r *PushReport) add(o PushReport) {
+	r.Sent += o.Sent
+	r.Skipped += o.Skipped
+	r.Quiet += o.Quiet
+	r.Capped += o.Capped
+	r.Gone += o.Gone
+}
 
 // NotifyPublished sends the push notification of a published post to the
 // members of the scope's instance who enabled push, walking only them (an
@@ -132,20 +147,32 @@ func (s *Service) NotifyPublished(ctx context.Context, sc tenant.Scope, postID s
 			options.Find().SetSort(bson.D{{Key: "enabled", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(pushBatch)); err != nil {
 			return rep, err
 		}
+		// The members of a page are notified side by side: most of the
+		// time is spent waiting for push services.
+		var mu sync.Mutex
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(pushParallel)
 		for _, pm := range batch {
-			if err := ctx.Err(); err != nil {
-				return rep, err
-			}
-			err := s.notifyMember(ctx, sc, p, pm, msg, &rep)
-			var rl *RetryLater
-			switch {
-			case errors.As(err, &rl):
-				if retry == nil || rl.Delay > retry.Delay {
-					retry = rl
+			g.Go(func() error {
+				var one PushReport
+				err := s.notifyMember(gctx, sc, p, pm, msg, &one)
+				mu.Lock()
+				defer mu.Unlock()
+				rep.add(one)
+				var rl *RetryLater
+				switch {
+				case errors.As(err, &rl):
+					if retry == nil || rl.Delay > retry.Delay {
+						retry = rl
+					}
+				case err != nil:
+					return fmt.Errorf("notify member %s: %w", pm.ID, err)
 				}
-			case err != nil:
-				return rep, fmt.Errorf("notify member %s: %w", pm.ID, err)
-			}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return rep, err
 		}
 		if len(batch) < pushBatch {
 			break
