@@ -131,7 +131,7 @@ func (s *Service) NotifyPublished(ctx context.Context, sc tenant.Scope, postID s
 	if p.StateAt(s.now()) != StatePublished {
 		return rep, nil
 	}
-	msg, err := json.Marshal(PushMessage{PostID: p.ID, Title: postTitle(p), Body: sc.Instance().Name, URL: "/compose/" + p.ID})
+	msg, err := json.Marshal(PushMessage{PostID: p.ID, Title: postTitle(p), Body: sc.Instance().Name, URL: "/share/" + p.ID})
 	if err != nil {
 		return rep, err
 	}

@@ -144,7 +144,7 @@ func (f *pushFixture) notified(t *testing.T, d pushDevice) []string {
 		if err := json.Unmarshal([]byte(raw), &m); err != nil {
 			t.Fatalf("message %q: %v", raw, err)
 		}
-		if m.URL != "/compose/"+m.PostID || m.Title == "" {
+		if m.URL != "/share/"+m.PostID || m.Title == "" {
 			t.Errorf("message %+v: want a title and the composer's URL", m)
 		}
 		ids = append(ids, m.PostID)
