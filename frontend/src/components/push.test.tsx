@@ -42,6 +42,9 @@ const settings = (over: object = {}) => ({
   response: new Response(null, { status: 200 }),
 });
 
+// Rendering with React Query takes seconds on a loaded machine.
+const SLOW = 20_000;
+
 describe("PushNotifications", () => {
   it("turning it on grants the push consent, subscribes with the server's key and registers this browser", async () => {
     const { pushManager } = fakeBrowser();
@@ -62,7 +65,7 @@ describe("PushNotifications", () => {
       body: { endpoint: "https://push.example/abc", expirationTime: null, keys: { p256dh: "P", auth: "A" } },
     });
     await waitFor(() => expect((sw as HTMLInputElement).checked).toBe(true));
-  });
+  }, SLOW);
 
   it("turning it off withdraws the consent and unsubscribes this browser", async () => {
     const { pushManager, sub } = fakeBrowser();
@@ -75,7 +78,7 @@ describe("PushNotifications", () => {
     fireEvent.click(sw);
     await waitFor(() => expect(sub.unsubscribe).toHaveBeenCalled());
     expect(put).toHaveBeenCalledWith("/api/v1/me/consents/{purpose}", { params: { path: { purpose: "push" } }, body: { granted: false } });
-  });
+  }, SLOW);
 
   it("saves quiet hours in the member's time zone, and null turns them off", async () => {
     fakeBrowser();
@@ -91,5 +94,5 @@ describe("PushNotifications", () => {
     await waitFor(() =>
       expect(put).toHaveBeenLastCalledWith("/api/v1/me/push", { body: { time_zone: "Europe/Paris", quiet_hours: { start: "21:30", end: "07:00" } } }),
     );
-  });
+  }, SLOW);
 });
