@@ -159,11 +159,11 @@ type pushSent struct {
 // States of a pushSent marker: claimed and sending, sent to at least one
 // device, or not sent (and never to be) because of quiet hours or the cap.
 const (
-	pushSending = "sending"
-	pushDone    = "sent"
-	pushQuiet   = "quiet_hours"
-	pushCapped  = "daily_cap"
-	pushNoneOK  = "undelivered"
+	pushSending     = "sending"
+	pushDone        = "sent"
+	pushQuiet       = "quiet_hours"
+	pushCapped      = "daily_cap"
+	pushUndelivered = "undelivered"
 )
 
 var pushSentKind = tenant.Kind{
@@ -171,7 +171,7 @@ var pushSentKind = tenant.Kind{
 	Indexes: []tenant.Index{{Keys: bson.D{{Key: "member_id", Value: 1}}}},
 }
 
-// PushKinds are the tenant kinds of push notifications (part of Kinds).
+// pushKinds are the tenant kinds of push notifications (part of Kinds).
 func pushKinds() []tenant.Kind {
 	return []tenant.Kind{pushSubscriptionKind, pushMemberKind, pushSentKind}
 }

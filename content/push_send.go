@@ -271,7 +271,7 @@ func (s *Service) notifyMember(ctx context.Context, sc tenant.Scope, p Post, pm 
 		return errors.Join(retry, s.release(ctx, sc, markID, m.ID, day))
 	default:
 		rep.Skipped++
-		return mark(pushNoneOK)
+		return mark(pushUndelivered)
 	}
 }
 
