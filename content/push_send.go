@@ -1,6 +1,7 @@
 package content
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -315,7 +316,9 @@ func (s *Service) deliver(ctx context.Context, sc tenant.Scope, sub PushSubscrip
 	if client == nil {
 		client = http.DefaultClient
 	}
-	resp, err := webpush.SendNotificationWithContext(ctx, msg, &webpush.Subscription{Endpoint: sub.Endpoint,
+	// A copy each: the library pads the message in place (bytes.NewBuffer
+	// over it), which would write into a slice the members of a page share.
+	resp, err := webpush.SendNotificationWithContext(ctx, bytes.Clone(msg), &webpush.Subscription{Endpoint: sub.Endpoint,
 		Keys: webpush.Keys{P256dh: sub.P256DH, Auth: sub.Auth}}, &webpush.Options{
 		HTTPClient: client, Subscriber: s.push.Keys.Subject, TTL: int(pushTTL / time.Second), Urgency: webpush.UrgencyNormal,
 		VAPIDPublicKey: s.push.Keys.Public, VAPIDPrivateKey: s.push.Keys.Private,
