@@ -16,4 +16,6 @@ var Problems = httpapi.Table{
 	{Err: ErrSourceExists, Status: http.StatusConflict, Code: "source_exists", Detail: ErrSourceExists.Error(),
 		Refine: httpapi.ErrorDetail},
 	{Err: ErrNotShareable, Status: http.StatusConflict, Code: "not_shareable", Detail: "this content is not published, not due yet, or expired"},
+	{Err: ErrPushConsent, Status: http.StatusConflict, Code: "push_consent_required", Detail: ErrPushConsent.Error()},
+	{Err: ErrPushOff, Status: http.StatusServiceUnavailable, Code: "push_not_configured", Detail: ErrPushOff.Error()},
 }

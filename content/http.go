@@ -103,6 +103,7 @@ func (h *Handlers) Routes(r gin.IRouter) {
 	r.POST("/topics", m(h.auth.Idempotent(h.createTopic), tenant.RoleAdmin))
 	r.DELETE("/topics/:id", m(h.deleteTopic, tenant.RoleAdmin))
 	h.sourceRoutes(r, m)
+	h.pushRoutes(r, m)
 }
 
 // postView is a post as the API shows it.

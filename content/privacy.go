@@ -17,8 +17,10 @@ func (s *Service) PrivacySource() tenant.PrivacySource { return privacySource{s}
 
 // Export returns the posts the subject authored or reviewed.
 func (p privacySource) Export(ctx context.Context, sc tenant.Scope, s tenant.Subject) ([]string, map[string]any, error) {
+	kinds := []string{postKind.Name, digestKind.Name, pushSubscriptionKind.Name, pushMemberKind.Name, pushSentKind.Name}
 	if s.MemberID == "" {
-		return []string{postKind.Name, digestKind.Name}, map[string]any{"content_authored": []Post{}, "digests": []digestRecord{}}, nil
+		return kinds, map[string]any{"content_authored": []Post{}, "digests": []digestRecord{},
+			"push_subscriptions": []PushSubscription{}, "push_notifications": []pushSent{}}, nil
 	}
 	var authored, reviewed []Post
 	if err := sc.Collection(postKind).Find(ctx, bson.D{{Key: "author_id", Value: s.MemberID}}, &authored); err != nil {
@@ -31,9 +33,30 @@ func (p privacySource) Export(ctx context.Context, sc tenant.Scope, s tenant.Sub
 	if err := sc.Collection(digestKind).Find(ctx, bson.D{{Key: "member_id", Value: s.MemberID}}, &digests); err != nil {
 		return nil, nil, err
 	}
-	return []string{postKind.Name, digestKind.Name}, map[string]any{
-		"content_authored": nonNil(authored),
-		"content_reviewed": idsOf(reviewed),
+	var subs []PushSubscription
+	if err := sc.Collection(pushSubscriptionKind).Find(ctx, bson.D{{Key: "member_id", Value: s.MemberID}}, &subs); err != nil {
+		return nil, nil, err
+	}
+	var notified []pushSent
+	if err := sc.Collection(pushSentKind).Find(ctx, bson.D{{Key: "member_id", Value: s.MemberID}}, &notified); err != nil {
+		return nil, nil, err
+	}
+	var prefs []pushMember
+	if err := sc.Collection(pushMemberKind).Find(ctx, bson.D{{Key: "_id", Value: s.MemberID}}, &prefs); err != nil {
+		return nil, nil, err
+	}
+	pushPrefs := map[string]any{}
+	for _, pm := range prefs {
+		pushPrefs = map[string]any{"time_zone": pm.TimeZone, "quiet_hours": pm.QuietHours, "day": pm.Day, "sent_that_day": pm.Count}
+	}
+	return kinds, map[string]any{
+		// The member's devices registered for push notifications, the
+		// posts they were notified of, and their quiet hours.
+		"push_subscriptions": nonNil(subs),
+		"push_notifications": nonNil(notified),
+		"push_settings":      pushPrefs,
+		"content_authored":   nonNil(authored),
+		"content_reviewed":   idsOf(reviewed),
 		// The digest mails the member was sent (or is being sent).
 		"digests": nonNil(digests),
 	}, nil
@@ -50,6 +73,11 @@ func (p privacySource) Erase(ctx context.Context, sc tenant.Scope, s tenant.Subj
 	if _, err := sc.Collection(digestKind).DeleteMany(ctx, bson.D{{Key: "member_id", Value: s.MemberID}}); err != nil {
 		return err
 	}
+	for _, k := range []tenant.Kind{pushSubscriptionKind, pushSentKind, pushMemberKind} {
+		if _, err := sc.Collection(k).DeleteMany(ctx, bson.D{{Key: "member_id", Value: s.MemberID}}); err != nil {
+			return err
+		}
+	}
 	posts := sc.Collection(postKind)
 	if _, err := posts.DeleteMany(ctx, bson.D{{Key: "author_id", Value: s.MemberID},
 		{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{StatePending, StateRejected, StateDraft}}}}}); err != nil {
@@ -62,6 +90,15 @@ func (p privacySource) Erase(ctx context.Context, sc tenant.Scope, s tenant.Subj
 	_, err := posts.UpdateMany(ctx, bson.D{{Key: "reviewer_id", Value: s.MemberID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "reviewer_id", Value: pseudonym}}}})
 	return err
+}
+
+// ConsentChanged deletes the member's push subscriptions when they
+// withdraw the push consent (tenant.ConsentObserver).
+func (p privacySource) ConsentChanged(ctx context.Context, sc tenant.Scope, memberID, purpose string, granted bool) error {
+	if purpose != tenant.PurposePush || granted {
+		return nil
+	}
+	return dropPushSubscriptions(ctx, sc, memberID)
 }
 
 func nonNil[T any](xs []T) []T {

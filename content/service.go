@@ -46,6 +46,7 @@ type Service struct {
 	retryPreview func(ctx context.Context, sc tenant.Scope, postID string) error
 	memberClicks func(ctx context.Context, sc tenant.Scope, memberID string, since, until time.Time) (int64, error)
 	feeds        feedPoller
+	push         PushConfig
 }
 
 // Config configures a Service.
@@ -64,6 +65,8 @@ type Config struct {
 	// MaxFeedBody caps a feed's body in bytes [4 MiB]; a larger feed fails
 	// the poll.
 	MaxFeedBody int64
+	// Push sends push notifications of new content (zero: none).
+	Push PushConfig
 }
 
 // NewService returns a Service.
@@ -75,11 +78,13 @@ func NewService(cfg Config) *Service {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{fetcher: cfg.Fetcher, log: cfg.Log, now: cfg.Now, retryPreview: cfg.RetryPreview, memberClicks: cfg.MemberClicks,
-		feeds: newFeedPoller(cfg.FeedClient, cfg.MaxFeedBody)}
+		feeds: newFeedPoller(cfg.FeedClient, cfg.MaxFeedBody), push: cfg.Push}
 }
 
 // Kinds are the tenant kinds content keeps, for tenant.StoreConfig.
-func Kinds() []tenant.Kind { return []tenant.Kind{postKind, topicKind, digestKind, sourceKind} }
+func Kinds() []tenant.Kind {
+	return append([]tenant.Kind{postKind, topicKind, digestKind, sourceKind}, pushKinds()...)
+}
 
 // Draft is the input of a new or edited post; nil fields are not set.
 type Draft struct {
@@ -235,6 +240,7 @@ func (s *Service) insertWithPreview(ctx context.Context, sc tenant.Scope, p Post
 	if err := sc.Collection(postKind).Insert(ctx, p); err != nil {
 		return Post{}, fmt.Errorf("store post: %w", err)
 	}
+	s.announce(ctx, sc, p)
 	if p.Preview.Status == "failed" && s.retryPreview != nil {
 		if err := s.retryPreview(ctx, sc, p.ID); err != nil {
 			// The post stands; the preview stays failed until edited.
@@ -312,7 +318,7 @@ func (s *Service) Visible(ctx context.Context, sc tenant.Scope, me tenant.Member
 	if err != nil {
 		return Post{}, err
 	}
-	if isCurator(me) || p.AuthorID == me.ID || p.StateAt(s.now()) == StatePublished {
+	if s.Sees(me, p) {
 		return p, nil
 	}
 	return Post{}, ErrNotFound
@@ -383,6 +389,11 @@ func (s *Service) Edit(ctx context.Context, sc tenant.Scope, id string, d Draft,
 	if !ok {
 		return Post{}, ErrWrongState
 	}
+	// Newly published, or its publish time moved: a notification for the
+	// new time (one for the old time finds it not yet due, or notified).
+	if p.State == StatePublished && (before.State != StatePublished || !p.PublishAt.Equal(before.PublishAt)) {
+		s.announce(ctx, sc, p)
+	}
 	return p, nil
 }
 
@@ -449,6 +460,7 @@ func (s *Service) Approve(ctx context.Context, sc tenant.Scope, reviewer tenant.
 	if !ok {
 		return Post{}, ErrWrongState
 	}
+	s.announce(ctx, sc, p)
 	return p, nil
 }
 

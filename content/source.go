@@ -417,6 +417,11 @@ func (s *Service) addItems(ctx context.Context, sc tenant.Scope, src Source, fee
 	if err := sc.Collection(postKind).InsertMany(ctx, docs); err != nil {
 		return 0, fmt.Errorf("store items: %w", err)
 	}
+	for _, p := range fresh {
+		if seen[p.CanonicalURL] {
+			s.announce(ctx, sc, p)
+		}
+	}
 	return len(docs), nil
 }
 

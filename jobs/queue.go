@@ -128,6 +128,32 @@ func (q *Queue) RetryPreview(ctx context.Context, sc tenant.Scope, postID string
 	return q.enqueue(ctx, task.Preview(sc.InstanceID(), postID), asynq.Queue(task.QueueLow), asynq.MaxRetry(5), asynq.Timeout(30*time.Second))
 }
 
+// Notification policy: the default queue, retried for a few hours (429
+// and 5xx of push services), kept a day once done so the same post and
+// publish time is not notified twice.
+const (
+	notifyRetries   = 8
+	notifyRetention = 24 * time.Hour
+)
+
+// Notify queues the push notifications of the post postID of sc for its
+// publish time at (at once when at is past). The task's ID is the post's
+// and the time's: publishing the same post at the same time again is
+// left alone; a new publish time gets a task of its own (the run for the
+// old one finds the post not yet due).
+func (q *Queue) Notify(ctx context.Context, sc tenant.Scope, postID string, at time.Time) (err error) {
+	ctx, span := startEnqueue(ctx, task.TypeNotify)
+	defer func() { endSpan(span, err) }()
+	id := fmt.Sprintf("notify:%s:%d", postID, at.UnixMilli())
+	err = q.enqueue(ctx, task.Notify(sc.InstanceID(), postID), asynq.TaskID(id), asynq.Queue(task.QueueDefault),
+		asynq.ProcessAt(WholeSecondAfter(at)), asynq.MaxRetry(notifyRetries), asynq.Retention(notifyRetention),
+		asynq.Timeout(10*time.Minute))
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	return err
+}
+
 // Export queues the building of the export exportID.
 func (q *Queue) Export(ctx context.Context, sc tenant.Scope, exportID string) (err error) {
 	ctx, span := startEnqueue(ctx, task.TypeExport)

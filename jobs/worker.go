@@ -127,6 +127,7 @@ func (w *Worker) Handler() asynq.Handler {
 	mux.HandleFunc(task.TypeSendDigests, w.sendDigests)
 	mux.HandleFunc(task.TypePollSources, w.pollSources)
 	mux.HandleFunc(task.TypeSweepExports, w.sweepExports)
+	mux.HandleFunc(task.TypeNotify, w.scoped(w.notify))
 	return mux
 }
 
@@ -169,6 +170,17 @@ func (w *Worker) refreshPreview(ctx context.Context, sc tenant.Scope, id string)
 	err := w.cfg.Content.RefreshPreview(ctx, sc, id)
 	if errors.Is(err, content.ErrPreviewRefused) {
 		return fmt.Errorf("%w: %w", err, errDropped)
+	}
+	return err
+}
+
+// notify (content:notify) sends the push notifications of a published
+// post.
+func (w *Worker) notify(ctx context.Context, sc tenant.Scope, id string) error {
+	rep, err := w.cfg.Content.NotifyPublished(ctx, sc, id)
+	if rep.Sent+rep.Quiet+rep.Capped+rep.Gone > 0 {
+		w.cfg.Log.InfoContext(ctx, "push notifications sent", "post_id", id, "sent", rep.Sent, "quiet_hours", rep.Quiet,
+			"daily_cap", rep.Capped, "gone", rep.Gone, "skipped", rep.Skipped)
 	}
 	return err
 }
@@ -486,6 +498,10 @@ func retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	var re *social.RetryError
 	if errors.As(err, &re) && re.Delay > 0 {
 		return re.Delay
+	}
+	var later *content.RetryLater
+	if errors.As(err, &later) && later.Delay > 0 {
+		return later.Delay
 	}
 	if errors.Is(err, asynq.ErrLeaseExpired) {
 		// The worker that ran it died (Asynq noticed a minute later).

@@ -271,7 +271,8 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 		Points             *Points `json:"points"`
 		Digest             *string `json:"digest"`
 		// Region: a pending instance's admin picks where its data is stored.
-		Region *string `json:"region"`
+		Region       *string `json:"region"`
+		PushDailyCap *int    `json:"push_daily_cap"`
 	}
 	if err := httpapi.Decode(c, &in); err != nil {
 		return err
@@ -280,7 +281,7 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 		Name: in.Name, InvitationMessage: in.InvitationMessage, RetentionDays: in.RetentionDays, JoinPolicy: in.JoinPolicy,
 		SuggestionsNeedApproval: in.NeedApproval, Subdomain: in.Subdomain,
 		TimeZone: in.TimeZone, CPC: in.CPC, MinGroupSize: in.MinGroupSize, LeaderboardVisible: in.LeaderboardVisible, Points: in.Points,
-		Digest: in.Digest, Region: in.Region,
+		Digest: in.Digest, Region: in.Region, PushDailyCap: in.PushDailyCap,
 	})
 	if err != nil {
 		return err

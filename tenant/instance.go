@@ -63,6 +63,25 @@ type Settings struct {
 	// Digest is how often members get the digest mail of new content:
 	// DigestOff or DigestWeekly ("" is weekly, see DigestSchedule).
 	Digest string `bson:"digest,omitempty" json:"digest"`
+
+	// PushDailyCap is how many push notifications of new content a member
+	// gets a day at most (0: DefaultPushDailyCap, see PushCap).
+	PushDailyCap int `bson:"push_daily_cap,omitempty" json:"push_daily_cap"`
+}
+
+// DefaultPushDailyCap is the push notifications a member gets a day when
+// the admins set no cap; MaxPushDailyCap the highest cap they may set.
+const (
+	DefaultPushDailyCap = 3
+	MaxPushDailyCap     = 24
+)
+
+// PushCap returns the daily cap of push notifications per member.
+func (s Settings) PushCap() int {
+	if s.PushDailyCap <= 0 {
+		return DefaultPushDailyCap
+	}
+	return s.PushDailyCap
 }
 
 // Money is an amount in a currency's minor units (cents): never floating
@@ -128,6 +147,7 @@ func (s Settings) WithDefaults() Settings {
 	s.MinGroupSize = s.GroupSize()
 	s.Points = s.PointWeights()
 	s.Digest = s.DigestSchedule()
+	s.PushDailyCap = s.PushCap()
 	return s
 }
 

@@ -84,19 +84,23 @@ func NewPrivacy(svc *Service, sources ...PrivacySource) *Privacy {
 	return p
 }
 
-// Consent purposes. Tracking (view pixels, non-essential cookies) is off
-// until granted; analytics attribution and digest mails are on until the
-// member objects.
+// Consent purposes. Tracking (view pixels, non-essential cookies) and
+// push notifications are off until granted; analytics attribution and
+// digest mails are on until the member objects.
 const (
 	PurposeTracking             = "tracking"
 	PurposeAnalyticsAttribution = "analytics_attribution"
 	PurposeDigestMail           = "digest_mail"
+	// PurposePush: notifications of new content on the member's devices
+	// (Web Push). Withdrawing it deletes the member's push subscriptions.
+	PurposePush = "push"
 )
 
 var purposeDefaults = map[string]bool{
 	PurposeTracking:             false,
 	PurposeAnalyticsAttribution: true,
 	PurposeDigestMail:           true,
+	PurposePush:                 false,
 }
 
 // ConsentRecord is one grant or withdrawal, kept as a ledger.

@@ -31,6 +31,8 @@ type SettingsUpdate struct {
 	Digest *string
 	// Region moves a pending instance's data to another region.
 	Region *string
+	// PushDailyCap caps push notifications per member and day.
+	PushDailyCap *int
 }
 
 // Digest schedules.
@@ -150,6 +152,12 @@ func (s *Service) UpdateSettings(ctx context.Context, sc Scope, by Member, u Set
 			verr = append(verr, &ValidationError{Field: "digest", Reason: "must be off or weekly"})
 		}
 	}
+	if u.PushDailyCap != nil {
+		st.PushDailyCap = *u.PushDailyCap
+		if st.PushDailyCap < 1 || st.PushDailyCap > MaxPushDailyCap {
+			verr = append(verr, &ValidationError{Field: "push_daily_cap", Reason: fmt.Sprintf("must be from 1 to %d", MaxPushDailyCap)})
+		}
+	}
 	verr = append(verr, checkReachSettings(u, &st)...)
 	moveTo := ""
 	if u.Region != nil {
@@ -241,6 +249,7 @@ func settingsChanges(before, after Instance) map[string]string {
 			{"points_per_share", fmt.Sprint(st.Points.PerShare)},
 			{"points_per_unique_click", fmt.Sprint(st.Points.PerUniqueClick)},
 			{"digest", st.Digest},
+			{"push_daily_cap", fmt.Sprint(st.PushDailyCap)},
 		}
 	}
 	old, changed := fields(before), map[string]string{}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/social"
 	"github.com/chorushq/chorus/tenant"
@@ -71,6 +72,13 @@ type config struct {
 	// local Bluesky PDS or Mastodon) may be reached over plain http:
 	// development and browser tests only, refused without the dev mailbox.
 	DevNetworkPorts []int
+	// VAPIDPrivateKey and VAPIDSubject sign push notifications (RFC
+	// 8292); without a key, development keeps a generated one in the data
+	// dir. DevPushLoopback accepts http push endpoints on loopback (tests
+	// and a local push endpoint; needs the dev mailbox).
+	VAPIDPrivateKey string
+	VAPIDSubject    string
+	DevPushLoopback bool
 }
 
 // setting describes one config entry for flags, environment and help.
@@ -123,6 +131,9 @@ var settings = []setting{
 	{"dev-network-ports", "CHORUS_DEV_NETWORK_PORTS", "", "development and tests only (needs CHORUS_DEV_MAILBOX=1): comma-separated 127.0.0.1 ports where social network servers such as a local Bluesky PDS may be reached over http", false},
 	{"publish-limits", "CHORUS_PUBLISH_LIMITS", "", "raise or lower Chorus's publishing limits per network, e.g. x.connection=300/24h,x.instance=3000/24h (network.connection or network.instance = posts/period); default the networks' documented limits", false},
 	{"dns-resolver", "CHORUS_DNS_RESOLVER", "", "host:port of the DNS server that checks domain verification records (default: the system's)", false},
+	{"vapid-private-key", "CHORUS_VAPID_PRIVATE_KEY", "", "VAPID private key signing push notifications: 32 bytes base64url (npx web-push generate-vapid-keys); with the dev mailbox a development key is kept in the data dir (docs/notifications.md)", true},
+	{"vapid-subject", "CHORUS_VAPID_SUBJECT", "", "contact push services may use about the notifications: mailto:ops@example.com or an https URL (default mailto:no-reply@<base URL host>)", false},
+	{"dev-push-loopback", "CHORUS_DEV_PUSH_LOOPBACK", "0", "development and tests only (needs CHORUS_DEV_MAILBOX=1): 1 accepts push subscriptions whose endpoint is http on a loopback address (a local push endpoint)", false},
 }
 
 // parseConfig reads flags (args) over environment over defaults and
@@ -185,6 +196,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 		LinkedInID:       get("linkedin-client-id"), LinkedInSecret: get("linkedin-client-secret"), LinkedInVersion: get("linkedin-version"),
 		XID: get("x-client-id"), XSecret: get("x-client-secret"),
 		FacebookID: get("facebook-app-id"), FacebookSecret: get("facebook-app-secret"), FacebookVersion: get("facebook-graph-version"),
+		VAPIDPrivateKey: get("vapid-private-key"), VAPIDSubject: get("vapid-subject"),
 	}
 	c.MaxBodyBytes = int64(atoi("max-body-bytes", "CHORUS_MAX_BODY_BYTES", 1024))
 
@@ -192,7 +204,8 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 		name, env string
 		to        *bool
 	}{{"linkedin-read-engagement", "CHORUS_LINKEDIN_READ_ENGAGEMENT", &c.LinkedInReadEngagement},
-		{"facebook-business-pages", "CHORUS_FACEBOOK_BUSINESS_PAGES", &c.FacebookBusinessPages}} {
+		{"facebook-business-pages", "CHORUS_FACEBOOK_BUSINESS_PAGES", &c.FacebookBusinessPages},
+		{"dev-push-loopback", "CHORUS_DEV_PUSH_LOOPBACK", &c.DevPushLoopback}} {
 		switch v := get(sw.name); v {
 		case "1", "true":
 			*sw.to = true
@@ -215,6 +228,17 @@ func parseConfig(cmd string, args []string, getenv func(string) string, out io.W
 			continue
 		}
 		c.DevNetworkPorts = append(c.DevNetworkPorts, n)
+	}
+	if c.DevPushLoopback && !c.DevMailbox {
+		bad("CHORUS_DEV_PUSH_LOOPBACK", "is for development only: it needs CHORUS_DEV_MAILBOX=1")
+	}
+	if c.VAPIDPrivateKey != "" {
+		if _, err := content.ParseVAPIDKeys(c.VAPIDPrivateKey, "mailto:check@example.com"); err != nil {
+			bad("CHORUS_VAPID_PRIVATE_KEY", "%v", err)
+		}
+	}
+	if v := c.VAPIDSubject; v != "" && !strings.HasPrefix(v, "mailto:") && !strings.HasPrefix(v, "https://") {
+		bad("CHORUS_VAPID_SUBJECT", "must be a mailto: or https: URI, not %q", v)
 	}
 	if len(c.DevNetworkPorts) > 0 && !c.DevMailbox {
 		bad("CHORUS_DEV_NETWORK_PORTS", "is for development only: it needs CHORUS_DEV_MAILBOX=1")
@@ -329,6 +353,11 @@ func (c config) productionProblems() []error {
 	if c.TokenKeys == "" && !c.DevMailbox {
 		errs = append(errs, errors.New("CHORUS_TOKEN_KEYS: is not set: set a keyring such as k1:$(openssl rand -base64 32) "+
 			"to encrypt social network tokens, the same for serve and worker, and keep a copy (tokens are unreadable without it)"))
+	}
+	if c.VAPIDPrivateKey == "" && !c.DevMailbox {
+		errs = append(errs, errors.New("CHORUS_VAPID_PRIVATE_KEY: is not set: set the VAPID key that signs push notifications "+
+			"(npx web-push generate-vapid-keys prints one; keep it: browsers' subscriptions are bound to its public key), "+
+			"the same for serve and worker, with CHORUS_VAPID_SUBJECT (mailto:ops@example.com)"))
 	}
 	if c.SMTPURL == "" && !c.DevMailbox {
 		errs = append(errs, errors.New("CHORUS_SMTP_URL: set an SMTP server, or CHORUS_DEV_MAILBOX=1 for development: "+
@@ -475,6 +504,8 @@ func (c config) masked() []string {
 		"CHORUS_LINKEDIN_READ_ENGAGEMENT": strconv.FormatBool(c.LinkedInReadEngagement), "CHORUS_X_CLIENT_ID": c.XID, "CHORUS_X_CLIENT_SECRET": c.XSecret,
 		"CHORUS_FACEBOOK_APP_ID": c.FacebookID, "CHORUS_FACEBOOK_APP_SECRET": c.FacebookSecret, "CHORUS_FACEBOOK_GRAPH_VERSION": c.FacebookVersion,
 		"CHORUS_FACEBOOK_BUSINESS_PAGES": strconv.FormatBool(c.FacebookBusinessPages),
+		"CHORUS_VAPID_PRIVATE_KEY":       c.VAPIDPrivateKey, "CHORUS_VAPID_SUBJECT": c.VAPIDSubject,
+		"CHORUS_DEV_PUSH_LOOPBACK": strconv.FormatBool(c.DevPushLoopback),
 	}
 	lines := make([]string, 0, len(settings))
 	for _, s := range settings {

@@ -67,6 +67,9 @@ type appDeps struct {
 	// tests configure http issuers.
 	idpHTTP      *http.Client
 	idpAllowHTTP bool
+	// push sends push notifications of new content (zero keys: none);
+	// newServices adds the queue's enqueue.
+	push content.PushConfig
 }
 
 // newMailer returns the configured mailer: the development mailbox (also
@@ -109,10 +112,11 @@ func storeKinds() []tenant.Kind {
 // newContentService builds the content service; a failed link preview is
 // retried by a content:preview task (none without a queue); the digest
 // counts a member's clicks from the analytics' daily totals.
-func newContentService(log *slog.Logger, now func() time.Time, fetcher content.Fetcher, queue *jobs.Queue) *content.Service {
-	cfg := content.Config{Fetcher: fetcher, Log: log, Now: now, MemberClicks: reach.MemberClicks}
+func newContentService(log *slog.Logger, now func() time.Time, fetcher content.Fetcher, queue *jobs.Queue, push content.PushConfig) *content.Service {
+	cfg := content.Config{Fetcher: fetcher, Log: log, Now: now, MemberClicks: reach.MemberClicks, Push: push}
 	if queue != nil {
 		cfg.RetryPreview = queue.RetryPreview
+		cfg.Push.Enqueue = queue.Notify
 	}
 	return content.NewService(cfg)
 }

@@ -25,6 +25,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/jobs"
 	"github.com/chorushq/chorus/jobs/task"
 	"github.com/chorushq/chorus/social"
@@ -74,7 +75,7 @@ func TestFaultWorkerProcess(t *testing.T) {
 	base, _ := url.Parse(c.BaseURL)
 	fake := netip.MustParseAddrPort(c.Fake)
 	jq := jobs.NewQueue(queue, tasks, log)
-	contentSvc := newContentService(log, time.Now, nil, jq)
+	contentSvc := newContentService(log, time.Now, nil, jq, content.PushConfig{})
 	socialSvc, err := newSocialService(base, keys, log, time.Now, networkOptions{
 		allow: []netip.Prefix{netip.PrefixFrom(fake.Addr(), 32)}, ports: []int{int(fake.Port())}, allowHTTP: true,
 	}, contentSvc, jq)

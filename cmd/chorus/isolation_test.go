@@ -27,6 +27,7 @@ type isoFixture struct {
 	connection  string
 	share       string
 	source      string
+	device      string
 }
 
 type isoMember struct {
@@ -36,7 +37,7 @@ type isoMember struct {
 
 func newIsoFixture(t *testing.T) *isoFixture {
 	t.Helper()
-	a := newTestApp(t, nil)
+	a := newTestAppEdit(t, nil, nil, func(d *appDeps) { d.push = testPushConfig(t) })
 	f := &isoFixture{app: a, members: map[string]map[tenant.Role]*isoMember{}}
 	for _, inst := range []string{"A", "B", "C"} {
 		domain := strings.ToLower(inst) + "-corp.example"
@@ -162,6 +163,17 @@ func (f *isoFixture) seedA(t *testing.T) {
 	}
 	f.share = shares.Items[0].ID
 	f.canary = append(f.canary, f.share, "canary-share-text")
+	if res := employee.do("PUT", "/api/v1/me/consents/push", map[string]any{"granted": true}); res.status != 200 {
+		t.Fatalf("grant push: %d %s", res.status, res.body)
+	}
+	var dev struct{ ID string }
+	if res := employee.do("POST", "/api/v1/me/push/subscriptions", testDevice(t, "https://push.example/canary-push-endpoint")); res.status != 201 {
+		t.Fatalf("push subscription: %d %s", res.status, res.body)
+	} else {
+		res.json(t, &dev)
+	}
+	f.device = dev.ID
+	f.canary = append(f.canary, dev.ID, "canary-push-endpoint")
 }
 
 func (f *isoFixture) memberIDs() []map[string]string {
@@ -239,6 +251,9 @@ var isolationMatrix = map[string]isoRoute{
 	"GET /api/v1/sources/:id":             {ids: (*isoFixture).sourceIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
 	"PATCH /api/v1/sources/:id":           {ids: (*isoFixture).sourceIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
 	"DELETE /api/v1/sources/:id":          {ids: (*isoFixture).sourceIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
+	"DELETE /api/v1/me/push/subscriptions/:id": {ids: func(f *isoFixture) []map[string]string {
+		return []map[string]string{{"id": f.device}}
+	}},
 	"DELETE /api/v1/topics/:id": {ids: func(f *isoFixture) []map[string]string {
 		return []map[string]string{{"id": f.topics[0]}}
 	}, roles: []tenant.Role{tenant.RoleAdmin}},

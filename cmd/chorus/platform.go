@@ -295,6 +295,11 @@ func platformDeps(cfg config, log *slog.Logger, store *tenant.Store, rdb redis.U
 	}
 	d := appDeps{cfg: cfg, log: log, store: store, redis: rdb, metrics: reg, baseURL: baseURL, queue: queue, keys: keys,
 		network: cfg.networkOptions(nil)}
+	vapid, err := vapidKeys(cfg, baseURL, log)
+	if err != nil {
+		return appDeps{}, err
+	}
+	d.push = pushConfig(cfg, vapid)
 	if cfg.DevMailbox || cfg.SMTPURL != "" {
 		if d.mailer, d.devBox, err = newMailer(cfg, log, time.Now, baseURL); err != nil {
 			return appDeps{}, err

@@ -235,6 +235,9 @@ func TestRunRefusesBadConfig(t *testing.T) {
 	}
 }
 
+// testVAPIDKey is a valid CHORUS_VAPID_PRIVATE_KEY.
+const testVAPIDKey = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"
+
 // testTokenKeys is a valid CHORUS_TOKEN_KEYS.
 const testTokenKeys = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
 
@@ -242,12 +245,13 @@ const testTokenKeys = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
 // answer (port 1): what passes the checks, before anything connects.
 func prodEnv(over map[string]string) map[string]string {
 	env := map[string]string{
-		"CHORUS_ADDR":       "0.0.0.0:8080",
-		"CHORUS_BASE_URL":   "https://chorus.example.com",
-		"CHORUS_TOKEN_KEYS": testTokenKeys,
-		"CHORUS_SMTP_URL":   "smtp://user:smtp-secret-456@mail.example:587",
-		"CHORUS_MONGO_URI":  "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=20000",
-		"CHORUS_REDIS_URL":  "redis://127.0.0.1:1/0",
+		"CHORUS_ADDR":              "0.0.0.0:8080",
+		"CHORUS_BASE_URL":          "https://chorus.example.com",
+		"CHORUS_TOKEN_KEYS":        testTokenKeys,
+		"CHORUS_VAPID_PRIVATE_KEY": testVAPIDKey,
+		"CHORUS_SMTP_URL":          "smtp://user:smtp-secret-456@mail.example:587",
+		"CHORUS_MONGO_URI":         "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=20000",
+		"CHORUS_REDIS_URL":         "redis://127.0.0.1:1/0",
 	}
 	for k, v := range over {
 		if v == "" {

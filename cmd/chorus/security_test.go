@@ -94,7 +94,7 @@ func TestSettingsChangesAuditedAndRetentionHasAMinimum(t *testing.T) {
 		}
 	}
 	change := map[string]any{"retention_days": 30, "join_policy": "invite", "name": "Acme Corp", "digest": "off",
-		"leaderboard_visible": false, "cpc": map[string]any{"amount": 150, "currency": "EUR"}, "points": map[string]any{"per_share": 5, "per_unique_click": 2}}
+		"leaderboard_visible": false, "cpc": map[string]any{"amount": 150, "currency": "EUR"}, "points": map[string]any{"per_share": 5, "per_unique_click": 2}, "push_daily_cap": 5}
 	if res := admin.do("PATCH", "/api/v1/instance/settings", change); res.status != http.StatusOK {
 		t.Fatalf("settings: %d %s", res.status, res.body)
 	}
@@ -112,6 +112,7 @@ func TestSettingsChangesAuditedAndRetentionHasAMinimum(t *testing.T) {
 		"cpc_old": "", "cpc_new": "150 EUR",
 		"points_per_share_old": "10", "points_per_share_new": "5",
 		"points_per_unique_click_old": "1", "points_per_unique_click_new": "2",
+		"push_daily_cap_old": "3", "push_daily_cap_new": "5",
 	}
 	if e.Actor.ID != m.Member.ID || !maps.Equal(e.Details, want) {
 		t.Errorf("entry = %+v\nwant details %v by %s", e, want, m.Member.ID)

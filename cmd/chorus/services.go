@@ -69,7 +69,7 @@ func newServices(d appDeps) (*services, error) {
 	if fetcher == nil {
 		fetcher = preview.New(preview.Config{})
 	}
-	s.content = newContentService(d.log, d.now, fetcher, d.queue)
+	s.content = newContentService(d.log, d.now, fetcher, d.queue, d.push)
 	net := d.network
 	net.cfg, net.mailer, net.reach = d.cfg, s.mailer, s.reach
 	var err error

@@ -74,6 +74,7 @@ func compose(t *testing.T, image, redisImage string, fake *mastodontest.Server, 
 		"CHORUS_REDIS_IMAGE=" + redisImage,
 		"CHORUS_BASE_URL=" + d.api,
 		"CHORUS_TOKEN_KEYS=" + tokenKeys(),
+		"CHORUS_VAPID_PRIVATE_KEY=" + vapidKey(),
 		"CHORUS_REDIS_PASSWORD=" + randHex(16),
 		// The dev mailbox stands in for mail; chorus refuses an SMTP URL
 		// beside it in no way, but nothing is sent there.

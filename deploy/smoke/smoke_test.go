@@ -567,6 +567,13 @@ func tokenKeys() string {
 	return "k1:" + base64.StdEncoding.EncodeToString(k)
 }
 
+// vapidKey is a CHORUS_VAPID_PRIVATE_KEY: 32 random bytes, base64url.
+func vapidKey() string {
+	k := make([]byte, 32)
+	rand.Read(k)
+	return base64.RawURLEncoding.EncodeToString(k)
+}
+
 func randHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)

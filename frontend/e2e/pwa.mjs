@@ -4,9 +4,12 @@
 // keeps the shell and the member's first feed page; offline, a reload still
 // shows the feed; a page shared to the app (the manifest's share target)
 // lands in the suggestion form, prefilled, and becomes a suggestion; a
-// javascript: link is refused by the form and by the API; signing out
-// deletes the member's cached answers; a page shared while signed out
-// opens in the form after sign-in. No CSP violation on the way.
+// javascript: link is refused by the form and by the API; new content
+// reaches the member as a push notification (from the local Web Push
+// endpoint, delivered to the service worker), which leads to the composer,
+// where they share; signing out deletes the member's cached answers; a page
+// shared while signed out opens in the form after sign-in. No CSP violation
+// on the way.
 import assert from "node:assert/strict";
 
 /**
@@ -14,7 +17,7 @@ import assert from "node:assert/strict";
  *   persistent browser context with the given viewport), base, step,
  *   newPage, signIn, axe, shot, log, problems, and title (a post in the feed)
  */
-export async function pwaSteps({ profile, base, step, newPage, signIn, axe, shot, log, problems, title }) {
+export async function pwaSteps({ profile, base, step, newPage, signIn, axe, shot, log, problems, title, webpush }) {
   const ctx = await profile({ width: 412, height: 860 });
   // securitypolicyviolation events of every page and worker of this
   // profile, besides the console errors run.mjs already collects.
@@ -124,6 +127,12 @@ export async function pwaSteps({ profile, base, step, newPage, signIn, axe, shot
     assert.equal(await page.getByText("You are offline").count(), 0);
   });
 
+  if (webpush) {
+    await step("push: new content notifies the member; the notification leads to the composer, where they share", async () => {
+      await pushSteps({ ctx, page, base, webpush, axe, shot, log });
+    });
+  }
+
   await step("share target: a shared page lands in the suggestion form and becomes a suggestion", async () => {
     const shared = "https://example.org/shared-from-phone";
     const q = new URLSearchParams({ title: "Our CEO on the podcast", text: `Worth a listen ${shared}` });
@@ -206,4 +215,135 @@ export async function pwaSteps({ profile, base, step, newPage, signIn, axe, shot
     assert.deepEqual(violations, [], "securitypolicyviolation events");
   });
   await ctx.close();
+}
+
+/** POSTs body as JSON to the local Web Push endpoint; its answer's data. */
+async function endpoint(webpush, path, body) {
+  const r = await fetch(webpush + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const j = await r.json();
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${JSON.stringify(j)}`);
+  return j.data;
+}
+
+/**
+ * Push, end to end but for the browser's push service (Chromium reaches no
+ * FCM here): the member turns notifications on as the profile's switch
+ * does, with a subscription of the local endpoint made for the server's
+ * VAPID key; new content is published; the worker encrypts and signs the
+ * message, the endpoint verifies and decrypts it; that payload goes to the
+ * service worker through CDP (ServiceWorker.deliverPushMessage), which
+ * shows the notification; its URL is the composer, where the member
+ * shares the post (a tracked link of their own).
+ */
+async function pushSteps({ ctx, page, base, webpush, axe, shot, log }) {
+  await ctx.grantPermissions(["notifications", "clipboard-read", "clipboard-write"], { origin: base });
+  await page.goto(`${base}/profile`);
+  await page.getByRole("heading", { name: "Notifications", level: 2 }).waitFor();
+  const settings = await page.evaluate(async () => (await fetch("/api/v1/me/push")).json());
+  assert.match(settings.public_key, /^[A-Za-z0-9_-]{87}$/, "the VAPID public key (65 bytes, base64url)");
+  const sub = await endpoint(webpush, "/subscribe", { applicationServerKey: settings.public_key });
+  const registered = await page.evaluate(async (sub) => {
+    const put = await fetch("/api/v1/me/consents/push", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ granted: true }) });
+    const post = await fetch("/api/v1/me/push/subscriptions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ endpoint: sub.endpoint, expirationTime: null, keys: sub.keys }),
+    });
+    return [put.status, post.status];
+  }, sub);
+  assert.deepEqual(registered, [200, 201]);
+  await page.reload();
+  await page.getByRole("switch", { name: /new content to share/ }).waitFor();
+  assert.equal(await page.getByRole("switch", { name: /new content to share/ }).isChecked(), true, "the switch shows notifications on");
+  await axe(page, "profile, notifications on");
+  await shot(page, "pwa-notifications");
+
+  // New content: the member follows whatever topics they follow, so the
+  // post carries them all.
+  const headline = "Push: the new office opens on Monday";
+  const post = await page.evaluate(async (title) => {
+    const me = await (await fetch("/api/v1/me")).json();
+    const r = await fetch("/api/v1/content", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ url: "https://example.com/new-office", title, topics: me.member.topics ?? [] }),
+    });
+    return r.json();
+  }, headline);
+  assert.ok(post.id, JSON.stringify(post));
+  const published = Date.now();
+  let payload;
+  for (let until = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 100))) {
+    const got = await endpoint(webpush, "/get-notifications", { clientHash: sub.clientHash });
+    if (got.messages.length > 0) {
+      assert.equal(got.messages.length, 1, "one message for one post");
+      payload = got.messages[0];
+      break;
+    }
+    assert.ok(Date.now() < until, "the endpoint received the push within 30 s");
+  }
+  log(`push: publish → endpoint (verified and decrypted) in ${Date.now() - published} ms`);
+  const msg = JSON.parse(payload);
+  assert.equal(msg.post_id, post.id);
+  assert.equal(msg.title, headline);
+  assert.equal(msg.url, `/share/${post.id}`);
+
+  const cdp = await ctx.newCDPSession(page);
+  const registration = new Promise((resolve) => {
+    cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations }) => {
+      const r = registrations.find((r) => r.scopeURL === `${base}/` && !r.isDeleted);
+      if (r) resolve(r.registrationId);
+    });
+  });
+  await cdp.send("ServiceWorker.enable");
+  const registrationId = await registration;
+  // What the worker's push handler asks the browser to show, and whether
+  // the browser did (headless Chromium may keep no list of notifications).
+  const [worker] = ctx.serviceWorkers();
+  assert.ok(worker, "the service worker runs");
+  await worker.evaluate(() => {
+    const reg = self.registration;
+    const show = reg.showNotification.bind(reg);
+    self.__shown = [];
+    reg.showNotification = (title, opts) => {
+      const rec = { title, body: opts?.body, tag: opts?.tag, url: opts?.data?.url, outcome: "pending" };
+      self.__shown.push(rec);
+      return show(title, opts).then(
+        () => void (rec.outcome = "shown"),
+        (e) => {
+          rec.outcome = String(e);
+          throw e;
+        },
+      );
+    };
+  });
+  await cdp.send("ServiceWorker.deliverPushMessage", { origin: base, registrationId, data: payload });
+  let asked;
+  for (let until = Date.now() + 10_000; ; await new Promise((r) => setTimeout(r, 100))) {
+    asked = await worker.evaluate(() => self.__shown);
+    if (asked.length > 0 && asked[0].outcome !== "pending") break;
+    assert.ok(Date.now() < until, `the service worker shows the notification: ${JSON.stringify(asked)}`);
+  }
+  assert.deepEqual(asked, [{ title: headline, body: asked[0].body, tag: `post-${post.id}`, url: `/share/${post.id}`, outcome: "shown" }]);
+  const listed = await page.evaluate(async () =>
+    (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({ title: n.title, tag: n.tag, url: n.data?.url })),
+  );
+  if (listed.length > 0) {
+    assert.deepEqual(listed, [{ title: headline, tag: `post-${post.id}`, url: `/share/${post.id}` }], "registration.getNotifications()");
+  } else {
+    log("push: the notification was shown; this headless Chromium lists none in registration.getNotifications()");
+  }
+  const shown = asked;
+  await cdp.send("ServiceWorker.disable");
+
+  // The click opens the notification's URL (the service worker's
+  // notificationclick, tested in pwa/sw.test.ts): the composer.
+  await page.goto(base + shown[0].url);
+  await page.getByRole("heading", { name: "Share", level: 1 }).waitFor();
+  await page.getByText(headline).first().waitFor();
+  await page.getByRole("button", { name: "Copy tracked link" }).click();
+  await page.getByText("Copied.").waitFor();
+  const shares = await page.evaluate(async () => (await (await fetch("/api/v1/shares?limit=100")).json()).items);
+  assert.ok(shares.some((x) => x.content_id === post.id && x.network === "link"), "the member shared the pushed post");
+  await shot(page, "pwa-push-composer");
 }

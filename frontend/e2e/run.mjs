@@ -73,8 +73,10 @@ mkdirSync(results, { recursive: true });
 let server;
 let browser;
 let pdsProc;
+let webpushProc;
 let masto;
 const pdsDir = process.env.CHORUS_TEST_PDS_DIR || join(repo, "tools", "pds");
+const webpushDir = join(repo, "tools", "webpush");
 const operatorToken = randomBytes(18).toString("hex");
 const readmeShots = process.env.CHORUS_E2E_README_SHOTS === "1";
 let passed = 0;
@@ -162,6 +164,24 @@ async function startPDS() {
     lines.once("line", (l) => {
       clearTimeout(t);
       res(JSON.parse(l));
+    });
+  });
+}
+
+/** Starts the local Web Push endpoint (tools/webpush: web-push-testing,
+ * which verifies the VAPID JWT and decrypts each message); resolves to its
+ * URL. It stops when its stdin closes. */
+async function startWebPush() {
+  webpushProc = spawn(process.execPath, [join(webpushDir, "run.js")], { cwd: webpushDir, stdio: ["pipe", "pipe", "pipe"] });
+  const errs = [];
+  webpushProc.stderr.on("data", (b) => errs.push(String(b)));
+  const lines = createInterface({ input: webpushProc.stdout });
+  return await new Promise((res, rej) => {
+    const t = setTimeout(() => rej(new Error("the Web Push endpoint did not start in 30 s:\n" + errs.join("").slice(-2000))), 30_000);
+    webpushProc.once("exit", (code) => rej(new Error(`the Web Push endpoint exited with ${code}:\n` + errs.join("").slice(-2000))));
+    lines.once("line", (l) => {
+      clearTimeout(t);
+      res(JSON.parse(l).url);
     });
   });
 }
@@ -272,6 +292,19 @@ try {
     log(`SKIP the Bluesky steps: no ${join(pdsDir, "node_modules")} (run .ci/pds-install or set CHORUS_TEST_PDS_DIR)`);
   }
 
+  // The local Web Push endpoint: without it the push step is skipped (a
+  // failure under CI=true).
+  let webpush;
+  if (existsSync(join(webpushDir, "node_modules", "web-push-testing"))) {
+    await step("start the local Web Push endpoint", async () => {
+      webpush = await startWebPush();
+    });
+  } else if (ci) {
+    throw new Error(`no web-push-testing in ${webpushDir}: run .ci/webpush-install`);
+  } else {
+    log(`SKIP the push step: no ${join(webpushDir, "node_modules")} (run .ci/webpush-install)`);
+  }
+
   masto = await startFakeMastodon();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -288,6 +321,8 @@ try {
         CHORUS_LOG_FORMAT: "text",
         CHORUS_OPERATOR_TOKEN: operatorToken,
         CHORUS_DEV_NETWORK_PORTS: [masto.port, ...(pds ? [new URL(pds.url).port] : [])].join(","),
+        // Push subscriptions of the local Web Push endpoint (http on loopback).
+        CHORUS_DEV_PUSH_LOOPBACK: "1",
         // X is set up (nothing is posted to it here); LinkedIn and Facebook
         // are not, so the admin console shows them as not set up.
         CHORUS_X_CLIENT_ID: "e2e-x-client",
@@ -1057,7 +1092,7 @@ try {
   // A browser profile on disk: Chromium does not install apps from the
   // off-the-record contexts of browser.newContext().
   const profile = (viewport) => chromium.launchPersistentContext(join(tmp, "pwa-profile"), { ...launchOptions, viewport });
-  await pwaSteps({ profile, base, step, newPage, signIn, axe, shot, log, problems, title });
+  await pwaSteps({ profile, base, step, newPage, signIn, axe, shot, log, problems, title, webpush });
 
   await step("someone of another company sees none of it", async () => {
     const bobCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -1142,6 +1177,8 @@ try {
       });
     });
   }
+  webpushProc?.stdin?.end();
+  if (webpushProc && webpushProc.exitCode === null) webpushProc.kill("SIGTERM");
   await masto?.close?.();
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -67,6 +67,25 @@ const get = (path: string, init?: Partial<Req>) => dispatch("fetch", { request: 
 const text = async (r: Response | "passed" | Error) => (r instanceof Response ? r.text() : String(r));
 const data = () => [...store.keys()].filter((n) => n.startsWith("chorus-data-")).sort();
 
+/** Notifications shown, app windows open and windows opened. */
+let shown: { title: string; options: NotificationOptions }[];
+type Win = { url: string; focused: boolean; focus: () => Promise<Win>; navigate: (u: string) => Promise<Win> };
+let windows: Win[];
+let opened: string[];
+const win = (url: string): Win => {
+  const w: Win = {
+    url: abs(url),
+    focused: false,
+    focus: async () => ((w.focused = true), w),
+    navigate: async (u: string) => ((w.url = u), w),
+  };
+  return w;
+};
+const pushData = (v: unknown) => ({
+  json: () => (typeof v === "string" ? JSON.parse(v) : v),
+  text: () => (typeof v === "string" ? v : JSON.stringify(v)),
+});
+
 let precache: string[];
 let told: string[];
 beforeEach(async () => {
@@ -89,11 +108,22 @@ beforeEach(async () => {
       super(abs(input), init);
     }
   }
+  shown = [];
+  windows = [];
+  opened = [];
   const self = {
     location: new URL(ORIGIN + "/sw.js"),
     addEventListener: (t: string, h: Handler) => (handlers[t] ??= []).push(h),
     skipWaiting: async () => undefined,
-    clients: { claim: async () => undefined, get: async (id: string) => ({ postMessage: (m: { type: string }) => told.push(`${id} ${m.type}`) }) },
+    registration: {
+      showNotification: async (title: string, options: NotificationOptions) => void shown.push({ title, options }),
+    },
+    clients: {
+      claim: async () => undefined,
+      get: async (id: string) => ({ postMessage: (m: { type: string }) => told.push(`${id} ${m.type}`) }),
+      matchAll: async () => windows,
+      openWindow: async (url: string) => void opened.push(url),
+    },
   };
   runInContext(src, createContext({ self, caches, fetch: net, Request: SandboxRequest, Response, URL, console }));
   store.set("chorus-shell-old", new FakeCache());
@@ -175,5 +205,36 @@ describe("the service worker", () => {
     expect(await dispatch("fetch", { request: { url: "https://cdn.example/x.js", method: "GET", mode: "cors" } })).toBe("passed");
     expect(await get("/api/v1/suggestions", { method: "POST" })).toBe("passed");
     expect(served).toEqual([]);
+  });
+
+  it("shows a pushed post and a click opens its composer", async () => {
+    await dispatch("push", { data: pushData({ post_id: "p1", title: "New post", body: "Acme", url: "/share/p1" }) });
+    expect(shown).toHaveLength(1);
+    expect(shown[0]!.title).toBe("New post");
+    expect(shown[0]!.options).toMatchObject({ body: "Acme", tag: "post-p1", data: { url: "/share/p1" } });
+
+    // No window of the app: one opens on the composer.
+    let closed = 0;
+    const click = (data: unknown) => dispatch("notificationclick", { notification: { data, close: () => closed++ } });
+    await click(shown[0]!.options.data);
+    expect(opened).toEqual([abs("/share/p1")]);
+    expect(closed).toBe(1);
+
+    // A window of the app on another page is taken there and focused.
+    const feed = win("/feed");
+    windows = [feed];
+    await click({ url: "/share/p1" });
+    expect(feed.url).toBe(abs("/share/p1"));
+    expect(feed.focused).toBe(true);
+    expect(opened).toHaveLength(1);
+  });
+
+  it("never leads a click off the app, and shows a message it cannot read", async () => {
+    await dispatch("push", { data: pushData({ title: "x", url: "https://evil.example/phish" }) });
+    expect(shown[0]!.options.data).toEqual({ url: "/feed" });
+    await dispatch("push", { data: { json: () => { throw new SyntaxError("bad"); }, text: () => "plain words" } });
+    expect(shown[1]!.title).toBe("plain words");
+    await dispatch("push", {});
+    expect(shown[2]!.title).toBe("New on Chorus");
   });
 });

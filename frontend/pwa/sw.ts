@@ -15,8 +15,13 @@
 //     sign-out (src/lib/pwa.ts), so an answer for one member is never shown
 //     to another who signs in on the same browser.
 // Everything else (other API calls, tracked links /r/…, ops) goes to the
-// network untouched. Handlers for "push" and "notificationclick" belong
-// here too, beside "fetch".
+// network untouched.
+//
+// Push notifications of new content (docs/notifications.md): a "push"
+// carries {post_id, title, body, url}, url being the composer's page for the
+// post (/share/<id>); the worker shows it, and a click focuses a window of
+// the app already on that page, else navigates one of the app's windows
+// there, else opens one.
 
 const sw = self as unknown as ServiceWorkerGlobalScope;
 /** The files of the shell, as absolute paths. */
@@ -85,6 +90,68 @@ sw.addEventListener("fetch", (event) => {
     event.respondWith(networkFirst(req, () => caches.match(req, { cacheName: SHELL })));
   }
 });
+
+/** A push message as the server sends it. */
+interface PushMessage {
+  post_id?: string;
+  title?: string;
+  body?: string;
+  url?: string;
+}
+
+/** Where a notification's click leads: the message's own page of the app,
+ * never another origin; the feed when it names none. */
+function clickTarget(url: unknown): string {
+  if (typeof url === "string") {
+    try {
+      const u = new URL(url, sw.location.origin);
+      if (u.origin === sw.location.origin) return u.pathname + u.search;
+    } catch {
+      /* not a URL: the feed */
+    }
+  }
+  return "/feed";
+}
+
+sw.addEventListener("push", (event) => {
+  let msg: PushMessage = {};
+  try {
+    msg = (event.data?.json() as PushMessage | null) ?? {};
+  } catch {
+    msg = { title: event.data?.text() };
+  }
+  const title = typeof msg.title === "string" && msg.title !== "" ? msg.title : "New on Chorus";
+  event.waitUntil(
+    sw.registration.showNotification(title, {
+      body: typeof msg.body === "string" ? msg.body : "",
+      icon: "/icons/icon-192.png",
+      // One notification per post, however often it arrives.
+      tag: typeof msg.post_id === "string" ? `post-${msg.post_id}` : undefined,
+      data: { url: clickTarget(msg.url) },
+    }),
+  );
+});
+
+sw.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const target = clickTarget(event.notification.data?.url);
+  event.waitUntil(openApp(target));
+});
+
+/** Focuses a window of the app on target, navigating one there if none
+ * is, or opens a new one. */
+async function openApp(target: string): Promise<unknown> {
+  const wins = await sw.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const url = new URL(target, sw.location.origin).href;
+  const there = wins.find((w) => w.url === url);
+  if (there) return there.focus();
+  const any = wins.find((w) => new URL(w.url).origin === sw.location.origin);
+  if (any) {
+    const moved = await any.navigate(url).catch(() => null);
+    if (moved) return moved.focus();
+  }
+  return sw.clients.openWindow(url);
+}
 
 /** Answers that come from the member's cache rather than the network. */
 const copies = new WeakSet<Response>();

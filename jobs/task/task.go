@@ -46,7 +46,15 @@ const (
 	TypeSendDigests = "content:send_digests"
 	// TypePollSources polls each instance's content sources that are due.
 	TypePollSources = "content:poll_sources"
+	// TypeNotify sends the push notifications of one published post.
+	TypeNotify = "content:notify"
 )
+
+// Notify returns a content:notify task for a post.
+func Notify(tenantID, postID string) *asynq.Task {
+	b, _ := json.Marshal(Ref{TenantID: tenantID, ID: postID})
+	return asynq.NewTask(TypeNotify, b)
+}
 
 // PollSources returns a content:poll_sources task.
 func PollSources() *asynq.Task { return asynq.NewTask(TypePollSources, nil) }

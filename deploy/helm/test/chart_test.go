@@ -37,7 +37,7 @@ const shutdownSeconds = 30
 
 // required are the settings serve and worker refuse to start without in
 // production (cmd/chorus productionProblems), besides the servers' URLs.
-var required = []string{"CHORUS_TOKEN_KEYS", "CHORUS_BASE_URL", "CHORUS_SMTP_URL", "CHORUS_MONGO_URI", "CHORUS_REDIS_URL"}
+var required = []string{"CHORUS_TOKEN_KEYS", "CHORUS_VAPID_PRIVATE_KEY", "CHORUS_BASE_URL", "CHORUS_SMTP_URL", "CHORUS_MONGO_URI", "CHORUS_REDIS_URL"}
 
 func helm(t *testing.T) string {
 	t.Helper()
@@ -439,7 +439,7 @@ func TestProductionValues(t *testing.T) {
 			t.Errorf("neither the ConfigMap nor the Secret holds %s", k)
 		}
 	}
-	for _, k := range []string{"CHORUS_TOKEN_KEYS", "CHORUS_MONGO_URI", "CHORUS_REDIS_URL", "CHORUS_SMTP_URL", "CHORUS_OPERATOR_TOKEN", "CHORUS_METRICS_TOKEN", "CHORUS_OIDC_CLIENT_SECRET"} {
+	for _, k := range []string{"CHORUS_TOKEN_KEYS", "CHORUS_VAPID_PRIVATE_KEY", "CHORUS_MONGO_URI", "CHORUS_REDIS_URL", "CHORUS_SMTP_URL", "CHORUS_OPERATOR_TOKEN", "CHORUS_METRICS_TOKEN", "CHORUS_OIDC_CLIENT_SECRET"} {
 		if _, ok := r.configMaps["chorus"].Data[k]; ok {
 			t.Errorf("%s is in the ConfigMap: it is a secret", k)
 		}

@@ -10,6 +10,7 @@ import { ErrorMessage } from "../components/ErrorMessage";
 import { TopicPicker } from "../components/TopicPicker";
 import { ConnectedAccounts } from "../components/ConnectedAccounts";
 import { ExportData } from "../components/ExportData";
+import { PushNotifications } from "../components/PushNotifications";
 
 type Purpose = "tracking" | "analytics_attribution" | "digest_mail";
 const purposes: { purpose: Purpose; label: string; hint: string; byDefault: boolean }[] = [
@@ -115,6 +116,8 @@ export function Profile() {
       </form>
 
       <ConnectedAccounts />
+
+      <PushNotifications />
 
       <section aria-labelledby="consents-h">
         <h2 id="consents-h">{t("Privacy choices")}</h2>
