@@ -59,7 +59,7 @@ func (s *Store) DeleteInstance(ctx context.Context, id, by, reason string) error
 
 // deleteInstance is an admin's request to offboard their instance; the
 // body must repeat the instance's ID.
-func (s *Service) deleteInstance(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) deleteInstance(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
 		Confirm string `json:"confirm"`
 	}
@@ -71,15 +71,15 @@ func (s *Service) deleteInstance(c *gin.Context, sc Scope, me Member) error {
 	}
 	// The members' connections are revoked at the networks and their
 	// waiting tasks deleted while the data that names them still exists.
-	if s.privacy != nil {
-		if err := s.privacy.eraseEveryone(c.Request.Context(), sc); err != nil {
+	if h.svc.privacy != nil {
+		if err := h.svc.privacy.eraseEveryone(c.Request.Context(), sc); err != nil {
 			return err
 		}
 	}
-	if err := s.Store.DeleteInstance(c.Request.Context(), sc.InstanceID(), "member:"+me.ID, "admin request"); err != nil {
+	if err := h.svc.Store.DeleteInstance(c.Request.Context(), sc.InstanceID(), "member:"+me.ID, "admin request"); err != nil {
 		return err
 	}
-	s.setCookie(c, "", -1)
+	h.setCookie(c, "", -1)
 	c.Status(http.StatusNoContent)
 	return nil
 }
