@@ -34,7 +34,7 @@ func (s *Store) DeleteInstance(ctx context.Context, id, by, reason string) error
 		InstanceID: id, DeletedAt: s.now().UTC().Truncate(time.Millisecond), By: by, Reason: reason}); err != nil && storeErr(err) != ErrDuplicate {
 		return fmt.Errorf("offboarding ledger: %w", storeErr(err))
 	}
-	for _, coll := range []string{collSessions, collSignIn, collDomains, collLinks} {
+	for _, coll := range []string{collSessions, collSignIn, collDomains, collRoutes} {
 		if _, err := s.db.Collection(coll).DeleteMany(ctx, bson.D{{Key: "instance_id", Value: id}}); err != nil {
 			return storeErr(err)
 		}
