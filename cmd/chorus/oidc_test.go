@@ -182,7 +182,7 @@ func TestOIDCCallbackRefusesBadAndReplayedStates(t *testing.T) {
 	})
 	t.Run("missing state", func(t *testing.T) {
 		c := a.client(t)
-		c.wantRefused(c.get(withQuery("", code)), http.StatusBadRequest, "invalid_state")
+		c.wantRefused(c.sendingMalformed().get(withQuery("", code)), http.StatusBadRequest, "invalid_state")
 	})
 	t.Run("state from another browser", func(t *testing.T) {
 		other := a.client(t)
