@@ -71,7 +71,10 @@
 //
 // # Tracked links and clicks (link*.go)
 //
-// Every share links through its own code, /r/{code}. The [Redirector]
+// Every share links through its own code, /r/{code}. A [TrackedLink]
+// (link_store.go) is the instance's data, in its region; only the code's
+// route to its instance is kept home, by tenant (tenant.Route: a click
+// arrives without a session). The [Redirector]
 // (link_redirect.go) answers with the stored destination plus UTM
 // parameters and records the click off the request path: batched writes
 // ([Click], clickBatch in link_clicks.go), the IP truncated, preview bots

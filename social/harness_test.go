@@ -101,7 +101,7 @@ func newHarness(t *testing.T, fakeOpts mastodontest.Options) *harness {
 	e := gin.New()
 	e.Use(httpapi.RequestIDs())
 	v1 := e.Group("/api/v1")
-	h.auth.Routes(v1)
+	tenant.NewHandlers(h.auth).Routes(v1)
 	social.NewHandlers(h.svc, h.auth, log).Routes(v1)
 	h.srv.Config.Handler = e
 	h.srv.Start()

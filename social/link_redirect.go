@@ -67,7 +67,7 @@ type pending struct {
 // cached is a resolved link with its Location worked out once, good
 // until its lifetime runs out.
 type cached struct {
-	link     tenant.Link
+	link     TrackedLink
 	location string
 	until    time.Time
 }
@@ -140,7 +140,7 @@ func (r *Redirector) resolve(ctx context.Context, code string) (*cached, error) 
 	if ok && now.Before(c.until) {
 		return c, nil
 	}
-	l, err := r.store.ResolveLink(ctx, code)
+	l, err := ResolveLink(ctx, r.store, code)
 	if errors.Is(err, tenant.ErrNotFound) && ok {
 		r.mu.Lock()
 		delete(r.cache, code)
@@ -200,7 +200,7 @@ var noStore = []string{"private, no-store"}
 
 // withUTM adds the campaign parameters to the stored destination; the
 // destination's own parameters are kept.
-func withUTM(l tenant.Link) (string, error) {
+func withUTM(l TrackedLink) (string, error) {
 	u, err := url.Parse(l.Destination)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", errors.New("bad destination")
@@ -328,14 +328,14 @@ func (r *Redirector) record() {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	batch := map[string][]Click{}
-	links := map[string]tenant.Link{}
+	links := map[string]TrackedLink{}
 	n := 0
 	flush := func() {
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		for inst, clicks := range batch {
-			sc, err := r.store.OpenLink(ctx, links[inst])
+			sc, err := r.store.Open(ctx, links[inst].InstanceID)
 			if err == nil {
 				err = r.insertClicks(ctx, sc, clicks)
 			}

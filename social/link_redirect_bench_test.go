@@ -12,7 +12,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/chorushq/chorus/tenant"
 	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
@@ -123,7 +122,7 @@ func redirectFixture(tb testing.TB) (*gin.Engine, *http.Request, *Redirector, st
 	store, sc := testScope(tb, "bench.example")
 	code := newCode()
 	dest := "https://news.example/story?ref=site"
-	if err := sc.CreateLink(ctx, tenant.Link{Code: code, ShareID: httpapi.NewID(), ContentID: httpapi.NewID(), Network: "mastodon", Destination: dest}); err != nil {
+	if err := CreateLink(ctx, sc, TrackedLink{Code: code, ShareID: httpapi.NewID(), ContentID: httpapi.NewID(), Network: "mastodon", Destination: dest}); err != nil {
 		tb.Fatal(err)
 	}
 	gin.SetMode(gin.ReleaseMode)

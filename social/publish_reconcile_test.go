@@ -67,13 +67,26 @@ func TestReconcileWalksEveryPage(t *testing.T) {
 // instance of domain in it.
 func testScope(tb testing.TB, domain string) (*tenant.Store, tenant.Scope) {
 	tb.Helper()
-	ctx := context.Background()
 	uri, db := tenanttest.Mongo(tb)
+	return testScopeIn(tb, uri, db, domain)
+}
+
+// testScopeIn is testScope on database db of the server at uri.
+func testScopeIn(tb testing.TB, uri, db, domain string) (*tenant.Store, tenant.Scope) {
+	tb.Helper()
+	ctx := context.Background()
 	store, err := tenant.OpenStore(ctx, tenant.StoreConfig{URI: uri, Database: db, Kinds: Kinds()})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { store.Close(ctx) })
+	return store, instanceScope(tb, store, domain)
+}
+
+// instanceScope makes an instance of domain in store and opens it.
+func instanceScope(tb testing.TB, store *tenant.Store, domain string) tenant.Scope {
+	tb.Helper()
+	ctx := context.Background()
 	inst, err := store.EnsureInstance(ctx, domain, "a@"+domain)
 	if err != nil {
 		tb.Fatal(err)
@@ -82,5 +95,5 @@ func testScope(tb testing.TB, domain string) (*tenant.Store, tenant.Scope) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return store, sc
+	return sc
 }

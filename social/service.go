@@ -119,10 +119,11 @@ func NewService(cfg Config) *Service {
 // Kinds are the tenant kinds social keeps, for tenant.StoreConfig:
 // networks (the whitelist), connections, oauth_states (pending OAuth
 // flows, 10 minutes), oauth_apps (Chorus's app registered on each
-// Mastodon server this instance's members use), shares, clicks and
-// share_requests (Idempotency-Key claims, see keyClaim).
+// Mastodon server this instance's members use), shares, clicks,
+// share_requests (Idempotency-Key claims, see keyClaim) and links (tracked
+// links, see TrackedLink).
 func Kinds() []tenant.Kind {
-	return []tenant.Kind{networkKind, connectionKind, stateKind, appKind, shareKind, clickKind, claimKind}
+	return []tenant.Kind{networkKind, connectionKind, stateKind, appKind, shareKind, clickKind, claimKind, linkKind}
 }
 
 func (s *Service) network(name string) (Network, error) {

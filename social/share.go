@@ -135,7 +135,7 @@ func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.M
 	for i := range shares {
 		code := newCode()
 		shares[i].TrackedURL = s.baseURL.JoinPath("/r/" + code).String()
-		err := sc.CreateLink(ctx, tenant.Link{Code: code, ShareID: shares[i].ID, ContentID: post.ID,
+		err := CreateLink(ctx, sc, TrackedLink{Code: code, ShareID: shares[i].ID, ContentID: post.ID,
 			Network: shares[i].Network, Destination: post.URL})
 		if err == nil {
 			err = sc.Collection(shareKind).Insert(ctx, shares[i])

@@ -101,7 +101,7 @@ func (s *Service) claimKey(ctx context.Context, sc tenant.Scope, me tenant.Membe
 	if err := sc.Collection(shareKind).Find(ctx, stray, &left); err != nil {
 		return nil, nil, err
 	}
-	if err := sc.DeleteLinks(ctx, shareIDs(left)); err != nil {
+	if err := DeleteLinks(ctx, sc, shareIDs(left)); err != nil {
 		return nil, nil, err
 	}
 	if _, err := sc.Collection(shareKind).DeleteMany(ctx, stray); err != nil {
@@ -132,7 +132,7 @@ func (s *Service) abandon(ctx context.Context, sc tenant.Scope, c *keyClaim, sha
 	ctx = context.WithoutCancel(ctx)
 	if len(shares) > 0 {
 		ids := shareIDs(shares)
-		if err := sc.DeleteLinks(ctx, ids); err != nil {
+		if err := DeleteLinks(ctx, sc, ids); err != nil {
 			s.log.WarnContext(ctx, "tracked links of a failed request not deleted", "err", err)
 		}
 		if _, err := sc.Collection(shareKind).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {

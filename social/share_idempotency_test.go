@@ -67,10 +67,10 @@ func TestKeyClaim(t *testing.T) {
 	}
 	// The first request wrote one share, with its tracked link, and died.
 	dead := share("k")
-	if err := sc.CreateLink(ctx, tenant.Link{Code: "deadcode00000000", ShareID: dead.ID, Destination: "https://news.example/"}); err != nil {
+	if err := CreateLink(ctx, sc, TrackedLink{Code: "deadcode00000000", ShareID: dead.ID, Destination: "https://news.example/"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := sc.CreateLink(ctx, tenant.Link{Code: "livecode00000000", ShareID: "another-share", Destination: "https://news.example/"}); err != nil {
+	if err := CreateLink(ctx, sc, TrackedLink{Code: "livecode00000000", ShareID: "another-share", Destination: "https://news.example/"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := waiting(); n != 0 {
@@ -84,10 +84,10 @@ func TestKeyClaim(t *testing.T) {
 	if n, _ := sc.Collection(shareKind).Count(ctx, bson.D{{Key: "request_key", Value: "k"}}); n != 0 {
 		t.Errorf("%d shares of the abandoned request left, want 0", n)
 	}
-	if _, err := store.ResolveLink(ctx, "deadcode00000000"); !errors.Is(err, tenant.ErrNotFound) {
+	if _, err := ResolveLink(ctx, store, "deadcode00000000"); !errors.Is(err, tenant.ErrNotFound) {
 		t.Errorf("the abandoned share's tracked link: %v, want it deleted", err)
 	}
-	if _, err := store.ResolveLink(ctx, "livecode00000000"); err != nil {
+	if _, err := ResolveLink(ctx, store, "livecode00000000"); err != nil {
 		t.Errorf("another share's tracked link: %v, want it kept", err)
 	}
 	if ok, err := s.completeClaim(ctx, sc, first, nil); ok || err != nil {

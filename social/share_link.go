@@ -42,7 +42,7 @@ func (s *Service) LinkShare(ctx context.Context, sc tenant.Scope, me tenant.Memb
 		Destination: post.URL, PublishAt: now, PublishedAt: &now, CreatedAt: now, UpdatedAt: now}
 	// The link first: a share never names a code that leads nowhere. A
 	// link whose share lost the race below is never handed out.
-	if err := sc.CreateLink(ctx, tenant.Link{Code: code, ShareID: id, ContentID: post.ID, Network: Link, Destination: post.URL}); err != nil {
+	if err := CreateLink(ctx, sc, TrackedLink{Code: code, ShareID: id, ContentID: post.ID, Network: Link, Destination: post.URL}); err != nil {
 		return Share{}, false, err
 	}
 	switch err := coll.Insert(ctx, sh); {

@@ -16,7 +16,7 @@ import (
 // patchMember is an admin's change to a member: their role, and the
 // correction of their name or title (rectification). Each change is
 // audited; the audit entry names the fields, never their values.
-func (s *Service) patchMember(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) patchMember(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
 		Role  *Role   `json:"role"`
 		Name  *string `json:"name"`
@@ -66,16 +66,16 @@ func (s *Service) patchMember(c *gin.Context, sc Scope, me Member) error {
 	return nil
 }
 
-func (s *Service) deleteMember(c *gin.Context, sc Scope, me Member) error {
-	if err := s.RemoveMember(c.Request.Context(), sc, me, c.Param("id")); err != nil {
+func (h *Handlers) deleteMember(c *gin.Context, sc Scope, me Member) error {
+	if err := h.svc.RemoveMember(c.Request.Context(), sc, me, c.Param("id")); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)
 	return nil
 }
 
-func (s *Service) getDomains(c *gin.Context, sc Scope, _ Member) error {
-	ds, err := s.Domains(c.Request.Context(), sc)
+func (h *Handlers) getDomains(c *gin.Context, sc Scope, _ Member) error {
+	ds, err := h.svc.Domains(c.Request.Context(), sc)
 	if err != nil {
 		return err
 	}
@@ -83,14 +83,14 @@ func (s *Service) getDomains(c *gin.Context, sc Scope, _ Member) error {
 	return nil
 }
 
-func (s *Service) postDomain(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) postDomain(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
 		Domain string `json:"domain"`
 	}
 	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
-	d, err := s.AddDomain(c.Request.Context(), sc, me, in.Domain)
+	d, err := h.svc.AddDomain(c.Request.Context(), sc, me, in.Domain)
 	if err != nil {
 		return err
 	}
@@ -98,8 +98,8 @@ func (s *Service) postDomain(c *gin.Context, sc Scope, me Member) error {
 	return nil
 }
 
-func (s *Service) postVerifyDomain(c *gin.Context, sc Scope, me Member) error {
-	d, err := s.VerifyDomain(c.Request.Context(), sc, me, c.Param("domain"))
+func (h *Handlers) postVerifyDomain(c *gin.Context, sc Scope, me Member) error {
+	d, err := h.svc.VerifyDomain(c.Request.Context(), sc, me, c.Param("domain"))
 	if err != nil {
 		return err
 	}
@@ -107,8 +107,8 @@ func (s *Service) postVerifyDomain(c *gin.Context, sc Scope, me Member) error {
 	return nil
 }
 
-func (s *Service) getInvitations(c *gin.Context, sc Scope, _ Member) error {
-	invs, err := s.Invitations(c.Request.Context(), sc)
+func (h *Handlers) getInvitations(c *gin.Context, sc Scope, _ Member) error {
+	invs, err := h.svc.Invitations(c.Request.Context(), sc)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (s *Service) getInvitations(c *gin.Context, sc Scope, _ Member) error {
 	return nil
 }
 
-func (s *Service) postInvitations(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) postInvitations(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
 		Emails  []string `json:"emails"`
 		Message *string  `json:"message"`
@@ -124,7 +124,7 @@ func (s *Service) postInvitations(c *gin.Context, sc Scope, me Member) error {
 	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
-	invs, err := s.Invite(c.Request.Context(), sc, me, in.Emails, in.Message)
+	invs, err := h.svc.Invite(c.Request.Context(), sc, me, in.Emails, in.Message)
 	if err != nil {
 		return err
 	}
@@ -132,19 +132,19 @@ func (s *Service) postInvitations(c *gin.Context, sc Scope, me Member) error {
 	return nil
 }
 
-func (s *Service) deleteInvitation(c *gin.Context, sc Scope, me Member) error {
-	if err := s.RevokeInvitation(c.Request.Context(), sc, me, c.Param("id")); err != nil {
+func (h *Handlers) deleteInvitation(c *gin.Context, sc Scope, me Member) error {
+	if err := h.svc.RevokeInvitation(c.Request.Context(), sc, me, c.Param("id")); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)
 	return nil
 }
 
-func (s *Service) postResend(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) postResend(c *gin.Context, sc Scope, me Member) error {
 	if err := httpapi.DecodeNone(c); err != nil {
 		return err
 	}
-	inv, err := s.ResendInvitation(c.Request.Context(), sc, me, c.Param("id"))
+	inv, err := h.svc.ResendInvitation(c.Request.Context(), sc, me, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ type auditCursor struct {
 	Seq int64 `json:"s"`
 }
 
-func (s *Service) getAudit(c *gin.Context, sc Scope, _ Member) error {
+func (h *Handlers) getAudit(c *gin.Context, sc Scope, _ Member) error {
 	limit, err := httpapi.Limit(c)
 	if err != nil {
 		return err
@@ -187,41 +187,29 @@ func (s *Service) getAudit(c *gin.Context, sc Scope, _ Member) error {
 	return nil
 }
 
-// OpsRoutes mounts the operator API under r (/ops/v1) when an operator
-// token is configured; every call needs it as a bearer token.
-func (s *Service) OpsRoutes(r gin.IRouter) {
-	if s.OperatorToken == "" {
-		return
-	}
-	g := r.Group("", s.requireOperator)
-	g.GET("/instances", s.Public(s.opsInstances))
-	g.POST("/domains/:domain/verify", s.Public(s.opsVerifyDomain))
-	g.GET("/instances/:id/members", s.Public(s.opsMembers))
-}
-
-func (s *Service) requireOperator(c *gin.Context) {
+func (h *Handlers) requireOperator(c *gin.Context) {
 	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.OperatorToken)) != 1 {
+	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(h.svc.OperatorToken)) != 1 {
 		httpapi.Write(c, httpapi.ErrUnauthenticated.With("the operator API needs the operator token as a bearer token"))
 		return
 	}
 	c.Next()
 }
 
-func (s *Service) opsInstances(c *gin.Context) error {
-	insts, err := s.Store.Instances(c.Request.Context())
+func (h *Handlers) opsInstances(c *gin.Context) error {
+	insts, err := h.svc.Store.Instances(c.Request.Context())
 	if err != nil {
 		return err
 	}
 	out := make([]instanceView, len(insts))
 	for i, inst := range insts {
-		out[i] = s.instanceViewOf(inst)
+		out[i] = h.instanceViewOf(inst)
 	}
 	c.JSON(http.StatusOK, httpapi.List[instanceView]{Items: out})
 	return nil
 }
 
-func (s *Service) opsVerifyDomain(c *gin.Context) error {
+func (h *Handlers) opsVerifyDomain(c *gin.Context) error {
 	var in struct {
 		Reason string `json:"reason"`
 	}
@@ -231,7 +219,7 @@ func (s *Service) opsVerifyDomain(c *gin.Context) error {
 	if strings.TrimSpace(in.Reason) == "" {
 		return httpapi.Invalid(httpapi.FieldError{Field: "reason", Message: "say why the domain is verified without DNS (it goes into the instance's audit log)"})
 	}
-	d, err := s.ForceVerify(c.Request.Context(), c.Param("domain"), in.Reason)
+	d, err := h.svc.ForceVerify(c.Request.Context(), c.Param("domain"), in.Reason)
 	if err != nil {
 		return err
 	}

@@ -122,21 +122,19 @@ func exportOf(ctx context.Context, sc Scope, m Member, id string) (ExportJob, er
 }
 
 // postExports is POST /me/exports.
-func (p *Privacy) postExports(enqueue func(ctx context.Context, sc Scope, id string) error) HandlerFunc {
-	return func(c *gin.Context, sc Scope, me Member) error {
-		if err := httpapi.DecodeNone(c); err != nil {
-			return err
-		}
-		j, err := p.RequestExport(c.Request.Context(), sc, me, enqueue)
-		if err != nil {
-			return err
-		}
-		c.JSON(http.StatusAccepted, j)
-		return nil
+func (h *Handlers) postExports(c *gin.Context, sc Scope, me Member) error {
+	if err := httpapi.DecodeNone(c); err != nil {
+		return err
 	}
+	j, err := h.privacy.RequestExport(c.Request.Context(), sc, me, h.export)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusAccepted, j)
+	return nil
 }
 
-func (p *Privacy) getExportJob(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) getExportJob(c *gin.Context, sc Scope, me Member) error {
 	j, err := exportOf(c.Request.Context(), sc, me, c.Param("id"))
 	if err != nil {
 		return err
@@ -146,13 +144,13 @@ func (p *Privacy) getExportJob(c *gin.Context, sc Scope, me Member) error {
 }
 
 // downloadExport hands a ready export over once, then deletes its data.
-func (p *Privacy) downloadExport(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) downloadExport(c *gin.Context, sc Scope, me Member) error {
 	ctx := c.Request.Context()
 	j, err := exportOf(ctx, sc, me, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	if j.State != "ready" || !j.ExpiresAt.After(p.svc.Now()) {
+	if j.State != "ready" || !j.ExpiresAt.After(h.svc.Now()) {
 		return ErrExportNotReady
 	}
 	ok, err := sc.Collection(exportKind).Update(ctx, bson.D{{Key: "_id", Value: j.ID}, {Key: "state", Value: "ready"}},
@@ -167,13 +165,6 @@ func (p *Privacy) downloadExport(c *gin.Context, sc Scope, me Member) error {
 	c.Header("Cache-Control", "no-store")
 	c.Data(http.StatusOK, "application/json", j.Data)
 	return nil
-}
-
-// ExportRoutes mounts the export jobs under r; enqueue queues the job.
-func (p *Privacy) ExportRoutes(r gin.IRouter, enqueue func(ctx context.Context, sc Scope, id string) error) {
-	r.POST("/me/exports", p.svc.Member(nil, p.svc.Idempotent(p.postExports(enqueue))))
-	r.GET("/me/exports/:id", p.svc.Member(nil, p.getExportJob))
-	r.GET("/me/exports/:id/download", p.svc.Member(nil, p.downloadExport))
 }
 
 // SweepExports deletes every instance's exports past their expiry (a

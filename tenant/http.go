@@ -48,45 +48,99 @@ func (s *Service) Public(h func(c *gin.Context) error) gin.HandlerFunc {
 	}
 }
 
+// Handlers serves tenant's routes: sign-in, the member's own views, the
+// instance and its members, the admin console, the data-subject rights
+// and the operator API.
+type Handlers struct {
+	svc     *Service
+	privacy *Privacy
+	// export queues an export job (cmd gives it the task queue; tenant
+	// knows no queue).
+	export func(ctx context.Context, sc Scope, id string) error
+}
+
+// NewHandlers returns tenant's HTTP handlers.
+func NewHandlers(svc *Service) *Handlers {
+	return &Handlers{svc: svc}
+}
+
+// WithPrivacy mounts the data-subject rights of p too, export queueing
+// the export jobs.
+func (h *Handlers) WithPrivacy(p *Privacy, export func(ctx context.Context, sc Scope, id string) error) *Handlers {
+	h.privacy, h.export = p, export
+	return h
+}
+
 // Routes mounts sign-in, the member's own views, the instance and its
-// members under r (the /api/v1 group).
-func (s *Service) Routes(r gin.IRouter) {
-	r.POST("/auth/email", s.Public(s.postEmailSignIn))
-	r.GET("/auth/email/callback", s.Public(s.getEmailCallback))
-	r.HEAD("/auth/email/callback", s.Public(s.getEmailCallback))
-	r.POST("/auth/email/callback", s.Public(s.postEmailCallback))
-	r.GET("/auth/login-page", s.Public(s.getLoginPage))
-	s.OIDCRoutes(r)
-	s.SSORoutes(r)
-	r.POST("/auth/logout", s.Member(nil, s.postLogout))
-	r.GET("/me", s.Member(nil, s.getMe))
-	r.GET("/instance", s.Member(nil, s.getInstance))
-	r.PATCH("/instance/settings", s.Member(nil, s.patchSettings, RoleAdmin))
-	r.DELETE("/instance", s.Member(nil, s.deleteInstance, RoleAdmin))
-	r.GET("/members", s.Member(nil, s.listMembers))
-	r.PATCH("/members/me", s.Member(nil, s.patchMe))
-	r.GET("/members/:id", s.Member(nil, s.getMember))
-	r.PATCH("/members/:id", s.Member(nil, s.patchMember, RoleAdmin))
-	r.DELETE("/members/:id", s.Member(nil, s.deleteMember, RoleAdmin))
-	r.GET("/instance/domains", s.Member(nil, s.getDomains, RoleAdmin))
-	r.POST("/instance/domains", s.Member(nil, s.postDomain, RoleAdmin))
-	r.POST("/instance/domains/:domain/verify", s.Member(nil, s.postVerifyDomain, RoleAdmin))
-	r.GET("/invitations", s.Member(nil, s.getInvitations, RoleAdmin))
-	r.POST("/invitations", s.Member(nil, s.Idempotent(s.postInvitations), RoleAdmin))
-	r.DELETE("/invitations/:id", s.Member(nil, s.deleteInvitation, RoleAdmin))
-	r.POST("/invitations/:id/resend", s.Member(nil, s.postResend, RoleAdmin))
-	r.GET("/audit", s.Member(nil, s.getAudit, RoleAdmin))
-	r.GET("/identities/pending", s.Member(nil, s.getPendingIdentities, RoleAdmin))
-	r.POST("/members/:id/identities", s.Member(nil, s.postIdentityDecision, RoleAdmin))
-	r.POST("/instance/support-grants", s.Member(nil, s.postSupportGrant, RoleAdmin))
-	r.GET("/instance/support-grants", s.Member(nil, s.getSupportGrants, RoleAdmin))
-	r.DELETE("/instance/support-grants/:id", s.Member(nil, s.deleteSupportGrant, RoleAdmin))
-	if s.DevMailbox != nil {
-		r.GET("/dev/mail", s.Public(s.getDevMail))
+// members, the admin console and (WithPrivacy) the data-subject rights
+// under r (the /api/v1 group).
+func (h *Handlers) Routes(r gin.IRouter) {
+	m := func(f HandlerFunc, roles ...Role) gin.HandlerFunc { return h.svc.Member(nil, f, roles...) }
+	public := h.svc.Public
+	r.POST("/auth/email", public(h.postEmailSignIn))
+	r.GET("/auth/email/callback", public(h.getEmailCallback))
+	r.HEAD("/auth/email/callback", public(h.getEmailCallback))
+	r.POST("/auth/email/callback", public(h.postEmailCallback))
+	r.GET("/auth/login-page", public(h.getLoginPage))
+	// Until EnableOIDC has run the OIDC routes answer 404 oidc_not_configured.
+	r.GET("/auth/oidc/start", public(h.getOIDCStart))
+	r.GET("/auth/oidc/callback", public(h.oidcCallbackHandler))
+	// The instance's identity provider: admins of a verified instance only.
+	r.GET("/instance/sso", m(h.getSSO, RoleAdmin))
+	r.PUT("/instance/sso", m(h.putSSO, RoleAdmin))
+	r.DELETE("/instance/sso", m(h.deleteSSO, RoleAdmin))
+	r.POST("/auth/logout", m(h.postLogout))
+	r.GET("/me", m(h.getMe))
+	r.GET("/instance", m(h.getInstance))
+	r.PATCH("/instance/settings", m(h.patchSettings, RoleAdmin))
+	r.DELETE("/instance", m(h.deleteInstance, RoleAdmin))
+	r.GET("/members", m(h.listMembers))
+	r.PATCH("/members/me", m(h.patchMe))
+	r.GET("/members/:id", m(h.getMember))
+	r.PATCH("/members/:id", m(h.patchMember, RoleAdmin))
+	r.DELETE("/members/:id", m(h.deleteMember, RoleAdmin))
+	r.GET("/instance/domains", m(h.getDomains, RoleAdmin))
+	r.POST("/instance/domains", m(h.postDomain, RoleAdmin))
+	r.POST("/instance/domains/:domain/verify", m(h.postVerifyDomain, RoleAdmin))
+	r.GET("/invitations", m(h.getInvitations, RoleAdmin))
+	r.POST("/invitations", m(h.svc.Idempotent(h.postInvitations), RoleAdmin))
+	r.DELETE("/invitations/:id", m(h.deleteInvitation, RoleAdmin))
+	r.POST("/invitations/:id/resend", m(h.postResend, RoleAdmin))
+	r.GET("/audit", m(h.getAudit, RoleAdmin))
+	r.GET("/identities/pending", m(h.getPendingIdentities, RoleAdmin))
+	r.POST("/members/:id/identities", m(h.postIdentityDecision, RoleAdmin))
+	r.POST("/instance/support-grants", m(h.postSupportGrant, RoleAdmin))
+	r.GET("/instance/support-grants", m(h.getSupportGrants, RoleAdmin))
+	r.DELETE("/instance/support-grants/:id", m(h.deleteSupportGrant, RoleAdmin))
+	if h.svc.DevMailbox != nil {
+		r.GET("/dev/mail", public(h.getDevMail))
+	}
+	if h.privacy != nil {
+		r.GET("/me/export", m(h.getExport))
+		r.DELETE("/me", m(h.deleteMe))
+		r.GET("/me/consents", m(h.getConsents))
+		r.PUT("/me/consents/:purpose", m(h.putConsent))
+		r.GET("/privacy/subjects", m(h.getSubject, RoleAdmin))
+		r.POST("/privacy/subjects/erase", m(h.postErase, RoleAdmin))
+		r.POST("/me/exports", m(h.svc.Idempotent(h.postExports)))
+		r.GET("/me/exports/:id", m(h.getExportJob))
+		r.GET("/me/exports/:id/download", m(h.downloadExport))
 	}
 }
 
-func (s *Service) postEmailSignIn(c *gin.Context) error {
+// OpsRoutes mounts the operator API under r (/ops/v1) when an operator
+// token is configured; every call needs it as a bearer token.
+func (h *Handlers) OpsRoutes(r gin.IRouter) {
+	if h.svc.OperatorToken == "" {
+		return
+	}
+	g := r.Group("", h.requireOperator)
+	g.GET("/instances", h.svc.Public(h.opsInstances))
+	g.POST("/domains/:domain/verify", h.svc.Public(h.opsVerifyDomain))
+	g.GET("/instances/:id/members", h.svc.Public(h.opsMembers))
+}
+
+func (h *Handlers) postEmailSignIn(c *gin.Context) error {
 	var in struct {
 		Email string `json:"email"`
 	}
@@ -94,7 +148,7 @@ func (s *Service) postEmailSignIn(c *gin.Context) error {
 		return err
 	}
 	ip, _ := netip.ParseAddr(c.ClientIP())
-	if err := s.RequestEmailLink(c.Request.Context(), in.Email, ip); err != nil {
+	if err := h.svc.RequestEmailLink(c.Request.Context(), in.Email, ip); err != nil {
 		return err
 	}
 	c.JSON(http.StatusAccepted, gin.H{"status": "sent", "detail": "if the address can sign in, a sign-in link is on its way"})
@@ -106,10 +160,10 @@ func (s *Service) postEmailSignIn(c *gin.Context) error {
 // the token and its address in the fragment (never sent to a server, nor
 // in a Referer). It consumes nothing and sets no cookie: see
 // PeekEmailLink.
-func (s *Service) getEmailCallback(c *gin.Context) error {
+func (h *Handlers) getEmailCallback(c *gin.Context) error {
 	frag := "error=invalid_token"
 	token := c.Query("token")
-	switch email, err := s.PeekEmailLink(c.Request.Context(), token); {
+	switch email, err := h.svc.PeekEmailLink(c.Request.Context(), token); {
 	case err == nil:
 		frag = url.Values{"token": {token}, "email": {email}}.Encode()
 	case !errors.Is(err, ErrInvalidToken):
@@ -117,7 +171,7 @@ func (s *Service) getEmailCallback(c *gin.Context) error {
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Header("Referrer-Policy", "no-referrer")
-	c.Redirect(http.StatusSeeOther, s.BaseURL.JoinPath("/signin/confirm").String()+"#"+frag)
+	c.Redirect(http.StatusSeeOther, h.svc.BaseURL.JoinPath("/signin/confirm").String()+"#"+frag)
 	return nil
 }
 
@@ -125,31 +179,31 @@ func (s *Service) getEmailCallback(c *gin.Context) error {
 // consumes the link and sets the session cookie (204). Like every
 // state-changing request it must be same-origin (cross_origin_request
 // otherwise), so another site cannot sign a visitor in to its account.
-func (s *Service) postEmailCallback(c *gin.Context) error {
+func (h *Handlers) postEmailCallback(c *gin.Context) error {
 	var in struct {
 		Token string `json:"token"`
 	}
 	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
-	old, _ := c.Cookie(s.cookie.name)
-	secret, err := s.SignInWithEmailLink(c.Request.Context(), in.Token, old)
+	old, _ := c.Cookie(h.svc.cookie.name)
+	secret, err := h.svc.SignInWithEmailLink(c.Request.Context(), in.Token, old)
 	if err != nil {
 		return err
 	}
-	s.setCookie(c, secret, int(SessionTTL.Seconds()))
+	h.setCookie(c, secret, int(SessionTTL.Seconds()))
 	c.Header("Cache-Control", "no-store")
 	c.Status(http.StatusNoContent)
 	return nil
 }
 
-func (s *Service) setCookie(c *gin.Context, value string, maxAge int) {
+func (h *Handlers) setCookie(c *gin.Context, value string, maxAge int) {
 	http.SetCookie(c.Writer, &http.Cookie{
-		Name:     s.cookie.name,
+		Name:     h.svc.cookie.name,
 		Value:    value,
 		Path:     "/",
 		MaxAge:   maxAge,
-		Secure:   s.cookie.secure,
+		Secure:   h.svc.cookie.secure,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	})
@@ -158,13 +212,13 @@ func (s *Service) setCookie(c *gin.Context, value string, maxAge int) {
 // postLogout ends the session: 204, or 200 with end_session_url when an
 // identity provider signed the session in and can end its own session too
 // (the app sends the browser there).
-func (s *Service) postLogout(c *gin.Context, _ Scope, _ Member) error {
-	secret, _ := c.Cookie(s.cookie.name)
-	endSession := s.endSessionURL(c.Request.Context(), secret)
-	if err := s.SignOut(c.Request.Context(), secret); err != nil {
+func (h *Handlers) postLogout(c *gin.Context, _ Scope, _ Member) error {
+	secret, _ := c.Cookie(h.svc.cookie.name)
+	endSession := h.svc.endSessionURL(c.Request.Context(), secret)
+	if err := h.svc.SignOut(c.Request.Context(), secret); err != nil {
 		return err
 	}
-	s.setCookie(c, "", -1)
+	h.setCookie(c, "", -1)
 	if endSession != "" {
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusOK, gin.H{"end_session_url": endSession})
@@ -232,12 +286,12 @@ func (s *Service) ssoOf(ctx context.Context, inst Instance) *ssoAvailability {
 	return &ssoAvailability{Available: own || global, Instance: own, Required: inst.Settings.JoinPolicy == JoinSSO}
 }
 
-func (s *Service) instanceViewOf(inst Instance) instanceView {
+func (h *Handlers) instanceViewOf(inst Instance) instanceView {
 	return instanceView{ID: inst.ID, Name: inst.Name, Domains: inst.Domains, Verified: inst.Verified, Settings: inst.Settings.WithDefaults(),
-		Region: s.Store.RegionOf(inst), Regions: s.Store.Regions()}
+		Region: h.svc.Store.RegionOf(inst), Regions: h.svc.Store.Regions()}
 }
 
-func (s *Service) getMe(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) getMe(c *gin.Context, sc Scope, me Member) error {
 	inst := sc.Instance()
 	c.JSON(http.StatusOK, gin.H{
 		"member": viewOf(me, true),
@@ -248,14 +302,14 @@ func (s *Service) getMe(c *gin.Context, sc Scope, me Member) error {
 	return nil
 }
 
-func (s *Service) getInstance(c *gin.Context, sc Scope, _ Member) error {
-	v := s.instanceViewOf(sc.Instance())
-	v.SSO = s.ssoOf(c.Request.Context(), sc.Instance())
+func (h *Handlers) getInstance(c *gin.Context, sc Scope, _ Member) error {
+	v := h.instanceViewOf(sc.Instance())
+	v.SSO = h.svc.ssoOf(c.Request.Context(), sc.Instance())
 	c.JSON(http.StatusOK, v)
 	return nil
 }
 
-func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) patchSettings(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
 		Name              *string     `json:"name"`
 		InvitationMessage *string     `json:"invitation_message"`
@@ -277,7 +331,7 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
-	inst, err := s.UpdateSettings(c.Request.Context(), sc, me, SettingsUpdate{
+	inst, err := h.svc.UpdateSettings(c.Request.Context(), sc, me, SettingsUpdate{
 		Name: in.Name, InvitationMessage: in.InvitationMessage, RetentionDays: in.RetentionDays, JoinPolicy: in.JoinPolicy,
 		SuggestionsNeedApproval: in.NeedApproval, Subdomain: in.Subdomain,
 		TimeZone: in.TimeZone, CPC: in.CPC, MinGroupSize: in.MinGroupSize, LeaderboardVisible: in.LeaderboardVisible, Points: in.Points,
@@ -286,12 +340,12 @@ func (s *Service) patchSettings(c *gin.Context, sc Scope, me Member) error {
 	if err != nil {
 		return err
 	}
-	s.Log.InfoContext(c.Request.Context(), "instance settings changed", "by", me.ID)
-	c.JSON(http.StatusOK, s.instanceViewOf(inst))
+	h.svc.Log.InfoContext(c.Request.Context(), "instance settings changed", "by", me.ID)
+	c.JSON(http.StatusOK, h.instanceViewOf(inst))
 	return nil
 }
 
-func (s *Service) listMembers(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) listMembers(c *gin.Context, sc Scope, me Member) error {
 	limit, err := httpapi.Limit(c)
 	if err != nil {
 		return err
@@ -326,7 +380,7 @@ type memberCursor struct {
 	ID string `json:"m"`
 }
 
-func (s *Service) getMember(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) getMember(c *gin.Context, sc Scope, me Member) error {
 	m, err := sc.Member(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		return err
@@ -335,7 +389,7 @@ func (s *Service) getMember(c *gin.Context, sc Scope, me Member) error {
 	return nil
 }
 
-func (s *Service) patchMe(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) patchMe(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
 		Name       *string   `json:"name"`
 		Title      *string   `json:"title"`
@@ -346,10 +400,10 @@ func (s *Service) patchMe(c *gin.Context, sc Scope, me Member) error {
 		return err
 	}
 	if in.Topics != nil {
-		if s.CheckTopics == nil {
+		if h.svc.CheckTopics == nil {
 			return &ValidationError{Field: "topics", Reason: "this instance has no topics"}
 		}
-		topics, err := s.CheckTopics(c.Request.Context(), sc, *in.Topics)
+		topics, err := h.svc.CheckTopics(c.Request.Context(), sc, *in.Topics)
 		if err != nil {
 			return err
 		}
@@ -369,8 +423,8 @@ func (s *Service) patchMe(c *gin.Context, sc Scope, me Member) error {
 	return nil
 }
 
-func (s *Service) getDevMail(c *gin.Context) error {
+func (h *Handlers) getDevMail(c *gin.Context) error {
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, gin.H{"items": s.DevMailbox.List(strings.ToLower(strings.TrimSpace(c.Query("to"))))})
+	c.JSON(http.StatusOK, gin.H{"items": h.svc.DevMailbox.List(strings.ToLower(strings.TrimSpace(c.Query("to"))))})
 	return nil
 }

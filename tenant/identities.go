@@ -90,7 +90,7 @@ func (sc Scope) DecideIdentity(ctx context.Context, by Member, memberID string, 
 	return sc.Audit(ctx, MemberActor(by), action, memberID, map[string]string{"issuer": id.Issuer})
 }
 
-func (s *Service) getPendingIdentities(c *gin.Context, sc Scope, _ Member) error {
+func (h *Handlers) getPendingIdentities(c *gin.Context, sc Scope, _ Member) error {
 	ps, err := sc.PendingIdentities(c.Request.Context())
 	if err != nil {
 		return err
@@ -99,7 +99,7 @@ func (s *Service) getPendingIdentities(c *gin.Context, sc Scope, _ Member) error
 	return nil
 }
 
-func (s *Service) postIdentityDecision(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) postIdentityDecision(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
 		Issuer  string `json:"issuer"`
 		Subject string `json:"subject"`

@@ -65,7 +65,7 @@ var memberKind = Kind{
 
 // ownKinds are the tenant kinds this package keeps.
 func ownKinds() []Kind {
-	return []Kind{memberKind, auditKind, invitationKind, consentKind, grantKind, exportKind, idempotencyKind, linkKind}
+	return []Kind{memberKind, auditKind, invitationKind, consentKind, grantKind, exportKind, idempotencyKind}
 }
 
 // Member returns a member of the scope's instance; ErrNotFound for an

@@ -34,7 +34,7 @@ func (s *Store) DeleteInstance(ctx context.Context, id, by, reason string) error
 		InstanceID: id, DeletedAt: s.now().UTC().Truncate(time.Millisecond), By: by, Reason: reason}); err != nil && storeErr(err) != ErrDuplicate {
 		return fmt.Errorf("offboarding ledger: %w", storeErr(err))
 	}
-	for _, coll := range []string{collSessions, collSignIn, collDomains, collLinks} {
+	for _, coll := range []string{collSessions, collSignIn, collDomains, collRoutes} {
 		if _, err := s.db.Collection(coll).DeleteMany(ctx, bson.D{{Key: "instance_id", Value: id}}); err != nil {
 			return storeErr(err)
 		}
@@ -59,7 +59,7 @@ func (s *Store) DeleteInstance(ctx context.Context, id, by, reason string) error
 
 // deleteInstance is an admin's request to offboard their instance; the
 // body must repeat the instance's ID.
-func (s *Service) deleteInstance(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) deleteInstance(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
 		Confirm string `json:"confirm"`
 	}
@@ -71,15 +71,15 @@ func (s *Service) deleteInstance(c *gin.Context, sc Scope, me Member) error {
 	}
 	// The members' connections are revoked at the networks and their
 	// waiting tasks deleted while the data that names them still exists.
-	if s.privacy != nil {
-		if err := s.privacy.eraseEveryone(c.Request.Context(), sc); err != nil {
+	if h.svc.privacy != nil {
+		if err := h.svc.privacy.eraseEveryone(c.Request.Context(), sc); err != nil {
 			return err
 		}
 	}
-	if err := s.Store.DeleteInstance(c.Request.Context(), sc.InstanceID(), "member:"+me.ID, "admin request"); err != nil {
+	if err := h.svc.Store.DeleteInstance(c.Request.Context(), sc.InstanceID(), "member:"+me.ID, "admin request"); err != nil {
 		return err
 	}
-	s.setCookie(c, "", -1)
+	h.setCookie(c, "", -1)
 	c.Status(http.StatusNoContent)
 	return nil
 }

@@ -9,33 +9,25 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// OIDCRoutes mounts GET /auth/oidc/start and GET /auth/oidc/callback under
-// r (the /api/v1 group). Until EnableOIDC has run they answer 404
-// oidc_not_configured.
-func (s *Service) OIDCRoutes(r gin.IRouter) {
-	r.GET("/auth/oidc/start", s.Public(s.getOIDCStart))
-	r.GET("/auth/oidc/callback", s.Public(s.oidcCallbackHandler))
-}
-
 // The binding cookie ties a started sign-in to its browser. It lives as
 // long as a state and is reused by the browser's next sign-ins, so two
 // tabs can sign in at once.
 const oidcCookieMaxAge = int(OIDCStateTTL / time.Second)
 
-func (s *Service) oidcCookieName() string {
-	if s.cookie.secure {
+func (h *Handlers) oidcCookieName() string {
+	if h.svc.cookie.secure {
 		return "__Host-chorus_oidc"
 	}
 	return "chorus_oidc"
 }
 
-func (s *Service) getOIDCStart(c *gin.Context) error {
-	browser, _ := c.Cookie(s.oidcCookieName())
+func (h *Handlers) getOIDCStart(c *gin.Context) error {
+	browser, _ := c.Cookie(h.oidcCookieName())
 	if len(browser) != base64.RawURLEncoding.EncodedLen(32) { // not one of newSecret's
 		browser = newSecret()
 	}
 	ip, _ := netip.ParseAddr(c.ClientIP())
-	u, err := s.startOIDC(c.Request.Context(), oidcStart{
+	u, err := h.svc.startOIDC(c.Request.Context(), oidcStart{
 		Email:      c.Query("email"),
 		InstanceID: c.Query("instance"),
 		IP:         ip,
@@ -45,11 +37,11 @@ func (s *Service) getOIDCStart(c *gin.Context) error {
 		return err
 	}
 	http.SetCookie(c.Writer, &http.Cookie{
-		Name:     s.oidcCookieName(),
+		Name:     h.oidcCookieName(),
 		Value:    browser,
 		Path:     "/",
 		MaxAge:   oidcCookieMaxAge,
-		Secure:   s.cookie.secure,
+		Secure:   h.svc.cookie.secure,
 		HttpOnly: true,
 		// Lax: the provider's redirect back is a top-level GET navigation.
 		SameSite: http.SameSiteLaxMode,
@@ -60,14 +52,14 @@ func (s *Service) getOIDCStart(c *gin.Context) error {
 	return nil
 }
 
-func (s *Service) oidcCallbackHandler(c *gin.Context) error {
+func (h *Handlers) oidcCallbackHandler(c *gin.Context) error {
 	// The URL holds a code: keep it out of caches and Referer headers.
 	c.Header("Cache-Control", "no-store")
 	c.Header("Referrer-Policy", "no-referrer")
 	ctx := c.Request.Context()
-	old, _ := c.Cookie(s.cookie.name)
-	browser, _ := c.Cookie(s.oidcCookieName())
-	secret, err := s.signInWithOIDC(ctx, oidcCallback{
+	old, _ := c.Cookie(h.svc.cookie.name)
+	browser, _ := c.Cookie(h.oidcCookieName())
+	secret, err := h.svc.signInWithOIDC(ctx, oidcCallback{
 		State:   c.Query("state"),
 		Code:    c.Query("code"),
 		Error:   c.Query("error"),
@@ -77,16 +69,16 @@ func (s *Service) oidcCallbackHandler(c *gin.Context) error {
 		// The cause (which check failed) goes to the log, never a token
 		// or code; the client gets the problem.
 		if p.Status < 500 {
-			s.Log.InfoContext(ctx, "OIDC sign-in refused", "code", p.Code, "err", err)
+			h.svc.Log.InfoContext(ctx, "OIDC sign-in refused", "code", p.Code, "err", err)
 		} else {
-			s.Log.WarnContext(ctx, "OIDC sign-in failed", "code", p.Code, "err", err)
+			h.svc.Log.WarnContext(ctx, "OIDC sign-in failed", "code", p.Code, "err", err)
 		}
 		return p
 	}
 	if err != nil {
 		return err
 	}
-	s.setCookie(c, secret, int(SessionTTL.Seconds()))
-	c.Redirect(http.StatusSeeOther, s.BaseURL.JoinPath("/").String())
+	h.setCookie(c, secret, int(SessionTTL.Seconds()))
+	c.Redirect(http.StatusSeeOther, h.svc.BaseURL.JoinPath("/").String())
 	return nil
 }

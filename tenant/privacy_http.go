@@ -9,18 +9,10 @@ import (
 	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 )
 
-// Routes mounts the data-subject rights under r (the /api/v1 group).
-func (p *Privacy) Routes(r gin.IRouter) {
-	r.GET("/me/export", p.svc.Member(nil, p.getExport))
-	r.DELETE("/me", p.svc.Member(nil, p.deleteMe))
-	r.GET("/me/consents", p.svc.Member(nil, p.getConsents))
-	r.PUT("/me/consents/:purpose", p.svc.Member(nil, p.putConsent))
-	r.GET("/privacy/subjects", p.svc.Member(nil, p.getSubject, RoleAdmin))
-	r.POST("/privacy/subjects/erase", p.svc.Member(nil, p.postErase, RoleAdmin))
-}
+// Handlers of the data-subject rights (mounted by Handlers.Routes).
 
-func (p *Privacy) getExport(c *gin.Context, sc Scope, me Member) error {
-	ex, err := p.Export(c.Request.Context(), sc, Subject{MemberID: me.ID, Email: me.Email})
+func (h *Handlers) getExport(c *gin.Context, sc Scope, me Member) error {
+	ex, err := h.privacy.Export(c.Request.Context(), sc, Subject{MemberID: me.ID, Email: me.Email})
 	if err != nil {
 		return err
 	}
@@ -30,7 +22,7 @@ func (p *Privacy) getExport(c *gin.Context, sc Scope, me Member) error {
 	return nil
 }
 
-func (p *Privacy) deleteMe(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) deleteMe(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
 		DeletePublishedPosts bool `json:"delete_published_posts"`
 	}
@@ -41,16 +33,16 @@ func (p *Privacy) deleteMe(c *gin.Context, sc Scope, me Member) error {
 		}
 	}
 	s := Subject{MemberID: me.ID, Email: me.Email, DeletePosts: in.DeletePublishedPosts}
-	if err := p.Erase(c.Request.Context(), sc, MemberActor(me), s); err != nil {
+	if err := h.privacy.Erase(c.Request.Context(), sc, MemberActor(me), s); err != nil {
 		return err
 	}
-	p.svc.setCookie(c, "", -1)
+	h.setCookie(c, "", -1)
 	c.Status(http.StatusNoContent)
 	return nil
 }
 
-func (p *Privacy) getConsents(c *gin.Context, sc Scope, me Member) error {
-	current, ledger, err := p.Consents(c.Request.Context(), sc, me.ID)
+func (h *Handlers) getConsents(c *gin.Context, sc Scope, me Member) error {
+	current, ledger, err := h.privacy.Consents(c.Request.Context(), sc, me.ID)
 	if err != nil {
 		return err
 	}
@@ -58,7 +50,7 @@ func (p *Privacy) getConsents(c *gin.Context, sc Scope, me Member) error {
 	return nil
 }
 
-func (p *Privacy) putConsent(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) putConsent(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
 		Granted     *bool  `json:"granted"`
 		TextVersion string `json:"text_version"`
@@ -69,7 +61,7 @@ func (p *Privacy) putConsent(c *gin.Context, sc Scope, me Member) error {
 	if in.Granted == nil {
 		return httpapi.Invalid(httpapi.FieldError{Field: "granted", Message: "is required (true or false)"})
 	}
-	rec, err := p.SetConsent(c.Request.Context(), sc, me, c.Param("purpose"), *in.Granted, in.TextVersion)
+	rec, err := h.privacy.SetConsent(c.Request.Context(), sc, me, c.Param("purpose"), *in.Granted, in.TextVersion)
 	if err != nil {
 		return err
 	}
@@ -77,12 +69,12 @@ func (p *Privacy) putConsent(c *gin.Context, sc Scope, me Member) error {
 	return nil
 }
 
-func (p *Privacy) getSubject(c *gin.Context, sc Scope, me Member) error {
-	s, err := p.SubjectByEmail(c.Request.Context(), sc, strings.TrimSpace(c.Query("email")))
+func (h *Handlers) getSubject(c *gin.Context, sc Scope, me Member) error {
+	s, err := h.privacy.SubjectByEmail(c.Request.Context(), sc, strings.TrimSpace(c.Query("email")))
 	if err != nil {
 		return err
 	}
-	ex, err := p.Export(c.Request.Context(), sc, s)
+	ex, err := h.privacy.Export(c.Request.Context(), sc, s)
 	if err != nil {
 		return err
 	}
@@ -94,7 +86,7 @@ func (p *Privacy) getSubject(c *gin.Context, sc Scope, me Member) error {
 	return nil
 }
 
-func (p *Privacy) postErase(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) postErase(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
 		Email                string `json:"email"`
 		DeletePublishedPosts bool   `json:"delete_published_posts"`
@@ -102,12 +94,12 @@ func (p *Privacy) postErase(c *gin.Context, sc Scope, me Member) error {
 	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
-	s, err := p.SubjectByEmail(c.Request.Context(), sc, in.Email)
+	s, err := h.privacy.SubjectByEmail(c.Request.Context(), sc, in.Email)
 	if err != nil {
 		return err
 	}
 	s.DeletePosts = in.DeletePublishedPosts
-	if err := p.Erase(c.Request.Context(), sc, MemberActor(me), s); err != nil {
+	if err := h.privacy.Erase(c.Request.Context(), sc, MemberActor(me), s); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)

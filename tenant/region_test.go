@@ -101,8 +101,11 @@ func TestRegionPlacementAndRouting(t *testing.T) {
 	if err := eu.Collection(noteKind).Insert(ctx, bson.D{{Key: "_id", Value: "n1"}, {Key: "text", Value: canary}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := eu.CreateLink(ctx, Link{Code: "eucode0000000000", ShareID: "s1", ContentID: "c1", Network: "mastodon", Destination: "https://news.example/" + canary}); err != nil {
+	if _, err := eu.ReserveRoute(ctx, "eucode0000000000"); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := eu.ReserveRoute(ctx, "eucode0000000000"); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("a taken code reserved again: %v, want ErrDuplicate", err)
 	}
 	// Every collection of the instance is in eu; none in the home database.
 	if got := instanceCollections(t, r.s.regions["eu"].db, eu.InstanceID()); len(got) != len(r.s.kinds) {
@@ -111,29 +114,46 @@ func TestRegionPlacementAndRouting(t *testing.T) {
 	if got := instanceCollections(t, r.s.db, eu.InstanceID()); len(got) != 0 {
 		t.Errorf("the home database holds collections of an eu instance: %v", got)
 	}
-	// The code's route is home, its destination is not.
+	// The code's route is home, holding its instance only.
 	var route bson.M
-	if err := r.s.db.Collection(collLinks).FindOne(ctx, bson.D{{Key: "_id", Value: "eucode0000000000"}}).Decode(&route); err != nil {
+	if err := r.s.db.Collection(collRoutes).FindOne(ctx, bson.D{{Key: "_id", Value: "eucode0000000000"}}).Decode(&route); err != nil {
 		t.Fatal(err)
 	}
 	if keys := slices.Sorted(maps.Keys(route)); !slices.Equal(keys, []string{"_id", "created_at", "instance_id"}) || route["instance_id"] != eu.InstanceID() {
 		t.Errorf("the home route holds more than the instance: %v", route)
 	}
-	l, err := r.s.ResolveLink(ctx, "eucode0000000000")
-	if err != nil || l.Destination != "https://news.example/"+canary || l.InstanceID != eu.InstanceID() || l.ShareID != "s1" {
-		t.Fatalf("resolve: %+v, %v", l, err)
+	routed, err := r.s.ResolveRoute(ctx, "eucode0000000000", nil)
+	if err != nil || routed.InstanceID() != eu.InstanceID() || routed.Region() != "eu" {
+		t.Fatalf("resolve: %s in %q, %v", routed.InstanceID(), routed.Region(), err)
 	}
-	if err := eu.DeleteLinks(ctx, []string{"s1"}); err != nil {
+	var note bson.M
+	if err := routed.Collection(noteKind).FindOne(ctx, bson.D{{Key: "_id", Value: "n1"}}, &note); err != nil || note["text"] != canary {
+		t.Errorf("the routed scope reads %v, %v", note, err)
+	}
+	if err := eu.DeleteRoutes(ctx, bson.D{{Key: "_id", Value: "eucode0000000000"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.s.ResolveLink(ctx, "eucode0000000000"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("a deleted link resolves: %v", err)
+	if _, err := r.s.ResolveRoute(ctx, "eucode0000000000", nil); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a deleted route resolves: %v", err)
+	}
+	if _, err := eu.ReserveRoute(ctx, "eucode0000000001"); err != nil {
+		t.Fatal(err)
 	}
 	// An instance of another region sees nothing of eu's.
 	r.s.defaultRegion = "us"
 	us := newTestScope(t, r.s, "us-corp.example")
 	if us.Region() != "us" {
 		t.Fatalf("us instance in %q", us.Region())
+	}
+	// Nor can it delete eu's routes, nor take their codes.
+	if err := us.DeleteRoutes(ctx, bson.D{}); err != nil {
+		t.Fatal(err)
+	}
+	if sc, err := r.s.ResolveRoute(ctx, "eucode0000000001", nil); err != nil || sc.InstanceID() != eu.InstanceID() {
+		t.Errorf("eu's route after us deleted its own: %s, %v", sc.InstanceID(), err)
+	}
+	if _, err := us.ReserveRoute(ctx, "eucode0000000001"); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("us reserved eu's code: %v, want ErrDuplicate", err)
 	}
 	var notes []bson.M
 	if err := us.Collection(noteKind).Find(ctx, bson.D{}, &notes); err != nil || len(notes) != 0 {
@@ -336,37 +356,57 @@ func TestRegionMoveFailedStaysWritable(t *testing.T) {
 	}
 }
 
-// TestRegionLegacyLinksMove moves tracked links stored whole in the home
-// database (before regions) into their instance's region: they resolve
-// before and after, and the home keeps the route only.
-func TestRegionLegacyLinksMove(t *testing.T) {
+// TestRegionLegacyRoutesTrimmed hands the home records written whole
+// before regions (a route with its owner's fields, as tracked links were)
+// to their owner, which moves the fields into the instance's region: they
+// resolve with their fields before, the home keeps the route only after,
+// and a record of an instance that is gone is left alone.
+func TestRegionLegacyRoutesTrimmed(t *testing.T) {
 	r := newTwoRegions(t, "eu")
 	ctx := t.Context()
 	sc := newTestScope(t, r.s, "acme.example")
-	legacy := Link{Code: "legacy0000000000", InstanceID: sc.InstanceID(), ShareID: "s1", ContentID: "c1", Network: "mastodon",
-		Destination: "https://news.example/canary-legacy", CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
-	if _, err := r.s.db.Collection(collLinks).InsertOne(ctx, legacy); err != nil {
+	type record struct {
+		Code       string    `bson:"_id"`
+		InstanceID string    `bson:"instance_id"`
+		Text       string    `bson:"text"`
+		CreatedAt  time.Time `bson:"created_at"`
+	}
+	legacy := record{Code: "legacy0000000000", InstanceID: sc.InstanceID(), Text: "canary-legacy", CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	orphan := record{Code: "orphan0000000000", InstanceID: "gone", Text: "canary-orphan", CreatedAt: legacy.CreatedAt}
+	if _, err := r.s.db.Collection(collRoutes).InsertMany(ctx, []any{legacy, orphan}); err != nil {
 		t.Fatal(err)
 	}
-	if l, err := r.s.ResolveLink(ctx, legacy.Code); err != nil || l != legacy {
-		t.Fatalf("a legacy link before the migration: %+v, %v", l, err)
+	var got record
+	if routed, err := r.s.ResolveRoute(ctx, legacy.Code, &got); err != nil || got != legacy || routed.InstanceID() != sc.InstanceID() {
+		t.Fatalf("a legacy record before the move: %+v in %s, %v", got, routed.InstanceID(), err)
 	}
-	for range 2 { // idempotent
-		if _, err := r.s.MoveLinksToRegions(ctx); err != nil {
-			t.Fatal(err)
+	move := func(sc Scope, raw bson.Raw) error {
+		var rec record
+		if err := bson.Unmarshal(raw, &rec); err != nil {
+			return err
+		}
+		if err := sc.Collection(noteKind).Insert(ctx, bson.D{{Key: "_id", Value: rec.Code}, {Key: "text", Value: rec.Text}}); err != nil && !errors.Is(err, ErrDuplicate) {
+			return err
+		}
+		return nil
+	}
+	for i, want := range []int{1, 0} { // idempotent
+		if n, err := r.s.TrimRoutes(ctx, bson.D{{Key: "text", Value: bson.D{{Key: "$exists", Value: true}}}}, move); err != nil || n != want {
+			t.Fatalf("run %d trimmed %d, %v; want %d", i+1, n, err, want)
 		}
 	}
-	if l, err := r.s.ResolveLink(ctx, legacy.Code); err != nil || l != legacy {
-		t.Errorf("after the migration: %+v, %v; want %+v", l, err, legacy)
-	}
 	var route bson.M
-	if err := r.s.db.Collection(collLinks).FindOne(ctx, bson.D{{Key: "_id", Value: legacy.Code}}).Decode(&route); err != nil {
+	if err := r.s.db.Collection(collRoutes).FindOne(ctx, bson.D{{Key: "_id", Value: legacy.Code}}).Decode(&route); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := route["destination"]; ok || route["instance_id"] != sc.InstanceID() {
-		t.Errorf("the home route after the migration: %v", route)
+	if keys := slices.Sorted(maps.Keys(route)); !slices.Equal(keys, []string{"_id", "created_at", "instance_id"}) || route["instance_id"] != sc.InstanceID() {
+		t.Errorf("the home route after the move: %v", route)
 	}
-	if n, err := sc.Collection(linkKind).Count(ctx, bson.D{}); err != nil || n != 1 {
-		t.Errorf("links in eu: %d, %v", n, err)
+	var notes []bson.M
+	if err := sc.Collection(noteKind).Find(ctx, bson.D{}, &notes); err != nil || len(notes) != 1 || notes[0]["text"] != legacy.Text {
+		t.Errorf("notes in eu: %v, %v", notes, err)
+	}
+	if err := r.s.db.Collection(collRoutes).FindOne(ctx, bson.D{{Key: "_id", Value: orphan.Code}}).Decode(&route); err != nil || route["text"] != orphan.Text {
+		t.Errorf("the record of an instance that is gone: %v, %v", route, err)
 	}
 }

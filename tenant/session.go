@@ -194,3 +194,16 @@ func (s *Store) sweepKind(ctx context.Context, k Kind) (int64, error) {
 	})
 	return n, err
 }
+
+// SessionMember returns the instance and member of the live session
+// behind a session cookie's secret (ErrNoSession if none): the click
+// recorder tells a sharer's own visits of their links from others'. It
+// reads through the process's session cache, as a request's session check
+// does, so a sign-out in this process shows at once.
+func (s *Store) SessionMember(ctx context.Context, secret string) (instanceID, memberID string, err error) {
+	ses, err := s.cachedSession(ctx, secret)
+	return ses.InstanceID, ses.MemberID, err
+}
+
+// SessionCookie is the name of the session cookie this service sets.
+func (s *Service) SessionCookie() string { return s.cookie.name }

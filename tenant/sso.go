@@ -366,16 +366,8 @@ func (s *Service) ssoAvailable(ctx context.Context, instanceID string) (instance
 	return instance, s.oidc.p.Load() != nil
 }
 
-// SSORoutes mounts the instance's identity provider configuration under r
-// (the /api/v1 group): admins of a verified instance only.
-func (s *Service) SSORoutes(r gin.IRouter) {
-	r.GET("/instance/sso", s.Member(nil, s.getSSO, RoleAdmin))
-	r.PUT("/instance/sso", s.Member(nil, s.putSSO, RoleAdmin))
-	r.DELETE("/instance/sso", s.Member(nil, s.deleteSSO, RoleAdmin))
-}
-
-func (s *Service) getSSO(c *gin.Context, sc Scope, _ Member) error {
-	v, err := s.SSO(c.Request.Context(), sc)
+func (h *Handlers) getSSO(c *gin.Context, sc Scope, _ Member) error {
+	v, err := h.svc.SSO(c.Request.Context(), sc)
 	if err != nil {
 		return err
 	}
@@ -383,7 +375,7 @@ func (s *Service) getSSO(c *gin.Context, sc Scope, _ Member) error {
 	return nil
 }
 
-func (s *Service) putSSO(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) putSSO(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
 		Issuer       string   `json:"issuer"`
 		ClientID     string   `json:"client_id"`
@@ -393,7 +385,7 @@ func (s *Service) putSSO(c *gin.Context, sc Scope, me Member) error {
 	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
-	v, err := s.ConfigureSSO(c.Request.Context(), sc, me, SSOUpdate{Issuer: in.Issuer, ClientID: in.ClientID,
+	v, err := h.svc.ConfigureSSO(c.Request.Context(), sc, me, SSOUpdate{Issuer: in.Issuer, ClientID: in.ClientID,
 		ClientSecret: in.ClientSecret, Domains: in.Domains})
 	if err != nil {
 		return err
@@ -402,8 +394,8 @@ func (s *Service) putSSO(c *gin.Context, sc Scope, me Member) error {
 	return nil
 }
 
-func (s *Service) deleteSSO(c *gin.Context, sc Scope, me Member) error {
-	if err := s.RemoveSSO(c.Request.Context(), sc, me); err != nil {
+func (h *Handlers) deleteSSO(c *gin.Context, sc Scope, me Member) error {
+	if err := h.svc.RemoveSSO(c.Request.Context(), sc, me); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)

@@ -231,7 +231,9 @@ func (s *Store) ensureGlobalIndexes(ctx context.Context) error {
 		},
 		collSignIn:     {{Keys: bson.D{{Key: "expires_at", Value: 1}}}},
 		collRateLimits: {{Keys: bson.D{{Key: "expires_at", Value: 1}}}},
-		collLinks:      {{Keys: bson.D{{Key: "instance_id", Value: 1}, {Key: "share_id", Value: 1}}}},
+		// share_id: the owner's field on records written before regions
+		// (social's tracked links), kept as it was.
+		collRoutes: {{Keys: bson.D{{Key: "instance_id", Value: 1}, {Key: "share_id", Value: 1}}}},
 	}
 	for coll, models := range idx {
 		if _, _, err := createMissingIndexes(ctx, s.db.Collection(coll), models); err != nil {

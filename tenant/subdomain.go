@@ -159,19 +159,19 @@ func (s *Store) instanceBySubdomain(ctx context.Context, sub string) (Instance, 
 
 // getLoginPage is GET /auth/login-page: which instance's login page the
 // request's host shows (acme.<base domain>), if any.
-func (s *Service) getLoginPage(c *gin.Context) error {
+func (h *Handlers) getLoginPage(c *gin.Context) error {
 	host := c.Request.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	sub, ok := strings.CutSuffix(host, "."+s.BaseDomain)
-	if s.BaseDomain == "" || !ok || strings.Contains(sub, ".") {
+	sub, ok := strings.CutSuffix(host, "."+h.svc.BaseDomain)
+	if h.svc.BaseDomain == "" || !ok || strings.Contains(sub, ".") {
 		return errNoLoginPage
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
 	defer cancel()
-	inst, err := s.Store.instanceBySubdomain(ctx, sub)
+	inst, err := h.svc.Store.instanceBySubdomain(ctx, sub)
 	if err == nil && !inst.Verified {
 		// Claimed while pending instances could claim names: not shown.
 		err = ErrNotFound
@@ -181,7 +181,7 @@ func (s *Service) getLoginPage(c *gin.Context) error {
 	} else if err != nil {
 		return err
 	}
-	sso := s.ssoOf(ctx, inst)
+	sso := h.svc.ssoOf(ctx, inst)
 	c.JSON(http.StatusOK, gin.H{"instance": gin.H{"id": inst.ID, "name": inst.Name}, "sso": sso.Available, "sso_detail": sso})
 	return nil
 }

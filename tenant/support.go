@@ -86,7 +86,7 @@ func (s *Service) liveGrant(ctx context.Context, sc Scope, id string) (SupportGr
 	return g, err
 }
 
-func (s *Service) postSupportGrant(c *gin.Context, sc Scope, me Member) error {
+func (h *Handlers) postSupportGrant(c *gin.Context, sc Scope, me Member) error {
 	var in struct {
 		Hours  int    `json:"hours"`
 		Reason string `json:"reason"`
@@ -94,7 +94,7 @@ func (s *Service) postSupportGrant(c *gin.Context, sc Scope, me Member) error {
 	if err := httpapi.Decode(c, &in); err != nil {
 		return err
 	}
-	g, err := s.GrantSupport(c.Request.Context(), sc, me, in.Hours, in.Reason)
+	g, err := h.svc.GrantSupport(c.Request.Context(), sc, me, in.Hours, in.Reason)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (s *Service) postSupportGrant(c *gin.Context, sc Scope, me Member) error {
 	return nil
 }
 
-func (s *Service) getSupportGrants(c *gin.Context, sc Scope, _ Member) error {
+func (h *Handlers) getSupportGrants(c *gin.Context, sc Scope, _ Member) error {
 	var gs []SupportGrant
 	if err := sc.Collection(grantKind).Find(c.Request.Context(), bson.D{}, &gs,
 		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}}).SetLimit(200)); err != nil {
@@ -112,8 +112,8 @@ func (s *Service) getSupportGrants(c *gin.Context, sc Scope, _ Member) error {
 	return nil
 }
 
-func (s *Service) deleteSupportGrant(c *gin.Context, sc Scope, me Member) error {
-	if err := s.RevokeSupport(c.Request.Context(), sc, me, c.Param("id")); err != nil {
+func (h *Handlers) deleteSupportGrant(c *gin.Context, sc Scope, me Member) error {
+	if err := h.svc.RevokeSupport(c.Request.Context(), sc, me, c.Param("id")); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)
@@ -122,13 +122,13 @@ func (s *Service) deleteSupportGrant(c *gin.Context, sc Scope, me Member) error 
 
 // opsMembers is an operator's read of an instance's members under a
 // grant (X-Support-Grant), written to the instance's audit log.
-func (s *Service) opsMembers(c *gin.Context) error {
+func (h *Handlers) opsMembers(c *gin.Context) error {
 	ctx := c.Request.Context()
-	sc, err := s.Store.Open(ctx, c.Param("id"))
+	sc, err := h.svc.Store.Open(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	g, err := s.liveGrant(ctx, sc, c.GetHeader("X-Support-Grant"))
+	g, err := h.svc.liveGrant(ctx, sc, c.GetHeader("X-Support-Grant"))
 	if err != nil {
 		return err
 	}

@@ -274,7 +274,7 @@ func TestResendRefusesABody(t *testing.T) {
 	admin.do("POST", "/api/v1/invitations", map[string]any{"emails": []string{"carol@acme.example"}}).json(t, &invs)
 	path := "/api/v1/invitations/" + invs.Items[0].ID + "/resend"
 	for _, body := range []any{map[string]any{"junk": 1}, "not json"} {
-		if res := admin.do("POST", path, body); res.status != http.StatusBadRequest {
+		if res := admin.sendingMalformed().do("POST", path, body); res.status != http.StatusBadRequest {
 			t.Errorf("body %v: %d %s, want 400", body, res.status, res.body)
 		}
 	}
@@ -300,7 +300,7 @@ func TestTextAndNumberFieldsValidated(t *testing.T) {
 		{"PATCH", "/api/v1/instance/settings", `{"retention_days":1e400}`, "retention_days", "must be a whole number"},
 	}
 	for _, tt := range tests {
-		res := admin.do(tt.method, tt.path, tt.body)
+		res := admin.sendingMalformed().do(tt.method, tt.path, tt.body)
 		if res.status != http.StatusBadRequest {
 			t.Errorf("%s %s %s: %d %s, want 400", tt.method, tt.path, tt.body, res.status, res.body)
 			continue
@@ -331,7 +331,7 @@ func TestRolesAndRemoval(t *testing.T) {
 	if res := admin.do("DELETE", "/api/v1/members/"+alice.Member.ID, nil); res.status != http.StatusConflict {
 		t.Errorf("last admin removing themselves: %d, want 409", res.status)
 	}
-	if res := admin.do("PATCH", "/api/v1/members/"+carol.Member.ID, map[string]string{"role": "owner"}); res.status != http.StatusBadRequest {
+	if res := admin.sendingMalformed().do("PATCH", "/api/v1/members/"+carol.Member.ID, map[string]string{"role": "owner"}); res.status != http.StatusBadRequest {
 		t.Errorf("unknown role: %d, want 400", res.status)
 	}
 	res := admin.do("PATCH", "/api/v1/members/"+carol.Member.ID, map[string]string{"role": "curator"})

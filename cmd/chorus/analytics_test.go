@@ -412,7 +412,7 @@ func TestAnalyticsAPI(t *testing.T) {
 	}
 	for _, bad := range []string{"", "?from=" + today, "?to=" + today, "?from=2026-02-01&to=2026-01-01",
 		"?from=2024-01-01&to=2026-01-01", "?from=yesterday&to=" + today} {
-		res := analyst.do("GET", "/api/v1/analytics/summary"+bad, nil)
+		res := analyst.sendingMalformed().do("GET", "/api/v1/analytics/summary"+bad, nil)
 		if res.status != http.StatusUnprocessableEntity || res.problem(t).Code != "validation_failed" {
 			t.Errorf("summary%s: %d %s, want 422", bad, res.status, res.body)
 		}
@@ -436,7 +436,7 @@ func TestAnalyticsAPI(t *testing.T) {
 	if len(series.Items) != 7 || series.Items[6].Value != 480 || series.Items[0].Value != 0 {
 		t.Errorf("emv series: %+v", series.Items)
 	}
-	if res := analyst.do("GET", "/api/v1/analytics/timeseries"+q+"&metric=likes", nil); res.status != http.StatusBadRequest {
+	if res := analyst.sendingMalformed().do("GET", "/api/v1/analytics/timeseries"+q+"&metric=likes", nil); res.status != http.StatusBadRequest {
 		t.Errorf("unknown metric: %d", res.status)
 	}
 
@@ -624,7 +624,7 @@ func TestAnalyticsAPI(t *testing.T) {
 func TestReachSettingsValidation(t *testing.T) {
 	a := newTestApp(t, nil)
 	admin, _ := verifiedAdmin(t, a, "admin@acme.example")
-	res := admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"time_zone": "Mars/Olympus",
+	res := admin.sendingMalformed().do("PATCH", "/api/v1/instance/settings", map[string]any{"time_zone": "Mars/Olympus",
 		"cpc": map[string]any{"amount": -1, "currency": "EURO"}, "min_group_size": 0,
 		"points": map[string]any{"per_share": 0, "per_unique_click": 5000}})
 	p := res.problem(t)

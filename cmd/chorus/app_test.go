@@ -208,6 +208,19 @@ type client struct {
 	t    *testing.T
 	base string
 	http *http.Client
+	// malformed: the requests break openapi.yaml on purpose (see
+	// sendingMalformed).
+	malformed bool
+}
+
+// sendingMalformed returns c for requests a test breaks on purpose, to
+// see the API refuse them (or, in the isolation matrix, whose body does
+// not matter): every other request is checked against openapi.yaml
+// (checkRequest).
+func (c *client) sendingMalformed() *client {
+	m := *c
+	m.malformed = true
+	return &m
 }
 
 func (a *testApp) client(t *testing.T) *client {
@@ -260,19 +273,23 @@ type problemDoc struct {
 // (sent as JSON). Headers are name, value pairs.
 func (c *client) do(method, path string, body any, headers ...string) response {
 	c.t.Helper()
-	var r io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		r = strings.NewReader(b)
+		raw = []byte(b)
 	case []byte:
-		r = bytes.NewReader(b)
+		raw = b
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			c.t.Fatal(err)
 		}
-		r = bytes.NewReader(j)
+		raw = j
+	}
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequestWithContext(c.t.Context(), method, c.base+path, r)
 	if err != nil {
@@ -288,6 +305,7 @@ func (c *client) do(method, path string, body any, headers ...string) response {
 		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	checkRequest(c.t, req, raw, c.malformed)
 	res, err := c.http.Do(req)
 	if err != nil {
 		c.t.Fatal(err)

@@ -12,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/chorushq/chorus/social"
+	"github.com/chorushq/chorus/tenant"
 )
 
 const module = "github.com/chorushq/chorus"
@@ -46,6 +49,7 @@ type listedPackage struct {
 	Dir        string
 	GoFiles    []string
 	Imports    []string
+	Deps       []string
 }
 
 func listPackages(t *testing.T) []listedPackage {
@@ -105,6 +109,34 @@ func TestImportDirection(t *testing.T) {
 			if !slices.Contains(allowed, "*") && !slices.Contains(allowed, dep) &&
 				!(strings.HasPrefix(dep, "social/") && (name == "cmd/chorus" || strings.HasPrefix(name, "social"))) {
 				t.Errorf("%s must not import %s", name, dep)
+			}
+		}
+	}
+}
+
+// Tracked links belong to social, the package that owns shares: tenant
+// keeps only the codes' routes to their instances (directory data, a click
+// arrives without a session) and knows neither shares nor content, not
+// even through another package.
+func TestTrackedLinksLiveInSocial(t *testing.T) {
+	hasLinks := func(ks []tenant.Kind) bool {
+		return slices.ContainsFunc(ks, func(k tenant.Kind) bool { return k.Name == "links" })
+	}
+	if hasLinks(tenant.DeclaredKinds(nil)) {
+		t.Error("tenant declares the links kind: tracked links are social's")
+	}
+	if !hasLinks(social.Kinds()) {
+		t.Error("social does not declare the links kind: where did the tracked links go?")
+	}
+	for _, p := range listPackages(t) {
+		name := rel(p.ImportPath)
+		if name != "tenant" && !strings.HasPrefix(name, "tenant/") {
+			continue
+		}
+		for _, dep := range p.Deps {
+			if d := rel(dep); strings.HasPrefix(dep, module) && (d == "social" || d == "content" ||
+				strings.HasPrefix(d, "social/") || strings.HasPrefix(d, "content/")) {
+				t.Errorf("%s depends on %s: tenant knows no shares nor content", name, d)
 			}
 		}
 	}

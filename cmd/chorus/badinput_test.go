@@ -54,7 +54,7 @@ func TestBadBodies(t *testing.T) {
 			if tt.body != "" {
 				body = tt.body
 			}
-			res := c.do(tt.method, tt.path, body, tt.headers...)
+			res := c.sendingMalformed().do(tt.method, tt.path, body, tt.headers...)
 			p := res.problem(t)
 			if res.status != tt.wantStatus || p.Code != tt.wantCode || p.Status != tt.wantStatus {
 				t.Fatalf("got %d %s (%s), want %d %s", res.status, p.Code, p.Detail, tt.wantStatus, tt.wantCode)
@@ -131,7 +131,7 @@ func TestUnauthenticatedAndRoles(t *testing.T) {
 	if res.status != http.StatusOK || !strings.Contains(string(res.body), `"Acme Corp"`) {
 		t.Errorf("admin PATCH settings: %d %s", res.status, res.body)
 	}
-	res = alice.do("PATCH", "/api/v1/instance/settings", map[string]any{"retention_days": 0, "join_policy": "anyone"})
+	res = alice.sendingMalformed().do("PATCH", "/api/v1/instance/settings", map[string]any{"retention_days": 0, "join_policy": "anyone"})
 	if p := res.problem(t); res.status != 400 || len(p.Errors) != 2 {
 		t.Errorf("bad settings: %d %s, want 400 naming 2 fields", res.status, res.body)
 	}

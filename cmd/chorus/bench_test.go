@@ -533,7 +533,7 @@ func BenchmarkRedirectLoad(b *testing.B) {
 	b.Log(seedYear(b, sc, time.Now(), 2000, 50000))
 	const code = "benchBENCHbench0"
 	dest := "https://news.example/story?ref=site"
-	if err := sc.CreateLink(ctx, tenant.Link{Code: code, ShareID: "year-share-000000", ContentID: "year-content-00000", Network: "mastodon", Destination: dest}); err != nil {
+	if err := social.CreateLink(ctx, sc, social.TrackedLink{Code: code, ShareID: "year-share-000000", ContentID: "year-content-00000", Network: "mastodon", Destination: dest}); err != nil {
 		b.Fatal(err)
 	}
 	cfg, err := parseConfig("serve", nil, func(k string) string {

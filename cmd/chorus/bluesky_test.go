@@ -49,7 +49,7 @@ func TestBlueskyConnectAndShare(t *testing.T) {
 			t.Errorf("%s: %d %s, want 400 invalid_credentials", name, res.status, res.body)
 		}
 	}
-	if res := employee.do("POST", "/api/v1/connections/bluesky/password", map[string]string{"identifier": "carol.test", "app_password": appPassword, "password": "x"}); res.status != http.StatusBadRequest {
+	if res := employee.sendingMalformed().do("POST", "/api/v1/connections/bluesky/password", map[string]string{"identifier": "carol.test", "app_password": appPassword, "password": "x"}); res.status != http.StatusBadRequest {
 		t.Errorf("an unknown field: %d %s, want 400", res.status, res.body)
 	}
 

@@ -210,7 +210,7 @@ func TestContentValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := curator.do("POST", "/api/v1/content", tt.body)
+			res := curator.sendingMalformed().do("POST", "/api/v1/content", tt.body)
 			p := res.problem(t)
 			if res.status != http.StatusBadRequest || len(p.Errors) == 0 || p.Errors[0].Field != tt.wantField {
 				t.Errorf("got %d %+v, want 400 naming %s", res.status, p, tt.wantField)

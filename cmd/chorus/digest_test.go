@@ -232,7 +232,11 @@ func TestDigestSetting(t *testing.T) {
 		{"weekly", http.StatusOK},
 		{"off", http.StatusOK},
 	} {
-		res := f.admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"digest": tt.value})
+		admin := f.admin
+		if tt.status == http.StatusBadRequest {
+			admin = admin.sendingMalformed()
+		}
+		res := admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"digest": tt.value})
 		if res.status != tt.status {
 			t.Errorf("digest %v: %d %s, want %d", tt.value, res.status, res.body, tt.status)
 		}

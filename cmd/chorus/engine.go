@@ -203,13 +203,12 @@ func newApp(d appDeps, s *services) (*app, error) {
 
 	v1 := e.Group("/api/v1", httpapi.WellFormed())
 	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDoc) })
-	auth.Routes(v1)
+	tenantRoutes := tenant.NewHandlers(auth).WithPrivacy(s.privacy, d.queue.Export)
+	tenantRoutes.Routes(v1)
 	content.NewHandlers(s.content, auth, d.log).WithSharedTo(s.social.SharedNetworks).Routes(v1)
 	social.NewHandlers(s.social, auth, d.log).Routes(v1)
-	s.privacy.Routes(v1)
-	s.privacy.ExportRoutes(v1, d.queue.Export)
 	reach.NewHandlers(s.reach, auth, contentTitles(s.content)).Routes(v1)
-	auth.OpsRoutes(e.Group("/ops/v1"))
+	tenantRoutes.OpsRoutes(e.Group("/ops/v1"))
 	queues := mountQueues(e, d.cfg.OperatorToken, d.queueRedis)
 
 	e.GET("/", gin.WrapH(web))

@@ -141,7 +141,7 @@ func TestOnboardingDismissed(t *testing.T) {
 	if m.Member.Onboarding.Dismissed {
 		t.Fatal("a new member's checklist is dismissed")
 	}
-	if res := c.do("PATCH", "/api/v1/members/me", map[string]any{"onboarding_dismissed": "yes"}); res.status != http.StatusBadRequest && res.status != http.StatusUnprocessableEntity {
+	if res := c.sendingMalformed().do("PATCH", "/api/v1/members/me", map[string]any{"onboarding_dismissed": "yes"}); res.status != http.StatusBadRequest && res.status != http.StatusUnprocessableEntity {
 		t.Errorf("a string for onboarding_dismissed: %d, want a validation problem", res.status)
 	}
 	if res := c.do("PATCH", "/api/v1/members/me", map[string]any{"onboarding_dismissed": true}); res.status != http.StatusOK {

@@ -95,7 +95,7 @@ func TestIdempotencyKeyOnCreatingPOSTs(t *testing.T) {
 	if res := curator.do("POST", "/api/v1/content", body, "Idempotency-Key", "k-fail"); res.status != http.StatusCreated {
 		t.Errorf("the key of a failed request, again: %d %s, want 201", res.status, res.body)
 	}
-	if res := curator.do("POST", "/api/v1/content", body, "Idempotency-Key", string(bytes.Repeat([]byte("k"), 201))); res.status != http.StatusBadRequest {
+	if res := curator.sendingMalformed().do("POST", "/api/v1/content", body, "Idempotency-Key", string(bytes.Repeat([]byte("k"), 201))); res.status != http.StatusBadRequest {
 		t.Errorf("a 201-character key: %d %s, want 400", res.status, res.body)
 	}
 }

@@ -62,7 +62,7 @@ func migrations(log *slog.Logger, r *reach.Service) []tenant.Migration {
 		// Tracked links were whole in the home database; the link is the
 		// instance's data and goes to its region (docs/regions.md).
 		{Version: 5, Name: "tracked links moved into their instances' regions, their codes' routes kept home", Run: func(ctx context.Context, s *tenant.Store) error {
-			n, err := s.MoveLinksToRegions(ctx)
+			n, err := social.MoveLinksToRegions(ctx, s)
 			if n > 0 {
 				log.InfoContext(ctx, "tracked links moved into their regions", "links", n)
 			}

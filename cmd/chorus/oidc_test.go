@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gin-gonic/gin"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/chorushq/chorus/tenant"
@@ -28,21 +27,7 @@ func newOIDCTestApp(t *testing.T, users ...oidctest.User) *oidcApp {
 	if err := a.auth.EnableOIDC(t.Context(), tenant.OIDCProvider{Issuer: d.Issuer, ClientID: d.ClientID, ClientSecret: d.ClientSecret}); err != nil {
 		t.Fatal(err)
 	}
-	// Until Routes mounts the OIDC routes, mount them here: no request
-	// has reached the engine yet.
-	if !hasRoute(a.engine, http.MethodGet, "/api/v1/auth/oidc/start") {
-		a.auth.OIDCRoutes(a.engine.Group("/api/v1"))
-	}
 	return &oidcApp{testApp: a, dex: d}
-}
-
-func hasRoute(e *gin.Engine, method, path string) bool {
-	for _, r := range e.Routes() {
-		if r.Method == method && r.Path == path {
-			return true
-		}
-	}
-	return false
 }
 
 // oidcLogin starts an OIDC sign-in at the app (query: email= or
@@ -197,7 +182,7 @@ func TestOIDCCallbackRefusesBadAndReplayedStates(t *testing.T) {
 	})
 	t.Run("missing state", func(t *testing.T) {
 		c := a.client(t)
-		c.wantRefused(c.get(withQuery("", code)), http.StatusBadRequest, "invalid_state")
+		c.wantRefused(c.sendingMalformed().get(withQuery("", code)), http.StatusBadRequest, "invalid_state")
 	})
 	t.Run("state from another browser", func(t *testing.T) {
 		other := a.client(t)

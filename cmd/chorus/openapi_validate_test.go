@@ -31,6 +31,21 @@ var openAPIRouter = sync.OnceValues(func() (routers.Router, error) {
 	return legacy.NewRouter(doc)
 })
 
+// operationOf finds req's operation in openapi.yaml: nil for a request
+// the document has no operation for (the web app's pages, unknown paths
+// and methods).
+func operationOf(req *http.Request) (*routers.Route, map[string]string, error) {
+	router, err := openAPIRouter()
+	if err != nil {
+		return nil, nil, fmt.Errorf("openapi.yaml: %w", err)
+	}
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		return nil, nil, nil
+	}
+	return route, params, nil
+}
+
 // validateResponse fails t unless openapi.yaml describes the answer to req
 // (responseMismatch).
 func validateResponse(t *testing.T, req *http.Request, status int, header http.Header, body []byte) {
@@ -48,13 +63,9 @@ func validateResponse(t *testing.T, req *http.Request, status int, header http.H
 // Requests the document has no operation for (the web app's pages,
 // unknown paths) are not checked.
 func responseMismatch(req *http.Request, status int, header http.Header, body []byte) error {
-	router, err := openAPIRouter()
-	if err != nil {
-		return fmt.Errorf("openapi.yaml: %w", err)
-	}
-	route, params, err := router.FindRoute(req)
-	if err != nil {
-		return nil
+	route, params, err := operationOf(req)
+	if route == nil {
+		return err
 	}
 	opts := &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true, ExcludeResponseBody: body == nil,
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}
@@ -75,6 +86,36 @@ func responseMismatch(req *http.Request, status int, header http.Header, body []
 		return fmt.Errorf("it describes no body for %s, and the answer has one", route.Path)
 	}
 	return nil
+}
+
+// checkRequest fails t unless openapi.yaml describes req with body
+// (requestMismatch). A request the test breaks on purpose, to see it
+// refused (malformed), is not checked.
+func checkRequest(t *testing.T, req *http.Request, body []byte, malformed bool) {
+	t.Helper()
+	if malformed {
+		return
+	}
+	if err := requestMismatch(req, body); err != nil {
+		t.Errorf("openapi.yaml does not describe the request %s %s: %v\nbody: %.500s", req.Method, req.URL.Path, err, body)
+	}
+}
+
+// requestMismatch says how req with body (req's own body is not read)
+// differs from what openapi.yaml documents for its operation: path and
+// query parameters, headers, and the body against the request body's
+// schema. Requests the document has no operation for are not checked
+// (TestOpenAPIDocumentsEveryRoute keeps every route of the engine in it).
+func requestMismatch(req *http.Request, body []byte) error {
+	route, params, err := operationOf(req)
+	if route == nil {
+		return err
+	}
+	r := req.Clone(context.WithoutCancel(req.Context()))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	return openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{MultiError: true, AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}})
 }
 
 // The check itself: it passes what the document describes and catches a
@@ -105,6 +146,35 @@ func TestResponseMismatch(t *testing.T) {
 	}
 	if err := responseMismatch(httptest.NewRequest("GET", "http://127.0.0.1:1/feed", nil), 200, nil, []byte("<html>")); err != nil {
 		t.Errorf("a web app page: %v", err)
+	}
+}
+
+// The request check passes what the document describes and catches a
+// body or a parameter it does not.
+func TestRequestMismatch(t *testing.T) {
+	tests := []struct {
+		name, method, path, body string
+		ok                       bool
+	}{
+		{"sign-in", "POST", "/api/v1/auth/email", `{"email":"a@acme.example"}`, true},
+		{"unknown field", "POST", "/api/v1/auth/email", `{"email":"a@acme.example","admin":true}`, false},
+		{"wrong type", "PATCH", "/api/v1/members/me", `{"title":42}`, false},
+		{"not JSON", "POST", "/api/v1/auth/email", `email=a@acme.example`, false},
+		{"missing required field", "PUT", "/api/v1/me/consents/tracking", `{}`, false},
+		{"a draft", "POST", "/api/v1/content", `{"url":"https://news.example/","draft":true}`, true},
+		{"publishing a draft", "PATCH", "/api/v1/content/abc", `{"state":"published"}`, true},
+		{"a limit too large", "GET", "/api/v1/members?limit=1000", ``, false},
+		{"no operation", "GET", "/feed", ``, true},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(tt.method, "http://127.0.0.1:1"+tt.path, nil)
+		if tt.body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		err := requestMismatch(req, []byte(tt.body))
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: %v, want ok %v", tt.name, err, tt.ok)
+		}
 	}
 }
 

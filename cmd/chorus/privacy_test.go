@@ -288,10 +288,10 @@ func TestErasureSurvivesBackupRestore(t *testing.T) {
 
 func TestConsentsAndLastAdmin(t *testing.T) {
 	f := newPrivacyFixture(t)
-	if res := f.carol.do("PUT", "/api/v1/me/consents/mind_reading", map[string]any{"granted": true}); res.status != http.StatusNotFound {
+	if res := f.carol.sendingMalformed().do("PUT", "/api/v1/me/consents/mind_reading", map[string]any{"granted": true}); res.status != http.StatusNotFound {
 		t.Errorf("unknown purpose: %d, want 404", res.status)
 	}
-	if res := f.carol.do("PUT", "/api/v1/me/consents/tracking", map[string]any{}); res.status != http.StatusBadRequest {
+	if res := f.carol.sendingMalformed().do("PUT", "/api/v1/me/consents/tracking", map[string]any{}); res.status != http.StatusBadRequest {
 		t.Errorf("consent without granted: %d, want 400", res.status)
 	}
 	f.carol.do("PUT", "/api/v1/me/consents/tracking", map[string]any{"granted": true, "text_version": "v1"})
@@ -321,10 +321,10 @@ func TestOperatorReadsNeedAGrant(t *testing.T) {
 	path := "/ops/v1/instances/" + alice.Instance.ID + "/members"
 	bearer := []string{"Authorization", "Bearer op-token"}
 
-	if res := op.do("GET", path, nil, bearer...); res.status != http.StatusForbidden || res.problem(t).Code != "support_grant_required" {
+	if res := op.sendingMalformed().do("GET", path, nil, bearer...); res.status != http.StatusForbidden || res.problem(t).Code != "support_grant_required" {
 		t.Fatalf("operator read without a grant: %d %s, want 403", res.status, res.body)
 	}
-	res := admin.do("POST", "/api/v1/instance/support-grants", map[string]any{"hours": 100, "reason": "x"})
+	res := admin.sendingMalformed().do("POST", "/api/v1/instance/support-grants", map[string]any{"hours": 100, "reason": "x"})
 	if res.status != http.StatusBadRequest {
 		t.Errorf("a 100-hour grant: %d, want 400", res.status)
 	}
@@ -529,7 +529,7 @@ func TestExportRequestedTwice(t *testing.T) {
 		}
 	}
 	for _, body := range []any{map[string]any{"junk": 1}, "not json", "[]"} {
-		if res := f.alice.do("POST", "/api/v1/me/exports", body); res.status != http.StatusBadRequest {
+		if res := f.alice.sendingMalformed().do("POST", "/api/v1/me/exports", body); res.status != http.StatusBadRequest {
 			t.Errorf("body %v: %d %s, want 400", body, res.status, res.body)
 		}
 	}

@@ -189,18 +189,20 @@ func measureScale(t *testing.T, z scaleSize, k scaleKnobs) scaleResult {
 		hc := *c.http
 		hc.Timeout = k.timeout
 		var rd io.Reader
+		var raw []byte
 		if body != nil {
 			j, err := json.Marshal(body)
 			if err != nil {
 				return err
 			}
-			rd = bytes.NewReader(j)
+			rd, raw = bytes.NewReader(j), j
 		}
 		req, err := http.NewRequestWithContext(t.Context(), method, c.base+path, rd)
 		if err != nil {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/json")
+		checkRequest(t, req, raw, false)
 		res, err := hc.Do(req)
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {

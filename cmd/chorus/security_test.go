@@ -88,7 +88,7 @@ func TestSettingsChangesAuditedAndRetentionHasAMinimum(t *testing.T) {
 	a := newTestApp(t, nil)
 	admin, m := verifiedAdmin(t, a, "alice@acme.example")
 	for _, days := range []int{1, 29} {
-		res := admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"retention_days": days})
+		res := admin.sendingMalformed().do("PATCH", "/api/v1/instance/settings", map[string]any{"retention_days": days})
 		if p := res.problem(t); res.status != http.StatusBadRequest || len(p.Errors) != 1 || p.Errors[0].Field != "retention_days" || !strings.Contains(p.Errors[0].Message, "30") {
 			t.Errorf("retention_days %d: %d %s, want 400 naming retention_days and its minimum 30", days, res.status, res.body)
 		}

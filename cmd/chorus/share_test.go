@@ -689,7 +689,7 @@ func TestShareDefaultTextIsNeverTheCommentary(t *testing.T) {
 	}{
 		{"the network's suggested text", "Launch", map[string]string{"mastodon": "We launched!"}, "We launched!"},
 		{"another network's text only: the title", "Launch", map[string]string{"x": "On X"}, "Launch"},
-		{"no title: the page's title", "", nil, "Story /untitled"},
+		{"no title: the page's title", "", map[string]string{}, "Story /untitled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var p struct{ ID string }

@@ -106,14 +106,11 @@ func (d *discard) WriteHeader(int)             {}
 // tryDo is client.do that returns transport errors instead of failing:
 // the process asked may have just been killed.
 func (c *client) tryDo(method, base, path string, body any, headers ...string) (int, []byte, error) {
-	var r *bytes.Reader
+	var raw []byte
 	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	} else {
-		r = bytes.NewReader(nil)
+		raw, _ = json.Marshal(body)
 	}
-	req, err := http.NewRequest(method, base+path, r)
+	req, err := http.NewRequest(method, base+path, bytes.NewReader(raw))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -123,6 +120,7 @@ func (c *client) tryDo(method, base, path string, body any, headers ...string) (
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	checkRequest(c.t, req, raw, false)
 	res, err := c.http.Do(req)
 	if err != nil {
 		return 0, nil, err

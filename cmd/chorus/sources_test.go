@@ -37,11 +37,11 @@ func TestSourcesEndToEnd(t *testing.T) {
 	if res := employee.do("GET", "/api/v1/sources", nil); res.status != http.StatusForbidden {
 		t.Errorf("employee GET /sources = %d, want 403", res.status)
 	}
-	res := curator.do("POST", "/api/v1/sources", map[string]any{"url": "ftp://x", "title": strings.Repeat("x", 301), "topics": []string{"none"}})
+	res := curator.sendingMalformed().do("POST", "/api/v1/sources", map[string]any{"url": "ftp://x", "title": strings.Repeat("x", 301), "topics": []string{"none"}})
 	if p := res.problem(t); res.status != http.StatusBadRequest || len(p.Errors) != 3 {
 		t.Errorf("bad source = %d %+v, want 400 naming url, title and topics", res.status, p)
 	}
-	if res := curator.do("POST", "/api/v1/sources", map[string]any{"url": feed.URL + "/rss", "colour": "red"}); res.status != http.StatusBadRequest {
+	if res := curator.sendingMalformed().do("POST", "/api/v1/sources", map[string]any{"url": feed.URL + "/rss", "colour": "red"}); res.status != http.StatusBadRequest {
 		t.Errorf("unknown field = %d, want 400", res.status)
 	}
 	res = curator.do("POST", "/api/v1/sources", map[string]any{"url": feed.URL + "/rss", "title": "Feeds Inc"})

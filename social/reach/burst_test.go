@@ -26,7 +26,7 @@ func trackedLink(t *testing.T, domain string) (tenant.Scope, *social.Redirector,
 	sc := instance(t, store, domain, "UTC")
 	publish(t, sc, "share1", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
 	code := "burstburstburst1"
-	if err := sc.CreateLink(t.Context(), tenant.Link{Code: code, ShareID: "share1", ContentID: "post1", Network: "mastodon",
+	if err := social.CreateLink(t.Context(), sc, social.TrackedLink{Code: code, ShareID: "share1", ContentID: "post1", Network: "mastodon",
 		Destination: "https://news.example/a"}); err != nil {
 		t.Fatal(err)
 	}
