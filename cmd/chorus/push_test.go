@@ -294,7 +294,7 @@ func TestPushSubscriptionValidation(t *testing.T) {
 		{"auth of 8 bytes", map[string]any{"endpoint": "https://push.example/x", "keys": map[string]string{"p256dh": good.Keys.P256DH, "auth": "AAAAAAAAAAA"}}, "keys.auth"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := c.do("POST", "/api/v1/me/push/subscriptions", tc.body)
+			res := c.sendingMalformed().do("POST", "/api/v1/me/push/subscriptions", tc.body)
 			if res.status != http.StatusBadRequest && res.status != http.StatusUnprocessableEntity {
 				t.Fatalf("%d %s, want a validation problem", res.status, res.body)
 			}
@@ -303,7 +303,7 @@ func TestPushSubscriptionValidation(t *testing.T) {
 			}
 		})
 	}
-	if res := c.do("POST", "/api/v1/me/push/subscriptions", map[string]any{"endpoint": "https://push.example/x", "extra": 1}); res.status != http.StatusBadRequest {
+	if res := c.sendingMalformed().do("POST", "/api/v1/me/push/subscriptions", map[string]any{"endpoint": "https://push.example/x", "extra": 1}); res.status != http.StatusBadRequest {
 		t.Errorf("unknown field: %d %s, want 400", res.status, res.body)
 	}
 	for _, body := range []map[string]any{
@@ -311,7 +311,7 @@ func TestPushSubscriptionValidation(t *testing.T) {
 		{"quiet_hours": map[string]string{"start": "22:00", "end": "22:00"}},
 		{"time_zone": "Mars/Olympus"},
 	} {
-		if res := c.do("PUT", "/api/v1/me/push", body); res.status != http.StatusBadRequest && res.status != http.StatusUnprocessableEntity {
+		if res := c.sendingMalformed().do("PUT", "/api/v1/me/push", body); res.status != http.StatusBadRequest && res.status != http.StatusUnprocessableEntity {
 			t.Errorf("PUT /me/push %v: %d %s, want a validation problem", body, res.status, res.body)
 		}
 	}

@@ -125,7 +125,7 @@ func TestSitemapSourceEndToEnd(t *testing.T) {
 	}))
 	t.Cleanup(site.Close)
 
-	res := curator.do("POST", "/api/v1/sources", map[string]any{"url": site.URL + "/sitemap.xml", "kind": "podcast"})
+	res := curator.sendingMalformed().do("POST", "/api/v1/sources", map[string]any{"url": site.URL + "/sitemap.xml", "kind": "podcast"})
 	if p := res.problem(t); res.status != http.StatusBadRequest || len(p.Errors) != 1 || p.Errors[0].Field != "kind" {
 		t.Errorf("unknown kind = %d %+v, want 400 naming kind", res.status, p)
 	}
