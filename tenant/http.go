@@ -58,6 +58,7 @@ func (s *Service) Routes(r gin.IRouter) {
 	r.GET("/auth/login-page", s.Public(s.getLoginPage))
 	s.OIDCRoutes(r)
 	s.SSORoutes(r)
+	s.GroupRoutes(r)
 	r.POST("/auth/logout", s.Member(nil, s.postLogout))
 	r.GET("/me", s.Member(nil, s.getMe))
 	r.GET("/instance", s.Member(nil, s.getInstance))

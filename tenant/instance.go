@@ -63,6 +63,10 @@ type Settings struct {
 	// Digest is how often members get the digest mail of new content:
 	// DigestOff or DigestWeekly ("" is weekly, see DigestSchedule).
 	Digest string `bson:"digest,omitempty" json:"digest"`
+
+	// AttributeClaims names the ID token claim that gives each member
+	// attribute (department, location…) at sign-in (group_claims.go).
+	AttributeClaims map[string]string `bson:"attribute_claims,omitempty" json:"attribute_claims,omitempty"`
 }
 
 // Money is an amount in a currency's minor units (cents): never floating
