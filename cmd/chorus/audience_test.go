@@ -230,3 +230,80 @@ func TestAudiences(t *testing.T) {
 		t.Errorf("globex sees acme's groups: %s", res.body)
 	}
 }
+
+// Analytics by group: sums of the members' figures, groups smaller than
+// min_group_size merged into "other", which is hidden when it is still
+// smaller.
+func TestAnalyticsByGroup(t *testing.T) {
+	f := newReachFixture(t, 3)
+	today := f.a.clock.Now().UTC().Format(time.DateOnly)
+	q := "?from=" + today + "&to=" + today
+	must := func(res response, want int) response {
+		t.Helper()
+		if res.status != want {
+			t.Fatalf("%d %s, want %d", res.status, res.body, want)
+		}
+		return res
+	}
+	var eng, ops, empty groupDoc
+	must(f.admin.do("POST", "/api/v1/groups", map[string]any{"name": "Engineering",
+		"rules": []map[string]any{{"attribute": "department", "values": []string{"eng"}}}}), http.StatusCreated).json(t, &eng)
+	must(f.admin.do("POST", "/api/v1/groups", map[string]any{"name": "Ops"}), http.StatusCreated).json(t, &ops)
+	must(f.admin.do("POST", "/api/v1/groups", map[string]any{"name": "Nobody"}), http.StatusCreated).json(t, &empty)
+	must(f.admin.do("POST", "/api/v1/groups/import", map[string]any{"csv": "email,department\nemployee0@acme.example,Eng\nemployee1@acme.example,ENG\n"}), http.StatusOK)
+	must(f.admin.do("PUT", "/api/v1/groups/"+ops.ID+"/members/"+f.ids[2], nil), http.StatusNoContent)
+	post := f.post(t, "by-group", nil)
+	for i := range 3 {
+		f.share(t, i, post)
+	}
+	f.share(t, 0, f.post(t, "by-group-2", nil))
+
+	type breakdown struct {
+		Items []struct {
+			ID      string
+			Name    string
+			Members int
+			Shares  int64
+		}
+		Other *struct {
+			Members int
+			Shares  int64
+		}
+		Merged       int
+		OtherHidden  bool `json:"other_hidden"`
+		MinGroupSize int  `json:"min_group_size"`
+	}
+	get := func() breakdown {
+		t.Helper()
+		var b breakdown
+		must(f.admin.do("GET", "/api/v1/analytics/groups"+q, nil), http.StatusOK).json(t, &b)
+		return b
+	}
+	must(f.admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"min_group_size": 2}), http.StatusOK)
+	b := get()
+	if len(b.Items) != 1 || b.Items[0].ID != eng.ID || b.Items[0].Members != 2 || b.Items[0].Shares != 3 {
+		t.Errorf("min 2: items = %+v, want Engineering with 2 members and 3 shares", b.Items)
+	}
+	if b.Merged != 2 || !b.OtherHidden || b.Other != nil {
+		t.Errorf("min 2: Ops (1 member) and Nobody (0) merge into an other of 1 member, hidden: %+v", b)
+	}
+	must(f.admin.do("PATCH", "/api/v1/groups/"+empty.ID, map[string]any{"rules": []map[string]any{{"attribute": "department", "values": []string{"eng"}}}}), http.StatusOK)
+	must(f.admin.do("PATCH", "/api/v1/groups/"+empty.ID, map[string]any{"rules": []map[string]any{}}), http.StatusOK)
+	must(f.admin.do("PUT", "/api/v1/groups/"+empty.ID+"/members/"+f.ids[1], nil), http.StatusNoContent)
+	b = get()
+	if b.Other == nil || b.Other.Members != 2 || b.Other.Shares != 2 || b.OtherHidden {
+		t.Errorf("min 2: Ops and Nobody (1 member each, 2 together) should show as other with 2 shares: %+v", b)
+	}
+	must(f.admin.do("PATCH", "/api/v1/instance/settings", map[string]any{"min_group_size": 1}), http.StatusOK)
+	b = get()
+	if len(b.Items) != 3 || b.Other != nil || b.Merged != 0 {
+		t.Errorf("min 1: every group is shown: %+v", b)
+	}
+	for _, it := range b.Items {
+		if it.ID == ops.ID && it.Shares != 1 {
+			t.Errorf("Ops shares = %d, want 1", it.Shares)
+		}
+	}
+	employee := f.employees[0]
+	must(employee.do("GET", "/api/v1/analytics/groups"+q, nil), http.StatusForbidden)
+}
