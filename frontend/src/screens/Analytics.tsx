@@ -310,11 +310,7 @@ function TopList({
                 {list === "members" && <th scope="col">{t("Rank")}</th>}
                 <th scope="col">{nameHeader}</th>
                 {list === "members" && <th scope="col">{t("Points")}</th>}
-                <th scope="col">{t("Shares")}</th>
-                <th scope="col">{t("Clicks")}</th>
-                <th scope="col">{t("Reach")}</th>
-                <th scope="col">{t("Engagement")}</th>
-                <th scope="col">{t("Earned media value")}</th>
+                <FigureHeads />
               </tr>
             </thead>
             <tbody>
@@ -325,13 +321,7 @@ function TopList({
                     {nameOf(r)}
                   </th>
                   {list === "members" && <td>{count(r.points)}</td>}
-                  <td>{count(r.shares)}</td>
-                  <td>
-                    {count(r.clicks)} <span className="meta">{t("({{n}} unique)", { n: count(r.unique_clicks) })}</span>
-                  </td>
-                  <td>{count(r.potential_reach)}</td>
-                  <td>{count(r.engagement)}</td>
-                  <td>{formatMoney(r.earned_media_value)}</td>
+                  <FigureCells r={r} />
                 </tr>
               ))}
             </tbody>
@@ -339,6 +329,35 @@ function TopList({
         </Wide>
       )}
     </section>
+  );
+}
+
+/** The figure columns of every analytics table, their headers and a row's cells. */
+function FigureHeads() {
+  const { t } = useTranslation();
+  return (
+    <>
+      <th scope="col">{t("Shares")}</th>
+      <th scope="col">{t("Clicks")}</th>
+      <th scope="col">{t("Reach")}</th>
+      <th scope="col">{t("Engagement")}</th>
+      <th scope="col">{t("Earned media value")}</th>
+    </>
+  );
+}
+
+function FigureCells({ r }: { r: Row }) {
+  const { t } = useTranslation();
+  return (
+    <>
+      <td>{count(r.shares)}</td>
+      <td>
+        {count(r.clicks)} <span className="meta">{t("({{n}} unique)", { n: count(r.unique_clicks) })}</span>
+      </td>
+      <td>{count(r.potential_reach)}</td>
+      <td>{count(r.engagement)}</td>
+      <td>{formatMoney(r.earned_media_value)}</td>
+    </>
   );
 }
 
@@ -376,11 +395,7 @@ export function ByGroup({ from, to }: { from: string; to: string }) {
               <tr>
                 <th scope="col">{t("Group")}</th>
                 <th scope="col">{t("Members")}</th>
-                <th scope="col">{t("Shares")}</th>
-                <th scope="col">{t("Clicks")}</th>
-                <th scope="col">{t("Reach")}</th>
-                <th scope="col">{t("Engagement")}</th>
-                <th scope="col">{t("Earned media value")}</th>
+                <FigureHeads />
               </tr>
             </thead>
             <tbody>
@@ -388,13 +403,7 @@ export function ByGroup({ from, to }: { from: string; to: string }) {
                 <tr key={r.id}>
                   <th scope="row">{r.name}</th>
                   <td>{count(r.members)}</td>
-                  <td>{count(r.shares)}</td>
-                  <td>
-                    {count(r.clicks)} <span className="meta">{t("({{n}} unique)", { n: count(r.unique_clicks) })}</span>
-                  </td>
-                  <td>{count(r.potential_reach)}</td>
-                  <td>{count(r.engagement)}</td>
-                  <td>{formatMoney(r.earned_media_value)}</td>
+                  <FigureCells r={r} />
                 </tr>
               ))}
             </tbody>
