@@ -224,6 +224,15 @@ func TestAudiences(t *testing.T) {
 	must(f.carol.do("GET", "/api/v1/content/"+forBoard.ID, nil), http.StatusNotFound)
 	must(f.admin.do("GET", "/api/v1/content/"+forBoard.ID, nil), http.StatusOK)
 
+	// Erasure removes a member's attributes and memberships with the
+	// profile: the group's members no longer list them.
+	must(f.alice.do("DELETE", "/api/v1/me", nil), http.StatusNoContent)
+	must(f.admin.do("GET", "/api/v1/members/"+f.aliceID+"/audience", nil), http.StatusNotFound)
+	must(f.admin.do("GET", "/api/v1/groups/"+sales.ID+"/members", nil), http.StatusOK).json(t, &members)
+	if len(members.Items) != 0 {
+		t.Errorf("an erased member is still in a group: %+v", members.Items)
+	}
+
 	// Another instance's group is 404; its own list has none of Acme's.
 	must(f.globexAdmin.do("GET", "/api/v1/groups/"+sales.ID, nil), http.StatusNotFound)
 	if res := must(f.globexAdmin.do("GET", "/api/v1/groups", nil), http.StatusOK); strings.Contains(string(res.body), "Sales") {
