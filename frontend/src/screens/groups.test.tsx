@@ -60,6 +60,23 @@ describe("Groups", () => {
     expect(post).toHaveBeenCalledWith("/api/v1/groups", { body: { name: "Paris office", rules: [{ attribute: "location", values: ["Paris", "Lyon"] }] } });
   });
 
+  it("shows a member's attributes and groups, and saves the admin's change", async () => {
+    mockGET({
+      "/api/v1/members": { items: [{ id: "m1", name: "Alice", role: "employee", title: "", topics: [] }], next_cursor: null },
+      "/api/v1/members/{id}/audience": { id: "m1", attributes: { department: "Sales" }, groups: [{ id: "g1", name: "Sales", by_hand: false, by_rules: true }] },
+    });
+    const put = vi.spyOn(api, "PUT").mockImplementation((() => ok({ id: "m1", attributes: { department: "Sales", location: "Paris" }, groups: [] })) as never);
+    renderIt(<Groups />);
+    await screen.findByRole("option", { name: "Alice" });
+    fireEvent.change(screen.getByLabelText("Member", { selector: "#attrs-member" }), { target: { value: "m1" } });
+    await screen.findByText("In: Sales");
+    expect(screen.getByLabelText<HTMLInputElement>("Department").value).toBe("Sales");
+    fireEvent.change(screen.getByLabelText("Location"), { target: { value: "Paris" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save attributes" }));
+    await waitFor(() => expect(put).toHaveBeenCalled());
+    expect(put).toHaveBeenCalledWith("/api/v1/members/{id}/attributes", { params: { path: { id: "m1" } }, body: { attributes: { department: "Sales", location: "Paris" } } });
+  });
+
   it("imports a CSV and shows each bad row the server names", async () => {
     mockGET({ "/api/v1/groups": { items: [] } });
     const post = vi.spyOn(api, "POST").mockImplementation((() =>

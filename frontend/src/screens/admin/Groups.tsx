@@ -189,6 +189,62 @@ function ImportCSV() {
   );
 }
 
+/** An admin sets one member's attributes (the rules then place them). */
+function MemberAttributes() {
+  const { t } = useTranslation();
+  const qc = useQueryClient();
+  const everyone = useQuery({ queryKey: ["members", "all"], queryFn: () => call(api.GET("/api/v1/members", { params: { query: { limit: 100 } } })) });
+  const [member, setMember] = useState("");
+  // null until the admin edits: the fields show the member's attributes.
+  const [attrs, setAttrs] = useState<Record<string, string> | null>(null);
+  const current = useQuery({
+    queryKey: ["member-audience", member],
+    queryFn: () => call(api.GET("/api/v1/members/{id}/audience", { params: { path: { id: member } } })),
+    enabled: member !== "",
+  });
+  const save = useMutation({
+    mutationFn: () => call(api.PUT("/api/v1/members/{id}/attributes", { params: { path: { id: member } }, body: { attributes: shown } })),
+    onSuccess: () => {
+      setAttrs(null);
+      for (const key of ["member-audience", "group-members"]) qc.invalidateQueries({ queryKey: [key] });
+    },
+  });
+  const pick = (id: string) => {
+    setMember(id);
+    setAttrs(null);
+    save.reset();
+  };
+  const stored = current.data?.attributes ?? {};
+  const shown: Record<string, string> = attrs ?? { department: stored.department ?? "", location: stored.location ?? "" };
+  return (
+    <form onSubmit={(e) => { e.preventDefault(); save.mutate(); }} className="inline">
+      <h3>{t("A member's attributes")}</h3>
+      <label htmlFor="attrs-member">{t("Member")}</label>
+      <select id="attrs-member" value={member} onChange={(e) => pick(e.target.value)}>
+        <option value="">{t("Choose a member")}</option>
+        {everyone.data?.items.map((m) => (
+          <option key={m.id} value={m.id}>{m.name}</option>
+        ))}
+      </select>
+      {ATTRIBUTES.map((a) => (
+        <span key={a}>
+          <label htmlFor={`attrs-${a}`}>{a === "department" ? t("Department") : t("Location")}</label>
+          <input id={`attrs-${a}`} maxLength={100} disabled={!member} value={shown[a] ?? ""} onChange={(e) => setAttrs({ ...shown, [a]: e.target.value })} />
+        </span>
+      ))}
+      <button type="submit" disabled={!member || save.isPending}>{t("Save attributes")}</button>
+      {current.data && (
+        <p className="hint" role="status">
+          {current.data.groups.length === 0
+            ? t("In no group.")
+            : t("In: {{groups}}", { groups: current.data.groups.map((g) => g.name).join(", ") })}
+        </p>
+      )}
+      <ErrorMessage error={save.error ?? current.error} />
+    </form>
+  );
+}
+
 /** Which ID token claims give the members' attributes at sign-in. */
 function ClaimsForm({ current }: { current?: Record<string, string> }) {
   const { t } = useTranslation();
@@ -246,6 +302,7 @@ export function Groups() {
         <button type="submit" disabled={add.isPending}>{t("Add group")}</button>
       </form>
       <ErrorMessage error={add.error} />
+      <MemberAttributes />
       <ImportCSV />
       {instance.data && <ClaimsForm current={instance.data.settings?.attribute_claims} />}
     </section>
