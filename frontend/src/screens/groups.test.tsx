@@ -49,14 +49,16 @@ describe("Groups", () => {
     });
     const post = vi.spyOn(api, "POST").mockImplementation((() => ok({ ...sales, id: "g2", name: "Paris office" }, 201)) as never);
     renderIt(<Groups />);
-    await screen.findByText("Sales");
+    // Generous waits: the whole suite shares a busy machine.
+    const slow = { timeout: 10_000 };
+    await screen.findByText("Sales", undefined, slow);
     expect(screen.getByText(/department: Sales, Inside sales/)).toBeTruthy();
-    await screen.findByText(/Alice \(alice@acme.example\) — by rules/);
-    expect((await screen.findByLabelText<HTMLInputElement>("Claim giving the department")).value).toBe("dept");
+    await screen.findByText(/Alice \(alice@acme.example\) — by rules/, undefined, slow);
+    expect((await screen.findByLabelText<HTMLInputElement>("Claim giving the department", undefined, slow)).value).toBe("dept");
     fireEvent.change(screen.getByLabelText("Group name", { selector: "#new-group-name" }), { target: { value: " Paris office " } });
     fireEvent.change(screen.getByLabelText("Locations (comma-separated)", { selector: "#new-group-location" }), { target: { value: "Paris, Lyon" } });
     fireEvent.click(screen.getByRole("button", { name: "Add group" }));
-    await waitFor(() => expect(post).toHaveBeenCalled());
+    await waitFor(() => expect(post).toHaveBeenCalled(), slow);
     expect(post).toHaveBeenCalledWith("/api/v1/groups", { body: { name: "Paris office", rules: [{ attribute: "location", values: ["Paris", "Lyon"] }] } });
   });
 
