@@ -149,7 +149,7 @@ func (sc Scope) ImportGroups(ctx context.Context, by Member, data string) (Impor
 }
 
 // checkImportRow validates one CSV record against the header's columns.
-func checkImportRow(cols, rec []string, members map[string]string, groups []Group) (importRow, []RowError) {
+func checkImportRow(cols, rec []string, members map[string]importMember, groups []Group) (importRow, []RowError) {
 	var row importRow
 	var errs []RowError
 	if len(rec) != len(cols) {
@@ -160,14 +160,14 @@ func checkImportRow(cols, rec []string, members map[string]string, groups []Grou
 		switch {
 		case col == "email":
 			email := strings.ToLower(v)
-			id, ok := members[email]
+			m, ok := members[email]
 			switch {
 			case email == "":
 				errs = append(errs, RowError{Column: col, Message: "is empty"})
 			case !ok:
 				errs = append(errs, RowError{Column: col, Message: "no member of this company has this address"})
 			}
-			row.memberID = id
+			row.memberID = m.ID
 		case col == "group":
 			if v == "" {
 				continue
@@ -178,6 +178,9 @@ func checkImportRow(cols, rec []string, members map[string]string, groups []Grou
 				continue
 			}
 			row.group = groups[i].ID
+			if m := members[strings.ToLower(strings.TrimSpace(rec[slices.Index(cols, "email")]))]; len(m.Groups) >= maxGroupsPerMember && !slices.Contains(m.Groups, row.group) {
+				errs = append(errs, RowError{Column: col, Message: fmt.Sprintf("the member is in %d groups by hand already, the most there may be", maxGroupsPerMember)})
+			}
 		default:
 			if v == "" {
 				continue
@@ -192,21 +195,25 @@ func checkImportRow(cols, rec []string, members map[string]string, groups []Grou
 	return row, errs
 }
 
+// importMember is what an import checks of a member.
+type importMember struct {
+	ID     string   `bson:"_id"`
+	Email  string   `bson:"email"`
+	Groups []string `bson:"groups"`
+}
+
 // membersByEmail maps the addresses among emails that belong to members
-// to their IDs (keyed reads by the unique email index, a page at a time).
-func (sc Scope) membersByEmail(ctx context.Context, emails []string) (map[string]string, error) {
-	out := map[string]string{}
+// to them (keyed reads by the unique email index, a page at a time).
+func (sc Scope) membersByEmail(ctx context.Context, emails []string) (map[string]importMember, error) {
+	out := map[string]importMember{}
 	for chunk := range slices.Chunk(emails, 500) {
-		var ms []struct {
-			ID    string `bson:"_id"`
-			Email string `bson:"email"`
-		}
+		var ms []importMember
 		if err := sc.Collection(memberKind).Find(ctx, bson.D{{Key: "email", Value: bson.D{{Key: "$in", Value: chunk}}}}, &ms,
-			options.Find().SetProjection(bson.D{{Key: "email", Value: 1}})); err != nil {
+			options.Find().SetProjection(bson.D{{Key: "email", Value: 1}, {Key: "groups", Value: 1}})); err != nil {
 			return nil, err
 		}
 		for _, m := range ms {
-			out[m.Email] = m.ID
+			out[m.Email] = m
 		}
 	}
 	return out, nil
