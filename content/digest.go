@@ -150,7 +150,11 @@ func (s *Service) sendDigest(ctx context.Context, sc tenant.Scope, mailer tenant
 	if floor := now.Add(-digestMaxLookback); since.Before(floor) {
 		since = floor
 	}
-	posts, err := s.publishedBetween(ctx, sc, since, now, DigestItems)
+	aimed, err := memberAim(ctx, sc, m)
+	if err != nil {
+		return false, err
+	}
+	posts, err := s.publishedBetween(ctx, sc, since, now, aimed, DigestItems)
 	if err != nil || len(posts) == 0 {
 		return false, err
 	}
@@ -188,16 +192,21 @@ func (s *Service) sendDigest(ctx context.Context, sc tenant.Scope, mailer tenant
 }
 
 // publishedBetween returns up to limit posts of the feed published after
-// since and at or before now, unexpired at now, newest first.
-func (s *Service) publishedBetween(ctx context.Context, sc tenant.Scope, since, now time.Time, limit int) ([]Post, error) {
+// since and at or before now, unexpired at now, newest first; aimed (a
+// member's aimFilter, nil for all) keeps those aimed at the member.
+func (s *Service) publishedBetween(ctx context.Context, sc tenant.Scope, since, now time.Time, aimed bson.D, limit int) ([]Post, error) {
 	var posts []Post
-	err := sc.Collection(postKind).Find(ctx, bson.D{{Key: "$and", Value: bson.A{
+	and := bson.A{
 		bson.D{{Key: "state", Value: StatePublished}, {Key: "publish_at", Value: bson.D{{Key: "$gt", Value: since}, {Key: "$lte", Value: now}}}},
 		bson.D{{Key: "$or", Value: bson.A{
 			bson.D{{Key: "expires_at", Value: bson.D{{Key: "$exists", Value: false}}}},
 			bson.D{{Key: "expires_at", Value: bson.D{{Key: "$gt", Value: now}}}},
 		}}},
-	}}}, &posts, options.Find().SetSort(bson.D{{Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)))
+	}
+	if aimed != nil {
+		and = append(and, aimed)
+	}
+	err := sc.Collection(postKind).Find(ctx, bson.D{{Key: "$and", Value: and}}, &posts, options.Find().SetSort(bson.D{{Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)))
 	return posts, err
 }
 

@@ -78,6 +78,17 @@ func (s *Service) List(ctx context.Context, sc tenant.Scope, me tenant.Member, q
 	default:
 		return nil, nil, &tenant.ValidationError{Field: "state", Reason: "must be draft, scheduled, published, pending, rejected, archived or expired"}
 	}
+	aimed := false
+	if !q.MineSuggested && (q.State == "" || q.State == StatePublished) {
+		// The feed: only what is aimed at the member.
+		f, err := memberAim(ctx, sc, me)
+		if err != nil {
+			return nil, nil, err
+		}
+		if f != nil {
+			and, aimed = append(and, f), true
+		}
+	}
 	if q.Topic != "" {
 		and = append(and, bson.D{{Key: "topics", Value: q.Topic}})
 	}
@@ -110,6 +121,9 @@ func (s *Service) List(ctx context.Context, sc tenant.Scope, me tenant.Member, q
 			key = string(q.State) + "\x00" + q.Topic
 			if q.After != nil {
 				key += "\x00next"
+			}
+			if aimed {
+				key += "\x00aimed"
 			}
 		}
 		err = tenant.Newest(ctx, sc.Collection(postKind), bson.D{{Key: "$and", Value: and}},

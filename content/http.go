@@ -129,6 +129,8 @@ type postView struct {
 	SharedTo []string `json:"shared_to"`
 	// ColleaguesShared counts the other members who shared it; Shares
 	// and Clicks are its shares (not cancelled) and their links' clicks.
+	// Audience is the groups the post is aimed at; [] is everyone.
+	Audience         []string  `json:"audience"`
 	ColleaguesShared int64     `json:"colleagues_shared"`
 	Shares           int64     `json:"shares"`
 	Clicks           int64     `json:"clicks"`
@@ -141,7 +143,7 @@ func (h *Handlers) view(p Post) postView {
 		ShareTexts: p.ShareTexts, Topics: p.Topics, ImageURL: p.ImageURL, Language: p.Language,
 		PublishAt: p.PublishAt, ExpiresAt: p.ExpiresAt, AuthorID: p.AuthorID, Suggested: p.Suggested,
 		Reason: p.Reason, Preview: p.Preview, SharedTo: []string{}, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
-		ColleaguesShared: max(p.SharedBy, 0), Shares: max(p.Shares, 0), Clicks: p.Clicks}
+		ColleaguesShared: max(p.SharedBy, 0), Shares: max(p.Shares, 0), Clicks: p.Clicks, Audience: nonNil(p.Audience)}
 	if v.ShareTexts == nil {
 		v.ShareTexts = map[string]string{}
 	}
@@ -167,6 +169,8 @@ type draftIn struct {
 	// moves a post between draft and published.
 	Draft *bool  `json:"draft"`
 	State *State `json:"state"`
+	// Audience aims the post at groups; [] is everyone.
+	Audience *[]string `json:"audience"`
 }
 
 // only refuses the fields an endpoint does not take.
@@ -186,7 +190,7 @@ func (in draftIn) only(draft, state bool) error {
 
 func (in draftIn) draft() (Draft, error) {
 	d := Draft{URL: in.URL, Title: in.Title, Commentary: in.Commentary, ShareTexts: in.ShareTexts,
-		Topics: in.Topics, ImageURL: in.ImageURL, Language: in.Language}
+		Topics: in.Topics, ImageURL: in.ImageURL, Language: in.Language, Audience: in.Audience}
 	d.AsDraft = in.Draft != nil && *in.Draft
 	var errs []httpapi.FieldError
 	parse := func(field string, s *string) *time.Time {

@@ -69,6 +69,12 @@ type Post struct {
 	SharedBy int64 `bson:"shared_by,omitempty"`
 	Shares   int64 `bson:"shares,omitempty"`
 	Clicks   int64 `bson:"clicks,omitempty"`
+	// Audience is the groups (tenant.Group IDs) the post is aimed at;
+	// empty: everyone. AimedAt is what the feed's indexed filter matches:
+	// Audience, or [AimEveryone] when it is empty (see aim). Posts stored
+	// before audiences existed have neither and are everyone's.
+	Audience []string `bson:"audience,omitempty"`
+	AimedAt  []string `bson:"aimed_at,omitempty"`
 }
 
 // Preview is what the link's page says about itself.
@@ -110,6 +116,10 @@ var postKind = tenant.Kind{
 		{Keys: bson.D{{Key: "topics", Value: 1}, {Key: "state", Value: 1}, {Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}},
 		// Deduplication of the items of content sources (Source).
 		{Keys: bson.D{{Key: "canonical_url", Value: 1}}},
+		// The feed of a member who is not a curator: the posts aimed at
+		// everyone or at one of their groups (audience.go), one range per
+		// value merged in order, like the topics'.
+		{Keys: bson.D{{Key: "aimed_at", Value: 1}, {Key: "state", Value: 1}, {Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}},
 	},
 }
 

@@ -64,15 +64,6 @@ func (s *Service) announce(ctx context.Context, sc tenant.Scope, p Post) {
 	}
 }
 
-// Sees reports whether member m may see post p in the feed: the one
-// place that decides it, for the feed's single reads and for push
-// notifications (audiences narrow it). Curators and admins see
-// everything, authors their own posts, everyone the published,
-// unexpired ones.
-func (s *Service) Sees(m tenant.Member, p Post) bool {
-	return isCurator(m) || p.AuthorID == m.ID || p.StateAt(s.now()) == StatePublished
-}
-
 // follows reports whether a member who follows topics gets a post about
 // them: as the feed's "followed" filter decides; a member who follows no
 // topic gets everything.
@@ -195,7 +186,11 @@ func (s *Service) notifyMember(ctx context.Context, sc tenant.Scope, p Post, pm 
 	} else if err != nil {
 		return err
 	}
-	if !s.Sees(m, p) || !follows(m, p) {
+	seen, err := s.Sees(ctx, sc, m, p)
+	if err != nil {
+		return err
+	}
+	if !seen || !follows(m, p) {
 		rep.Skipped++
 		return nil
 	}

@@ -101,6 +101,8 @@ type Draft struct {
 	NoExpiry bool
 	// AsDraft keeps a new curated post unpublished.
 	AsDraft bool
+	// Audience aims the post at groups of the instance; empty: everyone.
+	Audience *[]string
 }
 
 // apply validates d onto p, collecting every invalid field.
@@ -138,6 +140,13 @@ func (s *Service) apply(ctx context.Context, sc tenant.Scope, p *Post, d Draft) 
 			return err
 		}
 		p.Topics = topics
+	}
+	if d.Audience != nil {
+		audience, err := checkAudience(ctx, sc, *d.Audience, &errs)
+		if err != nil {
+			return err
+		}
+		p.Audience, p.AimedAt = audience, aim(audience)
 	}
 	if d.ImageURL != nil {
 		p.ImageURL = ""
@@ -236,6 +245,7 @@ func (s *Service) Suggest(ctx context.Context, sc tenant.Scope, author tenant.Me
 }
 
 func (s *Service) insertWithPreview(ctx context.Context, sc tenant.Scope, p Post) (Post, error) {
+	p.AimedAt = aim(p.Audience)
 	p.Preview = s.previewOf(ctx, p.URL)
 	if err := sc.Collection(postKind).Insert(ctx, p); err != nil {
 		return Post{}, fmt.Errorf("store post: %w", err)
@@ -310,18 +320,22 @@ func (s *Service) Get(ctx context.Context, sc tenant.Scope, id string) (Post, er
 	return p, nil
 }
 
-// Visible returns a post the member may see: everything for curators and
-// admins; published, unexpired posts and their own suggestions for the
-// others. Anything else is ErrNotFound.
+// Visible returns a post the member may see (Sees): everything for
+// curators and admins; their own suggestions, and published, unexpired
+// posts aimed at everyone or at one of their groups for the others.
+// Anything else is ErrNotFound.
 func (s *Service) Visible(ctx context.Context, sc tenant.Scope, me tenant.Member, id string) (Post, error) {
 	p, err := s.Get(ctx, sc, id)
 	if err != nil {
 		return Post{}, err
 	}
-	if s.Sees(me, p) {
-		return p, nil
+	switch ok, err := s.Sees(ctx, sc, me, p); {
+	case err != nil:
+		return Post{}, err
+	case !ok:
+		return Post{}, ErrNotFound
 	}
-	return Post{}, ErrNotFound
+	return p, nil
 }
 
 func isCurator(m tenant.Member) bool { return m.Allows(tenant.RoleCurator, tenant.RoleAdmin) }
@@ -378,6 +392,7 @@ func (s *Service) Edit(ctx context.Context, sc tenant.Scope, id string, d Draft,
 		{Key: "commentary", Value: p.Commentary}, {Key: "share_texts", Value: p.ShareTexts},
 		{Key: "topics", Value: p.Topics}, {Key: "image_url", Value: p.ImageURL}, {Key: "language", Value: p.Language},
 		{Key: "publish_at", Value: p.PublishAt}, {Key: "preview", Value: p.Preview}, {Key: "updated_at", Value: p.UpdatedAt},
+		{Key: "audience", Value: nonNil(p.Audience)}, {Key: "aimed_at", Value: aim(p.Audience)},
 	}
 	update := withExpiry(set, p.ExpiresAt)
 	// Conditional on the state read above: an edit never resurrects a
@@ -451,6 +466,7 @@ func (s *Service) Approve(ctx context.Context, sc tenant.Scope, reviewer tenant.
 		{Key: "commentary", Value: p.Commentary}, {Key: "share_texts", Value: p.ShareTexts}, {Key: "topics", Value: p.Topics},
 		{Key: "image_url", Value: p.ImageURL}, {Key: "language", Value: p.Language}, {Key: "preview", Value: p.Preview},
 		{Key: "publish_at", Value: p.PublishAt}, {Key: "updated_at", Value: now},
+		{Key: "audience", Value: nonNil(p.Audience)}, {Key: "aimed_at", Value: aim(p.Audience)},
 	}
 	ok, err := sc.Collection(postKind).Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: StatePending}},
 		withExpiry(set, p.ExpiresAt))

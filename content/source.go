@@ -408,6 +408,7 @@ func (s *Service) addItems(ctx context.Context, sc tenant.Scope, src Source, fee
 	var docs []any
 	for _, p := range fresh {
 		if seen[p.CanonicalURL] {
+			p.AimedAt = aim(p.Audience)
 			docs = append(docs, p)
 		}
 	}

@@ -221,7 +221,7 @@ func (h *Handlers) share(c *gin.Context, sc tenant.Scope, me tenant.Member) erro
 		}
 		req.PublishAt = &t
 	}
-	post, err := h.svc.content.Shareable(c.Request.Context(), sc, c.Param("id"))
+	post, err := h.svc.content.ShareableBy(c.Request.Context(), sc, me, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -243,7 +243,7 @@ func (h *Handlers) linkShare(c *gin.Context, sc tenant.Scope, me tenant.Member) 
 			return err
 		}
 	}
-	post, err := h.svc.content.Shareable(c.Request.Context(), sc, c.Param("id"))
+	post, err := h.svc.content.ShareableBy(c.Request.Context(), sc, me, c.Param("id"))
 	if err != nil {
 		return err
 	}

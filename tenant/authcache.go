@@ -40,6 +40,7 @@ type authCache struct {
 	sessions  map[string]cacheEntry // by session hash
 	instances map[string]cacheEntry // by instance ID
 	members   map[string]cacheEntry // by instance ID + "\x00" + member ID
+	groups    map[string]cacheEntry // the instance's group list, by instance ID
 }
 
 type cacheEntry struct {
@@ -54,7 +55,7 @@ func newAuthCache(ttl time.Duration) *authCache {
 		ttl = DefaultAuthCacheTTL
 	}
 	return &authCache{ttl: ttl, now: time.Now, sessions: map[string]cacheEntry{},
-		instances: map[string]cacheEntry{}, members: map[string]cacheEntry{}}
+		instances: map[string]cacheEntry{}, members: map[string]cacheEntry{}, groups: map[string]cacheEntry{}}
 }
 
 func memberKey(instanceID, memberID string) string { return instanceID + "\x00" + memberID }
@@ -134,12 +135,21 @@ func (c *authCache) dropMembers(instanceID string) {
 	}
 }
 
+// dropGroups forgets an instance's group list.
+func (c *authCache) dropGroups(instanceID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	delete(c.groups, instanceID)
+}
+
 // dropInstance forgets an instance, its members and its sessions.
 func (c *authCache) dropInstance(instanceID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
 	delete(c.instances, instanceID)
+	delete(c.groups, instanceID)
 	prefix := instanceID + "\x00"
 	for k := range c.members {
 		if strings.HasPrefix(k, prefix) {

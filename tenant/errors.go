@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -128,6 +129,22 @@ var Problems = httpapi.Table{
 	httpapi.Typed(httpapi.Rule{Status: http.StatusBadRequest, Code: "validation_failed"}, func(es ValidationErrors, p *httpapi.Problem) {
 		*p = *httpapi.Invalid(fieldErrors(es)...)
 	}),
+	// Audiences (group.go, group_import.go).
+	{Err: ErrGroupNameTaken, Status: http.StatusConflict, Code: "group_name_taken", Detail: "another group of this company has this name",
+		Refine: func(_ error, p *httpapi.Problem) {
+			p.Errors = []httpapi.FieldError{{Field: "name", Message: "is taken by another group"}}
+		}},
+	{Err: ErrTooManyGroups, Status: http.StatusUnprocessableEntity, Code: "too_many_groups", Detail: "a company has at most 200 groups: delete one first"},
+	{Err: ErrMalformedImport, Status: http.StatusBadRequest, Code: "malformed_csv", Detail: ErrMalformedImport.Error(), Refine: func(err error, p *httpapi.Problem) {
+		p.Detail = err.Error()
+		p.Errors = []httpapi.FieldError{{Field: "csv", Message: err.Error()}}
+	}},
+	httpapi.Typed(httpapi.Rule{Status: http.StatusUnprocessableEntity, Code: "import_rows_invalid", Detail: "some rows cannot be imported; nothing was written"},
+		func(e *ImportError, p *httpapi.Problem) {
+			for _, r := range e.Rows {
+				p.Errors = append(p.Errors, httpapi.FieldError{Field: fmt.Sprintf("csv[row %d].%s", r.Row, r.Column), Message: r.Message})
+			}
+		}),
 }
 
 func fieldErrors(ves ValidationErrors) []httpapi.FieldError {

@@ -89,6 +89,7 @@ func (h *Handlers) Routes(r gin.IRouter) {
 	r.GET("/instance/sso", m(h.getSSO, RoleAdmin))
 	r.PUT("/instance/sso", m(h.putSSO, RoleAdmin))
 	r.DELETE("/instance/sso", m(h.deleteSSO, RoleAdmin))
+	h.groupRoutes(r)
 	r.POST("/auth/logout", m(h.postLogout))
 	r.GET("/me", m(h.getMe))
 	r.GET("/instance", m(h.getInstance))

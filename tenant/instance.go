@@ -67,6 +67,9 @@ type Settings struct {
 	// PushDailyCap is how many push notifications of new content a member
 	// gets a day at most (0: DefaultPushDailyCap, see PushCap).
 	PushDailyCap int `bson:"push_daily_cap,omitempty" json:"push_daily_cap"`
+	// AttributeClaims names the ID token claim that gives each member
+	// attribute (department, location…) at sign-in (group_claims.go).
+	AttributeClaims map[string]string `bson:"attribute_claims,omitempty" json:"attribute_claims,omitempty"`
 }
 
 // DefaultPushDailyCap is the push notifications a member gets a day when

@@ -43,6 +43,11 @@ type Member struct {
 	LastSignIn time.Time  `bson:"last_sign_in" json:"-"`
 	// OnboardingDismissed: the member closed the first-sign-in checklist.
 	OnboardingDismissed bool `bson:"onboarding_dismissed,omitempty" json:"-"`
+	// Attributes (department, location… see Attributes) select the
+	// member into groups by their rules; Groups are the groups an admin
+	// put them in by hand (group.go).
+	Attributes map[string]string `bson:"attributes,omitempty" json:"-"`
+	Groups     []string          `bson:"groups,omitempty" json:"-"`
 }
 
 // Identity is a sign-in identity: an OIDC issuer and subject, or the
@@ -65,7 +70,7 @@ var memberKind = Kind{
 
 // ownKinds are the tenant kinds this package keeps.
 func ownKinds() []Kind {
-	return []Kind{memberKind, auditKind, invitationKind, consentKind, grantKind, exportKind, idempotencyKind}
+	return []Kind{memberKind, auditKind, invitationKind, consentKind, grantKind, exportKind, idempotencyKind, groupKind}
 }
 
 // Member returns a member of the scope's instance; ErrNotFound for an

@@ -450,6 +450,15 @@ func (s *Service) signInWithOIDC(ctx context.Context, cb oidcCallback, oldSecret
 	if err != nil {
 		return "", err
 	}
+	if len(sc.inst.Settings.AttributeClaims) > 0 {
+		var all map[string]any
+		if err := idt.Claims(&all); err != nil {
+			return "", fmt.Errorf("%w: claims: %v", ErrInvalidIDToken, err)
+		}
+		if err := sc.applyClaims(ctx, m, all); err != nil {
+			return "", err
+		}
+	}
 	if err := sc.touchSignIn(ctx, m.ID, now); err != nil {
 		return "", err
 	}

@@ -247,6 +247,9 @@ func (p *Privacy) Export(ctx context.Context, sc Scope, s Subject) (Export, erro
 			ids[i] = map[string]string{"issuer": id.Issuer, "subject": id.Subject}
 		}
 		ex.Data["identities"] = ids
+		if ex.Data["audience"], err = audienceExport(ctx, sc, m); err != nil {
+			return Export{}, err
+		}
 		current, ledger, err := p.Consents(ctx, sc, m.ID)
 		if err != nil {
 			return Export{}, err

@@ -80,6 +80,10 @@ func (sc Scope) Collection(k Kind) *Collection {
 		cache, id := sc.store.cache, sc.inst.ID
 		c.wrote = func() { cache.dropMembers(id) }
 	}
+	if k.Name == groupKind.Name {
+		cache, id := sc.store.cache, sc.inst.ID
+		c.wrote = func() { cache.dropGroups(id) }
+	}
 	return c
 }
 

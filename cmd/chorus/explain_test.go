@@ -41,6 +41,7 @@ import (
 var boundedKinds = map[string]string{
 	"networks":   "one document per supported network",
 	"topics":     "the instance's topic list, set by its admins",
+	"groups":     "the instance's group list (at most 200), set by its admins and cached per process",
 	"oauth_apps": "one document per network server the instance uses",
 	// The periodic jobs visit every instance and the digest every member:
 	// these walks read each document once whatever the history, and their
@@ -64,6 +65,12 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	// Enough history that a planner prefers an index where one serves.
 	e := seedScale(t, a, scaleSize{name: "explain", members: 3, posts: 500, shares: 2000, clicks: 5000}, mrand.New(mrand.NewPCG(3, 4)))
 
+	// A group (an admin's action, not a hot path), so the analytics by
+	// group have a line to add up.
+	if res := e.admin.do("POST", "/api/v1/groups", map[string]any{"name": "Explained",
+		"rules": []map[string]any{{"attribute": "department", "values": []string{"x"}}}}); res.status != http.StatusCreated {
+		t.Fatalf("new group: %d %s", res.status, res.body)
+	}
 	rec.record(true)
 	hotWalk(t, e)
 	rec.record(false)
@@ -149,7 +156,7 @@ func hotWalk(t *testing.T, e *scaleEnv) {
 	}
 	today := a.clock.Now().UTC()
 	period := "from=" + today.AddDate(0, 0, -29).Format(time.DateOnly) + "&to=" + today.Format(time.DateOnly)
-	for _, p := range []string{"summary?", "timeseries?metric=clicks&", "content?", "members?", "networks?"} {
+	for _, p := range []string{"summary?", "timeseries?metric=clicks&", "content?", "members?", "networks?", "groups?"} {
 		ok(e.admin.do("GET", "/api/v1/analytics/"+p+period, nil), "analytics "+p)
 	}
 	// A year reads whole months from the monthly totals, and a period

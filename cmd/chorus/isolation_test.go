@@ -28,6 +28,7 @@ type isoFixture struct {
 	share       string
 	source      string
 	device      string
+	group       string
 }
 
 type isoMember struct {
@@ -174,6 +175,43 @@ func (f *isoFixture) seedA(t *testing.T) {
 	}
 	f.device = dev.ID
 	f.canary = append(f.canary, dev.ID, "canary-push-endpoint")
+
+	// Audiences: a group with a rule, a member in it by hand and by an
+	// attribute, and a post aimed at it.
+	var grp struct{ ID string }
+	if res := admin.do("POST", "/api/v1/groups", map[string]any{"name": "canary-group-name",
+		"rules": []map[string]any{{"attribute": "department", "values": []string{"canary-department"}}}}); res.status != 201 {
+		t.Fatalf("group: %d %s", res.status, res.body)
+	} else {
+		res.json(t, &grp)
+	}
+	f.group = grp.ID
+	employeeID := f.members["A"][tenant.RoleEmployee].id
+	if res := admin.do("PUT", "/api/v1/members/"+employeeID+"/attributes", map[string]any{"attributes": map[string]string{"department": "canary-department"}}); res.status != 200 {
+		t.Fatalf("attributes: %d %s", res.status, res.body)
+	}
+	if res := admin.do("PUT", "/api/v1/groups/"+grp.ID+"/members/"+f.members["A"][tenant.RoleAnalyst].id, nil); res.status != 204 {
+		t.Fatalf("group member: %d %s", res.status, res.body)
+	}
+	res = curator.do("POST", "/api/v1/content", map[string]any{"url": f.app.pages.url("/canary-aimed"), "title": "canary-post-aimed", "audience": []string{grp.ID}})
+	if res.status != 201 {
+		t.Fatalf("aimed post: %d %s", res.status, res.body)
+	}
+	res.json(t, &p)
+	f.posts = append(f.posts, p.ID)
+	f.canary = append(f.canary, grp.ID, "canary-group-name", "canary-department", p.ID, "canary-post-aimed")
+}
+
+func (f *isoFixture) groupIDs() []map[string]string {
+	return []map[string]string{{"id": f.group}}
+}
+
+func (f *isoFixture) groupMemberIDs() []map[string]string {
+	var out []map[string]string
+	for _, m := range f.members["A"] {
+		out = append(out, map[string]string{"id": f.group, "member": m.id})
+	}
+	return out
 }
 
 func (f *isoFixture) memberIDs() []map[string]string {
@@ -254,6 +292,14 @@ var isolationMatrix = map[string]isoRoute{
 	"DELETE /api/v1/me/push/subscriptions/:id": {ids: func(f *isoFixture) []map[string]string {
 		return []map[string]string{{"id": f.device}}
 	}},
+	"GET /api/v1/groups/:id":                    {ids: (*isoFixture).groupIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAnalyst, tenant.RoleAdmin}},
+	"PATCH /api/v1/groups/:id":                  {ids: (*isoFixture).groupIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"DELETE /api/v1/groups/:id":                 {ids: (*isoFixture).groupIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"GET /api/v1/groups/:id/members":            {ids: (*isoFixture).groupIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"PUT /api/v1/groups/:id/members/:member":    {ids: (*isoFixture).groupMemberIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"DELETE /api/v1/groups/:id/members/:member": {ids: (*isoFixture).groupMemberIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"GET /api/v1/members/:id/audience":          {ids: (*isoFixture).memberIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"PUT /api/v1/members/:id/attributes":        {ids: (*isoFixture).memberIDs, roles: []tenant.Role{tenant.RoleAdmin}},
 	"DELETE /api/v1/topics/:id": {ids: func(f *isoFixture) []map[string]string {
 		return []map[string]string{{"id": f.topics[0]}}
 	}, roles: []tenant.Role{tenant.RoleAdmin}},
@@ -331,7 +377,7 @@ func TestIsolationMatrix(t *testing.T) {
 				// Reach: A's rollups must not show anywhere else.
 				"/api/v1/analytics/summary" + isoDays, "/api/v1/analytics/timeseries" + isoDays, "/api/v1/analytics/content" + isoDays,
 				"/api/v1/analytics/members" + isoDays, "/api/v1/analytics/networks" + isoDays, "/api/v1/analytics/members?format=csv&" + isoDays[1:],
-				"/api/v1/analytics/me"} {
+				"/api/v1/analytics/me", "/api/v1/groups", "/api/v1/analytics/groups" + isoDays} {
 				res := m.c.do("GET", path, nil)
 				for _, c := range f.canary {
 					if strings.Contains(string(res.body), c) {

@@ -615,6 +615,54 @@ try {
     await shot(page, "10-profile");
   });
 
+  await step("audiences: the admin makes a group, a curator aims a post at it; a member outside it does not see it, one inside does", async () => {
+    // Two colleagues join: Ines (Sales) and Olaf (outside it).
+    const ctxs = [];
+    const member = async (email) => {
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      ctxs.push(ctx);
+      const p = await newPage(ctx, problems);
+      p.setDefaultTimeout(15_000);
+      await signIn(p, base, email);
+      return p;
+    };
+    const ines = await member("ines@acme.example");
+    const olaf = await member("olaf@acme.example");
+    await adminPage(page, "Groups", "Groups");
+    await page.getByLabel("Group name").fill("Sales team");
+    await page.getByLabel("Departments (comma-separated)").fill("Sales, Inside sales");
+    await page.getByRole("button", { name: "Add group" }).click();
+    await page.getByText("department: Sales, Inside sales").waitFor();
+    // Ines's department comes by CSV; a bad row first writes nothing.
+    await page.getByLabel("CSV", { exact: true }).fill("email,department\nines@acme.example,Sales\nnobody@acme.example,Sales\n");
+    await page.getByRole("button", { name: "Import", exact: true }).click();
+    await page.getByRole("alert").filter({ hasText: "no member of this company has this address" }).waitFor();
+    await page.getByLabel("CSV", { exact: true }).fill("email,department\nines@acme.example,Sales\n");
+    await page.getByRole("button", { name: "Import", exact: true }).click();
+    await page.getByText("Imported 1 rows; 1 members changed.").waitFor();
+    await page.getByText(/^1 members?$/).click();
+    await page.getByText(/ines@acme\.example.*by rules/).waitFor();
+    await axe(page, "admin groups");
+    await shot(page, "09-admin-groups");
+
+    await nav(page, "Post content", "Post content");
+    await page.getByLabel("Link", { exact: true }).fill("https://example.com/sales-kickoff");
+    await page.getByLabel("Title (optional: taken from the page)").fill("Sales kickoff recap");
+    await page.getByRole("group", { name: "Audience" }).getByLabel("Sales team").check();
+    await page.getByText("Only members of the groups ticked see it").waitFor();
+    await page.getByRole("button", { name: "Publish" }).click();
+    await page.getByText("Published: Sales kickoff recap").waitFor({ timeout: 20_000 });
+
+    for (const [p, sees] of [[ines, true], [olaf, false]]) {
+      await p.reload();
+      await p.getByRole("heading", { name: "Feed", level: 1 }).waitFor();
+      await p.getByRole("article", { name: title }).waitFor(); // aimed at everyone
+      assert.equal(await p.getByRole("article", { name: "Sales kickoff recap" }).count(), sees ? 1 : 0,
+        sees ? "a member of the group sees the post aimed at it" : "a member outside the group does not see it");
+    }
+    for (const ctx of ctxs) await ctx.close();
+  });
+
   let carolCtx;
   let carol;
   let shareId;

@@ -38,6 +38,7 @@ func (h *Handlers) Routes(r gin.IRouter) {
 	r.GET("/analytics/content", h.auth.Member(nil, h.list(ByContent), analysts...))
 	r.GET("/analytics/members", h.auth.Member(nil, h.list(ByMember), analysts...))
 	r.GET("/analytics/networks", h.auth.Member(nil, h.list(ByNetwork), analysts...))
+	r.GET("/analytics/groups", h.auth.Member(nil, h.getGroups, analysts...))
 	r.GET("/analytics/me", h.auth.Member(nil, h.getMe))
 }
 

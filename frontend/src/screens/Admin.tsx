@@ -6,6 +6,7 @@ import { Settings } from "./admin/Settings";
 import { Domains } from "./admin/Domains";
 import { Networks } from "./admin/Networks";
 import { Topics } from "./admin/Topics";
+import { Groups } from "./admin/Groups";
 import { Invitations, Members, PendingIdentities } from "./admin/People";
 import { DataRequests, SupportGrants } from "./admin/Privacy";
 import { Audit } from "./admin/Audit";
@@ -18,6 +19,7 @@ export const ADMIN_PAGES: { path: string; label: string }[] = [
   { path: "networks", label: "Networks" },
   { path: "people", label: "People" },
   { path: "topics", label: "Topics" },
+  { path: "groups", label: "Groups" },
   { path: "sso", label: "Single sign-on" },
   { path: "privacy", label: "Privacy and support" },
   { path: "audit", label: "Audit log" },
@@ -56,6 +58,7 @@ export function Admin() {
           }
         />
         <Route path="topics" element={<Topics />} />
+        <Route path="groups" element={<Groups />} />
         <Route path="sso" element={<SSO />} />
         <Route
           path="privacy"

@@ -59,6 +59,7 @@ export function Analytics() {
         nameHeader={t("Network")}
         empty={t("No shares in this period.")}
       />
+      <ByGroup from={from} to={to} />
     </section>
   );
 }
@@ -309,11 +310,7 @@ function TopList({
                 {list === "members" && <th scope="col">{t("Rank")}</th>}
                 <th scope="col">{nameHeader}</th>
                 {list === "members" && <th scope="col">{t("Points")}</th>}
-                <th scope="col">{t("Shares")}</th>
-                <th scope="col">{t("Clicks")}</th>
-                <th scope="col">{t("Reach")}</th>
-                <th scope="col">{t("Engagement")}</th>
-                <th scope="col">{t("Earned media value")}</th>
+                <FigureHeads />
               </tr>
             </thead>
             <tbody>
@@ -324,13 +321,89 @@ function TopList({
                     {nameOf(r)}
                   </th>
                   {list === "members" && <td>{count(r.points)}</td>}
-                  <td>{count(r.shares)}</td>
-                  <td>
-                    {count(r.clicks)} <span className="meta">{t("({{n}} unique)", { n: count(r.unique_clicks) })}</span>
-                  </td>
-                  <td>{count(r.potential_reach)}</td>
-                  <td>{count(r.engagement)}</td>
-                  <td>{formatMoney(r.earned_media_value)}</td>
+                  <FigureCells r={r} />
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </Wide>
+      )}
+    </section>
+  );
+}
+
+/** The figure columns of every analytics table, their headers and a row's cells. */
+function FigureHeads() {
+  const { t } = useTranslation();
+  return (
+    <>
+      <th scope="col">{t("Shares")}</th>
+      <th scope="col">{t("Clicks")}</th>
+      <th scope="col">{t("Reach")}</th>
+      <th scope="col">{t("Engagement")}</th>
+      <th scope="col">{t("Earned media value")}</th>
+    </>
+  );
+}
+
+function FigureCells({ r }: { r: Row }) {
+  const { t } = useTranslation();
+  return (
+    <>
+      <td>{count(r.shares)}</td>
+      <td>
+        {count(r.clicks)} <span className="meta">{t("({{n}} unique)", { n: count(r.unique_clicks) })}</span>
+      </td>
+      <td>{count(r.potential_reach)}</td>
+      <td>{count(r.engagement)}</td>
+      <td>{formatMoney(r.earned_media_value)}</td>
+    </>
+  );
+}
+
+/**
+ * The figures by group (Admin → Groups), most clicks first. Groups smaller
+ * than the company's min_group_size are merged into "Other groups", or
+ * not shown at all when even together they are too small.
+ */
+export function ByGroup({ from, to }: { from: string; to: string }) {
+  const id = useId();
+  const { t } = useTranslation();
+  const rows = useQuery({
+    queryKey: ["analytics", "groups", from, to],
+    queryFn: () => call(api.GET("/api/v1/analytics/groups", { params: { query: { from, to } } })),
+    placeholderData: keepPreviousData,
+  });
+  const d = rows.data;
+  const items = d ? [...d.items, ...(d.other ? [{ ...d.other, name: t("Other groups") }] : [])] : [];
+  return (
+    <section className="panel" aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>{t("By group")}</h2>
+      <ErrorMessage error={rows.error} />
+      {d && d.merged > 0 && (
+        <p className="hint">
+          {d.other_hidden
+            ? t("{{count}} groups have fewer than {{min}} members; together they are still too small to show.", { count: d.merged, min: d.min_group_size })
+            : t("{{count}} groups have fewer than {{min}} members: they are shown together as Other groups.", { count: d.merged, min: d.min_group_size })}
+        </p>
+      )}
+      {rows.isSuccess && items.length === 0 && d?.merged === 0 && <p className="empty">{t("No groups yet: admins add them under Admin → Groups.")}</p>}
+      {items.length > 0 && (
+        <Wide label={t("{{title}}, table", { title: t("By group") })}>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{t("Group")}</th>
+                <th scope="col">{t("Members")}</th>
+                <FigureHeads />
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((r) => (
+                <tr key={r.id}>
+                  <th scope="row">{r.name}</th>
+                  <td>{count(r.members)}</td>
+                  <FigureCells r={r} />
                 </tr>
               ))}
             </tbody>

@@ -10,6 +10,8 @@ import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
 import { ShareTextField } from "../components/ShareTextField";
 import { TopicPicker } from "../components/TopicPicker";
+import { AudiencePicker } from "../components/AudiencePicker";
+import { useGroups } from "./admin/Groups";
 
 const emptyTexts = { x: "", mastodon: "", bluesky: "", linkedin: "", facebook: "" } satisfies Record<Network, string>;
 
@@ -22,6 +24,8 @@ export interface ContentFields {
   publishAt: string; // datetime-local, the curator's time zone
   expiresAt: string;
   texts: Record<Network, string>;
+  /** Group IDs the post is aimed at; [] is everyone. */
+  audience: string[];
 }
 
 export const blankContent: ContentFields = {
@@ -32,6 +36,7 @@ export const blankContent: ContentFields = {
   publishAt: "",
   expiresAt: "",
   texts: emptyTexts,
+  audience: [],
 };
 
 /** RFC 3339 → a datetime-local value in the browser's time zone. */
@@ -57,6 +62,7 @@ export function fieldsOf(p: Post, now = Date.now()): ContentFields {
     publishAt: unscheduledDraft ? "" : toLocal(p.publish_at),
     expiresAt: toLocal(p.expires_at),
     texts,
+    audience: p.audience ?? [],
   };
 }
 
@@ -68,6 +74,7 @@ export function bodyOf(f: ContentFields) {
     commentary: f.commentary,
     topics: f.topics,
     share_texts: Object.fromEntries(Object.entries(f.texts).filter(([, t]) => t.trim() !== "")),
+    ...(f.audience.length > 0 ? { audience: f.audience } : {}),
     ...(localToISO(f.publishAt) ? { publish_at: localToISO(f.publishAt) } : {}),
     ...(localToISO(f.expiresAt) ? { expires_at: localToISO(f.expiresAt) } : {}),
   };
@@ -87,6 +94,7 @@ export function changedBody(f: ContentFields, was: ContentFields, at = new Date(
   }
   if (before.expires_at && !now.expires_at) out.expires_at = "";
   if (before.publish_at && !now.publish_at) out.publish_at = at.toISOString();
+  if (before.audience && !now.audience) out.audience = []; // aimed at everyone again
   return out as Partial<ReturnType<typeof bodyOf>>;
 }
 
@@ -112,6 +120,7 @@ export function ContentFields({
   schedule?: boolean;
 }) {
   const topics = useTopics();
+  const groups = useGroups();
   const networks = useNetworks();
   const { t } = useTranslation();
   const { register, control } = form;
@@ -140,6 +149,11 @@ export function ContentFields({
         render={({ field }) => (
           <TopicPicker legend={t("Topics")} topics={topics.data?.items ?? []} value={field.value} onChange={field.onChange} />
         )}
+      />
+      <Controller
+        control={control}
+        name="audience"
+        render={({ field }) => <AudiencePicker groups={groups.data?.items ?? []} value={field.value} onChange={field.onChange} />}
       />
       {schedule && (
         <fieldset>

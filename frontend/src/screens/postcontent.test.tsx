@@ -34,7 +34,9 @@ const networks = [
 function setup(nets = networks) {
   vi.spyOn(api, "GET").mockImplementation(((path: string) =>
     Promise.resolve({
-      data: { items: path === "/api/v1/networks" ? nets : [{ id: "t1", name: "Engineering" }] },
+      data: {
+        items: path === "/api/v1/networks" ? nets : path === "/api/v1/groups" ? [{ id: "g1", name: "Sales team", rules: [], attributes: [] }] : [{ id: "t1", name: "Engineering" }],
+      },
       response: new Response(null, { status: 200 }),
     })) as never);
   const post = vi.spyOn(api, "POST").mockImplementation(((_p: string, init: { body: Record<string, unknown> }) =>
@@ -78,6 +80,16 @@ describe("PostContent", () => {
     });
     await waitFor(() => expect((screen.getByLabelText("Link") as HTMLInputElement).value).toBe(""));
   });
+  it("aims the post at the groups ticked, everyone when none is", async () => {
+    const post = setup();
+    fireEvent.change(screen.getByLabelText("Link"), { target: { value: "https://example.com/aimed" } });
+    expect(screen.getByText(/Everyone sees it/)).toBeTruthy();
+    fireEvent.click(await screen.findByLabelText("Sales team"));
+    expect(screen.getByText(/Only members of the groups ticked see it/)).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: "Publish" }));
+    await screen.findByText(/Published:/);
+    expect((post.mock.calls[0] as unknown as [string, { body: { audience: string[] } }])[1].body.audience).toEqual(["g1"]);
+  });
   it("blocks a text over its network's limit, and saves drafts", async () => {
     const post = setup();
     fireEvent.change(screen.getByLabelText("Link"), { target: { value: "https://example.com/d" } });
@@ -99,6 +111,12 @@ describe("changedBody", () => {
     expect(changedBody(was, was)).toEqual({});
     const now = { ...was, title: "Edited", texts: { ...was.texts, bluesky: "Sky" } };
     expect(changedBody(now, was)).toEqual({ title: "Edited", share_texts: { x: "On X", bluesky: "Sky" } });
+  });
+  it("sends a new audience, and [] when it is everyone again", () => {
+    const was = fieldsOf({ ...stored, audience: ["g1"] });
+    expect(was.audience).toEqual(["g1"]);
+    expect(changedBody({ ...was, audience: ["g1", "g2"] }, was)).toEqual({ audience: ["g1", "g2"] });
+    expect(changedBody({ ...was, audience: [] }, was)).toEqual({ audience: [] });
   });
   it("sends a cleared expiry as none and a cleared publish time as now", () => {
     const was = fieldsOf({ ...stored, publish_at: "2099-01-01T09:00:00Z", expires_at: "2099-02-01T09:00:00Z" });
