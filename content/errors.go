@@ -16,4 +16,5 @@ var Problems = httpapi.Table{
 	{Err: ErrSourceExists, Status: http.StatusConflict, Code: "source_exists", Detail: ErrSourceExists.Error(),
 		Refine: httpapi.ErrorDetail},
 	{Err: ErrNotShareable, Status: http.StatusConflict, Code: "not_shareable", Detail: "this content is not published, not due yet, or expired"},
+	{Err: ErrCampaignArchived, Status: http.StatusConflict, Code: "campaign_archived", Detail: ErrCampaignArchived.Error() + ": it takes no edits or posts"},
 }

@@ -42,7 +42,9 @@ type Post struct {
 	// posted again.
 	CanonicalURL string `bson:"canonical_url,omitempty"`
 	// SourceID names the content source the post came from, if any.
-	SourceID   string            `bson:"source_id,omitempty"`
+	SourceID string `bson:"source_id,omitempty"`
+	// CampaignID names the campaign the post belongs to, if any.
+	CampaignID string            `bson:"campaign_id,omitempty"`
 	Title      string            `bson:"title"`
 	Commentary string            `bson:"commentary"`
 	ShareTexts map[string]string `bson:"share_texts"`
@@ -110,6 +112,8 @@ var postKind = tenant.Kind{
 		{Keys: bson.D{{Key: "topics", Value: 1}, {Key: "state", Value: 1}, {Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}},
 		// Deduplication of the items of content sources (Source).
 		{Keys: bson.D{{Key: "canonical_url", Value: 1}}},
+		// A campaign's posts: its feed (?campaign=) and its progress.
+		{Keys: bson.D{{Key: "campaign_id", Value: 1}, {Key: "state", Value: 1}, {Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}},
 	},
 }
 

@@ -46,6 +46,8 @@ type Service struct {
 	retryPreview func(ctx context.Context, sc tenant.Scope, postID string) error
 	memberClicks func(ctx context.Context, sc tenant.Scope, memberID string, since, until time.Time) (int64, error)
 	feeds        feedPoller
+	// campaignCounts adds up campaigns' shares and clicks (nil: none).
+	campaignCounts CampaignCounter
 }
 
 // Config configures a Service.
@@ -64,6 +66,9 @@ type Config struct {
 	// MaxFeedBody caps a feed's body in bytes [4 MiB]; a larger feed fails
 	// the poll.
 	MaxFeedBody int64
+	// CampaignCounts, when set, adds up the shares and clicks of a
+	// campaign's posts (reach measurement provides it).
+	CampaignCounts CampaignCounter
 }
 
 // NewService returns a Service.
@@ -75,11 +80,13 @@ func NewService(cfg Config) *Service {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{fetcher: cfg.Fetcher, log: cfg.Log, now: cfg.Now, retryPreview: cfg.RetryPreview, memberClicks: cfg.MemberClicks,
-		feeds: newFeedPoller(cfg.FeedClient, cfg.MaxFeedBody)}
+		feeds: newFeedPoller(cfg.FeedClient, cfg.MaxFeedBody), campaignCounts: cfg.CampaignCounts}
 }
 
 // Kinds are the tenant kinds content keeps, for tenant.StoreConfig.
-func Kinds() []tenant.Kind { return []tenant.Kind{postKind, topicKind, digestKind, sourceKind} }
+func Kinds() []tenant.Kind {
+	return []tenant.Kind{postKind, topicKind, digestKind, sourceKind, campaignKind}
+}
 
 // Draft is the input of a new or edited post; nil fields are not set.
 type Draft struct {
@@ -96,6 +103,8 @@ type Draft struct {
 	NoExpiry bool
 	// AsDraft keeps a new curated post unpublished.
 	AsDraft bool
+	// CampaignID puts the post in a campaign ("" takes it out).
+	CampaignID *string
 }
 
 // apply validates d onto p, collecting every invalid field.
@@ -165,6 +174,12 @@ func (s *Service) apply(ctx context.Context, sc tenant.Scope, p *Post, d Draft) 
 	}
 	if len(errs) > 0 {
 		return errs
+	}
+	if d.CampaignID != nil && *d.CampaignID != p.CampaignID {
+		if err := s.checkCampaign(ctx, sc, p.ID, *d.CampaignID); err != nil {
+			return err
+		}
+		p.CampaignID = *d.CampaignID
 	}
 	return nil
 }
@@ -373,6 +388,7 @@ func (s *Service) Edit(ctx context.Context, sc tenant.Scope, id string, d Draft,
 		{Key: "topics", Value: p.Topics}, {Key: "image_url", Value: p.ImageURL}, {Key: "language", Value: p.Language},
 		{Key: "publish_at", Value: p.PublishAt}, {Key: "preview", Value: p.Preview}, {Key: "updated_at", Value: p.UpdatedAt},
 	}
+	set = append(set, bson.E{Key: "campaign_id", Value: p.CampaignID})
 	update := withExpiry(set, p.ExpiresAt)
 	// Conditional on the state read above: an edit never resurrects a
 	// post archived or reviewed meanwhile.
@@ -441,6 +457,7 @@ func (s *Service) Approve(ctx context.Context, sc tenant.Scope, reviewer tenant.
 		{Key: "image_url", Value: p.ImageURL}, {Key: "language", Value: p.Language}, {Key: "preview", Value: p.Preview},
 		{Key: "publish_at", Value: p.PublishAt}, {Key: "updated_at", Value: now},
 	}
+	set = append(set, bson.E{Key: "campaign_id", Value: p.CampaignID})
 	ok, err := sc.Collection(postKind).Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: StatePending}},
 		withExpiry(set, p.ExpiresAt))
 	if err != nil {
