@@ -10,6 +10,7 @@ import { ErrorMessage } from "../components/ErrorMessage";
 import { PostCard } from "../components/PostCard";
 import { ShareTextField } from "../components/ShareTextField";
 import { TopicPicker } from "../components/TopicPicker";
+import { useLiveCampaigns } from "../lib/campaigns";
 
 const emptyTexts = { x: "", mastodon: "", bluesky: "", linkedin: "", facebook: "" } satisfies Record<Network, string>;
 
@@ -22,6 +23,7 @@ export interface ContentFields {
   publishAt: string; // datetime-local, the curator's time zone
   expiresAt: string;
   texts: Record<Network, string>;
+  campaign: string; // a campaign ID, "" for none
 }
 
 export const blankContent: ContentFields = {
@@ -32,6 +34,7 @@ export const blankContent: ContentFields = {
   publishAt: "",
   expiresAt: "",
   texts: emptyTexts,
+  campaign: "",
 };
 
 /** RFC 3339 → a datetime-local value in the browser's time zone. */
@@ -57,6 +60,7 @@ export function fieldsOf(p: Post, now = Date.now()): ContentFields {
     publishAt: unscheduledDraft ? "" : toLocal(p.publish_at),
     expiresAt: toLocal(p.expires_at),
     texts,
+    campaign: p.campaign_id ?? "",
   };
 }
 
@@ -70,6 +74,7 @@ export function bodyOf(f: ContentFields) {
     share_texts: Object.fromEntries(Object.entries(f.texts).filter(([, t]) => t.trim() !== "")),
     ...(localToISO(f.publishAt) ? { publish_at: localToISO(f.publishAt) } : {}),
     ...(localToISO(f.expiresAt) ? { expires_at: localToISO(f.expiresAt) } : {}),
+    ...(f.campaign ? { campaign_id: f.campaign } : {}),
   };
 }
 
@@ -87,6 +92,7 @@ export function changedBody(f: ContentFields, was: ContentFields, at = new Date(
   }
   if (before.expires_at && !now.expires_at) out.expires_at = "";
   if (before.publish_at && !now.publish_at) out.publish_at = at.toISOString();
+  if (before.campaign_id && !now.campaign_id) out.campaign_id = "";
   return out as Partial<ReturnType<typeof bodyOf>>;
 }
 
@@ -141,6 +147,7 @@ export function ContentFields({
           <TopicPicker legend={t("Topics")} topics={topics.data?.items ?? []} value={field.value} onChange={field.onChange} />
         )}
       />
+      <CampaignPicker form={form} idPrefix={idPrefix} />
       {schedule && (
         <fieldset>
           <legend>{t("Schedule ({{zone}})", { zone: timeZone() })}</legend>
@@ -170,6 +177,28 @@ export function ContentFields({
           />
         ))}
       </fieldset>
+    </>
+  );
+}
+
+/** The campaign a post belongs to: a live campaign, or none. */
+function CampaignPicker({ form, idPrefix }: { form: UseFormReturn<ContentFields>; idPrefix: string }) {
+  const { t } = useTranslation();
+  const campaigns = useLiveCampaigns();
+  const current = useWatch({ control: form.control, name: "campaign" });
+  const live = campaigns.data?.items ?? [];
+  return (
+    <>
+      <label htmlFor={`${idPrefix}-campaign`}>{t("Campaign")}</label>
+      <select id={`${idPrefix}-campaign`} {...form.register("campaign")}>
+        <option value="">{t("None")}</option>
+        {live.map((c) => (
+          <option key={c.id} value={c.id}>
+            {c.name}
+          </option>
+        ))}
+        {current && !live.some((c) => c.id === current) && <option value={current}>{t("An archived campaign")}</option>}
+      </select>
     </>
   );
 }
