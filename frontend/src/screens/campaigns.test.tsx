@@ -179,7 +179,11 @@ describe("the feed's campaign strip", () => {
     expect(strip.textContent).toContain("Share the launch posts");
     fireEvent.click(within(strip).getByRole("button", { name: "See the posts of Spring launch" }));
     await waitFor(() =>
-      expect(get.mock.calls.some(([path, init]) => path === "/api/v1/content" && (init as { params: { query: { campaign?: string } } }).params.query.campaign === "c1")).toBe(true),
+      expect(
+        (get.mock.calls as unknown as [string, { params?: { query?: { campaign?: string } } }][]).some(
+          ([path, init]) => path === "/api/v1/content" && init.params?.query?.campaign === "c1",
+        ),
+      ).toBe(true),
     );
     expect(screen.getByText("Showing the posts of the campaign Spring launch.")).toBeTruthy();
     fireEvent.click(within(strip).getByRole("button", { name: "Show all posts" }));
