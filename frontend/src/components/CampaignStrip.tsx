@@ -11,7 +11,7 @@ export function CampaignStrip({ selected, onSelect }: { selected: string; onSele
   const items = active.data?.items ?? [];
   if (items.length === 0) return null;
   return (
-    <aside className="campaign-strip" aria-label={t("Campaigns")}>
+    <section className="campaign-strip" aria-label={t("Running campaigns")}>
       <ul>
         {items.map((c) => (
           <li key={c.id} className={c.id === selected ? "selected" : undefined}>
@@ -30,6 +30,6 @@ export function CampaignStrip({ selected, onSelect }: { selected: string; onSele
           </li>
         ))}
       </ul>
-    </aside>
+    </section>
   );
 }

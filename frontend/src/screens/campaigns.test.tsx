@@ -173,7 +173,7 @@ describe("the feed's campaign strip", () => {
       "/api/v1/content": { items: [post], next_cursor: null },
     });
     wrap(<Feed />);
-    const strip = await screen.findByRole("complementary", { name: "Campaigns" });
+    const strip = await screen.findByRole("region", { name: "Running campaigns" });
     expect(await within(strip).findByText("Spring launch")).toBeTruthy();
     expect(strip.textContent).toContain("until ");
     expect(strip.textContent).toContain("Share the launch posts");
