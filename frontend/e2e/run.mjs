@@ -667,7 +667,7 @@ try {
       const strip = carol.getByRole("region", { name: "Running campaigns" });
       await strip.getByText("Launch week").waitFor();
       await strip.getByText("Share the launch post with your network.").waitFor();
-      await strip.getByRole("button", { name: "See the posts of Launch week" }).click();
+      await strip.getByRole("button", { name: "See its posts (Launch week)" }).click();
       await carol.getByText("Showing the posts of the campaign Launch week.").waitFor();
       await carol.getByRole("article", { name: title }).waitFor();
       await axe(carol, "feed of a campaign");

@@ -23,7 +23,7 @@ export function CampaignStrip({ selected, onSelect }: { selected: string; onSele
                 {t("Show all posts")}
               </button>
             ) : (
-              <button type="button" className="secondary" onClick={() => onSelect(c)} aria-label={t("See the posts of {{campaign}}", { campaign: c.name })}>
+              <button type="button" className="secondary" onClick={() => onSelect(c)} aria-label={t("See its posts ({{campaign}})", { campaign: c.name })}>
                 {t("See its posts")}
               </button>
             )}

@@ -177,7 +177,7 @@ describe("the feed's campaign strip", () => {
     expect(await within(strip).findByText("Spring launch")).toBeTruthy();
     expect(strip.textContent).toContain("until ");
     expect(strip.textContent).toContain("Share the launch posts");
-    fireEvent.click(within(strip).getByRole("button", { name: "See the posts of Spring launch" }));
+    fireEvent.click(within(strip).getByRole("button", { name: "See its posts (Spring launch)" }));
     await waitFor(() =>
       expect(
         (get.mock.calls as unknown as [string, { params?: { query?: { campaign?: string } } }][]).some(
