@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -320,19 +321,10 @@ func (s *Service) checkCampaign(ctx context.Context, sc tenant.Scope, postID, id
 	if err != nil {
 		return err
 	}
-	if len(ids) >= MaxCampaignPosts && !containsID(ids, postID) {
+	if len(ids) >= MaxCampaignPosts && !slices.Contains(ids, postID) {
 		return &tenant.ValidationError{Field: "campaign_id", Reason: fmt.Sprintf("a campaign holds at most %d posts", MaxCampaignPosts)}
 	}
 	return nil
-}
-
-func containsID(ids []string, id string) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // CampaignCounter adds up the shares published and the clicks made
