@@ -20,7 +20,7 @@ export function ProgressBar({ p, label }: { p: Progress; label: string }) {
         <span className="state state-failed">{t("Behind: {{expected}} expected by now", { expected: p.expected })}</span>
       )}
       <div className="muted">
-        {t("{{shares}} shares, {{clicks}} clicks in the window · {{elapsed}}% of the time passed", {
+        {t("In the window: shares {{shares}}, clicks {{clicks}} · {{elapsed}}% of the time passed", {
           shares: p.shares,
           clicks: p.clicks,
           elapsed: p.elapsed_percent,

@@ -201,7 +201,7 @@ export function CampaignPage() {
         {members.map((p) => (
           <li key={p.id}>
             <strong>{p.title || p.url}</strong>{" "}
-            <span className="muted">{t("{{shares}} shares, {{clicks}} clicks in all", { shares: p.shares ?? 0, clicks: p.clicks ?? 0 })}</span>{" "}
+            <span className="muted">{t("In all: shares {{shares}}, clicks {{clicks}}", { shares: p.shares ?? 0, clicks: p.clicks ?? 0 })}</span>{" "}
             <button type="button" className="secondary" onClick={() => setCampaign.mutate({ post: p.id, campaign: "" })} disabled={setCampaign.isPending}>
               {t("Take out")}
             </button>
