@@ -18,4 +18,5 @@ var Problems = httpapi.Table{
 	{Err: ErrNotShareable, Status: http.StatusConflict, Code: "not_shareable", Detail: "this content is not published, not due yet, or expired"},
 	{Err: ErrPushConsent, Status: http.StatusConflict, Code: "push_consent_required", Detail: ErrPushConsent.Error()},
 	{Err: ErrPushOff, Status: http.StatusServiceUnavailable, Code: "push_not_configured", Detail: ErrPushOff.Error()},
+	{Err: ErrCampaignArchived, Status: http.StatusConflict, Code: "campaign_archived", Detail: ErrCampaignArchived.Error() + ": it takes no edits or posts"},
 }

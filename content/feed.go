@@ -21,8 +21,10 @@ type Query struct {
 	Followed bool
 	// MineSuggested lists the member's own suggestions, in every state.
 	MineSuggested bool
-	After         *Cursor
-	Limit         int
+	// Campaign restricts to one campaign's posts.
+	Campaign string
+	After    *Cursor
+	Limit    int
 }
 
 // Cursor is a position in a list ordered by publish time, then ID, both
@@ -92,6 +94,9 @@ func (s *Service) List(ctx context.Context, sc tenant.Scope, me tenant.Member, q
 	if q.Topic != "" {
 		and = append(and, bson.D{{Key: "topics", Value: q.Topic}})
 	}
+	if q.Campaign != "" {
+		and = append(and, bson.D{{Key: "campaign_id", Value: q.Campaign}})
+	}
 	if q.Followed {
 		and = append(and, bson.D{{Key: "topics", Value: bson.D{{Key: "$in", Value: append([]string{}, me.Topics...)}}}})
 	}
@@ -117,7 +122,7 @@ func (s *Service) List(ctx context.Context, sc tenant.Scope, me tenant.Member, q
 		// back a page reaches, first pages (from now) apart from next ones
 		// (from a cursor); a member's own lists do not.
 		key := ""
-		if !q.Followed && !q.MineSuggested {
+		if !q.Followed && !q.MineSuggested && q.Campaign == "" {
 			key = string(q.State) + "\x00" + q.Topic
 			if q.After != nil {
 				key += "\x00next"

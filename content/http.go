@@ -104,6 +104,7 @@ func (h *Handlers) Routes(r gin.IRouter) {
 	r.DELETE("/topics/:id", m(h.deleteTopic, tenant.RoleAdmin))
 	h.sourceRoutes(r, m)
 	h.pushRoutes(r, m)
+	h.campaignRoutes(r, m)
 }
 
 // postView is a post as the API shows it.
@@ -123,6 +124,8 @@ type postView struct {
 	Suggested  bool              `json:"suggested"`
 	Reason     string            `json:"reason,omitempty"`
 	Preview    Preview           `json:"preview"`
+	// CampaignID names the post's campaign ("" for none).
+	CampaignID string `json:"campaign_id"`
 	// AuthorName names who suggested a suggested post.
 	AuthorName string `json:"author_name,omitempty"`
 	// SharedTo lists the networks the member shared this post to.
@@ -143,7 +146,7 @@ func (h *Handlers) view(p Post) postView {
 		ShareTexts: p.ShareTexts, Topics: p.Topics, ImageURL: p.ImageURL, Language: p.Language,
 		PublishAt: p.PublishAt, ExpiresAt: p.ExpiresAt, AuthorID: p.AuthorID, Suggested: p.Suggested,
 		Reason: p.Reason, Preview: p.Preview, SharedTo: []string{}, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
-		ColleaguesShared: max(p.SharedBy, 0), Shares: max(p.Shares, 0), Clicks: p.Clicks, Audience: nonNil(p.Audience)}
+		ColleaguesShared: max(p.SharedBy, 0), Shares: max(p.Shares, 0), Clicks: p.Clicks, Audience: nonNil(p.Audience), CampaignID: p.CampaignID}
 	if v.ShareTexts == nil {
 		v.ShareTexts = map[string]string{}
 	}
@@ -165,6 +168,7 @@ type draftIn struct {
 	Language   *string           `json:"language"`
 	PublishAt  *string           `json:"publish_at"`
 	ExpiresAt  *string           `json:"expires_at"`
+	CampaignID *string           `json:"campaign_id"`
 	// Draft (create only) keeps a new post unpublished; State (edit only)
 	// moves a post between draft and published.
 	Draft *bool  `json:"draft"`
@@ -190,7 +194,7 @@ func (in draftIn) only(draft, state bool) error {
 
 func (in draftIn) draft() (Draft, error) {
 	d := Draft{URL: in.URL, Title: in.Title, Commentary: in.Commentary, ShareTexts: in.ShareTexts,
-		Topics: in.Topics, ImageURL: in.ImageURL, Language: in.Language, Audience: in.Audience}
+		Topics: in.Topics, ImageURL: in.ImageURL, Language: in.Language, Audience: in.Audience, CampaignID: in.CampaignID}
 	d.AsDraft = in.Draft != nil && *in.Draft
 	var errs []httpapi.FieldError
 	parse := func(field string, s *string) *time.Time {
@@ -261,6 +265,9 @@ func (h *Handlers) list(c *gin.Context, sc tenant.Scope, me tenant.Member) error
 	}
 	q.State = State(c.Query("state"))
 	q.Topic = c.Query("topic")
+	if q.Campaign = c.Query("campaign"); q.Campaign != "" && !httpapi.ValidID(q.Campaign) {
+		return httpapi.Invalid(httpapi.FieldError{Field: "campaign", Message: "is not a campaign ID"})
+	}
 	switch f := c.Query("followed"); f {
 	case "", "0", "false":
 	case "1", "true":

@@ -42,7 +42,9 @@ type Post struct {
 	// posted again.
 	CanonicalURL string `bson:"canonical_url,omitempty"`
 	// SourceID names the content source the post came from, if any.
-	SourceID   string            `bson:"source_id,omitempty"`
+	SourceID string `bson:"source_id,omitempty"`
+	// CampaignID names the campaign the post belongs to, if any.
+	CampaignID string            `bson:"campaign_id,omitempty"`
 	Title      string            `bson:"title"`
 	Commentary string            `bson:"commentary"`
 	ShareTexts map[string]string `bson:"share_texts"`
@@ -120,6 +122,8 @@ var postKind = tenant.Kind{
 		// everyone or at one of their groups (audience.go), one range per
 		// value merged in order, like the topics'.
 		{Keys: bson.D{{Key: "aimed_at", Value: 1}, {Key: "state", Value: 1}, {Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}},
+		// A campaign's posts: its feed (?campaign=) and its progress.
+		{Keys: bson.D{{Key: "campaign_id", Value: 1}, {Key: "state", Value: 1}, {Key: "publish_at", Value: -1}, {Key: "_id", Value: -1}}},
 	},
 }
 

@@ -47,6 +47,8 @@ type Service struct {
 	memberClicks func(ctx context.Context, sc tenant.Scope, memberID string, since, until time.Time) (int64, error)
 	feeds        feedPoller
 	push         PushConfig
+	// campaignCounts adds up campaigns' shares and clicks (nil: none).
+	campaignCounts CampaignCounter
 }
 
 // Config configures a Service.
@@ -67,6 +69,9 @@ type Config struct {
 	MaxFeedBody int64
 	// Push sends push notifications of new content (zero: none).
 	Push PushConfig
+	// CampaignCounts, when set, adds up the shares and clicks of a
+	// campaign's posts (reach measurement provides it).
+	CampaignCounts CampaignCounter
 }
 
 // NewService returns a Service.
@@ -78,12 +83,12 @@ func NewService(cfg Config) *Service {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{fetcher: cfg.Fetcher, log: cfg.Log, now: cfg.Now, retryPreview: cfg.RetryPreview, memberClicks: cfg.MemberClicks,
-		feeds: newFeedPoller(cfg.FeedClient, cfg.MaxFeedBody), push: cfg.Push}
+		feeds: newFeedPoller(cfg.FeedClient, cfg.MaxFeedBody), push: cfg.Push, campaignCounts: cfg.CampaignCounts}
 }
 
 // Kinds are the tenant kinds content keeps, for tenant.StoreConfig.
 func Kinds() []tenant.Kind {
-	return append([]tenant.Kind{postKind, topicKind, digestKind, sourceKind}, pushKinds()...)
+	return append([]tenant.Kind{postKind, topicKind, digestKind, sourceKind, campaignKind}, pushKinds()...)
 }
 
 // Draft is the input of a new or edited post; nil fields are not set.
@@ -103,6 +108,8 @@ type Draft struct {
 	AsDraft bool
 	// Audience aims the post at groups of the instance; empty: everyone.
 	Audience *[]string
+	// CampaignID puts the post in a campaign ("" takes it out).
+	CampaignID *string
 }
 
 // apply validates d onto p, collecting every invalid field.
@@ -179,6 +186,12 @@ func (s *Service) apply(ctx context.Context, sc tenant.Scope, p *Post, d Draft) 
 	}
 	if len(errs) > 0 {
 		return errs
+	}
+	if d.CampaignID != nil && *d.CampaignID != p.CampaignID {
+		if err := s.checkCampaign(ctx, sc, p.ID, *d.CampaignID); err != nil {
+			return err
+		}
+		p.CampaignID = *d.CampaignID
 	}
 	return nil
 }
@@ -394,6 +407,7 @@ func (s *Service) Edit(ctx context.Context, sc tenant.Scope, id string, d Draft,
 		{Key: "publish_at", Value: p.PublishAt}, {Key: "preview", Value: p.Preview}, {Key: "updated_at", Value: p.UpdatedAt},
 		{Key: "audience", Value: nonNil(p.Audience)}, {Key: "aimed_at", Value: aim(p.Audience)},
 	}
+	set = append(set, bson.E{Key: "campaign_id", Value: p.CampaignID})
 	update := withExpiry(set, p.ExpiresAt)
 	// Conditional on the state read above: an edit never resurrects a
 	// post archived or reviewed meanwhile.
@@ -468,6 +482,7 @@ func (s *Service) Approve(ctx context.Context, sc tenant.Scope, reviewer tenant.
 		{Key: "publish_at", Value: p.PublishAt}, {Key: "updated_at", Value: now},
 		{Key: "audience", Value: nonNil(p.Audience)}, {Key: "aimed_at", Value: aim(p.Audience)},
 	}
+	set = append(set, bson.E{Key: "campaign_id", Value: p.CampaignID})
 	ok, err := sc.Collection(postKind).Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: StatePending}},
 		withExpiry(set, p.ExpiresAt))
 	if err != nil {

@@ -111,9 +111,10 @@ func storeKinds() []tenant.Kind {
 
 // newContentService builds the content service; a failed link preview is
 // retried by a content:preview task (none without a queue); the digest
-// counts a member's clicks from the analytics' daily totals.
+// counts a member's clicks, and campaigns their progress, from the
+// analytics' daily totals.
 func newContentService(log *slog.Logger, now func() time.Time, fetcher content.Fetcher, queue *jobs.Queue, push content.PushConfig) *content.Service {
-	cfg := content.Config{Fetcher: fetcher, Log: log, Now: now, MemberClicks: reach.MemberClicks, Push: push}
+	cfg := content.Config{Fetcher: fetcher, Log: log, Now: now, MemberClicks: reach.MemberClicks, CampaignCounts: reach.CampaignCounts, Push: push}
 	if queue != nil {
 		cfg.RetryPreview = queue.RetryPreview
 		cfg.Push.Enqueue = queue.Notify

@@ -71,6 +71,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		"rules": []map[string]any{{"attribute": "department", "values": []string{"x"}}}}); res.status != http.StatusCreated {
 		t.Fatalf("new group: %d %s", res.status, res.body)
 	}
+	explainCampaign(t, e)
 	rec.record(true)
 	hotWalk(t, e)
 	rec.record(false)
@@ -138,6 +139,14 @@ func hotWalk(t *testing.T, e *scaleEnv) {
 	ok(m.do("GET", "/api/v1/connections", nil), "composer: connections")
 	ok(m.do("GET", "/api/v1/networks", nil), "composer: networks")
 	ok(e.admin.do("POST", "/api/v1/content", map[string]any{"url": a.pages.url("/explain?ref=site"), "title": "Explained"}), "curator: new post")
+	// Campaigns (set up by explainCampaign): the feed's strip and filter.
+	var active struct{ Items []struct{ ID string } }
+	ok(m.do("GET", "/api/v1/campaigns/active", nil), "feed: running campaigns").json(t, &active)
+	if len(active.Items) != 1 {
+		t.Fatalf("running campaigns: %+v, want explainCampaign's", active.Items)
+	}
+	camp := active.Items[0]
+	ok(m.do("GET", "/api/v1/content?limit=5&campaign="+camp.ID, nil), "feed of a campaign")
 	var out struct{ Items []shareDoc }
 	ok(m.do("POST", "/api/v1/content/"+post+"/shares", map[string]any{"connections": []string{e.conns[0]}}, "Idempotency-Key", "explain-1"), "share").json(t, &out)
 	runPublishTasks(t, a)
@@ -167,6 +176,8 @@ func hotWalk(t *testing.T, e *scaleEnv) {
 		ok(e.admin.do("GET", "/api/v1/analytics/"+p, nil), "analytics "+p)
 	}
 	ok(m.do("GET", "/api/v1/analytics/me?"+period, nil), "my analytics")
+	ok(e.admin.do("GET", "/api/v1/campaigns?limit=5", nil), "campaigns")
+	ok(e.admin.do("GET", "/api/v1/campaigns/"+camp.ID+"/progress", nil), "campaign progress")
 	w, err := jobs.NewWorker(jobs.Config{Store: a.store, Content: a.content, Social: a.social, Now: a.clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -175,6 +186,26 @@ func hotWalk(t *testing.T, e *scaleEnv) {
 		if err := w.Handler().ProcessTask(t.Context(), tk); err != nil {
 			t.Fatalf("%s: %v", tk.Type(), err)
 		}
+	}
+}
+
+// explainCampaign gives the walk a running campaign holding the feed's
+// newest post. Curators create campaigns now and then, not on a hot
+// path: this is not recorded.
+func explainCampaign(t *testing.T, e *scaleEnv) {
+	t.Helper()
+	now := e.a.clock.Now().UTC()
+	var camp struct{ ID string }
+	res := e.admin.do("POST", "/api/v1/campaigns", map[string]any{"name": "Explained", "start": now.Add(-time.Hour).Format(time.RFC3339),
+		"end": now.Add(48 * time.Hour).Format(time.RFC3339), "goal": map[string]any{"metric": "clicks", "target": 10}})
+	if res.status != http.StatusCreated {
+		t.Fatalf("campaign: %d %s", res.status, res.body)
+	}
+	res.json(t, &camp)
+	var page struct{ Items []struct{ ID string } }
+	e.admin.do("GET", "/api/v1/content?limit=1", nil).json(t, &page)
+	if res := e.admin.do("PATCH", "/api/v1/content/"+page.Items[0].ID, map[string]any{"campaign_id": camp.ID}); res.status != http.StatusOK {
+		t.Fatalf("post into the campaign: %d %s", res.status, res.body)
 	}
 }
 

@@ -29,6 +29,7 @@ type isoFixture struct {
 	source      string
 	device      string
 	group       string
+	campaign    string
 }
 
 type isoMember struct {
@@ -145,6 +146,19 @@ func (f *isoFixture) seedA(t *testing.T) {
 	}
 	f.source = src.ID
 	f.canary = append(f.canary, src.ID, "canary-source-title", "canary-feed.xml")
+	var camp struct{ ID string }
+	if res := curator.do("POST", "/api/v1/campaigns", map[string]any{"name": "canary-campaign-name", "description": "canary-campaign-description",
+		"start": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), "end": time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339),
+		"goal": map[string]any{"metric": "shares", "target": 5}}); res.status != 201 {
+		t.Fatalf("campaign: %d %s", res.status, res.body)
+	} else {
+		res.json(t, &camp)
+	}
+	f.campaign = camp.ID
+	f.canary = append(f.canary, camp.ID, "canary-campaign-name", "canary-campaign-description")
+	if res := curator.do("PATCH", "/api/v1/content/"+f.posts[0], map[string]any{"campaign_id": camp.ID}); res.status != 200 {
+		t.Fatalf("post into campaign: %d %s", res.status, res.body)
+	}
 	res := employee.do("POST", "/api/v1/suggestions", map[string]any{"url": f.app.pages.url("/canary-suggestion"), "commentary": "canary-suggestion"})
 	if res.status != 201 {
 		t.Fatalf("suggestion: %d %s", res.status, res.body)
@@ -238,6 +252,10 @@ func (f *isoFixture) sourceIDs() []map[string]string {
 	return []map[string]string{{"id": f.source}}
 }
 
+func (f *isoFixture) campaignIDs() []map[string]string {
+	return []map[string]string{{"id": f.campaign}}
+}
+
 func (f *isoFixture) postIDs() []map[string]string {
 	var out []map[string]string
 	for _, id := range f.posts {
@@ -300,6 +318,10 @@ var isolationMatrix = map[string]isoRoute{
 	"DELETE /api/v1/groups/:id/members/:member": {ids: (*isoFixture).groupMemberIDs, roles: []tenant.Role{tenant.RoleAdmin}},
 	"GET /api/v1/members/:id/audience":          {ids: (*isoFixture).memberIDs, roles: []tenant.Role{tenant.RoleAdmin}},
 	"PUT /api/v1/members/:id/attributes":        {ids: (*isoFixture).memberIDs, roles: []tenant.Role{tenant.RoleAdmin}},
+	"GET /api/v1/campaigns/:id":                 {ids: (*isoFixture).campaignIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAnalyst, tenant.RoleAdmin}},
+	"PATCH /api/v1/campaigns/:id":               {ids: (*isoFixture).campaignIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
+	"DELETE /api/v1/campaigns/:id":              {ids: (*isoFixture).campaignIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAdmin}},
+	"GET /api/v1/campaigns/:id/progress":        {ids: (*isoFixture).campaignIDs, roles: []tenant.Role{tenant.RoleCurator, tenant.RoleAnalyst, tenant.RoleAdmin}},
 	"DELETE /api/v1/topics/:id": {ids: func(f *isoFixture) []map[string]string {
 		return []map[string]string{{"id": f.topics[0]}}
 	}, roles: []tenant.Role{tenant.RoleAdmin}},
@@ -374,6 +396,7 @@ func TestIsolationMatrix(t *testing.T) {
 				"/api/v1/instance/domains", "/api/v1/invitations", "/api/v1/audit?limit=100",
 				"/api/v1/instance/support-grants", "/api/v1/me/export", "/api/v1/me/consents",
 				"/api/v1/networks", "/api/v1/connections", "/api/v1/shares", "/api/v1/shares?all=1", "/api/v1/identities/pending",
+				"/api/v1/campaigns", "/api/v1/campaigns?archived=1", "/api/v1/campaigns/active",
 				// Reach: A's rollups must not show anywhere else.
 				"/api/v1/analytics/summary" + isoDays, "/api/v1/analytics/timeseries" + isoDays, "/api/v1/analytics/content" + isoDays,
 				"/api/v1/analytics/members" + isoDays, "/api/v1/analytics/networks" + isoDays, "/api/v1/analytics/members?format=csv&" + isoDays[1:],
@@ -395,6 +418,21 @@ func TestIsolationMatrix(t *testing.T) {
 				if strings.Contains(string(res.body), c) {
 					t.Errorf("curator of %s: GET content?state=%s leaks %q", inst, st, c)
 				}
+			}
+		}
+	}
+	// A's campaign is no campaign elsewhere: not for a post, not as a
+	// feed filter.
+	for _, inst := range []string{"B", "C"} {
+		cur := f.members[inst][tenant.RoleCurator].c
+		res := cur.do("POST", "/api/v1/content", map[string]any{"url": f.app.pages.url("/b-post"), "campaign_id": f.campaign})
+		if res.status != http.StatusNotFound {
+			t.Errorf("curator of %s: post into A's campaign = %d %s, want 404", inst, res.status, res.body)
+		}
+		res = cur.do("GET", "/api/v1/content?campaign="+f.campaign, nil)
+		for _, c := range f.canary {
+			if strings.Contains(string(res.body), c) {
+				t.Errorf("curator of %s: feed of A's campaign leaks %q", inst, c)
 			}
 		}
 	}

@@ -453,6 +453,35 @@ try {
     await page.getByText(`Published: ${title}`).waitFor({ timeout: 20_000 });
   });
 
+  await step("campaigns: the curator creates one with a goal and adds the launch post to it", async () => {
+    await nav(page, "Campaigns", "Campaigns");
+    await page.getByText("No campaigns yet.").waitFor();
+    const [start, end] = await page.evaluate(() => {
+      const p = (n) => String(n).padStart(2, "0");
+      const local = (d) => `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+      return [local(new Date(Date.now() - 10 * 60_000)), local(new Date(Date.now() + 7 * 86400_000))];
+    });
+    await page.getByLabel("Name", { exact: true }).fill("Launch week");
+    await page.getByLabel("What members should do").fill("Share the launch post with your network.");
+    await page.getByLabel("Start", { exact: true }).fill(start);
+    await page.getByLabel("End", { exact: true }).fill(start);
+    await page.getByText("The end must be after the start.").waitFor();
+    await page.getByLabel("End", { exact: true }).fill(end);
+    await page.getByLabel("Count", { exact: true }).selectOption("shares");
+    await page.getByLabel("Target", { exact: true }).fill("2");
+    await page.getByRole("button", { name: "Create campaign" }).click();
+    await page.getByText("Campaign created: Launch week.").waitFor();
+    await page.getByText("0 of 2 shares (0%)").waitFor();
+    await axe(page, "campaigns");
+    await shot(page, "04b-campaigns");
+    await page.getByRole("link", { name: "Open Launch week" }).click();
+    await page.getByRole("heading", { name: "Launch week", level: 1 }).waitFor();
+    await page.getByLabel("Add a post").selectOption({ label: title });
+    await page.getByRole("button", { name: "Add to campaign" }).click();
+    await page.getByRole("list", { name: "Posts of the campaign" }).getByText(title).waitFor();
+    await axe(page, "a campaign");
+  });
+
   if (readmeShots) {
     // The README's pictures: a feed of several posts and a curator with a name.
     await step("README pictures: more content, a real name", async () => {
@@ -714,6 +743,28 @@ try {
       const recs = await xrpc(pds, `com.atproto.repo.listRecords?repo=${encodeURIComponent(pds.did)}&collection=app.bsky.feed.post`, undefined, undefined, "GET");
       assert.equal(recs.records.length, 1, "exactly one post on the PDS");
       assert.ok(recs.records[0].value.text.startsWith(shareText), `the post's text: ${recs.records[0].value.text}`);
+    });
+
+    await step("campaigns: the member sees it above the feed, filters by it; the share moves its progress", async () => {
+      await nav(carol, "Feed", "Feed");
+      const strip = carol.getByRole("region", { name: "Running campaigns" });
+      await strip.getByText("Launch week").waitFor();
+      await strip.getByText("Share the launch post with your network.").waitFor();
+      await strip.getByRole("button", { name: "See its posts (Launch week)" }).click();
+      await carol.getByText("Showing the posts of the campaign Launch week.").waitFor();
+      await carol.getByRole("article", { name: title }).waitFor();
+      await axe(carol, "feed of a campaign");
+      await shot(carol, "14b-feed-campaign");
+      await nav(page, "Campaigns", "Campaigns");
+      for (let until = Date.now() + 20_000; ; await page.reload()) {
+        try {
+          await page.getByText("1 of 2 shares (50%)").waitFor({ timeout: 2_000 });
+          break;
+        } catch (e) {
+          if (Date.now() > until) throw e;
+        }
+      }
+      await shot(page, "14c-campaign-progress");
     });
 
     await step("a share scheduled for later, then cancelled from my shares", async () => {

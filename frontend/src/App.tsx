@@ -19,6 +19,7 @@ import { Composer } from "./screens/Composer";
 import { MyShares } from "./screens/MyShares";
 import { ContentList, EditContent } from "./screens/ContentAdmin";
 import { Sources } from "./screens/Sources";
+import { CampaignPage, Campaigns } from "./screens/Campaigns";
 // The charts library is loaded only by the analytics screens.
 const Analytics = lazy(() => import("./screens/Analytics").then((m) => ({ default: m.Analytics })));
 const MyImpact = lazy(() => import("./screens/Analytics").then((m) => ({ default: m.MyImpact })));
@@ -35,6 +36,7 @@ const titles: Record<string, string> = {
   "/shares": "My shares",
   "/content": "Content",
   "/sources": "Sources",
+  "/campaigns": "Campaigns",
   "/share": "Share",
   "/analytics": "Analytics",
   "/impact": "My impact",
@@ -79,6 +81,8 @@ export function App() {
           <Route path="/analytics" element={<Authed need="analyst">{() => <Analytics />}</Authed>} />
           <Route path="/content" element={<Authed need="curator">{() => <ContentList />}</Authed>} />
           <Route path="/sources" element={<Authed need="curator">{() => <Sources />}</Authed>} />
+          <Route path="/campaigns" element={<Authed need="curator">{() => <Campaigns />}</Authed>} />
+          <Route path="/campaigns/:id" element={<Authed need="curator">{() => <CampaignPage />}</Authed>} />
           <Route path="/content/:id/edit" element={<Authed need="curator">{() => <EditContent />}</Authed>} />
           <Route path="/feed" element={<Authed>{() => <Feed />}</Authed>} />
           <Route path="/suggest" element={<Authed>{() => <Suggest />}</Authed>} />
@@ -241,6 +245,9 @@ function Header() {
                   </li>
                   <li>
                     <NavLink to="/sources">{t("Sources")}</NavLink>
+                  </li>
+                  <li>
+                    <NavLink to="/campaigns">{t("Campaigns")}</NavLink>
                   </li>
                 </>
               )}

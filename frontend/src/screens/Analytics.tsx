@@ -12,6 +12,8 @@ import { networkLabel } from "../lib/networks";
 import { isAdmin, useInstance, useMe } from "../lib/session";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { Wide } from "../components/Wide";
+import { CampaignProgress } from "../components/CampaignProgress";
+import { useLiveCampaigns } from "../lib/campaigns";
 
 // These paths also answer text/csv; the app reads their JSON.
 type SeriesDoc = paths["/api/v1/analytics/timeseries"]["get"]["responses"]["200"]["content"]["application/json"];
@@ -35,6 +37,7 @@ export function Analytics() {
       <ErrorMessage error={summary.error} />
       {summary.data && <Tiles s={summary.data} />}
       <Series from={from} to={to} />
+      <CampaignsProgress />
       <TopList
         list="content"
         title={t("Top content")}
@@ -60,6 +63,31 @@ export function Analytics() {
         empty={t("No shares in this period.")}
       />
       <ByGroup from={from} to={to} />
+    </section>
+  );
+}
+
+/** The live campaigns' progress against their goals (within each campaign's own window). */
+function CampaignsProgress() {
+  const { t } = useTranslation();
+  const campaigns = useLiveCampaigns();
+  const items = (campaigns.data?.items ?? []).filter((c) => c.status !== "scheduled");
+  if (items.length === 0) return null;
+  return (
+    <section aria-labelledby="campaigns-progress">
+      <h2 id="campaigns-progress">{t("Campaigns")}</h2>
+      <ErrorMessage error={campaigns.error} />
+      <ul className="rows" aria-label={t("Campaign progress")}>
+        {items.map((c) => (
+          <li key={c.id}>
+            <strong>{c.name}</strong>{" "}
+            <span className="muted">
+              {t("until {{date}}", { date: new Date(c.end).toLocaleDateString() })}
+            </span>
+            <CampaignProgress id={c.id} label={c.name} />
+          </li>
+        ))}
+      </ul>
     </section>
   );
 }

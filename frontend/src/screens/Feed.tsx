@@ -11,16 +11,18 @@ import { PostCard } from "../components/PostCard";
 import { MoreOnScroll } from "../components/MoreOnScroll";
 import { Onboarding } from "../components/Onboarding";
 import { InstallHint, OfflineNotice } from "../components/InstallHint";
+import { CampaignStrip } from "../components/CampaignStrip";
 
 export function Feed() {
   const [topic, setTopic] = useState("");
   const [followed, setFollowed] = useState(false);
+  const [campaign, setCampaign] = useState<{ id: string; name: string } | null>(null);
   const topics = useTopics();
   const me = useMe();
   const role = me.data?.member.role;
   const topicId = useId();
   const { t } = useTranslation();
-  const feed = useCursorList(["feed", { topic, followed }], (page) =>
+  const feed = useCursorList(["feed", { topic, followed, campaign: campaign?.id ?? "" }], (page) =>
     call(
       api.GET("/api/v1/content", {
         params: {
@@ -28,6 +30,7 @@ export function Feed() {
             limit: 20,
             ...(topic ? { topic } : {}),
             ...(followed ? { followed: "1" as const } : {}),
+            ...(campaign ? { campaign: campaign.id } : {}),
             ...page,
           },
         },
@@ -41,6 +44,12 @@ export function Feed() {
       <OfflineNotice />
       <InstallHint />
       <Onboarding />
+      <CampaignStrip selected={campaign?.id ?? ""} onSelect={(c) => setCampaign(c ? { id: c.id, name: c.name } : null)} />
+      {campaign && (
+        <p className="notice" role="status">
+          {t("Showing the posts of the campaign {{campaign}}.", { campaign: campaign.name })}
+        </p>
+      )}
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label={t("Filter the feed")}>
         <div>
           <label htmlFor={topicId}>{t("Topic")}</label>
@@ -60,22 +69,29 @@ export function Feed() {
       </form>
       <ErrorMessage error={feed.error} />
       {feed.isPending && <p role="status">{t("Loading the feed…")}</p>}
-      {feed.isSuccess && items.length === 0 && (topic || followed) && (
+      {feed.isSuccess && items.length === 0 && (topic || followed || campaign) && (
         <div className="empty">
-          <p>{followed ? t("Nothing in the topics you follow yet.") : t("Nothing on this topic yet.")}</p>
+          <p>
+            {campaign
+              ? t("Nothing of this campaign to share yet.")
+              : followed
+                ? t("Nothing in the topics you follow yet.")
+                : t("Nothing on this topic yet.")}
+          </p>
           <button
             type="button"
             className="secondary"
             onClick={() => {
               setTopic("");
               setFollowed(false);
+              setCampaign(null);
             }}
           >
             {t("Show everything")}
           </button>
         </div>
       )}
-      {feed.isSuccess && items.length === 0 && !topic && !followed && (
+      {feed.isSuccess && items.length === 0 && !topic && !followed && !campaign && (
         <div className="empty">
           <p>
             <T k="Nothing to share yet. Curators post content here; you can <0>suggest some</0>." components={[<Link to="/suggest" />]} />

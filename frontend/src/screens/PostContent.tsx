@@ -12,6 +12,7 @@ import { ShareTextField } from "../components/ShareTextField";
 import { TopicPicker } from "../components/TopicPicker";
 import { AudiencePicker } from "../components/AudiencePicker";
 import { useGroups } from "./admin/Groups";
+import { useLiveCampaigns } from "../lib/campaigns";
 
 const emptyTexts = { x: "", mastodon: "", bluesky: "", linkedin: "", facebook: "" } satisfies Record<Network, string>;
 
@@ -26,6 +27,7 @@ export interface ContentFields {
   texts: Record<Network, string>;
   /** Group IDs the post is aimed at; [] is everyone. */
   audience: string[];
+  campaign: string; // a campaign ID, "" for none
 }
 
 export const blankContent: ContentFields = {
@@ -37,6 +39,7 @@ export const blankContent: ContentFields = {
   expiresAt: "",
   texts: emptyTexts,
   audience: [],
+  campaign: "",
 };
 
 /** RFC 3339 → a datetime-local value in the browser's time zone. */
@@ -63,6 +66,7 @@ export function fieldsOf(p: Post, now = Date.now()): ContentFields {
     expiresAt: toLocal(p.expires_at),
     texts,
     audience: p.audience ?? [],
+    campaign: p.campaign_id ?? "",
   };
 }
 
@@ -77,6 +81,7 @@ export function bodyOf(f: ContentFields) {
     ...(f.audience.length > 0 ? { audience: f.audience } : {}),
     ...(localToISO(f.publishAt) ? { publish_at: localToISO(f.publishAt) } : {}),
     ...(localToISO(f.expiresAt) ? { expires_at: localToISO(f.expiresAt) } : {}),
+    ...(f.campaign ? { campaign_id: f.campaign } : {}),
   };
 }
 
@@ -95,6 +100,7 @@ export function changedBody(f: ContentFields, was: ContentFields, at = new Date(
   if (before.expires_at && !now.expires_at) out.expires_at = "";
   if (before.publish_at && !now.publish_at) out.publish_at = at.toISOString();
   if (before.audience && !now.audience) out.audience = []; // aimed at everyone again
+  if (before.campaign_id && !now.campaign_id) out.campaign_id = "";
   return out as Partial<ReturnType<typeof bodyOf>>;
 }
 
@@ -155,6 +161,7 @@ export function ContentFields({
         name="audience"
         render={({ field }) => <AudiencePicker groups={groups.data?.items ?? []} value={field.value} onChange={field.onChange} />}
       />
+      <CampaignPicker form={form} idPrefix={idPrefix} />
       {schedule && (
         <fieldset>
           <legend>{t("Schedule ({{zone}})", { zone: timeZone() })}</legend>
@@ -184,6 +191,28 @@ export function ContentFields({
           />
         ))}
       </fieldset>
+    </>
+  );
+}
+
+/** The campaign a post belongs to: a live campaign, or none. */
+function CampaignPicker({ form, idPrefix }: { form: UseFormReturn<ContentFields>; idPrefix: string }) {
+  const { t } = useTranslation();
+  const campaigns = useLiveCampaigns();
+  const current = useWatch({ control: form.control, name: "campaign" });
+  const live = campaigns.data?.items ?? [];
+  return (
+    <>
+      <label htmlFor={`${idPrefix}-campaign`}>{t("Campaign")}</label>
+      <select id={`${idPrefix}-campaign`} {...form.register("campaign")}>
+        <option value="">{t("None")}</option>
+        {live.map((c) => (
+          <option key={c.id} value={c.id}>
+            {c.name}
+          </option>
+        ))}
+        {current && !live.some((c) => c.id === current) && <option value={current}>{t("An archived campaign")}</option>}
+      </select>
     </>
   );
 }
