@@ -58,7 +58,7 @@ describe("PushNotifications", () => {
     fireEvent.click(sw);
     await waitFor(() => expect(post).toHaveBeenCalled());
     expect(put).toHaveBeenCalledWith("/api/v1/me/consents/{purpose}", { params: { path: { purpose: "push" } }, body: { granted: true } });
-    const opts = pushManager.subscribe.mock.calls[0]![0] as unknown as PushSubscriptionOptionsInit;
+    const opts = (pushManager.subscribe.mock.calls[0] as unknown[])[0] as PushSubscriptionOptionsInit;
     expect(opts.userVisibleOnly).toBe(true);
     expect(opts.applicationServerKey).toEqual(base64UrlToBytes(KEY));
     expect(post).toHaveBeenCalledWith("/api/v1/me/push/subscriptions", {
