@@ -10,11 +10,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -199,16 +199,18 @@ func inc(ctx context.Context, sc tenant.Scope, k Key, c Counters) error {
 
 // apply adds each key's counters to its rollup and to the totals of its
 // day, content, member and network and their derived lines (totals.go):
-// two bulk writes of keyed upserts.
+// keyed upserts of the two collections (upsertOps), written at once.
 func apply(ctx context.Context, sc tenant.Scope, sums map[Key]Counters) error {
 	d := newDerived()
 	for k, c := range sums {
 		d.addRollup(k, c)
 	}
-	if err := upsertRollups(ctx, sc, sums); err != nil {
-		return err
-	}
-	return upsertOps(ctx, sc.Collection(totalKind), d.incs())
+	var rollupsErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { rollupsErr = upsertRollups(ctx, sc, sums) })
+	totalsErr := upsertOps(ctx, sc.Collection(totalKind), d.incs())
+	wg.Wait()
+	return errors.Join(rollupsErr, totalsErr)
 }
 
 // keyed is a key that names its document: its _id and the fields an
@@ -233,37 +235,34 @@ func upsertRollups(ctx context.Context, sc tenant.Scope, sums map[Key]Counters) 
 	return bulkInc(ctx, sc.Collection(rollupKind), sums)
 }
 
-// upsertOps applies keyed upserts in the order given (one bulk write).
+// upsertOps applies keyed upserts (tenant.UpsertByID: one updateMany
+// per distinct update of the lines that exist, one insertMany of those
+// that do not).
 func upsertOps(ctx context.Context, coll *tenant.Collection, ops []keyedOp) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	ups := make([]tenant.Upsert, len(ops))
+	ups := make([]tenant.KeyedUpdate, len(ops))
 	for i, op := range ops {
-		ups[i] = tenant.Upsert{Filter: bson.D{{Key: "_id", Value: op.id}}, Update: op.update}
+		ups[i] = tenant.KeyedUpdate{ID: op.id, Update: op.update}
 	}
-	return coll.BulkUpsert(ctx, ups)
+	lost, err := coll.UpsertByID(ctx, ups)
+	if err == nil && lost > 0 {
+		err = fmt.Errorf("%d rollups or totals deleted while they were counted", lost)
+	}
+	return err
 }
 
 // bulkInc adds each key's counters to its document, creating it if
-// needed, in one bulk write of keyed upserts.
+// needed (upsertOps).
 func bulkInc[K keyed](ctx context.Context, coll *tenant.Collection, sums map[K]Counters) error {
-	// In _id order: two processes' bulks over the same documents then
-	// lock them in the same order. In map order, PostgreSQL (DocumentDB)
-	// found deadlocks between two API processes' click flushes, and the
-	// losing flush's counts were dropped.
-	keys := slices.SortedFunc(maps.Keys(sums), func(a, b K) int { return strings.Compare(a.id(), b.id()) })
-	ops := make([]tenant.Upsert, 0, len(sums))
-	for _, k := range keys {
-		if d := sums[k].incDoc(); len(d) > 0 {
-			ops = append(ops, tenant.Upsert{Filter: bson.D{{Key: "_id", Value: k.id()}},
-				Update: bson.D{{Key: "$setOnInsert", Value: k.fields()}, {Key: "$inc", Value: d}}})
+	ops := make([]keyedOp, 0, len(sums))
+	for k, c := range sums {
+		if d := c.incDoc(); len(d) > 0 {
+			ops = append(ops, keyedOp{k.id(), bson.D{{Key: "$setOnInsert", Value: k.fields()}, {Key: "$inc", Value: d}}})
 		}
 	}
-	if len(ops) == 0 {
-		return nil
-	}
-	return coll.BulkUpsert(ctx, ops)
+	return upsertOps(ctx, coll, ops)
 }
 
 // attributed returns whom an event of memberID at t counts for.
