@@ -23,15 +23,14 @@ func CountShares(ctx context.Context, sc tenant.Scope, postID string, sharedBy, 
 }
 
 // CountClicks adds each post's clicks (by post ID) to its click counter:
-// keyed $inc updates, one updateMany per distinct count (tenant.UpdateByID).
+// one bulk of keyed $inc updates (tenant.UpdateByID), whatever the number of posts.
 // The click recorder calls it once per stored batch.
 func CountClicks(ctx context.Context, sc tenant.Scope, clicks map[string]int64) error {
 	ops := make([]tenant.KeyedUpdate, 0, len(clicks))
 	for id, n := range clicks {
 		ops = append(ops, tenant.KeyedUpdate{ID: id, Update: bson.D{{Key: "$inc", Value: bson.D{{Key: "clicks", Value: n}}}}})
 	}
-	_, err := sc.Collection(postKind).UpdateByID(ctx, ops)
-	return err
+	return sc.Collection(postKind).UpdateByID(ctx, ops)
 }
 
 // MaxReviewCount bounds the count of suggestions waiting for review: the

@@ -250,18 +250,29 @@ func (r *Redirector) insertClicks(ctx context.Context, sc tenant.Scope, clicks [
 	}
 	// The counters and the hook's rollups are apart: written at once.
 	var wg sync.WaitGroup
-	wg.Go(func() { r.countClicks(ctx, sc, clicks) })
+	var counted time.Duration
+	wg.Go(func() {
+		t0 := time.Now()
+		r.countClicks(ctx, sc, clicks)
+		counted = time.Since(t0)
+	})
 	if r.hook != nil {
 		r.hook.ClicksRecorded(ctx, sc, clicks)
 	}
 	wg.Wait()
+	if counted > slowCounters {
+		r.log.Warn("click counters of shares and contents slow to write", "tenant_id", sc.InstanceID(), "count", len(clicks), "took", counted.Round(time.Millisecond))
+	}
 	return nil
 }
 
+// slowCounters is how long a flush's counters may take before it is
+// logged.
+const slowCounters = 5 * time.Second
+
 // countClicks adds a stored batch's clicks to the counters of its shares
 // and contents: keyed $inc updates, one document per share and content
-// of the batch, sent as one updateMany per distinct count
-// (tenant.UpdateByID). The batch is stored whatever happens here (a
+// of the batch, one bulk per collection (tenant.UpdateByID). The batch is stored whatever happens here (a
 // retry would count it twice); a failure is logged, and the analytics,
 // which have their own totals, are not affected.
 func (r *Redirector) countClicks(ctx context.Context, sc tenant.Scope, clicks []Click) {
@@ -276,7 +287,7 @@ func (r *Redirector) countClicks(ctx context.Context, sc tenant.Scope, clicks []
 	for id, n := range byShare {
 		ops = append(ops, tenant.KeyedUpdate{ID: id, Update: bson.D{{Key: "$inc", Value: bson.D{{Key: "clicks", Value: n}}}}})
 	}
-	_, err := sc.Collection(shareKind).UpdateByID(ctx, ops)
+	err := sc.Collection(shareKind).UpdateByID(ctx, ops)
 	if err == nil {
 		err = content.CountClicks(ctx, sc, byContent)
 	}

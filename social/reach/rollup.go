@@ -235,22 +235,14 @@ func upsertRollups(ctx context.Context, sc tenant.Scope, sums map[Key]Counters) 
 	return bulkInc(ctx, sc.Collection(rollupKind), sums)
 }
 
-// upsertOps applies keyed upserts (tenant.UpsertByID: one updateMany
-// per distinct update of the lines that exist, one insertMany of those
-// that do not).
+// upsertOps applies keyed upserts (tenant.UpsertByID: one unordered
+// bulk in _id order; writes broken out of a deadlock are sent again).
 func upsertOps(ctx context.Context, coll *tenant.Collection, ops []keyedOp) error {
-	if len(ops) == 0 {
-		return nil
-	}
 	ups := make([]tenant.KeyedUpdate, len(ops))
 	for i, op := range ops {
 		ups[i] = tenant.KeyedUpdate{ID: op.id, Update: op.update}
 	}
-	lost, err := coll.UpsertByID(ctx, ups)
-	if err == nil && lost > 0 {
-		err = fmt.Errorf("%d rollups or totals deleted while they were counted", lost)
-	}
-	return err
+	return coll.UpsertByID(ctx, ups)
 }
 
 // bulkInc adds each key's counters to its document, creating it if
@@ -459,6 +451,7 @@ func (s *Service) ClicksRecorded(ctx context.Context, sc tenant.Scope, clicks []
 }
 
 func (s *Service) clicksRecorded(ctx context.Context, sc tenant.Scope, clicks []social.Click) error {
+	start := time.Now()
 	loc := sc.Instance().Settings.Location()
 	shares, err := s.shares(ctx, sc, clicks)
 	if err != nil {
@@ -503,8 +496,17 @@ func (s *Service) clicksRecorded(ctx context.Context, sc tenant.Scope, clicks []
 		}
 		sums[k] = n
 	}
-	return apply(ctx, sc, sums)
+	looked := time.Since(start)
+	err = apply(ctx, sc, sums)
+	if took := time.Since(start); took > slowFlush {
+		s.log.WarnContext(ctx, "click rollups slow to write", "tenant_id", sc.InstanceID(), "count", len(clicks), "keys", len(sums),
+			"lookups", looked.Round(time.Millisecond), "took", took.Round(time.Millisecond))
+	}
+	return err
 }
+
+// slowFlush is how long a flush's rollups may take before it is logged.
+const slowFlush = 5 * time.Second
 
 // countsForPoints reports whether a click may be a unique click, which
 // earns points: the share was published when the click came, and the
