@@ -133,4 +133,3 @@ func (c *Collection) writable() error {
 	}
 	return nil
 }
-
