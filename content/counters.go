@@ -23,15 +23,14 @@ func CountShares(ctx context.Context, sc tenant.Scope, postID string, sharedBy, 
 }
 
 // CountClicks adds each post's clicks (by post ID) to its click counter:
-// one bulk write of keyed $inc updates, whatever the number of posts.
+// one bulk of keyed $inc updates (tenant.UpdateByID), whatever the number of posts.
 // The click recorder calls it once per stored batch.
 func CountClicks(ctx context.Context, sc tenant.Scope, clicks map[string]int64) error {
-	ops := make([]tenant.Upsert, 0, len(clicks))
+	ops := make([]tenant.KeyedUpdate, 0, len(clicks))
 	for id, n := range clicks {
-		ops = append(ops, tenant.Upsert{Filter: bson.D{{Key: "_id", Value: id}},
-			Update: bson.D{{Key: "$inc", Value: bson.D{{Key: "clicks", Value: n}}}}})
+		ops = append(ops, tenant.KeyedUpdate{ID: id, Update: bson.D{{Key: "$inc", Value: bson.D{{Key: "clicks", Value: n}}}}})
 	}
-	return sc.Collection(postKind).BulkUpdate(ctx, ops)
+	return sc.Collection(postKind).UpdateByID(ctx, ops)
 }
 
 // MaxReviewCount bounds the count of suggestions waiting for review: the

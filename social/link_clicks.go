@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/chorushq/chorus/tenant/foundation/httpapi"
 	"slices"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -247,18 +248,33 @@ func (r *Redirector) insertClicks(ctx context.Context, sc tenant.Scope, clicks [
 	if err := sc.Collection(clickKind).Insert(ctx, newClickBatch(clicks)); err != nil {
 		return err
 	}
-	r.countClicks(ctx, sc, clicks)
+	// The counters and the hook's rollups are apart: written at once.
+	var wg sync.WaitGroup
+	var counted time.Duration
+	wg.Go(func() {
+		t0 := time.Now()
+		r.countClicks(ctx, sc, clicks)
+		counted = time.Since(t0)
+	})
 	if r.hook != nil {
 		r.hook.ClicksRecorded(ctx, sc, clicks)
+	}
+	wg.Wait()
+	if counted > slowCounters {
+		r.log.Warn("click counters of shares and contents slow to write", "tenant_id", sc.InstanceID(), "count", len(clicks), "took", counted.Round(time.Millisecond))
 	}
 	return nil
 }
 
+// slowCounters is how long a flush's counters may take before it is
+// logged.
+const slowCounters = 5 * time.Second
+
 // countClicks adds a stored batch's clicks to the counters of its shares
-// and contents: two bulk writes of keyed $inc updates, one document per
-// share and content of the batch. The batch is stored whatever happens
-// here (a retry would count it twice); a failure is logged, and the
-// analytics, which have their own totals, are not affected.
+// and contents: keyed $inc updates, one document per share and content
+// of the batch, one bulk per collection (tenant.UpdateByID). The batch is stored whatever happens here (a
+// retry would count it twice); a failure is logged, and the analytics,
+// which have their own totals, are not affected.
 func (r *Redirector) countClicks(ctx context.Context, sc tenant.Scope, clicks []Click) {
 	byShare, byContent := map[string]int64{}, map[string]int64{}
 	for _, c := range clicks {
@@ -267,12 +283,11 @@ func (r *Redirector) countClicks(ctx context.Context, sc tenant.Scope, clicks []
 			byContent[c.ContentID]++
 		}
 	}
-	ops := make([]tenant.Upsert, 0, len(byShare))
+	ops := make([]tenant.KeyedUpdate, 0, len(byShare))
 	for id, n := range byShare {
-		ops = append(ops, tenant.Upsert{Filter: bson.D{{Key: "_id", Value: id}},
-			Update: bson.D{{Key: "$inc", Value: bson.D{{Key: "clicks", Value: n}}}}})
+		ops = append(ops, tenant.KeyedUpdate{ID: id, Update: bson.D{{Key: "$inc", Value: bson.D{{Key: "clicks", Value: n}}}}})
 	}
-	err := sc.Collection(shareKind).BulkUpdate(ctx, ops)
+	err := sc.Collection(shareKind).UpdateByID(ctx, ops)
 	if err == nil {
 		err = content.CountClicks(ctx, sc, byContent)
 	}

@@ -84,6 +84,10 @@ const (
 	// queueWait is how long a redirect waits for room in a full queue.
 	queueWait = time.Second
 	batchSize = 10000
+	// flushParallel bounds the instances whose clicks are written at
+	// once; flushTimeout bounds one instance's write.
+	flushParallel = 4
+	flushTimeout  = time.Minute
 	// dropLogEvery rate-limits the log line about dropped clicks.
 	dropLogEvery = 10 * time.Second
 )
@@ -322,7 +326,10 @@ func (r *Redirector) sessionMember(ctx context.Context, secret, instanceID strin
 	return member
 }
 
-// record writes clicks in batches per instance until Close.
+// record writes clicks in batches per instance until Close. A batch is
+// what waited when the tick came, up to batchSize: when the store falls
+// behind, batches grow with the queue, and a batch's clicks on the same
+// share, content and day are written as one.
 func (r *Redirector) record() {
 	defer close(r.done)
 	tick := time.NewTicker(time.Second)
@@ -332,24 +339,35 @@ func (r *Redirector) record() {
 	n := 0
 	flush := func() {
 		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		for inst, clicks := range batch {
-			sc, err := r.store.Open(ctx, links[inst].InstanceID)
-			if err == nil {
-				err = r.insertClicks(ctx, sc, clicks)
-			}
-			if err != nil {
-				r.log.Error("clicks not recorded", "tenant_id", inst, "count", len(clicks), "err", err)
-				continue
-			}
-			r.stored.Add(int64(len(clicks)))
-		}
+		r.flushInstances(batch, links)
 		clear(batch)
+		clear(links)
 		n = 0
 		if r.flushed != nil {
 			r.flushed(time.Since(start))
 		}
+		// A tick that came during a long flush would flush the next
+		// few clicks alone.
+		select {
+		case <-tick.C:
+		default:
+		}
+	}
+	add := func(p pending) {
+		l := p.link.link
+		click := Click{ShareID: l.ShareID, ContentID: l.ContentID, Network: l.Network,
+			At: p.at.UTC().Truncate(time.Millisecond), IPPrefix: truncateIP(p.remote), Code: l.Code, UserAgent: p.agent}
+		if ref, err := url.Parse(p.referrer); err == nil {
+			click.Referrer = ref.Hostname()
+		}
+		if p.session != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			click.SessionMember = r.sessionMember(ctx, p.session, l.InstanceID)
+			cancel()
+		}
+		batch[l.InstanceID] = append(batch[l.InstanceID], click)
+		links[l.InstanceID] = l
+		n++
 	}
 	for {
 		select {
@@ -358,28 +376,54 @@ func (r *Redirector) record() {
 				flush()
 				return
 			}
-			l := p.link.link
-			click := Click{ShareID: l.ShareID, ContentID: l.ContentID, Network: l.Network,
-				At: p.at.UTC().Truncate(time.Millisecond), IPPrefix: truncateIP(p.remote), Code: l.Code, UserAgent: p.agent}
-			if ref, err := url.Parse(p.referrer); err == nil {
-				click.Referrer = ref.Hostname()
-			}
-			if p.session != "" {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				click.SessionMember = r.sessionMember(ctx, p.session, l.InstanceID)
-				cancel()
-			}
-			batch[l.InstanceID] = append(batch[l.InstanceID], click)
-			links[l.InstanceID] = l
-			if n++; n >= batchSize {
+			if add(p); n >= batchSize {
 				flush()
 			}
 		case <-tick.C:
+			// Take what else waits, up to batchSize.
+		more:
+			for n < batchSize {
+				select {
+				case p, ok := <-r.clicks:
+					if !ok {
+						break more
+					}
+					add(p)
+				default:
+					break more
+				}
+			}
 			if n > 0 {
 				flush()
 			}
 		}
 	}
+}
+
+// flushInstances writes each instance's clicks, up to flushParallel
+// instances at once, each within flushTimeout.
+func (r *Redirector) flushInstances(batch map[string][]Click, links map[string]TrackedLink) {
+	sem := make(chan struct{}, flushParallel)
+	var wg sync.WaitGroup
+	for inst, clicks := range batch {
+		link := links[inst]
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+			defer cancel()
+			sc, err := r.store.Open(ctx, link.InstanceID)
+			if err == nil {
+				err = r.insertClicks(ctx, sc, clicks)
+			}
+			if err != nil {
+				r.log.Error("clicks not recorded", "tenant_id", inst, "count", len(clicks), "err", err)
+				return
+			}
+			r.stored.Add(int64(len(clicks)))
+		})
+	}
+	wg.Wait()
 }
 
 // Close stops taking clicks and waits until every queued one is written

@@ -39,7 +39,7 @@ func trackedLink(t *testing.T, domain string) (tenant.Scope, *social.Redirector,
 }
 
 // click serves one visit of path from the i-th address.
-func visit(t *testing.T, e *gin.Engine, path string, i int) {
+func visit(t testing.TB, e *gin.Engine, path string, i int) {
 	req := httptest.NewRequest("GET", path, nil)
 	req.RemoteAddr = fmt.Sprintf("10.%d.%d.1:1234", i/256%256, i%256)
 	req.Header.Set("User-Agent", "Mozilla/5.0")

@@ -25,7 +25,7 @@ import (
 
 // instance opens a fresh instance in zone tz on a real MongoDB-compatible
 // server.
-func instance(t *testing.T, store *tenant.Store, domain, tz string) tenant.Scope {
+func instance(t testing.TB, store *tenant.Store, domain, tz string) tenant.Scope {
 	t.Helper()
 	inst, err := store.EnsureInstance(t.Context(), domain, "admin@"+domain)
 	if err != nil {
@@ -44,13 +44,13 @@ func instance(t *testing.T, store *tenant.Store, domain, tz string) tenant.Scope
 	return sc
 }
 
-func openStore(t *testing.T) *tenant.Store {
+func openStore(t testing.TB) *tenant.Store {
 	t.Helper()
 	return openStoreWith(t, nil)
 }
 
 // openStoreWith opens the store with a command monitor.
-func openStoreWith(t *testing.T, mon *event.CommandMonitor) *tenant.Store {
+func openStoreWith(t testing.TB, mon *event.CommandMonitor) *tenant.Store {
 	t.Helper()
 	uri, db := tenanttest.Mongo(t)
 	store, err := tenant.OpenStore(t.Context(), tenant.StoreConfig{URI: uri, Database: db,

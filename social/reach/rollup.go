@@ -10,11 +10,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -199,16 +199,18 @@ func inc(ctx context.Context, sc tenant.Scope, k Key, c Counters) error {
 
 // apply adds each key's counters to its rollup and to the totals of its
 // day, content, member and network and their derived lines (totals.go):
-// two bulk writes of keyed upserts.
+// keyed upserts of the two collections (upsertOps), written at once.
 func apply(ctx context.Context, sc tenant.Scope, sums map[Key]Counters) error {
 	d := newDerived()
 	for k, c := range sums {
 		d.addRollup(k, c)
 	}
-	if err := upsertRollups(ctx, sc, sums); err != nil {
-		return err
-	}
-	return upsertOps(ctx, sc.Collection(totalKind), d.incs())
+	var rollupsErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { rollupsErr = upsertRollups(ctx, sc, sums) })
+	totalsErr := upsertOps(ctx, sc.Collection(totalKind), d.incs())
+	wg.Wait()
+	return errors.Join(rollupsErr, totalsErr)
 }
 
 // keyed is a key that names its document: its _id and the fields an
@@ -233,37 +235,26 @@ func upsertRollups(ctx context.Context, sc tenant.Scope, sums map[Key]Counters) 
 	return bulkInc(ctx, sc.Collection(rollupKind), sums)
 }
 
-// upsertOps applies keyed upserts in the order given (one bulk write).
+// upsertOps applies keyed upserts (tenant.UpsertByID: one unordered
+// bulk in _id order; writes broken out of a deadlock are sent again).
 func upsertOps(ctx context.Context, coll *tenant.Collection, ops []keyedOp) error {
-	if len(ops) == 0 {
-		return nil
-	}
-	ups := make([]tenant.Upsert, len(ops))
+	ups := make([]tenant.KeyedUpdate, len(ops))
 	for i, op := range ops {
-		ups[i] = tenant.Upsert{Filter: bson.D{{Key: "_id", Value: op.id}}, Update: op.update}
+		ups[i] = tenant.KeyedUpdate{ID: op.id, Update: op.update}
 	}
-	return coll.BulkUpsert(ctx, ups)
+	return coll.UpsertByID(ctx, ups)
 }
 
 // bulkInc adds each key's counters to its document, creating it if
-// needed, in one bulk write of keyed upserts.
+// needed (upsertOps).
 func bulkInc[K keyed](ctx context.Context, coll *tenant.Collection, sums map[K]Counters) error {
-	// In _id order: two processes' bulks over the same documents then
-	// lock them in the same order. In map order, PostgreSQL (DocumentDB)
-	// found deadlocks between two API processes' click flushes, and the
-	// losing flush's counts were dropped.
-	keys := slices.SortedFunc(maps.Keys(sums), func(a, b K) int { return strings.Compare(a.id(), b.id()) })
-	ops := make([]tenant.Upsert, 0, len(sums))
-	for _, k := range keys {
-		if d := sums[k].incDoc(); len(d) > 0 {
-			ops = append(ops, tenant.Upsert{Filter: bson.D{{Key: "_id", Value: k.id()}},
-				Update: bson.D{{Key: "$setOnInsert", Value: k.fields()}, {Key: "$inc", Value: d}}})
+	ops := make([]keyedOp, 0, len(sums))
+	for k, c := range sums {
+		if d := c.incDoc(); len(d) > 0 {
+			ops = append(ops, keyedOp{k.id(), bson.D{{Key: "$setOnInsert", Value: k.fields()}, {Key: "$inc", Value: d}}})
 		}
 	}
-	if len(ops) == 0 {
-		return nil
-	}
-	return coll.BulkUpsert(ctx, ops)
+	return upsertOps(ctx, coll, ops)
 }
 
 // attributed returns whom an event of memberID at t counts for.
@@ -460,6 +451,7 @@ func (s *Service) ClicksRecorded(ctx context.Context, sc tenant.Scope, clicks []
 }
 
 func (s *Service) clicksRecorded(ctx context.Context, sc tenant.Scope, clicks []social.Click) error {
+	start := time.Now()
 	loc := sc.Instance().Settings.Location()
 	shares, err := s.shares(ctx, sc, clicks)
 	if err != nil {
@@ -504,8 +496,17 @@ func (s *Service) clicksRecorded(ctx context.Context, sc tenant.Scope, clicks []
 		}
 		sums[k] = n
 	}
-	return apply(ctx, sc, sums)
+	looked := time.Since(start)
+	err = apply(ctx, sc, sums)
+	if took := time.Since(start); took > slowFlush {
+		s.log.WarnContext(ctx, "click rollups slow to write", "tenant_id", sc.InstanceID(), "count", len(clicks), "keys", len(sums),
+			"lookups", looked.Round(time.Millisecond), "took", took.Round(time.Millisecond))
+	}
+	return err
 }
+
+// slowFlush is how long a flush's rollups may take before it is logged.
+const slowFlush = 5 * time.Second
 
 // countsForPoints reports whether a click may be a unique click, which
 // earns points: the share was published when the click came, and the
