@@ -71,10 +71,10 @@ func TestAudiences(t *testing.T) {
 		t.Errorf("rules not cleaned (duplicates folded): %+v", sales.Rules)
 	}
 	problem(f.admin.do("POST", "/api/v1/groups", map[string]any{"name": " sales"}), http.StatusConflict, "group_name_taken", "name")
-	problem(f.admin.do("POST", "/api/v1/groups", map[string]any{"name": "X", "rules": []map[string]any{{"attribute": "salary", "values": []string{"1"}}}}),
+	problem(f.admin.sendingMalformed().do("POST", "/api/v1/groups", map[string]any{"name": "X", "rules": []map[string]any{{"attribute": "salary", "values": []string{"1"}}}}),
 		http.StatusBadRequest, "validation_failed", "rules[0].attribute")
-	problem(f.admin.do("POST", "/api/v1/groups", map[string]any{"name": ""}), http.StatusBadRequest, "validation_failed", "name")
-	problem(f.admin.do("POST", "/api/v1/groups", map[string]any{"name": "Y", "extra": 1}), http.StatusBadRequest, "validation_failed", "")
+	problem(f.admin.sendingMalformed().do("POST", "/api/v1/groups", map[string]any{"name": ""}), http.StatusBadRequest, "validation_failed", "name")
+	problem(f.admin.sendingMalformed().do("POST", "/api/v1/groups", map[string]any{"name": "Y", "extra": 1}), http.StatusBadRequest, "validation_failed", "")
 	must(f.alice.do("POST", "/api/v1/groups", map[string]any{"name": "Mine"}), http.StatusForbidden)
 	must(f.alice.do("GET", "/api/v1/groups", nil), http.StatusForbidden)
 	must(f.admin.do("POST", "/api/v1/groups", map[string]any{"name": "Board"}), http.StatusCreated).json(t, &board)

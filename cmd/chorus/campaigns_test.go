@@ -103,7 +103,7 @@ func TestCampaignsCRUD(t *testing.T) {
 		{"operator as start", with("start", map[string]any{"$ne": nil}), 400, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := curator.do("POST", "/api/v1/campaigns", tc.body)
+			res := curator.sendingMalformed().do("POST", "/api/v1/campaigns", tc.body)
 			p := res.problem(t)
 			if res.status != tc.status || p.Code != "validation_failed" {
 				t.Fatalf("= %d %s, want %d validation_failed", res.status, res.body, tc.status)
