@@ -27,6 +27,7 @@ export default defineConfig({
   test: {
     environment: "jsdom",
     include: ["src/**/*.test.{ts,tsx}", "pwa/**/*.test.ts"],
-    setupFiles: ["src/i18n.ts"],
+    setupFiles: ["src/i18n.ts", "src/test-setup.ts"],
+    testTimeout: 20000,
   },
 });
