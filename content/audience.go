@@ -66,13 +66,14 @@ func (s *Service) Sees(ctx context.Context, sc tenant.Scope, me tenant.Member, p
 }
 
 // aimFilter selects the posts aimed at a member of groups: the feed's
-// indexed condition (a post stored before audiences has no aimed_at and
-// is everyone's). nil for curators and admins, who see every post.
+// indexed condition. Every post carries aimed_at (each write sets it from
+// the audience; migration 8, BackfillAimedAt, gave it to the posts stored
+// before). nil for curators and admins, who see every post.
 func aimFilter(me tenant.Member, groups []string) bson.D {
 	if isCurator(me) {
 		return nil
 	}
-	in := bson.A{nil, AimEveryone}
+	in := bson.A{AimEveryone}
 	for _, g := range groups {
 		in = append(in, g)
 	}

@@ -37,7 +37,7 @@ func TestListThroughWindowsIsTheOpenQuery(t *testing.T) {
 		n := len(all)
 		p := Post{ID: httpapi.NewID(), State: state, URL: fmt.Sprintf("https://news.example/%d", n), Title: fmt.Sprintf("post %d", n),
 			Topics: topics[n%len(topics)], PublishAt: at.Truncate(time.Millisecond), AuthorID: f.curA.ID,
-			CreatedAt: now, UpdatedAt: now, ShareTexts: map[string]string{}}
+			CreatedAt: now, UpdatedAt: now, ShareTexts: map[string]string{}, AimedAt: aim(nil)}
 		if mod != nil {
 			mod(&p)
 		}
@@ -229,7 +229,7 @@ func TestFeedWindowReadScansTheWindow(t *testing.T) {
 	var docs []any
 	for i := range 2000 {
 		docs = append(docs, Post{ID: httpapi.NewID(), State: StatePublished, URL: "https://news.example/", Title: "t", Topics: []string{},
-			PublishAt: now.Add(-time.Duration(i+1) * time.Hour), AuthorID: "a", CreatedAt: now, UpdatedAt: now})
+			PublishAt: now.Add(-time.Duration(i+1) * time.Hour), AuthorID: "a", CreatedAt: now, UpdatedAt: now, AimedAt: aim(nil)})
 	}
 	if err := sc.Collection(postKind).InsertMany(t.Context(), docs); err != nil {
 		t.Fatal(err)

@@ -73,8 +73,9 @@ type Post struct {
 	Clicks   int64 `bson:"clicks,omitempty"`
 	// Audience is the groups (tenant.Group IDs) the post is aimed at;
 	// empty: everyone. AimedAt is what the feed's indexed filter matches:
-	// Audience, or [AimEveryone] when it is empty (see aim). Posts stored
-	// before audiences existed have neither and are everyone's.
+	// Audience, or [AimEveryone] when it is empty (see aim); every write
+	// sets it. Posts stored before audiences existed got it from migration
+	// 8 (BackfillAimedAt).
 	Audience []string `bson:"audience,omitempty"`
 	AimedAt  []string `bson:"aimed_at,omitempty"`
 }

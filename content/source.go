@@ -408,7 +408,6 @@ func (s *Service) addItems(ctx context.Context, sc tenant.Scope, src Source, fee
 	var docs []any
 	for _, p := range fresh {
 		if seen[p.CanonicalURL] {
-			p.AimedAt = aim(p.Audience)
 			docs = append(docs, p)
 		}
 	}
@@ -432,7 +431,7 @@ func (s *Service) addItems(ctx context.Context, sc tenant.Scope, src Source, fee
 func (src Source) post(link, canonical, title string, pv Preview, now time.Time) Post {
 	p := Post{ID: httpapi.NewID(), State: StateDraft, URL: link, CanonicalURL: canonical, SourceID: src.ID,
 		Title: title, ShareTexts: map[string]string{}, Topics: src.Topics,
-		PublishAt: now, AuthorID: src.CreatedBy, CreatedAt: now, UpdatedAt: now, Preview: pv}
+		PublishAt: now, AuthorID: src.CreatedBy, CreatedAt: now, UpdatedAt: now, Preview: pv, AimedAt: aim(nil)}
 	if p.Topics == nil {
 		p.Topics = []string{}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/tenant"
 )
 
@@ -192,15 +193,22 @@ func (s *Service) blocker(ctx context.Context, sc tenant.Scope, sh Share) (strin
 	// Removal and erasure cancel a member's shares; a share that escaped
 	// them (a task already running) still never posts for someone who
 	// left.
-	switch _, err := sc.Member(ctx, sh.MemberID); {
+	m, err := sc.Member(ctx, sh.MemberID)
+	switch {
 	case errors.Is(err, tenant.ErrNotFound):
 		return "the member is no longer in the company", nil
 	case err != nil:
 		return "", err
 	}
 	if s.content != nil {
-		if _, err := s.content.Shareable(ctx, sc, sh.ContentID); err != nil {
+		// The rule of share creation (content.ShareableBy): a post
+		// re-aimed away from the member since is as gone to them as an
+		// archived one, and says no more.
+		switch _, err := s.content.ShareableBy(ctx, sc, m, sh.ContentID); {
+		case errors.Is(err, content.ErrNotFound), errors.Is(err, content.ErrNotShareable):
 			return "the content is no longer published", nil
+		case err != nil:
+			return "", err
 		}
 	}
 	if _, err := s.whitelisted(ctx, sc, sh.Network); err != nil {

@@ -88,7 +88,7 @@ func (r *feedRig) addPosts(tb testing.TB, sc tenant.Scope, topic string, newest 
 		at := r.now.Add(-newest - time.Duration(i)*time.Minute)
 		posts[i] = content.Post{ID: httpapi.NewID(), State: content.StatePublished, URL: fmt.Sprintf("https://news.example/%d", i),
 			Title: fmt.Sprintf("Post %d", i), ShareTexts: map[string]string{"mastodon": "Read this"}, Topics: []string{topic},
-			PublishAt: at, CreatedAt: at, UpdatedAt: at, Preview: content.Preview{Status: "pending"}}
+			PublishAt: at, CreatedAt: at, UpdatedAt: at, Preview: content.Preview{Status: "pending"}, AimedAt: []string{content.AimEveryone}}
 		docs = append(docs, posts[i])
 		if len(docs) == cap(docs) || i == n-1 {
 			if err := coll.InsertMany(context.Background(), docs); err != nil {

@@ -49,7 +49,7 @@ func TestHotRequestsReadTheSameWhateverTheHistory(t *testing.T) {
 			at := now.Add(-newest - time.Duration(i)*time.Minute)
 			p := content.Post{ID: newHotID(newest, i), State: content.StatePublished, URL: fmt.Sprintf("https://news.example/%d", i),
 				Title: "Post", ShareTexts: map[string]string{}, Topics: []string{}, PublishAt: at, CreatedAt: at, UpdatedAt: at,
-				Preview: content.Preview{Status: "ok"}}
+				Preview: content.Preview{Status: "ok"}, AimedAt: []string{content.AimEveryone}}
 			posts = append(posts, p)
 			for j := range perPost {
 				shares = append(shares, social.Share{ID: newHotID(newest, n+i*perPost+j), ContentID: p.ID, ConnectionID: connID, MemberID: member,

@@ -78,18 +78,29 @@ func migrations(log *slog.Logger, r *reach.Service) []tenant.Migration {
 				return nil
 			})
 		}},
-		{Version: 7, Name: "posts written before canonical URLs get theirs, so content sources deduplicate against them", Run: func(ctx context.Context, s *tenant.Store) error {
-			return s.EachInstance(ctx, func(sc tenant.Scope) error {
-				n, err := content.BackfillCanonicalURLs(ctx, sc)
-				if n > 0 {
-					log.InfoContext(ctx, "canonical URLs backfilled", "tenant_id", sc.InstanceID(), "posts", n)
-				}
-				if err != nil {
-					return fmt.Errorf("instance %s: %w", sc.InstanceID(), err)
-				}
-				return nil
-			})
-		}},
+		{Version: 7, Name: "posts written before canonical URLs get theirs, so content sources deduplicate against them",
+			Run: backfillPosts(log, "canonical URLs backfilled", content.BackfillCanonicalURLs)},
+		// The feed's filter matches aimed_at alone: posts stored before
+		// audiences (or by a write that left it out) get theirs.
+		{Version: 8, Name: "posts written before audiences are aimed at everyone or at their groups, so the feed finds them by aimed_at alone",
+			Run: backfillPosts(log, "posts aimed", content.BackfillAimedAt)},
+	}
+}
+
+// backfillPosts is a migration that runs backfill on every instance,
+// logging done with the number of posts it changed.
+func backfillPosts(log *slog.Logger, done string, backfill func(context.Context, tenant.Scope) (int, error)) func(context.Context, *tenant.Store) error {
+	return func(ctx context.Context, s *tenant.Store) error {
+		return s.EachInstance(ctx, func(sc tenant.Scope) error {
+			n, err := backfill(ctx, sc)
+			if n > 0 {
+				log.InfoContext(ctx, done, "tenant_id", sc.InstanceID(), "posts", n)
+			}
+			if err != nil {
+				return fmt.Errorf("instance %s: %w", sc.InstanceID(), err)
+			}
+			return nil
+		})
 	}
 }
 
