@@ -56,6 +56,9 @@ type Post struct {
 	PublishAt time.Time  `bson:"publish_at"`
 	ExpiresAt *time.Time `bson:"expires_at,omitempty"`
 	AuthorID  string     `bson:"author_id"`
+	// PushSwept: the post's push notification marks were swept
+	// (SweepPushSent); it is not notified again.
+	PushSwept bool `bson:"push_swept,omitempty" json:"-"`
 	// Suggested marks a post that an employee suggested.
 	Suggested  bool      `bson:"suggested"`
 	Reason     string    `bson:"reason,omitempty"`

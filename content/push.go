@@ -167,8 +167,12 @@ const (
 )
 
 var pushSentKind = tenant.Kind{
-	Name:    "push_sent",
-	Indexes: []tenant.Index{{Keys: bson.D{{Key: "member_id", Value: 1}}}},
+	Name: "push_sent",
+	Indexes: []tenant.Index{
+		{Keys: bson.D{{Key: "member_id", Value: 1}}},
+		// The sweep of old marks (SweepPushSent), oldest first.
+		{Keys: bson.D{{Key: "at", Value: 1}, {Key: "_id", Value: 1}}},
+	},
 }
 
 // pushKinds are the tenant kinds of push notifications (part of Kinds).

@@ -102,7 +102,8 @@ func (r *PushReport) add(o PushReport) {
 // still grant the push consent, are outside their quiet hours (then the
 // notification is dropped: the feed and the digest have the post) and
 // under the instance's daily cap. A post not published now (scheduled
-// later, archived, expired) is left alone.
+// later, archived, expired) is left alone, as is one notified more than
+// PushMarkDays ago (its marks are swept: SweepPushSent).
 //
 // It is idempotent: each (post, member) is marked before anything is
 // sent, so re-runs notify nobody twice. A push service answering 429 or
@@ -120,7 +121,7 @@ func (s *Service) NotifyPublished(ctx context.Context, sc tenant.Scope, postID s
 	} else if err != nil {
 		return rep, err
 	}
-	if p.StateAt(s.now()) != StatePublished {
+	if p.StateAt(s.now()) != StatePublished || p.PushSwept {
 		return rep, nil
 	}
 	msg, err := json.Marshal(PushMessage{PostID: p.ID, Title: postTitle(p), Body: sc.Instance().Name, URL: "/share/" + p.ID})

@@ -1,8 +1,11 @@
 package content
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/chorushq/chorus/tenant"
 )
@@ -130,5 +133,63 @@ func TestCheckSubscription(t *testing.T) {
 		if (err == nil) != tc.okay {
 			t.Errorf("%+v: err %v, want ok %v", tc.in, err, tc.okay)
 		}
+	}
+}
+
+// TestSweepPushSent: marks older than PushMarkDays go, in batches, and
+// their posts are marked as notified; recent marks stay, and so do
+// another instance's old ones.
+func TestSweepPushSent(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	now := f.clock.Now()
+	old, recent := f.create(t, f.a, "old-post"), f.create(t, f.a, "recent-post")
+	other := f.create(t, f.b, "other-post")
+	mark := func(p Post, member string, at time.Time) any {
+		return pushSent{ID: p.ID + ":" + member, PostID: p.ID, MemberID: member, State: pushDone, At: at}
+	}
+	// More old marks than one batch deletes.
+	var marks []any
+	for i := range pushSweepBatch + 20 {
+		marks = append(marks, mark(old, fmt.Sprintf("member-%04d", i), now.AddDate(0, 0, -PushMarkDays-1-i%3)))
+	}
+	marks = append(marks, mark(recent, "member-0001", now.AddDate(0, 0, -PushMarkDays+1)))
+	if err := f.a.Collection(pushSentKind).InsertMany(ctx, marks); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.b.Collection(pushSentKind).Insert(ctx, mark(other, "member-0001", now.AddDate(0, 0, -PushMarkDays-10))); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := SweepPushSent(ctx, f.a, now)
+	if err != nil || n != int64(pushSweepBatch+20) {
+		t.Fatalf("SweepPushSent = %d, %v; want %d", n, err, pushSweepBatch+20)
+	}
+	var left []pushSent
+	if err := f.a.Collection(pushSentKind).Find(ctx, bson.D{}, &left); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0].PostID != recent.ID {
+		t.Errorf("marks left: %+v, want only the recent one", left)
+	}
+	if c, err := f.b.Collection(pushSentKind).Count(ctx, bson.D{}); err != nil || c != 1 {
+		t.Errorf("the other instance's marks: %d, %v; want its 1 untouched", c, err)
+	}
+	for _, tc := range []struct {
+		sc   tenant.Scope
+		p    Post
+		want bool
+	}{{f.a, old, true}, {f.a, recent, false}, {f.b, other, false}} {
+		got, err := f.svc.Get(ctx, tc.sc, tc.p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.PushSwept != tc.want {
+			t.Errorf("%s: push_swept %v, want %v", got.Title, got.PushSwept, tc.want)
+		}
+	}
+	// Nothing left to sweep: a second run deletes nothing.
+	if n, err := SweepPushSent(ctx, f.a, now); err != nil || n != 0 {
+		t.Errorf("second sweep = %d, %v; want 0", n, err)
 	}
 }

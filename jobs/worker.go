@@ -213,9 +213,17 @@ func (w *Worker) reconcile(ctx context.Context, sc tenant.Scope) error {
 }
 
 // sweepRetention (privacy:sweep_retention) deletes an instance's click
-// events and audit entries past their retention.
+// events and audit entries past their retention, and its push
+// notification marks past content.PushMarkDays.
 func (w *Worker) sweepRetention(ctx context.Context, sc tenant.Scope) error {
-	n, err := social.SweepClicks(ctx, sc, w.cfg.Now())
+	n, err := content.SweepPushSent(ctx, sc, w.cfg.Now())
+	if n > 0 {
+		w.cfg.Log.InfoContext(ctx, "push notification marks swept", "count", n)
+	}
+	if err != nil {
+		return err
+	}
+	n, err = social.SweepClicks(ctx, sc, w.cfg.Now())
 	if n > 0 {
 		w.cfg.Log.InfoContext(ctx, "click events past retention deleted", "count", n)
 	}

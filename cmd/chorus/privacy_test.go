@@ -30,6 +30,8 @@ type privacyFixture struct {
 	aliceID, instanceID string
 	aliceCanary         []string
 	otherCanary         []string
+	// What Alice created for the company.
+	aliceCampaign, aliceSource struct{ ID, Name, Title string }
 }
 
 func newPrivacyFixture(t *testing.T) *privacyFixture {
@@ -58,8 +60,18 @@ func newPrivacyFixture(t *testing.T) *privacyFixture {
 	must(f.alice.do("POST", "/api/v1/suggestions", map[string]any{"url": a.pages.url("/canary-alice-link"), "commentary": "canary-alice-suggestion"},
 		"Idempotency-Key", "alice-suggestion-1"), 201)
 	must(f.admin.do("PATCH", "/api/v1/members/"+alice.Member.ID, map[string]string{"role": "curator"}), 200)
+	// A campaign and a source Alice made as a curator: the company's, kept
+	// on erasure without the link to her.
+	now := time.Now().UTC()
+	res := f.alice.do("POST", "/api/v1/campaigns", map[string]any{"name": "alice-campaign", "start": rfc(now), "end": rfc(now.Add(72 * time.Hour)),
+		"goal": map[string]any{"metric": "shares", "target": 10}})
+	must(res, 201)
+	res.json(t, &f.aliceCampaign)
+	res = f.alice.do("POST", "/api/v1/sources", map[string]any{"url": a.pages.url("/alice-feed.xml"), "title": "alice-source"})
+	must(res, 201)
+	res.json(t, &f.aliceSource)
 	var post struct{ ID string }
-	res := f.alice.do("POST", "/api/v1/content", map[string]any{"url": a.pages.url("/canary-alice-post"), "title": "canary-alice-post"})
+	res = f.alice.do("POST", "/api/v1/content", map[string]any{"url": a.pages.url("/canary-alice-post"), "title": "canary-alice-post"})
 	must(res, 201)
 	res.json(t, &post)
 	// Alice shares it, with a key, through her own Mastodon account.
@@ -572,4 +584,75 @@ func scanRedis(t *testing.T, a *testApp) string {
 		t.Log("Redis holds no keys")
 	}
 	return b.String()
+}
+
+// TestCampaignsAndSourcesOfASubject: the export names the campaigns and
+// sources the person created (ID, name, creation time); erasure keeps
+// them, the company's, with a pseudonym as their creator, and leaves
+// another curator's as they were.
+func TestCampaignsAndSourcesOfASubject(t *testing.T) {
+	f := newPrivacyFixture(t)
+	now := time.Now().UTC()
+	res := f.admin.do("POST", "/api/v1/campaigns", map[string]any{"name": "admin-campaign", "start": rfc(now), "end": rfc(now.Add(time.Hour)),
+		"goal": map[string]any{"metric": "shares", "target": 10}})
+	if res.status != http.StatusCreated {
+		t.Fatalf("admin campaign: %d %s", res.status, res.body)
+	}
+	var adminCampaign struct {
+		ID        string `json:"id"`
+		CreatedBy string `json:"created_by"`
+	}
+	res.json(t, &adminCampaign)
+
+	type created struct {
+		ID        string    `json:"id"`
+		Name      string    `json:"name"`
+		CreatedAt time.Time `json:"created_at"`
+	}
+	var ex struct {
+		Data struct {
+			Campaigns []created `json:"campaigns_created"`
+			Sources   []created `json:"sources_created"`
+		} `json:"data"`
+	}
+	res = f.alice.do("GET", "/api/v1/me/export", nil)
+	if res.status != http.StatusOK {
+		t.Fatalf("export: %d %s", res.status, res.body)
+	}
+	res.json(t, &ex)
+	if c := ex.Data.Campaigns; len(c) != 1 || c[0].ID != f.aliceCampaign.ID || c[0].Name != "alice-campaign" || c[0].CreatedAt.IsZero() {
+		t.Errorf("exported campaigns: %+v, want only %s alice-campaign with its creation time", c, f.aliceCampaign.ID)
+	}
+	if s := ex.Data.Sources; len(s) != 1 || s[0].ID != f.aliceSource.ID || s[0].Name != "alice-source" || s[0].CreatedAt.IsZero() {
+		t.Errorf("exported sources: %+v, want only %s alice-source with its creation time", s, f.aliceSource.ID)
+	}
+	// The admin's own export holds their campaign, not Alice's.
+	res = f.admin.do("GET", "/api/v1/me/export", nil)
+	if !strings.Contains(string(res.body), adminCampaign.ID) || strings.Contains(string(res.body), f.aliceCampaign.ID) {
+		t.Errorf("the admin's export: %.400s", res.body)
+	}
+
+	if res := f.alice.do("DELETE", "/api/v1/me", nil); res.status != http.StatusNoContent {
+		t.Fatalf("erase me: %d %s", res.status, res.body)
+	}
+	var after struct {
+		Name      string `json:"name"`
+		Title     string `json:"title"`
+		CreatedBy string `json:"created_by"`
+	}
+	for _, path := range []string{"/api/v1/campaigns/" + f.aliceCampaign.ID, "/api/v1/sources/" + f.aliceSource.ID} {
+		res := f.admin.do("GET", path, nil)
+		if res.status != http.StatusOK {
+			t.Fatalf("%s after erasure: %d %s, want it kept", path, res.status, res.body)
+		}
+		res.json(t, &after)
+		if !strings.HasPrefix(after.CreatedBy, "erased-") {
+			t.Errorf("%s created_by %q after erasure, want the pseudonym", path, after.CreatedBy)
+		}
+	}
+	res = f.admin.do("GET", "/api/v1/campaigns/"+adminCampaign.ID, nil)
+	res.json(t, &after)
+	if after.CreatedBy != adminCampaign.CreatedBy || after.CreatedBy == "" {
+		t.Errorf("the admin's campaign created_by %q after Alice's erasure, want %q", after.CreatedBy, adminCampaign.CreatedBy)
+	}
 }

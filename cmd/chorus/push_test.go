@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/jobs"
@@ -325,5 +326,81 @@ func TestPushSubscriptionValidation(t *testing.T) {
 	}
 	if res := c.do("DELETE", "/api/v1/me/push/subscriptions/"+s.Devices[0].ID, nil); res.status != http.StatusNoContent {
 		t.Errorf("alice deletes her device: %d %s", res.status, res.body)
+	}
+}
+
+// TestPushMarksSwept: the daily retention sweep deletes the push marks
+// older than 30 days, and a post whose marks went is not notified again
+// when its publish time moves; another instance's recent marks stay.
+func TestPushMarksSwept(t *testing.T) {
+	f := newPushFixture(t, nil)
+	a := f.a
+	admin, _ := verifiedAdmin(t, a, "admin@acme.example")
+	alice := a.client(t)
+	alice.signIn("alice@acme.example")
+	device := f.device(t, alice)
+	bob, _ := verifiedAdmin(t, a, "bob@globex.example")
+	bobDevice := f.device(t, bob)
+
+	p1 := f.post(t, admin, "acme-old-news")
+	f.runNotifications(t)
+	a.clock.Add(31 * 24 * time.Hour)
+	// Sessions last 14 days: sign in again.
+	admin.signIn("admin@acme.example")
+	bob.signIn("bob@globex.example")
+	g1 := f.post(t, bob, "globex-news")
+	f.runNotifications(t)
+	if got := f.notified(t, device); !slices.Equal(got, []string{p1}) {
+		t.Fatalf("alice notified of %v, want [%s]", got, p1)
+	}
+
+	w, err := jobs.NewWorker(jobs.Config{Store: a.store, Content: a.content, Now: a.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Handler().ProcessTask(t.Context(), task.SweepRetention()); err != nil {
+		t.Fatal(err)
+	}
+	c, db := rawMongo(t, a)
+	colls, err := c.Database(db).ListCollectionNames(t.Context(), bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var marks []string
+	for _, coll := range colls {
+		if !strings.HasSuffix(coll, "_push_sent") {
+			continue
+		}
+		cur, err := c.Database(db).Collection(coll).Find(t.Context(), bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var docs []struct {
+			PostID string `bson:"post_id"`
+		}
+		if err := cur.All(t.Context(), &docs); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range docs {
+			marks = append(marks, d.PostID)
+		}
+	}
+	if !slices.Equal(marks, []string{g1}) {
+		t.Errorf("marks after the sweep: %v, want only globex's recent one %s", marks, g1)
+	}
+
+	// The old post published again now: nobody is notified twice.
+	res := admin.do("PATCH", "/api/v1/content/"+p1, map[string]any{"publish_at": a.clock.Now().UTC().Format(time.RFC3339)})
+	if res.status != http.StatusOK {
+		t.Fatalf("move publish time: %d %s", res.status, res.body)
+	}
+	if n := f.runNotifications(t); n != 1 {
+		t.Fatalf("%d notification tasks ran, want 1 for the new publish time", n)
+	}
+	if got := f.notified(t, device); !slices.Equal(got, []string{p1}) {
+		t.Errorf("alice notified of %v after the sweep and a new publish time, want [%s] once", got, p1)
+	}
+	if got := f.notified(t, bobDevice); !slices.Equal(got, []string{g1}) {
+		t.Errorf("bob notified of %v, want [%s]", got, g1)
 	}
 }

@@ -26,8 +26,9 @@ const (
 	// TypeReconcile re-queues shares whose task was lost and marks shares
 	// whose publishing was interrupted unconfirmed.
 	TypeReconcile = "share:reconcile"
-	// TypeSweepRetention deletes raw click events past each instance's
-	// retention period.
+	// TypeSweepRetention deletes raw click events and audit entries past
+	// each instance's retention period, and push notification marks past
+	// 30 days.
 	TypeSweepRetention = "privacy:sweep_retention"
 	// TypeWarnExpiring mails members whose connection's token expires
 	// soon and cannot renew itself.
