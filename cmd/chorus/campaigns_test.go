@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chorushq/chorus/content"
 )
 
 // campaignDoc is a campaign as the API shows it.
@@ -21,21 +23,6 @@ type campaignDoc struct {
 	} `json:"goal"`
 	Archived bool   `json:"archived"`
 	Status   string `json:"status"`
-}
-
-// progressDoc is a campaign's progress as the API shows it.
-type progressDoc struct {
-	Metric         string `json:"metric"`
-	Target         int64  `json:"target"`
-	Value          int64  `json:"value"`
-	Shares         int64  `json:"shares"`
-	Clicks         int64  `json:"clicks"`
-	Percent        int64  `json:"percent"`
-	ElapsedPercent int64  `json:"elapsed_percent"`
-	Expected       int64  `json:"expected"`
-	OnTrack        bool   `json:"on_track"`
-	Status         string `json:"status"`
-	Posts          int    `json:"posts"`
 }
 
 func rfc(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -285,9 +272,9 @@ func TestCampaignProgress(t *testing.T) {
 	// Ended days ago: today's activity is outside it.
 	past := createCampaign(t, f.admin, map[string]any{"name": "Past", "start": rfc(now.Add(-10 * 24 * time.Hour)), "end": rfc(now.Add(-5 * 24 * time.Hour)),
 		"goal": map[string]any{"metric": "shares", "target": 1}})
-	progress := func(id string) progressDoc {
+	progress := func(id string) content.Progress {
 		t.Helper()
-		var p progressDoc
+		var p content.Progress
 		res := f.admin.do("GET", "/api/v1/campaigns/"+id+"/progress", nil)
 		if res.status != http.StatusOK {
 			t.Fatalf("progress: %d %s", res.status, res.body)

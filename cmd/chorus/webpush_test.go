@@ -10,9 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/chorushq/chorus/tenant/tenanttest"
 )
 
 // pushEndpoint is a local Web Push endpoint: web-push-testing (tools/webpush,
@@ -52,11 +53,7 @@ func startPushEndpoint(t testing.TB) *pushEndpoint {
 	}
 	missing := func(why string) {
 		t.Helper()
-		msg := "the local Web Push endpoint (tools/webpush) is missing: " + why + ": run .ci/webpush-install (npm ci in tools/webpush, Node 20 or later)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + " (CI=true, so this fails)")
-		}
-		t.Skip(msg)
+		tenanttest.Missing(t, "the local Web Push endpoint (tools/webpush)", why+": run .ci/webpush-install (npm ci in tools/webpush, Node 20 or later)")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "web-push-testing", "package.json")); err != nil {
 		missing("no web-push-testing in " + dir + "/node_modules")
@@ -68,7 +65,7 @@ func startPushEndpoint(t testing.TB) *pushEndpoint {
 	cmd := exec.Command(node, "run.js")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CHORUS_WEBPUSH_KEEP_STDIN=")
-	var logs lockedLog
+	var logs tenanttest.Buffer
 	cmd.Stderr = &logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -157,22 +154,4 @@ func (p *pushEndpoint) messages(t testing.TB, d pushDevice) []string {
 func (p *pushEndpoint) expire(t testing.TB, d pushDevice) {
 	t.Helper()
 	p.call(t, "/expire-subscription/"+d.ClientHash, map[string]any{}, nil)
-}
-
-// lockedLog collects a child's output while a test reads it.
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
