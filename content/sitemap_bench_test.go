@@ -2,13 +2,11 @@ package content
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chorushq/chorus/content/preview"
 )
@@ -58,47 +56,8 @@ func BenchmarkSitemapPoll(b *testing.B) {
 	src, _ = f.svc.GetSource(ctx, f.a, src.ID)
 	seen := src
 	seen.ETag = ""
-	var get, fresh, again, notModified time.Duration
-	n := 0
-	for b.Loop() {
-		start := time.Now()
-		resp, err := client.Get(srv.URL + "/seen.xml")
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		get += time.Since(start)
-
-		newSrc := Source{ID: fmt.Sprintf("bench-%d", n), Kind: SourceSitemap, URL: fmt.Sprintf("%s/new-%d.xml", srv.URL, n), CreatedBy: f.curA.ID}
-		start = time.Now()
-		res, err := f.svc.PollSource(ctx, f.a, newSrc)
-		fresh += time.Since(start)
-		if err != nil || res.Err != nil || res.Added != maxPagesPerPoll {
-			b.Fatalf("poll of new pages = %+v, %v", res, err)
-		}
-
-		start = time.Now()
-		res, err = f.svc.PollSource(ctx, f.a, seen)
-		again += time.Since(start)
-		if err != nil || res.Err != nil || res.Added != 0 || res.NotModified {
-			b.Fatalf("poll of seen pages = %+v, %v", res, err)
-		}
-
-		start = time.Now()
-		res, err = f.svc.PollSource(ctx, f.a, src)
-		notModified += time.Since(start)
-		if err != nil || res.Err != nil || !res.NotModified {
-			b.Fatalf("conditional poll = %+v, %v", res, err)
-		}
-		n++
+	fresh := func(n int) Source {
+		return Source{ID: fmt.Sprintf("bench-%d", n), Kind: SourceSitemap, URL: fmt.Sprintf("%s/new-%d.xml", srv.URL, n), CreatedBy: f.curA.ID}
 	}
-	ms := func(d time.Duration) float64 { return float64(d) / float64(n) / float64(time.Millisecond) }
-	b.ReportMetric(ms(get), "ms/get")
-	b.ReportMetric(ms(fresh), "ms/poll-200-new")
-	b.ReportMetric(ms(again), "ms/poll-200-seen")
-	b.ReportMetric(ms(notModified), "ms/poll-304")
-	b.ReportMetric(float64(fresh)/float64(get), "x-get/200-new")
-	b.ReportMetric(float64(again)/float64(get), "x-get/200-seen")
-	b.ReportMetric(float64(notModified)/float64(get), "x-get/304")
+	benchPolls(b, f, client, srv.URL+"/seen.xml", fresh, seen, src, maxPagesPerPoll)
 }
