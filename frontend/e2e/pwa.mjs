@@ -253,8 +253,12 @@ async function pushSteps({ ctx, page, base, webpush, axe, shot, log }) {
   }, sub);
   assert.deepEqual(registered, [200, 201]);
   await page.reload();
-  await page.getByRole("switch", { name: /new content to share/ }).waitFor();
-  assert.equal(await page.getByRole("switch", { name: /new content to share/ }).isChecked(), true, "the switch shows notifications on");
+  const pushSwitch = page.getByRole("switch", { name: /new content to share/ });
+  await pushSwitch.waitFor();
+  // The switch is disabled (and off) until the member's push settings have
+  // loaded: read it once they have.
+  await page.waitForFunction((el) => !el.disabled, await pushSwitch.elementHandle(), { timeout: 15000 });
+  assert.equal(await pushSwitch.isChecked(), true, "the switch shows notifications on");
   await axe(page, "profile, notifications on");
   await shot(page, "pwa-notifications");
 
