@@ -146,7 +146,7 @@ func (s *Service) shares(ctx context.Context, sc tenant.Scope, clicks []social.C
 	if len(missing) == 0 {
 		return out, nil
 	}
-	found, err := social.SharesByID(ctx, sc, missing)
+	found, err := social.ClickedShares(ctx, sc, missing)
 	if err != nil {
 		return nil, err
 	}

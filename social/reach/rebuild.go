@@ -107,7 +107,7 @@ func compute(ctx context.Context, sc tenant.Scope, start time.Time) ([]any, Rebu
 		ids = append(ids, c.ShareID)
 	}
 	slices.Sort(ids)
-	clicked, err := social.SharesByID(ctx, sc, slices.Compact(ids))
+	clicked, err := social.ClickedShares(ctx, sc, slices.Compact(ids))
 	if err != nil {
 		return nil, rep, err
 	}
