@@ -22,17 +22,6 @@ func CountShares(ctx context.Context, sc tenant.Scope, postID string, sharedBy, 
 	return err
 }
 
-// CountClicks adds each post's clicks (by post ID) to its click counter:
-// one bulk of keyed $inc updates (tenant.UpdateByID), whatever the number of posts.
-// The click recorder calls it once per stored batch.
-func CountClicks(ctx context.Context, sc tenant.Scope, clicks map[string]int64) error {
-	ops := make([]tenant.KeyedUpdate, 0, len(clicks))
-	for id, n := range clicks {
-		ops = append(ops, tenant.KeyedUpdate{ID: id, Update: bson.D{{Key: "$inc", Value: bson.D{{Key: "clicks", Value: n}}}}})
-	}
-	return sc.Collection(postKind).UpdateByID(ctx, ops)
-}
-
 // MaxReviewCount bounds the count of suggestions waiting for review: the
 // navigation says "99+" beyond, and the count reads at most this many
 // index entries.
@@ -53,36 +42,36 @@ func (s *Service) PendingCount(ctx context.Context, sc tenant.Scope) (int, bool,
 	return min(len(ids), MaxReviewCount), len(ids) > MaxReviewCount, nil
 }
 
-// Counts are a post's counters as recomputed from the shares and clicks.
+// Counts are a post's share counters as recomputed from the shares.
 type Counts struct {
-	SharedBy, Shares, Clicks int64
+	SharedBy, Shares int64
 }
 
 // countsPage is how many posts SetCounts reads at a time.
 const countsPage = 500
 
 // SetCounts sets every post's share counters to counts (zero for a post
-// not in it) and its clicks to the larger of its counter and counts'
-// (stored clicks can only be fewer than the counter held: the retention
-// sweep deletes them). It reads the posts in pages by the _id index and
-// writes the counters that differ, one bulk write per page; it returns
-// how many posts it changed.
+// not in it). It reads the posts in pages by the _id index and writes
+// the counters that differ, one bulk write per page; it returns how many
+// posts it changed. A post's clicks are not its to set: the reach totals
+// count them (chorus analytics rebuild repairs those), and the counter
+// releases before kept on the post is left as it is.
 func SetCounts(ctx context.Context, sc tenant.Scope, counts map[string]*Counts) (int, error) {
 	coll := sc.Collection(postKind)
 	changed := 0
-	err := tenant.WalkByID(ctx, coll, bson.D{{Key: "_id", Value: 1}, {Key: "shared_by", Value: 1}, {Key: "shares", Value: 1}, {Key: "clicks", Value: 1}},
+	err := tenant.WalkByID(ctx, coll, bson.D{{Key: "_id", Value: 1}, {Key: "shared_by", Value: 1}, {Key: "shares", Value: 1}},
 		countsPage, func(p Post) string { return p.ID }, func(page []Post) error {
 			var ops []tenant.Upsert
 			for _, p := range page {
-				want := Counts{Clicks: p.Clicks}
+				want := Counts{}
 				if c := counts[p.ID]; c != nil {
-					want = Counts{SharedBy: c.SharedBy, Shares: c.Shares, Clicks: max(p.Clicks, c.Clicks)}
+					want = *c
 				}
-				if want == (Counts{SharedBy: p.SharedBy, Shares: p.Shares, Clicks: p.Clicks}) {
+				if want == (Counts{SharedBy: p.SharedBy, Shares: p.Shares}) {
 					continue
 				}
 				ops = append(ops, tenant.Upsert{Filter: bson.D{{Key: "_id", Value: p.ID}},
-					Update: bson.D{{Key: "$set", Value: bson.D{{Key: "shared_by", Value: want.SharedBy}, {Key: "shares", Value: want.Shares}, {Key: "clicks", Value: want.Clicks}}}}})
+					Update: bson.D{{Key: "$set", Value: bson.D{{Key: "shared_by", Value: want.SharedBy}, {Key: "shares", Value: want.Shares}}}}})
 			}
 			changed += len(ops)
 			return coll.BulkUpdate(ctx, ops)

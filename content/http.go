@@ -22,12 +22,57 @@ type Handlers struct {
 	// sharedTo, when set, says to which networks the member shared each
 	// post (social provides it: content knows no shares).
 	sharedTo func(ctx context.Context, sc tenant.Scope, memberID string, postIDs []string) (map[string][]string, error)
+	// clicks, when set, counts the clicks on each post's tracked links
+	// (reach measurement provides it from its totals: content knows no
+	// clicks, and the click recorder writes no post).
+	clicks func(ctx context.Context, sc tenant.Scope, postIDs []string) (map[string]int64, error)
 }
 
 // WithSharedTo lets the feed say where the member shared each post.
 func (h *Handlers) WithSharedTo(f func(ctx context.Context, sc tenant.Scope, memberID string, postIDs []string) (map[string][]string, error)) *Handlers {
 	h.sharedTo = f
 	return h
+}
+
+// WithClicks lets the posts shown say how often their links were
+// clicked.
+func (h *Handlers) WithClicks(f func(ctx context.Context, sc tenant.Scope, postIDs []string) (map[string]int64, error)) *Handlers {
+	h.clicks = f
+	return h
+}
+
+// decorate fills in what the posts shown need beside the posts: where
+// the member shared them, their clicks and who suggested them; a read
+// each for the whole page.
+func (h *Handlers) decorate(ctx context.Context, sc tenant.Scope, me tenant.Member, views []postView) error {
+	if err := h.withShared(ctx, sc, me, views); err != nil {
+		return err
+	}
+	if err := h.withClicks(ctx, sc, views); err != nil {
+		return err
+	}
+	return h.withAuthors(ctx, sc, views)
+}
+
+// withClicks fills in the posts' clicks: the larger of the counter
+// stored on the post (kept by releases before the totals counted them,
+// and by chorus counters recount) and the totals' count.
+func (h *Handlers) withClicks(ctx context.Context, sc tenant.Scope, views []postView) error {
+	if h.clicks == nil || len(views) == 0 {
+		return nil
+	}
+	ids := make([]string, len(views))
+	for i, v := range views {
+		ids[i] = v.ID
+	}
+	counted, err := h.clicks(ctx, sc, ids)
+	if err != nil {
+		return err
+	}
+	for i := range views {
+		views[i].Clicks = max(views[i].Clicks, counted[views[i].ID])
+	}
+	return nil
 }
 
 // withShared fills in the networks the member shared the posts to.
@@ -308,10 +353,7 @@ func (h *Handlers) page(c *gin.Context, sc tenant.Scope, me tenant.Member, q Que
 	for _, p := range posts {
 		out.Items = append(out.Items, h.view(p))
 	}
-	if err := h.withShared(c.Request.Context(), sc, me, out.Items); err != nil {
-		return err
-	}
-	if err := h.withAuthors(c.Request.Context(), sc, out.Items); err != nil {
+	if err := h.decorate(c.Request.Context(), sc, me, out.Items); err != nil {
 		return err
 	}
 	c.JSON(http.StatusOK, httpapi.Page(out.Items, next))
@@ -323,11 +365,13 @@ func (h *Handlers) get(c *gin.Context, sc tenant.Scope, me tenant.Member) error 
 	if err != nil {
 		return err
 	}
+	return h.respond(c, sc, me, p)
+}
+
+// respond answers 200 with the post as the composer shows it.
+func (h *Handlers) respond(c *gin.Context, sc tenant.Scope, me tenant.Member, p Post) error {
 	v := []postView{h.view(p)}
-	if err := h.withShared(c.Request.Context(), sc, me, v); err != nil {
-		return err
-	}
-	if err := h.withAuthors(c.Request.Context(), sc, v); err != nil {
+	if err := h.decorate(c.Request.Context(), sc, me, v); err != nil {
 		return err
 	}
 	c.JSON(http.StatusOK, v[0])
@@ -350,8 +394,7 @@ func (h *Handlers) edit(c *gin.Context, sc tenant.Scope, me tenant.Member) error
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, h.view(p))
-	return nil
+	return h.respond(c, sc, me, p)
 }
 
 func (h *Handlers) archive(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
@@ -381,8 +424,7 @@ func (h *Handlers) approve(c *gin.Context, sc tenant.Scope, me tenant.Member) er
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, h.view(p))
-	return nil
+	return h.respond(c, sc, me, p)
 }
 
 func (h *Handlers) reject(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
@@ -396,8 +438,7 @@ func (h *Handlers) reject(c *gin.Context, sc tenant.Scope, me tenant.Member) err
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, h.view(p))
-	return nil
+	return h.respond(c, sc, me, p)
 }
 
 // reviewCount says how many suggestions wait for review, up to

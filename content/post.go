@@ -66,11 +66,14 @@ type Post struct {
 	Preview    Preview   `bson:"preview"`
 	CreatedAt  time.Time `bson:"created_at"`
 	UpdatedAt  time.Time `bson:"updated_at"`
-	// Counters kept by social as shares are made and cancelled and clicks
-	// stored (see CountShares and CountClicks), so a page of posts says
-	// them without reading any share: SharedBy is how many members have a
-	// share of the post that they did not cancel, Shares how many such
-	// shares there are, Clicks how many clicks their links got.
+	// Counters kept by social as shares are made and cancelled (see
+	// CountShares), so a page of posts says them without reading any
+	// share: SharedBy is how many members have a share of the post that
+	// they did not cancel, Shares how many such shares there are. Clicks
+	// is a floor of how many clicks their links got: the click recorder
+	// no longer writes it (the reach totals count a post's clicks, and the
+	// API shows the larger of the two); releases before kept it, and
+	// chorus counters recount sets it from the stored clicks.
 	SharedBy int64 `bson:"shared_by,omitempty"`
 	Shares   int64 `bson:"shares,omitempty"`
 	Clicks   int64 `bson:"clicks,omitempty"`

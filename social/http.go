@@ -229,6 +229,10 @@ func (h *Handlers) share(c *gin.Context, sc tenant.Scope, me tenant.Member) erro
 	if err != nil {
 		return err
 	}
+	// A repeated request answers with the shares it made, clicked since.
+	if err := withClicks(c.Request.Context(), sc, shares); err != nil {
+		return err
+	}
 	c.JSON(http.StatusAccepted, httpapi.List[Share]{Items: shares})
 	return nil
 }
@@ -249,6 +253,9 @@ func (h *Handlers) linkShare(c *gin.Context, sc tenant.Scope, me tenant.Member) 
 	}
 	sh, created, err := h.svc.LinkShare(c.Request.Context(), sc, me, post)
 	if err != nil {
+		return err
+	}
+	if sh, err = clicked(c.Request.Context(), sc, sh); err != nil {
 		return err
 	}
 	status := http.StatusOK
@@ -277,6 +284,9 @@ func (h *Handlers) shares(c *gin.Context, sc tenant.Scope, me tenant.Member) err
 	if err != nil {
 		return err
 	}
+	if err := withClicks(c.Request.Context(), sc, shares); err != nil {
+		return err
+	}
 	c.JSON(http.StatusOK, httpapi.Page(shares, next))
 	return nil
 }
@@ -286,6 +296,9 @@ func (h *Handlers) getShare(c *gin.Context, sc tenant.Scope, me tenant.Member) e
 	if err != nil {
 		return err
 	}
+	if sh, err = clicked(c.Request.Context(), sc, sh); err != nil {
+		return err
+	}
 	c.JSON(http.StatusOK, sh)
 	return nil
 }
@@ -293,6 +306,9 @@ func (h *Handlers) getShare(c *gin.Context, sc tenant.Scope, me tenant.Member) e
 func (h *Handlers) cancelShare(c *gin.Context, sc tenant.Scope, me tenant.Member) error {
 	sh, err := h.svc.CancelShare(c.Request.Context(), sc, me, c.Param("id"))
 	if err != nil {
+		return err
+	}
+	if sh, err = clicked(c.Request.Context(), sc, sh); err != nil {
 		return err
 	}
 	c.JSON(http.StatusOK, sh)

@@ -12,7 +12,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/chorushq/chorus/content"
 	"github.com/chorushq/chorus/tenant"
 )
 
@@ -261,7 +260,7 @@ func (r *Redirector) insertClicks(ctx context.Context, sc tenant.Scope, clicks [
 	}
 	wg.Wait()
 	if counted > slowCounters {
-		r.log.Warn("click counters of shares and contents slow to write", "tenant_id", sc.InstanceID(), "count", len(clicks), "took", counted.Round(time.Millisecond))
+		r.log.Warn("click counters of links slow to write", "tenant_id", sc.InstanceID(), "count", len(clicks), "took", counted.Round(time.Millisecond))
 	}
 	return nil
 }
@@ -270,29 +269,27 @@ func (r *Redirector) insertClicks(ctx context.Context, sc tenant.Scope, clicks [
 // logged.
 const slowCounters = 5 * time.Second
 
-// countClicks adds a stored batch's clicks to the counters of its shares
-// and contents: keyed $inc updates, one document per share and content
-// of the batch, one bulk per collection (tenant.UpdateByID). The batch is stored whatever happens here (a
-// retry would count it twice); a failure is logged, and the analytics,
-// which have their own totals, are not affected.
+// countClicks adds a stored batch's clicks to the click counters of
+// their tracked links: keyed $inc updates, one document per link of the
+// batch, one bulk (tenant.UpdateByID). A share's clicks are its link's
+// (withClicks); a link is a small document with one index, a share
+// carries its text and three more, and a flush of a burst touches
+// thousands. A post's clicks are the reach totals' (its content span),
+// not a counter written here: a post document carries every feed index.
+// The batch is stored whatever happens here (a retry would count it
+// twice); a failure is logged, and the analytics, which have their own
+// totals, are not affected.
 func (r *Redirector) countClicks(ctx context.Context, sc tenant.Scope, clicks []Click) {
-	byShare, byContent := map[string]int64{}, map[string]int64{}
+	byLink := map[string]int64{}
 	for _, c := range clicks {
-		byShare[c.ShareID]++
-		if c.ContentID != "" {
-			byContent[c.ContentID]++
-		}
+		byLink[c.Code]++
 	}
-	ops := make([]tenant.KeyedUpdate, 0, len(byShare))
-	for id, n := range byShare {
-		ops = append(ops, tenant.KeyedUpdate{ID: id, Update: bson.D{{Key: "$inc", Value: bson.D{{Key: "clicks", Value: n}}}}})
+	ops := make([]tenant.KeyedUpdate, 0, len(byLink))
+	for code, n := range byLink {
+		ops = append(ops, tenant.KeyedUpdate{ID: code, Update: bson.D{{Key: "$inc", Value: bson.D{{Key: "clicks", Value: n}}}}})
 	}
-	err := sc.Collection(shareKind).UpdateByID(ctx, ops)
-	if err == nil {
-		err = content.CountClicks(ctx, sc, byContent)
-	}
-	if err != nil {
-		r.log.Warn("click counters of shares and contents not updated", "tenant_id", sc.InstanceID(), "count", len(clicks), "err", err)
+	if err := sc.Collection(linkKind).UpdateByID(ctx, ops); err != nil {
+		r.log.Warn("click counters of links not updated", "tenant_id", sc.InstanceID(), "count", len(clicks), "err", err)
 	}
 }
 

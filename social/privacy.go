@@ -35,6 +35,9 @@ func (p privacySource) Export(ctx context.Context, sc tenant.Scope, s tenant.Sub
 		if err := sc.Collection(shareKind).Find(ctx, bson.D{{Key: "member_id", Value: s.MemberID}}, &shares); err != nil {
 			return nil, nil, err
 		}
+		if err := withClicks(ctx, sc, shares); err != nil {
+			return nil, nil, err
+		}
 	}
 	// A share request's Idempotency-Key claim: which shares it made.
 	claims := []keyClaim{}
@@ -47,7 +50,7 @@ func (p privacySource) Export(ctx context.Context, sc tenant.Scope, s tenant.Sub
 	for i, c := range claims {
 		requests[i] = map[string]any{"share_ids": c.ShareIDs, "done": c.Done, "claimed_at": c.ClaimedAt}
 	}
-	return []string{connectionKind.Name, stateKind.Name, shareKind.Name, claimKind.Name},
+	return []string{connectionKind.Name, stateKind.Name, shareKind.Name, linkKind.Name, claimKind.Name},
 		map[string]any{"connections": views, "shares": shares, "share_requests": requests}, nil
 }
 

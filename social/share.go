@@ -52,9 +52,10 @@ type Share struct {
 	// latest metrics.
 	Followers  int64      `bson:"followers" json:"reach"`
 	Engagement Engagement `bson:"engagement" json:"engagement"`
-	// Clicks counts the clicks on the share's tracked link, kept by the
-	// click recorder as it stores each batch (clicks stored before the
-	// counter existed are not in it).
+	// Clicks counts the clicks on the share's tracked link. The click
+	// recorder counts them on the link (withClicks adds them up); what
+	// the share document holds was counted before, or set by chorus
+	// counters recount.
 	Clicks int64 `bson:"clicks,omitempty" json:"clicks"`
 	// RequestKey and RequestHash make POST …/shares idempotent.
 	RequestKey  string    `bson:"request_key,omitempty" json:"-"`

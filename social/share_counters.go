@@ -21,22 +21,24 @@ type RecountReport struct {
 	SharesChanged, PostsChanged int
 }
 
-// RecountCounters recomputes the counters kept on shares (clicks) and on
-// posts (shared_by, shares, clicks) from the stored shares and clicks, for
-// data stored before the counters existed and for counters a failure left
-// behind. It reads the instance's click batches, then its shares, then its
-// posts, each in pages by the _id index (cost proportional to the data,
-// memory to the clicked shares and the contents' sharers), and writes only
-// the counters that differ, one bulk write per page.
+// RecountCounters recomputes the counters kept on shares (clicks, beside
+// their links') and on posts (shared_by, shares) from the stored shares
+// and clicks, for data stored before the counters existed and for
+// counters a failure left behind. It reads the instance's click batches,
+// then its shares with their links, then its posts, each in pages by the
+// _id index (cost proportional to the data, memory to the clicked shares
+// and the contents' sharers), and writes only the counters that differ,
+// one bulk write per page.
 //
 // A post's shares and shared_by become exactly its live shares (neither
-// failed nor cancelled) and their members. Clicks become the larger of the
-// counter and the stored clicks: the retention sweep deletes clicks the
-// counter holds, so the stored ones are a lower bound, never a reason to
-// lower a count. Running it twice gives the same numbers.
+// failed nor cancelled) and their members; its clicks are the reach
+// totals' (chorus analytics rebuild). A share's clicks become the larger
+// of its count and the stored clicks: the retention sweep deletes clicks
+// the counters hold, so the stored ones are a lower bound, never a
+// reason to lower a count. Running it twice gives the same numbers.
 func RecountCounters(ctx context.Context, sc tenant.Scope) (RecountReport, error) {
 	var rep RecountReport
-	shareClicks, contentClicks := map[string]int64{}, map[string]int64{}
+	shareClicks := map[string]int64{}
 	err := tenant.WalkByID(ctx, sc.Collection(clickKind), bson.D{{Key: "_id", Value: 1}, {Key: "links", Value: 1}, {Key: "link", Value: 1}},
 		recountPage, func(b clickBatch) string { return b.ID }, func(page []clickBatch) error {
 			for _, b := range page {
@@ -45,9 +47,6 @@ func RecountCounters(ctx context.Context, sc tenant.Scope) (RecountReport, error
 						return fmt.Errorf("click batch %s: link %d of %d", b.ID, l, len(b.Links))
 					}
 					shareClicks[b.Links[l].ShareID]++
-					if id := b.Links[l].ContentID; id != "" {
-						contentClicks[id]++
-					}
 				}
 				rep.Clicks += len(b.Link)
 			}
@@ -62,12 +61,18 @@ func RecountCounters(ctx context.Context, sc tenant.Scope) (RecountReport, error
 	shares := sc.Collection(shareKind)
 	err = tenant.WalkByID(ctx, shares, bson.D{{Key: "_id", Value: 1}, {Key: "content_id", Value: 1}, {Key: "member_id", Value: 1},
 		{Key: "state", Value: 1}, {Key: "clicks", Value: 1}}, recountPage, func(sh Share) string { return sh.ID }, func(page []Share) error {
+		linked, err := linkClicks(ctx, sc, page)
+		if err != nil {
+			return err
+		}
 		var ops []tenant.Upsert
 		for _, sh := range page {
 			rep.Shares++
-			if n := shareClicks[sh.ID]; n > sh.Clicks {
+			// The share's clicks are its own counter's and its link's: a
+			// shortfall goes to its own, and the link's is left alone.
+			if n := shareClicks[sh.ID]; n > sh.Clicks+linked[sh.ID] {
 				ops = append(ops, tenant.Upsert{Filter: bson.D{{Key: "_id", Value: sh.ID}},
-					Update: bson.D{{Key: "$set", Value: bson.D{{Key: "clicks", Value: n}}}}})
+					Update: bson.D{{Key: "$set", Value: bson.D{{Key: "clicks", Value: n - linked[sh.ID]}}}}})
 			}
 			if sh.State == ShareFailed || sh.State == ShareCancelled {
 				continue
@@ -89,14 +94,6 @@ func RecountCounters(ctx context.Context, sc tenant.Scope) (RecountReport, error
 	})
 	if err != nil {
 		return rep, fmt.Errorf("recount the shares: %w", err)
-	}
-	for id, n := range contentClicks {
-		c := posts[id]
-		if c == nil {
-			c = &content.Counts{}
-			posts[id] = c
-		}
-		c.Clicks = n
 	}
 	rep.PostsChanged, err = content.SetCounts(ctx, sc, posts)
 	if err != nil {

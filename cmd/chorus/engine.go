@@ -206,7 +206,7 @@ func newApp(d appDeps, s *services) (*app, error) {
 	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDoc) })
 	tenantRoutes := tenant.NewHandlers(auth).WithPrivacy(s.privacy, d.queue.Export)
 	tenantRoutes.Routes(v1)
-	content.NewHandlers(s.content, auth, d.log).WithSharedTo(s.social.SharedNetworks).Routes(v1)
+	content.NewHandlers(s.content, auth, d.log).WithSharedTo(s.social.SharedNetworks).WithClicks(reach.ContentClicks).Routes(v1)
 	social.NewHandlers(s.social, auth, d.log).Routes(v1)
 	reach.NewHandlers(s.reach, auth, contentTitles(s.content)).Routes(v1)
 	tenantRoutes.OpsRoutes(e.Group("/ops/v1"))

@@ -563,6 +563,25 @@ func MemberClicks(ctx context.Context, sc tenant.Scope, memberID string, since, 
 	return n, nil
 }
 
+// ContentClicks returns the clicks on each post's tracked links over
+// its whole life (its content span; a post never clicked is missing):
+// one read of the {dim, id, day} index, a line per post. content shows
+// it with each post, in place of a counter on the post that every click
+// flush would have to write.
+func ContentClicks(ctx context.Context, sc tenant.Scope, postIDs []string) (map[string]int64, error) {
+	var spans []total
+	err := sc.Collection(totalKind).Find(ctx, bson.D{{Key: "dim", Value: dimSpan}, {Key: "id", Value: bson.D{{Key: "$in", Value: postIDs}}}}, &spans,
+		options.Find().SetProjection(bson.D{{Key: "id", Value: 1}, {Key: "clicks", Value: 1}}))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(spans))
+	for _, t := range spans {
+		out[t.Of] += t.Clicks
+	}
+	return out, nil
+}
+
 // Rollups returns the period's rollup documents, by day, content, member
 // and network (operator tools and tests compare them).
 func (s *Service) Rollups(ctx context.Context, sc tenant.Scope, p Period) ([]Rollup, error) {
