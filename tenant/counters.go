@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -56,11 +57,39 @@ func (c *Collection) UpsertByID(ctx context.Context, ops []KeyedUpdate) error {
 	return c.keyedBulk(ctx, ops, true)
 }
 
-// keyedBulk writes ops in _id order, in one unordered bulk, again for
-// those that lost an insert race or a deadlock.
+// keyedBulk writes ops in _id order, again for those that lost an insert
+// race or a deadlock. A large set is split into contiguous ranges of
+// _id, each an unordered bulk of its own, written at once (keyedParallel
+// at most): the embedded engine runs a bulk on one connection, one
+// PostgreSQL backend, so a flush of a burst's ten thousand keyed writes
+// used one core of several.
 func (c *Collection) keyedBulk(ctx context.Context, ops []KeyedUpdate, upsert bool) error {
 	ops = slices.Clone(ops)
 	slices.SortFunc(ops, func(a, b KeyedUpdate) int { return strings.Compare(a.ID, b.ID) })
+	parts := min(keyedParallel, len(ops)/keyedPart)
+	if parts < 2 {
+		return c.keyedRange(ctx, ops, upsert)
+	}
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		part := ops[i*len(ops)/parts : (i+1)*len(ops)/parts]
+		wg.Go(func() { errs[i] = c.keyedRange(ctx, part, upsert) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// keyedParallel bounds the bulks one keyed write sends at once, and
+// keyedPart is the least number of writes worth a bulk of their own.
+const (
+	keyedParallel = 4
+	keyedPart     = 1000
+)
+
+// keyedRange writes ops, in _id order, in one unordered bulk, again for
+// those that lost an insert race or a deadlock.
+func (c *Collection) keyedRange(ctx context.Context, ops []KeyedUpdate, upsert bool) error {
 	for try := 1; len(ops) > 0; try++ {
 		models := make([]mongo.WriteModel, len(ops))
 		for i, op := range ops {
