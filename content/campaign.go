@@ -28,6 +28,10 @@ type Campaign struct {
 	CreatedBy   string    `bson:"created_by" json:"created_by"`
 	CreatedAt   time.Time `bson:"created_at" json:"created_at"`
 	UpdatedAt   time.Time `bson:"updated_at" json:"updated_at"`
+	// Rev counts the campaign's edits: an edit is written only over the
+	// revision it read (EditCampaign). Campaigns stored before it have
+	// none (0).
+	Rev int64 `bson:"rev,omitempty" json:"-"`
 }
 
 // Goal is what a campaign aims at: a number of shares or of clicks of its
@@ -178,27 +182,43 @@ func (s *Service) GetCampaign(ctx context.Context, sc tenant.Scope, id string) (
 }
 
 // EditCampaign changes a live campaign (ErrCampaignArchived for an
-// archived one) and audits which fields changed.
+// archived one) and audits which fields changed. The edit is checked
+// against the campaign as stored and written only over the revision it
+// read: of two edits at once, the second is checked and made again on
+// top of the first (an edit of the name and one of the end both stand;
+// one that would put the end before a start just moved is refused).
 func (s *Service) EditCampaign(ctx context.Context, sc tenant.Scope, by tenant.Member, id string, d CampaignDraft) (Campaign, error) {
-	c, err := s.GetCampaign(ctx, sc, id)
-	if err != nil {
-		return Campaign{}, err
-	}
-	if c.Archived {
-		return Campaign{}, ErrCampaignArchived
-	}
-	if err := applyCampaign(&c, d); err != nil {
-		return Campaign{}, err
-	}
-	c.UpdatedAt = s.now().UTC().Truncate(time.Millisecond)
-	ok, err := sc.Collection(campaignKind).Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "archived", Value: false}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "name", Value: c.Name}, {Key: "description", Value: c.Description},
-			{Key: "start", Value: c.Start}, {Key: "end", Value: c.End}, {Key: "goal", Value: c.Goal}, {Key: "updated_at", Value: c.UpdatedAt}}}})
-	switch {
-	case err != nil:
-		return Campaign{}, err
-	case !ok:
-		return Campaign{}, ErrCampaignArchived // archived meanwhile
+	var c Campaign
+	for try := 1; ; try++ {
+		var err error
+		if c, err = s.GetCampaign(ctx, sc, id); err != nil {
+			return Campaign{}, err
+		}
+		if c.Archived {
+			return Campaign{}, ErrCampaignArchived
+		}
+		read := bson.E{Key: "rev", Value: c.Rev}
+		if c.Rev == 0 {
+			read.Value = bson.D{{Key: "$exists", Value: false}}
+		}
+		if err := applyCampaign(&c, d); err != nil {
+			return Campaign{}, err
+		}
+		c.UpdatedAt, c.Rev = s.now().UTC().Truncate(time.Millisecond), c.Rev+1
+		ok, err := sc.Collection(campaignKind).Update(ctx, bson.D{{Key: "_id", Value: id}, {Key: "archived", Value: false}, read},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "name", Value: c.Name}, {Key: "description", Value: c.Description},
+				{Key: "start", Value: c.Start}, {Key: "end", Value: c.End}, {Key: "goal", Value: c.Goal}, {Key: "updated_at", Value: c.UpdatedAt},
+				{Key: "rev", Value: c.Rev}}}})
+		if err != nil {
+			return Campaign{}, err
+		}
+		if ok {
+			break
+		}
+		// Archived or edited meanwhile: read it again.
+		if try == editTries {
+			return Campaign{}, fmt.Errorf("campaign %s: edited by others %d times while this edit was made", id, try)
+		}
 	}
 	var fields []string
 	for _, f := range []struct {
@@ -211,6 +231,10 @@ func (s *Service) EditCampaign(ctx context.Context, sc tenant.Scope, by tenant.M
 	}
 	return c, sc.Audit(ctx, tenant.MemberActor(by), "campaign.edited", c.ID, map[string]string{"fields": strings.Join(fields, ",")})
 }
+
+// editTries bounds how often an edit of a campaign is made again over
+// edits made meanwhile.
+const editTries = 5
 
 // ArchiveCampaign archives a campaign: it leaves the feed and the list of
 // live campaigns, its posts keep it. Archiving twice is

@@ -2,6 +2,7 @@ package content
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,5 +85,43 @@ func TestCampaignIsolation(t *testing.T) {
 	if _, err := f.svc.CreateCampaign(ctx, f.a, f.curA, CampaignDraft{Name: ptr(""), Start: ptr(now), End: ptr(now),
 		Goal: &Goal{Metric: "likes"}}); !errors.As(err, &ve) || len(ve) != 4 {
 		t.Errorf("bad campaign = %v, want name, end, goal.metric and goal.target", err)
+	}
+}
+
+// Edits of one campaign at once each stand: each is made over the
+// campaign as the others left it, never over a copy read before them.
+func TestConcurrentCampaignEditsAllStand(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	now := f.clock.Now()
+	c, err := f.svc.CreateCampaign(ctx, f.a, f.curA, CampaignDraft{Name: ptr("Launch"), Start: ptr(now), End: ptr(now.Add(time.Hour)),
+		Goal: &Goal{Metric: MetricShares, Target: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edits := []CampaignDraft{
+		{Name: ptr("Launch, renamed")},
+		{Description: ptr("Tell everyone")},
+		{End: ptr(now.Add(48 * time.Hour))},
+		{Goal: &Goal{Metric: MetricClicks, Target: 40}},
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(edits))
+	for i, d := range edits {
+		wg.Go(func() { _, errs[i] = f.svc.EditCampaign(ctx, f.a, f.curA, c.ID, d) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("edit %d: %v", i, err)
+		}
+	}
+	got, err := f.svc.GetCampaign(ctx, f.a, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "Launch, renamed" || got.Description != "Tell everyone" || !got.End.Equal(now.Add(48*time.Hour).UTC().Truncate(time.Millisecond)) ||
+		got.Goal != (Goal{Metric: MetricClicks, Target: 40}) || got.Rev != int64(len(edits)) {
+		t.Errorf("after %d edits at once: %+v; want every edit in it", len(edits), got)
 	}
 }
