@@ -120,6 +120,16 @@ func (p privacySource) Erase(ctx context.Context, sc tenant.Scope, s tenant.Subj
 			return err
 		}
 	}
+	// Sources and campaigns first: a source poll that read the source
+	// before this stores its posts with the member's ID, and reads the
+	// source again after (insertSourcePosts); posts stored before the
+	// posts are renamed below are renamed with them.
+	for _, k := range []tenant.Kind{campaignKind, sourceKind} {
+		if _, err := sc.Collection(k).UpdateMany(ctx, bson.D{{Key: "created_by", Value: s.MemberID}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "created_by", Value: pseudonym}}}}); err != nil {
+			return err
+		}
+	}
 	posts := sc.Collection(postKind)
 	if _, err := posts.DeleteMany(ctx, bson.D{{Key: "author_id", Value: s.MemberID},
 		{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{StatePending, StateRejected, StateDraft}}}}}); err != nil {
@@ -132,12 +142,6 @@ func (p privacySource) Erase(ctx context.Context, sc tenant.Scope, s tenant.Subj
 	if _, err := posts.UpdateMany(ctx, bson.D{{Key: "reviewer_id", Value: s.MemberID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "reviewer_id", Value: pseudonym}}}}); err != nil {
 		return err
-	}
-	for _, k := range []tenant.Kind{campaignKind, sourceKind} {
-		if _, err := sc.Collection(k).UpdateMany(ctx, bson.D{{Key: "created_by", Value: s.MemberID}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "created_by", Value: pseudonym}}}}); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -327,11 +327,7 @@ func (s *Service) addPages(ctx context.Context, sc tenant.Scope, src Source, pag
 	if len(posts) == 0 {
 		return 0, deferred, nil
 	}
-	docs := make([]any, len(posts))
-	for i, p := range posts {
-		docs[i] = p
-	}
-	if err := sc.Collection(postKind).InsertMany(ctx, docs); err != nil {
+	if err := insertSourcePosts(ctx, sc, src, posts); err != nil {
 		return 0, nil, fmt.Errorf("store pages: %w", err)
 	}
 	for _, p := range posts {

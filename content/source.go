@@ -405,24 +405,54 @@ func (s *Service) addItems(ctx context.Context, sc tenant.Scope, src Source, fee
 	for _, k := range known {
 		delete(seen, k.CanonicalURL)
 	}
-	var docs []any
+	var posts []Post
 	for _, p := range fresh {
 		if seen[p.CanonicalURL] {
-			docs = append(docs, p)
+			posts = append(posts, p)
 		}
 	}
-	if len(docs) == 0 {
+	if len(posts) == 0 {
 		return 0, nil
 	}
-	if err := sc.Collection(postKind).InsertMany(ctx, docs); err != nil {
+	if err := insertSourcePosts(ctx, sc, src, posts); err != nil {
 		return 0, fmt.Errorf("store items: %w", err)
 	}
-	for _, p := range fresh {
-		if seen[p.CanonicalURL] {
-			s.announce(ctx, sc, p)
-		}
+	for _, p := range posts {
+		s.announce(ctx, sc, p)
 	}
-	return len(docs), nil
+	return len(posts), nil
+}
+
+// insertSourcePosts stores the posts a poll of src made, authored by the
+// source's creator as the poll read it. A creator erased since then is
+// a pseudonym on the source now: the erasure renames sources before
+// posts, so a post stored after it renamed the posts is found here, by
+// reading the source again, and given the pseudonym too (keyed writes of
+// the posts just stored).
+func insertSourcePosts(ctx context.Context, sc tenant.Scope, src Source, posts []Post) error {
+	docs := make([]any, len(posts))
+	for i, p := range posts {
+		docs[i] = p
+	}
+	if err := sc.Collection(postKind).InsertMany(ctx, docs); err != nil {
+		return err
+	}
+	var now Source
+	if err := sc.Collection(sourceKind).FindOne(ctx, bson.D{{Key: "_id", Value: src.ID}}, &now,
+		options.FindOne().SetProjection(bson.D{{Key: "created_by", Value: 1}})); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil // deleted meanwhile: its posts stay as they are
+		}
+		return err
+	}
+	if now.CreatedBy == src.CreatedBy {
+		return nil
+	}
+	ops := make([]tenant.KeyedUpdate, len(posts))
+	for i, p := range posts {
+		ops[i] = tenant.KeyedUpdate{ID: p.ID, Update: bson.D{{Key: "$set", Value: bson.D{{Key: "author_id", Value: now.CreatedBy}}}}}
+	}
+	return sc.Collection(postKind).UpdateByID(ctx, ops)
 }
 
 // post is the post a source makes of one of its items: a draft, or

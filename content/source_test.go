@@ -321,3 +321,33 @@ func TestCanonicalURL(t *testing.T) {
 		}
 	}
 }
+
+// A poll that read its source before the source's creator was erased
+// stores its posts with the creator's pseudonym, not their member ID:
+// the erasure renames the source first, and the poll reads it again after
+// storing the posts.
+func TestSourcePostsOfACreatorErasedMeanwhile(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	now := f.clock.Now()
+	src := Source{ID: "src-erased-meanwhile", Kind: SourceFeed, URL: "https://news.example/feed", Topics: []string{}, CreatedBy: f.curA.ID,
+		Trusted: true, CreatedAt: now, UpdatedAt: now, NextPollAt: now}
+	if err := f.a.Collection(sourceKind).Insert(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	// The poll has read src; the erasure runs before it stores its posts.
+	if err := f.svc.PrivacySource().Erase(ctx, f.a, tenant.Subject{MemberID: f.curA.ID}, "erased-curator"); err != nil {
+		t.Fatal(err)
+	}
+	p := src.post("https://news.example/a", "https://news.example/a", "A", Preview{Status: "ok"}, now)
+	if err := insertSourcePosts(ctx, f.a, src, []Post{p}); err != nil {
+		t.Fatal(err)
+	}
+	var got Post
+	if err := f.a.Collection(postKind).FindOne(ctx, bson.D{{Key: "_id", Value: p.ID}}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.AuthorID != "erased-curator" {
+		t.Errorf("the poll's post is by %q, want the pseudonym", got.AuthorID)
+	}
+}
