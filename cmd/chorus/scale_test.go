@@ -5,7 +5,7 @@ package main
 // run, with each size's ratio to S0. Growth is a defect (docs/design/DESIGN.md: cost
 // must not grow with history).
 //
-//	CHORUS_BENCH_SIZES=S0,S1,S2 make bench        # the default
+//	CHORUS_BENCH_SIZES=S0,S1,S2,S3 make bench     # the default
 //	CHORUS_BENCH_SIZES=S0,S1,S2,S3,Y1000 make bench
 //
 // Knobs: CHORUS_BENCH_CLICK_RATE (burst clicks per second, 2000),
@@ -148,7 +148,7 @@ var latencyRows = []string{rowFeed, rowSummary30, rowSummary365, rowContent, row
 func TestScaling(t *testing.T) {
 	spec := os.Getenv("CHORUS_BENCH_SIZES")
 	if spec == "" {
-		t.Skip("the scaling benchmark runs with make bench (CHORUS_BENCH_SIZES=S0,S1,S2 by default)")
+		t.Skip("the scaling benchmark runs with make bench (CHORUS_BENCH_SIZES=S0,S1,S2,S3 by default)")
 	}
 	sizes, err := parseScaleSizes(spec)
 	if err != nil {
