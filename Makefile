@@ -14,7 +14,7 @@ WEB_DIST      := $(WEB)/dist/index.html
 WEB_SRC       := $(shell find $(WEB)/src $(WEB)/public $(WEB)/scripts -type f ! -name schema.d.ts 2>/dev/null) \
                  $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json
 
-.PHONY: run run-sso build image image-local test deps documentdb test-go test-web test-deploy smoke web lint vulncheck tools clean bench
+.PHONY: run run-sso build image image-local test deps deps-servers deps-modules documentdb test-go test-race test-sqlite test-web test-deploy smoke web lint vulncheck tools clean bench
 
 ## run: the whole platform (API, web app, workers) with the embedded store (FerretDB v2 on a
 ## private PostgreSQL with DocumentDB, built once by `make documentdb`) and Redis
@@ -54,12 +54,24 @@ image-local: $(WEB_DIST)
 	VERSION=$(VERSION) COMMIT=$(COMMIT) ./deploy/image/from-binary bin/chorus-static $(IMAGE) localhost/chorus:latest
 
 ## test: everything: vet, staticcheck, the race-enabled tests on real servers, govulncheck,
-## the web app's unit tests and its browser end-to-end test
-test: deps lint test-go test-deploy smoke test-web vulncheck
+## the web app's unit tests and its browser end-to-end test. The suites run side by side
+## (each one's output is printed whole when it ends): the checks, the Go tests, the chart's
+## tests and the web app's build first, then the container smoke test beside the web app's
+## tests, so that suites that wait (on servers, a browser, the network) leave the CPU to others.
+test: deps
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint test-go test-deploy vulncheck web
+	@$(MAKE) --no-print-directory -j2 --output-sync=target smoke test-web
 
-## deps: installs what the tests need (redis-server, PostgreSQL with DocumentDB, Dex…) when missing
+## deps: installs what the tests need (redis-server, PostgreSQL with DocumentDB, Dex…) when missing,
+## and meanwhile downloads the Go modules and the web app's npm packages
 deps:
+	@$(MAKE) --no-print-directory -j3 --output-sync=target deps-servers deps-modules $(WEB)/node_modules/.package-lock.json
+
+deps-servers:
 	./.ci/ensure-deps
+
+deps-modules:
+	$(GO) mod download
 
 ## documentdb: PostgreSQL 15 with DocumentDB and FerretDB v2 for the embedded store (once; < 1 s after).
 ## Where it cannot be built, `make run` goes on and Chorus falls back to its SQLite demo store
@@ -67,9 +79,14 @@ deps:
 documentdb:
 	@./.ci/build-documentdb || echo "documentdb: could not build; Chorus will fall back to its SQLite demo store" >&2
 
-test-go:
+## test-go: the Go tests with the race detector on the embedded default store, and the tenant
+## package's tests on the SQLite fallback (the demo mode)
+test-go: test-race test-sqlite
+
+test-race:
 	$(GO) test -race -tags $(TAGS) -count=1 -timeout 20m $(GOTESTFLAGS) ./...
-	@echo "smoke test of the embedded store's SQLite fallback (the demo mode):"
+
+test-sqlite:
 	CHORUS_TEST_EMBEDDED=sqlite $(GO) test -race -tags $(TAGS) -count=1 $(GOTESTFLAGS) ./tenant
 
 ## bench: the scaling benchmark: every hot path's p50/p99 on seeded instances and its ratio to S0,
