@@ -2,7 +2,7 @@
 
 GO            ?= go
 # Builds without cgo (Chorus needs none; the image's binary is static): go vet, staticcheck, the
-# browser test's binary, make run's and the image's then share one compilation of every package.
+# browser test's binary and make run's then share one compilation of every package.
 # The race detector needs cgo: test-race and test-sqlite turn it on.
 export CGO_ENABLED ?= 0
 TAGS          := ferretdb_no_postgresql
@@ -89,7 +89,7 @@ test-sqlite:
 	CGO_ENABLED=1 CHORUS_TEST_EMBEDDED=sqlite $(GO) test -race -tags $(TAGS) -count=1 $(GOTESTFLAGS) ./tenant
 
 ## bench: the scaling benchmark: every hot path's p50/p99 on seeded instances and its ratio to S0,
-## as a table (also in bin/bench.md), S0 to S3 (a year of one company; about 6 minutes);
+## as a table (also in bin/bench.md), S0 to S3 (a year of one company; about 4 minutes);
 ## CHORUS_BENCH_SIZES=S0,S1,S2,S3,Y1000 adds 1,000 employees, CHORUS_BENCH_SIZES=S0,S3 is quicker
 bench: deps
 	@mkdir -p bin
