@@ -1,8 +1,9 @@
 # Chorus — the two commands that matter: `make run` and `make test`.
 
 GO            ?= go
-# Builds without cgo (Chorus needs none; the image's binary is static): go vet, staticcheck, the
-# browser test's binary and make run's then share one compilation of every package.
+# Builds without cgo (Chorus needs none; the image's binary is static), all with -trimpath: go vet,
+# staticcheck, the browser test's binary, make run's and the image's then share one compilation of
+# every package.
 # The race detector needs cgo: test-race and test-sqlite turn it on.
 export CGO_ENABLED ?= 0
 TAGS          := ferretdb_no_postgresql
@@ -144,9 +145,10 @@ test-web: $(WEB_DIST)
 	cd $(WEB) && npm test
 	cd $(WEB) && npm run e2e
 
+# -trimpath as make build, image-local and the browser test build: their compilation is shared.
 lint: $(TOOLS)/staticcheck
-	$(GO) vet -tags $(TAGS) ./...
-	$(TOOLS)/staticcheck -tags $(TAGS) ./...
+	$(GO) vet -trimpath -tags $(TAGS) ./...
+	GOFLAGS=-trimpath $(TOOLS)/staticcheck -tags $(TAGS) ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
 ## vulncheck: govulncheck, installed when its database (vuln.go.dev) can be reached; where it

@@ -268,7 +268,7 @@ async function adminPage(page, name, heading) {
 try {
   const bin = join(tmp, "chorus");
   await step("go build", async () => {
-    execFileSync("go", ["build", "-tags", "ferretdb_no_postgresql", "-o", bin, "./cmd/chorus"], {
+    execFileSync("go", ["build", "-tags", "ferretdb_no_postgresql", "-trimpath", "-o", bin, "./cmd/chorus"], {
       cwd: repo,
       stdio: "inherit",
     });
