@@ -229,10 +229,6 @@ func (h *Handlers) share(c *gin.Context, sc tenant.Scope, me tenant.Member) erro
 	if err != nil {
 		return err
 	}
-	// A repeated request answers with the shares it made, clicked since.
-	if err := withClicks(c.Request.Context(), sc, shares); err != nil {
-		return err
-	}
 	c.JSON(http.StatusAccepted, httpapi.List[Share]{Items: shares})
 	return nil
 }

@@ -116,6 +116,11 @@ func (s *Service) CreateShares(ctx context.Context, sc tenant.Scope, me tenant.M
 	var claim *keyClaim
 	if req.Key != "" {
 		c, prev, err := s.claimKey(ctx, sc, me, req.Key, hash)
+		if err == nil && prev != nil {
+			// A repeated request answers with the shares it made, clicked
+			// since (new shares have no clicks to read).
+			err = withClicks(ctx, sc, prev)
+		}
 		if err != nil || prev != nil {
 			return prev, err
 		}
