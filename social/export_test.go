@@ -19,3 +19,6 @@ func (s *Service) Transition(ctx context.Context, sc tenant.Scope, id string, fr
 
 // ErrTransition: a change of state that the state machine lacks.
 var ErrTransition = errTransition
+
+// KeyedRepeatable is repeatable, for the window's test.
+var KeyedRepeatable = repeatable

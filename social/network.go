@@ -60,6 +60,17 @@ type PostFinder interface {
 	FindPost(ctx context.Context, a Account, p Post, since time.Time) (pub Published, found bool, err error)
 }
 
+// KeyedPublisher is a Network that makes at most one post per
+// p.IdempotencyKey for a while after the first request with it: a repeat
+// within that time is answered with the first post. For such a network, a
+// share whose attempt was interrupted and whose post FindPost does not
+// show is posted again at once instead of after the grace period: if the
+// first request did arrive after all, the repeat creates nothing.
+type KeyedPublisher interface {
+	// IdempotencyWindow is how long the network keeps a key.
+	IdempotencyWindow() time.Duration
+}
+
 // TokenUpgrader is a Network whose code exchange gives a short-lived token
 // that must be traded for a longer one before it is stored (Facebook).
 type TokenUpgrader interface {

@@ -33,7 +33,8 @@ const (
 // ResolveUnconfirmed asks the networks that can be asked (PostFinder)
 // about the instance's unconfirmed shares of the last day: a share whose
 // post is there becomes published with its remote ID and URL; one whose
-// post is clearly not there unconfirmedGrace after the attempt goes back
+// post is clearly not there unconfirmedGrace after the attempt (at once
+// where the network dedupes by the share's key: KeyedPublisher) goes back
 // to queued and is queued again. Shares of networks that cannot be asked,
 // or whose network cannot tell (an error, a missing permission, too many
 // posts to be sure), stay unconfirmed, the share's error saying why (one
@@ -125,7 +126,7 @@ func (r *resolver) resolve(ctx context.Context, sh Share) (resolution, error) {
 	switch {
 	case found:
 		return r.published(ctx, sh, pub, attempted)
-	case r.now.Sub(attempted) >= unconfirmedGrace:
+	case r.now.Sub(attempted) >= unconfirmedGrace || repeatable(n, attempted, r.now):
 		return r.absent(ctx, sh)
 	case strings.HasPrefix(sh.Error, uncheckedLead):
 		// Not there yet, within the grace period; the network answered
@@ -134,6 +135,15 @@ func (r *resolver) resolve(ctx context.Context, sh Share) (resolution, error) {
 	default: // not there yet, within the grace period
 		return unresolved, r.checked(ctx, sh, nil)
 	}
+}
+
+// repeatable says whether a post that n does not show can be sent again
+// now without the risk of a second post: n dedupes by the share's key
+// (KeyedPublisher), and the repeat comes well within the key's window
+// (half of it, for the time the repeat may wait in the queue).
+func repeatable(n Network, attempted, now time.Time) bool {
+	k, ok := n.(KeyedPublisher)
+	return ok && now.Sub(attempted) < k.IdempotencyWindow()/2
 }
 
 // attemptedAt is when sh's last publishing attempt started.

@@ -17,6 +17,7 @@ import (
 	"github.com/chorushq/chorus/social/facebook/facebooktest"
 	"github.com/chorushq/chorus/social/linkedin"
 	"github.com/chorushq/chorus/social/linkedin/linkedintest"
+	"github.com/chorushq/chorus/social/mastodon"
 	"github.com/chorushq/chorus/social/mastodon/mastodontest"
 	"github.com/chorushq/chorus/social/x"
 	"github.com/chorushq/chorus/social/x/xtest"
@@ -295,4 +296,95 @@ func (h *countingHandler) count() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.n
+}
+
+// Mastodon keeps a status's Idempotency-Key for an hour
+// (social.KeyedPublisher): an interrupted attempt whose post the account
+// does not show is queued again at once, not after the grace period, and
+// a first request that arrives after all makes no second status.
+func TestResolveUnconfirmedPostsAgainAtOnceWhereKeysDedupe(t *testing.T) {
+	h := newHarness(t, mastodontest.Options{})
+	admin, sc, me := h.admin()
+	h.allowMastodon(admin, nil)
+	conn := h.connect(admin)
+	ctx := t.Context()
+	post := content.Post{ID: "post-launch", State: content.StatePublished, URL: "https://news.example/launch", Title: "Launch"}
+	text := "We launched"
+	shares := sc.Collection(social.ShareKind)
+	// interrupted makes a share that a worker died publishing 3 minutes
+	// ago; sent says whether its request reached the network.
+	interrupted := func(sent bool) social.Share {
+		t.Helper()
+		out, err := h.svc.CreateShares(ctx, sc, me, post, social.ShareRequest{Connections: []string{conn}, Text: &text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh := out[0]
+		if sent {
+			if _, err := h.svc.Publish(ctx, sc, conn, social.Post{Text: sh.Text, Link: sh.TrackedURL, IdempotencyKey: sh.ID}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		at := h.clock.Now().UTC().Add(-3 * time.Minute)
+		if ok, err := shares.Update(ctx, bson.D{{Key: "_id", Value: sh.ID}}, bson.D{{Key: "$set", Value: bson.D{
+			{Key: "state", Value: social.ShareUnconfirmed}, {Key: "attempted_at", Value: at}, {Key: "updated_at", Value: h.clock.Now().UTC()},
+			{Key: "error", Value: "publishing was interrupted; the post may exist at the network and is not posted again"}}}}); err != nil || !ok {
+			t.Fatalf("share %s not made unconfirmed: %v", sh.ID, err)
+		}
+		return sh
+	}
+	state := func(id string) social.Share {
+		t.Helper()
+		var sh social.Share
+		if err := shares.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, &sh); err != nil {
+			t.Fatal(err)
+		}
+		return sh
+	}
+	statuses := func(sh social.Share) int {
+		n := 0
+		for _, st := range h.fake.Statuses() {
+			if strings.Contains(st.Text, sh.TrackedURL) {
+				n++
+			}
+		}
+		return n
+	}
+
+	arrived, lost, late := interrupted(true), interrupted(false), interrupted(false)
+	if p, r, err := h.svc.ResolveUnconfirmed(ctx, sc); err != nil || p != 1 || r != 2 {
+		t.Fatalf("ResolveUnconfirmed 3 minutes after the attempts = %d published, %d requeued, %v; want 1, 2", p, r, err)
+	}
+	if got := state(arrived.ID); got.State != social.SharePublished || got.PostURL == "" {
+		t.Errorf("the share whose post is there: %s %q, want published with its URL", got.State, got.PostURL)
+	}
+	for _, sh := range []social.Share{lost, late} {
+		if got := state(sh.ID).State; got != social.ShareQueued {
+			t.Errorf("share %s whose post is not there: %s, want queued at once", sh.ID, got)
+		}
+	}
+	// The late share's first request reaches the network now, before the
+	// repeat.
+	if _, err := h.svc.Publish(ctx, sc, conn, social.Post{Text: late.Text, Link: late.TrackedURL, IdempotencyKey: late.ID}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sh := range []social.Share{lost, late} {
+		if err := h.svc.PublishShare(ctx, sc, sh.ID); err != nil {
+			t.Fatalf("publishing %s again: %v", sh.ID, err)
+		}
+		if got := state(sh.ID).State; got != social.SharePublished {
+			t.Errorf("share %s posted again: %s, want published", sh.ID, got)
+		}
+	}
+	for _, sh := range []social.Share{arrived, lost, late} {
+		if n := statuses(sh); n != 1 {
+			t.Errorf("share %s is at the network %d times, want once", sh.ID, n)
+		}
+	}
+
+	// Past half the key's window the repeat is not certain to be
+	// deduplicated: then only the grace period decides.
+	if got := social.KeyedRepeatable(mastodon.New(mastodon.Options{}), h.clock.Now().Add(-31*time.Minute), h.clock.Now()); got {
+		t.Error("a repeat 31 minutes after the attempt counted as deduplicated by Mastodon's one-hour key")
+	}
 }

@@ -52,7 +52,7 @@ var shareSteps = []shareStep{
 	{SharePublishing, ShareFailed, "the network refused the post, or the account must be connected again"},
 	{SharePublishing, ShareCancelled, "the network or the account's server is no longer allowed"},
 	{ShareUnconfirmed, SharePublished, "ResolveUnconfirmed found the post at the network"},
-	{ShareUnconfirmed, ShareQueued, "ResolveUnconfirmed found no post, past the grace period: published again"},
+	{ShareUnconfirmed, ShareQueued, "ResolveUnconfirmed found no post, past the grace period (at once where the network dedupes by the share's key): published again"},
 	{SharePublished, ShareCancelled, "the member was erased and the post deleted at the network"},
 }
 

@@ -193,6 +193,12 @@ func (n *Network) Publish(ctx context.Context, a social.Account, p social.Post) 
 	return social.Published{RemoteID: st.ID, URL: u, At: st.CreatedAt}, nil
 }
 
+var _ social.KeyedPublisher = (*Network)(nil)
+
+// IdempotencyWindow: Mastodon keeps an Idempotency-Key of POST
+// /api/v1/statuses for up to an hour.
+func (n *Network) IdempotencyWindow() time.Duration { return time.Hour }
+
 // FindPost looks for p among the account's statuses since since (GET
 // /api/v1/accounts/:id/statuses, newest first, up to findPages pages of
 // 40), matching the link, which Mastodon keeps in the status's HTML. It

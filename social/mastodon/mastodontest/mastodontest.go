@@ -91,8 +91,8 @@ type Server struct {
 	tokens    map[string]*token
 	refreshes map[string]*refresh
 	statuses  map[string]Status
-	idem      map[string]string // access token + key → status ID
-	posts     map[string]int    // Idempotency-Key → POST /api/v1/statuses requests
+	idem      map[string]keyed // access token + key → the status made with it
+	posts     map[string]int   // Idempotency-Key → POST /api/v1/statuses requests
 	nextID    int
 	limited   int // the next limited POST /api/v1/statuses get 429
 	limitAt   time.Time
@@ -134,6 +134,17 @@ type Status struct {
 	CreatedAt                    time.Time
 }
 
+// IdempotencyWindow is how long Mastodon keeps an Idempotency-Key of POST
+// /api/v1/statuses: a repeat within it gets the first status, a later one
+// makes a new status.
+const IdempotencyWindow = time.Hour
+
+// keyed is the status an Idempotency-Key made, kept until until.
+type keyed struct {
+	status string
+	until  time.Time
+}
+
 // New starts a fake on 127.0.0.1, closed when the test ends.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
@@ -143,7 +154,7 @@ func New(t testing.TB, opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, apps: map[string]app{}, codes: map[string]grant{}, tokens: map[string]*token{},
-		refreshes: map[string]*refresh{}, statuses: map[string]Status{}, idem: map[string]string{}, posts: map[string]int{}}
+		refreshes: map[string]*refresh{}, statuses: map[string]Status{}, idem: map[string]keyed{}, posts: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/apps", s.postApp)
 	mux.HandleFunc("GET /oauth/authorize", s.authorize)
@@ -539,8 +550,8 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.Header.Get("Idempotency-Key")
-	if id, ok := s.idem[access+"\x00"+key]; ok && key != "" {
-		st := s.statuses[id]
+	if k, ok := s.idem[access+"\x00"+key]; ok && key != "" && s.opts.Now().Before(k.until) {
+		st := s.statuses[k.status]
 		s.mu.Unlock()
 		api.Write(w, http.StatusOK, s.statusJSON(r, st))
 		return
@@ -564,7 +575,7 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 	st := Status{ID: strconv.Itoa(s.nextID), Text: text, Visibility: vis, IdempotencyKey: key, CreatedAt: time.Now()}
 	s.statuses[st.ID] = st
 	if key != "" {
-		s.idem[access+"\x00"+key] = st.ID
+		s.idem[access+"\x00"+key] = keyed{status: st.ID, until: s.opts.Now().Add(IdempotencyWindow)}
 	}
 	d := s.delay
 	s.mu.Unlock()
