@@ -59,13 +59,20 @@ image-local: $(WEB_DIST)
 	VERSION=$(VERSION) COMMIT=$(COMMIT) ./deploy/image/from-binary bin/chorus-static $(IMAGE) localhost/chorus:latest
 
 ## test: everything: vet, staticcheck, the race-enabled tests on real servers, govulncheck,
-## the web app's unit tests and its browser end-to-end test
-test: deps lint test-go test-deploy smoke test-web vulncheck
+## the web app's unit tests and its browser end-to-end test. Two at a time: lint beside the web
+## app's build (both compile what later steps reuse); the container smoke test, which mostly
+## waits (minutes for the share of the worker it kills), beside the Go tests; the chart's tests
+## beside the web app's. Each one's output is printed whole when it ends.
+test: deps
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint web
+	@$(MAKE) --no-print-directory -j2 --output-sync=target smoke test-go
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-deploy test-web
+	@$(MAKE) --no-print-directory vulncheck
 
 ## deps: installs what the tests need (redis-server, PostgreSQL with DocumentDB, Dex…) when missing,
-## and meanwhile downloads the Go modules and the web app's npm packages
+## and meanwhile downloads the Go modules and the web app's npm packages and builds staticcheck
 deps:
-	@$(MAKE) --no-print-directory -j3 --output-sync=target deps-servers deps-modules $(WEB)/node_modules/.package-lock.json
+	@$(MAKE) --no-print-directory -j3 --output-sync=target deps-servers deps-modules $(WEB)/node_modules/.package-lock.json $(TOOLS)/staticcheck
 
 deps-servers:
 	./.ci/ensure-deps
@@ -83,8 +90,10 @@ documentdb:
 ## package's tests on the SQLite fallback (the demo mode)
 test-go: test-race test-sqlite
 
+# cmd/chorus's tests, the longest package and mostly waiting, run as two halves beside the
+# others (.ci/test-race); GOTESTFLAGS (e.g. -run X -v) runs plain go test -race ./... instead.
 test-race:
-	CGO_ENABLED=1 $(GO) test -race -tags $(TAGS) -count=1 -timeout 20m $(GOTESTFLAGS) ./...
+	TAGS=$(TAGS) ./.ci/test-race $(GOTESTFLAGS)
 
 test-sqlite:
 	CGO_ENABLED=1 CHORUS_TEST_EMBEDDED=sqlite $(GO) test -race -tags $(TAGS) -count=1 $(GOTESTFLAGS) ./tenant

@@ -159,7 +159,11 @@ func TestHotRequestsReadTheSameWhateverTheHistory(t *testing.T) {
 	}
 	// Where explain says which plan won (MongoDB), no hot read scans a
 	// collection, but for the networks an instance allows (one document
-	// per network this deployment serves, at most).
+	// per network this deployment serves, at most) and the instance's
+	// groups (tenant.Scope.Groups: read whole by design, at most
+	// tenant.MaxGroups+1, and cached by the process, so the read shows
+	// only where the cache entry ran out between requests, as on a busy
+	// machine).
 	raw, err := mongo.Connect(options.Client().ApplyURI(a.mongoURI).SetMaxPoolSize(1))
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +175,7 @@ func TestHotRequestsReadTheSameWhateverTheHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, p := range plans {
-			if len(p.FullScans) > 0 && !strings.HasSuffix(p.Command, "_networks") {
+			if len(p.FullScans) > 0 && !strings.HasSuffix(p.Command, "_networks") && !strings.HasSuffix(p.Command, "_groups") {
 				t.Errorf("%s scans a collection: %s", r.name, p)
 			}
 		}
