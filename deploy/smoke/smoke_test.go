@@ -5,8 +5,8 @@
 // image (make image), the Helm chart played with podman kube play, and
 // deploy/compose.yaml with podman-compose. Run it with deploy/smoke/run
 // (make smoke). It needs podman (with runc and catatonit), podman-compose
-// and helm (.ci/ensure-deps installs them); without them it skips, and
-// fails under CI=true.
+// and the chart renderer, .cache/bin/chart (.ci/ensure-deps installs
+// them); without them it skips, and fails under CI=true.
 //
 // No registry is reachable here and no MongoDB image exists, so MongoDB is
 // the embedded engine (FerretDB v2 on PostgreSQL with DocumentDB) started
@@ -54,9 +54,11 @@ func TestSmoke(t *testing.T) {
 			tenanttest.Missing(t, tool, "run .ci/ensure-deps (Debian: podman runc catatonit podman-compose)")
 		}
 	}
-	helm := filepath.Join(repo, ".cache", "bin", "helm")
-	if _, err := os.Stat(helm); err != nil {
-		tenanttest.Missing(t, "helm", "run .ci/build-helm")
+	// chart renders the Helm chart as helm template does (Helm's Go
+	// packages; deploy/helm/test/cmd/chart).
+	chart := filepath.Join(repo, ".cache", "bin", "chart")
+	if _, err := os.Stat(chart); err != nil {
+		tenanttest.Missing(t, "chart", "run .ci/build-chart")
 	}
 	start := time.Now()
 	image := chorusImage(t)
@@ -65,7 +67,7 @@ func TestSmoke(t *testing.T) {
 	fakePort := port(t, fake.URL)
 
 	t.Run("helm chart with podman kube play", func(t *testing.T) {
-		kubePlay(t, helm, image, redisImage, fake, fakePort)
+		kubePlay(t, chart, image, redisImage, fake, fakePort)
 	})
 	t.Run("compose with podman-compose", func(t *testing.T) {
 		compose(t, image, redisImage, fake, fakePort)
@@ -79,7 +81,7 @@ type deployment struct {
 	operator, metricsToken string
 }
 
-func kubePlay(t *testing.T, helm, image, redisImage string, fake *mastodontest.Server, fakePort string) {
+func kubePlay(t *testing.T, chart, image, redisImage string, fake *mastodontest.Server, fakePort string) {
 	rel := "smoke" + randHex(3)
 	mongoURI, db := mongoOverTCP(t)
 	redisPort, apiPort, workerPort := freePort(t), freePort(t), freePort(t)
@@ -113,7 +115,7 @@ func kubePlay(t *testing.T, helm, image, redisImage string, fake *mastodontest.S
 	dir := t.TempDir()
 	valuesFile := filepath.Join(dir, "values.yaml")
 	writeJSON(t, valuesFile, values)
-	rendered := runOut(t, helm, "template", rel, filepath.Join(repo, "deploy", "helm", "chorus"), "-f", valuesFile)
+	rendered := runOut(t, chart, "template", rel, filepath.Join(repo, "deploy", "helm", "chorus"), "-f", valuesFile)
 	play, secret := forPodman(t, rendered)
 	secretFile := filepath.Join(dir, "secret.json")
 	// podman 4.3 reads a secretRef's podman secret as the Secret's data:

@@ -1227,9 +1227,10 @@ try {
     const answers = await Promise.all(apiAnswers);
     writeFileSync(file, answers.map((a) => JSON.stringify(a)).join("\n") + "\n");
     log(`${answers.length} API answers recorded in ${file}`);
+    // -trimpath as lint's and the smoke's builds: their compilation is shared.
     execFileSync(
       "go",
-      ["test", "-tags", "ferretdb_no_postgresql", "-count=1", "-run", "^TestRecordedResponses$", "./cmd/chorus"],
+      ["test", "-tags", "ferretdb_no_postgresql", "-trimpath", "-count=1", "-run", "^TestRecordedResponses$", "./cmd/chorus"],
       { cwd: repo, stdio: "inherit", env: { ...process.env, CHORUS_RECORDED_RESPONSES: file } },
     );
   });

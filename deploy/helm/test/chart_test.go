@@ -1,9 +1,11 @@
-// Package test renders the Helm chart deploy/helm/chorus with helm and
-// checks every object it makes: each decodes strictly into its Kubernetes
-// API type, the pods meet the "restricted" Pod Security Standard, and the
-// API and the worker get the same settings, probes, resources and a
-// graceful stop. It is a module of its own so that k8s.io/api stays out of
-// the application's dependencies; `make test-deploy` runs it.
+// Package test lints the Helm chart deploy/helm/chorus as `helm lint
+// --strict` does, renders it as `helm template` does (package chartrender,
+// on Helm's Go packages) and checks every object it makes: each decodes
+// strictly into its Kubernetes API type, the pods meet the "restricted"
+// Pod Security Standard, and the API and the worker get the same
+// settings, probes, resources and a graceful stop. It is a module of its
+// own so that Helm and k8s.io/api stay out of the application's
+// dependencies; `make test-deploy` runs it.
 package test
 
 import (
@@ -11,9 +13,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -26,6 +28,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
+
+	"github.com/chorushq/chorus/deploy/helm/test/chartrender"
 )
 
 const chart = "../chorus"
@@ -39,25 +43,7 @@ const shutdownSeconds = 30
 // production (cmd/chorus productionProblems), besides the servers' URLs.
 var required = []string{"CHORUS_TOKEN_KEYS", "CHORUS_VAPID_PRIVATE_KEY", "CHORUS_BASE_URL", "CHORUS_SMTP_URL", "CHORUS_MONGO_URI", "CHORUS_REDIS_URL"}
 
-func helm(t *testing.T) string {
-	t.Helper()
-	if h := os.Getenv("HELM"); h != "" {
-		return h
-	}
-	h, err := filepath.Abs("../../../.cache/bin/helm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(h); err != nil {
-		if p, err := exec.LookPath("helm"); err == nil {
-			return p
-		}
-		t.Fatalf("no helm at %s nor in PATH: run .ci/build-helm (make deps)", h)
-	}
-	return h
-}
-
-// rendered is what one `helm template` made, by kind.
+// rendered is what one render made, by kind.
 type rendered struct {
 	deployments     map[string]*appsv1.Deployment
 	services        map[string]*corev1.Service
@@ -89,26 +75,17 @@ type serviceMonitor struct {
 	} `json:"spec"`
 }
 
-// render runs helm template with the value files and --set pairs.
+// render renders the chart as helm template does (package chartrender),
+// with the value files and --set pairs.
 func render(t *testing.T, valueFiles []string, sets ...string) *rendered {
 	t.Helper()
-	args := []string{"template", "chorus", chart, "--namespace", "chorus"}
-	for _, f := range valueFiles {
-		args = append(args, "-f", f)
-	}
-	for _, s := range sets {
-		args = append(args, "--set", s)
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(helm(t), args...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := chartrender.Template(chart, "chorus", "chorus", chartrender.Values{Files: valueFiles, Sets: sets})
 	if err != nil {
-		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		t.Fatalf("template with %v %v: %v", valueFiles, sets, err)
 	}
 	r, err := decode(out)
 	if err != nil {
-		t.Fatalf("helm %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("template with %v %v: %v", valueFiles, sets, err)
 	}
 	return r
 }
@@ -517,5 +494,56 @@ func TestStrictDecoding(t *testing.T) {
 	}
 	if _, err := decode([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n")); err == nil {
 		t.Error("an unexpected kind decoded")
+	}
+}
+
+// The chart lints clean with helm lint --strict's rules (warnings fail
+// too), with its default values and with each file of ci/.
+func TestChartLintsStrict(t *testing.T) {
+	for _, files := range [][]string{nil, {filepath.Join(chart, "ci", "production-values.yaml")},
+		{filepath.Join(chart, "ci", "existing-secret-values.yaml")}} {
+		msgs, err := chartrender.Lint(chart, "chorus", chartrender.Values{Files: files}, true)
+		if err != nil {
+			t.Errorf("lint with %v: %v", files, err)
+		}
+		for _, m := range msgs {
+			t.Logf("lint with %v: %s", files, m.Error())
+		}
+	}
+}
+
+// Lint fails on what helm lint fails on: a template that cannot render,
+// and (strict) one that only warns, an API version Kubernetes removed.
+func TestChartLintFailsOnBrokenTemplates(t *testing.T) {
+	for name, tmpl := range map[string]string{
+		"a template that cannot render": "{{ .Values.nothing.here }}\n",
+		"a removed API version":         "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata:\n  name: x\nspec:\n  minAvailable: 1\n",
+	} {
+		dir := filepath.Join(t.TempDir(), "chorus")
+		if err := os.CopyFS(dir, os.DirFS(chart)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "templates", "broken.yaml"), []byte(tmpl), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := chartrender.Lint(dir, "chorus", chartrender.Values{}, true); err == nil || !strings.Contains(err.Error(), "broken.yaml") {
+			t.Errorf("%s: lint error %v, want one naming broken.yaml", name, err)
+		}
+	}
+}
+
+// chartrender.KubeVersion is the Kubernetes minor version of this
+// module's k8s.io/client-go (v0.N.x is Kubernetes 1.N), as helm reports.
+func TestKubeVersionMatchesClientGo(t *testing.T) {
+	mod, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*k8s\.io/client-go v0\.(\d+)\.`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("no k8s.io/client-go in go.mod")
+	}
+	if want := "v1." + string(m[1]) + ".0"; chartrender.KubeVersion != want {
+		t.Errorf("chartrender.KubeVersion = %s, want %s for k8s.io/client-go v0.%s", chartrender.KubeVersion, want, m[1])
 	}
 }
