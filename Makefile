@@ -59,8 +59,8 @@ image-local: $(WEB_DIST)
 	VERSION=$(VERSION) COMMIT=$(COMMIT) ./deploy/image/from-binary bin/chorus-static $(IMAGE) localhost/chorus:latest
 
 ## test: everything: vet, staticcheck, the race-enabled tests on real servers, govulncheck,
-## the web app's unit tests and its browser end-to-end test. Two at a time: lint beside the web
-## app's build (both compile what later steps reuse); the container smoke test, which mostly
+## the web app's unit tests and its browser end-to-end test. Two at a time: lint (whose compilation
+## the image's and the browser test's builds reuse) beside the web app's build; the container smoke test, which mostly
 ## waits (minutes for the share of the worker it kills), beside the Go tests; the chart's tests
 ## beside the web app's. Each one's output is printed whole when it ends.
 test: deps
@@ -90,8 +90,8 @@ documentdb:
 ## package's tests on the SQLite fallback (the demo mode)
 test-go: test-race test-sqlite
 
-# cmd/chorus's tests, the longest package and mostly waiting, run as two halves beside the
-# others (.ci/test-race); GOTESTFLAGS (e.g. -run X -v) runs plain go test -race ./... instead.
+# cmd/chorus's tests, the longest package, run as three processes (TestSoak alone, the rest in
+# two halves) beside the others (.ci/test-race); GOTESTFLAGS (e.g. -run X -v) runs plain go test -race ./... instead.
 test-race:
 	TAGS=$(TAGS) ./.ci/test-race $(GOTESTFLAGS)
 
